@@ -1,0 +1,1 @@
+"""The ``archiver`` command line: a thin layer over the core services."""

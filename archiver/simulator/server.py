@@ -1,0 +1,481 @@
+"""The simulated Historical API: a real HTTP server on loopback.
+
+Implements the vendor guide to the letter (token endpoint, dataset endpoint, cursor
+pagination, string-typed values, the error table) plus fault knobs for tests and a
+control API under ``/_simulator/`` that no real client would call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
+
+from archiver.datasets import DATASET_NAMES, DATASETS, ENTITLEMENT_DETAIL, Dataset
+from archiver.simulator.data import DataModel, iso_z
+from archiver.simulator.query import (
+    BadRequest,
+    Query,
+    bucket_length,
+    decode_token,
+    encode_token,
+    iter_buckets,
+    parse_query,
+    span,
+)
+
+log = logging.getLogger(__name__)
+
+TOKEN_PATH = "/auth/realms/avaya/protocol/openid-connect/token"
+LOGIN_PATH = "/auth/realms/avaya/protocol/openid-connect/auth"
+DATA_PREFIX = "/api/analytics/v2/datasets/"
+CONTROL_PREFIX = "/_simulator/"
+
+DEFAULT_CLIENT_ID = "archiver-demo"
+DEFAULT_CLIENT_SECRET = "demo-secret"
+DEFAULT_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class SimConfig:
+    """Everything the simulator can be told; the fault knobs can change at run time."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    seed: int = 1
+    rows_per_interval: int = 75
+    client_id: str = DEFAULT_CLIENT_ID
+    client_secret: str = DEFAULT_CLIENT_SECRET
+    epoch: datetime = DEFAULT_EPOCH
+    timezone: str = "America/New_York"
+    # fault knobs
+    latency_ms: float = 0.0
+    fail_rate: float = 0.0
+    accepted_first: int = 0
+    token_ttl: float = 900.0
+    entitled: bool = True
+    redirect_401: bool = False
+    escaped_links: bool = False
+    garble_rate: float = 0.0
+    truncate_rate: float = 0.0
+
+    def __repr__(self) -> str:  # never show the secret, even a simulator's
+        return f"SimConfig(host={self.host!r}, port={self.port}, seed={self.seed})"
+
+
+FAULT_KNOBS = (
+    "latency_ms",
+    "fail_rate",
+    "accepted_first",
+    "token_ttl",
+    "entitled",
+    "redirect_401",
+    "escaped_links",
+    "garble_rate",
+    "truncate_rate",
+)
+
+
+def go_json(obj: Any) -> bytes:
+    """JSON as the vendor's Go service writes it: &, <, > escaped as \\u0026 etc."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    text = text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    return text.encode("utf-8")
+
+
+class Simulator:
+    """The simulated API. ``with Simulator(cfg) as sim: sim.base_url`` serves on loopback."""
+
+    def __init__(
+        self, config: SimConfig | None = None, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.config = config or SimConfig()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.model = DataModel(
+            self.config.seed, self.config.rows_per_interval, self.config.timezone
+        )
+        self._token_secret = secrets.token_bytes(32)
+        self._tokens: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._rng = random.Random(self.config.seed)
+        self._query_hits: Counter[str] = Counter()
+        self.stats: Counter[str] = Counter()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def bind(self) -> str:
+        """Bind the socket (so the port is known) without serving yet; return the base URL."""
+        handler = type("Handler", (_Handler,), {"sim": self})
+        self._server = ThreadingHTTPServer((self.config.host, self.config.port), handler)
+        self._server.daemon_threads = True
+        return self.base_url
+
+    def start(self) -> str:
+        """Serve in a background thread; return the base URL."""
+        self.bind()
+        assert self._server is not None
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="simulator", daemon=True
+        )
+        self._thread.start()
+        return self.base_url
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted (for ``archiver simulate``)."""
+        if self._server is None:
+            self.bind()
+        assert self._server is not None
+        try:
+            self._server.serve_forever(0.2)
+        finally:
+            self._server.server_close()
+            self._server = None
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "simulator not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> Simulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- control --------------------------------------------------------------------------
+    def set_faults(self, **knobs: Any) -> None:
+        for name, value in knobs.items():
+            if name not in FAULT_KNOBS:
+                raise ValueError(f"unknown fault knob {name!r}; known: {', '.join(FAULT_KNOBS)}")
+            current = getattr(self.config, name)
+            setattr(self.config, name, type(current)(value))
+
+    def late_update(self, datasets: list[str] | None = None, share: float = 0.1) -> int:
+        """Re-issue ``share`` of the rows committed so far with a newer COMMIT_TS."""
+        for name in datasets or ():
+            if name not in DATASETS:
+                raise ValueError(f"unknown dataset {name!r}")
+        return self.model.add_late_update(datasets, share, self.clock())
+
+    def issue_token(self) -> tuple[str, int]:
+        token = "eyJ" + secrets.token_urlsafe(32)
+        with self._lock:
+            self._tokens[token] = time.monotonic() + self.config.token_ttl
+            self.stats["tokens_issued"] += 1
+        return token, int(self.config.token_ttl)
+
+    def token_valid(self, token: str) -> bool:
+        with self._lock:
+            expiry = self._tokens.get(token)
+        return expiry is not None and time.monotonic() < expiry
+
+    # -- ground truth ---------------------------------------------------------------------
+    def rows(self, dataset: str, params: dict[str, str]) -> list[list[str]]:
+        """Every record the query returns over all its pages, for tests and benchmarks."""
+        query = parse_query(DATASETS[dataset], params)
+        sel = span(query, self.config.epoch, self.clock())
+        if sel is None or not sel[2]:
+            return []
+        step, minutes = bucket_length(query)
+        cols = query.dataset.column_names
+        out = []
+        for b in iter_buckets(sel[0], sel[1], step):
+            for row in self.model.bucket_rows(query.dataset, b, minutes):
+                if query.matches(row):
+                    out.append([row[c] for c in cols])
+        return out
+
+    def page(self, query: Query, token: str | None) -> dict[str, Any]:
+        """One page of a ready query, starting at ``token`` (or the first row)."""
+        sel = span(query, self.config.epoch, self.clock())
+        headers = [{"name": n, "type": t} for n, t in query.dataset.columns]
+        body: dict[str, Any] = {"columnHeaders": headers, "records": []}
+        next_token = ""
+        if sel is not None:
+            first, last, _ = sel
+            step, minutes = bucket_length(query)
+            offset = 0
+            if token:
+                first, offset = decode_token(self._token_secret, query, token)
+            cols = query.dataset.column_names
+            records = body["records"]
+            for b in iter_buckets(first, last, step):
+                rows = [
+                    r for r in self.model.bucket_rows(query.dataset, b, minutes) if query.matches(r)
+                ]
+                while offset < len(rows):
+                    if len(records) == query.page_size:
+                        next_token = encode_token(self._token_secret, query, b, offset)
+                        break
+                    records.append([rows[offset][c] for c in cols])
+                    offset += 1
+                if next_token:
+                    break
+                offset = 0
+        body["pagination"] = {
+            "pageSize": query.page_size,
+            "prevPageToken": "",
+            "nextPageToken": next_token,
+        }
+        body["links"] = {"prev": "", "next": self._next_link(query, next_token)}
+        return body
+
+    def _next_link(self, query: Query, token: str) -> str:
+        if not token:
+            return ""
+        params = {"interval": query.interval}
+        if query.dataset_type != "interval":
+            params["datasetType"] = query.dataset_type
+        if query.filter_column:
+            params["filter"] = (
+                f"{query.filter_column}:{query.filter_value}{'*' if query.filter_prefix else ''}"
+            )
+        params["pageSize"] = str(query.page_size)
+        params["nextPageToken"] = token
+        qs = urlencode(params, safe=":,*", quote_via=quote)
+        if self.config.escaped_links:
+            qs = qs.replace("&", "\\u0026")
+        return f"/v2/datasets/{query.dataset.name}?{qs}"
+
+    def roll(self, rate: float) -> bool:
+        if rate <= 0:
+            return False
+        with self._lock:
+            return self._rng.random() < rate
+
+    def hit_query(self, identity: str) -> int:
+        with self._lock:
+            self._query_hits[identity] += 1
+            return self._query_hits[identity]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    sim: Simulator
+    protocol_version = "HTTP/1.1"
+    server_version = "InfinitySimulator/1.0"
+
+    def log_message(self, fmt: str, *args: Any) -> None:  # quiet; requests go to debug log
+        log.debug("%s " + fmt, self.address_string(), *args)
+
+    # -- helpers --------------------------------------------------------------------------
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        ctype: str = "application/json",
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        self.sim.stats[f"status_{status}"] += 1
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error(self, status: int, title: str, detail: str) -> None:
+        self._send(status, go_json({"title": title, "status": status, "detail": detail}))
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    # -- routes ---------------------------------------------------------------------------
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        if path == TOKEN_PATH:
+            self._token()
+        elif path.startswith(CONTROL_PREFIX):
+            self._control("POST", path[len(CONTROL_PREFIX) :])
+        else:
+            self._error(404, "Not Found", f"No route for POST {path}")
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        if parts.path.startswith(DATA_PREFIX):
+            self._dataset(parts.path[len(DATA_PREFIX) :], parts.query)
+        elif parts.path.startswith(CONTROL_PREFIX):
+            self._control("GET", parts.path[len(CONTROL_PREFIX) :])
+        elif parts.path == LOGIN_PATH:
+            self._send(
+                200,
+                b"<html><body><h1>Sign in to Avaya Infinity</h1></body></html>",
+                "text/html; charset=utf-8",
+            )
+        else:
+            self._error(404, "Not Found", f"No route for GET {parts.path}")
+
+    def _token(self) -> None:
+        sim = self.sim
+        form = {
+            k: v[0]
+            for k, v in parse_qs(
+                self._read_body().decode("utf-8", "replace"), keep_blank_values=True
+            ).items()
+        }
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            import base64
+
+            try:
+                cid, _, csec = base64.b64decode(auth[6:]).decode().partition(":")
+                form.setdefault("client_id", cid)
+                form.setdefault("client_secret", csec)
+            except Exception:
+                form = {}
+        if form.get("grant_type") != "client_credentials":
+            self._send(
+                400,
+                go_json(
+                    {
+                        "error": "unsupported_grant_type",
+                        "error_description": "Unsupported grant_type",
+                    }
+                ),
+            )
+            return
+        if (
+            form.get("client_id") != sim.config.client_id
+            or form.get("client_secret") != sim.config.client_secret
+        ):
+            self._send(
+                401,
+                go_json(
+                    {
+                        "error": "invalid_client",
+                        "error_description": "Invalid client or Invalid client credentials",
+                    }
+                ),
+            )
+            return
+        token, ttl = sim.issue_token()
+        self._send(200, go_json({"access_token": token, "expires_in": ttl, "token_type": "bearer"}))
+
+    def _unauthorized(self, detail: str) -> None:
+        sim = self.sim
+        sim.stats["unauthorized"] += 1
+        if sim.config.redirect_401:
+            host = self.headers.get("Host", f"{sim.config.host}")
+            login = (
+                f"http://{host}{LOGIN_PATH}?client_id=infinity-portal&response_type=code"
+                f"&redirect_uri=%2Fapp%2F"
+            )
+            self._send(302, b"", "text/html", {"Location": login})
+            return
+        self._error(401, "Unauthorized", detail)
+
+    def _dataset(self, name: str, qs: str) -> None:
+        sim = self.sim
+        sim.stats["data_requests"] += 1
+        if sim.config.latency_ms:
+            time.sleep(sim.config.latency_ms / 1000)
+        auth = self.headers.get("Authorization", "")
+        if not auth.startswith("Bearer "):
+            self._unauthorized("Missing Authorization: Bearer token.")
+            return
+        if not sim.token_valid(auth[7:].strip()):
+            self._unauthorized("The access token is invalid or has expired.")
+            return
+        ds: Dataset | None = DATASETS.get(name)
+        if ds is None:
+            self._error(
+                404,
+                "Not Found",
+                f"Dataset '{name}' not found. Valid datasets: {', '.join(DATASET_NAMES)}.",
+            )
+            return
+        if ds.needs_analytics_insights and not sim.config.entitled:
+            self._error(403, "Forbidden", ENTITLEMENT_DETAIL)
+            return
+        if sim.roll(sim.config.fail_rate):
+            self._error(500, "Internal Server Error", "An unexpected platform error occurred.")
+            return
+        params = {k: v[-1] for k, v in parse_qs(qs, keep_blank_values=True).items()}
+        try:
+            query = parse_query(ds, params)
+            token = params.get("nextPageToken") or None
+            headers = [{"name": n, "type": t} for n, t in ds.columns]
+            hits = sim.hit_query(query.identity)
+            sel = span(query, sim.config.epoch, sim.clock())
+            if hits <= sim.config.accepted_first or (sel is not None and not sel[2]):
+                body = {
+                    "columnHeaders": headers,
+                    "records": [],
+                    "pagination": {
+                        "pageSize": query.page_size,
+                        "prevPageToken": "",
+                        "nextPageToken": "",
+                    },
+                    "links": {"prev": "", "next": ""},
+                }
+                self._send(202, go_json(body))
+                return
+            page = sim.page(query, token)
+        except BadRequest as exc:
+            self._error(400, "Bad Request", str(exc))
+            return
+        payload = go_json(page)
+        if sim.roll(sim.config.garble_rate):
+            sim.stats["garbled"] += 1
+            payload = payload[: len(payload) // 2] + b"\x00garbled"
+        if sim.roll(sim.config.truncate_rate):
+            sim.stats["truncated"] += 1
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload[: len(payload) // 3])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self._send(200, payload)
+
+    def _control(self, method: str, what: str) -> None:
+        sim = self.sim
+        try:
+            body = json.loads(self._read_body() or b"{}") if method == "POST" else {}
+            if what == "health":
+                result: Any = {"ok": True}
+            elif what == "stats":
+                result = dict(sim.stats)
+            elif what == "faults":
+                if method == "POST":
+                    sim.set_faults(**body)
+                result = {
+                    k: v
+                    for k, v in asdict(sim.config).items()
+                    if k in {f.name for f in fields(SimConfig)} and k in FAULT_KNOBS
+                }
+            elif what == "late-updates" and method == "POST":
+                gen = sim.late_update(body.get("datasets"), float(body.get("share", 0.1)))
+                result = {"generation": gen, "at": iso_z(sim.clock(), ms=True)}
+            else:
+                self._error(404, "Not Found", f"No control endpoint {what!r}")
+                return
+        except (ValueError, TypeError) as exc:
+            self._error(400, "Bad Request", str(exc))
+            return
+        self._send(200, json.dumps(result).encode())

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Set up everything archiver needs, then start the app or run the tests.
+#   bash scripts/dev.sh start [ARGS...]   set up, then start the app on its embedded demo
+#   bash scripts/dev.sh test  [PYTEST ARGS...]   set up, then lint and run the whole suite headless
+#   bash scripts/dev.sh setup   only set up
+# Idempotent: re-running skips what is already in place. As root on Debian/Ubuntu it
+# installs the missing system packages (python3-venv, the libraries Qt needs, xvfb).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${ARCHIVER_VENV:-$ROOT/.venv}"
+PY="${PYTHON:-python3}"
+cd "$ROOT"
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+# Debian packages; "a|b" means the first one the archive knows (names differ across releases).
+DEBS=(
+  python3-venv python3-pip
+  libegl1 libgl1 libopengl0 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libfreetype6
+  libdbus-1-3 "libglib2.0-0t64|libglib2.0-0" libx11-xcb1 libxcb-cursor0 libxcb-icccm4
+  libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0
+  libxcb-xinerama0 libxcb-xkb1 libxcb-xfixes0 libxrender1 libxi6
+  xvfb xauth fonts-dejavu-core openssl poppler-utils
+)
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+known() { apt-cache show "$1" >/dev/null 2>&1; }
+
+system_packages() {
+  command -v apt-get >/dev/null 2>&1 || return 0
+  command -v dpkg-query >/dev/null 2>&1 || return 0
+  local missing=() alt pkg found
+  for alt in "${DEBS[@]}"; do
+    found=""
+    IFS='|' read -r -a choices <<<"$alt"
+    for pkg in "${choices[@]}"; do
+      if installed "$pkg"; then found="ok"; break; fi
+    done
+    [ -n "$found" ] || missing+=("$alt")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    say "not root: cannot install missing system packages: ${missing[*]}"
+    say "ask an administrator to run: apt-get install ${missing[*]//|/ or }"
+    return 0
+  fi
+  say "installing system packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null || say "apt-get update failed; trying with the cached lists"
+  local want=()
+  for alt in "${missing[@]}"; do
+    IFS='|' read -r -a choices <<<"$alt"
+    for pkg in "${choices[@]}"; do
+      if known "$pkg"; then want+=("$pkg"); break; fi
+    done
+  done
+  [ ${#want[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+}
+
+python_env() {
+  local stamp="$VENV/.archiver-stamp" want
+  want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
+  if [ ! -x "$VENV/bin/python" ]; then
+    say "creating virtual environment $VENV"
+    "$PY" -m venv "$VENV"
+  fi
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    say "installing archiver and its test tools into $VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+    "$VENV/bin/python" -m pip install -q -e ".[test]"
+    echo "$want" >"$stamp"
+  fi
+}
+
+setup() {
+  system_packages
+  python_env
+}
+
+cmd="${1:-start}"
+shift || true
+case "$cmd" in
+  setup)
+    setup
+    ;;
+  start)
+    setup
+    exec "$VENV/bin/archiver" simulate "$@"
+    ;;
+  test)
+    setup
+    say "ruff check"
+    "$VENV/bin/ruff" check archiver tests benchmarks
+    say "ruff format --check"
+    "$VENV/bin/ruff" format --check archiver tests benchmarks
+    say "pytest"
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  *)
+    echo "usage: bash scripts/dev.sh start|test|setup [ARGS...]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,425 @@
+"""The simulator against the vendor guide, one behaviour per test, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from archiver.datasets import DATASET_NAMES, DATASETS, ENTITLEMENT_DETAIL
+from archiver.simulator.server import TOKEN_PATH
+from tests.conftest import api_get, get_token, walk
+
+ONE_HOUR = {"interval": "starting:202502010400,ending:202502010445"}
+
+
+# -- token endpoint -----------------------------------------------------------------------
+def test_token_endpoint_issues_bearer_token(sim):
+    r = requests.post(
+        sim.base_url + TOKEN_PATH,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "archiver-demo",
+            "client_secret": "demo-secret",
+        },
+        timeout=10,
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) == {"access_token", "expires_in", "token_type"}
+    assert body["expires_in"] == 900 and body["token_type"] == "bearer"
+
+
+def test_token_endpoint_rejects_bad_credentials(sim):
+    r = requests.post(
+        sim.base_url + TOKEN_PATH,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "archiver-demo",
+            "client_secret": "wrong",
+        },
+        timeout=10,
+    )
+    assert r.status_code == 401
+    r = requests.post(sim.base_url + TOKEN_PATH, data={"grant_type": "password"}, timeout=10)
+    assert r.status_code == 400
+
+
+def test_token_endpoint_accepts_basic_auth(sim):
+    r = requests.post(
+        sim.base_url + TOKEN_PATH,
+        data={"grant_type": "client_credentials"},
+        auth=("archiver-demo", "demo-secret"),
+        timeout=10,
+    )
+    assert r.status_code == 200
+
+
+def test_custom_credentials(sim_factory):
+    sim = sim_factory(client_id="cid-7", client_secret="s3cr3t")
+    r = requests.post(
+        sim.base_url + TOKEN_PATH,
+        data={"grant_type": "client_credentials", "client_id": "cid-7", "client_secret": "s3cr3t"},
+        timeout=10,
+    )
+    assert r.status_code == 200
+
+
+# -- pagination ---------------------------------------------------------------------------
+@pytest.mark.parametrize("page_size", [1, 20, 200])
+def test_pagination_walks_every_row_exactly_once(sim, page_size):
+    params = (
+        {"interval": "starting:202502010400,ending:202502010415"} if page_size == 1 else ONE_HOUR
+    )
+    truth = sim.rows("interactionSegments", params)
+    records, pages = walk(sim, "interactionSegments", pageSize=str(page_size), **params)
+    assert records == truth
+    assert len({r[0] for r in records}) == len(records)
+    assert pages == -(-len(truth) // page_size)
+
+
+def test_page_shape_follows_the_guide(sim):
+    r = api_get(sim, "queue", **ONE_HOUR)
+    assert r.status_code == 200
+    body = r.json()
+    assert [h["name"] for h in body["columnHeaders"]][:8] == [
+        "ROW_ID",
+        "ROW_DATE_UTC",
+        "STARTTIME",
+        "INTERVAL",
+        "STARTTIME_UTC",
+        "SOURCE_SYSTEM",
+        "ACCOUNT_ID",
+        "COMMIT_TS",
+    ]
+    assert body["pagination"]["pageSize"] == 20  # the default
+    assert body["pagination"]["prevPageToken"] == "" and body["links"]["prev"] == ""
+    assert len(body["records"]) == 20
+    assert body["links"]["next"].startswith("/v2/datasets/queue?interval=")
+    assert all(isinstance(v, str) for rec in body["records"] for v in rec)
+    assert all(len(rec) == len(body["columnHeaders"]) for rec in body["records"])
+
+
+def test_page_size_above_200_is_capped_and_invalid_rejected(sim):
+    body = api_get(
+        sim, "queue", pageSize="500", interval="starting:202502010000,ending:202502011200"
+    ).json()
+    assert body["pagination"]["pageSize"] == 200 and len(body["records"]) == 200
+    for bad in ("0", "-1", "abc"):
+        r = api_get(sim, "queue", pageSize=bad, **ONE_HOUR)
+        assert r.status_code == 400 and "pageSize" in r.json()["detail"]
+
+
+def test_interval_bounds_are_inclusive_and_either_may_be_omitted(sim):
+    one = sim.rows("queue", {"interval": "starting:202502010415,ending:202502010415"})
+    assert one and all(r[4] == "2025-02-01T04:15:00Z" for r in one)
+    three = sim.rows("queue", {"interval": "starting:202502010415,ending:202502010445"})
+    assert {r[4] for r in three} == {
+        "2025-02-01T04:15:00Z",
+        "2025-02-01T04:30:00Z",
+        "2025-02-01T04:45:00Z",
+    }
+    only_start = api_get(sim, "queue", interval="starting:202502010415").json()
+    assert only_start["records"][0][4] == "2025-02-01T04:15:00Z"
+    assert only_start["pagination"]["nextPageToken"]
+    only_end = api_get(sim, "queue", interval="ending:202502010445").json()
+    assert only_end["records"][0][4] == "2025-01-01T00:00:00Z"  # the simulator's epoch
+
+
+def test_daily_dataset_type(sim):
+    metric = sim.rows(
+        "agent", {"interval": "starting:20250201,ending:20250202", "datasetType": "daily"}
+    )
+    assert {r[3] for r in metric} == {"1440"} and {r[1] for r in metric} == {
+        "2025-02-01",
+        "2025-02-02",
+    }
+    events = sim.rows(
+        "interactionSegments",
+        {"interval": "starting:20250201,ending:20250201", "datasetType": "daily"},
+    )
+    by_interval = sim.rows(
+        "interactionSegments", {"interval": "starting:202502010000,ending:202502012345"}
+    )
+    assert events == by_interval
+
+
+def test_non_standard_minutes_are_accepted_but_empty(sim):
+    r = api_get(sim, "queue", interval="starting:202502010410,ending:202502010445")
+    assert r.status_code == 200 and r.json()["records"] == []
+    r = api_get(sim, "agent", datasetType="daily", interval="starting:202502010130")
+    assert r.status_code == 200 and r.json()["records"] == []
+
+
+# -- filters ------------------------------------------------------------------------------
+def test_filter_exact_value(sim):
+    truth = sim.rows("queue", ONE_HOUR)
+    records, _ = walk(sim, "queue", filter="CHANNEL:phone", pageSize="200", **ONE_HOUR)
+    assert records == [r for r in truth if r[10] == "phone"] and records
+
+
+def test_filter_wildcard_suffix(sim):
+    truth = sim.rows("agent", ONE_HOUR)
+    agent_id = truth[0][8]
+    records, _ = walk(sim, "agent", filter=f"AGENT_ID:{agent_id[:12]}*", pageSize="200", **ONE_HOUR)
+    assert records == [r for r in truth if r[8].startswith(agent_id[:12])]
+    everything, _ = walk(sim, "agent", filter="ACCOUNT_ID:001d*", pageSize="200", **ONE_HOUR)
+    assert everything == truth
+
+
+def test_unsupported_filter_column_is_400(sim):
+    r = api_get(sim, "agent", filter="AGENT_NAME:John*", **ONE_HOUR)
+    assert r.status_code == 400
+    assert r.json() == {
+        "title": "Bad Request",
+        "status": 400,
+        "detail": "Invalid filter column: AGENT_NAME",
+    }
+
+
+# -- the error table ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"interval": ""},
+        {"interval": "202502010415"},
+        {"interval": "starting:2025"},
+        {"interval": "starting:202513010415"},
+        {"interval": "starting:202502010415", "datasetType": "weekly"},
+        {"interval": "starting:202502020000,ending:202502010000"},
+    ],
+)
+def test_bad_interval_is_400(sim, params):
+    r = api_get(sim, "queue", **params)
+    assert r.status_code == 400
+    body = r.json()
+    assert body["status"] == 400 and body["title"] == "Bad Request" and body["detail"]
+
+
+def test_missing_or_invalid_token_is_401(sim):
+    r = requests.get(sim.base_url + "/api/analytics/v2/datasets/queue", params=ONE_HOUR, timeout=10)
+    assert r.status_code == 401 and r.json()["status"] == 401
+    r = api_get(sim, "queue", token="eyJnot-a-token", **ONE_HOUR)
+    assert r.status_code == 401
+
+
+def test_401_as_302_redirect(sim_factory):
+    sim = sim_factory(redirect_401=True)
+    r = api_get(sim, "queue", token="expired", **ONE_HOUR)
+    assert r.status_code == 302
+    assert "/protocol/openid-connect/auth" in r.headers["Location"]
+    assert api_get(sim, "queue", **ONE_HOUR).status_code == 200
+
+
+def test_token_expires_after_ttl(sim_factory):
+    sim = sim_factory(token_ttl=0.5)
+    token = get_token(sim)
+    assert api_get(sim, "queue", token, **ONE_HOUR).status_code == 200
+    time.sleep(0.6)
+    assert api_get(sim, "queue", token, **ONE_HOUR).status_code == 401
+
+
+def test_403_without_analytics_insights(sim_factory):
+    sim = sim_factory(entitled=False)
+    for name in ("interactionSegments", "workflowTrace"):
+        r = api_get(sim, name, **ONE_HOUR)
+        assert r.status_code == 403
+        assert r.json() == {"title": "Forbidden", "status": 403, "detail": ENTITLEMENT_DETAIL}
+    assert api_get(sim, "queue", **ONE_HOUR).status_code == 200
+
+
+def test_unknown_dataset_is_404(sim):
+    r = api_get(sim, "agents", **ONE_HOUR)
+    assert r.status_code == 404 and r.json()["status"] == 404
+
+
+def test_fail_rate_gives_500(sim_factory):
+    sim = sim_factory(fail_rate=1.0)
+    r = api_get(sim, "queue", **ONE_HOUR)
+    assert r.status_code == 500 and r.json()["title"] == "Internal Server Error"
+    sim.set_faults(fail_rate=0.0)
+    assert api_get(sim, "queue", **ONE_HOUR).status_code == 200
+
+
+def test_accepted_first_k_then_data(sim_factory):
+    sim = sim_factory(accepted_first=2)
+    token = get_token(sim)
+    for _ in range(2):
+        r = api_get(sim, "queue", token, **ONE_HOUR)
+        assert r.status_code == 202
+        body = r.json()
+        assert body["records"] == [] and body["columnHeaders"][0]["name"] == "ROW_ID"
+    assert api_get(sim, "queue", token, **ONE_HOUR).status_code == 200
+    # a different query counts separately
+    assert api_get(sim, "agent", token, **ONE_HOUR).status_code == 202
+
+
+def test_recent_interval_is_202_until_30_minutes_old(sim_factory):
+    now = datetime(2025, 3, 1, 12, 10, tzinfo=UTC)
+    sim = sim_factory(clock=lambda: now)
+    token = get_token(sim)
+    # 11:15-11:30 ended 40 minutes ago: ready; 11:30-11:45 ended 25 minutes ago: not yet
+    assert (
+        api_get(
+            sim, "queue", token, interval="starting:202503011115,ending:202503011115"
+        ).status_code
+        == 200
+    )
+    r = api_get(sim, "queue", token, interval="starting:202503011130,ending:202503011130")
+    assert r.status_code == 202 and r.json()["records"] == []
+    # only a start bound: served up to the newest ready interval
+    recs, _ = walk(sim, "queue", pageSize="200", interval="starting:202503011100")
+    assert max(r[4] for r in recs) == "2025-03-01T11:15:00Z"
+
+
+def test_page_token_is_bound_to_its_query(sim):
+    body = api_get(sim, "queue", **ONE_HOUR).json()
+    tok = body["pagination"]["nextPageToken"]
+    r = api_get(sim, "agent", nextPageToken=tok, **ONE_HOUR)
+    assert r.status_code == 400 and "nextPageToken" in r.json()["detail"]
+    r = api_get(sim, "queue", nextPageToken=tok[:-3] + "AAA", **ONE_HOUR)
+    assert r.status_code == 400
+
+
+# -- links.next ---------------------------------------------------------------------------
+def test_links_next_is_go_escaped_json(sim):
+    r = api_get(sim, "queue", **ONE_HOUR)
+    assert b"\\u0026nextPageToken=" in r.content  # the raw JSON escapes '&' as Go does
+    assert "&nextPageToken=" in r.json()["links"]["next"]
+
+
+def test_escaped_links_carry_a_literal_backslash_u0026(sim_factory):
+    sim = sim_factory(escaped_links=True)
+    nxt = api_get(sim, "queue", **ONE_HOUR).json()["links"]["next"]
+    assert "\\u0026nextPageToken=" in nxt and "&" not in nxt
+
+
+# -- data ---------------------------------------------------------------------------------
+def test_same_seed_same_data_other_seed_other_data(sim_factory):
+    a, b, c = sim_factory(seed=5), sim_factory(seed=5), sim_factory(seed=6)
+    for name in DATASET_NAMES:
+        assert a.rows(name, ONE_HOUR) == b.rows(name, ONE_HOUR)
+    assert a.rows("queue", ONE_HOUR) != c.rows("queue", ONE_HOUR)
+
+
+def test_every_dataset_serves_its_registry_columns(sim):
+    token = get_token(sim)
+    for name, ds in DATASETS.items():
+        body = api_get(sim, name, token, **ONE_HOUR).json()
+        assert [(h["name"], h["type"]) for h in body["columnHeaders"]] == list(ds.columns)
+        assert body["records"], name
+
+
+def test_awkward_values_are_present(sim_factory):
+    sim = sim_factory(rows_per_interval=40)
+    day = {"interval": "starting:20250201,ending:20250201", "datasetType": "daily"}
+    segs = sim.rows("interactionSegments", day)
+    cols = DATASETS["interactionSegments"].column_names
+    notes = {r[cols.index("INTERACTION_NOTES")] for r in segs}
+    names = {r[cols.index("FIRST_LAST_NAME")] for r in segs}
+    assert any(n[:1] in "=+-@" and n for n in notes)
+    assert any("\n" in n and "," in n and '"' in n for n in notes)
+    assert any(ord(ch) > 0x3000 for n in names for ch in n)  # CJK
+    assert any(ch in "éüøÁ" for n in names for ch in n)
+    assert "" in {r[cols.index("SOURCE_EMAIL")] for r in segs}
+    tr = sim.rows("transcript", day)
+    tcol = DATASETS["transcript"].column_names.index("TRANSCRIPT_TEXT")
+    assert max(len(r[tcol].encode()) for r in tr) >= 10_240
+    trace = sim.rows("workflowTrace", day)
+    tcols = DATASETS["workflowTrace"].column_names
+    for r in trace[:50]:
+        assert isinstance(json.loads(r[tcols.index("WORKFLOWSESSION_DATA_VARIABLES")]), dict)
+    logins = sim.rows("agentLoginLogoutByQueue", day)
+    assert "" in {r[4] for r in logins}  # LOGOUT_TIME of an open session
+
+
+def test_interactions_link_segments_and_traces(sim):
+    day = {"interval": "starting:20250201,ending:20250201", "datasetType": "daily"}
+    segs = sim.rows("interactionSegments", day)
+    trace = sim.rows("workflowTrace", day)
+    seg_ids = {r[1] for r in segs}
+    sessions = {r[0]: r[1] for r in trace}
+    linked = [iid for iid in sessions.values() if iid in seg_ids]
+    assert len(linked) >= 0.8 * len(sessions)
+    per_interaction: dict[str, int] = {}
+    for r in segs:
+        per_interaction[r[1]] = per_interaction.get(r[1], 0) + 1
+    assert max(per_interaction.values()) >= 3
+    steps: dict[str, int] = {}
+    for r in trace:
+        steps[r[0]] = steps.get(r[0], 0) + 1
+    assert min(steps.values()) >= 3
+
+
+def test_row_keys_are_unique_per_dataset(sim):
+    day = {"interval": "starting:20250201,ending:20250201", "datasetType": "daily"}
+    for name, ds in DATASETS.items():
+        rows = sim.rows(name, day)
+        idx = [ds.column_names.index(c) for c in ds.key]
+        keys = [tuple(r[i] for i in idx) for r in rows]
+        assert len(set(keys)) == len(keys), name
+    llq = DATASETS["agentLoginLogoutByQueue"]
+    sessions = [r[0] for r in sim.rows("agentLoginLogoutByQueue", day)]
+    assert len(set(sessions)) < len(sessions), "a session id repeats across queues"
+    assert llq.key == ("SESSION_ID", "QUEUE_ID")
+
+
+def test_late_update_reissues_rows_with_newer_commit_ts(sim):
+    before = {r[0]: r for r in sim.rows("interactionSegments", ONE_HOUR)}
+    r = requests.post(
+        sim.base_url + "/_simulator/late-updates",
+        json={"datasets": ["interactionSegments"], "share": 0.3},
+        timeout=10,
+    )
+    assert r.status_code == 200 and r.json()["generation"] == 1
+    after, _ = walk(sim, "interactionSegments", pageSize="200", **ONE_HOUR)
+    assert {r[0] for r in after} == set(before)
+    cols = DATASETS["interactionSegments"].column_names
+    ts, wrap = cols.index("COMMIT_TS"), cols.index("WRAP_UP_TIME")
+    changed = [r for r in after if r != before[r[0]]]
+    assert 0 < len(changed) < len(after)
+    for row in changed:
+        old = before[row[0]]
+        assert row[ts] > old[ts]
+        assert int(row[wrap]) == int(old[wrap]) + 7
+    # other datasets are untouched
+    assert sim.rows("queue", ONE_HOUR) == sim.rows("queue", ONE_HOUR)
+
+
+def test_faults_control_endpoint(sim):
+    r = requests.post(sim.base_url + "/_simulator/faults", json={"fail_rate": 1.0}, timeout=10)
+    assert r.json()["fail_rate"] == 1.0
+    assert api_get(sim, "queue", **ONE_HOUR).status_code == 500
+    r = requests.post(sim.base_url + "/_simulator/faults", json={"bogus": 1}, timeout=10)
+    assert r.status_code == 400
+
+
+def test_garbled_and_truncated_pages(sim_factory):
+    sim = sim_factory(garble_rate=1.0)
+    r = api_get(sim, "queue", **ONE_HOUR)
+    with pytest.raises(ValueError):
+        json.loads(r.content)
+    sim.set_faults(garble_rate=0.0, truncate_rate=1.0)
+    with pytest.raises(requests.exceptions.RequestException):
+        api_get(sim, "queue", **ONE_HOUR)
+
+
+def test_lazy_generation_of_a_long_range(sim_factory):
+    sim = sim_factory(rows_per_interval=2000)
+    t0 = time.perf_counter()
+    body = api_get(
+        sim, "queue", pageSize="5", interval="starting:202501010000,ending:202512310000"
+    ).json()
+    assert len(body["records"]) == 5 and body["pagination"]["nextPageToken"]
+    assert time.perf_counter() - t0 < 5  # a year of data is not generated up front
+
+
+def test_epoch_before_data_start_is_empty(sim):
+    start = datetime(2024, 12, 31, 23, 0, tzinfo=UTC)
+    end = start + timedelta(minutes=45)
+    rows = sim.rows("queue", {"interval": f"starting:{start:%Y%m%d%H%M},ending:{end:%Y%m%d%H%M}"})
+    assert rows == []
