@@ -91,9 +91,9 @@ case "$cmd" in
   test)
     setup
     say "ruff check"
-    "$VENV/bin/ruff" check archiver tests benchmarks
+    "$VENV/bin/ruff" check .
     say "ruff format --check"
-    "$VENV/bin/ruff" format --check archiver tests benchmarks
+    "$VENV/bin/ruff" format --check .
     say "pytest"
     exec "$VENV/bin/python" -m pytest "$@"
     ;;

@@ -1,0 +1,228 @@
+"""The Historical API client: requests, retries, token replay and the page walk."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from archiver import __version__
+from archiver.api.errors import (
+    ApiError,
+    AuthenticationError,
+    BadRequestError,
+    CancelledError,
+    ConnectionFailure,
+    CursorLoopError,
+    EntitlementError,
+    ServerError,
+    UnknownDatasetError,
+)
+from archiver.api.pages import NotReady, NotReadyPolicy, Page, parse_page, parse_schema
+from archiver.api.query import Query
+from archiver.api.retry import RetryPolicy, Transient, parse_retry_after, retrying
+from archiver.api.tenant import Credentials, Tenant
+from archiver.api.tokens import TokenProvider
+from archiver.datasets import get_dataset
+
+log = logging.getLogger(__name__)
+
+
+def make_session(tenant: Tenant, pool_size: int = 4) -> requests.Session:
+    """A pooled session: our User-Agent, TLS verification on (custom CA bundle if given),
+    proxies from the environment (requests' trust_env)."""
+    s = requests.Session()
+    s.headers["User-Agent"] = f"archiver/{__version__} python-requests/{requests.__version__}"
+    s.headers["Accept"] = "application/json"
+    s.verify = tenant.ca_bundle or True
+    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    s.mount("https://", adapter)
+    s.mount("http://", adapter)
+    return s
+
+
+def _detail(raw: bytes) -> str:
+    try:
+        body = json.loads(raw)
+        if isinstance(body, dict):
+            return str(
+                body.get("detail") or body.get("error_description") or body.get("title") or ""
+            )
+    except ValueError:
+        pass
+    return raw[:200].decode("utf-8", "replace").strip()
+
+
+class HistoricalClient:
+    """One worker's view of the API. Share one TokenProvider between workers."""
+
+    def __init__(
+        self,
+        tenant: Tenant,
+        credentials: Credentials | None = None,
+        *,
+        tokens: TokenProvider | None = None,
+        retry: RetryPolicy | None = None,
+        not_ready: NotReadyPolicy | None = None,
+        timeout: tuple[float, float] = (10.0, 60.0),
+        session: requests.Session | None = None,
+        cancel: threading.Event | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.tenant = tenant
+        self.session = session or make_session(tenant)
+        if tokens is None:
+            if credentials is None:
+                raise ValueError("give credentials or a shared TokenProvider")
+            tokens = TokenProvider(tenant, credentials, make_session(tenant, 1))
+        self.tokens = tokens
+        self.retry = retry or RetryPolicy()
+        self.not_ready = not_ready
+        self.timeout = timeout
+        self.cancel = cancel or threading.Event()
+        self._sleep_fn = sleep
+        self.stats = {"requests": 0, "retries": 0, "auth_replays": 0}
+
+    def __repr__(self) -> str:
+        return f"HistoricalClient(tenant={self.tenant.label!r})"
+
+    # -- waiting --------------------------------------------------------------------------
+    def sleep(self, seconds: float) -> None:
+        """Wait, but wake at once and raise CancelledError when cancelled."""
+        if self._sleep_fn is not None:
+            self._sleep_fn(seconds)
+        elif self.cancel.wait(max(0.0, seconds)):
+            raise CancelledError()
+        if self.cancel.is_set():
+            raise CancelledError()
+
+    # -- one request ----------------------------------------------------------------------
+    def _send_once(self, url: str, params: dict[str, str], token: str) -> tuple[int, bytes, str]:
+        self.stats["requests"] += 1
+        try:
+            resp = self.session.get(
+                url,
+                params=params,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+            raw = resp.content  # a short body raises ChunkedEncodingError here
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as exc:
+            raise Transient(type(exc).__name__) from None
+        status = resp.status_code
+        if status >= 500 or status == 429:
+            raise Transient(
+                f"HTTP {status}",
+                status,
+                _detail(raw),
+                parse_retry_after(resp.headers.get("Retry-After")),
+            )
+        return status, raw, resp.url
+
+    def _send(self, url: str, params: dict[str, str], token: str) -> tuple[int, bytes, str]:
+        """Send with retries at the same page token (never from page 1)."""
+        try:
+            for attempt in retrying(self.retry, self.sleep, self._count_retry):
+                with attempt:
+                    return self._send_once(url, params, token)
+        except Transient as exc:
+            if exc.status is not None:
+                raise ServerError(exc.status, exc.detail, self.retry.attempts, url) from None
+            raise ConnectionFailure(self.tenant.host, exc.reason, self.retry.attempts) from None
+        raise AssertionError("unreachable")
+
+    def _count_retry(self, state) -> None:
+        self.stats["retries"] += 1
+        exc = state.outcome.exception() if state.outcome else None
+        log.info(
+            "transient failure (%s); retry %d", getattr(exc, "reason", exc), state.attempt_number
+        )
+
+    def fetch(
+        self, query: Query, page_token: str | None = None
+    ) -> tuple[int, bytes, str, datetime]:
+        """One response for ``query`` at ``page_token``: (status, raw bytes, url, received).
+
+        Only 200 and 202 come back; every other status becomes a clear ApiError.
+        A 401 (or a 302 toward a login page, never followed) refreshes the token and
+        replays the request once.
+        """
+        if self.cancel.is_set():
+            raise CancelledError()
+        url = self.tenant.data_url(query.dataset)
+        params = query.params(page_token)
+        for replay in (False, True):
+            token = self.tokens.get()
+            status, raw, final_url = self._send(url, params, token)
+            if status == 401 or 300 <= status < 400:
+                self.tokens.invalidate(token)
+                if replay:
+                    raise AuthenticationError(
+                        f"The API refused a freshly issued access token (HTTP {status}) for "
+                        f"{query.dataset}. Check the client id and secret, and that this "
+                        "client is provisioned for the Historical API."
+                    )
+                self.stats["auth_replays"] += 1
+                log.info("HTTP %d from the API: refreshing the token and replaying once", status)
+                continue
+            break
+        received = datetime.now(UTC)
+        if status in (200, 202):
+            return status, raw, final_url, received
+        detail = _detail(raw)
+        if status == 400:
+            raise BadRequestError(detail, final_url)
+        if status == 403:
+            ds = get_dataset(query.dataset)
+            raise EntitlementError(query.dataset, detail, ds.needs_analytics_insights)
+        if status == 404:
+            raise UnknownDatasetError(query.dataset)
+        raise ApiError(f"Unexpected HTTP {status} from the API for {query.dataset}: {detail}")
+
+    # -- the walk -------------------------------------------------------------------------
+    def pages(self, query: Query, start_token: str | None = None) -> Iterator[Page | NotReady]:
+        """Yield the query's pages one at a time, never holding more than one.
+
+        Start at ``start_token`` to resume. A 202 yields NotReady; the client then waits
+        per its NotReadyPolicy and asks again, or (no policy, or attempts spent) stops
+        after yielding it so the caller can record the interval as pending.
+        """
+        token = start_token
+        seen: set[str] = {start_token} if start_token else set()
+        number = 0
+        not_ready = 0
+        while True:
+            if self.cancel.is_set():
+                raise CancelledError()
+            status, raw, url, received = self.fetch(query, token)
+            if status == 202:
+                not_ready += 1
+                delay = self.not_ready.delay(not_ready) if self.not_ready else None
+                yield NotReady(
+                    raw, status, url, received, parse_schema(raw), token, not_ready, delay
+                )
+                if delay is None:
+                    return
+                self.sleep(delay)
+                continue
+            not_ready = 0
+            columns, records, next_token = parse_page(raw, url, status, token)
+            number += 1
+            yield Page(raw, status, url, received, columns, token, records, next_token, number)
+            if not next_token:
+                return
+            if next_token in seen:
+                raise CursorLoopError(next_token, number)
+            seen.add(next_token)
+            token = next_token

@@ -1,0 +1,139 @@
+"""Errors of the API client. Each message says what happened and what the user can do.
+
+No message ever contains a client secret or an access token.
+"""
+
+from __future__ import annotations
+
+from archiver.datasets import FILTERABLE_COLUMNS, UnknownDatasetError
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CancelledError",
+    "ConnectionFailure",
+    "CursorLoopError",
+    "EntitlementError",
+    "PageValidationError",
+    "ServerError",
+    "UnknownDatasetError",
+]
+
+
+class ApiError(Exception):
+    """Base of every client error."""
+
+    status: int | None = None
+
+
+class AuthenticationError(ApiError):
+    """Credentials or token refused."""
+
+    status = 401
+
+
+class BadRequestError(ApiError):
+    """400: the API rejected a parameter."""
+
+    status = 400
+
+    def __init__(self, detail: str, url: str = "") -> None:
+        self.detail = detail
+        self.url = url
+        self.filter_column: str | None = None
+        marker = "Invalid filter column"
+        if marker in detail:
+            col = detail.split(marker, 1)[1].lstrip(": ").strip().rstrip(".") or "?"
+            self.filter_column = col
+            msg = (
+                f"The API does not accept {col} as a filter column (400 Invalid filter "
+                f"column). Use one of {', '.join(FILTERABLE_COLUMNS)}, or ask Avaya Support "
+                "which columns this dataset can be filtered on."
+            )
+        else:
+            msg = f"The API rejected the request (400 Bad Request): {detail} Check the dataset type, interval and filter."
+        super().__init__(msg)
+
+
+class EntitlementError(ApiError):
+    """403: the tenant may not read this dataset."""
+
+    status = 403
+
+    def __init__(self, dataset: str, detail: str, analytics_insights: bool) -> None:
+        self.dataset = dataset
+        self.detail = detail
+        if analytics_insights:
+            advice = (
+                f"{dataset} is an Analytics Insights dataset: ask your Avaya administrator to "
+                "enable the Analytics Insights entitlement for this account."
+            )
+        else:
+            advice = "Ask your administrator to check this API client's permissions."
+        super().__init__(
+            f"Access to dataset {dataset} was refused (403 Forbidden): {detail} {advice}"
+        )
+
+
+class ServerError(ApiError):
+    """5xx (or 429) that persisted through every retry."""
+
+    def __init__(self, status: int, detail: str, attempts: int, url: str) -> None:
+        self.status = status
+        self.detail = detail
+        self.attempts = attempts
+        self.url = url
+        super().__init__(
+            f"The API kept failing (HTTP {status}: {detail or 'no detail'}) after {attempts} "
+            "attempts. Nothing already received is lost; run the same command again later to "
+            "resume from this page. If it persists, contact Avaya Support."
+        )
+
+
+class ConnectionFailure(ApiError):
+    """The network failed (refused, reset, timed out, truncated body) through every retry."""
+
+    def __init__(self, host: str, reason: str, attempts: int) -> None:
+        self.host = host
+        self.reason = reason
+        self.attempts = attempts
+        super().__init__(
+            f"Could not get a complete response from {host} after {attempts} attempts "
+            f"({reason}). Check the network, proxy (HTTPS_PROXY) and CA bundle settings; "
+            "run again to resume from this page."
+        )
+
+
+class PageValidationError(ApiError):
+    """A 200 whose body is not a valid page. Keeps the raw bytes for quarantine."""
+
+    def __init__(self, reason: str, raw: bytes, url: str, status: int, token: str | None) -> None:
+        self.reason = reason
+        self.raw = raw
+        self.url = url
+        self.status = status
+        self.token = token
+        super().__init__(
+            f"The API returned a malformed page ({reason}; {len(raw)} bytes kept). The page "
+            "is quarantined and will be fetched again; nothing before it is affected."
+        )
+
+
+class CursorLoopError(ApiError):
+    """The API handed back a page token it had already given in this walk."""
+
+    def __init__(self, token: str, pages: int) -> None:
+        self.pages = pages
+        super().__init__(
+            f"The API returned a page token it had already returned (after {pages} pages): "
+            "the cursor is cycling. The walk was stopped instead of looping; report this "
+            "to Avaya Support with the archived pages."
+        )
+
+
+class CancelledError(ApiError):
+    """The caller asked to stop (between pages, or during a wait)."""
+
+    def __init__(self) -> None:
+        super().__init__("Cancelled; everything received so far is kept.")

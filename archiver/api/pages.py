@@ -1,0 +1,144 @@
+"""What one response is: a validated page of records, or a 202 'not ready yet'."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
+
+from archiver.api.errors import PageValidationError
+
+Headers = list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Response:
+    """Fields every archived response has."""
+
+    raw: bytes = field(repr=False)
+    status: int
+    url: str  # the request URL; it never carries credentials (the token is a header)
+    received_at: datetime  # UTC
+    columns: Headers = field(repr=False)
+    request_token: str | None  # the page token this response answers (None: first page)
+
+
+@dataclass(frozen=True)
+class Page(Response):
+    """A 200 page, validated."""
+
+    records: list[list[str]] = field(default_factory=list, repr=False)
+    next_token: str = ""
+    number: int = 0  # 1-based within this walk
+
+    @property
+    def last(self) -> bool:
+        return not self.next_token
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c["name"] for c in self.columns]
+
+
+@dataclass(frozen=True)
+class NotReady(Response):
+    """A 202: the interval is valid but not processed yet. Carries the schema."""
+
+    attempt: int = 1
+    retry_in: float | None = None  # seconds until the client retries; None: it will not
+
+
+@dataclass(frozen=True)
+class NotReadyPolicy:
+    """The guide's 202 backoff: 30 s, 60 s, 120 s … doubling, bounded."""
+
+    initial: float = 30.0
+    factor: float = 2.0
+    max_delay: float = 600.0
+    max_attempts: int = 6  # 202s tolerated before giving up (the caller may defer instead)
+
+    def delay(self, attempt: int) -> float | None:
+        """Seconds to wait after the ``attempt``-th 202, or None when attempts are spent."""
+        if attempt >= self.max_attempts:
+            return None
+        return min(self.max_delay, self.initial * self.factor ** (attempt - 1))
+
+
+def decode_next_link(link: str) -> str:
+    """links.next may carry a literal ``\\u0026`` for '&' (the guide); undo it."""
+    return link.replace("\\u0026", "&").replace("\\U0026", "&")
+
+
+def token_from_link(link: str) -> str:
+    """The nextPageToken inside a links.next URL ('' when there is none)."""
+    if not link:
+        return ""
+    qs = parse_qs(urlsplit(decode_next_link(link)).query)
+    return qs.get("nextPageToken", [""])[-1]
+
+
+def parse_page(
+    raw: bytes, url: str, status: int, token: str | None
+) -> tuple[Headers, list[list[str]], str]:
+    """Validate a page body; return (columnHeaders, records, next token).
+
+    Raises PageValidationError (keeping ``raw``) when anything is off, so the caller can
+    quarantine the bytes and fetch the page again.
+    """
+
+    def bad(reason: str) -> PageValidationError:
+        return PageValidationError(reason, raw, url, status, token)
+
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise bad(f"body is not UTF-8 at byte {exc.start}") from None
+    except json.JSONDecodeError as exc:
+        raise bad(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(body, dict):
+        raise bad("body is not a JSON object")
+    headers = body.get("columnHeaders")
+    if not isinstance(headers, list) or not headers:
+        raise bad("columnHeaders missing or empty")
+    for i, h in enumerate(headers):
+        if not (
+            isinstance(h, dict)
+            and isinstance(h.get("name"), str)
+            and isinstance(h.get("type"), str)
+        ):
+            raise bad(f"columnHeaders[{i}] lacks a string name and type")
+    records = body.get("records")
+    if not isinstance(records, list):
+        raise bad("records missing or not a list")
+    width = len(headers)
+    for i, rec in enumerate(records):
+        if not isinstance(rec, list):
+            raise bad(f"records[{i}] is not a list")
+        if len(rec) != width:
+            raise bad(f"records[{i}] has {len(rec)} values for {width} columns")
+        for j, v in enumerate(rec):
+            if not isinstance(v, str):
+                raise bad(
+                    f"records[{i}][{j}] ({headers[j]['name']}) is {type(v).__name__}, not a string"
+                )
+    pagination = body.get("pagination")
+    if pagination is not None and not isinstance(pagination, dict):
+        raise bad("pagination is not an object")
+    next_token = (pagination or {}).get("nextPageToken")
+    if next_token is None:  # fall back on links.next, decoding \u0026
+        links = body.get("links") or {}
+        next_token = token_from_link(links.get("next", "") if isinstance(links, dict) else "")
+    if not isinstance(next_token, str):
+        raise bad("pagination.nextPageToken is not a string")
+    return headers, records, next_token
+
+
+def parse_schema(raw: bytes) -> Headers:
+    """columnHeaders of a 202 body (empty when unreadable: a 202 needs no schema to be useful)."""
+    try:
+        body = json.loads(raw.decode("utf-8"))
+        headers = body.get("columnHeaders") or []
+        return [h for h in headers if isinstance(h, dict)]
+    except (ValueError, AttributeError):
+        return []
