@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from archiver import __version__
-from archiver.cli import simulate
+from archiver.cli import archive_cmds, pull, simulate
 
 #: Subcommand modules; each has ``add_parser(subparsers)`` setting ``func``.
-COMMANDS = [simulate]
+COMMANDS = [pull, archive_cmds, simulate]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,310 @@
+"""``archiver pull``: archive datasets from the Historical API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+import sys
+import threading
+import time
+from datetime import timedelta
+
+from archiver.api import NotReadyPolicy
+from archiver.api.retry import RetryPolicy
+from archiver.cli import common
+from archiver.credentials import CredentialError, resolve
+from archiver.datasets import DATASET_NAMES, UnknownDatasetError, get_dataset
+from archiver.pull.chunks import RangeError, parse_bound
+from archiver.pull.engine import (
+    EXIT_CANCELLED,
+    EXIT_ERROR,
+    EXIT_USAGE,
+    Plan,
+    PullEngine,
+    PullParams,
+)
+from archiver.pull.progress import Progress
+
+EXIT_CODES_HELP = """exit codes:
+  0  success: every chunk archived
+  1  error (archive not writable, unexpected failure)
+  2  usage error
+  3  partial: some chunks pending (202) or failed; rerun or use --retry-pending
+  4  authentication failed: check the client id and secret
+  5  finished, but some datasets are not entitled (403) for this tenant
+  130 cancelled (Ctrl-C); rerun the same command or use --resume
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "pull",
+        help="archive datasets from the Historical API",
+        description="Pull datasets into the archive. The range is split into day chunks fetched by "
+        "several workers; rerunning an interrupted command resumes it.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    common.add_tenant(p)
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
+        "--dataset", action="append", metavar="NAME", help="dataset to pull (repeatable)"
+    )
+    which.add_argument("--all", action="store_true", help="all 13 datasets")
+    p.add_argument(
+        "--from",
+        dest="start",
+        metavar="START",
+        help="start: YYYYMMDDHHmm, YYYYMMDD or ISO (UTC unless an offset is given)",
+    )
+    p.add_argument(
+        "--to",
+        dest="end",
+        metavar="END",
+        help="end, inclusive as the API's 'ending' (a date alone: the whole day)",
+    )
+    p.add_argument("--daily", action="store_true", help="datasetType=daily")
+    p.add_argument(
+        "--filter", metavar="COL:value", help="API filter, e.g. CHANNEL:phone or QUEUE_ID:003d*"
+    )
+    p.add_argument(
+        "--page-size",
+        type=int,
+        default=200,
+        metavar="N",
+        help="records per page, 1-200 (default 200)",
+    )
+    p.add_argument(
+        "--workers", type=int, default=4, metavar="N", help="concurrent workers (default 4)"
+    )
+    common.add_archive(p)
+    p.add_argument("--resume", action="store_true", help="continue the newest interrupted run")
+    p.add_argument(
+        "--retry-pending", action="store_true", help="retry chunks left pending by 202 responses"
+    )
+    p.add_argument(
+        "--wait-pending", action="store_true", help="on 202, keep retrying with the guide's backoff"
+    )
+    p.add_argument(
+        "--incremental",
+        action="store_true",
+        help="continue each dataset from its last completed chunk",
+    )
+    p.add_argument(
+        "--lookback",
+        default="2d",
+        metavar="DURATION",
+        help="with --incremental: re-read this much (e.g. 2d, 12h; default 2d)",
+    )
+    p.add_argument("--json", action="store_true", help="print only a JSON summary (for cron)")
+    p.add_argument("--retry-initial", type=float, default=1.0, metavar="S", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--not-ready-initial", type=float, default=30.0, metavar="S", help=argparse.SUPPRESS
+    )
+    p.set_defaults(func=run)
+
+
+def _duration(text: str) -> timedelta:
+    m = re.fullmatch(r"(\d+)\s*([dhm])", text.strip())
+    if not m:
+        raise ValueError(f"--lookback {text!r}: use a number with d, h or m, e.g. 2d")
+    n, unit = int(m.group(1)), m.group(2)
+    return {"d": timedelta(days=n), "h": timedelta(hours=n), "m": timedelta(minutes=n)}[unit]
+
+
+def _usage(msg: str) -> int:
+    print(f"archiver pull: {msg}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        tenant = common.tenant(args)
+        datasets = list(DATASET_NAMES) if args.all else (args.dataset or [])
+        for d in datasets:
+            get_dataset(d)
+        if not (1 <= args.page_size <= 200):
+            raise ValueError("--page-size must be between 1 and 200")
+        creds = resolve(tenant.label, args.client_id)
+    except (ValueError, UnknownDatasetError, CredentialError) as exc:
+        return _usage(str(exc))
+    engine = PullEngine(
+        common.archive_path(args),
+        tenant,
+        creds,
+        workers=args.workers,
+        retry=RetryPolicy(
+            attempts=8,
+            initial=args.retry_initial,
+            max_delay=max(args.retry_initial, 60.0),
+            jitter=args.retry_initial,
+        ),
+        not_ready=NotReadyPolicy(initial=args.not_ready_initial),
+        wait_pending=args.wait_pending,
+    )
+    try:
+        plan = _plan(engine, args, datasets)
+    except (ValueError, RangeError) as exc:
+        return _usage(str(exc))
+    except OSError as exc:
+        print(
+            f"archiver pull: cannot open the archive {common.archive_path(args)}: {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    if plan is None:
+        if args.json:
+            print(json.dumps({"status": "nothing to resume", "exit_code": 0}))
+        else:
+            print("Nothing to resume: no interrupted run in this archive.")
+        return 0
+    if not args.json:
+        what = "Resuming run" if plan.resumed else "Run"
+        print(
+            f"{what} {plan.run_id}: {len(plan.items)} chunks to fetch"
+            + (f" ({plan.skipped_done} already done)" if plan.skipped_done else "")
+            + f" into {engine.archive_path}",
+            file=sys.stderr,
+        )
+    renderer = _Renderer(enabled=sys.stderr.isatty() and not args.json)
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if engine.cancelled:  # a second Ctrl-C: stop now (committed pages stay)
+            raise KeyboardInterrupt
+        engine.cancel()
+        if not args.json:
+            print(
+                "\nCancelling after the pages in flight… (Ctrl-C again to stop at once)",
+                file=sys.stderr,
+            )
+
+    old = (
+        signal.signal(signal.SIGINT, on_sigint)
+        if threading.current_thread() is threading.main_thread()
+        else None
+    )
+    try:
+        for progress in engine.run(plan, args.page_size):
+            renderer.update(progress)
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+    result = getattr(engine, "result", None)
+    if result is None:
+        return EXIT_CANCELLED
+    summary = result.summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_summary(result)
+    return result.exit_code
+
+
+def _plan(engine: PullEngine, args: argparse.Namespace, datasets: list[str]) -> Plan | None:
+    if args.resume:
+        return engine.plan_resume()
+    if args.retry_pending:
+        return engine.plan_retry_pending(datasets or None)
+    if not datasets:
+        raise ValueError("name datasets with --dataset NAME (repeatable) or --all")
+    if args.incremental:
+        start = parse_bound(args.start, is_end=False, daily=args.daily) if args.start else None
+        return engine.plan_incremental(
+            datasets,
+            daily=args.daily,
+            filter=args.filter,
+            lookback=_duration(args.lookback),
+            start=start,
+            page_size=args.page_size,
+        )
+    if not args.start or not args.end:
+        raise ValueError(
+            "give --from START and --to END (or --incremental, --resume, --retry-pending)"
+        )
+    start = parse_bound(args.start, is_end=False, daily=args.daily)
+    end = parse_bound(args.end, is_end=True, daily=args.daily)
+    if start > end:
+        raise ValueError("--from is after --to")
+    from archiver.api import Query
+
+    Query(
+        datasets[0], start, end, "daily" if args.daily else "interval", args.filter, args.page_size
+    )  # checks and warns
+    return engine.plan(
+        PullParams(tuple(datasets), start, end, args.daily, args.filter, args.page_size)
+    )
+
+
+def _fmt_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"ETA {h}:{m:02d}:{s:02d}" if h else f"ETA {m}:{s:02d}"
+
+
+class _Renderer:
+    """A redrawn block of one line per dataset on a TTY (stderr); silent otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.lines = 0
+        self.last = 0.0
+
+    def update(self, progress: Progress, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and not progress.finished and now - self.last < 0.2:
+            return
+        self.last = now
+        out = []
+        for d in progress.datasets.values():
+            width = 20
+            frac = d.finished_chunks / d.chunks_total if d.chunks_total else 1.0
+            bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+            out.append(
+                f"{d.dataset:<24} [{bar}] {d.finished_chunks}/{d.chunks_total} chunks {d.pages:>6} pages {d.rows:>9,} rows {d.rate():>7,.0f} rows/s {_fmt_eta(d.eta()):<12} {d.state}"
+            )
+        if self.lines:
+            sys.stderr.write(f"\x1b[{self.lines}F")
+        sys.stderr.write("".join(line + "\x1b[K\n" for line in out))
+        sys.stderr.flush()
+        self.lines = len(out)
+
+
+def _print_summary(result) -> None:
+    rows = [("dataset", "state", "chunks", "pages", "rows", "new versions", "note")]
+    for d in result.progress.datasets.values():
+        note = d.message if d.state in ("failed", "not entitled", "waiting for data") else ""
+        if d.conflicts:
+            note = (note + f" {d.conflicts} integrity conflicts").strip()
+        if d.quarantined:
+            note = (note + f" {d.quarantined} malformed pages quarantined").strip()
+        rows.append(
+            (
+                d.dataset,
+                d.state,
+                f"{d.chunks_done}/{d.chunks_total}",
+                f"{d.pages:,}",
+                f"{d.rows:,}",
+                f"{d.new_rows:,}",
+                note,
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
+    for r in rows:
+        print(
+            "  ".join(c.ljust(w) for c, w in zip(r[:6], widths, strict=True))
+            + ("  " + r[6] if r[6] else "")
+        )
+    verdict = {
+        0: "All chunks archived.",
+        3: "Some chunks are pending (202: not processed yet) or failed. Run `archiver pull --retry-pending` later, or rerun the same command.",
+        4: f"Authentication failed: {result.error}",
+        5: "Finished, but some datasets are not entitled for this tenant (see above): ask your Avaya administrator about Analytics Insights.",
+        130: "Cancelled. Everything archived so far is kept; rerun the same command (or `archiver pull --resume`) to continue.",
+    }.get(result.exit_code, f"Failed: {result.error}")
+    print(f"Run {result.run_id}: {result.status}. {verdict}")
