@@ -1,0 +1,89 @@
+"""Helpers for pull tests: run the engine against a simulator, compare with ground truth."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from archiver.api import Credentials, NotReadyPolicy, Tenant
+from archiver.api.retry import RetryPolicy
+from archiver.pull.chunks import parse_bound
+from archiver.pull.engine import PullEngine, PullParams, RunResult
+
+FAST = RetryPolicy(attempts=12, initial=0.001, max_delay=0.01, jitter=0.001)
+QUICK_202 = NotReadyPolicy(initial=0.01, factor=2, max_delay=0.05, max_attempts=4)
+
+
+def engine_for(sim, archive: Path, **kw) -> PullEngine:
+    kw.setdefault("retry", FAST)
+    kw.setdefault("not_ready", QUICK_202)
+    creds = Credentials(sim.config.client_id, sim.config.client_secret)
+    return PullEngine(archive, Tenant.from_base_url(sim.base_url), creds, **kw)
+
+
+def params(
+    datasets, start="20250201", end="20250202", daily=False, filter=None, page_size=50
+) -> PullParams:
+    return PullParams(
+        tuple(datasets),
+        parse_bound(start, is_end=False, daily=daily),
+        parse_bound(end, is_end=True, daily=daily),
+        daily,
+        filter,
+        page_size,
+    )
+
+
+def pull(sim, archive: Path, p: PullParams, **kw) -> RunResult:
+    eng = engine_for(sim, archive, **kw)
+    for _ in eng.run(eng.plan(p)):
+        pass
+    return eng.result
+
+
+def truth(sim, dataset: str, p: PullParams) -> list[tuple[str, ...]]:
+    """What one query over the whole range returns, sorted."""
+    fmt = "%Y%m%d" if p.daily else "%Y%m%d%H%M"
+    q = {"interval": f"starting:{p.start:{fmt}},ending:{p.end:{fmt}}"}
+    if p.daily:
+        q["datasetType"] = "daily"
+    if p.filter:
+        q["filter"] = p.filter
+    return sorted(tuple(r) for r in sim.rows(dataset, q))
+
+
+def archived(archive: Path, dataset: str, latest: bool = False) -> list[tuple[str, ...]]:
+    conn = sqlite3.connect(archive)
+    try:
+        src = "latest" if latest else "records"
+        return sorted(
+            tuple(json.loads(v).values())
+            for (v,) in conn.execute(f"SELECT values_json FROM {src} WHERE dataset=?", (dataset,))
+        )
+    finally:
+        conn.close()
+
+
+def identities(archive: Path) -> list[tuple]:
+    conn = sqlite3.connect(archive)
+    try:
+        return sorted(conn.execute("SELECT dataset, row_key, commit_ts, sha256 FROM records"))
+    finally:
+        conn.close()
+
+
+def coverage(archive: Path) -> dict[tuple[str, str], str]:
+    conn = sqlite3.connect(archive)
+    try:
+        return {
+            (d, s): st
+            for d, s, st in conn.execute("SELECT dataset, chunk_start, state FROM coverage")
+        }
+    finally:
+        conn.close()
+
+
+def utc(*a: int) -> datetime:
+    return datetime(*a, tzinfo=UTC)

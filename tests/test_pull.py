@@ -1,0 +1,308 @@
+"""The pull engine and the archive against the real simulator, real SQLite files."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+import requests
+
+from archiver.archive.verify import verify_archive
+from archiver.pull.engine import EXIT_CANCELLED, EXIT_ENTITLEMENT, EXIT_OK, EXIT_PARTIAL
+from tests.pulltools import archived, coverage, engine_for, identities, params, pull, truth
+
+
+def test_pull_equals_ground_truth_row_for_row(sim, tmp_path):
+    arc = tmp_path / "a.sqlite3"
+    p = params(
+        ["interactionSegments", "workflowTrace", "queue", "agentLoginLogoutByQueue"],
+        "20250201",
+        "20250203",
+    )
+    res = pull(sim, arc, p)
+    assert res.exit_code == EXIT_OK and res.status == "finished"
+    for ds in p.datasets:
+        want = truth(sim, ds, p)
+        assert want and archived(arc, ds) == want, ds
+    assert verify_archive(arc).ok
+    assert set(coverage(arc).values()) == {"done"} and len(coverage(arc)) == 12
+
+
+def test_chunking_matches_one_query_for_odd_bounds(sim, tmp_path):
+    arc = tmp_path / "a.sqlite3"
+    p = params(["queue"], "202502011730", "202502030415")
+    assert pull(sim, arc, p).exit_code == EXIT_OK
+    assert archived(arc, "queue") == truth(sim, "queue", p)
+
+
+def test_daily_pull(sim, tmp_path):
+    arc = tmp_path / "a.sqlite3"
+    p = params(["agent", "interactionSegments"], "20250201", "20250203", daily=True)
+    assert pull(sim, arc, p).exit_code == EXIT_OK
+    for ds in p.datasets:
+        assert archived(arc, ds) == truth(sim, ds, p)
+
+
+def test_filtered_pull(sim, tmp_path):
+    arc = tmp_path / "a.sqlite3"
+    p = params(["queue"], filter="CHANNEL:phone")
+    assert pull(sim, arc, p).exit_code == EXIT_OK
+    assert archived(arc, "queue") == truth(sim, "queue", p) != []
+
+
+def test_repull_adds_nothing_and_late_updates_add_exactly_new_versions(sim, tmp_path):
+    arc = tmp_path / "a.sqlite3"
+    p = params(["interactionSegments", "queue"])
+    first = pull(sim, arc, p)
+    before = identities(arc)
+    second = pull(sim, arc, p)
+    assert identities(arc) == before
+    assert second.progress.totals().new_rows == 0 and second.progress.totals().duplicates == len(
+        before
+    )
+    old_truth = truth(sim, "interactionSegments", p)
+    requests.post(
+        sim.base_url + "/_simulator/late-updates",
+        json={"datasets": ["interactionSegments"], "share": 0.2},
+        timeout=10,
+    )
+    new_truth = truth(sim, "interactionSegments", p)
+    changed = set(new_truth) - set(old_truth)
+    assert changed
+    third = pull(sim, arc, p)
+    assert third.progress.datasets["interactionSegments"].new_rows == len(changed)
+    assert third.progress.datasets["queue"].new_rows == 0
+    assert archived(arc, "interactionSegments") == sorted(old_truth + list(changed))
+    assert archived(arc, "interactionSegments", latest=True) == new_truth
+    assert first.run_id != third.run_id
+    assert verify_archive(arc).ok
+
+
+def test_same_key_and_commit_ts_with_other_content_is_a_conflict(sim, tmp_path):
+    arc = tmp_path / "a.sqlite3"
+    p = params(["queue"], "20250201", "20250201")
+    pull(sim, arc, p)
+    # the server re-serves a row with the same key and COMMIT_TS but a changed value
+    from archiver.simulator import data
+
+    real = sim.model._generate
+
+    def tampered(ds, start, minutes):
+        rows = real(ds, start, minutes)
+        if ds.name == "queue" and rows:
+            rows = [dict(rows[0], WAITTIME="999999"), *rows[1:]]
+        return rows
+
+    sim.model._generate = tampered
+    sim.model._cache.clear()
+    res = pull(sim, arc, p)
+    assert res.progress.datasets["queue"].conflicts >= 1
+    conn = sqlite3.connect(arc)
+    n_conf = conn.execute("SELECT count(*) FROM conflicts").fetchone()[0]
+    flagged = conn.execute("SELECT count(*) FROM records WHERE conflict=1").fetchone()[0]
+    conn.close()
+    assert n_conf == flagged >= 1
+    assert verify_archive(arc).ok
+    assert data  # module imported for the patch target
+
+
+def test_faults_500s_short_tokens_302_and_escaped_links(sim_factory, tmp_path):
+    sim = sim_factory(
+        fail_rate=0.2, token_ttl=2, redirect_401=True, escaped_links=True, latency_ms=5
+    )
+    arc = tmp_path / "a.sqlite3"
+    p = params(["interactionSegments", "queue"], "20250201", "20250202", page_size=20)
+    res = pull(sim, arc, p, workers=3)
+    assert res.exit_code == EXIT_OK
+    for ds in p.datasets:
+        assert archived(arc, ds) == truth(sim, ds, p)
+    assert sim.stats["status_500"] > 0
+    assert verify_archive(arc).ok
+
+
+def test_garbled_pages_are_quarantined_and_retried(sim_factory, tmp_path):
+    sim = sim_factory(garble_rate=0.15)
+    arc = tmp_path / "a.sqlite3"
+    p = params(["interactionSegments"], page_size=20)
+    res = pull(sim, arc, p, quarantine_retries=20)
+    assert res.exit_code == EXIT_OK
+    assert archived(arc, "interactionSegments") == truth(sim, "interactionSegments", p)
+    conn = sqlite3.connect(arc)
+    errors = [e for (e,) in conn.execute("SELECT error FROM quarantine")]
+    conn.close()
+    assert len(errors) == sim.stats["garbled"] > 0
+    assert all("invalid JSON" in e or "not UTF-8" in e for e in errors)
+    assert res.progress.totals().quarantined == len(errors)
+    assert verify_archive(arc).ok
+
+
+def test_persistently_garbled_chunk_fails_at_its_cursor_then_resumes(sim_factory, tmp_path):
+    sim = sim_factory()
+    arc = tmp_path / "a.sqlite3"
+    p = params(["interactionSegments"], "20250201", "20250201", page_size=20)
+    eng = engine_for(sim, arc, quarantine_retries=1)
+    gen = eng.run(eng.plan(p))
+    # let two pages through, then garble everything
+    seen = 0
+    for prog in gen:
+        if prog.datasets["interactionSegments"].pages >= 2 and not seen:
+            sim.set_faults(garble_rate=1.0)
+            seen = 1
+    res = eng.result
+    assert (
+        res.exit_code == EXIT_PARTIAL and res.progress.datasets["interactionSegments"].failed == 1
+    )
+    assert "malformed" in res.progress.datasets["interactionSegments"].message
+    kept = len(archived(arc, "interactionSegments"))
+    assert kept >= 40
+    sim.set_faults(garble_rate=0.0)
+    res2 = pull(sim, arc, p)
+    assert res2.exit_code == EXIT_OK
+    assert archived(arc, "interactionSegments") == truth(sim, "interactionSegments", p)
+    assert verify_archive(arc).ok
+
+
+def test_202_chunks_become_pending_then_retry_pending(sim_factory, tmp_path):
+    sim = sim_factory(accepted_first=1)
+    arc = tmp_path / "a.sqlite3"
+    p = params(["queue"])
+    res = pull(sim, arc, p)
+    assert res.exit_code == EXIT_PARTIAL and res.progress.datasets["queue"].pending == 2
+    assert set(coverage(arc).values()) == {"pending"}
+    conn = sqlite3.connect(arc)
+    assert conn.execute("SELECT count(*) FROM pages WHERE http_status=202").fetchone()[0] == 2
+    assert (
+        conn.execute("SELECT count(*) FROM coverage WHERE next_retry_at IS NOT NULL").fetchone()[0]
+        == 2
+    )
+    conn.close()
+    eng = engine_for(sim, arc)
+    plan = eng.plan_retry_pending()
+    assert len(plan.items) == 2
+    for _ in eng.run(plan):
+        pass
+    assert eng.result.exit_code == EXIT_OK
+    assert set(coverage(arc).values()) == {"done"}
+    assert archived(arc, "queue") == truth(sim, "queue", p)
+
+
+def test_wait_pending_retries_with_backoff(sim_factory, tmp_path):
+    sim = sim_factory(accepted_first=2)
+    arc = tmp_path / "a.sqlite3"
+    p = params(["queue"], "20250201", "20250201")
+    res = pull(sim, arc, p, wait_pending=True)
+    assert res.exit_code == EXIT_OK
+    assert archived(arc, "queue") == truth(sim, "queue", p)
+
+
+def test_dataset_without_entitlement(sim_factory, tmp_path):
+    sim = sim_factory(entitled=False)
+    arc = tmp_path / "a.sqlite3"
+    p = params(["queue", "interactionSegments"])
+    res = pull(sim, arc, p)
+    assert res.exit_code == EXIT_ENTITLEMENT
+    d = res.progress.datasets["interactionSegments"]
+    assert d.state == "not entitled" and "Analytics Insights" in d.message
+    assert res.progress.datasets["queue"].state == "done"
+    assert archived(arc, "queue") == truth(sim, "queue", p)
+    cov = coverage(arc)
+    assert cov[("interactionSegments", "202502010000")] == "not_entitled"
+
+
+def test_cancel_then_resume(sim_factory, tmp_path):
+    sim = sim_factory(latency_ms=20, rows_per_interval=20)
+    arc = tmp_path / "a.sqlite3"
+    p = params(["interactionSegments", "queue"], "20250201", "20250202", page_size=50)
+    eng = engine_for(sim, arc, workers=2)
+    for prog in eng.run(eng.plan(p)):
+        if prog.totals().pages >= 10:
+            eng.cancel()
+    res = eng.result
+    assert res.exit_code == EXIT_CANCELLED and res.status == "interrupted"
+    partial = identities(arc)
+    assert partial
+    eng2 = engine_for(sim, arc)
+    plan = eng2.plan(p)
+    assert plan.resumed and plan.run_id == res.run_id
+    for _ in eng2.run(plan):
+        pass
+    assert eng2.result.exit_code == EXIT_OK
+    for ds in p.datasets:
+        assert archived(arc, ds) == truth(sim, ds, p)
+    assert set(partial) <= set(identities(arc))
+    assert verify_archive(arc).ok
+
+
+def test_resume_with_a_token_the_server_rejects_restarts_the_chunk(sim_factory, tmp_path):
+    sim = sim_factory(latency_ms=10)
+    arc = tmp_path / "a.sqlite3"
+    p = params(["interactionSegments"], "20250201", "20250201", page_size=10)
+    eng = engine_for(sim, arc, workers=1)
+    for prog in eng.run(eng.plan(p)):
+        if prog.totals().pages >= 3:
+            eng.cancel()
+    sim._token_secret = b"rotated"  # the server no longer knows the saved cursor
+    res = pull(sim, arc, p)
+    assert res.exit_code == EXIT_OK
+    assert archived(arc, "interactionSegments") == truth(sim, "interactionSegments", p)
+
+
+def test_incremental(sim_factory, tmp_path):
+    from datetime import timedelta
+
+    from tests.pulltools import utc
+
+    now = utc(2025, 2, 3, 6, 10)
+    sim = sim_factory(clock=lambda: now)
+    arc = tmp_path / "a.sqlite3"
+    eng = engine_for(sim, arc)
+    with pytest.raises(ValueError, match="needs --from"):
+        eng.plan_incremental(
+            ["queue"],
+            daily=False,
+            filter=None,
+            lookback=timedelta(days=1),
+            start=None,
+            page_size=200,
+            now=now,
+        )
+    plan = eng.plan_incremental(
+        ["queue"],
+        daily=False,
+        filter=None,
+        lookback=timedelta(days=1),
+        start=utc(2025, 2, 1),
+        page_size=200,
+        now=now,
+    )
+    assert [i.chunk.start for i in plan.items] == ["202502010000", "202502020000", "202502030000"]
+    assert plan.items[-1].chunk.end == "202502030515"  # ended 30 minutes before "now"
+    for _ in eng.run(plan):
+        pass
+    assert eng.result.exit_code == EXIT_OK
+    later = utc(2025, 2, 3, 9, 0)
+    plan2 = eng.plan_incremental(
+        ["queue"],
+        daily=False,
+        filter=None,
+        lookback=timedelta(hours=2),
+        start=None,
+        page_size=200,
+        now=later,
+    )
+    assert [i.chunk.start for i in plan2.items] == ["202502030000"]
+    assert plan2.items[-1].chunk.end == "202502030815"
+
+
+def test_memory_stays_bounded_by_queue(sim_factory, tmp_path):
+    """The writer queue is bounded: workers block instead of piling pages in memory."""
+    sim = sim_factory(rows_per_interval=5)
+    eng = engine_for(sim, tmp_path / "a.sqlite3", workers=3)
+    gen = eng.run(eng.plan(params(["queue"], "20250201", "20250205", page_size=5)))
+    next(gen)
+    writers = [t for t in threading.enumerate() if t.name == "archive-writer"]
+    assert writers and writers[0].jobs.maxsize == 2 * 3 + 2
+    for _ in gen:
+        pass
+    assert eng.result.exit_code == EXIT_OK
