@@ -108,7 +108,7 @@ CREATE TABLE coverage (
     run_id       TEXT NOT NULL,
     next_token   TEXT,                   -- where an unfinished walk continues
     pages        INTEGER NOT NULL DEFAULT 0,
-    rows         INTEGER NOT NULL DEFAULT 0,
+    rows         INTEGER NOT NULL DEFAULT 0,  -- records received by the latest walk
     attempts     INTEGER NOT NULL DEFAULT 0,
     next_retry_at TEXT,
     message      TEXT,

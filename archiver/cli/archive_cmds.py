@@ -13,7 +13,13 @@ from archiver.archive.schema import backup_to
 from archiver.archive.store import Archive, open_reader
 from archiver.archive.verify import verify_archive
 from archiver.cli import common
-from archiver.credentials import ENV_SECRET, CredentialError, store_secret
+from archiver.credentials import (
+    ENV_SECRET,
+    NO_KEYRING_ADVICE,
+    CredentialError,
+    keyring_available,
+    store_secret,
+)
 from archiver.datasets import DATASET_NAMES
 from archiver.pull.chunks import RangeError, parse_bound
 
@@ -65,6 +71,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=f"Store the client secret in the OS keyring (never in a file). Without a keyring, set {ENV_SECRET} for headless runs.",
     )
     common.add_tenant(login)
+    login.add_argument(
+        "--secret-stdin", action="store_true", help="read the secret from standard input (scripts)"
+    )
     login.set_defaults(func=run_login)
 
 
@@ -153,13 +162,20 @@ def run_login(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"archiver login: {exc}", file=sys.stderr)
         return 2
-    cid = args.client_id or input("Client id: ").strip()
-    if not cid:
-        print("archiver login: a client id is required", file=sys.stderr)
-        return 2
-    secret = getpass.getpass(f"Client secret for {cid} at {tenant.label}: ")
-    if not secret:
-        print("archiver login: no secret entered; nothing stored", file=sys.stderr)
+    ok, why = keyring_available()
+    if not ok:
+        print(f"archiver login: {NO_KEYRING_ADVICE} ({why})", file=sys.stderr)
+        return 1
+    try:
+        cid = args.client_id or input("Client id: ").strip()
+        if args.secret_stdin:
+            secret = sys.stdin.readline().rstrip("\r\n")
+        else:
+            secret = getpass.getpass(f"Client secret for {cid} at {tenant.label}: ")
+    except EOFError:
+        secret = ""
+    if not cid or not secret:
+        print("archiver login: no client id or secret entered; nothing stored", file=sys.stderr)
         return 2
     try:
         store_secret(tenant.label, cid, secret)

@@ -110,15 +110,14 @@ class Simulator:
         self._rng = random.Random(self.config.seed)
         self._query_hits: Counter[str] = Counter()
         self.stats: Counter[str] = Counter()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
     def bind(self) -> str:
         """Bind the socket (so the port is known) without serving yet; return the base URL."""
         handler = type("Handler", (_Handler,), {"sim": self})
-        self._server = ThreadingHTTPServer((self.config.host, self.config.port), handler)
-        self._server.daemon_threads = True
+        self._server = _Server((self.config.host, self.config.port), handler)
         return self.base_url
 
     def start(self) -> str:
@@ -269,6 +268,14 @@ class Simulator:
         with self._lock:
             self._query_hits[identity] += 1
             return self._query_hits[identity]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (killed, timed out) is normal here: log, don't print."""
+        log.debug("connection from %s ended abruptly", client_address, exc_info=True)
 
 
 class _Handler(BaseHTTPRequestHandler):
