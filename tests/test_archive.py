@@ -20,9 +20,13 @@ from tests.pulltools import params, pull
 @pytest.fixture
 def archive(sim, tmp_path):
     arc = tmp_path / "a.sqlite3"
-    pull(
-        sim, arc, params(["interactionSegments", "agentLoginLogoutByQueue"], "20250201", "20250201")
-    )
+    # one worker: interactionSegments pages come first, so page and record ids are stable
+    p = params(["interactionSegments", "agentLoginLogoutByQueue"], "20250201", "20250201")
+    pull(sim, arc, p, workers=1)
+    conn = sqlite3.connect(arc)
+    first = conn.execute("SELECT DISTINCT dataset FROM records WHERE record_id <= 200").fetchall()
+    conn.close()
+    assert first == [("interactionSegments",)]
     return arc
 
 
