@@ -252,7 +252,9 @@ def test_pending_exits_3_then_retry_pending(sim_factory, tmp_path):
             sim, arc, "--dataset", "queue", "--from", "20250201", "--to", "20250201", "--json"
         )
     )
-    assert out.returncode == 3 and json.loads(out.stdout)["datasets"]["queue"]["pending"] == 1
+    assert (
+        out.returncode == 3 and json.loads(out.stdout)["datasets"]["queue"]["pending"] == 24
+    )  # 1-hour chunks
     out = run_cli(*pull_args(sim, arc, "--retry-pending", "--json"))
     assert out.returncode == 0, out.stdout
     assert archived(arc, "queue") == truth(sim, "queue", params(["queue"], "20250201", "20250201"))

@@ -58,10 +58,28 @@ def floor_day(dt: datetime) -> datetime:
     return dt.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+#: Chunk lengths tried, longest first; never more than a day, never across midnight UTC.
+CHUNK_HOURS = (24, 12, 6, 3, 1)
+#: A range shorter than this many day chunks is cut finer so that workers share it evenly
+#: (a cursor is forward-only: one chunk is one sequential walk).
+MIN_CHUNKS = 16
+
+
+def chunk_hours(start: datetime, end: datetime) -> int:
+    """One day per chunk, or less for short ranges; depends on the range alone, so a
+    rerun of the same command finds the same chunks to resume."""
+    span_hours = (end - start).total_seconds() / 3600 + 0.25
+    for hours in CHUNK_HOURS:
+        if span_hours / hours >= MIN_CHUNKS:
+            return hours
+    return CHUNK_HOURS[-1]
+
+
 def split(
     dataset: str, start: datetime, end: datetime, *, daily: bool, filter: str | None = None
 ) -> list[Chunk]:
-    """One chunk per UTC day of [start, end] (inclusive bounds)."""
+    """Chunks of [start, end] (inclusive bounds): one per UTC day, or per 12/6/3/1 hours
+    for ranges shorter than 16 days (see chunk_hours); a chunk never crosses midnight."""
     if start > end:
         raise RangeError("The start of the range is after its end.")
     flt = filter or ""
@@ -73,11 +91,14 @@ def split(
             out.append(Chunk(dataset, dtype, flt, fmt(d, True), fmt(d, True)))
             d += DAY
         return out
+    hours = timedelta(hours=chunk_hours(start, end))
     cur = start
     while cur <= end:
-        chunk_end = max(cur, min(floor_day(cur) + DAY - STEP, end))
+        day = floor_day(cur)
+        boundary = day + hours * ((cur - day) // hours + 1)  # next multiple of `hours` after cur
+        chunk_end = max(cur, min(boundary - STEP, end))
         out.append(Chunk(dataset, dtype, flt, fmt(cur, False), fmt(chunk_end, False)))
-        cur = floor_day(cur) + DAY
+        cur = boundary
     return out
 
 

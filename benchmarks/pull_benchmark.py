@@ -1,0 +1,258 @@
+"""Pull benchmark: the archiver against the guide's own pattern, in one run.
+
+    python benchmarks/pull_benchmark.py            # 7 days of interactionSegments, 100 ms and 0 ms
+    python benchmarks/pull_benchmark.py --growth   # peak RSS at 10k / 100k rows (add --big for 1M)
+
+Each variant runs in its own process (so peak RSS is its own) against a simulator in
+another process (``archiver simulate``). Prints rows/s, peak RSS and ratios; asserts nothing.
+
+The baseline is the vendor guide's Pattern 1: requests in a loop, every record kept in a
+list, rows inserted into SQLite at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "/auth/realms/avaya/protocol/openid-connect/token"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def baseline(url: str, dataset: str, start: str, end: str, out: Path) -> dict:
+    """The guide's get_all_records(), then one insert of everything at the end."""
+    import requests
+
+    t0 = time.perf_counter()
+    token = requests.post(
+        url + TOKEN,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": "archiver-demo",
+            "client_secret": "demo-secret",
+        },
+        timeout=30,
+    ).json()["access_token"]
+    base_url = f"{url}/api/analytics/v2/datasets/{dataset}"
+    headers = {"Authorization": f"Bearer {token}"}
+    all_records = []
+    column_headers = None
+    next_page_token = None
+    while True:
+        query_params = {"interval": f"starting:{start},ending:{end}", "pageSize": 200}
+        if next_page_token:
+            query_params["nextPageToken"] = next_page_token
+        response = requests.get(base_url, headers=headers, params=query_params, timeout=60)
+        response.raise_for_status()
+        data = response.json()
+        if column_headers is None:
+            column_headers = data["columnHeaders"]
+        all_records.extend(data["records"])
+        next_page_token = data["pagination"].get("nextPageToken", "")
+        if not next_page_token:
+            break
+    names = [c["name"] for c in column_headers]
+    conn = sqlite3.connect(out)
+    conn.execute(f"CREATE TABLE rows ({', '.join(n + ' TEXT' for n in names)})")
+    conn.executemany(f"INSERT INTO rows VALUES ({', '.join('?' * len(names))})", all_records)
+    conn.commit()
+    conn.close()
+    return {"rows": len(all_records), "seconds": time.perf_counter() - t0, "rss_mb": peak_rss_mb()}
+
+
+def ours(url: str, dataset: str, start: str, end: str, out: Path, workers: int) -> dict:
+    os.environ["ARCHIVER_CLIENT_ID"] = "archiver-demo"
+    os.environ["ARCHIVER_CLIENT_SECRET"] = "demo-secret"
+    from archiver.cli.main import main
+
+    t0 = time.perf_counter()
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(
+            [
+                "pull",
+                "--base-url",
+                url,
+                "--dataset",
+                dataset,
+                "--from",
+                start,
+                "--to",
+                end,
+                "--workers",
+                str(workers),
+                "--archive",
+                str(out),
+                "--json",
+            ]
+        )
+    seconds = time.perf_counter() - t0
+    summary = json.loads(buf.getvalue())
+    assert code == 0, summary
+    return {
+        "rows": summary["datasets"][dataset]["rows"],
+        "seconds": seconds,
+        "rss_mb": peak_rss_mb(),
+    }
+
+
+def child(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    if args.variant == "baseline":
+        res = baseline(args.url, args.dataset, args.start, args.end, out)
+    else:
+        res = ours(
+            args.url, args.dataset, args.start, args.end, out, int(args.variant.split("-")[1])
+        )
+    print(json.dumps(res))
+
+
+def run_variant(variant: str, url: str, dataset: str, start: str, end: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            variant,
+            "--url",
+            url,
+            "--dataset",
+            dataset,
+            "--start",
+            start,
+            "--end",
+            end,
+            "--out",
+            str(Path(tmp) / "out.sqlite3"),
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        if proc.returncode != 0:
+            raise SystemExit(f"{variant} failed:\n{proc.stderr}")
+        res = json.loads(proc.stdout.strip().splitlines()[-1])
+        res["size_mb"] = (Path(tmp) / "out.sqlite3").stat().st_size / 1e6
+        return res
+
+
+class Sim:
+    def __init__(self, latency_ms: float, rows_per_interval: int) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "archiver",
+                "simulate",
+                "--port",
+                "0",
+                "--latency-ms",
+                str(latency_ms),
+                "--rows-per-interval",
+                str(rows_per_interval),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        self.url = self.proc.stdout.readline().strip()
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def table(title: str, results: dict[str, dict], base: str = "baseline") -> None:
+    print(f"\n{title}")
+    print(
+        f"{'variant':<12}{'rows':>9}{'seconds':>9}{'rows/s':>10}{'× baseline':>12}{'peak RSS MB':>13}{'file MB':>9}"
+    )
+    b = results[base]["rows"] / results[base]["seconds"] if base in results else None
+    for name, r in results.items():
+        rate = r["rows"] / r["seconds"]
+        ratio = f"{rate / b:.2f}" if b else "-"
+        print(
+            f"{name:<12}{r['rows']:>9,}{r['seconds']:>9.1f}{rate:>10,.0f}{ratio:>12}{r['rss_mb']:>13.0f}{r['size_mb']:>9.1f}"
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--child")
+    ap.add_argument("--url")
+    ap.add_argument("--dataset", default="interactionSegments")
+    ap.add_argument("--start", default="202502010000")
+    ap.add_argument("--end", default="202502072345")
+    ap.add_argument("--out")
+    ap.add_argument("--latencies", default="100,0")
+    ap.add_argument("--growth", action="store_true", help="peak RSS against rows pulled")
+    ap.add_argument("--big", action="store_true", help="with --growth: include 1M rows")
+    args = ap.parse_args()
+    if args.child:
+        args.variant = args.child
+        child(args)
+        return
+    if args.growth:
+        growth(args.big)
+        return
+    print(
+        f"7 days of {args.dataset} ({args.start}–{args.end}), simulator in its own process, 2 cores"
+    )
+    for latency in [float(x) for x in args.latencies.split(",")]:
+        sim = Sim(latency, 75)
+        try:
+            results = {
+                v: run_variant(v, sim.url, args.dataset, args.start, args.end)
+                for v in ("baseline", "workers-1", "workers-4")
+            }
+        finally:
+            sim.close()
+        table(f"latency {latency:.0f} ms per request", results)
+
+
+def growth(big: bool) -> None:
+    """Peak RSS as rows grow: ours stays flat, the baseline grows with every row."""
+    sim = Sim(0, 300)  # about 300 rows per interval: 10k rows ≈ 8 hours
+    try:
+        sizes = [
+            ("10k", "202502010000", "202502010815"),
+            ("100k", "202502010000", "202502033345"[:12]),
+        ]
+        sizes[1] = ("100k", "202502010000", "202502041045")
+        if big:
+            sizes.append(("1M", "202502010000", "202503072345"))
+        results: dict[str, dict] = {}
+        for label, s, e in sizes:
+            results[f"ours {label}"] = run_variant(
+                "workers-4", sim.url, "interactionSegments", s, e
+            )
+            if label != "1M":
+                results[f"base {label}"] = run_variant(
+                    "baseline", sim.url, "interactionSegments", s, e
+                )
+        print("\npeak RSS against rows pulled (0 ms latency, interactionSegments)")
+        print(f"{'variant':<12}{'rows':>11}{'seconds':>9}{'rows/s':>10}{'peak RSS MB':>13}")
+        for name, r in results.items():
+            print(
+                f"{name:<12}{r['rows']:>11,}{r['seconds']:>9.1f}{r['rows'] / r['seconds']:>10,.0f}{r['rss_mb']:>13.0f}"
+            )
+    finally:
+        sim.close()
+
+
+if __name__ == "__main__":
+    main()
