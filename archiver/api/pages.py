@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 from archiver.api.errors import PageValidationError
 
 Headers = list[dict[str, str]]
+_STR_ONLY = {str}
 
 
 @dataclass(frozen=True)
@@ -113,10 +114,12 @@ def parse_page(
         raise bad("records missing or not a list")
     width = len(headers)
     for i, rec in enumerate(records):
-        if not isinstance(rec, list):
+        if type(rec) is not list:
             raise bad(f"records[{i}] is not a list")
         if len(rec) != width:
             raise bad(f"records[{i}] has {len(rec)} values for {width} columns")
+        if set(map(type, rec)) == _STR_ONLY:  # the fast path: every value a string
+            continue
         for j, v in enumerate(rec):
             if not isinstance(v, str):
                 raise bad(

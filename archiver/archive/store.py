@@ -361,37 +361,47 @@ class Archive:
             ):
                 existing.setdefault((key, ts), []).append((rid, sha))
         new = dup = conflicts = 0
-        now = utc_now()
+        batch: list[tuple] = []
+        insert = """INSERT INTO records(dataset, row_key, key_kind, commit_ts, row_date, values_json, sha256,
+                        page_id, row_index, conflict) VALUES (?,?,?,?,?,?,?,?,?,?)"""
+
+        def flush() -> None:
+            if batch:
+                self.conn.executemany(insert, batch)
+                batch.clear()
+
         for key, kind, commit_ts, row_date, canon, digest, i in prepared:
-            seen = existing.get((key, commit_ts), [])
+            seen = existing.setdefault((key, commit_ts), [])
             if any(sha == digest for _, sha in seen):
                 dup += 1
                 continue
-            cur = self.conn.execute(
-                """INSERT INTO records(dataset, row_key, key_kind, commit_ts, row_date, values_json, sha256, page_id,
-                       row_index, conflict) VALUES (?,?,?,?,?,?,?,?,?,?)""",
-                (
-                    chunk.dataset,
-                    key,
-                    kind,
-                    commit_ts,
-                    row_date,
-                    canon,
-                    digest,
-                    page_id,
-                    i,
-                    1 if seen else 0,
-                ),
-            )
-            rid = int(cur.lastrowid)
-            if seen:
-                conflicts += 1
-                self.conn.execute(
-                    "INSERT INTO conflicts(dataset, row_key, commit_ts, record_id, earlier_id, detected_at) VALUES (?,?,?,?,?,?)",
-                    (chunk.dataset, key, commit_ts, rid, seen[0][0], now),
-                )
-            existing.setdefault((key, commit_ts), []).append((rid, digest))
             new += 1
+            if not seen:  # the common case: a new (key, COMMIT_TS), inserted in one batch
+                batch.append(
+                    (chunk.dataset, key, kind, commit_ts, row_date, canon, digest, page_id, i, 0)
+                )
+                seen.append((None, digest))
+                continue
+            # same key and COMMIT_TS, other content: keep both, flag the later one
+            flush()
+            earlier = (
+                seen[0][0]
+                or self.conn.execute(
+                    "SELECT record_id FROM records WHERE dataset=? AND row_key=? AND commit_ts=? AND sha256=?",
+                    (chunk.dataset, key, commit_ts, seen[0][1]),
+                ).fetchone()[0]
+            )
+            cur = self.conn.execute(
+                insert,
+                (chunk.dataset, key, kind, commit_ts, row_date, canon, digest, page_id, i, 1),
+            )
+            self.conn.execute(
+                "INSERT INTO conflicts(dataset, row_key, commit_ts, record_id, earlier_id, detected_at) VALUES (?,?,?,?,?,?)",
+                (chunk.dataset, key, commit_ts, int(cur.lastrowid), earlier, utc_now()),
+            )
+            seen.append((int(cur.lastrowid), digest))
+            conflicts += 1
+        flush()
         return new, dup, conflicts
 
     def _check_schema(self, dataset: str, columns: list[dict[str, str]], page_id: int) -> None:

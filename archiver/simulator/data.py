@@ -146,10 +146,10 @@ def _hexid(prefix: str, *parts: object, length: int = 26) -> str:
 
 
 def iso_z(dt: datetime, ms: bool = False) -> str:
-    """UTC ISO 8601 with a Z suffix, as the API writes datetimes."""
+    """UTC ISO 8601 with a Z suffix, as the API writes datetimes (dt must be UTC)."""
     if ms:
-        return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return dt.isoformat(timespec="milliseconds")[:23] + "Z"
+    return dt.isoformat(timespec="seconds")[:19] + "Z"
 
 
 def _hms(ms: int) -> str:
@@ -289,7 +289,7 @@ class DataModel:
         )
         return {
             "ROW_ID": _hexid("", self.seed, dataset, start.isoformat(), minutes, i, length=32),
-            "ROW_DATE_UTC": start.strftime("%Y-%m-%d"),
+            "ROW_DATE_UTC": start.isoformat()[:10],
             "STARTTIME": start.astimezone(self.tz).strftime("%H:%M"),
             "INTERVAL": str(minutes),
             "STARTTIME_UTC": iso_z(start),
@@ -544,7 +544,7 @@ class DataModel:
                 "SOURCE_PHONE_NUMBER": it.phone,
                 "SOURCE_EMAIL": it.email,
                 "INTERACTION_TAGS": it.tags,
-                "ROW_DATE_UTC": interval.strftime("%Y-%m-%d"),
+                "ROW_DATE_UTC": interval.isoformat()[:10],
                 "STARTTIME_UTC": iso_z(begin),
                 "SOURCE_SYSTEM": "AXP",
                 "ACCOUNT_ID": self.account_id,
@@ -623,7 +623,7 @@ class DataModel:
                     "WORKFLOWSESSION_ISDIGITAL": str(not voice).lower(),
                     "WORKFLOWSESSION_ISTASK": "false",
                     "WORKFLOWSESSION_ISEMBEDDED": str(n > 0 and rnd.random() < 0.05).lower(),
-                    "ROW_DATE_UTC": it.start.strftime("%Y-%m-%d"),
+                    "ROW_DATE_UTC": it.start.isoformat()[:10],
                     "STARTTIME_UTC": iso_z(it.start),
                     "SOURCE_SYSTEM": "AXP",
                     "ACCOUNT_ID": self.account_id,
@@ -661,7 +661,7 @@ class DataModel:
             out.append(
                 {
                     "CDR_ID": _hexid("00c0", self.seed, "cdr", it.id),
-                    "ROW_DATE_UTC": start.strftime("%Y-%m-%d"),
+                    "ROW_DATE_UTC": start.isoformat()[:10],
                     "STARTTIME_UTC": iso_z(start),
                     "SOURCE_SYSTEM": "MPC",
                     "ACCOUNT_ID": self.account_id,
@@ -715,7 +715,7 @@ class DataModel:
                 {
                     "TRANSCRIPT_ID": _hexid("00d0", self.seed, "tr", it.id),
                     "INTERACTION_ID": it.id,
-                    "ROW_DATE_UTC": start.strftime("%Y-%m-%d"),
+                    "ROW_DATE_UTC": start.isoformat()[:10],
                     "STARTTIME_UTC": iso_z(start),
                     "ACCOUNT_ID": self.account_id,
                     "COMMIT_TS": iso_z(
@@ -802,7 +802,7 @@ class DataModel:
                         "LOGIN_TIME": iso_z(s["login"]),
                         "LOGOUT_TIME": iso_z(s["logout"]) if s["logout"] else "",
                         "LOGOUT_REASON": s["reason"],
-                        "ROW_DATE_UTC": start.strftime("%Y-%m-%d"),
+                        "ROW_DATE_UTC": start.isoformat()[:10],
                         "SOURCE_SYSTEM": "AXP",
                         "ACCOUNT_ID": self.account_id,
                         "COMMIT_TS": iso_z(
@@ -853,7 +853,7 @@ class DataModel:
                         "IS_LOGIN": str(int(n == 0)),
                         "CREATED_AT": iso_z(created),
                         "UPDATED_AT": updated,
-                        "ROW_DATE_UTC": start.strftime("%Y-%m-%d"),
+                        "ROW_DATE_UTC": start.isoformat()[:10],
                         "ACCOUNT_ID": self.account_id,
                         "COMMIT_TS": iso_z(
                             created
