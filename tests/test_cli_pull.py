@@ -317,3 +317,16 @@ def test_secret_never_written_anywhere(sim_factory, tmp_path):
         data = path.read_bytes()
         assert SECRET.encode() not in data, path
         assert not any(t.encode() in data for t in tokens), path
+
+
+def test_unusable_archive_path_is_a_clear_error(sim, tmp_path):
+    target = tmp_path / "a-directory"
+    target.mkdir()
+    out = run_cli(
+        *pull_args(sim, target, "--dataset", "queue", "--from", "20250201", "--to", "20250201")
+    )
+    assert (
+        out.returncode == 1
+        and "cannot open the archive" in out.stderr
+        and "Traceback" not in out.stderr
+    )

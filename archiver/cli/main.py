@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Archive Avaya Infinity Historical API data as tamper-evident evidence.",
     )
     parser.add_argument("--version", action="version", version=f"archiver {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:
         module.add_parser(sub)
@@ -36,6 +37,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("archiver: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a clear message instead of a traceback (--debug shows it)
+        if args.debug:
+            raise
+        print(
+            f"archiver: unexpected error: {type(exc).__name__}: {exc}. Nothing already "
+            "archived is lost. Run again with --debug for details and report them.",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import argparse
 import json
 import re
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -148,9 +149,10 @@ def run(args: argparse.Namespace) -> int:
         plan = _plan(engine, args, datasets)
     except (ValueError, RangeError) as exc:
         return _usage(str(exc))
-    except OSError as exc:
+    except (OSError, sqlite3.Error) as exc:
         print(
-            f"archiver pull: cannot open the archive {common.archive_path(args)}: {exc}",
+            f"archiver pull: cannot open the archive {common.archive_path(args)}: {exc}. "
+            "Check the path and its permissions.",
             file=sys.stderr,
         )
         return EXIT_ERROR

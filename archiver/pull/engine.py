@@ -169,7 +169,12 @@ class _Writer(threading.Thread):
                 continue
 
     def stop(self) -> None:
-        self.jobs.put(_STOP)
+        while self.is_alive():
+            try:
+                self.jobs.put(_STOP, timeout=0.2)
+                return
+            except queue.Full:
+                continue
 
     def run(self) -> None:
         try:
@@ -178,6 +183,7 @@ class _Writer(threading.Thread):
             self.error = exc
             self.ready.set()
             self.events.put(("fatal", exc))
+            self.events.put(("writer_done", None))
             return
         self.ready.set()
         try:
@@ -459,6 +465,10 @@ class PullEngine:
                 d.not_entitled = True
             d.message = payload.get("message") or d.message
             return f"{d.dataset}: chunk {payload['chunk']} {st}"
+        if kind == "waiting":
+            d.next_retry_at = payload.get("next_retry_at")
+            d.message = "202: waiting for the API to process this interval"
+            return f"{d.dataset}: chunk {payload['chunk']} not processed yet; retrying at {d.next_retry_at}"
         if kind == "quarantined":
             d.quarantined += 1
             return f"{d.dataset}: quarantined a malformed page of chunk {payload['chunk']}"
@@ -553,7 +563,7 @@ class PullEngine:
                                         "message": "202: the API has not processed this interval yet",
                                     },
                                 )
-                            return ("waiting", info)
+                            return ("waiting", {**info, "next_retry_at": w})
 
                         writer.submit(store_202)
                         if final:
