@@ -40,6 +40,8 @@ def make_session(tenant: Tenant, pool_size: int = 4) -> requests.Session:
     s.headers["User-Agent"] = f"archiver/{__version__} python-requests/{requests.__version__}"
     s.headers["Accept"] = "application/json"
     s.verify = tenant.ca_bundle or True
+    if tenant.proxy:
+        s.proxies = {"https": tenant.proxy, "http": tenant.proxy}
     adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
     s.mount("https://", adapter)
     s.mount("http://", adapter)
@@ -226,3 +228,16 @@ class HistoricalClient:
                 raise CursorLoopError(next_token, number)
             seen.add(next_token)
             token = next_token
+
+
+def check_connection(tenant: Tenant, credentials: Credentials, timeout: float = 15.0) -> str:
+    """Get a token: returns a success line, or raises an ApiError saying exactly why not."""
+    provider = TokenProvider(
+        tenant,
+        credentials,
+        make_session(tenant, 1),
+        timeout=(timeout, timeout),
+        retry=RetryPolicy(attempts=2, initial=0.5, max_delay=1, jitter=0.2),
+    )
+    provider.get()
+    return f"Connected to {tenant.label}: the token endpoint accepted client id {credentials.client_id!r}."

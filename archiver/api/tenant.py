@@ -57,6 +57,7 @@ class Tenant:
     base_url: str
     ca_bundle: str | None = None
     customer_id: str | None = None
+    proxy: str | None = None  # explicit HTTPS proxy; None: HTTPS_PROXY from the environment
 
     @classmethod
     def from_customer(cls, customer_id: str, ca_bundle: str | None = None) -> Tenant:

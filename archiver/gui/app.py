@@ -1,0 +1,90 @@
+"""Start the desktop app: ``archiver gui [--demo] [--archive PATH]``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from platformdirs import user_data_path, user_log_path
+from PySide6.QtWidgets import QApplication
+
+from archiver.api.tenant import Secret
+from archiver.gui.context import AppContext
+from archiver.gui.errors import install_excepthook
+from archiver.gui.main_window import MainWindow, app_icon
+from archiver.settings import Settings
+from archiver.simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SimConfig, Simulator
+
+
+def setup_logging() -> Path:
+    """A rotating log file under the platform log dir. Secrets never reach it: the code
+    never logs them, and requests/urllib3 log URLs, not headers or bodies."""
+    log_dir = user_log_path("archiver", appauthor=False)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / "archiver.log"
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=2_000_000, backupCount=5, encoding="utf-8"
+    )
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s %(threadName)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return path
+
+
+def demo_context(rows_per_interval: int = 20) -> tuple[AppContext, Simulator]:
+    """The embedded simulator on a free loopback port, credentials filled in, and a
+    separate demo archive (never the user's real one)."""
+    sim = Simulator(SimConfig(rows_per_interval=rows_per_interval))
+    url = sim.start()
+    data = user_data_path("archiver", appauthor=False)
+    settings = Settings(data / "demo-settings.json")  # never saved: demo values are per session
+    settings.set("base_url", url)
+    settings.set("client_id", DEFAULT_CLIENT_ID)
+    ctx = AppContext(
+        settings,
+        data / "demo-archive.sqlite3",
+        demo=True,
+        demo_url=url,
+        session_secret=Secret(DEFAULT_CLIENT_SECRET),
+    )
+    return ctx, sim
+
+
+def run(args: argparse.Namespace) -> int:
+    log_path = setup_logging()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Archiver")
+    app.setOrganizationName("archiver")
+    app.setWindowIcon(app_icon())
+    sim = None
+    if args.demo:
+        ctx, sim = demo_context()
+        if args.archive:
+            ctx.archive_path = args.archive
+    else:
+        settings = Settings()
+        ctx = AppContext(settings, args.archive or settings.archive_path())
+    window = MainWindow(ctx)
+    install_excepthook(lambda: window)
+    logging.getLogger(__name__).info("started (demo=%s), log at %s", ctx.demo, log_path)
+    window.show()
+    try:
+        return app.exec()
+    finally:
+        if sim is not None:
+            sim.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``archiver-gui`` launcher."""
+    parser = argparse.ArgumentParser(prog="archiver-gui")
+    parser.add_argument("--demo", action="store_true")
+    parser.add_argument("--archive", type=Path, default=None)
+    return run(parser.parse_args(argv))

@@ -1,0 +1,473 @@
+"""Browse the archive offline: a lazily fetched table per dataset, and a row's history."""
+
+from __future__ import annotations
+
+import json
+from array import array
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from archiver.api.typed import cast_value
+from archiver.gui.workers import Job
+from archiver.review import ArchiveReader
+
+BATCH = 500
+BLOCK = 256
+Index = QModelIndex | QPersistentModelIndex
+
+
+def display_value(value: str, typ: str) -> str:
+    """A typed rendering: numbers with separators, datetimes in UTC; raw strings kept elsewhere."""
+    v = cast_value(value, typ)
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int) and typ == "number":
+        return f"{v:,}"
+    if hasattr(v, "strftime") and hasattr(v, "hour"):
+        return v.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return str(v)
+
+
+class RecordsModel(QAbstractTableModel):
+    """Records of one dataset. Holds ids and fetches rows lazily, so a million-row dataset
+    opens at once: streamed in (row_date, record_id) order with fetchMore, or — after a
+    sort, filter or search computed in a worker — as an id array read block by block."""
+
+    sort_requested = Signal(int, Qt.SortOrder)
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.reader: ArchiveReader | None = None
+        self.dataset = ""
+        self.columns: list[tuple[str, str]] = []
+        self.raw = False
+        self._stream: list[tuple[int, str, str, int]] = []
+        self._exhausted = True
+        self._ids: array | None = None
+        self._blocks: OrderedDict[int, dict[int, Any]] = OrderedDict()
+
+    # -- configuration --------------------------------------------------------------------
+    def set_dataset(self, reader: ArchiveReader | None, dataset: str) -> None:
+        self.beginResetModel()
+        self.reader = reader
+        self.dataset = dataset
+        self.columns = reader.columns(dataset) if reader else []
+        self._stream = []
+        self._exhausted = reader is None
+        self._ids = None
+        self._blocks.clear()
+        self.endResetModel()
+
+    def set_ids(self, ids: array) -> None:
+        self.beginResetModel()
+        self._ids = ids
+        self._stream = []
+        self._exhausted = True
+        self._blocks.clear()
+        self.endResetModel()
+
+    def set_raw(self, raw: bool) -> None:
+        self.raw = raw
+        if self.rowCount():
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(self.rowCount() - 1, self.columnCount() - 1)
+            )
+
+    # -- Qt model -------------------------------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        if parent.isValid():
+            return 0
+        return len(self._ids) if self._ids is not None else len(self._stream)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.columns)
+
+    def canFetchMore(self, parent: Index) -> bool:
+        return not parent.isValid() and not self._exhausted and self._ids is None
+
+    def fetchMore(self, parent: Index) -> None:
+        if parent.isValid() or self._exhausted or self.reader is None:
+            return
+        after = (self._stream[-1][1], self._stream[-1][0]) if self._stream else None
+        rows = self.reader.first_records(self.dataset, after, BATCH)
+        if len(rows) < BATCH:
+            self._exhausted = True
+        if rows:
+            first = len(self._stream)
+            self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
+            self._stream.extend(
+                (r["record_id"], r["row_date"], r["values_json"], r["conflict"]) for r in rows
+            )
+            self.endInsertRows()
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            return self.columns[section][0] if 0 <= section < len(self.columns) else None
+        return str(section + 1)
+
+    def _row(self, row: int) -> tuple[int, dict[str, str], int] | None:
+        if self._ids is None:
+            if not 0 <= row < len(self._stream):
+                return None
+            rid, _, values, conflict = self._stream[row]
+            return rid, _parse(values), conflict
+        if not 0 <= row < len(self._ids) or self.reader is None:
+            return None
+        block = row // BLOCK
+        data = self._blocks.get(block)
+        if data is None:
+            ids = list(self._ids[block * BLOCK : (block + 1) * BLOCK])
+            data = self.reader.records_by_id(ids)
+            self._blocks[block] = data
+            while len(self._blocks) > 64:
+                self._blocks.popitem(last=False)
+        else:
+            self._blocks.move_to_end(block)
+        rid = self._ids[row]
+        rec = data.get(rid)
+        if rec is None:
+            return None
+        return rid, _parse(rec["values_json"]), rec["conflict"]
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.column() < len(self.columns):
+            return None
+        row = self._row(index.row())
+        if row is None:
+            return None
+        rid, values, conflict = row
+        name, typ = self.columns[index.column()]
+        raw = values.get(name, "")
+        if role == Qt.ItemDataRole.DisplayRole:
+            return raw if self.raw else display_value(raw, typ)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{name} ({typ}) raw API string: {json.dumps(raw, ensure_ascii=False)}"
+        if role == Qt.ItemDataRole.UserRole:
+            return rid
+        if role == Qt.ItemDataRole.TextAlignmentRole and typ == "number" and not self.raw:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.BackgroundRole and conflict:
+            return QBrush(QColor("#ffcdd2"))
+        return None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if 0 <= column < len(self.columns):
+            self.sort_requested.emit(column, order)
+
+    def record_id(self, row: int) -> int | None:
+        r = self._row(row)
+        return r[0] if r else None
+
+
+_parse_cache: OrderedDict[str, dict[str, str]] = OrderedDict()
+
+
+def _parse(values_json: str) -> dict[str, str]:
+    hit = _parse_cache.get(values_json)
+    if hit is None:
+        hit = json.loads(values_json)
+        _parse_cache[values_json] = hit
+        if len(_parse_cache) > 2000:
+            _parse_cache.popitem(last=False)
+    return hit
+
+
+class RowDetailDialog(QDialog):
+    """Every version of a row's key: COMMIT_TS history with changed fields highlighted,
+    provenance (page, received time, SHA-256, chain) and integrity conflicts."""
+
+    def __init__(
+        self, reader: ArchiveReader, record_id: int, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("rowDetail")
+        self.versions = reader.versions(record_id)
+        first = self.versions[0] if self.versions else None
+        self.setWindowTitle("Row history")
+        self.resize(1000, 640)
+        head = QLabel()
+        head.setWordWrap(True)
+        if first:
+            conflicts = sum(v.conflict for v in self.versions)
+            head.setText(
+                f"<b>{len(self.versions)} version(s)</b> of this row"
+                + (
+                    f" — <span style='color:#c62828'>{conflicts} integrity conflict(s): same key and COMMIT_TS, different content</span>"
+                    if conflicts
+                    else ""
+                )
+            )
+        names = list(first.values) if first else []
+        for v in self.versions:
+            names += [k for k in v.values if k not in names]
+        self.table = QTableWidget(len(names), len(self.versions))
+        self.table.setObjectName("versionsTable")
+        self.table.setVerticalHeaderLabels(names)
+        self.table.setHorizontalHeaderLabels(
+            [
+                f"COMMIT_TS {v.commit_ts}" + (" ⚠ conflict" if v.conflict else "")
+                for v in self.versions
+            ]
+        )
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        bold = QFont()
+        bold.setBold(True)
+        for c, v in enumerate(self.versions):
+            for r, name in enumerate(names):
+                item = QTableWidgetItem(v.values.get(name, ""))
+                item.setToolTip(json.dumps(v.values.get(name, ""), ensure_ascii=False))
+                if name in v.changed:
+                    item.setBackground(QBrush(QColor("#fff59d")))
+                    item.setFont(bold)
+                    item.setData(Qt.ItemDataRole.UserRole, "changed")
+                self.table.setItem(r, c, item)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        prov = QPlainTextEdit()
+        prov.setObjectName("provenance")
+        prov.setReadOnly(True)
+        lines = []
+        for v in self.versions:
+            lines.append(
+                f"COMMIT_TS {v.commit_ts}{'  ⚠ INTEGRITY CONFLICT' if v.conflict else ''}\n"
+                f"  record {v.record_id}, SHA-256 {v.sha256}\n"
+                f"  page {v.page_id} row {v.row_index}, received {v.received_at}, run {v.run_id}\n"
+                f"  page SHA-256 {v.page_sha256}\n  chain position {v.page_id}: {v.chain}\n  {v.url}"
+            )
+        prov.setPlainText("\n\n".join(lines))
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(prov)
+        close = QPushButton("Close")
+        close.clicked.connect(self.accept)
+        lay = QVBoxLayout(self)
+        lay.addWidget(head)
+        lay.addWidget(split, 1)
+        lay.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
+
+
+class BrowsePanel(QWidget):
+    """The Browse tab."""
+
+    def __init__(self, archive_path: Callable[[], Path], synchronous: bool = False) -> None:
+        super().__init__()
+        self.archive_path = archive_path
+        self.synchronous = synchronous
+        self.reader: ArchiveReader | None = None
+        self._jobs: list[Job] = []
+        self.datasets = QListWidget()
+        self.datasets.setObjectName("datasetList")
+        self.search = QLineEdit()
+        self.search.setObjectName("searchBox")
+        self.search.setPlaceholderText("Search all values (Enter)")
+        self.filter_column = QComboBox()
+        self.filter_column.setObjectName("filterColumn")
+        self.filter_value = QLineEdit()
+        self.filter_value.setObjectName("filterColumnValue")
+        self.filter_value.setPlaceholderText("column contains… (Enter)")
+        self.latest = QCheckBox("Latest version only")
+        self.raw = QCheckBox("Raw strings")
+        self.raw.setObjectName("rawToggle")
+        self.count = QLabel("")
+        self.count.setObjectName("browseCount")
+        self.model = RecordsModel(self)
+        self.view = QTableView()
+        self.view.setObjectName("recordsView")
+        self.view.setModel(self.model)
+        self.view.setSortingEnabled(True)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.horizontalHeader().setSortIndicatorShown(True)
+        self.view.horizontalHeader().setSectionsMovable(True)
+        self.view.verticalHeader().setDefaultSectionSize(22)
+        bar = QHBoxLayout()
+        bar.addWidget(self.search, 2)
+        bar.addWidget(self.filter_column)
+        bar.addWidget(self.filter_value, 1)
+        bar.addWidget(self.latest)
+        bar.addWidget(self.raw)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addLayout(bar)
+        rl.addWidget(self.view, 1)
+        rl.addWidget(self.count)
+        split = QSplitter()
+        split.addWidget(self.datasets)
+        split.addWidget(right)
+        split.setStretchFactor(1, 4)
+        split.setSizes([260, 1000])
+        lay = QVBoxLayout(self)
+        lay.addWidget(split)
+        self.datasets.currentItemChanged.connect(lambda *_: self.show_dataset())
+        self.search.returnPressed.connect(self.apply_query)
+        self.filter_value.returnPressed.connect(self.apply_query)
+        self.latest.toggled.connect(self.apply_query)
+        self.raw.toggled.connect(self.model.set_raw)
+        self.model.sort_requested.connect(self._sort)
+        self.view.doubleClicked.connect(self.open_row)
+        self._sort_state: tuple[int, Qt.SortOrder] | None = None
+
+    def refresh(self) -> None:
+        """Reopen the archive and recount (counts run in a worker)."""
+        path = self.archive_path()
+        current = self.current_dataset() or None
+        self.model.set_dataset(None, "")  # drop rows of the old connection before closing it
+        if self.reader:
+            self.reader.close()
+            self.reader = None
+        if not path.exists():
+            self.count.setText("No archive yet: download something first.")
+            return
+        self.reader = ArchiveReader(path)
+
+        def counts() -> dict[str, int]:
+            with ArchiveReader(path) as r:
+                return r.dataset_counts()
+
+        job = Job(counts, generator=False, synchronous=self.synchronous)
+        job.done.connect(lambda c: self._counts(c, current))
+        self._start(job)
+
+    def _start(self, job: Job) -> None:
+        self._jobs = [j for j in self._jobs if not j.finished]
+        self._jobs.append(job)
+        job.start()
+
+    def _counts(self, counts: dict[str, int], current: str | None) -> None:
+        self.datasets.blockSignals(True)
+        self.datasets.clear()
+        target = current if current in counts else next((n for n, c in counts.items() if c), None)
+        chosen = None
+        for name, n in counts.items():
+            item = QListWidgetItem(f"{name}  ({n:,})")
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            if not n:
+                item.setForeground(QBrush(QColor("#9e9e9e")))
+            self.datasets.addItem(item)
+            if name == target:
+                chosen = item
+        self.datasets.setCurrentItem(chosen)
+        self.datasets.blockSignals(False)
+        self.show_dataset()
+
+    def select_dataset(self, name: str) -> None:
+        for i in range(self.datasets.count()):
+            if self.datasets.item(i).data(Qt.ItemDataRole.UserRole) == name:
+                self.datasets.setCurrentRow(i)
+                return
+
+    def current_dataset(self) -> str:
+        item = self.datasets.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item else ""
+
+    def show_dataset(self) -> None:
+        name = self.current_dataset()
+        self._sort_state = None
+        self.view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.model.set_dataset(self.reader, name)
+        self.filter_column.clear()
+        self.filter_column.addItems([c for c, _ in self.model.columns])
+        if self.model.canFetchMore(QModelIndex()):
+            self.model.fetchMore(QModelIndex())
+        self.count.setText(
+            f"{name}: rows load as you scroll (archive order by ROW_DATE_UTC). Click a header to sort; double-click a row for its history."
+            if name
+            else ""
+        )
+
+    def apply_query(self) -> None:
+        self._query()
+
+    def _sort(self, column: int, order: Qt.SortOrder) -> None:
+        self._sort_state = (column, order)
+        self._query()
+
+    def _query(self) -> None:
+        name = self.current_dataset()
+        if not name or self.reader is None:
+            return
+        search = self.search.text().strip() or None
+        flt = (
+            (self.filter_column.currentText(), self.filter_value.text().strip())
+            if self.filter_value.text().strip()
+            else None
+        )
+        latest = self.latest.isChecked()
+        sort = self._sort_state
+        if not (search or flt or latest or sort):
+            self.show_dataset()
+            return
+        path = self.archive_path()
+        sort_col = self.model.columns[sort[0]][0] if sort else None
+        desc = bool(sort and sort[1] == Qt.SortOrder.DescendingOrder)
+        self.count.setText("Searching…")
+
+        def ids() -> array:
+            with ArchiveReader(path) as r:
+                return r.record_ids(
+                    name,
+                    sort=sort_col,
+                    descending=desc,
+                    column_filter=flt,
+                    search=search,
+                    latest_only=latest,
+                )
+
+        job = Job(ids, generator=False, synchronous=self.synchronous)
+        job.done.connect(lambda result: self._ids(name, result))
+        job.failed.connect(lambda msg: self.count.setText(f"Search failed: {msg}"))
+        self._start(job)
+
+    def _ids(self, name: str, ids: array) -> None:
+        if name != self.current_dataset():
+            return
+        self.model.set_ids(ids)
+        self.count.setText(f"{len(ids):,} rows match.")
+
+    def open_row(self, index: QModelIndex) -> RowDetailDialog | None:
+        rid = self.model.record_id(index.row())
+        if rid is None or self.reader is None:
+            return None
+        dlg = RowDetailDialog(self.reader, rid, self)
+        dlg.open()
+        return dlg
+
+    def wait_jobs(self) -> None:
+        for j in self._jobs:
+            j.wait()
+
+    def close_reader(self) -> None:
+        self.wait_jobs()
+        if self.reader:
+            self.reader.close()
+            self.reader = None

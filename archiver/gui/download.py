@@ -1,0 +1,615 @@
+"""Choose datasets and a range, download in background workers, watch the jobs."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+
+from PySide6.QtCore import QDateTime, QObject, Qt, QTime, QTimeZone, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QComboBox,
+    QDateTimeEdit,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from archiver.api import NotReadyPolicy
+from archiver.datasets import ANALYTICS_INSIGHTS, DATASETS, FILTERABLE_COLUMNS, STANDARD
+from archiver.gui.context import AppContext
+from archiver.gui.workers import Job
+from archiver.pull.engine import Plan, PullEngine, PullParams
+from archiver.pull.progress import Progress
+
+STATE_COLORS = {
+    "done": "#2e7d32",
+    "running": "#1565c0",
+    "queued": "#616161",
+    "waiting for data": "#ef6c00",
+    "not entitled": "#6a1b9a",
+    "failed": "#c62828",
+    "cancelled": "#8d6e63",
+}
+_FILTER_VALUE = re.compile(r"^[^*\s][^*]*\*?$")
+
+
+class DatasetPicker(QTreeWidget):
+    """The 13 datasets, grouped Standard / Analytics Insights, with the guide's descriptions."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("datasetPicker")
+        self.setHeaderLabels(["Dataset", "Description"])
+        self.items: dict[str, QTreeWidgetItem] = {}
+        for group in (STANDARD, ANALYTICS_INSIGHTS):
+            top = QTreeWidgetItem(
+                [
+                    group,
+                    "requires the Analytics Insights entitlement"
+                    if group == ANALYTICS_INSIGHTS
+                    else "",
+                ]
+            )
+            top.setFlags(
+                top.flags() | Qt.ItemFlag.ItemIsAutoTristate | Qt.ItemFlag.ItemIsUserCheckable
+            )
+            top.setCheckState(0, Qt.CheckState.Unchecked)
+            self.addTopLevelItem(top)
+            for ds in DATASETS.values():
+                if ds.entitlement != group:
+                    continue
+                item = QTreeWidgetItem([ds.name, ds.description])
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(0, Qt.CheckState.Unchecked)
+                item.setToolTip(0, ds.description)
+                top.addChild(item)
+                self.items[ds.name] = item
+            top.setExpanded(True)
+        self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+
+    def selected(self) -> list[str]:
+        return [n for n, it in self.items.items() if it.checkState(0) == Qt.CheckState.Checked]
+
+    def set_selected(self, names: list[str]) -> None:
+        for n, it in self.items.items():
+            it.setCheckState(0, Qt.CheckState.Checked if n in names else Qt.CheckState.Unchecked)
+
+    def mark_not_entitled(self, name: str, message: str) -> None:
+        it = self.items[name]
+        it.setText(1, f"Not entitled for this tenant — {DATASETS[name].description}")
+        it.setForeground(0, QBrush(QColor(STATE_COLORS["not entitled"])))
+        it.setForeground(1, QBrush(QColor(STATE_COLORS["not entitled"])))
+        it.setToolTip(0, message)
+        it.setToolTip(1, message)
+        it.setData(0, Qt.ItemDataRole.UserRole, "not entitled")
+
+
+def _snap(dt: QDateTime) -> QDateTime:
+    t = dt.time()
+    return QDateTime(dt.date(), QTime(t.hour(), t.minute() - t.minute() % 15), dt.timeZone())
+
+
+class RangePicker(QGroupBox):
+    """Interval mode (date-times on 15-minute marks, local time with its UTC equivalent) or
+    daily mode (dates), plus quick ranges."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Range", parent)
+        self.interval = QRadioButton("Intervals (15 min)")
+        self.daily = QRadioButton("Daily")
+        self.interval.setChecked(True)
+        mode = QButtonGroup(self)
+        mode.addButton(self.interval)
+        mode.addButton(self.daily)
+        self.start = QDateTimeEdit()
+        self.end = QDateTimeEdit()
+        self.start.setObjectName("rangeStart")
+        self.end.setObjectName("rangeEnd")
+        for w in (self.start, self.end):
+            w.setCalendarPopup(True)
+            w.dateTimeChanged.connect(self._changed)
+        self.start_utc = QLabel()
+        self.end_utc = QLabel()
+        modes = QHBoxLayout()
+        modes.addWidget(self.interval)
+        modes.addWidget(self.daily)
+        modes.addStretch()
+        quick = QHBoxLayout()
+        for label, fn in (
+            ("Yesterday", self.yesterday),
+            ("Last 7 days", self.last_7_days),
+            ("Last month", self.last_month),
+        ):
+            b = QPushButton(label)
+            b.setObjectName(f"quick{label.replace(' ', '')}")
+            b.clicked.connect(fn)
+            quick.addWidget(b)
+        quick.addStretch()
+        form = QFormLayout(self)
+        form.addRow(modes)
+        form.addRow("From", self.start)
+        form.addRow("", self.start_utc)
+        form.addRow("To (inclusive)", self.end)
+        form.addRow("", self.end_utc)
+        form.addRow("Quick", quick)
+        self.interval.toggled.connect(self._mode)
+        self._mode()
+        self.last_7_days()
+
+    def _mode(self) -> None:
+        fmt = "yyyy-MM-dd HH:mm" if self.interval.isChecked() else "yyyy-MM-dd"
+        for w in (self.start, self.end):
+            w.setDisplayFormat(fmt)
+        self._changed()
+
+    def _changed(self) -> None:
+        for w in (self.start, self.end):
+            snapped = _snap(w.dateTime())
+            if snapped != w.dateTime():
+                w.setDateTime(snapped)
+                return
+        if self.interval.isChecked():
+            s, e = self.bounds()[:2]
+            self.start_utc.setText(f"= {s:%Y-%m-%d %H:%M} UTC")
+            self.end_utc.setText(f"= {e:%Y-%m-%d %H:%M} UTC (the last 15-minute interval included)")
+        else:
+            self.start_utc.setText("UTC days")
+            self.end_utc.setText("")
+        self.changed.emit()
+
+    def _set_utc(self, start: datetime, end: datetime) -> None:
+        utc = QTimeZone.utc()
+        for w, value in ((self.start, start), (self.end, end)):
+            w.blockSignals(True)
+            w.setDateTime(QDateTime.fromSecsSinceEpoch(int(value.timestamp()), utc).toLocalTime())
+            w.blockSignals(False)
+        self._changed()
+
+    def set_range(self, start: datetime, end: datetime, daily: bool = False) -> None:
+        (self.daily if daily else self.interval).setChecked(True)
+        self._set_utc(start, end)
+
+    def yesterday(self) -> None:
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        self._set_utc(today - timedelta(days=1), today - timedelta(minutes=15))
+
+    def last_7_days(self) -> None:
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        self._set_utc(today - timedelta(days=7), today - timedelta(minutes=15))
+
+    def last_month(self) -> None:
+        first = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        prev = (first - timedelta(days=1)).replace(day=1)
+        self._set_utc(prev, first - timedelta(minutes=15))
+
+    def bounds(self) -> tuple[datetime, datetime, bool]:
+        def utc(w: QDateTimeEdit) -> datetime:
+            return datetime.fromtimestamp(w.dateTime().toSecsSinceEpoch(), UTC)
+
+        s, e = utc(self.start), utc(self.end)
+        if self.daily.isChecked():
+            s = datetime.combine(date(s.year, s.month, s.day), datetime.min.time(), UTC)
+            e = datetime.combine(date(e.year, e.month, e.day), datetime.min.time(), UTC)
+        return s, e, self.daily.isChecked()
+
+
+class FilterEdit(QGroupBox):
+    """Optional API filter: a filterable column and a value, syntax checked as you type."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Filter (optional)", parent)
+        self.column = QComboBox()
+        self.column.addItem("(no filter)")
+        self.column.addItems(FILTERABLE_COLUMNS)
+        self.value = QLineEdit()
+        self.value.setObjectName("filterValue")
+        self.value.setPlaceholderText("value, or prefix* (e.g. phone, 003d*)")
+        self.message = QLabel("")
+        self.message.setObjectName("filterMessage")
+        row = QHBoxLayout()
+        row.addWidget(self.column)
+        row.addWidget(self.value, 1)
+        lay = QVBoxLayout(self)
+        lay.addLayout(row)
+        lay.addWidget(self.message)
+        self.value.textChanged.connect(self._check)
+        self.column.currentIndexChanged.connect(self._check)
+
+    def _check(self) -> None:
+        try:
+            f = self.filter()
+            self.message.setText(f"filter={f}" if f else "")
+            self.message.setStyleSheet("")
+        except ValueError as exc:
+            self.message.setText(str(exc))
+            self.message.setStyleSheet(f"color: {STATE_COLORS['failed']}")
+
+    def filter(self) -> str | None:
+        if self.column.currentIndex() == 0:
+            return None
+        v = self.value.text()
+        if not v:
+            raise ValueError("Enter a value, or choose (no filter).")
+        if not _FILTER_VALUE.match(v):
+            raise ValueError(
+                "A value, optionally ending in one * (prefix match); no other * and no leading space."
+            )
+        return f"{self.column.currentText()}:{v}"
+
+
+def _fmt_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class JobsTable(QTableWidget):
+    """One row per dataset: progress, pages, rows, rows/s, ETA, state."""
+
+    COLUMNS = ("Dataset", "Progress", "Pages", "Rows", "Rows/s", "ETA", "State")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, len(self.COLUMNS), parent)
+        self.setObjectName("jobsTable")
+        self.setHorizontalHeaderLabels(self.COLUMNS)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.verticalHeader().setVisible(False)
+        self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.horizontalHeader().setSectionResizeMode(6, QHeaderView.ResizeMode.ResizeToContents)
+        self.rows: dict[str, int] = {}
+        self.bars: dict[str, QProgressBar] = {}
+
+    def reset(self, datasets: list[str]) -> None:
+        self.setRowCount(0)
+        self.rows.clear()
+        self.bars.clear()
+        for name in datasets:
+            r = self.rowCount()
+            self.insertRow(r)
+            self.rows[name] = r
+            self.setItem(r, 0, QTableWidgetItem(name))
+            bar = QProgressBar()
+            bar.setRange(0, 1)
+            bar.setValue(0)
+            self.setCellWidget(r, 1, bar)
+            self.bars[name] = bar
+            for c in range(2, 7):
+                self.setItem(r, c, QTableWidgetItem(""))
+            self.set_state(name, "queued", "")
+
+    def set_state(self, name: str, state: str, tooltip: str) -> None:
+        item = self.item(self.rows[name], 6)
+        item.setText(state)
+        item.setToolTip(tooltip)
+        item.setForeground(QBrush(QColor(STATE_COLORS.get(state, "#000000"))))
+
+    def state(self, name: str) -> str:
+        return self.item(self.rows[name], 6).text()
+
+    def update_from(self, snap: list[dict]) -> None:
+        for d in snap:
+            name = d["dataset"]
+            if name not in self.rows:
+                continue
+            r = self.rows[name]
+            bar = self.bars[name]
+            bar.setRange(0, max(1, d["chunks_total"]))
+            bar.setValue(d["finished"])
+            bar.setFormat(f"{d['finished']}/{d['chunks_total']} chunks")
+            self.item(r, 2).setText(f"{d['pages']:,}")
+            self.item(r, 3).setText(f"{d['rows']:,}")
+            self.item(r, 4).setText(f"{d['rate']:,.0f}")
+            self.item(r, 5).setText(_fmt_eta(d["eta"]))
+            state = d["state"]
+            tip = d["message"]
+            if state == "waiting for data" and d["next_retry_at"]:
+                state = f"waiting for data (retry {d['next_retry_at'][11:16]} UTC)"
+            self.set_state(name, state, tip)
+
+
+def snapshot(p: Progress) -> list[dict]:
+    """A copy of the progress for the GUI thread (the engine keeps mutating its own)."""
+    return [
+        {
+            "dataset": d.dataset,
+            "chunks_total": d.chunks_total,
+            "finished": d.finished_chunks,
+            "pages": d.pages,
+            "rows": d.rows,
+            "rate": d.rate(),
+            "eta": d.eta(),
+            "state": d.state,
+            "message": d.message,
+            "next_retry_at": d.next_retry_at,
+        }
+        for d in p.datasets.values()
+    ]
+
+
+class PullController(QObject):
+    """Runs one pull: engine.run() in a background job, progress as throttled signals."""
+
+    progress = Signal(object)
+    finished = Signal(object)  # RunResult
+    failed = Signal(str)
+
+    def __init__(
+        self, engine: PullEngine, plan: Plan, page_size: int, synchronous: bool = False
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.plan = plan
+        self.job = Job(self._generate, synchronous=synchronous)
+        self.job.yielded.connect(self.progress)
+        self.job.done.connect(self.finished)
+        self.job.failed.connect(self.failed)
+        self.page_size = page_size
+
+    def _generate(self) -> Iterator[list[dict]]:
+        last = 0.0
+        for p in self.engine.run(self.plan, self.page_size):
+            now = time.monotonic()
+            if p.finished or now - last >= 0.1:  # at most 10 updates a second
+                last = now
+                yield snapshot(p)
+        return self.engine.result
+
+    def start(self) -> None:
+        self.job.start()
+
+    def cancel(self) -> None:
+        self.engine.cancel()
+
+    def wait(self, ms: int = 60_000) -> bool:
+        return self.job.wait(ms)
+
+
+class DownloadPanel(QWidget):
+    """The Download tab."""
+
+    run_finished = Signal(object)
+
+    def __init__(
+        self, ctx: AppContext, show_error: Callable[[str, str], None], synchronous: bool = False
+    ) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.show_error = show_error
+        self.synchronous = synchronous
+        self.controller: PullController | None = None
+        self.picker = DatasetPicker()
+        self.range = RangePicker()
+        self.filter = FilterEdit()
+        self.download = QPushButton("Download")
+        self.download.setObjectName("downloadButton")
+        self.download.setDefault(True)
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setObjectName("cancelButton")
+        self.cancel.setEnabled(False)
+        self.resume_banner = QLabel("")
+        self.resume_banner.setObjectName("resumeBanner")
+        self.resume_banner.setWordWrap(True)
+        self.resume = QPushButton("Resume")
+        self.resume.setObjectName("resumeButton")
+        self.retry_pending = QPushButton("Retry pending")
+        self.retry_pending.setObjectName("retryPendingButton")
+        self.status = QLabel("Choose datasets and a range, then Download.")
+        self.status.setObjectName("downloadStatus")
+        self.status.setWordWrap(True)
+        self.jobs = JobsTable()
+        right = QVBoxLayout()
+        right.addWidget(self.range)
+        right.addWidget(self.filter)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.download)
+        buttons.addWidget(self.cancel)
+        buttons.addWidget(self.retry_pending)
+        buttons.addStretch()
+        right.addLayout(buttons)
+        banner = QHBoxLayout()
+        banner.addWidget(self.resume_banner, 1)
+        banner.addWidget(self.resume)
+        right.addLayout(banner)
+        right.addWidget(self.status)
+        right.addStretch()
+        top = QWidget()
+        top_lay = QHBoxLayout(top)
+        top_lay.setContentsMargins(0, 0, 0, 0)
+        top_lay.addWidget(self.picker, 3)
+        right_w = QWidget()
+        right_w.setLayout(right)
+        top_lay.addWidget(right_w, 2)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(top)
+        split.addWidget(self.jobs)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        lay = QVBoxLayout(self)
+        lay.addWidget(split)
+        self.download.clicked.connect(self.start_download)
+        self.cancel.clicked.connect(self.cancel_download)
+        self.resume.clicked.connect(self.resume_download)
+        self.retry_pending.clicked.connect(self.retry_pending_chunks)
+        self.set_resumable(None)
+
+    # -- actions --------------------------------------------------------------------------
+    def _engine(self) -> PullEngine:
+        s = self.ctx.settings
+        return PullEngine(
+            self.ctx.archive_path,
+            self.ctx.tenant(),
+            self.ctx.credentials(),
+            workers=s.get("workers"),
+            not_ready=NotReadyPolicy(),
+        )
+
+    def params(self) -> PullParams:
+        datasets = self.picker.selected()
+        if not datasets:
+            raise ValueError("Choose at least one dataset.")
+        start, end, daily = self.range.bounds()
+        if start > end:
+            raise ValueError("The start of the range is after its end.")
+        return PullParams(
+            tuple(datasets),
+            start,
+            end,
+            daily,
+            self.filter.filter(),
+            self.ctx.settings.get("page_size"),
+        )
+
+    def start_download(self) -> None:
+        try:
+            params = self.params()
+            engine = self._engine()
+            plan = engine.plan(params)
+        except ValueError as exc:
+            self.status.setText(str(exc))
+            return
+        except Exception as exc:
+            self.show_error("Cannot start the download", str(exc))
+            return
+        self._run(engine, plan, params.page_size)
+
+    def resume_download(self) -> None:
+        try:
+            engine = self._engine()
+            plan = engine.plan_resume()
+        except Exception as exc:
+            self.show_error("Cannot resume", str(exc))
+            return
+        if plan is None:
+            self.set_resumable(None)
+            self.status.setText("Nothing to resume.")
+            return
+        if plan.params:
+            self.picker.set_selected(list(plan.params.datasets))
+            self.range.set_range(plan.params.start, plan.params.end, plan.params.daily)
+        self._run(engine, plan, plan.params.page_size if plan.params else 200)
+
+    def retry_pending_chunks(self) -> None:
+        try:
+            engine = self._engine()
+            plan = engine.plan_retry_pending()
+        except Exception as exc:
+            self.show_error("Cannot retry", str(exc))
+            return
+        if not plan.items:
+            self.status.setText("No pending chunks.")
+            return
+        self._run(engine, plan, self.ctx.settings.get("page_size"))
+
+    def _run(self, engine: PullEngine, plan: Plan, page_size: int) -> None:
+        datasets = sorted(
+            {i.chunk.dataset for i in plan.items} | set(plan.params.datasets if plan.params else ())
+        )
+        self.jobs.reset(datasets)
+        what = "Resuming" if plan.resumed else "Downloading"
+        self.status.setText(
+            f"{what}: {len(plan.items)} chunks"
+            + (f" ({plan.skipped_done} already done)" if plan.skipped_done else "")
+            + f" into {self.ctx.archive_path}."
+        )
+        self.download.setEnabled(False)
+        self.resume.setEnabled(False)
+        self.retry_pending.setEnabled(False)
+        self.cancel.setEnabled(True)
+        self.controller = PullController(engine, plan, page_size, synchronous=self.synchronous)
+        self.controller.progress.connect(self.jobs.update_from)
+        self.controller.finished.connect(self._finished)
+        self.controller.failed.connect(self._failed)
+        self.controller.start()
+
+    def cancel_download(self) -> None:
+        if self.controller:
+            self.controller.cancel()
+            self.status.setText("Cancelling after the pages in flight…")
+            self.cancel.setEnabled(False)
+
+    def _idle(self) -> None:
+        self.download.setEnabled(True)
+        self.resume.setEnabled(True)
+        self.retry_pending.setEnabled(True)
+        self.cancel.setEnabled(False)
+
+    def _finished(self, result) -> None:
+        self._idle()
+        for name, d in result.progress.datasets.items():
+            if d.not_entitled:
+                self.picker.mark_not_entitled(name, d.message)
+            if (
+                result.status == "interrupted"
+                and name in self.jobs.rows
+                and d.state not in ("done", "not entitled")
+            ):
+                self.jobs.set_state(
+                    name, "cancelled", "Cancelled: resume to continue from the saved cursor."
+                )
+            elif d.state == "failed" and name in self.jobs.rows:
+                self.jobs.set_state(name, "failed", d.message)
+        verdict = {
+            "finished": "Finished.",
+            "partial": "Finished with pending (not processed yet) or failed chunks: see the states, Retry pending later.",
+            "interrupted": "Cancelled. Everything archived so far is kept; Resume continues where it stopped.",
+            "failed": f"Failed: {result.error}",
+        }[result.status]
+        self.status.setText(f"Run {result.run_id}: {verdict}")
+        if result.status == "failed":
+            self.show_error("Download failed", result.error or "unknown error")
+        self.refresh_resumable()
+        self.run_finished.emit(result)
+
+    def _failed(self, message: str) -> None:
+        self._idle()
+        self.status.setText(f"Failed: {message}")
+        self.show_error("Download failed", message)
+
+    def set_resumable(self, text: str | None) -> None:
+        self.resume_banner.setText(text or "")
+        self.resume_banner.setVisible(bool(text))
+        self.resume.setVisible(bool(text))
+
+    def refresh_resumable(self) -> None:
+        from archiver.review import ArchiveReader
+
+        if not self.ctx.archive_path.exists():
+            self.set_resumable(None)
+            return
+        try:
+            with ArchiveReader(self.ctx.archive_path) as r:
+                runs = r.unfinished_runs()
+        except Exception:
+            runs = []
+        if runs:
+            self.set_resumable(
+                f"An interrupted download (run {runs[0]['run_id']}, started {runs[0]['started_at'][:16]} UTC) can be resumed from where it stopped."
+            )
+        else:
+            self.set_resumable(None)
+
+    def busy(self) -> bool:
+        return self.controller is not None and not self.controller.job.finished

@@ -1,0 +1,299 @@
+"""Interaction review: an interaction's segments and workflow trace on one timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from archiver.gui.workers import Job
+from archiver.review import ArchiveReader
+
+SEGMENT_COLUMNS = [
+    ("#", "SEGMENT_NUMBER"),
+    ("Queue", "QUEUE_NAME"),
+    ("Agent", "USER_ID"),
+    ("Status", "STATUS"),
+    ("Wait s", "WAIT_TIME"),
+    ("Hold s", "HOLD_TIME"),
+    ("Talk s", "TIME_INTERACTING"),
+    ("Wrap s", "WRAP_UP_TIME"),
+    ("Ended (UTC)", "END_TIME"),
+    ("Transfer", "TRANSFER_LOCATION"),
+    ("Completion", "COMPLETION_DISPLAY_NAME"),
+]
+TRACE_COLUMNS = [
+    ("Start (UTC)", "UPDATEHISTORYITEM_STARTTIME"),
+    ("Type", "UPDATEHISTORYITEM_TYPE"),
+    ("Label", "UPDATEHISTORYITEM_LABEL"),
+    ("Exit port", "UPDATEHISTORYITEM_EXITPORT"),
+    ("Duration", "FORMATTED_HISTORYITEM_DURATION"),
+    ("Prompt", "UPDATEHISTORYITEM_PROMPT"),
+    ("Input", "UPDATEHISTORYITEM_INPUT"),
+]
+
+
+def _ts(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
+
+
+def timeline_items(
+    segments: list[dict[str, str]], steps: list[dict[str, str]]
+) -> list[tuple[str, str, datetime, datetime]]:
+    """(lane, label, start, end) bars: trace steps, then each segment's wait, talk, hold, wrap."""
+    items = []
+    for s in steps:
+        a, b = (
+            _ts(s.get("UPDATEHISTORYITEM_STARTTIME", "")),
+            _ts(s.get("UPDATEHISTORYITEM_ENDTIME", "")),
+        )
+        if a and b:
+            items.append(
+                (
+                    "workflow",
+                    f"{s.get('UPDATEHISTORYITEM_TYPE', '')}: {s.get('UPDATEHISTORYITEM_LABEL', '')}",
+                    a,
+                    b,
+                )
+            )
+    for s in segments:
+        end = _ts(s.get("END_TIME", ""))
+        if end is None:
+            continue
+
+        def secs(col: str, seg: dict[str, str] = s) -> int:
+            try:
+                return int(seg.get(col) or 0)
+            except ValueError:
+                return 0
+
+        wait, talk, hold, wrap = (
+            secs("WAIT_TIME"),
+            secs("TIME_INTERACTING"),
+            secs("HOLD_TIME"),
+            secs("WRAP_UP_TIME"),
+        )
+        start = end - timedelta(seconds=wait + talk + hold)
+        lane = f"segment {s.get('SEGMENT_NUMBER', '?')}"
+        t = start
+        for label, dur in (("wait", wait), ("talk", talk), ("hold", hold)):
+            if dur:
+                items.append((lane, f"{label} {dur}s", t, t + timedelta(seconds=dur)))
+                t += timedelta(seconds=dur)
+        if wrap:
+            items.append((lane, f"wrap {wrap}s", end, end + timedelta(seconds=wrap)))
+    return items
+
+
+COLORS = {
+    "workflow": "#7e57c2",
+    "wait": "#ffb300",
+    "talk": "#43a047",
+    "hold": "#e53935",
+    "wrap": "#1e88e5",
+}
+
+
+class Timeline(QWidget):
+    """Horizontal bars on a shared time axis, one lane per trace / segment."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("timeline")
+        self.items: list[tuple[str, str, datetime, datetime]] = []
+        self.setMinimumHeight(140)
+
+    def set_items(self, items: list[tuple[str, str, datetime, datetime]]) -> None:
+        self.items = items
+        lanes = len({i[0] for i in items})
+        self.setMinimumHeight(40 + 28 * max(1, lanes))
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pal = self.palette()
+        p.fillRect(self.rect(), pal.base())
+        if not self.items:
+            p.setPen(pal.text().color())
+            p.drawText(
+                self.rect(), Qt.AlignmentFlag.AlignCenter, "Pick an interaction to see its timeline"
+            )
+            return
+        lanes: list[str] = []
+        for lane, *_ in self.items:
+            if lane not in lanes:
+                lanes.append(lane)
+        t0 = min(i[2] for i in self.items)
+        t1 = max(i[3] for i in self.items)
+        span = max(1.0, (t1 - t0).total_seconds())
+        left, right, top = 110, 12, 8
+        width = max(10, self.width() - left - right)
+        p.setPen(pal.text().color())
+        for n, lane in enumerate(lanes):
+            y = top + 28 * n
+            p.drawText(
+                QRectF(4, y, left - 8, 22),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                lane,
+            )
+        for lane, label, a, b in self.items:
+            y = top + 28 * lanes.index(lane)
+            x = left + width * (a - t0).total_seconds() / span
+            w = max(2.0, width * (b - a).total_seconds() / span)
+            color = QColor(
+                COLORS.get(label.split(" ")[0], COLORS["workflow"])
+                if lane != "workflow"
+                else COLORS["workflow"]
+            )
+            p.fillRect(QRectF(x, y, w, 22), color)
+            p.setPen(QPen(QColor("white")))
+            if w > 40:
+                p.drawText(QRectF(x + 3, y, w - 6, 22), Qt.AlignmentFlag.AlignVCenter, label)
+        p.setPen(pal.text().color())
+        y = top + 28 * len(lanes) + 4
+        p.drawText(
+            QRectF(left, y, 200, 18), Qt.AlignmentFlag.AlignLeft, f"{t0:%Y-%m-%d %H:%M:%S} UTC"
+        )
+        p.drawText(
+            QRectF(left + width - 200, y, 200, 18),
+            Qt.AlignmentFlag.AlignRight,
+            f"{t1:%H:%M:%S} UTC  (+{span:,.0f} s)",
+        )
+
+
+def _table(columns: list[tuple[str, str]], name: str) -> QTableWidget:
+    t = QTableWidget(0, len(columns))
+    t.setObjectName(name)
+    t.setHorizontalHeaderLabels([c[0] for c in columns])
+    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    t.verticalHeader().setVisible(False)
+    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    t.horizontalHeader().setStretchLastSection(True)
+    return t
+
+
+def _fill(t: QTableWidget, columns: list[tuple[str, str]], rows: list[dict[str, str]]) -> None:
+    t.setRowCount(len(rows))
+    for r, row in enumerate(rows):
+        for c, (_, col) in enumerate(columns):
+            item = QTableWidgetItem(row.get(col, ""))
+            item.setToolTip(row.get(col, ""))
+            t.setItem(r, c, item)
+
+
+class InteractionPanel(QWidget):
+    """The Interactions tab (archive only, offline)."""
+
+    def __init__(self, archive_path: Callable[[], Path], synchronous: bool = False) -> None:
+        super().__init__()
+        self.archive_path = archive_path
+        self.synchronous = synchronous
+        self._job: Job | None = None
+        self.query = QLineEdit()
+        self.query.setObjectName("interactionSearch")
+        self.query.setPlaceholderText("Interaction id, customer name, phone, queue… (Enter)")
+        self.results = QListWidget()
+        self.results.setObjectName("interactionResults")
+        self.title = QLabel("")
+        self.title.setObjectName("interactionTitle")
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.timeline = Timeline()
+        self.segments = _table(SEGMENT_COLUMNS, "segmentsTable")
+        self.trace = _table(TRACE_COLUMNS, "traceTable")
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.query)
+        ll.addWidget(self.results)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.title)
+        rl.addWidget(self.timeline)
+        tables = QSplitter(Qt.Orientation.Horizontal)
+        seg_box = QWidget()
+        sl = QVBoxLayout(seg_box)
+        sl.setContentsMargins(0, 0, 0, 0)
+        sl.addWidget(QLabel("<b>Segments</b>"))
+        sl.addWidget(self.segments)
+        tr_box = QWidget()
+        tl = QVBoxLayout(tr_box)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(QLabel("<b>Workflow trace</b>"))
+        tl.addWidget(self.trace)
+        tables.addWidget(seg_box)
+        tables.addWidget(tr_box)
+        rl.addWidget(tables, 1)
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(1, 4)
+        split.setSizes([300, 1000])
+        lay = QHBoxLayout(self)
+        lay.addWidget(split)
+        self.query.returnPressed.connect(self.search)
+        self.results.currentItemChanged.connect(
+            lambda item, _: self.show(item.data(Qt.ItemDataRole.UserRole)) if item else None
+        )
+
+    def search(self) -> None:
+        path = self.archive_path()
+        if not path.exists():
+            return
+        text = self.query.text().strip()
+
+        def find() -> list[tuple[str, str, int]]:
+            with ArchiveReader(path) as r:
+                return r.find_interactions(text)
+
+        self._job = Job(find, generator=False, synchronous=self.synchronous)
+        self._job.done.connect(self._found)
+        self._job.start()
+
+    def _found(self, rows: list[tuple[str, str, int]]) -> None:
+        self.results.clear()
+        for iid, day, n in rows:
+            item = QListWidgetItem(f"{iid}\n  {day} · {n} segment(s)")
+            item.setData(Qt.ItemDataRole.UserRole, iid)
+            self.results.addItem(item)
+        if not rows:
+            self.results.addItem("No interaction matches.")
+
+    def show(self, interaction_id: str | None) -> None:
+        if not interaction_id:
+            return
+        with ArchiveReader(self.archive_path()) as r:
+            segs, steps = r.interaction(interaction_id)
+        first = segs[0] if segs else {}
+        who = first.get("FIRST_LAST_NAME", "")
+        self.title.setText(
+            f"<b>Interaction {interaction_id}</b> — {who} — {first.get('INTERACTION_SUBJECT', '')} · {len(segs)} segment(s), {len(steps)} workflow step(s)"
+        )
+        _fill(self.segments, SEGMENT_COLUMNS, segs)
+        _fill(self.trace, TRACE_COLUMNS, steps)
+        self.timeline.set_items(timeline_items(segs, steps))
+
+    def wait_jobs(self) -> None:
+        if self._job:
+            self._job.wait()

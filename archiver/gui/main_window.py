@@ -1,0 +1,181 @@
+"""The main window: tabs for Download, Browse, Interactions, Coverage and the Audit log."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QToolBar
+
+from archiver import __version__
+from archiver.gui.audit import AuditPanel
+from archiver.gui.browse import BrowsePanel
+from archiver.gui.connection import ConnectionDialog
+from archiver.gui.context import AppContext
+from archiver.gui.coverage import CoveragePanel
+from archiver.gui.download import DownloadPanel
+from archiver.gui.errors import show_error
+from archiver.gui.interactions import InteractionPanel
+
+log = logging.getLogger(__name__)
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+
+
+def app_icon() -> QIcon:
+    return QIcon(str(RESOURCES / "archiver.svg"))
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self, ctx: AppContext, *, synchronous: bool = False, qsettings: QSettings | None = None
+    ) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.synchronous = synchronous
+        self.qsettings = qsettings or QSettings(
+            "archiver", "archiver-demo" if ctx.demo else "archiver"
+        )
+        self.last_error: tuple[str, str] | None = None
+        self.setWindowTitle("Archiver" + (" — demo (simulated tenant)" if ctx.demo else ""))
+        self.setWindowIcon(app_icon())
+        self.setObjectName("mainWindow")
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("tabs")
+        self.download = DownloadPanel(ctx, self.show_error, synchronous)
+        self.browse = BrowsePanel(lambda: self.ctx.archive_path, synchronous)
+        self.interactions = InteractionPanel(lambda: self.ctx.archive_path, synchronous)
+        self.coverage = CoveragePanel(lambda: self.ctx.archive_path)
+        self.audit = AuditPanel(lambda: self.ctx.archive_path, synchronous)
+        for w, title in (
+            (self.download, "&Download"),
+            (self.browse, "&Browse"),
+            (self.interactions, "&Interactions"),
+            (self.coverage, "C&overage"),
+            (self.audit, "&Audit log"),
+        ):
+            self.tabs.addTab(w, title)
+        self.setCentralWidget(self.tabs)
+        self._actions()
+        self.banner = QLabel()
+        self.banner.setObjectName("statusBanner")
+        self.statusBar().addPermanentWidget(self.banner)
+        self._update_banner()
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self.download.run_finished.connect(lambda _: self.refresh_views())
+        self._restore()
+        self.refresh_views()
+        self.download.refresh_resumable()
+
+    # -- chrome ---------------------------------------------------------------------------
+    def _actions(self) -> None:
+        bar = QToolBar("Main")
+        bar.setObjectName("mainToolbar")
+        bar.setMovable(False)
+        self.addToolBar(bar)
+        self.connection_action = QAction("&Connection…", self)
+        self.connection_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.connection_action.triggered.connect(self.open_connection)
+        self.refresh_action = QAction("&Refresh", self)
+        self.refresh_action.setShortcut(QKeySequence.StandardKey.Refresh)
+        self.refresh_action.triggered.connect(self.refresh_views)
+        self.verify_action = QAction("&Verify archive", self)
+        self.verify_action.setShortcut(QKeySequence("Ctrl+Shift+V"))
+        self.verify_action.triggered.connect(self._verify)
+        self.about_action = QAction("&About Archiver", self)
+        self.about_action.triggered.connect(self.about)
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        for a in (self.connection_action, self.refresh_action, self.verify_action):
+            bar.addAction(a)
+        file_menu = self.menuBar().addMenu("&File")
+        for a in (self.connection_action, self.refresh_action, self.verify_action):
+            file_menu.addAction(a)
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self.about_action)
+        for n in range(5):
+            act = QAction(self)
+            act.setShortcut(QKeySequence(f"Alt+{n + 1}"))
+            act.triggered.connect(lambda _=False, i=n: self.tabs.setCurrentIndex(i))
+            self.addAction(act)
+
+    def _update_banner(self) -> None:
+        try:
+            where = self.ctx.tenant().label
+        except ValueError:
+            where = "not connected (File → Connection…)"
+        mode = "DEMO: simulated tenant " if self.ctx.demo else ""
+        self.banner.setText(f"{mode}{where} · archive {self.ctx.archive_path}")
+
+    def _tab_changed(self, index: int) -> None:
+        w = self.tabs.widget(index)
+        if w is self.coverage:
+            self.coverage.refresh()
+        elif w is self.audit:
+            self.audit.refresh()
+
+    def refresh_views(self) -> None:
+        self.browse.refresh()
+        self.coverage.refresh()
+        self.audit.refresh()
+
+    def _verify(self) -> None:
+        self.tabs.setCurrentWidget(self.audit)
+        self.audit.run_verify()
+
+    def show_error(self, title: str, message: str) -> None:
+        self.last_error = (title, message)
+        log.warning("%s: %s", title, message)
+        show_error(self, title, message)
+
+    def open_connection(self) -> ConnectionDialog:
+        dlg = ConnectionDialog(self.ctx, self, self.synchronous)
+        dlg.accepted.connect(self._update_banner)
+        dlg.open()
+        return dlg
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About Archiver",
+            f"<h3>Archiver {__version__}</h3><p>Tamper-evident archive of Avaya Infinity Historical API data for compliance review.</p>"
+            f"<p>Archive: {self.ctx.archive_path}</p>",
+        )
+
+    # -- state ----------------------------------------------------------------------------
+    def _restore(self) -> None:
+        geo = self.qsettings.value("geometry")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        else:
+            self.resize(1280, 800)
+        chosen = self.qsettings.value("datasets")
+        if chosen:
+            self.download.picker.set_selected(
+                list(chosen) if isinstance(chosen, list) else [str(chosen)]
+            )
+        tab = self.qsettings.value("tab")
+        if tab is not None:
+            self.tabs.setCurrentIndex(int(tab))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.download.busy():
+            self.download.cancel_download()
+            self.download.controller.wait()
+        for panel in (self.browse, self.interactions, self.audit):
+            panel.wait_jobs()
+        self.browse.close_reader()
+        self.qsettings.setValue("geometry", self.saveGeometry())
+        self.qsettings.setValue("datasets", self.download.picker.selected())
+        self.qsettings.setValue("tab", self.tabs.currentIndex())
+        super().closeEvent(event)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Escape and self.download.busy():
+            self.download.cancel_download()
+            return
+        super().keyPressEvent(event)
