@@ -17,6 +17,7 @@ __all__ = [
     "EntitlementError",
     "PageValidationError",
     "ServerError",
+    "TokenEndpointUnreachable",
     "UnknownDatasetError",
 ]
 
@@ -103,6 +104,10 @@ class ConnectionFailure(ApiError):
             f"({reason}). Check the network, proxy (HTTPS_PROXY) and CA bundle settings; "
             "run again to resume from this page."
         )
+
+
+class TokenEndpointUnreachable(ConnectionFailure):
+    """No access token could be had for network reasons: nothing else can work either."""
 
 
 class PageValidationError(ApiError):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import requests
 
-from archiver.api.errors import AuthenticationError, ConnectionFailure
+from archiver.api.errors import AuthenticationError, TokenEndpointUnreachable
 from archiver.api.retry import RetryPolicy, Transient, parse_retry_after, retrying
 from archiver.api.tenant import Credentials, Tenant
 
@@ -95,7 +95,9 @@ class TokenProvider:
                 with attempt:
                     resp = post()
         except Transient as exc:
-            raise ConnectionFailure(self._tenant.host, exc.reason, self._retry.attempts) from None
+            raise TokenEndpointUnreachable(
+                self._tenant.host, exc.reason, self._retry.attempts
+            ) from None
         if resp.status_code in (400, 401, 403):
             raise AuthenticationError(
                 f"The token endpoint refused client id {creds.client_id!r} (HTTP "
@@ -103,7 +105,9 @@ class TokenProvider:
                 "provisions Historical API credentials."
             )
         if resp.status_code != 200:
-            raise ConnectionFailure(self._tenant.host, f"token endpoint HTTP {resp.status_code}", 1)
+            raise TokenEndpointUnreachable(
+                self._tenant.host, f"token endpoint HTTP {resp.status_code}", 1
+            )
         try:
             body = resp.json()
             token = str(body["access_token"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from archiver.api.retry import RetryPolicy
 from archiver.api.tenant import Credentials, Secret, Tenant
 from archiver.credentials import keyring_available, load_secret, store_secret
 from archiver.settings import Settings
@@ -18,6 +19,8 @@ class AppContext:
     demo_url: str = ""
     #: the secret for this session only (demo mode, or no keyring); never written anywhere
     session_secret: Secret | None = None
+    #: retry timing for downloads (None: the client's defaults); tests make it fast
+    retry: RetryPolicy | None = None
 
     def tenant(self) -> Tenant:
         s = self.settings

@@ -463,6 +463,7 @@ class DownloadPanel(QWidget):
             self.ctx.tenant(),
             self.ctx.credentials(),
             workers=s.get("workers"),
+            retry=self.ctx.retry,
             not_ready=NotReadyPolicy(),
         )
 

@@ -37,6 +37,7 @@ from archiver.api import (
     TokenProvider,
 )
 from archiver.api.client import make_session
+from archiver.api.errors import TokenEndpointUnreachable
 from archiver.api.retry import RetryPolicy
 from archiver.archive.hashing import canonical_json
 from archiver.archive.store import Archive, Chunk, open_reader, utc_now
@@ -498,6 +499,10 @@ class PullEngine:
                     state.auth_failed = True
                     self.cancel()
                     return
+                except TokenEndpointUnreachable as exc:
+                    state.error = str(exc)
+                    self.cancel()
+                    return
                 except RuntimeError as exc:  # the writer stopped
                     state.error = state.error or str(exc)
                     self.cancel()
@@ -622,7 +627,7 @@ class PullEngine:
                     )[1]
                 )
                 return
-            except (CancelledError, AuthenticationError):
+            except (CancelledError, AuthenticationError, TokenEndpointUnreachable):
                 raise
             except ApiError as exc:
                 self._fail(state, chunk, info, str(exc))

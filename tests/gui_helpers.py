@@ -1,0 +1,65 @@
+"""Fixtures for GUI tests: a window on a real simulator and a real archive, isolated state."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from archiver.api.tenant import Secret
+from archiver.gui.context import AppContext
+from archiver.gui.main_window import MainWindow
+from archiver.gui.workers import active_threads
+from archiver.settings import Settings
+from tests.pulltools import FAST
+
+
+def make_ctx(sim, tmp_path, secret: str | None = None) -> AppContext:
+    settings = Settings(tmp_path / "settings.json")
+    settings.set("base_url", sim.base_url)
+    settings.set("client_id", sim.config.client_id)
+    return AppContext(
+        settings,
+        tmp_path / "archive.sqlite3",
+        session_secret=Secret(secret or sim.config.client_secret),
+        retry=FAST,
+    )
+
+
+@pytest.fixture
+def no_leaked_threads():
+    """Fail a test that leaves a QThread, a pull worker or the archive writer running."""
+    yield
+    left = [t.objectName() for t in active_threads()]
+    py = [
+        t.name
+        for t in threading.enumerate()
+        if t.name.startswith(("pull-worker", "archive-writer"))
+    ]
+    assert not left and not py, f"threads left running: {left + py}"
+
+
+@pytest.fixture
+def window_factory(qtbot, tmp_path, no_leaked_threads):
+    made = []
+
+    def make(
+        sim, synchronous: bool = False, secret: str | None = None, ini: str = "ui.ini"
+    ) -> MainWindow:
+        ctx = make_ctx(sim, tmp_path, secret)
+        qs = QSettings(str(tmp_path / ini), QSettings.Format.IniFormat)
+        w = MainWindow(ctx, synchronous=synchronous, qsettings=qs)
+        qtbot.addWidget(w)
+        w.show()
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.close()
+
+
+def set_range(window: MainWindow, start: tuple, end: tuple, daily: bool = False) -> None:
+    window.download.range.set_range(datetime(*start, tzinfo=UTC), datetime(*end, tzinfo=UTC), daily)

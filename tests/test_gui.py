@@ -1,0 +1,327 @@
+"""The real window, driven with pytest-qt (offscreen), on a real simulator and archive."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+import requests
+from PySide6.QtCore import QModelIndex, Qt, QTimer
+
+from archiver.gui.browse import RecordsModel
+from archiver.gui.connection import ConnectionDialog
+from archiver.review import ArchiveReader
+from tests.gui_helpers import set_range
+from tests.pulltools import archived, params, truth
+
+TWO_DAYS = ((2025, 2, 1, 0, 0), (2025, 2, 2, 23, 45))
+
+
+def download(qtbot, w, datasets, start=TWO_DAYS[0], end=TWO_DAYS[1], timeout=60_000):
+    w.download.picker.set_selected(datasets)
+    set_range(w, start, end)
+    with qtbot.waitSignal(w.download.run_finished, timeout=timeout) as blocker:
+        qtbot.mouseClick(w.download.download, Qt.MouseButton.LeftButton)
+    return blocker.args[0]
+
+
+def test_connection_dialog_tests_and_saves(qtbot, sim, window_factory):
+    w = window_factory(sim)
+    dlg = ConnectionDialog(w.ctx, w)
+    qtbot.addWidget(dlg)
+    dlg.by_url.setChecked(True)
+    dlg.base_url.setText(sim.base_url)
+    dlg.client_id.setText("archiver-demo")
+    dlg.secret.setText("wrong-secret")
+    qtbot.mouseClick(dlg.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dlg.status.text().startswith("✗"), timeout=20_000)
+    assert "client id and secret" in dlg.status.text()
+    dlg.secret.setText("demo-secret")
+    qtbot.mouseClick(dlg.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dlg.status.text().startswith("✓"), timeout=20_000)
+    dlg.save()
+    assert w.ctx.settings.get("base_url") == sim.base_url
+    assert "secret" not in (w.ctx.settings.path.read_text() if w.ctx.settings.path.exists() else "")
+
+
+def test_connection_dialog_validates_subdomain(qtbot, sim, window_factory):
+    w = window_factory(sim)
+    dlg = ConnectionDialog(w.ctx, w, synchronous=True)
+    qtbot.addWidget(dlg)
+    dlg.customer.setText("not a subdomain!")
+    dlg.test_connection()
+    assert "not a valid customer subdomain" in dlg.status.text()
+
+
+def test_download_two_datasets_and_browse(qtbot, sim, window_factory, tmp_path):
+    w = window_factory(sim)
+    result = download(qtbot, w, ["interactionSegments", "workflowTrace"])
+    assert result.status == "finished"
+    for name in ("interactionSegments", "workflowTrace"):
+        assert w.download.jobs.state(name) == "done"
+        assert archived(w.ctx.archive_path, name) == truth(
+            sim, name, params([name], "20250201", "20250202")
+        )
+    w.tabs.setCurrentWidget(w.browse)
+    qtbot.waitUntil(lambda: w.browse.current_dataset() == "interactionSegments", timeout=10_000)
+    model = w.browse.model
+    assert model.rowCount() > 0 and model.columnCount() == 39
+    assert model.headerData(0, Qt.Orientation.Horizontal) == "INTERACTION_SEGMENT_ID"
+    # typed display, raw one click away
+    wait_col = [c for c, _ in model.columns].index("WAIT_TIME")
+    idx = model.index(0, wait_col)
+    assert "raw API string" in model.data(idx, Qt.ItemDataRole.ToolTipRole)
+    w.browse.raw.setChecked(True)
+    assert model.data(idx) == model.data(idx, Qt.ItemDataRole.ToolTipRole).split(": ", 1)[1].strip(
+        '"'
+    )
+    # search runs in a worker, then the model shows ids
+    w.browse.search.setText("Complaint")
+    w.browse.apply_query()
+    qtbot.waitUntil(lambda: "rows match" in w.browse.count.text(), timeout=10_000)
+    n = int(w.browse.count.text().split()[0].replace(",", ""))
+    assert n == model.rowCount() > 0
+    # sort by a number column, descending
+    model.sort(wait_col, Qt.SortOrder.DescendingOrder)
+    qtbot.waitUntil(lambda: "rows match" in w.browse.count.text(), timeout=10_000)
+    w.browse.raw.setChecked(True)
+    values = [int(model.data(model.index(r, wait_col))) for r in range(min(50, model.rowCount()))]
+    assert values == sorted(values, reverse=True)
+
+
+def test_cancel_midway_then_resume(qtbot, sim_factory, window_factory):
+    sim = sim_factory(latency_ms=40, rows_per_interval=20)
+    w = window_factory(sim)
+    w.download.picker.set_selected(["interactionSegments", "queue"])
+    set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 2, 23, 45))
+    w.ctx.settings.set("page_size", 50)
+    with qtbot.waitSignal(w.download.run_finished, timeout=60_000) as blocker:
+        qtbot.mouseClick(w.download.download, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(
+            lambda: any(
+                w.download.jobs.item(r, 2).text() not in ("", "0")
+                for r in w.download.jobs.rows.values()
+            ),
+            timeout=20_000,
+        )
+        qtbot.mouseClick(w.download.cancel, Qt.MouseButton.LeftButton)
+    assert blocker.args[0].status == "interrupted"
+    assert "cancelled" in {w.download.jobs.state(n) for n in w.download.jobs.rows}
+    assert w.download.resume.isVisible() and "can be resumed" in w.download.resume_banner.text()
+    with qtbot.waitSignal(w.download.run_finished, timeout=60_000) as blocker:
+        qtbot.mouseClick(w.download.resume, Qt.MouseButton.LeftButton)
+    assert blocker.args[0].status == "finished"
+    p = params(["interactionSegments", "queue"], "20250201", "20250202")
+    for name in p.datasets:
+        assert archived(w.ctx.archive_path, name) == truth(sim, name, p)
+    assert not w.download.resume.isVisible()
+
+
+def test_resume_offered_after_restart(qtbot, sim_factory, window_factory):
+    sim = sim_factory(latency_ms=40)
+    w = window_factory(sim)
+    w.download.picker.set_selected(["queue"])
+    set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 23, 45))
+    w.ctx.settings.set("page_size", 10)
+    with qtbot.waitSignal(w.download.run_finished, timeout=60_000):
+        qtbot.mouseClick(w.download.download, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: w.download.jobs.item(0, 2).text() not in ("", "0"), timeout=20_000)
+        w.download.cancel_download()
+    w.close()
+    w2 = window_factory(sim, ini="ui2.ini")
+    assert w2.download.resume.isVisible()
+    with qtbot.waitSignal(w2.download.run_finished, timeout=60_000) as blocker:
+        qtbot.mouseClick(w2.download.resume, Qt.MouseButton.LeftButton)
+    assert blocker.args[0].status == "finished"
+
+
+def test_not_entitled_dataset_is_marked(qtbot, sim_factory, window_factory):
+    sim = sim_factory(entitled=False)
+    w = window_factory(sim)
+    result = download(qtbot, w, ["queue", "workflowTrace"], TWO_DAYS[0], (2025, 2, 1, 23, 45))
+    assert result.exit_code == 5
+    assert w.download.jobs.state("workflowTrace") == "not entitled"
+    assert w.download.jobs.state("queue") == "done"
+    item = w.download.picker.items["workflowTrace"]
+    assert item.data(0, Qt.ItemDataRole.UserRole) == "not entitled"
+    assert "Analytics Insights" in item.toolTip(0) and "Not entitled" in item.text(1)
+    w.tabs.setCurrentWidget(w.coverage)
+    assert w.coverage.state("workflowTrace", "2025-02-01") == "not entitled"
+
+
+def test_row_versions_after_late_update(qtbot, sim, window_factory):
+    w = window_factory(sim)
+    download(qtbot, w, ["interactionSegments"], TWO_DAYS[0], (2025, 2, 1, 5, 45))
+    requests.post(
+        sim.base_url + "/_simulator/late-updates",
+        json={"datasets": ["interactionSegments"], "share": 0.5},
+        timeout=10,
+    )
+    download(qtbot, w, ["interactionSegments"], TWO_DAYS[0], (2025, 2, 1, 5, 45))
+    conn = sqlite3.connect(w.ctx.archive_path)
+    rid = conn.execute(
+        "SELECT max(record_id) FROM records WHERE dataset='interactionSegments'"
+    ).fetchone()[0]
+    conn.close()
+    w.tabs.setCurrentWidget(w.browse)
+    qtbot.waitUntil(lambda: w.browse.current_dataset() == "interactionSegments", timeout=10_000)
+    w.browse.latest.setChecked(True)
+    qtbot.waitUntil(lambda: "rows match" in w.browse.count.text(), timeout=10_000)
+    row = next(r for r in range(w.browse.model.rowCount()) if w.browse.model.record_id(r) == rid)
+    dlg = w.browse.open_row(w.browse.model.index(row, 0))
+    qtbot.addWidget(dlg)
+    assert len(dlg.versions) == 2
+    assert dlg.versions[1].changed == {"WRAP_UP_TIME", "COMMIT_TS"}
+    cols = [dlg.table.verticalHeaderItem(r).text() for r in range(dlg.table.rowCount())]
+    assert dlg.table.item(cols.index("WRAP_UP_TIME"), 1).data(Qt.ItemDataRole.UserRole) == "changed"
+    assert dlg.table.item(cols.index("QUEUE_ID"), 1).data(Qt.ItemDataRole.UserRole) is None
+    assert dlg.versions[0].page_sha256 and dlg.versions[0].chain
+
+
+def test_interaction_timeline(qtbot, sim, window_factory):
+    w = window_factory(sim, synchronous=True)
+    w.download.picker.set_selected(["interactionSegments", "workflowTrace"])
+    set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 5, 45))
+    w.download.start_download()
+    conn = sqlite3.connect(w.ctx.archive_path)
+    iid = conn.execute(
+        """SELECT json_extract(values_json,'$.INTERACTION_ID') FROM records WHERE dataset='interactionSegments'
+           GROUP BY 1 HAVING count(*) >= 2 AND 1 IN (SELECT 1 FROM records t WHERE t.dataset='workflowTrace'
+           AND json_extract(t.values_json,'$.WORKFLOWSESSION_INTERACTIONID') = json_extract(records.values_json,'$.INTERACTION_ID')) LIMIT 1"""
+    ).fetchone()[0]
+    conn.close()
+    w.tabs.setCurrentWidget(w.interactions)
+    w.interactions.query.setText(iid[:14])
+    w.interactions.search()
+    assert w.interactions.results.count() >= 1
+    w.interactions.show(iid)
+    assert w.interactions.segments.rowCount() >= 2
+    assert w.interactions.trace.rowCount() >= 3
+    assert iid in w.interactions.title.text()
+    lanes = {item[0] for item in w.interactions.timeline.items}
+    assert "workflow" in lanes and "segment 1" in lanes and "segment 2" in lanes
+    w.interactions.timeline.grab()  # paints without error
+
+
+def test_coverage_shows_pending(qtbot, sim_factory, window_factory):
+    sim = sim_factory(accepted_first=1)
+    w = window_factory(sim, synchronous=True)
+    w.download.picker.set_selected(["queue"])
+    set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 23, 45))
+    w.download.start_download()
+    assert w.download.jobs.state("queue").startswith("waiting for data")
+    w.tabs.setCurrentWidget(w.coverage)
+    assert w.coverage.state("queue", "2025-02-01") == "pending (202)"
+    w.download.retry_pending_chunks()
+    w.coverage.refresh()
+    assert w.coverage.state("queue", "2025-02-01").replace(",", "").isdigit()
+
+
+def test_verify_archive_action(qtbot, sim, window_factory):
+    w = window_factory(sim, synchronous=True)
+    w.download.picker.set_selected(["queue"])
+    set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 3, 45))
+    w.download.start_download()
+    w.verify_action.trigger()
+    assert w.tabs.currentWidget() is w.audit
+    assert "Intact" in w.audit.result.text()
+    events = [w.audit.table.item(r, 2).text() for r in range(w.audit.table.rowCount())]
+    assert events[0] == "verify-archive" and "pull started" in events
+
+
+def test_unreachable_server_shows_an_error_not_a_traceback(qtbot, sim, window_factory):
+    w = window_factory(sim, synchronous=True)
+    w.ctx.settings.set("base_url", "http://127.0.0.1:9")
+    w.download.picker.set_selected(["queue"])
+    set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 0, 45))
+    w.download.start_download()
+    assert w.last_error is not None
+    assert "127.0.0.1:9" in w.last_error[1]
+    assert w.findChild(object, "errorDialog") is not None
+
+
+def test_nothing_selected_says_so(qtbot, sim, window_factory):
+    w = window_factory(sim, synchronous=True)
+    w.download.picker.set_selected([])
+    w.download.start_download()
+    assert w.download.status.text() == "Choose at least one dataset."
+
+
+def test_filter_syntax_checked_as_you_type(qtbot, sim, window_factory):
+    w = window_factory(sim, synchronous=True)
+    f = w.download.filter
+    f.column.setCurrentText("CHANNEL")
+    qtbot.keyClicks(f.value, "ph*one")
+    assert "prefix" in f.message.text()
+    f.value.setText("ph*")
+    assert f.filter() == "CHANNEL:ph*" and f.message.text() == "filter=CHANNEL:ph*"
+
+
+def test_records_model_passes_qtmodeltester(qtmodeltester, sim, tmp_path):
+    from tests.pulltools import pull
+
+    arc = tmp_path / "a.sqlite3"
+    pull(sim, arc, params(["queue"], "20250201", "20250201"))
+    reader = ArchiveReader(arc)
+    try:
+        model = RecordsModel()
+        model.set_dataset(reader, "queue")
+        model.fetchMore(QModelIndex())
+        qtmodeltester.check(model, force_py=True)
+        model.set_ids(reader.record_ids("queue", sort="WAITTIME"))
+        qtmodeltester.check(model, force_py=True)
+        assert model.rowCount() == len(archived(arc, "queue"))
+    finally:
+        reader.close()
+
+
+def test_window_restores_geometry_and_choices(qtbot, sim, window_factory):
+    w = window_factory(sim)
+    w.resize(640, 480)
+    w.download.picker.set_selected(["agent", "queue"])
+    w.tabs.setCurrentIndex(3)
+    w.close()
+    w2 = window_factory(sim)
+    assert w2.size().width() == 640 and w2.download.picker.selected() == ["agent", "queue"]
+    assert w2.tabs.currentIndex() == 3
+
+
+@pytest.mark.slow
+def test_gui_stays_responsive_during_a_large_download(qtbot, sim_factory, window_factory, capsys):
+    sim = sim_factory(rows_per_interval=40)
+    w = window_factory(sim)
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def beat() -> None:
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.timeout.connect(beat)
+    timer.start(10)
+    result = download(
+        qtbot, w, ["interactionSegments"], (2025, 2, 1, 0, 0), (2025, 2, 6, 23, 45), timeout=120_000
+    )
+    timer.stop()
+    rows = result.progress.datasets["interactionSegments"].rows
+    assert rows >= 20_000
+    worst = max(gaps[1:]) * 1000
+    with capsys.disabled():
+        print(f"\nheartbeat: {rows:,} rows downloaded, {len(gaps)} beats, worst gap {worst:.0f} ms")
+    assert worst < 1000, f"the GUI thread stalled for {worst:.0f} ms"
+
+
+def test_demo_context_uses_its_own_archive(qtbot):
+    from archiver.gui.app import demo_context
+
+    ctx, sim = demo_context(rows_per_interval=2)
+    try:
+        assert ctx.demo and ctx.archive_path.name == "demo-archive.sqlite3"
+        assert (
+            ctx.tenant().base_url == sim.base_url and ctx.credentials().client_id == "archiver-demo"
+        )
+    finally:
+        sim.stop()
