@@ -86,7 +86,7 @@ case "$cmd" in
     ;;
   start)
     setup
-    exec "$VENV/bin/archiver" simulate "$@"
+    exec "$VENV/bin/archiver" gui --demo "$@"
     ;;
   test)
     setup

@@ -67,3 +67,29 @@ def test_simulate_reports_a_busy_port():
         proc.terminate()
         proc.wait(timeout=10)
         proc.stdout.close()
+
+
+def test_gui_demo_starts_and_closes(tmp_path):
+    import os
+
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        HOME=str(tmp_path),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "archiver", "gui", "--demo", "--quit-after", "1.5"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    log = next((tmp_path / "state").rglob("archiver.log")).read_text()
+    assert "started (demo=True)" in log
+    assert not (
+        tmp_path / "data" / "archiver" / "archive.sqlite3"
+    ).exists()  # never the real archive

@@ -30,6 +30,13 @@ def test_pull_equals_ground_truth_row_for_row(sim, tmp_path):
     assert verify_archive(arc).ok
     cov = coverage(arc)
     assert set(cov.values()) == {"done"} and len(cov) == 4 * 24  # 3 days in 3-hour chunks
+    # a re-pull finds every row again (none new): coverage counts the rows each chunk received
+    pull(sim, arc, p)
+    conn = sqlite3.connect(arc)
+    for ds in p.datasets:
+        got = conn.execute("SELECT sum(rows) FROM coverage WHERE dataset=?", (ds,)).fetchone()[0]
+        assert got == len(truth(sim, ds, p)), ds
+    conn.close()
 
 
 def test_chunking_matches_one_query_for_odd_bounds(sim, tmp_path):

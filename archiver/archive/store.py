@@ -322,7 +322,7 @@ class Archive:
                    WHERE dataset=? AND dataset_type=? AND filter=? AND chunk_start=?""",
                 (
                     page.next_token or None,
-                    new,
+                    len(page.records),
                     "done" if page.last else "in_progress",
                     utc_now(),
                     run_id,

@@ -18,6 +18,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--archive", type=Path, default=None, metavar="PATH", help="archive file to open"
     )
+    p.add_argument(
+        "--quit-after", type=float, default=None, metavar="S", help=argparse.SUPPRESS
+    )  # smoke tests
     p.set_defaults(func=run)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from platformdirs import user_data_path, user_log_path
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from archiver.api.tenant import Secret
@@ -75,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
     install_excepthook(lambda: window)
     logging.getLogger(__name__).info("started (demo=%s), log at %s", ctx.demo, log_path)
     window.show()
+    if getattr(args, "quit_after", None):
+        QTimer.singleShot(int(args.quit_after * 1000), window.close)
     try:
         return app.exec()
     finally:
@@ -87,4 +90,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="archiver-gui")
     parser.add_argument("--demo", action="store_true")
     parser.add_argument("--archive", type=Path, default=None)
+    parser.add_argument("--quit-after", type=float, default=None, help=argparse.SUPPRESS)
     return run(parser.parse_args(argv))

@@ -253,6 +253,20 @@ class RowDetailDialog(QDialog):
                     item.setData(Qt.ItemDataRole.UserRole, "changed")
                 self.table.setItem(r, c, item)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        changed = [name for name in names if any(name in v.changed for v in self.versions)]
+        if changed:
+            head.setText(
+                head.text()
+                + f" — changed between versions: <b>{', '.join(changed)}</b> (highlighted)"
+            )
+            first_changed = (
+                next(r for r, name in enumerate(names) if name in changed and name != "COMMIT_TS")
+                if any(n != "COMMIT_TS" for n in changed)
+                else names.index(changed[0])
+            )
+            self.table.scrollToItem(
+                self.table.item(first_changed, 0), QAbstractItemView.ScrollHint.PositionAtCenter
+            )
         prov = QPlainTextEdit()
         prov.setObjectName("provenance")
         prov.setReadOnly(True)

@@ -30,6 +30,7 @@ class ConnectionDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Connection settings")
+        self.setMinimumWidth(560)
         self.setObjectName("connectionDialog")
         self.ctx = ctx
         self._sync = synchronous

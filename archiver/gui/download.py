@@ -92,6 +92,16 @@ class DatasetPicker(QTreeWidget):
         for n, it in self.items.items():
             it.setCheckState(0, Qt.CheckState.Checked if n in names else Qt.CheckState.Unchecked)
 
+    def clear_mark(self, name: str) -> None:
+        it = self.items[name]
+        if it.data(0, Qt.ItemDataRole.UserRole):
+            it.setText(1, DATASETS[name].description)
+            it.setForeground(0, QBrush())
+            it.setForeground(1, QBrush())
+            it.setToolTip(0, DATASETS[name].description)
+            it.setToolTip(1, "")
+            it.setData(0, Qt.ItemDataRole.UserRole, None)
+
     def mark_not_entitled(self, name: str, message: str) -> None:
         it = self.items[name]
         it.setText(1, f"Not entitled for this tenant — {DATASETS[name].description}")
@@ -562,6 +572,8 @@ class DownloadPanel(QWidget):
         for name, d in result.progress.datasets.items():
             if d.not_entitled:
                 self.picker.mark_not_entitled(name, d.message)
+            elif d.chunks_done and name in self.picker.items:
+                self.picker.clear_mark(name)
             if (
                 result.status == "interrupted"
                 and name in self.jobs.rows

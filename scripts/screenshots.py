@@ -1,0 +1,133 @@
+"""Render each main screen into docs/screenshots/ (run under Xvfb with the real xcb platform):
+
+    xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshots.py
+
+Uses the embedded simulator and a throw-away archive; a late update gives a row two
+versions, and one dataset is refused (no entitlement) so every state shows.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from archiver.api.tenant import Secret
+from archiver.gui.connection import ConnectionDialog
+from archiver.gui.context import AppContext
+from archiver.gui.main_window import MainWindow, app_icon
+from archiver.settings import Settings
+from archiver.simulator import SimConfig, Simulator
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+
+
+def settle(app: QApplication, seconds: float = 0.3) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    app = QApplication(sys.argv[:1])
+    app.setWindowIcon(app_icon())
+    tmp = Path(tempfile.mkdtemp())
+    sim = Simulator(SimConfig(rows_per_interval=20))
+    sim.start()
+    settings = Settings(tmp / "settings.json")
+    settings.set("base_url", sim.base_url)
+    settings.set("client_id", "archiver-demo")
+    ctx = AppContext(
+        settings,
+        tmp / "demo-archive.sqlite3",
+        demo=True,
+        demo_url=sim.base_url,
+        session_secret=Secret("demo-secret"),
+    )
+    w = MainWindow(
+        ctx, synchronous=True, qsettings=QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat)
+    )
+    w.resize(1360, 860)
+    w.show()
+    d = w.download
+    d.picker.set_selected(["interactionSegments", "workflowTrace", "queue", "agent"])
+    d.range.set_range(datetime(2025, 2, 1, tzinfo=UTC), datetime(2025, 2, 3, 23, 45, tzinfo=UTC))
+    sim.set_faults(accepted_first=1)  # agentAux's first answer: 202, not processed yet
+    d.picker.set_selected(["agentAux"])
+    d.start_download()
+    sim.set_faults(accepted_first=0)
+    d.picker.set_selected(["interactionSegments", "workflowTrace", "queue", "agent"])
+    d.start_download()
+    sim.late_update(["interactionSegments"], 0.3)
+    d.start_download()  # re-pull: new versions of re-issued rows
+    sim.set_faults(entitled=False)  # a tenant without Analytics Insights
+    d.picker.set_selected(["queue", "agent", "workflowTrace"])
+    d.range.set_range(datetime(2025, 2, 4, tzinfo=UTC), datetime(2025, 2, 4, 23, 45, tzinfo=UTC))
+    d.start_download()
+    sim.set_faults(entitled=True)
+    settle(app)
+    w.tabs.setCurrentWidget(d)
+    settle(app)
+    w.grab().save(str(OUT / "download.png"))
+    w.tabs.setCurrentWidget(w.browse)
+    w.browse.refresh()
+    settle(app)
+    w.browse.select_dataset("interactionSegments")
+    settle(app)
+    w.grab().save(str(OUT / "browse.png"))
+    import sqlite3
+
+    conn = sqlite3.connect(ctx.archive_path)
+    rid = conn.execute(
+        "SELECT max(record_id) FROM records WHERE dataset='interactionSegments' AND row_key IN (SELECT row_key FROM records GROUP BY row_key HAVING count(*) > 1)"
+    ).fetchone()[0]
+    iid = conn.execute(
+        "SELECT json_extract(values_json,'$.INTERACTION_ID') FROM records WHERE dataset='interactionSegments' GROUP BY 1 HAVING count(*) >= 3 LIMIT 1"
+    ).fetchone()[0]
+    conn.close()
+    w.browse.latest.setChecked(True)
+    settle(app)
+    row = next(r for r in range(w.browse.model.rowCount()) if w.browse.model.record_id(r) == rid)
+    dlg = w.browse.open_row(w.browse.model.index(row, 0))
+    settle(app)
+    dlg.grab().save(str(OUT / "row-history.png"))
+    dlg.close()
+    w.tabs.setCurrentWidget(w.interactions)
+    w.interactions.query.setText(iid[:12])
+    w.interactions.search()
+    w.interactions.results.setCurrentRow(0)
+    w.interactions.show(iid)
+    settle(app)
+    w.grab().save(str(OUT / "interaction.png"))
+    w.tabs.setCurrentWidget(w.coverage)
+    settle(app)
+    w.grab().save(str(OUT / "coverage.png"))
+    w.tabs.setCurrentWidget(w.audit)
+    w.audit.run_verify()
+    settle(app)
+    w.grab().save(str(OUT / "audit.png"))
+    conn_dlg = ConnectionDialog(ctx, w, synchronous=True)
+    conn_dlg.show()
+    conn_dlg.test_connection()
+    settle(app)
+    conn_dlg.grab().save(str(OUT / "connection.png"))
+    conn_dlg.close()
+    w.close()
+    sim.stop()
+    print("\n".join(str(p) for p in sorted(OUT.glob("*.png"))))
+
+
+if __name__ == "__main__":
+    if "QT_QPA_PLATFORM" not in os.environ and not os.environ.get("DISPLAY"):
+        raise SystemExit(
+            "run under Xvfb: xvfb-run -a -s '-screen 0 1400x900x24' python scripts/screenshots.py"
+        )
+    main()
