@@ -325,3 +325,14 @@ def test_demo_context_uses_its_own_archive(qtbot):
         )
     finally:
         sim.stop()
+
+
+def test_qt_binding_keeps_none_refcount(qapp):
+    """PySide6 6.12.0 drops a reference to None on every processEvents(); a long session
+    then aborts the interpreter. Guard against any binding with that bug."""
+    import sys
+
+    before = sys.getrefcount(None)
+    for _ in range(2000):
+        qapp.processEvents()
+    assert sys.getrefcount(None) - before > -100
