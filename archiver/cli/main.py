@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from archiver import __version__
-from archiver.cli import archive_cmds, gui, pull, simulate
+from archiver.cli import archive_cmds, bundle_cmds, gui, pull, simulate
 
 #: Subcommand modules; each has ``add_parser(subparsers)`` setting ``func``.
-COMMANDS = [pull, archive_cmds, gui, simulate]
+COMMANDS = [pull, archive_cmds, bundle_cmds, gui, simulate]
 
 
 def build_parser() -> argparse.ArgumentParser:

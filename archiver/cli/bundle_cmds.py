@@ -1,0 +1,179 @@
+"""``archiver export`` (signed audit bundle), ``archiver verify`` and ``archiver keys``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from archiver.cli import common
+from archiver.export import keys
+from archiver.export.bundle import BundleError, export_bundle
+from archiver.export.redact import PROFILES
+from archiver.export.scope import Scope
+from archiver.export.verify import verify_bundle
+from archiver.pull.chunks import RangeError, parse_bound
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    e = sub.add_parser(
+        "export",
+        help="write a signed audit bundle of interactions",
+        description="Export interactionSegments and workflowTrace rows in scope as a signed BagIt bundle (PDF report, CSV, JSONL, raw pages) that can be verified without archiver.",
+    )
+    common.add_archive(e)
+    e.add_argument(
+        "--from",
+        dest="start",
+        required=True,
+        metavar="START",
+        help="first ROW_DATE_UTC day (YYYYMMDD or YYYY-MM-DD)",
+    )
+    e.add_argument(
+        "--to", dest="end", required=True, metavar="END", help="last ROW_DATE_UTC day, inclusive"
+    )
+    e.add_argument(
+        "--interaction",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only this interaction (repeatable)",
+    )
+    e.add_argument("--agent", metavar="ID", help="only segments handled by this agent (USER_ID)")
+    e.add_argument("--queue", metavar="ID", help="only segments of this queue (QUEUE_ID)")
+    e.add_argument(
+        "--channel",
+        metavar="NAME",
+        help="only segments of this channel (COMM_TYPE: voice, chat, email, …)",
+    )
+    e.add_argument(
+        "--versions",
+        choices=("latest", "all"),
+        default="latest",
+        help="latest version per row (default) or every archived version",
+    )
+    e.add_argument(
+        "--redact",
+        default="none",
+        choices=sorted(PROFILES),
+        metavar="PROFILE",
+        help=f"redaction profile: {', '.join(sorted(PROFILES))} (default none)",
+    )
+    e.add_argument("--zip", action="store_true", help="also write DIR.zip")
+    e.add_argument("--key-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    e.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="the bundle directory to create"
+    )
+    e.set_defaults(func=run_export)
+
+    v = sub.add_parser(
+        "verify",
+        help="verify an audit bundle (directory or zip)",
+        description="Check every file hash, the tag manifest, the CMS and PDF signatures, and that CSV, JSONL and raw pages agree. Exits 1 naming the first problem.",
+    )
+    v.add_argument("bundle", type=Path, metavar="BUNDLE")
+    v.set_defaults(func=run_verify)
+
+    k = sub.add_parser("keys", help="show, create or import the signing key")
+    k.add_argument("action", choices=("show", "create", "import"))
+    k.add_argument("--pkcs12", type=Path, help="import: a PKCS#12 file")
+    k.add_argument("--key", type=Path, help="import: a PEM private key")
+    k.add_argument("--cert", type=Path, help="import: a PEM certificate")
+    k.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="import: read the file's password from standard input",
+    )
+    k.add_argument("--key-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    k.set_defaults(func=run_keys)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    try:
+        start = parse_bound(args.start, is_end=False, daily=True).date()
+        end = parse_bound(args.end, is_end=True, daily=True).date()
+        if start > end:
+            raise RangeError("--from is after --to")
+        ident = keys.load_or_create(args.key_dir)
+    except RangeError as exc:
+        print(f"archiver export: {exc}", file=sys.stderr)
+        return 2
+    except keys.SigningKeyError as exc:
+        print(f"archiver export: {exc}", file=sys.stderr)
+        return 4
+    scope = Scope(
+        start,
+        end,
+        tuple(args.interaction),
+        args.agent,
+        args.queue,
+        args.channel,
+        args.versions,
+        args.redact,
+    )
+    try:
+        gen = export_bundle(common.archive_path(args), scope, args.out, ident, make_zip=args.zip)
+        while True:
+            try:
+                print(next(gen), file=sys.stderr)
+            except StopIteration as stop:
+                result = stop.value
+                break
+    except (BundleError, FileNotFoundError) as exc:
+        print(f"archiver export: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"Bundle {result.bundle_id} written to {result.path}"
+        + (f" and {result.zip_path}" if result.zip_path else "")
+    )
+    print(
+        f"{result.interactions:,} interactions, {result.segments:,} segment rows, {result.traces:,} trace rows, report {result.pages:,} pages"
+    )
+    print(f"Signer certificate SHA-256: {ident.fingerprint}")
+    if result.gaps:
+        print(f"Coverage: {len(result.gaps)} gap(s) stated in the report and bag-info.txt:")
+        for g in result.gaps[:20]:
+            print(f"  {g}")
+    print(
+        f"Check it with `archiver verify {result.path}` or the commands in {result.path / 'VERIFY.txt'}."
+    )
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    rep = verify_bundle(args.bundle)
+    print(rep.summary())
+    return 0 if rep.ok else 1
+
+
+def run_keys(args: argparse.Namespace) -> int:
+    try:
+        if args.action == "show":
+            ident = keys.load(args.key_dir)
+        elif args.action == "create":
+            ident = keys.create(args.key_dir)
+        else:
+            password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else None
+            if args.pkcs12:
+                ident = keys.import_pkcs12(args.pkcs12, password, args.key_dir)
+            elif args.key and args.cert:
+                ident = keys.import_pem(args.key, args.cert, password, args.key_dir)
+            else:
+                print(
+                    "archiver keys import: give --pkcs12 FILE, or --key KEY.pem --cert CERT.pem",
+                    file=sys.stderr,
+                )
+                return 2
+    except FileNotFoundError:
+        print(
+            "No signing key yet: `archiver keys create` makes one (the first export does too).",
+            file=sys.stderr,
+        )
+        return 1
+    except keys.SigningKeyError as exc:
+        print(f"archiver keys: {exc}", file=sys.stderr)
+        return 4
+    print(
+        f"Subject: {ident.subject}\nSHA-256 fingerprint: {ident.fingerprint}\nCertificate: {ident.cert_path}"
+    )
+    return 0

@@ -1,0 +1,209 @@
+"""The signing identity: an ECDSA P-256 key and a self-signed certificate (or an imported
+PKCS#12 / PEM pair). The private key is stored encrypted; its passphrase lives in the OS
+keyring, or comes from ARCHIVER_KEY_PASSPHRASE for headless use, and is never written."""
+
+from __future__ import annotations
+
+import datetime
+import getpass
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+from platformdirs import user_data_path
+
+from archiver.credentials import SERVICE, keyring_available
+
+ENV_PASSPHRASE = "ARCHIVER_KEY_PASSPHRASE"
+KEYRING_ACCOUNT = "signing-key-passphrase"
+
+
+class SigningKeyError(Exception):
+    """The signing key cannot be used; the message says how to fix it."""
+
+
+def default_dir() -> Path:
+    return user_data_path("archiver", appauthor=False) / "signing"
+
+
+@dataclass(frozen=True)
+class SigningIdentity:
+    key: ec.EllipticCurvePrivateKey
+    cert: x509.Certificate
+    key_path: Path
+    cert_path: Path
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the DER certificate, hex with colons (as `openssl x509 -fingerprint`)."""
+        digest = self.cert.fingerprint(hashes.SHA256()).hex().upper()
+        return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+    @property
+    def subject(self) -> str:
+        return self.cert.subject.rfc4514_string()
+
+    def cert_pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    def __repr__(self) -> str:
+        return f"SigningIdentity(subject={self.subject!r}, fingerprint={self.fingerprint!r})"
+
+
+def _passphrase(create: bool) -> bytes:
+    env = os.environ.get(ENV_PASSPHRASE)
+    if env:
+        return env.encode()
+    ok, why = keyring_available()
+    if ok:
+        import keyring
+
+        stored = keyring.get_password(SERVICE, KEYRING_ACCOUNT)
+        if stored:
+            return stored.encode()
+        if create:
+            new = secrets.token_urlsafe(32)
+            keyring.set_password(SERVICE, KEYRING_ACCOUNT, new)
+            return new.encode()
+        raise SigningKeyError(
+            "The signing key's passphrase is not in the OS keyring. Set ARCHIVER_KEY_PASSPHRASE, or import the key again (archiver keys import)."
+        )
+    raise SigningKeyError(
+        f"No passphrase for the signing key: {why}. Set {ENV_PASSPHRASE} in the environment (it is never written anywhere), "
+        "or run on a desktop with an OS keyring."
+    )
+
+
+def _write_private(path: Path, key: ec.EllipticCurvePrivateKey, passphrase: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase),
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def create(directory: Path | None = None, common_name: str | None = None) -> SigningIdentity:
+    """A new ECDSA P-256 key and a self-signed certificate valid for ten years."""
+    d = directory or default_dir()
+    passphrase = _passphrase(create=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    try:
+        who = f"{getpass.getuser()}@{socket.gethostname()}"
+    except Exception:  # no login name
+        who = socket.gethostname()
+    name = x509.Name(
+        [
+            x509.NameAttribute(
+                NameOID.COMMON_NAME, common_name or f"Archiver audit signer ({who})"
+            ),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "archiver"),
+        ]
+    )
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_path, cert_path = d / "key.pem", d / "cert.pem"
+    _write_private(key_path, key, passphrase)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return SigningIdentity(key, cert, key_path, cert_path)
+
+
+def load(directory: Path | None = None) -> SigningIdentity:
+    d = directory or default_dir()
+    key_path, cert_path = d / "key.pem", d / "cert.pem"
+    if not key_path.exists() or not cert_path.exists():
+        raise FileNotFoundError(f"No signing key in {d}")
+    passphrase = _passphrase(create=False)
+    try:
+        key = serialization.load_pem_private_key(key_path.read_bytes(), passphrase)
+    except (ValueError, TypeError):
+        raise SigningKeyError(
+            f"The signing key in {d} cannot be decrypted with the passphrase given ({ENV_PASSPHRASE} or the keyring)."
+        ) from None
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    if not isinstance(key, ec.EllipticCurvePrivateKey) and not hasattr(key, "sign"):
+        raise SigningKeyError("unsupported key type")
+    return SigningIdentity(key, cert, key_path, cert_path)  # type: ignore[arg-type]
+
+
+def load_or_create(directory: Path | None = None) -> SigningIdentity:
+    """The identity in ``directory``; created on first use."""
+    try:
+        return load(directory)
+    except FileNotFoundError:
+        return create(directory)
+
+
+def import_pkcs12(
+    p12: Path, password: str | None, directory: Path | None = None
+) -> SigningIdentity:
+    key, cert, _ = pkcs12.load_key_and_certificates(
+        p12.read_bytes(), password.encode() if password else None
+    )
+    if key is None or cert is None:
+        raise SigningKeyError(f"{p12} holds no private key and certificate.")
+    return _store_imported(key, cert, directory)
+
+
+def import_pem(
+    key_file: Path, cert_file: Path, password: str | None, directory: Path | None = None
+) -> SigningIdentity:
+    key = serialization.load_pem_private_key(
+        key_file.read_bytes(), password.encode() if password else None
+    )
+    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    return _store_imported(key, cert, directory)
+
+
+def _store_imported(key, cert: x509.Certificate, directory: Path | None) -> SigningIdentity:
+    d = directory or default_dir()
+    if cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ) != key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ):
+        raise SigningKeyError("The certificate does not belong to the private key.")
+    passphrase = _passphrase(create=True)
+    _write_private(d / "key.pem", key, passphrase)
+    (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return SigningIdentity(key, cert, d / "key.pem", d / "cert.pem")
+
+
+def passphrase_bytes() -> bytes:
+    """The passphrase of the stored key (for pyHanko's signer)."""
+    return _passphrase(create=False)
