@@ -156,7 +156,7 @@ def _table(
 ) -> Table:
     data = [[Paragraph(escape(h), st["head"]) for h in header]]
     data += [[Paragraph(rich(v), st["cell"]) if v else "" for v in row] for row in rows]
-    t = Table(data, colWidths=[w * mm for w in widths_mm], repeatRows=1)
+    t = Table(data, colWidths=[w * mm for w in widths_mm], repeatRows=1, hAlign="LEFT")
     t.setStyle(
         TableStyle(
             [
@@ -184,7 +184,7 @@ def _kv(
         [Paragraph(f"<b>{escape(k)}</b>", st["base"]), Paragraph(rich(v), st["base"])]
         for k, v in rows
     ]
-    t = Table(data, colWidths=[key_mm * mm, val_mm * mm])
+    t = Table(data, colWidths=[key_mm * mm, val_mm * mm], hAlign="LEFT")
     t.setStyle(
         TableStyle(
             [
@@ -210,12 +210,12 @@ def interaction_story(
         )
         if x
     )
-    out: list = [Paragraph(f"Interaction {escape(iid)}", st["h2"])]
+    head: list = [Paragraph(f"Interaction {escape(iid)}", st["h2"])]
     if who:
-        out.append(Paragraph(rich(who), st["small"]))
+        head.append(Paragraph(rich(who), st["small"]))
     notes = first.get("INTERACTION_NOTES", "")
     if notes:
-        out.append(Paragraph("Notes: " + rich(notes), st["small"]))
+        head.append(Paragraph("Notes: " + rich(notes), st["small"]))
     seg_rows = [
         [
             s.values.get(col, "") if col != "COMMIT_TS" else s.commit_ts
@@ -223,9 +223,11 @@ def interaction_story(
         ]
         for s in segs
     ]
+    out: list = []
     out.append(
         KeepTogether(
             [
+                *head,
                 Paragraph(f"Segments ({len(segs)})", st["h3"]),
                 _table(
                     [c[0] for c in SEGMENT_COLUMNS],
