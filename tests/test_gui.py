@@ -336,3 +336,36 @@ def test_qt_binding_keeps_none_refcount(qapp):
     for _ in range(2000):
         qapp.processEvents()
     assert sys.getrefcount(None) - before > -100
+
+
+def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeypatch):
+    from PySide6.QtCore import QDate
+
+    monkeypatch.setenv("ARCHIVER_KEY_PASSPHRASE", "gui-test")
+    w = window_factory(sim, synchronous=True)
+    w.key_dir = tmp_path / "keys"
+    w.download.picker.set_selected(["interactionSegments", "workflowTrace"])
+    set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 2, 45))
+    w.download.start_download()
+    dlg = w.open_export()
+    qtbot.addWidget(dlg)
+    assert "will be created" in dlg.signer.text()
+    dlg.start.setDate(QDate(2025, 2, 1))
+    dlg.end.setDate(QDate(2025, 2, 1))
+    dlg.redact.setCurrentText("customer-pii")
+    dlg.out.setText(str(tmp_path / "gui-bundle"))
+    qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
+    assert dlg.result is not None and dlg.status.text().startswith("✓")
+    assert "SHA-256 fingerprint" in dlg.signer.text()
+    assert "coverage gap" in dlg.status.text()  # only three hours of the day were pulled
+    ver = w.open_verify_bundle()
+    qtbot.addWidget(ver)
+    ver.path.setText(str(tmp_path / "gui-bundle"))
+    qtbot.mouseClick(ver.verify_button, Qt.MouseButton.LeftButton)
+    assert ver.verdict.property("ok") is True and "VERIFIED" in ver.verdict.text()
+    (tmp_path / "gui-bundle" / "data" / "records.jsonl").write_text("{}\n")
+    ver.run()
+    assert ver.verdict.property("ok") is False and "records.jsonl" in ver.verdict.text()
+    w.tabs.setCurrentWidget(w.audit)
+    events = [w.audit.table.item(r, 2).text() for r in range(w.audit.table.rowCount())]
+    assert events[0] == "export"

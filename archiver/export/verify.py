@@ -71,6 +71,15 @@ def verify_bundle(path: Path) -> BundleReport:
 
 
 def _verify_dir(root: Path) -> BundleReport:
+    try:
+        return _checks(root)
+    except Exception as exc:  # a bundle damaged in a way no check foresaw is still a failure
+        rep = BundleReport()
+        rep.problems.append(f"the bundle cannot be checked: {type(exc).__name__}: {exc}")
+        return rep
+
+
+def _checks(root: Path) -> BundleReport:
     rep = BundleReport()
     for name in (*bag.TAG_FILES, bag.TAGMANIFEST, bag.SIGNATURE):
         if not (root / name).is_file():
@@ -190,12 +199,29 @@ def _verify_consistency(root: Path, rep: BundleReport) -> None:
         rep.problems.append("data/records.jsonl is missing")
         return
     rows = []
+    needed = {
+        "dataset": str,
+        "row_key": str,
+        "commit_ts": str,
+        "record_sha256": str,
+        "page_sha256": str,
+        "values": dict,
+        "redacted": list,
+    }
     for number, line in enumerate(jsonl.read_text(encoding="utf-8").splitlines(), 1):
         try:
-            rows.append(json.loads(line))
+            obj = json.loads(line)
         except ValueError:
             rep.problems.append(f"data/records.jsonl line {number} is not JSON")
             return
+        if not isinstance(obj, dict) or any(
+            not isinstance(obj.get(k), t) for k, t in needed.items()
+        ):
+            rep.problems.append(
+                f"data/records.jsonl line {number} is not a record of this bundle format"
+            )
+            return
+        rows.append(obj)
     for ds in ("interactionSegments", "workflowTrace"):
         path = root / "data" / f"{ds}.csv"
         if not path.is_file():

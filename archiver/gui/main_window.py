@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QToo
 from archiver import __version__
 from archiver.gui.audit import AuditPanel
 from archiver.gui.browse import BrowsePanel
+from archiver.gui.bundles import ExportDialog, VerifyDialog
 from archiver.gui.connection import ConnectionDialog
 from archiver.gui.context import AppContext
 from archiver.gui.coverage import CoveragePanel
@@ -38,6 +39,7 @@ class MainWindow(QMainWindow):
             "archiver", "archiver-demo" if ctx.demo else "archiver"
         )
         self.last_error: tuple[str, str] | None = None
+        self.key_dir: Path | None = None  # signing key directory (None: the user data dir)
         self.setWindowTitle("Archiver" + (" — demo (simulated tenant)" if ctx.demo else ""))
         self.setWindowIcon(app_icon())
         self.setObjectName("mainWindow")
@@ -83,15 +85,32 @@ class MainWindow(QMainWindow):
         self.verify_action = QAction("&Verify archive", self)
         self.verify_action.setShortcut(QKeySequence("Ctrl+Shift+V"))
         self.verify_action.triggered.connect(self._verify)
+        self.export_action = QAction("&Export audit bundle…", self)
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.export_action.triggered.connect(self.open_export)
+        self.verify_bundle_action = QAction("Verify a &bundle…", self)
+        self.verify_bundle_action.triggered.connect(self.open_verify_bundle)
         self.about_action = QAction("&About Archiver", self)
         self.about_action.triggered.connect(self.about)
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
-        for a in (self.connection_action, self.refresh_action, self.verify_action):
+        for a in (
+            self.connection_action,
+            self.refresh_action,
+            self.verify_action,
+            self.export_action,
+            self.verify_bundle_action,
+        ):
             bar.addAction(a)
         file_menu = self.menuBar().addMenu("&File")
-        for a in (self.connection_action, self.refresh_action, self.verify_action):
+        for a in (
+            self.connection_action,
+            self.refresh_action,
+            self.verify_action,
+            self.export_action,
+            self.verify_bundle_action,
+        ):
             file_menu.addAction(a)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
@@ -135,6 +154,19 @@ class MainWindow(QMainWindow):
     def open_connection(self) -> ConnectionDialog:
         dlg = ConnectionDialog(self.ctx, self, self.synchronous)
         dlg.accepted.connect(self._update_banner)
+        dlg.open()
+        return dlg
+
+    def open_export(self) -> ExportDialog:
+        dlg = ExportDialog(
+            self.ctx.archive_path, self, key_dir=self.key_dir, synchronous=self.synchronous
+        )
+        dlg.finished.connect(lambda _: self.audit.refresh())
+        dlg.open()
+        return dlg
+
+    def open_verify_bundle(self) -> VerifyDialog:
+        dlg = VerifyDialog(self, synchronous=self.synchronous)
         dlg.open()
         return dlg
 
