@@ -330,3 +330,21 @@ def test_unusable_archive_path_is_a_clear_error(sim, tmp_path):
         and "cannot open the archive" in out.stderr
         and "Traceback" not in out.stderr
     )
+
+
+def test_tty_progress_line(capsys):
+    from archiver.cli.pull import _Renderer
+    from archiver.pull.progress import DatasetProgress, Progress
+
+    d = DatasetProgress("queue", chunks_total=4, chunks_done=1, pages=3, rows=600)
+    d.started -= 5
+    _Renderer(enabled=True).update(Progress({"queue": d}), force=True)
+    line = capsys.readouterr().err
+    assert (
+        "[#####---------------] 1/4 chunks" in line
+        and "600 rows" in line
+        and "ETA 0:1" in line
+        and "running" in line
+    )
+    _Renderer(enabled=False).update(Progress({"queue": d}), force=True)
+    assert capsys.readouterr().err == ""

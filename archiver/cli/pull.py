@@ -26,7 +26,7 @@ from archiver.pull.engine import (
     PullEngine,
     PullParams,
 )
-from archiver.pull.progress import Progress
+from archiver.pull.progress import Progress, format_eta
 
 EXIT_CODES_HELP = """exit codes:
   0  success: every chunk archived
@@ -239,14 +239,6 @@ def _plan(engine: PullEngine, args: argparse.Namespace, datasets: list[str]) -> 
     )
 
 
-def _fmt_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    m, s = divmod(int(seconds), 60)
-    h, m = divmod(m, 60)
-    return f"ETA {h}:{m:02d}:{s:02d}" if h else f"ETA {m}:{s:02d}"
-
-
 class _Renderer:
     """A redrawn block of one line per dataset on a TTY (stderr); silent otherwise."""
 
@@ -267,8 +259,9 @@ class _Renderer:
             width = 20
             frac = d.finished_chunks / d.chunks_total if d.chunks_total else 1.0
             bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+            eta = f"ETA {format_eta(d.eta())}" if d.eta() is not None else ""
             out.append(
-                f"{d.dataset:<24} [{bar}] {d.finished_chunks}/{d.chunks_total} chunks {d.pages:>6} pages {d.rows:>9,} rows {d.rate():>7,.0f} rows/s {_fmt_eta(d.eta()):<12} {d.state}"
+                f"{d.dataset:<24} [{bar}] {d.finished_chunks}/{d.chunks_total} chunks {d.pages:>6} pages {d.rows:>9,} rows {d.rate():>7,.0f} rows/s {('ETA ' + format_eta(d.eta())) if d.eta() is not None else '':<12} {d.state}"
             )
         if self.lines:
             sys.stderr.write(f"\x1b[{self.lines}F")

@@ -37,7 +37,7 @@ from archiver.datasets import ANALYTICS_INSIGHTS, DATASETS, FILTERABLE_COLUMNS, 
 from archiver.gui.context import AppContext
 from archiver.gui.workers import Job
 from archiver.pull.engine import Plan, PullEngine, PullParams
-from archiver.pull.progress import Progress
+from archiver.pull.progress import Progress, format_eta
 
 STATE_COLORS = {
     "done": "#2e7d32",
@@ -267,14 +267,6 @@ class FilterEdit(QGroupBox):
         return f"{self.column.currentText()}:{v}"
 
 
-def _fmt_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    m, s = divmod(int(seconds), 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
 class JobsTable(QTableWidget):
     """One row per dataset: progress, pages, rows, rows/s, ETA, state."""
 
@@ -332,7 +324,7 @@ class JobsTable(QTableWidget):
             self.item(r, 2).setText(f"{d['pages']:,}")
             self.item(r, 3).setText(f"{d['rows']:,}")
             self.item(r, 4).setText(f"{d['rate']:,.0f}")
-            self.item(r, 5).setText(_fmt_eta(d["eta"]))
+            self.item(r, 5).setText(format_eta(d["eta"]))
             state = d["state"]
             tip = d["message"]
             if state == "waiting for data" and d["next_retry_at"]:

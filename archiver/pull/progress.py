@@ -79,3 +79,12 @@ class Progress:
             ):
                 setattr(t, f, getattr(t, f) + getattr(d, f))
         return t
+
+
+def format_eta(seconds: float | None) -> str:
+    """``m:ss`` or ``h:mm:ss``; '' when unknown."""
+    if seconds is None:
+        return ""
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
