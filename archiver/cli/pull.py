@@ -261,7 +261,7 @@ class _Renderer:
             bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
             eta = f"ETA {format_eta(d.eta())}" if d.eta() is not None else ""
             out.append(
-                f"{d.dataset:<24} [{bar}] {d.finished_chunks}/{d.chunks_total} chunks {d.pages:>6} pages {d.rows:>9,} rows {d.rate():>7,.0f} rows/s {('ETA ' + format_eta(d.eta())) if d.eta() is not None else '':<12} {d.state}"
+                f"{d.dataset:<24} [{bar}] {d.finished_chunks}/{d.chunks_total} chunks {d.pages:>6} pages {d.rows:>9,} rows {d.rate():>7,.0f} rows/s {eta:<12} {d.state}"
             )
         if self.lines:
             sys.stderr.write(f"\x1b[{self.lines}F")
