@@ -6,6 +6,8 @@ import os
 
 # Headless Qt for every test; set here so users never have to.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Never touch the developer's real OS keyring from tests.
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
