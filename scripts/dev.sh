@@ -68,7 +68,11 @@ python_env() {
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     say "installing archiver and its test tools into $VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-    "$VENV/bin/python" -m pip install -q -e ".[test]"
+    if ! "$VENV/bin/python" -m pip install -q -e ".[test]" >"$VENV/install.log" 2>&1; then
+      cat "$VENV/install.log" >&2
+      say "installing the Python packages failed (log above, also in $VENV/install.log)"
+      exit 1
+    fi
     echo "$want" >"$stamp"
   fi
 }
@@ -86,6 +90,12 @@ case "$cmd" in
     ;;
   start)
     setup
+    if [ "$(uname -s)" = Linux ] && [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -z "${QT_QPA_PLATFORM:-}" ]; then
+      say "no display here (DISPLAY and WAYLAND_DISPLAY are unset): the window has nowhere to show."
+      say "on a server, run it on a virtual screen: xvfb-run -a bash scripts/dev.sh start"
+      say "or use the command line: $VENV/bin/archiver --help"
+      exit 1
+    fi
     exec "$VENV/bin/archiver" gui --demo "$@"
     ;;
   test)

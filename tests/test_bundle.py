@@ -189,6 +189,13 @@ def test_standard_tools_verify_it(bundle):
         text=True,
     )
     assert val.returncode == 0 and "judged VALID" in val.stdout, val.stdout + val.stderr
+    bagit = subprocess.run(
+        [str(Path(sys.executable).parent / "bagit.py"), "--validate", "."],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert bagit.returncode == 0 and "is valid" in bagit.stderr, bagit.stderr[-500:]
     for line in (root / "VERIFY.txt").read_text().splitlines():
         if line.startswith("    sha256sum") or line.startswith("    openssl cms"):
             assert _sh(line.strip(), root).returncode == 0, line

@@ -369,3 +369,22 @@ def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeyp
     w.tabs.setCurrentWidget(w.audit)
     events = [w.audit.table.item(r, 2).text() for r in range(w.audit.table.rowCount())]
     assert events[0] == "export"
+
+
+def test_interaction_loads_in_a_worker(qtbot, sim, window_factory):
+    from tests.pulltools import pull
+
+    w = window_factory(sim)
+    pull(
+        sim,
+        w.ctx.archive_path,
+        params(["interactionSegments", "workflowTrace"], "202502010000", "202502010045"),
+    )
+    iid = archived(w.ctx.archive_path, "interactionSegments")[0][1]
+    w.interactions.show(iid)
+    assert "Loading" in w.interactions.title.text()
+    qtbot.waitUntil(
+        lambda: iid in w.interactions.title.text() and "Loading" not in w.interactions.title.text(),
+        timeout=10_000,
+    )
+    assert w.interactions.segments.rowCount() >= 1

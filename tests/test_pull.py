@@ -329,3 +329,33 @@ def test_memory_stays_bounded_by_queue(sim_factory, tmp_path):
     for _ in gen:
         pass
     assert eng.result.exit_code == EXIT_OK
+
+
+def test_schema_drift_is_recorded(sim, tmp_path, monkeypatch):
+    import dataclasses
+
+    from archiver import datasets
+
+    arc = tmp_path / "a.sqlite3"
+    p = params(["queue"], "20250201", "20250201")
+    pull(sim, arc, p)
+    queue = datasets.DATASETS["queue"]
+    drifted = dataclasses.replace(queue, columns=(*queue.columns, ("SERVICE_LEVEL", "number")))
+    monkeypatch.setitem(datasets.DATASETS, "queue", drifted)
+    real = sim.model._generate
+    monkeypatch.setattr(
+        sim.model,
+        "_generate",
+        lambda ds, start, minutes: [
+            dict(r, SERVICE_LEVEL="0.95") for r in real(ds, start, minutes)
+        ],
+    )
+    sim.model._cache.clear()
+    pull(sim, arc, params(["queue"], "20250202", "20250202"))
+    conn = sqlite3.connect(arc)
+    changes = conn.execute(
+        "SELECT description FROM schema_changes WHERE dataset='queue' ORDER BY change_id"
+    ).fetchall()
+    conn.close()
+    assert [c[0] for c in changes] == ["first seen", "added SERVICE_LEVEL"]
+    assert verify_archive(arc).ok

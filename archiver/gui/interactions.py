@@ -210,6 +210,7 @@ class InteractionPanel(QWidget):
         self.archive_path = archive_path
         self.synchronous = synchronous
         self._job: Job | None = None
+        self._show_job: Job | None = None
         self.query = QLineEdit()
         self.query.setObjectName("interactionSearch")
         self.query.setPlaceholderText("Interaction id, customer name, phone, queue… (Enter)")
@@ -281,10 +282,25 @@ class InteractionPanel(QWidget):
             self.results.addItem("No interaction matches.")
 
     def show(self, interaction_id: str | None) -> None:
+        """Load the interaction in a worker (the query scans the archive), then fill the views."""
         if not interaction_id:
             return
-        with ArchiveReader(self.archive_path()) as r:
-            segs, steps = r.interaction(interaction_id)
+        path = self.archive_path()
+        self.title.setText(f"Loading interaction {interaction_id}…")
+
+        def load() -> tuple[str, list[dict[str, str]], list[dict[str, str]]]:
+            with ArchiveReader(path) as r:
+                return (interaction_id, *r.interaction(interaction_id))
+
+        self._show_job = Job(load, generator=False, synchronous=self.synchronous)
+        self._show_job.done.connect(self._shown)
+        self._show_job.failed.connect(
+            lambda m: self.title.setText(f"Could not load the interaction: {m}")
+        )
+        self._show_job.start()
+
+    def _shown(self, loaded: tuple[str, list[dict[str, str]], list[dict[str, str]]]) -> None:
+        interaction_id, segs, steps = loaded
         first = segs[0] if segs else {}
         who = first.get("FIRST_LAST_NAME", "")
         self.title.setText(
@@ -295,5 +311,6 @@ class InteractionPanel(QWidget):
         self.timeline.set_items(timeline_items(segs, steps))
 
     def wait_jobs(self) -> None:
-        if self._job:
-            self._job.wait()
+        for job in (self._job, self._show_job):
+            if job:
+                job.wait()
