@@ -122,8 +122,10 @@ class ExportDialog(QDialog):
     def _show_signer(self) -> None:
         try:
             ident = keys.load(self.key_dir)
+            fp = ident.fingerprint
+            half = len(fp) // 2 + 1
             self.signer.setText(
-                f"Signer: {ident.subject}\nSHA-256 fingerprint: {ident.fingerprint}"
+                f"Signer: {ident.subject}\nCertificate SHA-256 fingerprint (pin it):\n  {fp[:half]}\n  {fp[half:]}"
             )
         except FileNotFoundError:
             self.signer.setText(
