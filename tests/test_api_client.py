@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from archiver.api import (
+    ApiError,
     AuthenticationError,
     BadRequestError,
     CancelledError,
@@ -551,3 +552,40 @@ def test_secret_never_leaks(sim_factory, tmp_path, caplog):
         if path.is_file():
             assert secret.encode() not in path.read_bytes()
     assert records
+
+
+def test_redirect_elsewhere_is_not_an_auth_problem(tmp_path):
+    import http.server
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = b'{"access_token":"t","expires_in":900,"token_type":"bearer"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            self.send_response(301)
+            self.send_header("Location", "https://elsewhere.example/api")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        client = HistoricalClient(
+            Tenant.from_base_url(f"http://127.0.0.1:{srv.server_address[1]}"),
+            Credentials("a", "b"),
+            retry=FAST,
+        )
+        with pytest.raises(ApiError, match="Check the base URL"):
+            client.fetch(Query("queue", START, END))
+        assert client.stats["auth_replays"] == 0
+    finally:
+        srv.shutdown()
+        srv.server_close()

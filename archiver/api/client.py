@@ -130,6 +130,13 @@ class HistoricalClient:
                 _detail(raw),
                 parse_retry_after(resp.headers.get("Retry-After")),
             )
+        if 300 <= status < 400:
+            location = resp.headers.get("Location", "")
+            if not any(m in location.lower() for m in ("auth", "login", "openid", "signin", "sso")):
+                raise ApiError(
+                    f"The API redirected to {location or 'nowhere'} (HTTP {status}) instead of answering. "
+                    "Check the base URL (scheme, host and path) in the connection settings."
+                )
         return status, raw, resp.url
 
     def _send(self, url: str, params: dict[str, str], token: str) -> tuple[int, bytes, str]:
