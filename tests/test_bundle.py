@@ -475,3 +475,19 @@ def test_import_pkcs12(tmp_path, monkeypatch):
 def test_formula_escaping_rule(value, escaped):
     assert escape_cell(value) == escaped
     assert unescape_cell(escaped) == value
+
+
+def test_cancel_leaves_nothing_half_written(archive, signing, tmp_path):
+    import threading
+
+    from archiver.export.bundle import ExportCancelled, export_bundle
+
+    cancel = threading.Event()
+    gen = export_bundle(archive, Scope(DAY, DAY), tmp_path / "cancelled", signing, cancel=cancel)
+    assert next(gen).startswith("Selecting")
+    cancel.set()
+    with pytest.raises(ExportCancelled):
+        for _ in gen:
+            pass
+    assert not (tmp_path / "cancelled").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cancelled")]

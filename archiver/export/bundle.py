@@ -300,7 +300,12 @@ def export_bundle(
         )
         yield "Rendering the report…"
         unsigned = work / "report-unsigned.pdf"
-        pages = build_report(unsigned, shown, meta)
+
+        def check_cancel(done: int, total: int) -> None:
+            if cancel.is_set():
+                raise ExportCancelled()
+
+        pages = build_report(unsigned, shown, meta, check_cancel)
         if cancel.is_set():
             raise ExportCancelled()
         yield f"Report rendered ({pages:,} pages); signing it"

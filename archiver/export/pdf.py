@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -365,28 +365,32 @@ def cover_story(sel: Selection, meta: ReportMeta, st: dict[str, ParagraphStyle])
 
 
 class NumberedCanvas(rl_canvas.Canvas):
-    """Draws "Page x of y" and the bundle id once the page count is known."""
+    """Draws "Page x of y" and the bundle id on every page. The total is a form XObject
+    drawn on each page and defined once at the end, so no page is held in memory."""
 
     bundle_id = ""
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._saved: list[dict] = []
-
     def showPage(self) -> None:
-        self._saved.append(dict(self.__dict__))
-        self._startPage()
+        self.saveState()
+        self.setFont("DejaVu", 7)
+        self.setFillColor(colors.HexColor("#546e7a"))
+        w, _ = self._pagesize
+        self.drawString(12 * mm, 7 * mm, f"Audit bundle {self.bundle_id}")
+        label = f"Page {self._pageNumber} of "
+        x = w - 12 * mm - pdfmetrics.stringWidth(label + "00000", "DejaVu", 7)
+        self.drawString(x, 7 * mm, label)
+        self.translate(x + pdfmetrics.stringWidth(label, "DejaVu", 7), 7 * mm)
+        self.doForm("pageCount")
+        self.restoreState()
+        super().showPage()
 
     def save(self) -> None:
-        total = len(self._saved)
-        for state in self._saved:
-            self.__dict__.update(state)
-            self.setFont("DejaVu", 7)
-            self.setFillColor(colors.HexColor("#546e7a"))
-            w, _ = self._pagesize
-            self.drawString(12 * mm, 7 * mm, f"Audit bundle {self.bundle_id}")
-            self.drawRightString(w - 12 * mm, 7 * mm, f"Page {self._pageNumber} of {total}")
-            super().showPage()
+        total = self._pageNumber - 1
+        self.beginForm("pageCount")
+        self.setFont("DejaVu", 7)
+        self.setFillColor(colors.HexColor("#546e7a"))
+        self.drawString(0, 0, str(total))
+        self.endForm()
         super().save()
 
 
@@ -410,16 +414,43 @@ def render(path: Path, story: list, bundle_id: str, title: str = "Audit bundle")
     return doc.page
 
 
+class LazyStory(list):
+    """A story that creates its flowables while reportlab consumes them, so memory holds a
+    few interactions' tables instead of the whole report. reportlab's build loop asks
+    len() before each flowable; that is where the buffer is topped up."""
+
+    def __init__(self, head: list, more: Iterator[list], low: int = 64) -> None:
+        super().__init__(head)
+        self._more: Iterator[list] | None = more
+        self._low = low
+
+    def __len__(self) -> int:
+        n = super().__len__()
+        if self._more is not None and n < self._low:
+            for flowables in self._more:
+                self.extend(flowables)
+                if super().__len__() >= 4 * self._low:
+                    break
+            else:
+                self._more = None
+            n = super().__len__()
+        return n
+
+
 def build_report(
     path: Path, sel: Selection, meta: ReportMeta, progress: Callable[[int, int], None] | None = None
 ) -> int:
+    """Render the report; ``progress(done, total)`` is called as interactions are laid out
+    (it may raise to cancel)."""
     st = styles()
-    story = cover_story(sel, meta, st)
     groups = group(sel)
-    for n, (iid, segs, steps) in enumerate(groups, 1):
-        story += interaction_story(iid, segs, steps, st)
-        if progress and n % 500 == 0:
-            progress(n, len(groups))
-    if not groups:
-        story.append(Paragraph("No interaction is in scope.", st["base"]))
-    return render(path, story, meta.bundle_id)
+
+    def sections() -> Iterator[list]:
+        for n, (iid, segs, steps) in enumerate(groups, 1):
+            yield interaction_story(iid, segs, steps, st)
+            if progress and (n % 200 == 0 or n == len(groups)):
+                progress(n, len(groups))
+        if not groups:
+            yield [Paragraph("No interaction is in scope.", st["base"])]
+
+    return render(path, LazyStory(cover_story(sel, meta, st), sections()), meta.bundle_id)
