@@ -37,23 +37,25 @@ class _Runner(QObject):
     @Slot()
     def run(self) -> None:
         try:
-            if self.generator:
-                gen: Iterator[Any] = self.fn()
-                while True:
-                    try:
-                        value = next(gen)
-                    except StopIteration as stop:
-                        result = stop.value
-                        break
-                    self.yielded.emit(value)
-            else:
-                result = self.fn()
-            self.done.emit(result)
+            self.done.emit(_drive(self.fn, self.generator, self.yielded.emit))
         except Exception as exc:
             log.error("background job failed:\n%s", traceback.format_exc())
             self.failed.emit(str(exc) or type(exc).__name__)
         finally:
             QThread.currentThread().quit()
+
+
+def _drive(fn: Callable[[], Any], generator: bool, emit: Callable[[Any], None]) -> Any:
+    """Run ``fn``; for a generator, pass each yielded value to ``emit`` and return its value."""
+    if not generator:
+        return fn()
+    gen: Iterator[Any] = fn()
+    while True:
+        try:
+            value = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        emit(value)
 
 
 class Job(QObject):
@@ -104,21 +106,12 @@ class Job(QObject):
 
     def _run_sync(self) -> None:
         try:
-            if self._generator:
-                gen = self._fn()
-                while True:
-                    try:
-                        value = next(gen)
-                    except StopIteration as stop:
-                        result = stop.value
-                        break
-                    self._on_yielded(value)
-            else:
-                result = self._fn()
-            self._on_done(result)
+            result = _drive(self._fn, self._generator, self._on_yielded)
         except Exception as exc:
             log.error("job failed:\n%s", traceback.format_exc())
             self._on_failed(str(exc) or type(exc).__name__)
+            return
+        self._on_done(result)
 
     def wait(self, ms: int = 60_000) -> bool:
         """Wait for the thread to end (results are then queued for the event loop)."""
