@@ -15,3 +15,19 @@ def test_import_contracts_hold():
     out = subprocess.run([exe], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert " 0 broken" in out.stdout, out.stdout
+
+
+def test_resources_found_in_an_installed_layout(tmp_path, monkeypatch):
+    """A wheel installs fonts and icon under <prefix>/share/archiver (pyproject data-files)."""
+    import shutil
+
+    from archiver import resources
+
+    share = tmp_path / "share" / "archiver"
+    shutil.copytree(ROOT / "resources", share)
+    monkeypatch.setattr(resources, "_SOURCE", tmp_path / "no-checkout")
+    monkeypatch.setattr(resources.sys, "prefix", str(tmp_path))
+    assert resources.resource("fonts", "DejaVuSans.ttf") == share / "fonts" / "DejaVuSans.ttf"
+    text = (ROOT / "pyproject.toml").read_text()
+    for f in (ROOT / "resources" / "fonts").glob("*.ttf"):
+        assert f"resources/fonts/{f.name}" in text, f"{f.name} is not installed with the wheel"

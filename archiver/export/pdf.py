@@ -28,8 +28,8 @@ from reportlab.platypus import (
 )
 
 from archiver.export.scope import Row, Selection
+from archiver.resources import resource
 
-FONTS = Path(__file__).resolve().parents[2] / "resources" / "fonts"
 SEGMENT_COLUMNS = [
     ("#", "SEGMENT_NUMBER", 8),
     ("Queue", "QUEUE_NAME", 30),
@@ -59,10 +59,11 @@ TRACE_COLUMNS = [
 @functools.cache
 def register_fonts() -> frozenset[int]:
     """Register the embedded fonts; returns the code points DejaVu Sans covers."""
-    regular = TTFont("DejaVu", str(FONTS / "DejaVuSans.ttf"))
+    fonts = resource("fonts")
+    regular = TTFont("DejaVu", str(fonts / "DejaVuSans.ttf"))
     pdfmetrics.registerFont(regular)
-    pdfmetrics.registerFont(TTFont("DejaVu-Bold", str(FONTS / "DejaVuSans-Bold.ttf")))
-    pdfmetrics.registerFont(TTFont("Fallback", str(FONTS / "DroidSansFallback.ttf")))
+    pdfmetrics.registerFont(TTFont("DejaVu-Bold", str(fonts / "DejaVuSans-Bold.ttf")))
+    pdfmetrics.registerFont(TTFont("Fallback", str(fonts / "DroidSansFallback.ttf")))
     pdfmetrics.registerFontFamily(
         "DejaVu", normal="DejaVu", bold="DejaVu-Bold", italic="DejaVu", boldItalic="DejaVu-Bold"
     )

@@ -19,13 +19,13 @@ from archiver.gui.coverage import CoveragePanel
 from archiver.gui.download import DownloadPanel
 from archiver.gui.errors import show_error
 from archiver.gui.interactions import InteractionPanel
+from archiver.resources import resource
 
 log = logging.getLogger(__name__)
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 
 
 def app_icon() -> QIcon:
-    return QIcon(str(RESOURCES / "archiver.svg"))
+    return QIcon(str(resource("archiver.svg")))
 
 
 class MainWindow(QMainWindow):
