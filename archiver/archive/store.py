@@ -28,7 +28,7 @@ from archiver.archive.hashing import (
     sha256_hex,
 )
 from archiver.archive.schema import migrate
-from archiver.datasets import DATASETS, row_key
+from archiver.datasets import DATASETS, Dataset, row_key
 
 
 def utc_now() -> str:
@@ -337,17 +337,11 @@ class Archive:
     def _insert_records(self, chunk: Chunk, page: Page, page_id: int) -> tuple[int, int, int]:
         ds = DATASETS.get(chunk.dataset)
         names = page.column_names
-        ts_idx = names.index("COMMIT_TS") if "COMMIT_TS" in names else None
+        ts_idx = commit_ts_index(names)
         date_idx = names.index("ROW_DATE_UTC") if "ROW_DATE_UTC" in names else None
         prepared = []
         for i, values in enumerate(page.records):
-            canon = canonical_record(names, values)
-            digest = sha256_hex(canon.encode())
-            key = row_key(ds, names, values) if ds else None
-            kind = "column"
-            if key is None:
-                key, kind = digest, "hash"
-            commit_ts = values[ts_idx] if ts_idx is not None else ""
+            key, kind, commit_ts, canon, digest = record_identity(ds, names, values, ts_idx)
             row_date = (values[date_idx] if date_idx is not None else "")[:10] or chunk.day
             prepared.append((key, kind, commit_ts, row_date, canon, digest, i))
         existing: dict[tuple[str, str], list[tuple[int, str]]] = {}
@@ -495,6 +489,27 @@ class Archive:
                 ),
             )
             return int(cur.lastrowid)
+
+
+def commit_ts_index(names: list[str]) -> int | None:
+    return names.index("COMMIT_TS") if "COMMIT_TS" in names else None
+
+
+def record_identity(
+    ds: Dataset | None, names: list[str], values: list[str], ts_idx: int | None
+) -> tuple[str, str, str, str, str]:
+    """(row key, key kind, COMMIT_TS, canonical JSON, its SHA-256) of one API record.
+
+    The one definition the writer and verify-archive share: the key comes from the dataset
+    key registry, or is the record's SHA-256 (kind "hash") when the response lacks a key column.
+    """
+    canon = canonical_record(names, values)
+    digest = sha256_hex(canon.encode())
+    key = row_key(ds, names, values) if ds else None
+    kind = "column"
+    if key is None:
+        key, kind = digest, "hash"
+    return key, kind, values[ts_idx] if ts_idx is not None else "", canon, digest
 
 
 class _Tx:

@@ -15,13 +15,12 @@ from pathlib import Path
 from archiver.archive.hashing import (
     GENESIS,
     canonical_json,
-    canonical_record,
     chain_next,
     sha256_hex,
 )
 from archiver.archive.schema import EVIDENCE_TABLES
-from archiver.archive.store import open_reader, page_body
-from archiver.datasets import DATASETS, row_key
+from archiver.archive.store import commit_ts_index, open_reader, page_body, record_identity
+from archiver.datasets import DATASETS
 
 MAX_PROBLEMS = 50
 
@@ -176,16 +175,12 @@ def _rederive(conn: sqlite3.Connection, rep: VerifyReport, page: sqlite3.Row, ra
             f"page {pid}: holds {len(records)} records, the archive says {page['record_count']}"
         )
     ds = DATASETS.get(page["dataset"])
-    names_idx = {n: i for i, n in enumerate(names)}
+    ts_idx = commit_ts_index(names)
     stored = {
         r["row_index"]: r for r in conn.execute("SELECT * FROM records WHERE page_id=?", (pid,))
     }
     for i, values in enumerate(records):
-        canon = canonical_record(names, values)
-        digest = sha256_hex(canon.encode())
-        key = row_key(ds, names, values) if ds else None
-        key = key if key is not None else digest
-        ts = values[names_idx["COMMIT_TS"]] if "COMMIT_TS" in names_idx else ""
+        key, _, ts, canon, digest = record_identity(ds, names, values, ts_idx)
         mine = stored.pop(i, None)
         if mine is not None:
             if (

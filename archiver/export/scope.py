@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+
+from archiver.pull.chunks import parse_api_bound
 
 SEGMENTS = "interactionSegments"
 TRACE = "workflowTrace"
@@ -160,14 +162,14 @@ def _coverage(conn: sqlite3.Connection, sel: Selection) -> None:
     ).fetchall()
     sel.coverage = [dict(r) for r in rows if r["state"] != "done"]
     step = timedelta(minutes=15)
-    first = datetime.combine(s, datetime.min.time())
-    last = datetime.combine(e, datetime.min.time()) + timedelta(days=1) - step
+    first = datetime.combine(s, datetime.min.time(), UTC)
+    last = datetime.combine(e, datetime.min.time(), UTC) + timedelta(days=1) - step
     for ds in (SEGMENTS, TRACE):
         spans = []
         for r in rows:
             if r["dataset"] != ds or r["state"] != "done" or r["filter"]:
                 continue  # a filtered pull does not cover the unfiltered scope
-            a, b = _bound(r["chunk_start"]), _bound(r["chunk_end"])
+            a, b = parse_api_bound(r["chunk_start"]), parse_api_bound(r["chunk_end"])
             if len(r["chunk_end"]) == 8:
                 b = b + timedelta(days=1) - step
             spans.append((a, b))
@@ -181,10 +183,6 @@ def _coverage(conn: sqlite3.Connection, sel: Selection) -> None:
                 break
         if t <= last:
             sel.days_without_data.append(_range(ds, t, last))
-
-
-def _bound(text: str) -> datetime:
-    return datetime.strptime(text, "%Y%m%d%H%M" if len(text) == 12 else "%Y%m%d")
 
 
 def _range(ds: str, a: datetime, b: datetime) -> str:

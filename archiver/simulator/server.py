@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -472,11 +472,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif what == "faults":
                 if method == "POST":
                     sim.set_faults(**body)
-                result = {
-                    k: v
-                    for k, v in asdict(sim.config).items()
-                    if k in {f.name for f in fields(SimConfig)} and k in FAULT_KNOBS
-                }
+                result = {k: getattr(sim.config, k) for k in FAULT_KNOBS}
             elif what == "late-updates" and method == "POST":
                 gen = sim.late_update(body.get("datasets"), float(body.get("share", 0.1)))
                 result = {"generation": gen, "at": iso_z(sim.clock(), ms=True)}
