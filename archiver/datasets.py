@@ -42,13 +42,17 @@ class Dataset:
     description: str
     entitlement: str
     columns: tuple[tuple[str, str], ...]
-    #: Columns that identify one row (together with COMMIT_TS, one version of it).
+    #: The natural key: columns that identify one row where a response has no ROW_ID (the
+    #: archive keys by ROW_ID whenever columnHeaders carry it; see archive/keys.py). Kept
+    #: with every record so row history groups versions by it.
     key: tuple[str, ...]
     #: True when the vendor guide documents the columns; False when they are our guess.
     documented: bool = True
     #: "metric": per-interval aggregates (daily queries return daily aggregates);
     #: "event": one row per event (daily queries return the day's events).
     kind: str = "metric"
+    #: The row's own time: which 15-minute interval a row belongs to, for coverage evidence.
+    time_column: str = "STARTTIME_UTC"
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -192,9 +196,10 @@ DATASETS: dict[str, Dataset] = {
             "Agent login session data",
             STANDARD,
             _LOGIN_SESSIONS,
-            ("ROW_ID",),
+            ("LOGIN_SESSION_ID",),
             documented=False,
             kind="event",
+            time_column="LOGIN_TIME",
         ),
         Dataset(
             "agentLoginLogoutByQueue",
@@ -203,6 +208,7 @@ DATASETS: dict[str, Dataset] = {
             _LOGIN_LOGOUT_BY_QUEUE,
             ("SESSION_ID", "QUEUE_ID"),
             kind="event",
+            time_column="LOGIN_TIME",
         ),
         Dataset(
             "cxAgentLoginLogout",
@@ -211,13 +217,14 @@ DATASETS: dict[str, Dataset] = {
             _CX_LOGIN_LOGOUT,
             ("ID",),
             kind="event",
+            time_column="START_TIME",
         ),
         Dataset(
             "clientSessions",
             "Client session data",
             STANDARD,
             _CLIENT_SESSIONS,
-            ("ROW_ID",),
+            ("CLIENT_SESSION_ID",),
             documented=False,
             kind="event",
         ),
@@ -277,16 +284,3 @@ def get_dataset(name: str) -> Dataset:
         return DATASETS[name]
     except KeyError:
         raise UnknownDatasetError(name) from None
-
-
-def row_key(dataset: Dataset | str, headers: list[str], values: list[str]) -> str | None:
-    """The row key for one record as a string, or None when the headers lack a key column.
-
-    Multi-column keys are joined with U+001F (unit separator), which the API never emits.
-    """
-    ds = get_dataset(dataset) if isinstance(dataset, str) else dataset
-    try:
-        idx = [headers.index(col) for col in ds.key]
-    except ValueError:
-        return None
-    return "\x1f".join(values[i] for i in idx)

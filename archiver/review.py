@@ -11,9 +11,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archiver.archive import coverage as cov
 from archiver.archive.export import dataset_columns
 from archiver.archive.store import open_reader
 from archiver.datasets import DATASETS
+from archiver.timerange import DAILY, INTERVAL
+
+
+def stream_name(dataset: str, dataset_type: str = INTERVAL) -> str:
+    """How a dataset stream is named on screen and in calls: 'agent', or 'agent daily'.
+
+    Daily and 15-minute rows of one dataset are separate streams everywhere."""
+    return dataset if dataset_type == INTERVAL else f"{dataset} {dataset_type}"
+
+
+def parse_stream(stream: str) -> tuple[str, str]:
+    """The inverse of :func:`stream_name`: (dataset, dataset_type)."""
+    name, _, dtype = stream.partition(" ")
+    return name, dtype or INTERVAL
 
 
 @dataclass(frozen=True)
@@ -35,23 +50,6 @@ class Version:
     )  # fields that differ from the previous version
 
 
-@dataclass(frozen=True)
-class CoverageCell:
-    dataset: str
-    day: str  # YYYY-MM-DD
-    states: dict[str, int]  # state → chunks
-    rows: int
-    messages: tuple[str, ...]
-
-    @property
-    def state(self) -> str:
-        """The worst state of the day: failed > not_entitled > pending > in_progress > done."""
-        for s in ("failed", "not_entitled", "pending", "in_progress", "done"):
-            if self.states.get(s):
-                return s
-        return "none"
-
-
 class ArchiveReader:
     """One read-only connection to an archive; cheap queries only (bulk work runs in workers)."""
 
@@ -70,14 +68,27 @@ class ArchiveReader:
 
     # -- datasets -------------------------------------------------------------------------
     def dataset_counts(self) -> dict[str, int]:
-        """Row versions per dataset (every dataset of the registry, 0 when absent)."""
+        """Row versions per stream: every dataset's 15-minute stream (0 when absent), and
+        its daily stream where the archive has one."""
         counts = dict.fromkeys(DATASETS, 0)
-        for name, n in self.conn.execute("SELECT dataset, count(*) FROM records GROUP BY dataset"):
-            counts[name] = n
-        return counts
+        daily: dict[str, int] = {}
+        for name, dtype, n in self.conn.execute(
+            "SELECT dataset, dataset_type, count(*) FROM records GROUP BY dataset, dataset_type"
+        ):
+            if dtype == DAILY:
+                daily[stream_name(name, dtype)] = n
+            else:
+                counts[name] = n
+        for name in list(DATASETS):
+            key = stream_name(name, DAILY)
+            if key in daily:
+                counts[key] = daily.pop(key)
+        counts.update(daily)
+        return dict(sorted(counts.items(), key=lambda kv: _stream_order(kv[0])))
 
-    def columns(self, dataset: str) -> list[tuple[str, str]]:
+    def columns(self, stream: str) -> list[tuple[str, str]]:
         """(name, type) of every column the dataset has had, in API order."""
+        dataset, _ = parse_stream(stream)
         names = dataset_columns(self.conn, dataset)
         types: dict[str, str] = {}
         for (current,) in self.conn.execute(
@@ -91,20 +102,23 @@ class ArchiveReader:
 
     # -- record windows -------------------------------------------------------------------
     def first_records(
-        self, dataset: str, after: tuple[str, int] | None, limit: int
+        self, stream: str, after: tuple[str, int] | None, limit: int
     ) -> list[sqlite3.Row]:
         """Records in (row_date, record_id) order after the keyset ``after``: instant on any size."""
+        dataset, dtype = parse_stream(stream)
         if after is None:
-            sql = "SELECT record_id, row_date, values_json, commit_ts, conflict FROM records WHERE dataset=? ORDER BY row_date, record_id LIMIT ?"
-            return self.conn.execute(sql, (dataset, limit)).fetchall()
+            sql = "SELECT record_id, row_date, values_json, commit_ts, conflict FROM records WHERE dataset=? AND dataset_type=? ORDER BY row_date, record_id LIMIT ?"
+            return self.conn.execute(sql, (dataset, dtype, limit)).fetchall()
         sql = """SELECT record_id, row_date, values_json, commit_ts, conflict FROM records
-                 WHERE dataset=? AND (row_date > ? OR (row_date = ? AND record_id > ?))
+                 WHERE dataset=? AND dataset_type=? AND (row_date > ? OR (row_date = ? AND record_id > ?))
                  ORDER BY row_date, record_id LIMIT ?"""
-        return self.conn.execute(sql, (dataset, after[0], after[0], after[1], limit)).fetchall()
+        return self.conn.execute(
+            sql, (dataset, dtype, after[0], after[0], after[1], limit)
+        ).fetchall()
 
     def record_ids(
         self,
-        dataset: str,
+        stream: str,
         *,
         sort: str | None = None,
         descending: bool = False,
@@ -114,8 +128,9 @@ class ArchiveReader:
     ) -> array:
         """Ids of the matching records in display order (run in a worker: it may scan)."""
         src = "latest" if latest_only else "records"
-        where = ["dataset = ?"]
-        params: list[Any] = [dataset]
+        dataset, dtype = parse_stream(stream)
+        where = ["dataset = ?", "dataset_type = ?"]
+        params: list[Any] = [dataset, dtype]
         if column_filter and column_filter[1]:
             where.append("json_extract(values_json, ?) LIKE ?")
             params += [f'$."{column_filter[0]}"', f"%{column_filter[1]}%"]
@@ -124,7 +139,7 @@ class ArchiveReader:
             params.append(f"%{search}%")
         order = "row_date, record_id"
         if sort:
-            typ = dict(self.columns(dataset)).get(sort, "string")
+            typ = dict(self.columns(stream)).get(sort, "string")
             expr = "json_extract(values_json, ?)"
             if typ == "number":
                 expr = f"CAST(NULLIF({expr}, '') AS REAL)"
@@ -149,18 +164,28 @@ class ArchiveReader:
 
     # -- row history ----------------------------------------------------------------------
     def versions(self, record_id: int) -> list[Version]:
-        """Every archived version of the record's key, oldest first, with provenance."""
+        """Every archived version of the record's row, oldest first, with provenance.
+
+        Versions are grouped by the natural key where the dataset has one (a re-issued row
+        keeps it even if the pipeline gave it a new ROW_ID), else by the row key."""
         row = self.conn.execute(
-            "SELECT dataset, row_key FROM records WHERE record_id=?", (record_id,)
+            "SELECT dataset, dataset_type, row_key, key_kind, natural_key FROM records WHERE record_id=?",
+            (record_id,),
         ).fetchone()
         if row is None:
             return []
+        if row["natural_key"]:
+            where, args = "r.dataset=? AND r.natural_key=?", (row["dataset"], row["natural_key"])
+            where += " AND r.dataset_type=?"
+        else:
+            where = "r.dataset=? AND r.row_key=? AND r.key_kind=? AND r.dataset_type=?"
+            args = (row["dataset"], row["row_key"], row["key_kind"])
         rows = self.conn.execute(
-            """SELECT r.record_id, r.commit_ts, r.values_json, r.sha256, r.conflict, r.page_id, r.row_index,
+            f"""SELECT r.record_id, r.commit_ts, r.values_json, r.sha256, r.conflict, r.page_id, r.row_index,
                       p.sha256 AS page_sha256, p.received_at, p.chain, p.url, p.run_id
                FROM records r JOIN pages p ON p.page_id = r.page_id
-               WHERE r.dataset=? AND r.row_key=? ORDER BY r.commit_ts, r.record_id""",
-            (row["dataset"], row["row_key"]),
+               WHERE {where} ORDER BY r.commit_ts, r.record_id""",
+            (*args, row["dataset_type"]),
         ).fetchall()
         out: list[Version] = []
         prev: dict[str, str] | None = None
@@ -191,7 +216,7 @@ class ArchiveReader:
     def find_interactions(self, text: str, limit: int = 200) -> list[tuple[str, str, int]]:
         """(interaction id, first segment start day, segments) whose id or values contain ``text``."""
         sql = """SELECT json_extract(values_json, '$.INTERACTION_ID') AS iid, min(row_date), count(*)
-                 FROM latest WHERE dataset='interactionSegments' AND values_json LIKE ?
+                 FROM latest WHERE dataset='interactionSegments' AND dataset_type='interval' AND values_json LIKE ?
                  GROUP BY iid ORDER BY min(row_date) DESC, iid LIMIT ?"""
         return [(r[0], r[1], r[2]) for r in self.conn.execute(sql, (f"%{text}%", limit))]
 
@@ -200,7 +225,7 @@ class ArchiveReader:
         segs = [
             json.loads(v)
             for (v,) in self.conn.execute(
-                "SELECT values_json FROM latest WHERE dataset='interactionSegments' AND json_extract(values_json, '$.INTERACTION_ID') = ?",
+                "SELECT values_json FROM latest WHERE dataset='interactionSegments' AND dataset_type='interval' AND json_extract(values_json, '$.INTERACTION_ID') = ?",
                 (interaction_id,),
             )
         ]
@@ -208,7 +233,7 @@ class ArchiveReader:
         steps = [
             json.loads(v)
             for (v,) in self.conn.execute(
-                "SELECT values_json FROM latest WHERE dataset='workflowTrace' AND json_extract(values_json, '$.WORKFLOWSESSION_INTERACTIONID') = ?",
+                "SELECT values_json FROM latest WHERE dataset='workflowTrace' AND dataset_type='interval' AND json_extract(values_json, '$.WORKFLOWSESSION_INTERACTIONID') = ?",
                 (interaction_id,),
             )
         ]
@@ -216,22 +241,9 @@ class ArchiveReader:
         return segs, steps
 
     # -- coverage and audit ---------------------------------------------------------------
-    def coverage(self) -> list[CoverageCell]:
-        cells: dict[tuple[str, str], dict[str, Any]] = {}
-        for r in self.conn.execute(
-            "SELECT dataset, chunk_start, state, rows, message FROM coverage ORDER BY dataset, chunk_start"
-        ):
-            s = r["chunk_start"]
-            day = f"{s[:4]}-{s[4:6]}-{s[6:8]}"
-            c = cells.setdefault((r["dataset"], day), {"states": {}, "rows": 0, "messages": []})
-            c["states"][r["state"]] = c["states"].get(r["state"], 0) + 1
-            c["rows"] += r["rows"]
-            if r["message"] and r["message"] not in c["messages"]:
-                c["messages"].append(r["message"])
-        return [
-            CoverageCell(d, day, v["states"], v["rows"], tuple(v["messages"]))
-            for (d, day), v in sorted(cells.items())
-        ]
+    def coverage(self, detail: bool = False) -> list[cov.DayCoverage]:
+        """Per dataset stream and day: requested, walked, pending, … (archive/coverage.py)."""
+        return cov.day_coverage(self.conn, detail=detail)
 
     def audit_log(self) -> list[sqlite3.Row]:
         return self.conn.execute(
@@ -245,3 +257,9 @@ class ArchiveReader:
 
     def chain_head(self) -> sqlite3.Row:
         return self.conn.execute("SELECT * FROM chain_head").fetchone()
+
+
+def _stream_order(stream: str) -> tuple[int, int]:
+    dataset, dtype = parse_stream(stream)
+    names = list(DATASETS)
+    return (names.index(dataset) if dataset in names else len(names), dtype == DAILY)

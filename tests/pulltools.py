@@ -9,8 +9,8 @@ from pathlib import Path
 
 from archiver.api import Credentials, NotReadyPolicy, Tenant
 from archiver.api.retry import RetryPolicy
-from archiver.pull.chunks import parse_bound
 from archiver.pull.engine import PullEngine, PullParams, RunResult
+from archiver.timerange import parse_bound
 
 FAST = RetryPolicy(attempts=12, initial=0.001, max_delay=0.01, jitter=0.001)
 QUICK_202 = NotReadyPolicy(initial=0.01, factor=2, max_delay=0.05, max_attempts=4)

@@ -144,12 +144,16 @@ def test_record_deleted_is_found(archive):
 def test_record_added_is_found(archive):
     _tamper(
         archive,
-        """INSERT INTO records(dataset, row_key, key_kind, commit_ts, row_date, values_json, sha256, page_id, row_index)
-           SELECT dataset, row_key || 'x', key_kind, commit_ts, row_date, values_json, sha256, page_id, row_index
+        """INSERT INTO records(dataset, dataset_type, row_key, key_kind, natural_key, commit_ts, row_date,
+               interval_start, values_json, sha256, page_id, row_index)
+           SELECT dataset, 'daily', row_key, key_kind, natural_key, commit_ts, row_date,
+               interval_start, values_json, sha256, page_id, row_index
            FROM records WHERE record_id = 5""",
     )
     rep = verify_archive(archive)
-    assert not rep.ok and "differs from the archived page" in " ".join(rep.problems)
+    assert not rep.ok and "already holds (added behind the archive's back)" in " ".join(
+        rep.problems
+    )
 
 
 def test_page_deleted_is_found(archive):
@@ -177,16 +181,17 @@ def test_migration_backs_up_first(tmp_path, monkeypatch):
     arc = tmp_path / "a.sqlite3"
     Archive(arc).close()
     ran = []
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
+    now = schema.SCHEMA_VERSION
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", now + 1)
     monkeypatch.setitem(
         schema.MIGRATIONS,
-        2,
+        now + 1,
         lambda conn: ran.append(conn.execute("SELECT count(*) FROM meta").fetchone()[0]),
     )
     Archive(arc).close()
-    backups = list(tmp_path.glob("a.sqlite3.v1-*.bak"))
+    backups = list(tmp_path.glob(f"a.sqlite3.v{now}-*.bak"))
     assert ran == [3] and len(backups) == 1
-    assert sqlite3.connect(backups[0]).execute("PRAGMA user_version").fetchone()[0] == 1
+    assert sqlite3.connect(backups[0]).execute("PRAGMA user_version").fetchone()[0] == now
 
 
 def test_backup_command_uses_backup_api(archive, tmp_path):

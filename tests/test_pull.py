@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from archiver.archive.verify import verify_archive
-from archiver.pull.chunks import split
 from archiver.pull.engine import EXIT_CANCELLED, EXIT_ENTITLEMENT, EXIT_OK, EXIT_PARTIAL
+from archiver.timerange import split
 from tests.pulltools import archived, coverage, engine_for, identities, params, pull, truth
 
 
@@ -310,7 +310,7 @@ def test_incremental(sim_factory, tmp_path):
 def _contiguous(items) -> None:
     from datetime import timedelta
 
-    from archiver.pull.chunks import parse_api_bound
+    from archiver.timerange import parse_api_bound
 
     for a, b in itertools.pairwise(items):
         assert parse_api_bound(b.chunk.start) == parse_api_bound(a.chunk.end) + timedelta(

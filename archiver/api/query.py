@@ -6,9 +6,11 @@ import logging
 import re
 import warnings
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from archiver.datasets import get_dataset
+from archiver.timerange import api_format
+from archiver.timerange import as_utc as _as_utc
 
 log = logging.getLogger(__name__)
 
@@ -17,16 +19,9 @@ MAX_PAGE_SIZE = 200
 BULK_PAGE_SIZE = 200
 
 
-def _as_utc(value: datetime | date) -> datetime:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return datetime(value.year, value.month, value.day, tzinfo=UTC)
-
-
 def format_bound(value: datetime | date, dataset_type: str) -> str:
     """The API's form of a bound: YYYYMMDDHHmm (interval) or YYYYMMDD (daily), in UTC."""
-    dt = _as_utc(value)
-    return dt.strftime("%Y%m%d%H%M") if dataset_type == "interval" else dt.strftime("%Y%m%d")
+    return api_format(value, dataset_type)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 - jsonl: one object per row version, the dataset's columns with their exact strings, plus
   provenance under names starting with ``_``.
 - csv: RFC 4180, UTF-8, CRLF line ends, a header row; values exactly as archived.
+- 15-minute (``interval``) and ``daily`` rows of a dataset are separate streams: one
+  export holds one of them.
 - parquet (needs pyarrow: ``pip install archiver[parquet]``): every column a string,
   hive-partitioned as ``dataset=NAME/row_date=YYYY-MM-DD/part-0.parquet`` so DuckDB and
   Spark read the directory directly (``row_date`` is ROW_DATE_UTC, or the chunk's day for
@@ -49,14 +51,19 @@ def dataset_columns(conn: sqlite3.Connection, dataset: str) -> list[str]:
 
 
 def iter_rows(
-    conn: sqlite3.Connection, dataset: str, start: date | None, end: date | None, all_versions: bool
+    conn: sqlite3.Connection,
+    dataset: str,
+    start: date | None,
+    end: date | None,
+    all_versions: bool,
+    dataset_type: str = "interval",
 ) -> Iterator[sqlite3.Row]:
     source = "records" if all_versions else "latest"
     sql = f"""SELECT r.row_key, r.commit_ts, r.row_date, r.values_json, r.sha256, r.page_id, r.conflict,
                      p.sha256 AS page_sha256, p.received_at
               FROM {source} r JOIN pages p ON p.page_id = r.page_id
-              WHERE r.dataset = ?"""
-    params: list[object] = [dataset]
+              WHERE r.dataset = ? AND r.dataset_type = ?"""
+    params: list[object] = [dataset, dataset_type]
     if start:
         sql += " AND r.row_date >= ?"
         params.append(start.isoformat())
@@ -88,16 +95,20 @@ def export_dataset(
     start: date | None = None,
     end: date | None = None,
     all_versions: bool = False,
+    dataset_type: str = "interval",
 ) -> int:
-    """Write the export; returns the number of rows written."""
+    """Write the export of one stream (15-minute or daily rows, never mixed); returns the
+    number of rows written."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if dataset_type not in ("interval", "daily"):
+        raise ExportError(f"unknown dataset type {dataset_type!r}; choose interval or daily")
     conn = open_reader(archive)
     try:
         cols = dataset_columns(conn, dataset)
         if not cols:
             raise ExportError(f"The archive holds no {dataset} data yet.")
-        rows = iter_rows(conn, dataset, start, end, all_versions)
+        rows = iter_rows(conn, dataset, start, end, all_versions, dataset_type)
         out.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "jsonl":
             return _jsonl(rows, out)

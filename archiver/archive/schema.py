@@ -7,11 +7,21 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-EVIDENCE_TABLES = ("pages", "records", "quarantine", "audit_log", "conflicts", "schema_changes")
+#: Append-only tables: triggers refuse UPDATE and DELETE (hash chains catch the rest).
+EVIDENCE_TABLES = (
+    "pages",
+    "records",
+    "quarantine",
+    "audit_log",
+    "conflicts",
+    "schema_changes",
+    "key_rules",
+)
 
-_V1 = """
+#: Tables every version has (records and the latest view changed in version 2).
+_BASE = """
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -39,7 +49,7 @@ CREATE TABLE pages (
     request_token TEXT,                  -- the nextPageToken sent ('' for the first page)
     next_token    TEXT NOT NULL,
     http_status   INTEGER NOT NULL,
-    url           TEXT NOT NULL,         -- request URL; never carries credentials
+    url           TEXT NOT NULL,         -- request URL (never carries credentials)
     received_at   TEXT NOT NULL,         -- UTC, ISO 8601
     encoding      TEXT NOT NULL,         -- identity | zlib (of body)
     body          BLOB NOT NULL,
@@ -50,22 +60,6 @@ CREATE TABLE pages (
     chain         TEXT NOT NULL
 );
 CREATE INDEX pages_chunk ON pages(dataset, dataset_type, chunk_start);
-CREATE TABLE records (
-    record_id  INTEGER PRIMARY KEY,
-    dataset    TEXT NOT NULL,
-    row_key    TEXT NOT NULL,
-    key_kind   TEXT NOT NULL,            -- column | hash (no key column: SHA-256 of values)
-    commit_ts  TEXT NOT NULL,
-    row_date   TEXT NOT NULL,            -- ROW_DATE_UTC, or the chunk's day
-    values_json TEXT NOT NULL,           -- canonical JSON object of exact API strings
-    sha256     TEXT NOT NULL,            -- of values_json (UTF-8)
-    page_id    INTEGER NOT NULL REFERENCES pages(page_id),
-    row_index  INTEGER NOT NULL,         -- position in the page's records
-    conflict   INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (dataset, row_key, commit_ts, sha256)
-);
-CREATE INDEX records_page ON records(page_id, row_index);
-CREATE INDEX records_date ON records(dataset, row_date);
 CREATE TABLE conflicts (
     conflict_id INTEGER PRIMARY KEY,
     dataset     TEXT NOT NULL,
@@ -126,12 +120,6 @@ CREATE TABLE audit_log (
     sha256      TEXT NOT NULL,           -- of the canonical JSON of the entry's fields
     chain       TEXT NOT NULL
 );
-CREATE VIEW latest AS
-    SELECT r.* FROM records r
-    WHERE r.record_id = (
-        SELECT r2.record_id FROM records r2
-        WHERE r2.dataset = r.dataset AND r2.row_key = r.row_key
-        ORDER BY r2.commit_ts DESC, r2.record_id DESC LIMIT 1);
 CREATE VIEW chain_head AS
     SELECT (SELECT chain FROM pages ORDER BY page_id DESC LIMIT 1) AS pages_chain,
            (SELECT count(*) FROM pages) AS pages,
@@ -139,24 +127,139 @@ CREATE VIEW chain_head AS
            (SELECT count(*) FROM audit_log) AS audit_entries;
 """
 
+_V1_RECORDS = """
+CREATE TABLE records (
+    record_id  INTEGER PRIMARY KEY,
+    dataset    TEXT NOT NULL,
+    row_key    TEXT NOT NULL,
+    key_kind   TEXT NOT NULL,            -- column | hash (no key column: SHA-256 of values)
+    commit_ts  TEXT NOT NULL,
+    row_date   TEXT NOT NULL,            -- ROW_DATE_UTC, or the chunk's day
+    values_json TEXT NOT NULL,           -- canonical JSON object of exact API strings
+    sha256     TEXT NOT NULL,            -- of values_json (UTF-8)
+    page_id    INTEGER NOT NULL REFERENCES pages(page_id),
+    row_index  INTEGER NOT NULL,         -- position in the page's records
+    conflict   INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (dataset, row_key, commit_ts, sha256)
+);
+CREATE INDEX records_page ON records(page_id, row_index);
+CREATE INDEX records_date ON records(dataset, row_date);
+CREATE VIEW latest AS
+    SELECT r.* FROM records r
+    WHERE r.record_id = (
+        SELECT r2.record_id FROM records r2
+        WHERE r2.dataset = r.dataset AND r2.row_key = r.row_key
+        ORDER BY r2.commit_ts DESC, r2.record_id DESC LIMIT 1);
+"""
 
-def _triggers() -> str:
-    out = []
+#: Version 2: daily and interval rows are separate streams; records keyed by ROW_ID
+#: whenever a page carries it (archive/keys.py), with their natural key and their own
+#: 15-minute interval; identical records dedupe by content; a maintained latest-version
+#: table; key fallbacks; per-chunk evidence of the server's reading of ``ending``.
+_V2 = """
+CREATE TABLE records (
+    record_id  INTEGER PRIMARY KEY,
+    dataset    TEXT NOT NULL,
+    dataset_type TEXT NOT NULL,          -- interval | daily: separate streams of a dataset
+    row_key    TEXT NOT NULL,
+    key_kind   TEXT NOT NULL,            -- ROW_ID | natural | hash (see archive/keys.py)
+    natural_key TEXT NOT NULL,           -- the registry key's value ('' when absent)
+    commit_ts  TEXT NOT NULL,
+    row_date   TEXT NOT NULL,            -- ROW_DATE_UTC, or the chunk's day
+    interval_start TEXT NOT NULL,        -- the row's own interval, YYYYMMDDHHmm (daily: YYYYMMDD)
+    values_json TEXT NOT NULL,           -- canonical JSON object of exact API strings
+    sha256     TEXT NOT NULL,            -- of values_json (UTF-8)
+    page_id    INTEGER NOT NULL REFERENCES pages(page_id),
+    row_index  INTEGER NOT NULL,         -- position in the page's records
+    conflict   INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (dataset, dataset_type, sha256)
+);
+CREATE INDEX records_page ON records(page_id, row_index);
+CREATE INDEX records_date ON records(dataset, dataset_type, row_date);
+CREATE INDEX records_key ON records(dataset, dataset_type, row_key, commit_ts);
+CREATE INDEX records_natural ON records(dataset, natural_key) WHERE natural_key != '';
+CREATE INDEX records_interval ON records(dataset, dataset_type, interval_start);
+CREATE TABLE latest_records (
+    dataset      TEXT NOT NULL,
+    dataset_type TEXT NOT NULL,
+    key_kind     TEXT NOT NULL,
+    row_key      TEXT NOT NULL,
+    record_id    INTEGER NOT NULL,
+    commit_ts    TEXT NOT NULL,
+    PRIMARY KEY (dataset, dataset_type, key_kind, row_key)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX latest_record ON latest_records(record_id);
+CREATE TABLE key_rules (
+    change_id    INTEGER PRIMARY KEY,
+    dataset      TEXT NOT NULL,
+    dataset_type TEXT NOT NULL,
+    rule         TEXT NOT NULL,          -- the rule found not to be a key (ROW_ID | natural)
+    fallback     TEXT NOT NULL,          -- the rule used from that page on
+    page_id      INTEGER NOT NULL,       -- the page that showed it
+    reason       TEXT NOT NULL,
+    detected_at  TEXT NOT NULL
+);
+ALTER TABLE coverage ADD COLUMN request_end TEXT;    -- the 'ending' sent (API form)
+ALTER TABLE coverage ADD COLUMN ending_rows INTEGER NOT NULL DEFAULT 0;   -- rows at that interval
+ALTER TABLE coverage ADD COLUMN outside_rows INTEGER NOT NULL DEFAULT 0;  -- rows outside the request
+ALTER TABLE coverage ADD COLUMN overlap_dropped INTEGER NOT NULL DEFAULT 0;  -- 1: sent without overlap
+CREATE VIEW latest AS
+    SELECT r.* FROM latest_records l JOIN records r ON r.record_id = l.record_id;
+"""
+
+
+def _statements(script: str) -> list[str]:
+    """Statements of a DDL script (no triggers or ';' in comments here: ';' ends one)."""
+    out = [s.strip() for s in script.split(";") if s.strip()]
+    assert all(sqlite3.complete_statement(s + ";") for s in out), "';' inside a DDL comment"
+    return out
+
+
+def _create_triggers(conn: sqlite3.Connection) -> None:
     for table in EVIDENCE_TABLES:
         for op in ("UPDATE", "DELETE"):
-            out.append(
-                f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{table} is evidence: append-only'); END;"
+            conn.execute(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is evidence: append-only'); END"
             )
-    return "\n".join(out)
+
+
+def _drop_triggers(conn: sqlite3.Connection) -> None:
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
+        conn.execute(f'DROP TRIGGER "{name}"')
+
+
+def _create_current(conn: sqlite3.Connection) -> None:
+    """A new file: the current schema at once."""
+    for stmt in _statements(_BASE + _V2):
+        conn.execute(stmt)
 
 
 def _migrate_to_1(conn: sqlite3.Connection) -> None:
-    conn.executescript(_V1 + _triggers())
+    for stmt in _statements(_BASE + _V1_RECORDS):
+        conn.execute(stmt)
+
+
+def _migrate_to_2(conn: sqlite3.Connection) -> None:
+    """Records get their stream, key rule, natural key and interval, re-derived from the
+    archived pages by the rules new pages follow (record ids are kept); archive/rekey.py."""
+    from archiver.archive.rekey import rekey_from_v1
+
+    conn.execute("DROP VIEW latest")
+    conn.execute("ALTER TABLE records RENAME TO records_v1")
+    conn.execute("DROP INDEX IF EXISTS records_page")
+    conn.execute("DROP INDEX IF EXISTS records_date")
+    for stmt in _statements(_V2):
+        conn.execute(stmt)
+    rekey_from_v1(conn)
+    conn.execute("DROP TABLE records_v1")
 
 
 #: version → migration that brings the schema from version-1 to version.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_1}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _migrate_to_1,
+    2: _migrate_to_2,
+}
 
 
 class ArchiveVersionError(Exception):
@@ -164,7 +267,8 @@ class ArchiveVersionError(Exception):
 
 
 def migrate(conn: sqlite3.Connection, path: Path | None) -> int:
-    """Bring the schema to SCHEMA_VERSION; back the file up first when it had data."""
+    """Bring the schema to SCHEMA_VERSION, in one transaction per step; an archive that
+    has data is backed up first (``NAME.v<old>-<stamp>.bak``)."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise ArchiveVersionError(
@@ -176,10 +280,22 @@ def migrate(conn: sqlite3.Connection, path: Path | None) -> int:
     if version > 0 and path is not None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         backup_to(conn, path.with_name(f"{path.name}.v{version}-{stamp}.bak"))
-    for target in range(version + 1, SCHEMA_VERSION + 1):
-        with conn:
-            MIGRATIONS[target](conn)
+    steps: list[tuple[int, Callable[[sqlite3.Connection], None]]] = (
+        [(SCHEMA_VERSION, _create_current)]
+        if version == 0
+        else [(v, MIGRATIONS[v]) for v in range(version + 1, SCHEMA_VERSION + 1)]
+    )
+    for target, step in steps:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            _drop_triggers(conn)
+            step(conn)
+            _create_triggers(conn)
             conn.execute(f"PRAGMA user_version = {target}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
     return SCHEMA_VERSION
 
 

@@ -11,7 +11,6 @@ import json
 import os
 import sqlite3
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,12 +22,19 @@ from archiver.api.typed import schema_diff
 from archiver.archive.hashing import (
     GENESIS,
     canonical_json,
-    canonical_record,
     chain_next,
     sha256_hex,
 )
+from archiver.archive.keys import Identity, page_identities
+from archiver.archive.rekey import (
+    abandoned_rules,
+    ending_evidence,
+    page_body,
+    query_ending,
+    rebuild_latest,
+)
 from archiver.archive.schema import migrate
-from archiver.datasets import DATASETS, Dataset, row_key
+from archiver.timerange import DAILY, Chunk
 
 
 def utc_now() -> str:
@@ -51,25 +57,8 @@ def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=30000")
     conn.execute("PRAGMA foreign_keys=ON")
+    conn.row_factory = sqlite3.Row
     return conn
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """One unit of work: a dataset over a sub-range, in the API's bound forms."""
-
-    dataset: str
-    dataset_type: str
-    filter: str  # '' when unfiltered
-    start: str  # YYYYMMDDHHmm (interval) or YYYYMMDD (daily)
-    end: str
-
-    @property
-    def day(self) -> str:
-        return f"{self.start[:4]}-{self.start[4:6]}-{self.start[6:8]}"
-
-    def label(self) -> str:
-        return f"{self.dataset} {self.start}–{self.end}"
 
 
 @dataclass
@@ -90,6 +79,8 @@ class Archive:
         migrate(self.conn, self.path)
         self.compress = compress
         self._schemas: dict[str, str] = {}
+        #: key rules each stream has given up (see keys.py); loaded once, kept in step
+        self._abandoned = abandoned_rules(self.conn)
         if not self.conn.execute("SELECT 1 FROM meta WHERE key='archive_id'").fetchone():
             with self.transaction():
                 self.conn.executemany(
@@ -187,28 +178,47 @@ class Archive:
             self._audit("pull finished", {"status": status, "summary": summary}, run_id)
 
     # -- coverage -------------------------------------------------------------------------
-    def begin_chunk(self, chunk: Chunk, run_id: str, resume_token: str | None) -> None:
-        """Mark a chunk in progress; a fresh start resets its counters and token."""
+    def begin_chunk(
+        self, chunk: Chunk, run_id: str, resume_token: str | None, request_end: str
+    ) -> None:
+        """Mark a chunk in progress; a fresh start resets its counters, token and evidence.
+
+        ``request_end``: the ``ending`` its requests send (API form), so that a resumed
+        walk asks exactly the query its saved page token belongs to.
+        """
         with self.transaction():
             self.conn.execute(
                 """INSERT INTO coverage(dataset, dataset_type, filter, chunk_start, chunk_end, state, run_id,
-                       next_token, updated_at) VALUES (?,?,?,?,?,'in_progress',?,?,?)
+                       next_token, updated_at, request_end) VALUES (?,?,?,?,?,'in_progress',?,?,?,?)
                    ON CONFLICT(dataset, dataset_type, filter, chunk_start) DO UPDATE SET
                        chunk_end=excluded.chunk_end, state='in_progress', run_id=excluded.run_id,
                        next_token=excluded.next_token, updated_at=excluded.updated_at,
-                       message=NULL, next_retry_at=NULL,
+                       message=NULL, next_retry_at=NULL, request_end=excluded.request_end,
+                       overlap_dropped=CASE WHEN excluded.next_token IS NULL THEN 0 ELSE overlap_dropped END,
+                       ending_rows=CASE WHEN excluded.next_token IS NULL THEN 0 ELSE ending_rows END,
+                       outside_rows=CASE WHEN excluded.next_token IS NULL THEN 0 ELSE outside_rows END,
                        pages=CASE WHEN excluded.next_token IS NULL THEN 0 ELSE pages END,
                        rows=CASE WHEN excluded.next_token IS NULL THEN 0 ELSE rows END""",
                 (
                     chunk.dataset,
                     chunk.dataset_type,
                     chunk.filter,
-                    chunk.start,
-                    chunk.end,
+                    chunk.start_key,
+                    chunk.end_key,
                     run_id,
                     resume_token,
                     utc_now(),
+                    request_end,
                 ),
+            )
+
+    def drop_overlap(self, chunk: Chunk, request_end: str, why: str) -> None:
+        """The chunk is walked without its one-interval overlap from now on (and says so)."""
+        with self.transaction():
+            self.conn.execute(
+                """UPDATE coverage SET request_end=?, overlap_dropped=1, message=?, updated_at=?
+                   WHERE dataset=? AND dataset_type=? AND filter=? AND chunk_start=?""",
+                (request_end, why, utc_now(), *_chunk_key(chunk)),
             )
 
     def set_chunk_state(
@@ -233,28 +243,15 @@ class Archive:
         cur = self.conn.execute(
             """UPDATE coverage SET state=?, message=?, next_retry_at=?, updated_at=?, run_id=coalesce(?, run_id)
                WHERE dataset=? AND dataset_type=? AND filter=? AND chunk_start=?""",
-            (
-                state,
-                message,
-                next_retry_at,
-                utc_now(),
-                run_id,
-                chunk.dataset,
-                chunk.dataset_type,
-                chunk.filter,
-                chunk.start,
-            ),
+            (state, message, next_retry_at, utc_now(), run_id, *_chunk_key(chunk)),
         )
         if cur.rowcount == 0:
             self.conn.execute(
                 """INSERT INTO coverage(dataset, dataset_type, filter, chunk_start, chunk_end, state, run_id,
                        message, next_retry_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)""",
                 (
-                    chunk.dataset,
-                    chunk.dataset_type,
-                    chunk.filter,
-                    chunk.start,
-                    chunk.end,
+                    *_chunk_key(chunk),
+                    chunk.end_key,
                     state,
                     run_id or "",
                     message,
@@ -287,7 +284,7 @@ class Archive:
                 run_id,
                 chunk.dataset,
                 chunk.dataset_type,
-                chunk.start,
+                chunk.start_key,
                 canonical_json(query),
                 page_number,
                 resp.request_token or "",
@@ -304,7 +301,7 @@ class Archive:
                 chain,
             ),
         )
-        return int(cur.lastrowid)
+        return int(cur.lastrowid or 0)
 
     def store_page(
         self, run_id: str, chunk: Chunk, page: Page, query: dict[str, str]
@@ -314,11 +311,18 @@ class Archive:
             page_id = self._insert_page(
                 run_id, chunk, page, query, page.number, page.next_token, len(page.records)
             )
-            new, dup, conflicts = self._insert_records(chunk, page, page_id)
+            ids, fell_back = self._derive(chunk, page, page_id)
+            new, dup, conflicts = self._insert_records(chunk, ids, page_id, regroup=fell_back)
             self._check_schema(chunk.dataset, page.columns, page_id)
+            at_end, outside = (0, 0)
+            if not chunk.daily:
+                at_end, outside = ending_evidence(
+                    ids, chunk.start_key, query_ending(canonical_json(query))
+                )
             self.conn.execute(
                 """UPDATE coverage SET next_token=?, pages=pages+1, rows=rows+?, state=?, updated_at=?,
-                       message=NULL, next_retry_at=NULL, run_id=?
+                       message=CASE WHEN overlap_dropped THEN message END, next_retry_at=NULL, run_id=?,
+                       ending_rows=ending_rows+?, outside_rows=outside_rows+?
                    WHERE dataset=? AND dataset_type=? AND filter=? AND chunk_start=?""",
                 (
                     page.next_token or None,
@@ -326,77 +330,146 @@ class Archive:
                     "done" if page.last else "in_progress",
                     utc_now(),
                     run_id,
-                    chunk.dataset,
-                    chunk.dataset_type,
-                    chunk.filter,
-                    chunk.start,
+                    at_end,
+                    outside,
+                    *_chunk_key(chunk),
                 ),
             )
         return PageResult(page_id, new, dup, conflicts)
 
-    def _insert_records(self, chunk: Chunk, page: Page, page_id: int) -> tuple[int, int, int]:
-        ds = DATASETS.get(chunk.dataset)
-        names = page.column_names
-        ts_idx = commit_ts_index(names)
-        date_idx = names.index("ROW_DATE_UTC") if "ROW_DATE_UTC" in names else None
-        prepared = []
-        for i, values in enumerate(page.records):
-            key, kind, commit_ts, canon, digest = record_identity(ds, names, values, ts_idx)
-            row_date = (values[date_idx] if date_idx is not None else "")[:10] or chunk.day
-            prepared.append((key, kind, commit_ts, row_date, canon, digest, i))
-        existing: dict[tuple[str, str], list[tuple[int, str]]] = {}
-        keys = list({p[0] for p in prepared})
-        for start in range(0, len(keys), 500):
-            part = keys[start : start + 500]
-            marks = ",".join("?" * len(part))
-            for rid, key, ts, sha in self.conn.execute(
-                f"SELECT record_id, row_key, commit_ts, sha256 FROM records WHERE dataset=? AND row_key IN ({marks})",
-                [chunk.dataset, *part],
-            ):
-                existing.setdefault((key, ts), []).append((rid, sha))
-        new = dup = conflicts = 0
-        batch: list[tuple] = []
-        insert = """INSERT INTO records(dataset, row_key, key_kind, commit_ts, row_date, values_json, sha256,
-                        page_id, row_index, conflict) VALUES (?,?,?,?,?,?,?,?,?,?)"""
-
-        def flush() -> None:
-            if batch:
-                self.conn.executemany(insert, batch)
-                batch.clear()
-
-        for key, kind, commit_ts, row_date, canon, digest, i in prepared:
-            seen = existing.setdefault((key, commit_ts), [])
-            if any(sha == digest for _, sha in seen):
-                dup += 1
-                continue
-            new += 1
-            if not seen:  # the common case: a new (key, COMMIT_TS), inserted in one batch
-                batch.append(
-                    (chunk.dataset, key, kind, commit_ts, row_date, canon, digest, page_id, i, 0)
-                )
-                seen.append((None, digest))
-                continue
-            # same key and COMMIT_TS, other content: keep both, flag the later one
-            flush()
-            earlier = (
-                seen[0][0]
-                or self.conn.execute(
-                    "SELECT record_id FROM records WHERE dataset=? AND row_key=? AND commit_ts=? AND sha256=?",
-                    (chunk.dataset, key, commit_ts, seen[0][1]),
-                ).fetchone()[0]
-            )
-            cur = self.conn.execute(
-                insert,
-                (chunk.dataset, key, kind, commit_ts, row_date, canon, digest, page_id, i, 1),
-            )
+    def _derive(self, chunk: Chunk, page: Page, page_id: int) -> tuple[list[Identity], bool]:
+        """Identities of the page's records; a key rule the page disproves is recorded and
+        the stream's latest versions regrouped (keys.py)."""
+        stream = (chunk.dataset, chunk.dataset_type)
+        gone = self._abandoned.setdefault(stream, set())
+        ids, _rule, fallbacks = page_identities(
+            chunk.dataset, chunk.dataset_type, page.column_names, page.records, gone
+        )
+        for f in fallbacks:
             self.conn.execute(
-                "INSERT INTO conflicts(dataset, row_key, commit_ts, record_id, earlier_id, detected_at) VALUES (?,?,?,?,?,?)",
-                (chunk.dataset, key, commit_ts, int(cur.lastrowid), earlier, utc_now()),
+                "INSERT INTO key_rules(dataset, dataset_type, rule, fallback, page_id, reason, detected_at) VALUES (?,?,?,?,?,?,?)",
+                (
+                    chunk.dataset,
+                    chunk.dataset_type,
+                    f.rule,
+                    f.fallback,
+                    page_id,
+                    f.reason,
+                    utc_now(),
+                ),
             )
-            seen.append((int(cur.lastrowid), digest))
-            conflicts += 1
-        flush()
-        return new, dup, conflicts
+            self._audit(
+                "key fallback",
+                {
+                    "dataset": chunk.dataset,
+                    "dataset_type": chunk.dataset_type,
+                    "rule": f.rule,
+                    "fallback": f.fallback,
+                    "page_id": page_id,
+                    "reason": f.reason,
+                },
+                None,
+            )
+            gone.add(f.rule)
+        return ids, bool(fallbacks)
+
+    def _insert_records(
+        self, chunk: Chunk, ids: list[Identity], page_id: int, *, regroup: bool
+    ) -> tuple[int, int, int]:
+        """Insert the records not archived yet (identical content dedupes), flag conflicts,
+        keep latest_records current; ``regroup``: a key fallback came with this page."""
+        ds, dtype = chunk.dataset, chunk.dataset_type
+        known = self._existing(
+            "SELECT sha256 FROM records WHERE dataset=? AND dataset_type=? AND sha256 IN ({})",
+            [ds, dtype],
+            list({i.sha256 for i in ids}),
+        )
+        fresh: list[tuple[int, Identity]] = []
+        for i, ident in enumerate(ids):
+            if ident.sha256 in known:
+                continue
+            known.add(ident.sha256)
+            fresh.append((i, ident))
+        dup = len(ids) - len(fresh)
+        if not fresh:
+            return 0, dup, 0
+        # versions already archived under the same (key, COMMIT_TS): a conflict if content differs
+        earlier: dict[tuple[str, str, str], int] = {}
+        by_kind: dict[str, set[str]] = {}
+        for _, ident in fresh:
+            by_kind.setdefault(ident.kind, set()).add(ident.key)
+        for kind, keys in by_kind.items():
+            part = list(keys)
+            for n in range(0, len(part), 500):
+                sub = part[n : n + 500]
+                for rid, key, ts in self.conn.execute(
+                    f"""SELECT record_id, row_key, commit_ts FROM records WHERE dataset=? AND dataset_type=?
+                        AND row_key IN ({",".join("?" * len(sub))}) AND key_kind=?""",
+                    [ds, dtype, *sub, kind],
+                ):
+                    earlier.setdefault((kind, key, ts), rid)
+        next_id = (self.conn.execute("SELECT max(record_id) FROM records").fetchone()[0] or 0) + 1
+        rows, latest, conflict_rows = [], [], []
+        fallback_day = chunk.day
+        now = utc_now()
+        for n, (i, ident) in enumerate(fresh):
+            rid = next_id + n
+            prior = earlier.get((ident.kind, ident.key, ident.commit_ts))
+            if prior is not None:
+                conflict_rows.append((ds, ident.key, ident.commit_ts, rid, prior, now))
+            else:
+                earlier[(ident.kind, ident.key, ident.commit_ts)] = rid
+            rows.append(
+                (
+                    rid,
+                    ds,
+                    dtype,
+                    ident.key,
+                    ident.kind,
+                    ident.natural_key,
+                    ident.commit_ts,
+                    ident.row_date or fallback_day,
+                    ident.interval,
+                    ident.canon,
+                    ident.sha256,
+                    page_id,
+                    i,
+                    int(prior is not None),
+                )
+            )
+            latest.append((ds, dtype, ident.kind, ident.key, rid, ident.commit_ts))
+        self.conn.executemany(
+            """INSERT INTO records(record_id, dataset, dataset_type, row_key, key_kind, natural_key, commit_ts,
+                   row_date, interval_start, values_json, sha256, page_id, row_index, conflict)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            rows,
+        )
+        if conflict_rows:
+            self.conn.executemany(
+                "INSERT INTO conflicts(dataset, row_key, commit_ts, record_id, earlier_id, detected_at) VALUES (?,?,?,?,?,?)",
+                conflict_rows,
+            )
+        if regroup:
+            rebuild_latest(self.conn, (ds, dtype))
+        else:
+            self.conn.executemany(
+                """INSERT INTO latest_records(dataset, dataset_type, key_kind, row_key, record_id, commit_ts)
+                   VALUES (?,?,?,?,?,?)
+                   ON CONFLICT(dataset, dataset_type, key_kind, row_key) DO UPDATE SET
+                       record_id=excluded.record_id, commit_ts=excluded.commit_ts
+                   WHERE (excluded.commit_ts, excluded.record_id) > (latest_records.commit_ts, latest_records.record_id)""",
+                latest,
+            )
+        return len(fresh), dup, len(conflict_rows)
+
+    def _existing(self, sql: str, head: list[Any], values: list[str]) -> set[str]:
+        out: set[str] = set()
+        for n in range(0, len(values), 500):
+            part = values[n : n + 500]
+            out.update(
+                r[0] for r in self.conn.execute(sql.format(",".join("?" * len(part))), head + part)
+            )
+        return out
 
     def _check_schema(self, dataset: str, columns: list[dict[str, str]], page_id: int) -> None:
         current = canonical_json(columns)
@@ -426,26 +499,20 @@ class Archive:
         resp: NotReady,
         query: dict[str, str],
         next_retry_at: str | None,
+        *,
+        mark_pending: bool = True,
     ) -> int:
-        """Archive a 202 and mark the chunk pending."""
+        """Archive a 202; mark the chunk pending unless the caller retries it at once."""
         with self.transaction():
             page_id = self._insert_page(run_id, chunk, resp, query, 0, "", 0)
-            self.conn.execute(
-                """UPDATE coverage SET state='pending', attempts=attempts+1, next_retry_at=?, updated_at=?,
-                       message='202 Accepted: the API has not processed this interval yet', run_id=?,
-                       next_token=?
-                   WHERE dataset=? AND dataset_type=? AND filter=? AND chunk_start=?""",
-                (
-                    next_retry_at,
-                    utc_now(),
-                    run_id,
-                    resp.request_token,
-                    chunk.dataset,
-                    chunk.dataset_type,
-                    chunk.filter,
-                    chunk.start,
-                ),
-            )
+            if mark_pending:
+                self.conn.execute(
+                    """UPDATE coverage SET state='pending', attempts=attempts+1, next_retry_at=?, updated_at=?,
+                           message='202 Accepted: the API has not processed this interval yet', run_id=?,
+                           next_token=?
+                       WHERE dataset=? AND dataset_type=? AND filter=? AND chunk_start=?""",
+                    (next_retry_at, utc_now(), run_id, resp.request_token, *_chunk_key(chunk)),
+                )
         return page_id
 
     def quarantine(
@@ -466,7 +533,7 @@ class Archive:
                     run_id,
                     chunk.dataset,
                     chunk.dataset_type,
-                    chunk.start,
+                    chunk.start_key,
                     token or "",
                     status,
                     url,
@@ -479,37 +546,14 @@ class Archive:
             self.conn.execute(
                 """UPDATE coverage SET attempts=attempts+1, message=?, updated_at=?
                    WHERE dataset=? AND dataset_type=? AND filter=? AND chunk_start=?""",
-                (
-                    f"quarantined a malformed page: {error}",
-                    utc_now(),
-                    chunk.dataset,
-                    chunk.dataset_type,
-                    chunk.filter,
-                    chunk.start,
-                ),
+                (f"quarantined a malformed page: {error}", utc_now(), *_chunk_key(chunk)),
             )
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)
 
 
-def commit_ts_index(names: list[str]) -> int | None:
-    return names.index("COMMIT_TS") if "COMMIT_TS" in names else None
-
-
-def record_identity(
-    ds: Dataset | None, names: list[str], values: list[str], ts_idx: int | None
-) -> tuple[str, str, str, str, str]:
-    """(row key, key kind, COMMIT_TS, canonical JSON, its SHA-256) of one API record.
-
-    The one definition the writer and verify-archive share: the key comes from the dataset
-    key registry, or is the record's SHA-256 (kind "hash") when the response lacks a key column.
-    """
-    canon = canonical_record(names, values)
-    digest = sha256_hex(canon.encode())
-    key = row_key(ds, names, values) if ds else None
-    kind = "column"
-    if key is None:
-        key, kind = digest, "hash"
-    return key, kind, values[ts_idx] if ts_idx is not None else "", canon, digest
+def _chunk_key(chunk: Chunk) -> tuple[str, str, str, str]:
+    """The coverage table's primary key of a chunk."""
+    return (chunk.dataset, chunk.dataset_type, chunk.filter, chunk.start_key)
 
 
 class _Tx:
@@ -541,14 +585,4 @@ def open_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:
     return conn
 
 
-def page_body(encoding: str, body: bytes) -> bytes:
-    """The exact response bytes of a stored page."""
-    if encoding == "identity":
-        return bytes(body)
-    if encoding == "zlib":
-        return zlib.decompress(body)
-    raise ValueError(f"unknown page encoding {encoding!r}")
-
-
-def iter_coverage(conn: sqlite3.Connection) -> Iterator[sqlite3.Row]:
-    yield from conn.execute("SELECT * FROM coverage ORDER BY dataset, dataset_type, chunk_start")
+__all__ = ["DAILY", "Archive", "PageResult", "open_reader", "page_body", "utc_now"]

@@ -1,7 +1,9 @@
 """``archiver verify-archive``: recompute every checksum and chain, re-derive every record.
 
 Finds a page or record edited, added or deleted behind the archive's back (even with the
-append-only triggers dropped), and names the first thing that does not match.
+append-only triggers dropped), and names the first thing that does not match. Records are
+re-derived from the raw pages by the same code the writer uses (archive/keys.py through
+archive/rekey.py), key fallbacks included, and the latest-version table is re-checked.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from archiver.archive.hashing import (
     chain_next,
     sha256_hex,
 )
+from archiver.archive.keys import Identity, effective_key
+from archiver.archive.rekey import ReplayedPage, abandoned_rules, replay
 from archiver.archive.schema import EVIDENCE_TABLES
-from archiver.archive.store import commit_ts_index, open_reader, page_body, record_identity
-from archiver.datasets import DATASETS
+from archiver.archive.store import open_reader
 
 MAX_PROBLEMS = 50
 
@@ -90,7 +93,9 @@ def _verify(conn: sqlite3.Connection, progress: Callable[[int, int], None] | Non
     total = conn.execute("SELECT count(*) FROM pages").fetchone()[0]
     chain = GENESIS
     expected_id = None
-    for n, page in enumerate(conn.execute("SELECT * FROM pages ORDER BY page_id"), 1):
+    fallbacks: dict[tuple[int, str], str] = {}
+    for n, rp in enumerate(replay(conn), 1):
+        page = rp.page
         rep.pages += 1
         pid = page["page_id"]
         if expected_id is not None and pid != expected_id + 1:
@@ -98,13 +103,11 @@ def _verify(conn: sqlite3.Connection, progress: Callable[[int, int], None] | Non
                 f"pages {expected_id + 1}–{pid - 1} are missing (page ids jump from {expected_id} to {pid})"
             )
         expected_id = pid
-        try:
-            raw = page_body(page["encoding"], page["body"])
-        except Exception as exc:
-            rep.add(f"page {pid}: body cannot be decoded ({exc})")
+        if rp.raw is None:
+            rep.add(f"page {pid}: {rp.error}")
             continue
-        digest = sha256_hex(raw)
-        if digest != page["sha256"] or len(raw) != page["size"]:
+        digest = sha256_hex(rp.raw)
+        if digest != page["sha256"] or len(rp.raw) != page["size"]:
             rep.add(
                 f"page {pid} ({page['dataset']} {page['chunk_start']} page {page['page_number']}): its bytes do not match its SHA-256"
             )
@@ -115,10 +118,16 @@ def _verify(conn: sqlite3.Connection, progress: Callable[[int, int], None] | Non
             )
             chain = page["chain"]  # continue from the stored value to find further breaks
         if page["http_status"] == 200:
-            _rederive(conn, rep, page, raw)
+            if rp.error:
+                rep.add(f"page {pid}: {rp.error}")
+            else:
+                _rederive(conn, rep, rp)
+                for f in rp.fallbacks:
+                    fallbacks[(pid, f.rule)] = f.fallback
         if progress and n % 200 == 0:
             progress(n, total)
     rep.chain_head = chain
+    _check_key_rules(conn, rep, fallbacks)
     # records that point at no page, or beyond a page's records
     orphans = conn.execute(
         """SELECT r.record_id FROM records r LEFT JOIN pages p ON p.page_id = r.page_id
@@ -128,6 +137,7 @@ def _verify(conn: sqlite3.Connection, progress: Callable[[int, int], None] | Non
         rep.add(
             f"record {rid} does not come from any archived page (added behind the archive's back)"
         )
+    check_latest(conn, rep)
     rep.records = conn.execute("SELECT count(*) FROM records").fetchone()[0]
     for rec in conn.execute("SELECT record_id, values_json, sha256 FROM records"):
         if sha256_hex(rec["values_json"].encode()) != rec["sha256"]:
@@ -160,48 +170,119 @@ def _verify(conn: sqlite3.Connection, progress: Callable[[int, int], None] | Non
     return rep
 
 
-def _rederive(conn: sqlite3.Connection, rep: VerifyReport, page: sqlite3.Row, raw: bytes) -> None:
+def _rederive(conn: sqlite3.Connection, rep: VerifyReport, rp: ReplayedPage) -> None:
     """Every record of the page is archived, and every archived record from it matches it."""
+    page = rp.page
     pid = page["page_id"]
-    try:
-        body = json.loads(raw)
-        names = [c["name"] for c in body["columnHeaders"]]
-        records = body["records"]
-    except (ValueError, KeyError, TypeError):
-        rep.add(f"page {pid}: stored as valid but its body does not parse")
-        return
-    if len(records) != page["record_count"]:
-        rep.add(
-            f"page {pid}: holds {len(records)} records, the archive says {page['record_count']}"
-        )
-    ds = DATASETS.get(page["dataset"])
-    ts_idx = commit_ts_index(names)
-    stored = {
-        r["row_index"]: r for r in conn.execute("SELECT * FROM records WHERE page_id=?", (pid,))
-    }
-    for i, values in enumerate(records):
-        key, _, ts, canon, digest = record_identity(ds, names, values, ts_idx)
+    if len(rp.ids) != page["record_count"]:
+        rep.add(f"page {pid}: holds {len(rp.ids)} records, the archive says {page['record_count']}")
+    ds, dtype = page["dataset"], page["dataset_type"]
+    stored: dict[int, sqlite3.Row] = {}
+    for r in conn.execute("SELECT * FROM records WHERE page_id=? ORDER BY record_id", (pid,)):
+        if r["row_index"] in stored:
+            rep.add(
+                f"record {r['record_id']} claims page {pid} row {r['row_index']}, which record "
+                f"{stored[r['row_index']]['record_id']} already holds (added behind the archive's back)"
+            )
+            continue
+        stored[r["row_index"]] = r
+    for i, ident in enumerate(rp.ids):
         mine = stored.pop(i, None)
         if mine is not None:
-            if (
-                mine["values_json"] != canon
-                or mine["row_key"] != key
-                or mine["commit_ts"] != ts
-                or mine["dataset"] != page["dataset"]
-            ):
+            if not _matches(mine, ident, ds, dtype):
                 rep.add(
-                    f"record {mine['record_id']} (page {pid}, row {i}, key {key[:40]}): differs from the archived page"
+                    f"record {mine['record_id']} (page {pid}, row {i}, key {ident.key[:40]}): differs from the archived page"
                 )
             continue
         hit = conn.execute(
-            "SELECT 1 FROM records WHERE dataset=? AND row_key=? AND commit_ts=? AND sha256=?",
-            (page["dataset"], key, ts, digest),
+            "SELECT 1 FROM records WHERE dataset=? AND dataset_type=? AND sha256=?",
+            (ds, dtype, ident.sha256),
         ).fetchone()
         if hit is None:
             rep.add(
-                f"page {pid}, row {i} ({page['dataset']} key {key[:40]}, COMMIT_TS {ts}): its record is missing from the archive"
+                f"page {pid}, row {i} ({ds} key {ident.key[:40]}, COMMIT_TS {ident.commit_ts}): its record is missing from the archive"
             )
     for i, extra in stored.items():
         rep.add(
             f"record {extra['record_id']} claims page {pid} row {i}, which the page does not have"
         )
+
+
+def _matches(row: sqlite3.Row, ident: Identity, dataset: str, dataset_type: str) -> bool:
+    return (
+        row["values_json"] == ident.canon
+        and row["sha256"] == ident.sha256
+        and row["row_key"] == ident.key
+        and row["key_kind"] == ident.kind
+        and row["natural_key"] == ident.natural_key
+        and row["commit_ts"] == ident.commit_ts
+        and row["interval_start"] == ident.interval
+        and row["dataset"] == dataset
+        and row["dataset_type"] == dataset_type
+    )
+
+
+def _check_key_rules(
+    conn: sqlite3.Connection, rep: VerifyReport, derived: dict[tuple[int, str], str]
+) -> None:
+    """The key fallbacks the archive records are exactly those its pages show."""
+    stored = {
+        (r["page_id"], r["rule"]): r["fallback"]
+        for r in conn.execute("SELECT page_id, rule, fallback FROM key_rules")
+    }
+    for (pid, rule), fallback in derived.items():
+        if stored.get((pid, rule)) != fallback:
+            rep.add(
+                f"page {pid} shows that {rule} is not a key (it repeats with different content), "
+                "but the archive's key_rules do not record that fallback"
+            )
+    for pid, rule in stored.keys() - derived.keys():
+        rep.add(
+            f"key_rules records a fallback from {rule} at page {pid} that the page does not show"
+        )
+
+
+def check_latest(conn: sqlite3.Connection, rep: VerifyReport) -> None:
+    """latest_records holds exactly the newest version of every row (what 'latest only'
+    browsing, exports and bundles show), so no version can be hidden by editing it."""
+    fallen = abandoned_rules(conn)
+    skip = " AND ".join("NOT (r.dataset=? AND r.dataset_type=?)" for _ in fallen) or "1"
+    args = [v for s in fallen for v in s]
+    bad = conn.execute(
+        f"""SELECT count(*) FROM latest_records l LEFT JOIN records r ON r.record_id = l.record_id
+            WHERE r.record_id IS NULL OR r.dataset != l.dataset OR r.dataset_type != l.dataset_type
+               OR r.commit_ts != l.commit_ts OR (({skip}) AND (r.key_kind != l.key_kind OR r.row_key != l.row_key))""",
+        args,
+    ).fetchone()[0]
+    if bad:
+        rep.add(f"{bad} latest-version entries point at no record or at another row's record")
+    stale = conn.execute(
+        f"""SELECT count(*) FROM records r LEFT JOIN latest_records l
+               ON l.dataset = r.dataset AND l.dataset_type = r.dataset_type
+              AND l.key_kind = r.key_kind AND l.row_key = r.row_key
+            WHERE ({skip}) AND (l.record_id IS NULL OR (r.commit_ts, r.record_id) > (l.commit_ts, l.record_id))""",
+        args,
+    ).fetchone()[0]
+    if stale:
+        rep.add(f"{stale} records are newer than the version the latest table shows for their row")
+    for stream, gone in fallen.items():
+        best: dict[tuple[str, str], tuple[str, int]] = {}
+        for kind, key, natural, digest, ts, rid in conn.execute(
+            "SELECT key_kind, row_key, natural_key, sha256, commit_ts, record_id FROM records WHERE dataset=? AND dataset_type=?",
+            stream,
+        ):
+            group = effective_key(gone, kind, key, natural, digest)
+            if group not in best or (ts, rid) > best[group]:
+                best[group] = (ts, rid)
+        want = {rid for _, rid in best.values()}
+        have = {
+            r[0]
+            for r in conn.execute(
+                "SELECT record_id FROM latest_records WHERE dataset=? AND dataset_type=?", stream
+            )
+        }
+        if want != have:
+            rep.add(
+                f"{stream[0]} ({stream[1]}): the latest table differs from the newest versions "
+                f"under its key fallback ({len(want - have)} missing, {len(have - want)} extra)"
+            )

@@ -20,8 +20,8 @@ from archiver.credentials import (
     keyring_available,
     store_secret,
 )
-from archiver.datasets import DATASET_NAMES
-from archiver.pull.chunks import RangeError, parse_bound
+from archiver.datasets import DATASET_NAMES, UnknownDatasetError, get_dataset
+from archiver.timerange import RangeError, parse_bound
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +52,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--to", dest="end", metavar="END", help="last ROW_DATE_UTC day, inclusive")
     e.add_argument("--format", required=True, choices=FORMATS)
     e.add_argument(
+        "--dataset-type",
+        choices=("interval", "daily"),
+        default="interval",
+        help="15-minute rows (interval, the default) or daily rows: never mixed in one file",
+    )
+    e.add_argument(
         "--all-versions",
         action="store_true",
         help="every archived version, not only the latest per key",
@@ -64,6 +70,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="file (csv, jsonl) or directory (parquet)",
     )
     e.set_defaults(func=run_export)
+
+    c = sub.add_parser(
+        "coverage",
+        help="what the archive holds per dataset and day, from its own evidence",
+        description="Per dataset stream and UTC day, counted in 15-minute intervals (days for daily "
+        "streams): requested, walked to completion, pending (202), not entitled, failed, "
+        "unfinished, intervals with rows and intervals that came back empty; and the server's "
+        "reading of an interval `ending` as the archive's walks show it.",
+    )
+    common.add_archive(c)
+    c.add_argument("--dataset", metavar="NAME", help="one dataset only")
+    c.add_argument("--from", dest="start", metavar="START", help="first day (YYYYMMDD, YYYY-MM-DD)")
+    c.add_argument("--to", dest="end", metavar="END", help="last day, inclusive")
+    c.add_argument("--json", action="store_true", help="JSON instead of a table")
+    c.set_defaults(func=run_coverage)
 
     login = sub.add_parser(
         "login",
@@ -135,6 +156,7 @@ def run_export(args: argparse.Namespace) -> int:
             start=start,
             end=end,
             all_versions=args.all_versions,
+            dataset_type=args.dataset_type,
         )
     except (ExportError, RangeError, FileNotFoundError) as exc:
         print(f"archiver export-dataset: {exc}", file=sys.stderr)
@@ -148,11 +170,103 @@ def run_export(args: argparse.Namespace) -> int:
                 "out": str(args.out.resolve()),
                 "rows": n,
                 "all_versions": args.all_versions,
+                "dataset_type": args.dataset_type,
                 "from": args.start,
                 "to": args.end,
             },
         )
-    print(f"Exported {n:,} rows of {args.dataset} to {args.out}")
+    kind = "daily" if args.dataset_type == "daily" else "15-minute"
+    print(f"Exported {n:,} {kind} rows of {args.dataset} to {args.out}")
+    return 0
+
+
+def run_coverage(args: argparse.Namespace) -> int:
+    import json
+
+    from archiver.archive import coverage
+
+    path = common.archive_path(args)
+    try:
+        if args.dataset:
+            get_dataset(args.dataset)
+        start = parse_bound(args.start, is_end=False, daily=False) if args.start else None
+        end = parse_bound(args.end, is_end=True, daily=False) if args.end else None
+        conn = open_reader(path)
+    except (RangeError, UnknownDatasetError, FileNotFoundError) as exc:
+        print(f"archiver coverage: {exc}", file=sys.stderr)
+        return 2
+    try:
+        days = coverage.day_coverage(conn, dataset=args.dataset, start=start, end=end)
+        readings = {
+            d: coverage.server_reading(conn, d).describe()
+            for d in dict.fromkeys(c.dataset for c in days)
+        }
+    finally:
+        conn.close()
+    if args.json:
+        print(
+            json.dumps({"ending_reading": readings, "days": [d.as_dict() for d in days]}, indent=2)
+        )
+        return 0
+    if not days:
+        print("Nothing requested in this range yet: pull it first (archiver pull …).")
+        return 0
+    head = (
+        "dataset",
+        "type",
+        "day",
+        "requested",
+        "walked",
+        "pending",
+        "not entitled",
+        "failed",
+        "unfinished",
+        "with rows",
+        "empty",
+        "rows",
+    )
+    table = [head] + [
+        (
+            d.dataset,
+            d.dataset_type,
+            d.day,
+            *(
+                f"{n:,}"
+                for n in (
+                    d.requested,
+                    d.walked,
+                    d.pending,
+                    d.not_entitled,
+                    d.failed,
+                    d.unfinished,
+                    d.with_rows,
+                    d.empty,
+                    d.rows,
+                )
+            ),
+        )
+        for d in days
+    ]
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    for r in table:
+        print(
+            "  ".join(
+                c.ljust(w) if i < 3 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
+    print()
+    for d, text in readings.items():
+        print(f"{d}: the server's reading of an interval `ending`: {text}")
+    notes = [f"{d.dataset} {d.day}: {m}" for d in days for m in d.messages if d.state != "done"]
+    for n in notes[:20]:
+        print("  " + n)
+    missing = sum(d.requested - d.walked for d in days)
+    print(
+        f"{missing:,} requested intervals not walked."
+        if missing
+        else "Every requested interval was walked to completion."
+    )
     return 0
 
 

@@ -12,7 +12,7 @@ from archiver.export.bundle import BundleError, export_bundle
 from archiver.export.redact import PROFILES
 from archiver.export.scope import Scope
 from archiver.export.verify import verify_bundle
-from archiver.pull.chunks import RangeError, parse_bound
+from archiver.timerange import RangeError, parse_bound
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

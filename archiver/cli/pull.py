@@ -17,7 +17,6 @@ from archiver.api.retry import RetryPolicy
 from archiver.cli import common
 from archiver.credentials import CredentialError, resolve
 from archiver.datasets import DATASET_NAMES, UnknownDatasetError, get_dataset
-from archiver.pull.chunks import RangeError, parse_bound
 from archiver.pull.engine import (
     EXIT_CANCELLED,
     EXIT_ERROR,
@@ -27,12 +26,15 @@ from archiver.pull.engine import (
     PullParams,
 )
 from archiver.pull.progress import Progress, format_eta
+from archiver.timerange import RangeError, parse_bound
 
 EXIT_CODES_HELP = """exit codes:
   0  success: every chunk archived
-  1  error (archive not writable, unexpected failure)
+  1  error: no chunk could be archived (each failed chunk's reason is printed), or the
+     archive is not writable
   2  usage error
-  3  partial: some chunks pending (202) or failed; rerun or use --retry-pending
+  3  partial: some chunks archived, others pending (202) or failed; rerun the same
+     command (failed chunks) or use --retry-pending (pending ones)
   4  authentication failed: check the client id and secret
   5  finished, but some datasets are not entitled (403) for this tenant
   130 cancelled (Ctrl-C); rerun the same command or use --resume
@@ -193,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if old is not None:
             signal.signal(signal.SIGINT, old)
-    result = getattr(engine, "result", None)
+    result = engine.result
     if result is None:
         return EXIT_CANCELLED
     summary = result.summary()
@@ -295,9 +297,16 @@ def _print_summary(result) -> None:
             "  ".join(c.ljust(w) for c, w in zip(r[:6], widths, strict=True))
             + ("  " + r[6] if r[6] else "")
         )
+    for name, c in result.counts.items():
+        for failure in c["failures"][:5]:
+            print(f"  not archived: {failure}")
+        if len(c["failures"]) > 5:
+            print(f"  … and {len(c['failures']) - 5} more chunks of {name} not archived")
+    if result.reading:
+        print(f"The server's reading of an interval `ending`: {result.reading}.")
     verdict = {
         0: "All chunks archived.",
-        3: "Some chunks are pending (202: not processed yet) or failed. Run `archiver pull --retry-pending` later, or rerun the same command.",
+        3: "Some chunks are pending (202: not processed yet) or failed (see above). Rerun the same command for failed chunks; `archiver pull --retry-pending` later for pending ones.",
         4: f"Authentication failed: {result.error}",
         5: "Finished, but some datasets are not entitled for this tenant (see above): ask your Avaya administrator about Analytics Insights.",
         130: "Cancelled. Everything archived so far is kept; rerun the same command (or `archiver pull --resume`) to continue.",

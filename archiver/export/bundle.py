@@ -256,7 +256,7 @@ def export_bundle(
         segments, redacted = _redacted(sel.segments, scope.redact)
         traces, r2 = _redacted(sel.traces, scope.redact)
         redacted |= r2
-        shown = Selection(scope, segments, traces, sel.coverage, sel.days_without_data)
+        shown = Selection(scope, segments, traces, sel.gap_list, sel.reading)
         data = work / "data"
         data.mkdir(parents=True)
         if cancel.is_set():
@@ -354,6 +354,7 @@ def export_bundle(
                 ("Archiver-Segment-Rows", str(len(segments))),
                 ("Archiver-Trace-Rows", str(len(traces))),
                 ("Archiver-Coverage-Gaps", str(len(gaps))),
+                ("Archiver-Ending-Reading", sel.reading),
                 *[("Archiver-Coverage-Gap", g) for g in gaps[:500]],
                 ("Signer-Subject", ident.subject),
                 ("Signer-Fingerprint-SHA256", ident.fingerprint),

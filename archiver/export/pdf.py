@@ -304,9 +304,12 @@ def cover_story(sel: Selection, meta: ReportMeta, st: dict[str, ParagraphStyle])
         ),
         (
             "Coverage",
-            "Complete: every chunk of the scope was archived."
-            if not gaps
-            else f"{len(gaps)} gap(s) — data for these is missing from this bundle:",
+            (
+                "Complete: every 15-minute interval of the scope was walked to the end for both datasets (from the archive's coverage evidence)."
+                if not gaps
+                else f"{len(gaps)} gap(s): intervals of the scope that no finished walk covers; data for these may be missing from this bundle:"
+            )
+            + (f" Server's reading of an interval `ending`: {sel.reading}." if sel.reading else ""),
         ),
         (
             "Redaction",

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from archiver.pull.chunks import parse_api_bound
+from archiver.archive import coverage
+from archiver.timerange import DAY, STEP
 
 SEGMENTS = "interactionSegments"
 TRACE = "workflowTrace"
@@ -71,8 +72,10 @@ class Selection:
     scope: Scope
     segments: list[Row]
     traces: list[Row]
-    coverage: list[dict[str, Any]] = field(default_factory=list)  # chunks that are not done
-    days_without_data: list[str] = field(default_factory=list)
+    #: interval ranges in scope no finished walk covers, with why (archive/coverage.py)
+    gap_list: list[str] = field(default_factory=list)
+    #: the server's reading of an interval `ending`, as the archive's walks show it
+    reading: str = ""
 
     def interactions(self) -> list[str]:
         seen: dict[str, None] = {}
@@ -82,13 +85,7 @@ class Selection:
 
     @property
     def gaps(self) -> list[str]:
-        out = [
-            f"{c['dataset']} {c['chunk_start']}–{c['chunk_end']}: {c['state']}"
-            + (f" ({c['message']})" if c["message"] else "")
-            for c in self.coverage
-        ]
-        out += [f"{d}: not archived" for d in self.days_without_data]
-        return out
+        return self.gap_list
 
 
 def _rows(
@@ -98,7 +95,7 @@ def _rows(
     sql = f"""SELECT r.record_id, r.row_key, r.commit_ts, r.values_json, r.sha256, r.page_id, r.conflict,
                      p.sha256 AS page_sha256, p.received_at
               FROM {src} r JOIN pages p ON p.page_id = r.page_id
-              WHERE r.dataset = ? {where}
+              WHERE r.dataset = ? AND r.dataset_type = 'interval' {where}
               ORDER BY r.row_date, r.row_key, r.commit_ts, r.record_id"""
     return [
         Row(
@@ -147,43 +144,8 @@ def select(conn: sqlite3.Connection, scope: Scope) -> Selection:
         if r.values.get("WORKFLOWSESSION_INTERACTIONID") in wanted
     ]
     sel = Selection(scope, segments, traces)
-    _coverage(conn, sel)
+    first = datetime.combine(scope.start, datetime.min.time(), UTC)
+    last = datetime.combine(scope.end, datetime.min.time(), UTC) + DAY - STEP
+    sel.gap_list = coverage.gaps(conn, (SEGMENTS, TRACE), first, last)
+    sel.reading = coverage.server_reading(conn).describe()
     return sel
-
-
-def _coverage(conn: sqlite3.Connection, sel: Selection) -> None:
-    """Chunks in scope that are not done, and time ranges no done chunk covers."""
-    s, e = sel.scope.start, sel.scope.end
-    rows = conn.execute(
-        """SELECT dataset, dataset_type, filter, chunk_start, chunk_end, state, message FROM coverage
-           WHERE dataset IN (?, ?) AND substr(chunk_start, 1, 8) BETWEEN ? AND ?
-           ORDER BY dataset, chunk_start""",
-        (SEGMENTS, TRACE, s.strftime("%Y%m%d"), e.strftime("%Y%m%d")),
-    ).fetchall()
-    sel.coverage = [dict(r) for r in rows if r["state"] != "done"]
-    step = timedelta(minutes=15)
-    first = datetime.combine(s, datetime.min.time(), UTC)
-    last = datetime.combine(e, datetime.min.time(), UTC) + timedelta(days=1) - step
-    for ds in (SEGMENTS, TRACE):
-        spans = []
-        for r in rows:
-            if r["dataset"] != ds or r["state"] != "done" or r["filter"]:
-                continue  # a filtered pull does not cover the unfiltered scope
-            a, b = parse_api_bound(r["chunk_start"]), parse_api_bound(r["chunk_end"])
-            if len(r["chunk_end"]) == 8:
-                b = b + timedelta(days=1) - step
-            spans.append((a, b))
-        spans.sort()
-        t = first
-        for a, b in spans:
-            if a > t:
-                sel.days_without_data.append(_range(ds, t, min(a - step, last)))
-            t = max(t, b + step)
-            if t > last:
-                break
-        if t <= last:
-            sel.days_without_data.append(_range(ds, t, last))
-
-
-def _range(ds: str, a: datetime, b: datetime) -> str:
-    return f"{ds} {a:%Y-%m-%d %H:%M}–{b:%Y-%m-%d %H:%M} UTC"

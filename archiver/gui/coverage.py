@@ -1,13 +1,18 @@
-"""Coverage: for each dataset and day, done / pending / not entitled / failed."""
+"""Coverage: for each dataset stream and day, what was requested and what the evidence
+shows (walked, pending, not entitled, failed; intervals with rows or empty), with a
+drill-down into a day's 96 intervals."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
     QLabel,
     QTableWidget,
     QTableWidgetItem,
@@ -15,37 +20,56 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from archiver.datasets import DATASET_NAMES
-from archiver.review import ArchiveReader
+from archiver.archive.coverage import DayCoverage
+from archiver.review import ArchiveReader, stream_name
 
 CELL_COLORS = {
     "done": ("#c8e6c9", "done"),
-    "in_progress": ("#bbdefb", "in progress"),
+    "in_progress": ("#bbdefb", "unfinished"),
     "pending": ("#ffe0b2", "pending (202)"),
     "not_entitled": ("#e1bee7", "not entitled"),
     "failed": ("#ffcdd2", "failed"),
 }
+EMPTY_COLOR = "#f1f8e9"  # walked, no rows came back
+
+
+def _tooltip(c: DayCoverage) -> str:
+    lines = [
+        f"{stream_name(c.dataset, c.dataset_type)} {c.day}",
+        f"requested {c.requested}, walked {c.walked}, pending {c.pending}, "
+        f"not entitled {c.not_entitled}, failed {c.failed}, unfinished {c.unfinished}",
+        f"intervals with rows {c.with_rows}, came back empty {c.empty}; {c.rows:,} rows",
+    ]
+    lines.extend(c.messages)
+    lines.append("Double-click for the day's intervals.")
+    return "\n".join(lines)
 
 
 class CoveragePanel(QWidget):
     def __init__(self, archive_path: Callable[[], Path]) -> None:
         super().__init__()
         self.archive_path = archive_path
+        self.cells: dict[tuple[str, str], DayCoverage] = {}
         self.legend = QLabel(
             " ".join(
                 f"<span style='background:{c}'>&nbsp;{label}&nbsp;</span>"
                 for c, label in CELL_COLORS.values()
             )
-            + " <span>&nbsp;blank: never pulled</span>"
+            + " <span>&nbsp;blank: never requested; a number: rows archived</span>"
         )
         self.table = QTableWidget()
         self.table.setObjectName("coverageTable")
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.cellDoubleClicked.connect(self._drill)
         self.summary = QLabel("")
         self.summary.setObjectName("coverageSummary")
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
         lay = QVBoxLayout(self)
         lay.addWidget(
-            QLabel("Gaps are visible here before anyone exports. Hover a cell for details.")
+            QLabel(
+                "Gaps are visible here before anyone exports. Hover a cell for details; "
+                "double-click it for the day's 15-minute intervals."
+            )
         )
         lay.addWidget(self.legend)
         lay.addWidget(self.table, 1)
@@ -53,40 +77,102 @@ class CoveragePanel(QWidget):
 
     def refresh(self) -> None:
         path = self.archive_path()
-        cells = []
+        days_cov: list[DayCoverage] = []
         if path.exists():
             with ArchiveReader(path) as r:
-                cells = r.coverage()
-        days = sorted({c.day for c in cells})
-        datasets = [d for d in DATASET_NAMES if any(c.dataset == d for c in cells)]
+                days_cov = r.coverage(detail=True)
+        self.cells = {(stream_name(c.dataset, c.dataset_type), c.day): c for c in days_cov}
+        days = sorted({c.day for c in days_cov})
+        streams: list[str] = []
+        for c in days_cov:
+            name = stream_name(c.dataset, c.dataset_type)
+            if name not in streams:
+                streams.append(name)
         self.table.clear()
-        self.table.setRowCount(len(datasets))
+        self.table.setRowCount(len(streams))
         self.table.setColumnCount(len(days))
-        self.table.setVerticalHeaderLabels(datasets)
+        self.table.setVerticalHeaderLabels(streams)
         self.table.setHorizontalHeaderLabels([d[5:] for d in days])
         counts: dict[str, int] = {}
-        for c in cells:
-            color, label = CELL_COLORS.get(c.state, ("#eeeeee", c.state))
-            item = QTableWidgetItem(label if c.state != "done" else f"{c.rows:,}")
+        missing = 0
+        for (name, day), c in self.cells.items():
+            st = c.state
+            color, label = CELL_COLORS.get(st, ("#eeeeee", st))
+            text = label if st != "done" else f"{c.rows:,}"
+            if st == "done" and c.walked < c.requested:
+                text += " …"
+            if st == "done" and c.with_rows == 0:
+                color = EMPTY_COLOR
+            item = QTableWidgetItem(text)
             item.setBackground(QBrush(QColor(color)))
             item.setForeground(QBrush(QColor("#212121")))
-            parts = ", ".join(f"{n} {s}" for s, n in c.states.items())
-            item.setToolTip(
-                f"{c.dataset} {c.day}: {parts} chunk(s); {c.rows:,} rows"
-                + ("\n" + "\n".join(c.messages) if c.messages else "")
-            )
-            self.table.setItem(datasets.index(c.dataset), days.index(c.day), item)
-            counts[c.state] = counts.get(c.state, 0) + 1
+            item.setToolTip(_tooltip(c))
+            self.table.setItem(streams.index(name), days.index(day), item)
+            counts[st] = counts.get(st, 0) + 1
+            missing += c.requested - c.walked
         self.table.resizeColumnsToContents()
-        self.summary.setText(
-            "Dataset-days: "
-            + ", ".join(f"{n} {CELL_COLORS.get(s, ('', s))[1]}" for s, n in sorted(counts.items()))
-            if counts
-            else "Nothing pulled yet."
-        )
+        if counts:
+            text = "Dataset-days: " + ", ".join(
+                f"{n} {CELL_COLORS.get(s, ('', s))[1]}" for s, n in sorted(counts.items())
+            )
+            text += f". {missing:,} requested intervals not walked." if missing else ". No gaps."
+        else:
+            text = "Nothing pulled yet: download a range on the Download tab, then come back here."
+        self.summary.setText(text)
 
     def state(self, dataset: str, day: str) -> str:
         days = [self.table.horizontalHeaderItem(i).text() for i in range(self.table.columnCount())]
         rows = [self.table.verticalHeaderItem(i).text() for i in range(self.table.rowCount())]
         item = self.table.item(rows.index(dataset), days.index(day[5:]))
         return item.text() if item else ""
+
+    def _drill(self, row: int, column: int) -> None:
+        self.open_day(
+            self.table.verticalHeaderItem(row).text(),
+            self.table.horizontalHeaderItem(column).text(),
+        )
+
+    def open_day(self, stream: str, day: str) -> DayDialog | None:
+        cell = next(
+            (c for (s, d), c in self.cells.items() if s == stream and d.endswith(day)), None
+        )
+        if cell is None:
+            return None
+        dlg = DayDialog(cell, self)
+        dlg.open()
+        return dlg
+
+
+class DayDialog(QDialog):
+    """One stream on one day: each 15-minute interval's state and archived rows."""
+
+    def __init__(self, cell: DayCoverage, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"{stream_name(cell.dataset, cell.dataset_type)} — {cell.day}")
+        self.table = QTableWidget(24 if cell.dataset_type == "interval" else 1, 4)
+        self.table.setObjectName("dayIntervals")
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setHorizontalHeaderLabels([":00", ":15", ":30", ":45"])
+        self.table.setVerticalHeaderLabels([f"{h:02d}" for h in range(self.table.rowCount())])
+        for when, (st, n) in cell.intervals.items():
+            if when == "day":
+                r, c = 0, 0
+            else:
+                r, c = int(when[:2]), int(when[3:]) // 15
+            color, label = CELL_COLORS.get(st, ("#eeeeee", st))
+            if st == "done" and n == 0:
+                color = EMPTY_COLOR
+            item = QTableWidgetItem(f"{n:,}" if st == "done" else label)
+            item.setBackground(QBrush(QColor(color)))
+            item.setForeground(QBrush(QColor("#212121")))
+            item.setToolTip(f"{cell.day} {when} UTC: {label}, {n:,} rows archived")
+            self.table.setItem(r, c, item)
+        info = QLabel(_tooltip(cell).rsplit("\n", 1)[0])
+        info.setTextFormat(Qt.TextFormat.PlainText)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(info)
+        lay.addWidget(self.table, 1)
+        lay.addWidget(buttons)
+        self.resize(520, 640)
