@@ -228,7 +228,7 @@ def test_export_csv_rfc4180(archive, tmp_path):
     with out.open(newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     header, body = rows[0], rows[1:]
-    assert len(body) == n and header[0] == "INTERACTION_SEGMENT_ID" and "_record_sha256" in header
+    assert len(body) == n and header[0] == "ROW_ID" and "_record_sha256" in header
     conn = sqlite3.connect(archive)
     want = sorted(
         tuple(json.loads(v).values())

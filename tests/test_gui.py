@@ -9,6 +9,7 @@ import pytest
 import requests
 from PySide6.QtCore import QModelIndex, Qt, QTimer
 
+from archiver.datasets import DATASETS
 from archiver.gui.browse import RecordsModel
 from archiver.gui.connection import ConnectionDialog
 from archiver.review import ArchiveReader
@@ -66,8 +67,8 @@ def test_download_two_datasets_and_browse(qtbot, sim, window_factory, tmp_path):
     w.tabs.setCurrentWidget(w.browse)
     qtbot.waitUntil(lambda: w.browse.current_dataset() == "interactionSegments", timeout=10_000)
     model = w.browse.model
-    assert model.rowCount() > 0 and model.columnCount() == 39
-    assert model.headerData(0, Qt.Orientation.Horizontal) == "INTERACTION_SEGMENT_ID"
+    assert model.rowCount() > 0 and model.columnCount() == 40
+    assert model.headerData(0, Qt.Orientation.Horizontal) == "ROW_ID"
     # typed display, raw one click away
     wait_col = [c for c, _ in model.columns].index("WAIT_TIME")
     idx = model.index(0, wait_col)
@@ -380,7 +381,8 @@ def test_interaction_loads_in_a_worker(qtbot, sim, window_factory):
         w.ctx.archive_path,
         params(["interactionSegments", "workflowTrace"], "202502010000", "202502010045"),
     )
-    iid = archived(w.ctx.archive_path, "interactionSegments")[0][1]
+    col = DATASETS["interactionSegments"].column_names.index("INTERACTION_ID")
+    iid = archived(w.ctx.archive_path, "interactionSegments")[0][col]
     w.interactions.show(iid)
     assert "Loading" in w.interactions.title.text()
     qtbot.waitUntil(

@@ -6,7 +6,9 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
+from archiver.datasets import DATASET_NAMES
 from archiver.simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SimConfig, Simulator
+from archiver.simulator.query import ENDINGS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +39,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--client-secret",
         default=DEFAULT_CLIENT_SECRET,
         help="client secret accepted (default: the documented demo secret)",
+    )
+    # readings of what the vendor guide leaves open (docs/simulator.md)
+    p.add_argument(
+        "--ending",
+        choices=ENDINGS,
+        default="inclusive",
+        help="reading of interval=...,ending:X for interval queries: inclusive serves X, "
+        "exclusive stops before X (default inclusive; daily queries are always inclusive)",
+    )
+    p.add_argument(
+        "--omit-row-id",
+        action="append",
+        default=[],
+        choices=DATASET_NAMES,
+        metavar="DATASET",
+        help="serve DATASET without its ROW_ID column (repeatable)",
+    )
+    p.add_argument(
+        "--shared-ids",
+        action="store_true",
+        help="ids that repeat within a response: transcripts as one row per message "
+        "(shared TRANSCRIPT_ID), cxAgentLoginLogout statuses sharing their session's ID",
     )
     p.add_argument("--latency-ms", type=float, default=0.0, help="delay per data request")
     p.add_argument(
@@ -96,6 +120,9 @@ def run(args: argparse.Namespace) -> int:
         client_id=args.client_id,
         client_secret=args.client_secret,
         epoch=epoch,
+        ending=args.ending,
+        omit_row_id=tuple(dict.fromkeys(args.omit_row_id)),
+        shared_ids=args.shared_ids,
         latency_ms=args.latency_ms,
         fail_rate=args.fail_rate,
         accepted_first=args.accepted_first,
@@ -119,6 +146,12 @@ def run(args: argparse.Namespace) -> int:
     print(url, flush=True)
     print(
         f"client id: {cfg.client_id}  (secret: see --client-secret; docs/simulator.md)", flush=True
+    )
+    omitted = ", ".join(cfg.omit_row_id) or "none"
+    print(
+        f"readings: ending {cfg.ending}; ROW_ID omitted from: {omitted}; "
+        f"shared ids: {'on' if cfg.shared_ids else 'off'}",
+        flush=True,
     )
     print(
         "control API: POST /_simulator/late-updates, GET|POST /_simulator/faults, "

@@ -207,8 +207,12 @@ class DataModel:
         rows_per_interval: int = 75,
         timezone: str = "America/New_York",
         cache_buckets: int = 512,
+        shared_ids: bool = False,
     ) -> None:
         self.seed = seed
+        #: One row per transcript message and one cxAgentLoginLogout ID per login session,
+        #: so ids repeat within a response (``--shared-ids``).
+        self.shared_ids = shared_ids
         self.rows_per_interval = max(1, rows_per_interval)
         try:
             self.tz = ZoneInfo(timezone)
@@ -278,6 +282,10 @@ class DataModel:
     # -- generation -----------------------------------------------------------------------
     def _rng(self, *parts: object) -> random.Random:
         return random.Random(_h(self.seed, *parts))
+
+    def _row_id(self, dataset: str, *identity: object) -> str:
+        """ROW_ID from the row's natural identity: the same on every run and in late updates."""
+        return _hexid("", self.seed, dataset, "row", *identity, length=32)
 
     def _common(
         self, dataset: str, start: datetime, minutes: int, i: int, rnd: random.Random
@@ -504,6 +512,7 @@ class DataModel:
                 else json.dumps([{"start": rnd.randint(0, 60), "duration": rnd.randint(2, 15)}])
             )
             seg = {
+                "ROW_ID": self._row_id("interactionSegments", iid, s),
                 "INTERACTION_SEGMENT_ID": _hexid("00ae", self.seed, iid, s),
                 "INTERACTION_ID": iid,
                 "QUEUE_ID": q.id,
@@ -586,6 +595,7 @@ class DataModel:
             is_input = typ == "GetInput"
             it.trace.append(
                 {
+                    "ROW_ID": self._row_id("workflowTrace", sid, n),
                     "WORKFLOWSESSION_ID": sid,
                     "WORKFLOWSESSION_INTERACTIONID": it.id if linked else "",
                     "UPDATEHISTORYITEM_ID": _hexid("00b0", self.seed, sid, n),
@@ -660,6 +670,7 @@ class DataModel:
             dur = int((datetime.fromisoformat(end_time) - it.start).total_seconds())
             out.append(
                 {
+                    "ROW_ID": self._row_id("mpccdr", it.id),
                     "CDR_ID": _hexid("00c0", self.seed, "cdr", it.id),
                     "ROW_DATE_UTC": start.isoformat()[:10],
                     "STARTTIME_UTC": iso_z(start),
@@ -711,30 +722,36 @@ class DataModel:
                 while len(text.encode()) < 10_240:
                     text += "\n" + rnd.choice(lines)
             end = it.segments[-1]["END_TIME"]
-            out.append(
-                {
-                    "TRANSCRIPT_ID": _hexid("00d0", self.seed, "tr", it.id),
-                    "INTERACTION_ID": it.id,
-                    "ROW_DATE_UTC": start.isoformat()[:10],
-                    "STARTTIME_UTC": iso_z(start),
-                    "ACCOUNT_ID": self.account_id,
-                    "COMMIT_TS": iso_z(
-                        datetime.fromisoformat(end)
-                        + timedelta(
-                            seconds=rnd.randint(60, 1200), milliseconds=rnd.randint(0, 999)
-                        ),
-                        ms=True,
-                    ),
-                    "CHANNEL": it.channel,
-                    "AGENT_ID": it.segments[0]["USER_ID"],
-                    "LANGUAGE": rnd.choice(["en", "fr", "ja"]),
-                    "PARTICIPANT_COUNT": "2",
-                    "MESSAGE_COUNT": str(text.count("\n") + 1),
-                    "START_TIME": iso_z(it.start),
-                    "END_TIME": end,
-                    "TRANSCRIPT_TEXT": text,
-                }
-            )
+            row = {
+                "ROW_ID": self._row_id("transcript", it.id),
+                "TRANSCRIPT_ID": _hexid("00d0", self.seed, "tr", it.id),
+                "INTERACTION_ID": it.id,
+                "ROW_DATE_UTC": start.isoformat()[:10],
+                "STARTTIME_UTC": iso_z(start),
+                "ACCOUNT_ID": self.account_id,
+                "COMMIT_TS": iso_z(
+                    datetime.fromisoformat(end)
+                    + timedelta(seconds=rnd.randint(60, 1200), milliseconds=rnd.randint(0, 999)),
+                    ms=True,
+                ),
+                "CHANNEL": it.channel,
+                "AGENT_ID": it.segments[0]["USER_ID"],
+                "LANGUAGE": rnd.choice(["en", "fr", "ja"]),
+                "PARTICIPANT_COUNT": "2",
+                "MESSAGE_COUNT": str(text.count("\n") + 1),
+                "START_TIME": iso_z(it.start),
+                "END_TIME": end,
+                "TRANSCRIPT_TEXT": text,
+            }
+            if not self.shared_ids:
+                out.append(row)
+                continue
+            # one row per message: TRANSCRIPT_ID repeats, each message has its own ROW_ID
+            for k, message in enumerate(text.split("\n")):
+                out.append(
+                    row
+                    | {"ROW_ID": self._row_id("transcript", it.id, k), "TRANSCRIPT_TEXT": message}
+                )
         return out
 
     # login sessions -------------------------------------------------------------------
@@ -796,6 +813,7 @@ class DataModel:
             for q in s["queues"]:
                 out.append(
                     {
+                        "ROW_ID": self._row_id("agentLoginLogoutByQueue", s["sid"], q.id),
                         "SESSION_ID": s["sid"],
                         "QUEUE_ID": q.id,
                         "AGENT_ID": s["agent"].id,
@@ -827,10 +845,13 @@ class DataModel:
                 k: (0 if active else rnd.randint(0, s["dur"] // 3))
                 for k in ("AVAILABLE", "AWAY", "BUSY", "OFFLINE")
             }
-            for n, status in enumerate(
-                rnd.sample(["Available", "Away", "Busy", "Offline"], rnd.randint(1, 3))
-            ):
-                created = s["login"] + timedelta(seconds=n * 60)
+            statuses = rnd.sample(["Available", "Away", "Busy", "Offline"], rnd.randint(1, 3))
+            # a status a minute apart, but never past the login's interval: a client counts
+            # rows per interval by START_TIME
+            room = (start + INTERVAL - s["login"]).total_seconds() - 1
+            gap = min(60, int(room) // max(1, len(statuses) - 1))
+            for n, status in enumerate(statuses):
+                created = s["login"] + timedelta(seconds=n * gap)
                 updated = (
                     ""
                     if active or rnd.random() < 0.3
@@ -838,7 +859,10 @@ class DataModel:
                 )
                 out.append(
                     {
-                        "ID": _hexid("00f0", self.seed, "cx", s["sid"], n),
+                        "ROW_ID": self._row_id("cxAgentLoginLogout", s["sid"], n),
+                        "ID": _hexid("00f0", self.seed, "cx", s["sid"])
+                        if self.shared_ids
+                        else _hexid("00f0", self.seed, "cx", s["sid"], n),
                         "USER_ID": s["agent"].id,
                         "STATUS_TYPE": "CX Login",
                         "STATUS": status,

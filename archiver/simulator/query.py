@@ -21,6 +21,8 @@ from archiver.simulator.data import DAY, INTERVAL
 #: Data is served for an interval once its end is at least this far in the past.
 READY_AFTER = timedelta(minutes=30)
 MAX_PAGE_SIZE = 200
+#: Readings of ``ending:X`` the simulator can serve (the guide does not say which is real).
+ENDINGS: tuple[str, ...] = ("inclusive", "exclusive")
 DEFAULT_PAGE_SIZE = 20
 
 
@@ -154,32 +156,41 @@ def last_ready(query: Query, now: datetime) -> datetime:
     return t.replace(minute=t.minute - t.minute % 15, second=0, microsecond=0)
 
 
-def span(query: Query, epoch: datetime, now: datetime) -> tuple[datetime, datetime, bool] | None:
+def span(
+    query: Query, epoch: datetime, now: datetime, ending: str = "inclusive"
+) -> tuple[datetime, datetime, bool] | None:
     """(first bucket, last bucket, ready) or None when the query selects no bucket.
 
-    ``ready`` is False when an explicitly requested bucket is not processed yet (→ 202).
+    ``ending`` is the reading of ``ending:X`` for interval queries: "inclusive" serves X,
+    "exclusive" stops before it. Daily queries are inclusive either way (the guide's own
+    ``starting:20250201,ending:20250201&datasetType=daily`` would otherwise be empty).
+    ``ready`` is False when an explicitly requested bucket is not processed yet (→ 202);
+    it is judged on the last bucket actually selected.
     """
+    if ending not in ENDINGS:
+        raise ValueError(f"ending must be one of {', '.join(ENDINGS)}, not {ending!r}")
     if (query.starting and not query.starting.aligned) or (
         query.ending and not query.ending.aligned
     ):
         return None  # the guide: non-standard minutes "may return empty results"
     step, _ = bucket_length(query)
-    first = query.starting.when if query.starting else epoch
+    asked = query.starting.when if query.starting else epoch
+    first = max(asked, epoch)
     newest = last_ready(query, now)
     if query.ending:
         last = query.ending.when
         if query.dataset_type == "daily" and step == INTERVAL:
             last = last + DAY - INTERVAL  # every interval of the ending day
-        ready = last <= newest
-    else:
-        last = newest
-        ready = first <= newest
-    first = max(first, epoch)
-    if not ready:
-        return first, last, False
-    if first > last:
+        elif query.dataset_type == "interval" and ending == "exclusive":
+            last = last - INTERVAL  # ending:X names the first interval not returned
+        if first > last:
+            return None  # nothing selected (e.g. exclusive starting:X,ending:X): 200, empty
+        return first, last, last <= newest
+    if asked > newest:
+        return first, newest, False
+    if first > newest:
         return None
-    return first, last, True
+    return first, newest, True
 
 
 def encode_token(secret: bytes, query: Query, bucket: datetime, offset: int) -> str:

@@ -22,8 +22,9 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from archiver.datasets import DATASET_NAMES, DATASETS, ENTITLEMENT_DETAIL, Dataset
-from archiver.simulator.data import DataModel, iso_z
+from archiver.simulator.data import DAY, INTERVAL, DataModel, iso_z
 from archiver.simulator.query import (
+    ENDINGS,
     BadRequest,
     Query,
     bucket_length,
@@ -58,6 +59,14 @@ class SimConfig:
     client_secret: str = DEFAULT_CLIENT_SECRET
     epoch: datetime = DEFAULT_EPOCH
     timezone: str = "America/New_York"
+    # readings of what the guide leaves open (docs/simulator.md)
+    #: "inclusive": ending:X serves interval X; "exclusive": X is the first interval not served.
+    ending: str = "inclusive"
+    #: Datasets served without their ROW_ID column (clients fall back to natural keys).
+    omit_row_id: tuple[str, ...] = ()
+    #: Transcripts as one row per message (shared TRANSCRIPT_ID) and one cxAgentLoginLogout
+    #: ID per login session: ids that repeat within a response.
+    shared_ids: bool = False
     # fault knobs
     latency_ms: float = 0.0
     fail_rate: float = 0.0
@@ -69,11 +78,26 @@ class SimConfig:
     garble_rate: float = 0.0
     truncate_rate: float = 0.0
 
+    def __post_init__(self) -> None:
+        self.omit_row_id = tuple(self.omit_row_id)
+        for name in self.omit_row_id:
+            if name not in DATASETS:
+                raise ValueError(
+                    f"omit_row_id: unknown dataset {name!r}; valid: {', '.join(DATASET_NAMES)}"
+                )
+        _check_ending(self.ending)
+
     def __repr__(self) -> str:  # never show the secret, even a simulator's
         return f"SimConfig(host={self.host!r}, port={self.port}, seed={self.seed})"
 
 
+def _check_ending(value: object) -> None:
+    if value not in ENDINGS:
+        raise ValueError(f"ending must be one of {', '.join(ENDINGS)}, not {value!r}")
+
+
 FAULT_KNOBS = (
+    "ending",
     "latency_ms",
     "fail_rate",
     "accepted_first",
@@ -102,7 +126,10 @@ class Simulator:
         self.config = config or SimConfig()
         self.clock = clock or (lambda: datetime.now(UTC))
         self.model = DataModel(
-            self.config.seed, self.config.rows_per_interval, self.config.timezone
+            self.config.seed,
+            self.config.rows_per_interval,
+            self.config.timezone,
+            shared_ids=self.config.shared_ids,
         )
         self._token_secret = secrets.token_bytes(32)
         self._tokens: dict[str, float] = {}
@@ -165,9 +192,13 @@ class Simulator:
 
     # -- control --------------------------------------------------------------------------
     def set_faults(self, **knobs: Any) -> None:
-        for name, value in knobs.items():
+        """Change run-time knobs; all are checked before any changes (no half-applied call)."""
+        for name in knobs:
             if name not in FAULT_KNOBS:
                 raise ValueError(f"unknown fault knob {name!r}; known: {', '.join(FAULT_KNOBS)}")
+        if "ending" in knobs:
+            _check_ending(knobs["ending"])
+        for name, value in knobs.items():
             current = getattr(self.config, name)
             setattr(self.config, name, type(current)(value))
 
@@ -191,26 +222,75 @@ class Simulator:
         return expiry is not None and time.monotonic() < expiry
 
     # -- ground truth ---------------------------------------------------------------------
-    def rows(self, dataset: str, params: dict[str, str]) -> list[list[str]]:
-        """Every record the query returns over all its pages, for tests and benchmarks."""
-        query = parse_query(DATASETS[dataset], params)
-        sel = span(query, self.config.epoch, self.clock())
-        if sel is None or not sel[2]:
-            return []
+    def columns(self, dataset: Dataset) -> list[tuple[str, str]]:
+        """The columns served for ``dataset``: the registry's, less ROW_ID if omitted."""
+        if dataset.name in self.config.omit_row_id:
+            return [c for c in dataset.columns if c[0] != "ROW_ID"]
+        return list(dataset.columns)
+
+    def _records(self, query: Query, first: datetime, last: datetime) -> list[list[str]]:
+        """Served records of the buckets ``first``..``last`` that match the query's filter."""
         step, minutes = bucket_length(query)
-        cols = query.dataset.column_names
+        cols = [n for n, _ in self.columns(query.dataset)]
         out = []
-        for b in iter_buckets(sel[0], sel[1], step):
+        for b in iter_buckets(first, last, step):
             for row in self.model.bucket_rows(query.dataset, b, minutes):
                 if query.matches(row):
                     out.append([row[c] for c in cols])
         return out
 
+    def rows(self, dataset: str, params: dict[str, str]) -> list[list[str]]:
+        """Every record the query returns over all its pages under the configured reading
+        (empty when the API would answer 202), for tests and benchmarks."""
+        query = parse_query(DATASETS[dataset], params)
+        sel = span(query, self.config.epoch, self.clock(), self.config.ending)
+        if sel is None or not sel[2]:
+            return []
+        return self._records(query, sel[0], sel[1])
+
+    def truth(
+        self,
+        dataset: str,
+        start: datetime,
+        last: datetime,
+        dataset_type: str = "interval",
+        filter: str | None = None,
+    ) -> list[list[str]]:
+        """Every record whose bucket lies in [start, last], in served order and columns.
+
+        ``start`` and ``last`` are interval starts (daily: days at 00:00 UTC), both included,
+        whatever the ``ending`` reading and whether the API would serve them yet: the ground
+        truth a client's walk is compared with.
+        """
+        if dataset_type not in ("interval", "daily"):
+            raise ValueError(f"dataset_type must be interval or daily, not {dataset_type!r}")
+        grain = INTERVAL if dataset_type == "interval" else DAY
+        for when in (start, last):
+            if when.tzinfo is None:
+                raise ValueError(f"{when} has no time zone; give UTC datetimes")
+            if when.timestamp() % grain.total_seconds():
+                raise ValueError(f"{when} does not start a {dataset_type} bucket")
+        first, final = start.astimezone(UTC), last.astimezone(UTC)
+        params = {"interval": f"starting:{first:%Y%m%d%H%M}", "datasetType": dataset_type}
+        if filter:
+            params["filter"] = filter
+        try:
+            query = parse_query(DATASETS[dataset], params)
+        except BadRequest as exc:  # a bad filter: the caller's mistake, not an HTTP answer
+            raise ValueError(str(exc)) from None
+        step, _ = bucket_length(query)
+        if dataset_type == "daily" and step == INTERVAL:
+            final += DAY - INTERVAL  # an event dataset's day is its 96 intervals
+        return self._records(query, max(first, self.config.epoch), final)
+
     def page(self, query: Query, token: str | None) -> dict[str, Any]:
         """One page of a ready query, starting at ``token`` (or the first row)."""
-        sel = span(query, self.config.epoch, self.clock())
-        headers = [{"name": n, "type": t} for n, t in query.dataset.columns]
-        body: dict[str, Any] = {"columnHeaders": headers, "records": []}
+        sel = span(query, self.config.epoch, self.clock(), self.config.ending)
+        served = self.columns(query.dataset)
+        body: dict[str, Any] = {
+            "columnHeaders": [{"name": n, "type": t} for n, t in served],
+            "records": [],
+        }
         next_token = ""
         if sel is not None:
             first, last, _ = sel
@@ -218,7 +298,7 @@ class Simulator:
             offset = 0
             if token:
                 first, offset = decode_token(self._token_secret, query, token)
-            cols = query.dataset.column_names
+            cols = [n for n, _ in served]
             records = body["records"]
             for b in iter_buckets(first, last, step):
                 rows = [
@@ -425,9 +505,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             query = parse_query(ds, params)
             token = params.get("nextPageToken") or None
-            headers = [{"name": n, "type": t} for n, t in ds.columns]
+            headers = [{"name": n, "type": t} for n, t in sim.columns(ds)]
             hits = sim.hit_query(query.identity)
-            sel = span(query, sim.config.epoch, sim.clock())
+            sel = span(query, sim.config.epoch, sim.clock(), sim.config.ending)
             if hits <= sim.config.accepted_first or (sel is not None and not sel[2]):
                 body = {
                     "columnHeaders": headers,
