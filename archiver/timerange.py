@@ -62,7 +62,8 @@ def as_utc(value: datetime | date) -> datetime:
 def api_format(value: datetime | date, dataset_type: str) -> str:
     """The API's form of a bound: YYYYMMDDHHmm (interval) or YYYYMMDD (daily), in UTC."""
     dt = as_utc(value)
-    return dt.strftime("%Y%m%d") if dataset_type == DAILY else dt.strftime("%Y%m%d%H%M")
+    day = f"{dt.year:04d}{dt.month:02d}{dt.day:02d}"  # strftime drops leading zeros of years < 1000
+    return day if dataset_type == DAILY else f"{day}{dt.hour:02d}{dt.minute:02d}"
 
 
 def parse_api_bound(text: str) -> datetime:
@@ -82,7 +83,7 @@ def floor_interval(dt: datetime) -> datetime:
 
 def interval_key(dt: datetime) -> str:
     """An interval start as stored in the archive (YYYYMMDDHHmm)."""
-    return dt.strftime("%Y%m%d%H%M")
+    return api_format(dt, INTERVAL)
 
 
 _UTC_STAMP = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::\d\d(?:\.\d+)?)?Z?$")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from archiver.api import Credentials, NotReadyPolicy, Tenant
@@ -43,18 +43,24 @@ def pull(sim, archive: Path, p: PullParams, **kw) -> RunResult:
     return eng.result
 
 
-def truth(sim, dataset: str, p: PullParams) -> list[tuple[str, ...]]:
-    """What one query over the whole range returns, sorted."""
-    fmt = "%Y%m%d" if p.daily else "%Y%m%d%H%M"
-    q = {"interval": f"starting:{p.start:{fmt}},ending:{p.end:{fmt}}"}
-    if p.daily:
-        q["datasetType"] = "daily"
-    if p.filter:
-        q["filter"] = p.filter
-    return sorted(tuple(r) for r in sim.rows(dataset, q))
+def truth(sim, dataset: str, p: PullParams, last=None) -> list[tuple[str, ...]]:
+    """Every row of the range's intervals (or days), sorted: the simulator's ground truth,
+    independent of how it reads an interval `ending`. ``last``: another last interval."""
+    rows = sim.truth(dataset, p.start, last or p.end, "daily" if p.daily else "interval", p.filter)
+    return sorted(tuple(r) for r in rows)
+
+
+def walked_truth(sim, dataset: str, p: PullParams) -> list[tuple[str, ...]]:
+    """Ground truth of everything a pull of ``p`` archives: the range, plus the interval
+    after it when the server reads an interval `ending` inclusively (the last chunk asks up
+    to the next interval's start)."""
+    inclusive = getattr(sim.config, "ending", "inclusive") == "inclusive"
+    last = p.end + timedelta(minutes=15) if not p.daily and inclusive else p.end
+    return truth(sim, dataset, p, last)
 
 
 def archived(archive: Path, dataset: str, latest: bool = False) -> list[tuple[str, ...]]:
+    """Every archived row of the dataset's stream(s), sorted."""
     conn = sqlite3.connect(archive)
     try:
         src = "latest" if latest else "records"
@@ -66,10 +72,36 @@ def archived(archive: Path, dataset: str, latest: bool = False) -> list[tuple[st
         conn.close()
 
 
+def archived_in_range(
+    archive: Path, dataset: str, p: PullParams, latest: bool = False
+) -> list[tuple[str, ...]]:
+    """Archived rows of the range's stream whose own interval (or day) lies in the range.
+
+    An interval chunk asks up to the next chunk's start, so against an inclusive server the
+    archive also holds the interval after the range: real rows, outside the range."""
+    conn = sqlite3.connect(archive)
+    dtype = "daily" if p.daily else "interval"
+    fmt = "%Y%m%d" if p.daily else "%Y%m%d%H%M"
+    try:
+        src = "latest" if latest else "records"
+        return sorted(
+            tuple(json.loads(v).values())
+            for (v,) in conn.execute(
+                f"""SELECT values_json FROM {src} WHERE dataset=? AND dataset_type=?
+                    AND interval_start BETWEEN ? AND ?""",
+                (dataset, dtype, f"{p.start:{fmt}}", f"{p.end:{fmt}}"),
+            )
+        )
+    finally:
+        conn.close()
+
+
 def identities(archive: Path) -> list[tuple]:
     conn = sqlite3.connect(archive)
     try:
-        return sorted(conn.execute("SELECT dataset, row_key, commit_ts, sha256 FROM records"))
+        return sorted(
+            conn.execute("SELECT dataset, dataset_type, row_key, commit_ts, sha256 FROM records")
+        )
     finally:
         conn.close()
 

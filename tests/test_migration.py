@@ -34,9 +34,10 @@ def test_v1_archive_migrates_keeps_every_record_and_verifies(tmp_path):
     old.close()
     Archive(arc).close()
     backups = list(tmp_path.glob("old.sqlite3.v1-*.bak"))
-    assert len(backups) == 1 and sqlite3.connect(backups[0]).execute(
-        "PRAGMA user_version"
-    ).fetchone()[0] == 1
+    assert (
+        len(backups) == 1
+        and sqlite3.connect(backups[0]).execute("PRAGMA user_version").fetchone()[0] == 1
+    )
     conn = sqlite3.connect(arc)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
     after = {

@@ -97,6 +97,8 @@ def parse_page(
         raise bad(f"body is not UTF-8 at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
         raise bad(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise bad("JSON nested too deeply to parse (a malformed or hostile body)") from None
     if not isinstance(body, dict):
         raise bad("body is not a JSON object")
     headers = body.get("columnHeaders")
