@@ -50,13 +50,16 @@ def _sh(cmd: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", "-c", cmd], cwd=cwd, capture_output=True, text=True)
 
 
-def _latest(archive: Path, dataset: str) -> list[dict]:
+def _latest(archive: Path, dataset: str, day: date = DAY) -> list[dict]:
+    """Latest versions of the day's 15-minute rows (the pull also archived the interval
+    after the day: its last chunk's overlap)."""
     conn = sqlite3.connect(archive)
     rows = [
         json.loads(v)
         for (v,) in conn.execute(
-            "SELECT values_json FROM latest WHERE dataset=? ORDER BY row_date, row_key, commit_ts",
-            (dataset,),
+            """SELECT values_json FROM latest WHERE dataset=? AND dataset_type='interval'
+               AND row_date=? ORDER BY row_date, row_key, commit_ts""",
+            (dataset, day.isoformat()),
         )
     ]
     conn.close()

@@ -8,13 +8,14 @@ import time
 import pytest
 import requests
 from PySide6.QtCore import QModelIndex, Qt, QTimer
+from PySide6.QtWidgets import QLabel
 
 from archiver.datasets import DATASETS
 from archiver.gui.browse import RecordsModel
 from archiver.gui.connection import ConnectionDialog
 from archiver.review import ArchiveReader
 from tests.gui_helpers import set_range
-from tests.pulltools import archived, params, truth
+from tests.pulltools import archived, params, walked_truth
 
 TWO_DAYS = ((2025, 2, 1, 0, 0), (2025, 2, 2, 23, 45))
 
@@ -61,7 +62,7 @@ def test_download_two_datasets_and_browse(qtbot, sim, window_factory, tmp_path):
     assert result.status == "finished"
     for name in ("interactionSegments", "workflowTrace"):
         assert w.download.jobs.state(name) == "done"
-        assert archived(w.ctx.archive_path, name) == truth(
+        assert archived(w.ctx.archive_path, name) == walked_truth(
             sim, name, params([name], "20250201", "20250202")
         )
     w.tabs.setCurrentWidget(w.browse)
@@ -115,7 +116,7 @@ def test_cancel_midway_then_resume(qtbot, sim_factory, window_factory):
     assert blocker.args[0].status == "finished"
     p = params(["interactionSegments", "queue"], "20250201", "20250202")
     for name in p.datasets:
-        assert archived(w.ctx.archive_path, name) == truth(sim, name, p)
+        assert archived(w.ctx.archive_path, name) == walked_truth(sim, name, p)
     assert not w.download.resume.isVisible()
 
 
@@ -214,9 +215,26 @@ def test_coverage_shows_pending(qtbot, sim_factory, window_factory):
     assert w.download.jobs.state("queue").startswith("waiting for data")
     w.tabs.setCurrentWidget(w.coverage)
     assert w.coverage.state("queue", "2025-02-01") == "pending (202)"
+    dlg = w.coverage.open_day("queue", "2025-02-01")
+    assert dlg is not None and dlg.table.rowCount() == 24 and dlg.table.columnCount() == 4
+    cells = [dlg.table.item(r, c).text() for r in range(24) for c in range(4)]
+    assert cells == ["pending (202)"] * 96
+    dlg.close()
     w.download.retry_pending_chunks()
     w.coverage.refresh()
     assert w.coverage.state("queue", "2025-02-01").replace(",", "").isdigit()
+    dlg = w.coverage.open_day("queue", "2025-02-01")
+    counts = [int(dlg.table.item(r, c).text()) for r in range(24) for c in range(4)]
+    conn = sqlite3.connect(w.ctx.archive_path)
+    per = dict(
+        conn.execute(
+            "SELECT interval_start, count(*) FROM records WHERE dataset='queue' GROUP BY 1"
+        )
+    )
+    conn.close()
+    assert counts == [per[f"20250201{h:02d}{m:02d}"] for h in range(24) for m in (0, 15, 30, 45)]
+    assert "requested 96, walked 96" in dlg.findChild(QLabel).text()
+    dlg.close()
 
 
 def test_verify_archive_action(qtbot, sim, window_factory):

@@ -22,7 +22,7 @@ from tests.pulltools import archived_in_range, identities, params, pull, truth
 
 KILLS = 8
 #: pages to wait for before each kill (varied so kills land at different points of a walk)
-STEPS = (1, 3, 2, 5, 1, 4, 2, 3)
+STEPS = (1, 3, 8, 15, 25, 35, 20, 40)
 
 
 def _pages(arc) -> int:

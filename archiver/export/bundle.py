@@ -76,8 +76,10 @@ def _audit_custody(conn) -> list[dict[str, str]]:
             summary = f"{', '.join(p.get('datasets', []))} {str(p.get('start', ''))[:16]} → {str(p.get('end', ''))[:16]} tenant {d.get('tenant', '')}"
         elif d.get("status"):
             s = d.get("summary") or {}
-            rows = sum(v.get("rows", 0) for v in (s.get("datasets") or {}).values())
-            summary = f"{d['status']}; {rows:,} rows received"
+            per = (s.get("datasets") or {}).values()
+            rows = sum(v.get("rows", 0) for v in per)
+            new = sum(v.get("new_versions", 0) for v in per)
+            summary = f"{d['status']}; {rows:,} rows received, {new:,} new row versions archived"
         elif d.get("bundle_id"):
             summary = f"bundle {d['bundle_id']} ({d.get('redaction', 'none')})"
         else:

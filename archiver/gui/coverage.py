@@ -57,6 +57,7 @@ class CoveragePanel(QWidget):
             )
             + " <span>&nbsp;blank: never requested; a number: rows archived</span>"
         )
+        self.legend.setWordWrap(True)
         self.table = QTableWidget()
         self.table.setObjectName("coverageTable")
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -64,13 +65,14 @@ class CoveragePanel(QWidget):
         self.summary = QLabel("")
         self.summary.setObjectName("coverageSummary")
         self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        self.summary.setWordWrap(True)
         lay = QVBoxLayout(self)
-        lay.addWidget(
-            QLabel(
-                "Gaps are visible here before anyone exports. Hover a cell for details; "
-                "double-click it for the day's 15-minute intervals."
-            )
+        intro = QLabel(
+            "Gaps are visible here before anyone exports. Hover a cell for details; "
+            "double-click it for the day's 15-minute intervals."
         )
+        intro.setWordWrap(True)
+        lay.addWidget(intro)
         lay.addWidget(self.legend)
         lay.addWidget(self.table, 1)
         lay.addWidget(self.summary)
