@@ -91,9 +91,10 @@ def child(kind: str, archive: Path, start: date, end: date, out: Path) -> dict:
     os.environ.setdefault("ARCHIVER_KEY_PASSPHRASE", "benchmark")
     from archiver.archive.store import open_reader
     from archiver.export import keys
-    from archiver.export.bundle import run_export
+    from archiver.export.bundle import export_bundle
     from archiver.export.pdf import ReportMeta, build_report
     from archiver.export.scope import Scope, select
+    from archiver.jobs import drive
 
     scope = Scope(start, end)
     ident = keys.load_or_create(out.parent / "keys")
@@ -121,7 +122,7 @@ def child(kind: str, archive: Path, start: date, end: date, out: Path) -> dict:
         n = len(sel.interactions())
     else:
         t0 = time.perf_counter()
-        res = run_export(archive, scope, out, ident)
+        res = drive(export_bundle(archive, scope, out, ident))
         seconds = time.perf_counter() - t0
         pages, n = res.pages, res.interactions
     return {

@@ -18,8 +18,6 @@ import requests
 from archiver.simulator import SimConfig, Simulator
 from archiver.simulator.server import TOKEN_PATH
 
-pytest_plugins = ["tests.gui_helpers"]
-
 DATA = "/api/analytics/v2/datasets/"
 
 

@@ -8,7 +8,6 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from archiver.archive.export import FORMATS, ExportError, export_dataset
 from archiver.archive.schema import backup_to
 from archiver.archive.store import Archive, open_reader
 from archiver.archive.verify import verify_archive
@@ -21,6 +20,7 @@ from archiver.credentials import (
     store_secret,
 )
 from archiver.datasets import DATASET_NAMES, UnknownDatasetError, get_dataset
+from archiver.export.warehouse import FORMATS, ExportError, export_dataset
 from archiver.timerange import RangeError, parse_bound
 
 
@@ -69,7 +69,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="file (csv, jsonl) or directory (parquet)",
     )
-    e.set_defaults(func=run_export)
+    e.set_defaults(func=run_export_dataset)
 
     c = sub.add_parser(
         "coverage",
@@ -143,7 +143,7 @@ def run_backup(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_export(args: argparse.Namespace) -> int:
+def run_export_dataset(args: argparse.Namespace) -> int:
     path = common.archive_path(args)
     try:
         start = parse_bound(args.start, is_end=False, daily=True).date() if args.start else None

@@ -64,7 +64,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument(
         "--out", type=Path, required=True, metavar="DIR", help="the bundle directory to create"
     )
-    e.set_defaults(func=run_export)
+    e.set_defaults(func=run_bundle_export)
 
     v = sub.add_parser(
         "verify",
@@ -88,7 +88,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     k.set_defaults(func=run_keys)
 
 
-def run_export(args: argparse.Namespace) -> int:
+def run_bundle_export(args: argparse.Namespace) -> int:
     try:
         start = parse_bound(args.start, is_end=False, daily=True).date()
         end = parse_bound(args.end, is_end=True, daily=True).date()

@@ -31,7 +31,6 @@ from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 
 from archiver import __version__
-from archiver.archive.export import dataset_columns
 from archiver.archive.hashing import sha256_hex
 from archiver.archive.store import Archive, open_reader, page_body
 from archiver.export import bag
@@ -40,6 +39,7 @@ from archiver.export.keys import SigningIdentity, passphrase_bytes
 from archiver.export.pdf import ReportMeta, build_report
 from archiver.export.redact import PROFILES, redact
 from archiver.export.scope import SEGMENTS, TRACE, Row, Scope, Selection, select
+from archiver.export.warehouse import dataset_columns
 
 PROVENANCE_COLUMNS = ("_record_sha256", "_page_sha256", "_received_at")
 
@@ -404,14 +404,4 @@ def export_bundle(
     )
 
 
-def run_export(*args, **kwargs) -> BundleResult:
-    """export_bundle, run to the end."""
-    gen = export_bundle(*args, **kwargs)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
-
-
-__all__ = ["BundleError", "BundleResult", "ExportCancelled", "Scope", "export_bundle", "run_export"]
+__all__ = ["BundleError", "BundleResult", "ExportCancelled", "Scope", "export_bundle"]

@@ -17,10 +17,11 @@ import pytest
 from pypdf import PdfReader
 
 from archiver.export import keys
-from archiver.export.bundle import BundleError, run_export
+from archiver.export.bundle import BundleError, export_bundle
 from archiver.export.csvsafe import escape_cell, unescape_cell
 from archiver.export.scope import Scope
 from archiver.export.verify import _verify_pdf, verify_bundle
+from archiver.jobs import drive
 from tests.pulltools import params, pull
 
 DAY = date(2025, 2, 1)
@@ -42,8 +43,12 @@ def archive(sim_factory, tmp_path):
 
 @pytest.fixture
 def bundle(archive, signing, tmp_path):
-    result = run_export(archive, Scope(DAY, DAY), tmp_path / "bundle", signing, make_zip=True)
+    result = _export(archive, Scope(DAY, DAY), tmp_path / "bundle", signing, make_zip=True)
     return result
+
+
+def _export(*args, **kwargs):
+    return drive(export_bundle(*args, **kwargs))
 
 
 def _sh(cmd: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -328,7 +333,7 @@ def test_redaction_applies_to_the_copy_only(archive, signing, tmp_path):
         for s in _latest(archive, "interactionSegments")
         if s["FIRST_LAST_NAME"]
     }
-    result = run_export(archive, Scope(DAY, DAY, redact="customer-pii"), tmp_path / "red", signing)
+    result = _export(archive, Scope(DAY, DAY, redact="customer-pii"), tmp_path / "red", signing)
     root = result.path
     assert not (root / "data" / "raw").exists()
     for f in ("records.jsonl", "interactionSegments.csv", "workflowTrace.csv"):
@@ -357,7 +362,7 @@ def test_redaction_applies_to_the_copy_only(archive, signing, tmp_path):
 
 def test_filters_and_gaps_are_stated(archive, signing, tmp_path):
     iid = _latest(archive, "interactionSegments")[0]["INTERACTION_ID"]
-    result = run_export(
+    result = _export(
         archive, Scope(DAY, date(2025, 2, 2), interactions=(iid,)), tmp_path / "one", signing
     )
     assert result.interactions == 1
@@ -372,7 +377,7 @@ def test_export_refuses_a_non_empty_directory(archive, signing, tmp_path):
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "x").write_text("x")
     with pytest.raises(BundleError, match="not empty"):
-        run_export(archive, Scope(DAY, DAY), tmp_path / "busy", signing)
+        _export(archive, Scope(DAY, DAY), tmp_path / "busy", signing)
 
 
 def test_no_passphrase_says_how_to_provide_one(archive, tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ from archiver.archive import schema
 from archiver.archive.store import Archive
 from archiver.archive.verify import verify_archive
 
-V1 = Path(__file__).parent / "data" / "archive-v1.sqlite3"
+V1 = Path(__file__).parents[1] / "data" / "archive-v1.sqlite3"
 
 
 def _copy(tmp_path: Path) -> Path:

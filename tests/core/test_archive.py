@@ -11,9 +11,9 @@ import sys
 import pytest
 
 from archiver.archive import schema
-from archiver.archive.export import export_dataset
 from archiver.archive.store import Archive
 from archiver.archive.verify import verify_archive
+from archiver.export.warehouse import export_dataset
 from tests.pulltools import params, pull
 
 

@@ -697,7 +697,7 @@ def test_truth_ignores_readiness_and_respects_the_epoch(sim_factory):
 
 
 # -- the command line -----------------------------------------------------------------------
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _simulate(*flags: str) -> subprocess.Popen:

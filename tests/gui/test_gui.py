@@ -14,7 +14,7 @@ from archiver.datasets import DATASETS
 from archiver.gui.browse import RecordsModel
 from archiver.gui.connection import ConnectionDialog
 from archiver.review import ArchiveReader
-from tests.gui_helpers import set_range
+from tests.gui.conftest import set_range
 from tests.pulltools import archived, params, walked_truth
 
 TWO_DAYS = ((2025, 2, 1, 0, 0), (2025, 2, 2, 23, 45))

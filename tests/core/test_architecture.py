@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_import_contracts_hold():
@@ -31,3 +32,16 @@ def test_resources_found_in_an_installed_layout(tmp_path, monkeypatch):
     text = (ROOT / "pyproject.toml").read_text()
     for f in (ROOT / "resources" / "fonts").glob("*.ttf"):
         assert f"resources/fonts/{f.name}" in text, f"{f.name} is not installed with the wheel"
+
+
+def test_core_tests_collect_without_qt():
+    """tests/core runs where Qt cannot load: PySide6 blocked, the suite still collects."""
+    code = (
+        "import sys; sys.modules['PySide6'] = None; sys.modules['shiboken6'] = None\n"
+        "import pytest\n"
+        "sys.exit(pytest.main(['-p', 'no:pytest-qt', '-p', 'no:cacheprovider', '-q', '--co', 'tests/core']))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    last = out.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"\d+ tests collected in [\d.]+s", last), out.stdout[-3000:]

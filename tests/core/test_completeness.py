@@ -271,7 +271,7 @@ def test_deeply_nested_body_is_a_validation_error():
 
 
 def test_daily_and_interval_rows_are_separate_streams(sim, tmp_path):
-    from archiver.archive.export import export_dataset
+    from archiver.export.warehouse import export_dataset
 
     arc = tmp_path / "a.sqlite3"
     pi = params(["interactionSegments"], "20250201", "20250201")

@@ -1,0 +1,58 @@
+"""Long jobs, Qt-free: a generator yields progress and returns its result; a Cancel token
+is checked between steps. The CLI, the GUI's Job and the services all drive them the same
+way (the GUI wraps :func:`drive` in a thread and turns yields into signals)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
+
+R = TypeVar("R")
+
+
+class Cancelled(Exception):
+    """The job stopped because it was asked to; what it committed so far is kept."""
+
+
+class Cancel:
+    """A cooperative cancel flag: the asker sets it, the work checks it between steps."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    @property
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        """Raise :class:`Cancelled` when cancel was asked for."""
+        if self._event.is_set():
+            raise Cancelled()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True (at once) when cancelled meanwhile."""
+        return self._event.wait(seconds)
+
+    @property
+    def event(self) -> threading.Event:
+        """The underlying event, for code that waits on one (the API client)."""
+        return self._event
+
+
+def drive(gen: Generator[Any, Any, R], on_yield: Callable[[Any], None] | None = None) -> R:
+    """Run a job generator to its end, passing each yielded value to ``on_yield``; return
+    the generator's return value."""
+    while True:
+        try:
+            value = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if on_yield is not None:
+            on_yield(value)
