@@ -352,6 +352,9 @@ class Simulator:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    #: listen backlog: socketserver's default of 5 refuses connections when many workers
+    #: (or test processes) connect at once on a loaded machine
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up (killed, timed out) is normal here: log, don't print."""

@@ -1,0 +1,196 @@
+"""How a pull run ended: counted from the archive, never from what the workers believe.
+
+The writer calls :func:`run_counts` after the run's last page is committed; :func:`decide`
+turns the counts and the run's flags into a status and an exit code. A chunk that did not
+reach a final state (``unfinished``) is never counted as archived.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from archiver.archive import coverage
+from archiver.pull.progress import DatasetProgress, Progress
+from archiver.timerange import Chunk
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_PARTIAL = 3
+EXIT_AUTH = 4
+EXIT_ENTITLEMENT = 5
+EXIT_CANCELLED = 130
+
+
+@dataclass(frozen=True)
+class Flags:
+    """What the run itself knows besides the archive's counts."""
+
+    error: str | None = None  # a run-wide failure (token endpoint, archive not writable)
+    auth_failed: bool = False
+    cancelled: bool = False
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str  # finished | partial | interrupted | failed
+    exit_code: int
+    progress: Progress
+    error: str | None = None
+    #: per dataset, read from the archive after the last page committed (store.run_counts)
+    counts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the server's reading of an interval `ending`, as this archive's walks show it
+    reading: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "ending_reading": self.reading,
+            "datasets": {
+                name: {
+                    "state": d.state,
+                    "chunks": d.chunks_total,
+                    "chunks_done": d.chunks_done,
+                    "pending": d.pending,
+                    "failed": d.failed,
+                    "unfinished": self.counts.get(name, {}).get("unfinished", 0),
+                    "not_entitled": d.not_entitled,
+                    "pages": d.pages,
+                    "rows": d.rows,
+                    "new_versions": d.new_rows,
+                    "duplicates": d.duplicates,
+                    "conflicts": d.conflicts,
+                    "quarantined": d.quarantined,
+                    "overlap_dropped": self.counts.get(name, {}).get("overlap_dropped", 0),
+                    "message": d.message,
+                }
+                for name, d in self.progress.datasets.items()
+            },
+        }
+
+
+def run_counts(
+    conn: sqlite3.Connection, run_id: str, chunks: list[Chunk]
+) -> dict[str, dict[str, Any]]:
+    """Per dataset: what this run stored and where each of its chunks stands, from the archive."""
+    out: dict[str, dict[str, Any]] = {}
+
+    def entry(ds: str) -> dict[str, Any]:
+        return out.setdefault(
+            ds,
+            {
+                "chunks": 0,
+                "done": 0,
+                "pending": 0,
+                "failed": 0,
+                "not_entitled": 0,
+                "unfinished": 0,
+                "overlap_dropped": 0,
+                "pages": 0,
+                "rows": 0,
+                "new_versions": 0,
+                "conflicts": 0,
+                "quarantined": 0,
+                "not_ready": 0,
+                "messages": [],
+                "failures": [],
+            },
+        )
+
+    for chunk in chunks:
+        e = entry(chunk.dataset)
+        e["chunks"] += 1
+        row = coverage.chunk_row(conn, chunk)
+        st = row["state"] if row is not None and row["run_id"] == run_id else None
+        if st in ("done", "pending", "failed", "not_entitled"):
+            e[st] += 1
+        else:
+            e["unfinished"] += 1
+            e["failures"].append(f"{chunk.dataset} {chunk.start_key}: never finished")
+        if row is not None and row["run_id"] == run_id:
+            e["overlap_dropped"] += int(row["overlap_dropped"] or 0)
+            if st == "failed" and row["message"]:
+                e["failures"].append(f"{chunk.dataset} {chunk.start_key}: {row['message']}")
+            if row["message"] and st != "done" and row["message"] not in e["messages"]:
+                e["messages"].append(row["message"])
+    for ds, status, pages, rows in conn.execute(
+        "SELECT dataset, http_status, count(*), coalesce(sum(record_count), 0) FROM pages WHERE run_id=? GROUP BY dataset, http_status",
+        (run_id,),
+    ):
+        e = entry(ds)
+        if status == 200:
+            e["pages"] += pages
+            e["rows"] += rows
+        else:
+            e["not_ready"] += pages
+    for ds, n, conflicts in conn.execute(
+        """SELECT p.dataset, count(r.record_id), coalesce(sum(r.conflict), 0)
+           FROM pages p JOIN records r ON r.page_id = p.page_id WHERE p.run_id=? GROUP BY p.dataset""",
+        (run_id,),
+    ):
+        entry(ds)["new_versions"] += n
+        entry(ds)["conflicts"] += conflicts
+    for ds, n in conn.execute(
+        "SELECT dataset, count(*) FROM quarantine WHERE run_id=? GROUP BY dataset", (run_id,)
+    ):
+        entry(ds)["quarantined"] += n
+    return out
+
+
+def decide(
+    run_id: str, progress: Progress, counts: dict[str, dict[str, Any]], flags: Flags
+) -> RunResult:
+    """Status and exit code from the archive's counts; the progress takes those counts too,
+    so what the CLI and GUI print equals the custody record."""
+    adopt_counts(progress, counts)
+    status, code = _status(counts, flags)
+    bad = sum(c["failed"] + c["unfinished"] for c in counts.values())
+    error = flags.error
+    if error is None and bad:
+        first = next((m for c in counts.values() for m in c["failures"]), "")
+        error = f"{bad} chunk(s) not archived" + (f"; first: {first}" if first else "")
+    return RunResult(run_id, status, code, progress, error, counts)
+
+
+def adopt_counts(progress: Progress, counts: dict[str, dict[str, Any]]) -> None:
+    """What the archive holds replaces the live tallies of the progress."""
+    for name, c in counts.items():
+        d = progress.datasets.setdefault(name, DatasetProgress(name))
+        d.chunks_total = c["chunks"]
+        d.chunks_done = c["done"]
+        d.pending = c["pending"]
+        d.failed = c["failed"] + c["unfinished"]
+        d.not_entitled = c["not_entitled"] > 0
+        d.pages = c["pages"]
+        d.rows = c["rows"]
+        d.new_rows = c["new_versions"]
+        d.duplicates = c["rows"] - c["new_versions"]
+        d.conflicts = c["conflicts"]
+        d.quarantined = c["quarantined"]
+        if c["messages"]:
+            d.message = c["messages"][-1]
+        d.running = 0
+
+
+def _status(counts: dict[str, dict[str, Any]], flags: Flags) -> tuple[str, int]:
+    done = sum(c["done"] for c in counts.values())
+    bad = sum(c["failed"] + c["unfinished"] for c in counts.values())
+    if flags.auth_failed:
+        return "failed", EXIT_AUTH
+    if flags.error and not counts:
+        return "failed", EXIT_ERROR
+    if flags.cancelled and not flags.error:
+        return "interrupted", EXIT_CANCELLED
+    if bad or flags.error:
+        return "failed", EXIT_PARTIAL if done else EXIT_ERROR
+    if any(c["pending"] for c in counts.values()):
+        return "partial", EXIT_PARTIAL
+    if any(c["not_entitled"] for c in counts.values()):
+        return "finished", EXIT_ENTITLEMENT
+    return "finished", EXIT_OK
