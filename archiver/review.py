@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from archiver.archive import coverage as cov
+from archiver.archive.columns import dataset_columns
 from archiver.archive.store import open_reader
 from archiver.datasets import DATASETS
-from archiver.export.warehouse import dataset_columns
 from archiver.timerange import DAILY, INTERVAL
 
 

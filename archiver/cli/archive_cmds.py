@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sqlite3
 import sys
 from pathlib import Path
 
-from archiver.archive.schema import backup_to
-from archiver.archive.store import Archive, open_reader
-from archiver.archive.verify import verify_archive
 from archiver.cli import common
 from archiver.credentials import (
     ENV_SECRET,
@@ -19,8 +17,8 @@ from archiver.credentials import (
     keyring_available,
     store_secret,
 )
-from archiver.datasets import DATASET_NAMES, UnknownDatasetError, get_dataset
-from archiver.export.warehouse import FORMATS, ExportError, export_dataset
+from archiver.datasets import DATASET_NAMES, UnknownDatasetError
+from archiver.services import archive as archive_service
 from archiver.timerange import RangeError, parse_bound
 
 
@@ -50,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="first ROW_DATE_UTC day (YYYYMMDD or YYYY-MM-DD)",
     )
     e.add_argument("--to", dest="end", metavar="END", help="last ROW_DATE_UTC day, inclusive")
-    e.add_argument("--format", required=True, choices=FORMATS)
+    e.add_argument("--format", required=True, choices=archive_service.FORMATS)
     e.add_argument(
         "--dataset-type",
         choices=("interval", "daily"),
@@ -99,175 +97,112 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    path = common.archive_path(args)
     try:
-        report = verify_archive(path)
+        report = archive_service.verify(common.archive_path(args), via="cli")
     except (FileNotFoundError, sqlite3.DatabaseError) as exc:
         print(f"archiver verify-archive: {exc}", file=sys.stderr)
         return 2
     print(report.summary())
-    if report.ok:
-        try:
-            with Archive(path) as a:
-                a.audit(
-                    "verify-archive",
-                    {
-                        "result": "ok",
-                        "pages": report.pages,
-                        "records": report.records,
-                        "chain_head": report.chain_head,
-                    },
-                )
-        except sqlite3.DatabaseError:
-            pass  # read-only medium: verification itself is still valid
     return 0 if report.ok else 1
 
 
 def run_backup(args: argparse.Namespace) -> int:
     path = common.archive_path(args)
     try:
-        conn = open_reader(path)
-    except FileNotFoundError as exc:
+        archive_service.backup(path, args.out)
+    except (FileNotFoundError, FileExistsError) as exc:
         print(f"archiver backup: {exc}", file=sys.stderr)
         return 2
-    try:
-        if args.out.exists():
-            print(f"archiver backup: {args.out} exists; choose a new file name.", file=sys.stderr)
-            return 2
-        backup_to(conn, args.out)
-    finally:
-        conn.close()
-    with Archive(path) as a:
-        a.audit("backup", {"to": str(args.out.resolve())})
     print(f"Backed up {path} to {args.out}")
     return 0
 
 
 def run_export_dataset(args: argparse.Namespace) -> int:
-    path = common.archive_path(args)
     try:
         start = parse_bound(args.start, is_end=False, daily=True).date() if args.start else None
         end = parse_bound(args.end, is_end=True, daily=True).date() if args.end else None
-        n = export_dataset(
-            path,
+        n = archive_service.export_dataset(
+            common.archive_path(args),
             args.dataset,
             args.format,
             args.out,
+            dataset_type=args.dataset_type,
             start=start,
             end=end,
             all_versions=args.all_versions,
-            dataset_type=args.dataset_type,
         )
-    except (ExportError, RangeError, FileNotFoundError) as exc:
+    except (archive_service.ExportError, RangeError, FileNotFoundError) as exc:
         print(f"archiver export-dataset: {exc}", file=sys.stderr)
         return 2
-    with Archive(path) as a:
-        a.audit(
-            "export-dataset",
-            {
-                "dataset": args.dataset,
-                "format": args.format,
-                "out": str(args.out.resolve()),
-                "rows": n,
-                "all_versions": args.all_versions,
-                "dataset_type": args.dataset_type,
-                "from": args.start,
-                "to": args.end,
-            },
-        )
     kind = "daily" if args.dataset_type == "daily" else "15-minute"
     print(f"Exported {n:,} {kind} rows of {args.dataset} to {args.out}")
     return 0
 
 
 def run_coverage(args: argparse.Namespace) -> int:
-    import json
-
-    from archiver.archive import coverage
-
-    path = common.archive_path(args)
     try:
-        if args.dataset:
-            get_dataset(args.dataset)
         start = parse_bound(args.start, is_end=False, daily=False) if args.start else None
         end = parse_bound(args.end, is_end=True, daily=False) if args.end else None
-        conn = open_reader(path)
+        report = archive_service.coverage(
+            common.archive_path(args), dataset=args.dataset, start=start, end=end
+        )
     except (RangeError, UnknownDatasetError, FileNotFoundError) as exc:
         print(f"archiver coverage: {exc}", file=sys.stderr)
         return 2
-    try:
-        days = coverage.day_coverage(conn, dataset=args.dataset, start=start, end=end)
-        readings = {
-            d: coverage.server_reading(conn, d).describe()
-            for d in dict.fromkeys(c.dataset for c in days)
-        }
-    finally:
-        conn.close()
     if args.json:
-        print(
-            json.dumps({"ending_reading": readings, "days": [d.as_dict() for d in days]}, indent=2)
-        )
+        doc = {"ending_reading": report.readings, "days": [d.as_dict() for d in report.days]}
+        print(json.dumps(doc, indent=2))
         return 0
-    if not days:
+    if not report.days:
         print("Nothing requested in this range yet: pull it first (archiver pull …).")
         return 0
-    head = (
-        "dataset",
-        "type",
-        "day",
-        "requested",
-        "walked",
-        "pending",
-        "not entitled",
-        "failed",
-        "unfinished",
-        "with rows",
-        "empty",
-        "rows",
-    )
-    table = [head] + [
-        (
-            d.dataset,
-            d.dataset_type,
-            d.day,
-            *(
-                f"{n:,}"
-                for n in (
-                    d.requested,
-                    d.walked,
-                    d.pending,
-                    d.not_entitled,
-                    d.failed,
-                    d.unfinished,
-                    d.with_rows,
-                    d.empty,
-                    d.rows,
-                )
-            ),
-        )
-        for d in days
-    ]
-    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    _print_coverage(report)
+    return 0
+
+
+_COVERAGE_HEAD = (
+    "dataset",
+    "type",
+    "day",
+    "requested",
+    "walked",
+    "pending",
+    "not entitled",
+    "failed",
+    "unfinished",
+    "with rows",
+    "empty",
+    "rows",
+)
+
+
+def _print_coverage(report: archive_service.CoverageReport) -> None:
+    table = [_COVERAGE_HEAD]
+    for d in report.days:
+        counts = (d.requested, d.walked, d.pending, d.not_entitled, d.failed, d.unfinished)
+        counts += (d.with_rows, d.empty, d.rows)
+        table.append((d.dataset, d.dataset_type, d.day, *(f"{n:,}" for n in counts)))
+    widths = [max(len(r[i]) for r in table) for i in range(len(_COVERAGE_HEAD))]
     for r in table:
-        print(
-            "  ".join(
-                c.ljust(w) if i < 3 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(r, widths, strict=True))
-            )
+        cells = (
+            c.ljust(w) if i < 3 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
         )
+        print("  ".join(cells))
     print()
-    for d, text in readings.items():
-        print(f"{d}: the server's reading of an interval `ending`: {text}")
-    notes = [f"{d.dataset} {d.day}: {m}" for d in days for m in d.messages if d.state != "done"]
+    for name, text in report.readings.items():
+        print(f"{name}: the server's reading of an interval `ending`: {text}")
+    notes = [
+        f"{d.dataset} {d.day}: {m}" for d in report.days for m in d.messages if d.state != "done"
+    ]
     for n in notes[:20]:
         print("  " + n)
-    missing = sum(d.requested - d.walked for d in days)
+    missing = report.not_walked
     print(
         f"{missing:,} requested intervals not walked."
         if missing
         else "Every requested interval was walked to completion."
     )
-    return 0
 
 
 def run_login(args: argparse.Namespace) -> int:

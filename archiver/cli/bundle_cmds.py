@@ -7,11 +7,8 @@ import sys
 from pathlib import Path
 
 from archiver.cli import common
-from archiver.export import keys
-from archiver.export.bundle import BundleError, export_bundle
-from archiver.export.redact import PROFILES
-from archiver.export.scope import Scope
-from archiver.export.verify import verify_bundle
+from archiver.jobs import drive
+from archiver.services import bundles, keys
 from archiver.timerange import RangeError, parse_bound
 
 
@@ -55,9 +52,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument(
         "--redact",
         default="none",
-        choices=sorted(PROFILES),
+        choices=sorted(bundles.PROFILES),
         metavar="PROFILE",
-        help=f"redaction profile: {', '.join(sorted(PROFILES))} (default none)",
+        help=f"redaction profile: {', '.join(sorted(bundles.PROFILES))} (default none)",
     )
     e.add_argument("--zip", action="store_true", help="also write DIR.zip")
     e.add_argument("--key-dir", type=Path, default=None, help=argparse.SUPPRESS)
@@ -101,7 +98,7 @@ def run_bundle_export(args: argparse.Namespace) -> int:
     except keys.SigningKeyError as exc:
         print(f"archiver export: {exc}", file=sys.stderr)
         return 4
-    scope = Scope(
+    scope = bundles.Scope(
         start,
         end,
         tuple(args.interaction),
@@ -112,14 +109,13 @@ def run_bundle_export(args: argparse.Namespace) -> int:
         args.redact,
     )
     try:
-        gen = export_bundle(common.archive_path(args), scope, args.out, ident, make_zip=args.zip)
-        while True:
-            try:
-                print(next(gen), file=sys.stderr)
-            except StopIteration as stop:
-                result = stop.value
-                break
-    except (BundleError, FileNotFoundError) as exc:
+        result = drive(
+            bundles.export(
+                common.archive_path(args), scope, args.out, identity=ident, make_zip=args.zip
+            ),
+            lambda line: print(line, file=sys.stderr),
+        )
+    except (bundles.BundleError, FileNotFoundError) as exc:
         print(f"archiver export: {exc}", file=sys.stderr)
         return 2
     print(
@@ -141,7 +137,7 @@ def run_bundle_export(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    rep = verify_bundle(args.bundle)
+    rep = bundles.verify(args.bundle)
     print(rep.summary())
     return 0 if rep.ok else 1
 
@@ -153,17 +149,20 @@ def run_keys(args: argparse.Namespace) -> int:
         elif args.action == "create":
             ident = keys.create(args.key_dir)
         else:
-            password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else None
-            if args.pkcs12:
-                ident = keys.import_pkcs12(args.pkcs12, password, args.key_dir)
-            elif args.key and args.cert:
-                ident = keys.import_pem(args.key, args.cert, password, args.key_dir)
-            else:
+            if not (args.pkcs12 or (args.key and args.cert)):
                 print(
                     "archiver keys import: give --pkcs12 FILE, or --key KEY.pem --cert CERT.pem",
                     file=sys.stderr,
                 )
                 return 2
+            password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else None
+            ident = keys.import_file(
+                pkcs12=args.pkcs12,
+                key=args.key,
+                cert=args.cert,
+                password=password,
+                directory=args.key_dir,
+            )
     except FileNotFoundError:
         print(
             "No signing key yet: `archiver keys create` makes one (the first export does too).",

@@ -4,29 +4,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import signal
 import sqlite3
 import sys
 import threading
 import time
-from datetime import timedelta
 
 from archiver.api import NotReadyPolicy
+from archiver.api.query import BULK_PAGE_SIZE
 from archiver.api.retry import RetryPolicy
 from archiver.cli import common
 from archiver.credentials import CredentialError, resolve
 from archiver.datasets import DATASET_NAMES, UnknownDatasetError, get_dataset
-from archiver.pull.engine import (
-    EXIT_CANCELLED,
-    EXIT_ERROR,
-    EXIT_USAGE,
-    Plan,
-    PullEngine,
-    PullParams,
-)
+from archiver.jobs import drive
+from archiver.pull.engine import PullEngine
+from archiver.pull.outcome import EXIT_CANCELLED, EXIT_ERROR, EXIT_USAGE
+from archiver.pull.plan import Plan
 from archiver.pull.progress import Progress, format_eta
-from archiver.timerange import RangeError, parse_bound
+from archiver.services import pull as pulls
+from archiver.timerange import RangeError
 
 EXIT_CODES_HELP = """exit codes:
   0  success: every chunk archived
@@ -75,9 +71,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--page-size",
         type=int,
-        default=200,
+        default=BULK_PAGE_SIZE,
         metavar="N",
-        help="records per page, 1-200 (default 200)",
+        help=f"records per page, 1-200 (default {BULK_PAGE_SIZE})",
     )
     p.add_argument(
         "--workers", type=int, default=4, metavar="N", help="concurrent workers (default 4)"
@@ -109,14 +105,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _duration(text: str) -> timedelta:
-    m = re.fullmatch(r"(\d+)\s*([dhm])", text.strip())
-    if not m:
-        raise ValueError(f"--lookback {text!r}: use a number with d, h or m, e.g. 2d")
-    n, unit = int(m.group(1)), m.group(2)
-    return {"d": timedelta(days=n), "h": timedelta(hours=n), "m": timedelta(minutes=n)}[unit]
-
-
 def _usage(msg: str) -> int:
     print(f"archiver pull: {msg}", file=sys.stderr)
     return EXIT_USAGE
@@ -128,25 +116,22 @@ def run(args: argparse.Namespace) -> int:
         datasets = list(DATASET_NAMES) if args.all else (args.dataset or [])
         for d in datasets:
             get_dataset(d)
-        if not (1 <= args.page_size <= 200):
-            raise ValueError("--page-size must be between 1 and 200")
         creds = resolve(tenant.label, args.client_id)
+        options = pulls.PullOptions(
+            workers=args.workers,
+            page_size=args.page_size,
+            wait_pending=args.wait_pending,
+            retry=RetryPolicy(
+                attempts=8,
+                initial=args.retry_initial,
+                max_delay=max(args.retry_initial, 60.0),
+                jitter=args.retry_initial,
+            ),
+            not_ready=NotReadyPolicy(initial=args.not_ready_initial),
+        )
+        engine = pulls.open_engine(common.archive_path(args), tenant, creds, options)
     except (ValueError, UnknownDatasetError, CredentialError) as exc:
         return _usage(str(exc))
-    engine = PullEngine(
-        common.archive_path(args),
-        tenant,
-        creds,
-        workers=args.workers,
-        retry=RetryPolicy(
-            attempts=8,
-            initial=args.retry_initial,
-            max_delay=max(args.retry_initial, 60.0),
-            jitter=args.retry_initial,
-        ),
-        not_ready=NotReadyPolicy(initial=args.not_ready_initial),
-        wait_pending=args.wait_pending,
-    )
     try:
         plan = _plan(engine, args, datasets)
     except (ValueError, RangeError) as exc:
@@ -190,12 +175,10 @@ def run(args: argparse.Namespace) -> int:
         else None
     )
     try:
-        for progress in engine.run(plan, args.page_size):
-            renderer.update(progress)
+        result = drive(pulls.run(engine, plan, args.page_size), renderer.update)
     finally:
         if old is not None:
             signal.signal(signal.SIGINT, old)
-    result = engine.result
     if result is None:
         return EXIT_CANCELLED
     summary = result.summary()
@@ -208,37 +191,34 @@ def run(args: argparse.Namespace) -> int:
 
 def _plan(engine: PullEngine, args: argparse.Namespace, datasets: list[str]) -> Plan | None:
     if args.resume:
-        return engine.plan_resume()
+        return pulls.plan_resume(engine)
     if args.retry_pending:
-        return engine.plan_retry_pending(datasets or None)
+        return pulls.plan_retry_pending(engine, datasets or None)
     if not datasets:
         raise ValueError("name datasets with --dataset NAME (repeatable) or --all")
     if args.incremental:
-        start = parse_bound(args.start, is_end=False, daily=args.daily) if args.start else None
-        return engine.plan_incremental(
+        return pulls.plan_incremental(
+            engine,
             datasets,
             daily=args.daily,
             filter=args.filter,
-            lookback=_duration(args.lookback),
-            start=start,
+            lookback=pulls.parse_lookback(args.lookback),
+            start=args.start,
             page_size=args.page_size,
         )
     if not args.start or not args.end:
         raise ValueError(
             "give --from START and --to END (or --incremental, --resume, --retry-pending)"
         )
-    start = parse_bound(args.start, is_end=False, daily=args.daily)
-    end = parse_bound(args.end, is_end=True, daily=args.daily)
-    if start > end:
-        raise ValueError("--from is after --to")
-    from archiver.api import Query
-
-    Query(
-        datasets[0], start, end, "daily" if args.daily else "interval", args.filter, args.page_size
-    )  # checks and warns
-    return engine.plan(
-        PullParams(tuple(datasets), start, end, args.daily, args.filter, args.page_size)
+    params = pulls.range_params(
+        datasets,
+        args.start,
+        args.end,
+        daily=args.daily,
+        filter=args.filter,
+        page_size=args.page_size,
     )
+    return pulls.plan_range(engine, params)
 
 
 class _Renderer:

@@ -31,6 +31,7 @@ from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 
 from archiver import __version__
+from archiver.archive.columns import dataset_columns
 from archiver.archive.hashing import sha256_hex
 from archiver.archive.store import Archive, open_reader, page_body
 from archiver.export import bag
@@ -39,7 +40,6 @@ from archiver.export.keys import SigningIdentity, passphrase_bytes
 from archiver.export.pdf import ReportMeta, build_report
 from archiver.export.redact import PROFILES, redact
 from archiver.export.scope import SEGMENTS, TRACE, Row, Scope, Selection, select
-from archiver.export.warehouse import dataset_columns
 
 PROVENANCE_COLUMNS = ("_record_sha256", "_page_sha256", "_received_at")
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+from archiver.archive.columns import dataset_columns
 from archiver.archive.store import open_reader
 
 FORMATS = ("csv", "jsonl", "parquet")
@@ -36,18 +37,6 @@ PROVENANCE = (
 
 class ExportError(Exception):
     pass
-
-
-def dataset_columns(conn: sqlite3.Connection, dataset: str) -> list[str]:
-    """Every column the dataset has had, in API order (later additions appended)."""
-    cols: list[str] = []
-    for (current,) in conn.execute(
-        "SELECT current FROM schema_changes WHERE dataset=? ORDER BY change_id", (dataset,)
-    ):
-        for c in json.loads(current):
-            if c["name"] not in cols:
-                cols.append(c["name"])
-    return cols
 
 
 def iter_rows(
