@@ -53,6 +53,7 @@ def drive(gen: Generator[Any, Any, R], on_yield: Callable[[Any], None] | None = 
         try:
             value = next(gen)
         except StopIteration as stop:
-            return stop.value
+            result: R = stop.value
+            return result
         if on_yield is not None:
             on_yield(value)

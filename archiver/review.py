@@ -125,7 +125,7 @@ class ArchiveReader:
         column_filter: tuple[str, str] | None = None,
         search: str | None = None,
         latest_only: bool = False,
-    ) -> array:
+    ) -> array[int]:
         """Ids of the matching records in display order (run in a worker: it may scan)."""
         src = "latest" if latest_only else "records"
         dataset, dtype = parse_stream(stream)
@@ -146,7 +146,7 @@ class ArchiveReader:
             order = f"{expr} {'DESC' if descending else 'ASC'}, record_id"
             params.append(f'$."{sort}"')
         sql = f"SELECT record_id FROM {src} WHERE {' AND '.join(where)} ORDER BY {order}"
-        ids = array("q")
+        ids: array[int] = array("q")
         cur = self.conn.execute(sql, params)
         while batch := cur.fetchmany(10_000):
             ids.extend(r[0] for r in batch)
@@ -175,8 +175,8 @@ class ArchiveReader:
         if row is None:
             return []
         if row["natural_key"]:
-            where, args = "r.dataset=? AND r.natural_key=?", (row["dataset"], row["natural_key"])
-            where += " AND r.dataset_type=?"
+            where = "r.dataset=? AND r.natural_key=? AND r.dataset_type=?"
+            args: tuple[str, ...] = (row["dataset"], row["natural_key"])
         else:
             where = "r.dataset=? AND r.row_key=? AND r.key_kind=? AND r.dataset_type=?"
             args = (row["dataset"], row["row_key"], row["key_kind"])
@@ -256,7 +256,8 @@ class ArchiveReader:
         ).fetchall()
 
     def chain_head(self) -> sqlite3.Row:
-        return self.conn.execute("SELECT * FROM chain_head").fetchone()
+        row: sqlite3.Row = self.conn.execute("SELECT * FROM chain_head").fetchone()
+        return row
 
 
 def _stream_order(stream: str) -> tuple[int, int]:

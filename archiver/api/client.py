@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import requests
 from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState
 
 from archiver import __version__
 from archiver.api.errors import (
@@ -151,7 +152,7 @@ class HistoricalClient:
             raise ConnectionFailure(self.tenant.host, exc.reason, self.retry.attempts) from None
         raise AssertionError("unreachable")
 
-    def _count_retry(self, state) -> None:
+    def _count_retry(self, state: RetryCallState) -> None:
         self.stats["retries"] += 1
         exc = state.outcome.exception() if state.outcome else None
         log.info(

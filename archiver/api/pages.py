@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from archiver.api.errors import PageValidationError
@@ -79,6 +80,10 @@ def token_from_link(link: str) -> str:
     return qs.get("nextPageToken", [""])[-1]
 
 
+class _Invalid(ValueError):
+    """Why a body is not a valid page (parse_page turns it into PageValidationError)."""
+
+
 def parse_page(
     raw: bytes, url: str, status: int, token: str | None
 ) -> tuple[Headers, list[list[str]], str]:
@@ -87,56 +92,76 @@ def parse_page(
     Raises PageValidationError (keeping ``raw``) when anything is off, so the caller can
     quarantine the bytes and fetch the page again.
     """
+    try:
+        body = _json_object(raw)
+        headers = _headers(body.get("columnHeaders"))
+        records = _records(body.get("records"), headers)
+        return headers, records, _next_token(body)
+    except _Invalid as exc:
+        raise PageValidationError(str(exc), raw, url, status, token) from None
 
-    def bad(reason: str) -> PageValidationError:
-        return PageValidationError(reason, raw, url, status, token)
 
+def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise bad(f"body is not UTF-8 at byte {exc.start}") from None
+        raise _Invalid(f"body is not UTF-8 at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
-        raise bad(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise _Invalid(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except RecursionError:
-        raise bad("JSON nested too deeply to parse (a malformed or hostile body)") from None
+        raise _Invalid("JSON nested too deeply to parse (a malformed or hostile body)") from None
     if not isinstance(body, dict):
-        raise bad("body is not a JSON object")
-    headers = body.get("columnHeaders")
+        raise _Invalid("body is not a JSON object")
+    return body
+
+
+def _headers(headers: object) -> Headers:
     if not isinstance(headers, list) or not headers:
-        raise bad("columnHeaders missing or empty")
+        raise _Invalid("columnHeaders missing or empty")
+    seen: set[str] = set()
     for i, h in enumerate(headers):
         if not (
             isinstance(h, dict)
             and isinstance(h.get("name"), str)
             and isinstance(h.get("type"), str)
         ):
-            raise bad(f"columnHeaders[{i}] lacks a string name and type")
-    records = body.get("records")
+            raise _Invalid(f"columnHeaders[{i}] lacks a string name and type")
+        if h["name"] in seen:  # a record would silently lose one of the two values
+            raise _Invalid(f"columnHeaders[{i}] repeats the column name {h['name']!r}")
+        seen.add(h["name"])
+    return headers
+
+
+def _records(records: object, headers: Headers) -> list[list[str]]:
     if not isinstance(records, list):
-        raise bad("records missing or not a list")
+        raise _Invalid("records missing or not a list")
     width = len(headers)
     for i, rec in enumerate(records):
         if type(rec) is not list:
-            raise bad(f"records[{i}] is not a list")
+            raise _Invalid(f"records[{i}] is not a list")
         if len(rec) != width:
-            raise bad(f"records[{i}] has {len(rec)} values for {width} columns")
+            raise _Invalid(f"records[{i}] has {len(rec)} values for {width} columns")
         if set(map(type, rec)) == _STR_ONLY:  # the fast path: every value a string
             continue
         for j, v in enumerate(rec):
             if not isinstance(v, str):
-                raise bad(
+                raise _Invalid(
                     f"records[{i}][{j}] ({headers[j]['name']}) is {type(v).__name__}, not a string"
                 )
+    return records
+
+
+def _next_token(body: dict[str, Any]) -> str:
     pagination = body.get("pagination")
     if pagination is not None and not isinstance(pagination, dict):
-        raise bad("pagination is not an object")
+        raise _Invalid("pagination is not an object")
     next_token = (pagination or {}).get("nextPageToken")
     if next_token is None:  # fall back on links.next, decoding \u0026
         links = body.get("links") or {}
         next_token = token_from_link(links.get("next", "") if isinstance(links, dict) else "")
     if not isinstance(next_token, str):
-        raise bad("pagination.nextPageToken is not a string")
-    return headers, records, next_token
+        raise _Invalid("pagination.nextPageToken is not a string")
+    return next_token
 
 
 def parse_schema(raw: bytes) -> Headers:

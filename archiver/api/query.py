@@ -58,6 +58,15 @@ class Query:
                 f"Filter {self.filter!r} is not COLUMN:value or COLUMN:value* "
                 "(e.g. CHANNEL:phone, QUEUE_ID:003d*)."
             )
+        notes = self._bound_notes()
+        if notes:
+            object.__setattr__(self, "warnings", tuple(notes))
+            for note in notes:
+                warnings.warn(note, stacklevel=3)
+                log.warning("%s", note)
+
+    def _bound_notes(self) -> list[str]:
+        """Bounds the guide says may return empty results, or that lose precision."""
         notes = []
         for name, bound in (("start", self.starting), ("end", self.ending)):
             if bound is None:
@@ -74,11 +83,7 @@ class Query:
                 and (dt.hour or dt.minute)
             ):
                 notes.append(f"The daily {name} has a time of day; only the date is sent.")
-        if notes:
-            object.__setattr__(self, "warnings", tuple(notes))
-            for note in notes:
-                warnings.warn(note, stacklevel=3)
-                log.warning("%s", note)
+        return notes
 
     @property
     def interval(self) -> str:

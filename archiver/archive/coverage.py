@@ -21,7 +21,6 @@ from archiver.timerange import (
     STEP,
     Chunk,
     api_format,
-    interval_key,
     parse_api_bound,
 )
 
@@ -31,10 +30,11 @@ INCLUSIVE, EXCLUSIVE, UNKNOWN, CONTRADICTORY = "inclusive", "exclusive", "unknow
 
 
 def chunk_row(conn: sqlite3.Connection, chunk: Chunk) -> sqlite3.Row | None:
-    return conn.execute(
+    row: sqlite3.Row | None = conn.execute(
         "SELECT * FROM coverage WHERE dataset=? AND dataset_type=? AND filter=? AND chunk_start=?",
         (chunk.dataset, chunk.dataset_type, chunk.filter, chunk.start_key),
     ).fetchone()
+    return row
 
 
 def chunk_of(row: sqlite3.Row) -> Chunk:
@@ -186,6 +186,25 @@ class DayCoverage:
             return "done"
         return "none"
 
+    def count(self, when: datetime, state: str, rows: int, detail: bool) -> None:
+        """Add one requested interval (or day) in ``state`` with ``rows`` archived."""
+        self.requested += 1
+        if state == "done":
+            self.walked += 1
+            if rows:
+                self.with_rows += 1
+            else:
+                self.empty += 1
+        else:
+            field_name = _STATE_FIELD[state]
+            setattr(self, field_name, getattr(self, field_name) + 1)
+        self.rows += rows
+        if detail:
+            self.intervals[when.strftime("%H:%M") if self.dataset_type != DAILY else "day"] = (
+                state,
+                rows,
+            )
+
     def as_dict(self) -> dict[str, object]:
         return {
             "dataset": self.dataset,
@@ -211,6 +230,68 @@ _STATE_FIELD = {
     "in_progress": "unfinished",
 }
 
+Stream = tuple[str, str]
+#: per stream and interval start: (state, why it is not walked)
+IntervalStates = dict[Stream, dict[datetime, tuple[str, str]]]
+UNPROVEN = "asked without overlap; the server's reading of `ending` is not shown"
+
+
+def _coverage_rows(
+    conn: sqlite3.Connection,
+    dataset: str | None,
+    dataset_type: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> list[sqlite3.Row]:
+    """Unfiltered chunks (a filtered walk does not cover the unfiltered data)."""
+    sql = "SELECT * FROM coverage WHERE filter=''"
+    params: list[str] = []
+    for cond, value in (
+        (" AND dataset=?", dataset),
+        (" AND dataset_type=?", dataset_type),
+        (" AND chunk_end >= ?", api_format(start, DAILY) if start else None),  # day prefix
+        (" AND chunk_start <= ?", api_format(end, INTERVAL) if end else None),
+    ):
+        if value:
+            sql += cond
+            params.append(value)
+    return conn.execute(sql + " ORDER BY dataset, dataset_type, chunk_start", params).fetchall()
+
+
+def interval_states(
+    conn: sqlite3.Connection, rows: list[sqlite3.Row]
+) -> tuple[IntervalStates, dict[tuple[str, str, str], list[str]]]:
+    """Each requested interval's state from its chunks (a walked one wins) and the
+    chunks' messages per stream and day."""
+    readings: dict[str, str] = {}
+    states: IntervalStates = {}
+    messages: dict[tuple[str, str, str], list[str]] = {}
+    for row in rows:
+        if row["dataset"] not in readings:
+            readings[row["dataset"]] = server_reading(conn, row["dataset"]).verdict
+        per = states.setdefault((row["dataset"], row["dataset_type"]), {})
+        walked, missing = walked_intervals(row, readings[row["dataset"]])
+        for t in walked:
+            per[t] = ("done", "")
+        state, why = _not_walked(row)
+        for t in missing:
+            if per.get(t, ("",))[0] != "done":
+                per[t] = (state, why)
+        if row["message"]:
+            key = (row["dataset"], row["dataset_type"], chunk_of(row).day)
+            if row["message"] not in messages.setdefault(key, []):
+                messages[key].append(row["message"])
+    return states, messages
+
+
+def _not_walked(row: sqlite3.Row) -> tuple[str, str]:
+    """(state, why) of a chunk's intervals that it did not provably walk."""
+    if row["state"] == "done":
+        return "in_progress", UNPROVEN
+    state = row["state"] if row["state"] in _STATE_FIELD else "in_progress"
+    why = row["state"].replace("_", " ") + (f" ({row['message']})" if row["message"] else "")
+    return state, why
+
 
 def day_coverage(
     conn: sqlite3.Connection,
@@ -223,43 +304,11 @@ def day_coverage(
 ) -> list[DayCoverage]:
     """Per dataset stream and day: what was requested and what the evidence shows.
 
-    Filtered pulls are left out: a filtered walk does not cover the unfiltered data.
     ``detail`` fills each day's per-interval states (96 a day) for the drill-down.
     """
-    sql = "SELECT * FROM coverage WHERE filter=''"
-    params: list[str] = []
-    if dataset:
-        sql += " AND dataset=?"
-        params.append(dataset)
-    if dataset_type:
-        sql += " AND dataset_type=?"
-        params.append(dataset_type)
-    if start:
-        sql += " AND chunk_end >= ?"
-        params.append(api_format(start, INTERVAL)[:8])
-    if end:
-        sql += " AND substr(chunk_start, 1, 8) <= ?"
-        params.append(api_format(end, INTERVAL)[:8])
-    rows = conn.execute(sql + " ORDER BY dataset, dataset_type, chunk_start", params).fetchall()
-    readings: dict[str, str] = {}
-    states: dict[tuple[str, str], dict[datetime, str]] = {}
-    messages: dict[tuple[str, str, str], list[str]] = {}
-    for row in rows:
-        stream = (row["dataset"], row["dataset_type"])
-        if row["dataset"] not in readings:
-            readings[row["dataset"]] = server_reading(conn, row["dataset"]).verdict
-        walked, missing = walked_intervals(row, readings[row["dataset"]])
-        per = states.setdefault(stream, {})
-        state = row["state"] if row["state"] in _STATE_FIELD else "in_progress"
-        for t in walked:
-            per[t] = "done"
-        for t in missing:
-            if per.get(t) != "done":
-                per[t] = state if row["state"] != "done" else "in_progress"
-        if row["message"]:
-            key = (*stream, chunk_of(row).day)
-            if row["message"] not in messages.setdefault(key, []):
-                messages[key].append(row["message"])
+    rows = _coverage_rows(conn, dataset, dataset_type, start, end)
+    states, messages = interval_states(conn, rows)
+    first = start.replace(hour=0, minute=0) if start else None
     out: list[DayCoverage] = []
     for (ds, dtype), per in sorted(states.items()):
         if not per:
@@ -268,27 +317,12 @@ def day_coverage(
         counts = interval_counts(conn, ds, dtype, api_format(lo, dtype), api_format(hi, dtype))
         days: dict[str, DayCoverage] = {}
         for t in sorted(per):
-            if (start and t < start.replace(hour=0, minute=0)) or (end and t > end):
+            if (first and t < first) or (end and t > end):
                 continue
             day = t.strftime("%Y-%m-%d")
-            d = days.get(day)
-            if d is None:
-                d = days[day] = DayCoverage(ds, dtype, day)
-                d.messages = messages.get((ds, dtype, day), [])
-            st = per[t]
-            n = counts.get(api_format(t, dtype), 0)
-            d.requested += 1
-            if st == "done":
-                d.walked += 1
-                if n:
-                    d.with_rows += 1
-                else:
-                    d.empty += 1
-            else:
-                setattr(d, _STATE_FIELD[st], getattr(d, _STATE_FIELD[st]) + 1)
-            d.rows += n
-            if detail:
-                d.intervals[t.strftime("%H:%M") if dtype != DAILY else "day"] = (st, n)
+            if day not in days:
+                days[day] = DayCoverage(ds, dtype, day, messages=messages.get((ds, dtype, day), []))
+            days[day].count(t, per[t][0], counts.get(api_format(t, dtype), 0), detail)
         out.extend(days.values())
     return out
 
@@ -301,34 +335,16 @@ def gaps(
     per dataset, with why: never requested, pending, failed, not entitled, unfinished."""
     out: list[str] = []
     for ds in datasets:
-        per: dict[datetime, str] = {}
-        reading = server_reading(conn, ds).verdict
-        for row in conn.execute(
-            """SELECT * FROM coverage WHERE dataset=? AND dataset_type='interval' AND filter=''
-               AND chunk_end >= ? AND chunk_start <= ?""",
-            (ds, interval_key(first), interval_key(last)),
-        ):
-            walked, missing = walked_intervals(row, reading)
-            for t in walked:
-                per[t] = "done"
-            why = (
-                "asked without overlap; the server's reading of `ending` is not shown"
-                if row["state"] == "done"
-                else (
-                    row["state"].replace("_", " ")
-                    + (f" ({row['message']})" if row["message"] else "")
-                )
-            )
-            for t in missing:
-                if per.get(t) != "done":
-                    per[t] = why
+        rows = _coverage_rows(conn, ds, INTERVAL, first, last)
+        per = interval_states(conn, rows)[0].get((ds, INTERVAL), {})
+        run_start: datetime | None = None
+        run_why = ""
         t = first
-        run_start, run_why = None, ""
         while t <= last + STEP:
-            why = per.get(t, "never requested") if t <= last else None
-            if why == "done":
-                why = None
-            if why != run_why or why is None:
+            state, why = per.get(t, ("", "never requested")) if t <= last else ("done", "")
+            if state == "done":
+                why = ""
+            if why != run_why:
                 if run_start is not None and run_why:
                     out.append(_span(ds, run_start, t - STEP, run_why))
                 run_start, run_why = (t, why) if why else (None, "")

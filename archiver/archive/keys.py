@@ -162,7 +162,9 @@ def _natural_names(dataset: str) -> tuple[str, ...]:
     return ds.key if ds else ()
 
 
-def canon_and_digests(names: Sequence[str], records: Sequence[Sequence[str]]):
+def canon_and_digests(
+    names: Sequence[str], records: Sequence[Sequence[str]]
+) -> tuple[list[str], list[str]]:
     """Canonical JSON and SHA-256 of each record (the records table's values and checksums)."""
     canons = [canonical_record(list(names), list(v)) for v in records]
     return canons, [sha256_hex(c.encode()) for c in canons]

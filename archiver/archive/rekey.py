@@ -11,6 +11,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from archiver.archive.keys import (
     Fallback,
@@ -188,7 +189,7 @@ def rekey_from_v1(conn: sqlite3.Connection) -> None:
                 (pid,),
             )
         }
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         for i, ident in enumerate(rp.ids):
             mine = old.get(i)
             canon, digest = ident.canon, ident.sha256

@@ -269,7 +269,7 @@ class ArchiveVersionError(Exception):
 def migrate(conn: sqlite3.Connection, path: Path | None) -> int:
     """Bring the schema to SCHEMA_VERSION, in one transaction per step; an archive that
     has data is backed up first (``NAME.v<old>-<stamp>.bak``)."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if version > SCHEMA_VERSION:
         raise ArchiveVersionError(
             f"This archive has schema version {version}, newer than this archiver "

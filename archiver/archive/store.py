@@ -481,11 +481,9 @@ class Archive:
             ).fetchone()
             previous = row[0] if row else ""
         if previous != current:
-            desc = (
-                "first seen"
-                if not previous
-                else (schema_diff(json.loads(previous), columns).describe() or "changed")
-            )
+            change = schema_diff(json.loads(previous), columns) if previous else None
+            desc = "first seen" if not previous else (change.describe() if change else "changed")
+            desc = desc or "changed"
             self.conn.execute(
                 "INSERT INTO schema_changes(dataset, page_id, previous, current, description, detected_at) VALUES (?,?,?,?,?,?)",
                 (dataset, page_id, previous, current, desc, utc_now()),

@@ -90,6 +90,20 @@ def _verify(conn: sqlite3.Connection, progress: Callable[[int, int], None] | Non
         for op in ("update", "delete")
         if f"{t}_no_{op}" not in triggers
     ]
+    _check_pages(conn, rep, progress)
+    _check_records(conn, rep)
+    for q in conn.execute("SELECT quarantine_id, body, sha256 FROM quarantine"):
+        rep.quarantined += 1
+        if sha256_hex(bytes(q["body"])) != q["sha256"]:
+            rep.add(f"quarantined response {q['quarantine_id']}: bytes do not match its SHA-256")
+    _check_audit(conn, rep)
+    return rep
+
+
+def _check_pages(
+    conn: sqlite3.Connection, rep: VerifyReport, progress: Callable[[int, int], None] | None
+) -> None:
+    """Every page's bytes, the page chain, and each page's records re-derived from it."""
     total = conn.execute("SELECT count(*) FROM pages").fetchone()[0]
     chain = GENESIS
     expected_id = None
@@ -103,32 +117,41 @@ def _verify(conn: sqlite3.Connection, progress: Callable[[int, int], None] | Non
                 f"pages {expected_id + 1}–{pid - 1} are missing (page ids jump from {expected_id} to {pid})"
             )
         expected_id = pid
-        if rp.raw is None:
-            rep.add(f"page {pid}: {rp.error}")
-            continue
-        digest = sha256_hex(rp.raw)
-        if digest != page["sha256"] or len(rp.raw) != page["size"]:
-            rep.add(
-                f"page {pid} ({page['dataset']} {page['chunk_start']} page {page['page_number']}): its bytes do not match its SHA-256"
-            )
-        chain = chain_next(chain, page["sha256"])
-        if chain != page["chain"]:
-            rep.add(
-                f"page {pid}: hash chain broken (stored {page['chain'][:16]}…, recomputed {chain[:16]}…)"
-            )
-            chain = page["chain"]  # continue from the stored value to find further breaks
-        if page["http_status"] == 200:
-            if rp.error:
-                rep.add(f"page {pid}: {rp.error}")
-            else:
-                _rederive(conn, rep, rp)
-                for f in rp.fallbacks:
-                    fallbacks[(pid, f.rule)] = f.fallback
+        chain = _check_page(conn, rep, rp, chain)
+        for f in rp.fallbacks:
+            fallbacks[(pid, f.rule)] = f.fallback
         if progress and n % 200 == 0:
             progress(n, total)
     rep.chain_head = chain
     _check_key_rules(conn, rep, fallbacks)
-    # records that point at no page, or beyond a page's records
+
+
+def _check_page(conn: sqlite3.Connection, rep: VerifyReport, rp: ReplayedPage, chain: str) -> str:
+    """One page against its checksum and the chain; returns the chain value to go on from."""
+    page, pid = rp.page, rp.page["page_id"]
+    if rp.raw is None:
+        rep.add(f"page {pid}: {rp.error}")
+        return chain
+    if sha256_hex(rp.raw) != page["sha256"] or len(rp.raw) != page["size"]:
+        rep.add(
+            f"page {pid} ({page['dataset']} {page['chunk_start']} page {page['page_number']}): its bytes do not match its SHA-256"
+        )
+    chain = chain_next(chain, page["sha256"])
+    if chain != page["chain"]:
+        rep.add(
+            f"page {pid}: hash chain broken (stored {page['chain'][:16]}…, recomputed {chain[:16]}…)"
+        )
+        chain = page["chain"]  # continue from the stored value to find further breaks
+    if page["http_status"] == 200:
+        if rp.error:
+            rep.add(f"page {pid}: {rp.error}")
+        else:
+            _rederive(conn, rep, rp)
+    return chain
+
+
+def _check_records(conn: sqlite3.Connection, rep: VerifyReport) -> None:
+    """No record without a page; every record's checksum; the latest-version table."""
     orphans = conn.execute(
         """SELECT r.record_id FROM records r LEFT JOIN pages p ON p.page_id = r.page_id
            WHERE p.page_id IS NULL OR r.row_index >= p.record_count OR p.http_status != 200 LIMIT 5"""
@@ -142,10 +165,10 @@ def _verify(conn: sqlite3.Connection, progress: Callable[[int, int], None] | Non
     for rec in conn.execute("SELECT record_id, values_json, sha256 FROM records"):
         if sha256_hex(rec["values_json"].encode()) != rec["sha256"]:
             rep.add(f"record {rec['record_id']}: its values do not match its SHA-256")
-    for q in conn.execute("SELECT quarantine_id, body, sha256 FROM quarantine"):
-        rep.quarantined += 1
-        if sha256_hex(bytes(q["body"])) != q["sha256"]:
-            rep.add(f"quarantined response {q['quarantine_id']}: bytes do not match its SHA-256")
+
+
+def _check_audit(conn: sqlite3.Connection, rep: VerifyReport) -> None:
+    """Each audit entry against its checksum, and the audit chain."""
     achain = GENESIS
     for e in conn.execute("SELECT * FROM audit_log ORDER BY entry_id"):
         rep.audit_entries += 1
@@ -167,7 +190,6 @@ def _verify(conn: sqlite3.Connection, progress: Callable[[int, int], None] | Non
             rep.add(f"audit entry {e['entry_id']}: audit chain broken")
             achain = e["chain"]
     rep.audit_head = achain
-    return rep
 
 
 def _rederive(conn: sqlite3.Connection, rep: VerifyReport, rp: ReplayedPage) -> None:
@@ -209,7 +231,7 @@ def _rederive(conn: sqlite3.Connection, rep: VerifyReport, rp: ReplayedPage) -> 
 
 
 def _matches(row: sqlite3.Row, ident: Identity, dataset: str, dataset_type: str) -> bool:
-    return (
+    return bool(
         row["values_json"] == ident.canon
         and row["sha256"] == ident.sha256
         and row["row_key"] == ident.key

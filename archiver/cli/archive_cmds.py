@@ -22,7 +22,7 @@ from archiver.services import archive as archive_service
 from archiver.timerange import RangeError, parse_bound
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     v = sub.add_parser(
         "verify-archive",
         help="recompute every checksum and chain of an archive",
@@ -177,11 +177,11 @@ _COVERAGE_HEAD = (
 
 
 def _print_coverage(report: archive_service.CoverageReport) -> None:
-    table = [_COVERAGE_HEAD]
+    table: list[tuple[str, ...]] = [_COVERAGE_HEAD]
     for d in report.days:
         counts = (d.requested, d.walked, d.pending, d.not_entitled, d.failed, d.unfinished)
-        counts += (d.with_rows, d.empty, d.rows)
-        table.append((d.dataset, d.dataset_type, d.day, *(f"{n:,}" for n in counts)))
+        more = (d.with_rows, d.empty, d.rows)
+        table.append((d.dataset, d.dataset_type, d.day, *(f"{n:,}" for n in counts + more)))
     widths = [max(len(r[i]) for r in table) for i in range(len(_COVERAGE_HEAD))]
     for r in table:
         cells = (

@@ -12,7 +12,7 @@ from archiver.services import bundles, keys
 from archiver.timerange import RangeError, parse_bound
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     e = sub.add_parser(
         "export",
         help="write a signed audit bundle of interactions",

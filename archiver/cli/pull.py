@@ -18,7 +18,7 @@ from archiver.credentials import CredentialError, resolve
 from archiver.datasets import DATASET_NAMES, UnknownDatasetError, get_dataset
 from archiver.jobs import drive
 from archiver.pull.engine import PullEngine
-from archiver.pull.outcome import EXIT_CANCELLED, EXIT_ERROR, EXIT_USAGE
+from archiver.pull.outcome import EXIT_CANCELLED, EXIT_ERROR, EXIT_USAGE, RunResult
 from archiver.pull.plan import Plan
 from archiver.pull.progress import Progress, format_eta
 from archiver.services import pull as pulls
@@ -37,7 +37,7 @@ EXIT_CODES_HELP = """exit codes:
 """
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "pull",
         help="archive datasets from the Historical API",
@@ -157,6 +157,21 @@ def run(args: argparse.Namespace) -> int:
             + f" into {engine.archive_path}",
             file=sys.stderr,
         )
+    result = _drive_with_ctrl_c(engine, plan, args)
+    if result is None:
+        return EXIT_CANCELLED
+    summary = result.summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_summary(result)
+    return result.exit_code
+
+
+def _drive_with_ctrl_c(
+    engine: PullEngine, plan: Plan, args: argparse.Namespace
+) -> RunResult | None:
+    """Run the plan; the first Ctrl-C cancels after the pages in flight, a second stops."""
     renderer = _Renderer(enabled=sys.stderr.isatty() and not args.json)
 
     def on_sigint(signum: int, frame: object) -> None:
@@ -175,18 +190,10 @@ def run(args: argparse.Namespace) -> int:
         else None
     )
     try:
-        result = drive(pulls.run(engine, plan, args.page_size), renderer.update)
+        return drive(pulls.run(engine, plan, args.page_size), renderer.update)
     finally:
         if old is not None:
             signal.signal(signal.SIGINT, old)
-    if result is None:
-        return EXIT_CANCELLED
-    summary = result.summary()
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        _print_summary(result)
-    return result.exit_code
 
 
 def _plan(engine: PullEngine, args: argparse.Namespace, datasets: list[str]) -> Plan | None:
@@ -252,7 +259,7 @@ class _Renderer:
         self.lines = len(out)
 
 
-def _print_summary(result) -> None:
+def _print_summary(result: RunResult) -> None:
     rows = [("dataset", "state", "chunks", "pages", "rows", "new versions", "note")]
     for d in result.progress.datasets.values():
         note = d.message if d.state in ("failed", "not entitled", "waiting for data") else ""

@@ -55,6 +55,7 @@ from archiver.pull.outcome import (
     EXIT_USAGE,
     Flags,
     RunResult,
+    adopt_counts,
     decide,
     run_counts,
 )
@@ -158,6 +159,7 @@ class PullEngine:
         writer.join()
         if state.result is None:  # the writer could not record the end: count what is there
             state.result = self._decide(state, self._read_counts(state))
+            adopt_counts(state.progress, state.result.counts)
         progress = state.progress
         progress.finished = True
         progress.event = f"run {state.result.status}"
@@ -207,7 +209,8 @@ class PullEngine:
             elif kind == "fatal":
                 state.error = f"Could not write the archive {self.archive_path}: {payload}"
                 self.cancel()
-            elif kind == "result":
+            elif kind == "result":  # every earlier event is applied: adopt the archive's counts
+                adopt_counts(state.progress, payload.counts)
                 state.result = payload
             else:
                 state.progress.event = _apply(state.progress, kind, payload)

@@ -46,6 +46,9 @@ class RunResult:
     reading: str = ""
 
     def summary(self) -> dict[str, Any]:
+        """The custody record of the run: built from the archive's counts only."""
+        tallies = Progress({})
+        adopt_counts(tallies, self.counts)
         return {
             "run_id": self.run_id,
             "status": self.status,
@@ -59,7 +62,7 @@ class RunResult:
                     "chunks_done": d.chunks_done,
                     "pending": d.pending,
                     "failed": d.failed,
-                    "unfinished": self.counts.get(name, {}).get("unfinished", 0),
+                    "unfinished": self.counts[name]["unfinished"],
                     "not_entitled": d.not_entitled,
                     "pages": d.pages,
                     "rows": d.rows,
@@ -67,10 +70,10 @@ class RunResult:
                     "duplicates": d.duplicates,
                     "conflicts": d.conflicts,
                     "quarantined": d.quarantined,
-                    "overlap_dropped": self.counts.get(name, {}).get("overlap_dropped", 0),
+                    "overlap_dropped": self.counts[name]["overlap_dropped"],
                     "message": d.message,
                 }
-                for name, d in self.progress.datasets.items()
+                for name, d in sorted(tallies.datasets.items())
             },
         }
 
@@ -146,9 +149,9 @@ def run_counts(
 def decide(
     run_id: str, progress: Progress, counts: dict[str, dict[str, Any]], flags: Flags
 ) -> RunResult:
-    """Status and exit code from the archive's counts; the progress takes those counts too,
-    so what the CLI and GUI print equals the custody record."""
-    adopt_counts(progress, counts)
+    """Status and exit code from the archive's counts. ``progress`` is not changed here (the
+    writer thread decides while the engine's loop may still apply earlier events to it);
+    the loop adopts the counts once it has applied every event before the result."""
     status, code = _status(counts, flags)
     bad = sum(c["failed"] + c["unfinished"] for c in counts.values())
     error = flags.error

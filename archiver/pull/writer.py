@@ -24,8 +24,6 @@ log = logging.getLogger(__name__)
 #: result (the run's outcome), fatal (the writer failed), writer_done
 Event = tuple[str, Any]
 
-_STOP = object()
-
 
 class WriterStopped(RuntimeError):
     """The archive writer stopped: nothing more can be stored in this run."""
@@ -34,12 +32,16 @@ class WriterStopped(RuntimeError):
 class ArchiveWriter(threading.Thread):
     """Owns the archive connection; runs submitted operations in order, one at a time."""
 
-    def __init__(self, path: Path, events: queue.Queue, maxsize: int, compress: bool) -> None:
+    def __init__(
+        self, path: Path, events: queue.Queue[Event], maxsize: int, compress: bool
+    ) -> None:
         super().__init__(name="archive-writer", daemon=True)
         self.path = path
         self.events = events
         self.compress = compress
-        self.jobs: queue.Queue = queue.Queue(maxsize=maxsize)
+        self.jobs: queue.Queue[tuple[Callable[..., Event | None], tuple[Any, ...]] | None] = (
+            queue.Queue(maxsize=maxsize)
+        )
         self.error: BaseException | None = None
         self.ready = threading.Event()
 
@@ -57,7 +59,7 @@ class ArchiveWriter(threading.Thread):
     def stop(self) -> None:
         while self.is_alive():
             try:
-                self.jobs.put(_STOP, timeout=0.2)
+                self.jobs.put(None, timeout=0.2)  # stop
                 return
             except queue.Full:
                 continue
@@ -75,7 +77,7 @@ class ArchiveWriter(threading.Thread):
         try:
             while True:
                 job = self.jobs.get()
-                if job is _STOP:
+                if job is None:  # stop
                     break
                 op, args = job
                 try:

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from threading import Lock
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from archiver.datasets import DATASETS, Dataset
@@ -249,7 +250,7 @@ class DataModel:
             for i, n in enumerate(WORKFLOW_NAMES)
         ]
         self.late_updates: list[LateUpdate] = []
-        self._cache: OrderedDict[tuple, list[dict[str, str]]] = OrderedDict()
+        self._cache: OrderedDict[tuple[object, ...], list[dict[str, str]]] = OrderedDict()
         self._cache_size = cache_buckets
         self._lock = Lock()
 
@@ -308,7 +309,8 @@ class DataModel:
 
     def _generate(self, ds: Dataset, start: datetime, minutes: int) -> list[dict[str, str]]:
         gen = getattr(self, "_gen_" + ds.name)
-        return gen(ds, start, minutes)
+        rows: list[dict[str, str]] = gen(ds, start, minutes)
+        return rows
 
     def _count(self, rnd: random.Random, cap: int) -> int:
         n = round(self.rows_per_interval * rnd.uniform(0.75, 1.25))
@@ -755,7 +757,7 @@ class DataModel:
         return out
 
     # login sessions -------------------------------------------------------------------
-    def _logins(self, start: datetime) -> list[dict]:
+    def _logins(self, start: datetime) -> list[dict[str, Any]]:
         rnd = self._rng("logins", start.isoformat())
         n = max(1, self.rows_per_interval // 10)
         out = []

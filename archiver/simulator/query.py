@@ -96,45 +96,50 @@ def parse_query(dataset: Dataset, params: dict[str, str]) -> Query:
     interval = params.get("interval")
     if not interval:
         raise BadRequest("Missing required parameter: interval.")
-    starting = ending = None
+    starting, ending = _parse_interval(interval, dataset_type)
+    fcol, fval, prefix = _parse_filter(params.get("filter"))
+    size = _parse_page_size(params.get("pageSize", ""))
+    return Query(dataset, dataset_type, interval, starting, ending, fcol, fval, prefix, size)
+
+
+def _parse_interval(interval: str, dataset_type: str) -> tuple[Bound | None, Bound | None]:
+    bounds: dict[str, Bound] = {}
     for part in interval.split(","):
         m = _BOUND_RE.match(part.strip())
         if not m:
             raise BadRequest(
                 f"Invalid interval parameter {interval!r}: expected starting:VALUE,ending:VALUE."
             )
-        bound = _parse_bound(m.group(2), dataset_type)
-        if m.group(1) == "starting":
-            if starting:
-                raise BadRequest("Invalid interval parameter: starting given twice.")
-            starting = bound
-        else:
-            if ending:
-                raise BadRequest("Invalid interval parameter: ending given twice.")
-            ending = bound
+        if m.group(1) in bounds:
+            raise BadRequest(f"Invalid interval parameter: {m.group(1)} given twice.")
+        bounds[m.group(1)] = _parse_bound(m.group(2), dataset_type)
+    starting, ending = bounds.get("starting"), bounds.get("ending")
     if starting is None and ending is None:
         raise BadRequest("Invalid interval parameter: supply starting, ending or both.")
     if starting and ending and starting.when > ending.when:
         raise BadRequest("Invalid interval parameter: starting is after ending.")
-    fcol = fval = None
-    prefix = False
-    flt = params.get("filter")
-    if flt:
-        fcol, sep, fval = flt.partition(":")
-        if not sep or not fcol or not fval:
-            raise BadRequest(f"Invalid filter {flt!r}: expected COLUMN:value or COLUMN:value*.")
-        if fcol not in FILTERABLE_COLUMNS:
-            raise BadRequest(f"Invalid filter column: {fcol}")
-        if fval.endswith("*"):
-            prefix, fval = True, fval[:-1]
-    size_text = params.get("pageSize", "")
+    return starting, ending
+
+
+def _parse_filter(flt: str | None) -> tuple[str | None, str | None, bool]:
+    if not flt:
+        return None, None, False
+    fcol, sep, fval = flt.partition(":")
+    if not sep or not fcol or not fval:
+        raise BadRequest(f"Invalid filter {flt!r}: expected COLUMN:value or COLUMN:value*.")
+    if fcol not in FILTERABLE_COLUMNS:
+        raise BadRequest(f"Invalid filter column: {fcol}")
+    if fval.endswith("*"):
+        return fcol, fval[:-1], True
+    return fcol, fval, False
+
+
+def _parse_page_size(size_text: str) -> int:
     if size_text == "":
-        size = DEFAULT_PAGE_SIZE
-    else:
-        if not re.fullmatch(r"\d+", size_text) or int(size_text) < 1:
-            raise BadRequest(f"Invalid pageSize {size_text!r}: expected an integer 1-200.")
-        size = min(int(size_text), MAX_PAGE_SIZE)
-    return Query(dataset, dataset_type, interval, starting, ending, fcol, fval, prefix, size)
+        return DEFAULT_PAGE_SIZE
+    if not re.fullmatch(r"\d+", size_text) or int(size_text) < 1:
+        raise BadRequest(f"Invalid pageSize {size_text!r}: expected an integer 1-200.")
+    return min(int(size_text), MAX_PAGE_SIZE)
 
 
 def bucket_length(query: Query) -> tuple[timedelta, int]:

@@ -181,7 +181,7 @@ class Simulator:
     def base_url(self) -> str:
         assert self._server is not None, "simulator not started"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def __enter__(self) -> Simulator:
         self.start()
