@@ -18,6 +18,7 @@ import csv
 import json
 import os
 import shutil
+import sqlite3
 import threading
 import uuid
 import zipfile
@@ -31,6 +32,7 @@ from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 
 from archiver import __version__
+from archiver.archive.auditlog import summarise
 from archiver.archive.hashing import sha256_hex
 from archiver.archive.store import Archive, open_reader, page_body
 from archiver.export import bag
@@ -64,41 +66,21 @@ class BundleResult:
     zip_path: Path | None = None
 
 
-def _audit_custody(conn) -> list[dict[str, str]]:
-    out = []
-    for e in conn.execute(
-        "SELECT at, event, os_user, tool_version, run_id, details FROM audit_log ORDER BY entry_id"
-    ):
-        d = json.loads(e["details"])
-        summary = ""
-        if d.get("params"):
-            p = d["params"]
-            summary = f"{', '.join(p.get('datasets', []))} {str(p.get('start', ''))[:16]} → {str(p.get('end', ''))[:16]} tenant {d.get('tenant', '')}"
-        elif d.get("status"):
-            s = d.get("summary") or {}
-            per = (s.get("datasets") or {}).values()
-            rows = sum(v.get("rows", 0) for v in per)
-            new = sum(v.get("new_versions", 0) for v in per)
-            summary = f"{d['status']}; {rows:,} rows received, {new:,} new row versions archived"
-        elif d.get("bundle_id"):
-            summary = f"bundle {d['bundle_id']} ({d.get('redaction', 'none')})"
-        else:
-            summary = ", ".join(
-                f"{k}={v}"
-                for k, v in d.items()
-                if k in ("result", "dataset", "format", "rows", "to")
-            )
-        out.append(
-            {
-                "at": e["at"][:19].replace("T", " "),
-                "event": e["event"],
-                "os_user": e["os_user"],
-                "tool_version": e["tool_version"],
-                "run_id": e["run_id"] or "",
-                "summary": summary,
-            }
+def _audit_custody(conn: sqlite3.Connection) -> list[dict[str, str]]:
+    """The archive's audit log as the report's chain-of-custody table."""
+    return [
+        {
+            "at": e["at"][:19].replace("T", " "),
+            "event": e["event"],
+            "os_user": e["os_user"],
+            "tool_version": e["tool_version"],
+            "run_id": e["run_id"] or "",
+            "summary": summarise(e["event"], json.loads(e["details"])),
+        }
+        for e in conn.execute(
+            "SELECT at, event, os_user, tool_version, run_id, details FROM audit_log ORDER BY entry_id"
         )
-    return out
+    ]
 
 
 def _redacted(rows: list[Row], profile: str) -> tuple[list[Row], set[str]]:

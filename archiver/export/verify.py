@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 
 from archiver.archive.hashing import canonical_record, sha256_hex
 from archiver.export import bag
 from archiver.export.cms import CmsError, verify_detached
 from archiver.export.csvsafe import unescape_cell
+from archiver.export.keys import cert_fingerprint
 
 ALLOWED_TOP = {*bag.TAG_FILES, bag.TAGMANIFEST, bag.SIGNATURE, "data"}
 
@@ -42,11 +42,6 @@ class BundleReport:
         if self.fingerprint:
             lines.append(f"Signer certificate SHA-256: {self.fingerprint}")
         return "\n".join(lines)
-
-
-def _fingerprint(cert: x509.Certificate) -> str:
-    d = cert.fingerprint(hashes.SHA256()).hex().upper()
-    return ":".join(d[i : i + 2] for i in range(0, len(d), 2))
 
 
 def verify_bundle(path: Path) -> BundleReport:
@@ -126,7 +121,7 @@ def _checks(root: Path) -> BundleReport:
     except ValueError:
         rep.problems.append(f"{bag.SIGNER} is not a PEM certificate")
         return rep
-    rep.fingerprint = _fingerprint(cert)
+    rep.fingerprint = cert_fingerprint(cert)
     try:
         verify_detached(
             (root / bag.SIGNATURE).read_bytes(), (root / bag.TAGMANIFEST).read_bytes(), cert
