@@ -24,9 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def build(path: Path, interactions: int) -> tuple[date, date]:
     from archiver.api.pages import Page
-    from archiver.archive.store import Archive, Chunk
+    from archiver.archive.store import Archive
     from archiver.datasets import DATASETS
     from archiver.simulator.data import INTERVAL, DataModel
+    from archiver.timerange import DAY, Chunk, api_format
 
     model = DataModel(seed=3, rows_per_interval=300)
     t = datetime(2025, 3, 1, tzinfo=UTC)
@@ -45,10 +46,14 @@ def build(path: Path, interactions: int) -> tuple[date, date]:
                 ds = DATASETS[name]
                 key = (name, t.date())
                 if key not in chunks:
-                    chunks[key] = Chunk(
-                        name, "interval", "", t.strftime("%Y%m%d0000"), t.strftime("%Y%m%d2345")
+                    day = datetime.combine(t.date(), datetime.min.time(), UTC)
+                    chunks[key] = Chunk(name, "interval", "", day, day + DAY - INTERVAL)
+                    a.begin_chunk(
+                        chunks[key],
+                        "bench",
+                        None,
+                        api_format(chunks[key].request_end, "interval"),
                     )
-                    a.begin_chunk(chunks[key], "bench", None)
                 cols = [{"name": n, "type": ty} for n, ty in ds.columns]
                 for s in range(0, len(rows), 200):
                     recs = [[r[c] for c in ds.column_names] for r in rows[s : s + 200]]

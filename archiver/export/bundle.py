@@ -9,7 +9,9 @@
       data/records.jsonl              the exact API strings: the authoritative copy
       data/raw/<page sha256>.json     the raw pages the rows came from (not when redacting)
 
-``export_bundle`` is a generator: it yields progress lines and returns a BundleResult.
+``export_bundle`` is a generator: it yields progress lines and returns a BundleResult. It
+runs named stages in order (select → payload → report → bag and sign → publish → audit),
+each a function below with its input and output spelled out.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import csv
 import json
 import os
 import shutil
+import sqlite3
 import threading
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +34,7 @@ from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 
 from archiver import __version__
+from archiver.archive.auditlog import summarise
 from archiver.archive.columns import dataset_columns
 from archiver.archive.hashing import sha256_hex
 from archiver.archive.store import Archive, open_reader, page_body
@@ -40,12 +44,13 @@ from archiver.export.keys import SigningIdentity, passphrase_bytes
 from archiver.export.pdf import ReportMeta, build_report
 from archiver.export.redact import PROFILES, redact
 from archiver.export.scope import SEGMENTS, TRACE, Row, Scope, Selection, select
+from archiver.jobs import Cancel, Cancelled
 
 PROVENANCE_COLUMNS = ("_record_sha256", "_page_sha256", "_received_at")
 
 
-class ExportCancelled(Exception):
-    pass
+class ExportCancelled(Cancelled):
+    """The export was cancelled; its work directory is removed, nothing is published."""
 
 
 class BundleError(Exception):
@@ -64,41 +69,21 @@ class BundleResult:
     zip_path: Path | None = None
 
 
-def _audit_custody(conn) -> list[dict[str, str]]:
-    out = []
-    for e in conn.execute(
-        "SELECT at, event, os_user, tool_version, run_id, details FROM audit_log ORDER BY entry_id"
-    ):
-        d = json.loads(e["details"])
-        summary = ""
-        if d.get("params"):
-            p = d["params"]
-            summary = f"{', '.join(p.get('datasets', []))} {str(p.get('start', ''))[:16]} → {str(p.get('end', ''))[:16]} tenant {d.get('tenant', '')}"
-        elif d.get("status"):
-            s = d.get("summary") or {}
-            per = (s.get("datasets") or {}).values()
-            rows = sum(v.get("rows", 0) for v in per)
-            new = sum(v.get("new_versions", 0) for v in per)
-            summary = f"{d['status']}; {rows:,} rows received, {new:,} new row versions archived"
-        elif d.get("bundle_id"):
-            summary = f"bundle {d['bundle_id']} ({d.get('redaction', 'none')})"
-        else:
-            summary = ", ".join(
-                f"{k}={v}"
-                for k, v in d.items()
-                if k in ("result", "dataset", "format", "rows", "to")
-            )
-        out.append(
-            {
-                "at": e["at"][:19].replace("T", " "),
-                "event": e["event"],
-                "os_user": e["os_user"],
-                "tool_version": e["tool_version"],
-                "run_id": e["run_id"] or "",
-                "summary": summary,
-            }
+def _audit_custody(conn: sqlite3.Connection) -> list[dict[str, str]]:
+    """The archive's audit log as the report's chain-of-custody table."""
+    return [
+        {
+            "at": e["at"][:19].replace("T", " "),
+            "event": e["event"],
+            "os_user": e["os_user"],
+            "tool_version": e["tool_version"],
+            "run_id": e["run_id"] or "",
+            "summary": summarise(e["event"], json.loads(e["details"])),
+        }
+        for e in conn.execute(
+            "SELECT at, event, os_user, tool_version, run_id, details FROM audit_log ORDER BY entry_id"
         )
-    return out
+    ]
 
 
 def _redacted(rows: list[Row], profile: str) -> tuple[list[Row], set[str]]:
@@ -222,6 +207,277 @@ came from, named by their SHA-256 (withheld when a redaction profile is applied)
 """
 
 
+# -- the stages -----------------------------------------------------------------------------
+# Everything up to publish happens in a hidden work directory next to ``out``; a failure or
+# a cancel removes it, so a bundle is either complete and signed or absent.
+
+
+@dataclass(frozen=True)
+class BundlePlan:
+    """What is being made and where: fixed before anything is read or written."""
+
+    archive_path: Path
+    scope: Scope
+    out: Path
+    ident: SigningIdentity
+    make_zip: bool
+    work: Path
+    bundle_id: str
+    created: str
+
+    @classmethod
+    def new(
+        cls, archive_path: Path, scope: Scope, out: Path, ident: SigningIdentity, make_zip: bool
+    ) -> BundlePlan:
+        """Refuse an unknown redaction profile or a non-empty target before any work."""
+        if scope.redact not in PROFILES:
+            raise BundleError(
+                f"unknown redaction profile {scope.redact!r}; choose one of {', '.join(PROFILES)}"
+            )
+        if out.exists() and any(out.iterdir()):
+            raise BundleError(f"{out} exists and is not empty: choose a new directory.")
+        return cls(
+            archive_path,
+            scope,
+            out,
+            ident,
+            make_zip,
+            work=out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}",
+            bundle_id=f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}",
+            created=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        )
+
+    @property
+    def data(self) -> Path:
+        return self.work / "data"
+
+
+@dataclass
+class Selected:
+    """The select stage's output: the rows in scope as archived and as exported, and the
+    archive facts the report and bag-info state."""
+
+    archived: Selection  # the rows as archived: the raw pages come from these
+    shown: Selection  # the rows as exported: the redaction profile applied
+    redacted: set[str]
+    columns: dict[str, list[str]]  # dataset → CSV columns
+    custody: list[dict[str, str]]
+    archive_id: str
+    chain_head: str
+    audit_head: str
+    tenants: list[str]
+
+    @property
+    def tenant(self) -> str:
+        return ", ".join(self.tenants) or "unknown"
+
+
+def _cancel_check(cancel: threading.Event | Cancel | None) -> Callable[[], None]:
+    """One way to ask "cancelled?" for either token a caller passes."""
+    event = cancel.event if isinstance(cancel, Cancel) else cancel
+
+    def check() -> None:
+        if event is not None and event.is_set():
+            raise ExportCancelled()
+
+    return check
+
+
+def select_rows(conn: sqlite3.Connection, scope: Scope) -> Selected:
+    """Select: the rows in scope, redacted per the scope's profile, and the archive's facts."""
+    sel = select(conn, scope)
+    segments, redacted = _redacted(sel.segments, scope.redact)
+    traces, r2 = _redacted(sel.traces, scope.redact)
+    head = conn.execute("SELECT * FROM chain_head").fetchone()
+    return Selected(
+        archived=sel,
+        shown=Selection(scope, segments, traces, sel.gap_list, sel.reading),
+        redacted=redacted | r2,
+        columns={
+            SEGMENTS: dataset_columns(conn, SEGMENTS) or [],
+            TRACE: dataset_columns(conn, TRACE) or [],
+        },
+        custody=_audit_custody(conn),
+        archive_id=conn.execute("SELECT value FROM meta WHERE key='archive_id'").fetchone()[0],
+        chain_head=head["pages_chain"] or "",
+        audit_head=head["audit_chain"] or "",
+        tenants=[
+            t for (t,) in conn.execute("SELECT DISTINCT tenant FROM runs ORDER BY started_at")
+        ],
+    )
+
+
+def write_payload(
+    conn: sqlite3.Connection,
+    plan: BundlePlan,
+    chosen: Selected,
+    check: Callable[[], None],
+) -> Iterator[str]:
+    """Payload: the CSV files, records.jsonl and (unredacted bundles only) the raw pages."""
+    data = plan.data
+    data.mkdir(parents=True)
+    check()
+    shown = chosen.shown
+    _write_csv(data / f"{SEGMENTS}.csv", chosen.columns[SEGMENTS], shown.segments)
+    _write_csv(data / f"{TRACE}.csv", chosen.columns[TRACE], shown.traces)
+    _write_jsonl(data / "records.jsonl", shown.segments + shown.traces, chosen.redacted)
+    yield "CSV and JSONL written"
+    if not chosen.redacted and plan.scope.redact == "none":
+        n = _copy_raw_pages(conn, chosen.archived, data / "raw", check)
+        yield f"{n:,} raw pages copied"
+
+
+def _copy_raw_pages(
+    conn: sqlite3.Connection, sel: Selection, raw: Path, check: Callable[[], None]
+) -> int:
+    """The archived pages the rows came from, each checked against its SHA-256 on the way."""
+    raw.mkdir()
+    page_ids = sorted({r.page_id for r in sel.segments + sel.traces})
+    for start in range(0, len(page_ids), 500):
+        part = page_ids[start : start + 500]
+        for p in conn.execute(
+            f"SELECT sha256, encoding, body FROM pages WHERE page_id IN ({','.join('?' * len(part))})",
+            part,
+        ):
+            body = page_body(p["encoding"], p["body"])
+            if sha256_hex(body) != p["sha256"]:
+                raise BundleError(
+                    f"archived page {p['sha256']} does not match its checksum: run archiver verify-archive"
+                )
+            (raw / f"{p['sha256']}.json").write_bytes(body)
+        check()
+    return len(page_ids)
+
+
+def report_meta(plan: BundlePlan, chosen: Selected) -> ReportMeta:
+    """What the report's cover states (bag-info.txt states the same)."""
+    return ReportMeta(
+        bundle_id=plan.bundle_id,
+        tenant=chosen.tenant,
+        generated_at=plan.created,
+        tool_version=__version__,
+        archive_id=chosen.archive_id,
+        chain_head=chosen.chain_head,
+        audit_head=chosen.audit_head,
+        fingerprint=plan.ident.fingerprint,
+        signer=plan.ident.subject,
+        redaction=plan.scope.redact,
+        redacted_fields=sorted(chosen.redacted),
+        custody=chosen.custody,
+    )
+
+
+def render_report(
+    plan: BundlePlan, chosen: Selected, meta: ReportMeta, check: Callable[[], None]
+) -> Generator[str, None, int]:
+    """Report: render the PDF, then PAdES-sign it into data/; returns its page count."""
+    yield "Rendering the report…"
+    unsigned = plan.work / "report-unsigned.pdf"
+    pages = build_report(unsigned, chosen.shown, meta, lambda done, total: check())
+    check()
+    yield f"Report rendered ({pages:,} pages); signing it"
+    _sign_pdf(unsigned, plan.data / "report.pdf", plan.ident, plan.bundle_id)
+    unsigned.unlink()
+    return pages
+
+
+def bag_and_sign(plan: BundlePlan, chosen: Selected, meta: ReportMeta) -> None:
+    """Bag and sign: the tag files, both manifests and the CMS signature of the tag manifest."""
+    work, ident = plan.work, plan.ident
+    (work / "bagit.txt").write_text(bag.BAGIT_TXT, encoding="utf-8", newline="\n")
+    (work / bag.SIGNER).write_bytes(ident.cert_pem())
+    (work / bag.VERIFY).write_text(
+        VERIFY_TEXT.format(
+            bundle_id=plan.bundle_id,
+            created=plan.created,
+            version=__version__,
+            fingerprint=ident.fingerprint,
+        ),
+        encoding="utf-8",
+        newline="\n",
+    )
+    files = bag.payload_files(work)
+    bag.write_bag_info(work, _bag_info(plan, chosen, meta, bag.payload_oxum(files)))
+    bag.write_manifest(work, files, bag.MANIFEST)
+    bag.write_manifest(work, [work / name for name in bag.TAG_FILES], bag.TAGMANIFEST)
+    bag.sign_tagmanifest(work, ident)
+
+
+def _bag_info(
+    plan: BundlePlan, chosen: Selected, meta: ReportMeta, oxum: str
+) -> list[tuple[str, str]]:
+    scope, shown, gaps = plan.scope, chosen.shown, chosen.archived.gaps
+    redacted = chosen.redacted
+    return [
+        ("Source-Organization", meta.tenant),
+        ("External-Identifier", plan.bundle_id),
+        (
+            "External-Description",
+            "Audit bundle of Avaya Infinity interactionSegments and workflowTrace rows with their raw API responses",
+        ),
+        ("Bagging-Date", plan.created[:10]),
+        ("Bag-Software-Agent", f"archiver {__version__}"),
+        ("Archiver-Created", plan.created),
+        ("Archiver-Scope", scope.describe()),
+        ("Archiver-Tenant", meta.tenant),
+        (
+            "Archiver-Time-Zone",
+            "All timestamps UTC as delivered by the API; STARTTIME is tenant local time",
+        ),
+        ("Archiver-Archive-Id", chosen.archive_id),
+        ("Archiver-Chain-Head", meta.chain_head),
+        ("Archiver-Audit-Chain-Head", meta.audit_head),
+        (
+            "Archiver-Redaction-Profile",
+            scope.redact + (f" ({', '.join(sorted(redacted))})" if redacted else ""),
+        ),
+        ("Archiver-Interactions", str(len(chosen.archived.interactions()))),
+        ("Archiver-Segment-Rows", str(len(shown.segments))),
+        ("Archiver-Trace-Rows", str(len(shown.traces))),
+        ("Archiver-Coverage-Gaps", str(len(gaps))),
+        ("Archiver-Ending-Reading", chosen.archived.reading),
+        *[("Archiver-Coverage-Gap", g) for g in gaps[:500]],
+        ("Signer-Subject", plan.ident.subject),
+        ("Signer-Fingerprint-SHA256", plan.ident.fingerprint),
+        ("Payload-Oxum", oxum),
+    ]
+
+
+def publish(work: Path, out: Path, make_zip: bool) -> Path | None:
+    """Publish: move the finished bag into place in one rename; the zip (if asked for) is
+    made from the published directory. Returns the zip's path."""
+    if out.exists():
+        out.rmdir()
+    os.replace(work, out)
+    if not make_zip:
+        return None
+    zip_path = out.with_suffix(".zip")
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as z:
+        for p in sorted(out.rglob("*")):
+            if p.is_file():
+                z.write(p, f"{out.name}/{p.relative_to(out).as_posix()}")
+    return zip_path
+
+
+def record_custody(plan: BundlePlan, chosen: Selected) -> None:
+    """Audit: the archive's custody entry for the bundle just published."""
+    with Archive(plan.archive_path) as a:
+        a.audit(
+            "export",
+            {
+                "bundle_id": plan.bundle_id,
+                "out": str(plan.out.resolve()),
+                "scope": plan.scope.as_dict(),
+                "redaction": plan.scope.redact,
+                "redacted_fields": sorted(chosen.redacted),
+                "segments": len(chosen.shown.segments),
+                "traces": len(chosen.shown.traces),
+                "tagmanifest_sha256": bag.sha256_file(plan.out / bag.TAGMANIFEST),
+                "signer_fingerprint": plan.ident.fingerprint,
+            },
+        )
+
+
 def export_bundle(
     archive_path: Path,
     scope: Scope,
@@ -229,178 +485,41 @@ def export_bundle(
     ident: SigningIdentity,
     *,
     make_zip: bool = False,
-    cancel: threading.Event | None = None,
-) -> Iterator[str]:
-    """Write the bundle to ``out`` (a new directory); yields progress lines, returns a BundleResult."""
-    cancel = cancel or threading.Event()
-    if scope.redact not in PROFILES:
-        raise BundleError(
-            f"unknown redaction profile {scope.redact!r}; choose one of {', '.join(PROFILES)}"
-        )
-    if out.exists() and any(out.iterdir()):
-        raise BundleError(f"{out} exists and is not empty: choose a new directory.")
-    work = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
-    bundle_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
-    created = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    cancel: threading.Event | Cancel | None = None,
+) -> Generator[str, None, BundleResult]:
+    """Write the bundle to ``out`` (a new directory); yields progress lines, returns a
+    BundleResult. ``cancel`` (an Event or a jobs.Cancel) stops it with ExportCancelled,
+    leaving nothing behind."""
+    check = _cancel_check(cancel)
+    plan = BundlePlan.new(archive_path, scope, out, ident, make_zip)
     conn = open_reader(archive_path)
     try:
         yield "Selecting rows in scope…"
-        sel = select(conn, scope)
-        seg_cols = dataset_columns(conn, SEGMENTS) or []
-        trace_cols = dataset_columns(conn, TRACE) or []
-        custody = _audit_custody(conn)
-        head = conn.execute("SELECT * FROM chain_head").fetchone()
-        archive_id = conn.execute("SELECT value FROM meta WHERE key='archive_id'").fetchone()[0]
-        tenants = [
-            t for (t,) in conn.execute("SELECT DISTINCT tenant FROM runs ORDER BY started_at")
-        ]
-        yield f"{len(sel.segments):,} segment rows, {len(sel.traces):,} trace rows in scope"
-        segments, redacted = _redacted(sel.segments, scope.redact)
-        traces, r2 = _redacted(sel.traces, scope.redact)
-        redacted |= r2
-        shown = Selection(scope, segments, traces, sel.gap_list, sel.reading)
-        data = work / "data"
-        data.mkdir(parents=True)
-        if cancel.is_set():
-            raise ExportCancelled()
-        _write_csv(data / f"{SEGMENTS}.csv", seg_cols, segments)
-        _write_csv(data / f"{TRACE}.csv", trace_cols, traces)
-        _write_jsonl(data / "records.jsonl", segments + traces, redacted)
-        yield "CSV and JSONL written"
-        if not redacted and scope.redact == "none":
-            raw = data / "raw"
-            raw.mkdir()
-            page_ids = sorted({r.page_id for r in sel.segments + sel.traces})
-            for start in range(0, len(page_ids), 500):
-                part = page_ids[start : start + 500]
-                for p in conn.execute(
-                    f"SELECT sha256, encoding, body FROM pages WHERE page_id IN ({','.join('?' * len(part))})",
-                    part,
-                ):
-                    body = page_body(p["encoding"], p["body"])
-                    if sha256_hex(body) != p["sha256"]:
-                        raise BundleError(
-                            f"archived page {p['sha256']} does not match its checksum: run archiver verify-archive"
-                        )
-                    (raw / f"{p['sha256']}.json").write_bytes(body)
-                if cancel.is_set():
-                    raise ExportCancelled()
-            yield f"{len(page_ids):,} raw pages copied"
-        meta = ReportMeta(
-            bundle_id=bundle_id,
-            tenant=", ".join(tenants) or "unknown",
-            generated_at=created,
-            tool_version=__version__,
-            archive_id=archive_id,
-            chain_head=head["pages_chain"] or "",
-            audit_head=head["audit_chain"] or "",
-            fingerprint=ident.fingerprint,
-            signer=ident.subject,
-            redaction=scope.redact,
-            redacted_fields=sorted(redacted),
-            custody=custody,
-        )
-        yield "Rendering the report…"
-        unsigned = work / "report-unsigned.pdf"
-
-        def check_cancel(done: int, total: int) -> None:
-            if cancel.is_set():
-                raise ExportCancelled()
-
-        pages = build_report(unsigned, shown, meta, check_cancel)
-        if cancel.is_set():
-            raise ExportCancelled()
-        yield f"Report rendered ({pages:,} pages); signing it"
-        _sign_pdf(unsigned, data / "report.pdf", ident, bundle_id)
-        unsigned.unlink()
-        (work / "bagit.txt").write_text(bag.BAGIT_TXT, encoding="utf-8", newline="\n")
-        (work / bag.SIGNER).write_bytes(ident.cert_pem())
-        (work / bag.VERIFY).write_text(
-            VERIFY_TEXT.format(
-                bundle_id=bundle_id,
-                created=created,
-                version=__version__,
-                fingerprint=ident.fingerprint,
-            ),
-            encoding="utf-8",
-            newline="\n",
-        )
-        files = bag.payload_files(work)
-        gaps = sel.gaps
-        bag.write_bag_info(
-            work,
-            [
-                ("Source-Organization", meta.tenant),
-                ("External-Identifier", bundle_id),
-                (
-                    "External-Description",
-                    "Audit bundle of Avaya Infinity interactionSegments and workflowTrace rows with their raw API responses",
-                ),
-                ("Bagging-Date", created[:10]),
-                ("Bag-Software-Agent", f"archiver {__version__}"),
-                ("Archiver-Created", created),
-                ("Archiver-Scope", scope.describe()),
-                ("Archiver-Tenant", meta.tenant),
-                (
-                    "Archiver-Time-Zone",
-                    "All timestamps UTC as delivered by the API; STARTTIME is tenant local time",
-                ),
-                ("Archiver-Archive-Id", archive_id),
-                ("Archiver-Chain-Head", meta.chain_head),
-                ("Archiver-Audit-Chain-Head", meta.audit_head),
-                (
-                    "Archiver-Redaction-Profile",
-                    scope.redact + (f" ({', '.join(sorted(redacted))})" if redacted else ""),
-                ),
-                ("Archiver-Interactions", str(len(sel.interactions()))),
-                ("Archiver-Segment-Rows", str(len(segments))),
-                ("Archiver-Trace-Rows", str(len(traces))),
-                ("Archiver-Coverage-Gaps", str(len(gaps))),
-                ("Archiver-Ending-Reading", sel.reading),
-                *[("Archiver-Coverage-Gap", g) for g in gaps[:500]],
-                ("Signer-Subject", ident.subject),
-                ("Signer-Fingerprint-SHA256", ident.fingerprint),
-                ("Payload-Oxum", bag.payload_oxum(files)),
-            ],
-        )
-        bag.write_manifest(work, files, bag.MANIFEST)
-        bag.write_manifest(work, [work / name for name in bag.TAG_FILES], bag.TAGMANIFEST)
-        bag.sign_tagmanifest(work, ident)
-        if cancel.is_set():
-            raise ExportCancelled()
-        if out.exists():
-            out.rmdir()
-        os.replace(work, out)
-        zip_path = None
-        if make_zip:
-            zip_path = out.with_suffix(".zip")
-            with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as z:
-                for p in sorted(out.rglob("*")):
-                    if p.is_file():
-                        z.write(p, f"{out.name}/{p.relative_to(out).as_posix()}")
+        chosen = select_rows(conn, scope)
+        yield f"{len(chosen.shown.segments):,} segment rows, {len(chosen.shown.traces):,} trace rows in scope"
+        yield from write_payload(conn, plan, chosen, check)
+        meta = report_meta(plan, chosen)
+        pages = yield from render_report(plan, chosen, meta, check)
+        bag_and_sign(plan, chosen, meta)
+        check()
+        zip_path = publish(plan.work, out, make_zip)
         yield "Bundle written and signed"
     except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(plan.work, ignore_errors=True)
         raise
     finally:
         conn.close()
-    with Archive(archive_path) as a:
-        a.audit(
-            "export",
-            {
-                "bundle_id": bundle_id,
-                "out": str(out.resolve()),
-                "scope": scope.as_dict(),
-                "redaction": scope.redact,
-                "redacted_fields": sorted(redacted),
-                "segments": len(segments),
-                "traces": len(traces),
-                "tagmanifest_sha256": bag.sha256_file(out / bag.TAGMANIFEST),
-                "signer_fingerprint": ident.fingerprint,
-            },
-        )
+    record_custody(plan, chosen)
+    sel = chosen.shown
     return BundleResult(
-        out, bundle_id, len(sel.interactions()), len(segments), len(traces), pages, gaps, zip_path
+        out,
+        plan.bundle_id,
+        len(chosen.archived.interactions()),
+        len(sel.segments),
+        len(sel.traces),
+        pages,
+        chosen.archived.gaps,
+        zip_path,
     )
 
 

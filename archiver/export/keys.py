@@ -33,6 +33,13 @@ def default_dir() -> Path:
     return user_data_path("archiver", appauthor=False) / "signing"
 
 
+def cert_fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 of the DER certificate, hex with colons (as `openssl x509 -fingerprint`):
+    the one spelling on the report, in bag-info.txt, VERIFY.txt and `archiver verify`."""
+    digest = cert.fingerprint(hashes.SHA256()).hex().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
 @dataclass(frozen=True)
 class SigningIdentity:
     key: ec.EllipticCurvePrivateKey
@@ -42,9 +49,7 @@ class SigningIdentity:
 
     @property
     def fingerprint(self) -> str:
-        """SHA-256 of the DER certificate, hex with colons (as `openssl x509 -fingerprint`)."""
-        digest = self.cert.fingerprint(hashes.SHA256()).hex().upper()
-        return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+        return cert_fingerprint(self.cert)
 
     @property
     def subject(self) -> str:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from archiver.archive.auditlog import summarise
 from archiver.archive.store import Archive
 from archiver.archive.verify import VerifyReport, verify_archive
 from archiver.gui.workers import Job
@@ -59,10 +60,7 @@ class AuditPanel(QWidget):
         self.table.setRowCount(len(rows))
         for n, e in enumerate(rows):
             details = json.loads(e["details"])
-            summary = details.get("status") or details.get("result") or ""
-            params = details.get("params") or {}
-            if params:
-                summary = f"{', '.join(params.get('datasets', []))} {params.get('start', '')[:16]} → {params.get('end', '')[:16]}"
+            summary = summarise(e["event"], details)
             for c, v in enumerate(
                 [
                     str(e["entry_id"]),

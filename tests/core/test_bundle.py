@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -16,35 +17,66 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from archiver.archive.auditlog import summarise
 from archiver.export import keys
-from archiver.export.bundle import BundleError, export_bundle
+from archiver.export.bundle import BundleError, ExportCancelled, export_bundle
 from archiver.export.csvsafe import escape_cell, unescape_cell
 from archiver.export.scope import Scope
 from archiver.export.verify import _verify_pdf, verify_bundle
-from archiver.jobs import drive
+from archiver.jobs import Cancel, drive
+from archiver.simulator import SimConfig, Simulator
 from tests.pulltools import params, pull
 
 DAY = date(2025, 2, 1)
 
 
-@pytest.fixture
-def signing(tmp_path, monkeypatch):
-    monkeypatch.setenv("ARCHIVER_KEY_PASSPHRASE", "correct horse battery staple")
-    return keys.load_or_create(tmp_path / "keys")
+PASSPHRASE = "correct horse battery staple"
 
 
-@pytest.fixture
-def archive(sim_factory, tmp_path):
-    sim = sim_factory(rows_per_interval=2)
-    arc = tmp_path / "a.sqlite3"
-    pull(sim, arc, params(["interactionSegments", "workflowTrace"], "20250201", "20250201"))
+# One archive and one bundle per module: building a bundle takes seconds. Tests that read
+# use them as they are; tests that change files work on a copy (shutil.copytree), and tests
+# that export (which appends to the archive's audit log) get their own copy of the archive.
+
+
+@pytest.fixture(scope="module")
+def signing(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:  # pyHanko reads the passphrase when signing
+        mp.setenv("ARCHIVER_KEY_PASSPHRASE", PASSPHRASE)
+        yield keys.load_or_create(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture(scope="module")
+def shared_archive(tmp_path_factory):
+    """The archive the shared bundle is made of (its export is the last audit entry): read
+    it, never write to it."""
+    sim = Simulator(SimConfig(rows_per_interval=2))
+    sim.start()
+    try:
+        arc = tmp_path_factory.mktemp("archive") / "a.sqlite3"
+        pull(sim, arc, params(["interactionSegments", "workflowTrace"], "20250201", "20250201"))
+    finally:
+        sim.stop()
     return arc
 
 
 @pytest.fixture
-def bundle(archive, signing, tmp_path):
-    result = _export(archive, Scope(DAY, DAY), tmp_path / "bundle", signing, make_zip=True)
-    return result
+def archive(shared_archive, tmp_path):
+    """A copy of the shared archive for a test that writes to it (an export audits)."""
+    arc = tmp_path / "a.sqlite3"
+    src = sqlite3.connect(shared_archive)
+    dst = sqlite3.connect(arc)
+    with dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    return arc
+
+
+@pytest.fixture(scope="module")
+def bundle(shared_archive, signing, tmp_path_factory):
+    """The shared bundle: tests that change its files copy it first."""
+    out = tmp_path_factory.mktemp("bundle") / "bundle"
+    return _export(shared_archive, Scope(DAY, DAY), out, signing, make_zip=True)
 
 
 def _export(*args, **kwargs):
@@ -101,7 +133,7 @@ def test_bundle_layout(bundle):
     assert bundle.zip_path and zipfile.is_zipfile(bundle.zip_path)
 
 
-def test_records_jsonl_equals_archive(bundle, archive):
+def test_records_jsonl_equals_archive(bundle, shared_archive):
     rows = [
         json.loads(line)
         for line in (bundle.path / "data" / "records.jsonl")
@@ -109,19 +141,21 @@ def test_records_jsonl_equals_archive(bundle, archive):
         .splitlines()
     ]
     for ds in ("interactionSegments",):
-        assert [r["values"] for r in rows if r["dataset"] == ds] == _latest(archive, ds)
+        assert [r["values"] for r in rows if r["dataset"] == ds] == _latest(shared_archive, ds)
     segs = {r["values"]["INTERACTION_ID"] for r in rows if r["dataset"] == "interactionSegments"}
     traces = [r for r in rows if r["dataset"] == "workflowTrace"]
     assert traces and all(r["values"]["WORKFLOWSESSION_INTERACTIONID"] in segs for r in traces)
     expected = [
-        t for t in _latest(archive, "workflowTrace") if t["WORKFLOWSESSION_INTERACTIONID"] in segs
+        t
+        for t in _latest(shared_archive, "workflowTrace")
+        if t["WORKFLOWSESSION_INTERACTIONID"] in segs
     ]
     assert sorted(json.dumps(r["values"], sort_keys=True) for r in traces) == sorted(
         json.dumps(t, sort_keys=True) for t in expected
     )
 
 
-def test_csv_equals_rows_apart_from_escaping(bundle, archive):
+def test_csv_equals_rows_apart_from_escaping(bundle, shared_archive):
     raw = (bundle.path / "data" / "interactionSegments.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
     with (bundle.path / "data" / "interactionSegments.csv").open(
@@ -130,7 +164,7 @@ def test_csv_equals_rows_apart_from_escaping(bundle, archive):
         table = list(csv.reader(f))
     header, body = table[0], table[1:]
     assert header[-3:] == ["_record_sha256", "_page_sha256", "_received_at"]
-    want = _latest(archive, "interactionSegments")
+    want = _latest(shared_archive, "interactionSegments")
     assert len(body) == len(want)
     cols = header[:-3]
     escaped = 0
@@ -143,12 +177,12 @@ def test_csv_equals_rows_apart_from_escaping(bundle, archive):
     assert escaped > 0  # the simulator's notes start with = + - @
 
 
-def test_pdf_text_has_each_interaction_and_its_values(bundle, archive):
+def test_pdf_text_has_each_interaction_and_its_values(bundle, shared_archive):
     text = "\n".join(
         page.extract_text() for page in PdfReader(bundle.path / "data" / "report.pdf").pages
     )
     flat = " ".join(text.split())  # table cells wrap at spaces
-    segs = _latest(archive, "interactionSegments")
+    segs = _latest(shared_archive, "interactionSegments")
     for s in segs:
         assert s["INTERACTION_ID"] in text
     for s in segs[:20]:
@@ -485,12 +519,9 @@ def test_formula_escaping_rule(value, escaped):
     assert unescape_cell(escaped) == value
 
 
-def test_cancel_leaves_nothing_half_written(archive, signing, tmp_path):
-    import threading
-
-    from archiver.export.bundle import ExportCancelled, export_bundle
-
-    cancel = threading.Event()
+@pytest.mark.parametrize("token", [threading.Event, Cancel])
+def test_cancel_leaves_nothing_half_written(archive, signing, tmp_path, token):
+    cancel = token()
     gen = export_bundle(archive, Scope(DAY, DAY), tmp_path / "cancelled", signing, cancel=cancel)
     assert next(gen).startswith("Selecting")
     cancel.set()
@@ -499,3 +530,85 @@ def test_cancel_leaves_nothing_half_written(archive, signing, tmp_path):
             pass
     assert not (tmp_path / "cancelled").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cancelled")]
+
+
+def test_custody_summaries_say_what_each_entry_records(bundle, shared_archive):
+    """Every audit entry of the archive gets an informative one-line summary, the same in
+    the report and in the app (archiver.archive.auditlog)."""
+    conn = sqlite3.connect(shared_archive)
+    entries = [(e, json.loads(d)) for e, d in conn.execute("SELECT event, details FROM audit_log")]
+    conn.close()
+    assert entries[-1][0] == "export" and entries[-1][1]["bundle_id"] == bundle.bundle_id
+    assert summarise(*entries[-1]) == (
+        f"bundle {bundle.bundle_id}, redaction none; "
+        f"{bundle.segments:,} segment rows, {bundle.traces:,} trace rows"
+    )
+    entries = entries[:-1]  # the bundle's own export is recorded after its report was made
+    assert {e for e, _ in entries} >= {"pull started", "pull finished"}
+    text = " ".join(
+        " ".join(p.extract_text().split())
+        for p in PdfReader(bundle.path / "data" / "report.pdf").pages[:3]
+    )
+    for event, details in entries:
+        line = summarise(event, details)
+        assert line and line != event
+        assert " ".join(line.split()) in text
+    started = summarise(*next(x for x in entries if x[0] == "pull started"))
+    assert "interactionSegments, workflowTrace 2025-02-01T00:00 → 2025-02-01T23:45" in started
+    finished = summarise(*next(x for x in entries if x[0] == "pull finished"))
+    assert finished.startswith("finished") and "rows received" in finished
+    assert "new row versions archived" in finished
+
+
+@pytest.mark.parametrize(
+    ("event", "details", "expect"),
+    [
+        ("pull resumed", {}, "interrupted run resumed with its original parameters"),
+        (
+            "pull started",
+            {"tenant": "t", "params": {"description": "retry failed", "chunks": 3}},
+            "retry failed (3 chunks); tenant t",
+        ),
+        (
+            "key fallback",
+            {
+                "dataset": "agent",
+                "dataset_type": "interval",
+                "rule": "ROW_ID",
+                "fallback": "natural",
+                "page_id": 7,
+                "reason": "ROW_ID repeats",
+            },
+            "agent (interval): key ROW_ID replaced by natural at page 7: ROW_ID repeats",
+        ),
+        (
+            "verify-archive",
+            {"result": "ok", "pages": 1200, "records": 34000, "chain_head": "ab" * 32},
+            "ok: 1,200 pages, 34,000 records checked; chain head abababababababab…",
+        ),
+        ("backup", {"to": "/b/a.sqlite3"}, "copy written to /b/a.sqlite3"),
+        (
+            "export-dataset",
+            {
+                "dataset": "queue",
+                "format": "csv",
+                "out": "/x.csv",
+                "rows": 1500,
+                "all_versions": False,
+                "dataset_type": "interval",
+                "from": "2025-02-01",
+                "to": None,
+            },
+            "1,500 15-minute rows of queue (latest versions) as csv, 2025-02-01 to … → /x.csv",
+        ),
+        (
+            "export",
+            {"bundle_id": "B1", "redaction": "customer-pii", "segments": 5, "traces": 9},
+            "bundle B1, redaction customer-pii; 5 segment rows, 9 trace rows",
+        ),
+        ("something new", {"what": "x", "n": 2, "nested": {"a": 1}}, "what=x, n=2"),
+        ("something new", {}, "something new"),
+    ],
+)
+def test_audit_summary_rule(event, details, expect):
+    assert summarise(event, details) == expect
