@@ -60,7 +60,7 @@ system_packages() {
 
 python_env() {
   local stamp="$VENV/.archiver-stamp" want
-  want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
+  want="$(cat pyproject.toml setup.py | sha256sum | cut -d' ' -f1)"
   if [ ! -x "$VENV/bin/python" ]; then
     say "creating virtual environment $VENV"
     "$PY" -m venv "$VENV"
