@@ -22,6 +22,7 @@ DEBS=(
   libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0
   libxcb-xinerama0 libxcb-xkb1 libxcb-xfixes0 libxrender1 libxi6
   xvfb xauth fonts-dejavu-core openssl poppler-utils
+  binutils  # PyInstaller (packaging/build.sh, tests/test_packaging.py) reads binaries with objdump
 )
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
@@ -60,15 +61,15 @@ system_packages() {
 
 python_env() {
   local stamp="$VENV/.archiver-stamp" want
-  want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
+  want="$(cat pyproject.toml setup.py | sha256sum | cut -d' ' -f1)"
   if [ ! -x "$VENV/bin/python" ]; then
     say "creating virtual environment $VENV"
     "$PY" -m venv "$VENV"
   fi
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    say "installing archiver and its test tools into $VENV"
+    say "installing archiver, its test tools and PyInstaller into $VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-    if ! "$VENV/bin/python" -m pip install -q -e ".[test]" >"$VENV/install.log" 2>&1; then
+    if ! "$VENV/bin/python" -m pip install -q -e ".[test,packaging]" >"$VENV/install.log" 2>&1; then
       cat "$VENV/install.log" >&2
       say "installing the Python packages failed (log above, also in $VENV/install.log)"
       exit 1

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from platformdirs import user_data_path, user_log_path
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
 
 from archiver.api.tenant import Secret
 from archiver.gui.context import AppContext
 from archiver.gui.errors import install_excepthook
 from archiver.gui.main_window import MainWindow, app_icon
+from archiver.gui.startup import create_application
 from archiver.settings import Settings
 from archiver.simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SimConfig, Simulator
 
@@ -60,7 +60,9 @@ def demo_context(rows_per_interval: int = 20) -> tuple[AppContext, Simulator]:
 
 def run(args: argparse.Namespace) -> int:
     log_path = setup_logging()
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = create_application(sys.argv[:1])
+    if app is None:  # no display: the reason and what to do instead are printed
+        return 1
     app.setApplicationName("Archiver")
     app.setOrganizationName("archiver")
     app.setWindowIcon(app_icon())

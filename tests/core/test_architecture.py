@@ -18,20 +18,52 @@ def test_import_contracts_hold():
     assert " 0 broken" in out.stdout, out.stdout
 
 
-def test_resources_found_in_an_installed_layout(tmp_path, monkeypatch):
-    """A wheel installs fonts and icon under <prefix>/share/archiver (pyproject data-files)."""
-    import shutil
+def test_resources_come_through_importlib_resources():
+    """Fonts and icon are the package data of archiver.assets (the top-level resources/
+    folder, pyproject's package-dir), so a checkout, a wheel and the frozen app find them alike."""
+    from importlib.resources import files
+
+    from archiver.resources import resource
+
+    assert (
+        resource("fonts", "DejaVuSans.ttf") == files("archiver.assets") / "fonts" / "DejaVuSans.ttf"
+    )
+    assert resource("archiver.svg").is_file()
+
+
+def test_every_resource_is_package_data():
+    import fnmatch
+    import tomllib
+
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        tool = tomllib.load(f)["tool"]["setuptools"]
+    assert tool["package-dir"]["archiver.assets"] == "resources"
+    patterns = tool["package-data"]["archiver.assets"]
+    for path in (ROOT / "resources").rglob("*"):
+        rel = path.relative_to(ROOT / "resources").as_posix()
+        if path.is_dir() or rel == "__init__.py" or "__pycache__" in rel:
+            continue
+        assert any(fnmatch.fnmatch(rel, p) for p in patterns), f"resources/{rel} is not installed"
+
+
+def test_resources_found_in_a_checkout_without_install(monkeypatch):
+    """PYTHONPATH=. without pip install: archiver.assets does not exist, resources/ does."""
+    from importlib import resources as importlib_resources
 
     from archiver import resources
 
-    share = tmp_path / "share" / "archiver"
-    shutil.copytree(ROOT / "resources", share)
-    monkeypatch.setattr(resources, "_SOURCE", tmp_path / "no-checkout")
-    monkeypatch.setattr(resources.sys, "prefix", str(tmp_path))
-    assert resources.resource("fonts", "DejaVuSans.ttf") == share / "fonts" / "DejaVuSans.ttf"
-    text = (ROOT / "pyproject.toml").read_text()
-    for f in (ROOT / "resources" / "fonts").glob("*.ttf"):
-        assert f"resources/fonts/{f.name}" in text, f"{f.name} is not installed with the wheel"
+    def not_installed(name):
+        raise ModuleNotFoundError(name)
+
+    resources.resource_dir.cache_clear()
+    monkeypatch.setattr(importlib_resources, "files", not_installed)
+    try:
+        assert (
+            resources.resource("fonts", "DejaVuSans.ttf")
+            == ROOT / "resources" / "fonts" / "DejaVuSans.ttf"
+        )
+    finally:
+        resources.resource_dir.cache_clear()
 
 
 def test_core_tests_collect_without_qt():
