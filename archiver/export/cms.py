@@ -13,7 +13,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-_HASHES = {
+_HASHES: dict[str, tuple[Callable[[], hashes.HashAlgorithm], Callable[..., Any]]] = {
     "sha256": (hashes.SHA256, hashlib.sha256),
     "sha384": (hashes.SHA384, hashlib.sha384),
     "sha512": (hashes.SHA512, hashlib.sha512),
@@ -72,7 +72,7 @@ def _signed_bytes(si: cms.SignerInfo, content: bytes, hashfn: Callable[[bytes], 
 
 
 def _verify_signature(
-    signer: x509.Certificate, sig: bytes, data: bytes, hash_cls: type[hashes.HashAlgorithm]
+    signer: x509.Certificate, sig: bytes, data: bytes, hash_cls: Callable[[], hashes.HashAlgorithm]
 ) -> None:
     key = signer.public_key()
     try:

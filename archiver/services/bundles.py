@@ -37,10 +37,7 @@ def export(
     """Write a bundle (yields progress lines, returns the result). The signing key is the
     one given, or the local one (created on first use)."""
     ident = identity or keys.load_or_create(key_dir)
-    result: BundleResult = yield from export_bundle(  # type: ignore[func-returns-value,assignment]
-        archive, scope, out, ident, make_zip=make_zip, cancel=cancel
-    )
-    return result
+    return (yield from export_bundle(archive, scope, out, ident, make_zip=make_zip, cancel=cancel))
 
 
 def verify(bundle: Path) -> BundleReport:

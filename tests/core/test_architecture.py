@@ -77,3 +77,19 @@ def test_core_tests_collect_without_qt():
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     last = out.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"\d+ tests collected in [\d.]+s", last), out.stdout[-3000:]
+
+
+def test_pre_commit_config_is_valid_and_offline():
+    """The hooks run the project's own tools (repo: local): nothing is downloaded."""
+    exe = Path(sys.executable).parent / "pre-commit"
+    out = subprocess.run(
+        [str(exe), "validate-config", ".pre-commit-config.yaml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = (ROOT / ".pre-commit-config.yaml").read_text()
+    assert "repo: local" in text and "https://" not in text
+    for tool in ("ruff check", "ruff format", "lint-imports", "mypy"):
+        assert tool in text, f"pre-commit does not run {tool}"
