@@ -73,6 +73,11 @@ def parse_api_bound(text: str) -> datetime:
     )
 
 
+def utc_now() -> str:
+    """Now, as the archive stamps it: UTC ISO 8601 with milliseconds and a Z."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def floor_day(dt: datetime) -> datetime:
     return dt.replace(hour=0, minute=0, second=0, microsecond=0)
 

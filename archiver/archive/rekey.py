@@ -19,7 +19,7 @@ from archiver.archive.keys import (
     effective_key,
     page_identities,
 )
-from archiver.timerange import DAILY
+from archiver.timerange import DAILY, utc_now
 
 Stream = tuple[str, str]  # (dataset, dataset_type)
 
@@ -163,8 +163,6 @@ def rekey_from_v1(conn: sqlite3.Connection) -> None:
     the *other* stream (a daily page repeating interval rows) gets its own record now.
     Coverage rows learn what their requests sent and what came back at ``ending``.
     """
-    from archiver.archive.store import utc_now
-
     conn.row_factory = sqlite3.Row
     next_id = (conn.execute("SELECT max(record_id) FROM records_v1").fetchone()[0] or 0) + 1
     now = utc_now()

@@ -12,7 +12,6 @@ import os
 import sqlite3
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +33,7 @@ from archiver.archive.rekey import (
     rebuild_latest,
 )
 from archiver.archive.schema import migrate
-from archiver.timerange import DAILY, Chunk
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+from archiver.timerange import DAILY, Chunk, utc_now
 
 
 def os_user() -> str:
