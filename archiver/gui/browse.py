@@ -33,7 +33,9 @@ from PySide6.QtWidgets import (
 )
 
 from archiver.api.typed import cast_value
-from archiver.gui.workers import Job
+from archiver.gui.errors import describe
+from archiver.gui.workers import Job, JobRunner
+from archiver.jobs import Cancel
 from archiver.review import ArchiveReader
 
 BATCH = 500
@@ -293,10 +295,10 @@ class RowDetailDialog(QDialog):
 class BrowsePanel(QWidget):
     """The Browse tab."""
 
-    def __init__(self, archive_path: Callable[[], Path], synchronous: bool = False) -> None:
+    def __init__(self, archive_path: Callable[[], Path], runner: JobRunner) -> None:
         super().__init__()
         self.archive_path = archive_path
-        self.synchronous = synchronous
+        self.runner = runner
         self.reader: ArchiveReader | None = None
         self._jobs: list[Job] = []
         self.datasets = QListWidget()
@@ -364,18 +366,18 @@ class BrowsePanel(QWidget):
             return
         self.reader = ArchiveReader(path)
 
-        def counts() -> dict[str, int]:
+        def counts(_cancel: Cancel) -> dict[str, int]:
             with ArchiveReader(path) as r:
                 return r.dataset_counts()
 
-        job = Job(counts, generator=False, synchronous=self.synchronous)
+        job = Job(counts, name="count records")
         job.done.connect(lambda c: self._counts(c, current))
         self._start(job)
 
     def _start(self, job: Job) -> None:
         self._jobs = [j for j in self._jobs if not j.finished]
         self._jobs.append(job)
-        job.start()
+        self.runner.start(job)
 
     def _counts(self, counts: dict[str, int], current: str | None) -> None:
         self.datasets.blockSignals(True)
@@ -446,7 +448,7 @@ class BrowsePanel(QWidget):
         desc = bool(sort and sort[1] == Qt.SortOrder.DescendingOrder)
         self.count.setText("Searching…")
 
-        def ids() -> array:
+        def ids(_cancel: Cancel) -> array:
             with ArchiveReader(path) as r:
                 return r.record_ids(
                     name,
@@ -457,9 +459,9 @@ class BrowsePanel(QWidget):
                     latest_only=latest,
                 )
 
-        job = Job(ids, generator=False, synchronous=self.synchronous)
+        job = Job(ids, name="search records")
         job.done.connect(lambda result: self._ids(name, result))
-        job.failed.connect(lambda msg: self.count.setText(f"Search failed: {msg}"))
+        job.failed.connect(lambda exc: self.count.setText(f"Search failed: {describe(exc)}"))
         self._start(job)
 
     def _ids(self, name: str, ids: array) -> None:

@@ -1,9 +1,10 @@
-"""Export dialog (scope, redaction, output; progress and cancel in a worker) and the
-Verify dialog (a green or red report)."""
+"""Export dialog (scope, redaction, output; progress and cancel in a job) and the
+Verify dialog (a green or red report), through :mod:`archiver.services.bundles` and
+:mod:`archiver.services.keys`."""
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable, Generator
 from datetime import date
 from pathlib import Path
 
@@ -24,12 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from archiver.export import keys
-from archiver.export.bundle import BundleResult, export_bundle
-from archiver.export.redact import PROFILES
-from archiver.export.scope import Scope
-from archiver.export.verify import BundleReport, verify_bundle
-from archiver.gui.workers import Job
+from archiver.gui.errors import describe
+from archiver.gui.workers import Job, JobRunner
+from archiver.jobs import Cancel, Cancelled
+from archiver.services import bundles, keys
+from archiver.services.bundles import PROFILES, BundleReport, BundleResult, Scope
 
 
 def _qdate(d: date) -> QDate:
@@ -40,14 +40,33 @@ def _pydate(q: QDate) -> date:
     return date(q.year(), q.month(), q.day())
 
 
+def export_work(
+    archive: Path, scope: Scope, out: Path, ident: keys.SigningIdentity, make_zip: bool
+) -> Callable[[Cancel], Generator[str, None, BundleResult]]:
+    """The export as a job's work: progress lines, the result, and the export's own
+    cancellation reported as the job's (the export removes its partial directory)."""
+
+    def work(cancel: Cancel) -> Generator[str, None, BundleResult]:
+        try:
+            return (
+                yield from bundles.export(
+                    archive, scope, out, identity=ident, make_zip=make_zip, cancel=cancel.event
+                )
+            )
+        except bundles.ExportCancelled as exc:
+            raise Cancelled() from exc
+
+    return work
+
+
 class ExportDialog(QDialog):
     def __init__(
         self,
         archive_path: Path,
+        runner: JobRunner,
         parent: QWidget | None = None,
         *,
         key_dir: Path | None = None,
-        synchronous: bool = False,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("exportDialog")
@@ -55,10 +74,10 @@ class ExportDialog(QDialog):
         self.setMinimumWidth(620)
         self.archive_path = archive_path
         self.key_dir = key_dir
-        self.synchronous = synchronous
-        self.cancel_event = threading.Event()
+        self.runner = runner
         self.job: Job | None = None
-        self.result: BundleResult | None = None
+        #: the last bundle written (None until an export succeeds)
+        self.bundle_result: BundleResult | None = None
         today = date.today()
         self.start = QDateEdit(_qdate(today.replace(day=1)))
         self.end = QDateEdit(_qdate(today))
@@ -170,27 +189,21 @@ class ExportDialog(QDialog):
             self.status.setText(f"✗ {exc}")
             return
         self._show_signer()
-        self.cancel_event.clear()
         self.export_button.setEnabled(False)
         self.status.setText("Exporting…")
-        self.job = Job(
-            lambda: export_bundle(
-                self.archive_path,
-                scope,
-                out,
-                ident,
-                make_zip=self.zip.isChecked(),
-                cancel=self.cancel_event,
-            ),
-            synchronous=self.synchronous,
+        job = Job(
+            export_work(self.archive_path, scope, out, ident, self.zip.isChecked()),
+            name="export bundle",
         )
-        self.job.yielded.connect(self.status.setText)
-        self.job.done.connect(self._done)
-        self.job.failed.connect(self._failed)
-        self.job.start()
+        job.yielded.connect(self.status.setText)
+        job.done.connect(self._exported)
+        job.failed.connect(self._failed)
+        job.cancelled.connect(self._cancelled)
+        self.job = job
+        self.runner.start(job)
 
-    def _done(self, result: BundleResult) -> None:
-        self.result = result
+    def _exported(self, result: BundleResult) -> None:
+        self.bundle_result = result
         self.export_button.setEnabled(True)
         gaps = (
             f" {len(result.gaps)} coverage gap(s) are stated in the bundle." if result.gaps else ""
@@ -199,33 +212,39 @@ class ExportDialog(QDialog):
             f"✓ Bundle {result.bundle_id} written to {result.path}: {result.interactions:,} interactions, report {result.pages:,} pages.{gaps}"
         )
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, exc: BaseException) -> None:
         self.export_button.setEnabled(True)
-        self.status.setText(
-            f"✗ Export failed: {message or 'cancelled'}. Nothing was left half-written."
-        )
+        self.status.setText(f"✗ Export failed: {describe(exc)}. Nothing was left half-written.")
+
+    def _cancelled(self) -> None:
+        self.export_button.setEnabled(True)
+        self.status.setText("Export cancelled; nothing was written.")
+
+    def busy(self) -> bool:
+        return self.job is not None and not self.job.finished
 
     def _cancel(self) -> None:
-        if self.job is not None and not self.job.finished:
-            self.cancel_event.set()
+        if self.busy():
+            self.job.cancel()
             self.status.setText("Cancelling…")
             return
         self.reject()
 
     def done(self, result: int) -> None:
-        if self.job is not None and not self.job.finished:
-            self.cancel_event.set()
+        """Closing (QDialog.done): cancel a running export and wait for it."""
+        if self.busy():
+            self.job.cancel()
             self.job.wait()
         super().done(result)
 
 
 class VerifyDialog(QDialog):
-    def __init__(self, parent: QWidget | None = None, *, synchronous: bool = False) -> None:
+    def __init__(self, runner: JobRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("verifyDialog")
         self.setWindowTitle("Verify audit bundle")
         self.resize(720, 420)
-        self.synchronous = synchronous
+        self.runner = runner
         self.job: Job | None = None
         self.report: BundleReport | None = None
         self.path = QLineEdit()
@@ -266,12 +285,13 @@ class VerifyDialog(QDialog):
         path = Path(self.path.text().strip())
         self.verdict.setText("Verifying…")
         self.verify_button.setEnabled(False)
-        self.job = Job(lambda: verify_bundle(path), generator=False, synchronous=self.synchronous)
-        self.job.done.connect(self._done)
-        self.job.failed.connect(lambda m: self._show(False, f"Could not verify: {m}", ""))
-        self.job.start()
+        job = Job(lambda _cancel: bundles.verify(path), name="verify bundle")
+        job.done.connect(self._verified)
+        job.failed.connect(lambda exc: self._show(False, f"Could not verify: {describe(exc)}", ""))
+        self.job = job
+        self.runner.start(job)
 
-    def _done(self, rep: BundleReport) -> None:
+    def _verified(self, rep: BundleReport) -> None:
         self.report = rep
         self._show(
             rep.ok,

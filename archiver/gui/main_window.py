@@ -29,12 +29,10 @@ def app_icon() -> QIcon:
 
 
 class MainWindow(QMainWindow):
-    def __init__(
-        self, ctx: AppContext, *, synchronous: bool = False, qsettings: QSettings | None = None
-    ) -> None:
+    def __init__(self, ctx: AppContext, *, qsettings: QSettings | None = None) -> None:
+        """``ctx.runner`` runs every job of the window (its panels and dialogs)."""
         super().__init__()
         self.ctx = ctx
-        self.synchronous = synchronous
         self.qsettings = qsettings or QSettings(
             "archiver", "archiver-demo" if ctx.demo else "archiver"
         )
@@ -45,11 +43,11 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.tabs = QTabWidget()
         self.tabs.setObjectName("tabs")
-        self.download = DownloadPanel(ctx, self.show_error, synchronous)
-        self.browse = BrowsePanel(lambda: self.ctx.archive_path, synchronous)
-        self.interactions = InteractionPanel(lambda: self.ctx.archive_path, synchronous)
+        self.download = DownloadPanel(ctx, self.show_error)
+        self.browse = BrowsePanel(lambda: self.ctx.archive_path, ctx.runner)
+        self.interactions = InteractionPanel(lambda: self.ctx.archive_path, ctx.runner)
         self.coverage = CoveragePanel(lambda: self.ctx.archive_path)
-        self.audit = AuditPanel(lambda: self.ctx.archive_path, synchronous)
+        self.audit = AuditPanel(lambda: self.ctx.archive_path, ctx.runner)
         for w, title in (
             (self.download, "&Download"),
             (self.browse, "&Browse"),
@@ -152,21 +150,19 @@ class MainWindow(QMainWindow):
         show_error(self, title, message)
 
     def open_connection(self) -> ConnectionDialog:
-        dlg = ConnectionDialog(self.ctx, self, self.synchronous)
+        dlg = ConnectionDialog(self.ctx, self)
         dlg.accepted.connect(self._update_banner)
         dlg.open()
         return dlg
 
     def open_export(self) -> ExportDialog:
-        dlg = ExportDialog(
-            self.ctx.archive_path, self, key_dir=self.key_dir, synchronous=self.synchronous
-        )
+        dlg = ExportDialog(self.ctx.archive_path, self.ctx.runner, self, key_dir=self.key_dir)
         dlg.finished.connect(lambda _: self.audit.refresh())
         dlg.open()
         return dlg
 
     def open_verify_bundle(self) -> VerifyDialog:
-        dlg = VerifyDialog(self, synchronous=self.synchronous)
+        dlg = VerifyDialog(self.ctx.runner, self)
         dlg.open()
         return dlg
 
@@ -195,9 +191,7 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentIndex(int(tab))
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.download.busy():
-            self.download.cancel_download()
-            self.download.controller.wait()
+        self.download.stop()
         for panel in (self.browse, self.interactions, self.audit):
             panel.wait_jobs()
         self.browse.close_reader()

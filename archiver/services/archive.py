@@ -23,6 +23,7 @@ __all__ = [
     "FORMATS",
     "CoverageReport",
     "ExportError",
+    "VerifyReport",
     "backup",
     "coverage",
     "export_dataset",

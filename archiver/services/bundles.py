@@ -16,6 +16,7 @@ from archiver.export.verify import BundleReport, verify_bundle
 __all__ = [
     "PROFILES",
     "BundleError",
+    "BundleReport",
     "BundleResult",
     "ExportCancelled",
     "Scope",
