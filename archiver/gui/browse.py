@@ -266,9 +266,9 @@ class RowDetailDialog(QDialog):
                 if any(n != "COMMIT_TS" for n in changed)
                 else names.index(changed[0])
             )
-            self.table.scrollToItem(
-                self.table.item(first_changed, 0), QAbstractItemView.ScrollHint.PositionAtCenter
-            )
+            target = self.table.item(first_changed, 0)
+            if target is not None:
+                self.table.scrollToItem(target, QAbstractItemView.ScrollHint.PositionAtCenter)
         prov = QPlainTextEdit()
         prov.setObjectName("provenance")
         prov.setReadOnly(True)
@@ -392,7 +392,8 @@ class BrowsePanel(QWidget):
             self.datasets.addItem(item)
             if name == target:
                 chosen = item
-        self.datasets.setCurrentItem(chosen)
+        if chosen is not None:
+            self.datasets.setCurrentItem(chosen)
         self.datasets.blockSignals(False)
         self.show_dataset()
 

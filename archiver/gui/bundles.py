@@ -224,17 +224,19 @@ class ExportDialog(QDialog):
         return self.job is not None and not self.job.finished
 
     def _cancel(self) -> None:
-        if self.busy():
-            self.job.cancel()
+        job = self.job
+        if job is not None and not job.finished:
+            job.cancel()
             self.status.setText("Cancelling…")
             return
         self.reject()
 
     def done(self, result: int) -> None:
         """Closing (QDialog.done): cancel a running export and wait for it."""
-        if self.busy():
-            self.job.cancel()
-            self.job.wait()
+        job = self.job
+        if job is not None and not job.finished:
+            job.cancel()
+            job.wait()
         super().done(result)
 
 

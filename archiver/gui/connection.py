@@ -18,11 +18,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from archiver.api.client import check_connection
 from archiver.api.tenant import Credentials, Secret, Tenant
 from archiver.gui.context import AppContext
 from archiver.gui.errors import describe
 from archiver.gui.workers import Job
+from archiver.services import pull as pulls
 
 
 class ConnectionDialog(QDialog):
@@ -127,7 +127,7 @@ class ConnectionDialog(QDialog):
             return
         self.status.setText("Testing…")
         self.test_button.setEnabled(False)
-        job = Job(lambda _cancel: check_connection(tenant, creds), name="test connection")
+        job = Job(lambda _cancel: pulls.check_connection(tenant, creds), name="test connection")
         job.done.connect(lambda msg: self._tested(f"✓ {msg}"))
         job.failed.connect(lambda exc: self._tested(f"✗ {describe(exc)}"))
         self._job = job

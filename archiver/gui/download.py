@@ -307,14 +307,21 @@ class JobsTable(QTableWidget):
                 self.setItem(r, c, QTableWidgetItem(""))
             self.set_dataset_state(name, "queued", "")
 
+    def _cell(self, row: int, column: int) -> QTableWidgetItem:
+        item = self.item(row, column)
+        if item is None:  # every cell is created with its row (set_datasets)
+            item = QTableWidgetItem("")
+            self.setItem(row, column, item)
+        return item
+
     def set_dataset_state(self, name: str, state: str, tooltip: str) -> None:
-        item = self.item(self.rows[name], 6)
+        item = self._cell(self.rows[name], 6)
         item.setText(state)
         item.setToolTip(tooltip)
         item.setForeground(QBrush(QColor(STATE_COLORS.get(state, "#000000"))))
 
     def dataset_state(self, name: str) -> str:
-        return self.item(self.rows[name], 6).text()
+        return self._cell(self.rows[name], 6).text()
 
     def update_from(self, snap: list[dict]) -> None:
         for d in snap:
@@ -326,10 +333,10 @@ class JobsTable(QTableWidget):
             bar.setRange(0, max(1, d["chunks_total"]))
             bar.setValue(d["finished"])
             bar.setFormat(f"{d['finished']}/{d['chunks_total']} chunks")
-            self.item(r, 2).setText(f"{d['pages']:,}")
-            self.item(r, 3).setText(f"{d['rows']:,}")
-            self.item(r, 4).setText(f"{d['rate']:,.0f}")
-            self.item(r, 5).setText(format_eta(d["eta"]))
+            self._cell(r, 2).setText(f"{d['pages']:,}")
+            self._cell(r, 3).setText(f"{d['rows']:,}")
+            self._cell(r, 4).setText(f"{d['rate']:,.0f}")
+            self._cell(r, 5).setText(format_eta(d["eta"]))
             state = d["state"]
             tip = d["message"]
             if state == "waiting for data" and d["next_retry_at"]:
@@ -538,16 +545,18 @@ class DownloadPanel(QWidget):
         self.ctx.runner.start(job)
 
     def cancel_download(self) -> None:
-        if self.busy():
-            self.job.cancel()
+        job = self.job
+        if job is not None and not job.finished:
+            job.cancel()
             self.status.setText("Cancelling after the pages in flight…")
             self.cancel.setEnabled(False)
 
     def stop(self, ms: int = 60_000) -> None:
         """Cancel a running pull and wait for it to end (closing the window)."""
-        if self.busy():
-            self.job.cancel()
-            self.job.wait(ms)
+        job = self.job
+        if job is not None and not job.finished:
+            job.cancel()
+            job.wait(ms)
 
     def _idle(self) -> None:
         self.download.setEnabled(True)

@@ -133,8 +133,10 @@ class PullEngine:
 
     # -- running --------------------------------------------------------------------------
     def run(self, plan: Plan, page_size: int | None = None) -> Generator[Progress, None, RunResult]:
-        """Execute ``plan``; yields Progress; returns (and keeps as ``result``) the outcome."""
-        self.cancel_token.clear()
+        """Execute ``plan``; yields Progress; returns (and keeps as ``result``) the outcome.
+
+        A cancel asked before the run starts is honoured (the token is never reset here):
+        the run records itself and ends interrupted at once."""
         self.result = None
         events: queue.Queue[Event] = queue.Queue()
         writer = ArchiveWriter(

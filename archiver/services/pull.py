@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from archiver.api import Credentials, NotReadyPolicy, Query, Tenant
+from archiver.api.client import check_connection as _check_connection
 from archiver.api.query import BULK_PAGE_SIZE, MAX_PAGE_SIZE
 from archiver.api.retry import RetryPolicy
 from archiver.datasets import get_dataset
@@ -31,6 +32,11 @@ class PullOptions:
     wait_pending: bool = False
     retry: RetryPolicy | None = None
     not_ready: NotReadyPolicy | None = None
+
+
+def check_connection(tenant: Tenant, credentials: Credentials) -> str:
+    """Ask the token endpoint for a token: a success line, or an ApiError saying why not."""
+    return _check_connection(tenant, credentials)
 
 
 def open_engine(
