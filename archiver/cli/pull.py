@@ -299,3 +299,5 @@ def _print_summary(result: RunResult) -> None:
         130: "Cancelled. Everything archived so far is kept; rerun the same command (or `archiver pull --resume`) to continue.",
     }.get(result.exit_code, f"Failed: {result.error}")
     print(f"Run {result.run_id}: {result.status}. {verdict}")
+    if result.checkpoint:
+        print(result.checkpoint)

@@ -44,6 +44,8 @@ class RunResult:
     counts: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the server's reading of an interval `ending`, as this archive's walks show it
     reading: str = ""
+    #: the checkpoint written after the run (services.pull.run), in words
+    checkpoint: str = ""
 
     def summary(self) -> dict[str, Any]:
         """The custody record of the run: built from the archive's counts only."""

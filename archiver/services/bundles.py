@@ -12,6 +12,7 @@ from archiver.export.bundle import BundleError, BundleResult, ExportCancelled, e
 from archiver.export.redact import PROFILES
 from archiver.export.scope import Scope
 from archiver.export.verify import BundleReport, verify_bundle
+from archiver.services import checkpoints
 
 __all__ = [
     "PROFILES",
@@ -36,9 +37,13 @@ def export(
     cancel: threading.Event | None = None,
 ) -> Generator[str, None, BundleResult]:
     """Write a bundle (yields progress lines, returns the result). The signing key is the
-    one given, or the local one (created on first use)."""
+    one given, or the local one (created on first use). The archive then records a
+    checkpoint signed with the same key (services/checkpoints.py)."""
     ident = identity or keys.load_or_create(key_dir)
-    return (yield from export_bundle(archive, scope, out, ident, make_zip=make_zip, cancel=cancel))
+    result = yield from export_bundle(archive, scope, out, ident, make_zip=make_zip, cancel=cancel)
+    rec, why = checkpoints.try_record(archive, "export", identity=ident)
+    yield from checkpoints.describe(rec) if rec else [f"No checkpoint recorded: {why}"]
+    return result
 
 
 def verify(bundle: Path) -> BundleReport:

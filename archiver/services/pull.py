@@ -1,7 +1,8 @@
 """Pull: archive datasets from the Historical API (``archiver pull``, the Download tab).
 
 The engine records the run itself (``pull started`` / ``pull finished`` in the audit log,
-written by its archive writer after the last page is committed)."""
+written by its archive writer after the last page is committed); :func:`run` then writes a
+checkpoint."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from archiver.pull.engine import PullEngine
 from archiver.pull.outcome import RunResult
 from archiver.pull.plan import Plan, PullParams
 from archiver.pull.progress import Progress
+from archiver.services import checkpoints
 from archiver.timerange import RangeError, parse_bound
 
 
@@ -116,8 +118,15 @@ def plan_retry_pending(engine: PullEngine, datasets: list[str] | None = None) ->
 def run(
     engine: PullEngine, plan: Plan, page_size: int | None = None
 ) -> Generator[Progress, None, RunResult]:
-    """Run a plan: yields progress, returns the outcome counted from the archive."""
-    return (yield from engine.run(plan, page_size))
+    """Run a plan: yields progress, returns the outcome counted from the archive. After the
+    run's end is recorded, the archive writes a checkpoint (services/checkpoints.py); an
+    archive that cannot be written gets none (the run's outcome says why)."""
+    result = yield from engine.run(plan, page_size)
+    rec, why = checkpoints.try_record(engine.archive_path, "pull")
+    result.checkpoint = (
+        "\n".join(checkpoints.describe(rec)) if rec else f"No checkpoint recorded: {why}"
+    )
+    return result
 
 
 def parse_lookback(text: str) -> timedelta:
