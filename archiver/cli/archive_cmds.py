@@ -9,7 +9,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from archiver.cli import common
+from archiver.cli import common, monitor
 from archiver.credentials import (
     ENV_SECRET,
     NO_KEYRING_ADVICE,
@@ -29,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Recompute every page and record checksum and both hash chains, and re-derive every record from its raw page. Exits 1 on any mismatch, naming the first.",
     )
     common.add_archive(v)
+    v.add_argument("--json", action="store_true", help="print only one JSON document")
     v.set_defaults(func=run_verify)
 
     b = sub.add_parser("backup", help="copy an archive safely (SQLite backup API)")
@@ -97,13 +98,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    clock = monitor.Clock()
+    path = common.archive_path(args)
     try:
-        report = archive_service.verify(common.archive_path(args), via="cli")
+        report = archive_service.verify(path, via="cli")
     except (FileNotFoundError, sqlite3.DatabaseError) as exc:
         print(f"archiver verify-archive: {exc}", file=sys.stderr)
+        if args.json:
+            monitor.emit(clock.doc("verify-archive", "error", 2, archive=path, error=str(exc)))
         return 2
-    print(report.summary())
-    return 0 if report.ok else 1
+    code = 0 if report.ok else 1
+    if args.json:
+        monitor.emit(monitor.verify_doc(clock, report, path, code))
+    else:
+        print(report.summary())
+    return code
 
 
 def run_backup(args: argparse.Namespace) -> int:
