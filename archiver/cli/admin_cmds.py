@@ -163,14 +163,28 @@ def _install(args: argparse.Namespace) -> int:
     if args.platform != here:  # for another machine: print it, check nothing here
         _print_entries(s, args.platform, schedules.ELSEWHERE.get(args.platform))
         return 0
+    if args.dry_run:  # what install would write, and whether it would refuse
+        refused = _refusal(s)
+        _print_entries(s, here)
+        if refused:
+            print(f"archiver schedule install would refuse: {refused}", file=sys.stderr)
+        return 2 if refused else 0
     schedules.check(s)
-    if args.dry_run or here != "linux":
+    if here != "linux":
         _print_entries(s, here)
         return 0
     done = schedules.install(s, enable=not args.no_enable)
     for path, text in done.files.items():
         print(f"--- {path}\n{text}")
     return _report(done)
+
+
+def _refusal(s: schedules.Schedule) -> str | None:
+    try:
+        schedules.check(s)
+    except schedules.ScheduleError as exc:
+        return str(exc)
+    return None
 
 
 def _print_entries(s: schedules.Schedule, platform: str, exe: list[str] | None = None) -> None:

@@ -577,7 +577,12 @@ class ScheduleStatus:
 
     def summary(self) -> str:
         """One line for the app's Download tab."""
-        if not self.installed:
+        if self.platform != "linux":
+            text = (
+                f"Daily archiving: see {'Task Scheduler' if self.platform == 'windows' else 'launchd'} "
+                "(archiver schedule install prints the entry)"
+            )
+        elif not self.installed:
             text = "Daily archiving: not scheduled"
         else:
             text = f"Daily archiving: installed ({self.enabled or 'state unknown'})"

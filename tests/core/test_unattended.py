@@ -390,6 +390,16 @@ def test_schedule_prints_the_other_platforms_entries(capsys, config_home):
     assert not (config_home / "systemd").exists()
 
 
+def test_schedule_dry_run_prints_and_says_it_would_refuse(sim, tmp_path, config_home, capsys):
+    args = ["schedule", "install", "--base-url", sim.base_url, "--client-id", "archiver-demo"]
+    args += ["--all", "--archive", str(tmp_path / "a.sqlite3"), "--from", "2025-02-01", "--dry-run"]
+    assert main(args) == 2  # the suite's keyring holds nothing
+    out, err = capsys.readouterr()
+    assert f"ExecStart={sys.executable} -m archiver pull --base-url {sim.base_url}" in out
+    assert "would refuse: the OS keyring holds no client secret" in err
+    assert not (config_home / "systemd").exists()
+
+
 def test_schedule_systemd_quoting():
     s = schedules.Schedule(Path("/data/100% $HOME/a.sqlite3"), "c", base_url="http://127.0.0.1:1")
     units = schedules.systemd_units(s, ["/opt/my app/archiver"])
