@@ -9,7 +9,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from archiver.cli import common
+from archiver.cli import common, monitor
 from archiver.credentials import (
     ENV_SECRET,
     NO_KEYRING_ADVICE,
@@ -49,6 +49,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "checkpoint` prints it; or pages:N:HEX/audit:M:HEX) that must be a prefix of the "
         "archive's chains (repeatable)",
     )
+    v.add_argument("--json", action="store_true", help="print only one JSON document")
     v.set_defaults(func=run_verify)
 
     k = sub.add_parser(
@@ -130,16 +131,22 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    clock = monitor.Clock()
+    path = common.archive_path(args)
     try:
         expect = [checkpoints.parse(text, source="--expect-head") for text in args.expect_head]
-        report = archive_service.verify(
-            common.archive_path(args), via="cli", read_only=args.read_only, expect=expect
-        )
+        report = archive_service.verify(path, via="cli", read_only=args.read_only, expect=expect)
     except (FileNotFoundError, sqlite3.DatabaseError, checkpoints.CheckpointError) as exc:
         print(f"archiver verify-archive: {exc}", file=sys.stderr)
+        if args.json:
+            monitor.emit(clock.doc("verify-archive", "error", 2, archive=path, error=str(exc)))
         return 2
-    print(report.summary())
-    return 0 if report.ok else 1
+    code = 0 if report.ok else 1
+    if args.json:
+        monitor.emit(monitor.verify_doc(clock, report, path, code))
+    else:
+        print(report.summary())
+    return code
 
 
 def run_checkpoint(args: argparse.Namespace) -> int:

@@ -40,7 +40,7 @@ from archiver.archive.hashing import sha256_hex
 from archiver.archive.store import Archive, open_reader, page_body
 from archiver.export import bag
 from archiver.export.csvsafe import escape_cell
-from archiver.export.keys import SigningIdentity, passphrase_bytes
+from archiver.export.keys import SigningIdentity
 from archiver.export.pdf import ReportMeta, build_report
 from archiver.export.redact import PROFILES, redact
 from archiver.export.scope import SEGMENTS, TRACE, Row, Scope, Selection, select
@@ -140,7 +140,7 @@ def _write_jsonl(path: Path, rows: list[Row], redacted: set[str]) -> None:
 
 def _sign_pdf(src: Path, dst: Path, ident: SigningIdentity, bundle_id: str) -> None:
     signer = signers.SimpleSigner.load(
-        str(ident.key_path), str(ident.cert_path), key_passphrase=passphrase_bytes()
+        str(ident.key_path), str(ident.cert_path), key_passphrase=ident.key_passphrase()
     )
     if signer is None:
         raise BundleError("pyHanko could not load the signing key")

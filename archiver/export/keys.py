@@ -9,7 +9,7 @@ import getpass
 import os
 import secrets
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
@@ -46,6 +46,12 @@ class SigningIdentity:
     cert: x509.Certificate
     key_path: Path
     cert_path: Path
+    #: the key file's passphrase when the identity was made with one in hand (a throwaway
+    #: key, see :func:`create`); None: the keyring's or ARCHIVER_KEY_PASSPHRASE
+    passphrase: bytes | None = field(default=None, repr=False, compare=False)
+
+    def key_passphrase(self) -> bytes:
+        return self.passphrase if self.passphrase is not None else _passphrase(create=False)
 
     @property
     def fingerprint(self) -> str:
@@ -98,10 +104,17 @@ def _write_private(path: Path, key: ec.EllipticCurvePrivateKey, passphrase: byte
         f.write(data)
 
 
-def create(directory: Path | None = None, common_name: str | None = None) -> SigningIdentity:
-    """A new ECDSA P-256 key and a self-signed certificate valid for ten years."""
+def create(
+    directory: Path | None = None,
+    common_name: str | None = None,
+    passphrase: bytes | None = None,
+) -> SigningIdentity:
+    """A new ECDSA P-256 key and a self-signed certificate valid for ten years. With
+    ``passphrase`` (a throwaway key: the self-test's) neither the keyring nor the
+    environment is consulted, and the identity carries it."""
     d = directory or default_dir()
-    passphrase = _passphrase(create=True)
+    given = passphrase
+    passphrase = given or _passphrase(create=True)
     key = ec.generate_private_key(ec.SECP256R1())
     try:
         who = f"{getpass.getuser()}@{socket.gethostname()}"
@@ -145,7 +158,7 @@ def create(directory: Path | None = None, common_name: str | None = None) -> Sig
     key_path, cert_path = d / "key.pem", d / "cert.pem"
     _write_private(key_path, key, passphrase)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return SigningIdentity(key, cert, key_path, cert_path)
+    return SigningIdentity(key, cert, key_path, cert_path, given)
 
 
 def load(directory: Path | None = None) -> SigningIdentity:

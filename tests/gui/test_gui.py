@@ -522,6 +522,7 @@ def test_no_method_or_attribute_hides_one_of_qt(qtbot, sim, window_factory, tmp_
     from PySide6.QtCore import QObject, SignalInstance
 
     from archiver.gui.bundles import ExportDialog, VerifyDialog
+    from archiver.gui.unattended import SelfTestDialog
     from archiver.gui.workers import Job
 
     w = window_factory(sim, SyncRunner())
@@ -529,6 +530,7 @@ def test_no_method_or_attribute_hides_one_of_qt(qtbot, sim, window_factory, tmp_
         w,
         ExportDialog(w.ctx.archive_path, w.ctx.runner, w, key_dir=tmp_path / "k"),
         VerifyDialog(w.ctx.runner, w),
+        SelfTestDialog(w.ctx.runner, w),
         ConnectionDialog(w.ctx, w),
         Job(lambda cancel: None),
     ]
