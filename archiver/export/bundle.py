@@ -172,12 +172,13 @@ phone, letter or a signed message; not from this bundle or the message that brou
 
     openssl x509 -in signer.pem -noout -subject -fingerprint -sha256
 
-must print this fingerprint, and it must be the one you were given:
+must print the fingerprint this bundle states,
 
     {fingerprint}
 
-(`archiver verify --expect-fingerprint FINGERPRINT .` checks all of it, the fingerprint
-included.) Only then does `-CAfile signer.pem` below mean anything.
+and that must be the one you were given: this file is part of the bundle, so it cannot
+vouch for its own signer. (`archiver verify --expect-fingerprint FINGERPRINT .` checks all
+of it, the fingerprint included.) Only then does `-CAfile signer.pem` below mean anything.
 
 Run these commands in this directory (the one holding bagit.txt). Each must succeed.
 

@@ -104,9 +104,10 @@ def _check_names(infos: list[zipfile.ZipInfo]) -> None:
         _check_entry(info)
         key = _fold(info.filename)
         if key in seen:
+            also = f" (also as {seen[key]!r})" if seen[key] != info.filename else ""
             raise ZipRefused(
-                f"zip entry {info.filename!r} appears twice (as {seen[key]!r}): tools disagree "
-                "on which one counts"
+                f"zip entry {info.filename!r} appears twice{also}: tools disagree on which one "
+                "counts"
             )
         seen[key] = info.filename
 
@@ -190,12 +191,15 @@ def extract(path: Path, dest: Path) -> Path:
     the bag's root inside ``dest``. ZipRefused (nothing or only checked files written)."""
     try:
         with zipfile.ZipFile(path) as z:
-            plan = inspect(z, path.stat().st_size)
-            free = shutil.disk_usage(dest).free
-            if plan.total + FREE_SPACE_MARGIN > free:
-                raise ZipRefused(
-                    f"the zip's files need {_mib(plan.total)} and {dest} has {_mib(free)} free"
-                )
+            try:
+                plan = inspect(z, path.stat().st_size)
+                free = shutil.disk_usage(dest).free
+                if plan.total + FREE_SPACE_MARGIN > free:
+                    raise ZipRefused(
+                        f"the zip's files need {_mib(plan.total)} and {dest} has {_mib(free)} free"
+                    )
+            except ZipRefused as exc:
+                raise ZipRefused(f"{exc} (refused before extracting anything)") from None
             for info in plan.files:
                 _extract_one(z, info, dest)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:

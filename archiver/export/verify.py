@@ -124,7 +124,7 @@ def verify_bundle(path: Path, policy: TrustPolicy | None = None) -> BundleReport
                 root = bundlezip.extract(path, Path(tmp))
             except (bundlezip.ZipRefused, OSError) as exc:
                 rep = BundleReport()
-                rep.problems.append(f"{path.name}: {exc} (nothing was extracted past this check)")
+                rep.problems.append(f"{path.name}: {exc}")
                 return rep
             return _verify_dir(root, policy)
     if not path.is_dir():
@@ -312,10 +312,12 @@ def _timestamp_verdict(
         rep.checks.append(what)
     else:
         rep.checks.append(f"{what} (its authority is not trusted here)")
-        rep.untrusted.append(
+        why = (
             f"the timestamp authority {status.tsa or '(unnamed)'} is not trusted: add its root "
             "certificate with `archiver trust add --tsa ROOT.pem` if you trust it"
         )
+        if why not in rep.untrusted:
+            rep.untrusted.append(why)
 
 
 def _check_bag_info(b: _Bundle, rep: BundleReport) -> bool:
@@ -450,7 +452,7 @@ def _pdf_signature(sig: Any, signer_pem: Path, rep: BundleReport, timestamped: b
     else:
         rep.checks.append(
             "data/report.pdf signature is intact, by signer.pem, and covers the entire file"
-            + (" (and the document timestamp after it)" if timestamped else "")
+            + (" up to its document timestamp" if timestamped else "")
         )
 
 
