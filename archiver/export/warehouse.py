@@ -65,7 +65,7 @@ def partition_date(value: object) -> str:
             pass
     raise ExportError(
         f"a row's date {value!r} is not a YYYY-MM-DD date: it cannot name a partition "
-        "(run archiver verify-archive; nothing more was written)"
+        "(run archiver verify-archive; nothing was written)"
     )
 
 
