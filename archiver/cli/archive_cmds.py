@@ -95,11 +95,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="every archived version, not only the latest per key",
     )
     e.add_argument(
+        "--csv-formulas",
+        choices=archive_service.CSV_FORMULA_MODES,
+        default="escape",
+        help="csv: escape (default) prefixes ' to cells that a spreadsheet would run as a formula "
+        "(=, +, -, @, tab, CR; plain numbers excepted) and to cells starting with ', header "
+        "included, so it can be undone exactly; raw writes the exact strings",
+    )
+    e.add_argument(
         "--out",
         type=Path,
         required=True,
         metavar="PATH",
-        help="file (csv, jsonl) or directory (parquet)",
+        help="file (csv, jsonl; not a directory) or directory (parquet: dataset=NAME/ must not "
+        "exist in it yet)",
     )
     e.set_defaults(func=run_export_dataset)
 
@@ -196,6 +205,7 @@ def run_export_dataset(args: argparse.Namespace) -> int:
             start=start,
             end=end,
             all_versions=args.all_versions,
+            csv_formulas=args.csv_formulas,
         )
     except (archive_service.ExportError, RangeError, FileNotFoundError) as exc:
         print(f"archiver export-dataset: {exc}", file=sys.stderr)

@@ -168,7 +168,7 @@ class MainWindow(QMainWindow):
         return dlg
 
     def open_verify_bundle(self) -> VerifyDialog:
-        dlg = VerifyDialog(self.ctx.runner, self)
+        dlg = VerifyDialog(self.ctx.runner, self, key_dir=self.key_dir)
         dlg.open()
         return dlg
 

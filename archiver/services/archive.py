@@ -18,11 +18,13 @@ from archiver.archive.schema import backup_to
 from archiver.archive.store import Archive, open_reader
 from archiver.archive.verify import VerifyReport, verify_archive
 from archiver.datasets import get_dataset
+from archiver.export.csvsafe import MODES as CSV_FORMULA_MODES
 from archiver.export.warehouse import FORMATS, ExportError
 from archiver.export.warehouse import export_dataset as _export_dataset
 from archiver.services import checkpoints
 
 __all__ = [
+    "CSV_FORMULA_MODES",
     "FORMATS",
     "CoverageReport",
     "ExportError",
@@ -117,8 +119,10 @@ def export_dataset(
     start: date | None = None,
     end: date | None = None,
     all_versions: bool = False,
+    csv_formulas: str = "escape",
 ) -> int:
-    """Rows of one dataset stream for a data warehouse; returns how many were written."""
+    """Rows of one dataset stream for a data warehouse; returns how many were written.
+    ``csv_formulas``: ``escape`` (default: formula cells neutralised, reversibly) or ``raw``."""
     get_dataset(dataset)
     n = _export_dataset(
         path,
@@ -129,6 +133,7 @@ def export_dataset(
         end=end,
         all_versions=all_versions,
         dataset_type=dataset_type,
+        csv_formulas=csv_formulas,
     )
     with Archive(path) as a:
         a.audit(
@@ -140,6 +145,7 @@ def export_dataset(
                 "out": str(out.resolve()),
                 "rows": n,
                 "all_versions": all_versions,
+                **({"csv_formulas": csv_formulas} if fmt == "csv" else {}),
                 "from": start.isoformat() if start else None,
                 "to": end.isoformat() if end else None,
             },
