@@ -251,10 +251,11 @@ def _export(state: _State) -> str:
 def _verify_bundle(state: _State) -> str:
     if state.bundle is None or state.identity is None:
         raise _Failed("no bundle was written")
-    report = bundles.verify(state.bundle)
+    # trusted explicitly: pinned to the throwaway key's own certificate, so a bundle signed
+    # by anything else fails (and the user's keys and trust store play no part)
+    report = bundles.verify(state.bundle, expect_fingerprint=state.identity.fingerprint)
     if not report.ok:
         raise _Failed(report.summary().splitlines()[0])
-    # trusted explicitly: the signer must be the throwaway key's own certificate
     if report.fingerprint != state.identity.fingerprint:
         raise _Failed(
             f"signed by {report.fingerprint or 'an unknown certificate'}, not by the "
