@@ -216,8 +216,8 @@ def test_self_test_checks_can_fail(monkeypatch, capsys):
 
     real_verify = bundles.verify
 
-    def other_signer(path):
-        report = real_verify(path)
+    def other_signer(path, **kw):  # the bundle reports a signer other than the pinned key
+        report = real_verify(path, **kw)
         report.fingerprint = "00:" * 31 + "00"
         return report
 
@@ -225,6 +225,14 @@ def test_self_test_checks_can_fail(monkeypatch, capsys):
     result = drive(selftest.run())
     assert [s.ok for s in result.steps] == [True] * 5 + [False]
     assert "not by the self-test's throwaway key" in result.steps[-1].detail
+
+    def unpinned(path, **kw):  # verified without the pin: its throwaway signer is not trusted
+        return real_verify(path)
+
+    monkeypatch.setattr(bundles, "verify", unpinned)
+    result = drive(selftest.run())
+    assert [s.ok for s in result.steps] == [True] * 5 + [False]
+    assert "NOT TRUSTED" in result.steps[-1].detail
 
 
 # -- schedule -------------------------------------------------------------------------------
