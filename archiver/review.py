@@ -80,6 +80,21 @@ class ArchiveReader:
         self.close()
 
     # -- datasets -------------------------------------------------------------------------
+    def dataset_names(self) -> dict[str, int]:
+        """The streams :meth:`dataset_counts` lists, each 1 if it holds rows, else 0: at
+        once (an index probe per stream), where counting scans every stream's index."""
+        have = {
+            stream_name(name, dtype)
+            for name, dtype in self.conn.execute(
+                """SELECT s.dataset, s.dataset_type FROM streams s
+                   WHERE EXISTS (SELECT 1 FROM records r WHERE r.stream_id = s.stream_id)"""
+            )
+        }
+        names = [stream_name(n, INTERVAL) for n in DATASETS] + sorted(
+            have - {stream_name(n, INTERVAL) for n in DATASETS}
+        )
+        return {n: int(n in have) for n in sorted(names, key=_stream_order)}
+
     def dataset_counts(self) -> dict[str, int]:
         """Row versions per stream: every dataset's 15-minute stream (0 when absent), and
         its daily stream where the archive has one."""
@@ -160,36 +175,60 @@ class ArchiveReader:
         ``limit``: only the first ones (the window a view shows first)."""
         dataset, _ = parse_stream(stream)
         cols = values.table_columns(self.conn, dataset)
-        where = ["r.stream_id = ?"]
-        params: list[Any] = [self._stream(stream)]
-        if latest_only:
-            where.append("NOT EXISTS (SELECT 1 FROM superseded x WHERE x.record_id = r.record_id)")
+        sorted_by_value = bool(sort and sort in cols)
+        by_value = bool(search or column_filter or sorted_by_value)
+        # Whether the dataset's values table holds this stream alone (no daily rows beside
+        # the 15-minute ones): then a scan ordered by a value needs no records at all.
+        alone = by_value and sorted_by_value and self._streams_of(dataset) == 1
+        rid = "v.record_id" if alone else "r.record_id"
+        where: list[str] = [] if alone else ["r.stream_id = ?"]
+        params: list[Any] = [] if alone else [self._stream(stream)]
+        if latest_only:  # superseded is small (re-issued rows): one in-memory set, probed
+            where.append(f"{rid} NOT IN (SELECT record_id FROM superseded)")
         if column_filter and column_filter[1] and column_filter[0] in cols:
             where.append(f"v.{values.quote(column_filter[0])} LIKE ?")
             params.append(f"%{column_filter[1]}%")
         if search:
             where.append("(" + " OR ".join(f"v.{values.quote(c)} LIKE ?" for c in cols) + ")")
             params += [f"%{search}%"] * len(cols)
-        order = "r.interval_start, r.record_id"
-        if sort and sort in cols:
+        order = f"r.interval_start, {rid}"
+        if sort and sorted_by_value:
             typ = dict(self.columns(stream)).get(sort, "string")
             expr = f"v.{values.quote(sort)}"
             if typ == "number":
                 expr = f"CAST(NULLIF({expr}, '') AS REAL)"
-            order = f"{expr} {'DESC' if descending else 'ASC'}, r.record_id"
-        join = f"JOIN {values.table(dataset)} v ON v.record_id = r.record_id" if cols else ""
-        sql = (
-            f"SELECT r.record_id FROM records r {join} WHERE {' AND '.join(where)} ORDER BY {order}"
-        )
+            order = f"{expr} {'DESC' if descending else 'ASC'}, {rid}"
+        if alone:
+            source = f"{values.table(dataset)} v"
+        elif by_value:
+            # values drive the scan in their own (record id) order; records are probed by
+            # key. Driven the other way, a stream's records come in index order and every
+            # value row is a random read.
+            source = f"{values.table(dataset)} v CROSS JOIN records r ON r.record_id = v.record_id"
+        else:  # the records index alone answers it
+            source = "records r"
+        sql = f"SELECT {rid} FROM {source}"
+        if where:
+            sql += f" WHERE {' AND '.join(where)}"
+        sql += f" ORDER BY {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         ids: array[int] = array("q")
         if not cols and (search or column_filter):
             return ids
-        cur = self.conn.execute(sql, params)
+        cur = self.conn.cursor()
+        cur.row_factory = None  # plain tuples: a Row per id doubles the cost of a big list
+        cur.execute(sql, params)
         while batch := cur.fetchmany(10_000):
             ids.extend(r[0] for r in batch)
         return ids
+
+    def _streams_of(self, dataset: str) -> int:
+        return int(
+            self.conn.execute(
+                "SELECT count(*) FROM streams WHERE dataset=?", (dataset,)
+            ).fetchone()[0]
+        )
 
     def records_by_id(self, stream: str, ids: Sequence[int]) -> dict[int, RecordRow]:
         if not ids:
@@ -221,7 +260,7 @@ class ArchiveReader:
                 r[0]
                 for r in self.conn.execute(
                     f"""SELECT v.record_id FROM {values.table(dataset)} v
-                        JOIN records r ON r.record_id = v.record_id
+                        CROSS JOIN records r ON r.record_id = v.record_id
                         WHERE {cond} AND r.stream_id = ?""",
                     (*(mine[c] for c in natural), row["stream_id"]),
                 )
@@ -284,7 +323,7 @@ class ArchiveReader:
             return []
         sid = stream_id(self.conn, "interactionSegments", "interval", create=False) or -1
         head = f"""SELECT v."INTERACTION_ID", min(r.interval_start), count(*)
-                   FROM {t} v JOIN records r ON r.record_id = v.record_id
+                   FROM {t} v CROSS JOIN records r ON r.record_id = v.record_id
                    WHERE r.stream_id = ?
                      AND NOT EXISTS (SELECT 1 FROM superseded x WHERE x.record_id = r.record_id)"""
         tail = """ GROUP BY v."INTERACTION_ID" ORDER BY min(r.interval_start) DESC, 1 LIMIT ?"""
@@ -316,7 +355,7 @@ class ArchiveReader:
             r[0]
             for r in self.conn.execute(
                 f"""SELECT v.record_id FROM {values.table(dataset)} v
-                    JOIN records r ON r.record_id = v.record_id
+                    CROSS JOIN records r ON r.record_id = v.record_id
                     WHERE v.{values.quote(column)} = ? AND r.stream_id = ?
                       AND NOT EXISTS (SELECT 1 FROM superseded x WHERE x.record_id = r.record_id)""",
                 (value, sid),

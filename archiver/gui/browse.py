@@ -39,6 +39,7 @@ from archiver.jobs import Cancel
 from archiver.review import ArchiveReader
 
 BATCH = 500
+FIRST_WINDOW = 1000  # rows a sort, filter or search shows before its whole answer is in
 BLOCK = 256
 Index = QModelIndex | QPersistentModelIndex
 
@@ -94,6 +95,19 @@ class RecordsModel(QAbstractTableModel):
         self._exhausted = True
         self._blocks.clear()
         self.endResetModel()
+
+    def grow_ids(self, ids: array) -> bool:
+        """Extend the shown ids with the rest of the same ordered answer (the first window
+        was shown while the whole list was computed). False when ``ids`` does not begin with
+        the shown ones (then the caller resets instead)."""
+        have = self._ids
+        if have is None or len(ids) < len(have) or ids[: len(have)] != have:
+            return False
+        if len(ids) > len(have):
+            self.beginInsertRows(QModelIndex(), len(have), len(ids) - 1)
+            self._ids = ids
+            self.endInsertRows()
+        return True
 
     def set_raw(self, raw: bool) -> None:
         self.raw = raw
@@ -339,6 +353,8 @@ class BrowsePanel(QWidget):
         self.model.sort_requested.connect(self._sort)
         self.view.doubleClicked.connect(self.open_row)
         self._sort_state: tuple[int, Qt.SortOrder] | None = None
+        self._query_number = 0  # answers to an older query are dropped
+        self._complete = -1  # the query whose whole answer is shown
 
     def refresh(self) -> None:
         """Reopen the archive and recount (counts run in a worker)."""
@@ -352,13 +368,16 @@ class BrowsePanel(QWidget):
             self.count.setText("No archive yet: download something first.")
             return
         self.reader = ArchiveReader(path)
+        # the names come at once (the streams table), so the first rows paint without
+        # waiting for the counts, which scan every stream's index
+        self._counts(self.reader.dataset_names(), current, counted=False)
 
         def counts(_cancel: Cancel) -> dict[str, int]:
             with ArchiveReader(path) as r:
                 return r.dataset_counts()
 
         job = Job(counts, name="count records")
-        job.done.connect(lambda c: self._counts(c, current))
+        job.done.connect(lambda c: self._counts(c, self.current_dataset() or current))
         self._start(job)
 
     def _start(self, job: Job) -> None:
@@ -366,13 +385,16 @@ class BrowsePanel(QWidget):
         self._jobs.append(job)
         self.runner.start(job)
 
-    def _counts(self, counts: dict[str, int], current: str | None) -> None:
+    def _counts(self, counts: dict[str, int], current: str | None, counted: bool = True) -> None:
+        """Fill the dataset list. ``counted`` False: ``counts`` only says which streams hold
+        rows (1) or none (0); the numbers follow from a worker."""
+        before = self.current_dataset()
         self.datasets.blockSignals(True)
         self.datasets.clear()
         target = current if current in counts else next((n for n, c in counts.items() if c), None)
         chosen = None
         for name, n in counts.items():
-            item = QListWidgetItem(f"{name}  ({n:,})")
+            item = QListWidgetItem(f"{name}  ({n:,})" if counted else name)
             item.setData(Qt.ItemDataRole.UserRole, name)
             if not n:
                 item.setForeground(QBrush(QColor("#9e9e9e")))
@@ -382,7 +404,8 @@ class BrowsePanel(QWidget):
         if chosen is not None:
             self.datasets.setCurrentItem(chosen)
         self.datasets.blockSignals(False)
-        self.show_dataset()
+        if not counted or self.current_dataset() != before or self.model.dataset != before:
+            self.show_dataset()  # (the counts alone leave the rows shown as they are)
 
     def select_dataset(self, name: str) -> None:
         for i in range(self.datasets.count()):
@@ -395,6 +418,7 @@ class BrowsePanel(QWidget):
         return item.data(Qt.ItemDataRole.UserRole) if item else ""
 
     def show_dataset(self) -> None:
+        self._query_number += 1
         name = self.current_dataset()
         self._sort_state = None
         self.view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
@@ -413,6 +437,8 @@ class BrowsePanel(QWidget):
         self._query()
 
     def _sort(self, column: int, order: Qt.SortOrder) -> None:
+        if self._sort_state == (column, order):
+            return  # Qt asks twice for one sortByColumn (the indicator, then the call)
         self._sort_state = (column, order)
         self._query()
 
@@ -436,27 +462,49 @@ class BrowsePanel(QWidget):
         desc = bool(sort and sort[1] == Qt.SortOrder.DescendingOrder)
         self.count.setText("Searching…")
 
-        def ids(_cancel: Cancel) -> array:
-            with ArchiveReader(path) as r:
-                return r.record_ids(
-                    name,
-                    sort=sort_col,
-                    descending=desc,
-                    column_filter=flt,
-                    search=search,
-                    latest_only=latest,
-                )
+        self._query_number += 1
+        number = self._query_number
 
-        job = Job(ids, name="search records")
-        job.done.connect(lambda result: self._ids(name, result))
-        job.failed.connect(lambda exc: self.count.setText(f"Search failed: {describe(exc)}"))
-        self._start(job)
+        def ids(limit: int | None) -> Callable[[Cancel], array]:
+            def run(_cancel: Cancel) -> array:
+                with ArchiveReader(path) as r:
+                    return r.record_ids(
+                        name,
+                        sort=sort_col,
+                        descending=desc,
+                        column_filter=flt,
+                        search=search,
+                        latest_only=latest,
+                        limit=limit,
+                    )
 
-    def _ids(self, name: str, ids: array) -> None:
-        if name != self.current_dataset():
-            return
-        self.model.set_ids(ids)
-        self.count.setText(f"{len(ids):,} rows match.")
+            return run
+
+        # the first window comes from a query that stops early; the whole ordered list
+        # follows and extends it (a big dataset's full answer takes seconds)
+        first = Job(ids(FIRST_WINDOW), name="search records (first rows)")
+        first.done.connect(lambda result: self._ids(number, name, result, complete=False))
+        first.failed.connect(lambda exc: self.count.setText(f"Search failed: {describe(exc)}"))
+        whole = Job(ids(None), name="search records")
+        whole.done.connect(lambda result: self._ids(number, name, result, complete=True))
+        whole.failed.connect(lambda exc: self.count.setText(f"Search failed: {describe(exc)}"))
+        self._start(first)
+        self._start(whole)
+
+    def _ids(self, number: int, name: str, ids: array, *, complete: bool) -> None:
+        if number != self._query_number or name != self.current_dataset():
+            return  # an answer to an older query or another dataset
+        if complete:
+            self._complete = number
+            if not self.model.grow_ids(ids):
+                self.model.set_ids(ids)
+            self.count.setText(f"{len(ids):,} rows match.")
+        elif self._complete != number:  # (the whole answer may have come first)
+            self.model.set_ids(ids)
+            if len(ids) < FIRST_WINDOW:
+                self.count.setText(f"{len(ids):,} rows match.")
+            else:
+                self.count.setText(f"First {len(ids):,} rows shown; counting all matches…")
 
     def open_row(self, index: QModelIndex) -> RowDetailDialog | None:
         rid = self.model.record_id(index.row())

@@ -297,6 +297,49 @@ def test_records_model_passes_qtmodeltester(qtmodeltester, sim, tmp_path):
         reader.close()
 
 
+def test_a_query_shows_its_first_rows_then_grows_to_the_whole_answer(
+    qtbot, qtmodeltester, sim, window_factory, monkeypatch
+):
+    import archiver.gui.browse as browse_mod
+
+    monkeypatch.setattr(browse_mod, "FIRST_WINDOW", 25)
+    w = window_factory(sim, SyncRunner())
+    download(qtbot, w, ["queue"], TWO_DAYS[0], (2025, 2, 1, 5, 45))
+    w.tabs.setCurrentWidget(w.browse)
+    qtbot.waitUntil(lambda: w.browse.current_dataset() != "", timeout=10_000)
+    w.browse.select_dataset("queue")
+    model = w.browse.model
+    seen: list[tuple[str, int]] = []
+    model.modelReset.connect(lambda: seen.append(("reset", model.rowCount())))
+    model.rowsInserted.connect(lambda _p, a, b: seen.append(("inserted", b - a + 1)))
+    col = [c for c, _ in model.columns].index("WAITTIME")
+    w.browse.view.sortByColumn(col, Qt.SortOrder.DescendingOrder)
+    qtbot.waitUntil(lambda: "rows match" in w.browse.count.text(), timeout=10_000)
+    with ArchiveReader(w.ctx.archive_path) as r:
+        whole = r.record_ids("queue", sort="WAITTIME", descending=True)
+        assert list(r.record_ids("queue", sort="WAITTIME", descending=True, limit=25)) == list(
+            whole[:25]
+        )
+    assert len(whole) > 25
+    # the first 25 came alone, then the rest was appended (no second reset)
+    assert seen == [("reset", 25), ("inserted", len(whole) - 25)]
+    assert [model.record_id(i) for i in range(model.rowCount())] == list(whole)
+    assert w.browse.count.text() == f"{len(whole):,} rows match."
+    qtmodeltester.check(model, force_py=True)
+
+
+def test_an_older_querys_answer_is_dropped(qtbot, sim, window_factory):
+    w = window_factory(sim, SyncRunner())
+    download(qtbot, w, ["queue"], TWO_DAYS[0], (2025, 2, 1, 5, 45))
+    w.tabs.setCurrentWidget(w.browse)
+    w.browse.select_dataset("queue")
+    from array import array
+
+    w.browse._query_number += 1  # a newer query started since this answer was asked for
+    w.browse._ids(w.browse._query_number - 1, "queue", array("q", [1, 2, 3]), complete=True)
+    assert w.browse.model._ids is None and "rows match" not in w.browse.count.text()
+
+
 def test_window_restores_geometry_and_choices(qtbot, sim, window_factory):
     w = window_factory(sim)
     w.resize(640, 480)

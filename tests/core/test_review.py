@@ -1,0 +1,57 @@
+"""The browser's queries: every fast path gives exactly the answer of the plain one."""
+
+from __future__ import annotations
+
+import requests
+
+from archiver.review import ArchiveReader
+from tests.pulltools import params, pull
+
+
+def _archive(sim, tmp_path):
+    """Queue rows, some of them re-issued later (two versions)."""
+    arc = tmp_path / "a.sqlite3"
+    p = params(["queue"], "202502010000", "202502010545")
+    pull(sim, arc, p)
+    requests.post(
+        sim.base_url + "/_simulator/late-updates",
+        json={"datasets": ["queue"], "share": 0.3},
+        timeout=10,
+    )
+    pull(sim, arc, p)
+    return arc
+
+
+def test_a_first_window_is_the_start_of_the_whole_answer(sim, tmp_path):
+    arc = _archive(sim, tmp_path)
+    with ArchiveReader(arc) as r:
+        for kw in (
+            {"latest_only": True},
+            {"sort": "WAITTIME", "descending": True},
+            {"sort": "QUEUE_NAME", "latest_only": True},
+            {"search": "a", "latest_only": True},
+            {"column_filter": ("CHANNEL", "o")},
+        ):
+            whole = list(r.record_ids("queue", **kw))
+            assert whole, kw
+            assert list(r.record_ids("queue", limit=7, **kw)) == whole[:7], kw
+
+
+def test_a_single_stream_sort_equals_the_sort_through_records(sim, tmp_path, monkeypatch):
+    arc = _archive(sim, tmp_path)
+    with ArchiveReader(arc) as r:
+        assert r._streams_of("queue") == 1
+        fast = list(r.record_ids("queue", sort="WAITTIME", latest_only=True))
+        monkeypatch.setattr(r, "_streams_of", lambda _d: 2)  # as if daily rows shared it
+        slow = list(r.record_ids("queue", sort="WAITTIME", latest_only=True))
+        assert fast == slow and len(fast) < r.dataset_counts()["queue"]
+        superseded = {x for (x,) in r.conn.execute("SELECT record_id FROM superseded")}
+        assert superseded and not superseded & set(fast)
+
+
+def test_dataset_names_list_what_the_counts_list(sim, tmp_path):
+    arc = _archive(sim, tmp_path)
+    with ArchiveReader(arc) as r:
+        counts, names = r.dataset_counts(), r.dataset_names()
+    assert list(names) == list(counts)
+    assert {n for n, c in counts.items() if c} == {n for n, c in names.items() if c} == {"queue"}
