@@ -247,8 +247,8 @@ def measure_once(path: Path) -> dict[str, float]:
 
     def timed(name: str, act) -> None:  # type: ignore[no-untyped-def]
         t = time.perf_counter()
-        act()
-        wait(model.modelReset, lambda: model.rowCount() > 0)
+        act()  # done when the query's rows are in the model (its first window)
+        wait(model.modelReset, lambda: model._ids is not None and model.rowCount() > 0)
         browse.view.viewport().repaint()
         out[name] = (time.perf_counter() - t) * 1000
 

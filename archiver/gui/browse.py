@@ -39,6 +39,7 @@ from archiver.jobs import Cancel
 from archiver.review import ArchiveReader
 
 BATCH = 500
+FIRST_BATCH = 100
 FIRST_WINDOW = 1000  # rows a sort, filter or search shows before its whole answer is in
 BLOCK = 256
 Index = QModelIndex | QPersistentModelIndex
@@ -132,8 +133,9 @@ class RecordsModel(QAbstractTableModel):
         if parent.isValid() or self._exhausted or self.reader is None:
             return
         after = (self._stream[-1][1], self._stream[-1][0]) if self._stream else None
-        rows = self.reader.first_records(self.dataset, after, BATCH)
-        if len(rows) < BATCH:
+        n = BATCH if self._stream else FIRST_BATCH  # the first screenful paints sooner
+        rows = self.reader.first_records(self.dataset, after, n)
+        if len(rows) < n:
             self._exhausted = True
         if rows:
             first = len(self._stream)

@@ -141,10 +141,16 @@ class MainWindow(QMainWindow):
             self.audit.refresh()
 
     def refresh_views(self) -> None:
+        """Reload what the archive shows. Coverage and the audit log reload when shown
+        (``_tab_changed``): computed for a hidden tab they only compete with the visible one
+        — on a big archive, for seconds."""
         self.download.refresh_schedule()
         self.browse.refresh()
-        self.coverage.refresh()
-        self.audit.refresh()
+        current = self.tabs.currentWidget()
+        if current is self.coverage:
+            self.coverage.refresh()
+        elif current is self.audit:
+            self.audit.refresh()
 
     def _verify(self) -> None:
         self.tabs.setCurrentWidget(self.audit)
