@@ -139,10 +139,13 @@ class MainWindow(QMainWindow):
             self.coverage.refresh()
         elif w is self.audit:
             self.audit.refresh()
+        elif w is self.interactions:
+            self.interactions.refresh()
 
     def refresh_views(self) -> None:
         self.download.refresh_schedule()
         self.browse.refresh()
+        self.interactions.refresh()
         self.coverage.refresh()
         self.audit.refresh()
 
@@ -210,6 +213,7 @@ class MainWindow(QMainWindow):
         for panel in (self.browse, self.interactions, self.audit):
             panel.wait_jobs()
         self.browse.close_reader()
+        self.audit.close_reader()
         self.qsettings.setValue("geometry", self.saveGeometry())
         self.qsettings.setValue("datasets", self.download.picker.selected())
         self.qsettings.setValue("tab", self.tabs.currentIndex())

@@ -144,6 +144,10 @@ def test_not_entitled_dataset_is_marked(qtbot, sim_factory, window_factory):
     w = window_factory(sim)
     result = download(qtbot, w, ["queue", "workflowTrace"], TWO_DAYS[0], (2025, 2, 1, 23, 45))
     assert result.exit_code == 5
+    status = w.download.status.text()
+    assert "Finished." not in status and "every chunk archived" not in status
+    assert "workflowTrace not archived: not entitled for this tenant" in status
+    assert "Analytics Insights" in status and "Archived queue" in status
     assert w.download.jobs.dataset_state("workflowTrace") == "not entitled"
     assert w.download.jobs.dataset_state("queue") == "done"
     item = w.download.picker.items["workflowTrace"]
@@ -214,6 +218,8 @@ def test_coverage_shows_pending(qtbot, sim_factory, window_factory):
     set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 23, 45))
     w.download.start_download()
     assert w.download.jobs.dataset_state("queue").startswith("waiting for data")
+    status = w.download.status.text()
+    assert "Partial" in status and "queue (" in status and "Retry pending" in status
     w.tabs.setCurrentWidget(w.coverage)
     assert w.coverage.state("queue", "2025-02-01") == "pending (202)"
     dlg = w.coverage.open_day("queue", "2025-02-01")
@@ -246,8 +252,8 @@ def test_verify_archive_action(qtbot, sim, window_factory):
     w.verify_action.trigger()
     assert w.tabs.currentWidget() is w.audit
     assert "Intact" in w.audit.result.text()
-    events = [w.audit.table.item(r, 2).text() for r in range(w.audit.table.rowCount())]
-    assert events[0] == "verify-archive" and "pull started" in events
+    events = w.audit.events()  # newest first: the verification, then its checkpoint
+    assert events[:2] == ["checkpoint", "verify-archive"] and "pull started" in events
 
 
 def test_unreachable_server_shows_an_error_not_a_traceback(qtbot, sim, window_factory):
@@ -422,8 +428,11 @@ def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeyp
     ver.run()
     assert ver.verdict.property("ok") is False and "records.jsonl" in ver.verdict.text()
     w.tabs.setCurrentWidget(w.audit)
-    events = [w.audit.table.item(r, 2).text() for r in range(w.audit.table.rowCount())]
-    assert events[0] == "export"
+    events = w.audit.events()  # newest first: the export, then its checkpoint
+    assert events[:2] == ["checkpoint", "export"]
+    details = w.audit.model.index(1, 5).data()  # the custody details, as the report words them
+    assert dlg.bundle_result.bundle_id in details and "redaction customer-pii" in details
+    assert "ROW_DATE_UTC 2025-02-01 to 2025-02-01" in details and "gui-bundle" in details
 
 
 def test_interaction_loads_in_a_worker(qtbot, sim, window_factory):
