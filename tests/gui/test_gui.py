@@ -168,7 +168,7 @@ def test_row_versions_after_late_update(qtbot, sim, window_factory):
     download(qtbot, w, ["interactionSegments"], TWO_DAYS[0], (2025, 2, 1, 5, 45))
     conn = sqlite3.connect(w.ctx.archive_path)
     rid = conn.execute(
-        "SELECT max(record_id) FROM records WHERE dataset='interactionSegments'"
+        "SELECT max(record_id) FROM records_view WHERE dataset='interactionSegments'"
     ).fetchone()[0]
     conn.close()
     w.tabs.setCurrentWidget(w.browse)
@@ -193,9 +193,9 @@ def test_interaction_timeline(qtbot, sim, window_factory):
     w.download.start_download()
     conn = sqlite3.connect(w.ctx.archive_path)
     iid = conn.execute(
-        """SELECT json_extract(values_json,'$.INTERACTION_ID') FROM records WHERE dataset='interactionSegments'
-           GROUP BY 1 HAVING count(*) >= 2 AND 1 IN (SELECT 1 FROM records t WHERE t.dataset='workflowTrace'
-           AND json_extract(t.values_json,'$.WORKFLOWSESSION_INTERACTIONID') = json_extract(records.values_json,'$.INTERACTION_ID')) LIMIT 1"""
+        """SELECT s.INTERACTION_ID FROM vals_interactionSegments s
+           GROUP BY 1 HAVING count(*) >= 2 AND 1 IN (SELECT 1 FROM vals_workflowTrace t
+           WHERE t.WORKFLOWSESSION_INTERACTIONID = s.INTERACTION_ID) LIMIT 1"""
     ).fetchone()[0]
     conn.close()
     w.tabs.setCurrentWidget(w.interactions)
@@ -235,7 +235,7 @@ def test_coverage_shows_pending(qtbot, sim_factory, window_factory):
     conn = sqlite3.connect(w.ctx.archive_path)
     per = dict(
         conn.execute(
-            "SELECT interval_start, count(*) FROM records WHERE dataset='queue' GROUP BY 1"
+            "SELECT interval_start, count(*) FROM records_view WHERE dataset='queue' GROUP BY 1"
         )
     )
     conn.close()
@@ -252,7 +252,8 @@ def test_verify_archive_action(qtbot, sim, window_factory):
     w.verify_action.trigger()
     assert w.tabs.currentWidget() is w.audit
     assert "Intact" in w.audit.result.text()
-    events = w.audit.events()  # newest first: the verification, then its checkpoint
+    events = w.audit.events()
+    # newest first: the verification, then the checkpoint it wrote, are on top
     assert events[:2] == ["checkpoint", "verify-archive"] and "pull started" in events
 
 
@@ -428,7 +429,7 @@ def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeyp
     ver.run()
     assert ver.verdict.property("ok") is False and "records.jsonl" in ver.verdict.text()
     w.tabs.setCurrentWidget(w.audit)
-    events = w.audit.events()  # newest first: the export, then its checkpoint
+    events = w.audit.events()  # newest first: the checkpoint the export wrote, then the export
     assert events[:2] == ["checkpoint", "export"]
     details = w.audit.model.index(1, 5).data()  # the custody details, as the report words them
     assert dlg.bundle_result.bundle_id in details and "redaction customer-pii" in details
