@@ -88,9 +88,12 @@ def _pull_finished(d: Details) -> str:
     per = s.get("datasets") or {}
     rows = sum(v.get("rows", 0) for v in per.values())
     new = sum(v.get("new_versions", 0) for v in per.values())
+    refused = [n for n, v in per.items() if v.get("not_entitled")]
     text = f"{d.get('status') or s.get('status') or 'ended'}"
-    if per:
-        text += f" ({', '.join(per)})"
+    if len(refused) < len(per):
+        text += f" ({', '.join(n for n in per if n not in refused)})"
+    if refused:  # not archived at all: never listed as if they were
+        text += f"; not entitled, not archived: {', '.join(refused)}"
     text += f"; {rows:,} rows received, {new:,} new row versions archived"
     for key, label in (("failed", "failed"), ("pending", "still pending (202)")):
         count = sum(v.get(key, 0) for v in per.values())

@@ -432,7 +432,7 @@ class BrowsePanel(QWidget):
             self.model.fetchMore(QModelIndex())
         fit_columns(self.view)
         self.count.setText(
-            f"{name}: rows load as you scroll (archive order by ROW_DATE_UTC). Click a header to sort; double-click a row for its history."
+            f"{name}: rows load as you scroll (in order of each row's own interval, then arrival). Click a header to sort; double-click a row for its history."
             if name
             else ""
         )

@@ -631,6 +631,20 @@ def test_custody_summaries_say_what_each_entry_records(bundle, shared_archive):
             "retry failed (3 chunks); tenant t",
         ),
         (
+            "pull finished",
+            {
+                "status": "finished",
+                "summary": {
+                    "datasets": {
+                        "agent": {"rows": 2351, "new_versions": 2000, "not_entitled": False},
+                        "workflowTrace": {"rows": 0, "new_versions": 0, "not_entitled": True},
+                    }
+                },
+            },
+            "finished (agent); not entitled, not archived: workflowTrace; "
+            "2,351 rows received, 2,000 new row versions archived",
+        ),
+        (
             "key fallback",
             {
                 "dataset": "agent",

@@ -155,6 +155,10 @@ def test_not_entitled_dataset_is_marked(qtbot, sim_factory, window_factory):
     assert "Analytics Insights" in item.toolTip(0) and "Not entitled" in item.text(1)
     w.tabs.setCurrentWidget(w.coverage)
     assert w.coverage.state("workflowTrace", "2025-02-01") == "not entitled"
+    w.tabs.setCurrentWidget(w.audit)  # the custody entry is as honest as the status line
+    row = w.audit.events().index("pull finished")
+    details = w.audit.model.index(row, 5).data()
+    assert details.startswith("finished (queue); not entitled, not archived: workflowTrace;")
 
 
 def test_row_versions_after_late_update(qtbot, sim, window_factory):
