@@ -315,6 +315,16 @@ class ArchiveReader:
         return out
 
     # -- interactions ---------------------------------------------------------------------
+    def has_records(self, dataset: str) -> bool:
+        """Whether the archive holds any row of ``dataset``, in any of its streams (cheap:
+        an index probe per stream)."""
+        row = self.conn.execute(
+            """SELECT 1 FROM records
+               WHERE stream_id IN (SELECT stream_id FROM streams WHERE dataset=?) LIMIT 1""",
+            (dataset,),
+        ).fetchone()
+        return row is not None
+
     def find_interactions(self, text: str, limit: int = 200) -> list[tuple[str, str, int]]:
         """(interaction id, first segment start day, segments) whose id starts with ``text``
         (an index lookup); when none does, those whose values contain it."""
@@ -372,6 +382,26 @@ class ArchiveReader:
         return self.conn.execute(
             "SELECT entry_id, at, event, os_user, tool_version, run_id, details, chain FROM audit_log ORDER BY entry_id DESC"
         ).fetchall()
+
+    def audit_ids(self) -> array[int]:
+        """Ids of every audit entry, newest first (the Audit tab holds these, and reads
+        the entries it shows with :meth:`audit_entries`)."""
+        ids: array[int] = array("q")
+        cur = self.conn.execute("SELECT entry_id FROM audit_log ORDER BY entry_id DESC")
+        while batch := cur.fetchmany(10_000):
+            ids.extend(r[0] for r in batch)
+        return ids
+
+    def audit_entries(self, ids: Sequence[int]) -> dict[int, sqlite3.Row]:
+        """The audit entries with these ids, by id (the columns of :meth:`audit_log`)."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            f"SELECT entry_id, at, event, os_user, tool_version, run_id, details, chain FROM audit_log WHERE entry_id IN ({marks})",
+            list(ids),
+        )
+        return {r["entry_id"]: r for r in rows}
 
     def unfinished_runs(self) -> list[sqlite3.Row]:
         return self.conn.execute(

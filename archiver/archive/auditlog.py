@@ -88,9 +88,12 @@ def _pull_finished(d: Details) -> str:
     per = s.get("datasets") or {}
     rows = sum(v.get("rows", 0) for v in per.values())
     new = sum(v.get("new_versions", 0) for v in per.values())
+    refused = [n for n, v in per.items() if v.get("not_entitled")]
     text = f"{d.get('status') or s.get('status') or 'ended'}"
-    if per:
-        text += f" ({', '.join(per)})"
+    if len(refused) < len(per):
+        text += f" ({', '.join(n for n in per if n not in refused)})"
+    if refused:  # not archived at all: never listed as if they were
+        text += f"; not entitled, not archived: {', '.join(refused)}"
     text += f"; {rows:,} rows received, {new:,} new row versions archived"
     for key, label in (("failed", "failed"), ("pending", "still pending (202)")):
         count = sum(v.get(key, 0) for v in per.values())
@@ -126,16 +129,53 @@ def _export_dataset(d: Details) -> str:
     kind = "daily" if d.get("dataset_type") == "daily" else "15-minute"
     versions = "all versions" if d.get("all_versions") else "latest versions"
     text = f"{_n(d.get('rows', 0))} {kind} rows of {d.get('dataset', '?')} ({versions}) as {d.get('format', '?')}"
+    if d.get("csv_formulas"):
+        text += f" (formula cells: {d['csv_formulas']})"
     if d.get("from") or d.get("to"):
         text += f", {d.get('from') or '…'} to {d.get('to') or '…'}"
     return text + f" → {d.get('out', '?')}"
 
 
+def _scope(scope: Details) -> str:
+    """A bundle's scope in a few words: its days, what narrows it, which versions."""
+    text = f"ROW_DATE_UTC {scope.get('start', '?')} to {scope.get('end', '?')}"
+    interactions = list(scope.get("interactions") or [])
+    if interactions:
+        shown = ", ".join(str(i) for i in interactions[:3])
+        more = f" and {len(interactions) - 3} more" if len(interactions) > 3 else ""
+        text += f", interactions {shown}{more}"
+    for key, label in (("agent", "agent"), ("queue", "queue"), ("channel", "channel")):
+        if scope.get(key):
+            text += f", {label} {scope[key]}"
+    return text + f", {scope.get('versions') or 'latest'} versions"
+
+
 def _export(d: Details) -> str:
-    text = f"bundle {d.get('bundle_id', '?')}, redaction {d.get('redaction', 'none')}"
+    text = f"bundle {d.get('bundle_id', '?')}"
+    if isinstance(d.get("scope"), Mapping):
+        text += f" ({_scope(d['scope'])})"
+    text += f", redaction {d.get('redaction', 'none')}"
+    if d.get("redacted_fields"):
+        text += f" ({len(d['redacted_fields'])} fields)"
     if "segments" in d or "traces" in d:
         text += f"; {_n(d.get('segments', 0))} segment rows, {_n(d.get('traces', 0))} trace rows"
+    if d.get("out"):
+        text += f" → {d['out']}"
+    if d.get("signer_fingerprint"):
+        text += f"; signed by {str(d['signer_fingerprint'])[:23]}…"
     return text
+
+
+def _lock_taken_over(d: Details) -> str:
+    old, by = d.get("previous"), d.get("by")
+    if isinstance(old, Mapping):
+        text = f"stale lock of pid {old.get('pid', '?')} on {old.get('host', '?')} (since {old.get('since', '?')}: {old.get('command', '?')})"
+    else:
+        text = "an unreadable stale lock"
+    text += " taken over"
+    if isinstance(by, Mapping) and by:
+        text += f" by pid {by.get('pid', '?')} on {by.get('host', '?')}"
+    return text + (f"; lock file {d['lock_file']}" if d.get("lock_file") else "")
 
 
 def _checkpoint(d: Details) -> str:
@@ -168,6 +208,7 @@ _BY_EVENT: dict[str, Callable[[Details], str]] = {
     "export": _export,
     "checkpoint": _checkpoint,
     "migrate": _migrate,
+    "archive lock taken over": _lock_taken_over,
 }
 
 

@@ -59,7 +59,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     common.add_tenant(s, required=False)
     which = s.add_mutually_exclusive_group()
     which.add_argument(
-        "--dataset", action="append", metavar="NAME", help="dataset to pull (repeatable)"
+        "--dataset",
+        action="append",
+        type=common.dataset_name,
+        metavar="NAME",
+        help="dataset to pull (repeatable, any case)",
     )
     which.add_argument("--all", action="store_true", help="all 13 datasets")
     common.add_archive(s)

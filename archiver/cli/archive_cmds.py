@@ -17,7 +17,7 @@ from archiver.credentials import (
     keyring_available,
     store_secret,
 )
-from archiver.datasets import DATASET_NAMES, UnknownDatasetError
+from archiver.datasets import UnknownDatasetError
 from archiver.services import archive as archive_service
 from archiver.services import checkpoints
 from archiver.timerange import RangeError, parse_bound
@@ -74,7 +74,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "export-dataset", help="export a dataset for a data warehouse (csv, jsonl, parquet)"
     )
     common.add_archive(e)
-    e.add_argument("--dataset", required=True, choices=DATASET_NAMES, metavar="NAME")
+    e.add_argument(
+        "--dataset",
+        required=True,
+        type=common.dataset_name,
+        metavar="NAME",
+        help="one of the 13 datasets (any case)",
+    )
     e.add_argument(
         "--from",
         dest="start",
@@ -121,7 +127,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "reading of an interval `ending` as the archive's walks show it.",
     )
     common.add_archive(c)
-    c.add_argument("--dataset", metavar="NAME", help="one dataset only")
+    c.add_argument(
+        "--dataset", type=common.dataset_name, metavar="NAME", help="one dataset only (any case)"
+    )
     c.add_argument("--from", dest="start", metavar="START", help="first day (YYYYMMDD, YYYY-MM-DD)")
     c.add_argument("--to", dest="end", metavar="END", help="last day, inclusive")
     c.add_argument("--json", action="store_true", help="JSON instead of a table")

@@ -8,10 +8,20 @@ from pathlib import Path
 from platformdirs import user_data_path
 
 from archiver.api.tenant import Tenant
+from archiver.datasets import UnknownDatasetError, resolve_name
 
 
 def default_archive() -> Path:
     return user_data_path("archiver", appauthor=False) / "archive.sqlite3"
+
+
+def dataset_name(text: str) -> str:
+    """argparse ``type=`` of every flag that takes a dataset name: any case is accepted
+    (``interactionsegments``), a near miss is answered with "did you mean"."""
+    try:
+        return resolve_name(text)
+    except UnknownDatasetError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_archive(p: argparse.ArgumentParser) -> None:

@@ -17,7 +17,7 @@ from archiver.api.query import BULK_PAGE_SIZE
 from archiver.api.retry import RetryPolicy
 from archiver.cli import common, monitor
 from archiver.credentials import CredentialError, resolve
-from archiver.datasets import DATASET_NAMES, UnknownDatasetError, get_dataset
+from archiver.datasets import DATASET_NAMES, UnknownDatasetError, resolve_names
 from archiver.jobs import drive
 from archiver.pull.engine import PullEngine
 from archiver.pull.outcome import EXIT_BUSY, EXIT_CANCELLED, EXIT_ERROR, EXIT_USAGE, RunResult
@@ -53,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     common.add_tenant(p)
     which = p.add_mutually_exclusive_group()
     which.add_argument(
-        "--dataset", action="append", metavar="NAME", help="dataset to pull (repeatable)"
+        "--dataset", action="append", metavar="NAME", help="dataset to pull (repeatable, any case)"
     )
     which.add_argument("--all", action="store_true", help="all 13 datasets")
     p.add_argument(
@@ -191,9 +191,8 @@ def _cannot_open(args: argparse.Namespace, exc: Exception) -> str:
 def _open(args: argparse.Namespace) -> PullEngine:
     """Check the arguments and open an engine holding the archive's lock."""
     tenant = common.tenant(args)
-    args.datasets = list(DATASET_NAMES) if args.all else (args.dataset or [])
-    for d in args.datasets:
-        get_dataset(d)
+    # names in any case; checked here, not by argparse, so --json reports a usage error
+    args.datasets = list(DATASET_NAMES) if args.all else resolve_names(args.dataset or [])
     creds = resolve(tenant.label, args.client_id)
     options = pulls.PullOptions(
         workers=args.workers,

@@ -6,7 +6,7 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from archiver.datasets import DATASET_NAMES
+from archiver.cli.common import dataset_name
 from archiver.simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SimConfig, Simulator
 from archiver.simulator.query import ENDINGS
 
@@ -52,7 +52,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--omit-row-id",
         action="append",
         default=[],
-        choices=DATASET_NAMES,
+        type=dataset_name,
         metavar="DATASET",
         help="serve DATASET without its ROW_ID column (repeatable)",
     )

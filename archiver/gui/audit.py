@@ -1,31 +1,143 @@
 """The audit log, and "Verify archive" run in the background (through
-:func:`archiver.services.archive.verify`, which records the custody entry itself)."""
+:func:`archiver.services.archive.verify`, which records the custody entry itself).
+
+The log is shown through a lazy model: it holds the entries' ids (newest first) and reads
+the entries it shows block by block, so a year of entries opens at once."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from array import array
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from html import escape
 from pathlib import Path
+from typing import Any
 
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from archiver.archive.auditlog import summarise
+from archiver.gui.empty import Placeholder
 from archiver.gui.errors import describe
+from archiver.gui.headers import bound_measuring
 from archiver.gui.workers import Job, JobRunner
 from archiver.review import ArchiveReader
 from archiver.services import archive as archive_service
 from archiver.services.archive import VerifyReport
+
+BLOCK = 256
+#: blocks of shown entries kept in memory
+CACHED_BLOCKS = 32
+COLUMNS = ("#", "When (UTC)", "Event", "User", "Run", "Details")
+Index = QModelIndex | QPersistentModelIndex
+
+NO_ARCHIVE = (
+    "No archive yet at {path}.\n\nIts audit log begins with the first download: choose "
+    "datasets and a range on the Download tab. Every download, verification, backup and "
+    "export is then recorded here, chained so that no entry can be changed unnoticed."
+)
+NO_ENTRIES = (
+    "This archive's audit log has no entries yet.\n\nDownload on the Download tab or click "
+    "Verify archive: each is recorded here, with who did it and what it covered."
+)
+
+
+def entry_cells(e: Any) -> tuple[tuple[str, ...], str]:
+    """An audit entry's six cells (the details as :func:`summarise` words them, the same
+    as in a bundle's report) and its tooltip (the summary and the full details)."""
+    try:
+        details = json.loads(e["details"])
+    except ValueError:
+        details = {"unreadable details": str(e["details"])[:200]}
+    summary = summarise(e["event"], details if isinstance(details, dict) else {})
+    cells = (
+        str(e["entry_id"]),
+        str(e["at"])[:19].replace("T", " "),
+        e["event"],
+        e["os_user"],
+        e["run_id"] or "",
+        summary,
+    )
+    tip = f"{summary}\n\n{json.dumps(details, indent=1, ensure_ascii=False)[:2000]}"
+    return cells, tip
+
+
+class AuditModel(QAbstractTableModel):
+    """The audit log, newest first: the entry ids are held, the entries read (through
+    :class:`archiver.review.ArchiveReader`) a block at a time as they are shown."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.reader: ArchiveReader | None = None
+        self._ids: array[int] = array("q")
+        self._blocks: OrderedDict[int, dict[int, tuple[tuple[str, ...], str]]] = OrderedDict()
+
+    def set_reader(self, reader: ArchiveReader | None) -> None:
+        """Show the log of ``reader``'s archive (None: nothing)."""
+        self.beginResetModel()
+        self.reader = reader
+        self._ids = reader.audit_ids() if reader is not None else array("q")
+        self._blocks.clear()
+        self.endResetModel()
+
+    def entry_id(self, row: int) -> int | None:
+        return self._ids[row] if 0 <= row < len(self._ids) else None
+
+    def _entry(self, row: int) -> tuple[tuple[str, ...], str] | None:
+        if not 0 <= row < len(self._ids) or self.reader is None:
+            return None
+        block = row // BLOCK
+        data = self._blocks.get(block)
+        if data is None:
+            ids: Sequence[int] = self._ids[block * BLOCK : (block + 1) * BLOCK]
+            rows = self.reader.audit_entries(list(ids))
+            data = {i: entry_cells(e) for i, e in rows.items()}
+            self._blocks[block] = data
+            while len(self._blocks) > CACHED_BLOCKS:
+                self._blocks.popitem(last=False)
+        else:
+            self._blocks.move_to_end(block)
+        return data.get(self._ids[row])
+
+    # -- Qt model -------------------------------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._ids)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section] if 0 <= section < len(COLUMNS) else None
+        return str(section + 1)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.column() < len(COLUMNS):
+            return None
+        entry = self._entry(index.row())
+        if entry is None:
+            return None
+        cells, tip = entry
+        if role == Qt.ItemDataRole.DisplayRole:
+            return cells[index.column()]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return tip
+        if role == Qt.ItemDataRole.UserRole:
+            return self._ids[index.row()]
+        return None
 
 
 class AuditPanel(QWidget):
@@ -34,13 +146,21 @@ class AuditPanel(QWidget):
         self.archive_path = archive_path
         self.runner = runner
         self.job: Job | None = None
-        self.table = QTableWidget(0, 6)
+        self.reader: ArchiveReader | None = None
+        self.model = AuditModel(self)
+        self.table = QTableView()
         self.table.setObjectName("auditTable")
-        self.table.setHorizontalHeaderLabels(["#", "When (UTC)", "Event", "User", "Run", "Details"])
+        self.table.setModel(self.model)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        bound_measuring(self.table)  # columns fit their first rows: never read through
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setDefaultAlignment(
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        )
+        self.log = Placeholder(self.table, "auditEmpty")
         self.verify = QPushButton("Verify archive")
         self.verify.setObjectName("verifyButton")
         self.result = QLabel("")
@@ -51,32 +171,35 @@ class AuditPanel(QWidget):
         row.addWidget(self.result, 1)
         lay = QVBoxLayout(self)
         lay.addLayout(row)
-        lay.addWidget(self.table, 1)
+        lay.addWidget(self.log, 1)
         self.verify.clicked.connect(self.run_verify)
 
     def refresh(self) -> None:
+        """Reopen the archive and show its log (the entries are read as they are shown)."""
+        self.close_reader()
         path = self.archive_path()
-        rows = []
-        if path.exists():
-            with ArchiveReader(path) as r:
-                rows = r.audit_log()
-        self.table.setRowCount(len(rows))
-        for n, e in enumerate(rows):
-            details = json.loads(e["details"])
-            summary = summarise(e["event"], details)
-            for c, v in enumerate(
-                [
-                    str(e["entry_id"]),
-                    e["at"][:19].replace("T", " "),
-                    e["event"],
-                    e["os_user"],
-                    e["run_id"] or "",
-                    summary,
-                ]
-            ):
-                item = QTableWidgetItem(v)
-                item.setToolTip(json.dumps(details, indent=1, ensure_ascii=False)[:2000])
-                self.table.setItem(n, c, item)
+        if not path.exists():
+            self.log.say(NO_ARCHIVE.format(path=path))
+            return
+        self.reader = ArchiveReader(path)
+        self.model.set_reader(self.reader)
+        if not self.model.rowCount():
+            self.log.say(NO_ENTRIES)
+            return
+        self.log.show_content()
+        for column in range(len(COLUMNS) - 1):
+            self.table.resizeColumnToContents(column)
+
+    def close_reader(self) -> None:
+        """Let go of the archive (the model drops its rows of this connection first)."""
+        self.model.set_reader(None)
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
+
+    def events(self) -> list[str]:
+        """The events of the log, newest first (read through the model, as shown)."""
+        return [self.model.index(r, 2).data() for r in range(self.model.rowCount())]
 
     def run_verify(self) -> None:
         path = self.archive_path()

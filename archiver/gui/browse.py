@@ -34,9 +34,10 @@ from PySide6.QtWidgets import (
 
 from archiver.api.typed import cast_value
 from archiver.gui.errors import describe
+from archiver.gui.headers import fit_columns, friendly_label, header_tooltip, readable_header
 from archiver.gui.workers import Job, JobRunner
 from archiver.jobs import Cancel
-from archiver.review import ArchiveReader
+from archiver.review import ArchiveReader, parse_stream
 
 BATCH = 500
 FIRST_BATCH = 100
@@ -72,6 +73,8 @@ class RecordsModel(QAbstractTableModel):
         self.dataset = ""
         self.columns: list[tuple[str, str]] = []
         self.raw = False
+        #: headers show friendly labels ("Wait time (s)") instead of the API's names
+        self.friendly = False
         self._stream: list[tuple[int, str, dict[str, str], int]] = []
         self._exhausted = True
         self._ids: array | None = None
@@ -117,6 +120,11 @@ class RecordsModel(QAbstractTableModel):
                 self.index(0, 0), self.index(self.rowCount() - 1, self.columnCount() - 1)
             )
 
+    def set_friendly(self, friendly: bool) -> None:
+        self.friendly = friendly
+        if self.columns:
+            self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(self.columns) - 1)
+
     # -- Qt model -------------------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         if parent.isValid():
@@ -148,11 +156,21 @@ class RecordsModel(QAbstractTableModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
         if orientation == Qt.Orientation.Horizontal:
-            return self.columns[section][0] if 0 <= section < len(self.columns) else None
-        return str(section + 1)
+            return self._column_header(section, role)
+        return str(section + 1) if role == Qt.ItemDataRole.DisplayRole else None
+
+    def _column_header(self, section: int, role: int) -> str | None:
+        """The API's name (or a friendly label), the guide's description as its tooltip."""
+        if not 0 <= section < len(self.columns):
+            return None
+        name, typ = self.columns[section]
+        dataset = parse_stream(self.dataset)[0]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return friendly_label(dataset, name, typ) if self.friendly else name
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return header_tooltip(dataset, name, typ)
+        return None
 
     def _row(self, row: int) -> tuple[int, dict[str, str], int] | None:
         if self._ids is None:
@@ -317,6 +335,12 @@ class BrowsePanel(QWidget):
         self.latest = QCheckBox("Latest version only")
         self.raw = QCheckBox("Raw strings")
         self.raw.setObjectName("rawToggle")
+        self.friendly = QCheckBox("Friendly names")
+        self.friendly.setObjectName("friendlyToggle")
+        self.friendly.setToolTip(
+            "Readable labels such as “Wait time (s)” instead of the API's column names "
+            "(hover a header for the API's name and the vendor guide's description)"
+        )
         self.count = QLabel("")
         self.count.setObjectName("browseCount")
         self.model = RecordsModel(self)
@@ -327,6 +351,7 @@ class BrowsePanel(QWidget):
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.horizontalHeader().setSortIndicatorShown(True)
         self.view.horizontalHeader().setSectionsMovable(True)
+        readable_header(self.view)
         self.view.verticalHeader().setDefaultSectionSize(22)
         bar = QHBoxLayout()
         bar.addWidget(self.search, 2)
@@ -334,6 +359,7 @@ class BrowsePanel(QWidget):
         bar.addWidget(self.filter_value, 1)
         bar.addWidget(self.latest)
         bar.addWidget(self.raw)
+        bar.addWidget(self.friendly)
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
@@ -352,6 +378,7 @@ class BrowsePanel(QWidget):
         self.filter_value.returnPressed.connect(self.apply_query)
         self.latest.toggled.connect(self.apply_query)
         self.raw.toggled.connect(self.model.set_raw)
+        self.friendly.toggled.connect(self._friendly)
         self.model.sort_requested.connect(self._sort)
         self.view.doubleClicked.connect(self.open_row)
         self._sort_state: tuple[int, Qt.SortOrder] | None = None
@@ -429,11 +456,16 @@ class BrowsePanel(QWidget):
         self.filter_column.addItems([c for c, _ in self.model.columns])
         if self.model.canFetchMore(QModelIndex()):
             self.model.fetchMore(QModelIndex())
+        fit_columns(self.view)
         self.count.setText(
-            f"{name}: rows load as you scroll (archive order by ROW_DATE_UTC). Click a header to sort; double-click a row for its history."
+            f"{name}: rows load as you scroll (in order of each row's own interval, then arrival). Click a header to sort; double-click a row for its history."
             if name
             else ""
         )
+
+    def _friendly(self, friendly: bool) -> None:
+        self.model.set_friendly(friendly)
+        fit_columns(self.view)
 
     def apply_query(self) -> None:
         self._query()

@@ -39,7 +39,7 @@ from archiver.gui.unattended import ScheduleLine
 from archiver.gui.workers import Job
 from archiver.jobs import Cancel
 from archiver.pull.engine import PullEngine
-from archiver.pull.outcome import RunResult
+from archiver.pull.outcome import EXIT_AUTH, RunResult
 from archiver.pull.plan import Plan, PullParams
 from archiver.pull.progress import Progress, format_eta
 from archiver.services import lock as locks
@@ -382,6 +382,104 @@ def throttled(
             yield snapshot(p)
 
 
+# -- the status line after a run ---------------------------------------------------------
+def _chunks(per: dict[str, int]) -> str:
+    """``queue (3 chunks), agent (1 chunk)``."""
+    return ", ".join(f"{n} ({c} chunk{'s' if c != 1 else ''})" for n, c in sorted(per.items()))
+
+
+def _tally(result: RunResult, *keys: str) -> dict[str, int]:
+    """Per dataset, the chunks in these states (only datasets that have any)."""
+    per = {n: sum(c.get(k, 0) for k in keys) for n, c in result.counts.items()}
+    return {n: v for n, v in per.items() if v}
+
+
+def _not_entitled(result: RunResult) -> str:
+    """What to say (and do) about datasets the tenant is not entitled to; "" if none."""
+    names = sorted(_tally(result, "not_entitled"))
+    if not names:
+        return ""
+    needs_ai = all(n in DATASETS and DATASETS[n].needs_analytics_insights for n in names)
+    why = "they need the Analytics Insights entitlement" if needs_ai else "the API answered 403"
+    return (
+        f" {', '.join(names)} not archived: not entitled for this tenant ({why}). "
+        "Ask your Avaya administrator to enable it, or untick them."
+    )
+
+
+def _archived(result: RunResult) -> str:
+    names = sorted(n for n, c in result.counts.items() if c.get("done"))
+    rows = sum(c.get("rows", 0) for c in result.counts.values())
+    new = sum(c.get("new_versions", 0) for c in result.counts.values())
+    if not names:
+        return "Nothing was archived."
+    return f"Archived {', '.join(names)}: {rows:,} rows received, {new:,} new row versions."
+
+
+def _finished_line(result: RunResult) -> str:
+    if not result.counts:
+        return "Finished: nothing needed fetching."
+    entitled = _not_entitled(result)
+    if not entitled:
+        return f"Finished: every chunk archived. {_archived(result)}"
+    return f"Finished, but not everything was archived.{entitled} {_archived(result)}"
+
+
+def _partial_line(result: RunResult) -> str:
+    pending = _chunks(_tally(result, "pending"))
+    return (
+        f"Partial: the API has not processed these yet (202, pending): {pending}. "
+        "What came back is archived; click Retry pending later (usually within minutes)."
+        f"{_not_entitled(result)} {_archived(result)}"
+    )
+
+
+def _failed_line(result: RunResult) -> str:
+    if result.exit_code == EXIT_AUTH:
+        return (
+            f"Failed: {result.error}. Check the client id and secret (File → Connection…), "
+            "then Download again."
+        )
+    bad = _tally(result, "failed", "unfinished")
+    if not bad:
+        return f"Failed: {result.error}. Fix the cause, then Download again. {_archived(result)}"
+    first = next((m for c in result.counts.values() for m in c.get("failures", [])), "")
+    pending = _tally(result, "pending")
+    return (
+        f"Failed: not archived: {_chunks(bad)}" + (f" (first: {first})" if first else "") + ". "
+        "What was archived is kept; Download the same range again to fetch the rest."
+        + (f" Still pending (202): {_chunks(pending)}: Retry pending later." if pending else "")
+        + f"{_not_entitled(result)} {_archived(result)}"
+    )
+
+
+def _interrupted_line(result: RunResult) -> str:
+    left = _tally(result, "unfinished", "failed", "pending")
+    return (
+        "Cancelled"
+        + (f" before everything was fetched: {_chunks(left)} not archived" if left else "")
+        + ". Everything archived so far is kept; Resume continues where it stopped."
+        + f"{_not_entitled(result)}"
+    )
+
+
+_LINES = {
+    "finished": _finished_line,
+    "partial": _partial_line,
+    "failed": _failed_line,
+    "interrupted": _interrupted_line,
+}
+
+
+def status_line(result: RunResult) -> str:
+    """What a run did, in one honest paragraph: what was archived, what was not and what to
+    do about it. Built from the archive's counts (``result.counts``), never "Finished."
+    when something was left out."""
+    line = _LINES.get(result.status)
+    text = line(result) if line else f"Ended ({result.status}): {result.error or 'no details'}."
+    return f"Run {result.run_id}: {text}"
+
+
 class DownloadPanel(QWidget):
     """The Download tab."""
 
@@ -412,6 +510,7 @@ class DownloadPanel(QWidget):
         self.status = QLabel("Choose datasets and a range, then Download.")
         self.status.setObjectName("downloadStatus")
         self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # errors and names, never markup
         # another pull holds the archive (a scheduled one, another window): wait for it
         self.wait = QPushButton("Wait until it is free")
         self.wait.setObjectName("waitButton")
@@ -651,13 +750,7 @@ class DownloadPanel(QWidget):
                 )
             elif d.state == "failed" and name in self.jobs.rows:
                 self.jobs.set_dataset_state(name, "failed", d.message)
-        verdict = {
-            "finished": "Finished.",
-            "partial": "Finished with pending (not processed yet) or failed chunks: see the states, Retry pending later.",
-            "interrupted": "Cancelled. Everything archived so far is kept; Resume continues where it stopped.",
-            "failed": f"Failed: {result.error}",
-        }[result.status]
-        self.status.setText(f"Run {result.run_id}: {verdict}")
+        self.status.setText(status_line(result))
         if result.status == "failed":
             self.show_error("Download failed", result.error or "unknown error")
         self.refresh_resumable()

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from archiver.gui.empty import Placeholder
 from archiver.gui.errors import describe
 from archiver.gui.workers import Job, JobRunner
 from archiver.jobs import Cancel
@@ -50,6 +51,30 @@ TRACE_COLUMNS = [
     ("Prompt", "UPDATEHISTORYITEM_PROMPT"),
     ("Input", "UPDATEHISTORYITEM_INPUT"),
 ]
+
+
+NO_ARCHIVE = (
+    "No archive yet at {path}.\n\nTo review interactions, download interactionSegments and "
+    "workflowTrace on the Download tab (both need the Analytics Insights entitlement)."
+)
+NO_SEGMENTS = (
+    "No interactions archived yet: download interactionSegments and workflowTrace on the "
+    "Download tab (both need the Analytics Insights entitlement). Each interaction then shows "
+    "here with its segments and workflow steps on one timeline."
+)
+NO_TRACE = (
+    "No workflowTrace archived: timelines show segments only. Download workflowTrace on the "
+    "Download tab to see each interaction's workflow steps."
+)
+START_HINT = "Type part of an id, name, phone number, email or queue and press Enter; Enter on an empty box lists the latest interactions."
+
+
+def no_match(text: str) -> str:
+    return (
+        f"No interaction matches “{text}”. Search for any part of an interaction id, customer "
+        "name, phone number, email, queue or notes; Enter on an empty box lists the latest "
+        "interactions."
+    )
 
 
 def _ts(text: str) -> datetime | None:
@@ -213,11 +238,16 @@ class InteractionPanel(QWidget):
         self.runner = runner
         self._job: Job | None = None
         self._show_job: Job | None = None
+        self._check_job: Job | None = None
         self.query = QLineEdit()
         self.query.setObjectName("interactionSearch")
         self.query.setPlaceholderText("Interaction id, customer name, phone, queue… (Enter)")
         self.results = QListWidget()
         self.results.setObjectName("interactionResults")
+        self.hint = QLabel(START_HINT)
+        self.hint.setObjectName("interactionHint")
+        self.hint.setWordWrap(True)
+        self.hint.setTextFormat(Qt.TextFormat.PlainText)
         self.title = QLabel("")
         self.title.setObjectName("interactionTitle")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -228,7 +258,8 @@ class InteractionPanel(QWidget):
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(self.query)
-        ll.addWidget(self.results)
+        ll.addWidget(self.hint)
+        ll.addWidget(self.results, 1)
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
@@ -253,8 +284,9 @@ class InteractionPanel(QWidget):
         split.addWidget(right)
         split.setStretchFactor(1, 4)
         split.setSizes([300, 1000])
+        self.page = Placeholder(split, "interactionsEmpty")
         lay = QHBoxLayout(self)
-        lay.addWidget(split)
+        lay.addWidget(self.page)
         self.query.returnPressed.connect(self.search)
         self.results.currentItemChanged.connect(
             lambda item, _: (
@@ -262,9 +294,40 @@ class InteractionPanel(QWidget):
             )
         )
 
+    def refresh(self) -> None:
+        """Say what to do when there is nothing to review (checked in a worker)."""
+        path = self.archive_path()
+        if not path.exists():
+            self.page.say(NO_ARCHIVE.format(path=path))
+            return
+
+        def check(_cancel: Cancel) -> tuple[bool, bool]:
+            with ArchiveReader(path) as r:
+                return r.has_records("interactionSegments"), r.has_records("workflowTrace")
+
+        job = Job(check, name="check interactions")
+        job.done.connect(self._checked)
+        job.failed.connect(
+            lambda exc: self.page.say(f"Cannot read the archive {path}: {describe(exc)}")
+        )
+        self._check_job = job
+        self.runner.start(job)
+
+    def _checked(self, found: tuple[bool, bool]) -> None:
+        segments, traces = found
+        if not segments:
+            self.page.say(NO_SEGMENTS)
+            return
+        self.page.show_content()
+        if not traces:
+            self.hint.setText(NO_TRACE)
+        elif self.hint.text() == NO_TRACE:
+            self.hint.setText(START_HINT)
+
     def search(self) -> None:
         path = self.archive_path()
         if not path.exists():
+            self.page.say(NO_ARCHIVE.format(path=path))
             return
         text = self.query.text().strip()
 
@@ -273,18 +336,23 @@ class InteractionPanel(QWidget):
                 return r.find_interactions(text)
 
         job = Job(find, name="find interactions")
-        job.done.connect(self._found)
+        job.done.connect(lambda rows: self._found(text, rows))
+        job.failed.connect(lambda exc: self.hint.setText(f"Search failed: {describe(exc)}"))
         self._job = job
         self.runner.start(job)
 
-    def _found(self, rows: list[tuple[str, str, int]]) -> None:
+    def _found(self, text: str, rows: list[tuple[str, str, int]]) -> None:
         self.results.clear()
         for iid, day, n in rows:
             item = QListWidgetItem(f"{iid}\n  {day} · {n} segment(s)")
             item.setData(Qt.ItemDataRole.UserRole, iid)
             self.results.addItem(item)
         if not rows:
-            self.results.addItem("No interaction matches.")
+            self.hint.setText(no_match(text) if text else NO_SEGMENTS)
+        else:
+            what = f"matching “{text}”" if text else "latest first"
+            more = " (the first 200: narrow the search)" if len(rows) >= 200 else ""
+            self.hint.setText(f"{len(rows):,} interaction(s), {what}{more}. Pick one.")
 
     def show_interaction(self, interaction_id: str | None) -> None:
         """Load the interaction in a worker (the query scans the archive), then fill the views."""
@@ -317,6 +385,6 @@ class InteractionPanel(QWidget):
         self.timeline.set_items(timeline_items(segs, steps))
 
     def wait_jobs(self) -> None:
-        for job in (self._job, self._show_job):
+        for job in (self._job, self._show_job, self._check_job):
             if job:
                 job.wait()

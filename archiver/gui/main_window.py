@@ -139,6 +139,8 @@ class MainWindow(QMainWindow):
             self.coverage.refresh()
         elif w is self.audit:
             self.audit.refresh()
+        elif w is self.interactions:
+            self.interactions.refresh()
 
     def refresh_views(self) -> None:
         """Reload what the archive shows. Coverage and the audit log reload when shown
@@ -146,6 +148,7 @@ class MainWindow(QMainWindow):
         — on a big archive, for seconds."""
         self.download.refresh_schedule()
         self.browse.refresh()
+        self.interactions.refresh()  # (its empty state: one index probe)
         current = self.tabs.currentWidget()
         if current is self.coverage:
             self.coverage.refresh()
@@ -216,6 +219,7 @@ class MainWindow(QMainWindow):
         for panel in (self.browse, self.interactions, self.audit):
             panel.wait_jobs()
         self.browse.close_reader()
+        self.audit.close_reader()
         self.qsettings.setValue("geometry", self.saveGeometry())
         self.qsettings.setValue("datasets", self.download.picker.selected())
         self.qsettings.setValue("tab", self.tabs.currentIndex())

@@ -17,7 +17,7 @@ from archiver.archive import coverage as cov
 from archiver.archive.schema import ArchiveVersionError, backup_to
 from archiver.archive.store import Archive, open_reader
 from archiver.archive.verify import VerifyReport, verify_archive
-from archiver.datasets import get_dataset
+from archiver.datasets import resolve_name
 from archiver.export.csvsafe import MODES as CSV_FORMULA_MODES
 from archiver.export.warehouse import FORMATS, ExportError
 from archiver.export.warehouse import export_dataset as _export_dataset
@@ -139,7 +139,7 @@ def export_dataset(
 ) -> int:
     """Rows of one dataset stream for a data warehouse; returns how many were written.
     ``csv_formulas``: ``escape`` (default: formula cells neutralised, reversibly) or ``raw``."""
-    get_dataset(dataset)
+    dataset = resolve_name(dataset)
     n = _export_dataset(
         path,
         dataset,
@@ -191,7 +191,7 @@ def coverage(
 ) -> CoverageReport:
     """Per dataset stream and day, what the archive's evidence shows (read only)."""
     if dataset:
-        get_dataset(dataset)
+        dataset = resolve_name(dataset)
     conn = open_reader(path)
     try:
         days = cov.day_coverage(conn, dataset=dataset, start=start, end=end, detail=detail)

@@ -24,7 +24,7 @@ from archiver.api import Credentials, NotReadyPolicy, Query, Tenant
 from archiver.api.client import check_connection as _check_connection
 from archiver.api.query import BULK_PAGE_SIZE, MAX_PAGE_SIZE
 from archiver.api.retry import RetryPolicy
-from archiver.datasets import get_dataset
+from archiver.datasets import resolve_names
 from archiver.jobs import Cancel
 from archiver.pull.engine import PullEngine
 from archiver.pull.outcome import EXIT_BUSY, RunResult
@@ -136,8 +136,7 @@ def range_params(
     """Check a range pull's parameters as the API would (ValueError / RangeError)."""
     if not datasets:
         raise ValueError("name datasets with --dataset NAME (repeatable) or --all")
-    for d in datasets:
-        get_dataset(d)
+    datasets = resolve_names(datasets)  # any case; a near miss gets a "did you mean"
     s = parse_bound(start, is_end=False, daily=daily) if isinstance(start, str) else start
     e = parse_bound(end, is_end=True, daily=daily) if isinstance(end, str) else end
     if s > e:
@@ -162,8 +161,7 @@ def plan_incremental(
     page_size: int = BULK_PAGE_SIZE,
 ) -> Plan:
     with _releasing_on_error(engine):
-        for d in datasets:
-            get_dataset(d)
+        datasets = resolve_names(datasets)
         first = parse_bound(start, is_end=False, daily=daily) if start else None
         return engine.planner.incremental(
             datasets,
@@ -186,7 +184,7 @@ def plan_resume(engine: PullEngine) -> Plan | None:
 
 def plan_retry_pending(engine: PullEngine, datasets: list[str] | None = None) -> Plan:
     with _releasing_on_error(engine):
-        return engine.planner.retry_pending(datasets)
+        return engine.planner.retry_pending(resolve_names(datasets) if datasets else None)
 
 
 def run(

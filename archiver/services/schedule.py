@@ -33,7 +33,7 @@ from archiver.api.tenant import Tenant
 from archiver.archive import coverage
 from archiver.archive.store import open_reader
 from archiver.credentials import load_secret
-from archiver.datasets import DATASET_NAMES, get_dataset
+from archiver.datasets import DATASET_NAMES, resolve_name
 from archiver.services.pull import parse_lookback
 from archiver.timerange import INTERVAL, parse_bound
 
@@ -279,7 +279,7 @@ def check(s: Schedule) -> None:
     try:
         parse_lookback(s.lookback)
         for d in s.datasets:
-            get_dataset(d)
+            resolve_name(d)
         if s.start:
             parse_bound(s.start, is_end=False, daily=False)
     except ValueError as exc:

@@ -600,8 +600,9 @@ def test_custody_summaries_say_what_each_entry_records(bundle, shared_archive):
     conn.close()
     assert entries[-1][0] == "export" and entries[-1][1]["bundle_id"] == bundle.bundle_id
     assert summarise(*entries[-1]) == (
-        f"bundle {bundle.bundle_id}, redaction none; "
-        f"{bundle.segments:,} segment rows, {bundle.traces:,} trace rows"
+        f"bundle {bundle.bundle_id} (ROW_DATE_UTC {DAY} to {DAY}, latest versions), "
+        f"redaction none; {bundle.segments:,} segment rows, {bundle.traces:,} trace rows "
+        f"→ {entries[-1][1]['out']}; signed by {entries[-1][1]['signer_fingerprint'][:23]}…"
     )
     entries = entries[:-1]  # the bundle's own export is recorded after its report was made
     assert {e for e, _ in entries} >= {"pull started", "pull finished"}
@@ -628,6 +629,20 @@ def test_custody_summaries_say_what_each_entry_records(bundle, shared_archive):
             "pull started",
             {"tenant": "t", "params": {"description": "retry failed", "chunks": 3}},
             "retry failed (3 chunks); tenant t",
+        ),
+        (
+            "pull finished",
+            {
+                "status": "finished",
+                "summary": {
+                    "datasets": {
+                        "agent": {"rows": 2351, "new_versions": 2000, "not_entitled": False},
+                        "workflowTrace": {"rows": 0, "new_versions": 0, "not_entitled": True},
+                    }
+                },
+            },
+            "finished (agent); not entitled, not archived: workflowTrace; "
+            "2,351 rows received, 2,000 new row versions archived",
         ),
         (
             "key fallback",
@@ -665,6 +680,64 @@ def test_custody_summaries_say_what_each_entry_records(bundle, shared_archive):
             "export",
             {"bundle_id": "B1", "redaction": "customer-pii", "segments": 5, "traces": 9},
             "bundle B1, redaction customer-pii; 5 segment rows, 9 trace rows",
+        ),
+        (
+            "export",
+            {
+                "bundle_id": "B2",
+                "out": "/evidence/b2",
+                "scope": {
+                    "start": "2025-02-01",
+                    "end": "2025-02-03",
+                    "interactions": ["i1", "i2", "i3", "i4"],
+                    "agent": "u7",
+                    "queue": None,
+                    "channel": "voice",
+                    "versions": "all",
+                    "redact": "customer-pii",
+                },
+                "redaction": "customer-pii",
+                "redacted_fields": ["FIRST_LAST_NAME", "SOURCE_EMAIL"],
+                "segments": 1200,
+                "traces": 3400,
+                "signer_fingerprint": "AB:CD:" * 16,
+            },
+            "bundle B2 (ROW_DATE_UTC 2025-02-01 to 2025-02-03, interactions i1, i2, i3 and 1 "
+            "more, agent u7, channel voice, all versions), redaction customer-pii (2 fields); "
+            "1,200 segment rows, 3,400 trace rows → /evidence/b2; signed by AB:CD:AB:CD:AB:CD:AB:CD…",
+        ),
+        (
+            "export-dataset",
+            {
+                "dataset": "interactionSegments",
+                "dataset_type": "daily",
+                "format": "csv",
+                "csv_formulas": "raw",
+                "out": "/w/s.csv",
+                "rows": 7,
+                "all_versions": True,
+            },
+            "7 daily rows of interactionSegments (all versions) as csv (formula cells: raw) → /w/s.csv",
+        ),
+        (
+            "archive lock taken over",
+            {
+                "previous": {
+                    "pid": 41,
+                    "since": "2025-02-01T02:30:00Z",
+                    "host": "h",
+                    "command": "archiver pull",
+                },
+                "lock_file": "/a.sqlite3.lock",
+                "by": {
+                    "pid": 42,
+                    "since": "2025-02-01T03:00:00Z",
+                    "host": "h",
+                    "command": "archiver gui",
+                },
+            },
+            "stale lock of pid 41 on h (since 2025-02-01T02:30:00Z: archiver pull) taken over by "
+            "pid 42 on h; lock file /a.sqlite3.lock",
         ),
         ("something new", {"what": "x", "n": 2, "nested": {"a": 1}}, "what=x, n=2"),
         ("something new", {}, "something new"),

@@ -76,9 +76,9 @@ def test_pull_human_summary(sim, tmp_path):
             sim,
             tmp_path / "a.sqlite3",
             "--dataset",
-            "queue",
+            "QUEUE",  # any case: the registry's spelling is what gets asked and archived
             "--dataset",
-            "agent",
+            "Agent",
             "--from",
             "202502010000",
             "--to",
@@ -125,6 +125,7 @@ def test_pull_iso_bounds_and_daily(sim, tmp_path):
     ("args", "message"),
     [
         (["--dataset", "nosuch", "--from", "20250201", "--to", "20250201"], "Valid datasets"),
+        (["--dataset", "queu", "--from", "20250201", "--to", "20250201"], "Did you mean 'queue'?"),
         (["--dataset", "queue", "--from", "20250201"], "--to END"),
         (["--dataset", "queue", "--from", "2025-13-45", "--to", "20250201"], "not a date"),
         (["--dataset", "queue", "--from", "20250203", "--to", "20250201"], "after"),

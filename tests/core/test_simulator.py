@@ -776,4 +776,7 @@ def test_cli_rejects_bad_reading_flags(flags):
         timeout=30,
         cwd=ROOT,
     )
-    assert out.returncode == 2 and "invalid choice" in out.stderr
+    assert out.returncode == 2
+    assert ("invalid choice" if "--ending" in flags else "Did you mean 'interactionSegments'") in (
+        out.stderr
+    )

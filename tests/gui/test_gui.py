@@ -144,6 +144,10 @@ def test_not_entitled_dataset_is_marked(qtbot, sim_factory, window_factory):
     w = window_factory(sim)
     result = download(qtbot, w, ["queue", "workflowTrace"], TWO_DAYS[0], (2025, 2, 1, 23, 45))
     assert result.exit_code == 5
+    status = w.download.status.text()
+    assert "Finished." not in status and "every chunk archived" not in status
+    assert "workflowTrace not archived: not entitled for this tenant" in status
+    assert "Analytics Insights" in status and "Archived queue" in status
     assert w.download.jobs.dataset_state("workflowTrace") == "not entitled"
     assert w.download.jobs.dataset_state("queue") == "done"
     item = w.download.picker.items["workflowTrace"]
@@ -151,6 +155,10 @@ def test_not_entitled_dataset_is_marked(qtbot, sim_factory, window_factory):
     assert "Analytics Insights" in item.toolTip(0) and "Not entitled" in item.text(1)
     w.tabs.setCurrentWidget(w.coverage)
     assert w.coverage.state("workflowTrace", "2025-02-01") == "not entitled"
+    w.tabs.setCurrentWidget(w.audit)  # the custody entry is as honest as the status line
+    row = w.audit.events().index("pull finished")
+    details = w.audit.model.index(row, 5).data()
+    assert details.startswith("finished (queue); not entitled, not archived: workflowTrace;")
 
 
 def test_row_versions_after_late_update(qtbot, sim, window_factory):
@@ -214,6 +222,8 @@ def test_coverage_shows_pending(qtbot, sim_factory, window_factory):
     set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 23, 45))
     w.download.start_download()
     assert w.download.jobs.dataset_state("queue").startswith("waiting for data")
+    status = w.download.status.text()
+    assert "Partial" in status and "queue (" in status and "Retry pending" in status
     w.tabs.setCurrentWidget(w.coverage)
     assert w.coverage.state("queue", "2025-02-01") == "pending (202)"
     dlg = w.coverage.open_day("queue", "2025-02-01")
@@ -246,7 +256,7 @@ def test_verify_archive_action(qtbot, sim, window_factory):
     w.verify_action.trigger()
     assert w.tabs.currentWidget() is w.audit
     assert "Intact" in w.audit.result.text()
-    events = [w.audit.table.item(r, 2).text() for r in range(w.audit.table.rowCount())]
+    events = w.audit.events()
     # newest first: the verification, then the checkpoint it wrote, are on top
     assert events[:2] == ["checkpoint", "verify-archive"] and "pull started" in events
 
@@ -466,8 +476,11 @@ def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeyp
     ver.run()
     assert ver.verdict.property("ok") is False and "records.jsonl" in ver.verdict.text()
     w.tabs.setCurrentWidget(w.audit)
-    events = [w.audit.table.item(r, 2).text() for r in range(w.audit.table.rowCount())]
+    events = w.audit.events()  # newest first: the checkpoint the export wrote, then the export
     assert events[:2] == ["checkpoint", "export"]
+    details = w.audit.model.index(1, 5).data()  # the custody details, as the report words them
+    assert dlg.bundle_result.bundle_id in details and "redaction customer-pii" in details
+    assert "ROW_DATE_UTC 2025-02-01 to 2025-02-01" in details and "gui-bundle" in details
 
 
 def test_interaction_loads_in_a_worker(qtbot, sim, window_factory):
