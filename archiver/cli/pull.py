@@ -11,6 +11,12 @@ import threading
 import time
 
 from archiver.api import NotReadyPolicy
+from archiver.api.limits import (
+    DEFAULT_MAX_BODY_MB,
+    DEFAULT_MAX_PAGES_PER_CHUNK,
+    DEFAULT_REQUEST_DEADLINE,
+    Limits,
+)
 from archiver.api.query import BULK_PAGE_SIZE
 from archiver.api.retry import RetryPolicy
 from archiver.cli import common
@@ -98,6 +104,31 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="with --incremental: re-read this much (e.g. 2d, 12h; default 2d)",
     )
     p.add_argument("--json", action="store_true", help="print only a JSON summary (for cron)")
+    limits = p.add_argument_group(
+        "response limits",
+        "a response crossing one fails its chunk, naming the limit; what arrived is quarantined",
+    )
+    limits.add_argument(
+        "--max-body-mb",
+        type=int,
+        default=DEFAULT_MAX_BODY_MB,
+        metavar="MB",
+        help=f"largest response body, on the wire and decompressed (default {DEFAULT_MAX_BODY_MB})",
+    )
+    limits.add_argument(
+        "--request-deadline",
+        type=float,
+        default=DEFAULT_REQUEST_DEADLINE,
+        metavar="S",
+        help=f"longest one request may take, connection to last byte (default {DEFAULT_REQUEST_DEADLINE:g} s)",
+    )
+    limits.add_argument(
+        "--max-pages-per-chunk",
+        type=int,
+        default=DEFAULT_MAX_PAGES_PER_CHUNK,
+        metavar="N",
+        help=f"most pages one chunk (one day) may have (default {DEFAULT_MAX_PAGES_PER_CHUNK:,})",
+    )
     p.add_argument("--retry-initial", type=float, default=1.0, metavar="S", help=argparse.SUPPRESS)
     p.add_argument(
         "--not-ready-initial", type=float, default=30.0, metavar="S", help=argparse.SUPPRESS
@@ -128,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
                 jitter=args.retry_initial,
             ),
             not_ready=NotReadyPolicy(initial=args.not_ready_initial),
+            limits=Limits(args.max_body_mb, args.request_deadline, args.max_pages_per_chunk),
         )
         engine = pulls.open_engine(common.archive_path(args), tenant, creds, options)
     except (ValueError, UnknownDatasetError, CredentialError) as exc:

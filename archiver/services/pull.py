@@ -6,12 +6,13 @@ written by its archive writer after the last page is committed)."""
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from archiver.api import Credentials, NotReadyPolicy, Query, Tenant
 from archiver.api.client import check_connection as _check_connection
+from archiver.api.limits import Limits
 from archiver.api.query import BULK_PAGE_SIZE, MAX_PAGE_SIZE
 from archiver.api.retry import RetryPolicy
 from archiver.datasets import get_dataset
@@ -32,6 +33,8 @@ class PullOptions:
     wait_pending: bool = False
     retry: RetryPolicy | None = None
     not_ready: NotReadyPolicy | None = None
+    #: response limits: body size, request deadline, pages per chunk
+    limits: Limits = field(default_factory=Limits)
 
 
 def check_connection(tenant: Tenant, credentials: Credentials) -> str:
@@ -58,6 +61,7 @@ def open_engine(
         not_ready=o.not_ready,
         wait_pending=o.wait_pending,
         cancel=cancel,
+        limits=o.limits,
     )
 
 
