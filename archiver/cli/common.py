@@ -1,14 +1,20 @@
-"""Arguments shared by several subcommands."""
+"""Arguments shared by several subcommands, and terminal-safe output."""
 
 from __future__ import annotations
 
 import argparse
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TextIO
 
 from platformdirs import user_data_path
 
 from archiver.api.tenant import Tenant
 from archiver.api.transport import trust_context
+from archiver.files import private_dir
 
 
 def default_archive() -> Path:
@@ -26,7 +32,12 @@ def add_archive(p: argparse.ArgumentParser) -> None:
 
 
 def archive_path(args: argparse.Namespace) -> Path:
-    return args.archive or default_archive()
+    """--archive, or the default archive, whose folder (the app's own) is made 0700."""
+    if args.archive:
+        return Path(args.archive)
+    path = default_archive()
+    private_dir(path.parent)
+    return path
 
 
 def add_tenant(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -59,3 +70,60 @@ def tenant(args: argparse.Namespace) -> Tenant:
     if t.ca_bundle:
         trust_context(t.ca_bundle)  # an unreadable bundle is a usage error, said at once
     return t
+
+
+# -- terminal-safe output -----------------------------------------------------------------
+#: C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides that
+#: can make a line read differently from what it says.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe(text: object, newlines: bool = True) -> str:
+    """``text`` fit for a terminal: every control character escaped (ESC as ``\\x1b``), so
+    no text from a server can move the cursor, retitle or clear the terminal, or hide a
+    line with a carriage return. ``newlines=False`` escapes newlines too (one-line fields)."""
+    out = _UNSAFE.sub(_escape, str(text))
+    return out if newlines else out.replace("\n", "\\n")
+
+
+class SafeStream:
+    """A text stream that writes everything through :func:`safe`. The CLI's stdout and
+    stderr are wrapped in it for the whole command, so every message, whoever prints it,
+    is terminal-safe; ``unsafe`` is the stream itself (for our own cursor movements)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.unsafe = stream
+
+    def write(self, text: str) -> int:
+        return self.unsafe.write(safe(text))
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.unsafe, name)
+
+
+def raw_stream(stream: TextIO | SafeStream) -> TextIO:
+    """The stream under a SafeStream (escape sequences of our own: the progress display)."""
+    return stream.unsafe if isinstance(stream, SafeStream) else stream
+
+
+@contextmanager
+def safe_output() -> Iterator[None]:
+    """Wrap sys.stdout and sys.stderr in SafeStream for the duration."""
+    saved = sys.stdout, sys.stderr
+    if not isinstance(sys.stdout, SafeStream):
+        sys.stdout = SafeStream(sys.stdout)
+    if not isinstance(sys.stderr, SafeStream):
+        sys.stderr = SafeStream(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved

@@ -82,9 +82,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help=f"records per page, 1-200 (default {BULK_PAGE_SIZE})",
     )
     p.add_argument(
-        "--workers", type=int, default=4, metavar="N", help="concurrent workers (default 4)"
+        "--workers",
+        type=int,
+        default=4,
+        metavar="N",
+        help=f"concurrent workers, 1-{pulls.MAX_WORKERS} (default 4)",
     )
     common.add_archive(p)
+    p.add_argument(
+        "--create-dirs",
+        action="store_true",
+        help="create the archive's folder if it does not exist (otherwise a missing folder "
+        "is refused: a typo should not scatter archives)",
+    )
     p.add_argument("--resume", action="store_true", help="continue the newest interrupted run")
     p.add_argument(
         "--retry-pending", action="store_true", help="retry chunks left pending by 202 responses"
@@ -161,7 +171,9 @@ def run(args: argparse.Namespace) -> int:
             not_ready=NotReadyPolicy(initial=args.not_ready_initial),
             limits=Limits(args.max_body_mb, args.request_deadline, args.max_pages_per_chunk),
         )
-        engine = pulls.open_engine(common.archive_path(args), tenant, creds, options)
+        engine = pulls.open_engine(
+            common.archive_path(args), tenant, creds, options, create_dirs=args.create_dirs
+        )
     except (ValueError, UnknownDatasetError, CredentialError) as exc:
         return _usage(str(exc))
     try:
@@ -284,10 +296,11 @@ class _Renderer:
             out.append(
                 f"{d.dataset:<24} [{bar}] {d.finished_chunks}/{d.chunks_total} chunks {d.pages:>6} pages {d.rows:>9,} rows {d.rate():>7,.0f} rows/s {eta:<12} {d.state}"
             )
+        term = common.raw_stream(sys.stderr)  # our own cursor movements; the text is safe()
         if self.lines:
-            sys.stderr.write(f"\x1b[{self.lines}F")
-        sys.stderr.write("".join(line + "\x1b[K\n" for line in out))
-        sys.stderr.flush()
+            term.write(f"\x1b[{self.lines}F")
+        term.write("".join(common.safe(line, newlines=False) + "\x1b[K\n" for line in out))
+        term.flush()
         self.lines = len(out)
 
 
@@ -295,6 +308,7 @@ def _print_summary(result: RunResult) -> None:
     rows = [("dataset", "state", "chunks", "pages", "rows", "new versions", "note")]
     for d in result.progress.datasets.values():
         note = d.message if d.state in ("failed", "not entitled", "waiting for data") else ""
+        note = common.safe(note, newlines=False)  # a server's words, on one line
         if d.conflicts:
             note = (note + f" {d.conflicts} integrity conflicts").strip()
         if d.quarantined:
@@ -318,7 +332,7 @@ def _print_summary(result: RunResult) -> None:
         )
     for name, c in result.counts.items():
         for failure in c["failures"][:5]:
-            print(f"  not archived: {failure}")
+            print(f"  not archived: {common.safe(failure, newlines=False)}")
         if len(c["failures"]) > 5:
             print(f"  … and {len(c['failures']) - 5} more chunks of {name} not archived")
     if result.reading:
@@ -330,4 +344,4 @@ def _print_summary(result: RunResult) -> None:
         5: "Finished, but some datasets are not entitled for this tenant (see above): ask your Avaya administrator about Analytics Insights.",
         130: "Cancelled. Everything archived so far is kept; rerun the same command (or `archiver pull --resume`) to continue.",
     }.get(result.exit_code, f"Failed: {result.error}")
-    print(f"Run {result.run_id}: {result.status}. {verdict}")
+    print(f"Run {result.run_id}: {result.status}. {common.safe(verdict, newlines=False)}")

@@ -13,19 +13,19 @@ from platformdirs import user_data_path, user_log_path
 from PySide6.QtCore import QTimer
 
 from archiver.api.tenant import Secret
+from archiver.files import private_dir, private_umask
 from archiver.gui.context import AppContext
 from archiver.gui.errors import install_excepthook
 from archiver.gui.main_window import MainWindow, app_icon
 from archiver.gui.startup import create_application
-from archiver.settings import Settings
+from archiver.settings import Settings, default_archive_path
 from archiver.simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SimConfig, Simulator
 
 
 def setup_logging() -> Path:
     """A rotating log file under the platform log dir. Secrets never reach it: the code
     never logs them, and requests/urllib3 log URLs, not headers or bodies."""
-    log_dir = user_log_path("archiver", appauthor=False)
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = private_dir(user_log_path("archiver", appauthor=False))
     path = log_dir / "archiver.log"
     handler = logging.handlers.RotatingFileHandler(
         path, maxBytes=2_000_000, backupCount=5, encoding="utf-8"
@@ -44,7 +44,7 @@ def demo_context(rows_per_interval: int = 20) -> tuple[AppContext, Simulator]:
     separate demo archive (never the user's real one)."""
     sim = Simulator(SimConfig(rows_per_interval=rows_per_interval))
     url = sim.start()
-    data = user_data_path("archiver", appauthor=False)
+    data = private_dir(user_data_path("archiver", appauthor=False))
     settings = Settings(data / "demo-settings.json")  # never saved: demo values are per session
     settings.set("base_url", url)
     settings.set("client_id", DEFAULT_CLIENT_ID)
@@ -59,6 +59,7 @@ def demo_context(rows_per_interval: int = 20) -> tuple[AppContext, Simulator]:
 
 
 def run(args: argparse.Namespace) -> int:
+    private_umask()  # archive, backups, bundles, keys, settings, logs: owner only
     log_path = setup_logging()
     app = create_application(sys.argv[:1])
     if app is None:  # no display: the reason and what to do instead are printed
@@ -74,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         settings = Settings()
         ctx = AppContext(settings, args.archive or settings.archive_path())
+        if ctx.archive_path == default_archive_path():  # the app's own folder: made 0700
+            private_dir(ctx.archive_path.parent)
     window = MainWindow(ctx)
     install_excepthook(lambda: window)
     logging.getLogger(__name__).info("started (demo=%s), log at %s", ctx.demo, log_path)

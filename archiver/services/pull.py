@@ -23,6 +23,13 @@ from archiver.pull.plan import Plan, PullParams
 from archiver.pull.progress import Progress
 from archiver.timerange import RangeError, parse_bound
 
+#: More workers only multiply the load on the API (and the memory a hostile server can
+#: make a run hold); the guide's rate limits are reached well before.
+MAX_WORKERS = 32
+#: The longest range one command may plan (about 3,650 day chunks per dataset).
+MAX_RANGE = timedelta(days=3653)
+MAX_RANGE_TEXT = "10 years"
+
 
 @dataclass(frozen=True)
 class PullOptions:
@@ -48,10 +55,24 @@ def open_engine(
     credentials: Credentials,
     options: PullOptions | None = None,
     cancel: Cancel | None = None,
+    *,
+    create_dirs: bool = False,
 ) -> PullEngine:
+    """An engine for ``archive``. ValueError for options out of range, or when the archive's
+    folder does not exist (created, 0700, only with ``create_dirs``)."""
     o = options or PullOptions()
     if not 1 <= o.page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"the page size must be between 1 and {MAX_PAGE_SIZE}")
+    if not 1 <= o.workers <= MAX_WORKERS:
+        raise ValueError(f"the number of workers must be between 1 and {MAX_WORKERS}")
+    folder = archive.parent
+    if not folder.is_dir():
+        if folder.exists() or not create_dirs:
+            raise ValueError(
+                f"the archive's folder {folder} does not exist: create it first, or let "
+                "the pull create it (archiver pull --create-dirs)"
+            )
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return PullEngine(
         archive,
         tenant,
@@ -83,8 +104,17 @@ def range_params(
     e = parse_bound(end, is_end=True, daily=daily) if isinstance(end, str) else end
     if s > e:
         raise RangeError("the start of the range (--from) is after its end (--to)")
+    _check_span(s, e)
     Query(datasets[0], s, e, "daily" if daily else "interval", filter, page_size)  # checks
     return PullParams(tuple(datasets), s, e, daily, filter, page_size)
+
+
+def _check_span(start: datetime, end: datetime) -> None:
+    if end - start > MAX_RANGE:
+        raise RangeError(
+            f"the range from {start:%Y-%m-%d} to {end:%Y-%m-%d} is longer than "
+            f"{MAX_RANGE_TEXT}: pull it in parts of at most {MAX_RANGE_TEXT}"
+        )
 
 
 def plan_range(engine: PullEngine, params: PullParams) -> Plan:
@@ -104,6 +134,8 @@ def plan_incremental(
     for d in datasets:
         get_dataset(d)
     first = parse_bound(start, is_end=False, daily=daily) if start else None
+    if first is not None:
+        _check_span(first, engine.now())
     return engine.planner.incremental(
         datasets, daily=daily, filter=filter, lookback=lookback, start=first, page_size=page_size
     )
