@@ -6,7 +6,6 @@ sets the umask itself); the suite's umask (022) comes back after each test."""
 
 from __future__ import annotations
 
-import logging
 import os
 import sqlite3
 import stat
@@ -125,24 +124,6 @@ def test_the_apps_own_folders_are_0700(env, sim, tmp_path):
     os.chmod(data, 0o755)  # as an earlier version left it
     assert pull(sim, None) == 0  # the default archive
     assert mode(data) == 0o700 and mode(data / "archive.sqlite3") == 0o600
-
-
-def test_the_gui_log_is_private(env, tmp_path):
-    from archiver.files import private_umask
-    from archiver.gui.app import setup_logging  # Qt-free at import (no QApplication)
-
-    private_umask()
-    root = logging.getLogger()
-    before = list(root.handlers)
-    try:
-        path = setup_logging()
-        logging.getLogger("x").info("hello")
-        assert mode(path) == 0o600 and mode(path.parent) == 0o700
-    finally:
-        for h in root.handlers[:]:
-            if h not in before:
-                root.removeHandler(h)
-                h.close()
 
 
 # -- input limits -------------------------------------------------------------------------

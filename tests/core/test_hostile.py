@@ -2,7 +2,7 @@
 
 Each attack ends with the chunk failed, the message naming the cause, the pulling process's
 peak RSS under 300 MB and `verify-archive` green. The pull runs as a real subprocess so its
-peak RSS is its own (os.wait4 reports the child's rusage).
+peak RSS is its own (tests/rss_main.py reports the child's VmHWM).
 """
 
 from __future__ import annotations
@@ -34,35 +34,32 @@ class Outcome:
 
 
 def run_measured(args: list[str], tmp_path: Path, timeout: float = 240) -> Outcome:
-    """Run ``python -m archiver ARGS``; its exit code, output and peak RSS (MB)."""
+    """Run ``archiver ARGS`` in a subprocess; its exit code, output and peak RSS (MB)."""
     env = dict(
         os.environ,
         ARCHIVER_CLIENT_ID="hostile-client",
         ARCHIVER_CLIENT_SECRET="hostile-secret",
         PYTHONPATH=str(ROOT),
     )
-    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    out, err, rss = tmp_path / "stdout", tmp_path / "stderr", tmp_path / "rss"
     started = time.monotonic()
     with out.open("wb") as o, err.open("wb") as e:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "archiver", *args], stdout=o, stderr=e, env=env, cwd=ROOT
-        )
-        deadline = started + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                pytest.fail(f"archiver {args[0]} did not finish in {timeout} s")
-            time.sleep(0.05)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+        try:
+            proc = subprocess.run(
+                [sys.executable, str(ROOT / "tests" / "rss_main.py"), str(rss), *args],
+                stdout=o,
+                stderr=e,
+                env=env,
+                cwd=ROOT,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"archiver {args[0]} did not finish in {timeout} s")
     return Outcome(
         proc.returncode,
         out.read_text(encoding="utf-8", errors="replace"),
         err.read_text(encoding="utf-8", errors="replace"),
-        usage.ru_maxrss / 1024,  # KiB on Linux
+        int(rss.read_text()) / 1024,
         time.monotonic() - started,
     )
 

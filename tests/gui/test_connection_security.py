@@ -3,6 +3,9 @@ plain text; plain http needs the explicit, warned-about opt-in."""
 
 from __future__ import annotations
 
+import logging
+import stat
+
 import keyring
 import pytest
 from PySide6.QtCore import Qt
@@ -91,3 +94,23 @@ def test_plain_http_needs_the_opt_in(qtbot, sim, tmp_path, socket_guard):
     dlg.save()
     assert ctx.settings.get("allow_insecure_http") is True
     assert ctx.tenant().allow_insecure_http
+
+
+def test_the_gui_log_is_private(tmp_path, monkeypatch):
+    from archiver.files import private_umask
+    from archiver.gui.app import setup_logging
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    private_umask()  # as the app does first (the suite's umask comes back after the test)
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        path = setup_logging()
+        logging.getLogger("x").info("hello")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    finally:
+        for h in root.handlers[:]:
+            if h not in before:
+                root.removeHandler(h)
+                h.close()
