@@ -484,7 +484,7 @@ class _ChunkWalk:
         return False
 
     def _limit(self, exc: LimitExceeded) -> bool:
-        """A response crossed a limit: keep what arrived (bounded by the body limit) as
+        """A response crossed a limit: keep what arrived (its first EVIDENCE_BYTES) as
         quarantined evidence and fail the chunk, naming the limit. Never retried here: the
         same server would do it again; a rerun tries again from the same cursor."""
         if exc.started:
