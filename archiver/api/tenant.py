@@ -77,8 +77,8 @@ def check_transport(url: str, allow_insecure_http: bool = False) -> None:
     if not is_loopback_host(parts.hostname or ""):
         raise InsecureTransportError(
             f"{url} is plain http to another machine: the client secret and every record "
-            "would travel unencrypted. Use https://, or pass --allow-insecure-http (GUI: "
-            "'Allow insecure http' in Connection settings) if this network is trusted."
+            "would travel unencrypted. Use https://, or pass --allow-insecure-http (in the app: "
+            "'Allow plain http' in Connection settings) if this network is trusted."
         )
 
 
