@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 # Headless Qt for every test; set here so users never have to.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Never touch the developer's real OS keyring from tests.
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+# The log files of the command lines the tests run (archiver.logs) go to a throwaway
+# directory, not the developer's ~/.local/state/archiver/log.
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="archiver-tests-state-")
 
+import logging
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,6 +28,8 @@ from archiver.simulator import SimConfig, Simulator
 from archiver.simulator.server import TOKEN_PATH
 
 DATA = "/api/analytics/v2/datasets/"
+
+atexit.register(shutil.rmtree, os.environ["XDG_STATE_HOME"], True)
 
 
 # -- the socket guard ---------------------------------------------------------------------
@@ -103,6 +112,20 @@ def _keep_umask() -> Iterator[None]:
     os.umask(old)
     yield
     os.umask(old)
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_log_files() -> Iterator[None]:
+    """``main()`` run in-process adds the command line's log file (archiver.logs) to the
+    root logger, under the test's XDG_STATE_HOME: closed after the test, so later tests do
+    not write into an earlier test's folder."""
+    root = logging.getLogger()
+    before = list(root.handlers)
+    yield
+    for h in root.handlers[:]:
+        if h not in before:
+            root.removeHandler(h)
+            h.close()
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+from archiver.archive import auditlog, sqlitefile
+from archiver.archive.hashing import GENESIS, PAGE_META_FIELDS, chain_next, page_meta_digest
+
+SCHEMA_VERSION = 3
 
 #: Append-only tables: triggers refuse UPDATE and DELETE (hash chains catch the rest).
 EVIDENCE_TABLES = (
@@ -208,6 +211,14 @@ CREATE VIEW latest AS
 """
 
 
+#: Version 3: each page says which chain rule it follows (archive/hashing.py): 1, the body
+#: hash only (every page stored before version 3, whose chain values stay as they were), or
+#: 2, the body hash and the digest of its metadata (every page since).
+_V3 = """
+ALTER TABLE pages ADD COLUMN chain_rule INTEGER NOT NULL DEFAULT 1;
+"""
+
+
 def _statements(script: str) -> list[str]:
     """Statements of a DDL script (no triggers or ';' in comments here: ';' ends one)."""
     out = [s.strip() for s in script.split(";") if s.strip()]
@@ -231,7 +242,7 @@ def _drop_triggers(conn: sqlite3.Connection) -> None:
 
 def _create_current(conn: sqlite3.Connection) -> None:
     """A new file: the current schema at once."""
-    for stmt in _statements(_BASE + _V2):
+    for stmt in _statements(_BASE + _V2 + _V3):
         conn.execute(stmt)
 
 
@@ -255,10 +266,39 @@ def _migrate_to_2(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE records_v1")
 
 
+def _migrate_to_3(conn: sqlite3.Connection) -> None:
+    """Pages gain their chain rule; every page stored so far keeps rule 1 and its chain
+    value. The audit log records where rule 1 ends, the chain head there, and a chain of
+    the old pages' metadata digests, so that verify-archive finds a later edit of their
+    metadata (which their chain does not cover) and any page claiming rule 1 after them."""
+    for stmt in _statements(_V3):
+        conn.execute(stmt)
+    pages, head, meta = 0, GENESIS, GENESIS
+    cols = ", ".join(PAGE_META_FIELDS)
+    for row in conn.execute(f"SELECT {cols}, chain FROM pages ORDER BY page_id"):
+        values = dict(zip((*PAGE_META_FIELDS, "chain"), row, strict=True))
+        pages += 1
+        head = values["chain"]
+        meta = chain_next(meta, page_meta_digest(values))
+    auditlog.append(
+        conn,
+        "migrate",
+        {
+            "from": 2,
+            "to": 3,
+            "chain_rule_1_pages": pages,
+            "chain_head": head,
+            "metadata_chain": meta,
+        },
+        None,
+    )
+
+
 #: version → migration that brings the schema from version-1 to version.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_to_1,
     2: _migrate_to_2,
+    3: _migrate_to_3,
 }
 
 
@@ -302,7 +342,7 @@ def migrate(conn: sqlite3.Connection, path: Path | None) -> int:
 def backup_to(conn: sqlite3.Connection, dest: Path) -> None:
     """A consistent copy through SQLite's online backup API (never a file copy)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    target = sqlite3.connect(dest)
+    target = sqlitefile.connect(dest, "rwc")
     try:
         conn.backup(target)
     finally:

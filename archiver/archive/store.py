@@ -6,11 +6,11 @@ advance commit together, so a kill -9 at any instant loses at most the page in f
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sqlite3
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,10 +18,14 @@ from typing import Any
 from archiver import __version__
 from archiver.api.pages import NotReady, Page
 from archiver.api.typed import schema_diff
+from archiver.archive import auditlog, sqlitefile
+from archiver.archive.auditlog import os_user
 from archiver.archive.hashing import (
+    CHAIN_BODY_META,
     GENESIS,
     canonical_json,
-    chain_next,
+    page_chain_next,
+    page_meta_digest,
     sha256_hex,
 )
 from archiver.archive.keys import Identity, page_identities
@@ -36,18 +40,12 @@ from archiver.archive.schema import migrate
 from archiver.timerange import DAILY, Chunk, utc_now
 
 
-def os_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name (containers, services)
-        return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
-
-
 def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    """A connection to exactly ``path`` (by URI: see sqlitefile.py)."""
     if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        conn = sqlitefile.connect(path, "ro", check_same_thread=False)
     else:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn = sqlitefile.connect(path, "rwc", isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=30000")
@@ -113,41 +111,24 @@ class Archive:
     def transaction(self) -> _Tx:
         return _Tx(self.conn)
 
-    def _last_chain(self, table: str, key: str) -> str:
-        row = self.conn.execute(f"SELECT chain FROM {table} ORDER BY {key} DESC LIMIT 1").fetchone()
-        return row[0] if row else GENESIS
-
     # -- audit log ------------------------------------------------------------------------
     def audit(self, event: str, details: dict[str, Any], run_id: str | None = None) -> str:
         """Append a chained audit entry; returns its chain value."""
         with self.transaction():
             return self._audit(event, details, run_id)
 
+    def audit_from(
+        self, event: str, make: Callable[[sqlite3.Connection], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Append an audit entry whose details ``make`` reads from the archive in the same
+        transaction (a checkpoint: nothing can come between what it states and the entry)."""
+        with self.transaction():
+            details = make(self.conn)
+            self._audit(event, details, None)
+            return details
+
     def _audit(self, event: str, details: dict[str, Any], run_id: str | None) -> str:
-        entry = {
-            "at": utc_now(),
-            "event": event,
-            "os_user": os_user(),
-            "tool_version": __version__,
-            "run_id": run_id,
-            "details": details,
-        }
-        digest = sha256_hex(canonical_json(entry).encode())
-        chain = chain_next(self._last_chain("audit_log", "entry_id"), digest)
-        self.conn.execute(
-            "INSERT INTO audit_log(at, event, os_user, tool_version, run_id, details, sha256, chain) VALUES (?,?,?,?,?,?,?,?)",
-            (
-                entry["at"],
-                event,
-                entry["os_user"],
-                __version__,
-                run_id,
-                canonical_json(details),
-                digest,
-                chain,
-            ),
-        )
-        return chain
+        return auditlog.append(self.conn, event, details, run_id)
 
     # -- runs -----------------------------------------------------------------------------
     def start_run(self, run_id: str, tenant: str, params: dict[str, Any], params_hash: str) -> None:
@@ -276,37 +257,52 @@ class Archive:
         next_token: str,
         record_count: int,
     ) -> int:
+        last = self.conn.execute(
+            "SELECT page_id, chain FROM pages ORDER BY page_id DESC LIMIT 1"
+        ).fetchone()
+        meta: dict[str, Any] = {
+            "page_id": (last[0] if last else 0) + 1,
+            "run_id": run_id,
+            "dataset": chunk.dataset,
+            "dataset_type": chunk.dataset_type,
+            "chunk_start": chunk.start_key,
+            "query": canonical_json(query),
+            "page_number": page_number,
+            "request_token": resp.request_token or "",
+            "next_token": next_token,
+            "http_status": resp.status,
+            "url": resp.url,
+            "received_at": resp.received_at.isoformat(timespec="milliseconds").replace(
+                "+00:00", "Z"
+            ),
+            "size": len(resp.raw),
+            "record_count": record_count,
+            "columns": canonical_json(resp.columns),
+        }
         digest = sha256_hex(resp.raw)
-        chain = chain_next(self._last_chain("pages", "page_id"), digest)
+        chain = page_chain_next(
+            last[1] if last else GENESIS, CHAIN_BODY_META, digest, page_meta_digest(meta)
+        )
         body, encoding = (
             (zlib.compress(resp.raw, 6), "zlib") if self.compress else (resp.raw, "identity")
         )
-        cur = self.conn.execute(
-            """INSERT INTO pages(run_id, dataset, dataset_type, chunk_start, query, page_number, request_token,
-                   next_token, http_status, url, received_at, encoding, body, size, sha256, record_count, columns, chain)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-            (
-                run_id,
-                chunk.dataset,
-                chunk.dataset_type,
-                chunk.start_key,
-                canonical_json(query),
-                page_number,
-                resp.request_token or "",
-                next_token,
-                resp.status,
-                resp.url,
-                resp.received_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                encoding,
-                body,
-                len(resp.raw),
-                digest,
-                record_count,
-                canonical_json(resp.columns),
-                chain,
-            ),
+        self.conn.execute(
+            """INSERT INTO pages(page_id, run_id, dataset, dataset_type, chunk_start, query, page_number,
+                   request_token, next_token, http_status, url, received_at, size, record_count, columns,
+                   encoding, body, sha256, chain, chain_rule)
+               VALUES (:page_id, :run_id, :dataset, :dataset_type, :chunk_start, :query, :page_number,
+                   :request_token, :next_token, :http_status, :url, :received_at, :size, :record_count,
+                   :columns, :encoding, :body, :sha256, :chain, :chain_rule)""",
+            {
+                **meta,
+                "encoding": encoding,
+                "body": body,
+                "sha256": digest,
+                "chain": chain,
+                "chain_rule": CHAIN_BODY_META,
+            },
         )
-        return int(cur.lastrowid or 0)
+        return int(meta["page_id"])
 
     def store_page(
         self, run_id: str, chunk: Chunk, page: Page, query: dict[str, str]
@@ -588,4 +584,4 @@ def open_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:
     return conn
 
 
-__all__ = ["DAILY", "Archive", "PageResult", "open_reader", "page_body", "utc_now"]
+__all__ = ["DAILY", "Archive", "PageResult", "open_reader", "os_user", "page_body", "utc_now"]

@@ -1,23 +1,36 @@
-"""``archiver verify-archive``: recompute every checksum and chain, re-derive every record.
+"""``archiver verify-archive``: recompute every checksum and chain, re-derive every record,
+and prove the past.
 
 Finds a page or record edited, added or deleted behind the archive's back (even with the
-append-only triggers dropped), and names the first thing that does not match. Records are
-re-derived from the raw pages by the same code the writer uses (archive/keys.py through
-archive/rekey.py), key fallbacks included, and the latest-version table is re-checked.
+append-only triggers dropped), a page's metadata edited (its chain covers it), and names
+the first thing that does not match. Records are re-derived from the raw pages by the same
+code the writer uses (archive/keys.py through archive/rekey.py), key fallbacks included, and
+the latest-version table is re-checked. What the archive recorded before (checkpoints in the
+audit log and the sidecar, checkpoints given, coverage, run summaries) must still hold:
+archive/history.py.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography import x509
+
+from archiver.archive import history
+from archiver.archive.checkpoint import Checkpoint, Sidecar, read_sidecar
 from archiver.archive.hashing import (
+    CHAIN_BODY,
+    CHAIN_BODY_META,
+    CHAIN_RULES,
     GENESIS,
-    canonical_json,
+    audit_entry_digest,
     chain_next,
+    page_chain_next,
+    page_meta_digest,
     sha256_hex,
 )
 from archiver.archive.keys import Identity, effective_key
@@ -26,6 +39,7 @@ from archiver.archive.schema import EVIDENCE_TABLES
 from archiver.archive.store import open_reader
 
 MAX_PROBLEMS = 50
+_META_WORDS = "run, dataset, chunk, query, tokens, URL, HTTP status, received time, counts"
 
 
 @dataclass
@@ -38,6 +52,13 @@ class VerifyReport:
     chain_head: str = GENESIS
     audit_head: str = GENESIS
     missing_triggers: list[str] = field(default_factory=list)
+    #: distinct checkpoints checked, and where they came from
+    checkpoints: int = 0
+    checkpoint_sources: dict[str, int] = field(default_factory=dict)
+    #: what the reader should know that is not a failure (a missing sidecar, signatures)
+    notes: list[str] = field(default_factory=list)
+    #: what the verification left behind (written by the use case)
+    recorded: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -46,6 +67,9 @@ class VerifyReport:
     def add(self, problem: str) -> None:
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(problem)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
 
     def summary(self) -> str:
         lines = []
@@ -60,7 +84,12 @@ class VerifyReport:
                 lines.extend("  - " + p for p in self.problems[1:])
         lines.append(
             f"Checked {self.pages:,} pages, {self.records:,} records, {self.audit_entries:,} audit entries, "
-            f"{self.quarantined:,} quarantined responses."
+            f"{self.quarantined:,} quarantined responses, {self.checkpoints:,} distinct checkpoints"
+            + (
+                " (" + ", ".join(f"{n:,} {k}" for k, n in self.checkpoint_sources.items()) + ")."
+                if self.checkpoint_sources
+                else "."
+            )
         )
         lines.append(f"Page chain head: {self.chain_head}")
         lines.append(f"Audit chain head: {self.audit_head}")
@@ -68,20 +97,37 @@ class VerifyReport:
             lines.append(
                 "Warning: append-only triggers missing: " + ", ".join(self.missing_triggers)
             )
+        lines.extend(f"Note: {n}" for n in self.notes)
+        lines.extend(self.recorded)
         return "\n".join(lines)
 
 
 def verify_archive(
-    path: str | Path, progress: Callable[[int, int], None] | None = None
+    path: str | Path,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    expect: Iterable[Checkpoint] = (),
+    certs: Mapping[str, x509.Certificate] | None = None,
+    sidecar: bool = True,
 ) -> VerifyReport:
+    """Verify the archive at ``path``; ``expect``: checkpoints kept elsewhere that must be
+    prefixes of its chains; ``certs``: certificates (by SHA-256 fingerprint) to check
+    checkpoint signatures with; ``sidecar``: read ``<archive>.checkpoints`` too."""
     conn = open_reader(path)
     try:
-        return _verify(conn, progress)
+        side = read_sidecar(path) if sidecar else None
+        return _verify(conn, progress, list(expect), side, certs or {})
     finally:
         conn.close()
 
 
-def _verify(conn: sqlite3.Connection, progress: Callable[[int, int], None] | None) -> VerifyReport:
+def _verify(
+    conn: sqlite3.Connection,
+    progress: Callable[[int, int], None] | None,
+    expect: list[Checkpoint] | None = None,
+    side: Sidecar | None = None,
+    certs: Mapping[str, x509.Certificate] | None = None,
+) -> VerifyReport:
     rep = VerifyReport()
     triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
     rep.missing_triggers = [
@@ -90,43 +136,144 @@ def _verify(conn: sqlite3.Connection, progress: Callable[[int, int], None] | Non
         for op in ("update", "delete")
         if f"{t}_no_{op}" not in triggers
     ]
-    _check_pages(conn, rep, progress)
+    past = history.collect(conn, expect or [], side)
+    _check_pages(conn, rep, progress, past)
+    rep.checkpoints = history.check_checkpoints(past, rep.add)
+    rep.checkpoint_sources = _sources(past.checkpoints)
     _check_records(conn, rep)
     for q in conn.execute("SELECT quarantine_id, body, sha256 FROM quarantine"):
         rep.quarantined += 1
         if sha256_hex(bytes(q["body"])) != q["sha256"]:
             rep.add(f"quarantined response {q['quarantine_id']}: bytes do not match its SHA-256")
-    _check_audit(conn, rep)
+    _check_audit(past.entries, rep)
+    history.check_sidecar(past, rep.add, rep.note)
+    history.check_signatures(past, certs or {}, rep.add, rep.note)
+    history.check_coverage(conn, past, rep.add)
+    history.check_runs(conn, past, rep.add)
     return rep
 
 
+def _sources(checkpoints: list[Checkpoint]) -> dict[str, int]:
+    """How many checkpoints came from where (before merging those that claim the same)."""
+    out: dict[str, int] = {}
+    for cp in checkpoints:
+        kind = (
+            "in the audit log"
+            if cp.source.startswith("audit entry")
+            else "in the sidecar"
+            if cp.source.startswith("sidecar")
+            else "given"
+        )
+        out[kind] = out.get(kind, 0) + 1
+    return out
+
+
 def _check_pages(
-    conn: sqlite3.Connection, rep: VerifyReport, progress: Callable[[int, int], None] | None
+    conn: sqlite3.Connection,
+    rep: VerifyReport,
+    progress: Callable[[int, int], None] | None,
+    past: history.Past,
 ) -> None:
-    """Every page's bytes, the page chain, and each page's records re-derived from it."""
+    """Every page's bytes, chain rule, metadata and chain, each page's records re-derived
+    from it; the chain values the checkpoints name and the tallies the counters need."""
     total = conn.execute("SELECT count(*) FROM pages").fetchone()[0]
-    chain = GENESIS
-    expected_id = None
-    fallbacks: dict[tuple[int, str], str] = {}
+    walk = _PageWalk(conn, rep, past)
     for n, rp in enumerate(replay(conn), 1):
-        page = rp.page
-        rep.pages += 1
-        pid = page["page_id"]
-        if expected_id is not None and pid != expected_id + 1:
-            rep.add(
-                f"pages {expected_id + 1}–{pid - 1} are missing (page ids jump from {expected_id} to {pid})"
-            )
-        expected_id = pid
-        chain = _check_page(conn, rep, rp, chain)
-        for f in rp.fallbacks:
-            fallbacks[(pid, f.rule)] = f.fallback
+        walk.page(n, rp)
         if progress and n % 200 == 0:
             progress(n, total)
-    rep.chain_head = chain
-    _check_key_rules(conn, rep, fallbacks)
+    rep.chain_head = walk.chain
+    past.pages = rep.pages
+    walk.finish()
+    _check_key_rules(conn, rep, walk.fallbacks)
 
 
-def _check_page(conn: sqlite3.Connection, rep: VerifyReport, rp: ReplayedPage, chain: str) -> str:
+class _PageWalk:
+    """The page pass: one page at a time, in page_id order."""
+
+    def __init__(self, conn: sqlite3.Connection, rep: VerifyReport, past: history.Past) -> None:
+        self.conn, self.rep, self.past = conn, rep, past
+        #: schema 3 records each page's chain rule; before it every page follows rule 1
+        self.has_rule = conn.execute("PRAGMA user_version").fetchone()[0] >= 3
+        mig = past.migration
+        self.rule1_pages = mig.rule1_pages if mig else (None if self.has_rule else -1)
+        self.wanted = past.wanted
+        self.chain = GENESIS  # resumes from a stored value after a break, to find more
+        self.pure = GENESIS  # never resumed: the chain as recomputed from page 1
+        self.legacy_meta = GENESIS  # chain of the rule-1 pages' metadata digests
+        self.legacy_pages = 0
+        self.expected_id: int | None = None
+        self.fallbacks: dict[tuple[int, str], str] = {}
+        if 0 in self.wanted:
+            past.page_chain[0] = GENESIS
+
+    def page(self, n: int, rp: ReplayedPage) -> None:
+        page, rep = rp.page, self.rep
+        rep.pages += 1
+        pid = page["page_id"]
+        if self.expected_id is not None and pid != self.expected_id + 1:
+            rep.add(
+                f"pages {self.expected_id + 1}–{pid - 1} are missing (page ids jump from {self.expected_id} to {pid})"
+            )
+        self.expected_id = pid
+        self.past.tally.add(page)
+        rule = self._rule(n, page)
+        meta = page_meta_digest(page)
+        if rule == CHAIN_BODY:
+            self.legacy_meta = chain_next(self.legacy_meta, meta)
+            self.legacy_pages += 1
+        self.pure = page_chain_next(self.pure, rule, page["sha256"], meta)
+        if n in self.wanted:
+            self.past.page_chain[n] = self.pure
+        self.chain = _check_page(self.conn, rep, rp, self.chain, rule, meta)
+        for f in rp.fallbacks:
+            self.fallbacks[(pid, f.rule)] = f.fallback
+
+    def _rule(self, n: int, page: sqlite3.Row) -> int:
+        """The page's chain rule, checked against where rule 1 ends (the migration to
+        schema 3 records it; an archive created at schema 3 has no rule-1 page)."""
+        if not self.has_rule:
+            return CHAIN_BODY
+        rule = page["chain_rule"]
+        limit = self.rule1_pages
+        allowed = CHAIN_BODY if limit is not None and n <= limit else CHAIN_BODY_META
+        if rule not in CHAIN_RULES:
+            self.rep.add(f"page {page['page_id']}: unknown chain rule {rule!r}")
+            return allowed
+        if rule != allowed:
+            where = (
+                f"only the first {limit:,} pages (stored before the migration to schema 3) do"
+                if limit is not None
+                else "this archive was created with chain rule 2 for every page"
+            )
+            self.rep.add(
+                f"page {page['page_id']}: claims chain rule {rule} "
+                f"({'body hash only' if rule == CHAIN_BODY else 'body hash and metadata'}), "
+                f"but {where}"
+            )
+        return int(rule)
+
+    def finish(self) -> None:
+        """The rule-1 pages' metadata is what the migration to schema 3 recorded."""
+        mig = self.past.migration
+        if mig is None or self.legacy_pages != mig.rule1_pages:
+            return
+        if self.legacy_meta != mig.metadata_chain:
+            self.rep.add(
+                f"the metadata of the {mig.rule1_pages:,} pages stored before schema 3 (run, "
+                f"dataset, chunk, query, tokens, URL, status, times, counts) differs from what "
+                f"the migration recorded ({mig.source}): edited after it"
+            )
+
+
+def _check_page(
+    conn: sqlite3.Connection,
+    rep: VerifyReport,
+    rp: ReplayedPage,
+    chain: str,
+    rule: int = CHAIN_BODY,
+    meta: str = GENESIS,
+) -> str:
     """One page against its checksum and the chain; returns the chain value to go on from."""
     page, pid = rp.page, rp.page["page_id"]
     if rp.raw is None:
@@ -136,10 +283,12 @@ def _check_page(conn: sqlite3.Connection, rep: VerifyReport, rp: ReplayedPage, c
         rep.add(
             f"page {pid} ({page['dataset']} {page['chunk_start']} page {page['page_number']}): its bytes do not match its SHA-256"
         )
-    chain = chain_next(chain, page["sha256"])
+    chain = page_chain_next(chain, rule, page["sha256"], meta)
     if chain != page["chain"]:
+        covered = "" if rule == CHAIN_BODY else f", or its metadata ({_META_WORDS}),"
         rep.add(
-            f"page {pid}: hash chain broken (stored {page['chain'][:16]}…, recomputed {chain[:16]}…)"
+            f"page {pid}: hash chain broken (stored {page['chain'][:16]}…, recomputed {chain[:16]}…): "
+            f"its bytes and SHA-256{covered} were changed"
         )
         chain = page["chain"]  # continue from the stored value to find further breaks
     if page["http_status"] == 200:
@@ -167,20 +316,15 @@ def _check_records(conn: sqlite3.Connection, rep: VerifyReport) -> None:
             rep.add(f"record {rec['record_id']}: its values do not match its SHA-256")
 
 
-def _check_audit(conn: sqlite3.Connection, rep: VerifyReport) -> None:
+def _check_audit(entries: list[sqlite3.Row], rep: VerifyReport) -> None:
     """Each audit entry against its checksum, and the audit chain."""
     achain = GENESIS
-    for e in conn.execute("SELECT * FROM audit_log ORDER BY entry_id"):
+    for e in entries:
         rep.audit_entries += 1
-        entry = {
-            "at": e["at"],
-            "event": e["event"],
-            "os_user": e["os_user"],
-            "tool_version": e["tool_version"],
-            "run_id": e["run_id"],
-            "details": json.loads(e["details"]),
-        }
-        digest = sha256_hex(canonical_json(entry).encode())
+        try:
+            digest = audit_entry_digest({**dict(e), "details": json.loads(e["details"])})
+        except ValueError:
+            digest = ""
         if digest != e["sha256"]:
             rep.add(
                 f"audit entry {e['entry_id']} ({e['event']}): its content does not match its SHA-256"

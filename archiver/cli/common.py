@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from platformdirs import user_data_path
 from archiver.api.tenant import Tenant
 from archiver.api.transport import trust_context
 from archiver.files import private_dir
+from archiver.safetext import safe
 
 
 def default_archive() -> Path:
@@ -72,25 +72,7 @@ def tenant(args: argparse.Namespace) -> Tenant:
     return t
 
 
-# -- terminal-safe output -----------------------------------------------------------------
-#: C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides that
-#: can make a line read differently from what it says.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def _escape(m: re.Match[str]) -> str:
-    code = ord(m.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def safe(text: object, newlines: bool = True) -> str:
-    """``text`` fit for a terminal: every control character escaped (ESC as ``\\x1b``), so
-    no text from a server can move the cursor, retitle or clear the terminal, or hide a
-    line with a carriage return. ``newlines=False`` escapes newlines too (one-line fields)."""
-    out = _UNSAFE.sub(_escape, str(text))
-    return out if newlines else out.replace("\n", "\\n")
-
-
+# -- terminal-safe output (archiver.safetext.safe, re-exported here as common.safe) ------
 class SafeStream:
     """A text stream that writes everything through :func:`safe`. The CLI's stdout and
     stderr are wrapped in it for the whole command, so every message, whoever prints it,

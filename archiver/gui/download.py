@@ -35,12 +35,14 @@ from archiver.api.query import check_filter
 from archiver.datasets import ANALYTICS_INSIGHTS, DATASETS, FILTERABLE_COLUMNS, STANDARD
 from archiver.gui.context import AppContext
 from archiver.gui.errors import describe, plain_label, plain_tooltip
+from archiver.gui.unattended import ScheduleLine
 from archiver.gui.workers import Job
 from archiver.jobs import Cancel
 from archiver.pull.engine import PullEngine
 from archiver.pull.outcome import RunResult
 from archiver.pull.plan import Plan, PullParams
 from archiver.pull.progress import Progress, format_eta
+from archiver.services import lock as locks
 from archiver.services import pull as pulls
 
 STATE_COLORS = {
@@ -410,6 +412,12 @@ class DownloadPanel(QWidget):
         self.status = plain_label("Choose datasets and a range, then Download.")
         self.status.setObjectName("downloadStatus")
         self.status.setWordWrap(True)
+        # another pull holds the archive (a scheduled one, another window): wait for it
+        self.wait = QPushButton("Wait until it is free")
+        self.wait.setObjectName("waitButton")
+        self.wait.setVisible(False)
+        self._after_wait: Callable[[], None] | None = None
+        self.schedule = ScheduleLine(ctx)
         self.jobs = JobsTable()
         right = QVBoxLayout()
         right.addWidget(self.range)
@@ -418,6 +426,7 @@ class DownloadPanel(QWidget):
         buttons.addWidget(self.download)
         buttons.addWidget(self.cancel)
         buttons.addWidget(self.retry_pending)
+        buttons.addWidget(self.wait)
         buttons.addStretch()
         right.addLayout(buttons)
         banner = QHBoxLayout()
@@ -426,6 +435,7 @@ class DownloadPanel(QWidget):
         right.addLayout(banner)
         right.addWidget(self.status)
         right.addStretch()
+        right.addWidget(self.schedule)
         top = QWidget()
         top_lay = QHBoxLayout(top)
         top_lay.setContentsMargins(0, 0, 0, 0)
@@ -444,6 +454,7 @@ class DownloadPanel(QWidget):
         self.cancel.clicked.connect(self.cancel_download)
         self.resume.clicked.connect(self.resume_download)
         self.retry_pending.clicked.connect(self.retry_pending_chunks)
+        self.wait.clicked.connect(self.wait_for_archive)
         self.set_resumable(None)
 
     # -- actions (through archiver.services.pull) ----------------------------------------
@@ -478,6 +489,9 @@ class DownloadPanel(QWidget):
             params = self.params()
             engine = self._engine(cancel)
             plan = pulls.plan_range(engine, params)
+        except pulls.ArchiveBusy as exc:
+            self._busy(exc, self.start_download)
+            return
         except ValueError as exc:
             self.status.setText(str(exc))
             return
@@ -491,6 +505,9 @@ class DownloadPanel(QWidget):
         try:
             engine = self._engine(cancel)
             plan = pulls.plan_resume(engine)
+        except pulls.ArchiveBusy as exc:
+            self._busy(exc, self.resume_download)
+            return
         except Exception as exc:
             self.show_error("Cannot resume", describe(exc))
             return
@@ -508,10 +525,14 @@ class DownloadPanel(QWidget):
         try:
             engine = self._engine(cancel)
             plan = pulls.plan_retry_pending(engine)
+        except pulls.ArchiveBusy as exc:
+            self._busy(exc, self.retry_pending_chunks)
+            return
         except Exception as exc:
             self.show_error("Cannot retry", describe(exc))
             return
         if not plan.items:
+            pulls.release(engine)
             self.status.setText("No pending chunks.")
             return
         self._run(engine, plan, self.ctx.settings.get("page_size"), cancel)
@@ -527,10 +548,7 @@ class DownloadPanel(QWidget):
             + (f" ({plan.skipped_done} already done)" if plan.skipped_done else "")
             + f" into {self.ctx.archive_path}."
         )
-        self.download.setEnabled(False)
-        self.resume.setEnabled(False)
-        self.retry_pending.setEnabled(False)
-        self.cancel.setEnabled(True)
+        self._working()
         # the engine checks the same token: Job.cancel() stops it after the pages in flight
         job = Job(
             lambda _cancel: throttled(pulls.run(engine, plan, page_size)),
@@ -538,6 +556,7 @@ class DownloadPanel(QWidget):
             name="pull",
         )
         job.yielded.connect(self.jobs.update_from)
+        job.ended.connect(lambda: pulls.release(engine))  # also when cancelled before it ran
         job.done.connect(self._finished)
         job.failed.connect(self._failed)
         job.cancelled.connect(self._cancelled)
@@ -548,15 +567,66 @@ class DownloadPanel(QWidget):
         job = self.job
         if job is not None and not job.finished:
             job.cancel()
-            self.status.setText("Cancelling after the pages in flight…")
+            if job.name == "pull":
+                self.status.setText("Cancelling after the pages in flight…")
             self.cancel.setEnabled(False)
 
     def stop(self, ms: int = 60_000) -> None:
-        """Cancel a running pull and wait for it to end (closing the window)."""
+        """Cancel a running pull (or a wait for the archive) and wait for it to end
+        (closing the window)."""
         job = self.job
         if job is not None and not job.finished:
             job.cancel()
             job.wait(ms)
+        self.schedule.wait_job(ms)
+
+    def refresh_schedule(self) -> None:
+        self.schedule.refresh()
+
+    # -- another pull holds the archive ---------------------------------------------------
+    def _busy(self, exc: pulls.ArchiveBusy, again: Callable[[], None]) -> None:
+        """Say who holds the archive, and offer to wait for it."""
+        self.status.setText(
+            f"{exc}. Another pull (a scheduled one, or another window) is writing this "
+            "archive; Wait until it is free starts this one when it has finished."
+        )
+        self._after_wait = again
+        self.wait.setVisible(True)
+
+    def wait_for_archive(self) -> Job:
+        """Wait (cancellable) until no pull holds the archive, then do what was asked."""
+        archive = self.ctx.archive_path
+        job = Job(lambda cancel: locks.wait_until_free(archive, cancel), name="wait for archive")
+        job.yielded.connect(
+            lambda holder: self.status.setText(
+                f"Waiting: {pulls.ArchiveBusy(archive, holder)}… (Cancel stops waiting)"
+            )
+        )
+        job.done.connect(self._waited)
+        job.failed.connect(self._failed)
+        job.cancelled.connect(self._stopped_waiting)
+        self.wait.setVisible(False)
+        self._working()
+        self.job = job
+        self.ctx.runner.start(job)
+        return job
+
+    def _waited(self, _: object) -> None:
+        self._idle()
+        again, self._after_wait = self._after_wait, None
+        if again is not None:
+            again()
+
+    def _stopped_waiting(self) -> None:
+        self._idle()
+        self.wait.setVisible(self._after_wait is not None)
+        self.status.setText("Stopped waiting; nothing was downloaded.")
+
+    def _working(self) -> None:
+        self.download.setEnabled(False)
+        self.resume.setEnabled(False)
+        self.retry_pending.setEnabled(False)
+        self.cancel.setEnabled(True)
 
     def _idle(self) -> None:
         self.download.setEnabled(True)

@@ -19,6 +19,7 @@ from archiver.gui.coverage import CoveragePanel
 from archiver.gui.download import DownloadPanel
 from archiver.gui.errors import show_error
 from archiver.gui.interactions import InteractionPanel
+from archiver.gui.unattended import SelfTestDialog
 from archiver.resources import resource
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class MainWindow(QMainWindow):
         )
         self.last_error: tuple[str, str] | None = None
         self.key_dir: Path | None = None  # signing key directory (None: the user data dir)
+        self.self_test: SelfTestDialog | None = None
         self.setWindowTitle("Archiver" + (" — demo (simulated tenant)" if ctx.demo else ""))
         self.setWindowIcon(app_icon())
         self.setObjectName("mainWindow")
@@ -88,6 +90,8 @@ class MainWindow(QMainWindow):
         self.export_action.triggered.connect(self.open_export)
         self.verify_bundle_action = QAction("Verify a &bundle…", self)
         self.verify_bundle_action.triggered.connect(self.open_verify_bundle)
+        self.self_test_action = QAction("&Self-test…", self)
+        self.self_test_action.triggered.connect(self.open_self_test)
         self.about_action = QAction("&About Archiver", self)
         self.about_action.triggered.connect(self.about)
         quit_action = QAction("&Quit", self)
@@ -113,6 +117,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self.self_test_action)
         help_menu.addAction(self.about_action)
         for n in range(5):
             act = QAction(self)
@@ -136,6 +141,7 @@ class MainWindow(QMainWindow):
             self.audit.refresh()
 
     def refresh_views(self) -> None:
+        self.download.refresh_schedule()
         self.browse.refresh()
         self.coverage.refresh()
         self.audit.refresh()
@@ -162,9 +168,16 @@ class MainWindow(QMainWindow):
         return dlg
 
     def open_verify_bundle(self) -> VerifyDialog:
-        dlg = VerifyDialog(self.ctx.runner, self)
+        dlg = VerifyDialog(self.ctx.runner, self, key_dir=self.key_dir)
         dlg.open()
         return dlg
+
+    def open_self_test(self) -> SelfTestDialog:
+        if self.self_test is None:
+            self.self_test = SelfTestDialog(self.ctx.runner, self)
+        self.self_test.open()
+        self.self_test.start()
+        return self.self_test
 
     def about(self) -> None:
         QMessageBox.about(
@@ -192,6 +205,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.download.stop()
+        if self.self_test is not None:
+            self.self_test.stop()
         for panel in (self.browse, self.interactions, self.audit):
             panel.wait_jobs()
         self.browse.close_reader()

@@ -102,6 +102,9 @@ class PullEngine:
         #: the clock readiness is judged on (tests set the simulator's)
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.result: RunResult | None = None
+        #: recorded with a new run's parameters in its `pull started` entry (e.g.
+        #: ``{"unattended": True}`` for a scheduled run); never part of the resume identity
+        self.run_labels: dict[str, Any] = {}
         #: response limits of every request (body size, deadline, pages per chunk)
         self.limits = limits or Limits()
         self.tokens = TokenProvider(
@@ -181,6 +184,7 @@ class PullEngine:
             state.writer.submit(state.ops.resume_run)
         else:
             params, params_hash = plan.record()
+            params = {**params, **self.run_labels}
             state.writer.submit(state.ops.start_run, self.tenant.label, params, params_hash)
 
     def _start_workers(self, state: _RunState) -> list[threading.Thread]:

@@ -11,16 +11,33 @@ from archiver.export import keys
 from archiver.export.bundle import BundleError, BundleResult, ExportCancelled, export_bundle
 from archiver.export.redact import PROFILES
 from archiver.export.scope import Scope
-from archiver.export.verify import BundleReport, verify_bundle
+from archiver.export.timestamps import ENV_TSA_URL, TimestampError, tsa_url
+from archiver.export.trust import TrustPolicy
+from archiver.export.verify import (
+    EXIT_CODES,
+    FAILED,
+    UNTRUSTED,
+    VERIFIED,
+    BundleReport,
+    printable,
+    verify_bundle,
+)
+from archiver.services import checkpoints
 
 __all__ = [
+    "ENV_TSA_URL",
+    "EXIT_CODES",
+    "FAILED",
     "PROFILES",
+    "UNTRUSTED",
+    "VERIFIED",
     "BundleError",
     "BundleReport",
     "BundleResult",
     "ExportCancelled",
     "Scope",
     "export",
+    "printable",
     "verify",
 ]
 
@@ -34,12 +51,29 @@ def export(
     key_dir: Path | None = None,
     make_zip: bool = False,
     cancel: threading.Event | None = None,
+    tsa: str | None = None,
 ) -> Generator[str, None, BundleResult]:
     """Write a bundle (yields progress lines, returns the result). The signing key is the
-    one given, or the local one (created on first use)."""
+    one given, or the local one (created on first use). ``tsa``: an RFC 3161 timestamp
+    authority's URL (default: ARCHIVER_TSA_URL, else no trusted time). The archive then
+    records a checkpoint signed with the same key (services/checkpoints.py)."""
+    try:
+        url = tsa_url(tsa)
+    except TimestampError as exc:
+        raise BundleError(str(exc)) from None
     ident = identity or keys.load_or_create(key_dir)
-    return (yield from export_bundle(archive, scope, out, ident, make_zip=make_zip, cancel=cancel))
+    result = yield from export_bundle(
+        archive, scope, out, ident, make_zip=make_zip, cancel=cancel, tsa_url=url
+    )
+    rec, why = checkpoints.try_record(archive, "export", identity=ident)
+    yield from checkpoints.describe(rec) if rec else [f"No checkpoint recorded: {why}"]
+    return result
 
 
-def verify(bundle: Path) -> BundleReport:
-    return verify_bundle(bundle)
+def verify(
+    bundle: Path, *, expect_fingerprint: str | None = None, key_dir: Path | None = None
+) -> BundleReport:
+    """Check a bundle and whether its signer is trusted: the local signing key (current or
+    retired), the trust store next to it, or — only it — ``expect_fingerprint`` (any
+    spelling; ValueError when it is not a SHA-256 fingerprint)."""
+    return verify_bundle(bundle, TrustPolicy.local(key_dir, expect_fingerprint))

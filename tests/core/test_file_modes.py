@@ -6,9 +6,11 @@ sets the umask itself); the suite's umask (022) comes back after each test."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -159,3 +161,69 @@ def test_a_missing_archive_folder_is_refused_unless_asked(env, sim, tmp_path, ca
     assert not (tmp_path / "no").exists()
     assert pull(sim, arc, "--create-dirs") == 0
     assert mode(arc.parent) == 0o700 and mode(arc) == 0o600
+
+
+# -- the log files and the archive's lock (merged with the unattended work) ---------------
+def test_cli_log_lock_file_and_checkpoints_of_a_pull_are_private(env, sim, tmp_path):
+    arc = tmp_path / "a.sqlite3"
+    assert pull(sim, arc) == 0
+    lock = tmp_path / "a.sqlite3.lock"
+    log = tmp_path / "xdg-state" / "archiver" / "log" / "archiver-cli.log"
+    assert mode(lock) == 0o600 and mode(tmp_path / "a.sqlite3.checkpoints") == 0o600
+    assert mode(log) == 0o600 and mode(log.parent) == 0o700
+    assert "exit code 0" in log.read_text(encoding="utf-8")
+
+
+def test_log_files_and_lock_are_private_whatever_the_umask(env, tmp_path):
+    """Made 0600 (0700 folders) by archiver.logs and the lock themselves, not only by the
+    umask the command sets: a test, a library caller or the app before its umask."""
+    from archiver import logs
+    from archiver.services import lock as locks
+
+    os.umask(0o022)
+    log_dir = tmp_path / "xdg-state" / "archiver" / "log"
+    log_dir.mkdir(parents=True, mode=0o755)
+    old = log_dir / "archiver-cli.log.1"
+    old.write_text("an earlier version's rotated log\n")
+    os.chmod(old, 0o644)
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        path = logs.setup("cli")
+        assert path == log_dir / "archiver-cli.log"
+        logging.getLogger("x").warning("hello")
+        assert mode(path) == 0o600 and mode(log_dir) == 0o700 and mode(old) == 0o600
+        (handler,) = [h for h in root.handlers if h not in before]
+        handler.doRollover()  # type: ignore[attr-defined]
+        logging.getLogger("x").warning("after the rollover")
+        assert mode(path) == 0o600 and mode(log_dir / "archiver-cli.log.1") == 0o600
+    finally:
+        for h in root.handlers[:]:
+            if h not in before:
+                root.removeHandler(h)
+                h.close()
+    with locks.acquire(tmp_path / "b.sqlite3") as held:
+        assert mode(held.path) == 0o600
+
+
+def test_log_records_are_terminal_safe():
+    """A server's words in a log line: control characters escaped, and a newline too, so no
+    line can be forged or hidden; a traceback keeps its line breaks."""
+    from archiver.logs import FORMAT, SafeFormatter
+
+    fmt = SafeFormatter(FORMAT)
+    evil = "\x1b]0;pwned\x07\x1b[2Jok\r\n2025-01-01 00:00:00 INFO forged line \u202egnp.exe"
+    rec = logging.LogRecord(
+        "archiver.x", logging.WARNING, __file__, 1, "chunk failed: %s", (evil,), None
+    )
+    line = fmt.format(rec)
+    assert "\n" not in line and "\x1b" not in line and "\r" not in line and "\u202e" not in line
+    assert "\\x1b]0;pwned\\x07\\x1b[2Jok\\x0d\\n2025-01-01" in line and "\\u202e" in line
+    try:
+        raise ValueError(evil)
+    except ValueError:
+        rec = logging.LogRecord("x", logging.ERROR, __file__, 1, "boom", (), sys.exc_info())
+    text = fmt.format(rec)
+    assert text.count("\n") >= 2 and "\n  Traceback" in text  # its own lines, indented
+    assert "\x1b" not in text and "\r" not in text and "\\x1b]0;pwned" in text
+    assert "\n2025-01-01" not in text  # the message's newline starts no record of its own

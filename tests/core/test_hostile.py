@@ -34,12 +34,14 @@ class Outcome:
 
 
 def run_measured(args: list[str], tmp_path: Path, timeout: float = 240) -> Outcome:
-    """Run ``archiver ARGS`` in a subprocess; its exit code, output and peak RSS (MB)."""
+    """Run ``archiver ARGS`` in a subprocess; its exit code, output and peak RSS (MB). Its
+    log files (archiver-cli.log) go to ``tmp_path/state``."""
     env = dict(
         os.environ,
         ARCHIVER_CLIENT_ID="hostile-client",
         ARCHIVER_CLIENT_SECRET="hostile-secret",
         PYTHONPATH=str(ROOT),
+        XDG_STATE_HOME=str(tmp_path / "state"),
     )
     out, err, rss = tmp_path / "stdout", tmp_path / "stderr", tmp_path / "rss"
     started = time.monotonic()
@@ -222,6 +224,11 @@ def test_escape_sequences_in_an_error_never_reach_the_terminal(tmp_path):
         assert raw not in shown
     assert "\\x1b]0;pwned\\x07\\x1b[2J" in shown  # shown, escaped
     assert o.rss_mb < RSS_LIMIT_MB
+    # the command line's log file (made after the streams are wrapped) escapes them too
+    log = (tmp_path / "state" / "archiver" / "log" / "archiver-cli.log").read_text("utf-8")
+    for raw in ("\x1b", "\x07", "\x9b", "\r"):
+        assert raw not in log
+    assert "\\x1b]0;pwned\\x07\\x1b[2J" in log and "exit code 1" in log
     verify_ok(arc, tmp_path)
 
 

@@ -362,6 +362,8 @@ def test_qt_binding_keeps_none_refcount(qapp):
 def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeypatch):
     from PySide6.QtCore import QDate
 
+    from archiver.gui.bundles import VerifyDialog
+
     monkeypatch.setenv("ARCHIVER_KEY_PASSPHRASE", "gui-test")
     w = window_factory(sim, SyncRunner())
     w.key_dir = tmp_path / "keys"
@@ -384,6 +386,39 @@ def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeyp
     ver.path.setText(str(tmp_path / "gui-bundle"))
     qtbot.mouseClick(ver.verify_button, Qt.MouseButton.LeftButton)
     assert ver.verdict.property("ok") is True and "VERIFIED" in ver.verdict.text()
+    assert ver.state.text() == "✓ VERIFIED AND TRUSTED" and not ver.pin_button.isVisible()
+    # another machine (another key directory): intact, but the signer is not trusted
+    other = VerifyDialog(SyncRunner(), w, key_dir=tmp_path / "auditor" / "signing")
+    qtbot.addWidget(other)
+    other.show()
+    other.path.setText(str(tmp_path / "gui-bundle"))
+    other.run()
+    assert other.verdict.property("state") == "untrusted" and other.verdict.property("ok") is False
+    assert other.state.text().startswith("⚠ INTACT, BUT NOT TRUSTED")
+    assert "THE SIGNER IS NOT TRUSTED" in other.verdict.text()
+    assert other.report.fingerprint in other.signer.text() and other.pin_button.isVisible()
+    asked = []
+    other.confirm_pin = lambda fp: asked.append(fp) or False  # said no: nothing trusted
+    other.pin_signer()
+    assert asked == [other.report.fingerprint] and other.verdict.property("state") == "untrusted"
+    other.confirm_pin = lambda fp: True
+    other.pin_signer()  # trusted, and verified again
+    assert other.verdict.property("state") == "verified", other.verdict.text()
+    assert "trust store" in other.verdict.text() and not other.pin_button.isVisible()
+    # a pinned fingerprint that is not the signer's: failed
+    other.expect.setText("AB" * 32)
+    other.run()
+    assert other.verdict.property("state") == "failed" and other.state.text() == "✗ FAILED"
+    # a file name crafted as HTML is shown as text, under the fixed red verdict
+    crafted = tmp_path / "gui-bundle" / "data" / "<h1><font color=green>✓ VERIFIED"
+    crafted.write_text("x")
+    ver.run()
+    assert ver.verdict.property("ok") is False and ver.state.text() == "✗ FAILED"
+    assert ver.verdict.textFormat() == Qt.TextFormat.PlainText
+    assert "<h1><font color=green>✓ VERIFIED" in ver.verdict.text()
+    for label in (ver.state, ver.signer, dlg.status, dlg.signer):
+        assert label.textFormat() == Qt.TextFormat.PlainText
+    crafted.unlink()
     (tmp_path / "gui-bundle" / "data" / "records.jsonl").write_text("{}\n")
     ver.run()
     assert ver.verdict.property("ok") is False and "records.jsonl" in ver.verdict.text()
@@ -523,6 +558,7 @@ def test_no_method_or_attribute_hides_one_of_qt(qtbot, sim, window_factory, tmp_
     from PySide6.QtCore import QObject, SignalInstance
 
     from archiver.gui.bundles import ExportDialog, VerifyDialog
+    from archiver.gui.unattended import SelfTestDialog
     from archiver.gui.workers import Job
 
     w = window_factory(sim, SyncRunner())
@@ -530,6 +566,7 @@ def test_no_method_or_attribute_hides_one_of_qt(qtbot, sim, window_factory, tmp_
         w,
         ExportDialog(w.ctx.archive_path, w.ctx.runner, w, key_dir=tmp_path / "k"),
         VerifyDialog(w.ctx.runner, w),
+        SelfTestDialog(w.ctx.runner, w),
         ConnectionDialog(w.ctx, w),
         Job(lambda cancel: None),
     ]
