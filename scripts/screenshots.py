@@ -87,10 +87,11 @@ def main() -> None:
 
     conn = sqlite3.connect(ctx.archive_path)
     rid = conn.execute(
-        "SELECT max(record_id) FROM records WHERE dataset='interactionSegments' AND row_key IN (SELECT row_key FROM records GROUP BY row_key HAVING count(*) > 1)"
+        "SELECT max(record_id) FROM records_view WHERE dataset='interactionSegments'"
+        " AND row_key IN (SELECT row_key FROM records GROUP BY row_key HAVING count(*) > 1)"
     ).fetchone()[0]
     iid = conn.execute(
-        "SELECT json_extract(values_json,'$.INTERACTION_ID') FROM records WHERE dataset='interactionSegments' GROUP BY 1 HAVING count(*) >= 3 LIMIT 1"
+        "SELECT INTERACTION_ID FROM vals_interactionSegments GROUP BY 1 HAVING count(*) >= 3 LIMIT 1"
     ).fetchone()[0]
     conn.close()
     w.browse.latest.setChecked(True)

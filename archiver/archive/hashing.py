@@ -22,7 +22,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from json.encoder import encode_basestring
 from typing import Any
 
 GENESIS = "0" * 64
@@ -61,9 +62,24 @@ def sha256_hex(data: bytes) -> str:
 
 
 def canonical_record(names: list[str], values: list[str]) -> str:
+    """A record's canonical JSON (what its SHA-256 is over): the definition."""
     return json.dumps(
         dict(zip(names, values, strict=True)), ensure_ascii=False, separators=(",", ":")
     )
+
+
+def canonical_records(names: Sequence[str], records: Sequence[Sequence[str]]) -> list[str]:
+    """:func:`canonical_record` of every record of a validated page, several times faster:
+    each string is escaped by the JSON encoder's own C function and the column names once
+    per page. Only for what parse_page accepted (unique names, string values); equal to the
+    definition character for character (tests/core/test_hashing.py)."""
+    keys = [encode_basestring(n) + ":" for n in names]
+    if len(set(keys)) != len(keys):  # a dict would keep the last: use the definition
+        return [canonical_record(list(names), list(v)) for v in records]
+    return [
+        "{" + ",".join([k + encode_basestring(v) for k, v in zip(keys, vals, strict=True)]) + "}"
+        for vals in records
+    ]
 
 
 def chain_next(previous: str, digest: str) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from archiver.archive import auditlog, sqlitefile
 from archiver.archive.hashing import GENESIS, PAGE_META_FIELDS, chain_next, page_meta_digest
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Append-only tables: triggers refuse UPDATE and DELETE (hash chains catch the rest).
 EVIDENCE_TABLES = (
@@ -21,7 +21,11 @@ EVIDENCE_TABLES = (
     "conflicts",
     "schema_changes",
     "key_rules",
+    "streams",
+    "column_sets",
 )
+#: Tables created as data arrives whose rows are evidence too: the values of each dataset.
+EVIDENCE_PREFIXES = ("vals_",)
 
 #: Tables every version has (records and the latest view changed in version 2).
 _BASE = """
@@ -226,8 +230,15 @@ def _statements(script: str) -> list[str]:
     return out
 
 
-def _create_triggers(conn: sqlite3.Connection) -> None:
-    for table in EVIDENCE_TABLES:
+def evidence_tables(conn: sqlite3.Connection) -> list[str]:
+    """The append-only tables this archive has (the fixed ones and each dataset's values)."""
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    dynamic = sorted(n for n in names if n.startswith(EVIDENCE_PREFIXES))
+    return [t for t in EVIDENCE_TABLES if t in names] + dynamic
+
+
+def create_triggers(conn: sqlite3.Connection, tables: list[str] | None = None) -> None:
+    for table in tables if tables is not None else evidence_tables(conn):
         for op in ("UPDATE", "DELETE"):
             conn.execute(
                 f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
@@ -241,9 +252,13 @@ def _drop_triggers(conn: sqlite3.Connection) -> None:
 
 
 def _create_current(conn: sqlite3.Connection) -> None:
-    """A new file: the current schema at once."""
+    """A new file: the current schema at once (version 3's tables, then version 4's change
+    of them: one definition of the final tables)."""
+    from archiver.archive.compact import migrate_to_4
+
     for stmt in _statements(_BASE + _V2 + _V3):
         conn.execute(stmt)
+    migrate_to_4(conn, record=False)
 
 
 def _migrate_to_1(conn: sqlite3.Connection) -> None:
@@ -295,10 +310,19 @@ def _migrate_to_3(conn: sqlite3.Connection) -> None:
 
 
 #: version → migration that brings the schema from version-1 to version.
+def _migrate_to_4(conn: sqlite3.Connection) -> None:
+    """Compressed pages, values in a table per dataset, a slim records table, and the latest
+    versions as records minus the superseded ones (archive/compact.py)."""
+    from archiver.archive.compact import migrate_to_4
+
+    migrate_to_4(conn)
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_to_1,
     2: _migrate_to_2,
     3: _migrate_to_3,
+    4: _migrate_to_4,
 }
 
 
@@ -330,7 +354,7 @@ def migrate(conn: sqlite3.Connection, path: Path | None) -> int:
         try:
             _drop_triggers(conn)
             step(conn)
-            _create_triggers(conn)
+            create_triggers(conn)
             conn.execute(f"PRAGMA user_version = {target}")
             conn.execute("COMMIT")
         except BaseException:

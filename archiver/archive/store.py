@@ -20,6 +20,7 @@ from archiver.api.pages import NotReady, Page
 from archiver.api.typed import schema_diff
 from archiver.archive import auditlog, sqlitefile
 from archiver.archive.auditlog import os_user
+from archiver.archive.compact import ZLIB_LEVEL
 from archiver.archive.hashing import (
     CHAIN_BODY_META,
     GENESIS,
@@ -28,13 +29,13 @@ from archiver.archive.hashing import (
     page_meta_digest,
     sha256_hex,
 )
-from archiver.archive.keys import Identity, page_identities
+from archiver.archive.keys import Identity, canon_and_digests, page_identities
+from archiver.archive.records import RecordWriter
 from archiver.archive.rekey import (
     abandoned_rules,
     ending_evidence,
     page_body,
     query_ending,
-    rebuild_latest,
 )
 from archiver.archive.schema import migrate
 from archiver.timerange import DAILY, Chunk, utc_now
@@ -54,6 +55,28 @@ def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What can be computed from a page before the writer gets it: its stored body and
+    its records' canonical JSON and SHA-256."""
+
+    compressed: bool
+    body: tuple[bytes, str]  # (stored bytes, encoding)
+    canon: tuple[list[str], list[str]]
+
+
+def prepare(page: Page, *, compress: bool = True) -> Prepared:
+    return Prepared(
+        compress,
+        _stored_body(page.raw, compress),
+        canon_and_digests(page.column_names, page.records),
+    )
+
+
+def _stored_body(raw: bytes, compress: bool) -> tuple[bytes, str]:
+    return (zlib.compress(raw, ZLIB_LEVEL), "zlib") if compress else (raw, "identity")
+
+
 @dataclass
 class PageResult:
     page_id: int
@@ -66,7 +89,7 @@ class Archive:
     """The writer side of an archive file. Use from one thread only."""
 
     def __init__(
-        self, path: str | os.PathLike[str], *, compress: bool = False, create_dirs: bool = False
+        self, path: str | os.PathLike[str], *, compress: bool = True, create_dirs: bool = False
     ) -> None:
         self.path = Path(path)
         if not self.path.parent.is_dir():  # a typo should not scatter archives
@@ -80,7 +103,9 @@ class Archive:
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         self.conn = _connect(self.path)
         migrate(self.conn, self.path)
+        #: page bodies zlib-compressed (their SHA-256 is over the bytes as received)
         self.compress = compress
+        self.records = RecordWriter(self.conn)
         self._schemas: dict[str, str] = {}
         #: key rules each stream has given up (see keys.py); loaded once, kept in step
         self._abandoned = abandoned_rules(self.conn)
@@ -110,6 +135,13 @@ class Archive:
     # -- transactions ---------------------------------------------------------------------
     def transaction(self) -> _Tx:
         return _Tx(self.conn)
+
+    def group(self) -> _Group:
+        """Run several operations as one transaction: each stays atomic (a savepoint), and
+        they commit together, one fsync for all. The pull's writer groups the pages waiting
+        in its queue this way; a kill -9 then loses at most the group in flight, never part
+        of a page, and every cursor advance commits with its page."""
+        return _Group(self.conn)
 
     # -- audit log ------------------------------------------------------------------------
     def audit(self, event: str, details: dict[str, Any], run_id: str | None = None) -> str:
@@ -256,6 +288,7 @@ class Archive:
         page_number: int,
         next_token: str,
         record_count: int,
+        stored: tuple[bytes, str] | None = None,
     ) -> int:
         last = self.conn.execute(
             "SELECT page_id, chain FROM pages ORDER BY page_id DESC LIMIT 1"
@@ -283,9 +316,7 @@ class Archive:
         chain = page_chain_next(
             last[1] if last else GENESIS, CHAIN_BODY_META, digest, page_meta_digest(meta)
         )
-        body, encoding = (
-            (zlib.compress(resp.raw, 6), "zlib") if self.compress else (resp.raw, "identity")
-        )
+        body, encoding = stored or _stored_body(resp.raw, self.compress)
         self.conn.execute(
             """INSERT INTO pages(page_id, run_id, dataset, dataset_type, chunk_start, query, page_number,
                    request_token, next_token, http_status, url, received_at, size, record_count, columns,
@@ -305,15 +336,34 @@ class Archive:
         return int(meta["page_id"])
 
     def store_page(
-        self, run_id: str, chunk: Chunk, page: Page, query: dict[str, str]
+        self,
+        run_id: str,
+        chunk: Chunk,
+        page: Page,
+        query: dict[str, str],
+        prepared: Prepared | None = None,
     ) -> PageResult:
-        """Archive one page, its records and the cursor advance in one transaction."""
+        """Archive one page, its records and the cursor advance in one transaction.
+
+        ``prepared``: :func:`prepare` of the page, done by the worker that fetched it (so
+        the compression, which releases the GIL, runs beside the writer)."""
+        if prepared is None or prepared.compressed != self.compress:
+            prepared = prepare(page, compress=self.compress)
         with self.transaction():
             page_id = self._insert_page(
-                run_id, chunk, page, query, page.number, page.next_token, len(page.records)
+                run_id,
+                chunk,
+                page,
+                query,
+                page.number,
+                page.next_token,
+                len(page.records),
+                prepared.body,
             )
-            ids, fell_back = self._derive(chunk, page, page_id)
-            new, dup, conflicts = self._insert_records(chunk, ids, page_id, regroup=fell_back)
+            ids, fell_back = self._derive(chunk, page, page_id, prepared.canon)
+            done = self.records.insert(
+                chunk, page.column_names, page.records, ids, page_id, regroup=fell_back
+            )
             self._check_schema(chunk.dataset, page.columns, page_id)
             at_end, outside = (0, 0)
             if not chunk.daily:
@@ -336,15 +386,21 @@ class Archive:
                     *_chunk_key(chunk),
                 ),
             )
-        return PageResult(page_id, new, dup, conflicts)
+        return PageResult(page_id, done.new, done.duplicates, done.conflicts)
 
-    def _derive(self, chunk: Chunk, page: Page, page_id: int) -> tuple[list[Identity], bool]:
+    def _derive(
+        self,
+        chunk: Chunk,
+        page: Page,
+        page_id: int,
+        canon: tuple[list[str], list[str]] | None = None,
+    ) -> tuple[list[Identity], bool]:
         """Identities of the page's records; a key rule the page disproves is recorded and
         the stream's latest versions regrouped (keys.py)."""
         stream = (chunk.dataset, chunk.dataset_type)
         gone = self._abandoned.setdefault(stream, set())
         ids, _rule, fallbacks = page_identities(
-            chunk.dataset, chunk.dataset_type, page.column_names, page.records, gone
+            chunk.dataset, chunk.dataset_type, page.column_names, page.records, gone, canon
         )
         for f in fallbacks:
             self.conn.execute(
@@ -373,104 +429,6 @@ class Archive:
             )
             gone.add(f.rule)
         return ids, bool(fallbacks)
-
-    def _insert_records(
-        self, chunk: Chunk, ids: list[Identity], page_id: int, *, regroup: bool
-    ) -> tuple[int, int, int]:
-        """Insert the records not archived yet (identical content dedupes), flag conflicts,
-        keep latest_records current; ``regroup``: a key fallback came with this page."""
-        ds, dtype = chunk.dataset, chunk.dataset_type
-        known = self._existing(
-            "SELECT sha256 FROM records WHERE dataset=? AND dataset_type=? AND sha256 IN ({})",
-            [ds, dtype],
-            list({i.sha256 for i in ids}),
-        )
-        fresh: list[tuple[int, Identity]] = []
-        for i, ident in enumerate(ids):
-            if ident.sha256 in known:
-                continue
-            known.add(ident.sha256)
-            fresh.append((i, ident))
-        dup = len(ids) - len(fresh)
-        if not fresh:
-            return 0, dup, 0
-        # versions already archived under the same (key, COMMIT_TS): a conflict if content differs
-        earlier: dict[tuple[str, str, str], int] = {}
-        by_kind: dict[str, set[str]] = {}
-        for _, ident in fresh:
-            by_kind.setdefault(ident.kind, set()).add(ident.key)
-        for kind, keys in by_kind.items():
-            part = list(keys)
-            for n in range(0, len(part), 500):
-                sub = part[n : n + 500]
-                for rid, key, ts in self.conn.execute(
-                    f"""SELECT record_id, row_key, commit_ts FROM records WHERE dataset=? AND dataset_type=?
-                        AND row_key IN ({",".join("?" * len(sub))}) AND key_kind=?""",
-                    [ds, dtype, *sub, kind],
-                ):
-                    earlier.setdefault((kind, key, ts), rid)
-        next_id = (self.conn.execute("SELECT max(record_id) FROM records").fetchone()[0] or 0) + 1
-        rows, latest, conflict_rows = [], [], []
-        fallback_day = chunk.day
-        now = utc_now()
-        for n, (i, ident) in enumerate(fresh):
-            rid = next_id + n
-            prior = earlier.get((ident.kind, ident.key, ident.commit_ts))
-            if prior is not None:
-                conflict_rows.append((ds, ident.key, ident.commit_ts, rid, prior, now))
-            else:
-                earlier[(ident.kind, ident.key, ident.commit_ts)] = rid
-            rows.append(
-                (
-                    rid,
-                    ds,
-                    dtype,
-                    ident.key,
-                    ident.kind,
-                    ident.natural_key,
-                    ident.commit_ts,
-                    ident.row_date or fallback_day,
-                    ident.interval,
-                    ident.canon,
-                    ident.sha256,
-                    page_id,
-                    i,
-                    int(prior is not None),
-                )
-            )
-            latest.append((ds, dtype, ident.kind, ident.key, rid, ident.commit_ts))
-        self.conn.executemany(
-            """INSERT INTO records(record_id, dataset, dataset_type, row_key, key_kind, natural_key, commit_ts,
-                   row_date, interval_start, values_json, sha256, page_id, row_index, conflict)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-            rows,
-        )
-        if conflict_rows:
-            self.conn.executemany(
-                "INSERT INTO conflicts(dataset, row_key, commit_ts, record_id, earlier_id, detected_at) VALUES (?,?,?,?,?,?)",
-                conflict_rows,
-            )
-        if regroup:
-            rebuild_latest(self.conn, (ds, dtype))
-        else:
-            self.conn.executemany(
-                """INSERT INTO latest_records(dataset, dataset_type, key_kind, row_key, record_id, commit_ts)
-                   VALUES (?,?,?,?,?,?)
-                   ON CONFLICT(dataset, dataset_type, key_kind, row_key) DO UPDATE SET
-                       record_id=excluded.record_id, commit_ts=excluded.commit_ts
-                   WHERE (excluded.commit_ts, excluded.record_id) > (latest_records.commit_ts, latest_records.record_id)""",
-                latest,
-            )
-        return len(fresh), dup, len(conflict_rows)
-
-    def _existing(self, sql: str, head: list[Any], values: list[str]) -> set[str]:
-        out: set[str] = set()
-        for n in range(0, len(values), 500):
-            part = values[n : n + 500]
-            out.update(
-                r[0] for r in self.conn.execute(sql.format(",".join("?" * len(part))), head + part)
-            )
-        return out
 
     def _check_schema(self, dataset: str, columns: list[dict[str, str]], page_id: int) -> None:
         current = canonical_json(columns)
@@ -556,20 +514,49 @@ def _chunk_key(chunk: Chunk) -> tuple[str, str, str, str]:
 
 
 class _Tx:
-    """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any exception."""
+    """One operation's transaction: BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any exception.
+
+    Inside a writer's group (:meth:`Archive.group`) it is a savepoint instead, so a failing
+    operation is undone alone and the group's earlier operations still commit."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.nested = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.nested = self.conn.in_transaction
+        self.conn.execute("SAVEPOINT op" if self.nested else "BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if not self.nested:
+            self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        elif exc_type is None:
+            self.conn.execute("RELEASE op")
+        elif self.conn.in_transaction:  # (an error SQLite rolled back itself leaves none)
+            self.conn.execute("ROLLBACK TO op")
+            self.conn.execute("RELEASE op")
+
+
+class _Group:
+    """Several operations in one transaction (one fsync): see :meth:`Archive.group`."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def __enter__(self) -> sqlite3.Connection:
+    def __enter__(self) -> _Group:
         self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
+        return self
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        else:
-            self.conn.execute("ROLLBACK")
+        if not self.conn.in_transaction:
+            return  # SQLite already rolled it back (e.g. a full disk)
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+    @property
+    def open(self) -> bool:
+        """False when SQLite rolled the group back itself: nothing in it was stored."""
+        return self.conn.in_transaction
 
 
 def open_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:

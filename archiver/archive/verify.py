@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from cryptography import x509
 
 from archiver.archive import history
 from archiver.archive.checkpoint import Checkpoint, Sidecar, read_sidecar
+from archiver.archive.compact import expected_superseded, sha8, stream_id, stream_ids
 from archiver.archive.hashing import (
     CHAIN_BODY,
     CHAIN_BODY_META,
@@ -33,10 +35,16 @@ from archiver.archive.hashing import (
     page_meta_digest,
     sha256_hex,
 )
-from archiver.archive.keys import Identity, effective_key
-from archiver.archive.rekey import ReplayedPage, abandoned_rules, replay
-from archiver.archive.schema import EVIDENCE_TABLES
+from archiver.archive.keys import Identity
+from archiver.archive.rekey import ReplayedPage, replay
+from archiver.archive.schema import (
+    SCHEMA_VERSION,
+    ArchiveVersionError,
+    evidence_tables,
+    migrate,
+)
 from archiver.archive.store import open_reader
+from archiver.archive.values import canonical, fetch_strict, table
 
 MAX_PROBLEMS = 50
 _META_WORDS = "run, dataset, chunk, query, tokens, URL, HTTP status, received time, counts"
@@ -115,10 +123,40 @@ def verify_archive(
     checkpoint signatures with; ``sidecar``: read ``<archive>.checkpoints`` too."""
     conn = open_reader(path)
     try:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         side = read_sidecar(path) if sidecar else None
-        return _verify(conn, progress, list(expect), side, certs or {})
+        if version == SCHEMA_VERSION:
+            return _verify(conn, progress, list(expect), side, certs or {})
+        if version > SCHEMA_VERSION:
+            raise ArchiveVersionError(
+                f"This archive has schema version {version}, newer than this archiver "
+                f"checks ({SCHEMA_VERSION}). Upgrade archiver; the file was not changed."
+            )
+        with tempfile.TemporaryDirectory(prefix="archiver-verify-") as tmp:
+            copy = _migrated_copy(conn, Path(tmp) / "copy.sqlite3")
+            try:
+                rep = _verify(copy, progress, list(expect), side, certs or {})
+            finally:
+                copy.close()
+        rep.missing_triggers = _missing_triggers(conn)  # the file's, not the copy's
+        rep.note(
+            f"the archive has schema version {version}: it was checked as a temporary copy "
+            f"brought to version {SCHEMA_VERSION} (the migration keeps every stored value as "
+            "it was, so an edit is still found); the file itself was not changed"
+        )
+        return rep
     finally:
         conn.close()
+
+
+def _migrated_copy(conn: sqlite3.Connection, dest: Path) -> sqlite3.Connection:
+    """A consistent copy of an older archive, migrated: how an old file is checked without
+    writing to it (a read-only medium, ``--read-only``, an auditor's copy)."""
+    copy = sqlite3.connect(dest, isolation_level=None)
+    conn.backup(copy)
+    migrate(copy, None)
+    copy.row_factory = sqlite3.Row
+    return copy
 
 
 def _verify(
@@ -129,13 +167,7 @@ def _verify(
     certs: Mapping[str, x509.Certificate] | None = None,
 ) -> VerifyReport:
     rep = VerifyReport()
-    triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
-    rep.missing_triggers = [
-        f"{t}_no_{op}"
-        for t in EVIDENCE_TABLES
-        for op in ("update", "delete")
-        if f"{t}_no_{op}" not in triggers
-    ]
+    rep.missing_triggers = _missing_triggers(conn)
     past = history.collect(conn, expect or [], side)
     _check_pages(conn, rep, progress, past)
     rep.checkpoints = history.check_checkpoints(past, rep.add)
@@ -151,6 +183,16 @@ def _verify(
     history.check_coverage(conn, past, rep.add)
     history.check_runs(conn, past, rep.add)
     return rep
+
+
+def _missing_triggers(conn: sqlite3.Connection) -> list[str]:
+    triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
+    return [
+        f"{t}_no_{op}"
+        for t in evidence_tables(conn)
+        for op in ("update", "delete")
+        if f"{t}_no_{op}" not in triggers
+    ]
 
 
 def _sources(checkpoints: list[Checkpoint]) -> dict[str, int]:
@@ -311,9 +353,32 @@ def _check_records(conn: sqlite3.Connection, rep: VerifyReport) -> None:
         )
     check_latest(conn, rep)
     rep.records = conn.execute("SELECT count(*) FROM records").fetchone()[0]
-    for rec in conn.execute("SELECT record_id, values_json, sha256 FROM records"):
-        if sha256_hex(rec["values_json"].encode()) != rec["sha256"]:
-            rep.add(f"record {rec['record_id']}: its values do not match its SHA-256")
+    strays = conn.execute(
+        "SELECT count(*) FROM superseded x WHERE x.by_id NOT IN (SELECT record_id FROM records)"
+    ).fetchone()[0]
+    if strays:
+        rep.add(f"{strays} superseded entries name a newer version that is not archived")
+    _check_value_rows(conn, rep)
+    twice = conn.execute(
+        """SELECT count(*) FROM (SELECT 1 FROM records GROUP BY stream_id, sha8, row_key
+           HAVING count(*) > 1)"""
+    ).fetchone()[0]
+    if twice:
+        rep.add(f"{twice} records are stored more than once (identical content, same key)")
+
+
+def _check_value_rows(conn: sqlite3.Connection, rep: VerifyReport) -> None:
+    """Every values row belongs to a record of its dataset (none added behind its back)."""
+    for dataset, _type in {(d, t) for d, t in stream_ids(conn)}:
+        t = table(dataset)
+        stray = conn.execute(
+            f"""SELECT v.record_id FROM {t} v LEFT JOIN records r ON r.record_id = v.record_id
+                LEFT JOIN streams s ON s.stream_id = r.stream_id
+                WHERE r.record_id IS NULL OR s.dataset != ? LIMIT 5""",
+            (dataset,),
+        ).fetchall()
+        for (rid,) in stray:
+            rep.add(f"{t} holds values for record {rid}, which is no {dataset} record")
 
 
 def _check_audit(entries: list[sqlite3.Row], rep: VerifyReport) -> None:
@@ -337,12 +402,15 @@ def _check_audit(entries: list[sqlite3.Row], rep: VerifyReport) -> None:
 
 
 def _rederive(conn: sqlite3.Connection, rep: VerifyReport, rp: ReplayedPage) -> None:
-    """Every record of the page is archived, and every archived record from it matches it."""
+    """Every record of the page is archived, and every archived record from it matches it:
+    its stream, key, interval, column set and values (the canonical JSON of its stored
+    values must be the page row's)."""
     page = rp.page
     pid = page["page_id"]
     if len(rp.ids) != page["record_count"]:
         rep.add(f"page {pid}: holds {len(rp.ids)} records, the archive says {page['record_count']}")
     ds, dtype = page["dataset"], page["dataset_type"]
+    sid = stream_id(conn, ds, dtype, create=False)
     stored: dict[int, sqlite3.Row] = {}
     for r in conn.execute("SELECT * FROM records WHERE page_id=? ORDER BY record_id", (pid,)):
         if r["row_index"] in stored:
@@ -352,17 +420,18 @@ def _rederive(conn: sqlite3.Connection, rep: VerifyReport, rp: ReplayedPage) -> 
             )
             continue
         stored[r["row_index"]] = r
+    values = fetch_strict(conn, ds, [r["record_id"] for r in stored.values()])
     for i, ident in enumerate(rp.ids):
         mine = stored.pop(i, None)
         if mine is not None:
-            if not _matches(mine, ident, ds, dtype):
+            if not _matches(mine, values.get(mine["record_id"]), ident, sid):
                 rep.add(
                     f"record {mine['record_id']} (page {pid}, row {i}, key {ident.key[:40]}): differs from the archived page"
                 )
             continue
         hit = conn.execute(
-            "SELECT 1 FROM records WHERE dataset=? AND dataset_type=? AND sha256=?",
-            (ds, dtype, ident.sha256),
+            "SELECT 1 FROM records WHERE stream_id=? AND sha8=? AND row_key=?",
+            (sid, sha8(ident.sha256), ident.key),
         ).fetchone()
         if hit is None:
             rep.add(
@@ -374,17 +443,17 @@ def _rederive(conn: sqlite3.Connection, rep: VerifyReport, rp: ReplayedPage) -> 
         )
 
 
-def _matches(row: sqlite3.Row, ident: Identity, dataset: str, dataset_type: str) -> bool:
+def _matches(
+    row: sqlite3.Row, values: dict[str, str | None] | None, ident: Identity, sid: int | None
+) -> bool:
     return bool(
-        row["values_json"] == ident.canon
-        and row["sha256"] == ident.sha256
+        values is not None
+        and canonical(values) == ident.canon
+        and row["sha8"] == sha8(ident.sha256)
         and row["row_key"] == ident.key
         and row["key_kind"] == ident.kind
-        and row["natural_key"] == ident.natural_key
-        and row["commit_ts"] == ident.commit_ts
         and row["interval_start"] == ident.interval
-        and row["dataset"] == dataset
-        and row["dataset_type"] == dataset_type
+        and row["stream_id"] == sid
     )
 
 
@@ -409,46 +478,29 @@ def _check_key_rules(
 
 
 def check_latest(conn: sqlite3.Connection, rep: VerifyReport) -> None:
-    """latest_records holds exactly the newest version of every row (what 'latest only'
-    browsing, exports and bundles show), so no version can be hidden by editing it."""
-    fallen = abandoned_rules(conn)
-    skip = " AND ".join("NOT (r.dataset=? AND r.dataset_type=?)" for _ in fallen) or "1"
-    args = [v for s in fallen for v in s]
-    bad = conn.execute(
-        f"""SELECT count(*) FROM latest_records l LEFT JOIN records r ON r.record_id = l.record_id
-            WHERE r.record_id IS NULL OR r.dataset != l.dataset OR r.dataset_type != l.dataset_type
-               OR r.commit_ts != l.commit_ts OR (({skip}) AND (r.key_kind != l.key_kind OR r.row_key != l.row_key))""",
-        args,
-    ).fetchone()[0]
-    if bad:
-        rep.add(f"{bad} latest-version entries point at no record or at another row's record")
-    stale = conn.execute(
-        f"""SELECT count(*) FROM records r LEFT JOIN latest_records l
-               ON l.dataset = r.dataset AND l.dataset_type = r.dataset_type
-              AND l.key_kind = r.key_kind AND l.row_key = r.row_key
-            WHERE ({skip}) AND (l.record_id IS NULL OR (r.commit_ts, r.record_id) > (l.commit_ts, l.record_id))""",
-        args,
-    ).fetchone()[0]
-    if stale:
-        rep.add(f"{stale} records are newer than the version the latest table shows for their row")
-    for stream, gone in fallen.items():
-        best: dict[tuple[str, str], tuple[str, int]] = {}
-        for kind, key, natural, digest, ts, rid in conn.execute(
-            "SELECT key_kind, row_key, natural_key, sha256, commit_ts, record_id FROM records WHERE dataset=? AND dataset_type=?",
-            stream,
-        ):
-            group = effective_key(gone, kind, key, natural, digest)
-            if group not in best or (ts, rid) > best[group]:
-                best[group] = (ts, rid)
-        want = {rid for _, rid in best.values()}
+    """``superseded`` lists exactly the versions a newer version of their row replaced
+    (what 'latest only' browsing, exports and bundles leave out), so no version can be
+    hidden, nor an old one shown as the latest, by editing it."""
+    stored: dict[int, int] = dict(conn.execute("SELECT record_id, by_id FROM superseded"))
+    for stream in stream_ids(conn):
+        want = dict(expected_superseded(conn, stream))
+        sid = stream_ids(conn)[stream]
         have = {
-            r[0]
-            for r in conn.execute(
-                "SELECT record_id FROM latest_records WHERE dataset=? AND dataset_type=?", stream
+            rid: by
+            for rid, by in conn.execute(
+                "SELECT x.record_id, x.by_id FROM superseded x JOIN records r ON r.record_id = x.record_id WHERE r.stream_id=?",
+                (sid,),
             )
         }
+        for rid in have:
+            stored.pop(rid, None)
         if want != have:
+            hidden = len(have.keys() - want.keys())
+            shown = len(want.keys() - have.keys())
             rep.add(
-                f"{stream[0]} ({stream[1]}): the latest table differs from the newest versions "
-                f"under its key fallback ({len(want - have)} missing, {len(have - want)} extra)"
+                f"{stream[0]} ({stream[1]}): the latest-version bookkeeping differs from the "
+                f"records: {hidden} version(s) hidden that are the newest of their row, "
+                f"{shown} older version(s) shown as the latest"
             )
+    if stored:
+        rep.add(f"{len(stored)} superseded entries name no record")

@@ -145,7 +145,12 @@ def run_verify(args: argparse.Namespace) -> int:
     try:
         expect = [checkpoints.parse(text, source="--expect-head") for text in args.expect_head]
         report = archive_service.verify(path, via="cli", read_only=args.read_only, expect=expect)
-    except (FileNotFoundError, sqlite3.DatabaseError, checkpoints.CheckpointError) as exc:
+    except (
+        FileNotFoundError,
+        sqlite3.DatabaseError,
+        checkpoints.CheckpointError,
+        archive_service.ArchiveVersionError,
+    ) as exc:
         print(f"archiver verify-archive: {exc}", file=sys.stderr)
         if args.json:
             monitor.emit(clock.doc("verify-archive", "error", 2, archive=path, error=str(exc)))

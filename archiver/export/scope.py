@@ -3,13 +3,13 @@ interactions, and the coverage of that scope (gaps stated, never hidden)."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from archiver.archive import coverage
+from archiver.archive import coverage, values
+from archiver.archive.hashing import canonical_record, sha256_hex
 from archiver.timerange import DAY, STEP
 
 SEGMENTS = "interactionSegments"
@@ -91,52 +91,62 @@ class Selection:
 def _rows(
     conn: sqlite3.Connection, dataset: str, scope: Scope, where: str, params: list[Any]
 ) -> list[Row]:
-    src = "latest" if scope.versions == "latest" else "records"
-    sql = f"""SELECT r.record_id, r.row_key, r.commit_ts, r.values_json, r.sha256, r.page_id, r.conflict,
+    """The dataset's rows in scope; ``where`` may use ``v."COL"`` (its values table)."""
+    src = "latest" if scope.versions == "latest" else "records_view"
+    if not values.table_columns(conn, dataset):
+        return []
+    sql = f"""SELECT r.record_id, r.row_key, r.page_id, r.conflict,
                      p.sha256 AS page_sha256, p.received_at
               FROM {src} r JOIN pages p ON p.page_id = r.page_id
+              JOIN {values.table(dataset)} v ON v.record_id = r.record_id
               WHERE r.dataset = ? AND r.dataset_type = 'interval' {where}
-              ORDER BY r.row_date, r.row_key, r.commit_ts, r.record_id"""
-    return [
-        Row(
-            dataset,
-            r["record_id"],
-            r["row_key"],
-            r["commit_ts"],
-            json.loads(r["values_json"]),
-            r["sha256"],
-            r["page_id"],
-            r["page_sha256"],
-            r["received_at"],
-            bool(r["conflict"]),
+              ORDER BY r.interval_start, r.row_key, r.record_id"""
+    found = conn.execute(sql, [dataset, *params]).fetchall()
+    vals = values.fetch(conn, dataset, [r["record_id"] for r in found])
+    out = []
+    for r in found:
+        v = vals.get(r["record_id"], {})
+        out.append(
+            Row(
+                dataset,
+                r["record_id"],
+                r["row_key"],
+                v.get("COMMIT_TS", ""),
+                v,
+                sha256_hex(canonical_record(list(v), list(v.values())).encode()),
+                r["page_id"],
+                r["page_sha256"],
+                r["received_at"],
+                bool(r["conflict"]),
+            )
         )
-        for r in conn.execute(sql, [dataset, *params])
-    ]
+    out.sort(key=lambda row: (row.values.get("ROW_DATE_UTC", ""), row.row_key, row.commit_ts))
+    return out
 
 
 def select(conn: sqlite3.Connection, scope: Scope) -> Selection:
     conn.row_factory = sqlite3.Row
-    where = " AND r.row_date BETWEEN ? AND ?"
-    params: list[Any] = [scope.start.isoformat(), scope.end.isoformat()]
+    where = " AND r.interval_start >= ? AND r.interval_start < ?"
+    params: list[Any] = [f"{scope.start:%Y%m%d}", f"{scope.end + timedelta(days=1):%Y%m%d}"]
     for col, value in (
         ("USER_ID", scope.agent),
         ("QUEUE_ID", scope.queue),
         ("COMM_TYPE", scope.channel),
     ):
         if value:
-            where += f" AND json_extract(r.values_json, '$.{col}') = ?"
+            where += f' AND v."{col}" = ?'
             params.append(value)
     if scope.interactions:
-        where += f" AND json_extract(r.values_json, '$.INTERACTION_ID') IN ({','.join('?' * len(scope.interactions))})"
+        where += f' AND v."INTERACTION_ID" IN ({",".join("?" * len(scope.interactions))})'
         params += list(scope.interactions)
     segments = _rows(conn, SEGMENTS, scope, where, params)
     # interactions are ordered by their first segment's end time, segments by number
     wanted = {r.values.get("INTERACTION_ID", "") for r in segments}
     # a session's steps carry the day it started: look one day around the range
-    t_where = " AND r.row_date BETWEEN ? AND ?"
+    t_where = " AND r.interval_start >= ? AND r.interval_start < ?"
     t_params = [
-        (scope.start - timedelta(days=1)).isoformat(),
-        (scope.end + timedelta(days=1)).isoformat(),
+        f"{scope.start - timedelta(days=1):%Y%m%d}",
+        f"{scope.end + timedelta(days=2):%Y%m%d}",
     ]
     traces = [
         r

@@ -9,9 +9,10 @@
   export holds one of them.
 - parquet (needs pyarrow: ``pip install archiver[parquet]``): every column a string,
   hive-partitioned as ``dataset=NAME/row_date=YYYY-MM-DD/part-0.parquet`` so DuckDB and
-  Spark read the directory directly (``row_date`` is ROW_DATE_UTC, or the chunk's day for
-  datasets without that column); a row date that is not a YYYY-MM-DD date stops the export
-  (it names a directory).
+  Spark read the directory directly (``row_date`` is the row's UTC day from its own time
+  column, the archive's ``interval_start`` — never a value copied from the response, so no
+  response can name a directory); a partition that is not a YYYY-MM-DD date stops the export.
+- ``--from``/``--to`` select rows by that UTC day.
 
 ``out`` is checked before anything is written: a file for csv and jsonl (not a directory),
 a directory for parquet whose ``dataset=NAME`` part does not exist yet. A csv or jsonl file
@@ -28,11 +29,14 @@ import shutil
 import sqlite3
 import uuid
 from collections.abc import Callable, Generator, Iterator
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from archiver.archive import values
 from archiver.archive.columns import dataset_columns
+from archiver.archive.hashing import canonical_record, sha256_hex
 from archiver.archive.store import open_reader
 from archiver.export import csvsafe
 
@@ -86,6 +90,21 @@ def check_out(fmt: str, dataset: str, out: Path) -> None:
         raise ExportError(f"--out {out} is an existing zip: give the {fmt} file to write")
 
 
+@dataclass(frozen=True)
+class ExportRow:
+    """One record with its provenance, as the warehouse export writes it."""
+
+    values: dict[str, str]
+    row_key: str
+    commit_ts: str
+    row_date: str  # the row's UTC day (YYYY-MM-DD), from its own interval
+    sha256: str  # of its canonical JSON (recomputed from the stored values)
+    page_id: int
+    page_sha256: str
+    received_at: str
+    conflict: int
+
+
 def iter_rows(
     conn: sqlite3.Connection,
     dataset: str,
@@ -93,32 +112,50 @@ def iter_rows(
     end: date | None,
     all_versions: bool,
     dataset_type: str = "interval",
-) -> Generator[sqlite3.Row, None, None]:
-    source = "records" if all_versions else "latest"
-    sql = f"""SELECT r.row_key, r.commit_ts, r.row_date, r.values_json, r.sha256, r.page_id, r.conflict,
+) -> Generator[ExportRow, None, None]:
+    """The stream's records (latest versions unless ``all_versions``) in (day, key) order,
+    read a thousand at a time (memory stays flat)."""
+    source = "records_view" if all_versions else "latest"
+    sql = f"""SELECT r.record_id, r.row_key, r.interval_start, r.page_id, r.conflict,
                      p.sha256 AS page_sha256, p.received_at
               FROM {source} r JOIN pages p ON p.page_id = r.page_id
               WHERE r.dataset = ? AND r.dataset_type = ?"""
     params: list[object] = [dataset, dataset_type]
     if start:
-        sql += " AND r.row_date >= ?"
-        params.append(start.isoformat())
+        sql += " AND r.interval_start >= ?"
+        params.append(start.strftime("%Y%m%d"))
     if end:
-        sql += " AND r.row_date <= ?"
-        params.append(end.isoformat())
-    sql += " ORDER BY r.row_date, r.row_key, r.commit_ts, r.record_id"
-    yield from conn.execute(sql, params)
+        sql += " AND r.interval_start < ?"
+        params.append((end + timedelta(days=1)).strftime("%Y%m%d"))
+    sql += " ORDER BY r.interval_start, r.row_key, r.record_id"
+    cur = conn.execute(sql, params)
+    while batch := cur.fetchmany(1000):
+        vals = values.fetch(conn, dataset, [r[0] for r in batch])
+        for r in batch:
+            v = vals.get(r[0], {})
+            day = r[2][:8]
+            yield ExportRow(
+                v,
+                r[1],
+                v.get("COMMIT_TS", ""),
+                f"{day[:4]}-{day[4:6]}-{day[6:8]}" if len(day) == 8 else "",
+                sha256_hex(canonical_record(list(v), list(v.values())).encode()),
+                r[3],
+                r[5],
+                r[6],
+                r[4],
+            )
 
 
-def _provenance(row: sqlite3.Row) -> dict[str, str]:
+def _provenance(row: ExportRow) -> dict[str, str]:
     return {
-        "_row_key": row["row_key"],
-        "_commit_ts": row["commit_ts"],
-        "_record_sha256": row["sha256"],
-        "_page_id": str(row["page_id"]),
-        "_page_sha256": row["page_sha256"],
-        "_received_at": row["received_at"],
-        "_conflict": str(row["conflict"]),
+        "_row_key": row.row_key,
+        "_commit_ts": row.commit_ts,
+        "_record_sha256": row.sha256,
+        "_page_id": str(row.page_id),
+        "_page_sha256": row.page_sha256,
+        "_received_at": row.received_at,
+        "_conflict": str(row.conflict),
     }
 
 
@@ -144,7 +181,7 @@ def export_dataset(
         raise ExportError(f"unknown --csv-formulas {csv_formulas!r}; choose escape or raw")
     check_out(fmt, dataset, out)
     conn = open_reader(archive)
-    rows: Generator[sqlite3.Row, None, None] | None = None
+    rows: Generator[ExportRow, None, None] | None = None
     try:
         cols = dataset_columns(conn, dataset)
         if not cols:
@@ -175,16 +212,16 @@ def _atomic(out: Path, write: Callable[[TextIO], int], newline: str = "") -> int
     return n
 
 
-def _jsonl(rows: Iterator[sqlite3.Row], f: TextIO) -> int:
+def _jsonl(rows: Iterator[ExportRow], f: TextIO) -> int:
     n = 0
     for row in rows:
-        obj = json.loads(row["values_json"]) | _provenance(row)
+        obj = row.values | _provenance(row)
         f.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
         n += 1
     return n
 
 
-def _csv(rows: Iterator[sqlite3.Row], cols: list[str], f: TextIO, escape: bool) -> int:
+def _csv(rows: Iterator[ExportRow], cols: list[str], f: TextIO, escape: bool) -> int:
     """Every cell, header cells included, escaped by csvsafe's rule (unless ``escape`` is
     False: the exact strings, for tools that never evaluate formulas)."""
     cell: Callable[[str], str] = csvsafe.escape_cell if escape else str
@@ -192,14 +229,15 @@ def _csv(rows: Iterator[sqlite3.Row], cols: list[str], f: TextIO, escape: bool) 
     w = csv.writer(f, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     w.writerow([cell(c) for c in cols + list(PROVENANCE)])
     for row in rows:
-        values = json.loads(row["values_json"])
         prov = _provenance(row)
-        w.writerow([cell(values.get(c, "")) for c in cols] + [cell(prov[p]) for p in PROVENANCE])
+        w.writerow(
+            [cell(row.values.get(c, "")) for c in cols] + [cell(prov[p]) for p in PROVENANCE]
+        )
         n += 1
     return n
 
 
-def _parquet_dir(rows: Iterator[sqlite3.Row], cols: list[str], dataset: str, out: Path) -> int:
+def _parquet_dir(rows: Iterator[ExportRow], cols: list[str], dataset: str, out: Path) -> int:
     """The partitions are written in a hidden directory (readers skip it) renamed to
     ``out/dataset=NAME`` when complete; a failure removes it."""
     final = out / f"dataset={dataset}"
@@ -225,7 +263,7 @@ def _partition_file(root: Path, row_date: object) -> Path:
     return target
 
 
-def _parquet(rows: Iterator[sqlite3.Row], cols: list[str], out: Path) -> int:
+def _parquet(rows: Iterator[ExportRow], cols: list[str], out: Path) -> int:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -248,16 +286,15 @@ def _parquet(rows: Iterator[sqlite3.Row], cols: list[str], out: Path) -> int:
 
     try:
         for row in rows:
-            if row["row_date"] != current:
+            if row.row_date != current:
                 flush()
                 if writer is not None:
                     writer.close()
-                current = row["row_date"]
+                current = row.row_date
                 writer = pq.ParquetWriter(_partition_file(out, current), schema)
-            values = json.loads(row["values_json"])
             prov = _provenance(row)
             for c in cols:
-                batch[c].append(values.get(c, ""))
+                batch[c].append(row.values.get(c, ""))
             for p in PROVENANCE:
                 batch[p].append(prov[p])
             n += 1

@@ -59,7 +59,7 @@ def display_value(value: str, typ: str) -> str:
 
 class RecordsModel(QAbstractTableModel):
     """Records of one dataset. Holds ids and fetches rows lazily, so a million-row dataset
-    opens at once: streamed in (row_date, record_id) order with fetchMore, or — after a
+    opens at once: streamed in (own interval, record_id) order with fetchMore, or — after a
     sort, filter or search computed in a worker — as an id array read block by block."""
 
     sort_requested = Signal(int, Qt.SortOrder)
@@ -70,7 +70,7 @@ class RecordsModel(QAbstractTableModel):
         self.dataset = ""
         self.columns: list[tuple[str, str]] = []
         self.raw = False
-        self._stream: list[tuple[int, str, str, int]] = []
+        self._stream: list[tuple[int, str, dict[str, str], int]] = []
         self._exhausted = True
         self._ids: array | None = None
         self._blocks: OrderedDict[int, dict[int, Any]] = OrderedDict()
@@ -125,7 +125,7 @@ class RecordsModel(QAbstractTableModel):
             first = len(self._stream)
             self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
             self._stream.extend(
-                (r["record_id"], r["row_date"], r["values_json"], r["conflict"]) for r in rows
+                (r.record_id, r.interval_start, r.values, int(r.conflict)) for r in rows
             )
             self.endInsertRows()
 
@@ -143,14 +143,14 @@ class RecordsModel(QAbstractTableModel):
             if not 0 <= row < len(self._stream):
                 return None
             rid, _, values, conflict = self._stream[row]
-            return rid, _parse(values), conflict
+            return rid, values, conflict
         if not 0 <= row < len(self._ids) or self.reader is None:
             return None
         block = row // BLOCK
         data = self._blocks.get(block)
         if data is None:
             ids = list(self._ids[block * BLOCK : (block + 1) * BLOCK])
-            data = self.reader.records_by_id(ids)
+            data = self.reader.records_by_id(self.dataset, ids)
             self._blocks[block] = data
             while len(self._blocks) > 64:
                 self._blocks.popitem(last=False)
@@ -160,7 +160,7 @@ class RecordsModel(QAbstractTableModel):
         rec = data.get(rid)
         if rec is None:
             return None
-        return rid, _parse(rec["values_json"]), rec["conflict"]
+        return rid, rec.values, int(rec.conflict)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.column() < len(self.columns):
@@ -190,19 +190,6 @@ class RecordsModel(QAbstractTableModel):
     def record_id(self, row: int) -> int | None:
         r = self._row(row)
         return r[0] if r else None
-
-
-_parse_cache: OrderedDict[str, dict[str, str]] = OrderedDict()
-
-
-def _parse(values_json: str) -> dict[str, str]:
-    hit = _parse_cache.get(values_json)
-    if hit is None:
-        hit = json.loads(values_json)
-        _parse_cache[values_json] = hit
-        if len(_parse_cache) > 2000:
-            _parse_cache.popitem(last=False)
-    return hit
 
 
 class RowDetailDialog(QDialog):

@@ -44,7 +44,7 @@ from archiver.api.errors import LimitExceeded, TokenEndpointUnreachable
 from archiver.api.limits import Limits
 from archiver.api.retry import RetryPolicy
 from archiver.archive import coverage
-from archiver.archive.store import Archive, open_reader
+from archiver.archive.store import Archive, open_reader, prepare
 from archiver.jobs import Cancel
 from archiver.pull.outcome import (
     EXIT_AUTH,
@@ -428,7 +428,8 @@ class _ChunkWalk:
                     return True
                 continue
             assert isinstance(resp, Page)
-            self.submit(self.ops.store_page, self.chunk, resp, qparams)
+            prepared = prepare(resp, compress=self.state.writer.compress)
+            self.submit(self.ops.store_page, self.chunk, resp, qparams, prepared)
             self.token = resp.next_token or self.token
         return True
 

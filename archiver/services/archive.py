@@ -14,7 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from archiver.archive import coverage as cov
-from archiver.archive.schema import backup_to
+from archiver.archive.schema import ArchiveVersionError, backup_to
 from archiver.archive.store import Archive, open_reader
 from archiver.archive.verify import VerifyReport, verify_archive
 from archiver.datasets import get_dataset
@@ -26,6 +26,7 @@ from archiver.services import checkpoints
 __all__ = [
     "CSV_FORMULA_MODES",
     "FORMATS",
+    "ArchiveVersionError",
     "CoverageReport",
     "ExportError",
     "VerifyReport",
@@ -50,7 +51,12 @@ def verify(
 
     On success the archive records that it was verified (``via``: who asked, e.g. "cli" or
     "gui") and writes a checkpoint, unless ``read_only``. A read-only medium still verifies
-    (the report says nothing could be recorded)."""
+    (the report says nothing could be recorded). An archive of an older schema is brought
+    to the current one first (backed up, then migrated: the migration keeps every stored
+    value as it was, so an edit is still found); with ``read_only`` a temporary migrated copy
+    is checked instead and the file is left as it is."""
+    if not read_only:
+        _bring_up_to_date(path)
     report = verify_archive(path, progress, expect=expect, certs=checkpoints.certificates(key_dir))
     if read_only:
         report.recorded.append("Nothing was written (read-only verification).")
@@ -62,6 +68,16 @@ def verify(
             "entry and no checkpoint."
         )
     return report
+
+
+def _bring_up_to_date(path: Path) -> None:
+    """Open the archive once for writing: migrations run (with their backup) if it is old."""
+    if not path.exists():
+        return  # verify_archive says there is no archive
+    try:
+        Archive(path).close()
+    except (sqlite3.Error, OSError):
+        pass  # a read-only medium: verify_archive checks a migrated copy
 
 
 def _record_verified(path: Path, report: VerifyReport, via: str, key_dir: Path | None) -> None:

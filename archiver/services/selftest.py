@@ -29,6 +29,7 @@ from typing import Any
 from archiver.api import Credentials, NotReadyPolicy, Tenant
 from archiver.api.retry import RetryPolicy
 from archiver.api.tenant import Secret
+from archiver.archive import values
 from archiver.archive.store import open_reader
 from archiver.datasets import DATASETS
 from archiver.export.keys import SigningIdentity
@@ -312,12 +313,15 @@ def _canonical(values: dict[str, str]) -> str:
 
 def _archived(conn: sqlite3.Connection, dataset: str) -> set[str]:
     """Every archived row version of the dataset whose own interval lies in the day."""
-    rows = conn.execute(
-        """SELECT values_json FROM records WHERE dataset=? AND dataset_type='interval'
-           AND interval_start BETWEEN ? AND ?""",
-        (dataset, f"{_day(DAY):%Y%m%d%H%M}", f"{_last_interval(DAY):%Y%m%d%H%M}"),
-    )
-    return {_canonical(json.loads(v)) for (v,) in rows}
+    ids = [
+        rid
+        for (rid,) in conn.execute(
+            """SELECT record_id FROM records_view WHERE dataset=? AND dataset_type='interval'
+               AND interval_start BETWEEN ? AND ?""",
+            (dataset, f"{_day(DAY):%Y%m%d%H%M}", f"{_last_interval(DAY):%Y%m%d%H%M}"),
+        )
+    ]
+    return {_canonical(v) for v in values.fetch(conn, dataset, ids).values()}
 
 
 def _truth(sim: Simulator, dataset: str) -> set[str]:
@@ -331,20 +335,24 @@ def _archive_bundle_rows(archive: Path) -> int:
     rule (docs/audit-bundle.md): the day's segments, and the trace steps of their
     interactions, which carry the day their session started (one day around)."""
     conn = open_reader(archive)
-    day, before, after = DAY.isoformat(), str(DAY - timedelta(1)), str(DAY + timedelta(1))
+    day = f"{DAY:%Y%m%d}"
+    before, after = f"{DAY - timedelta(1):%Y%m%d}", f"{DAY + timedelta(2):%Y%m%d}"
     try:
         (segments,) = conn.execute(
             """SELECT count(*) FROM latest WHERE dataset=? AND dataset_type='interval'
-               AND row_date BETWEEN ? AND ?""",
-            (SEGMENTS, day, day),
+               AND substr(interval_start, 1, 8) = ?""",
+            (SEGMENTS, day),
         ).fetchone()
         (traces,) = conn.execute(
-            """SELECT count(*) FROM latest t WHERE t.dataset=? AND t.dataset_type='interval'
-               AND t.row_date BETWEEN ? AND ?
-               AND json_extract(t.values_json, '$.WORKFLOWSESSION_INTERACTIONID') IN (
-                   SELECT json_extract(s.values_json, '$.INTERACTION_ID') FROM latest s
-                   WHERE s.dataset=? AND s.dataset_type='interval' AND s.row_date BETWEEN ? AND ?)""",
-            (TRACE, before, after, SEGMENTS, day, day),
+            """SELECT count(*) FROM latest t JOIN vals_workflowTrace tv ON tv.record_id = t.record_id
+               WHERE t.dataset=? AND t.dataset_type='interval'
+               AND t.interval_start >= ? AND t.interval_start < ?
+               AND tv.WORKFLOWSESSION_INTERACTIONID IN (
+                   SELECT sv.INTERACTION_ID FROM latest s
+                   JOIN vals_interactionSegments sv ON sv.record_id = s.record_id
+                   WHERE s.dataset=? AND s.dataset_type='interval'
+                   AND substr(s.interval_start, 1, 8) = ?)""",
+            (TRACE, before, after, SEGMENTS, day),
         ).fetchone()
     finally:
         conn.close()

@@ -113,19 +113,19 @@ def _sh(cmd: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def _latest(archive: Path, dataset: str, day: date = DAY) -> list[dict]:
-    """Latest versions of the day's 15-minute rows (the pull also archived the interval
-    after the day: its last chunk's overlap)."""
+    """Latest versions of the day's 15-minute rows in export order (the pull also archived
+    the interval after the day: its last chunk's overlap)."""
     conn = sqlite3.connect(archive)
-    rows = [
-        json.loads(v)
-        for (v,) in conn.execute(
-            """SELECT values_json FROM latest WHERE dataset=? AND dataset_type='interval'
-               AND row_date=? ORDER BY row_date, row_key, commit_ts""",
-            (dataset, day.isoformat()),
-        )
-    ]
+    found = conn.execute(
+        """SELECT l.row_key, v.values_json FROM latest l
+           JOIN record_values v ON v.record_id = l.record_id
+           WHERE l.dataset=? AND l.dataset_type='interval' AND l.interval_start LIKE ?""",
+        (dataset, f"{day:%Y%m%d}%"),
+    ).fetchall()
     conn.close()
-    return rows
+    rows = [(key, json.loads(v)) for key, v in found]
+    rows.sort(key=lambda kv: (kv[1].get("ROW_DATE_UTC", ""), kv[0], kv[1].get("COMMIT_TS", "")))
+    return [v for _, v in rows]
 
 
 def test_bundle_layout(bundle):
@@ -386,7 +386,7 @@ def test_deleted_and_added_files_are_found(bundle, tmp_path):
 def test_redaction_applies_to_the_copy_only(archive, signing, tmp_path):
     before = (
         sqlite3.connect(archive)
-        .execute("SELECT count(*), sum(length(values_json)) FROM records")
+        .execute("SELECT count(*), sum(length(values_json)) FROM record_values")
         .fetchone()
     )
     names = {
@@ -409,7 +409,7 @@ def test_redaction_applies_to_the_copy_only(archive, signing, tmp_path):
     assert verify_bundle(root, _trusting(signing)).ok
     after = (
         sqlite3.connect(archive)
-        .execute("SELECT count(*), sum(length(values_json)) FROM records")
+        .execute("SELECT count(*), sum(length(values_json)) FROM record_values")
         .fetchone()
     )
     assert before == after

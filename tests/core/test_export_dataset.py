@@ -52,16 +52,15 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def _latest(arc) -> list[dict]:
+    """The dataset's latest versions in export order (day, key, version)."""
     conn = sqlite3.connect(arc)
-    rows = [
-        json.loads(v)
-        for (v,) in conn.execute(
-            "SELECT values_json FROM latest WHERE dataset=? ORDER BY row_date, row_key, commit_ts",
-            (DS,),
-        )
-    ]
+    found = conn.execute(
+        """SELECT l.interval_start, l.row_key, l.record_id, v.values_json FROM latest l
+           JOIN record_values v ON v.record_id = l.record_id WHERE l.dataset=?""",
+        (DS,),
+    ).fetchall()
     conn.close()
-    return rows
+    return [json.loads(v) for *_, v in sorted(found)]
 
 
 def _read(path) -> list[list[str]]:
@@ -151,7 +150,9 @@ def _tamper_dates(arc, *dates: str) -> None:
         )
     ]
     for rid, d in zip(ids, dates, strict=True):
-        conn.execute("UPDATE records SET row_date = ? WHERE record_id = ?", (d, rid))
+        # the partition is the row's interval day: an edited interval must not name a path
+        start = d.replace("-", "") + "0000" if d[:4].isdigit() else d
+        conn.execute("UPDATE records SET interval_start = ? WHERE record_id = ?", (start, rid))
     conn.commit()
     conn.close()
 

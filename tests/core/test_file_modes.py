@@ -206,6 +206,20 @@ def test_log_files_and_lock_are_private_whatever_the_umask(env, tmp_path):
         assert mode(held.path) == 0o600
 
 
+def test_checkpoint_sidecar_is_private_whatever_the_umask(tmp_path):
+    """The checkpoint sidecar (archive.checkpoint.append_sidecar) is created 0600 even
+    under umask 022 (a library caller that never set the app's umask)."""
+    from archiver.archive import checkpoint
+    from archiver.archive.store import Archive
+
+    os.umask(0o022)
+    arc = tmp_path / "c.sqlite3"
+    with Archive(arc) as a:
+        rec = checkpoint.record(a, "test")
+    assert rec.sidecar_error is None
+    assert mode(rec.sidecar) == 0o600 and rec.sidecar == checkpoint.sidecar_path(arc)
+
+
 def test_log_records_are_terminal_safe():
     """A server's words in a log line: control characters escaped, and a newline too, so no
     line can be forged or hidden; a traceback keeps its line breaks."""

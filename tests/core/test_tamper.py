@@ -105,13 +105,13 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 def _edit(arc: Path, *sql: str, params: tuple = ()) -> None:
     """Behind the archive's back: triggers dropped, the edit, triggers re-created."""
     conn = sqlite3.connect(arc)
-    for table in schema.EVIDENCE_TABLES:
+    for table in schema.evidence_tables(conn):
         conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
         conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
     for s in sql:
         conn.execute(s, params)
     conn.commit()
-    schema._create_triggers(conn)
+    schema.create_triggers(conn)
     conn.commit()
     conn.close()
 
@@ -125,19 +125,23 @@ def _count(arc: Path, sql: str) -> int:
 
 
 def _truncate(arc: Path, keep: int) -> None:
-    """Remove every page after ``keep`` and its records; the latest table made to agree."""
-    from archiver.archive.rekey import rebuild_latest
+    """Remove every page after ``keep``, its records and their values; "latest" made to
+    agree (an attacker who knows the format)."""
+    from archiver.archive.compact import rebuild_superseded
 
+    conn = sqlite3.connect(arc)
+    vals = [t for t in schema.evidence_tables(conn) if t.startswith("vals_")]
+    conn.close()
+    gone = f"SELECT record_id FROM records WHERE page_id > {keep}"
     _edit(
         arc,
+        *(f"DELETE FROM {t} WHERE record_id IN ({gone})" for t in vals),
+        f"DELETE FROM superseded WHERE record_id IN ({gone}) OR by_id IN ({gone})",
         f"DELETE FROM records WHERE page_id > {keep}",
         f"DELETE FROM pages WHERE page_id > {keep}",
     )
     conn = sqlite3.connect(arc)
-    conn.execute("DROP TRIGGER IF EXISTS key_rules_no_delete")
-    rebuild_latest(conn)
-    conn.commit()
-    schema._create_triggers(conn)
+    rebuild_superseded(conn)
     conn.commit()
     conn.close()
 
@@ -597,7 +601,10 @@ def test_pull_into_an_odd_name_leaves_no_stray_file(sim, tmp_path):
     res = _pull(sim, tmp_path / name, ["queue"], ("202502010000", "202502010245"))
     assert res.exit_code == 0, res.error
     made = sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(("-wal", "-shm")))
-    assert made == [name, name + ".checkpoints"]
+    # the archive, its checkpoint sidecar and its (released, emptied) pull lock: no file
+    # named by a URI misreading the '#', '?' or '%'
+    assert made == [name, name + ".checkpoints", name + ".lock"]
+    assert (tmp_path / (name + ".lock")).read_text() == ""
     assert verify_archive(tmp_path / name).ok
 
 
@@ -609,12 +616,15 @@ def test_v2_archive_migrates_keeps_its_chain_and_verifies(sim, tmp_path):
     assert old.execute("PRAGMA user_version").fetchone()[0] == 2
     chains = old.execute("SELECT page_id, chain FROM pages ORDER BY page_id").fetchall()
     old.close()
-    assert verify_archive(arc).ok  # verifies as it is, before any migration
+    before = _sha(arc)
+    rep = verify_archive(arc)  # verifies as it is, before any migration: a migrated copy
+    assert rep.ok and any("schema version 2" in n and "not changed" in n for n in rep.notes)
+    assert _sha(arc) == before
     rep = archive_service.verify(arc, via="test")  # records: migrates first (backup)
     assert rep.ok, rep.summary()
     assert len(list(tmp_path.glob("old.sqlite3.v2-*.bak"))) == 1
     conn = sqlite3.connect(arc)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 4
     assert conn.execute("SELECT page_id, chain FROM pages ORDER BY page_id").fetchall() == chains
     assert {r for (r,) in conn.execute("SELECT DISTINCT chain_rule FROM pages")} == {CHAIN_BODY}
     mig = json.loads(
@@ -643,6 +653,24 @@ def test_v2_archive_migrates_keeps_its_chain_and_verifies(sim, tmp_path):
     assert rep.problems[0].startswith(
         f"the metadata of the {len(chains)} pages stored before schema 3"
     )
+
+
+def test_old_archive_read_only_finds_an_edit_and_writes_nothing(tmp_path):
+    """An auditor's copy of a schema-2 archive, one value edited: --read-only checks a
+    migrated copy, finds the edit, and leaves the file byte for byte as it was."""
+    arc = Path(shutil.copy(V2, tmp_path / "old.sqlite3"))
+    out = _cli("verify-archive", "--archive", str(arc), "--read-only")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "schema version 2: it was checked as a temporary copy" in out.stdout
+    _edit(
+        arc,
+        "UPDATE records SET values_json = replace(values_json, '\"2025', '\"2024') "
+        "WHERE record_id = (SELECT max(record_id) FROM records)",
+    )
+    before = _sha(arc)
+    out = _cli("verify-archive", "--archive", str(arc), "--read-only")
+    assert out.returncode == 1 and out.stdout.startswith("FAILED: record"), out.stdout
+    assert _sha(arc) == before and not list(tmp_path.glob("*.bak"))
 
 
 def test_v2_fixture_holds_the_variety(tmp_path):

@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import keyring
@@ -98,11 +99,19 @@ def test_wait_until_free_yields_the_holder_and_can_be_cancelled(tmp_path):
 
 
 def test_two_concurrent_pulls_one_exits_6_nothing_lost(sim_factory, tmp_path):
-    sim = sim_factory(latency_ms=40)
+    # one worker and slow answers keep the first pull busy for seconds; the second
+    # starts only once the first holds the lock, so neither can finish first by luck
+    sim = sim_factory(latency_ms=300)
     arc = tmp_path / "a.sqlite3"
     what = ["--dataset", "queue", "--from", "20250201", "--to", "20250201"]
-    args = pull_args(sim, arc, *what)
-    procs = [popen_cli(*args, "--json"), popen_cli(*args, "--json")]
+    args = pull_args(sim, arc, *what, "--workers", "1")
+    first = popen_cli(*args, "--json")
+    deadline = time.monotonic() + 120
+    while locks.busy(arc) is None:
+        assert first.poll() is None, first.communicate()
+        assert time.monotonic() < deadline, "the first pull never took the lock"
+        time.sleep(0.05)
+    procs = [first, popen_cli(*args, "--json")]
     outs = [p.communicate(timeout=300) for p in procs]
     codes = sorted(p.returncode for p in procs)
     assert codes == [0, 6], [o[1][-2000:] for o in outs]
@@ -395,6 +404,8 @@ def test_schedule_prints_the_other_platforms_entries(capsys, config_home):
         "<key>Hour</key>\n    <integer>6</integer>" in out
         and "<string>--unattended</string>" in out
     )
+    # umask 077: the monitoring output launchd appends to is created private
+    assert "<key>Umask</key>\n  <integer>63</integer>" in out
     assert not (config_home / "systemd").exists()
 
 
@@ -415,6 +426,7 @@ def test_schedule_systemd_quoting():
     assert line.startswith('ExecStart="/opt/my app/archiver" pull ')
     assert '--archive "/data/100%% $$HOME/a.sqlite3"' in line
     assert "100%% $HOME" in units[schedules.SERVICE].split("Description=")[1].splitlines()[0]
+    assert "UMask=0077" in units[schedules.SERVICE].splitlines()  # private files
     with pytest.raises(schedules.ScheduleError, match="HH:MM"):
         schedules.Schedule(Path("/a"), "c", customer="x", at="25:00").hour_minute()
 

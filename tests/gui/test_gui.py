@@ -164,7 +164,7 @@ def test_row_versions_after_late_update(qtbot, sim, window_factory):
     download(qtbot, w, ["interactionSegments"], TWO_DAYS[0], (2025, 2, 1, 5, 45))
     conn = sqlite3.connect(w.ctx.archive_path)
     rid = conn.execute(
-        "SELECT max(record_id) FROM records WHERE dataset='interactionSegments'"
+        "SELECT max(record_id) FROM records_view WHERE dataset='interactionSegments'"
     ).fetchone()[0]
     conn.close()
     w.tabs.setCurrentWidget(w.browse)
@@ -189,9 +189,9 @@ def test_interaction_timeline(qtbot, sim, window_factory):
     w.download.start_download()
     conn = sqlite3.connect(w.ctx.archive_path)
     iid = conn.execute(
-        """SELECT json_extract(values_json,'$.INTERACTION_ID') FROM records WHERE dataset='interactionSegments'
-           GROUP BY 1 HAVING count(*) >= 2 AND 1 IN (SELECT 1 FROM records t WHERE t.dataset='workflowTrace'
-           AND json_extract(t.values_json,'$.WORKFLOWSESSION_INTERACTIONID') = json_extract(records.values_json,'$.INTERACTION_ID')) LIMIT 1"""
+        """SELECT s.INTERACTION_ID FROM vals_interactionSegments s
+           GROUP BY 1 HAVING count(*) >= 2 AND 1 IN (SELECT 1 FROM vals_workflowTrace t
+           WHERE t.WORKFLOWSESSION_INTERACTIONID = s.INTERACTION_ID) LIMIT 1"""
     ).fetchone()[0]
     conn.close()
     w.tabs.setCurrentWidget(w.interactions)
@@ -229,7 +229,7 @@ def test_coverage_shows_pending(qtbot, sim_factory, window_factory):
     conn = sqlite3.connect(w.ctx.archive_path)
     per = dict(
         conn.execute(
-            "SELECT interval_start, count(*) FROM records WHERE dataset='queue' GROUP BY 1"
+            "SELECT interval_start, count(*) FROM records_view WHERE dataset='queue' GROUP BY 1"
         )
     )
     conn.close()
@@ -247,7 +247,8 @@ def test_verify_archive_action(qtbot, sim, window_factory):
     assert w.tabs.currentWidget() is w.audit
     assert "Intact" in w.audit.result.text()
     events = [w.audit.table.item(r, 2).text() for r in range(w.audit.table.rowCount())]
-    assert events[0] == "verify-archive" and "pull started" in events
+    # newest first: the verification, then the checkpoint it wrote, are on top
+    assert events[:2] == ["checkpoint", "verify-archive"] and "pull started" in events
 
 
 def test_unreachable_server_shows_an_error_not_a_traceback(qtbot, sim, window_factory):
@@ -424,7 +425,7 @@ def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeyp
     assert ver.verdict.property("ok") is False and "records.jsonl" in ver.verdict.text()
     w.tabs.setCurrentWidget(w.audit)
     events = [w.audit.table.item(r, 2).text() for r in range(w.audit.table.rowCount())]
-    assert events[0] == "export"
+    assert events[:2] == ["checkpoint", "export"]
 
 
 def test_interaction_loads_in_a_worker(qtbot, sim, window_factory):
