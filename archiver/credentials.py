@@ -6,6 +6,7 @@ Never in files, settings, logs or the archive.
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit, urlunsplit
 
 from archiver.api.tenant import Credentials, Secret
 
@@ -19,6 +20,7 @@ class CredentialError(Exception):
 
 
 def _account(tenant_label: str, client_id: str) -> str:
+    """A secret is stored for one tenant and one client id, and used for no other."""
     return f"{client_id}@{tenant_label}"
 
 
@@ -77,3 +79,52 @@ def resolve(tenant_label: str, client_id: str | None) -> Credentials:
             f"OS keyring, or set {ENV_SECRET} for headless use."
         )
     return Credentials(cid, Secret(secret))
+
+
+# -- proxy credentials --------------------------------------------------------------------
+def split_proxy(url: str) -> tuple[str, str | None]:
+    """(the proxy URL without its password, the password or None)."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    if ":" not in userinfo:
+        return url, None
+    user, password = userinfo.split(":", 1)
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}")), password
+
+
+def with_proxy_password(url: str, password: str | None) -> str:
+    """The proxy URL with ``password`` put back (for the request only; never stored)."""
+    parts = urlsplit(url)
+    if not password or "@" not in parts.netloc:
+        return url
+    user, host = parts.netloc.rsplit("@", 1)
+    return urlunsplit(parts._replace(netloc=f"{user.split(':', 1)[0]}:{password}@{host}"))
+
+
+def _proxy_account(proxy_url: str) -> str:
+    return f"proxy:{proxy_url}"
+
+
+def store_proxy_password(proxy_url: str, password: str) -> None:
+    """Keep a proxy password in the OS keyring, keyed by the proxy URL without it."""
+    ok, why = keyring_available()
+    if not ok:
+        raise CredentialError(f"No OS keyring to keep the proxy password in ({why}).")
+    import keyring
+
+    keyring.set_password(SERVICE, _proxy_account(proxy_url), password)
+
+
+def load_proxy_password(proxy_url: str) -> str | None:
+    ok, _ = keyring_available()
+    if not ok:
+        return None
+    import keyring
+
+    try:
+        return keyring.get_password(SERVICE, _proxy_account(proxy_url))
+    except Exception:  # a locked or failing backend: no password
+        return None

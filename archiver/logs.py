@@ -7,17 +7,29 @@ the process, so a scheduled pull and a manual one are told apart.
 
 Secrets never reach them: the code never logs a secret or a token, requests and urllib3 log
 URLs (not headers or bodies), and a command line is logged through :func:`redact_argv`.
+
+They are private (``archiver.files``): the log directory is made 0700 and every log file,
+rotated ones too, 0600, whatever the process's umask. A server's words reach them (an API
+error, a failed chunk's reason), so every record is written through
+:func:`archiver.safetext.safe`: control characters are escaped, and a newline inside a
+message too, so a server cannot forge a log line or hide one with escape sequences
+(a traceback keeps its own line breaks, every line of it indented).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from platformdirs import user_log_path
+
+from archiver.files import PRIVATE_FILE, private_dir, tighten
+from archiver.safetext import safe
 
 FILES = {"gui": "archiver.log", "cli": "archiver-cli.log"}
 MAX_BYTES = 2_000_000
@@ -36,6 +48,40 @@ def log_path(kind: str) -> Path:
     return log_dir() / FILES[kind]
 
 
+class SafeFormatter(logging.Formatter):
+    """A formatter whose records are terminal-safe: the message on one line with its
+    control characters escaped, a traceback's text escaped but for its line breaks, each of
+    its lines indented."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = record.getMessage()
+        if self.usesTime():
+            record.asctime = self.formatTime(record, self.datefmt)
+        out = safe(self.formatMessage(record), newlines=False)
+        # the traceback formatted here, not another handler's cached (unescaped) text
+        exc = self.formatException(record.exc_info) if record.exc_info else record.exc_text
+        if exc:
+            out += _block(exc)
+        if record.stack_info:
+            out += _block(self.formatStack(record.stack_info))
+        return out
+
+
+def _block(text: str) -> str:
+    """A traceback under its record: escaped, each line indented, so that an exception's
+    message cannot start a line that reads as a record of its own."""
+    return "".join("\n  " + line for line in safe(text).split("\n"))
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log file created 0600 (the current one and each after a rotation)."""
+
+    def _open(self) -> io.TextIOWrapper:
+        # made 0600 first (whatever the umask), then opened by the handler as usual
+        os.close(os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE))
+        return super()._open()
+
+
 def setup(kind: str, level: int = logging.INFO) -> Path | None:
     """Add the rotating file of ``kind`` ("gui" or "cli") to the root logger, once per
     process; returns its path, or None when the log directory cannot be written (the
@@ -46,13 +92,15 @@ def setup(kind: str, level: int = logging.INFO) -> Path | None:
         if getattr(h, "archiver_log", None) == str(path):
             return path
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(
+        private_dir(path.parent)
+        handler = PrivateRotatingFileHandler(
             path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
         )
     except OSError:
         return None
-    handler.setFormatter(logging.Formatter(FORMAT))
+    for old in [path, *(path.with_name(f"{path.name}.{i}") for i in range(1, BACKUPS + 1))]:
+        tighten(old)  # a log written before files were private
+    handler.setFormatter(SafeFormatter(FORMAT))
     handler.archiver_log = str(path)  # type: ignore[attr-defined]
     root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > level:

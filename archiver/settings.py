@@ -1,12 +1,17 @@
 """Typed application settings with defaults, descriptions and a schema version.
 
-Stored as JSON under the platform's config directory. Secrets are never settings: the
-client secret lives in the OS keyring only (see archiver.credentials).
+Stored as JSON under the platform's config directory, readable by its owner only (0600 in
+a 0700 folder). Secrets are never settings: the client secret lives in the OS keyring only,
+and so does a proxy's password (see archiver.credentials): ``proxy`` keeps the URL without
+it. Version 1 files could hold ``user:password@`` in the proxy URL; loading one moves the
+password to the keyring (or, with no keyring, keeps it for this session only) and rewrites
+the file without it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +20,18 @@ from typing import Any
 from platformdirs import user_config_path, user_data_path
 
 from archiver.api.query import BULK_PAGE_SIZE
+from archiver.credentials import (
+    CredentialError,
+    load_proxy_password,
+    split_proxy,
+    store_proxy_password,
+    with_proxy_password,
+)
+from archiver.files import PRIVATE_DIR, private_dir
 
-SETTINGS_VERSION = 1
+log = logging.getLogger(__name__)
+
+SETTINGS_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -46,7 +61,20 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "PEM file of extra CAs for corporate TLS inspection ('' for the system CAs).",
     ),
-    Setting("proxy", str, "", "HTTPS proxy URL ('' to use the HTTPS_PROXY environment variable)."),
+    Setting(
+        "proxy",
+        str,
+        "",
+        "HTTPS proxy URL ('' to use HTTPS_PROXY from the environment); its password, if "
+        "any, is kept in the OS keyring, never here.",
+    ),
+    Setting(
+        "allow_insecure_http",
+        bool,
+        False,
+        "Accept a plain http:// base URL for another machine: the client secret and the "
+        "data would travel unencrypted.",
+    ),
     Setting(
         "archive_path", str, "", "Archive file ('' for archive.sqlite3 in the user data directory)."
     ),
@@ -70,6 +98,8 @@ class Settings:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_path()
         self._values: dict[str, Any] = {}
+        #: a proxy password with no keyring to keep it: this session only, never written
+        self._proxy_password: str | None = None
         if self.path.exists():
             try:
                 data = json.loads(self.path.read_text(encoding="utf-8"))
@@ -81,6 +111,20 @@ class Settings:
                         self._values[name] = _BY_NAME[name].type(value)
                     except (TypeError, ValueError):
                         pass  # a bad stored value falls back to the default
+            self._migrate_proxy_password()
+
+    def _migrate_proxy_password(self) -> None:
+        """A proxy password in the file (version 1) goes to the keyring; the file is
+        rewritten without it."""
+        stored = self._values.get("proxy", "")
+        if not stored or split_proxy(stored)[1] is None:
+            return
+        self.set("proxy", stored)
+        try:
+            self.save()
+            log.info("moved the proxy password out of %s", self.path)
+        except OSError as exc:
+            log.warning("could not rewrite %s without the proxy password: %s", self.path, exc)
 
     def get(self, name: str) -> Any:
         return self._values.get(name, _BY_NAME[name].default)
@@ -90,7 +134,31 @@ class Settings:
             raise KeyError(f"unknown setting {name!r}")
         if "secret" in name.lower():
             raise ValueError("secrets are never settings")
+        if name == "proxy":
+            value = self._keep_proxy_password(str(value))
         self._values[name] = _BY_NAME[name].type(value)
+
+    def _keep_proxy_password(self, url: str) -> str:
+        """The proxy URL to store: its password goes to the keyring (or this session)."""
+        bare, password = split_proxy(url)
+        if password is None:
+            return bare
+        try:
+            store_proxy_password(bare, password)
+            self._proxy_password = None
+        except CredentialError as exc:
+            log.warning("%s The proxy password is kept for this session only.", exc)
+            self._proxy_password = password
+        return bare
+
+    def proxy_url(self) -> str:
+        """The proxy URL to connect through, with its password (from the keyring or this
+        session) put back; '' for the environment's proxy. Never store what this returns."""
+        bare = self.get("proxy")
+        if not bare or "@" not in bare:
+            return str(bare)
+        password = self._proxy_password or load_proxy_password(bare)
+        return with_proxy_password(bare, password)
 
     def archive_path(self) -> Path:
         return (
@@ -98,10 +166,14 @@ class Settings:
         )
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Write the file 0600 (the app's config folder 0700), atomically."""
+        if self.path.parent == default_path().parent:
+            private_dir(self.path.parent)
+        else:
+            self.path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(
-            json.dumps({"version": SETTINGS_VERSION, "values": self._values}, indent=2),
-            encoding="utf-8",
-        )
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps({"version": SETTINGS_VERSION, "values": self._values}, indent=2))
+        os.chmod(tmp, 0o600)
         os.replace(tmp, self.path)

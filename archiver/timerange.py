@@ -30,13 +30,30 @@ class RangeError(ValueError):
 
 
 # -- bounds -------------------------------------------------------------------------------
+#: The years a bound may name: the Historical API holds nothing older than 2000, and far
+#: years only overflow date arithmetic.
+MIN_YEAR = 2000
+MAX_YEAR = 2999
+
+
 def parse_bound(text: str, *, is_end: bool, daily: bool) -> datetime:
     """A --from/--to value as a UTC datetime.
 
     Accepts YYYYMMDDHHmm, YYYYMMDD, YYYY-MM-DD and ISO date-times (with Z or an offset;
     naive means UTC). A date alone as an end bound means the whole day: its last
-    15-minute interval (interval mode) or that day (daily mode).
+    15-minute interval (interval mode) or that day (daily mode). Years before 2000 (and
+    after 2999) are refused with a RangeError.
     """
+    value = _parse_bound(text, is_end=is_end, daily=daily)
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise RangeError(
+            f"{text!r}: years before {MIN_YEAR} (or after {MAX_YEAR}) are not accepted; the "
+            "Historical API holds no data from then. Check the year."
+        )
+    return value
+
+
+def _parse_bound(text: str, *, is_end: bool, daily: bool) -> datetime:
     t = text.strip()
     try:
         if re.fullmatch(r"\d{12}", t):

@@ -15,18 +15,127 @@ os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 # directory, not the developer's ~/.local/state/archiver/log.
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="archiver-tests-state-")
 
+import logging
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 import requests
 
+from archiver.api.tenant import is_loopback_host
 from archiver.simulator import SimConfig, Simulator
 from archiver.simulator.server import TOKEN_PATH
 
 DATA = "/api/analytics/v2/datasets/"
 
 atexit.register(shutil.rmtree, os.environ["XDG_STATE_HOME"], True)
+
+
+# -- the socket guard ---------------------------------------------------------------------
+class NetworkGuardError(OSError):
+    """A test tried to look up or connect to something other than this machine."""
+
+
+def _local(host: object) -> bool:
+    if host is None or host in ("", b"", "0.0.0.0", "::"):
+        return True
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    return isinstance(host, str) and is_loopback_host(host)
+
+
+class SocketGuard:
+    """Every name lookup and connect of the test process must stay on loopback: a test (or
+    the code under test) that reaches for anything else fails, and never gets through."""
+
+    def __init__(self) -> None:
+        self.violations: list[str] = []
+
+    def refuse(self, what: str) -> NetworkGuardError:
+        self.violations.append(what)
+        return NetworkGuardError(f"socket guard: {what} is not loopback")
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        guard = self
+        real_getaddrinfo = socket.getaddrinfo
+        real_gethostbyname = socket.gethostbyname
+        real_gethostbyname_ex = socket.gethostbyname_ex
+        real_connect = socket.socket.connect
+        real_connect_ex = socket.socket.connect_ex
+        real_create_connection = socket.create_connection
+
+        def getaddrinfo(host, *a, **kw):  # type: ignore[no-untyped-def]
+            if not _local(host):
+                raise guard.refuse(f"getaddrinfo({host!r})")
+            return real_getaddrinfo(host, *a, **kw)
+
+        def gethostbyname(host):  # type: ignore[no-untyped-def]
+            if not _local(host):
+                raise guard.refuse(f"gethostbyname({host!r})")
+            return real_gethostbyname(host)
+
+        def gethostbyname_ex(host):  # type: ignore[no-untyped-def]
+            if not _local(host):
+                raise guard.refuse(f"gethostbyname_ex({host!r})")
+            return real_gethostbyname_ex(host)
+
+        def check_address(address: object) -> None:
+            if isinstance(address, tuple) and not _local(address[0]):
+                raise guard.refuse(f"connect({address!r})")
+
+        def connect(self, address):  # type: ignore[no-untyped-def]
+            check_address(address)
+            return real_connect(self, address)
+
+        def connect_ex(self, address):  # type: ignore[no-untyped-def]
+            check_address(address)
+            return real_connect_ex(self, address)
+
+        def create_connection(address, *a, **kw):  # type: ignore[no-untyped-def]
+            check_address(address)
+            return real_create_connection(address, *a, **kw)
+
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+        monkeypatch.setattr(socket, "gethostbyname", gethostbyname)
+        monkeypatch.setattr(socket, "gethostbyname_ex", gethostbyname_ex)
+        monkeypatch.setattr(socket.socket, "connect", connect)
+        monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+        monkeypatch.setattr(socket, "create_connection", create_connection)
+
+
+@pytest.fixture(autouse=True)
+def _keep_umask() -> Iterator[None]:
+    """``archiver.cli.main.main`` sets umask 077 for its process; tests that call it
+    in-process get the suite's umask back afterwards."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield
+    os.umask(old)
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_log_files() -> Iterator[None]:
+    """``main()`` run in-process adds the command line's log file (archiver.logs) to the
+    root logger, under the test's XDG_STATE_HOME: closed after the test, so later tests do
+    not write into an earlier test's folder."""
+    root = logging.getLogger()
+    before = list(root.handlers)
+    yield
+    for h in root.handlers[:]:
+        if h not in before:
+            root.removeHandler(h)
+            h.close()
+
+
+@pytest.fixture(autouse=True)
+def socket_guard(monkeypatch) -> Iterator[SocketGuard]:
+    """For the whole suite: no test opens a connection or a name lookup to anything but
+    loopback. A test that tried fails, even if the code under test caught the error."""
+    guard = SocketGuard()
+    guard.install(monkeypatch)
+    yield guard
+    assert not guard.violations, f"network use beyond loopback: {guard.violations}"
 
 
 @pytest.fixture

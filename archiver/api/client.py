@@ -9,10 +9,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import requests
-from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState
 
-from archiver import __version__
 from archiver.api.errors import (
     ApiError,
     AuthenticationError,
@@ -21,32 +19,23 @@ from archiver.api.errors import (
     ConnectionFailure,
     CursorLoopError,
     EntitlementError,
+    LimitExceeded,
+    PageLimitExceeded,
     ServerError,
     UnknownDatasetError,
 )
+from archiver.api.limits import Limits
 from archiver.api.pages import NotReady, NotReadyPolicy, Page, parse_page, parse_schema
 from archiver.api.query import Query
 from archiver.api.retry import RetryPolicy, Transient, parse_retry_after, retrying
 from archiver.api.tenant import Credentials, Tenant
 from archiver.api.tokens import TokenProvider
+from archiver.api.transport import bounded_request, make_session
 from archiver.datasets import get_dataset
 
 log = logging.getLogger(__name__)
 
-
-def make_session(tenant: Tenant, pool_size: int = 4) -> requests.Session:
-    """A pooled session: our User-Agent, TLS verification on (custom CA bundle if given),
-    proxies from the environment (requests' trust_env)."""
-    s = requests.Session()
-    s.headers["User-Agent"] = f"archiver/{__version__} python-requests/{requests.__version__}"
-    s.headers["Accept"] = "application/json"
-    s.verify = tenant.ca_bundle or True
-    if tenant.proxy:
-        s.proxies = {"https": tenant.proxy, "http": tenant.proxy}
-    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
-    s.mount("https://", adapter)
-    s.mount("http://", adapter)
-    return s
+__all__ = ["HistoricalClient", "check_connection", "make_session"]
 
 
 def _detail(raw: bytes) -> str:
@@ -76,13 +65,15 @@ class HistoricalClient:
         session: requests.Session | None = None,
         cancel: threading.Event | None = None,
         sleep: Callable[[float], None] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.tenant = tenant
+        self.limits = limits or Limits()
         self.session = session or make_session(tenant)
         if tokens is None:
             if credentials is None:
                 raise ValueError("give credentials or a shared TokenProvider")
-            tokens = TokenProvider(tenant, credentials, make_session(tenant, 1))
+            tokens = TokenProvider(tenant, credentials, make_session(tenant, 1), limits=self.limits)
         self.tokens = tokens
         self.retry = retry or RetryPolicy()
         self.not_ready = not_ready
@@ -108,19 +99,23 @@ class HistoricalClient:
     def _send_once(self, url: str, params: dict[str, str], token: str) -> tuple[int, bytes, str]:
         self.stats["requests"] += 1
         try:
-            resp = self.session.get(
+            resp, raw = bounded_request(
+                self.session,
+                "GET",
                 url,
+                max_bytes=self.limits.max_body_bytes,
+                deadline=self.limits.request_deadline,
                 params=params,
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=self.timeout,
                 allow_redirects=False,
-            )
-            raw = resp.content  # a short body raises ChunkedEncodingError here
+            )  # a short body raises ChunkedEncodingError; a limit, LimitExceeded (no retry)
         except (
             requests.ConnectionError,
             requests.Timeout,
             requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError,
+            OSError,
         ) as exc:
             raise Transient(type(exc).__name__) from None
         status = resp.status_code
@@ -174,7 +169,11 @@ class HistoricalClient:
         params = query.params(page_token)
         for replay in (False, True):
             token = self.tokens.get()
-            status, raw, final_url = self._send(url, params, token)
+            try:
+                status, raw, final_url = self._send(url, params, token)
+            except LimitExceeded as exc:
+                exc.token = page_token
+                raise
             if status == 401 or 300 <= status < 400:
                 self.tokens.invalidate(token)
                 if replay:
@@ -234,6 +233,8 @@ class HistoricalClient:
                 return
             if next_token in seen:
                 raise CursorLoopError(next_token, number)
+            if number >= self.limits.max_pages_per_chunk:
+                raise PageLimitExceeded(self.limits.max_pages_per_chunk, next_token)
             seen.add(next_token)
             token = next_token
 
@@ -246,6 +247,7 @@ def check_connection(tenant: Tenant, credentials: Credentials, timeout: float = 
         make_session(tenant, 1),
         timeout=(timeout, timeout),
         retry=RetryPolicy(attempts=2, initial=0.5, max_delay=1, jitter=0.2),
+        limits=Limits(request_deadline=max(timeout, 1.0)),
     )
     provider.get()
     return f"Connected to {tenant.label}: the token endpoint accepted client id {credentials.client_id!r}."

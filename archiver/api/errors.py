@@ -11,10 +11,15 @@ __all__ = [
     "ApiError",
     "AuthenticationError",
     "BadRequestError",
+    "BodyLimitExceeded",
     "CancelledError",
     "ConnectionFailure",
     "CursorLoopError",
+    "DeadlineExceeded",
     "EntitlementError",
+    "InsecureTransportError",
+    "LimitExceeded",
+    "PageLimitExceeded",
     "PageValidationError",
     "ServerError",
     "TokenEndpointUnreachable",
@@ -135,6 +140,108 @@ class CursorLoopError(ApiError):
             "the cursor is cycling. The walk was stopped instead of looping; report this "
             "to Avaya Support with the archived pages."
         )
+
+
+class LimitExceeded(ApiError):
+    """A response crossed one of the client's limits (body size, request deadline, pages
+    per chunk). Never retried: the chunk fails with a message naming the limit. ``raw`` is
+    what arrived before the limit (bounded by the body limit), kept for quarantine."""
+
+    #: the option that raises the limit
+    option = ""
+
+    def __init__(
+        self,
+        message: str,
+        raw: bytes = b"",
+        url: str = "",
+        status: int | None = None,
+        token: str | None = None,
+    ) -> None:
+        self.raw = raw
+        self.url = url
+        self.status = status
+        self.token = token
+        super().__init__(message)
+
+    @property
+    def started(self) -> bool:
+        """Did a response begin (a status line arrived)? Only then is there anything to keep."""
+        return self.status is not None
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1_048_576:g} MB"
+
+
+class BodyLimitExceeded(LimitExceeded):
+    """More bytes than the body limit, on the wire or after decompression."""
+
+    option = "--max-body-mb"
+
+    def __init__(
+        self,
+        limit: int,
+        measured: str,
+        raw: bytes = b"",
+        url: str = "",
+        status: int | None = None,
+        announced: int | None = None,
+    ) -> None:
+        self.limit = limit
+        self.measured = measured
+        size = f"; it announced {announced:,} bytes" if announced is not None else ""
+        super().__init__(
+            f"The response exceeded the {_mb(limit)} body limit (more than {limit:,} bytes "
+            f"{measured}{size}); the rest was not read, the first {len(raw):,} bytes are "
+            "quarantined as evidence. Raise the limit with --max-body-mb if this is a real page.",
+            raw,
+            url,
+            status,
+        )
+
+
+class DeadlineExceeded(LimitExceeded):
+    """The request, from the connection to the last body byte, outlasted its deadline."""
+
+    option = "--request-deadline"
+
+    def __init__(
+        self, deadline: float, raw: bytes = b"", url: str = "", status: int | None = None
+    ) -> None:
+        self.deadline = deadline
+        got = (
+            f"{len(raw):,} bytes of the body had arrived, quarantined as evidence"
+            if status is not None
+            else "no response had begun"
+        )
+        super().__init__(
+            f"The response took longer than the {deadline:g} s request deadline ({got}); the "
+            "server is too slow or is trickling its answer. Raise the deadline with "
+            "--request-deadline if the network is that slow.",
+            raw,
+            url,
+            status,
+        )
+
+
+class PageLimitExceeded(LimitExceeded):
+    """The API kept handing out new page tokens for one chunk."""
+
+    option = "--max-pages-per-chunk"
+
+    def __init__(self, limit: int, token: str | None = None) -> None:
+        self.limit = limit
+        super().__init__(
+            f"The chunk exceeded the limit of {limit:,} pages per chunk (the API kept handing "
+            "out new page tokens); the pages received are archived, the walk was stopped. "
+            "Raise the limit with --max-pages-per-chunk if a day really has that many pages.",
+            token=token,
+        )
+
+
+class InsecureTransportError(ValueError):
+    """A plain-http URL for a host other than this machine, without the explicit opt-in."""
 
 
 class CancelledError(ApiError):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
+
+from archiver.api.errors import InsecureTransportError
 
 TOKEN_PATH = "/auth/realms/avaya/protocol/openid-connect/token"
 DATA_PATH = "/api/analytics/v2/datasets/"
@@ -50,14 +53,51 @@ class Credentials:
             object.__setattr__(self, "client_secret", Secret(self.client_secret))
 
 
+def is_loopback_host(host: str) -> bool:
+    """Is ``host`` this machine, judged from the text alone (never by resolving a name)?
+    127.0.0.0/8, ::1 (also IPv4-mapped) and ``localhost``."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(name.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped.is_loopback
+    return ip.is_loopback
+
+
+def check_transport(url: str, allow_insecure_http: bool = False) -> None:
+    """Refuse plain http to anything but this machine, unless explicitly allowed: the
+    client secret and every record would cross the network in clear text."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or allow_insecure_http:
+        return
+    if not is_loopback_host(parts.hostname or ""):
+        raise InsecureTransportError(
+            f"{url} is plain http to another machine: the client secret and every record "
+            "would travel unencrypted. Use https://, or pass --allow-insecure-http (in the app: "
+            "'Allow plain http' in Connection settings) if this network is trusted."
+        )
+
+
 @dataclass(frozen=True)
 class Tenant:
-    """An Infinity tenant: a customer subdomain or an explicit base URL (simulator, tests)."""
+    """An Infinity tenant: a customer subdomain or an explicit base URL (simulator, tests).
+
+    Plain ``http://`` is refused for any host but this machine unless
+    ``allow_insecure_http`` (checked when the tenant is made, before any socket opens)."""
 
     base_url: str
     ca_bundle: str | None = None
     customer_id: str | None = None
-    proxy: str | None = None  # explicit HTTPS proxy; None: HTTPS_PROXY from the environment
+    #: explicit proxy URL (may carry credentials: never shown); None: from the environment
+    proxy: str | None = field(default=None, repr=False)
+    allow_insecure_http: bool = False
+
+    def __post_init__(self) -> None:
+        check_transport(self.base_url, self.allow_insecure_http)
 
     @classmethod
     def from_customer(cls, customer_id: str, ca_bundle: str | None = None) -> Tenant:
@@ -71,7 +111,9 @@ class Tenant:
         return cls(f"https://core.{cid}.ec.avayacloud.com", ca_bundle, cid)
 
     @classmethod
-    def from_base_url(cls, url: str, ca_bundle: str | None = None) -> Tenant:
+    def from_base_url(
+        cls, url: str, ca_bundle: str | None = None, allow_insecure_http: bool = False
+    ) -> Tenant:
         parts = urlsplit(url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
@@ -80,7 +122,9 @@ class Tenant:
         if parts.username or parts.password:
             raise ValueError("Put credentials in the client id/secret settings, not in the URL.")
         return cls(
-            urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", "")), ca_bundle
+            urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", "")),
+            ca_bundle,
+            allow_insecure_http=allow_insecure_http,
         )
 
     @property

@@ -5,6 +5,7 @@ Tokens live only in memory: never logged, never persisted.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -12,9 +13,11 @@ from collections.abc import Callable
 
 import requests
 
-from archiver.api.errors import AuthenticationError, TokenEndpointUnreachable
+from archiver.api.errors import AuthenticationError, LimitExceeded, TokenEndpointUnreachable
+from archiver.api.limits import TOKEN_BODY_LIMIT, Limits
 from archiver.api.retry import RetryPolicy, Transient, parse_retry_after, retrying
 from archiver.api.tenant import Credentials, Tenant
+from archiver.api.transport import bounded_request
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,9 @@ class TokenProvider:
         timeout: tuple[float, float] = (10.0, 30.0),
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        limits: Limits | None = None,
     ) -> None:
+        self._limits = limits or Limits()
         self._retry = retry or RetryPolicy(attempts=5)
         self._sleep = sleep
         self._tenant = tenant
@@ -74,13 +79,24 @@ class TokenProvider:
             "client_secret": creds.client_secret.reveal(),
         }
 
-        def post() -> requests.Response:
+        def post() -> tuple[requests.Response, bytes]:
             try:
-                resp = self._session.post(
-                    self._tenant.token_url, data=data, timeout=self._timeout, allow_redirects=False
+                resp, raw = bounded_request(
+                    self._session,
+                    "POST",
+                    self._tenant.token_url,
+                    max_bytes=TOKEN_BODY_LIMIT,
+                    deadline=self._limits.request_deadline,
+                    data=data,
+                    timeout=self._timeout,
+                    allow_redirects=False,
                 )
-            except requests.RequestException as exc:
+            except (requests.RequestException, OSError) as exc:
                 raise Transient(type(exc).__name__) from None
+            except LimitExceeded as exc:  # never retried: the same server would do it again
+                raise TokenEndpointUnreachable(
+                    self._tenant.host, f"the token endpoint's answer crossed a limit: {exc}", 1
+                ) from None
             if resp.status_code >= 500 or resp.status_code == 429:
                 raise Transient(
                     f"token endpoint HTTP {resp.status_code}",
@@ -88,12 +104,12 @@ class TokenProvider:
                     "",
                     parse_retry_after(resp.headers.get("Retry-After")),
                 )
-            return resp
+            return resp, raw
 
         try:
             for attempt in retrying(self._retry, self._sleep):
                 with attempt:
-                    resp = post()
+                    resp, raw = post()
         except Transient as exc:
             raise TokenEndpointUnreachable(
                 self._tenant.host, exc.reason, self._retry.attempts
@@ -109,7 +125,7 @@ class TokenProvider:
                 self._tenant.host, f"token endpoint HTTP {resp.status_code}", 1
             )
         try:
-            body = resp.json()
+            body = json.loads(raw)
             token = str(body["access_token"])
             expires_in = float(body.get("expires_in", 900))
         except (ValueError, KeyError, TypeError):

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from archiver.archive.hashing import GENESIS, canonical_json
 from archiver.archive.store import Archive
+from archiver.files import PRIVATE_FILE
 from archiver.timerange import utc_now
 
 FORMAT = "archiver-checkpoint/1"
@@ -246,9 +247,14 @@ def sidecar_path(archive: str | os.PathLike[str]) -> Path:
 
 
 def append_sidecar(path: Path, cp: Checkpoint) -> str | None:
-    """Append one JSON line (synced to disk); returns why it failed, or None."""
+    """Append one JSON line (synced to disk); returns why it failed, or None. A new
+    sidecar is created 0600 (private, like the archive), whatever the umask."""
+
+    def private(name: str, flags: int) -> int:
+        return os.open(name, flags, PRIVATE_FILE)
+
     try:
-        with open(path, "a", encoding="utf-8", newline="\n") as f:
+        with open(path, "a", encoding="utf-8", newline="\n", opener=private) as f:
             f.write(canonical_json(cp.as_dict()) + "\n")
             f.flush()
             os.fsync(f.fileno())

@@ -88,9 +88,19 @@ class PageResult:
 class Archive:
     """The writer side of an archive file. Use from one thread only."""
 
-    def __init__(self, path: str | os.PathLike[str], *, compress: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, compress: bool = True, create_dirs: bool = False
+    ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.parent.is_dir():  # a typo should not scatter archives
+            if not create_dirs:
+                raise FileNotFoundError(
+                    f"The folder {self.path.parent} does not exist: create it first "
+                    "(archiver pull --create-dirs does)."
+                )
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not self.path.exists():  # personal data: owner only (-wal/-shm follow its mode)
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         self.conn = _connect(self.path)
         migrate(self.conn, self.path)
         #: page bodies zlib-compressed (their SHA-256 is over the bytes as received)

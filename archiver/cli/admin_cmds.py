@@ -158,6 +158,9 @@ def _schedule(args: argparse.Namespace) -> schedules.Schedule:
         at=args.at,
         lookback=args.lookback,
         start=args.start,
+        allow_insecure_http=bool(
+            args.allow_insecure_http or (not named and settings.get("allow_insecure_http"))
+        ),
     )
 
 

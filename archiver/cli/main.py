@@ -8,7 +8,8 @@ import sys
 from collections.abc import Sequence
 
 from archiver import __version__, logs
-from archiver.cli import admin_cmds, archive_cmds, bundle_cmds, gui, pull, simulate
+from archiver.cli import admin_cmds, archive_cmds, bundle_cmds, common, gui, pull, simulate
+from archiver.files import private_umask
 
 #: Subcommand modules; each has ``add_parser(subparsers)`` setting ``func``.
 COMMANDS = [pull, archive_cmds, bundle_cmds, admin_cmds, gui, simulate]
@@ -31,6 +32,14 @@ log = logging.getLogger("archiver.cli")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Files it creates are private (umask 077), and everything it prints
+    is terminal-safe: control characters in any text, a server's above all, are escaped."""
+    private_umask()
+    with common.safe_output():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

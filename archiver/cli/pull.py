@@ -13,6 +13,12 @@ from typing import Any
 
 from archiver import logs
 from archiver.api import NotReadyPolicy
+from archiver.api.limits import (
+    DEFAULT_MAX_BODY_MB,
+    DEFAULT_MAX_PAGES_PER_CHUNK,
+    DEFAULT_REQUEST_DEADLINE,
+    Limits,
+)
 from archiver.api.query import BULK_PAGE_SIZE
 from archiver.api.retry import RetryPolicy
 from archiver.cli import common, monitor
@@ -80,9 +86,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help=f"records per page, 1-200 (default {BULK_PAGE_SIZE})",
     )
     p.add_argument(
-        "--workers", type=int, default=4, metavar="N", help="concurrent workers (default 4)"
+        "--workers",
+        type=int,
+        default=4,
+        metavar="N",
+        help=f"concurrent workers, 1-{pulls.MAX_WORKERS} (default 4)",
     )
     common.add_archive(p)
+    p.add_argument(
+        "--create-dirs",
+        action="store_true",
+        help="create the archive's folder if it does not exist (otherwise a missing folder "
+        "is refused: a typo should not scatter archives)",
+    )
     p.add_argument("--resume", action="store_true", help="continue the newest interrupted run")
     p.add_argument(
         "--retry-pending", action="store_true", help="retry chunks left pending by 202 responses"
@@ -111,6 +127,31 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--unattended",
         action="store_true",
         help="a scheduled run (archiver schedule sets it): recorded in the audit log",
+    )
+    limits = p.add_argument_group(
+        "response limits",
+        "a response crossing one fails its chunk, naming the limit; what arrived is quarantined",
+    )
+    limits.add_argument(
+        "--max-body-mb",
+        type=int,
+        default=DEFAULT_MAX_BODY_MB,
+        metavar="MB",
+        help=f"largest response body, on the wire and decompressed (default {DEFAULT_MAX_BODY_MB})",
+    )
+    limits.add_argument(
+        "--request-deadline",
+        type=float,
+        default=DEFAULT_REQUEST_DEADLINE,
+        metavar="S",
+        help=f"longest one request may take, connection to last byte (default {DEFAULT_REQUEST_DEADLINE:g} s)",
+    )
+    limits.add_argument(
+        "--max-pages-per-chunk",
+        type=int,
+        default=DEFAULT_MAX_PAGES_PER_CHUNK,
+        metavar="N",
+        help=f"most pages one chunk (one day) may have (default {DEFAULT_MAX_PAGES_PER_CHUNK:,})",
     )
     p.add_argument("--retry-initial", type=float, default=1.0, metavar="S", help=argparse.SUPPRESS)
     p.add_argument(
@@ -205,10 +246,18 @@ def _open(args: argparse.Namespace) -> PullEngine:
             jitter=args.retry_initial,
         ),
         not_ready=NotReadyPolicy(initial=args.not_ready_initial),
+        limits=Limits(args.max_body_mb, args.request_deadline, args.max_pages_per_chunk),
         unattended=args.unattended,
     )
     command = "archiver " + logs.redact_argv(sys.argv[1:] if sys.argv[1:] else ["pull"])
-    return pulls.open_engine(common.archive_path(args), tenant, creds, options, command=command)
+    return pulls.open_engine(
+        common.archive_path(args),
+        tenant,
+        creds,
+        options,
+        command=command,
+        create_dirs=args.create_dirs,
+    )
 
 
 def _drive_with_ctrl_c(
@@ -295,10 +344,11 @@ class _Renderer:
             out.append(
                 f"{d.dataset:<24} [{bar}] {d.finished_chunks}/{d.chunks_total} chunks {d.pages:>6} pages {d.rows:>9,} rows {d.rate():>7,.0f} rows/s {eta:<12} {d.state}"
             )
+        term = common.raw_stream(sys.stderr)  # our own cursor movements; the text is safe()
         if self.lines:
-            sys.stderr.write(f"\x1b[{self.lines}F")
-        sys.stderr.write("".join(line + "\x1b[K\n" for line in out))
-        sys.stderr.flush()
+            term.write(f"\x1b[{self.lines}F")
+        term.write("".join(common.safe(line, newlines=False) + "\x1b[K\n" for line in out))
+        term.flush()
         self.lines = len(out)
 
 
@@ -306,6 +356,7 @@ def _print_summary(result: RunResult) -> None:
     rows = [("dataset", "state", "chunks", "pages", "rows", "new versions", "note")]
     for d in result.progress.datasets.values():
         note = d.message if d.state in ("failed", "not entitled", "waiting for data") else ""
+        note = common.safe(note, newlines=False)  # a server's words, on one line
         if d.conflicts:
             note = (note + f" {d.conflicts} integrity conflicts").strip()
         if d.quarantined:
@@ -329,7 +380,7 @@ def _print_summary(result: RunResult) -> None:
         )
     for name, c in result.counts.items():
         for failure in c["failures"][:5]:
-            print(f"  not archived: {failure}")
+            print(f"  not archived: {common.safe(failure, newlines=False)}")
         if len(c["failures"]) > 5:
             print(f"  … and {len(c['failures']) - 5} more chunks of {name} not archived")
     if result.reading:
@@ -341,6 +392,6 @@ def _print_summary(result: RunResult) -> None:
         5: "Finished, but some datasets are not entitled for this tenant (see above): ask your Avaya administrator about Analytics Insights.",
         130: "Cancelled. Everything archived so far is kept; rerun the same command (or `archiver pull --resume`) to continue.",
     }.get(result.exit_code, f"Failed: {result.error}")
-    print(f"Run {result.run_id}: {result.status}. {verdict}")
+    print(f"Run {result.run_id}: {result.status}. {common.safe(verdict, newlines=False)}")
     if result.checkpoint:
         print(result.checkpoint)

@@ -22,6 +22,7 @@ from cryptography.x509.oid import NameOID
 from platformdirs import user_data_path
 
 from archiver.credentials import SERVICE, keyring_available
+from archiver.files import PRIVATE_DIR, private_dir, tighten
 
 ENV_PASSPHRASE = "ARCHIVER_KEY_PASSPHRASE"
 KEYRING_ACCOUNT = "signing-key-passphrase"
@@ -122,7 +123,7 @@ def _passphrase(create: bool) -> bytes:
 
 
 def _write_private(path: Path, key: ec.EllipticCurvePrivateKey, passphrase: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _key_dir(path.parent)
     data = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -131,6 +132,16 @@ def _write_private(path: Path, key: ec.EllipticCurvePrivateKey, passphrase: byte
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
+    tighten(path)  # an existing key file keeps its mode through O_TRUNC
+
+
+def _key_dir(d: Path) -> None:
+    """The key folder: 0700 when it is the app's own ``signing/``; created 0700 elsewhere
+    (an existing folder the user chose keeps its mode)."""
+    if d == default_dir():
+        private_dir(d)
+    else:
+        d.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
 
 
 KEY_FILE, CERT_FILE = "key.pem", "cert.pem"
@@ -269,6 +280,9 @@ def load(directory: Path | None = None) -> SigningIdentity:
     key_path, cert_path = d / KEY_FILE, d / CERT_FILE
     if not key_path.exists() or not cert_path.exists():
         raise FileNotFoundError(f"No signing key in {d}")
+    tighten(key_path)  # a key file made 0644 by an earlier version becomes 0600
+    if d == default_dir():
+        tighten(d, PRIVATE_DIR)
     passphrase = _passphrase(create=False)
     try:
         key = serialization.load_pem_private_key(key_path.read_bytes(), passphrase)

@@ -33,6 +33,7 @@ from archiver.export.cms import CmsError, verify_detached
 from archiver.export.csvsafe import escape_cell, unescape_cell
 from archiver.export.keys import cert_fingerprint
 from archiver.export.trust import TrustPolicy
+from archiver.safetext import safe
 
 ALLOWED_TOP = {*bag.TAG_FILES, bag.TAGMANIFEST, bag.SIGNATURE, "data"}
 TSA_FIELD = bag.TSA_FIELD
@@ -41,18 +42,12 @@ PROVENANCE_COLUMNS = ("_record_sha256", "_page_sha256", "_received_at")
 VERIFIED, UNTRUSTED, FAILED = "verified", "untrusted", "failed"
 EXIT_CODES = {VERIFIED: 0, FAILED: 1, UNTRUSTED: 3}
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
 
 def printable(text: str) -> str:
     """``text`` safe for a terminal or a log: control characters (ANSI escapes too) and
-    bidirectional overrides shown as ``\\x..``/``\\u....`` escapes; tab and newline kept."""
-    return _CONTROL.sub(
-        lambda m: (
-            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
-        ),
-        text,
-    )
+    bidirectional overrides shown as ``\\x..``/``\\u....`` escapes; tab and newline kept
+    (:func:`archiver.safetext.safe`, the command line's and the log files' escaping)."""
+    return safe(text)
 
 
 @dataclass

@@ -13,17 +13,18 @@ from PySide6.QtCore import QTimer
 
 from archiver import logs
 from archiver.api.tenant import Secret
+from archiver.files import private_dir, private_umask
 from archiver.gui.context import AppContext
 from archiver.gui.errors import install_excepthook
 from archiver.gui.main_window import MainWindow, app_icon
 from archiver.gui.startup import create_application
-from archiver.settings import Settings
+from archiver.settings import Settings, default_archive_path
 from archiver.simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SimConfig, Simulator
 
 
 def setup_logging() -> Path | None:
     """The desktop app's rotating log file (archiver.logs: the same directory as the
-    command line's). Secrets never reach it."""
+    command line's, 0700, the file 0600). Secrets never reach it."""
     return logs.setup("gui")
 
 
@@ -32,7 +33,7 @@ def demo_context(rows_per_interval: int = 20) -> tuple[AppContext, Simulator]:
     separate demo archive (never the user's real one)."""
     sim = Simulator(SimConfig(rows_per_interval=rows_per_interval))
     url = sim.start()
-    data = user_data_path("archiver", appauthor=False)
+    data = private_dir(user_data_path("archiver", appauthor=False))
     settings = Settings(data / "demo-settings.json")  # never saved: demo values are per session
     settings.set("base_url", url)
     settings.set("client_id", DEFAULT_CLIENT_ID)
@@ -47,6 +48,7 @@ def demo_context(rows_per_interval: int = 20) -> tuple[AppContext, Simulator]:
 
 
 def run(args: argparse.Namespace) -> int:
+    private_umask()  # archive, backups, bundles, keys, settings, logs: owner only
     log_path = setup_logging()
     app = create_application(sys.argv[:1])
     if app is None:  # no display: the reason and what to do instead are printed
@@ -62,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         settings = Settings()
         ctx = AppContext(settings, args.archive or settings.archive_path())
+        if ctx.archive_path == default_archive_path():  # the app's own folder: made 0700
+            private_dir(ctx.archive_path.parent)
     window = MainWindow(ctx)
     install_excepthook(lambda: window)
     logging.getLogger(__name__).info("started (demo=%s), log at %s", ctx.demo, log_path)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QRadioButton,
@@ -19,8 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 from archiver.api.tenant import Credentials, Secret, Tenant
+from archiver.credentials import load_proxy_password, split_proxy, with_proxy_password
 from archiver.gui.context import AppContext
-from archiver.gui.errors import describe
+from archiver.gui.errors import describe, plain_label
 from archiver.gui.workers import Job
 from archiver.services import pull as pulls
 
@@ -48,19 +51,35 @@ class ConnectionDialog(QDialog):
         self.client_id = QLineEdit(s.get("client_id"))
         self.secret = QLineEdit()
         self.secret.setEchoMode(QLineEdit.EchoMode.Password)
+        # never filled in: a secret kept for the saved tenant must not follow a typed URL
         self.secret.setPlaceholderText(
-            "stored in the OS keyring" if not ctx.demo else "demo secret filled in"
+            "kept for this session (demo)"
+            if ctx.demo
+            else "empty: the secret stored for this tenant and client id"
         )
-        if ctx.session_secret is not None:
-            self.secret.setText(ctx.session_secret.reveal())
         self.ca_bundle = QLineEdit(s.get("ca_bundle"))
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._pick_ca)
         ca_row = QHBoxLayout()
         ca_row.addWidget(self.ca_bundle)
         ca_row.addWidget(browse)
-        self.proxy = QLineEdit(s.get("proxy"))
-        self.proxy.setPlaceholderText("empty: HTTPS_PROXY from the environment")
+        self.proxy = QLineEdit(s.get("proxy"))  # without its password (kept in the keyring)
+        self.proxy.setPlaceholderText(
+            "empty: HTTPS_PROXY from the environment; a password goes to the OS keyring"
+        )
+        self.insecure = QCheckBox("Allow plain http:// to another machine (insecure)")
+        self.insecure.setObjectName("allowInsecureHttp")
+        self.insecure.setChecked(bool(s.get("allow_insecure_http")))
+        self.insecure_warning = plain_label(
+            "⚠ With plain http the client secret and every record cross the network "
+            "unencrypted, readable and alterable by anyone on the way. Use it only on a "
+            "network you trust; https is always preferred."
+        )
+        self.insecure_warning.setObjectName("insecureWarning")
+        self.insecure_warning.setWordWrap(True)
+        self.insecure_warning.setStyleSheet("color: #a00000")
+        self.insecure_warning.setVisible(self.insecure.isChecked())
+        self.insecure.toggled.connect(self.insecure_warning.setVisible)
         (
             self.by_url if s.get("base_url") and not s.get("customer_id") else self.by_customer
         ).setChecked(True)
@@ -71,7 +90,9 @@ class ConnectionDialog(QDialog):
         form.addRow("Client secret", self.secret)
         form.addRow("CA bundle", ca_row)
         form.addRow("Proxy", self.proxy)
-        self.status = QLabel("")
+        form.addRow("", self.insecure)
+        form.addRow("", self.insecure_warning)
+        self.status = plain_label("")  # a server's words are shown as text, never as HTML
         self.status.setObjectName("connectionStatus")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -99,29 +120,45 @@ class ConnectionDialog(QDialog):
 
     def _tenant(self) -> Tenant:
         ca = self.ca_bundle.text().strip() or None
-        proxy = self.proxy.text().strip() or None
         t = (
             Tenant.from_customer(self.customer.text(), ca)
             if self.by_customer.isChecked()
-            else Tenant.from_base_url(self.base_url.text(), ca)
+            else Tenant.from_base_url(self.base_url.text(), ca, self.insecure.isChecked())
         )
-        return Tenant(t.base_url, t.ca_bundle, t.customer_id, proxy)
+        return replace(t, proxy=self._proxy())
 
-    def _credentials(self) -> Credentials:
+    def _proxy(self) -> str | None:
+        """The proxy as typed, its password from the field, or else from the keyring."""
+        typed = self.proxy.text().strip()
+        if not typed:
+            return None
+        s = self.ctx.settings
+        if typed == s.get("proxy"):
+            return s.proxy_url() or None
+        bare, password = split_proxy(typed)
+        return (
+            typed if password is not None else with_proxy_password(bare, load_proxy_password(bare))
+        )
+
+    def _credentials(self, tenant: Tenant) -> Credentials:
+        """The typed secret, or the one kept for exactly this tenant and client id: a
+        secret saved for another tenant is never sent to a typed URL."""
         cid = self.client_id.text().strip()
         if not cid:
             raise ValueError("Enter the client id.")
-        secret = self.secret.text()
-        if secret:
-            return Credentials(cid, Secret(secret))
-        saved = self.ctx.settings.get("client_id")
-        if cid == saved:
-            return self.ctx.credentials()
-        raise ValueError("Enter the client secret.")
+        if self.secret.text():
+            return Credentials(cid, Secret(self.secret.text()))
+        secret = self.ctx.secret_for(tenant, cid)
+        if secret is None:
+            raise ValueError(
+                f"Enter the client secret: none is stored for client id {cid!r} at {tenant.label}."
+            )
+        return Credentials(cid, secret)
 
     def test_connection(self) -> None:
         try:
-            tenant, creds = self._tenant(), self._credentials()
+            tenant = self._tenant()
+            creds = self._credentials(tenant)
         except ValueError as exc:
             self.status.setText(f"✗ {exc}")
             return
@@ -148,7 +185,8 @@ class ConnectionDialog(QDialog):
         s.set("base_url", "" if tenant.customer_id else tenant.base_url)
         s.set("client_id", self.client_id.text().strip())
         s.set("ca_bundle", self.ca_bundle.text().strip())
-        s.set("proxy", self.proxy.text().strip())
+        s.set("proxy", self.proxy.text().strip())  # its password goes to the keyring
+        s.set("allow_insecure_http", self.insecure.isChecked())
         if not self.ctx.demo:
             s.save()
         if self.secret.text():

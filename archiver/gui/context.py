@@ -3,7 +3,7 @@ its jobs run."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from archiver.api.retry import RetryPolicy
@@ -21,44 +21,64 @@ class AppContext:
     demo_url: str = ""
     #: the secret for this session only (demo mode, or no keyring); never written anywhere
     session_secret: Secret | None = None
+    #: whom ``session_secret`` belongs to: (tenant label, client id). Bound to the saved
+    #: tenant when the context is made; the secret is never used for another tenant.
+    session_secret_for: tuple[str, str] | None = None
     #: retry timing for downloads (None: the client's defaults); tests make it fast
     retry: RetryPolicy | None = None
     #: where every panel and dialog runs its jobs: QThreads, or SyncRunner in unit tests
     runner: JobRunner = field(default_factory=ThreadRunner)
 
+    def __post_init__(self) -> None:
+        if self.session_secret is not None and self.session_secret_for is None:
+            try:
+                self.session_secret_for = (self.tenant().label, self.settings.get("client_id"))
+            except ValueError:  # no tenant saved: the secret belongs to none, so is not used
+                self.session_secret = None
+
     def tenant(self) -> Tenant:
         s = self.settings
         ca = s.get("ca_bundle") or None
-        proxy = s.get("proxy") or None
         if s.get("customer_id"):
             t = Tenant.from_customer(s.get("customer_id"), ca)
         elif s.get("base_url"):
-            t = Tenant.from_base_url(s.get("base_url"), ca)
+            t = Tenant.from_base_url(s.get("base_url"), ca, bool(s.get("allow_insecure_http")))
         else:
             raise ValueError("Set a customer subdomain or a base URL in Connection settings.")
-        return Tenant(t.base_url, t.ca_bundle, t.customer_id, proxy)
+        return replace(t, proxy=s.proxy_url() or None)
+
+    def secret_for(self, tenant: Tenant, client_id: str) -> Secret | None:
+        """The secret stored (or kept this session) for exactly this tenant and client id:
+        a secret saved for one tenant is never sent to another."""
+        if self.session_secret is not None and self.session_secret_for == (
+            tenant.label,
+            client_id,
+        ):
+            return self.session_secret
+        stored = load_secret(tenant.label, client_id)
+        return Secret(stored) if stored else None
 
     def credentials(self) -> Credentials:
         cid = self.settings.get("client_id")
         if not cid:
             raise ValueError("Set the client id in Connection settings.")
-        secret = self.session_secret
-        if secret is None:
-            stored = load_secret(self.tenant().label, cid)
-            if stored:
-                secret = Secret(stored)
+        secret = self.secret_for(self.tenant(), cid)
         if secret is None:
             raise ValueError("No client secret: enter it in Connection settings.")
         return Credentials(cid, secret)
 
     def remember_secret(self, secret: str) -> str:
-        """Keyring when there is one; otherwise this session only. Returns what was done."""
+        """Keyring when there is one; otherwise this session only. Returns what was done.
+        Either way the secret belongs to the saved tenant and client id only."""
         ok, why = keyring_available()
+        owner = (self.tenant().label, self.settings.get("client_id"))
         if self.demo or not ok:
             self.session_secret = Secret(secret)
+            self.session_secret_for = owner
             if self.demo:
                 return "Demo mode: the simulator's secret is kept for this session only."
             return f"No OS keyring ({why}): the secret is kept for this session only and asked for again next time."
-        store_secret(self.tenant().label, self.settings.get("client_id"), secret)
+        store_secret(owner[0], owner[1], secret)
         self.session_secret = None
+        self.session_secret_for = None
         return "The secret is stored in the OS keyring."

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from archiver.api.query import check_filter
 from archiver.datasets import ANALYTICS_INSIGHTS, DATASETS, FILTERABLE_COLUMNS, STANDARD
 from archiver.gui.context import AppContext
-from archiver.gui.errors import describe
+from archiver.gui.errors import describe, plain_label, plain_tooltip
 from archiver.gui.unattended import ScheduleLine
 from archiver.gui.workers import Job
 from archiver.jobs import Cancel
@@ -112,8 +112,8 @@ class DatasetPicker(QTreeWidget):
         it.setText(1, f"Not entitled for this tenant — {DATASETS[name].description}")
         it.setForeground(0, QBrush(QColor(STATE_COLORS["not entitled"])))
         it.setForeground(1, QBrush(QColor(STATE_COLORS["not entitled"])))
-        it.setToolTip(0, message)
-        it.setToolTip(1, message)
+        it.setToolTip(0, plain_tooltip(message))  # the server's words, shown as text
+        it.setToolTip(1, plain_tooltip(message))
         it.setData(0, Qt.ItemDataRole.UserRole, "not entitled")
 
 
@@ -240,7 +240,7 @@ class FilterEdit(QGroupBox):
         self.value = QLineEdit()
         self.value.setObjectName("filterValue")
         self.value.setPlaceholderText("value, or prefix* (e.g. phone, 003d*)")
-        self.message = QLabel("")
+        self.message = plain_label("")
         self.message.setObjectName("filterMessage")
         row = QHBoxLayout()
         row.addWidget(self.column)
@@ -319,7 +319,7 @@ class JobsTable(QTableWidget):
     def set_dataset_state(self, name: str, state: str, tooltip: str) -> None:
         item = self._cell(self.rows[name], 6)
         item.setText(state)
-        item.setToolTip(tooltip)
+        item.setToolTip(plain_tooltip(tooltip))  # may carry a server's words
         item.setForeground(QBrush(QColor(STATE_COLORS.get(state, "#000000"))))
 
     def dataset_state(self, name: str) -> str:
@@ -500,14 +500,14 @@ class DownloadPanel(QWidget):
         self.cancel = QPushButton("Cancel")
         self.cancel.setObjectName("cancelButton")
         self.cancel.setEnabled(False)
-        self.resume_banner = QLabel("")
+        self.resume_banner = plain_label("")
         self.resume_banner.setObjectName("resumeBanner")
         self.resume_banner.setWordWrap(True)
         self.resume = QPushButton("Resume")
         self.resume.setObjectName("resumeButton")
         self.retry_pending = QPushButton("Retry pending")
         self.retry_pending.setObjectName("retryPendingButton")
-        self.status = QLabel("Choose datasets and a range, then Download.")
+        self.status = plain_label("Choose datasets and a range, then Download.")
         self.status.setObjectName("downloadStatus")
         self.status.setWordWrap(True)
         self.status.setTextFormat(Qt.TextFormat.PlainText)  # errors and names, never markup

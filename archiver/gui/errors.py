@@ -7,7 +7,8 @@ import sys
 import traceback
 from types import TracebackType
 
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 
 log = logging.getLogger(__name__)
 
@@ -17,11 +18,29 @@ def describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def plain_label(text: str = "") -> QLabel:
+    """A label that shows its text as text: never as HTML, whatever a server put in it."""
+    label = QLabel()
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setText(text)
+    return label
+
+
+def plain_tooltip(text: str) -> str:
+    """A tooltip of ``text`` shown literally (Qt would render a tooltip that looks like
+    HTML as HTML): escaped, kept as written."""
+    import html
+
+    return f"<p style='white-space:pre-wrap'>{html.escape(text)}</p>" if text else ""
+
+
 def show_error(parent: QWidget | None, title: str, message: str) -> QMessageBox:
-    """A window-modal message box that does not block the caller (open(), not exec())."""
+    """A window-modal message box that does not block the caller (open(), not exec()).
+    The message is plain text: an error carrying a server's words cannot inject markup."""
     box = QMessageBox(
         QMessageBox.Icon.Critical, title, message, QMessageBox.StandardButton.Ok, parent
     )
+    box.setTextFormat(Qt.TextFormat.PlainText)
     box.setObjectName("errorDialog")
     box.open()
     return box

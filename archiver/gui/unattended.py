@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from archiver.gui.context import AppContext
-from archiver.gui.errors import describe
+from archiver.gui.errors import describe, plain_label, plain_tooltip
 from archiver.gui.workers import Job, JobRunner
 from archiver.services import schedule as schedules
 from archiver.services import selftest
@@ -37,6 +37,7 @@ class ScheduleLine(QLabel):
         super().__init__("Daily archiving: …", parent)
         self.ctx = ctx
         self.setObjectName("scheduleStatus")
+        self.setTextFormat(Qt.TextFormat.PlainText)  # the last run's error: a server's words
         self.setWordWrap(True)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.job: Job | None = None
@@ -55,7 +56,7 @@ class ScheduleLine(QLabel):
     def show_status(self, st: schedules.ScheduleStatus) -> None:
         self.state = st
         self.setText(st.summary())
-        self.setToolTip("\n".join([*st.lines(), "", INSTALL_HINT]))
+        self.setToolTip(plain_tooltip("\n".join([*st.lines(), "", INSTALL_HINT])))
 
     def wait_job(self, ms: int = 30_000) -> None:
         if self.job is not None and not self.job.finished:
@@ -82,7 +83,7 @@ class SelfTestDialog(QDialog):
         self.log.setObjectName("selfTestLog")
         self.log.setReadOnly(True)
         self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.verdict = QLabel("")
+        self.verdict = plain_label("")
         self.verdict.setObjectName("selfTestVerdict")
         self.verdict.setWordWrap(True)
         self.buttons = QDialogButtonBox()

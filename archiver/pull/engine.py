@@ -40,7 +40,8 @@ from archiver.api import (
     TokenProvider,
 )
 from archiver.api.client import make_session
-from archiver.api.errors import TokenEndpointUnreachable
+from archiver.api.errors import LimitExceeded, TokenEndpointUnreachable
+from archiver.api.limits import Limits
 from archiver.api.retry import RetryPolicy
 from archiver.archive import coverage
 from archiver.archive.store import Archive, open_reader, prepare
@@ -86,6 +87,7 @@ class PullEngine:
         quarantine_retries: int = 3,
         compress: bool = False,
         cancel: Cancel | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.archive_path = Path(archive_path)
         self.tenant = tenant
@@ -103,7 +105,11 @@ class PullEngine:
         #: recorded with a new run's parameters in its `pull started` entry (e.g.
         #: ``{"unattended": True}`` for a scheduled run); never part of the resume identity
         self.run_labels: dict[str, Any] = {}
-        self.tokens = TokenProvider(tenant, credentials, make_session(tenant, 1), retry=self.retry)
+        #: response limits of every request (body size, deadline, pages per chunk)
+        self.limits = limits or Limits()
+        self.tokens = TokenProvider(
+            tenant, credentials, make_session(tenant, 1), retry=self.retry, limits=self.limits
+        )
 
     def __repr__(self) -> str:
         return f"PullEngine(archive={str(self.archive_path)!r}, tenant={self.tenant.label!r})"
@@ -264,6 +270,7 @@ class PullEngine:
             retry=self.retry,
             not_ready=self.not_ready if self.wait_pending else None,
             cancel=self.cancel_token.event,
+            limits=self.limits,
         )
         try:
             while not self.cancelled:
@@ -404,6 +411,8 @@ class _ChunkWalk:
             return True
         except (CancelledError, AuthenticationError, TokenEndpointUnreachable):
             raise
+        except LimitExceeded as exc:
+            return self._limit(exc)
         except ApiError as exc:
             return self._fail(str(exc))
 
@@ -478,6 +487,22 @@ class _ChunkWalk:
         retry = self.engine.retry
         self.client.sleep(min(retry.max_delay, retry.initial * 2 ** (self.bad_pages - 1)))
         return False
+
+    def _limit(self, exc: LimitExceeded) -> bool:
+        """A response crossed a limit: keep what arrived (its first EVIDENCE_BYTES) as
+        quarantined evidence and fail the chunk, naming the limit. Never retried here: the
+        same server would do it again; a rerun tries again from the same cursor."""
+        if exc.started:
+            self.submit(
+                self.ops.quarantine,
+                self.chunk,
+                exc.raw,
+                exc.url,
+                exc.status or 0,
+                exc.token,
+                str(exc),
+            )
+        return self._fail(str(exc))
 
     def _fail(self, message: str) -> bool:
         self.submit(self.ops.set_state, self.chunk, "failed", message)

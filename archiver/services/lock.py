@@ -161,8 +161,8 @@ class ArchiveLock:
         with self._mutex:
             if self._fd is not None:
                 return self
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)  # private, as every file
             try:
                 deadline = time.monotonic() + seconds
                 while not _try_lock(fd):

@@ -15,13 +15,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from archiver.api import Credentials, NotReadyPolicy, Query, Tenant
 from archiver.api.client import check_connection as _check_connection
+from archiver.api.limits import Limits
 from archiver.api.query import BULK_PAGE_SIZE, MAX_PAGE_SIZE
 from archiver.api.retry import RetryPolicy
 from archiver.datasets import resolve_names
@@ -35,8 +36,17 @@ from archiver.services.lock import ArchiveBusy, ArchiveLock, LockInfo
 from archiver.services.lock import acquire as acquire_lock
 from archiver.timerange import RangeError, parse_bound
 
+#: More workers only multiply the load on the API (and the memory a hostile server can
+#: make a run hold); the guide's rate limits are reached well before.
+MAX_WORKERS = 32
+#: The longest range one command may plan (about 3,650 day chunks per dataset).
+MAX_RANGE = timedelta(days=3653)
+MAX_RANGE_TEXT = "10 years"
+
 __all__ = [
     "EXIT_BUSY",
+    "MAX_RANGE",
+    "MAX_WORKERS",
     "ArchiveBusy",
     "LockInfo",
     "PullOptions",
@@ -57,6 +67,8 @@ class PullOptions:
     wait_pending: bool = False
     retry: RetryPolicy | None = None
     not_ready: NotReadyPolicy | None = None
+    #: response limits: body size, request deadline, pages per chunk
+    limits: Limits = field(default_factory=Limits)
     #: a scheduled run (``archiver pull --unattended``): recorded in its `pull started` entry
     unattended: bool = False
 
@@ -82,13 +94,27 @@ def open_engine(
     cancel: Cancel | None = None,
     *,
     command: str = "pull",
+    create_dirs: bool = False,
 ) -> PullEngine:
     """An engine on ``archive`` holding its lock (:class:`ArchiveBusy` when another pull
-    holds it; ``command`` is what the lock file says this one is)."""
+    holds it; ``command`` is what the lock file says this one is). ValueError for options
+    out of range, or when the archive's folder does not exist (created, 0700, only with
+    ``create_dirs``): checked before the lock file is made next to the archive."""
     o = options or PullOptions()
     if not 1 <= o.page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"the page size must be between 1 and {MAX_PAGE_SIZE}")
-    lock = acquire_lock(Path(archive), command)
+    if not 1 <= o.workers <= MAX_WORKERS:
+        raise ValueError(f"the number of workers must be between 1 and {MAX_WORKERS}")
+    archive = Path(archive)
+    folder = archive.parent
+    if not folder.is_dir():
+        if folder.exists() or not create_dirs:
+            raise ValueError(
+                f"the archive's folder {folder} does not exist: create it first, or let "
+                "the pull create it (archiver pull --create-dirs)"
+            )
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock = acquire_lock(archive, command)
     try:
         engine = LockedEngine(
             lock,
@@ -100,6 +126,7 @@ def open_engine(
             not_ready=o.not_ready,
             wait_pending=o.wait_pending,
             cancel=cancel,
+            limits=o.limits,
         )
     except BaseException:
         lock.release()
@@ -141,8 +168,17 @@ def range_params(
     e = parse_bound(end, is_end=True, daily=daily) if isinstance(end, str) else end
     if s > e:
         raise RangeError("the start of the range (--from) is after its end (--to)")
+    _check_span(s, e)
     Query(datasets[0], s, e, "daily" if daily else "interval", filter, page_size)  # checks
     return PullParams(tuple(datasets), s, e, daily, filter, page_size)
+
+
+def _check_span(start: datetime, end: datetime) -> None:
+    if end - start > MAX_RANGE:
+        raise RangeError(
+            f"the range from {start:%Y-%m-%d} to {end:%Y-%m-%d} is longer than "
+            f"{MAX_RANGE_TEXT}: pull it in parts of at most {MAX_RANGE_TEXT}"
+        )
 
 
 def plan_range(engine: PullEngine, params: PullParams) -> Plan:
@@ -163,6 +199,8 @@ def plan_incremental(
     with _releasing_on_error(engine):
         datasets = resolve_names(datasets)
         first = parse_bound(start, is_end=False, daily=daily) if start else None
+        if first is not None:
+            _check_span(first, engine.now())
         return engine.planner.incremental(
             datasets,
             daily=daily,

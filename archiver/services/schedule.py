@@ -65,12 +65,14 @@ class Schedule:
     at: str = "02:30"  # local time, HH:MM
     lookback: str = "2d"
     start: str | None = None  # --from: where a dataset with nothing archived yet begins
+    #: --allow-insecure-http: a plain-http base URL to another machine, accepted explicitly
+    allow_insecure_http: bool = False
 
     def tenant(self) -> Tenant:
         if self.customer:
             return Tenant.from_customer(self.customer, self.ca_bundle)
         if self.base_url:
-            return Tenant.from_base_url(self.base_url, self.ca_bundle)
+            return Tenant.from_base_url(self.base_url, self.ca_bundle, self.allow_insecure_http)
         raise ScheduleError("name the tenant: --customer ID or --base-url URL")
 
     def names(self) -> tuple[str, ...]:
@@ -90,6 +92,8 @@ class Schedule:
         )
         if self.ca_bundle:
             args += ["--ca-bundle", self.ca_bundle]
+        if self.allow_insecure_http and not self.customer:
+            args.append("--allow-insecure-http")
         args += ["--client-id", self.client_id]
         for d in self.datasets:
             args += ["--dataset", d]
@@ -119,6 +123,7 @@ class Schedule:
             str(d.get("at") or "02:30"),
             str(d.get("lookback") or "2d"),
             d.get("start"),
+            bool(d.get("allow_insecure_http", False)),
         )
 
 
@@ -194,6 +199,8 @@ def systemd_units(s: Schedule, exe: list[str] | None = None) -> dict[str, str]:
             "TimeoutStartSec=12h",
             "TimeoutStopSec=2min",
             "Nice=10",
+            "# the files it creates are private (the command sets this umask too)",
+            "UMask=0077",
             "",
         ]
     )
@@ -218,7 +225,9 @@ def systemd_units(s: Schedule, exe: list[str] | None = None) -> dict[str, str]:
 
 
 def launchd_plist(s: Schedule, exe: list[str] | None = None) -> str:
-    """A launchd agent for ``~/Library/LaunchAgents/<label>.plist`` (macOS)."""
+    """A launchd agent for ``~/Library/LaunchAgents/<label>.plist`` (macOS). Its umask is
+    077 (``Umask`` 63), so the monitoring output it appends to (``scheduled-pull.json``,
+    ``.err``: a server's words may be in them) is created private."""
     hour, minute = s.hour_minute()
     logs = "~/Library/Logs/archiver/scheduled-pull"
     args = "\n".join(f"    <string>{escape(a)}</string>" for a in command(s, exe))
@@ -239,6 +248,8 @@ def launchd_plist(s: Schedule, exe: list[str] | None = None) -> str:
     <key>Minute</key>
     <integer>{minute}</integer>
   </dict>
+  <key>Umask</key>
+  <integer>63</integer>
   <key>StandardOutPath</key>
   <string>{logs}.json</string>
   <key>StandardErrorPath</key>

@@ -89,11 +89,15 @@ def test_tenant_from_base_url_rejects_credentials_and_non_http():
 
 def test_session_verifies_tls_and_identifies_itself(tmp_path):
     s = make_session(Tenant.from_base_url("https://example.invalid"))
-    assert s.verify is True and s.trust_env is True
+    # verification always on; the environment (REQUESTS_CA_BUNDLE, ~/.netrc) is not read
+    assert s.verify is True and s.trust_env is False
     assert s.headers["User-Agent"].startswith("archiver/")
     ca = tmp_path / "corp-ca.pem"
-    ca.write_text("x")
-    assert make_session(Tenant.from_base_url("https://example.invalid", str(ca))).verify == str(ca)
+    ca.write_text(
+        "x"
+    )  # not PEM: refused at once, before any request (tests/core/test_transport.py)
+    with pytest.raises(ValueError, match="cannot be read as PEM"):
+        make_session(Tenant.from_base_url("https://example.invalid", str(ca)))
 
 
 # -- queries ------------------------------------------------------------------------------

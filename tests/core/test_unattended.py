@@ -404,6 +404,8 @@ def test_schedule_prints_the_other_platforms_entries(capsys, config_home):
         "<key>Hour</key>\n    <integer>6</integer>" in out
         and "<string>--unattended</string>" in out
     )
+    # umask 077: the monitoring output launchd appends to is created private
+    assert "<key>Umask</key>\n  <integer>63</integer>" in out
     assert not (config_home / "systemd").exists()
 
 
@@ -424,8 +426,27 @@ def test_schedule_systemd_quoting():
     assert line.startswith('ExecStart="/opt/my app/archiver" pull ')
     assert '--archive "/data/100%% $$HOME/a.sqlite3"' in line
     assert "100%% $HOME" in units[schedules.SERVICE].split("Description=")[1].splitlines()[0]
+    assert "UMask=0077" in units[schedules.SERVICE].splitlines()  # private files
     with pytest.raises(schedules.ScheduleError, match="HH:MM"):
         schedules.Schedule(Path("/a"), "c", customer="x", at="25:00").hour_minute()
+
+
+def test_schedule_carries_the_plain_http_opt_in(capsys, config_home):
+    """A plain-http base URL to another machine needs --allow-insecure-http (transport); the
+    schedule refuses it without, and passes the opt-in on to the daily pull with it."""
+    url = "http://archive.example.internal:8080"
+    plain = schedules.Schedule(Path("/a.sqlite3"), "c", base_url=url)
+    with pytest.raises(schedules.ScheduleError, match="--allow-insecure-http"):
+        schedules.check(plain)
+    assert "--allow-insecure-http" not in plain.pull_args()
+    s = schedules.Schedule(Path("/a.sqlite3"), "c", base_url=url, allow_insecure_http=True)
+    assert s.tenant().allow_insecure_http
+    assert s.pull_args()[:4] == ["pull", "--base-url", url, "--allow-insecure-http"]
+    assert schedules.Schedule.from_dict(s.as_dict()) == s
+    args = ["schedule", "install", "--base-url", url, "--allow-insecure-http", "--client-id"]
+    args += ["me", "--dataset", "queue", "--platform", "windows", "--archive", r"C:\a.sqlite3"]
+    assert main(args) == 0
+    assert f"pull --base-url {url} --allow-insecure-http --client-id me" in capsys.readouterr().out
 
 
 # -- monitoring JSON and the log --------------------------------------------------------------

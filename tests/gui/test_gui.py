@@ -264,6 +264,7 @@ def test_verify_archive_action(qtbot, sim, window_factory):
 def test_unreachable_server_shows_an_error_not_a_traceback(qtbot, sim, window_factory):
     w = window_factory(sim, SyncRunner())
     w.ctx.settings.set("base_url", "http://127.0.0.1:9")
+    w.ctx.remember_secret("demo-secret")  # a secret belongs to one tenant: give this one its own
     w.download.picker.set_selected(["queue"])
     set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 0, 45))
     w.download.start_download()
