@@ -366,13 +366,18 @@ def test_window_restores_geometry_and_choices(qtbot, sim, window_factory):
 def test_gui_stays_responsive_during_a_large_download(qtbot, sim_factory, window_factory, capsys):
     sim = sim_factory(rows_per_interval=40)
     w = window_factory(sim)
+    # Between two heartbeats: the wall time, and the CPU time the GUI thread itself spent.
+    # The second is what a blocking call on the GUI thread shows as; the first also grows
+    # when the machine is busy with other processes, so it is printed, not asserted.
     gaps: list[float] = []
-    last = [time.perf_counter()]
+    busy: list[float] = []
+    last = [time.perf_counter(), time.thread_time()]
 
     def beat() -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         gaps.append(now - last[0])
-        last[0] = now
+        busy.append(cpu - last[1])
+        last[:] = [now, cpu]
 
     timer = QTimer()
     timer.timeout.connect(beat)
@@ -384,9 +389,15 @@ def test_gui_stays_responsive_during_a_large_download(qtbot, sim_factory, window
     rows = result.progress.datasets["interactionSegments"].rows
     assert rows >= 20_000
     worst = max(gaps[1:]) * 1000
+    stalled = max(busy[1:]) * 1000
     with capsys.disabled():
-        print(f"\nheartbeat: {rows:,} rows downloaded, {len(gaps)} beats, worst gap {worst:.0f} ms")
-    assert worst < 1000, f"the GUI thread stalled for {worst:.0f} ms"
+        print(
+            f"\nheartbeat: {rows:,} rows downloaded, {len(gaps)} beats, worst gap {worst:.0f} ms,"
+            f" longest GUI-thread work between beats {stalled:.0f} ms"
+        )
+    assert stalled < 500, f"the GUI thread was busy for {stalled:.0f} ms without a heartbeat"
+    # a GUI thread waiting (a lock, a blocking read) uses no CPU: a long freeze still fails
+    assert worst < 5000, f"no heartbeat for {worst:.0f} ms"
 
 
 def test_demo_context_uses_its_own_archive(qtbot):
