@@ -189,7 +189,7 @@ def _pull(state: _State) -> str:
             f"the pull ended {result.status} (exit code {result.exit_code}): {result.error}"
         )
     rows = sum(d.rows for d in result.progress.datasets.values())
-    return f"{len(plan.items)} chunks, {rows:,} rows of {' and '.join(DATASETS_PULLED)} on {DAY}"
+    return f"{len(plan.items)} chunks, {rows:,} rows of {' and '.join(DATASETS_PULLED)} received for {DAY}"
 
 
 def _rows_match(state: _State) -> str:
@@ -211,7 +211,7 @@ def _rows_match(state: _State) -> str:
         conn.close()
     if not total:
         raise _Failed("no rows archived and none in the source: nothing was compared")
-    return f"{total:,} rows, each identical to the simulator's ground truth"
+    return f"{total:,} rows whose own interval is on {DAY}, each identical to the simulator's ground truth"
 
 
 def _verify_archive(state: _State) -> str:
