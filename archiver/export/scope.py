@@ -1,24 +1,49 @@
-"""What a bundle holds: interactionSegments rows in scope, the workflowTrace rows of the same
-interactions, and the coverage of that scope (gaps stated, never hidden)."""
+"""What a bundle holds: interactionSegments rows whose own 15-minute interval lies in the
+scope's window, the workflowTrace rows of the same interactions, and the coverage of that
+window (gaps stated, never hidden).
+
+The selection is read one UTC day at a time (:func:`iter_days`), so an export holds one
+day's rows at most, however long its range.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from archiver.archive import coverage
-from archiver.timerange import DAY, STEP
+from archiver.timerange import DAY, STEP, api_format
 
 SEGMENTS = "interactionSegments"
 TRACE = "workflowTrace"
+AGENTS = "agent"
+QUEUES = "queue"
+
+
+class ScopeError(ValueError):
+    """A scope that cannot be exported as given; the message says how to fix it."""
+
+
+def _aligned(t: datetime) -> bool:
+    return t.minute % 15 == 0 and t.second == 0 and t.microsecond == 0
+
+
+def _utc(t: datetime) -> datetime:
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 @dataclass(frozen=True)
 class Scope:
-    start: date  # ROW_DATE_UTC, inclusive
+    """``start``/``end``: dates (whole UTC days: from ``start`` 00:00 through ``end``'s last
+    interval, 23:45) or UTC datetimes on a 15-minute mark (the first and the last interval
+    start, both inclusive: the vocabulary of ``archiver pull``). A segment is in scope when
+    its own interval (records.interval_start, from STARTTIME_UTC) lies in that window."""
+
+    start: date
     end: date
     interactions: tuple[str, ...] = ()
     agent: str | None = None  # USER_ID of a segment
@@ -27,8 +52,54 @@ class Scope:
     versions: str = "latest"  # latest | all
     redact: str = "none"
 
-    def describe(self) -> str:
-        parts = [f"ROW_DATE_UTC {self.start} to {self.end} (inclusive)"]
+    # -- the window ---------------------------------------------------------------------
+    @property
+    def first(self) -> datetime:
+        """The first interval start in scope (UTC)."""
+        s = self.start
+        return _utc(s) if isinstance(s, datetime) else datetime(s.year, s.month, s.day, tzinfo=UTC)
+
+    @property
+    def last(self) -> datetime:
+        """The last interval start in scope (UTC), inclusive."""
+        e = self.end
+        if isinstance(e, datetime):
+            return _utc(e)
+        return datetime(e.year, e.month, e.day, tzinfo=UTC) + DAY - STEP
+
+    @property
+    def stop(self) -> datetime:
+        """Where the window ends (the end of its last interval)."""
+        return self.last + STEP
+
+    def check(self) -> None:
+        """Refuse times off the 15-minute marks and an inverted range."""
+        for name, value in (("start", self.start), ("end", self.end)):
+            if isinstance(value, datetime) and not _aligned(_utc(value)):
+                raise ScopeError(
+                    f"the {name} {_utc(value):%Y-%m-%d %H:%M:%S} UTC is not on a 15-minute mark: "
+                    "the archive holds rows per 15-minute interval, so an export starts and ends "
+                    "on one (give :00, :15, :30 or :45)."
+                )
+        if self.first > self.last:
+            raise ScopeError("the start is after the end")
+
+    def days(self) -> list[date]:
+        out, d = [], self.first.date()
+        while d <= self.last.date():
+            out.append(d)
+            d += timedelta(days=1)
+        return out
+
+    def window(self) -> str:
+        """``2025-02-01 00:00 – 2025-02-02 00:00 UTC``: the window as instants."""
+        return f"{self.first:%Y-%m-%d %H:%M} – {self.stop:%Y-%m-%d %H:%M} UTC"
+
+    def intervals(self) -> int:
+        return int((self.stop - self.first) / STEP)
+
+    def filters(self) -> list[str]:
+        parts = []
         if self.interactions:
             parts.append(f"interactions {', '.join(self.interactions)}")
         if self.agent:
@@ -37,13 +108,33 @@ class Scope:
             parts.append(f"queue (QUEUE_ID) {self.queue}")
         if self.channel:
             parts.append(f"channel (COMM_TYPE) {self.channel}")
-        parts.append(f"versions: {self.versions}")
+        return parts
+
+    def describe(self) -> str:
+        """The exact scope, in words (the report's cover and bag-info.txt)."""
+        n = self.intervals()
+        parts = [
+            f"interactionSegments rows whose own 15-minute interval (STARTTIME_UTC) lies in "
+            f"{self.window()} ({n:,} interval{'s' if n != 1 else ''}, the first starting "
+            f"{self.first:%Y-%m-%d %H:%M}, the last {self.last:%Y-%m-%d %H:%M})",
+            *self.filters(),
+            f"versions: {self.versions}",
+        ]
         return "; ".join(parts)
 
+    def short(self) -> str:
+        """The running header's form."""
+        return "; ".join([self.window(), *self.filters()])
+
     def as_dict(self) -> dict[str, Any]:
+        def iso(v: date) -> str:
+            return f"{_utc(v):%Y-%m-%dT%H:%MZ}" if isinstance(v, datetime) else v.isoformat()
+
         return {
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
+            "start": iso(self.start),
+            "end": iso(self.end),
+            "first_interval": api_format(self.first, "interval"),
+            "last_interval": api_format(self.last, "interval"),
             "interactions": list(self.interactions),
             "agent": self.agent,
             "queue": self.queue,
@@ -53,7 +144,7 @@ class Scope:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     dataset: str
     record_id: int
@@ -67,36 +158,94 @@ class Row:
     conflict: bool
 
 
+@dataclass(slots=True)
+class Interaction:
+    """One interaction's rows in scope: segments by number, trace steps by start."""
+
+    id: str
+    segments: list[Row]
+    steps: list[Row]
+
+
 @dataclass
-class Selection:
-    scope: Scope
+class Day:
+    """One UTC day of the selection. ``segments`` and ``traces`` are in archive order (the
+    CSV and JSONL order); ``interactions`` in report order (first segment's STARTTIME_UTC,
+    then id)."""
+
+    day: date
     segments: list[Row]
     traces: list[Row]
-    #: interval ranges in scope no finished walk covers, with why (archive/coverage.py)
-    gap_list: list[str] = field(default_factory=list)
-    #: the server's reading of an interval `ending`, as the archive's walks show it
+    interactions: list[Interaction]
+
+
+@dataclass
+class Extent:
+    """What the scope holds, counted before anything is written."""
+
+    interactions: int = 0
+    segments: int = 0
+    #: segment rows of the scope's days with no own interval (no usable STARTTIME_UTC): they
+    #: cannot be placed in a window and are not exported; stated on the cover
+    unplaced: int = 0
+    gaps: list[str] = field(default_factory=list)
     reading: str = ""
 
-    def interactions(self) -> list[str]:
-        seen: dict[str, None] = {}
-        for r in self.segments:
-            seen.setdefault(r.values.get("INTERACTION_ID", ""), None)
-        return list(seen)
 
-    @property
-    def gaps(self) -> list[str]:
-        return self.gap_list
+def _source(scope: Scope) -> str:
+    return "latest" if scope.versions == "latest" else "records"
 
 
-def _rows(
-    conn: sqlite3.Connection, dataset: str, scope: Scope, where: str, params: list[Any]
-) -> list[Row]:
-    src = "latest" if scope.versions == "latest" else "records"
-    sql = f"""SELECT r.record_id, r.row_key, r.commit_ts, r.values_json, r.sha256, r.page_id, r.conflict,
-                     p.sha256 AS page_sha256, p.received_at
-              FROM {src} r JOIN pages p ON p.page_id = r.page_id
-              WHERE r.dataset = ? AND r.dataset_type = 'interval' {where}
-              ORDER BY r.row_date, r.row_key, r.commit_ts, r.record_id"""
+def _filters(scope: Scope) -> tuple[str, list[Any]]:
+    where, params = "", []
+    for col, value in (
+        ("USER_ID", scope.agent),
+        ("QUEUE_ID", scope.queue),
+        ("COMM_TYPE", scope.channel),
+    ):
+        if value:
+            where += f" AND json_extract(r.values_json, '$.{col}') = ?"
+            params.append(value)
+    if scope.interactions:
+        where += " AND json_extract(r.values_json, '$.INTERACTION_ID') IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(list(scope.interactions)))
+    return where, params
+
+
+def measure(conn: sqlite3.Connection, scope: Scope) -> Extent:
+    """Interactions and segment rows in scope, unplaceable rows, coverage gaps of the window."""
+    conn.row_factory = sqlite3.Row
+    where, params = _filters(scope)
+    n_int, n_seg = conn.execute(
+        f"""SELECT count(DISTINCT json_extract(r.values_json, '$.INTERACTION_ID')), count(*)
+            FROM {_source(scope)} r WHERE r.dataset = ? AND r.dataset_type = 'interval'
+            AND r.interval_start BETWEEN ? AND ? {where}""",
+        [
+            SEGMENTS,
+            api_format(scope.first, "interval"),
+            api_format(scope.last, "interval"),
+            *params,
+        ],
+    ).fetchone()
+    (unplaced,) = conn.execute(
+        f"""SELECT count(*) FROM {_source(scope)} r WHERE r.dataset = ? AND r.dataset_type = 'interval'
+            AND r.row_date BETWEEN ? AND ? AND r.interval_start = '' {where}""",
+        [SEGMENTS, scope.first.date().isoformat(), scope.last.date().isoformat(), *params],
+    ).fetchone()
+    return Extent(
+        n_int,
+        n_seg,
+        unplaced,
+        coverage.gaps(conn, (SEGMENTS, TRACE), scope.first, scope.last),
+        coverage.server_reading(conn).describe(),
+    )
+
+
+_COLUMNS = """r.record_id, r.row_key, r.commit_ts, r.values_json, r.sha256, r.page_id, r.conflict,
+              p.sha256 AS page_sha256, p.received_at"""
+
+
+def _rows(conn: sqlite3.Connection, dataset: str, sql: str, params: list[Any]) -> list[Row]:
     return [
         Row(
             dataset,
@@ -110,42 +259,131 @@ def _rows(
             r["received_at"],
             bool(r["conflict"]),
         )
-        for r in conn.execute(sql, [dataset, *params])
+        for r in conn.execute(sql, params)
     ]
 
 
-def select(conn: sqlite3.Connection, scope: Scope) -> Selection:
+def _segments(conn: sqlite3.Connection, scope: Scope, first: datetime, last: datetime) -> list[Row]:
+    where, params = _filters(scope)
+    sql = f"""SELECT {_COLUMNS} FROM {_source(scope)} r JOIN pages p ON p.page_id = r.page_id
+              WHERE r.dataset = ? AND r.dataset_type = 'interval'
+              AND r.interval_start BETWEEN ? AND ? {where}
+              ORDER BY r.row_date, r.row_key, r.commit_ts, r.record_id"""
+    return _rows(
+        conn,
+        SEGMENTS,
+        sql,
+        [SEGMENTS, api_format(first, "interval"), api_format(last, "interval"), *params],
+    )
+
+
+def _traces(conn: sqlite3.Connection, scope: Scope, day: date, ids: list[str]) -> list[Row]:
+    """The trace steps of these interactions: a session's steps carry the day it started,
+    so one day either side is searched."""
+    sql = f"""SELECT {_COLUMNS} FROM {_source(scope)} r JOIN pages p ON p.page_id = r.page_id
+              WHERE r.dataset = ? AND r.dataset_type = 'interval' AND r.row_date BETWEEN ? AND ?
+              AND json_extract(r.values_json, '$.WORKFLOWSESSION_INTERACTIONID')
+                  IN (SELECT value FROM json_each(?))
+              ORDER BY r.row_date, r.row_key, r.commit_ts, r.record_id"""
+    one = timedelta(days=1)
+    return _rows(
+        conn,
+        TRACE,
+        sql,
+        [TRACE, (day - one).isoformat(), (day + one).isoformat(), json.dumps(ids)],
+    )
+
+
+def _number(r: Row) -> int:
+    try:
+        return int(r.values.get("SEGMENT_NUMBER") or 0)
+    except ValueError:
+        return 0
+
+
+def group(segments: list[Row], traces: list[Row]) -> list[Interaction]:
+    """Interactions in report order (first segment's STARTTIME_UTC, then id); segments by
+    number, steps by start."""
+    steps: dict[str, list[Row]] = {}
+    for t in traces:
+        steps.setdefault(t.values.get("WORKFLOWSESSION_INTERACTIONID", ""), []).append(t)
+    segs: dict[str, list[Row]] = {}
+    for s in segments:
+        segs.setdefault(s.values.get("INTERACTION_ID", ""), []).append(s)
+    out = []
+    for iid, rows in segs.items():
+        rows.sort(key=lambda r: (_number(r), r.commit_ts))
+        st = sorted(
+            steps.get(iid, []),
+            key=lambda r: (r.values.get("UPDATEHISTORYITEM_STARTTIME", ""), r.commit_ts),
+        )
+        out.append(Interaction(iid, rows, st))
+    out.sort(key=lambda x: (x.segments[0].values.get("STARTTIME_UTC", ""), x.id))
+    return out
+
+
+def iter_days(conn: sqlite3.Connection, scope: Scope) -> Iterator[Day]:
+    """The selection, one UTC day of the window at a time (days without rows skipped)."""
     conn.row_factory = sqlite3.Row
-    where = " AND r.row_date BETWEEN ? AND ?"
-    params: list[Any] = [scope.start.isoformat(), scope.end.isoformat()]
-    for col, value in (
-        ("USER_ID", scope.agent),
-        ("QUEUE_ID", scope.queue),
-        ("COMM_TYPE", scope.channel),
-    ):
-        if value:
-            where += f" AND json_extract(r.values_json, '$.{col}') = ?"
-            params.append(value)
-    if scope.interactions:
-        where += f" AND json_extract(r.values_json, '$.INTERACTION_ID') IN ({','.join('?' * len(scope.interactions))})"
-        params += list(scope.interactions)
-    segments = _rows(conn, SEGMENTS, scope, where, params)
-    # interactions are ordered by their first segment's end time, segments by number
-    wanted = {r.values.get("INTERACTION_ID", "") for r in segments}
-    # a session's steps carry the day it started: look one day around the range
-    t_where = " AND r.row_date BETWEEN ? AND ?"
-    t_params = [
-        (scope.start - timedelta(days=1)).isoformat(),
-        (scope.end + timedelta(days=1)).isoformat(),
-    ]
-    traces = [
-        r
-        for r in _rows(conn, TRACE, scope, t_where, t_params)
-        if r.values.get("WORKFLOWSESSION_INTERACTIONID") in wanted
-    ]
-    sel = Selection(scope, segments, traces)
-    first = datetime.combine(scope.start, datetime.min.time(), UTC)
-    last = datetime.combine(scope.end, datetime.min.time(), UTC) + DAY - STEP
-    sel.gap_list = coverage.gaps(conn, (SEGMENTS, TRACE), first, last)
-    sel.reading = coverage.server_reading(conn).describe()
-    return sel
+    for d in scope.days():
+        start = datetime(d.year, d.month, d.day, tzinfo=UTC)
+        segments = _segments(
+            conn, scope, max(scope.first, start), min(scope.last, start + DAY - STEP)
+        )
+        if not segments:
+            continue
+        ids = sorted({s.values.get("INTERACTION_ID", "") for s in segments})
+        traces = _traces(conn, scope, d, ids)
+        yield Day(d, segments, traces, group(segments, traces))
+
+
+# -- names ------------------------------------------------------------------------------------
+@dataclass
+class Names:
+    """Agent and queue names from the archive's own ``agent`` (AGENT_ID → AGENT_NAME) and
+    ``queue`` (QUEUE_ID → QUEUE_NAME) rows: the newest archived version within the scope's
+    days, else anywhere in the archive. An id without such a row stays unresolved."""
+
+    agents: dict[str, str] = field(default_factory=dict)
+    queues: dict[str, str] = field(default_factory=dict)
+    missing: set[str] = field(default_factory=set)  # ids looked up and not found
+
+    @classmethod
+    def load(cls, conn: sqlite3.Connection, scope: Scope) -> Names:
+        days = (scope.first.date().isoformat(), scope.last.date().isoformat())
+        return cls(
+            _names(conn, AGENTS, "AGENT_ID", "AGENT_NAME", days),
+            _names(conn, QUEUES, "QUEUE_ID", "QUEUE_NAME", days),
+        )
+
+    def complete(self, conn: sqlite3.Connection, agent_ids: set[str], queue_ids: set[str]) -> None:
+        """Look up ids not named within the scope's days anywhere in the archive (once)."""
+        for table, dataset, id_col, name_col, ids in (
+            (self.agents, AGENTS, "AGENT_ID", "AGENT_NAME", agent_ids),
+            (self.queues, QUEUES, "QUEUE_ID", "QUEUE_NAME", queue_ids),
+        ):
+            wanted = sorted(i for i in ids if i and i not in table and i not in self.missing)
+            if wanted:
+                table.update(_names(conn, dataset, id_col, name_col, None, wanted))
+                self.missing.update(i for i in wanted if i not in table)
+
+
+def _names(
+    conn: sqlite3.Connection,
+    dataset: str,
+    id_col: str,
+    name_col: str,
+    days: tuple[str, str] | None,
+    ids: list[str] | None = None,
+) -> dict[str, str]:
+    where, params = "", [dataset]
+    if days:
+        where += " AND dataset_type IN ('interval', 'daily') AND row_date BETWEEN ? AND ?"
+        params += list(days)
+    if ids is not None:
+        where += f" AND json_extract(values_json, '$.{id_col}') IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(ids))
+    sql = f"""SELECT json_extract(values_json, '$.{id_col}') AS id,
+                     json_extract(values_json, '$.{name_col}') AS name, max(commit_ts)
+              FROM records WHERE dataset = ? {where} GROUP BY id"""
+    return {i: n for i, n, _ in conn.execute(sql, params) if i and n}

@@ -1,0 +1,421 @@
+"""The bundle report an auditor navigates: summary, outline, index, running header, names,
+derived times; the exact scope and the empty selection of `archiver export`.
+
+One archive (a simulated day of interactionSegments, workflowTrace, agent and queue) and one
+bundle for the module, rendered in small parts by two worker processes so that joining,
+page numbers and the outline are exercised across parts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from archiver.export import keys, report
+from archiver.export.bundle import EmptySelection, export_bundle
+from archiver.export.scope import Scope
+from archiver.export.verify import verify_bundle
+from archiver.jobs import drive
+from archiver.simulator import SimConfig, Simulator
+from tests.pulltools import params, pull
+
+DAY = date(2025, 2, 1)
+PASSPHRASE = "report tests"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def signing(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ARCHIVER_KEY_PASSPHRASE", PASSPHRASE)
+        yield keys.load_or_create(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    sim = Simulator(SimConfig(rows_per_interval=2))
+    sim.start()
+    try:
+        arc = tmp_path_factory.mktemp("archive") / "a.sqlite3"
+        pull(
+            sim,
+            arc,
+            params(
+                ["interactionSegments", "workflowTrace", "agent", "queue"], "20250201", "20250201"
+            ),
+        )
+    finally:
+        sim.stop()
+    return arc
+
+
+@pytest.fixture(scope="module")
+def bundle(archive, signing, tmp_path_factory):
+    """Parts of 40 interactions rendered by two worker processes, then joined."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(report, "PART_SIZE", 40)
+        out = tmp_path_factory.mktemp("bundle") / "bundle"
+        lines: list[str] = []
+        result = drive(
+            export_bundle(archive, Scope(DAY, DAY), out, signing, workers=2), lines.append
+        )
+    result.lines = lines
+    return result
+
+
+@pytest.fixture(scope="module")
+def pdf(bundle):
+    reader = PdfReader(bundle.path / "data" / "report.pdf")
+    texts = [p.extract_text() for p in reader.pages]
+    return reader, texts
+
+
+def _records(bundle) -> list[dict]:
+    path = bundle.path / "data" / "records.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _outline(reader: PdfReader) -> list[tuple[str, int, list]]:
+    """(title, page index, children) for the outline, recursively."""
+    out: list[tuple[str, int, list]] = []
+    for item in reader.outline:
+        if isinstance(item, list):
+            title, page, _ = out[-1]
+            out[-1] = (title, page, _children(reader, item))
+        else:
+            out.append((item.title, reader.get_destination_page_number(item), []))
+    return out
+
+
+def _children(reader: PdfReader, items: list) -> list:
+    out: list[tuple[str, int, list]] = []
+    for item in items:
+        if isinstance(item, list):
+            title, page, _ = out[-1]
+            out[-1] = (title, page, _children(reader, item))
+        else:
+            out.append((item.title, reader.get_destination_page_number(item), []))
+    return out
+
+
+def _front_pages(reader: PdfReader) -> int:
+    """Pages before the first interaction (the front matter)."""
+    interactions = next(t for t in _outline(reader) if t[0].startswith("Interactions ("))
+    return interactions[1]
+
+
+# -- the report ---------------------------------------------------------------------------------
+def test_rendered_in_parts_with_progress(bundle):
+    assert bundle.interactions > 3 * 40  # several parts, so joining is exercised
+    progress = [x for x in bundle.lines if x.startswith("Rendering the report:")]
+    assert len(progress) >= 3
+    assert progress[-1].startswith(
+        f"Rendering the report: {bundle.interactions:,} of {bundle.interactions:,} interactions"
+    )
+    assert re.search(r"\d[\d,]* pages", progress[-1])
+    assert any(x.startswith("Joining") for x in bundle.lines)
+
+
+def test_bundle_verifies_and_pdf_signature_is_valid(bundle):
+    rep = verify_bundle(bundle.path)
+    assert rep.ok, rep.summary()
+    val = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "pyhanko"),
+            "sign",
+            "validate",
+            "--pretty-print",
+            "--trust",
+            "signer.pem",
+            "data/report.pdf",
+        ],
+        cwd=bundle.path,
+        capture_output=True,
+        text=True,
+    )
+    assert val.returncode == 0 and "judged VALID" in val.stdout, val.stdout + val.stderr
+    out = subprocess.run(
+        [sys.executable, "-m", "archiver", "verify", str(bundle.path)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    assert out.returncode == 0 and out.stdout.startswith("VERIFIED")
+
+
+def test_page_numbers_and_running_header(bundle, pdf):
+    _reader, texts = pdf
+    n = len(texts)
+    assert n == bundle.pages
+    for i, text in enumerate(texts, 1):
+        assert f"Page {i:,} of {n:,}" in text
+        if i == 1:
+            assert "Scope: 2025" not in text  # the cover carries no running header
+        else:
+            assert f"Audit bundle {bundle.bundle_id}" in text, i
+            assert "Scope: 2025-02-01 00:00 – 2025-02-02 00:00 UTC" in text, i
+
+
+def test_outline_has_one_entry_per_day_and_per_interaction(bundle, pdf):
+    reader, texts = pdf
+    outline = _outline(reader)
+    titles = [t for t, _, _ in outline]
+    assert titles[:2] == ["Cover", "Contents"]
+    assert {
+        "Summary",
+        "How to read this report",
+        "Chain of custody",
+        "Index of interactions",
+    } <= set(titles)
+    top = next(t for t in outline if t[0].startswith("Interactions ("))
+    days = top[2]
+    assert [d[0] for d in days] == [f"2025-02-01 · {bundle.interactions:,} interactions"]
+    ids = [t.split(" · ")[-1] for t, _, _ in days[0][2]]
+    segs = [r for r in _records(bundle) if r["dataset"] == "interactionSegments"]
+    assert sorted(ids) == sorted({r["values"]["INTERACTION_ID"] for r in segs})
+    assert len(ids) == bundle.interactions
+    for title, page, _ in days[0][2]:
+        assert f"Interaction {title.split(' · ')[-1]}" in texts[page]
+
+
+def test_index_page_numbers_point_at_the_interaction(bundle, pdf):
+    reader, texts = pdf
+    index_at = next(p for t, p, _ in _outline(reader) if t == "Index of interactions")
+    entries = []
+    for text in texts[index_at:]:
+        entries += re.findall(
+            r"\b(00ad[0-9a-f]{22})\s+(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s+([\d,]+)\b", text
+        )
+    assert len(entries) == bundle.interactions
+    ids = [e[0] for e in entries]
+    assert ids[0] == min(ids) and len(set(ids)) == len(ids)  # by id, down the columns
+    for iid, _start, page in entries:
+        assert f"Interaction {iid}" in texts[int(page.replace(",", "")) - 1], iid
+
+
+def test_contents_page_numbers(pdf):
+    reader, texts = pdf
+    contents = _flat(texts[1])
+    for title, page, _ in _outline(reader):
+        if title in (
+            "Summary",
+            "How to read this report",
+            "Chain of custody",
+            "Index of interactions",
+        ):
+            assert f"{title} {page + 1:,}" in contents, title
+
+
+def _hms(s: float) -> str:
+    s = round(s)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def _cells(group: list[dict]) -> str:
+    """The summary row's numbers, recomputed from the rows (independently of the code)."""
+    n = len(group)
+    out = [f"{len({s['INTERACTION_ID'] for s in group}):,}", f"{n:,}"]
+    for col in ("WAIT_TIME", "TIME_INTERACTING", "HOLD_TIME", "WRAP_UP_TIME"):
+        total = sum(int(s[col] or 0) for s in group)
+        out += [_hms(total), _hms(total / n)]
+    out.append(f"{sum(1 for s in group if s['TRANSFER_LOCATION'] or s['XFER_LOC_QUEUE_ID']):,}")
+    out.append(f"{sum(1 for s in group if s['STATUS'] == 'abandoned'):,}")
+    return " ".join(out)
+
+
+def test_summary_equals_a_recomputation_from_the_rows(bundle, pdf):
+    reader, texts = pdf
+    front = _flat(" ".join(texts[: _front_pages(reader)]))
+    segs = [r["values"] for r in _records(bundle) if r["dataset"] == "interactionSegments"]
+    groups: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for s in segs:
+        groups["day"][s["STARTTIME_UTC"][:10]].append(s)
+        groups["queue"][s["QUEUE_ID"]].append(s)
+        groups["agent"][s["USER_ID"] or "(no agent)"].append(s)
+        groups["channel"][s["COMM_TYPE"]].append(s)
+    assert len(groups["queue"]) > 3 and len(groups["agent"]) > 10
+    for kind, by_key in groups.items():
+        for key, rows in by_key.items():
+            label = key if kind in ("day", "channel") else ""
+            assert f"{label} {_cells(rows)}".strip() in front, (kind, key)
+    assert f"All {_cells(segs)}" in front
+
+
+def test_agent_and_queue_names_are_resolved(archive, bundle, pdf):
+    reader, texts = pdf
+    conn = sqlite3.connect(archive)
+    names = {
+        v["AGENT_ID"]: v["AGENT_NAME"]
+        for (j,) in conn.execute("SELECT values_json FROM records WHERE dataset='agent'")
+        for v in [json.loads(j)]
+    }
+    conn.close()
+    segs = [r["values"] for r in _records(bundle) if r["dataset"] == "interactionSegments"]
+    users = {s["USER_ID"] for s in segs if s["USER_ID"]}
+    resolved = users & set(names)
+    assert resolved  # the simulator's agents appear in the agent rows
+    front = _flat(" ".join(texts[: _front_pages(reader)]))
+    assert "resolved from archived agent rows" in front
+    for uid in resolved:
+        assert f"{_flat(names[uid])} {uid}" in front  # summary by agent: name, then the id
+    # in an interaction's segments table the agent is named, not shown as an id
+    body = _flat(" ".join(texts[_front_pages(reader) :]))
+    some = sorted(resolved)[:5]
+    assert all(_flat(names[u]) in body for u in some)
+
+
+def test_segment_start_and_durations_are_derived_and_labelled(bundle, pdf):
+    reader, texts = pdf
+    segs = [r["values"] for r in _records(bundle) if r["dataset"] == "interactionSegments"]
+    s = next(x for x in segs if int(x["HOLD_TIME"]) > 0)
+    end = datetime.fromisoformat(s["END_TIME"].replace("Z", "+00:00"))
+    handled = int(s["WAIT_TIME"]) + int(s["HOLD_TIME"]) + int(s["TIME_INTERACTING"])
+    start = end - timedelta(seconds=handled)
+    page = next(t for t in texts if f"Interaction {s['INTERACTION_ID']}" in t)
+    flat = _flat(page)
+    assert f"{start:%H:%M:%S} {s['END_TIME']} {_hms(handled)}" in flat
+    assert "Start (derived)" in flat and "(derived)" in flat
+    front = _flat(" ".join(texts[: _front_pages(reader)]))
+    assert "END_TIME − (WAIT_TIME + HOLD_TIME + TIME_INTERACTING)" in front
+
+
+# -- exact scope and empty selections (through the CLI) -----------------------------------------
+def _cli(archive: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, ARCHIVER_KEY_PASSPHRASE="pw", PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "archiver",
+            "export",
+            "--archive",
+            str(archive),
+            "--key-dir",
+            str(tmp_path / "k"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+
+
+@pytest.fixture
+def archive_copy(archive, tmp_path):
+    """An export writes its custody entry: a copy per test that exports."""
+    dst = tmp_path / "copy.sqlite3"
+    src, d = sqlite3.connect(archive), sqlite3.connect(dst)
+    with d:
+        src.backup(d)
+    src.close()
+    d.close()
+    return dst
+
+
+def test_one_hour_export_holds_only_that_hours_interactions(archive_copy, tmp_path):
+    out = _cli(
+        archive_copy,
+        tmp_path,
+        "--from",
+        "202502010400",
+        "--to",
+        "2025-02-01T04:45Z",
+        "--out",
+        str(tmp_path / "b"),
+    )
+    assert out.returncode == 0, out.stderr
+    assert "2025-02-01 04:00 – 2025-02-01 05:00 UTC" in out.stderr  # said before it is done
+    rows = [
+        json.loads(x) for x in (tmp_path / "b" / "data" / "records.jsonl").read_text().splitlines()
+    ]
+    segs = [r["values"] for r in rows if r["dataset"] == "interactionSegments"]
+    assert segs and all(s["STARTTIME_UTC"].startswith("2025-02-01T04:") for s in segs)
+    conn = sqlite3.connect(archive_copy)
+    want = {
+        json.loads(v)["INTERACTION_ID"]
+        for (v,) in conn.execute(
+            "SELECT values_json FROM latest WHERE dataset='interactionSegments' "
+            "AND interval_start BETWEEN '202502010400' AND '202502010445'"
+        )
+    }
+    conn.close()
+    assert {s["INTERACTION_ID"] for s in segs} == want
+    info = (tmp_path / "b" / "bag-info.txt").read_text()
+    assert "2025-02-01 04:00 – 2025-02-01 05:00 UTC (4 intervals" in info
+    assert "Archiver-Coverage-Gaps: 0" in info
+    cover = _flat(PdfReader(tmp_path / "b" / "data" / "report.pdf").pages[0].extract_text())
+    assert "2025-02-01 04:00 – 2025-02-01 05:00 UTC" in cover
+    assert verify_bundle(tmp_path / "b").ok
+
+
+@pytest.mark.parametrize("start", ["202502010407", "2025-02-01T04:00:30Z"])
+def test_a_time_off_the_15_minute_marks_is_refused(archive, tmp_path, start):
+    out = _cli(
+        archive, tmp_path, "--from", start, "--to", "202502010445", "--out", str(tmp_path / "b")
+    )
+    assert out.returncode == 2
+    assert "15-minute mark" in out.stderr and "--from" in out.stderr
+    assert not (tmp_path / "b").exists()
+
+
+def test_an_empty_selection_is_refused_unless_allowed(archive_copy, tmp_path):
+    out = _cli(
+        archive_copy,
+        tmp_path,
+        "--from",
+        "20250305",
+        "--to",
+        "20250305",
+        "--out",
+        str(tmp_path / "b"),
+    )
+    assert out.returncode == 3, out.stderr
+    assert "nothing archived is in scope" in out.stderr and "--allow-empty" in out.stderr
+    assert not (tmp_path / "b").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".b.partial")]
+    out = _cli(
+        archive_copy,
+        tmp_path,
+        "--from",
+        "20250305",
+        "--to",
+        "20250305",
+        "--allow-empty",
+        "--out",
+        str(tmp_path / "b"),
+    )
+    assert out.returncode == 0, out.stderr
+    assert "0 interactions" in out.stdout and "gap(s)" in out.stdout
+    assert verify_bundle(tmp_path / "b").ok
+    text = _flat(PdfReader(tmp_path / "b" / "data" / "report.pdf").pages[0].extract_text())
+    assert "0 interactions" in text and "gap(s)" in text
+
+
+def test_empty_selection_raises_before_anything_is_written(archive, signing, tmp_path):
+    gen = export_bundle(archive, Scope(date(2025, 3, 5), date(2025, 3, 5)), tmp_path / "b", signing)
+    with pytest.raises(EmptySelection):
+        drive(gen)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_scope_window_and_as_dict():
+    s = Scope(datetime(2025, 2, 1, 4, 0, tzinfo=UTC), datetime(2025, 2, 1, 4, 45, tzinfo=UTC))
+    assert s.window() == "2025-02-01 04:00 – 2025-02-01 05:00 UTC" and s.intervals() == 4
+    assert s.as_dict()["first_interval"] == "202502010400"
+    assert s.as_dict()["last_interval"] == "202502010445"
+    whole = Scope(DAY, DAY)
+    assert whole.window() == "2025-02-01 00:00 – 2025-02-02 00:00 UTC" and whole.intervals() == 96
