@@ -127,8 +127,8 @@ def child(
     if kind == "bare":
         from archiver.export import pdf
 
-        if hasattr(pdf, "render_single"):  # this checkout: the same report in one doc.build
-            pages, n, seconds = pdf.render_single(archive, scope, out, ident)
+        if hasattr(pdf, "front_story"):  # sections: the same report as one doc.build
+            pages, n, seconds = bare_render(archive, scope, out, ident)
         else:  # the code before sections: build_report over a selection in memory
             from archiver.archive.store import open_reader
             from archiver.export.scope import select
@@ -169,6 +169,64 @@ def child(
         "interactions": n,
         "rss_mb": me.ru_maxrss / 1024,
     }
+
+
+def bare_render(archive: Path, scope, out: Path, ident) -> tuple[int, int, float]:
+    """The report's tables (front matter, every interaction, the index) rendered by one
+    reportlab ``doc.build`` in this process: no payload, no sections, no joining, no
+    signature. The rows are read before the clock starts. Returns (pages, interactions,
+    seconds)."""
+    from reportlab.platypus import PageBreak
+
+    from archiver.archive.store import open_reader
+    from archiver.export import derive, pdf
+    from archiver.export.scope import Names, iter_days
+
+    conn = open_reader(archive)
+    names = Names.load(conn, scope)
+    days = list(iter_days(conn, scope))
+    for d in days:
+        users = {s.values.get("USER_ID", "") for it in d.interactions for s in it.segments}
+        queues = {s.values.get("QUEUE_ID", "") for it in d.interactions for s in it.segments}
+        names.complete(conn, users, queues)
+    conn.close()
+    t0 = time.perf_counter()
+    summary = derive.Summary()
+    n = 0
+    for d in days:
+        for it in d.interactions:
+            summary.add(d.day.isoformat(), it)
+            n += 1
+    meta = pdf.ReportMeta(
+        "bench", "benchmark", "now", "x", "x", "x", "x", ident.fingerprint, ident.subject,
+        "none", [], [], scope.describe(), scope.short(),
+    )  # fmt: skip
+    front = pdf.Front(
+        meta,
+        n,
+        sum(len(d.segments) for d in days),
+        sum(len(d.traces) for d in days),
+        0,
+        [],
+        "",
+        0,
+        names.agents,
+        names.queues,
+        summary,
+        [("Summary", "3", 0), ("Interactions", "9", 0)] + [(f"{d.day}", "9", 1) for d in days],
+    )
+    sink: list = []
+    book = pdf.NameBook(names.agents, names.queues)
+    story = [*pdf.front_story(front, sink), PageBreak()]
+    entries = []
+    for d in days:
+        for it in d.interactions:
+            story += pdf.interaction_story(it, d.day, book, sink)
+            entries.append((it.id, derive.clock(derive.span(it).start), "1"))
+    entries.sort()
+    story += [PageBreak(), *pdf.index_story(entries, True, False)]
+    pages = pdf.render_story(out, story, pdf.Decor("bench", scope.short(), "Report", cover=True))
+    return pages, n, time.perf_counter() - t0
 
 
 # -- the process tree's peak RSS -------------------------------------------------------------

@@ -10,7 +10,7 @@ header with the scope and the bundle id on every page after the cover.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -141,14 +141,6 @@ def styles() -> dict[str, ParagraphStyle]:
         "base": base,
         "cell": ParagraphStyle("cell", parent=base, fontSize=7, leading=8.5),
         "num": ParagraphStyle("num", parent=base, fontSize=7, leading=8.5, alignment=TA_RIGHT),
-        "head": ParagraphStyle(
-            "head",
-            parent=base,
-            fontName="DejaVu-Bold",
-            fontSize=7,
-            leading=8.5,
-            textColor=colors.white,
-        ),
         "h1": ParagraphStyle(
             "h1", parent=base, fontName="DejaVu-Bold", fontSize=16, leading=20, spaceAfter=6
         ),
@@ -314,6 +306,58 @@ class Anchor(Flowable):
         self.sink.append((self.key, self.canv.getPageNumber(), round(y, 1)))
 
 
+class Line(Flowable):
+    """One line of plain text in a paragraph style, optionally followed by a smaller grey
+    tail: what most headings are, at a fraction of a Paragraph's cost (no markup, no
+    wrapping). :func:`line` decides when one will do."""
+
+    def __init__(self, text: str, style: ParagraphStyle, tail: str = "") -> None:
+        super().__init__()
+        self.text = text
+        self.style = style
+        self.tail = tail
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        return availWidth, float(self.style.leading)
+
+    def getSpaceBefore(self) -> float:
+        return float(self.style.spaceBefore)
+
+    def getSpaceAfter(self) -> float:
+        return float(self.style.spaceAfter)
+
+    def draw(self) -> None:
+        st, c = self.style, self.canv
+        y = st.leading - st.fontSize
+        c.setFillColor(st.textColor)
+        c.setFont(st.fontName, st.fontSize)
+        c.drawString(0, y, self.text)
+        if self.tail:
+            x = pdfmetrics.stringWidth(self.text, st.fontName, st.fontSize)
+            c.setFillColor(GREY)
+            c.setFont("DejaVu", 7)
+            c.drawString(x, y, self.tail)
+
+
+def line(text: str, style: ParagraphStyle, tail: str = "") -> Flowable:
+    """A :class:`Line` when the text is printable, in DejaVu and fits the frame's width; a
+    Paragraph (wrapping, CJK in the fallback font) otherwise."""
+    covered = register_fonts()
+    whole = text + tail
+    width = pdfmetrics.stringWidth(text, style.fontName, style.fontSize)
+    width += pdfmetrics.stringWidth(tail, "DejaVu", 7)
+    if (
+        whole.isprintable()
+        and all(ord(ch) in covered for ch in whole)
+        and width <= FRAME_WIDTH - 14
+    ):
+        return Line(text, style, tail)
+    markup = rich(text) + (
+        f"<font name='DejaVu' size='7' color='#546e7a'>{rich(tail)}</font>" if tail else ""
+    )
+    return Paragraph(markup, style)
+
+
 class HeadedTable(Flowable):
     """Headings kept with their table. The whole block when it fits in the space left; moved
     to the next page when it would fit on a page of its own; otherwise the headings with the
@@ -437,17 +481,17 @@ def interaction_story(
     first = it.segments[0].values if it.segments else {}
     head: list[Flowable] = [
         Anchor(it.id, sink),
-        Paragraph(f"Interaction {escape(it.id)}", st["h2"]),
-        Paragraph(escape(interaction_line(it, day)), st["small"]),
+        line(f"Interaction {it.id}", st["h2"]),
+        line(interaction_line(it, day), st["small"]),
     ]
     who = " · ".join(
         x for x in (first.get("FIRST_LAST_NAME", ""), first.get("INTERACTION_SUBJECT", "")) if x
     )
     if who:
-        head.append(Paragraph(rich(who), st["small"]))
+        head.append(line(who, st["small"]))
     if first.get("INTERACTION_NOTES"):
-        head.append(Paragraph("Notes: " + rich(first["INTERACTION_NOTES"]), st["small"]))
-    head.append(Paragraph(f"Segments ({len(it.segments)})", st["h3"]))
+        head.append(line("Notes: " + first["INTERACTION_NOTES"], st["small"]))
+    head.append(line(f"Segments ({len(it.segments)})", st["h3"]))
     out: list[Flowable] = [
         HeadedTable(
             head,
@@ -459,12 +503,14 @@ def interaction_story(
         )
     ]
     if it.steps:
-        workflow = escape(it.steps[0].values.get("WORKFLOWSESSION_WORKFLOWNAME", ""))
+        workflow = it.steps[0].values.get("WORKFLOWSESSION_WORKFLOWNAME", "")
         out.append(
             HeadedTable(
                 [
-                    Paragraph(
-                        f"Workflow trace ({len(it.steps)} steps, workflow {workflow})", st["h3"]
+                    line(
+                        f"Workflow trace ({len(it.steps)} steps, workflow {workflow})",
+                        st["h3"],
+                        f"  · interaction {it.id}",
                     )
                 ],
                 _table(
@@ -866,6 +912,3 @@ def render_index(
     return render_story(
         path, index_story(entries, first, more), Decor(bundle_id, scope, "Index of interactions")
     )
-
-
-ProgressFn = Callable[[int, int], None]

@@ -161,9 +161,10 @@ class Report:
             "INSERT INTO entries (iid, day, start, channel, part, page, top) VALUES (?,?,?,?,?,?,?)",
             rows,
         )
-        part.job = result
         self.done += len(part.items)
         self.pages += result.pages
+        part.items = []  # what the index and outline need is in the entries file now
+        part.job = pdf.PartResult(result.path, result.pages, [])
         return (
             f"Rendering the report: {self.done:,} of {self.expected:,} interactions laid out, "
             f"{self.pages:,} pages ({part.day:%Y-%m-%d})"

@@ -419,3 +419,121 @@ def test_scope_window_and_as_dict():
     assert s.as_dict()["last_interval"] == "202502010445"
     whole = Scope(DAY, DAY)
     assert whole.window() == "2025-02-01 00:00 – 2025-02-02 00:00 UTC" and whole.intervals() == 96
+
+
+# -- layout: headings with their tables, continued tables, the joiner ---------------------------
+def _render(tmp_path: Path, story: list, name: str = "t.pdf") -> list[str]:
+    from archiver.export import pdf as rpdf
+
+    path = tmp_path / name
+    rpdf.render_story(path, story, rpdf.Decor("B-1", "scope", "Section"))
+    return [p.extract_text() for p in PdfReader(path).pages]
+
+
+def _rows(n: int, tag: str) -> list[list[str]]:
+    return [[f"{tag}{i:03d}", "value", "more"] for i in range(n)]
+
+
+def test_a_heading_at_the_foot_of_a_page_moves_with_its_table(tmp_path):
+    from reportlab.platypus import Paragraph, Spacer
+
+    from archiver.export import pdf as rpdf
+
+    st = rpdf.styles()
+    free = rpdf.PAGE[1] - rpdf.TOP - rpdf.BOTTOM - 12  # the frame's padding
+    for room in (8, 20, 40):  # points left under the filler: heading fits, the rows do not
+        story = [
+            Spacer(1, free - room),
+            rpdf.HeadedTable(
+                [Paragraph("Workflow trace HEADING", st["h3"])],
+                rpdf._table(["A", "B", "C"], _rows(6, "row"), [40, 40, 40]),
+            ),
+        ]
+        pages = _render(tmp_path, story)
+        at = next(i for i, t in enumerate(pages) if "Workflow trace HEADING" in t)
+        assert "row000" in pages[at] and "row005" in pages[at], room  # whole, on one page
+
+
+def test_a_long_table_continues_with_its_header_and_no_lone_row(tmp_path):
+    from reportlab.platypus import Paragraph
+
+    from archiver.export import pdf as rpdf
+
+    st = rpdf.styles()
+    for n in range(60, 140, 7):  # many lengths: the last page's remainder varies
+        story = [
+            rpdf.HeadedTable(
+                [Paragraph("Chain of custody", st["h2"])],
+                rpdf._table(["When (UTC)", "Event", "Details"], _rows(n, "entry"), [40, 40, 100]),
+            )
+        ]
+        pages = [t for t in _render(tmp_path, story) if "entry" in t]
+        assert len(pages) >= 2, n
+        for t in pages:
+            assert "When (UTC)" in t, n  # the header row repeated
+            assert len(re.findall(r"entry\d{3}", t)) >= 2, n  # never one row alone
+        assert sum(len(re.findall(r"entry\d{3}", t)) for t in pages) == n
+
+
+def test_joined_sections_keep_every_page_and_get_numbers_and_outline(tmp_path):
+    from reportlab.platypus import PageBreak, Paragraph
+
+    from archiver.export import pdf as rpdf
+    from archiver.export.pdfjoin import Joiner, Mark
+
+    st = rpdf.styles()
+    paths = []
+    for k, n in enumerate((1, 3, 2)):
+        story = []
+        for i in range(n):
+            story += [
+                Paragraph(rpdf.rich(f"Section {k} page {i} 日本語 Ünal"), st["h2"]),
+                PageBreak(),
+            ]
+        paths.append(tmp_path / f"s{k}.pdf")
+        rpdf.render_story(paths[-1], story[:-1], rpdf.Decor("B-1", "scope", f"S{k}"))
+    out = tmp_path / "joined.pdf"
+    with out.open("wb") as f:
+        j = Joiner(f, 6, rpdf.PAGE)
+        firsts = [j.add(p) for p in paths]
+        kids = (Mark(f"child {i} · é", firsts[1] + i, 300.0) for i in range(3))
+        j.finish(
+            [
+                Mark("One", firsts[0]),
+                Mark("Two", firsts[1], None, kids, open=True),
+                Mark("Three", 5),
+            ],
+            "T",
+            "S",
+        )
+    reader = PdfReader(out)
+    texts = [p.extract_text() for p in reader.pages]
+    assert len(texts) == 6 and firsts == [0, 1, 4]
+    for i, t in enumerate(texts):
+        assert f"Page {i + 1} of 6" in t
+    assert "Section 1 page 2 日本語 Ünal" in texts[3]
+    outline = _outline(reader)
+    assert [(t, p) for t, p, _ in outline] == [("One", 0), ("Two", 1), ("Three", 5)]
+    assert [(t, p) for t, p, _ in outline[1][2]] == [
+        ("child 0 · é", 1),
+        ("child 1 · é", 2),
+        ("child 2 · é", 3),
+    ]
+    assert subprocess.run(["pdfinfo", str(out)], capture_output=True).returncode in (0, 127)
+
+
+def test_cancel_while_workers_render_leaves_nothing(archive, signing, tmp_path, monkeypatch):
+    import multiprocessing
+
+    from archiver.export.bundle import ExportCancelled
+    from archiver.jobs import Cancel
+
+    monkeypatch.setattr(report, "PART_SIZE", 20)
+    cancel = Cancel()
+    gen = export_bundle(archive, Scope(DAY, DAY), tmp_path / "c", signing, cancel=cancel, workers=2)
+    with pytest.raises(ExportCancelled):
+        for line in gen:
+            if line.startswith("Rendering the report:"):
+                cancel.set()
+    assert list(tmp_path.iterdir()) == []
+    assert multiprocessing.active_children() == []
