@@ -45,7 +45,7 @@ from archiver.export.csvsafe import escape_cell
 from archiver.export.keys import SigningIdentity, passphrase_bytes
 from archiver.export.pdf import Front, ReportMeta
 from archiver.export.redact import PROFILES, redact
-from archiver.export.report import Report
+from archiver.export.report import RenderError, Report
 from archiver.export.scope import (
     SEGMENTS,
     TRACE,
@@ -412,6 +412,8 @@ def write_payload_and_report(
         check()
         yield f"Report rendered ({result.pages:,} pages); signing it"
         _sign_pdf(result.path, plan.data / "report.pdf", plan.ident, plan.bundle_id)
+    except RenderError as exc:
+        raise BundleError(f"the report could not be rendered: {exc}") from exc
     finally:
         payload.close()
         report.discard()

@@ -11,19 +11,22 @@ outline, before it is signed. Memory holds a day's rows and a few parts, whateve
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import pickle
+import queue
 import shutil
 import sqlite3
+import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import date
-from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 
+import archiver
 from archiver.export import derive, pdf
 from archiver.export.pdfjoin import Joiner, Mark
 from archiver.export.scope import Day, Interaction, Names, Scope
@@ -33,11 +36,90 @@ INDEX_PAGES_PER_PART = 60
 
 
 def default_workers() -> int:
-    """Render processes: one per core beyond the first (the exporting process reads the
-    archive and writes the payload meanwhile); none in a frozen app (no spawn entry)."""
+    """Render processes: one per core, up to two (the exporting process reads the archive
+    and writes the payload meanwhile, a light load); none in a frozen app (it cannot be
+    started as ``python -m``)."""
     if getattr(sys, "frozen", False):
         return 0
-    return min(2, max(0, (os.cpu_count() or 1)))
+    return min(2, os.cpu_count() or 1)
+
+
+class RenderError(Exception):
+    """A part of the report could not be rendered (the message says why)."""
+
+
+class _Workers:
+    """Render processes (:mod:`archiver.export.render_worker`), each fed one part at a time
+    through its standard input; a reader thread per process puts its results on one queue,
+    in whatever order they finish."""
+
+    def __init__(self, n: int) -> None:
+        root = str(Path(archiver.__file__).resolve().parents[1])
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+        self.procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "archiver.export.render_worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=dict(os.environ, PYTHONPATH=path),
+            )
+            for _ in range(n)
+        ]
+        self.idle = list(range(n))
+        self.busy: dict[int, int] = {}  # process → the part it renders
+        self.replies: queue.Queue[tuple[int, str, object]] = queue.Queue()
+        self.readers = [
+            threading.Thread(target=self._read, args=(i,), daemon=True) for i in range(n)
+        ]
+        for t in self.readers:
+            t.start()
+
+    def _read(self, i: int) -> None:
+        out = self.procs[i].stdout
+        assert out is not None
+        while True:
+            try:
+                status, payload = pickle.load(out)
+            except Exception:  # end of output: the process ended (on purpose or not)
+                self.replies.put((i, "ended", None))
+                return
+            self.replies.put((i, status, payload))
+
+    def send(self, number: int, spec: pdf.PartSpec) -> None:
+        i = self.idle.pop()
+        self.busy[i] = number
+        stdin = self.procs[i].stdin
+        assert stdin is not None
+        pickle.dump(spec, stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        stdin.flush()
+
+    def receive(self, timeout: float) -> tuple[int, pdf.PartResult] | None:
+        """(part number, its result) when one finished within ``timeout`` seconds."""
+        try:
+            i, status, payload = self.replies.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if status == "ended":
+            code = self.procs[i].wait()
+            raise RenderError(f"a report render process ended unexpectedly (exit code {code})")
+        number = self.busy.pop(i)
+        self.idle.append(i)
+        if status != "ok" or not isinstance(payload, pdf.PartResult):
+            raise RenderError(str(payload))
+        return number, payload
+
+    def close(self) -> None:
+        for p in self.procs:
+            if p.stdin:
+                p.stdin.close()
+        for p in self.procs:
+            p.wait()
+
+    def kill(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
 
 
 @dataclass
@@ -47,7 +129,6 @@ class _Part:
     path: Path
     #: (interaction id, derived start label, channel) in report order
     items: list[tuple[str, str, str]]
-    job: AsyncResult[pdf.PartResult] | pdf.PartResult
     pages: int = 0
 
 
@@ -78,8 +159,9 @@ class Report:
         self.expected = expected  # interactions in scope (for "x of y")
         self.check = check
         self.workers = default_workers() if workers is None else workers
-        self.pool: Pool | None = None
-        self.pending: deque[_Part] = deque()
+        self.pool: _Workers | None = None
+        self.pending: deque[_Part] = deque()  # in report order, not yet recorded
+        self.finished: dict[int, pdf.PartResult] = {}  # by part number, awaiting its turn
         self.parts: list[_Part] = []
         self.days: list[tuple[date, int]] = []
         self.summary = derive.Summary()
@@ -115,40 +197,35 @@ class Report:
         path = self.dir / f"part-{number:06d}.pdf"
         spec = pdf.PartSpec(str(path), self.meta.bundle_id, self.scope.short(), day, its, names)
         items = [(it.id, derive.clock(derive.span(it).start), _channel(it)) for it in its]
-        if self._parallel():
-            if self.pool is None:
-                self.pool = multiprocessing.get_context("spawn").Pool(self.workers)
-            job: AsyncResult[pdf.PartResult] | pdf.PartResult = self.pool.apply_async(
-                pdf.render_part, (spec,)
-            )
-        else:
-            job = pdf.render_part(spec)
-        part = _Part(number, day, path, items, job)
+        part = _Part(number, day, path, items)
         self.parts.append(part)
         self.pending.append(part)
-        # keep a few parts in flight: enough to keep the workers busy, no more in memory
-        yield from self._collect(limit=self.workers + 1 if self.pool else 0)
+        if self.pool is None and self.workers > 0 and self.expected > PART_SIZE:
+            self.pool = _Workers(self.workers)
+        if self.pool is None:
+            self.finished[number] = pdf.render_part(spec)
+        else:
+            while not self.pool.idle:  # one part per process: memory holds a few parts
+                yield from self._wait()
+            self.pool.send(number, spec)
+        yield from self._drain()
 
-    def _parallel(self) -> bool:
-        return self.workers > 0 and (self.pool is not None or self.expected > PART_SIZE)
-
-    def _collect(self, limit: int) -> Iterator[str]:
-        """Take finished parts in order until at most ``limit`` are pending."""
-        while self.pending:
-            part = self.pending[0]
-            job = part.job
-            if isinstance(job, AsyncResult):
-                if len(self.pending) <= limit and not job.ready():
-                    return
-                while not job.ready():
-                    self.check()
-                    job.wait(0.2)
-                result = job.get()
-            else:
-                result = job
+    def _wait(self) -> Iterator[str]:
+        """Wait for one part to finish (checking for cancel), then record what is due."""
+        assert self.pool is not None
+        while True:
             self.check()
-            self.pending.popleft()
-            yield self._record(part, result)
+            got = self.pool.receive(0.2)
+            if got:
+                self.finished[got[0]] = got[1]
+                break
+        yield from self._drain()
+
+    def _drain(self) -> Iterator[str]:
+        """Record finished parts in report order."""
+        while self.pending and self.pending[0].number in self.finished:
+            part = self.pending.popleft()
+            yield self._record(part, self.finished.pop(part.number))
 
     def _record(self, part: _Part, result: pdf.PartResult) -> str:
         part.pages = result.pages
@@ -164,7 +241,6 @@ class Report:
         self.done += len(part.items)
         self.pages += result.pages
         part.items = []  # what the index and outline need is in the entries file now
-        part.job = pdf.PartResult(result.path, result.pages, [])
         return (
             f"Rendering the report: {self.done:,} of {self.expected:,} interactions laid out, "
             f"{self.pages:,} pages ({part.day:%Y-%m-%d})"
@@ -172,13 +248,13 @@ class Report:
 
     # -- finishing -------------------------------------------------------------------------------
     def finish(self, front: pdf.Front) -> Generator[str, None, ReportResult]:
-        yield from self._collect(limit=0)
-        front.summary = self.summary
-        self.db.commit()
+        while self.pending:
+            yield from self._wait()
         if self.pool is not None:
             self.pool.close()
-            self.pool.join()
             self.pool = None
+        front.summary = self.summary
+        self.db.commit()
         yield f"Rendering the cover, summary and index ({self.done:,} interactions)…"
         front_path = self.dir / "front.pdf"
         first = {p.number: 0 for p in self.parts}
@@ -364,8 +440,7 @@ class Report:
 
     def close(self) -> None:
         if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
+            self.pool.kill()
             self.pool = None
         self.db.close()
 

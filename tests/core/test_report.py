@@ -522,9 +522,21 @@ def test_joined_sections_keep_every_page_and_get_numbers_and_outline(tmp_path):
     assert subprocess.run(["pdfinfo", str(out)], capture_output=True).returncode in (0, 127)
 
 
-def test_cancel_while_workers_render_leaves_nothing(archive, signing, tmp_path, monkeypatch):
-    import multiprocessing
+def _render_workers() -> list[int]:
+    """Live render processes started by this test process."""
+    out = []
+    for d in Path("/proc").iterdir():
+        try:
+            cmd = (d / "cmdline").read_bytes()
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if b"archiver.export.render_worker" in cmd and ppid == os.getpid():
+            out.append(int(d.name))
+    return out
 
+
+def test_cancel_while_workers_render_leaves_nothing(archive, signing, tmp_path, monkeypatch):
     from archiver.export.bundle import ExportCancelled
     from archiver.jobs import Cancel
 
@@ -536,4 +548,40 @@ def test_cancel_while_workers_render_leaves_nothing(archive, signing, tmp_path, 
             if line.startswith("Rendering the report:"):
                 cancel.set()
     assert list(tmp_path.iterdir()) == []
-    assert multiprocessing.active_children() == []
+    assert _render_workers() == []
+
+
+def test_a_render_process_reports_its_failure(archive, tmp_path):
+    from archiver.archive.store import open_reader
+    from archiver.export import pdf as rpdf
+    from archiver.export.scope import iter_days
+
+    conn = open_reader(archive)
+    day = next(iter_days(conn, Scope(DAY, DAY)))
+    conn.close()
+    workers = report._Workers(1)
+    try:
+        good = rpdf.PartSpec(
+            str(tmp_path / "ok.pdf"), "B", "s", DAY, day.interactions[:3], rpdf.NameBook()
+        )
+        workers.send(7, good)
+        got = None
+        while got is None:
+            got = workers.receive(0.5)
+        assert got[0] == 7 and got[1].pages >= 1 and (tmp_path / "ok.pdf").is_file()
+        assert [a[0] for a in got[1].anchors] == [it.id for it in day.interactions[:3]]
+        bad = rpdf.PartSpec(
+            str(tmp_path / "no" / "such" / "x.pdf"),
+            "B",
+            "s",
+            DAY,
+            day.interactions[:1],
+            rpdf.NameBook(),
+        )
+        workers.send(8, bad)
+        with pytest.raises(report.RenderError, match="No such file"):
+            while workers.receive(0.5) is None:
+                pass
+    finally:
+        workers.close()
+    assert _render_workers() == []
