@@ -180,11 +180,11 @@ def bare_render(archive: Path, scope, out: Path, ident) -> tuple[int, int, float
 
     from archiver.archive.store import open_reader
     from archiver.export import derive, pdf
-    from archiver.export.scope import Names, iter_days
+    from archiver.export.scope import Names, iter_windows, measure
 
     conn = open_reader(archive)
     names = Names.load(conn, scope)
-    days = list(iter_days(conn, scope))
+    days = list(iter_windows(conn, scope, measure(conn, scope)))
     for d in days:
         users = {s.values.get("USER_ID", "") for it in d.interactions for s in it.segments}
         queues = {s.values.get("QUEUE_ID", "") for it in d.interactions for s in it.segments}

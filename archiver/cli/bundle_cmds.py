@@ -156,7 +156,13 @@ def run_bundle_export(args: argparse.Namespace) -> int:
             lambda line: print(line, file=sys.stderr),
         )
     except bundles.EmptySelection as exc:
-        print(f"archiver export: {exc}", file=sys.stderr)
+        print(
+            f"archiver export: {exc}\n"
+            "Check --from/--to and the filters (`archiver coverage` shows what is archived), "
+            "pull that window first, or add --allow-empty to write a signed bundle that "
+            "records the empty selection.",
+            file=sys.stderr,
+        )
         return EXIT_EMPTY
     except (bundles.BundleError, FileNotFoundError) as exc:
         print(f"archiver export: {exc}", file=sys.stderr)

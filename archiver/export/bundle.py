@@ -12,8 +12,9 @@
 ``export_bundle`` is a generator: it yields progress lines and returns a BundleResult. It
 runs named stages in order (select → payload and report → sign the report → bag and sign →
 publish → audit), each a function below with its input and output spelled out. The select
-stage counts; the payload and the report are written in one pass over the scope's days
-(archive/scope.py reads one day at a time), so memory does not grow with the range.
+stage counts; the payload and the report are written in one pass over the scope's windows
+(export/scope.py reads whole intervals of one day, a bounded number of rows at a time), so
+memory does not grow with the range.
 """
 
 from __future__ import annotations
@@ -49,13 +50,13 @@ from archiver.export.report import RenderError, Report
 from archiver.export.scope import (
     SEGMENTS,
     TRACE,
-    Day,
     Extent,
     Names,
     Row,
     Scope,
     ScopeError,
-    iter_days,
+    Window,
+    iter_windows,
     measure,
 )
 from archiver.jobs import Cancel, Cancelled
@@ -72,7 +73,9 @@ class BundleError(Exception):
 
 
 class EmptySelection(BundleError):
-    """Nothing archived is in scope (refused unless the caller allows an empty bundle)."""
+    """Nothing archived is in scope (refused unless the caller allows an empty bundle). The
+    message says what was looked for and that nothing was written; each front end adds how
+    to go on (its own words for allowing an empty bundle)."""
 
 
 @dataclass
@@ -114,7 +117,7 @@ def _redact_in_place(rows: list[Row], profile: str, fields: set[str]) -> None:
 
 
 class _Payload:
-    """data/: the two CSV files and records.jsonl, appended to as the days are read, and the
+    """data/: the two CSV files and records.jsonl, appended to as the windows are read, and the
     raw pages the rows came from (each page once)."""
 
     def __init__(self, data: Path, columns: dict[str, list[str]], raw: bool) -> None:
@@ -133,7 +136,7 @@ class _Payload:
         if self.raw:
             self.raw.mkdir()
 
-    def write(self, conn: sqlite3.Connection, day: Day, redacted: set[str]) -> None:
+    def write(self, conn: sqlite3.Connection, day: Window, redacted: set[str]) -> None:
         for ds, rows in ((SEGMENTS, day.segments), (TRACE, day.traces)):
             w, columns = self.csv[ds], self.columns[ds]
             for r in rows:
@@ -323,7 +326,7 @@ class Selected:
     def gaps(self) -> list[str]:
         return self.extent.gaps
 
-    def count(self, day: Day) -> None:
+    def count(self, day: Window) -> None:
         self.interactions += len(day.interactions)
         self.segments += len(day.segments)
         self.traces += len(day.traces)
@@ -373,10 +376,7 @@ def refuse_empty(plan: BundlePlan, chosen: Selected) -> None:
         why.append(f"with {'; '.join(scope.filters())}")
     if chosen.gaps:
         why.append(f"({len(chosen.gaps)} coverage gap(s) in that window: pull it first)")
-    raise EmptySelection(
-        " ".join(why)
-        + ". Nothing was written; allow an empty bundle (--allow-empty) to record that."
-    )
+    raise EmptySelection(" ".join(why) + ". Nothing was written.")
 
 
 def write_payload_and_report(
@@ -386,8 +386,8 @@ def write_payload_and_report(
     meta: ReportMeta,
     check: Callable[[], None],
 ) -> Generator[str, None, int]:
-    """Payload and report, in one pass over the scope's days: the CSV files, records.jsonl
-    and (unredacted bundles only) the raw pages written as each day is read, the day's
+    """Payload and report, in one pass over the scope's windows: the CSV files, records.jsonl
+    and (unredacted bundles only) the raw pages written as each window is read, the window's
     interactions handed to the report; then the report is finished, joined and PAdES-signed
     into data/. Returns its page count."""
     plan.data.mkdir(parents=True)
@@ -397,7 +397,7 @@ def write_payload_and_report(
     raw = plan.scope.redact == "none" or not PROFILES[plan.scope.redact]
     payload = _Payload(plan.data, chosen.columns, raw)
     try:
-        for day in iter_days(conn, plan.scope):
+        for day in iter_windows(conn, plan.scope, chosen.extent):
             check()
             _redact_in_place(day.segments + day.traces, plan.scope.redact, chosen.redacted)
             payload.write(conn, day, chosen.redacted)

@@ -737,7 +737,7 @@ def summary_story(f: Front, sink: list[tuple[str, int, float]]) -> list[Flowable
         (
             "summary-day",
             "By day (UTC)",
-            [("Day", 61)],
+            [("Day", SUMMARY_NAME + SUMMARY_ID)],
             [([d], t) for d, t in sorted(s.days.items())],
         ),
         (

@@ -1,12 +1,14 @@
-"""The bundle's report, built while the selection is read one day at a time.
+"""The bundle's report, built while the selection is read a window at a time.
 
-Each day's interactions are cut into parts of at most ``PART_SIZE`` and rendered as separate
+A window (:mod:`archiver.export.scope`) is whole 15-minute intervals of one UTC day.
+
+Each window's interactions are cut into parts of at most ``PART_SIZE`` and rendered as separate
 PDFs — in worker processes when there is more than one part and a second core, else here.
 What the front matter and the index need (summary totals, each interaction's page) is kept
 small: totals in memory, one line per interaction in an SQLite file next to the parts. Once
-every day is in, the front matter (cover, contents, summary, notes, custody) and the index are
+every window is in, the front matter (cover, contents, summary, notes, custody) and the index are
 rendered and everything is joined (:mod:`archiver.export.pdfjoin`) with page numbers and the
-outline, before it is signed. Memory holds a day's rows and a few parts, whatever the range.
+outline, before it is signed. Memory holds a window's rows and a few parts, whatever the range.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 import archiver
 from archiver.export import derive, pdf
 from archiver.export.pdfjoin import Joiner, Mark
-from archiver.export.scope import Day, Interaction, Names, Scope
+from archiver.export.scope import Interaction, Names, Scope, Window
 
 PART_SIZE = 300  # interactions per rendered part (about 120 pages)
 INDEX_PAGES_PER_PART = 60
@@ -139,7 +141,7 @@ class ReportResult:
 
 
 class Report:
-    """Feed it days (``add``), then ``finish`` it; ``close`` in any case."""
+    """Feed it windows (``add``), then ``finish`` it; ``close`` in any case."""
 
     def __init__(
         self,
@@ -174,10 +176,13 @@ class Report:
         )
 
     # -- feeding -------------------------------------------------------------------------------
-    def add(self, conn: sqlite3.Connection, day: Day) -> Iterator[str]:
-        """Take one day's interactions (redacted as exported); yields progress lines."""
-        its = day.interactions
-        self.days.append((day.day, len(its)))
+    def add(self, conn: sqlite3.Connection, window: Window) -> Iterator[str]:
+        """Take one window's interactions (redacted as exported); yields progress lines."""
+        its, day = window.interactions, window.day
+        if self.days and self.days[-1][0] == day:
+            self.days[-1] = (day, self.days[-1][1] + len(its))
+        else:
+            self.days.append((day, len(its)))
         agents = {s.values.get("USER_ID", "") for it in its for s in it.segments}
         queues = {s.values.get("QUEUE_ID", "") for it in its for s in it.segments}
         self.names.complete(conn, agents, queues)
@@ -186,11 +191,11 @@ class Report:
             {q: self.names.queues[q] for q in queues if q in self.names.queues},
         )
         for it in its:
-            self.summary.add(day.day.isoformat(), it)
+            self.summary.add(day.isoformat(), it)
         n_parts = -(-len(its) // PART_SIZE)
-        size = -(-len(its) // max(1, n_parts))  # parts of a day of even size
+        size = -(-len(its) // max(1, n_parts))  # parts of a window of even size
         for start in range(0, len(its), size):
-            yield from self._submit(day.day, its[start : start + size], names)
+            yield from self._submit(day, its[start : start + size], names)
 
     def _submit(self, day: date, its: list[Interaction], names: pdf.NameBook) -> Iterator[str]:
         number = len(self.parts)

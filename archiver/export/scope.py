@@ -2,8 +2,9 @@
 scope's window, the workflowTrace rows of the same interactions, and the coverage of that
 window (gaps stated, never hidden).
 
-The selection is read one UTC day at a time (:func:`iter_days`), so an export holds one
-day's rows at most, however long its range.
+The selection is read a window at a time (:func:`iter_windows`): whole 15-minute intervals of
+one UTC day, at most ``WINDOW_ROWS`` segment rows (a single busier interval is a window of its
+own), so an export holds a window's rows, however long its range.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from archiver.archive import coverage
 from archiver.timerange import DAY, STEP, api_format
 
+WINDOW_ROWS = 2000  # segment rows per window read at once
 SEGMENTS = "interactionSegments"
 TRACE = "workflowTrace"
 AGENTS = "agent"
@@ -168,10 +170,10 @@ class Interaction:
 
 
 @dataclass
-class Day:
-    """One UTC day of the selection. ``segments`` and ``traces`` are in archive order (the
-    CSV and JSONL order); ``interactions`` in report order (first segment's STARTTIME_UTC,
-    then id)."""
+class Window:
+    """Consecutive intervals of one UTC day. ``segments`` and ``traces`` are in archive
+    order (the CSV and JSONL order); ``interactions`` in report order (first segment's
+    STARTTIME_UTC, then id)."""
 
     day: date
     segments: list[Row]
@@ -190,6 +192,23 @@ class Extent:
     unplaced: int = 0
     gaps: list[str] = field(default_factory=list)
     reading: str = ""
+    #: (interval YYYYMMDDHHmm, segment rows) of every interval in scope that has rows
+    intervals: list[tuple[str, int]] = field(default_factory=list)
+
+    def windows(self, limit: int | None = None) -> list[tuple[str, str]]:
+        """(first, last) interval keys: whole intervals of one day, at most ``limit`` rows
+        (default WINDOW_ROWS) unless one interval alone has more."""
+        limit = limit or WINDOW_ROWS
+        out: list[tuple[str, str]] = []
+        rows = 0
+        for key, n in self.intervals:
+            if out and out[-1][0][:8] == key[:8] and rows + n <= limit:
+                out[-1] = (out[-1][0], key)
+                rows += n
+            else:
+                out.append((key, key))
+                rows = n
+        return out
 
 
 def _source(scope: Scope) -> str:
@@ -216,17 +235,20 @@ def measure(conn: sqlite3.Connection, scope: Scope) -> Extent:
     """Interactions and segment rows in scope, unplaceable rows, coverage gaps of the window."""
     conn.row_factory = sqlite3.Row
     where, params = _filters(scope)
+    window = [SEGMENTS, api_format(scope.first, "interval"), api_format(scope.last, "interval")]
     n_int, n_seg = conn.execute(
         f"""SELECT count(DISTINCT json_extract(r.values_json, '$.INTERACTION_ID')), count(*)
             FROM {_source(scope)} r WHERE r.dataset = ? AND r.dataset_type = 'interval'
             AND r.interval_start BETWEEN ? AND ? {where}""",
-        [
-            SEGMENTS,
-            api_format(scope.first, "interval"),
-            api_format(scope.last, "interval"),
-            *params,
-        ],
+        [*window, *params],
     ).fetchone()
+    intervals = conn.execute(
+        f"""SELECT r.interval_start, count(*) FROM {_source(scope)} r
+            WHERE r.dataset = ? AND r.dataset_type = 'interval'
+            AND r.interval_start BETWEEN ? AND ? {where}
+            GROUP BY r.interval_start ORDER BY r.interval_start""",
+        [*window, *params],
+    ).fetchall()
     (unplaced,) = conn.execute(
         f"""SELECT count(*) FROM {_source(scope)} r WHERE r.dataset = ? AND r.dataset_type = 'interval'
             AND r.row_date BETWEEN ? AND ? AND r.interval_start = '' {where}""",
@@ -238,6 +260,7 @@ def measure(conn: sqlite3.Connection, scope: Scope) -> Extent:
         unplaced,
         coverage.gaps(conn, (SEGMENTS, TRACE), scope.first, scope.last),
         coverage.server_reading(conn).describe(),
+        [(k, n) for k, n in intervals],
     )
 
 
@@ -263,35 +286,43 @@ def _rows(conn: sqlite3.Connection, dataset: str, sql: str, params: list[Any]) -
     ]
 
 
-def _segments(conn: sqlite3.Connection, scope: Scope, first: datetime, last: datetime) -> list[Row]:
+def _segments(conn: sqlite3.Connection, scope: Scope, first: str, last: str) -> list[Row]:
     where, params = _filters(scope)
     sql = f"""SELECT {_COLUMNS} FROM {_source(scope)} r JOIN pages p ON p.page_id = r.page_id
               WHERE r.dataset = ? AND r.dataset_type = 'interval'
               AND r.interval_start BETWEEN ? AND ? {where}
               ORDER BY r.row_date, r.row_key, r.commit_ts, r.record_id"""
-    return _rows(
-        conn,
-        SEGMENTS,
-        sql,
-        [SEGMENTS, api_format(first, "interval"), api_format(last, "interval"), *params],
-    )
+    return _rows(conn, SEGMENTS, sql, [SEGMENTS, first, last, *params])
 
 
-def _traces(conn: sqlite3.Connection, scope: Scope, day: date, ids: list[str]) -> list[Row]:
-    """The trace steps of these interactions: a session's steps carry the day it started,
-    so one day either side is searched."""
-    sql = f"""SELECT {_COLUMNS} FROM {_source(scope)} r JOIN pages p ON p.page_id = r.page_id
-              WHERE r.dataset = ? AND r.dataset_type = 'interval' AND r.row_date BETWEEN ? AND ?
-              AND json_extract(r.values_json, '$.WORKFLOWSESSION_INTERACTIONID')
-                  IN (SELECT value FROM json_each(?))
-              ORDER BY r.row_date, r.row_key, r.commit_ts, r.record_id"""
+TRACE_INDEX = "export_trace_index"
+
+
+def _index_traces(conn: sqlite3.Connection, scope: Scope) -> None:
+    """A temporary index (interaction id → trace record) of the trace rows that can belong
+    to the scope: a session's steps carry the day it started, so one day either side.
+    Built once, in the connection's temporary database (a file, not memory)."""
     one = timedelta(days=1)
-    return _rows(
-        conn,
-        TRACE,
-        sql,
-        [TRACE, (day - one).isoformat(), (day + one).isoformat(), json.dumps(ids)],
+    conn.execute(f"DROP TABLE IF EXISTS temp.{TRACE_INDEX}")
+    conn.execute(f"CREATE TEMP TABLE {TRACE_INDEX} (iid TEXT NOT NULL, record_id INTEGER NOT NULL)")
+    conn.execute(
+        f"""INSERT INTO temp.{TRACE_INDEX}
+            SELECT json_extract(r.values_json, '$.WORKFLOWSESSION_INTERACTIONID'), r.record_id
+            FROM {_source(scope)} r WHERE r.dataset = ? AND r.dataset_type = 'interval'
+            AND r.row_date BETWEEN ? AND ?
+            AND json_extract(r.values_json, '$.WORKFLOWSESSION_INTERACTIONID') != ''""",
+        [TRACE, (scope.first.date() - one).isoformat(), (scope.last.date() + one).isoformat()],
     )
+    conn.execute(f"CREATE INDEX temp.{TRACE_INDEX}_iid ON {TRACE_INDEX}(iid)")
+
+
+def _traces(conn: sqlite3.Connection, ids: list[str]) -> list[Row]:
+    """The trace steps of these interactions (through the temporary index)."""
+    sql = f"""SELECT {_COLUMNS} FROM temp.{TRACE_INDEX} t
+              JOIN records r ON r.record_id = t.record_id JOIN pages p ON p.page_id = r.page_id
+              WHERE t.iid IN (SELECT value FROM json_each(?))
+              ORDER BY r.row_date, r.row_key, r.commit_ts, r.record_id"""
+    return _rows(conn, TRACE, sql, [json.dumps(ids)])
 
 
 def _number(r: Row) -> int:
@@ -322,19 +353,21 @@ def group(segments: list[Row], traces: list[Row]) -> list[Interaction]:
     return out
 
 
-def iter_days(conn: sqlite3.Connection, scope: Scope) -> Iterator[Day]:
-    """The selection, one UTC day of the window at a time (days without rows skipped)."""
+def iter_windows(conn: sqlite3.Connection, scope: Scope, extent: Extent) -> Iterator[Window]:
+    """The selection, a window at a time (see :meth:`Extent.windows`), in time order."""
     conn.row_factory = sqlite3.Row
-    for d in scope.days():
-        start = datetime(d.year, d.month, d.day, tzinfo=UTC)
-        segments = _segments(
-            conn, scope, max(scope.first, start), min(scope.last, start + DAY - STEP)
-        )
-        if not segments:
-            continue
-        ids = sorted({s.values.get("INTERACTION_ID", "") for s in segments})
-        traces = _traces(conn, scope, d, ids)
-        yield Day(d, segments, traces, group(segments, traces))
+    _index_traces(conn, scope)
+    try:
+        for first, last in extent.windows():
+            segments = _segments(conn, scope, first, last)
+            if not segments:
+                continue
+            ids = sorted({s.values.get("INTERACTION_ID", "") for s in segments})
+            traces = _traces(conn, ids)
+            day = date(int(first[:4]), int(first[4:6]), int(first[6:8]))
+            yield Window(day, segments, traces, group(segments, traces))
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS temp.{TRACE_INDEX}")
 
 
 # -- names ------------------------------------------------------------------------------------

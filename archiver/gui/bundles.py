@@ -4,14 +4,15 @@ Verify dialog (a green or red report)."""
 from __future__ import annotations
 
 import threading
-from datetime import date
+from collections.abc import Generator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimeZone
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateEdit,
+    QDateTimeEdit,
     QDialog,
     QFileDialog,
     QFormLayout,
@@ -25,9 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from archiver.export import keys
-from archiver.export.bundle import BundleResult, export_bundle
+from archiver.export.bundle import BundleResult, EmptySelection, export_bundle
 from archiver.export.redact import PROFILES
-from archiver.export.scope import Scope
+from archiver.export.scope import Scope, ScopeError
 from archiver.export.verify import BundleReport, verify_bundle
 from archiver.gui.workers import Job
 
@@ -36,8 +37,22 @@ def _qdate(d: date) -> QDate:
     return QDate(d.year, d.month, d.day)
 
 
-def _pydate(q: QDate) -> date:
-    return date(q.year(), q.month(), q.day())
+def _utc_time(edit: QDateTimeEdit) -> datetime:
+    """An edit's date and time as a UTC datetime (the edits show UTC)."""
+    d, t = edit.date(), edit.time()
+    return datetime(d.year(), d.month(), d.day(), t.hour(), t.minute(), tzinfo=UTC)
+
+
+ALLOW_EMPTY = "Write a bundle even if nothing archived is in scope"
+NOT_EXPORTED = "✗ Not exported: "
+
+
+def empty_message(exc: EmptySelection) -> str:
+    """What happened to an empty selection, and what to do about it, in the dialog's words."""
+    return (
+        f"{NOT_EXPORTED}{exc} Check the range and the filters, pull that window first, or "
+        f"tick “{ALLOW_EMPTY}” to write a signed bundle that records the empty selection."
+    )
 
 
 class ExportDialog(QDialog):
@@ -60,11 +75,17 @@ class ExportDialog(QDialog):
         self.job: Job | None = None
         self.result: BundleResult | None = None
         today = date.today()
-        self.start = QDateEdit(_qdate(today.replace(day=1)))
-        self.end = QDateEdit(_qdate(today))
+        #: the first and the last 15-minute interval in scope (UTC, both inclusive, as for
+        #: archiver export --from/--to); a day's setDate keeps 00:00 and 23:45
+        self.start = QDateTimeEdit(
+            QDateTime(_qdate(today.replace(day=1)), QTime(0, 0), QTimeZone.utc())
+        )
+        self.end = QDateTimeEdit(QDateTime(_qdate(today), QTime(23, 45), QTimeZone.utc()))
         for w in (self.start, self.end):
             w.setCalendarPopup(True)
-            w.setDisplayFormat("yyyy-MM-dd")
+            w.setDisplayFormat("yyyy-MM-dd HH:mm")
+            w.setTimeZone(QTimeZone.utc())
+            w.setToolTip("UTC, on a 15-minute mark (:00, :15, :30 or :45)")
         self.interactions = QLineEdit()
         self.interactions.setPlaceholderText("optional: interaction ids, comma separated")
         self.agent = QLineEdit()
@@ -85,6 +106,11 @@ class ExportDialog(QDialog):
         out_row.addWidget(self.out)
         out_row.addWidget(browse)
         self.zip = QCheckBox("Also write a .zip")
+        self.allow_empty = QCheckBox(ALLOW_EMPTY)
+        self.allow_empty.setObjectName("exportAllowEmpty")
+        self.allow_empty.setToolTip(
+            "Otherwise an empty selection stops with a message and nothing is written."
+        )
         self.signer = QLabel("")
         self.signer.setObjectName("signerFingerprint")
         self.signer.setWordWrap(True)
@@ -93,8 +119,8 @@ class ExportDialog(QDialog):
         self.status.setObjectName("exportStatus")
         self.status.setWordWrap(True)
         form = QFormLayout()
-        form.addRow("From (ROW_DATE_UTC)", self.start)
-        form.addRow("To (inclusive)", self.end)
+        form.addRow("From (first interval, UTC)", self.start)
+        form.addRow("To (last interval, inclusive)", self.end)
         form.addRow("Interactions", self.interactions)
         form.addRow("Agent", self.agent)
         form.addRow("Queue", self.queue)
@@ -103,6 +129,7 @@ class ExportDialog(QDialog):
         form.addRow("Redaction", self.redact)
         form.addRow("Bundle directory", out_row)
         form.addRow("", self.zip)
+        form.addRow("", self.allow_empty)
         self.export_button = QPushButton("Export")
         self.export_button.setObjectName("exportButton")
         self.cancel_button = QPushButton("Cancel")
@@ -145,8 +172,8 @@ class ExportDialog(QDialog):
         )
         channel = self.channel.currentText()
         return Scope(
-            _pydate(self.start.date()),
-            _pydate(self.end.date()),
+            _utc_time(self.start),
+            _utc_time(self.end),
             ids,
             self.agent.text().strip() or None,
             self.queue.text().strip() or None,
@@ -157,8 +184,10 @@ class ExportDialog(QDialog):
 
     def start_export(self) -> None:
         scope = self.scope()
-        if scope.start > scope.end:
-            self.status.setText("The start is after the end.")
+        try:
+            scope.check()
+        except ScopeError as exc:
+            self.status.setText(f"✗ {str(exc)[:1].upper()}{str(exc)[1:]}")
             return
         if not self.out.text().strip():
             self.status.setText("Choose the bundle directory.")
@@ -173,17 +202,25 @@ class ExportDialog(QDialog):
         self.cancel_event.clear()
         self.export_button.setEnabled(False)
         self.status.setText("Exporting…")
-        self.job = Job(
-            lambda: export_bundle(
-                self.archive_path,
-                scope,
-                out,
-                ident,
-                make_zip=self.zip.isChecked(),
-                cancel=self.cancel_event,
-            ),
-            synchronous=self.synchronous,
-        )
+        make_zip, allow_empty = self.zip.isChecked(), self.allow_empty.isChecked()
+
+        def work() -> Generator[str, None, BundleResult]:
+            try:
+                return (
+                    yield from export_bundle(
+                        self.archive_path,
+                        scope,
+                        out,
+                        ident,
+                        make_zip=make_zip,
+                        cancel=self.cancel_event,
+                        allow_empty=allow_empty,
+                    )
+                )
+            except EmptySelection as exc:
+                raise EmptySelection(empty_message(exc)) from exc
+
+        self.job = Job(work, synchronous=self.synchronous)
         self.job.yielded.connect(self.status.setText)
         self.job.done.connect(self._done)
         self.job.failed.connect(self._failed)
@@ -201,6 +238,9 @@ class ExportDialog(QDialog):
 
     def _failed(self, message: str) -> None:
         self.export_button.setEnabled(True)
+        if message.startswith(NOT_EXPORTED):
+            self.status.setText(message)
+            return
         self.status.setText(
             f"✗ Export failed: {message or 'cancelled'}. Nothing was left half-written."
         )

@@ -22,6 +22,7 @@ import pytest
 from pypdf import PdfReader
 
 from archiver.export import keys, report
+from archiver.export import scope as scope_module
 from archiver.export.bundle import EmptySelection, export_bundle
 from archiver.export.scope import Scope
 from archiver.export.verify import verify_bundle
@@ -61,9 +62,11 @@ def archive(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def bundle(archive, signing, tmp_path_factory):
-    """Parts of 40 interactions rendered by two worker processes, then joined."""
+    """Read in windows of about 60 segment rows, rendered in parts of at most 40
+    interactions by two render processes, then joined."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(report, "PART_SIZE", 40)
+        mp.setattr(scope_module, "WINDOW_ROWS", 60)  # several windows a day
         out = tmp_path_factory.mktemp("bundle") / "bundle"
         lines: list[str] = []
         result = drive(
@@ -412,6 +415,24 @@ def test_empty_selection_raises_before_anything_is_written(archive, signing, tmp
     assert list(tmp_path.iterdir()) == []
 
 
+def test_windows_are_whole_intervals_of_one_day():
+    from archiver.export.scope import Extent
+
+    ext = Extent(intervals=[("202502012300", 30), ("202502012315", 40), ("202502012330", 20),
+                            ("202502020000", 10), ("202502020015", 500), ("202502020030", 1)])  # fmt: skip
+    assert ext.windows(60) == [
+        ("202502012300", "202502012300"),
+        ("202502012315", "202502012330"),
+        ("202502020000", "202502020000"),
+        ("202502020015", "202502020015"),  # alone over the limit: a window of its own
+        ("202502020030", "202502020030"),
+    ]
+    assert ext.windows(10_000) == [
+        ("202502012300", "202502012330"),
+        ("202502020000", "202502020030"),
+    ]
+
+
 def test_scope_window_and_as_dict():
     s = Scope(datetime(2025, 2, 1, 4, 0, tzinfo=UTC), datetime(2025, 2, 1, 4, 45, tzinfo=UTC))
     assert s.window() == "2025-02-01 04:00 – 2025-02-01 05:00 UTC" and s.intervals() == 4
@@ -554,10 +575,11 @@ def test_cancel_while_workers_render_leaves_nothing(archive, signing, tmp_path, 
 def test_a_render_process_reports_its_failure(archive, tmp_path):
     from archiver.archive.store import open_reader
     from archiver.export import pdf as rpdf
-    from archiver.export.scope import iter_days
+    from archiver.export.scope import iter_windows, measure
 
     conn = open_reader(archive)
-    day = next(iter_days(conn, Scope(DAY, DAY)))
+    scope = Scope(DAY, DAY)
+    day = next(iter_windows(conn, scope, measure(conn, scope)))
     conn.close()
     workers = report._Workers(1)
     try:
