@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from archiver.archive import coverage as cov
+from archiver.archive import values
 from archiver.archive.columns import dataset_columns
+from archiver.archive.compact import stream_id
+from archiver.archive.hashing import canonical_record, sha256_hex
 from archiver.archive.store import open_reader
 from archiver.datasets import DATASETS
 from archiver.timerange import DAILY, INTERVAL
@@ -29,6 +32,16 @@ def parse_stream(stream: str) -> tuple[str, str]:
     """The inverse of :func:`stream_name`: (dataset, dataset_type)."""
     name, _, dtype = stream.partition(" ")
     return name, dtype or INTERVAL
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    """One record as a view shows it: its values in its own column order."""
+
+    record_id: int
+    interval_start: str
+    values: dict[str, str]
+    conflict: bool
 
 
 @dataclass(frozen=True)
@@ -73,7 +86,8 @@ class ArchiveReader:
         counts = dict.fromkeys(DATASETS, 0)
         daily: dict[str, int] = {}
         for name, dtype, n in self.conn.execute(
-            "SELECT dataset, dataset_type, count(*) FROM records GROUP BY dataset, dataset_type"
+            """SELECT s.dataset, s.dataset_type, (SELECT count(*) FROM records r
+                   WHERE r.stream_id = s.stream_id) FROM streams s"""
         ):
             if dtype == DAILY:
                 daily[stream_name(name, dtype)] = n
@@ -100,21 +114,36 @@ class ArchiveReader:
             return list(DATASETS[dataset].columns)
         return [(n, types.get(n, "string")) for n in names]
 
+    def _stream(self, stream: str) -> int:
+        dataset, dtype = parse_stream(stream)
+        return stream_id(self.conn, dataset, dtype, create=False) or -1
+
     # -- record windows -------------------------------------------------------------------
     def first_records(
         self, stream: str, after: tuple[str, int] | None, limit: int
-    ) -> list[sqlite3.Row]:
-        """Records in (row_date, record_id) order after the keyset ``after``: instant on any size."""
-        dataset, dtype = parse_stream(stream)
+    ) -> list[RecordRow]:
+        """Records in (own interval, record_id) order after the keyset ``after``: instant on
+        any size (the index records_interval)."""
+        sid = self._stream(stream)
         if after is None:
-            sql = "SELECT record_id, row_date, values_json, commit_ts, conflict FROM records WHERE dataset=? AND dataset_type=? ORDER BY row_date, record_id LIMIT ?"
-            return self.conn.execute(sql, (dataset, dtype, limit)).fetchall()
-        sql = """SELECT record_id, row_date, values_json, commit_ts, conflict FROM records
-                 WHERE dataset=? AND dataset_type=? AND (row_date > ? OR (row_date = ? AND record_id > ?))
-                 ORDER BY row_date, record_id LIMIT ?"""
-        return self.conn.execute(
-            sql, (dataset, dtype, after[0], after[0], after[1], limit)
-        ).fetchall()
+            rows = self.conn.execute(
+                """SELECT record_id, interval_start, conflict FROM records WHERE stream_id=?
+                   ORDER BY interval_start, record_id LIMIT ?""",
+                (sid, limit),
+            ).fetchall()
+        else:
+            rows = self.conn.execute(
+                """SELECT record_id, interval_start, conflict FROM records WHERE stream_id=?
+                   AND (interval_start > ? OR (interval_start = ? AND record_id > ?))
+                   ORDER BY interval_start, record_id LIMIT ?""",
+                (sid, after[0], after[0], after[1], limit),
+            ).fetchall()
+        return self._with_values(stream, rows)
+
+    def _with_values(self, stream: str, rows: Sequence[sqlite3.Row]) -> list[RecordRow]:
+        dataset, _ = parse_stream(stream)
+        vals = values.fetch(self.conn, dataset, [r[0] for r in rows])
+        return [RecordRow(r[0], r[1], vals.get(r[0], {}), bool(r[2])) for r in rows]
 
     def record_ids(
         self,
@@ -125,42 +154,52 @@ class ArchiveReader:
         column_filter: tuple[str, str] | None = None,
         search: str | None = None,
         latest_only: bool = False,
+        limit: int | None = None,
     ) -> array[int]:
-        """Ids of the matching records in display order (run in a worker: it may scan)."""
-        src = "latest" if latest_only else "records"
-        dataset, dtype = parse_stream(stream)
-        where = ["dataset = ?", "dataset_type = ?"]
-        params: list[Any] = [dataset, dtype]
-        if column_filter and column_filter[1]:
-            where.append("json_extract(values_json, ?) LIKE ?")
-            params += [f'$."{column_filter[0]}"', f"%{column_filter[1]}%"]
+        """Ids of the matching records in display order (run in a worker: it may scan).
+        ``limit``: only the first ones (the window a view shows first)."""
+        dataset, _ = parse_stream(stream)
+        cols = values.table_columns(self.conn, dataset)
+        where = ["r.stream_id = ?"]
+        params: list[Any] = [self._stream(stream)]
+        if latest_only:
+            where.append("NOT EXISTS (SELECT 1 FROM superseded x WHERE x.record_id = r.record_id)")
+        if column_filter and column_filter[1] and column_filter[0] in cols:
+            where.append(f"v.{values.quote(column_filter[0])} LIKE ?")
+            params.append(f"%{column_filter[1]}%")
         if search:
-            where.append("values_json LIKE ?")
-            params.append(f"%{search}%")
-        order = "row_date, record_id"
-        if sort:
+            where.append("(" + " OR ".join(f"v.{values.quote(c)} LIKE ?" for c in cols) + ")")
+            params += [f"%{search}%"] * len(cols)
+        order = "r.interval_start, r.record_id"
+        if sort and sort in cols:
             typ = dict(self.columns(stream)).get(sort, "string")
-            expr = "json_extract(values_json, ?)"
+            expr = f"v.{values.quote(sort)}"
             if typ == "number":
                 expr = f"CAST(NULLIF({expr}, '') AS REAL)"
-            order = f"{expr} {'DESC' if descending else 'ASC'}, record_id"
-            params.append(f'$."{sort}"')
-        sql = f"SELECT record_id FROM {src} WHERE {' AND '.join(where)} ORDER BY {order}"
+            order = f"{expr} {'DESC' if descending else 'ASC'}, r.record_id"
+        join = f"JOIN {values.table(dataset)} v ON v.record_id = r.record_id" if cols else ""
+        sql = (
+            f"SELECT r.record_id FROM records r {join} WHERE {' AND '.join(where)} ORDER BY {order}"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
         ids: array[int] = array("q")
+        if not cols and (search or column_filter):
+            return ids
         cur = self.conn.execute(sql, params)
         while batch := cur.fetchmany(10_000):
             ids.extend(r[0] for r in batch)
         return ids
 
-    def records_by_id(self, ids: Sequence[int]) -> dict[int, sqlite3.Row]:
+    def records_by_id(self, stream: str, ids: Sequence[int]) -> dict[int, RecordRow]:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.conn.execute(
-            f"SELECT record_id, row_date, values_json, commit_ts, conflict FROM records WHERE record_id IN ({marks})",
+            f"SELECT record_id, interval_start, conflict FROM records WHERE record_id IN ({marks})",
             list(ids),
-        )
-        return {r["record_id"]: r for r in rows}
+        ).fetchall()
+        return {r.record_id: r for r in self._with_values(stream, rows)}
 
     # -- row history ----------------------------------------------------------------------
     def versions(self, record_id: int) -> list[Version]:
@@ -169,35 +208,59 @@ class ArchiveReader:
         Versions are grouped by the natural key where the dataset has one (a re-issued row
         keeps it even if the pipeline gave it a new ROW_ID), else by the row key."""
         row = self.conn.execute(
-            "SELECT dataset, dataset_type, row_key, key_kind, natural_key FROM records WHERE record_id=?",
-            (record_id,),
+            "SELECT * FROM records_view WHERE record_id=?", (record_id,)
         ).fetchone()
         if row is None:
             return []
-        if row["natural_key"]:
-            where = "r.dataset=? AND r.natural_key=? AND r.dataset_type=?"
-            args: tuple[str, ...] = (row["dataset"], row["natural_key"])
+        dataset = row["dataset"]
+        mine = values.fetch(self.conn, dataset, [record_id]).get(record_id, {})
+        natural = values.natural_columns(dataset)
+        if natural and all(mine.get(c) for c in natural):
+            cond = " AND ".join(f"v.{values.quote(c)} = ?" for c in natural)
+            ids = [
+                r[0]
+                for r in self.conn.execute(
+                    f"""SELECT v.record_id FROM {values.table(dataset)} v
+                        JOIN records r ON r.record_id = v.record_id
+                        WHERE {cond} AND r.stream_id = ?""",
+                    (*(mine[c] for c in natural), row["stream_id"]),
+                )
+            ]
         else:
-            where = "r.dataset=? AND r.row_key=? AND r.key_kind=? AND r.dataset_type=?"
-            args = (row["dataset"], row["row_key"], row["key_kind"])
-        rows = self.conn.execute(
-            f"""SELECT r.record_id, r.commit_ts, r.values_json, r.sha256, r.conflict, r.page_id, r.row_index,
-                      p.sha256 AS page_sha256, p.received_at, p.chain, p.url, p.run_id
-               FROM records r JOIN pages p ON p.page_id = r.page_id
-               WHERE {where} ORDER BY r.commit_ts, r.record_id""",
-            (*args, row["dataset_type"]),
-        ).fetchall()
+            ids = [
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT record_id FROM records WHERE stream_id=? AND row_key=? AND key_kind=?",
+                    (row["stream_id"], row["row_key"], row["key_kind"]),
+                )
+            ]
+        return self._versions(dataset, ids)
+
+    def _versions(self, dataset: str, ids: list[int]) -> list[Version]:
+        vals = values.fetch(self.conn, dataset, ids)
+        marks = ",".join("?" * len(ids))
+        rows = {
+            r["record_id"]: r
+            for r in self.conn.execute(
+                f"""SELECT r.record_id, r.conflict, r.page_id, r.row_index,
+                          p.sha256 AS page_sha256, p.received_at, p.chain, p.url, p.run_id
+                   FROM records r JOIN pages p ON p.page_id = r.page_id
+                   WHERE r.record_id IN ({marks})""",
+                ids,
+            )
+        }
+        order = sorted(ids, key=lambda i: (vals.get(i, {}).get("COMMIT_TS", ""), i))
         out: list[Version] = []
         prev: dict[str, str] | None = None
-        for r in rows:
-            values = json.loads(r["values_json"])
-            changed = frozenset(k for k in values if prev is not None and prev.get(k) != values[k])
+        for rid in order:
+            r, v = rows[rid], vals.get(rid, {})
+            changed = frozenset(k for k in v if prev is not None and prev.get(k) != v[k])
             out.append(
                 Version(
-                    r["record_id"],
-                    r["commit_ts"],
-                    values,
-                    r["sha256"],
+                    rid,
+                    v.get("COMMIT_TS", ""),
+                    v,
+                    sha256_hex(canonical_record(list(v), list(v.values())).encode()),
                     bool(r["conflict"]),
                     r["page_id"],
                     r["row_index"],
@@ -209,36 +272,57 @@ class ArchiveReader:
                     changed,
                 )
             )
-            prev = values
+            prev = v
         return out
 
     # -- interactions ---------------------------------------------------------------------
     def find_interactions(self, text: str, limit: int = 200) -> list[tuple[str, str, int]]:
-        """(interaction id, first segment start day, segments) whose id or values contain ``text``."""
-        sql = """SELECT json_extract(values_json, '$.INTERACTION_ID') AS iid, min(row_date), count(*)
-                 FROM latest WHERE dataset='interactionSegments' AND dataset_type='interval' AND values_json LIKE ?
-                 GROUP BY iid ORDER BY min(row_date) DESC, iid LIMIT ?"""
-        return [(r[0], r[1], r[2]) for r in self.conn.execute(sql, (f"%{text}%", limit))]
+        """(interaction id, first segment start day, segments) whose id starts with ``text``
+        (an index lookup); when none does, those whose values contain it."""
+        t = values.table("interactionSegments")
+        if not values.table_columns(self.conn, "interactionSegments"):
+            return []
+        sid = stream_id(self.conn, "interactionSegments", "interval", create=False) or -1
+        head = f"""SELECT v."INTERACTION_ID", min(r.interval_start), count(*)
+                   FROM {t} v JOIN records r ON r.record_id = v.record_id
+                   WHERE r.stream_id = ?
+                     AND NOT EXISTS (SELECT 1 FROM superseded x WHERE x.record_id = r.record_id)"""
+        tail = """ GROUP BY v."INTERACTION_ID" ORDER BY min(r.interval_start) DESC, 1 LIMIT ?"""
+        hits = self.conn.execute(
+            head + """ AND v."INTERACTION_ID" >= ? AND v."INTERACTION_ID" < ?""" + tail,
+            (sid, text, text + "\U0010ffff", limit),
+        ).fetchall()
+        if not hits:
+            cols = values.table_columns(self.conn, "interactionSegments")
+            like = " OR ".join(f"v.{values.quote(c)} LIKE ?" for c in cols)
+            hits = self.conn.execute(
+                head + f" AND ({like})" + tail, (sid, *[f"%{text}%"] * len(cols), limit)
+            ).fetchall()
+        return [(r[0], _day(r[1]), r[2]) for r in hits]
 
     def interaction(self, interaction_id: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
         """(segments by SEGMENT_NUMBER, workflow trace steps by start time), latest versions."""
-        segs = [
-            json.loads(v)
-            for (v,) in self.conn.execute(
-                "SELECT values_json FROM latest WHERE dataset='interactionSegments' AND dataset_type='interval' AND json_extract(values_json, '$.INTERACTION_ID') = ?",
-                (interaction_id,),
-            )
-        ]
+        segs = self._latest_by("interactionSegments", "INTERACTION_ID", interaction_id)
         segs.sort(key=lambda s: (int(s.get("SEGMENT_NUMBER") or 0), s.get("END_TIME", "")))
-        steps = [
-            json.loads(v)
-            for (v,) in self.conn.execute(
-                "SELECT values_json FROM latest WHERE dataset='workflowTrace' AND dataset_type='interval' AND json_extract(values_json, '$.WORKFLOWSESSION_INTERACTIONID') = ?",
-                (interaction_id,),
-            )
-        ]
+        steps = self._latest_by("workflowTrace", "WORKFLOWSESSION_INTERACTIONID", interaction_id)
         steps.sort(key=lambda s: s.get("UPDATEHISTORYITEM_STARTTIME", ""))
         return segs, steps
+
+    def _latest_by(self, dataset: str, column: str, value: str) -> list[dict[str, str]]:
+        if column not in values.table_columns(self.conn, dataset):
+            return []
+        sid = stream_id(self.conn, dataset, "interval", create=False) or -1
+        ids = [
+            r[0]
+            for r in self.conn.execute(
+                f"""SELECT v.record_id FROM {values.table(dataset)} v
+                    JOIN records r ON r.record_id = v.record_id
+                    WHERE v.{values.quote(column)} = ? AND r.stream_id = ?
+                      AND NOT EXISTS (SELECT 1 FROM superseded x WHERE x.record_id = r.record_id)""",
+                (value, sid),
+            )
+        ]
+        return list(values.fetch(self.conn, dataset, ids).values())
 
     # -- coverage and audit ---------------------------------------------------------------
     def coverage(self, detail: bool = False) -> list[cov.DayCoverage]:
@@ -264,3 +348,8 @@ def _stream_order(stream: str) -> tuple[int, int]:
     dataset, dtype = parse_stream(stream)
     names = list(DATASETS)
     return (names.index(dataset) if dataset in names else len(names), dtype == DAILY)
+
+
+def _day(interval: str) -> str:
+    """YYYY-MM-DD of an interval key (YYYYMMDDHHmm or YYYYMMDD)."""
+    return f"{interval[:4]}-{interval[4:6]}-{interval[6:8]}" if len(interval) >= 8 else interval

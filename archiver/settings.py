@@ -14,6 +14,8 @@ from typing import Any
 
 from platformdirs import user_config_path, user_data_path
 
+from archiver.api.query import BULK_PAGE_SIZE
+
 SETTINGS_VERSION = 1
 
 
@@ -49,7 +51,7 @@ SETTINGS: tuple[Setting, ...] = (
         "archive_path", str, "", "Archive file ('' for archive.sqlite3 in the user data directory)."
     ),
     Setting("workers", int, 4, "Concurrent download workers."),
-    Setting("page_size", int, 200, "Records per API page (1-200)."),
+    Setting("page_size", int, BULK_PAGE_SIZE, "Records per API page (1-200)."),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

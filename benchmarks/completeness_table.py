@@ -64,14 +64,18 @@ def run(dataset: str, rows: int, ending: str, start: str, end: str, tmp: Path) -
         got = {
             tuple(json.loads(v).values())
             for (v,) in conn.execute(
-                "SELECT values_json FROM records WHERE dataset=? AND dataset_type='interval' AND interval_start BETWEEN ? AND ?",
+                "SELECT v.values_json FROM records_view r JOIN record_values v USING (record_id)"
+                " WHERE r.dataset=? AND r.dataset_type='interval'"
+                " AND r.interval_start BETWEEN ? AND ?",
                 (dataset, f"{p.start:%Y%m%d%H%M}", f"{p.end:%Y%m%d%H%M}"),
             )
         }
         extra_ok = {tuple(r) for r in sim.truth(dataset, p.start, p.end + timedelta(minutes=15))}
         beyond = {
             tuple(json.loads(v).values())
-            for (v,) in conn.execute("SELECT values_json FROM records WHERE dataset=?", (dataset,))
+            for (v,) in conn.execute(
+                "SELECT values_json FROM record_values WHERE dataset=?", (dataset,)
+            )
         } - extra_ok
         reading = coverage.server_reading(conn).verdict
         conn.close()

@@ -105,6 +105,8 @@ case "$cmd" in
     "$VENV/bin/ruff" check .
     say "ruff format --check"
     "$VENV/bin/ruff" format --check .
+    say "mypy"
+    "$VENV/bin/mypy"
     say "pytest"
     exec "$VENV/bin/python" -m pytest "$@"
     ;;

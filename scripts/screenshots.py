@@ -22,6 +22,7 @@ from archiver.api.tenant import Secret
 from archiver.gui.connection import ConnectionDialog
 from archiver.gui.context import AppContext
 from archiver.gui.main_window import MainWindow, app_icon
+from archiver.gui.workers import SyncRunner
 from archiver.settings import Settings
 from archiver.simulator import SimConfig, Simulator
 
@@ -51,10 +52,9 @@ def main() -> None:
         demo=True,
         demo_url=sim.base_url,
         session_secret=Secret("demo-secret"),
+        runner=SyncRunner(),  # every job done before the next step: deterministic pictures
     )
-    w = MainWindow(
-        ctx, synchronous=True, qsettings=QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat)
-    )
+    w = MainWindow(ctx, qsettings=QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat))
     w.resize(1360, 860)
     w.show()
     d = w.download
@@ -87,10 +87,11 @@ def main() -> None:
 
     conn = sqlite3.connect(ctx.archive_path)
     rid = conn.execute(
-        "SELECT max(record_id) FROM records WHERE dataset='interactionSegments' AND row_key IN (SELECT row_key FROM records GROUP BY row_key HAVING count(*) > 1)"
+        "SELECT max(record_id) FROM records_view WHERE dataset='interactionSegments'"
+        " AND row_key IN (SELECT row_key FROM records GROUP BY row_key HAVING count(*) > 1)"
     ).fetchone()[0]
     iid = conn.execute(
-        "SELECT json_extract(values_json,'$.INTERACTION_ID') FROM records WHERE dataset='interactionSegments' GROUP BY 1 HAVING count(*) >= 3 LIMIT 1"
+        "SELECT INTERACTION_ID FROM vals_interactionSegments GROUP BY 1 HAVING count(*) >= 3 LIMIT 1"
     ).fetchone()[0]
     conn.close()
     w.browse.latest.setChecked(True)
@@ -104,7 +105,7 @@ def main() -> None:
     w.interactions.query.setText(iid[:12])
     w.interactions.search()
     w.interactions.results.setCurrentRow(0)
-    w.interactions.show(iid)
+    w.interactions.show_interaction(iid)
     settle(app)
     w.grab().save(str(OUT / "interaction.png"))
     w.tabs.setCurrentWidget(w.coverage)
@@ -133,7 +134,7 @@ def main() -> None:
     settle(app)
     ver.grab().save(str(OUT / "verify-bundle.png"))
     ver.close()
-    conn_dlg = ConnectionDialog(ctx, w, synchronous=True)
+    conn_dlg = ConnectionDialog(ctx, w)
     conn_dlg.show()
     conn_dlg.test_connection()
     settle(app)

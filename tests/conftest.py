@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 # Headless Qt for every test; set here so users never have to.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Never touch the developer's real OS keyring from tests.
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+# The log files of the command lines the tests run (archiver.logs) go to a throwaway
+# directory, not the developer's ~/.local/state/archiver/log.
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="archiver-tests-state-")
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,6 +25,8 @@ from archiver.simulator import SimConfig, Simulator
 from archiver.simulator.server import TOKEN_PATH
 
 DATA = "/api/analytics/v2/datasets/"
+
+atexit.register(shutil.rmtree, os.environ["XDG_STATE_HOME"], True)
 
 
 @pytest.fixture

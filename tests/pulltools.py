@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from archiver.api import Credentials, NotReadyPolicy, Tenant
 from archiver.api.retry import RetryPolicy
+from archiver.archive import values
 from archiver.pull.engine import PullEngine, PullParams, RunResult
 from archiver.timerange import parse_bound
 
@@ -59,17 +59,25 @@ def walked_truth(sim, dataset: str, p: PullParams) -> list[tuple[str, ...]]:
     return truth(sim, dataset, p, last)
 
 
-def archived(archive: Path, dataset: str, latest: bool = False) -> list[tuple[str, ...]]:
-    """Every archived row of the dataset's stream(s), sorted."""
+def _rows(archive: Path, dataset: str, where: str = "", args: tuple = (), latest: bool = False):
+    """Stored values of the dataset's records (in each record's own column order), sorted."""
     conn = sqlite3.connect(archive)
     try:
-        src = "latest" if latest else "records"
-        return sorted(
-            tuple(json.loads(v).values())
-            for (v,) in conn.execute(f"SELECT values_json FROM {src} WHERE dataset=?", (dataset,))
-        )
+        src = "latest" if latest else "records_view"
+        ids = [
+            rid
+            for (rid,) in conn.execute(
+                f"SELECT record_id FROM {src} WHERE dataset=? {where}", (dataset, *args)
+            )
+        ]
+        return sorted(tuple(v.values()) for v in values.fetch(conn, dataset, ids).values())
     finally:
         conn.close()
+
+
+def archived(archive: Path, dataset: str, latest: bool = False) -> list[tuple[str, ...]]:
+    """Every archived row of the dataset's stream(s), sorted."""
+    return _rows(archive, dataset, latest=latest)
 
 
 def archived_in_range(
@@ -79,29 +87,22 @@ def archived_in_range(
 
     An interval chunk asks up to the next chunk's start, so against an inclusive server the
     archive also holds the interval after the range: real rows, outside the range."""
-    conn = sqlite3.connect(archive)
     dtype = "daily" if p.daily else "interval"
     fmt = "%Y%m%d" if p.daily else "%Y%m%d%H%M"
-    try:
-        src = "latest" if latest else "records"
-        return sorted(
-            tuple(json.loads(v).values())
-            for (v,) in conn.execute(
-                f"""SELECT values_json FROM {src} WHERE dataset=? AND dataset_type=?
-                    AND interval_start BETWEEN ? AND ?""",
-                (dataset, dtype, f"{p.start:{fmt}}", f"{p.end:{fmt}}"),
-            )
-        )
-    finally:
-        conn.close()
+    return _rows(
+        archive,
+        dataset,
+        "AND dataset_type=? AND interval_start BETWEEN ? AND ?",
+        (dtype, f"{p.start:{fmt}}", f"{p.end:{fmt}}"),
+        latest,
+    )
 
 
 def identities(archive: Path) -> list[tuple]:
+    """(dataset, type, key, first 8 bytes of the SHA-256) of every record."""
     conn = sqlite3.connect(archive)
     try:
-        return sorted(
-            conn.execute("SELECT dataset, dataset_type, row_key, commit_ts, sha256 FROM records")
-        )
+        return sorted(conn.execute("SELECT dataset, dataset_type, row_key, sha8 FROM records_view"))
     finally:
         conn.close()
 

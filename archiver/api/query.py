@@ -19,6 +19,17 @@ MAX_PAGE_SIZE = 200
 BULK_PAGE_SIZE = 200
 
 
+def check_filter(text: str) -> str | None:
+    """What is wrong with an API filter (``COLUMN:value`` or ``COLUMN:value*``), or None.
+    The one rule: Query checks it, the GUI checks it as you type."""
+    if _FILTER.match(text):
+        return None
+    return (
+        f"Filter {text!r} is not COLUMN:value or COLUMN:value* (a value, optionally ending "
+        "in one * for a prefix match; e.g. CHANNEL:phone, QUEUE_ID:003d*)."
+    )
+
+
 def format_bound(value: datetime | date, dataset_type: str) -> str:
     """The API's form of a bound: YYYYMMDDHHmm (interval) or YYYYMMDD (daily), in UTC."""
     return api_format(value, dataset_type)
@@ -53,11 +64,8 @@ class Query:
             raise ValueError(
                 f"pageSize must be between 1 and {MAX_PAGE_SIZE}, not {self.page_size}"
             )
-        if self.filter is not None and not _FILTER.match(self.filter):
-            raise ValueError(
-                f"Filter {self.filter!r} is not COLUMN:value or COLUMN:value* "
-                "(e.g. CHANNEL:phone, QUEUE_ID:003d*)."
-            )
+        if self.filter is not None and (problem := check_filter(self.filter)):
+            raise ValueError(problem)
         notes = self._bound_notes()
         if notes:
             object.__setattr__(self, "warnings", tuple(notes))

@@ -1,13 +1,59 @@
-"""One-line summaries of audit-log entries. The bundle report's chain of custody and the
-app's audit table show the same words for the same entry, so the rule lives here, once
-(and Qt-free: the report is rendered without a GUI)."""
+"""The audit log: appending a chained entry (the one way every writer does it, the
+migrations included), and one-line summaries of entries. The bundle report's chain of
+custody and the app's audit table show the same words for the same entry, so the rule
+lives here, once (and Qt-free: the report is rendered without a GUI)."""
 
 from __future__ import annotations
 
+import getpass
+import os
+import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from archiver import __version__
+from archiver.archive.hashing import GENESIS, audit_entry_digest, canonical_json, chain_next
+from archiver.timerange import utc_now
+
 Details = Mapping[str, Any]
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (containers, services)
+        return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def append(
+    conn: sqlite3.Connection, event: str, details: dict[str, Any], run_id: str | None
+) -> str:
+    """Append a chained audit entry inside the caller's transaction; returns its chain."""
+    entry = {
+        "at": utc_now(),
+        "event": event,
+        "os_user": os_user(),
+        "tool_version": __version__,
+        "run_id": run_id,
+        "details": details,
+    }
+    digest = audit_entry_digest(entry)
+    row = conn.execute("SELECT chain FROM audit_log ORDER BY entry_id DESC LIMIT 1").fetchone()
+    chain = chain_next(row[0] if row else GENESIS, digest)
+    conn.execute(
+        "INSERT INTO audit_log(at, event, os_user, tool_version, run_id, details, sha256, chain) VALUES (?,?,?,?,?,?,?,?)",
+        (
+            entry["at"],
+            event,
+            entry["os_user"],
+            __version__,
+            run_id,
+            canonical_json(details),
+            digest,
+            chain,
+        ),
+    )
+    return chain
 
 
 def _n(value: Any) -> str:
@@ -92,6 +138,25 @@ def _export(d: Details) -> str:
     return text
 
 
+def _checkpoint(d: Details) -> str:
+    text = f"after {d.get('cause') or '?'}: {_n(d.get('pages', 0))} pages, chain head {str(d.get('chain_head') or '')[:16]}…"
+    if d.get("audit_entries") is not None:
+        text += f"; {_n(d.get('audit_entries'))} audit entries"
+    if d.get("signer"):
+        return text + f"; signed by {str(d['signer'])[:23]}…"
+    return text + f"; unsigned ({d.get('unsigned') or 'no signing key'})"
+
+
+def _migrate(d: Details) -> str:
+    text = f"schema {d.get('from', '?')} → {d.get('to', '?')}"
+    if d.get("chain_rule_1_pages") is not None:
+        text += (
+            f"; the {_n(d['chain_rule_1_pages'])} pages stored before keep their chain "
+            f"(body hash only), their metadata recorded as {str(d.get('metadata_chain') or '')[:16]}…"
+        )
+    return text
+
+
 _BY_EVENT: dict[str, Callable[[Details], str]] = {
     "pull started": _pull_started,
     "pull resumed": _pull_resumed,
@@ -101,6 +166,8 @@ _BY_EVENT: dict[str, Callable[[Details], str]] = {
     "backup": _backup,
     "export-dataset": _export_dataset,
     "export": _export,
+    "checkpoint": _checkpoint,
+    "migrate": _migrate,
 }
 
 

@@ -97,7 +97,8 @@ def chunk_reading(conn: sqlite3.Connection, row: sqlite3.Row) -> str:
     if row["ending_rows"]:
         return INCLUSIVE
     has_rows = conn.execute(
-        "SELECT 1 FROM records WHERE dataset=? AND dataset_type=? AND interval_start=? LIMIT 1",
+        """SELECT 1 FROM records WHERE stream_id=(SELECT stream_id FROM streams
+               WHERE dataset=? AND dataset_type=?) AND interval_start=? LIMIT 1""",
         (row["dataset"], INTERVAL, row["request_end"]),
     ).fetchone()
     return EXCLUSIVE if has_rows else UNKNOWN
@@ -144,7 +145,8 @@ def interval_counts(
         k: n
         for k, n in conn.execute(
             """SELECT interval_start, count(*) FROM records
-               WHERE dataset=? AND dataset_type=? AND interval_start BETWEEN ? AND ?
+               WHERE stream_id=(SELECT stream_id FROM streams WHERE dataset=? AND dataset_type=?)
+                 AND interval_start BETWEEN ? AND ?
                GROUP BY interval_start""",
             (dataset, dataset_type, first, last),
         )

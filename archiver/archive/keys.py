@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from hashlib import sha256
 
-from archiver.archive.hashing import canonical_record, sha256_hex
+from archiver.archive.hashing import canonical_records
 from archiver.datasets import DATASETS, Dataset
 from archiver.timerange import row_interval
 
@@ -166,8 +167,8 @@ def canon_and_digests(
     names: Sequence[str], records: Sequence[Sequence[str]]
 ) -> tuple[list[str], list[str]]:
     """Canonical JSON and SHA-256 of each record (the records table's values and checksums)."""
-    canons = [canonical_record(list(names), list(v)) for v in records]
-    return canons, [sha256_hex(c.encode()) for c in canons]
+    canons = canonical_records(names, records)
+    return canons, [sha256(c.encode()).hexdigest() for c in canons]
 
 
 def page_identities(
@@ -176,10 +177,12 @@ def page_identities(
     names: Sequence[str],
     records: Sequence[Sequence[str]],
     abandoned: Iterable[str],
+    canon: tuple[list[str], list[str]] | None = None,
 ) -> tuple[list[Identity], str, list[Fallback]]:
-    """Identities of every record of one page, the rule used and any new fallbacks."""
+    """Identities of every record of one page, the rule used and any new fallbacks;
+    ``canon``: the page's :func:`canon_and_digests` when already computed."""
     keyer = PageKeyer(dataset, dataset_type, names)
-    canons, digests = canon_and_digests(names, records)
+    canons, digests = canon or canon_and_digests(names, records)
     rule, fallbacks = keyer.choose(records, digests, abandoned)
     ids = [keyer.identity(v, rule, c, d) for v, c, d in zip(records, canons, digests, strict=True)]
     return ids, rule, fallbacks

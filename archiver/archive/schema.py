@@ -7,7 +7,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+from archiver.archive import auditlog, sqlitefile
+from archiver.archive.hashing import GENESIS, PAGE_META_FIELDS, chain_next, page_meta_digest
+
+SCHEMA_VERSION = 4
 
 #: Append-only tables: triggers refuse UPDATE and DELETE (hash chains catch the rest).
 EVIDENCE_TABLES = (
@@ -18,7 +21,11 @@ EVIDENCE_TABLES = (
     "conflicts",
     "schema_changes",
     "key_rules",
+    "streams",
+    "column_sets",
 )
+#: Tables created as data arrives whose rows are evidence too: the values of each dataset.
+EVIDENCE_PREFIXES = ("vals_",)
 
 #: Tables every version has (records and the latest view changed in version 2).
 _BASE = """
@@ -208,6 +215,14 @@ CREATE VIEW latest AS
 """
 
 
+#: Version 3: each page says which chain rule it follows (archive/hashing.py): 1, the body
+#: hash only (every page stored before version 3, whose chain values stay as they were), or
+#: 2, the body hash and the digest of its metadata (every page since).
+_V3 = """
+ALTER TABLE pages ADD COLUMN chain_rule INTEGER NOT NULL DEFAULT 1;
+"""
+
+
 def _statements(script: str) -> list[str]:
     """Statements of a DDL script (no triggers or ';' in comments here: ';' ends one)."""
     out = [s.strip() for s in script.split(";") if s.strip()]
@@ -215,8 +230,15 @@ def _statements(script: str) -> list[str]:
     return out
 
 
-def _create_triggers(conn: sqlite3.Connection) -> None:
-    for table in EVIDENCE_TABLES:
+def evidence_tables(conn: sqlite3.Connection) -> list[str]:
+    """The append-only tables this archive has (the fixed ones and each dataset's values)."""
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    dynamic = sorted(n for n in names if n.startswith(EVIDENCE_PREFIXES))
+    return [t for t in EVIDENCE_TABLES if t in names] + dynamic
+
+
+def create_triggers(conn: sqlite3.Connection, tables: list[str] | None = None) -> None:
+    for table in tables if tables is not None else evidence_tables(conn):
         for op in ("UPDATE", "DELETE"):
             conn.execute(
                 f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
@@ -230,9 +252,13 @@ def _drop_triggers(conn: sqlite3.Connection) -> None:
 
 
 def _create_current(conn: sqlite3.Connection) -> None:
-    """A new file: the current schema at once."""
-    for stmt in _statements(_BASE + _V2):
+    """A new file: the current schema at once (version 3's tables, then version 4's change
+    of them: one definition of the final tables)."""
+    from archiver.archive.compact import migrate_to_4
+
+    for stmt in _statements(_BASE + _V2 + _V3):
         conn.execute(stmt)
+    migrate_to_4(conn, record=False)
 
 
 def _migrate_to_1(conn: sqlite3.Connection) -> None:
@@ -255,10 +281,48 @@ def _migrate_to_2(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE records_v1")
 
 
+def _migrate_to_3(conn: sqlite3.Connection) -> None:
+    """Pages gain their chain rule; every page stored so far keeps rule 1 and its chain
+    value. The audit log records where rule 1 ends, the chain head there, and a chain of
+    the old pages' metadata digests, so that verify-archive finds a later edit of their
+    metadata (which their chain does not cover) and any page claiming rule 1 after them."""
+    for stmt in _statements(_V3):
+        conn.execute(stmt)
+    pages, head, meta = 0, GENESIS, GENESIS
+    cols = ", ".join(PAGE_META_FIELDS)
+    for row in conn.execute(f"SELECT {cols}, chain FROM pages ORDER BY page_id"):
+        values = dict(zip((*PAGE_META_FIELDS, "chain"), row, strict=True))
+        pages += 1
+        head = values["chain"]
+        meta = chain_next(meta, page_meta_digest(values))
+    auditlog.append(
+        conn,
+        "migrate",
+        {
+            "from": 2,
+            "to": 3,
+            "chain_rule_1_pages": pages,
+            "chain_head": head,
+            "metadata_chain": meta,
+        },
+        None,
+    )
+
+
 #: version → migration that brings the schema from version-1 to version.
+def _migrate_to_4(conn: sqlite3.Connection) -> None:
+    """Compressed pages, values in a table per dataset, a slim records table, and the latest
+    versions as records minus the superseded ones (archive/compact.py)."""
+    from archiver.archive.compact import migrate_to_4
+
+    migrate_to_4(conn)
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_to_1,
     2: _migrate_to_2,
+    3: _migrate_to_3,
+    4: _migrate_to_4,
 }
 
 
@@ -290,7 +354,7 @@ def migrate(conn: sqlite3.Connection, path: Path | None) -> int:
         try:
             _drop_triggers(conn)
             step(conn)
-            _create_triggers(conn)
+            create_triggers(conn)
             conn.execute(f"PRAGMA user_version = {target}")
             conn.execute("COMMIT")
         except BaseException:
@@ -302,7 +366,7 @@ def migrate(conn: sqlite3.Connection, path: Path | None) -> int:
 def backup_to(conn: sqlite3.Connection, dest: Path) -> None:
     """A consistent copy through SQLite's online backup API (never a file copy)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    target = sqlite3.connect(dest)
+    target = sqlitefile.connect(dest, "rwc")
     try:
         conn.backup(target)
     finally:

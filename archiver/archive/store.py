@@ -6,11 +6,11 @@ advance commit together, so a kill -9 at any instant loses at most the page in f
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sqlite3
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,42 +18,63 @@ from typing import Any
 from archiver import __version__
 from archiver.api.pages import NotReady, Page
 from archiver.api.typed import schema_diff
+from archiver.archive import auditlog, sqlitefile
+from archiver.archive.auditlog import os_user
+from archiver.archive.compact import ZLIB_LEVEL
 from archiver.archive.hashing import (
+    CHAIN_BODY_META,
     GENESIS,
     canonical_json,
-    chain_next,
+    page_chain_next,
+    page_meta_digest,
     sha256_hex,
 )
-from archiver.archive.keys import Identity, page_identities
+from archiver.archive.keys import Identity, canon_and_digests, page_identities
+from archiver.archive.records import RecordWriter
 from archiver.archive.rekey import (
     abandoned_rules,
     ending_evidence,
     page_body,
     query_ending,
-    rebuild_latest,
 )
 from archiver.archive.schema import migrate
 from archiver.timerange import DAILY, Chunk, utc_now
 
 
-def os_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name (containers, services)
-        return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
-
-
 def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    """A connection to exactly ``path`` (by URI: see sqlitefile.py)."""
     if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        conn = sqlitefile.connect(path, "ro", check_same_thread=False)
     else:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn = sqlitefile.connect(path, "rwc", isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=30000")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.row_factory = sqlite3.Row
     return conn
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What can be computed from a page before the writer gets it: its stored body and
+    its records' canonical JSON and SHA-256."""
+
+    compressed: bool
+    body: tuple[bytes, str]  # (stored bytes, encoding)
+    canon: tuple[list[str], list[str]]
+
+
+def prepare(page: Page, *, compress: bool = True) -> Prepared:
+    return Prepared(
+        compress,
+        _stored_body(page.raw, compress),
+        canon_and_digests(page.column_names, page.records),
+    )
+
+
+def _stored_body(raw: bytes, compress: bool) -> tuple[bytes, str]:
+    return (zlib.compress(raw, ZLIB_LEVEL), "zlib") if compress else (raw, "identity")
 
 
 @dataclass
@@ -67,12 +88,14 @@ class PageResult:
 class Archive:
     """The writer side of an archive file. Use from one thread only."""
 
-    def __init__(self, path: str | os.PathLike[str], *, compress: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, compress: bool = True) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = _connect(self.path)
         migrate(self.conn, self.path)
+        #: page bodies zlib-compressed (their SHA-256 is over the bytes as received)
         self.compress = compress
+        self.records = RecordWriter(self.conn)
         self._schemas: dict[str, str] = {}
         #: key rules each stream has given up (see keys.py); loaded once, kept in step
         self._abandoned = abandoned_rules(self.conn)
@@ -103,9 +126,12 @@ class Archive:
     def transaction(self) -> _Tx:
         return _Tx(self.conn)
 
-    def _last_chain(self, table: str, key: str) -> str:
-        row = self.conn.execute(f"SELECT chain FROM {table} ORDER BY {key} DESC LIMIT 1").fetchone()
-        return row[0] if row else GENESIS
+    def group(self) -> _Group:
+        """Run several operations as one transaction: each stays atomic (a savepoint), and
+        they commit together, one fsync for all. The pull's writer groups the pages waiting
+        in its queue this way; a kill -9 then loses at most the group in flight, never part
+        of a page, and every cursor advance commits with its page."""
+        return _Group(self.conn)
 
     # -- audit log ------------------------------------------------------------------------
     def audit(self, event: str, details: dict[str, Any], run_id: str | None = None) -> str:
@@ -113,31 +139,18 @@ class Archive:
         with self.transaction():
             return self._audit(event, details, run_id)
 
+    def audit_from(
+        self, event: str, make: Callable[[sqlite3.Connection], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Append an audit entry whose details ``make`` reads from the archive in the same
+        transaction (a checkpoint: nothing can come between what it states and the entry)."""
+        with self.transaction():
+            details = make(self.conn)
+            self._audit(event, details, None)
+            return details
+
     def _audit(self, event: str, details: dict[str, Any], run_id: str | None) -> str:
-        entry = {
-            "at": utc_now(),
-            "event": event,
-            "os_user": os_user(),
-            "tool_version": __version__,
-            "run_id": run_id,
-            "details": details,
-        }
-        digest = sha256_hex(canonical_json(entry).encode())
-        chain = chain_next(self._last_chain("audit_log", "entry_id"), digest)
-        self.conn.execute(
-            "INSERT INTO audit_log(at, event, os_user, tool_version, run_id, details, sha256, chain) VALUES (?,?,?,?,?,?,?,?)",
-            (
-                entry["at"],
-                event,
-                entry["os_user"],
-                __version__,
-                run_id,
-                canonical_json(details),
-                digest,
-                chain,
-            ),
-        )
-        return chain
+        return auditlog.append(self.conn, event, details, run_id)
 
     # -- runs -----------------------------------------------------------------------------
     def start_run(self, run_id: str, tenant: str, params: dict[str, Any], params_hash: str) -> None:
@@ -265,49 +278,82 @@ class Archive:
         page_number: int,
         next_token: str,
         record_count: int,
+        stored: tuple[bytes, str] | None = None,
     ) -> int:
-        digest = sha256_hex(resp.raw)
-        chain = chain_next(self._last_chain("pages", "page_id"), digest)
-        body, encoding = (
-            (zlib.compress(resp.raw, 6), "zlib") if self.compress else (resp.raw, "identity")
-        )
-        cur = self.conn.execute(
-            """INSERT INTO pages(run_id, dataset, dataset_type, chunk_start, query, page_number, request_token,
-                   next_token, http_status, url, received_at, encoding, body, size, sha256, record_count, columns, chain)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-            (
-                run_id,
-                chunk.dataset,
-                chunk.dataset_type,
-                chunk.start_key,
-                canonical_json(query),
-                page_number,
-                resp.request_token or "",
-                next_token,
-                resp.status,
-                resp.url,
-                resp.received_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                encoding,
-                body,
-                len(resp.raw),
-                digest,
-                record_count,
-                canonical_json(resp.columns),
-                chain,
+        last = self.conn.execute(
+            "SELECT page_id, chain FROM pages ORDER BY page_id DESC LIMIT 1"
+        ).fetchone()
+        meta: dict[str, Any] = {
+            "page_id": (last[0] if last else 0) + 1,
+            "run_id": run_id,
+            "dataset": chunk.dataset,
+            "dataset_type": chunk.dataset_type,
+            "chunk_start": chunk.start_key,
+            "query": canonical_json(query),
+            "page_number": page_number,
+            "request_token": resp.request_token or "",
+            "next_token": next_token,
+            "http_status": resp.status,
+            "url": resp.url,
+            "received_at": resp.received_at.isoformat(timespec="milliseconds").replace(
+                "+00:00", "Z"
             ),
+            "size": len(resp.raw),
+            "record_count": record_count,
+            "columns": canonical_json(resp.columns),
+        }
+        digest = sha256_hex(resp.raw)
+        chain = page_chain_next(
+            last[1] if last else GENESIS, CHAIN_BODY_META, digest, page_meta_digest(meta)
         )
-        return int(cur.lastrowid or 0)
+        body, encoding = stored or _stored_body(resp.raw, self.compress)
+        self.conn.execute(
+            """INSERT INTO pages(page_id, run_id, dataset, dataset_type, chunk_start, query, page_number,
+                   request_token, next_token, http_status, url, received_at, size, record_count, columns,
+                   encoding, body, sha256, chain, chain_rule)
+               VALUES (:page_id, :run_id, :dataset, :dataset_type, :chunk_start, :query, :page_number,
+                   :request_token, :next_token, :http_status, :url, :received_at, :size, :record_count,
+                   :columns, :encoding, :body, :sha256, :chain, :chain_rule)""",
+            {
+                **meta,
+                "encoding": encoding,
+                "body": body,
+                "sha256": digest,
+                "chain": chain,
+                "chain_rule": CHAIN_BODY_META,
+            },
+        )
+        return int(meta["page_id"])
 
     def store_page(
-        self, run_id: str, chunk: Chunk, page: Page, query: dict[str, str]
+        self,
+        run_id: str,
+        chunk: Chunk,
+        page: Page,
+        query: dict[str, str],
+        prepared: Prepared | None = None,
     ) -> PageResult:
-        """Archive one page, its records and the cursor advance in one transaction."""
+        """Archive one page, its records and the cursor advance in one transaction.
+
+        ``prepared``: :func:`prepare` of the page, done by the worker that fetched it (so
+        the compression, which releases the GIL, runs beside the writer)."""
+        if prepared is None or prepared.compressed != self.compress:
+            prepared = prepare(page, compress=self.compress)
         with self.transaction():
             page_id = self._insert_page(
-                run_id, chunk, page, query, page.number, page.next_token, len(page.records)
+                run_id,
+                chunk,
+                page,
+                query,
+                page.number,
+                page.next_token,
+                len(page.records),
+                prepared.body,
             )
-            ids, fell_back = self._derive(chunk, page, page_id)
-            new, dup, conflicts = self._insert_records(chunk, ids, page_id, regroup=fell_back)
+            ids, fell_back = self._derive(chunk, page, page_id, prepared.canon)
+            done = self.records.insert(
+                chunk, page.column_names, page.records, ids, page_id, regroup=fell_back
+            )
             self._check_schema(chunk.dataset, page.columns, page_id)
             at_end, outside = (0, 0)
             if not chunk.daily:
@@ -330,15 +376,21 @@ class Archive:
                     *_chunk_key(chunk),
                 ),
             )
-        return PageResult(page_id, new, dup, conflicts)
+        return PageResult(page_id, done.new, done.duplicates, done.conflicts)
 
-    def _derive(self, chunk: Chunk, page: Page, page_id: int) -> tuple[list[Identity], bool]:
+    def _derive(
+        self,
+        chunk: Chunk,
+        page: Page,
+        page_id: int,
+        canon: tuple[list[str], list[str]] | None = None,
+    ) -> tuple[list[Identity], bool]:
         """Identities of the page's records; a key rule the page disproves is recorded and
         the stream's latest versions regrouped (keys.py)."""
         stream = (chunk.dataset, chunk.dataset_type)
         gone = self._abandoned.setdefault(stream, set())
         ids, _rule, fallbacks = page_identities(
-            chunk.dataset, chunk.dataset_type, page.column_names, page.records, gone
+            chunk.dataset, chunk.dataset_type, page.column_names, page.records, gone, canon
         )
         for f in fallbacks:
             self.conn.execute(
@@ -367,104 +419,6 @@ class Archive:
             )
             gone.add(f.rule)
         return ids, bool(fallbacks)
-
-    def _insert_records(
-        self, chunk: Chunk, ids: list[Identity], page_id: int, *, regroup: bool
-    ) -> tuple[int, int, int]:
-        """Insert the records not archived yet (identical content dedupes), flag conflicts,
-        keep latest_records current; ``regroup``: a key fallback came with this page."""
-        ds, dtype = chunk.dataset, chunk.dataset_type
-        known = self._existing(
-            "SELECT sha256 FROM records WHERE dataset=? AND dataset_type=? AND sha256 IN ({})",
-            [ds, dtype],
-            list({i.sha256 for i in ids}),
-        )
-        fresh: list[tuple[int, Identity]] = []
-        for i, ident in enumerate(ids):
-            if ident.sha256 in known:
-                continue
-            known.add(ident.sha256)
-            fresh.append((i, ident))
-        dup = len(ids) - len(fresh)
-        if not fresh:
-            return 0, dup, 0
-        # versions already archived under the same (key, COMMIT_TS): a conflict if content differs
-        earlier: dict[tuple[str, str, str], int] = {}
-        by_kind: dict[str, set[str]] = {}
-        for _, ident in fresh:
-            by_kind.setdefault(ident.kind, set()).add(ident.key)
-        for kind, keys in by_kind.items():
-            part = list(keys)
-            for n in range(0, len(part), 500):
-                sub = part[n : n + 500]
-                for rid, key, ts in self.conn.execute(
-                    f"""SELECT record_id, row_key, commit_ts FROM records WHERE dataset=? AND dataset_type=?
-                        AND row_key IN ({",".join("?" * len(sub))}) AND key_kind=?""",
-                    [ds, dtype, *sub, kind],
-                ):
-                    earlier.setdefault((kind, key, ts), rid)
-        next_id = (self.conn.execute("SELECT max(record_id) FROM records").fetchone()[0] or 0) + 1
-        rows, latest, conflict_rows = [], [], []
-        fallback_day = chunk.day
-        now = utc_now()
-        for n, (i, ident) in enumerate(fresh):
-            rid = next_id + n
-            prior = earlier.get((ident.kind, ident.key, ident.commit_ts))
-            if prior is not None:
-                conflict_rows.append((ds, ident.key, ident.commit_ts, rid, prior, now))
-            else:
-                earlier[(ident.kind, ident.key, ident.commit_ts)] = rid
-            rows.append(
-                (
-                    rid,
-                    ds,
-                    dtype,
-                    ident.key,
-                    ident.kind,
-                    ident.natural_key,
-                    ident.commit_ts,
-                    ident.row_date or fallback_day,
-                    ident.interval,
-                    ident.canon,
-                    ident.sha256,
-                    page_id,
-                    i,
-                    int(prior is not None),
-                )
-            )
-            latest.append((ds, dtype, ident.kind, ident.key, rid, ident.commit_ts))
-        self.conn.executemany(
-            """INSERT INTO records(record_id, dataset, dataset_type, row_key, key_kind, natural_key, commit_ts,
-                   row_date, interval_start, values_json, sha256, page_id, row_index, conflict)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-            rows,
-        )
-        if conflict_rows:
-            self.conn.executemany(
-                "INSERT INTO conflicts(dataset, row_key, commit_ts, record_id, earlier_id, detected_at) VALUES (?,?,?,?,?,?)",
-                conflict_rows,
-            )
-        if regroup:
-            rebuild_latest(self.conn, (ds, dtype))
-        else:
-            self.conn.executemany(
-                """INSERT INTO latest_records(dataset, dataset_type, key_kind, row_key, record_id, commit_ts)
-                   VALUES (?,?,?,?,?,?)
-                   ON CONFLICT(dataset, dataset_type, key_kind, row_key) DO UPDATE SET
-                       record_id=excluded.record_id, commit_ts=excluded.commit_ts
-                   WHERE (excluded.commit_ts, excluded.record_id) > (latest_records.commit_ts, latest_records.record_id)""",
-                latest,
-            )
-        return len(fresh), dup, len(conflict_rows)
-
-    def _existing(self, sql: str, head: list[Any], values: list[str]) -> set[str]:
-        out: set[str] = set()
-        for n in range(0, len(values), 500):
-            part = values[n : n + 500]
-            out.update(
-                r[0] for r in self.conn.execute(sql.format(",".join("?" * len(part))), head + part)
-            )
-        return out
 
     def _check_schema(self, dataset: str, columns: list[dict[str, str]], page_id: int) -> None:
         current = canonical_json(columns)
@@ -550,20 +504,49 @@ def _chunk_key(chunk: Chunk) -> tuple[str, str, str, str]:
 
 
 class _Tx:
-    """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any exception."""
+    """One operation's transaction: BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any exception.
+
+    Inside a writer's group (:meth:`Archive.group`) it is a savepoint instead, so a failing
+    operation is undone alone and the group's earlier operations still commit."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.nested = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.nested = self.conn.in_transaction
+        self.conn.execute("SAVEPOINT op" if self.nested else "BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if not self.nested:
+            self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        elif exc_type is None:
+            self.conn.execute("RELEASE op")
+        elif self.conn.in_transaction:  # (an error SQLite rolled back itself leaves none)
+            self.conn.execute("ROLLBACK TO op")
+            self.conn.execute("RELEASE op")
+
+
+class _Group:
+    """Several operations in one transaction (one fsync): see :meth:`Archive.group`."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def __enter__(self) -> sqlite3.Connection:
+    def __enter__(self) -> _Group:
         self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
+        return self
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        else:
-            self.conn.execute("ROLLBACK")
+        if not self.conn.in_transaction:
+            return  # SQLite already rolled it back (e.g. a full disk)
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+    @property
+    def open(self) -> bool:
+        """False when SQLite rolled the group back itself: nothing in it was stored."""
+        return self.conn.in_transaction
 
 
 def open_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:
@@ -578,4 +561,4 @@ def open_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:
     return conn
 
 
-__all__ = ["DAILY", "Archive", "PageResult", "open_reader", "page_body", "utc_now"]
+__all__ = ["DAILY", "Archive", "PageResult", "open_reader", "os_user", "page_body", "utc_now"]

@@ -1,4 +1,4 @@
-"""Archive commands: verify-archive, backup, export-dataset, login."""
+"""Archive commands: verify-archive, checkpoint, backup, export-dataset, coverage, login."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from archiver.cli import common
+from archiver.cli import common, monitor
 from archiver.credentials import (
     ENV_SECRET,
     NO_KEYRING_ADVICE,
@@ -19,17 +19,51 @@ from archiver.credentials import (
 )
 from archiver.datasets import DATASET_NAMES, UnknownDatasetError
 from archiver.services import archive as archive_service
+from archiver.services import checkpoints
 from archiver.timerange import RangeError, parse_bound
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     v = sub.add_parser(
         "verify-archive",
-        help="recompute every checksum and chain of an archive",
-        description="Recompute every page and record checksum and both hash chains, and re-derive every record from its raw page. Exits 1 on any mismatch, naming the first.",
+        help="recompute every checksum and chain of an archive, and prove its past",
+        description="Recompute every page and record checksum and both hash chains (a page's "
+        "chain covers its metadata too), and re-derive every record from its raw page. Every "
+        "checkpoint the audit log and the sidecar (ARCHIVE.checkpoints) record, and every "
+        "--expect-head given, must be a prefix of the chains; coverage and run summaries must "
+        "not claim more than the pages present. Exits 1 on any mismatch, naming the first. "
+        "On success it records a verify-archive entry and a checkpoint, unless --read-only.",
     )
     common.add_archive(v)
+    v.add_argument(
+        "--read-only",
+        action="store_true",
+        help="check without writing anything (no audit entry, no checkpoint)",
+    )
+    v.add_argument(
+        "--expect-head",
+        action="append",
+        default=[],
+        metavar="N:HEX",
+        help="a checkpoint kept elsewhere (page count and page-chain head, as `archiver "
+        "checkpoint` prints it; or pages:N:HEX/audit:M:HEX) that must be a prefix of the "
+        "archive's chains (repeatable)",
+    )
+    v.add_argument("--json", action="store_true", help="print only one JSON document")
     v.set_defaults(func=run_verify)
+
+    k = sub.add_parser(
+        "checkpoint",
+        help="print the archive's current checkpoint, to keep elsewhere",
+        description="Print the archive's checkpoint now: page count and page-chain head, audit "
+        "entry count and audit head, signed with the local signing key when it can be loaded. "
+        "Keep it outside the archive (mail, ticket, print); `archiver verify-archive "
+        "--expect-head N:HEX` later proves the archive still begins with what it held. "
+        "Writes nothing.",
+    )
+    common.add_archive(k)
+    k.add_argument("--json", action="store_true", help="the signed checkpoint record as JSON")
+    k.set_defaults(func=run_checkpoint)
 
     b = sub.add_parser("backup", help="copy an archive safely (SQLite backup API)")
     common.add_archive(b)
@@ -61,11 +95,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="every archived version, not only the latest per key",
     )
     e.add_argument(
+        "--csv-formulas",
+        choices=archive_service.CSV_FORMULA_MODES,
+        default="escape",
+        help="csv: escape (default) prefixes ' to cells that a spreadsheet would run as a formula "
+        "(=, +, -, @, tab, CR; plain numbers excepted) and to cells starting with ', header "
+        "included, so it can be undone exactly; raw writes the exact strings",
+    )
+    e.add_argument(
         "--out",
         type=Path,
         required=True,
         metavar="PATH",
-        help="file (csv, jsonl) or directory (parquet)",
+        help="file (csv, jsonl; not a directory) or directory (parquet: dataset=NAME/ must not "
+        "exist in it yet)",
     )
     e.set_defaults(func=run_export_dataset)
 
@@ -97,13 +140,50 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    clock = monitor.Clock()
+    path = common.archive_path(args)
     try:
-        report = archive_service.verify(common.archive_path(args), via="cli")
-    except (FileNotFoundError, sqlite3.DatabaseError) as exc:
+        expect = [checkpoints.parse(text, source="--expect-head") for text in args.expect_head]
+        report = archive_service.verify(path, via="cli", read_only=args.read_only, expect=expect)
+    except (
+        FileNotFoundError,
+        sqlite3.DatabaseError,
+        checkpoints.CheckpointError,
+        archive_service.ArchiveVersionError,
+    ) as exc:
         print(f"archiver verify-archive: {exc}", file=sys.stderr)
+        if args.json:
+            monitor.emit(clock.doc("verify-archive", "error", 2, archive=path, error=str(exc)))
         return 2
-    print(report.summary())
-    return 0 if report.ok else 1
+    code = 0 if report.ok else 1
+    if args.json:
+        monitor.emit(monitor.verify_doc(clock, report, path, code))
+    else:
+        print(report.summary())
+    return code
+
+
+def run_checkpoint(args: argparse.Namespace) -> int:
+    path = common.archive_path(args)
+    try:
+        cp = checkpoints.current(path)
+    except (FileNotFoundError, sqlite3.DatabaseError) as exc:
+        print(f"archiver checkpoint: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(cp.as_dict(), indent=2, ensure_ascii=False))
+        return 0
+    print(cp.short())
+    print(f"archive {path.resolve()} (id {cp.archive_id}), taken {cp.at}")
+    if cp.signature:
+        print(f"signed by {cp.signer} ({cp.alg}): {cp.signature}")
+    else:
+        print(f"unsigned: {cp.unsigned}")
+    print(
+        f"Keep this outside the archive; `archiver verify-archive --expect-head "
+        f"{cp.pages}:{cp.chain_head}` proves the archive still begins with these pages."
+    )
+    return 0
 
 
 def run_backup(args: argparse.Namespace) -> int:
@@ -130,6 +210,7 @@ def run_export_dataset(args: argparse.Namespace) -> int:
             start=start,
             end=end,
             all_versions=args.all_versions,
+            csv_formulas=args.csv_formulas,
         )
     except (archive_service.ExportError, RangeError, FileNotFoundError) as exc:
         print(f"archiver export-dataset: {exc}", file=sys.stderr)

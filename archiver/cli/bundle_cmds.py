@@ -1,4 +1,5 @@
-"""``archiver export`` (signed audit bundle), ``archiver verify`` and ``archiver keys``."""
+"""``archiver export`` (signed audit bundle), ``archiver verify``, ``archiver keys`` and
+``archiver trust``."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from archiver.timerange import RangeError, parse_bound
 EXPORT_EXIT_CODES = """exit codes:
   0  the bundle is written and signed
   2  usage error: a bad or inverted --from/--to, a time off the 15-minute marks, an
-     unknown profile, a non-empty --out directory, an archive that cannot be read
+     unknown profile, a non-empty --out directory or an existing DIR.zip, a timestamp
+     authority that fails, an archive that cannot be read
   3  nothing archived is in scope: no bundle is written (--allow-empty writes one that
      says so)
   4  the signing key cannot be used (passphrase: ARCHIVER_KEY_PASSPHRASE or the keyring)
@@ -83,7 +85,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="write a bundle even when nothing archived is in scope (otherwise: exit 3)",
     )
-    e.add_argument("--zip", action="store_true", help="also write DIR.zip")
+    e.add_argument(
+        "--zip", action="store_true", help="also write DIR.zip (refused if that file exists)"
+    )
+    e.add_argument(
+        "--tsa-url",
+        metavar="URL",
+        default=None,
+        help=f"RFC 3161 timestamp authority for trusted time: a document timestamp on the report "
+        f"and a timestamp token on the tag-manifest signature (default: ${bundles.ENV_TSA_URL}, "
+        "else none)",
+    )
     e.add_argument("--key-dir", type=Path, default=None, help=argparse.SUPPRESS)
     e.add_argument(
         "--out", type=Path, required=True, metavar="DIR", help="the bundle directory to create"
@@ -92,14 +104,53 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
     v = sub.add_parser(
         "verify",
-        help="verify an audit bundle (directory or zip)",
-        description="Check every file hash, the tag manifest, the CMS and PDF signatures, and that CSV, JSONL and raw pages agree. Exits 1 naming the first problem.",
+        help="verify an audit bundle (directory or zip) and that its signer is trusted",
+        description="Check every file hash, the tag manifest, the CMS and PDF signatures (and "
+        "their RFC 3161 timestamps, if any), that CSV, JSONL and raw pages agree, and that the "
+        "signer is trusted: the local signing key (current or retired), a certificate of the "
+        "trust store (archiver trust), or the one given with --expect-fingerprint.",
+        epilog="exit codes: 0 verified and the signer trusted; 3 intact, but the signer (or a "
+        "timestamp authority) is not trusted; 1 failed: changed, damaged, refused, or signed "
+        "by another than the expected signer; 2 usage error",
     )
     v.add_argument("bundle", type=Path, metavar="BUNDLE")
+    v.add_argument(
+        "--expect-fingerprint",
+        type=_fingerprint,
+        metavar="SHA256",
+        help="the signer certificate's SHA-256 fingerprint you obtained out of band (hex, colons "
+        "optional): trust only this signer for this check; another signer fails (exit 1)",
+    )
+    v.add_argument("--key-dir", type=Path, default=None, help=argparse.SUPPRESS)
     v.set_defaults(func=run_verify)
+
+    t = sub.add_parser(
+        "trust",
+        help="the certificates whose bundles `archiver verify` trusts",
+        description="add CERT.pem (or a bundle directory or zip: its signer.pem), list, or "
+        "remove FINGERPRINT. The local signing key's certificates, current and retired, are "
+        "always trusted. add --tsa ROOT.pem: the root certificate a timestamp authority must "
+        "chain to (never a signer).",
+    )
+    t.add_argument("action", choices=("add", "list", "remove"))
+    t.add_argument("target", nargs="?", metavar="CERT|FINGERPRINT")
+    t.add_argument(
+        "--tsa",
+        type=Path,
+        metavar="ROOT.pem",
+        help="add: trust this root certificate for timestamp authorities (not for signers)",
+    )
+    t.add_argument("--key-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    t.set_defaults(func=run_trust)
 
     k = sub.add_parser("keys", help="show, create or import the signing key")
     k.add_argument("action", choices=("show", "create", "import"))
+    k.add_argument(
+        "--force",
+        action="store_true",
+        help="create/import: replace an existing key; the old key and certificate are kept "
+        "(renamed with their fingerprint) and stay trusted for verification",
+    )
     k.add_argument("--pkcs12", type=Path, help="import: a PKCS#12 file")
     k.add_argument("--key", type=Path, help="import: a PEM private key")
     k.add_argument("--cert", type=Path, help="import: a PEM certificate")
@@ -110,6 +161,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     k.add_argument("--key-dir", type=Path, default=None, help=argparse.SUPPRESS)
     k.set_defaults(func=run_keys)
+
+
+def _fingerprint(text: str) -> str:
+    try:
+        return keys.parse_fingerprint(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _scope(args: argparse.Namespace) -> bundles.Scope:
@@ -152,6 +210,7 @@ def run_bundle_export(args: argparse.Namespace) -> int:
                 identity=ident,
                 make_zip=args.zip,
                 allow_empty=args.allow_empty,
+                tsa=args.tsa_url,
             ),
             lambda line: print(line, file=sys.stderr),
         )
@@ -180,6 +239,9 @@ def _print_result(result: bundles.BundleResult, fingerprint: str) -> None:
         f"{result.interactions:,} interactions, {result.segments:,} segment rows, {result.traces:,} trace rows, report {result.pages:,} pages"
     )
     print(f"Signer certificate SHA-256: {fingerprint}")
+    print(
+        "Give this fingerprint to the recipient separately (not with the bundle): it is how they know the bundle is yours."
+    )
     if result.gaps:
         print(f"Coverage: {len(result.gaps)} gap(s) stated in the report and bag-info.txt:")
         for g in result.gaps[:20]:
@@ -190,17 +252,87 @@ def _print_result(result: bundles.BundleResult, fingerprint: str) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    rep = bundles.verify(args.bundle)
+    if not args.bundle.exists():
+        print(f"archiver verify: {args.bundle}: no such file or directory", file=sys.stderr)
+        return 2
+    rep = bundles.verify(
+        args.bundle, expect_fingerprint=args.expect_fingerprint, key_dir=args.key_dir
+    )
     print(rep.summary())
-    return 0 if rep.ok else 1
+    if rep.state == bundles.UNTRUSTED and not rep.signer_trusted:
+        print(_pin_advice(args.bundle, rep.fingerprint))
+    return rep.exit_code
+
+
+def _pin_advice(bundle: Path, fingerprint: str) -> str:
+    where = bundles.printable(str(bundle))
+    return (
+        "Anyone can make an intact bundle with a key of their own: compare this fingerprint with "
+        "one you obtained from the signer out of band (not from the bundle or the message that "
+        "brought it). If they are the same, pin it for this check:\n"
+        f"  archiver verify {where} --expect-fingerprint {fingerprint}\n"
+        "or trust this signer from now on:\n"
+        f"  archiver trust add {where}"
+    )
+
+
+def run_trust(args: argparse.Namespace) -> int:
+    try:
+        if args.action == "list":
+            _print_trust(*keys.trust_list(args.key_dir), keys.trust_store_dir(args.key_dir))
+            return 0
+        if args.tsa and (args.target or args.action != "add"):
+            print("archiver trust: --tsa ROOT.pem goes with add, alone", file=sys.stderr)
+            return 2
+        target = args.tsa or args.target
+        if not target:
+            what = (
+                "CERT.pem (or a bundle), or --tsa ROOT.pem"
+                if args.action == "add"
+                else "FINGERPRINT"
+            )
+            print(f"archiver trust {args.action}: give {what}", file=sys.stderr)
+            return 2
+        if args.action == "remove":
+            for gone in keys.trust_remove(str(target), key_dir=args.key_dir):
+                print(f"No longer trusted: {bundles.printable(gone.subject)} {gone.fingerprint}")
+            return 0
+        kind = keys.TSA if args.tsa else keys.SIGNER
+        added = keys.trust_add(Path(target), kind=kind, key_dir=args.key_dir)
+        print(
+            f"Trusted ({'timestamp authority root' if args.tsa else 'signer'}): "
+            f"{bundles.printable(added.subject)}\nSHA-256 fingerprint: {added.fingerprint}"
+        )
+        return 0
+    except ValueError as exc:
+        print(f"archiver trust: {exc}", file=sys.stderr)
+        return 2
+    except keys.TrustError as exc:
+        print(f"archiver trust: {bundles.printable(str(exc))}", file=sys.stderr)
+        return 1
+
+
+def _print_trust(local: list[keys.TrustedCert], store: list[keys.TrustedCert], where: Path) -> None:
+    print("Always trusted (the local signing key):")
+    for t in local or []:
+        print(f"  {t.fingerprint}  {bundles.printable(t.subject)}  ({t.source})")
+    if not local:
+        print("  (no signing key yet)")
+    print(f"Trust store ({where}):")
+    for t in store:
+        kind = "" if t.kind == keys.SIGNER else "  [timestamp authority root]"
+        print(f"  {t.fingerprint}  {bundles.printable(t.subject)}  added {t.added or '?'}{kind}")
+    if not store:
+        print("  (empty: `archiver trust add CERT.pem` adds one)")
 
 
 def run_keys(args: argparse.Namespace) -> int:
     try:
+        retired = ""
         if args.action == "show":
             ident = keys.load(args.key_dir)
         elif args.action == "create":
-            ident = keys.create(args.key_dir)
+            ident, retired = keys.create(args.key_dir, force=args.force)
         else:
             if not (args.pkcs12 or (args.key and args.cert)):
                 print(
@@ -215,6 +347,7 @@ def run_keys(args: argparse.Namespace) -> int:
                 cert=args.cert,
                 password=password,
                 directory=args.key_dir,
+                force=args.force,
             )
     except FileNotFoundError:
         print(
@@ -222,10 +355,18 @@ def run_keys(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    except keys.KeyExistsError as exc:
+        print(f"archiver keys {args.action}: {exc}", file=sys.stderr)
+        return 1
     except keys.SigningKeyError as exc:
         print(f"archiver keys: {exc}", file=sys.stderr)
         return 4
     print(
-        f"Subject: {ident.subject}\nSHA-256 fingerprint: {ident.fingerprint}\nCertificate: {ident.cert_path}"
+        f"Subject: {bundles.printable(ident.subject)}\nSHA-256 fingerprint: {ident.fingerprint}\nCertificate: {ident.cert_path}"
     )
+    if retired:
+        print(f"Retired (kept, still trusted for verification): {retired}")
+    if args.action == "show":
+        for cert, why in keys.local_certificates(args.key_dir)[1:]:
+            print(f"Retired: {keys.cert_fingerprint(cert)} ({why})")
     return 0

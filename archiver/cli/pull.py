@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import json
+import logging
 import signal
 import sqlite3
 import sys
 import threading
 import time
+from typing import Any
 
+from archiver import logs
 from archiver.api import NotReadyPolicy
 from archiver.api.query import BULK_PAGE_SIZE
 from archiver.api.retry import RetryPolicy
-from archiver.cli import common
+from archiver.cli import common, monitor
 from archiver.credentials import CredentialError, resolve
 from archiver.datasets import DATASET_NAMES, UnknownDatasetError, get_dataset
 from archiver.jobs import drive
 from archiver.pull.engine import PullEngine
-from archiver.pull.outcome import EXIT_CANCELLED, EXIT_ERROR, EXIT_USAGE, RunResult
+from archiver.pull.outcome import EXIT_BUSY, EXIT_CANCELLED, EXIT_ERROR, EXIT_USAGE, RunResult
 from archiver.pull.plan import Plan
 from archiver.pull.progress import Progress, format_eta
 from archiver.services import pull as pulls
@@ -33,6 +35,8 @@ EXIT_CODES_HELP = """exit codes:
      command (failed chunks) or use --retry-pending (pending ones)
   4  authentication failed: check the client id and secret
   5  finished, but some datasets are not entitled (403) for this tenant
+  6  archive busy: another pull (a scheduled one, or the desktop app's) holds the
+     archive's lock; nothing was done. "archive busy: pull running since … (pid N)"
   130 cancelled (Ctrl-C); rerun the same command or use --resume
 """
 
@@ -97,7 +101,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="DURATION",
         help="with --incremental: re-read this much (e.g. 2d, 12h; default 2d)",
     )
-    p.add_argument("--json", action="store_true", help="print only a JSON summary (for cron)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print only one JSON document (status, exit_code, totals, errors, archive, "
+        "duration): for monitoring",
+    )
+    p.add_argument(
+        "--unattended",
+        action="store_true",
+        help="a scheduled run (archiver schedule sets it): recorded in the audit log",
+    )
     p.add_argument("--retry-initial", type=float, default=1.0, metavar="S", help=argparse.SUPPRESS)
     p.add_argument(
         "--not-ready-initial", type=float, default=30.0, metavar="S", help=argparse.SUPPRESS
@@ -105,47 +119,47 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(func=run)
 
 
-def _usage(msg: str) -> int:
-    print(f"archiver pull: {msg}", file=sys.stderr)
-    return EXIT_USAGE
+log = logging.getLogger(__name__)
+
+
+class _Early:
+    """A pull that ends before running: the message on stderr, and with --json the
+    monitoring document on stdout."""
+
+    def __init__(self, args: argparse.Namespace, clock: monitor.Clock) -> None:
+        self.args = args
+        self.clock = clock
+
+    def end(self, code: int, status: str, msg: str, **more: Any) -> int:
+        print(f"archiver pull: {msg}" if code != EXIT_BUSY else msg, file=sys.stderr)
+        log.warning("pull %s: %s", status, msg)
+        if self.args.json:
+            path = common.archive_path(self.args)
+            monitor.emit(self.clock.doc("pull", status, code, archive=path, error=msg, **more))
+        return code
 
 
 def run(args: argparse.Namespace) -> int:
+    clock = monitor.Clock()
+    early = _Early(args, clock)
     try:
-        tenant = common.tenant(args)
-        datasets = list(DATASET_NAMES) if args.all else (args.dataset or [])
-        for d in datasets:
-            get_dataset(d)
-        creds = resolve(tenant.label, args.client_id)
-        options = pulls.PullOptions(
-            workers=args.workers,
-            page_size=args.page_size,
-            wait_pending=args.wait_pending,
-            retry=RetryPolicy(
-                attempts=8,
-                initial=args.retry_initial,
-                max_delay=max(args.retry_initial, 60.0),
-                jitter=args.retry_initial,
-            ),
-            not_ready=NotReadyPolicy(initial=args.not_ready_initial),
-        )
-        engine = pulls.open_engine(common.archive_path(args), tenant, creds, options)
+        engine = _open(args)
     except (ValueError, UnknownDatasetError, CredentialError) as exc:
-        return _usage(str(exc))
+        return early.end(EXIT_USAGE, "usage error", str(exc))
+    except pulls.ArchiveBusy as exc:
+        holder = vars(exc.holder) if exc.holder else None
+        return early.end(EXIT_BUSY, "busy", str(exc), holder=holder)
+    except OSError as exc:
+        return early.end(EXIT_ERROR, "error", _cannot_open(args, exc))
     try:
-        plan = _plan(engine, args, datasets)
+        plan = _plan(engine, args, args.datasets)
     except (ValueError, RangeError) as exc:
-        return _usage(str(exc))
+        return early.end(EXIT_USAGE, "usage error", str(exc))
     except (OSError, sqlite3.Error) as exc:
-        print(
-            f"archiver pull: cannot open the archive {common.archive_path(args)}: {exc}. "
-            "Check the path and its permissions.",
-            file=sys.stderr,
-        )
-        return EXIT_ERROR
+        return early.end(EXIT_ERROR, "error", _cannot_open(args, exc))
     if plan is None:
         if args.json:
-            print(json.dumps({"status": "nothing to resume", "exit_code": 0}))
+            monitor.emit(clock.doc("pull", "nothing to resume", 0, archive=engine.archive_path))
         else:
             print("Nothing to resume: no interrupted run in this archive.")
         return 0
@@ -160,12 +174,42 @@ def run(args: argparse.Namespace) -> int:
     result = _drive_with_ctrl_c(engine, plan, args)
     if result is None:
         return EXIT_CANCELLED
-    summary = result.summary()
     if args.json:
-        print(json.dumps(summary, indent=2))
+        monitor.emit(monitor.pull_doc(clock, result, engine.archive_path, args.unattended))
     else:
         _print_summary(result)
     return result.exit_code
+
+
+def _cannot_open(args: argparse.Namespace, exc: Exception) -> str:
+    return (
+        f"cannot open the archive {common.archive_path(args)}: {exc}. "
+        "Check the path and its permissions."
+    )
+
+
+def _open(args: argparse.Namespace) -> PullEngine:
+    """Check the arguments and open an engine holding the archive's lock."""
+    tenant = common.tenant(args)
+    args.datasets = list(DATASET_NAMES) if args.all else (args.dataset or [])
+    for d in args.datasets:
+        get_dataset(d)
+    creds = resolve(tenant.label, args.client_id)
+    options = pulls.PullOptions(
+        workers=args.workers,
+        page_size=args.page_size,
+        wait_pending=args.wait_pending,
+        retry=RetryPolicy(
+            attempts=8,
+            initial=args.retry_initial,
+            max_delay=max(args.retry_initial, 60.0),
+            jitter=args.retry_initial,
+        ),
+        not_ready=NotReadyPolicy(initial=args.not_ready_initial),
+        unattended=args.unattended,
+    )
+    command = "archiver " + logs.redact_argv(sys.argv[1:] if sys.argv[1:] else ["pull"])
+    return pulls.open_engine(common.archive_path(args), tenant, creds, options, command=command)
 
 
 def _drive_with_ctrl_c(
@@ -299,3 +343,5 @@ def _print_summary(result: RunResult) -> None:
         130: "Cancelled. Everything archived so far is kept; rerun the same command (or `archiver pull --resume`) to continue.",
     }.get(result.exit_code, f"Failed: {result.error}")
     print(f"Run {result.run_id}: {result.status}. {verdict}")
+    if result.checkpoint:
+        print(result.checkpoint)

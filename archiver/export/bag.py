@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
@@ -17,6 +19,8 @@ SIGNATURE = "tagmanifest-sha256.txt.p7s"
 SIGNER = "signer.pem"
 VERIFY = "VERIFY.txt"
 TAG_FILES = ("bagit.txt", "bag-info.txt", MANIFEST, SIGNER, VERIFY)
+#: bag-info.txt's field naming the timestamp authority of a timestamped bundle
+TSA_FIELD = "Archiver-Timestamp-Authority"
 
 
 def sha256_file(path: Path) -> str:
@@ -49,7 +53,9 @@ def write_bag_info(bag: Path, fields: list[tuple[str, str]]) -> None:
     (bag / "bag-info.txt").write_text("".join(lines), encoding="utf-8", newline="\n")
 
 
-def sign_tagmanifest(bag: Path, ident: SigningIdentity) -> None:
+def sign_tagmanifest(bag: Path, ident: SigningIdentity, timestamper: Any = None) -> None:
+    """The detached CMS signature of the tag manifest; with a ``timestamper`` (an RFC 3161
+    client) it carries a timestamp token of its signature value as an unsigned attribute."""
     data = (bag / TAGMANIFEST).read_bytes()
     sig = (
         pkcs7.PKCS7SignatureBuilder()
@@ -60,19 +66,52 @@ def sign_tagmanifest(bag: Path, ident: SigningIdentity) -> None:
             [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary],
         )
     )
+    if timestamper is not None:
+        from archiver.export.timestamps import add_signature_timestamp
+
+        sig = add_signature_timestamp(sig, timestamper)
     (bag / SIGNATURE).write_bytes(sig)
 
 
-def parse_manifest(path: Path) -> dict[str, str]:
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+def unsafe_path(name: str) -> str | None:
+    """Why ``name`` is not a plain relative path inside a bag (None when it is one): no
+    absolute path, drive, backslash, control character, empty, ``.`` or ``..`` part."""
+    if not name:
+        return "an empty path"
+    if _UNSAFE.search(name):
+        return "a path with a backslash or a control character"
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return "an absolute path"
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        return "a path that leaves its directory or is not in plain form"
+    return None
+
+
+def parse_manifest_text(text: str, label: str) -> dict[str, str]:
+    """``<sha256>  <path>`` lines; ValueError for a malformed line, a path that is not a
+    plain relative one (it could point outside the bag) or a path listed twice."""
     out: dict[str, str] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         digest, sep, name = line.partition("  ")
-        if not sep or len(digest) != 64:
-            raise ValueError(f"{path.name} line {n} is not '<sha256>  <path>'")
-        out[name.strip()] = digest.lower()
+        if not sep or not _HEX64.fullmatch(digest):
+            raise ValueError(f"{label} line {n} is not '<sha256>  <path>'")
+        why = unsafe_path(name)
+        if why:
+            raise ValueError(f"{label} line {n} names {why}: {name!r} (refused)")
+        if name in out:
+            raise ValueError(f"{label} lists {name!r} twice")
+        out[name] = digest.lower()
     return out
+
+
+def parse_manifest(path: Path) -> dict[str, str]:
+    return parse_manifest_text(path.read_text(encoding="utf-8"), path.name)
 
 
 def read_bag_info(bag: Path) -> dict[str, str]:

@@ -41,9 +41,9 @@ from archiver.archive.auditlog import summarise
 from archiver.archive.columns import dataset_columns
 from archiver.archive.hashing import sha256_hex
 from archiver.archive.store import Archive, open_reader, page_body
-from archiver.export import bag
-from archiver.export.csvsafe import escape_cell
-from archiver.export.keys import SigningIdentity, passphrase_bytes
+from archiver.export import bag, timestamps
+from archiver.export.csvsafe import escape_row
+from archiver.export.keys import SigningIdentity
 from archiver.export.pdf import Front, ReportMeta
 from archiver.export.redact import PROFILES, redact
 from archiver.export.report import RenderError, Report
@@ -118,7 +118,8 @@ def _redact_in_place(rows: list[Row], profile: str, fields: set[str]) -> None:
 
 class _Payload:
     """data/: the two CSV files and records.jsonl, appended to as the windows are read, and the
-    raw pages the rows came from (each page once)."""
+    raw pages the rows came from (each page once). Every CSV cell is escaped by the one rule
+    of csvsafe, header cells included."""
 
     def __init__(self, data: Path, columns: dict[str, list[str]], raw: bool) -> None:
         self.data = data
@@ -131,7 +132,7 @@ class _Payload:
         }
         self.csv = {ds: csv.writer(f, lineterminator="\r\n") for ds, f in self.files.items()}
         for ds, w in self.csv.items():
-            w.writerow(columns[ds] + list(PROVENANCE_COLUMNS))
+            w.writerow(escape_row(columns[ds] + list(PROVENANCE_COLUMNS)))
         self.jsonl = (data / "records.jsonl").open("w", encoding="utf-8", newline="\n")
         if self.raw:
             self.raw.mkdir()
@@ -141,8 +142,10 @@ class _Payload:
             w, columns = self.csv[ds], self.columns[ds]
             for r in rows:
                 w.writerow(
-                    [escape_cell(r.values.get(c, "")) for c in columns]
-                    + [r.sha256, r.page_sha256, r.received_at]
+                    escape_row(
+                        [r.values.get(c, "") for c in columns]
+                        + [r.sha256, r.page_sha256, r.received_at]
+                    )
                 )
         for r in day.segments + day.traces:
             obj = {
@@ -170,7 +173,7 @@ class _Payload:
 
 def _sign_pdf(src: Path, dst: Path, ident: SigningIdentity, bundle_id: str) -> None:
     signer = signers.SimpleSigner.load(
-        str(ident.key_path), str(ident.cert_path), key_passphrase=passphrase_bytes()
+        str(ident.key_path), str(ident.cert_path), key_passphrase=ident.key_passphrase()
     )
     if signer is None:
         raise BundleError("pyHanko could not load the signing key")
@@ -189,10 +192,22 @@ VERIFY_TEXT = """How to verify this audit bundle with standard tools only
 ==========================================================
 
 Bundle {bundle_id}, created {created} by archiver {version}.
-Signer certificate SHA-256 fingerprint (compare with the value you were given separately,
-with bag-info.txt and with the first page of data/report.pdf):
+
+FIRST, THE SIGNER. Anyone can make a bundle that passes every check below with a key of
+their own: the checks prove the bundle is intact and was signed with the key of the
+certificate it carries (signer.pem), not who signed it. Trust signer.pem only if its
+SHA-256 fingerprint is the one you obtained separately, out of band (from the sender by
+phone, letter or a signed message; not from this bundle or the message that brought it):
+
+    openssl x509 -in signer.pem -noout -subject -fingerprint -sha256
+
+must print the fingerprint this bundle states,
 
     {fingerprint}
+
+and that must be the one you were given: this file is part of the bundle, so it cannot
+vouch for its own signer. (`archiver verify --expect-fingerprint FINGERPRINT .` checks all
+of it, the fingerprint included.) Only then does `-CAfile signer.pem` below mean anything.
 
 Run these commands in this directory (the one holding bagit.txt). Each must succeed.
 
@@ -209,13 +224,9 @@ Run these commands in this directory (the one holding bagit.txt). Each must succ
     bagit.py --validate .
 
 3. The tag manifest (which fixes the hashes of everything above) was signed by the key of
-   signer.pem (detached CMS signature):
+   signer.pem (detached CMS signature; the certificate you checked first):
 
     openssl cms -verify -binary -inform DER -in tagmanifest-sha256.txt.p7s -content tagmanifest-sha256.txt -CAfile signer.pem -purpose any -out /dev/null
-
-   and the certificate is the one you expect:
-
-    openssl x509 -in signer.pem -noout -subject -fingerprint -sha256
 
 4. The report's PDF signature covers the whole file and nothing was added after signing:
 
@@ -227,12 +238,23 @@ Run these commands in this directory (the one holding bagit.txt). Each must succ
 5. No file was added: every file under data/ must appear in manifest-sha256.txt:
 
     find data -type f | sort | diff - <(cut -c67- manifest-sha256.txt | sort)
-
+{timestamp_text}
 What is what: data/records.jsonl holds the rows with the exact API strings (the
 authoritative copy). The CSV files are for spreadsheets: cells that would start a formula
-(=, +, -, @, tab, carriage return; plain numbers excepted) carry a leading ' as OWASP
-advises; remove it to get the exact string. data/raw/ holds the raw API responses the rows
-came from, named by their SHA-256 (withheld when a redaction profile is applied).
+(=, +, -, @, tab, carriage return; plain numbers excepted) and cells that start with '
+carry one more leading ' as OWASP advises; remove exactly one leading ' from a cell that
+starts with one to get the exact string (header cells too). data/raw/ holds the raw API
+responses the rows came from, named by their SHA-256 (withheld when a redaction profile is
+applied).
+"""
+
+TIMESTAMP_TEXT = """
+6. Trusted time (RFC 3161, timestamp authority {tsa}): data/report.pdf ends with a document
+   timestamp, which step 4 shows when you also trust the authority's root certificate
+   (pyhanko sign validate --trust signer.pem --trust TSA-ROOT.pem data/report.pdf), and
+   tagmanifest-sha256.txt.p7s carries a timestamp token of its signature (unsigned attribute
+   signature-time-stamp-token; shown by openssl cms -cmsout -print -inform DER -in
+   tagmanifest-sha256.txt.p7s). `archiver verify` checks both.
 """
 
 
@@ -255,6 +277,7 @@ class BundlePlan:
     created: str
     allow_empty: bool = False
     workers: int | None = None  # report render processes (None: report.default_workers())
+    tsa_url: str | None = None
 
     @classmethod
     def new(
@@ -267,9 +290,10 @@ class BundlePlan:
         *,
         allow_empty: bool = False,
         workers: int | None = None,
+        tsa_url: str | None = None,
     ) -> BundlePlan:
         """Refuse an unknown redaction profile, a scope off the 15-minute marks or inverted,
-        or a non-empty target before any work."""
+        a target that is a file or not empty, or a zip that exists already, before any work."""
         if scope.redact not in PROFILES:
             raise BundleError(
                 f"unknown redaction profile {scope.redact!r}; choose one of {', '.join(PROFILES)}"
@@ -278,8 +302,14 @@ class BundlePlan:
             scope.check()
         except ScopeError as exc:
             raise BundleError(str(exc)) from None
+        if out.exists() and not out.is_dir():
+            raise BundleError(f"{out} exists and is not a directory: choose a new directory.")
         if out.exists() and any(out.iterdir()):
             raise BundleError(f"{out} exists and is not empty: choose a new directory.")
+        if make_zip and zip_path_for(out).exists():
+            raise BundleError(
+                f"{zip_path_for(out)} exists: choose another --out (the zip is named after it)."
+            )
         return cls(
             archive_path,
             scope,
@@ -291,6 +321,7 @@ class BundlePlan:
             created=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             allow_empty=allow_empty,
             workers=workers,
+            tsa_url=tsa_url,
         )
 
     @property
@@ -474,25 +505,34 @@ def front_facts(chosen: Selected, meta: ReportMeta) -> Front:
 
 
 def bag_and_sign(plan: BundlePlan, chosen: Selected, meta: ReportMeta) -> None:
-    """Bag and sign: the tag files, both manifests and the CMS signature of the tag manifest."""
+    """Bag and sign: with a timestamp authority, the report's document timestamp first;
+    then the tag files, both manifests and the CMS signature of the tag manifest (with its
+    timestamp token)."""
     work, ident = plan.work, plan.ident
-    (work / "bagit.txt").write_text(bag.BAGIT_TXT, encoding="utf-8", newline="\n")
-    (work / bag.SIGNER).write_bytes(ident.cert_pem())
-    (work / bag.VERIFY).write_text(
-        VERIFY_TEXT.format(
-            bundle_id=plan.bundle_id,
-            created=plan.created,
-            version=__version__,
-            fingerprint=ident.fingerprint,
-        ),
-        encoding="utf-8",
-        newline="\n",
-    )
-    files = bag.payload_files(work)
-    bag.write_bag_info(work, _bag_info(plan, chosen, meta, bag.payload_oxum(files)))
-    bag.write_manifest(work, files, bag.MANIFEST)
-    bag.write_manifest(work, [work / name for name in bag.TAG_FILES], bag.TAGMANIFEST)
-    bag.sign_tagmanifest(work, ident)
+    stamper = timestamps.http_timestamper(plan.tsa_url) if plan.tsa_url else None
+    try:
+        if stamper is not None:
+            timestamps.timestamp_pdf(plan.data / "report.pdf", stamper)
+        (work / "bagit.txt").write_text(bag.BAGIT_TXT, encoding="utf-8", newline="\n")
+        (work / bag.SIGNER).write_bytes(ident.cert_pem())
+        (work / bag.VERIFY).write_text(
+            VERIFY_TEXT.format(
+                bundle_id=plan.bundle_id,
+                created=plan.created,
+                version=__version__,
+                fingerprint=ident.fingerprint,
+                timestamp_text=TIMESTAMP_TEXT.format(tsa=plan.tsa_url) if plan.tsa_url else "",
+            ),
+            encoding="utf-8",
+            newline="\n",
+        )
+        files = bag.payload_files(work)
+        bag.write_bag_info(work, _bag_info(plan, chosen, meta, bag.payload_oxum(files)))
+        bag.write_manifest(work, files, bag.MANIFEST)
+        bag.write_manifest(work, [work / name for name in bag.TAG_FILES], bag.TAGMANIFEST)
+        bag.sign_tagmanifest(work, ident, stamper)
+    except timestamps.TimestampError as exc:
+        raise BundleError(f"timestamp authority {plan.tsa_url}: {exc}") from None
 
 
 def _bag_info(
@@ -531,23 +571,42 @@ def _bag_info(
         *[("Archiver-Coverage-Gap", g) for g in gaps[:500]],
         ("Signer-Subject", plan.ident.subject),
         ("Signer-Fingerprint-SHA256", plan.ident.fingerprint),
+        *([(bag.TSA_FIELD, plan.tsa_url)] if plan.tsa_url else []),
         ("Payload-Oxum", oxum),
     ]
 
 
+def zip_path_for(out: Path) -> Path:
+    """The zip of the bundle directory ``out``: its name with ``.zip`` appended
+    (``b1.final`` → ``b1.final.zip``: never another file's name)."""
+    return out.with_name(out.name + ".zip")
+
+
 def publish(work: Path, out: Path, make_zip: bool) -> Path | None:
     """Publish: move the finished bag into place in one rename; the zip (if asked for) is
-    made from the published directory. Returns the zip's path."""
+    made from the published directory under a temporary name, then linked into place
+    without replacing a file that appeared meanwhile. Returns the zip's path."""
     if out.exists():
         out.rmdir()
     os.replace(work, out)
     if not make_zip:
         return None
-    zip_path = out.with_suffix(".zip")
-    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as z:
-        for p in sorted(out.rglob("*")):
-            if p.is_file():
-                z.write(p, f"{out.name}/{p.relative_to(out).as_posix()}")
+    zip_path = zip_path_for(out)
+    tmp = out.with_name(f".{zip_path.name}.partial-{uuid.uuid4().hex[:8]}")
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+            for p in sorted(out.rglob("*")):
+                if p.is_file():
+                    z.write(p, f"{out.name}/{p.relative_to(out).as_posix()}")
+        try:
+            os.link(tmp, zip_path)  # fails if the name is taken: nothing is overwritten
+        except FileExistsError:
+            raise BundleError(
+                f"{zip_path} appeared while the bundle was written; the bundle is in {out}, "
+                "no zip was made"
+            ) from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return zip_path
 
 
@@ -580,15 +639,24 @@ def export_bundle(
     cancel: threading.Event | Cancel | None = None,
     allow_empty: bool = False,
     workers: int | None = None,
+    tsa_url: str | None = None,
 ) -> Generator[str, None, BundleResult]:
     """Write the bundle to ``out`` (a new directory); yields progress lines, returns a
     BundleResult. ``cancel`` (an Event or a jobs.Cancel) stops it with ExportCancelled,
     leaving nothing behind. A scope with nothing archived raises EmptySelection before
     anything is written, unless ``allow_empty``. ``workers``: report render processes
-    (None: one per core, see report.default_workers; 0: render here)."""
+    (None: one per core, see report.default_workers; 0: render here). ``tsa_url``: an
+    RFC 3161 timestamp authority for trusted time."""
     check = _cancel_check(cancel)
     plan = BundlePlan.new(
-        archive_path, scope, out, ident, make_zip, allow_empty=allow_empty, workers=workers
+        archive_path,
+        scope,
+        out,
+        ident,
+        make_zip,
+        allow_empty=allow_empty,
+        workers=workers,
+        tsa_url=tsa_url,
     )
     conn = open_reader(archive_path)
     try:
@@ -599,6 +667,8 @@ def export_bundle(
         yield f"{ext.interactions:,} interactions, {ext.segments:,} segment rows in scope ({scope.window()})"
         meta = report_meta(plan, chosen)
         pages = yield from write_payload_and_report(conn, plan, chosen, meta, check)
+        if tsa_url:
+            yield f"Timestamping with {tsa_url}"
         bag_and_sign(plan, chosen, meta)
         check()
         zip_path = publish(plan.work, out, make_zip)

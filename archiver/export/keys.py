@@ -7,10 +7,12 @@ from __future__ import annotations
 import datetime
 import getpass
 import os
+import re
 import secrets
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -29,6 +31,10 @@ class SigningKeyError(Exception):
     """The signing key cannot be used; the message says how to fix it."""
 
 
+class KeyExistsError(SigningKeyError):
+    """A signing key exists where a new one was to be written (and no ``force``)."""
+
+
 def default_dir() -> Path:
     return user_data_path("archiver", appauthor=False) / "signing"
 
@@ -36,8 +42,31 @@ def default_dir() -> Path:
 def cert_fingerprint(cert: x509.Certificate) -> str:
     """SHA-256 of the DER certificate, hex with colons (as `openssl x509 -fingerprint`):
     the one spelling on the report, in bag-info.txt, VERIFY.txt and `archiver verify`."""
-    digest = cert.fingerprint(hashes.SHA256()).hex().upper()
+    return _colons(cert.fingerprint(hashes.SHA256()).hex())
+
+
+def _colons(hex_digest: str) -> str:
+    digest = hex_digest.upper()
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def parse_fingerprint(text: str) -> str:
+    """A SHA-256 fingerprint typed by a person (hex, colons or spaces optional, any case;
+    an ``sha256:`` or ``SHA256 Fingerprint=`` prefix allowed) in :func:`cert_fingerprint`'s
+    spelling. ValueError when it is not 64 hex digits."""
+    t = text.strip()
+    t = re.sub(r"^(sha-?256)(\s*fingerprint)?\s*[:=]?\s*", "", t, flags=re.I)
+    digits = re.sub(r"[\s:]", "", t)
+    if not re.fullmatch(r"[0-9A-Fa-f]{64}", digits):
+        raise ValueError(
+            f"{text.strip()!r} is not a SHA-256 fingerprint: give 64 hex digits, colons optional"
+        )
+    return _colons(digits)
+
+
+def fingerprint_file_name(fingerprint: str) -> str:
+    """The fingerprint as a file name part: 64 hex digits, upper case, no colons."""
+    return fingerprint.replace(":", "")
 
 
 @dataclass(frozen=True)
@@ -46,6 +75,12 @@ class SigningIdentity:
     cert: x509.Certificate
     key_path: Path
     cert_path: Path
+    #: the key file's passphrase when the identity was made with one in hand (a throwaway
+    #: key, see :func:`create`); None: the keyring's or ARCHIVER_KEY_PASSPHRASE
+    passphrase: bytes | None = field(default=None, repr=False, compare=False)
+
+    def key_passphrase(self) -> bytes:
+        return self.passphrase if self.passphrase is not None else _passphrase(create=False)
 
     @property
     def fingerprint(self) -> str:
@@ -98,10 +133,77 @@ def _write_private(path: Path, key: ec.EllipticCurvePrivateKey, passphrase: byte
         f.write(data)
 
 
-def create(directory: Path | None = None, common_name: str | None = None) -> SigningIdentity:
-    """A new ECDSA P-256 key and a self-signed certificate valid for ten years."""
+KEY_FILE, CERT_FILE = "key.pem", "cert.pem"
+
+
+def _read_cert(path: Path) -> x509.Certificate | None:
+    try:
+        return x509.load_pem_x509_certificate(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def current_certificate(directory: Path | None = None) -> x509.Certificate | None:
+    """The local signing key's certificate (no passphrase needed), or None."""
+    return _read_cert((directory or default_dir()) / CERT_FILE)
+
+
+def local_certificates(directory: Path | None = None) -> list[tuple[x509.Certificate, str]]:
+    """The certificates of the local signing key, current and retired, with a description
+    of each: bundles signed by any of them are trusted by `archiver verify`."""
     d = directory or default_dir()
-    passphrase = _passphrase(create=True)
+    found: list[tuple[x509.Certificate, str]] = []
+    cert = current_certificate(d)
+    if cert is not None:
+        found.append((cert, "the local signing key"))
+    for path in sorted(d.glob("cert-*.pem")) if d.is_dir() else []:
+        old = _read_cert(path)
+        if old is not None:
+            found.append((old, f"a retired local signing key ({path.name})"))
+    return found
+
+
+def _retire(d: Path, force: bool) -> None:
+    """Make room for a new key in ``d``: refuse when one is there (unless ``force``); with
+    ``force`` the old key and certificate are kept as ``key-<FP>.pem`` / ``cert-<FP>.pem``
+    (FP: the certificate's SHA-256 fingerprint), and stay trusted for verification."""
+    key_path, cert_path = d / KEY_FILE, d / CERT_FILE
+    if not key_path.exists() and not cert_path.exists():
+        return
+    old = _read_cert(cert_path)
+    fp = cert_fingerprint(old) if old is not None else "(certificate unreadable)"
+    if not force:
+        raise KeyExistsError(
+            f"A signing key exists in {d} (certificate SHA-256 {fp}); bundles signed with it "
+            "are matched to it. Refused to replace it: with --force the old key and certificate "
+            "are kept (renamed with their fingerprint) and stay trusted for verification."
+        )
+    stamp = (
+        fingerprint_file_name(fp)
+        if old is not None
+        else f"unreadable-{datetime.datetime.now(datetime.UTC):%Y%m%dT%H%M%SZ}"
+    )
+    for path, prefix in ((key_path, "key"), (cert_path, "cert")):
+        if path.exists():
+            os.replace(path, d / f"{prefix}-{stamp}.pem")
+
+
+def create(
+    directory: Path | None = None,
+    common_name: str | None = None,
+    *,
+    force: bool = False,
+    passphrase: bytes | None = None,
+) -> SigningIdentity:
+    """A new ECDSA P-256 key and a self-signed certificate valid for ten years. Refuses
+    (KeyExistsError) when a key exists, unless ``force``: then the old one is retired. With
+    ``passphrase`` (a throwaway key: the self-test's) neither the keyring nor the
+    environment is consulted, and the identity carries it."""
+    d = directory or default_dir()
+    if not force:
+        _retire(d, force=False)
+    given = passphrase
+    passphrase = given or _passphrase(create=True)
     key = ec.generate_private_key(ec.SECP256R1())
     try:
         who = f"{getpass.getuser()}@{socket.gethostname()}"
@@ -142,15 +244,29 @@ def create(directory: Path | None = None, common_name: str | None = None) -> Sig
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    key_path, cert_path = d / "key.pem", d / "cert.pem"
+    return _store(d, key, cert, passphrase, force, given)
+
+
+def _store(
+    d: Path,
+    key: Any,
+    cert: x509.Certificate,
+    passphrase: bytes,
+    force: bool,
+    given: bytes | None = None,
+) -> SigningIdentity:
+    """Write the key and certificate (retiring an old pair first, see _retire); ``given``:
+    the passphrase the identity carries (a throwaway key's), None for the usual sources."""
+    _retire(d, force)
+    key_path, cert_path = d / KEY_FILE, d / CERT_FILE
     _write_private(key_path, key, passphrase)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return SigningIdentity(key, cert, key_path, cert_path)
+    return SigningIdentity(key, cert, key_path, cert_path, given)
 
 
 def load(directory: Path | None = None) -> SigningIdentity:
     d = directory or default_dir()
-    key_path, cert_path = d / "key.pem", d / "cert.pem"
+    key_path, cert_path = d / KEY_FILE, d / CERT_FILE
     if not key_path.exists() or not cert_path.exists():
         raise FileNotFoundError(f"No signing key in {d}")
     passphrase = _passphrase(create=False)
@@ -175,27 +291,34 @@ def load_or_create(directory: Path | None = None) -> SigningIdentity:
 
 
 def import_pkcs12(
-    p12: Path, password: str | None, directory: Path | None = None
+    p12: Path, password: str | None, directory: Path | None = None, *, force: bool = False
 ) -> SigningIdentity:
     key, cert, _ = pkcs12.load_key_and_certificates(
         p12.read_bytes(), password.encode() if password else None
     )
     if key is None or cert is None:
         raise SigningKeyError(f"{p12} holds no private key and certificate.")
-    return _store_imported(key, cert, directory)
+    return _store_imported(key, cert, directory, force)
 
 
 def import_pem(
-    key_file: Path, cert_file: Path, password: str | None, directory: Path | None = None
+    key_file: Path,
+    cert_file: Path,
+    password: str | None,
+    directory: Path | None = None,
+    *,
+    force: bool = False,
 ) -> SigningIdentity:
     key = serialization.load_pem_private_key(
         key_file.read_bytes(), password.encode() if password else None
     )
     cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
-    return _store_imported(key, cert, directory)
+    return _store_imported(key, cert, directory, force)
 
 
-def _store_imported(key, cert: x509.Certificate, directory: Path | None) -> SigningIdentity:
+def _store_imported(
+    key: Any, cert: x509.Certificate, directory: Path | None, force: bool
+) -> SigningIdentity:
     d = directory or default_dir()
     if cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -203,10 +326,9 @@ def _store_imported(key, cert: x509.Certificate, directory: Path | None) -> Sign
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     ):
         raise SigningKeyError("The certificate does not belong to the private key.")
-    passphrase = _passphrase(create=True)
-    _write_private(d / "key.pem", key, passphrase)
-    (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return SigningIdentity(key, cert, d / "key.pem", d / "cert.pem")
+    if not force:
+        _retire(d, force=False)
+    return _store(d, key, cert, _passphrase(create=True), force)
 
 
 def passphrase_bytes() -> bytes:

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from archiver.archive import coverage
+from archiver.archive import coverage, values
+from archiver.archive.compact import commit_ts_expr
+from archiver.archive.hashing import canonical_record, sha256_hex
 from archiver.timerange import DAY, STEP, api_format
 
 WINDOW_ROWS = 2000  # segment rows per window read at once
@@ -212,10 +214,12 @@ class Extent:
 
 
 def _source(scope: Scope) -> str:
-    return "latest" if scope.versions == "latest" else "records"
+    """Records (with their dataset and type) of every version, or the latest of each row."""
+    return "latest" if scope.versions == "latest" else "records_view"
 
 
 def _filters(scope: Scope) -> tuple[str, list[Any]]:
+    """The scope's filters on a segment's values (its values table aliased ``v``)."""
     where, params = "", []
     for col, value in (
         ("USER_ID", scope.agent),
@@ -223,106 +227,138 @@ def _filters(scope: Scope) -> tuple[str, list[Any]]:
         ("COMM_TYPE", scope.channel),
     ):
         if value:
-            where += f" AND json_extract(r.values_json, '$.{col}') = ?"
+            where += f" AND v.{values.quote(col)} = ?"
             params.append(value)
     if scope.interactions:
-        where += " AND json_extract(r.values_json, '$.INTERACTION_ID') IN (SELECT value FROM json_each(?))"
+        where += ' AND v."INTERACTION_ID" IN (SELECT value FROM json_each(?))'
         params.append(json.dumps(list(scope.interactions)))
     return where, params
+
+
+def _has(conn: sqlite3.Connection, dataset: str, *columns: str) -> bool:
+    """The dataset has a values table with these columns (an archive without the dataset,
+    or without a column a query names, has no row of it in scope)."""
+    have = set(values.table_columns(conn, dataset))
+    return bool(have) and set(columns) <= have
+
+
+def _segment_columns(scope: Scope) -> tuple[str, ...]:
+    cols = [c for c, v in (("USER_ID", scope.agent), ("QUEUE_ID", scope.queue)) if v]
+    cols += ["COMM_TYPE"] if scope.channel else []
+    return ("INTERACTION_ID", *cols)
 
 
 def measure(conn: sqlite3.Connection, scope: Scope) -> Extent:
     """Interactions and segment rows in scope, unplaceable rows, coverage gaps of the window."""
     conn.row_factory = sqlite3.Row
+    gaps = coverage.gaps(conn, (SEGMENTS, TRACE), scope.first, scope.last)
+    reading = coverage.server_reading(conn).describe()
+    if not _has(conn, SEGMENTS, *_segment_columns(scope)):
+        return Extent(gaps=gaps, reading=reading)
     where, params = _filters(scope)
+    src = f"""FROM {_source(scope)} r JOIN {values.table(SEGMENTS)} v ON v.record_id = r.record_id
+              WHERE r.dataset = ? AND r.dataset_type = 'interval'"""
     window = [SEGMENTS, api_format(scope.first, "interval"), api_format(scope.last, "interval")]
-    n_int, n_seg = conn.execute(
-        f"""SELECT count(DISTINCT json_extract(r.values_json, '$.INTERACTION_ID')), count(*)
-            FROM {_source(scope)} r WHERE r.dataset = ? AND r.dataset_type = 'interval'
-            AND r.interval_start BETWEEN ? AND ? {where}""",
-        [*window, *params],
-    ).fetchone()
     intervals = conn.execute(
-        f"""SELECT r.interval_start, count(*) FROM {_source(scope)} r
-            WHERE r.dataset = ? AND r.dataset_type = 'interval'
-            AND r.interval_start BETWEEN ? AND ? {where}
+        f"""SELECT r.interval_start, count(*) {src} AND r.interval_start BETWEEN ? AND ? {where}
             GROUP BY r.interval_start ORDER BY r.interval_start""",
         [*window, *params],
     ).fetchall()
+    (n_int,) = conn.execute(
+        f"""SELECT count(DISTINCT v."INTERACTION_ID") {src}
+            AND r.interval_start BETWEEN ? AND ? {where}""",
+        [*window, *params],
+    ).fetchone()
+    # rows without an own interval, by the day they were pulled for
     (unplaced,) = conn.execute(
-        f"""SELECT count(*) FROM {_source(scope)} r WHERE r.dataset = ? AND r.dataset_type = 'interval'
-            AND r.row_date BETWEEN ? AND ? AND r.interval_start = '' {where}""",
-        [SEGMENTS, scope.first.date().isoformat(), scope.last.date().isoformat(), *params],
+        f"""SELECT count(*) FROM {_source(scope)} r
+            JOIN {values.table(SEGMENTS)} v ON v.record_id = r.record_id
+            JOIN pages p ON p.page_id = r.page_id
+            WHERE r.dataset = ? AND r.dataset_type = 'interval' AND r.interval_start = ''
+            AND substr(p.chunk_start, 1, 8) BETWEEN ? AND ? {where}""",
+        [SEGMENTS, api_format(scope.first, "daily"), api_format(scope.last, "daily"), *params],
     ).fetchone()
     return Extent(
         n_int,
-        n_seg,
+        sum(n for _, n in intervals),
         unplaced,
-        coverage.gaps(conn, (SEGMENTS, TRACE), scope.first, scope.last),
-        coverage.server_reading(conn).describe(),
+        gaps,
+        reading,
         [(k, n) for k, n in intervals],
     )
 
 
-_COLUMNS = """r.record_id, r.row_key, r.commit_ts, r.values_json, r.sha256, r.page_id, r.conflict,
+_COLUMNS = """r.record_id, r.row_key, r.page_id, r.conflict,
               p.sha256 AS page_sha256, p.received_at"""
 
 
 def _rows(conn: sqlite3.Connection, dataset: str, sql: str, params: list[Any]) -> list[Row]:
-    return [
-        Row(
-            dataset,
-            r["record_id"],
-            r["row_key"],
-            r["commit_ts"],
-            json.loads(r["values_json"]),
-            r["sha256"],
-            r["page_id"],
-            r["page_sha256"],
-            r["received_at"],
-            bool(r["conflict"]),
+    """Rows as exported: values from the dataset's table in the record's own column order,
+    the record's SHA-256 recomputed from them (its canonical form); archive order: the row's
+    ROW_DATE_UTC, key and COMMIT_TS."""
+    found = conn.execute(sql, params).fetchall()
+    vals = values.fetch(conn, dataset, [r["record_id"] for r in found])
+    out = []
+    for r in found:
+        v = vals.get(r["record_id"], {})
+        out.append(
+            Row(
+                dataset,
+                r["record_id"],
+                r["row_key"],
+                v.get("COMMIT_TS", ""),
+                v,
+                sha256_hex(canonical_record(list(v), list(v.values())).encode()),
+                r["page_id"],
+                r["page_sha256"],
+                r["received_at"],
+                bool(r["conflict"]),
+            )
         )
-        for r in conn.execute(sql, params)
-    ]
+    out.sort(
+        key=lambda row: (
+            row.values.get("ROW_DATE_UTC", ""),
+            row.row_key,
+            row.commit_ts,
+            row.record_id,
+        )
+    )
+    return out
 
 
 def _segments(conn: sqlite3.Connection, scope: Scope, first: str, last: str) -> list[Row]:
     where, params = _filters(scope)
     sql = f"""SELECT {_COLUMNS} FROM {_source(scope)} r JOIN pages p ON p.page_id = r.page_id
+              JOIN {values.table(SEGMENTS)} v ON v.record_id = r.record_id
               WHERE r.dataset = ? AND r.dataset_type = 'interval'
-              AND r.interval_start BETWEEN ? AND ? {where}
-              ORDER BY r.row_date, r.row_key, r.commit_ts, r.record_id"""
+              AND r.interval_start BETWEEN ? AND ? {where}"""
     return _rows(conn, SEGMENTS, sql, [SEGMENTS, first, last, *params])
 
 
-TRACE_INDEX = "export_trace_index"
-
-
-def _index_traces(conn: sqlite3.Connection, scope: Scope) -> None:
-    """A temporary index (interaction id → trace record) of the trace rows that can belong
-    to the scope: a session's steps carry the day it started, so one day either side.
-    Built once, in the connection's temporary database (a file, not memory)."""
+def _traces(conn: sqlite3.Connection, scope: Scope, ids: list[str]) -> list[Row]:
+    """The trace steps of these interactions, through the values table's index on
+    WORKFLOWSESSION_INTERACTIONID: a session's steps carry the day it started, so their own
+    interval is searched one day either side of the scope."""
+    if not ids or not _has(conn, TRACE, "WORKFLOWSESSION_INTERACTIONID"):
+        return []
     one = timedelta(days=1)
-    conn.execute(f"DROP TABLE IF EXISTS temp.{TRACE_INDEX}")
-    conn.execute(f"CREATE TEMP TABLE {TRACE_INDEX} (iid TEXT NOT NULL, record_id INTEGER NOT NULL)")
-    conn.execute(
-        f"""INSERT INTO temp.{TRACE_INDEX}
-            SELECT json_extract(r.values_json, '$.WORKFLOWSESSION_INTERACTIONID'), r.record_id
-            FROM {_source(scope)} r WHERE r.dataset = ? AND r.dataset_type = 'interval'
-            AND r.row_date BETWEEN ? AND ?
-            AND json_extract(r.values_json, '$.WORKFLOWSESSION_INTERACTIONID') != ''""",
-        [TRACE, (scope.first.date() - one).isoformat(), (scope.last.date() + one).isoformat()],
+    sql = f"""SELECT {_COLUMNS} FROM {values.table(TRACE)} v
+              JOIN {_source(scope)} r ON r.record_id = v.record_id
+              JOIN pages p ON p.page_id = r.page_id
+              WHERE v."WORKFLOWSESSION_INTERACTIONID" IN (SELECT value FROM json_each(?))
+              AND r.dataset = ? AND r.dataset_type = 'interval'
+              AND r.interval_start >= ? AND r.interval_start < ?"""
+    return _rows(
+        conn,
+        TRACE,
+        sql,
+        [
+            json.dumps(ids),
+            TRACE,
+            api_format(scope.first.date() - one, "daily"),
+            api_format(scope.last.date() + 2 * one, "daily"),
+        ],
     )
-    conn.execute(f"CREATE INDEX temp.{TRACE_INDEX}_iid ON {TRACE_INDEX}(iid)")
-
-
-def _traces(conn: sqlite3.Connection, ids: list[str]) -> list[Row]:
-    """The trace steps of these interactions (through the temporary index)."""
-    sql = f"""SELECT {_COLUMNS} FROM temp.{TRACE_INDEX} t
-              JOIN records r ON r.record_id = t.record_id JOIN pages p ON p.page_id = r.page_id
-              WHERE t.iid IN (SELECT value FROM json_each(?))
-              ORDER BY r.row_date, r.row_key, r.commit_ts, r.record_id"""
-    return _rows(conn, TRACE, sql, [json.dumps(ids)])
 
 
 def _number(r: Row) -> int:
@@ -356,18 +392,14 @@ def group(segments: list[Row], traces: list[Row]) -> list[Interaction]:
 def iter_windows(conn: sqlite3.Connection, scope: Scope, extent: Extent) -> Iterator[Window]:
     """The selection, a window at a time (see :meth:`Extent.windows`), in time order."""
     conn.row_factory = sqlite3.Row
-    _index_traces(conn, scope)
-    try:
-        for first, last in extent.windows():
-            segments = _segments(conn, scope, first, last)
-            if not segments:
-                continue
-            ids = sorted({s.values.get("INTERACTION_ID", "") for s in segments})
-            traces = _traces(conn, ids)
-            day = date(int(first[:4]), int(first[4:6]), int(first[6:8]))
-            yield Window(day, segments, traces, group(segments, traces))
-    finally:
-        conn.execute(f"DROP TABLE IF EXISTS temp.{TRACE_INDEX}")
+    for first, last in extent.windows():
+        segments = _segments(conn, scope, first, last)
+        if not segments:
+            continue
+        ids = sorted({s.values.get("INTERACTION_ID", "") for s in segments})
+        traces = _traces(conn, scope, ids)
+        day = date(int(first[:4]), int(first[4:6]), int(first[6:8]))
+        yield Window(day, segments, traces, group(segments, traces))
 
 
 # -- names ------------------------------------------------------------------------------------
@@ -409,14 +441,22 @@ def _names(
     days: tuple[str, str] | None,
     ids: list[str] | None = None,
 ) -> dict[str, str]:
+    """id → name from the dataset's newest version (COMMIT_TS) of each id: rows whose own
+    interval or day lies within ``days`` (YYYY-MM-DD, inclusive), or anywhere."""
+    if not _has(conn, dataset, id_col, name_col):
+        return {}
     where, params = "", [dataset]
     if days:
-        where += " AND dataset_type IN ('interval', 'daily') AND row_date BETWEEN ? AND ?"
-        params += list(days)
+        first = days[0].replace("-", "")
+        after = (date.fromisoformat(days[1]) + timedelta(days=1)).strftime("%Y%m%d")
+        # YYYYMMDD (daily rows) and YYYYMMDDHHmm (interval rows) both sort within the day
+        where += " AND r.interval_start >= ? AND r.interval_start < ?"
+        params += [first, after]
     if ids is not None:
-        where += f" AND json_extract(values_json, '$.{id_col}') IN (SELECT value FROM json_each(?))"
+        where += f" AND v.{values.quote(id_col)} IN (SELECT value FROM json_each(?))"
         params.append(json.dumps(ids))
-    sql = f"""SELECT json_extract(values_json, '$.{id_col}') AS id,
-                     json_extract(values_json, '$.{name_col}') AS name, max(commit_ts)
-              FROM records WHERE dataset = ? {where} GROUP BY id"""
+    sql = f"""SELECT v.{values.quote(id_col)} AS id, v.{values.quote(name_col)} AS name,
+                     max({commit_ts_expr(conn, dataset)})
+              FROM records_view r JOIN {values.table(dataset)} v ON v.record_id = r.record_id
+              WHERE r.dataset = ? {where} GROUP BY id"""
     return {i: n for i, n, _ in conn.execute(sql, params) if i and n}

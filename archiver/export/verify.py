@@ -1,74 +1,158 @@
 """``archiver verify BUNDLE``: check a bundle (directory or zip) the way VERIFY.txt does,
-plus that the CSV, JSONL and raw pages agree. Names the first problem."""
+plus that the CSV, JSONL and raw pages agree, and whether its signer is trusted.
+
+Three outcomes: VERIFIED (intact, and signed by a trusted signer: exit 0), INTACT BUT NOT
+TRUSTED (every check holds, but anyone could have made such a bundle with a key of their
+own: exit 3), FAILED (names the first problem: exit 1). Nothing the bundle names is read
+before its layout is checked: no symbolic link or special file, no manifest path outside the
+bag; a zip is checked entry by entry before anything is extracted (``bundlezip``).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import logging
+import os
+import re
+import stat
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from archiver.archive.hashing import canonical_record, sha256_hex
-from archiver.export import bag
+from archiver.export import bag, bundlezip, timestamps
 from archiver.export.cms import CmsError, verify_detached
-from archiver.export.csvsafe import unescape_cell
+from archiver.export.csvsafe import escape_cell, unescape_cell
 from archiver.export.keys import cert_fingerprint
+from archiver.export.trust import TrustPolicy
 
 ALLOWED_TOP = {*bag.TAG_FILES, bag.TAGMANIFEST, bag.SIGNATURE, "data"}
+TSA_FIELD = bag.TSA_FIELD
+PROVENANCE_COLUMNS = ("_record_sha256", "_page_sha256", "_received_at")
+
+VERIFIED, UNTRUSTED, FAILED = "verified", "untrusted", "failed"
+EXIT_CODES = {VERIFIED: 0, FAILED: 1, UNTRUSTED: 3}
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal or a log: control characters (ANSI escapes too) and
+    bidirectional overrides shown as ``\\x..``/``\\u....`` escapes; tab and newline kept."""
+    return _CONTROL.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
 
 
 @dataclass
 class BundleReport:
     problems: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
+    #: why an intact bundle is not trusted (its signer, a timestamp authority)
+    untrusted: list[str] = field(default_factory=list)
     fingerprint: str = ""
+    signer_subject: str = ""
+    #: signer.pem as found in the bundle (what `trust add` or the app's "pin" would trust)
+    signer_pem: bytes = b""
+    #: how the signer is trusted ("" when it is not)
+    trusted_by: str = ""
+    signer_trusted: bool = False
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+    @property
+    def state(self) -> str:
+        if self.problems:
+            return FAILED
+        if not self.signer_trusted or self.untrusted:
+            return UNTRUSTED
+        return VERIFIED
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        """Intact and trusted: what exit 0 means."""
+        return self.state == VERIFIED
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.state]
+
+    def headline(self) -> str:
+        state = self.state
+        if state == VERIFIED:
+            return f"VERIFIED: the bundle is intact and {self.trusted_by}."
+        if state == FAILED:
+            return f"FAILED: {self.problems[0]}"
+        if not self.signer_trusted:
+            return "INTACT, BUT THE SIGNER IS NOT TRUSTED: " + (
+                self.untrusted[0] if self.untrusted else "no trust was given for this check"
+            )
+        return f"INTACT, BUT NOT TRUSTED: {self.untrusted[0]}"
 
     def summary(self) -> str:
-        lines = [
-            "VERIFIED: the bundle is intact and signed."
-            if self.ok
-            else f"FAILED: {self.problems[0]}"
-        ]
+        lines = [self.headline()]
         lines += [f"  - {p}" for p in self.problems[1:10]]
         lines += [f"  ✓ {c}" for c in self.checks]
+        lines += [f"  ! {u}" for u in self.untrusted[1 if not self.problems else 0 :]]
+        if self.signer_subject:
+            lines.append(f"Signer: {self.signer_subject}")
         if self.fingerprint:
             lines.append(f"Signer certificate SHA-256: {self.fingerprint}")
-        return "\n".join(lines)
+        return "\n".join(printable(line) for line in lines)
 
 
-def verify_bundle(path: Path) -> BundleReport:
-    path = Path(path)
+def verify_bundle(path: Path, policy: TrustPolicy | None = None) -> BundleReport:
+    """Check the bundle at ``path`` (a directory or a zip); ``policy``: whom to trust
+    (nobody when None: an intact bundle is then INTACT BUT NOT TRUSTED)."""
+    path, policy = Path(path), policy or TrustPolicy()
     if path.is_file() and zipfile.is_zipfile(path):
-        with tempfile.TemporaryDirectory() as tmp:
-            with zipfile.ZipFile(path) as z:
-                for name in z.namelist():
-                    if name.startswith("/") or ".." in Path(name).parts:
-                        rep = BundleReport()
-                        rep.problems.append(f"zip entry {name!r} points outside the bundle")
-                        return rep
-                z.extractall(tmp)
-            roots = [p for p in Path(tmp).iterdir()]
-            root = roots[0] if len(roots) == 1 and roots[0].is_dir() else Path(tmp)
-            return _verify_dir(root)
+        with tempfile.TemporaryDirectory(prefix="archiver-verify-") as tmp:
+            try:
+                root = bundlezip.extract(path, Path(tmp))
+            except (bundlezip.ZipRefused, OSError) as exc:
+                rep = BundleReport()
+                rep.problems.append(f"{path.name}: {exc}")
+                return rep
+            return _verify_dir(root, policy)
     if not path.is_dir():
         rep = BundleReport()
         rep.problems.append(f"{path} is neither a bundle directory nor a zip file")
         return rep
-    return _verify_dir(path)
+    return _verify_dir(path, policy)
 
 
-def _verify_dir(root: Path) -> BundleReport:
+@contextlib.contextmanager
+def _quiet_pyhanko() -> Iterator[None]:
+    """pyHanko logs a failed path validation as a warning with a traceback; the report
+    says it in one line instead."""
+    loggers = [logging.getLogger(n) for n in ("pyhanko", "pyhanko_certvalidator")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
     try:
-        return _checks(root)
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def _verify_dir(root: Path, policy: TrustPolicy) -> BundleReport:
+    try:
+        with _quiet_pyhanko():
+            return _checks(root, policy)
     except Exception as exc:  # a bundle damaged in a way no check foresaw is still a failure
         rep = BundleReport()
         rep.problems.append(f"the bundle cannot be checked: {type(exc).__name__}: {exc}")
@@ -77,12 +161,36 @@ def _verify_dir(root: Path) -> BundleReport:
 
 @dataclass
 class _Bundle:
-    """What the checks share: the bundle's root and what earlier checks read."""
+    """What the checks share: the bundle's root, the trust policy and what earlier checks
+    read."""
 
     root: Path
+    policy: TrustPolicy = field(default_factory=TrustPolicy)
     manifest: dict[str, str] = field(default_factory=dict)
     tagmanifest: dict[str, str] = field(default_factory=dict)
     cert: x509.Certificate | None = None
+    info: dict[str, str] = field(default_factory=dict)
+
+
+def _check_layout(b: _Bundle, rep: BundleReport) -> bool:
+    """0. Before anything is read: only directories and regular files, no symbolic link
+    (a payload "replaced" by a link to a file outside the bag is not in the bag)."""
+    for top, dirs, files in os.walk(b.root):
+        for name in sorted(dirs + files):
+            p = Path(top, name)
+            mode = p.lstat().st_mode
+            rel = p.relative_to(b.root).as_posix()
+            if stat.S_ISLNK(mode):
+                rep.problems.append(
+                    f"{rel} is a symbolic link: a bundle holds regular files only (refused before reading anything)"
+                )
+            elif not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                rep.problems.append(
+                    f"{rel} is not a regular file (refused before reading anything)"
+                )
+        if len(rep.problems) >= 10:
+            break
+    return not rep.problems
 
 
 def _check_required_files(b: _Bundle, rep: BundleReport) -> bool:
@@ -92,14 +200,31 @@ def _check_required_files(b: _Bundle, rep: BundleReport) -> bool:
     return not rep.problems
 
 
-def _check_payload_manifest(b: _Bundle, rep: BundleReport) -> bool:
-    """1. Every listed payload file present and unchanged, no file unlisted."""
+def _read_manifests(b: _Bundle, rep: BundleReport) -> bool:
+    """Both manifests parse, and name only paths inside the bag: payload files under data/,
+    tag files of this format. Nothing they name is read before this holds."""
     try:
         b.manifest = bag.parse_manifest(b.root / bag.MANIFEST)
         b.tagmanifest = bag.parse_manifest(b.root / bag.TAGMANIFEST)
-    except ValueError as exc:
+    except (ValueError, UnicodeDecodeError) as exc:
         rep.problems.append(str(exc))
         return False
+    for name in b.manifest:
+        if not name.startswith("data/"):
+            rep.problems.append(
+                f"{bag.MANIFEST} names {name!r}, which is not under data/ (refused)"
+            )
+    for name in b.tagmanifest:
+        if name not in bag.TAG_FILES:
+            rep.problems.append(
+                f"{bag.TAGMANIFEST} names {name!r}, which is not a tag file of this bundle (refused)"
+            )
+    return not rep.problems
+
+
+def _check_payload_manifest(b: _Bundle, rep: BundleReport) -> bool:
+    """Every listed payload file present and unchanged, no file unlisted."""
+    before = len(rep.problems)
     for name, digest in b.manifest.items():
         p = b.root / name
         if not p.is_file():
@@ -110,13 +235,14 @@ def _check_payload_manifest(b: _Bundle, rep: BundleReport) -> bool:
         rel = p.relative_to(b.root).as_posix()
         if rel not in b.manifest:
             rep.problems.append(f"{rel} is not in {bag.MANIFEST} (added after the bundle was made)")
-    if not rep.problems:
+    if len(rep.problems) == before:
         rep.checks.append(f"{len(b.manifest)} payload files match {bag.MANIFEST}")
     return True
 
 
 def _check_tag_manifest(b: _Bundle, rep: BundleReport) -> bool:
-    """2. The tag files unchanged, every one covered, nothing added at the top."""
+    """The tag files unchanged, every one covered, nothing added at the top."""
+    before = len(rep.problems)
     for name, digest in b.tagmanifest.items():
         p = b.root / name
         if not p.is_file():
@@ -129,19 +255,22 @@ def _check_tag_manifest(b: _Bundle, rep: BundleReport) -> bool:
     for name in bag.TAG_FILES:
         if name not in b.tagmanifest:
             rep.problems.append(f"{name} is not covered by {bag.TAGMANIFEST}")
-    if not rep.problems:
+    if len(rep.problems) == before:
         rep.checks.append(f"{len(b.tagmanifest)} tag files match {bag.TAGMANIFEST}")
+    b.info = bag.read_bag_info(b.root)
     return True
 
 
 def _check_cms_signature(b: _Bundle, rep: BundleReport) -> bool:
-    """3. The detached CMS signature over the tag manifest, by signer.pem."""
+    """The detached CMS signature over the tag manifest, by signer.pem."""
     try:
         b.cert = x509.load_pem_x509_certificate((b.root / bag.SIGNER).read_bytes())
     except ValueError:
         rep.problems.append(f"{bag.SIGNER} is not a PEM certificate")
         return False
     rep.fingerprint = cert_fingerprint(b.cert)
+    rep.signer_subject = b.cert.subject.rfc4514_string()
+    rep.signer_pem = b.cert.public_bytes(serialization.Encoding.PEM)
     try:
         verify_detached(
             (b.root / bag.SIGNATURE).read_bytes(), (b.root / bag.TAGMANIFEST).read_bytes(), b.cert
@@ -154,9 +283,46 @@ def _check_cms_signature(b: _Bundle, rep: BundleReport) -> bool:
     return True
 
 
+def _check_signature_timestamp(b: _Bundle, rep: BundleReport) -> bool:
+    """The RFC 3161 timestamp token of the tag-manifest signature, when there is one (and
+    there must be one when bag-info.txt names a timestamp authority)."""
+    sig = (b.root / bag.SIGNATURE).read_bytes()
+    try:
+        status = timestamps.check_signature_token(sig, b.policy.tsa_roots)
+    except (timestamps.TimestampError, ValueError) as exc:
+        rep.problems.append(f"{bag.SIGNATURE}: {exc}")
+        return True
+    if status is None:
+        if b.info.get(TSA_FIELD):
+            rep.problems.append(
+                f"bag-info.txt names a timestamp authority but {bag.SIGNATURE} carries no timestamp token (removed?)"
+            )
+        return True
+    what = f"the signature of {bag.TAGMANIFEST} was timestamped {status.describe()}"
+    _timestamp_verdict(status, what, bag.SIGNATURE, rep)
+    return True
+
+
+def _timestamp_verdict(
+    status: timestamps.TimestampStatus, what: str, where: str, rep: BundleReport
+) -> None:
+    if not status.intact:
+        rep.problems.append(f"{where}: the timestamp does not match what it claims to cover")
+    elif status.trusted:
+        rep.checks.append(what)
+    else:
+        rep.checks.append(f"{what} (its authority is not trusted here)")
+        why = (
+            f"the timestamp authority {status.tsa or '(unnamed)'} is not trusted: add its root "
+            "certificate with `archiver trust add --tsa ROOT.pem` if you trust it"
+        )
+        if why not in rep.untrusted:
+            rep.untrusted.append(why)
+
+
 def _check_bag_info(b: _Bundle, rep: BundleReport) -> bool:
     """bag-info.txt names signer.pem's fingerprint and the payload's Payload-Oxum."""
-    info = bag.read_bag_info(b.root)
+    info = b.info
     if info.get("Signer-Fingerprint-SHA256") != rep.fingerprint:
         rep.problems.append("bag-info.txt names another signer fingerprint than signer.pem's")
     oxum = bag.payload_oxum(bag.payload_files(b.root))
@@ -168,78 +334,144 @@ def _check_bag_info(b: _Bundle, rep: BundleReport) -> bool:
 
 
 def _check_report_pdf(b: _Bundle, rep: BundleReport) -> bool:
-    """4. The report's PAdES signature."""
+    """The report's PAdES signature (and its document timestamp, if any)."""
     pdf = b.root / "data" / "report.pdf"
     if pdf.is_file():
-        _verify_pdf(pdf, b.root / bag.SIGNER, rep)
+        _verify_pdf(pdf, b.root / bag.SIGNER, rep, b.policy.tsa_roots, bool(b.info.get(TSA_FIELD)))
     else:
         rep.problems.append("data/report.pdf is missing")
     return True
 
 
 def _check_copies_agree(b: _Bundle, rep: BundleReport) -> bool:
-    """5. records.jsonl, the CSV files and the raw pages agree."""
+    """records.jsonl, the CSV files and the raw pages agree."""
     _verify_consistency(b.root, rep)
     return True
 
 
-#: The checks in order; one returning False stops the rest (they could only repeat it).
+def _check_signer_trust(b: _Bundle, rep: BundleReport) -> bool:
+    """Whom the signature is by: the local key, the trust store, or the pinned fingerprint
+    (another signer than the pinned one is a failure)."""
+    if b.cert is None:
+        return True
+    verdict, why = b.policy.judge(rep.fingerprint)
+    if verdict == "mismatch":
+        rep.problems.insert(0, why)
+    elif verdict == "trusted":
+        rep.signer_trusted, rep.trusted_by = True, why
+    else:
+        rep.untrusted.insert(0, why)
+    return True
+
+
+#: The checks in order; one returning False stops the rest (they could only repeat it, or
+#: would read what must not be read).
 CHECKS: tuple[Callable[[_Bundle, BundleReport], bool], ...] = (
+    _check_layout,
     _check_required_files,
-    _check_payload_manifest,
+    _read_manifests,
     _check_tag_manifest,
     _check_cms_signature,
+    _check_signature_timestamp,
+    _check_payload_manifest,
     _check_bag_info,
     _check_report_pdf,
     _check_copies_agree,
+    _check_signer_trust,
 )
 
 
-def _checks(root: Path) -> BundleReport:
+def _checks(root: Path, policy: TrustPolicy) -> BundleReport:
     rep = BundleReport()
-    b = _Bundle(root)
+    b = _Bundle(root, policy)
     for check in CHECKS:
         if not check(b, rep):
             break
     return rep
 
 
-def _verify_pdf(pdf: Path, signer_pem: Path, rep: BundleReport) -> None:
-    from pyhanko.keys import load_cert_from_pemder
+def _verify_pdf(
+    pdf: Path,
+    signer_pem: Path,
+    rep: BundleReport,
+    tsa_roots: tuple[x509.Certificate, ...] = (),
+    timestamp_declared: bool = False,
+) -> None:
+    """The report's PAdES signature by signer.pem, covering the whole file, or covering its
+    revision followed only by an RFC 3161 document timestamp that covers the whole file."""
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko_certvalidator import ValidationContext
 
     try:
         with pdf.open("rb") as f:
-            reader = PdfFileReader(f, strict=False)
-            sigs = reader.embedded_signatures
-            if len(sigs) != 1:
-                rep.problems.append(f"data/report.pdf has {len(sigs)} signatures, expected 1")
+            sigs = PdfFileReader(f, strict=False).embedded_signatures
+            kinds = [s.sig_object_type for s in sigs]
+            if kinds not in (["/Sig"], ["/Sig", "/DocTimeStamp"]):
+                rep.problems.append(
+                    f"data/report.pdf has signatures {kinds or 'none'}: expected the report's "
+                    "signature, optionally followed by a document timestamp"
+                )
                 return
-            vc = ValidationContext(trust_roots=[load_cert_from_pemder(str(signer_pem))])
-            status = validate_pdf_signature(sigs[0], vc)
+            if len(sigs) == 1 and timestamp_declared:
+                rep.problems.append(
+                    "bag-info.txt names a timestamp authority but data/report.pdf has no document timestamp"
+                )
+            _pdf_signature(sigs[0], signer_pem, rep, timestamped=len(sigs) == 2)
+            if len(sigs) == 2:
+                _pdf_document_timestamp(sigs[1], rep, tsa_roots)
     except Exception as exc:
         rep.problems.append(
             f"data/report.pdf: the signature cannot be validated ({type(exc).__name__}: {exc})"
         )
-        return
-    from pyhanko.sign.validation.status import SignatureCoverageLevel
 
+
+def _pdf_signature(sig: Any, signer_pem: Path, rep: BundleReport, timestamped: bool) -> None:
+    from pyhanko.keys import load_cert_from_pemder
+    from pyhanko.sign.diff_analysis import ModificationLevel
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+    from pyhanko_certvalidator import ValidationContext
+
+    vc = ValidationContext(trust_roots=[load_cert_from_pemder(str(signer_pem))])
+    status = validate_pdf_signature(sig, vc)
+    whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE or (
+        timestamped
+        and status.coverage == SignatureCoverageLevel.ENTIRE_REVISION
+        and status.modification_level is not None
+        and status.modification_level <= ModificationLevel.LTA_UPDATES
+    )
     if not status.intact or not status.valid:
         rep.problems.append(
             "data/report.pdf: the signature does not match the document (changed after signing)"
         )
     elif not status.trusted:
         rep.problems.append("data/report.pdf: signed by a certificate other than signer.pem")
-    elif status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
+    elif not whole:
         rep.problems.append(
             "data/report.pdf: the signature does not cover the whole file (content was appended after signing)"
         )
     else:
         rep.checks.append(
             "data/report.pdf signature is intact, by signer.pem, and covers the entire file"
+            + (" up to its document timestamp" if timestamped else "")
         )
+
+
+def _pdf_document_timestamp(
+    sig: Any, rep: BundleReport, tsa_roots: tuple[x509.Certificate, ...]
+) -> None:
+    from pyhanko.sign.validation import validate_pdf_timestamp
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+    status = validate_pdf_timestamp(sig, timestamps.validation_context(tsa_roots))
+    if status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
+        rep.problems.append(
+            "data/report.pdf: the document timestamp does not cover the whole file (content was appended after it)"
+        )
+        return
+    ts = timestamps.pdf_timestamp_status(status)
+    _timestamp_verdict(
+        ts, f"data/report.pdf has a document timestamp {ts.describe()}", "data/report.pdf", rep
+    )
 
 
 _RECORD_FIELDS = {
@@ -251,6 +483,7 @@ _RECORD_FIELDS = {
     "values": dict,
     "redacted": list,
 }
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _verify_consistency(root: Path, rep: BundleReport) -> None:
@@ -276,6 +509,16 @@ def _verify_consistency(root: Path, rep: BundleReport) -> None:
         )
 
 
+def _is_record(obj: object) -> bool:
+    return (
+        isinstance(obj, dict)
+        and all(isinstance(obj.get(k), t) for k, t in _RECORD_FIELDS.items())
+        and bool(_SHA256.fullmatch(obj["record_sha256"]))
+        and bool(_SHA256.fullmatch(obj["page_sha256"]))
+        and all(isinstance(v, str) for v in obj["values"].values())
+    )
+
+
 def _read_records(jsonl: Path, rep: BundleReport) -> list[dict] | None:
     """The records of records.jsonl; None (and the problem named) when a line is not one."""
     rows = []
@@ -285,9 +528,7 @@ def _read_records(jsonl: Path, rep: BundleReport) -> list[dict] | None:
         except ValueError:
             rep.problems.append(f"data/records.jsonl line {number} is not JSON")
             return None
-        if not isinstance(obj, dict) or any(
-            not isinstance(obj.get(k), t) for k, t in _RECORD_FIELDS.items()
-        ):
+        if not _is_record(obj):
             rep.problems.append(
                 f"data/records.jsonl line {number} is not a record of this bundle format"
             )
@@ -296,25 +537,46 @@ def _read_records(jsonl: Path, rep: BundleReport) -> list[dict] | None:
     return rows
 
 
+def _csv_header(header: list[str], ds: str, rep: BundleReport) -> list[str] | None:
+    """The column names of a bundle CSV's header (escaped like every cell), or None."""
+    if len(header) < 3 or tuple(header[-3:]) != PROVENANCE_COLUMNS:
+        rep.problems.append(f"data/{ds}.csv: the header does not end with the provenance columns")
+        return None
+    cols = [unescape_cell(h) for h in header[:-3]]
+    if [escape_cell(c) for c in cols] != header[:-3] or len(set(cols)) != len(cols):
+        rep.problems.append(f"data/{ds}.csv: the header is not the escaped column names")
+        return None
+    return cols
+
+
 def _csv_agrees(path: Path, ds: str, rows: list[dict], rep: BundleReport) -> None:
-    """The dataset's CSV holds the same rows as records.jsonl, apart from formula escaping."""
+    """The dataset's CSV holds the same rows as records.jsonl: every cell is the record's
+    value escaped by the one rule (csvsafe), compared as escaped text."""
     if not path.is_file():
         rep.problems.append(f"data/{ds}.csv is missing")
         return
     with path.open(encoding="utf-8-sig", newline="") as f:
         table = list(csv.reader(f))
-    header, body = table[0], table[1:]
+    if not table:
+        rep.problems.append(f"data/{ds}.csv is empty (no header)")
+        return
+    cols = _csv_header(table[0], ds, rep)
+    if cols is None:
+        return
+    body = table[1:]
     mine = [r for r in rows if r["dataset"] == ds]
     if len(mine) != len(body):
         rep.problems.append(f"data/{ds}.csv has {len(body)} rows, records.jsonl {len(mine)}")
         return
-    cols = header[:-3]
     for i, (csv_row, obj) in enumerate(zip(body, mine, strict=True), 2):
-        values = [unescape_cell(v) for v in csv_row[: len(cols)]]
-        if (
-            values != [obj["values"].get(c, "") for c in cols]
-            or csv_row[-3] != obj["record_sha256"]
-        ):
+        values = obj["values"]
+        want = [escape_cell(values.get(c, "")) for c in cols]
+        want += [
+            obj["record_sha256"],
+            obj["page_sha256"],
+            escape_cell(obj.get("received_at") or ""),
+        ]
+        if csv_row != want or not set(values) <= set(cols):
             rep.problems.append(f"data/{ds}.csv line {i} differs from records.jsonl")
             return
 

@@ -2,26 +2,43 @@
 
 - jsonl: one object per row version, the dataset's columns with their exact strings, plus
   provenance under names starting with ``_``.
-- csv: RFC 4180, UTF-8, CRLF line ends, a header row; values exactly as archived.
+- csv: RFC 4180, UTF-8, CRLF line ends, a header row; formula cells escaped by the one
+  reversible rule of ``csvsafe`` (header cells too), or exactly as archived with
+  ``csv_formulas="raw"``.
 - 15-minute (``interval``) and ``daily`` rows of a dataset are separate streams: one
   export holds one of them.
 - parquet (needs pyarrow: ``pip install archiver[parquet]``): every column a string,
   hive-partitioned as ``dataset=NAME/row_date=YYYY-MM-DD/part-0.parquet`` so DuckDB and
-  Spark read the directory directly (``row_date`` is ROW_DATE_UTC, or the chunk's day for
-  datasets without that column).
+  Spark read the directory directly (``row_date`` is the row's UTC day from its own time
+  column, the archive's ``interval_start`` — never a value copied from the response, so no
+  response can name a directory); a partition that is not a YYYY-MM-DD date stops the export.
+- ``--from``/``--to`` select rows by that UTC day.
+
+``out`` is checked before anything is written: a file for csv and jsonl (not a directory),
+a directory for parquet whose ``dataset=NAME`` part does not exist yet. A csv or jsonl file
+is written under a temporary name and renamed into place when complete.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import re
+import shutil
 import sqlite3
-from collections.abc import Iterator
-from datetime import date
+import uuid
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
+from typing import TextIO
 
+from archiver.archive import values
 from archiver.archive.columns import dataset_columns
+from archiver.archive.hashing import canonical_record, sha256_hex
 from archiver.archive.store import open_reader
+from archiver.export import csvsafe
 
 FORMATS = ("csv", "jsonl", "parquet")
 PROVENANCE = (
@@ -39,6 +56,55 @@ class ExportError(Exception):
     pass
 
 
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+def partition_date(value: object) -> str:
+    """A row date as a partition directory name: a real YYYY-MM-DD date, or ExportError."""
+    if isinstance(value, str) and _DATE.fullmatch(value):
+        try:
+            date.fromisoformat(value)
+            return value
+        except ValueError:
+            pass
+    raise ExportError(
+        f"a row's date {value!r} is not a YYYY-MM-DD date: it cannot name a partition "
+        "(run archiver verify-archive; nothing was written)"
+    )
+
+
+def check_out(fmt: str, dataset: str, out: Path) -> None:
+    """Refuse an ``--out`` that would fail or overwrite what it should not, before any work."""
+    if fmt == "parquet":
+        if out.exists() and not out.is_dir():
+            raise ExportError(f"--out {out} is a file: parquet is written to a directory")
+        part = out / f"dataset={dataset}"
+        if part.exists():
+            raise ExportError(
+                f"{part} exists: choose another --out, or remove it to export {dataset} again"
+            )
+        return
+    if out.is_dir():
+        raise ExportError(f"--out {out} is a directory: give the {fmt} file to write")
+    if out.suffix.lower() == ".zip" and out.exists():
+        raise ExportError(f"--out {out} is an existing zip: give the {fmt} file to write")
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """One record with its provenance, as the warehouse export writes it."""
+
+    values: dict[str, str]
+    row_key: str
+    commit_ts: str
+    row_date: str  # the row's UTC day (YYYY-MM-DD), from its own interval
+    sha256: str  # of its canonical JSON (recomputed from the stored values)
+    page_id: int
+    page_sha256: str
+    received_at: str
+    conflict: int
+
+
 def iter_rows(
     conn: sqlite3.Connection,
     dataset: str,
@@ -46,32 +112,50 @@ def iter_rows(
     end: date | None,
     all_versions: bool,
     dataset_type: str = "interval",
-) -> Iterator[sqlite3.Row]:
-    source = "records" if all_versions else "latest"
-    sql = f"""SELECT r.row_key, r.commit_ts, r.row_date, r.values_json, r.sha256, r.page_id, r.conflict,
+) -> Generator[ExportRow, None, None]:
+    """The stream's records (latest versions unless ``all_versions``) in (day, key) order,
+    read a thousand at a time (memory stays flat)."""
+    source = "records_view" if all_versions else "latest"
+    sql = f"""SELECT r.record_id, r.row_key, r.interval_start, r.page_id, r.conflict,
                      p.sha256 AS page_sha256, p.received_at
               FROM {source} r JOIN pages p ON p.page_id = r.page_id
               WHERE r.dataset = ? AND r.dataset_type = ?"""
     params: list[object] = [dataset, dataset_type]
     if start:
-        sql += " AND r.row_date >= ?"
-        params.append(start.isoformat())
+        sql += " AND r.interval_start >= ?"
+        params.append(start.strftime("%Y%m%d"))
     if end:
-        sql += " AND r.row_date <= ?"
-        params.append(end.isoformat())
-    sql += " ORDER BY r.row_date, r.row_key, r.commit_ts, r.record_id"
-    yield from conn.execute(sql, params)
+        sql += " AND r.interval_start < ?"
+        params.append((end + timedelta(days=1)).strftime("%Y%m%d"))
+    sql += " ORDER BY r.interval_start, r.row_key, r.record_id"
+    cur = conn.execute(sql, params)
+    while batch := cur.fetchmany(1000):
+        vals = values.fetch(conn, dataset, [r[0] for r in batch])
+        for r in batch:
+            v = vals.get(r[0], {})
+            day = r[2][:8]
+            yield ExportRow(
+                v,
+                r[1],
+                v.get("COMMIT_TS", ""),
+                f"{day[:4]}-{day[4:6]}-{day[6:8]}" if len(day) == 8 else "",
+                sha256_hex(canonical_record(list(v), list(v.values())).encode()),
+                r[3],
+                r[5],
+                r[6],
+                r[4],
+            )
 
 
-def _provenance(row: sqlite3.Row) -> dict[str, str]:
+def _provenance(row: ExportRow) -> dict[str, str]:
     return {
-        "_row_key": row["row_key"],
-        "_commit_ts": row["commit_ts"],
-        "_record_sha256": row["sha256"],
-        "_page_id": str(row["page_id"]),
-        "_page_sha256": row["page_sha256"],
-        "_received_at": row["received_at"],
-        "_conflict": str(row["conflict"]),
+        "_row_key": row.row_key,
+        "_commit_ts": row.commit_ts,
+        "_record_sha256": row.sha256,
+        "_page_id": str(row.page_id),
+        "_page_sha256": row.page_sha256,
+        "_received_at": row.received_at,
+        "_conflict": str(row.conflict),
     }
 
 
@@ -85,14 +169,19 @@ def export_dataset(
     end: date | None = None,
     all_versions: bool = False,
     dataset_type: str = "interval",
+    csv_formulas: str = "escape",
 ) -> int:
     """Write the export of one stream (15-minute or daily rows, never mixed); returns the
-    number of rows written."""
+    number of rows written. ``csv_formulas``: ``escape`` (the default) or ``raw``."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if dataset_type not in ("interval", "daily"):
         raise ExportError(f"unknown dataset type {dataset_type!r}; choose interval or daily")
+    if csv_formulas not in csvsafe.MODES:
+        raise ExportError(f"unknown --csv-formulas {csv_formulas!r}; choose escape or raw")
+    check_out(fmt, dataset, out)
     conn = open_reader(archive)
+    rows: Generator[ExportRow, None, None] | None = None
     try:
         cols = dataset_columns(conn, dataset)
         if not cols:
@@ -100,38 +189,81 @@ def export_dataset(
         rows = iter_rows(conn, dataset, start, end, all_versions, dataset_type)
         out.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "jsonl":
-            return _jsonl(rows, out)
+            return _atomic(out, lambda f: _jsonl(rows, f), newline="\n")
         if fmt == "csv":
-            return _csv(rows, cols, out)
-        return _parquet(rows, cols, dataset, out)
+            return _atomic(out, lambda f: _csv(rows, cols, f, csv_formulas == "escape"))
+        return _parquet_dir(rows, cols, dataset, out)
     finally:
+        if rows is not None:
+            rows.close()  # before its connection: an export stopped midway leaves no cursor
         conn.close()
 
 
-def _jsonl(rows: Iterator[sqlite3.Row], out: Path) -> int:
-    n = 0
-    with out.open("w", encoding="utf-8", newline="\n") as f:
-        for row in rows:
-            obj = json.loads(row["values_json"]) | _provenance(row)
-            f.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
-            n += 1
+def _atomic(out: Path, write: Callable[[TextIO], int], newline: str = "") -> int:
+    """Write through ``write`` to a temporary file next to ``out``, then rename it into
+    place: ``out`` is complete or untouched."""
+    tmp = out.with_name(f".{out.name}.partial-{uuid.uuid4().hex[:8]}")
+    try:
+        with tmp.open("x", encoding="utf-8", newline=newline) as f:
+            n = write(f)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return n
 
 
-def _csv(rows: Iterator[sqlite3.Row], cols: list[str], out: Path) -> int:
+def _jsonl(rows: Iterator[ExportRow], f: TextIO) -> int:
     n = 0
-    with out.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-        w.writerow(cols + list(PROVENANCE))
-        for row in rows:
-            values = json.loads(row["values_json"])
-            prov = _provenance(row)
-            w.writerow([values.get(c, "") for c in cols] + [prov[p] for p in PROVENANCE])
-            n += 1
+    for row in rows:
+        obj = row.values | _provenance(row)
+        f.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
+        n += 1
     return n
 
 
-def _parquet(rows: Iterator[sqlite3.Row], cols: list[str], dataset: str, out: Path) -> int:
+def _csv(rows: Iterator[ExportRow], cols: list[str], f: TextIO, escape: bool) -> int:
+    """Every cell, header cells included, escaped by csvsafe's rule (unless ``escape`` is
+    False: the exact strings, for tools that never evaluate formulas)."""
+    cell: Callable[[str], str] = csvsafe.escape_cell if escape else str
+    n = 0
+    w = csv.writer(f, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    w.writerow([cell(c) for c in cols + list(PROVENANCE)])
+    for row in rows:
+        prov = _provenance(row)
+        w.writerow(
+            [cell(row.values.get(c, "")) for c in cols] + [cell(prov[p]) for p in PROVENANCE]
+        )
+        n += 1
+    return n
+
+
+def _parquet_dir(rows: Iterator[ExportRow], cols: list[str], dataset: str, out: Path) -> int:
+    """The partitions are written in a hidden directory (readers skip it) renamed to
+    ``out/dataset=NAME`` when complete; a failure removes it."""
+    final = out / f"dataset={dataset}"
+    work = out / f".dataset={dataset}.partial-{uuid.uuid4().hex[:8]}"
+    work.mkdir(parents=True)
+    try:
+        n = _parquet(rows, cols, work)
+        os.rename(work, final)  # fails rather than replace a directory that appeared
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return n
+
+
+def _partition_file(root: Path, row_date: object) -> Path:
+    """``root/row_date=YYYY-MM-DD/part-0.parquet``, created new (rows come ordered by
+    date, so a partition is opened once: one found means a duplicate date)."""
+    part = root / f"row_date={partition_date(row_date)}"
+    part.mkdir(parents=True, exist_ok=True)
+    target = part / "part-0.parquet"
+    if target.exists():
+        raise ExportError(f"{target} exists already: refusing to overwrite it")
+    return target
+
+
+def _parquet(rows: Iterator[ExportRow], cols: list[str], out: Path) -> int:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -154,18 +286,15 @@ def _parquet(rows: Iterator[sqlite3.Row], cols: list[str], dataset: str, out: Pa
 
     try:
         for row in rows:
-            if row["row_date"] != current:
+            if row.row_date != current:
                 flush()
                 if writer is not None:
                     writer.close()
-                current = row["row_date"]
-                part = out / f"dataset={dataset}" / f"row_date={current}"
-                part.mkdir(parents=True, exist_ok=True)
-                writer = pq.ParquetWriter(part / "part-0.parquet", schema)
-            values = json.loads(row["values_json"])
+                current = row.row_date
+                writer = pq.ParquetWriter(_partition_file(out, current), schema)
             prov = _provenance(row)
             for c in cols:
-                batch[c].append(values.get(c, ""))
+                batch[c].append(row.values.get(c, ""))
             for p in PROVENANCE:
                 batch[p].append(prov[p])
             n += 1

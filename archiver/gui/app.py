@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import logging.handlers
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from platformdirs import user_data_path, user_log_path
+from platformdirs import user_data_path
 from PySide6.QtCore import QTimer
 
+from archiver import logs
 from archiver.api.tenant import Secret
 from archiver.gui.context import AppContext
 from archiver.gui.errors import install_excepthook
@@ -21,22 +21,10 @@ from archiver.settings import Settings
 from archiver.simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SimConfig, Simulator
 
 
-def setup_logging() -> Path:
-    """A rotating log file under the platform log dir. Secrets never reach it: the code
-    never logs them, and requests/urllib3 log URLs, not headers or bodies."""
-    log_dir = user_log_path("archiver", appauthor=False)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    path = log_dir / "archiver.log"
-    handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=2_000_000, backupCount=5, encoding="utf-8"
-    )
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s %(threadName)s: %(message)s")
-    )
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    return path
+def setup_logging() -> Path | None:
+    """The desktop app's rotating log file (archiver.logs: the same directory as the
+    command line's). Secrets never reach it."""
+    return logs.setup("gui")
 
 
 def demo_context(rows_per_interval: int = 20) -> tuple[AppContext, Simulator]:

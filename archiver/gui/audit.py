@@ -1,9 +1,11 @@
-"""The audit log, and "Verify archive" run in the background."""
+"""The audit log, and "Verify archive" run in the background (through
+:func:`archiver.services.archive.verify`, which records the custody entry itself)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from html import escape
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -19,17 +21,18 @@ from PySide6.QtWidgets import (
 )
 
 from archiver.archive.auditlog import summarise
-from archiver.archive.store import Archive
-from archiver.archive.verify import VerifyReport, verify_archive
-from archiver.gui.workers import Job
+from archiver.gui.errors import describe
+from archiver.gui.workers import Job, JobRunner
 from archiver.review import ArchiveReader
+from archiver.services import archive as archive_service
+from archiver.services.archive import VerifyReport
 
 
 class AuditPanel(QWidget):
-    def __init__(self, archive_path: Callable[[], Path], synchronous: bool = False) -> None:
+    def __init__(self, archive_path: Callable[[], Path], runner: JobRunner) -> None:
         super().__init__()
         self.archive_path = archive_path
-        self.synchronous = synchronous
+        self.runner = runner
         self.job: Job | None = None
         self.table = QTableWidget(0, 6)
         self.table.setObjectName("auditTable")
@@ -82,41 +85,28 @@ class AuditPanel(QWidget):
             return
         self.verify.setEnabled(False)
         self.result.setText("Verifying every checksum and both chains…")
+        job = Job(lambda _cancel: archive_service.verify(path, via="gui"), name="verify archive")
+        job.done.connect(self._verified)
+        job.failed.connect(self._not_verified)
+        self.job = job
+        self.runner.start(job)
 
-        def work() -> VerifyReport:
-            rep = verify_archive(path)
-            if rep.ok:
-                with Archive(path) as a:
-                    a.audit(
-                        "verify-archive",
-                        {
-                            "result": "ok",
-                            "pages": rep.pages,
-                            "records": rep.records,
-                            "chain_head": rep.chain_head,
-                            "via": "gui",
-                        },
-                    )
-            return rep
-
-        self.job = Job(work, generator=False, synchronous=self.synchronous)
-        self.job.done.connect(self._verified)
-        self.job.failed.connect(lambda m: self._verified(None, m))
-        self.job.start()
-
-    def _verified(self, rep: VerifyReport | None, error: str = "") -> None:
+    def _not_verified(self, exc: BaseException) -> None:
         self.verify.setEnabled(True)
-        if rep is None:
-            self.result.setText(
-                f"<span style='color:#c62828'>Verification could not run: {error}</span>"
-            )
-        elif rep.ok:
+        self.result.setText(
+            f"<span style='color:#c62828'>Verification could not run: {escape(describe(exc))}</span>"
+        )
+        self.refresh()
+
+    def _verified(self, rep: VerifyReport) -> None:
+        self.verify.setEnabled(True)
+        if rep.ok:
             self.result.setText(
                 f"<span style='color:#2e7d32'><b>✓ Intact.</b></span> {rep.pages:,} pages, {rep.records:,} records, {rep.audit_entries:,} audit entries checked. Chain head {rep.chain_head[:16]}…"
             )
         else:
             self.result.setText(
-                f"<span style='color:#c62828'><b>✗ FAILED:</b> {rep.problems[0]}</span> ({len(rep.problems)} problem(s))"
+                f"<span style='color:#c62828'><b>✗ FAILED:</b> {escape(rep.problems[0])}</span> ({len(rep.problems)} problem(s))"
             )
         self.refresh()
 

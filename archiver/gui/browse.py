@@ -33,7 +33,9 @@ from PySide6.QtWidgets import (
 )
 
 from archiver.api.typed import cast_value
-from archiver.gui.workers import Job
+from archiver.gui.errors import describe
+from archiver.gui.workers import Job, JobRunner
+from archiver.jobs import Cancel
 from archiver.review import ArchiveReader
 
 BATCH = 500
@@ -57,7 +59,7 @@ def display_value(value: str, typ: str) -> str:
 
 class RecordsModel(QAbstractTableModel):
     """Records of one dataset. Holds ids and fetches rows lazily, so a million-row dataset
-    opens at once: streamed in (row_date, record_id) order with fetchMore, or — after a
+    opens at once: streamed in (own interval, record_id) order with fetchMore, or — after a
     sort, filter or search computed in a worker — as an id array read block by block."""
 
     sort_requested = Signal(int, Qt.SortOrder)
@@ -68,7 +70,7 @@ class RecordsModel(QAbstractTableModel):
         self.dataset = ""
         self.columns: list[tuple[str, str]] = []
         self.raw = False
-        self._stream: list[tuple[int, str, str, int]] = []
+        self._stream: list[tuple[int, str, dict[str, str], int]] = []
         self._exhausted = True
         self._ids: array | None = None
         self._blocks: OrderedDict[int, dict[int, Any]] = OrderedDict()
@@ -123,7 +125,7 @@ class RecordsModel(QAbstractTableModel):
             first = len(self._stream)
             self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
             self._stream.extend(
-                (r["record_id"], r["row_date"], r["values_json"], r["conflict"]) for r in rows
+                (r.record_id, r.interval_start, r.values, int(r.conflict)) for r in rows
             )
             self.endInsertRows()
 
@@ -141,14 +143,14 @@ class RecordsModel(QAbstractTableModel):
             if not 0 <= row < len(self._stream):
                 return None
             rid, _, values, conflict = self._stream[row]
-            return rid, _parse(values), conflict
+            return rid, values, conflict
         if not 0 <= row < len(self._ids) or self.reader is None:
             return None
         block = row // BLOCK
         data = self._blocks.get(block)
         if data is None:
             ids = list(self._ids[block * BLOCK : (block + 1) * BLOCK])
-            data = self.reader.records_by_id(ids)
+            data = self.reader.records_by_id(self.dataset, ids)
             self._blocks[block] = data
             while len(self._blocks) > 64:
                 self._blocks.popitem(last=False)
@@ -158,7 +160,7 @@ class RecordsModel(QAbstractTableModel):
         rec = data.get(rid)
         if rec is None:
             return None
-        return rid, _parse(rec["values_json"]), rec["conflict"]
+        return rid, rec.values, int(rec.conflict)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.column() < len(self.columns):
@@ -188,19 +190,6 @@ class RecordsModel(QAbstractTableModel):
     def record_id(self, row: int) -> int | None:
         r = self._row(row)
         return r[0] if r else None
-
-
-_parse_cache: OrderedDict[str, dict[str, str]] = OrderedDict()
-
-
-def _parse(values_json: str) -> dict[str, str]:
-    hit = _parse_cache.get(values_json)
-    if hit is None:
-        hit = json.loads(values_json)
-        _parse_cache[values_json] = hit
-        if len(_parse_cache) > 2000:
-            _parse_cache.popitem(last=False)
-    return hit
 
 
 class RowDetailDialog(QDialog):
@@ -264,9 +253,9 @@ class RowDetailDialog(QDialog):
                 if any(n != "COMMIT_TS" for n in changed)
                 else names.index(changed[0])
             )
-            self.table.scrollToItem(
-                self.table.item(first_changed, 0), QAbstractItemView.ScrollHint.PositionAtCenter
-            )
+            target = self.table.item(first_changed, 0)
+            if target is not None:
+                self.table.scrollToItem(target, QAbstractItemView.ScrollHint.PositionAtCenter)
         prov = QPlainTextEdit()
         prov.setObjectName("provenance")
         prov.setReadOnly(True)
@@ -293,10 +282,10 @@ class RowDetailDialog(QDialog):
 class BrowsePanel(QWidget):
     """The Browse tab."""
 
-    def __init__(self, archive_path: Callable[[], Path], synchronous: bool = False) -> None:
+    def __init__(self, archive_path: Callable[[], Path], runner: JobRunner) -> None:
         super().__init__()
         self.archive_path = archive_path
-        self.synchronous = synchronous
+        self.runner = runner
         self.reader: ArchiveReader | None = None
         self._jobs: list[Job] = []
         self.datasets = QListWidget()
@@ -364,18 +353,18 @@ class BrowsePanel(QWidget):
             return
         self.reader = ArchiveReader(path)
 
-        def counts() -> dict[str, int]:
+        def counts(_cancel: Cancel) -> dict[str, int]:
             with ArchiveReader(path) as r:
                 return r.dataset_counts()
 
-        job = Job(counts, generator=False, synchronous=self.synchronous)
+        job = Job(counts, name="count records")
         job.done.connect(lambda c: self._counts(c, current))
         self._start(job)
 
     def _start(self, job: Job) -> None:
         self._jobs = [j for j in self._jobs if not j.finished]
         self._jobs.append(job)
-        job.start()
+        self.runner.start(job)
 
     def _counts(self, counts: dict[str, int], current: str | None) -> None:
         self.datasets.blockSignals(True)
@@ -390,7 +379,8 @@ class BrowsePanel(QWidget):
             self.datasets.addItem(item)
             if name == target:
                 chosen = item
-        self.datasets.setCurrentItem(chosen)
+        if chosen is not None:
+            self.datasets.setCurrentItem(chosen)
         self.datasets.blockSignals(False)
         self.show_dataset()
 
@@ -446,7 +436,7 @@ class BrowsePanel(QWidget):
         desc = bool(sort and sort[1] == Qt.SortOrder.DescendingOrder)
         self.count.setText("Searching…")
 
-        def ids() -> array:
+        def ids(_cancel: Cancel) -> array:
             with ArchiveReader(path) as r:
                 return r.record_ids(
                     name,
@@ -457,9 +447,9 @@ class BrowsePanel(QWidget):
                     latest_only=latest,
                 )
 
-        job = Job(ids, generator=False, synchronous=self.synchronous)
+        job = Job(ids, name="search records")
         job.done.connect(lambda result: self._ids(name, result))
-        job.failed.connect(lambda msg: self.count.setText(f"Search failed: {msg}"))
+        job.failed.connect(lambda exc: self.count.setText(f"Search failed: {describe(exc)}"))
         self._start(job)
 
     def _ids(self, name: str, ids: array) -> None:

@@ -1,10 +1,15 @@
-"""Export dialog (scope, redaction, output; progress and cancel in a worker) and the
-Verify dialog (a green or red report)."""
+"""Export dialog (scope, redaction, output; progress and cancel in a job) and the
+Verify dialog (verified and trusted / intact but not trusted / failed, and pinning the
+signer), through :mod:`archiver.services.bundles` and :mod:`archiver.services.keys`.
+
+Every label that can show text from a bundle, a certificate or an error is plain text
+(never rich text: a file name could otherwise render as HTML); a verdict's colour comes
+from a separate label whose words are fixed."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Generator
+import os
+from collections.abc import Callable, Generator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -19,18 +24,25 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from archiver.export import keys
-from archiver.export.bundle import BundleResult, EmptySelection, export_bundle
-from archiver.export.redact import PROFILES
-from archiver.export.scope import Scope, ScopeError
-from archiver.export.verify import BundleReport, verify_bundle
-from archiver.gui.workers import Job
+from archiver.gui.errors import describe
+from archiver.gui.workers import Job, JobRunner
+from archiver.jobs import Cancel, Cancelled
+from archiver.services import bundles, keys
+from archiver.services.bundles import (
+    PROFILES,
+    BundleReport,
+    BundleResult,
+    EmptySelection,
+    Scope,
+    ScopeError,
+)
 
 
 def _qdate(d: date) -> QDate:
@@ -55,14 +67,57 @@ def empty_message(exc: EmptySelection) -> str:
     )
 
 
+def plain_label(text: str = "", name: str = "") -> QLabel:
+    """A word-wrapped label that shows its text as plain text, whatever it holds."""
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(True)
+    if name:
+        label.setObjectName(name)
+    return label
+
+
+def export_work(
+    archive: Path,
+    scope: Scope,
+    out: Path,
+    ident: keys.SigningIdentity,
+    make_zip: bool,
+    tsa: str | None = None,
+    *,
+    allow_empty: bool = False,
+) -> Callable[[Cancel], Generator[str, None, BundleResult]]:
+    """The export as a job's work: progress lines, the result, and the export's own
+    cancellation reported as the job's (the export removes its partial directory)."""
+
+    def work(cancel: Cancel) -> Generator[str, None, BundleResult]:
+        try:
+            return (
+                yield from bundles.export(
+                    archive,
+                    scope,
+                    out,
+                    identity=ident,
+                    make_zip=make_zip,
+                    cancel=cancel.event,
+                    tsa=tsa,
+                    allow_empty=allow_empty,
+                )
+            )
+        except bundles.ExportCancelled as exc:
+            raise Cancelled() from exc
+
+    return work
+
+
 class ExportDialog(QDialog):
     def __init__(
         self,
         archive_path: Path,
+        runner: JobRunner,
         parent: QWidget | None = None,
         *,
         key_dir: Path | None = None,
-        synchronous: bool = False,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("exportDialog")
@@ -70,10 +125,10 @@ class ExportDialog(QDialog):
         self.setMinimumWidth(620)
         self.archive_path = archive_path
         self.key_dir = key_dir
-        self.synchronous = synchronous
-        self.cancel_event = threading.Event()
+        self.runner = runner
         self.job: Job | None = None
-        self.result: BundleResult | None = None
+        #: the last bundle written (None until an export succeeds)
+        self.bundle_result: BundleResult | None = None
         today = date.today()
         #: the first and the last 15-minute interval in scope (UTC, both inclusive, as for
         #: archiver export --from/--to); a day's setDate keeps 00:00 and 23:45
@@ -111,13 +166,12 @@ class ExportDialog(QDialog):
         self.allow_empty.setToolTip(
             "Otherwise an empty selection stops with a message and nothing is written."
         )
-        self.signer = QLabel("")
-        self.signer.setObjectName("signerFingerprint")
-        self.signer.setWordWrap(True)
+        self.tsa = QLineEdit(os.environ.get(bundles.ENV_TSA_URL, ""))
+        self.tsa.setObjectName("exportTsa")
+        self.tsa.setPlaceholderText("optional: RFC 3161 timestamp authority URL (trusted time)")
+        self.signer = plain_label(name="signerFingerprint")
         self.signer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status = QLabel("")
-        self.status.setObjectName("exportStatus")
-        self.status.setWordWrap(True)
+        self.status = plain_label(name="exportStatus")
         form = QFormLayout()
         form.addRow("From (first interval, UTC)", self.start)
         form.addRow("To (last interval, inclusive)", self.end)
@@ -130,6 +184,7 @@ class ExportDialog(QDialog):
         form.addRow("Bundle directory", out_row)
         form.addRow("", self.zip)
         form.addRow("", self.allow_empty)
+        form.addRow("Timestamp authority", self.tsa)
         self.export_button = QPushButton("Export")
         self.export_button.setObjectName("exportButton")
         self.cancel_button = QPushButton("Cancel")
@@ -199,75 +254,109 @@ class ExportDialog(QDialog):
             self.status.setText(f"✗ {exc}")
             return
         self._show_signer()
-        self.cancel_event.clear()
         self.export_button.setEnabled(False)
         self.status.setText("Exporting…")
-        make_zip, allow_empty = self.zip.isChecked(), self.allow_empty.isChecked()
+        job = Job(
+            export_work(
+                self.archive_path,
+                scope,
+                out,
+                ident,
+                self.zip.isChecked(),
+                self.tsa.text().strip() or None,
+                allow_empty=self.allow_empty.isChecked(),
+            ),
+            name="export bundle",
+        )
+        job.yielded.connect(self.status.setText)
+        job.done.connect(self._exported)
+        job.failed.connect(self._failed)
+        job.cancelled.connect(self._cancelled)
+        self.job = job
+        self.runner.start(job)
 
-        def work() -> Generator[str, None, BundleResult]:
-            try:
-                return (
-                    yield from export_bundle(
-                        self.archive_path,
-                        scope,
-                        out,
-                        ident,
-                        make_zip=make_zip,
-                        cancel=self.cancel_event,
-                        allow_empty=allow_empty,
-                    )
-                )
-            except EmptySelection as exc:
-                raise EmptySelection(empty_message(exc)) from exc
-
-        self.job = Job(work, synchronous=self.synchronous)
-        self.job.yielded.connect(self.status.setText)
-        self.job.done.connect(self._done)
-        self.job.failed.connect(self._failed)
-        self.job.start()
-
-    def _done(self, result: BundleResult) -> None:
-        self.result = result
+    def _exported(self, result: BundleResult) -> None:
+        self.bundle_result = result
         self.export_button.setEnabled(True)
         gaps = (
             f" {len(result.gaps)} coverage gap(s) are stated in the bundle." if result.gaps else ""
         )
         self.status.setText(
             f"✓ Bundle {result.bundle_id} written to {result.path}: {result.interactions:,} interactions, report {result.pages:,} pages.{gaps}"
+            " Give the recipient the fingerprint above separately: it is how they know the bundle is yours."
         )
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, exc: BaseException) -> None:
         self.export_button.setEnabled(True)
-        if message.startswith(NOT_EXPORTED):
-            self.status.setText(message)
+        if isinstance(exc, EmptySelection):
+            self.status.setText(empty_message(exc))
             return
-        self.status.setText(
-            f"✗ Export failed: {message or 'cancelled'}. Nothing was left half-written."
-        )
+        self.status.setText(f"✗ Export failed: {describe(exc)}. Nothing was left half-written.")
+
+    def _cancelled(self) -> None:
+        self.export_button.setEnabled(True)
+        self.status.setText("Export cancelled; nothing was written.")
+
+    def busy(self) -> bool:
+        return self.job is not None and not self.job.finished
 
     def _cancel(self) -> None:
-        if self.job is not None and not self.job.finished:
-            self.cancel_event.set()
+        job = self.job
+        if job is not None and not job.finished:
+            job.cancel()
             self.status.setText("Cancelling…")
             return
         self.reject()
 
     def done(self, result: int) -> None:
-        if self.job is not None and not self.job.finished:
-            self.cancel_event.set()
-            self.job.wait()
+        """Closing (QDialog.done): cancel a running export and wait for it."""
+        job = self.job
+        if job is not None and not job.finished:
+            job.cancel()
+            job.wait()
         super().done(result)
 
 
+#: the fixed words and colour of each verdict (the details come from the report, as text)
+VERDICTS = {
+    bundles.VERIFIED: ("✓ VERIFIED AND TRUSTED", "#2e7d32"),
+    bundles.UNTRUSTED: ("⚠ INTACT, BUT NOT TRUSTED", "#b26a00"),
+    bundles.FAILED: ("✗ FAILED", "#c62828"),
+}
+
+
+def confirm_pin(parent: QWidget, fingerprint: str) -> bool:
+    """Ask before trusting a signer: the fingerprint must be compared out of band."""
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        "Trust this signer?",
+        "Trust every bundle signed with this certificate from now on?\n\n"
+        f"SHA-256 fingerprint:\n{fingerprint}\n\n"
+        "Anyone can make an intact bundle with a key of their own. Say yes only if this "
+        "fingerprint is the one you obtained from the signer separately (by phone, letter or a "
+        "signed message; not from the bundle or the message that brought it).",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        parent,
+    )
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    return box.exec() == QMessageBox.StandardButton.Yes
+
+
 class VerifyDialog(QDialog):
-    def __init__(self, parent: QWidget | None = None, *, synchronous: bool = False) -> None:
+    def __init__(
+        self, runner: JobRunner, parent: QWidget | None = None, *, key_dir: Path | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("verifyDialog")
         self.setWindowTitle("Verify audit bundle")
-        self.resize(720, 420)
-        self.synchronous = synchronous
+        self.resize(720, 480)
+        self.runner = runner
+        self.key_dir = key_dir
         self.job: Job | None = None
         self.report: BundleReport | None = None
+        #: asks before pinning (replaced in tests)
+        self.confirm_pin: Callable[[str], bool] = lambda fp: confirm_pin(self, fp)
         self.path = QLineEdit()
         self.path.setObjectName("bundlePath")
         self.path.setPlaceholderText("bundle directory or .zip")
@@ -288,45 +377,107 @@ class VerifyDialog(QDialog):
         row.addWidget(self.path, 1)
         row.addWidget(pick_dir)
         row.addWidget(pick_zip)
+        self.expect = QLineEdit()
+        self.expect.setObjectName("expectFingerprint")
+        self.expect.setPlaceholderText(
+            "optional: the signer's SHA-256 fingerprint you were given separately"
+        )
         self.verify_button = QPushButton("Verify")
         self.verify_button.setObjectName("verifyBundleButton")
-        self.verdict = QLabel("")
-        self.verdict.setObjectName("verdict")
-        self.verdict.setWordWrap(True)
+        self.state = plain_label(name="verdictState")
+        self.verdict = plain_label(name="verdict")
+        self.signer = plain_label(name="verifySigner")
+        self.signer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.pin_button = QPushButton("Trust this signer…")
+        self.pin_button.setObjectName("pinSignerButton")
+        self.pin_button.setVisible(False)
+        self.pin_button.clicked.connect(self.pin_signer)
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)
+        form = QFormLayout()
+        form.addRow("Bundle", row)
+        form.addRow("Expected signer", self.expect)
         lay = QVBoxLayout(self)
-        lay.addLayout(row)
+        lay.addLayout(form)
         lay.addWidget(self.verify_button, 0, Qt.AlignmentFlag.AlignLeft)
+        lay.addWidget(self.state)
         lay.addWidget(self.verdict)
+        lay.addWidget(self.signer)
+        lay.addWidget(self.pin_button, 0, Qt.AlignmentFlag.AlignLeft)
         lay.addWidget(self.details, 1)
         self.verify_button.clicked.connect(self.run)
 
     def run(self) -> None:
         path = Path(self.path.text().strip())
+        expect = self.expect.text().strip() or None
+        if expect:
+            try:
+                keys.parse_fingerprint(expect)
+            except ValueError as exc:
+                self._show(bundles.FAILED, f"Expected signer: {exc}", "")
+                return
+        self._clear()
         self.verdict.setText("Verifying…")
         self.verify_button.setEnabled(False)
-        self.job = Job(lambda: verify_bundle(path), generator=False, synchronous=self.synchronous)
-        self.job.done.connect(self._done)
-        self.job.failed.connect(lambda m: self._show(False, f"Could not verify: {m}", ""))
-        self.job.start()
+        key_dir = self.key_dir
+        job = Job(
+            lambda _cancel: bundles.verify(path, expect_fingerprint=expect, key_dir=key_dir),
+            name="verify bundle",
+        )
+        job.done.connect(self._verified)
+        job.failed.connect(
+            lambda exc: self._show(bundles.FAILED, f"Could not verify: {describe(exc)}", "")
+        )
+        self.job = job
+        self.runner.start(job)
 
-    def _done(self, rep: BundleReport) -> None:
+    def _clear(self) -> None:
+        self.report = None
+        self.state.setText("")
+        self.state.setStyleSheet("")
+        self.signer.setText("")
+        self.pin_button.setVisible(False)
+
+    def _verified(self, rep: BundleReport) -> None:
         self.report = rep
-        self._show(
-            rep.ok,
-            "✓ VERIFIED: every file, the tag manifest, both signatures and the copies agree."
-            if rep.ok
-            else f"✗ FAILED: {rep.problems[0]}",
-            rep.summary(),
+        self._show(rep.state, bundles.printable(rep.headline()), rep.summary())
+        if rep.fingerprint:
+            self.signer.setText(
+                f"Signer: {bundles.printable(rep.signer_subject)}\n"
+                f"Certificate SHA-256 fingerprint: {rep.fingerprint}"
+                + (
+                    "\nCompare it with the fingerprint you obtained from the signer separately; "
+                    "if they match, trust this signer (or type it as the expected signer)."
+                    if rep.state == bundles.UNTRUSTED and not rep.signer_trusted
+                    else ""
+                )
+            )
+        self.pin_button.setVisible(
+            rep.state == bundles.UNTRUSTED and not rep.signer_trusted and bool(rep.signer_pem)
         )
 
-    def _show(self, ok: bool, verdict: str, details: str) -> None:
+    def _show(self, state: str, verdict: str, details: str) -> None:
         self.verify_button.setEnabled(True)
-        color = "#2e7d32" if ok else "#c62828"
-        self.verdict.setText(f"<span style='color:{color}; font-weight:bold'>{verdict}</span>")
-        self.verdict.setProperty("ok", ok)
+        words, color = VERDICTS[state]
+        self.state.setText(words)
+        self.state.setStyleSheet(f"color: {color}; font-weight: bold")
+        self.verdict.setText(verdict)
+        self.verdict.setProperty("ok", state == bundles.VERIFIED)
+        self.verdict.setProperty("state", state)
         self.details.setPlainText(details)
+
+    def pin_signer(self) -> None:
+        """Trust the signer of the bundle just verified (after confirmation), then verify
+        again."""
+        rep = self.report
+        if rep is None or not rep.signer_pem or not self.confirm_pin(rep.fingerprint):
+            return
+        try:
+            keys.trust_add_certificate(rep.signer_pem, key_dir=self.key_dir)
+        except keys.TrustError as exc:
+            self.verdict.setText(f"Could not trust the signer: {describe(exc)}")
+            return
+        self.run()
 
     def done(self, result: int) -> None:
         if self.job is not None and not self.job.finished:

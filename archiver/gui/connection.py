@@ -18,22 +18,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from archiver.api.client import check_connection
 from archiver.api.tenant import Credentials, Secret, Tenant
 from archiver.gui.context import AppContext
+from archiver.gui.errors import describe
 from archiver.gui.workers import Job
+from archiver.services import pull as pulls
 
 
 class ConnectionDialog(QDialog):
-    def __init__(
-        self, ctx: AppContext, parent: QWidget | None = None, synchronous: bool = False
-    ) -> None:
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Connection settings")
         self.setMinimumWidth(560)
         self.setObjectName("connectionDialog")
         self.ctx = ctx
-        self._sync = synchronous
         self._job: Job | None = None
         s = ctx.settings
         self.by_customer = QRadioButton("Customer subdomain")
@@ -129,12 +127,11 @@ class ConnectionDialog(QDialog):
             return
         self.status.setText("Testing…")
         self.test_button.setEnabled(False)
-        self._job = Job(
-            lambda: check_connection(tenant, creds), generator=False, synchronous=self._sync
-        )
-        self._job.done.connect(lambda msg: self._tested(f"✓ {msg}"))
-        self._job.failed.connect(lambda msg: self._tested(f"✗ {msg}"))
-        self._job.start()
+        job = Job(lambda _cancel: pulls.check_connection(tenant, creds), name="test connection")
+        job.done.connect(lambda msg: self._tested(f"✓ {msg}"))
+        job.failed.connect(lambda exc: self._tested(f"✗ {describe(exc)}"))
+        self._job = job
+        self.ctx.runner.start(job)
 
     def _tested(self, text: str) -> None:
         self.status.setText(text)

@@ -1,13 +1,15 @@
-"""What the window works with: where the API is, who we are, which archive."""
+"""What the window works with: where the API is, who we are, which archive, and where
+its jobs run."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from archiver.api.retry import RetryPolicy
 from archiver.api.tenant import Credentials, Secret, Tenant
 from archiver.credentials import keyring_available, load_secret, store_secret
+from archiver.gui.workers import JobRunner, ThreadRunner
 from archiver.settings import Settings
 
 
@@ -21,6 +23,8 @@ class AppContext:
     session_secret: Secret | None = None
     #: retry timing for downloads (None: the client's defaults); tests make it fast
     retry: RetryPolicy | None = None
+    #: where every panel and dialog runs its jobs: QThreads, or SyncRunner in unit tests
+    runner: JobRunner = field(default_factory=ThreadRunner)
 
     def tenant(self) -> Tenant:
         s = self.settings

@@ -122,17 +122,20 @@ class CoveragePanel(QWidget):
             text = "Nothing pulled yet: download a range on the Download tab, then come back here."
         self.summary.setText(text)
 
+    def _header(self, horizontal: bool, i: int) -> str:
+        item = (
+            self.table.horizontalHeaderItem(i) if horizontal else self.table.verticalHeaderItem(i)
+        )
+        return item.text() if item else ""
+
     def state(self, dataset: str, day: str) -> str:
-        days = [self.table.horizontalHeaderItem(i).text() for i in range(self.table.columnCount())]
-        rows = [self.table.verticalHeaderItem(i).text() for i in range(self.table.rowCount())]
+        days = [self._header(True, i) for i in range(self.table.columnCount())]
+        rows = [self._header(False, i) for i in range(self.table.rowCount())]
         item = self.table.item(rows.index(dataset), days.index(day[5:]))
         return item.text() if item else ""
 
     def _drill(self, row: int, column: int) -> None:
-        self.open_day(
-            self.table.verticalHeaderItem(row).text(),
-            self.table.horizontalHeaderItem(column).text(),
-        )
+        self.open_day(self._header(False, row), self._header(True, column))
 
     def open_day(self, stream: str, day: str) -> DayDialog | None:
         cell = next(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from datetime import UTC, date, datetime, timedelta
 
-from PySide6.QtCore import QDateTime, QObject, Qt, QTime, QTimeZone, Signal
+from PySide6.QtCore import QDateTime, Qt, QTime, QTimeZone, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -32,12 +31,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from archiver.api import NotReadyPolicy
+from archiver.api.query import check_filter
 from archiver.datasets import ANALYTICS_INSIGHTS, DATASETS, FILTERABLE_COLUMNS, STANDARD
 from archiver.gui.context import AppContext
+from archiver.gui.errors import describe
+from archiver.gui.unattended import ScheduleLine
 from archiver.gui.workers import Job
-from archiver.pull.engine import Plan, PullEngine, PullParams
+from archiver.jobs import Cancel
+from archiver.pull.engine import PullEngine
+from archiver.pull.outcome import RunResult
+from archiver.pull.plan import Plan, PullParams
 from archiver.pull.progress import Progress, format_eta
+from archiver.services import lock as locks
+from archiver.services import pull as pulls
 
 STATE_COLORS = {
     "done": "#2e7d32",
@@ -48,7 +54,6 @@ STATE_COLORS = {
     "failed": "#c62828",
     "cancelled": "#8d6e63",
 }
-_FILTER_VALUE = re.compile(r"^[^*\s][^*]*\*?$")
 
 
 class DatasetPicker(QTreeWidget):
@@ -224,7 +229,8 @@ class RangePicker(QGroupBox):
 
 
 class FilterEdit(QGroupBox):
-    """Optional API filter: a filterable column and a value, syntax checked as you type."""
+    """Optional API filter: a filterable column and a value, checked as you type by the
+    API's own rule (:func:`archiver.api.query.check_filter`)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Filter (optional)", parent)
@@ -260,11 +266,11 @@ class FilterEdit(QGroupBox):
         v = self.value.text()
         if not v:
             raise ValueError("Enter a value, or choose (no filter).")
-        if not _FILTER_VALUE.match(v):
-            raise ValueError(
-                "A value, optionally ending in one * (prefix match); no other * and no leading space."
-            )
-        return f"{self.column.currentText()}:{v}"
+        text = f"{self.column.currentText()}:{v}"
+        problem = check_filter(text)
+        if problem:
+            raise ValueError(problem)
+        return text
 
 
 class JobsTable(QTableWidget):
@@ -284,7 +290,8 @@ class JobsTable(QTableWidget):
         self.rows: dict[str, int] = {}
         self.bars: dict[str, QProgressBar] = {}
 
-    def reset(self, datasets: list[str]) -> None:
+    def set_datasets(self, datasets: list[str]) -> None:
+        """One fresh row per dataset, queued."""
         self.setRowCount(0)
         self.rows.clear()
         self.bars.clear()
@@ -300,16 +307,23 @@ class JobsTable(QTableWidget):
             self.bars[name] = bar
             for c in range(2, 7):
                 self.setItem(r, c, QTableWidgetItem(""))
-            self.set_state(name, "queued", "")
+            self.set_dataset_state(name, "queued", "")
 
-    def set_state(self, name: str, state: str, tooltip: str) -> None:
-        item = self.item(self.rows[name], 6)
+    def _cell(self, row: int, column: int) -> QTableWidgetItem:
+        item = self.item(row, column)
+        if item is None:  # every cell is created with its row (set_datasets)
+            item = QTableWidgetItem("")
+            self.setItem(row, column, item)
+        return item
+
+    def set_dataset_state(self, name: str, state: str, tooltip: str) -> None:
+        item = self._cell(self.rows[name], 6)
         item.setText(state)
         item.setToolTip(tooltip)
         item.setForeground(QBrush(QColor(STATE_COLORS.get(state, "#000000"))))
 
-    def state(self, name: str) -> str:
-        return self.item(self.rows[name], 6).text()
+    def dataset_state(self, name: str) -> str:
+        return self._cell(self.rows[name], 6).text()
 
     def update_from(self, snap: list[dict]) -> None:
         for d in snap:
@@ -321,15 +335,15 @@ class JobsTable(QTableWidget):
             bar.setRange(0, max(1, d["chunks_total"]))
             bar.setValue(d["finished"])
             bar.setFormat(f"{d['finished']}/{d['chunks_total']} chunks")
-            self.item(r, 2).setText(f"{d['pages']:,}")
-            self.item(r, 3).setText(f"{d['rows']:,}")
-            self.item(r, 4).setText(f"{d['rate']:,.0f}")
-            self.item(r, 5).setText(format_eta(d["eta"]))
+            self._cell(r, 2).setText(f"{d['pages']:,}")
+            self._cell(r, 3).setText(f"{d['rows']:,}")
+            self._cell(r, 4).setText(f"{d['rate']:,.0f}")
+            self._cell(r, 5).setText(format_eta(d["eta"]))
             state = d["state"]
             tip = d["message"]
             if state == "waiting for data" and d["next_retry_at"]:
                 state = f"waiting for data (retry {d['next_retry_at'][11:16]} UTC)"
-            self.set_state(name, state, tip)
+            self.set_dataset_state(name, state, tip)
 
 
 def snapshot(p: Progress) -> list[dict]:
@@ -351,42 +365,21 @@ def snapshot(p: Progress) -> list[dict]:
     ]
 
 
-class PullController(QObject):
-    """Runs one pull: engine.run() in a background job, progress as throttled signals."""
-
-    progress = Signal(object)
-    finished = Signal(object)  # RunResult
-    failed = Signal(str)
-
-    def __init__(
-        self, engine: PullEngine, plan: Plan, page_size: int, synchronous: bool = False
-    ) -> None:
-        super().__init__()
-        self.engine = engine
-        self.plan = plan
-        self.job = Job(self._generate, synchronous=synchronous)
-        self.job.yielded.connect(self.progress)
-        self.job.done.connect(self.finished)
-        self.job.failed.connect(self.failed)
-        self.page_size = page_size
-
-    def _generate(self) -> Iterator[list[dict]]:
-        last = 0.0
-        for p in self.engine.run(self.plan, self.page_size):
-            now = time.monotonic()
-            if p.finished or now - last >= 0.1:  # at most 10 updates a second
-                last = now
-                yield snapshot(p)
-        return self.engine.result
-
-    def start(self) -> None:
-        self.job.start()
-
-    def cancel(self) -> None:
-        self.engine.cancel()
-
-    def wait(self, ms: int = 60_000) -> bool:
-        return self.job.wait(ms)
+def throttled(
+    run: Generator[Progress, None, RunResult], every: float = 0.1
+) -> Generator[list[dict], None, RunResult]:
+    """A pull's progress as snapshots, at most one every ``every`` seconds (and the last);
+    returns the pull's result."""
+    last = 0.0
+    while True:
+        try:
+            p = next(run)
+        except StopIteration as stop:
+            return stop.value
+        now = time.monotonic()
+        if p.finished or now - last >= every:
+            last = now
+            yield snapshot(p)
 
 
 class DownloadPanel(QWidget):
@@ -394,14 +387,12 @@ class DownloadPanel(QWidget):
 
     run_finished = Signal(object)
 
-    def __init__(
-        self, ctx: AppContext, show_error: Callable[[str, str], None], synchronous: bool = False
-    ) -> None:
+    def __init__(self, ctx: AppContext, show_error: Callable[[str, str], None]) -> None:
         super().__init__()
         self.ctx = ctx
         self.show_error = show_error
-        self.synchronous = synchronous
-        self.controller: PullController | None = None
+        #: the running (or last) pull
+        self.job: Job | None = None
         self.picker = DatasetPicker()
         self.range = RangePicker()
         self.filter = FilterEdit()
@@ -421,6 +412,12 @@ class DownloadPanel(QWidget):
         self.status = QLabel("Choose datasets and a range, then Download.")
         self.status.setObjectName("downloadStatus")
         self.status.setWordWrap(True)
+        # another pull holds the archive (a scheduled one, another window): wait for it
+        self.wait = QPushButton("Wait until it is free")
+        self.wait.setObjectName("waitButton")
+        self.wait.setVisible(False)
+        self._after_wait: Callable[[], None] | None = None
+        self.schedule = ScheduleLine(ctx)
         self.jobs = JobsTable()
         right = QVBoxLayout()
         right.addWidget(self.range)
@@ -429,6 +426,7 @@ class DownloadPanel(QWidget):
         buttons.addWidget(self.download)
         buttons.addWidget(self.cancel)
         buttons.addWidget(self.retry_pending)
+        buttons.addWidget(self.wait)
         buttons.addStretch()
         right.addLayout(buttons)
         banner = QHBoxLayout()
@@ -437,6 +435,7 @@ class DownloadPanel(QWidget):
         right.addLayout(banner)
         right.addWidget(self.status)
         right.addStretch()
+        right.addWidget(self.schedule)
         top = QWidget()
         top_lay = QHBoxLayout(top)
         top_lay.setContentsMargins(0, 0, 0, 0)
@@ -455,18 +454,17 @@ class DownloadPanel(QWidget):
         self.cancel.clicked.connect(self.cancel_download)
         self.resume.clicked.connect(self.resume_download)
         self.retry_pending.clicked.connect(self.retry_pending_chunks)
+        self.wait.clicked.connect(self.wait_for_archive)
         self.set_resumable(None)
 
-    # -- actions --------------------------------------------------------------------------
-    def _engine(self) -> PullEngine:
+    # -- actions (through archiver.services.pull) ----------------------------------------
+    def _engine(self, cancel: Cancel) -> PullEngine:
         s = self.ctx.settings
-        return PullEngine(
-            self.ctx.archive_path,
-            self.ctx.tenant(),
-            self.ctx.credentials(),
-            workers=s.get("workers"),
-            retry=self.ctx.retry,
-            not_ready=NotReadyPolicy(),
+        options = pulls.PullOptions(
+            workers=s.get("workers"), page_size=s.get("page_size"), retry=self.ctx.retry
+        )
+        return pulls.open_engine(
+            self.ctx.archive_path, self.ctx.tenant(), self.ctx.credentials(), options, cancel
         )
 
     def params(self) -> PullParams:
@@ -476,34 +474,42 @@ class DownloadPanel(QWidget):
         start, end, daily = self.range.bounds()
         if start > end:
             raise ValueError("The start of the range is after its end.")
-        return PullParams(
-            tuple(datasets),
+        return pulls.range_params(
+            datasets,
             start,
             end,
-            daily,
-            self.filter.filter(),
-            self.ctx.settings.get("page_size"),
+            daily=daily,
+            filter=self.filter.filter(),
+            page_size=self.ctx.settings.get("page_size"),
         )
 
     def start_download(self) -> None:
+        cancel = Cancel()
         try:
             params = self.params()
-            engine = self._engine()
-            plan = engine.plan(params)
+            engine = self._engine(cancel)
+            plan = pulls.plan_range(engine, params)
+        except pulls.ArchiveBusy as exc:
+            self._busy(exc, self.start_download)
+            return
         except ValueError as exc:
             self.status.setText(str(exc))
             return
         except Exception as exc:
-            self.show_error("Cannot start the download", str(exc))
+            self.show_error("Cannot start the download", describe(exc))
             return
-        self._run(engine, plan, params.page_size)
+        self._run(engine, plan, params.page_size, cancel)
 
     def resume_download(self) -> None:
+        cancel = Cancel()
         try:
-            engine = self._engine()
-            plan = engine.plan_resume()
+            engine = self._engine(cancel)
+            plan = pulls.plan_resume(engine)
+        except pulls.ArchiveBusy as exc:
+            self._busy(exc, self.resume_download)
+            return
         except Exception as exc:
-            self.show_error("Cannot resume", str(exc))
+            self.show_error("Cannot resume", describe(exc))
             return
         if plan is None:
             self.set_resumable(None)
@@ -512,46 +518,115 @@ class DownloadPanel(QWidget):
         if plan.params:
             self.picker.set_selected(list(plan.params.datasets))
             self.range.set_range(plan.params.start, plan.params.end, plan.params.daily)
-        self._run(engine, plan, plan.params.page_size if plan.params else 200)
+        self._run(engine, plan, plan.page_size, cancel)
 
     def retry_pending_chunks(self) -> None:
+        cancel = Cancel()
         try:
-            engine = self._engine()
-            plan = engine.plan_retry_pending()
+            engine = self._engine(cancel)
+            plan = pulls.plan_retry_pending(engine)
+        except pulls.ArchiveBusy as exc:
+            self._busy(exc, self.retry_pending_chunks)
+            return
         except Exception as exc:
-            self.show_error("Cannot retry", str(exc))
+            self.show_error("Cannot retry", describe(exc))
             return
         if not plan.items:
+            pulls.release(engine)
             self.status.setText("No pending chunks.")
             return
-        self._run(engine, plan, self.ctx.settings.get("page_size"))
+        self._run(engine, plan, self.ctx.settings.get("page_size"), cancel)
 
-    def _run(self, engine: PullEngine, plan: Plan, page_size: int) -> None:
+    def _run(self, engine: PullEngine, plan: Plan, page_size: int, cancel: Cancel) -> None:
         datasets = sorted(
             {i.chunk.dataset for i in plan.items} | set(plan.params.datasets if plan.params else ())
         )
-        self.jobs.reset(datasets)
+        self.jobs.set_datasets(datasets)
         what = "Resuming" if plan.resumed else "Downloading"
         self.status.setText(
             f"{what}: {len(plan.items)} chunks"
             + (f" ({plan.skipped_done} already done)" if plan.skipped_done else "")
             + f" into {self.ctx.archive_path}."
         )
+        self._working()
+        # the engine checks the same token: Job.cancel() stops it after the pages in flight
+        job = Job(
+            lambda _cancel: throttled(pulls.run(engine, plan, page_size)),
+            cancel=cancel,
+            name="pull",
+        )
+        job.yielded.connect(self.jobs.update_from)
+        job.ended.connect(lambda: pulls.release(engine))  # also when cancelled before it ran
+        job.done.connect(self._finished)
+        job.failed.connect(self._failed)
+        job.cancelled.connect(self._cancelled)
+        self.job = job
+        self.ctx.runner.start(job)
+
+    def cancel_download(self) -> None:
+        job = self.job
+        if job is not None and not job.finished:
+            job.cancel()
+            if job.name == "pull":
+                self.status.setText("Cancelling after the pages in flight…")
+            self.cancel.setEnabled(False)
+
+    def stop(self, ms: int = 60_000) -> None:
+        """Cancel a running pull (or a wait for the archive) and wait for it to end
+        (closing the window)."""
+        job = self.job
+        if job is not None and not job.finished:
+            job.cancel()
+            job.wait(ms)
+        self.schedule.wait_job(ms)
+
+    def refresh_schedule(self) -> None:
+        self.schedule.refresh()
+
+    # -- another pull holds the archive ---------------------------------------------------
+    def _busy(self, exc: pulls.ArchiveBusy, again: Callable[[], None]) -> None:
+        """Say who holds the archive, and offer to wait for it."""
+        self.status.setText(
+            f"{exc}. Another pull (a scheduled one, or another window) is writing this "
+            "archive; Wait until it is free starts this one when it has finished."
+        )
+        self._after_wait = again
+        self.wait.setVisible(True)
+
+    def wait_for_archive(self) -> Job:
+        """Wait (cancellable) until no pull holds the archive, then do what was asked."""
+        archive = self.ctx.archive_path
+        job = Job(lambda cancel: locks.wait_until_free(archive, cancel), name="wait for archive")
+        job.yielded.connect(
+            lambda holder: self.status.setText(
+                f"Waiting: {pulls.ArchiveBusy(archive, holder)}… (Cancel stops waiting)"
+            )
+        )
+        job.done.connect(self._waited)
+        job.failed.connect(self._failed)
+        job.cancelled.connect(self._stopped_waiting)
+        self.wait.setVisible(False)
+        self._working()
+        self.job = job
+        self.ctx.runner.start(job)
+        return job
+
+    def _waited(self, _: object) -> None:
+        self._idle()
+        again, self._after_wait = self._after_wait, None
+        if again is not None:
+            again()
+
+    def _stopped_waiting(self) -> None:
+        self._idle()
+        self.wait.setVisible(self._after_wait is not None)
+        self.status.setText("Stopped waiting; nothing was downloaded.")
+
+    def _working(self) -> None:
         self.download.setEnabled(False)
         self.resume.setEnabled(False)
         self.retry_pending.setEnabled(False)
         self.cancel.setEnabled(True)
-        self.controller = PullController(engine, plan, page_size, synchronous=self.synchronous)
-        self.controller.progress.connect(self.jobs.update_from)
-        self.controller.finished.connect(self._finished)
-        self.controller.failed.connect(self._failed)
-        self.controller.start()
-
-    def cancel_download(self) -> None:
-        if self.controller:
-            self.controller.cancel()
-            self.status.setText("Cancelling after the pages in flight…")
-            self.cancel.setEnabled(False)
 
     def _idle(self) -> None:
         self.download.setEnabled(True)
@@ -559,7 +634,7 @@ class DownloadPanel(QWidget):
         self.retry_pending.setEnabled(True)
         self.cancel.setEnabled(False)
 
-    def _finished(self, result) -> None:
+    def _finished(self, result: RunResult) -> None:
         self._idle()
         for name, d in result.progress.datasets.items():
             if d.not_entitled:
@@ -571,11 +646,11 @@ class DownloadPanel(QWidget):
                 and name in self.jobs.rows
                 and d.state not in ("done", "not entitled")
             ):
-                self.jobs.set_state(
+                self.jobs.set_dataset_state(
                     name, "cancelled", "Cancelled: resume to continue from the saved cursor."
                 )
             elif d.state == "failed" and name in self.jobs.rows:
-                self.jobs.set_state(name, "failed", d.message)
+                self.jobs.set_dataset_state(name, "failed", d.message)
         verdict = {
             "finished": "Finished.",
             "partial": "Finished with pending (not processed yet) or failed chunks: see the states, Retry pending later.",
@@ -588,10 +663,17 @@ class DownloadPanel(QWidget):
         self.refresh_resumable()
         self.run_finished.emit(result)
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, exc: BaseException) -> None:
         self._idle()
-        self.status.setText(f"Failed: {message}")
-        self.show_error("Download failed", message)
+        self.status.setText(f"Failed: {describe(exc)}")
+        self.show_error("Download failed", describe(exc))
+
+    def _cancelled(self) -> None:
+        """Cancelled before the pull started: nothing was asked of the API."""
+        self._idle()
+        for name in self.jobs.rows:
+            self.jobs.set_dataset_state(name, "cancelled", "Cancelled before it started.")
+        self.status.setText("Cancelled before the download started; nothing was downloaded.")
 
     def set_resumable(self, text: str | None) -> None:
         self.resume_banner.setText(text or "")
@@ -617,4 +699,4 @@ class DownloadPanel(QWidget):
             self.set_resumable(None)
 
     def busy(self) -> bool:
-        return self.controller is not None and not self.controller.job.finished
+        return self.job is not None and not self.job.finished

@@ -12,6 +12,11 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 log = logging.getLogger(__name__)
 
 
+def describe(exc: BaseException) -> str:
+    """An exception in the words a message shows: its text, or its type when it has none."""
+    return str(exc) or type(exc).__name__
+
+
 def show_error(parent: QWidget | None, title: str, message: str) -> QMessageBox:
     """A window-modal message box that does not block the caller (open(), not exec())."""
     box = QMessageBox(

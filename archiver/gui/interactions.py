@@ -23,7 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from archiver.gui.workers import Job
+from archiver.gui.errors import describe
+from archiver.gui.workers import Job, JobRunner
+from archiver.jobs import Cancel
 from archiver.review import ArchiveReader
 
 SEGMENT_COLUMNS = [
@@ -205,10 +207,10 @@ def _fill(t: QTableWidget, columns: list[tuple[str, str]], rows: list[dict[str, 
 class InteractionPanel(QWidget):
     """The Interactions tab (archive only, offline)."""
 
-    def __init__(self, archive_path: Callable[[], Path], synchronous: bool = False) -> None:
+    def __init__(self, archive_path: Callable[[], Path], runner: JobRunner) -> None:
         super().__init__()
         self.archive_path = archive_path
-        self.synchronous = synchronous
+        self.runner = runner
         self._job: Job | None = None
         self._show_job: Job | None = None
         self.query = QLineEdit()
@@ -255,7 +257,9 @@ class InteractionPanel(QWidget):
         lay.addWidget(split)
         self.query.returnPressed.connect(self.search)
         self.results.currentItemChanged.connect(
-            lambda item, _: self.show(item.data(Qt.ItemDataRole.UserRole)) if item else None
+            lambda item, _: (
+                self.show_interaction(item.data(Qt.ItemDataRole.UserRole)) if item else None
+            )
         )
 
     def search(self) -> None:
@@ -264,13 +268,14 @@ class InteractionPanel(QWidget):
             return
         text = self.query.text().strip()
 
-        def find() -> list[tuple[str, str, int]]:
+        def find(_cancel: Cancel) -> list[tuple[str, str, int]]:
             with ArchiveReader(path) as r:
                 return r.find_interactions(text)
 
-        self._job = Job(find, generator=False, synchronous=self.synchronous)
-        self._job.done.connect(self._found)
-        self._job.start()
+        job = Job(find, name="find interactions")
+        job.done.connect(self._found)
+        self._job = job
+        self.runner.start(job)
 
     def _found(self, rows: list[tuple[str, str, int]]) -> None:
         self.results.clear()
@@ -281,23 +286,24 @@ class InteractionPanel(QWidget):
         if not rows:
             self.results.addItem("No interaction matches.")
 
-    def show(self, interaction_id: str | None) -> None:
+    def show_interaction(self, interaction_id: str | None) -> None:
         """Load the interaction in a worker (the query scans the archive), then fill the views."""
         if not interaction_id:
             return
         path = self.archive_path()
         self.title.setText(f"Loading interaction {interaction_id}…")
 
-        def load() -> tuple[str, list[dict[str, str]], list[dict[str, str]]]:
+        def load(_cancel: Cancel) -> tuple[str, list[dict[str, str]], list[dict[str, str]]]:
             with ArchiveReader(path) as r:
                 return (interaction_id, *r.interaction(interaction_id))
 
-        self._show_job = Job(load, generator=False, synchronous=self.synchronous)
-        self._show_job.done.connect(self._shown)
-        self._show_job.failed.connect(
-            lambda m: self.title.setText(f"Could not load the interaction: {m}")
+        job = Job(load, name="load interaction")
+        job.done.connect(self._shown)
+        job.failed.connect(
+            lambda exc: self.title.setText(f"Could not load the interaction: {describe(exc)}")
         )
-        self._show_job.start()
+        self._show_job = job
+        self.runner.start(job)
 
     def _shown(self, loaded: tuple[str, list[dict[str, str]], list[dict[str, str]]]) -> None:
         interaction_id, segs, steps = loaded

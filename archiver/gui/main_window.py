@@ -19,6 +19,7 @@ from archiver.gui.coverage import CoveragePanel
 from archiver.gui.download import DownloadPanel
 from archiver.gui.errors import show_error
 from archiver.gui.interactions import InteractionPanel
+from archiver.gui.unattended import SelfTestDialog
 from archiver.resources import resource
 
 log = logging.getLogger(__name__)
@@ -29,27 +30,26 @@ def app_icon() -> QIcon:
 
 
 class MainWindow(QMainWindow):
-    def __init__(
-        self, ctx: AppContext, *, synchronous: bool = False, qsettings: QSettings | None = None
-    ) -> None:
+    def __init__(self, ctx: AppContext, *, qsettings: QSettings | None = None) -> None:
+        """``ctx.runner`` runs every job of the window (its panels and dialogs)."""
         super().__init__()
         self.ctx = ctx
-        self.synchronous = synchronous
         self.qsettings = qsettings or QSettings(
             "archiver", "archiver-demo" if ctx.demo else "archiver"
         )
         self.last_error: tuple[str, str] | None = None
         self.key_dir: Path | None = None  # signing key directory (None: the user data dir)
+        self.self_test: SelfTestDialog | None = None
         self.setWindowTitle("Archiver" + (" — demo (simulated tenant)" if ctx.demo else ""))
         self.setWindowIcon(app_icon())
         self.setObjectName("mainWindow")
         self.tabs = QTabWidget()
         self.tabs.setObjectName("tabs")
-        self.download = DownloadPanel(ctx, self.show_error, synchronous)
-        self.browse = BrowsePanel(lambda: self.ctx.archive_path, synchronous)
-        self.interactions = InteractionPanel(lambda: self.ctx.archive_path, synchronous)
+        self.download = DownloadPanel(ctx, self.show_error)
+        self.browse = BrowsePanel(lambda: self.ctx.archive_path, ctx.runner)
+        self.interactions = InteractionPanel(lambda: self.ctx.archive_path, ctx.runner)
         self.coverage = CoveragePanel(lambda: self.ctx.archive_path)
-        self.audit = AuditPanel(lambda: self.ctx.archive_path, synchronous)
+        self.audit = AuditPanel(lambda: self.ctx.archive_path, ctx.runner)
         for w, title in (
             (self.download, "&Download"),
             (self.browse, "&Browse"),
@@ -90,6 +90,8 @@ class MainWindow(QMainWindow):
         self.export_action.triggered.connect(self.open_export)
         self.verify_bundle_action = QAction("Verify a &bundle…", self)
         self.verify_bundle_action.triggered.connect(self.open_verify_bundle)
+        self.self_test_action = QAction("&Self-test…", self)
+        self.self_test_action.triggered.connect(self.open_self_test)
         self.about_action = QAction("&About Archiver", self)
         self.about_action.triggered.connect(self.about)
         quit_action = QAction("&Quit", self)
@@ -115,6 +117,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self.self_test_action)
         help_menu.addAction(self.about_action)
         for n in range(5):
             act = QAction(self)
@@ -138,6 +141,7 @@ class MainWindow(QMainWindow):
             self.audit.refresh()
 
     def refresh_views(self) -> None:
+        self.download.refresh_schedule()
         self.browse.refresh()
         self.coverage.refresh()
         self.audit.refresh()
@@ -152,23 +156,28 @@ class MainWindow(QMainWindow):
         show_error(self, title, message)
 
     def open_connection(self) -> ConnectionDialog:
-        dlg = ConnectionDialog(self.ctx, self, self.synchronous)
+        dlg = ConnectionDialog(self.ctx, self)
         dlg.accepted.connect(self._update_banner)
         dlg.open()
         return dlg
 
     def open_export(self) -> ExportDialog:
-        dlg = ExportDialog(
-            self.ctx.archive_path, self, key_dir=self.key_dir, synchronous=self.synchronous
-        )
+        dlg = ExportDialog(self.ctx.archive_path, self.ctx.runner, self, key_dir=self.key_dir)
         dlg.finished.connect(lambda _: self.audit.refresh())
         dlg.open()
         return dlg
 
     def open_verify_bundle(self) -> VerifyDialog:
-        dlg = VerifyDialog(self, synchronous=self.synchronous)
+        dlg = VerifyDialog(self.ctx.runner, self, key_dir=self.key_dir)
         dlg.open()
         return dlg
+
+    def open_self_test(self) -> SelfTestDialog:
+        if self.self_test is None:
+            self.self_test = SelfTestDialog(self.ctx.runner, self)
+        self.self_test.open()
+        self.self_test.start()
+        return self.self_test
 
     def about(self) -> None:
         QMessageBox.about(
@@ -195,9 +204,9 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentIndex(int(tab))
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.download.busy():
-            self.download.cancel_download()
-            self.download.controller.wait()
+        self.download.stop()
+        if self.self_test is not None:
+            self.self_test.stop()
         for panel in (self.browse, self.interactions, self.audit):
             panel.wait_jobs()
         self.browse.close_reader()

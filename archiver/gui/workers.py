@@ -1,21 +1,43 @@
-"""Run core jobs off the GUI thread: generators and plain calls, turned into signals.
+"""One job contract for the GUI: work runs through an injected :class:`JobRunner` and
+reports back as signals on the GUI thread.
 
-A Job lives in the thread that created it (the GUI thread); its work runs in a QThread
-through an inner runner, and results come back as queued signals, so every slot — lambdas
-included — runs on the GUI thread. Every QThread started here is registered, so tests can
-fail when one is left running.
+The work is a callable that receives a :class:`~archiver.jobs.Cancel` token. It returns a
+value, or a generator (driven by :func:`archiver.jobs.drive`): each yield is progress, the
+return value is the result. Long work checks the token between its steps. A Job emits:
+
+- ``yielded(value)`` for each progress value;
+- then exactly one of ``done(result)`` (the work returned), ``failed(exc)`` (it raised:
+  the exception object; slots word the message, see :func:`archiver.gui.errors.describe`)
+  or ``cancelled()`` (it stopped because :meth:`Job.cancel` was called: it raised
+  :class:`archiver.jobs.Cancelled`, or cancel came before it started);
+- then ``ended()``, whichever the outcome.
+
+Work that answers a cancel with a result of its own (a pull returns an "interrupted"
+RunResult: what it committed is kept) ends with ``done``.
+
+Runners: :class:`ThreadRunner` (the app's) runs each job in its own QThread, and results
+come back as queued signals, so every slot — lambdas included — runs on the GUI thread;
+:class:`SyncRunner` runs it on the calling thread (deterministic unit tests), emitting the
+same signals in the same order. The window gets one runner through its AppContext.
+Every QThread started here is registered, so tests can fail when one is left running.
 """
 
 from __future__ import annotations
 
 import logging
-import traceback
-from collections.abc import Callable, Iterator
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Generator
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from archiver.jobs import Cancel, Cancelled, drive
+
 log = logging.getLogger(__name__)
+
+Work = Callable[[Cancel], Any]
+
+DONE, FAILED, CANCELLED = "done", "failed", "cancelled"
 
 _ACTIVE: set[QThread] = set()
 
@@ -24,109 +46,151 @@ def active_threads() -> list[QThread]:
     return [t for t in _ACTIVE if t.isRunning()]
 
 
-class _Runner(QObject):
-    yielded = Signal(object)
-    done = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, fn: Callable[[], Any], generator: bool) -> None:
-        super().__init__()
-        self.fn = fn
-        self.generator = generator
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            self.done.emit(_drive(self.fn, self.generator, self.yielded.emit))
-        except Exception as exc:
-            log.error("background job failed:\n%s", traceback.format_exc())
-            self.failed.emit(str(exc) or type(exc).__name__)
-        finally:
-            QThread.currentThread().quit()
-
-
-def _drive(fn: Callable[[], Any], generator: bool, emit: Callable[[Any], None]) -> Any:
-    """Run ``fn``; for a generator, pass each yielded value to ``emit`` and return its value."""
-    if not generator:
-        return fn()
-    gen: Iterator[Any] = fn()
-    while True:
-        try:
-            value = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        emit(value)
+def execute(
+    work: Work, cancel: Cancel, on_yield: Callable[[Any], None], name: str = "job"
+) -> tuple[str, Any]:
+    """Run ``work`` to its end on this thread: ``(DONE, result)``, ``(FAILED, exception)``
+    or ``(CANCELLED, None)``. Never raises an Exception."""
+    try:
+        cancel.check()
+        value = work(cancel)
+        if isinstance(value, Generator):
+            value = drive(value, on_yield)
+    except Cancelled:
+        log.info("%s cancelled", name)
+        return CANCELLED, None
+    except Exception as exc:
+        log.error("%s failed", name, exc_info=exc)
+        return FAILED, exc
+    return DONE, value
 
 
 class Job(QObject):
-    """A generator (or a plain call) run in its own QThread.
+    """One piece of work and its outcome signals; started by a :class:`JobRunner`.
 
-    ``yielded`` carries each value the generator yields, ``done`` the return value,
-    ``failed`` an exception message — all delivered on the thread that made the Job.
-    ``synchronous=True`` runs the work on the calling thread (deterministic unit tests),
-    emitting the same signals.
+    Connect the signals before ``runner.start(job)`` (a SyncRunner emits them at once).
     """
 
     yielded = Signal(object)
     done = Signal(object)
-    failed = Signal(str)
+    failed = Signal(object)  # the exception
+    cancelled = Signal()
+    ended = Signal()  # after done, failed or cancelled
 
-    def __init__(
-        self,
-        fn: Callable[[], Iterator[Any] | Any],
-        *,
-        generator: bool = True,
-        synchronous: bool = False,
-    ) -> None:
+    def __init__(self, work: Work, *, cancel: Cancel | None = None, name: str = "job") -> None:
         super().__init__()
-        self._fn = fn
-        self._generator = generator
-        self._synchronous = synchronous
-        self._thread: QThread | None = None
-        self._runner: _Runner | None = None
+        self.work = work
+        #: the token the work checks; share one (e.g. with a pull engine) by passing it
+        self.token = cancel or Cancel()
+        self.name = name
+        self.started = False
+        #: True once done, failed or cancelled was emitted
         self.finished = False
+        # set by the runner: how to wait for the work, what to let go of when it ends
+        self._wait: Callable[[int], bool] = lambda ms: True
+        self._release: Callable[[], None] = lambda: None
+        self._thread: QThread | None = None
+        self._worker: QObject | None = None
 
-    def start(self) -> None:
-        if self._synchronous:
-            self._run_sync()
-            return
-        runner = _Runner(self._fn, self._generator)
-        runner.yielded.connect(self._on_yielded)
-        runner.done.connect(self._on_done)
-        runner.failed.connect(self._on_failed)
-        self._runner = runner
-        thread = QThread()
-        thread.setObjectName("archiver-job")
-        self._thread = thread
-        runner.moveToThread(thread)
-        thread.started.connect(runner.run)
-        _ACTIVE.add(thread)
-        thread.finished.connect(lambda t=thread: _ACTIVE.discard(t))
-        thread.start()
+    def __repr__(self) -> str:
+        return f"Job({self.name!r}, started={self.started}, finished={self.finished})"
 
-    def _run_sync(self) -> None:
-        try:
-            result = _drive(self._fn, self._generator, self._on_yielded)
-        except Exception as exc:
-            log.error("job failed:\n%s", traceback.format_exc())
-            self._on_failed(str(exc) or type(exc).__name__)
-            return
-        self._on_done(result)
+    def cancel(self) -> None:
+        """Ask the work to stop; it does at its next check of the token."""
+        self.token.set()
 
     def wait(self, ms: int = 60_000) -> bool:
-        """Wait for the thread to end (results are then queued for the event loop)."""
-        return self._thread.wait(ms) if self._thread else True
+        """Wait for the work to end (with a ThreadRunner, its outcome is then queued for
+        the event loop)."""
+        return self._wait(ms)
 
     @Slot(object)
     def _on_yielded(self, value: Any) -> None:
         self.yielded.emit(value)
 
-    @Slot(object)
-    def _on_done(self, result: Any) -> None:
+    @Slot(str, object)
+    def _on_ended(self, kind: str, value: Any) -> None:
         self.finished = True
-        self.done.emit(result)
+        if kind == DONE:
+            self.done.emit(value)
+        elif kind == FAILED:
+            self.failed.emit(value)
+        else:
+            self.cancelled.emit()
+        self.ended.emit()
 
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        self.finished = True
-        self.failed.emit(message)
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        self._release()
+
+
+class JobRunner(ABC):
+    """Where jobs run. The window holds one (``AppContext.runner``) and every panel and
+    dialog starts its jobs through it."""
+
+    @abstractmethod
+    def start(self, job: Job) -> Job:
+        """Start ``job``; its signals report the outcome. Returns the job."""
+
+
+class SyncRunner(JobRunner):
+    """Runs each job to its end on the calling thread, emitting the same signals as a
+    ThreadRunner in the same order: for unit tests that want no event-loop waiting."""
+
+    def start(self, job: Job) -> Job:
+        job.started = True
+        kind, value = execute(job.work, job.token, job._on_yielded, job.name)
+        job._on_ended(kind, value)
+        return job
+
+
+class _Worker(QObject):
+    """Lives in the job's QThread; its signals cross to the Job as queued connections."""
+
+    yielded = Signal(object)
+    ended = Signal(str, object)
+
+    def __init__(self, work: Work, cancel: Cancel, name: str) -> None:
+        super().__init__()
+        self.work = work
+        self.cancel = cancel
+        self.name = name
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            self.ended.emit(*execute(self.work, self.cancel, self.yielded.emit, self.name))
+        finally:
+            QThread.currentThread().quit()
+
+
+class ThreadRunner(JobRunner):
+    """Each job in its own QThread (the default). The runner holds a job (and so its
+    QThread) until the outcome has been delivered and the thread has ended, even when its
+    owner has let go of it: a QThread collected while running would abort the process."""
+
+    def __init__(self) -> None:
+        self._running: set[Job] = set()
+
+    def start(self, job: Job) -> Job:
+        worker = _Worker(job.work, job.token, job.name)
+        worker.yielded.connect(job._on_yielded)
+        worker.ended.connect(job._on_ended)
+        thread = QThread()
+        thread.setObjectName(f"archiver-job {job.name}")
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        _ACTIVE.add(thread)
+        thread.finished.connect(lambda t=thread: _ACTIVE.discard(t))
+        job._thread, job._worker = thread, worker  # kept alive with the job
+        job._wait = thread.wait
+        job._release = lambda: self._running.discard(job)
+        thread.finished.connect(job._on_thread_finished)  # queued: after the outcome
+        job.started = True
+        self._running.add(job)
+        thread.start()
+        return job
+
+    def running(self) -> list[Job]:
+        """Jobs whose thread has not ended yet."""
+        return list(self._running)

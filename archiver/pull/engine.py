@@ -43,7 +43,7 @@ from archiver.api.client import make_session
 from archiver.api.errors import TokenEndpointUnreachable
 from archiver.api.retry import RetryPolicy
 from archiver.archive import coverage
-from archiver.archive.store import Archive, open_reader
+from archiver.archive.store import Archive, open_reader, prepare
 from archiver.jobs import Cancel
 from archiver.pull.outcome import (
     EXIT_AUTH,
@@ -100,6 +100,9 @@ class PullEngine:
         #: the clock readiness is judged on (tests set the simulator's)
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.result: RunResult | None = None
+        #: recorded with a new run's parameters in its `pull started` entry (e.g.
+        #: ``{"unattended": True}`` for a scheduled run); never part of the resume identity
+        self.run_labels: dict[str, Any] = {}
         self.tokens = TokenProvider(tenant, credentials, make_session(tenant, 1), retry=self.retry)
 
     def __repr__(self) -> str:
@@ -133,8 +136,10 @@ class PullEngine:
 
     # -- running --------------------------------------------------------------------------
     def run(self, plan: Plan, page_size: int | None = None) -> Generator[Progress, None, RunResult]:
-        """Execute ``plan``; yields Progress; returns (and keeps as ``result``) the outcome."""
-        self.cancel_token.clear()
+        """Execute ``plan``; yields Progress; returns (and keeps as ``result``) the outcome.
+
+        A cancel asked before the run starts is honoured (the token is never reset here):
+        the run records itself and ends interrupted at once."""
         self.result = None
         events: queue.Queue[Event] = queue.Queue()
         writer = ArchiveWriter(
@@ -173,6 +178,7 @@ class PullEngine:
             state.writer.submit(state.ops.resume_run)
         else:
             params, params_hash = plan.record()
+            params = {**params, **self.run_labels}
             state.writer.submit(state.ops.start_run, self.tenant.label, params, params_hash)
 
     def _start_workers(self, state: _RunState) -> list[threading.Thread]:
@@ -413,7 +419,8 @@ class _ChunkWalk:
                     return True
                 continue
             assert isinstance(resp, Page)
-            self.submit(self.ops.store_page, self.chunk, resp, qparams)
+            prepared = prepare(resp, compress=self.state.writer.compress)
+            self.submit(self.ops.store_page, self.chunk, resp, qparams, prepared)
             self.token = resp.next_token or self.token
         return True
 

@@ -21,6 +21,8 @@ EXIT_USAGE = 2
 EXIT_PARTIAL = 3
 EXIT_AUTH = 4
 EXIT_ENTITLEMENT = 5
+#: another pull holds the archive's lock (archiver.services.lock); nothing was done
+EXIT_BUSY = 6
 EXIT_CANCELLED = 130
 
 
@@ -44,6 +46,8 @@ class RunResult:
     counts: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the server's reading of an interval `ending`, as this archive's walks show it
     reading: str = ""
+    #: the checkpoint written after the run (services.pull.run), in words
+    checkpoint: str = ""
 
     def summary(self) -> dict[str, Any]:
         """The custody record of the run: built from the archive's counts only."""

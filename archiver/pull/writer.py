@@ -1,8 +1,11 @@
 """The one thread that writes the archive during a pull, and the operations it performs.
 
 Workers never touch the archive: they submit named operations (:class:`Ops`) to the
-writer's bounded queue; each runs in one transaction and returns the progress event it
-causes, which the engine's loop turns into a Progress yield.
+writer's bounded queue; each runs atomically and returns the progress event it causes,
+which the engine's loop turns into a Progress yield. Operations already waiting when the
+writer is busy commit together (one fsync for a group, each operation a savepoint in it);
+their events go out only after the commit, so progress never reports what a kill -9 could
+still take back.
 """
 
 from __future__ import annotations
@@ -10,19 +13,26 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from archiver.api import NotReady, Page
-from archiver.archive.store import Archive
+from archiver.archive.store import Archive, Prepared
 from archiver.timerange import Chunk
 
 log = logging.getLogger(__name__)
 
+#: a group commits after this many operations (pages) or this many seconds of writing,
+#: whichever comes first; only operations already waiting join a group
+GROUP_OPS = 32
+GROUP_SECONDS = 0.5
+
 #: (kind, payload): chunk_started, page, chunk_state, waiting, quarantined, overlap_dropped,
 #: result (the run's outcome), fatal (the writer failed), writer_done
 Event = tuple[str, Any]
+Job = tuple[Callable[..., "Event | None"], tuple[Any, ...]]
 
 
 class WriterStopped(RuntimeError):
@@ -39,9 +49,7 @@ class ArchiveWriter(threading.Thread):
         self.path = path
         self.events = events
         self.compress = compress
-        self.jobs: queue.Queue[tuple[Callable[..., Event | None], tuple[Any, ...]] | None] = (
-            queue.Queue(maxsize=maxsize)
-        )
+        self.jobs: queue.Queue[Job | None] = queue.Queue(maxsize=maxsize)
         self.error: BaseException | None = None
         self.ready = threading.Event()
 
@@ -75,23 +83,54 @@ class ArchiveWriter(threading.Thread):
             return
         self.ready.set()
         try:
-            while True:
-                job = self.jobs.get()
-                if job is None:  # stop
-                    break
-                op, args = job
-                try:
-                    event = op(archive, *args)
-                except BaseException as exc:
-                    log.exception("archive write failed")
-                    self.error = exc
-                    self.events.put(("fatal", exc))
-                    break
-                if event is not None:
-                    self.events.put(event)
+            job = self.jobs.get()
+            while job is not None and self.error is None:
+                job = self._group(archive, job)
         finally:
             archive.close()
             self.events.put(("writer_done", None))
+
+    def _group(self, archive: Archive, job: Job) -> Job | None:
+        """Run ``job`` and whatever else is already waiting (up to GROUP_OPS operations or
+        GROUP_SECONDS) in one transaction; their events go out only once it committed.
+        Returns the next job, or None to stop."""
+        events: list[Event] = []
+        failed: BaseException | None = None
+        stop = False
+        deadline = time.monotonic() + GROUP_SECONDS
+        try:
+            with archive.group() as group:
+                for n in range(1, GROUP_OPS + 1):
+                    op, args = job
+                    try:
+                        event = op(archive, *args)
+                    except BaseException as exc:  # undone alone (its savepoint)
+                        failed = exc
+                        break
+                    if event is not None:
+                        events.append(event)
+                    if n == GROUP_OPS or time.monotonic() >= deadline:
+                        break
+                    try:
+                        waiting = self.jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if waiting is None:
+                        stop = True
+                        break
+                    job = waiting
+                stored = group.open
+        except BaseException as exc:  # the commit failed: nothing of the group is stored
+            failed, stored = failed or exc, False
+        if stored:
+            for event in events:
+                self.events.put(event)
+        if failed is not None:
+            log.error("archive write failed", exc_info=failed)
+            self.error = failed
+            self.events.put(("fatal", failed))
+            return None
+        return None if stop else self.jobs.get()
 
 
 def _info(chunk: Chunk, **more: Any) -> dict[str, Any]:
@@ -117,8 +156,15 @@ class Ops:
     def restart_chunk(self, a: Archive, chunk: Chunk, request_end: str) -> None:
         a.begin_chunk(chunk, self.run_id, None, request_end)
 
-    def store_page(self, a: Archive, chunk: Chunk, page: Page, query: dict[str, str]) -> Event:
-        res = a.store_page(self.run_id, chunk, page, query)
+    def store_page(
+        self,
+        a: Archive,
+        chunk: Chunk,
+        page: Page,
+        query: dict[str, str],
+        prepared: Prepared | None = None,
+    ) -> Event:
+        res = a.store_page(self.run_id, chunk, page, query, prepared)
         return (
             "page",
             _info(

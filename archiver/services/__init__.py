@@ -8,4 +8,6 @@ input, call one of these and present the result; they never assemble core calls.
 - :mod:`.archive`: verify-archive, backup, export-dataset, coverage
 - :mod:`.bundles`: export and verify signed audit bundles
 - :mod:`.keys`: the signing key
+- :mod:`.checkpoints`: the checkpoint every pull, verify-archive and export ends with, and
+  ``archiver checkpoint``
 """

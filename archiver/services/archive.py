@@ -1,28 +1,35 @@
 """The archive's own use cases: verify it, back it up, export a dataset, report coverage.
 
 Each writes its custody entry (``verify-archive``, ``backup``, ``export-dataset``) itself,
-whichever front-end called it."""
+whichever front-end called it; verify-archive and export-dataset also write a checkpoint
+(services/checkpoints.py)."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
 from archiver.archive import coverage as cov
-from archiver.archive.schema import backup_to
+from archiver.archive.schema import ArchiveVersionError, backup_to
 from archiver.archive.store import Archive, open_reader
 from archiver.archive.verify import VerifyReport, verify_archive
 from archiver.datasets import get_dataset
+from archiver.export.csvsafe import MODES as CSV_FORMULA_MODES
 from archiver.export.warehouse import FORMATS, ExportError
 from archiver.export.warehouse import export_dataset as _export_dataset
+from archiver.services import checkpoints
 
 __all__ = [
+    "CSV_FORMULA_MODES",
     "FORMATS",
+    "ArchiveVersionError",
     "CoverageReport",
     "ExportError",
+    "VerifyReport",
     "backup",
     "coverage",
     "export_dataset",
@@ -35,36 +42,81 @@ def verify(
     *,
     via: str,
     progress: Callable[[int, int], None] | None = None,
+    read_only: bool = False,
+    expect: Iterable[checkpoints.Checkpoint] = (),
+    key_dir: Path | None = None,
 ) -> VerifyReport:
-    """Recompute every checksum and chain; on success the archive records that it was
-    verified (``via``: who asked, e.g. "cli" or "gui"). A read-only medium still verifies."""
-    report = verify_archive(path, progress)
-    if report.ok:
-        try:
-            with Archive(path) as a:
-                a.audit(
-                    "verify-archive",
-                    {
-                        "result": "ok",
-                        "pages": report.pages,
-                        "records": report.records,
-                        "audit_entries": report.audit_entries,
-                        "chain_head": report.chain_head,
-                        "audit_head": report.audit_head,
-                        "via": via,
-                    },
-                )
-        except sqlite3.DatabaseError:
-            pass  # read-only medium: the verification itself is still valid
+    """Recompute every checksum and chain and prove the past: every checkpoint recorded
+    (audit log, sidecar) or given (``expect``) must be a prefix of the chains.
+
+    On success the archive records that it was verified (``via``: who asked, e.g. "cli" or
+    "gui") and writes a checkpoint, unless ``read_only``. A read-only medium still verifies
+    (the report says nothing could be recorded). An archive of an older schema is brought
+    to the current one first (backed up, then migrated: the migration keeps every stored
+    value as it was, so an edit is still found); with ``read_only`` a temporary migrated copy
+    is checked instead and the file is left as it is."""
+    if not read_only:
+        _bring_up_to_date(path)
+    report = verify_archive(path, progress, expect=expect, certs=checkpoints.certificates(key_dir))
+    if read_only:
+        report.recorded.append("Nothing was written (read-only verification).")
+    elif report.ok:
+        _record_verified(path, report, via, key_dir)
+    else:
+        report.recorded.append(
+            "Nothing was recorded: an archive that fails verification gets no verify-archive "
+            "entry and no checkpoint."
+        )
     return report
 
 
+def _bring_up_to_date(path: Path) -> None:
+    """Open the archive once for writing: migrations run (with their backup) if it is old."""
+    if not path.exists():
+        return  # verify_archive says there is no archive
+    try:
+        Archive(path).close()
+    except (sqlite3.Error, OSError):
+        pass  # a read-only medium: verify_archive checks a migrated copy
+
+
+def _record_verified(path: Path, report: VerifyReport, via: str, key_dir: Path | None) -> None:
+    try:
+        with Archive(path) as a:
+            a.audit(
+                "verify-archive",
+                {
+                    "result": "ok",
+                    "pages": report.pages,
+                    "records": report.records,
+                    "audit_entries": report.audit_entries,
+                    "chain_head": report.chain_head,
+                    "audit_head": report.audit_head,
+                    "checkpoints": report.checkpoints,
+                    "via": via,
+                },
+            )
+            rec = checkpoints.record(path, "verify-archive", key_dir=key_dir, archive=a)
+    except (sqlite3.Error, OSError) as exc:  # a read-only medium: the verification stands
+        report.recorded.append(
+            f"Nothing was recorded in the archive (not writable: {type(exc).__name__}: {exc})."
+        )
+        return
+    report.recorded.extend(checkpoints.describe(rec))
+
+
 def backup(path: Path, out: Path) -> Path:
-    """A consistent copy through SQLite's backup API; refuses to overwrite a file."""
+    """A consistent copy through SQLite's backup API; refuses to overwrite a file. The
+    checkpoint sidecar is copied beside it first (so every line it holds is a prefix of the
+    copy, even while a pull appends)."""
     conn = open_reader(path)
     try:
         if out.exists():
             raise FileExistsError(f"{out} exists; choose a new file name.")
+        side = checkpoints.sidecar_path(path)
+        if side.exists():
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(side, checkpoints.sidecar_path(out))
         backup_to(conn, out)
     finally:
         conn.close()
@@ -83,8 +135,10 @@ def export_dataset(
     start: date | None = None,
     end: date | None = None,
     all_versions: bool = False,
+    csv_formulas: str = "escape",
 ) -> int:
-    """Rows of one dataset stream for a data warehouse; returns how many were written."""
+    """Rows of one dataset stream for a data warehouse; returns how many were written.
+    ``csv_formulas``: ``escape`` (default: formula cells neutralised, reversibly) or ``raw``."""
     get_dataset(dataset)
     n = _export_dataset(
         path,
@@ -95,6 +149,7 @@ def export_dataset(
         end=end,
         all_versions=all_versions,
         dataset_type=dataset_type,
+        csv_formulas=csv_formulas,
     )
     with Archive(path) as a:
         a.audit(
@@ -106,10 +161,12 @@ def export_dataset(
                 "out": str(out.resolve()),
                 "rows": n,
                 "all_versions": all_versions,
+                **({"csv_formulas": csv_formulas} if fmt == "csv" else {}),
                 "from": start.isoformat() if start else None,
                 "to": end.isoformat() if end else None,
             },
         )
+        checkpoints.record(path, "export-dataset", archive=a)
     return n
 
 

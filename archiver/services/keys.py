@@ -1,27 +1,59 @@
-"""The signing key that bundles are signed with: show, create, import."""
+"""The signing key that bundles are signed with (show, create, import), and the trust
+store: the certificates whose bundles `archiver verify` accepts besides the local key's."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from cryptography import x509
+
+from archiver.export import trust
 from archiver.export.keys import (
+    KeyExistsError,
     SigningIdentity,
     SigningKeyError,
-    create,
+    cert_fingerprint,
+    current_certificate,
     import_pem,
     import_pkcs12,
     load,
     load_or_create,
+    local_certificates,
+    parse_fingerprint,
 )
+from archiver.export.keys import create as _create
+from archiver.export.trust import SIGNER, TSA, TrustedCert, TrustError
 
 __all__ = [
+    "SIGNER",
+    "TSA",
+    "KeyExistsError",
     "SigningIdentity",
     "SigningKeyError",
+    "TrustError",
+    "TrustedCert",
+    "cert_fingerprint",
     "create",
     "import_file",
     "load",
     "load_or_create",
+    "local_certificates",
+    "parse_fingerprint",
+    "trust_add",
+    "trust_add_certificate",
+    "trust_list",
+    "trust_remove",
+    "trust_store_dir",
 ]
+
+
+def create(directory: Path | None = None, *, force: bool = False) -> tuple[SigningIdentity, str]:
+    """A new signing key. Refused (KeyExistsError) when one exists, unless ``force``: then
+    the old key and certificate are kept, renamed with their fingerprint, and stay trusted
+    for verification. Returns the new identity and the retired key's fingerprint ("")."""
+    old = current_certificate(directory)
+    ident = _create(directory, force=force)
+    return ident, cert_fingerprint(old) if old is not None else ""
 
 
 def import_file(
@@ -31,10 +63,42 @@ def import_file(
     cert: Path | None = None,
     password: str | None = None,
     directory: Path | None = None,
+    force: bool = False,
 ) -> SigningIdentity:
-    """Import a key and its certificate (a PKCS#12 file, or PEM key + certificate)."""
+    """Import a key and its certificate (a PKCS#12 file, or PEM key + certificate); an
+    existing key is replaced only with ``force`` (and then retired, not lost)."""
     if pkcs12:
-        return import_pkcs12(pkcs12, password, directory)
+        return import_pkcs12(pkcs12, password, directory, force=force)
     if key and cert:
-        return import_pem(key, cert, password, directory)
+        return import_pem(key, cert, password, directory, force=force)
     raise ValueError("give --pkcs12 FILE, or --key KEY.pem --cert CERT.pem")
+
+
+def trust_store_dir(key_dir: Path | None = None) -> Path:
+    return trust.store_dir(key_dir)
+
+
+def trust_add(source: Path, *, kind: str = SIGNER, key_dir: Path | None = None) -> TrustedCert:
+    """Trust the certificate in ``source`` (a PEM/DER file, or a bundle's signer.pem given
+    as the bundle directory or zip); ``kind`` TSA: a timestamp authority's root."""
+    return trust.add(trust.read_certificate(source), kind, key_dir)
+
+
+def trust_add_certificate(
+    pem: bytes, *, kind: str = SIGNER, key_dir: Path | None = None
+) -> TrustedCert:
+    """Trust a certificate given as PEM bytes (e.g. the signer.pem a verification read)."""
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        raise TrustError("not a PEM certificate") from None
+    return trust.add(cert, kind, key_dir)
+
+
+def trust_list(key_dir: Path | None = None) -> tuple[list[TrustedCert], list[TrustedCert]]:
+    """The local signing key's certificates (always trusted) and the trust store's."""
+    return trust.local_signers(key_dir), trust.entries(key_dir)
+
+
+def trust_remove(fingerprint: str, *, key_dir: Path | None = None) -> list[TrustedCert]:
+    return trust.remove(fingerprint, key_dir)

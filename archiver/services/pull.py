@@ -1,25 +1,51 @@
 """Pull: archive datasets from the Historical API (``archiver pull``, the Download tab).
 
 The engine records the run itself (``pull started`` / ``pull finished`` in the audit log,
-written by its archive writer after the last page is committed)."""
+written by its archive writer after the last page is committed); :func:`run` then writes a
+checkpoint.
+
+One pull at a time per archive: :func:`open_engine` takes the archive's lock
+(:mod:`archiver.services.lock`; :class:`ArchiveBusy` when another pull holds it) and keeps it
+through planning and the run; :func:`run` lets go of it when the run ends, a plan that fails
+or finds nothing to do lets go at once, and :func:`release` does for a front-end that
+decides not to run."""
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import logging
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from archiver.api import Credentials, NotReadyPolicy, Query, Tenant
+from archiver.api.client import check_connection as _check_connection
 from archiver.api.query import BULK_PAGE_SIZE, MAX_PAGE_SIZE
 from archiver.api.retry import RetryPolicy
 from archiver.datasets import get_dataset
 from archiver.jobs import Cancel
 from archiver.pull.engine import PullEngine
-from archiver.pull.outcome import RunResult
+from archiver.pull.outcome import EXIT_BUSY, RunResult
 from archiver.pull.plan import Plan, PullParams
 from archiver.pull.progress import Progress
+from archiver.services import checkpoints
+from archiver.services.lock import ArchiveBusy, ArchiveLock, LockInfo
+from archiver.services.lock import acquire as acquire_lock
 from archiver.timerange import RangeError, parse_bound
+
+__all__ = [
+    "EXIT_BUSY",
+    "ArchiveBusy",
+    "LockInfo",
+    "PullOptions",
+    "open_engine",
+    "release",
+    "run",
+]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,6 +57,21 @@ class PullOptions:
     wait_pending: bool = False
     retry: RetryPolicy | None = None
     not_ready: NotReadyPolicy | None = None
+    #: a scheduled run (``archiver pull --unattended``): recorded in its `pull started` entry
+    unattended: bool = False
+
+
+class LockedEngine(PullEngine):
+    """A pull engine that holds its archive's lock until its run ends (or :func:`release`)."""
+
+    def __init__(self, lock: ArchiveLock, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.lock = lock
+
+
+def check_connection(tenant: Tenant, credentials: Credentials) -> str:
+    """Ask the token endpoint for a token: a success line, or an ApiError saying why not."""
+    return _check_connection(tenant, credentials)
 
 
 def open_engine(
@@ -39,20 +80,48 @@ def open_engine(
     credentials: Credentials,
     options: PullOptions | None = None,
     cancel: Cancel | None = None,
+    *,
+    command: str = "pull",
 ) -> PullEngine:
+    """An engine on ``archive`` holding its lock (:class:`ArchiveBusy` when another pull
+    holds it; ``command`` is what the lock file says this one is)."""
     o = options or PullOptions()
     if not 1 <= o.page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"the page size must be between 1 and {MAX_PAGE_SIZE}")
-    return PullEngine(
-        archive,
-        tenant,
-        credentials,
-        workers=o.workers,
-        retry=o.retry,
-        not_ready=o.not_ready,
-        wait_pending=o.wait_pending,
-        cancel=cancel,
-    )
+    lock = acquire_lock(Path(archive), command)
+    try:
+        engine = LockedEngine(
+            lock,
+            archive,
+            tenant,
+            credentials,
+            workers=o.workers,
+            retry=o.retry,
+            not_ready=o.not_ready,
+            wait_pending=o.wait_pending,
+            cancel=cancel,
+        )
+    except BaseException:
+        lock.release()
+        raise
+    if o.unattended:
+        engine.run_labels["unattended"] = True
+    return engine
+
+
+def release(engine: PullEngine) -> None:
+    """Let go of the archive's lock without running (harmless when already let go)."""
+    if isinstance(engine, LockedEngine):
+        engine.lock.release()
+
+
+@contextmanager
+def _releasing_on_error(engine: PullEngine) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        release(engine)
+        raise
 
 
 def range_params(
@@ -78,7 +147,8 @@ def range_params(
 
 
 def plan_range(engine: PullEngine, params: PullParams) -> Plan:
-    return engine.planner.range(params)
+    with _releasing_on_error(engine):
+        return engine.planner.range(params)
 
 
 def plan_incremental(
@@ -91,27 +161,58 @@ def plan_incremental(
     start: str | None,
     page_size: int = BULK_PAGE_SIZE,
 ) -> Plan:
-    for d in datasets:
-        get_dataset(d)
-    first = parse_bound(start, is_end=False, daily=daily) if start else None
-    return engine.planner.incremental(
-        datasets, daily=daily, filter=filter, lookback=lookback, start=first, page_size=page_size
-    )
+    with _releasing_on_error(engine):
+        for d in datasets:
+            get_dataset(d)
+        first = parse_bound(start, is_end=False, daily=daily) if start else None
+        return engine.planner.incremental(
+            datasets,
+            daily=daily,
+            filter=filter,
+            lookback=lookback,
+            start=first,
+            page_size=page_size,
+        )
 
 
 def plan_resume(engine: PullEngine) -> Plan | None:
-    return engine.planner.resume()
+    """The newest interrupted run, to continue; None (and the lock let go) when none."""
+    with _releasing_on_error(engine):
+        plan = engine.planner.resume()
+    if plan is None:
+        release(engine)
+    return plan
 
 
 def plan_retry_pending(engine: PullEngine, datasets: list[str] | None = None) -> Plan:
-    return engine.planner.retry_pending(datasets)
+    with _releasing_on_error(engine):
+        return engine.planner.retry_pending(datasets)
 
 
 def run(
     engine: PullEngine, plan: Plan, page_size: int | None = None
 ) -> Generator[Progress, None, RunResult]:
-    """Run a plan: yields progress, returns the outcome counted from the archive."""
-    return (yield from engine.run(plan, page_size))
+    """Run a plan: yields progress, returns the outcome counted from the archive. After the
+    run's end is recorded, the archive writes a checkpoint (services/checkpoints.py); an
+    archive that cannot be written gets none (the run's outcome says why). The archive's
+    lock is let go when the run ends, however it ends."""
+    try:
+        result = yield from engine.run(plan, page_size)
+        rec, why = checkpoints.try_record(engine.archive_path, "pull")
+    finally:
+        release(engine)
+    result.checkpoint = (
+        "\n".join(checkpoints.describe(rec)) if rec else f"No checkpoint recorded: {why}"
+    )
+    log.info(
+        "pull run %s into %s: %s, exit code %d%s",
+        result.run_id,
+        engine.archive_path,
+        result.status,
+        result.exit_code,
+        f" ({result.error})" if result.error else "",
+    )
+    return result
 
 
 def parse_lookback(text: str) -> timedelta:

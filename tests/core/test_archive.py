@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import sqlite3
 import subprocess
@@ -10,9 +11,11 @@ import sys
 
 import pytest
 
-from archiver.archive import schema
+from archiver.archive import schema, values
+from archiver.archive.compact import sha8
 from archiver.archive.store import Archive
 from archiver.archive.verify import verify_archive
+from archiver.export.csvsafe import unescape_cell
 from archiver.export.warehouse import export_dataset
 from tests.pulltools import params, pull
 
@@ -24,7 +27,9 @@ def archive(sim, tmp_path):
     p = params(["interactionSegments", "agentLoginLogoutByQueue"], "20250201", "20250201")
     pull(sim, arc, p, workers=1)
     conn = sqlite3.connect(arc)
-    first = conn.execute("SELECT DISTINCT dataset FROM records WHERE record_id <= 200").fetchall()
+    first = conn.execute(
+        "SELECT DISTINCT dataset FROM records_view WHERE record_id <= 200"
+    ).fetchall()
     conn.close()
     assert first == [("interactionSegments",)]
     return arc
@@ -38,7 +43,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 def _tamper(arc, *sql: str) -> None:
     conn = sqlite3.connect(arc)
-    for table in schema.EVIDENCE_TABLES:
+    for table in schema.evidence_tables(conn):
         conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
         conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
     for s in sql:
@@ -104,7 +109,7 @@ def test_page_replaced_with_recomputed_checksum_breaks_the_chain(archive):
 def test_record_edited_is_found(archive):
     _tamper(
         archive,
-        """UPDATE records SET values_json = replace(values_json, '"WAIT_TIME":"', '"WAIT_TIME":"1') WHERE record_id = 7""",
+        """UPDATE vals_interactionSegments SET WAIT_TIME = '1' || WAIT_TIME WHERE record_id = 7""",
     )
     rep = verify_archive(archive)
     assert not rep.ok and any("record 7" in p for p in rep.problems)
@@ -112,9 +117,8 @@ def test_record_edited_is_found(archive):
 
 def test_record_edited_with_recomputed_checksum_is_found(archive):
     conn = sqlite3.connect(archive)
-    values = conn.execute("SELECT values_json FROM records WHERE record_id=9").fetchone()[0]
+    obj = values.fetch(conn, "interactionSegments", [9])[9]
     conn.close()
-    obj = json.loads(values)
     obj["INTERACTION_NOTES"] = "nothing to see"
     forged = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
     import hashlib
@@ -122,8 +126,12 @@ def test_record_edited_with_recomputed_checksum_is_found(archive):
     _tamper(archive)
     c = sqlite3.connect(archive)
     c.execute(
-        "UPDATE records SET values_json=?, sha256=? WHERE record_id=9",
-        (forged, hashlib.sha256(forged.encode()).hexdigest()),
+        "UPDATE vals_interactionSegments SET INTERACTION_NOTES=? WHERE record_id=9",
+        ("nothing to see",),
+    )
+    c.execute(
+        "UPDATE records SET sha8=? WHERE record_id=9",
+        (sha8(hashlib.sha256(forged.encode()).hexdigest()),),
     )
     c.commit()
     c.close()
@@ -136,7 +144,12 @@ def test_record_edited_with_recomputed_checksum_is_found(archive):
 
 
 def test_record_deleted_is_found(archive):
-    _tamper(archive, "DELETE FROM records WHERE record_id = 11")
+    _tamper(
+        archive,
+        "DELETE FROM records WHERE record_id = 11",
+        "DELETE FROM vals_interactionSegments WHERE record_id = 11",
+        "DELETE FROM superseded WHERE record_id = 11 OR by_id = 11",
+    )
     rep = verify_archive(archive)
     assert not rep.ok and "its record is missing from the archive" in rep.problems[0]
 
@@ -144,10 +157,11 @@ def test_record_deleted_is_found(archive):
 def test_record_added_is_found(archive):
     _tamper(
         archive,
-        """INSERT INTO records(dataset, dataset_type, row_key, key_kind, natural_key, commit_ts, row_date,
-               interval_start, values_json, sha256, page_id, row_index)
-           SELECT dataset, 'daily', row_key, key_kind, natural_key, commit_ts, row_date,
-               interval_start, values_json, sha256, page_id, row_index
+        """INSERT INTO streams(dataset, dataset_type) VALUES ('interactionSegments', 'daily')""",
+        """INSERT INTO records(stream_id, row_key, key_kind, interval_start, sha8, columns_id,
+               page_id, row_index)
+           SELECT (SELECT stream_id FROM streams WHERE dataset_type='daily'), row_key, key_kind,
+               interval_start, sha8, columns_id, page_id, row_index
            FROM records WHERE record_id = 5""",
     )
     rep = verify_archive(archive)
@@ -209,15 +223,21 @@ def test_export_jsonl_is_exact(archive, tmp_path):
     n = export_dataset(archive, "interactionSegments", "jsonl", out)
     lines = out.read_text(encoding="utf-8").splitlines()
     conn = sqlite3.connect(archive)
-    rows = conn.execute(
-        "SELECT values_json FROM latest WHERE dataset='interactionSegments' ORDER BY row_date, row_key, commit_ts"
-    ).fetchall()
-    assert n == len(lines) == len(rows)
-    for line, (values,) in zip(lines, rows, strict=True):
+    ids = [
+        r
+        for (r,) in conn.execute(
+            "SELECT record_id FROM latest WHERE dataset='interactionSegments' ORDER BY interval_start, row_key, record_id"
+        )
+    ]
+    stored = values.fetch(conn, "interactionSegments", ids)
+    assert n == len(lines) == len(ids)
+    for line, rid in zip(lines, ids, strict=True):
         obj = json.loads(line)
         data = {k: v for k, v in obj.items() if not k.startswith("_")}
-        assert data == json.loads(values) and list(data) == list(json.loads(values))
-        assert obj["_record_sha256"] and obj["_page_sha256"]
+        assert data == stored[rid] and list(data) == list(stored[rid])
+        canon = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        assert obj["_record_sha256"] == hashlib.sha256(canon.encode()).hexdigest()
+        assert obj["_page_sha256"]
 
 
 def test_export_csv_rfc4180(archive, tmp_path):
@@ -230,14 +250,16 @@ def test_export_csv_rfc4180(archive, tmp_path):
     header, body = rows[0], rows[1:]
     assert len(body) == n and header[0] == "ROW_ID" and "_record_sha256" in header
     conn = sqlite3.connect(archive)
+    ids = [
+        r
+        for (r,) in conn.execute("SELECT record_id FROM latest WHERE dataset='interactionSegments'")
+    ]
     want = sorted(
-        tuple(json.loads(v).values())
-        for (v,) in conn.execute(
-            "SELECT values_json FROM latest WHERE dataset='interactionSegments'"
-        )
+        tuple(v.values()) for v in values.fetch(conn, "interactionSegments", ids).values()
     )
     ncols = len(want[0])
-    assert sorted(tuple(r[:ncols]) for r in body) == want
+    # formula cells are escaped by default (csvsafe's reversible rule)
+    assert sorted(tuple(unescape_cell(c) for c in r[:ncols]) for r in body) == want
     assert any("\n" in cell for r in body for cell in r)  # multi-line notes survive
 
 

@@ -18,14 +18,23 @@ import pytest
 from pypdf import PdfReader
 
 from archiver.archive.auditlog import summarise
-from archiver.export import keys
-from archiver.export.bundle import BundleError, ExportCancelled, export_bundle
+from archiver.export import bag, bundlezip, keys
+from archiver.export.bundle import (
+    BundleError,
+    ExportCancelled,
+    export_bundle,
+    publish,
+    zip_path_for,
+)
 from archiver.export.csvsafe import escape_cell, unescape_cell
 from archiver.export.scope import Scope
+from archiver.export.trust import TrustPolicy
 from archiver.export.verify import _verify_pdf, verify_bundle
 from archiver.jobs import Cancel, drive
 from archiver.simulator import SimConfig, Simulator
+from tests.forgery import forge_record
 from tests.pulltools import params, pull
+from tests.tsatools import start_tsa
 
 DAY = date(2025, 2, 1)
 
@@ -42,7 +51,8 @@ PASSPHRASE = "correct horse battery staple"
 def signing(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:  # pyHanko reads the passphrase when signing
         mp.setenv("ARCHIVER_KEY_PASSPHRASE", PASSPHRASE)
-        yield keys.load_or_create(tmp_path_factory.mktemp("keys"))
+        # its own parent: the trust store next to it (keysN/trust) is this module's alone
+        yield keys.load_or_create(tmp_path_factory.mktemp("keys") / "signing")
 
 
 @pytest.fixture(scope="module")
@@ -83,24 +93,39 @@ def _export(*args, **kwargs):
     return drive(export_bundle(*args, **kwargs))
 
 
+def _key_dir(ident: keys.SigningIdentity) -> Path:
+    return ident.cert_path.parent
+
+
+def _trusting(ident: keys.SigningIdentity) -> TrustPolicy:
+    """The verifier's trust on the machine that holds ``ident``: its local signing key."""
+    return TrustPolicy.local(_key_dir(ident))
+
+
+def _verify_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "archiver", "verify", *args], capture_output=True, text=True
+    )
+
+
 def _sh(cmd: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", "-c", cmd], cwd=cwd, capture_output=True, text=True)
 
 
 def _latest(archive: Path, dataset: str, day: date = DAY) -> list[dict]:
-    """Latest versions of the day's 15-minute rows (the pull also archived the interval
-    after the day: its last chunk's overlap)."""
+    """Latest versions of the day's 15-minute rows in export order (the pull also archived
+    the interval after the day: its last chunk's overlap)."""
     conn = sqlite3.connect(archive)
-    rows = [
-        json.loads(v)
-        for (v,) in conn.execute(
-            """SELECT values_json FROM latest WHERE dataset=? AND dataset_type='interval'
-               AND row_date=? ORDER BY row_date, row_key, commit_ts""",
-            (dataset, day.isoformat()),
-        )
-    ]
+    found = conn.execute(
+        """SELECT l.row_key, v.values_json FROM latest l
+           JOIN record_values v ON v.record_id = l.record_id
+           WHERE l.dataset=? AND l.dataset_type='interval' AND l.interval_start LIKE ?""",
+        (dataset, f"{day:%Y%m%d}%"),
+    ).fetchall()
     conn.close()
-    return rows
+    rows = [(key, json.loads(v)) for key, v in found]
+    rows.sort(key=lambda kv: (kv[1].get("ROW_DATE_UTC", ""), kv[0], kv[1].get("COMMIT_TS", "")))
+    return [v for _, v in rows]
 
 
 def test_bundle_layout(bundle):
@@ -173,7 +198,7 @@ def test_csv_equals_rows_apart_from_escaping(bundle, shared_archive):
             assert unescape_cell(cell) == values[c]
             if cell != values[c]:
                 escaped += 1
-                assert cell == "'" + values[c] and values[c][0] in "=+-@\t\r"
+                assert cell == "'" + values[c] and values[c][0] in "=+-@\t\r'"
     assert escaped > 0  # the simulator's notes start with = + - @
 
 
@@ -191,17 +216,19 @@ def test_pdf_text_has_each_interaction_and_its_values(bundle, shared_archive):
     assert "Chain of custody" in text and "pull started" in text
 
 
-def test_verify_clean_bundle_and_zip(bundle):
-    rep = verify_bundle(bundle.path)
+def test_verify_clean_bundle_and_zip(bundle, signing, tmp_path):
+    rep = verify_bundle(bundle.path, _trusting(signing))
     assert rep.ok, rep.summary()
     assert any("covers the entire file" in c for c in rep.checks)
-    assert verify_bundle(bundle.zip_path).ok
-    out = subprocess.run(
-        [sys.executable, "-m", "archiver", "verify", str(bundle.path)],
-        capture_output=True,
-        text=True,
-    )
-    assert out.returncode == 0 and out.stdout.startswith("VERIFIED")
+    assert verify_bundle(bundle.zip_path, _trusting(signing)).ok
+    out = _verify_cli(str(bundle.path), "--key-dir", str(_key_dir(signing)))
+    assert out.returncode == 0 and out.stdout.startswith("VERIFIED"), out.stdout
+    assert "signed by the local signing key" in out.stdout
+    # intact, but on a machine that does not know the signer: not VERIFIED
+    rep = verify_bundle(bundle.path)
+    assert rep.intact and not rep.ok and rep.state == "untrusted"
+    out = _verify_cli(str(bundle.zip_path), "--key-dir", str(tmp_path / "elsewhere"))
+    assert out.returncode == 3 and out.stdout.startswith("INTACT, BUT THE SIGNER IS NOT TRUSTED")
 
 
 def test_standard_tools_verify_it(bundle):
@@ -359,7 +386,7 @@ def test_deleted_and_added_files_are_found(bundle, tmp_path):
 def test_redaction_applies_to_the_copy_only(archive, signing, tmp_path):
     before = (
         sqlite3.connect(archive)
-        .execute("SELECT count(*), sum(length(values_json)) FROM records")
+        .execute("SELECT count(*), sum(length(values_json)) FROM record_values")
         .fetchone()
     )
     names = {
@@ -379,10 +406,10 @@ def test_redaction_applies_to_the_copy_only(archive, signing, tmp_path):
     )
     assert not any(n in pdf_text for n in names)
     assert "customer-pii" in (root / "bag-info.txt").read_text() and "customer-pii" in pdf_text
-    assert verify_bundle(root).ok
+    assert verify_bundle(root, _trusting(signing)).ok
     after = (
         sqlite3.connect(archive)
-        .execute("SELECT count(*), sum(length(values_json)) FROM records")
+        .execute("SELECT count(*), sum(length(values_json)) FROM record_values")
         .fetchone()
     )
     assert before == after
@@ -511,12 +538,45 @@ def test_import_pkcs12(tmp_path, monkeypatch):
         ("1e5", "1e5"),
         ("plain", "plain"),
         ("", ""),
-        ("'quoted", "'quoted"),
+        ("'quoted", "''quoted"),
+        ("'=SUM(A1)", "''=SUM(A1)"),
+        ("'+44 20 7946 0000", "''+44 20 7946 0000"),
+        ("''", "'''"),
+        ("'", "''"),
+        ("+44 20 7946 0000", "'+44 20 7946 0000"),
+        ("+447946000000", "+447946000000"),
+        ("-5", "-5"),
+        ("-5 apples", "'-5 apples"),
+        ("-", "'-"),
+        ("+", "'+"),
+        ("=", "'="),
+        ("@", "'@"),
+        (".5", ".5"),
+        ("-.5e-3", "-.5e-3"),
+        ("-12\n", "'-12\n"),
+        ("-٣", "'-٣"),
+        ('=HYPERLINK("http://x","y")', '\'=HYPERLINK("http://x","y")'),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("ünïcødé =x", "ünïcødé =x"),
+        ("\u202e=x", "\u202e=x"),
+        (" =1+1", " =1+1"),
+        ("\n=1", "\n=1"),
     ],
 )
 def test_formula_escaping_rule(value, escaped):
     assert escape_cell(value) == escaped
     assert unescape_cell(escaped) == value
+
+
+def test_formula_escaping_is_one_to_one():
+    """Reversible on every string, and no two strings escape alike: the verifier compares
+    escaped text exactly."""
+    alphabet = ["", "'", "''", "=", "+", "-", "@", "\t", "\r", "1", "-1", "x", "é"]
+    values = {a + b + c for a in alphabet for b in alphabet for c in alphabet}
+    escaped = {escape_cell(v): v for v in values}
+    assert len(escaped) == len(values)
+    for e, v in escaped.items():
+        assert unescape_cell(e) == v
 
 
 @pytest.mark.parametrize("token", [threading.Event, Cancel])
@@ -612,3 +672,363 @@ def test_custody_summaries_say_what_each_entry_records(bundle, shared_archive):
 )
 def test_audit_summary_rule(event, details, expect):
     assert summarise(event, details) == expect
+
+
+# -- signer trust: a forgery re-signed with another key --------------------------------------
+
+FORGED = {"FIRST_LAST_NAME": "'=Mallory Forger", "SOURCE_PHONE_NUMBER": "'+44 20 7946 0000"}
+
+
+@pytest.fixture(scope="module")
+def forged(shared_archive, signing, tmp_path_factory):
+    """A copy of the archive with one customer's name (and phone) changed in the record and
+    its raw page, exported with a freshly created key B in another key directory. The new
+    values start with ' (a name typed '=…, a phone typed '+44…): they must verify too."""
+    base = tmp_path_factory.mktemp("forgery")
+    arc = base / "copy.sqlite3"
+    src, dst = sqlite3.connect(shared_archive), sqlite3.connect(arc)
+    with dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    forge_record(arc, "interactionSegments", "FIRST_LAST_NAME", FORGED, DAY.isoformat())
+    key_b = keys.create(base / "keysB" / "signing")
+    result = _export(arc, Scope(DAY, DAY), base / "forged", key_b, make_zip=True)
+    return result, key_b
+
+
+def test_forged_bundle_signed_with_another_key_is_not_trusted(bundle, forged, signing, tmp_path):
+    result, key_b = forged
+    a, b = signing.fingerprint, key_b.fingerprint
+    records = (result.path / "data" / "records.jsonl").read_text(encoding="utf-8")
+    assert "'=Mallory Forger" in records  # the forgery is real, and intact:
+    csv_text = (result.path / "data" / "interactionSegments.csv").read_text(encoding="utf-8-sig")
+    assert "''=Mallory Forger" in csv_text and "''+44 20 7946 0000" in csv_text
+    assert verify_bundle(result.path).intact
+    # on the genuine signer's machine: intact, but the signer is not trusted → 3
+    out = _verify_cli(str(result.path), "--key-dir", str(_key_dir(signing)))
+    assert out.returncode == 3, out.stdout
+    assert out.stdout.startswith("INTACT, BUT THE SIGNER IS NOT TRUSTED")
+    assert f"Signer certificate SHA-256: {b}" in out.stdout
+    assert f"--expect-fingerprint {b}" in out.stdout and "archiver trust add" in out.stdout
+    assert "out of band" in out.stdout
+    # pinned to the genuine signer: a failure, not merely untrusted → 1
+    out = _verify_cli(str(result.zip_path), "--expect-fingerprint", a, "--key-dir", str(tmp_path))
+    assert out.returncode == 1 and out.stdout.startswith("FAILED: the signer's certificate is not")
+    assert b in out.stdout and a in out.stdout
+    # pinned to B (any spelling): the bundle is what B signed → 0
+    pin_b = b.replace(":", "").lower()
+    out = _verify_cli(str(result.path), "--expect-fingerprint", pin_b, "--key-dir", str(tmp_path))
+    assert out.returncode == 0 and out.stdout.startswith("VERIFIED"), out.stdout
+    # the genuine bundle with the genuine pin, on a machine with no key → 0
+    out = _verify_cli(str(bundle.path), "--expect-fingerprint", a, "--key-dir", str(tmp_path))
+    assert out.returncode == 0 and out.stdout.startswith("VERIFIED"), out.stdout
+
+
+def test_expect_fingerprint_that_is_not_one_is_a_usage_error(bundle):
+    out = _verify_cli(str(bundle.path), "--expect-fingerprint", "12:34")
+    assert out.returncode == 2 and "not a SHA-256 fingerprint" in out.stderr
+    out = _verify_cli(str(bundle.path / "nothing-here"))
+    assert out.returncode == 2 and "no such file" in out.stderr
+
+
+def _keys_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "archiver", "keys", *args], capture_output=True, text=True
+    )
+
+
+def test_keys_create_refuses_to_replace_a_key_and_force_keeps_it_trusted(bundle, signing, tmp_path):
+    kd = tmp_path / "machine" / "signing"
+    kd.mkdir(parents=True)
+    for name in ("key.pem", "cert.pem"):  # the machine that signed the shared bundle
+        shutil.copy(_key_dir(signing) / name, kd / name)
+    before = (kd / "key.pem").read_bytes(), (kd / "cert.pem").read_bytes()
+    out = _keys_cli("create", "--key-dir", str(kd))
+    assert out.returncode == 1 and "Refused to replace it" in out.stderr
+    assert signing.fingerprint in out.stderr and "--force" in out.stderr
+    assert ((kd / "key.pem").read_bytes(), (kd / "cert.pem").read_bytes()) == before
+    with pytest.raises(keys.KeyExistsError):
+        keys.create(kd)
+    out = _keys_cli("create", "--force", "--key-dir", str(kd))
+    assert (
+        out.returncode == 0
+        and f"Retired (kept, still trusted for verification): {signing.fingerprint}" in out.stdout
+    )
+    stamp = signing.fingerprint.replace(":", "")
+    assert (kd / f"key-{stamp}.pem").read_bytes() == before[0]
+    assert (kd / f"cert-{stamp}.pem").read_bytes() == before[1]
+    assert keys.load(kd).fingerprint != signing.fingerprint
+    out = _verify_cli(str(bundle.path), "--key-dir", str(kd))
+    assert out.returncode == 0 and "a retired local signing key" in out.stdout.splitlines()[0]
+    show = _keys_cli("show", "--key-dir", str(kd))
+    assert f"Retired: {signing.fingerprint}" in show.stdout
+
+
+def test_keys_import_refuses_to_replace_a_key(signing, tmp_path):
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+
+    other = keys.create(tmp_path / "other" / "signing")
+    p12 = tmp_path / "id.p12"
+    p12.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"id", other.key, other.cert, None, BestAvailableEncryption(b"pw")
+        )
+    )
+    kd = tmp_path / "mine" / "signing"
+    first = keys.create(kd)
+    with pytest.raises(keys.KeyExistsError):
+        keys.import_pkcs12(p12, "pw", kd)
+    assert keys.load(kd).fingerprint == first.fingerprint
+    assert keys.import_pkcs12(p12, "pw", kd, force=True).fingerprint == other.fingerprint
+    assert [keys.cert_fingerprint(c) for c, _ in keys.local_certificates(kd)] == [
+        other.fingerprint,
+        first.fingerprint,
+    ]
+
+
+def _trust_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "archiver", "trust", *args], capture_output=True, text=True
+    )
+
+
+def test_trust_store_add_list_remove(bundle, forged, signing, tmp_path):
+    result, key_b = forged
+    kd = str(tmp_path / "auditor" / "signing")  # an auditor without a key of their own
+    assert _verify_cli(str(result.path), "--key-dir", kd).returncode == 3
+    out = _trust_cli("add", str(result.path / "signer.pem"), "--key-dir", kd)
+    assert out.returncode == 0 and key_b.fingerprint in out.stdout
+    assert _trust_cli("add", str(result.path), "--key-dir", kd).returncode == 1  # already
+    out = _verify_cli(str(result.path), "--key-dir", kd)
+    assert out.returncode == 0 and "a certificate in the trust store" in out.stdout
+    assert _trust_cli("add", str(bundle.zip_path), "--key-dir", kd).returncode == 0  # from a zip
+    listed = _trust_cli("list", "--key-dir", kd).stdout
+    assert key_b.fingerprint in listed and signing.fingerprint in listed and "added 20" in listed
+    assert "(no signing key yet)" in listed
+    stored = sorted(p.name for p in (tmp_path / "auditor" / "trust").iterdir())
+    assert stored == sorted(
+        f"{fp.replace(':', '')}.pem" for fp in (key_b.fingerprint, signing.fingerprint)
+    )
+    out = _trust_cli("remove", key_b.fingerprint.replace(":", "").lower(), "--key-dir", kd)
+    assert out.returncode == 0 and "No longer trusted" in out.stdout
+    assert _verify_cli(str(result.path), "--key-dir", kd).returncode == 3
+    assert _verify_cli(str(bundle.path), "--key-dir", kd).returncode == 0
+    out = _trust_cli("remove", key_b.fingerprint, "--key-dir", kd)
+    assert out.returncode == 1 and "not in the trust store" in out.stderr
+    assert _trust_cli("remove", "xyz", "--key-dir", kd).returncode == 2
+    own = _trust_cli("remove", signing.fingerprint, "--key-dir", str(_key_dir(signing)))
+    assert own.returncode == 1 and "always trusted" in own.stderr
+
+
+def test_verify_text_says_to_compare_the_fingerprint_first(bundle):
+    text = (bundle.path / "VERIFY.txt").read_text()
+    first, cms = text.index("out of band"), text.index("openssl cms -verify")
+    assert first < cms and text.index("openssl x509 -in signer.pem") < cms
+
+
+# -- trusted time: RFC 3161 timestamps from a local TSA --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tsa():
+    server = start_tsa()
+    yield server
+    server.stop()
+
+
+def test_timestamped_bundle(archive, signing, tsa, tmp_path):
+    result = _export(archive, Scope(DAY, DAY), tmp_path / "ts", signing, tsa_url=tsa.url)
+    root = result.path
+    assert f"Archiver-Timestamp-Authority: {tsa.url}" in (root / "bag-info.txt").read_text()
+    assert "Trusted time (RFC 3161" in (root / "VERIFY.txt").read_text()
+    cms = _sh(
+        "openssl cms -verify -binary -inform DER -in tagmanifest-sha256.txt.p7s -content tagmanifest-sha256.txt -CAfile signer.pem -purpose any -out /dev/null",
+        root,
+    )
+    assert cms.returncode == 0, cms.stderr
+    # the TSA is not trusted yet: intact, not trusted (its words say why)
+    kd = tmp_path / "verifier" / "signing"
+    kd.mkdir(parents=True)
+    shutil.copy(_key_dir(signing) / "cert.pem", kd / "cert.pem")
+    rep = verify_bundle(root, TrustPolicy.local(kd))
+    assert rep.state == "untrusted" and rep.signer_trusted, rep.summary()
+    assert "timestamp authority" in rep.headline() and "Test TSA" in rep.headline()
+    root_pem = tsa.root_pem(tmp_path / "root.pem")
+    out = _trust_cli("add", "--tsa", str(root_pem), "--key-dir", str(kd))
+    assert out.returncode == 0, out.stderr
+    out = _verify_cli(str(root), "--key-dir", str(kd))
+    assert out.returncode == 0, out.stdout
+    assert "data/report.pdf has a document timestamp" in out.stdout
+    assert "the signature of tagmanifest-sha256.txt was timestamped" in out.stdout
+    # a TSA root never makes a signer trusted
+    assert (
+        _verify_cli(str(root), "--key-dir", str(kd), "--expect-fingerprint", "00" * 32).returncode
+        == 1
+    )
+    # the token removed from the signature (it is outside the manifests): found
+    stripped = tmp_path / "stripped"
+    shutil.copytree(root, stripped)
+    from asn1crypto import cms as asn1_cms
+
+    info = asn1_cms.ContentInfo.load((stripped / bag.SIGNATURE).read_bytes())
+    del info["content"]["signer_infos"][0]["unsigned_attrs"]
+    (stripped / bag.SIGNATURE).write_bytes(info.dump(force=True))
+    rep = verify_bundle(stripped, TrustPolicy.local(kd))
+    assert not rep.intact and "no timestamp token" in rep.problems[0]
+    # a timestamp token of another signature: found
+    other = tmp_path / "other"
+    shutil.copytree(root, other)
+    info = asn1_cms.ContentInfo.load((other / bag.SIGNATURE).read_bytes())
+    si = info["content"]["signer_infos"][0]
+    si["signature"] = bytes(reversed(si["signature"].native))
+    (other / bag.SIGNATURE).write_bytes(info.dump(force=True))
+    rep = verify_bundle(other, TrustPolicy.local(kd))
+    assert not rep.intact and bag.SIGNATURE in rep.problems[0]
+
+
+def test_unreachable_tsa_stops_the_export(archive, signing, tmp_path):
+    with pytest.raises(BundleError, match="timestamp authority"):
+        _export(archive, Scope(DAY, DAY), tmp_path / "b", signing, tsa_url="http://127.0.0.1:9/")
+    assert not (tmp_path / "b").exists() and not list(tmp_path.glob(".b.partial-*"))
+
+
+# -- hostile bundles ---------------------------------------------------------------------------
+
+
+def _zip_of(bundle_dir: Path, out: Path, extra=()) -> Path:
+    """The bundle as a zip (entries under its directory name), plus ``extra`` entries:
+    (ZipInfo or name, bytes)."""
+    import warnings
+
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for p in sorted(bundle_dir.rglob("*")):
+            if p.is_file():
+                z.write(p, f"bundle/{p.relative_to(bundle_dir).as_posix()}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Duplicate name": that is the point
+            for info, data in extra:
+                z.writestr(info, data)
+    return out
+
+
+def _refused(zip_path: Path, tmp_path: Path) -> str:
+    """The message of a zip refused before extraction (nothing was written)."""
+    dest = tmp_path / "dest"
+    dest.mkdir(exist_ok=True)
+    with pytest.raises(bundlezip.ZipRefused) as caught:
+        bundlezip.extract(zip_path, dest)
+    assert not any(dest.iterdir())
+    rep = verify_bundle(zip_path)
+    assert not rep.intact and str(caught.value) in rep.problems[0]
+    return str(caught.value)
+
+
+def test_zip_bomb_is_refused_before_extraction(bundle, tmp_path):
+    bomb = zipfile.ZipInfo("bundle/data/raw/" + "0" * 64 + ".json")
+    bomb.compress_type = zipfile.ZIP_DEFLATED
+    zip_path = _zip_of(bundle.path, tmp_path / "bomb.zip", [(bomb, b"\0" * (64 * 2**20))])
+    assert zip_path.stat().st_size < 2 * 2**20
+    message = _refused(zip_path, tmp_path)
+    assert "MAX_RATIO" in message and "zip bomb" in message
+    out = _verify_cli(str(zip_path))
+    assert out.returncode == 1 and "MAX_RATIO" in out.stdout
+
+
+def test_zip_limits_name_the_limit(bundle, tmp_path, monkeypatch):
+    monkeypatch.setattr(bundlezip, "MAX_TOTAL_BYTES", 10_000)
+    assert "MAX_TOTAL_BYTES" in _refused(bundle.zip_path, tmp_path)
+    monkeypatch.undo()
+    monkeypatch.setattr(bundlezip, "MAX_ENTRIES", 3)
+    assert "MAX_ENTRIES" in _refused(bundle.zip_path, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "expect"),
+    [
+        ("bundle/data/records.jsonl", "appears twice"),
+        ("bundle/DATA/records.jsonl", "appears twice"),
+        ("../evil.txt", "outside the bundle"),
+        ("/etc/evil.txt", "outside the bundle"),
+        ("bundle/data/../../evil.txt", "outside the bundle"),
+        ("bundle\\data\\evil.txt", "backslash"),
+        ("bundle/data/extra.csv", "not named in the bundle's manifests"),
+        ("bundle/notes.txt", "not named in the bundle's manifests"),
+    ],
+)
+def test_hostile_zip_entries_are_refused(bundle, tmp_path, name, expect):
+    zip_path = _zip_of(bundle.path, tmp_path / "b.zip", [(name, b'{"other": "content"}\n')])
+    assert expect in _refused(zip_path, tmp_path)
+
+
+def test_symlink_zip_entry_is_refused(bundle, tmp_path):
+    link = zipfile.ZipInfo("bundle/data/raw/link.json")
+    link.create_system = 3
+    link.external_attr = 0o120777 << 16
+    zip_path = _zip_of(bundle.path, tmp_path / "b.zip", [(link, b"/etc/passwd")])
+    assert "symbolic link" in _refused(zip_path, tmp_path)
+
+
+def test_manifest_path_outside_the_bag_is_refused_before_hashing(bundle, tmp_path, monkeypatch):
+    root = tmp_path / "copy"
+    shutil.copytree(bundle.path, root)
+    with (root / "manifest-sha256.txt").open("a") as f:
+        f.write(f"{'0' * 64}  data/../../../../etc/passwd\n")
+    hashed = []
+    real = bag.sha256_file
+    monkeypatch.setattr(bag, "sha256_file", lambda p: hashed.append(p) or real(p))
+    rep = verify_bundle(root)
+    assert not rep.intact and "manifest-sha256.txt" in rep.problems[0]
+    assert "leaves its directory" in rep.problems[0] and not hashed
+
+
+def test_symlinked_payload_is_refused_before_hashing(bundle, tmp_path, monkeypatch):
+    root = tmp_path / "copy"
+    shutil.copytree(bundle.path, root)
+    victim = next((root / "data" / "raw").glob("*.json"))
+    outside = tmp_path / "outside.json"
+    shutil.copy(victim, outside)  # identical bytes: every hash would match
+    victim.unlink()
+    victim.symlink_to(outside)
+    hashed = []
+    real = bag.sha256_file
+    monkeypatch.setattr(bag, "sha256_file", lambda p: hashed.append(p) or real(p))
+    rep = verify_bundle(root)
+    assert not rep.intact and "symbolic link" in rep.problems[0] and not hashed
+    out = _verify_cli(str(root))
+    assert out.returncode == 1 and "is a symbolic link" in out.stdout
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_special_file_in_a_bundle_is_refused(bundle, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(bundle.path, root)
+    os.mkfifo(root / "data" / "pipe.json")  # hashing it would wait forever
+    rep = verify_bundle(root)
+    assert not rep.intact and "not a regular file" in rep.problems[0]
+
+
+def test_names_from_a_bundle_are_printed_with_control_characters_escaped(bundle, tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(bundle.path, root)
+    (root / "data" / "\x1b[2J\x1b[32mVERIFIED\u202e.csv").write_text("x")
+    out = _verify_cli(str(root))
+    assert out.returncode == 1 and "\x1b" not in out.stdout and "\u202e" not in out.stdout
+    assert "\\x1b[2J\\x1b[32mVERIFIED\\u202e.csv" in out.stdout
+
+
+def test_zip_is_named_after_the_directory_and_never_replaces_a_file(archive, signing, tmp_path):
+    assert zip_path_for(tmp_path / "b1.final") == tmp_path / "b1.final.zip"
+    unrelated = tmp_path / "b1.zip"
+    unrelated.write_bytes(b"someone else's zip")
+    work = tmp_path / ".work"
+    (work / "data").mkdir(parents=True)
+    (work / "bagit.txt").write_text("x")
+    assert publish(work, tmp_path / "b1.final", True) == tmp_path / "b1.final.zip"
+    assert unrelated.read_bytes() == b"someone else's zip"
+    (tmp_path / "b2.zip").write_bytes(b"taken")
+    with pytest.raises(BundleError, match=r"b2\.zip exists"):
+        _export(archive, Scope(DAY, DAY), tmp_path / "b2", signing, make_zip=True)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(BundleError, match="not a directory"):
+        _export(archive, Scope(DAY, DAY), tmp_path / "file", signing)

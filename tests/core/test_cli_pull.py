@@ -320,6 +320,11 @@ def test_secret_never_written_anywhere(sim_factory, tmp_path):
         assert not any(t in text for t in tokens)
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert arc in files
+    # the command line's own log is among the files checked, and says what ran
+    cli_log = home / "state" / "archiver" / "log" / "archiver-cli.log"
+    assert cli_log in files
+    text = cli_log.read_text(encoding="utf-8")
+    assert "archiver pull --base-url" in text and "exit code 4" in text
     for path in files:
         data = path.read_bytes()
         assert SECRET.encode() not in data, path

@@ -84,7 +84,7 @@ def test_pull_equals_ground_truth_under_either_reading(
     summary = _audit_rows(arc)[-1]["summary"]
     conn = sqlite3.connect(arc)
     for ds in p.datasets:
-        n = conn.execute("SELECT count(*) FROM records WHERE dataset=?", (ds,)).fetchone()[0]
+        n = conn.execute("SELECT count(*) FROM records_view WHERE dataset=?", (ds,)).fetchone()[0]
         assert summary["datasets"][ds]["new_versions"] == n
         assert summary["datasets"][ds]["chunks_done"] == summary["datasets"][ds]["chunks"]
     conn.close()
@@ -158,7 +158,7 @@ def test_unproven_last_interval_is_a_stated_gap(sim_factory, tmp_path):
     # an archive that cannot show it must state the interval as a gap
     conn.execute("PRAGMA query_only=OFF")
     conn.execute("UPDATE coverage SET ending_rows=0")
-    conn.execute("DELETE FROM latest_records")
+    conn.execute("DELETE FROM superseded")
     conn.execute("DROP TRIGGER records_no_delete")
     conn.execute("DELETE FROM records")
     gaps = cov.gaps(conn, ["queue"], utc(2025, 2, 1, 0, 15), utc(2025, 2, 1, 0, 15))
@@ -184,7 +184,9 @@ def test_repeated_ids_lose_nothing_from_latest(sim_factory, tmp_path, omit):
         assert archived(arc, ds, latest=True) == sorted(set(want)), ds
         kinds = {
             k
-            for (k,) in conn.execute("SELECT DISTINCT key_kind FROM records WHERE dataset=?", (ds,))
+            for (k,) in conn.execute(
+                "SELECT DISTINCT key_kind FROM records_view WHERE dataset=?", (ds,)
+            )
         }
         rules = conn.execute(
             "SELECT rule, fallback, reason FROM key_rules WHERE dataset=?", (ds,)
@@ -207,7 +209,7 @@ def test_omitted_row_id_falls_back_to_the_natural_key(sim_factory, tmp_path):
     assert pull(sim, arc, p).exit_code == EXIT_OK
     conn = sqlite3.connect(arc)
     kinds = dict(
-        conn.execute("SELECT dataset, group_concat(DISTINCT key_kind) FROM records GROUP BY 1")
+        conn.execute("SELECT dataset, group_concat(DISTINCT key_kind) FROM records_view GROUP BY 1")
     )
     conn.close()
     assert kinds == {"interactionSegments": "natural", "queue": "ROW_ID"}
@@ -281,7 +283,8 @@ def test_daily_and_interval_rows_are_separate_streams(sim, tmp_path):
     conn = sqlite3.connect(arc)
     counts = dict(
         conn.execute(
-            "SELECT dataset_type, count(*) FROM records WHERE dataset='interactionSegments' GROUP BY 1"
+            "SELECT dataset_type, count(*) FROM records_view WHERE dataset='interactionSegments'"
+            " GROUP BY 1"
         )
     )
     conn.close()

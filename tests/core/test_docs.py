@@ -48,7 +48,7 @@ def test_every_pull_flag_is_documented():
 
 
 def test_exit_codes_match_the_engine():
-    from archiver.pull import engine
+    from archiver.pull import outcome as engine
 
     for name in (
         "EXIT_OK",
@@ -57,6 +57,7 @@ def test_exit_codes_match_the_engine():
         "EXIT_PARTIAL",
         "EXIT_AUTH",
         "EXIT_ENTITLEMENT",
+        "EXIT_BUSY",
         "EXIT_CANCELLED",
     ):
         code = getattr(engine, name)

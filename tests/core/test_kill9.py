@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+from archiver.archive import sqlitefile
 from archiver.archive.verify import verify_archive
 from tests.pulltools import archived_in_range, identities, params, pull, truth
 
@@ -29,7 +30,7 @@ def _pages(arc) -> int:
     if not arc.exists():
         return 0
     try:
-        conn = sqlite3.connect(f"file:{arc}?mode=ro", uri=True, timeout=5)
+        conn = sqlitefile.connect(arc, "ro", timeout=5)
         try:
             return conn.execute("SELECT count(*) FROM pages").fetchone()[0]
         finally:

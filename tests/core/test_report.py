@@ -25,6 +25,7 @@ from archiver.export import keys, report
 from archiver.export import scope as scope_module
 from archiver.export.bundle import EmptySelection, export_bundle
 from archiver.export.scope import Scope
+from archiver.export.trust import TrustPolicy
 from archiver.export.verify import verify_bundle
 from archiver.jobs import drive
 from archiver.simulator import SimConfig, Simulator
@@ -133,8 +134,8 @@ def test_rendered_in_parts_with_progress(bundle):
     assert any(x.startswith("Joining") for x in bundle.lines)
 
 
-def test_bundle_verifies_and_pdf_signature_is_valid(bundle):
-    rep = verify_bundle(bundle.path)
+def test_bundle_verifies_and_pdf_signature_is_valid(bundle, signing):
+    rep = verify_bundle(bundle.path, TrustPolicy.local(signing.cert_path.parent))
     assert rep.ok, rep.summary()
     val = subprocess.run(
         [
@@ -152,7 +153,15 @@ def test_bundle_verifies_and_pdf_signature_is_valid(bundle):
     )
     assert val.returncode == 0 and "judged VALID" in val.stdout, val.stdout + val.stderr
     out = subprocess.run(
-        [sys.executable, "-m", "archiver", "verify", str(bundle.path)],
+        [
+            sys.executable,
+            "-m",
+            "archiver",
+            "verify",
+            str(bundle.path),
+            "--key-dir",
+            str(signing.cert_path.parent),
+        ],
         capture_output=True,
         text=True,
         env=dict(os.environ, PYTHONPATH=str(ROOT)),
@@ -263,7 +272,7 @@ def test_agent_and_queue_names_are_resolved(archive, bundle, pdf):
     conn = sqlite3.connect(archive)
     names = {
         v["AGENT_ID"]: v["AGENT_NAME"]
-        for (j,) in conn.execute("SELECT values_json FROM records WHERE dataset='agent'")
+        for (j,) in conn.execute("SELECT values_json FROM record_values WHERE dataset='agent'")
         for v in [json.loads(j)]
     }
     conn.close()
@@ -351,8 +360,9 @@ def test_one_hour_export_holds_only_that_hours_interactions(archive_copy, tmp_pa
     want = {
         json.loads(v)["INTERACTION_ID"]
         for (v,) in conn.execute(
-            "SELECT values_json FROM latest WHERE dataset='interactionSegments' "
-            "AND interval_start BETWEEN '202502010400' AND '202502010445'"
+            "SELECT v.values_json FROM latest r JOIN record_values v ON v.record_id = r.record_id "
+            "WHERE r.dataset='interactionSegments' "
+            "AND r.interval_start BETWEEN '202502010400' AND '202502010445'"
         )
     }
     conn.close()
@@ -362,7 +372,7 @@ def test_one_hour_export_holds_only_that_hours_interactions(archive_copy, tmp_pa
     assert "Archiver-Coverage-Gaps: 0" in info
     cover = _flat(PdfReader(tmp_path / "b" / "data" / "report.pdf").pages[0].extract_text())
     assert "2025-02-01 04:00 – 2025-02-01 05:00 UTC" in cover
-    assert verify_bundle(tmp_path / "b").ok
+    assert verify_bundle(tmp_path / "b", TrustPolicy.local(tmp_path / "k")).ok
 
 
 @pytest.mark.parametrize("start", ["202502010407", "2025-02-01T04:00:30Z"])
@@ -403,7 +413,7 @@ def test_an_empty_selection_is_refused_unless_allowed(archive_copy, tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert "0 interactions" in out.stdout and "gap(s)" in out.stdout
-    assert verify_bundle(tmp_path / "b").ok
+    assert verify_bundle(tmp_path / "b", TrustPolicy.local(tmp_path / "k")).ok
     text = _flat(PdfReader(tmp_path / "b" / "data" / "report.pdf").pages[0].extract_text())
     assert "0 interactions" in text and "gap(s)" in text
 

@@ -11,12 +11,14 @@ from PySide6.QtCore import QSettings
 from archiver.api.tenant import Secret
 from archiver.gui.context import AppContext
 from archiver.gui.main_window import MainWindow
-from archiver.gui.workers import active_threads
+from archiver.gui.workers import JobRunner, ThreadRunner, active_threads
 from archiver.settings import Settings
 from tests.pulltools import FAST
 
 
-def make_ctx(sim, tmp_path, secret: str | None = None) -> AppContext:
+def make_ctx(
+    sim, tmp_path, secret: str | None = None, runner: JobRunner | None = None
+) -> AppContext:
     settings = Settings(tmp_path / "settings.json")
     settings.set("base_url", sim.base_url)
     settings.set("client_id", sim.config.client_id)
@@ -25,6 +27,7 @@ def make_ctx(sim, tmp_path, secret: str | None = None) -> AppContext:
         tmp_path / "archive.sqlite3",
         session_secret=Secret(secret or sim.config.client_secret),
         retry=FAST,
+        runner=runner or ThreadRunner(),
     )
 
 
@@ -46,11 +49,13 @@ def window_factory(qtbot, tmp_path, no_leaked_threads):
     made = []
 
     def make(
-        sim, synchronous: bool = False, secret: str | None = None, ini: str = "ui.ini"
+        sim, runner: JobRunner | None = None, secret: str | None = None, ini: str = "ui.ini"
     ) -> MainWindow:
-        ctx = make_ctx(sim, tmp_path, secret)
+        """A window on ``sim``; its jobs run in QThreads, or through ``runner`` (e.g. a
+        SyncRunner for deterministic tests)."""
+        ctx = make_ctx(sim, tmp_path, secret, runner)
         qs = QSettings(str(tmp_path / ini), QSettings.Format.IniFormat)
-        w = MainWindow(ctx, synchronous=synchronous, qsettings=qs)
+        w = MainWindow(ctx, qsettings=qs)
         qtbot.addWidget(w)
         w.show()
         made.append(w)

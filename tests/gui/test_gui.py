@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QLabel
 from archiver.datasets import DATASETS
 from archiver.gui.browse import RecordsModel
 from archiver.gui.connection import ConnectionDialog
+from archiver.gui.workers import SyncRunner
 from archiver.review import ArchiveReader
 from tests.gui.conftest import set_range
 from tests.pulltools import archived, params, walked_truth
@@ -49,7 +50,7 @@ def test_connection_dialog_tests_and_saves(qtbot, sim, window_factory):
 
 def test_connection_dialog_validates_subdomain(qtbot, sim, window_factory):
     w = window_factory(sim)
-    dlg = ConnectionDialog(w.ctx, w, synchronous=True)
+    dlg = ConnectionDialog(w.ctx, w)
     qtbot.addWidget(dlg)
     dlg.customer.setText("not a subdomain!")
     dlg.test_connection()
@@ -61,7 +62,7 @@ def test_download_two_datasets_and_browse(qtbot, sim, window_factory, tmp_path):
     result = download(qtbot, w, ["interactionSegments", "workflowTrace"])
     assert result.status == "finished"
     for name in ("interactionSegments", "workflowTrace"):
-        assert w.download.jobs.state(name) == "done"
+        assert w.download.jobs.dataset_state(name) == "done"
         assert archived(w.ctx.archive_path, name) == walked_truth(
             sim, name, params([name], "20250201", "20250202")
         )
@@ -109,7 +110,7 @@ def test_cancel_midway_then_resume(qtbot, sim_factory, window_factory):
         )
         qtbot.mouseClick(w.download.cancel, Qt.MouseButton.LeftButton)
     assert blocker.args[0].status == "interrupted"
-    assert "cancelled" in {w.download.jobs.state(n) for n in w.download.jobs.rows}
+    assert "cancelled" in {w.download.jobs.dataset_state(n) for n in w.download.jobs.rows}
     assert w.download.resume.isVisible() and "can be resumed" in w.download.resume_banner.text()
     with qtbot.waitSignal(w.download.run_finished, timeout=60_000) as blocker:
         qtbot.mouseClick(w.download.resume, Qt.MouseButton.LeftButton)
@@ -143,8 +144,8 @@ def test_not_entitled_dataset_is_marked(qtbot, sim_factory, window_factory):
     w = window_factory(sim)
     result = download(qtbot, w, ["queue", "workflowTrace"], TWO_DAYS[0], (2025, 2, 1, 23, 45))
     assert result.exit_code == 5
-    assert w.download.jobs.state("workflowTrace") == "not entitled"
-    assert w.download.jobs.state("queue") == "done"
+    assert w.download.jobs.dataset_state("workflowTrace") == "not entitled"
+    assert w.download.jobs.dataset_state("queue") == "done"
     item = w.download.picker.items["workflowTrace"]
     assert item.data(0, Qt.ItemDataRole.UserRole) == "not entitled"
     assert "Analytics Insights" in item.toolTip(0) and "Not entitled" in item.text(1)
@@ -163,7 +164,7 @@ def test_row_versions_after_late_update(qtbot, sim, window_factory):
     download(qtbot, w, ["interactionSegments"], TWO_DAYS[0], (2025, 2, 1, 5, 45))
     conn = sqlite3.connect(w.ctx.archive_path)
     rid = conn.execute(
-        "SELECT max(record_id) FROM records WHERE dataset='interactionSegments'"
+        "SELECT max(record_id) FROM records_view WHERE dataset='interactionSegments'"
     ).fetchone()[0]
     conn.close()
     w.tabs.setCurrentWidget(w.browse)
@@ -182,22 +183,22 @@ def test_row_versions_after_late_update(qtbot, sim, window_factory):
 
 
 def test_interaction_timeline(qtbot, sim, window_factory):
-    w = window_factory(sim, synchronous=True)
+    w = window_factory(sim, SyncRunner())
     w.download.picker.set_selected(["interactionSegments", "workflowTrace"])
     set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 5, 45))
     w.download.start_download()
     conn = sqlite3.connect(w.ctx.archive_path)
     iid = conn.execute(
-        """SELECT json_extract(values_json,'$.INTERACTION_ID') FROM records WHERE dataset='interactionSegments'
-           GROUP BY 1 HAVING count(*) >= 2 AND 1 IN (SELECT 1 FROM records t WHERE t.dataset='workflowTrace'
-           AND json_extract(t.values_json,'$.WORKFLOWSESSION_INTERACTIONID') = json_extract(records.values_json,'$.INTERACTION_ID')) LIMIT 1"""
+        """SELECT s.INTERACTION_ID FROM vals_interactionSegments s
+           GROUP BY 1 HAVING count(*) >= 2 AND 1 IN (SELECT 1 FROM vals_workflowTrace t
+           WHERE t.WORKFLOWSESSION_INTERACTIONID = s.INTERACTION_ID) LIMIT 1"""
     ).fetchone()[0]
     conn.close()
     w.tabs.setCurrentWidget(w.interactions)
     w.interactions.query.setText(iid[:14])
     w.interactions.search()
     assert w.interactions.results.count() >= 1
-    w.interactions.show(iid)
+    w.interactions.show_interaction(iid)
     assert w.interactions.segments.rowCount() >= 2
     assert w.interactions.trace.rowCount() >= 3
     assert iid in w.interactions.title.text()
@@ -208,11 +209,11 @@ def test_interaction_timeline(qtbot, sim, window_factory):
 
 def test_coverage_shows_pending(qtbot, sim_factory, window_factory):
     sim = sim_factory(accepted_first=1)
-    w = window_factory(sim, synchronous=True)
+    w = window_factory(sim, SyncRunner())
     w.download.picker.set_selected(["queue"])
     set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 23, 45))
     w.download.start_download()
-    assert w.download.jobs.state("queue").startswith("waiting for data")
+    assert w.download.jobs.dataset_state("queue").startswith("waiting for data")
     w.tabs.setCurrentWidget(w.coverage)
     assert w.coverage.state("queue", "2025-02-01") == "pending (202)"
     dlg = w.coverage.open_day("queue", "2025-02-01")
@@ -228,7 +229,7 @@ def test_coverage_shows_pending(qtbot, sim_factory, window_factory):
     conn = sqlite3.connect(w.ctx.archive_path)
     per = dict(
         conn.execute(
-            "SELECT interval_start, count(*) FROM records WHERE dataset='queue' GROUP BY 1"
+            "SELECT interval_start, count(*) FROM records_view WHERE dataset='queue' GROUP BY 1"
         )
     )
     conn.close()
@@ -238,7 +239,7 @@ def test_coverage_shows_pending(qtbot, sim_factory, window_factory):
 
 
 def test_verify_archive_action(qtbot, sim, window_factory):
-    w = window_factory(sim, synchronous=True)
+    w = window_factory(sim, SyncRunner())
     w.download.picker.set_selected(["queue"])
     set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 3, 45))
     w.download.start_download()
@@ -246,11 +247,12 @@ def test_verify_archive_action(qtbot, sim, window_factory):
     assert w.tabs.currentWidget() is w.audit
     assert "Intact" in w.audit.result.text()
     events = [w.audit.table.item(r, 2).text() for r in range(w.audit.table.rowCount())]
-    assert events[0] == "verify-archive" and "pull started" in events
+    # newest first: the verification, then the checkpoint it wrote, are on top
+    assert events[:2] == ["checkpoint", "verify-archive"] and "pull started" in events
 
 
 def test_unreachable_server_shows_an_error_not_a_traceback(qtbot, sim, window_factory):
-    w = window_factory(sim, synchronous=True)
+    w = window_factory(sim, SyncRunner())
     w.ctx.settings.set("base_url", "http://127.0.0.1:9")
     w.download.picker.set_selected(["queue"])
     set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 0, 45))
@@ -261,14 +263,14 @@ def test_unreachable_server_shows_an_error_not_a_traceback(qtbot, sim, window_fa
 
 
 def test_nothing_selected_says_so(qtbot, sim, window_factory):
-    w = window_factory(sim, synchronous=True)
+    w = window_factory(sim, SyncRunner())
     w.download.picker.set_selected([])
     w.download.start_download()
     assert w.download.status.text() == "Choose at least one dataset."
 
 
 def test_filter_syntax_checked_as_you_type(qtbot, sim, window_factory):
-    w = window_factory(sim, synchronous=True)
+    w = window_factory(sim, SyncRunner())
     f = w.download.filter
     f.column.setCurrentText("CHANNEL")
     qtbot.keyClicks(f.value, "ph*one")
@@ -360,8 +362,10 @@ def test_qt_binding_keeps_none_refcount(qapp):
 def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeypatch):
     from PySide6.QtCore import QDate
 
+    from archiver.gui.bundles import VerifyDialog
+
     monkeypatch.setenv("ARCHIVER_KEY_PASSPHRASE", "gui-test")
-    w = window_factory(sim, synchronous=True)
+    w = window_factory(sim, SyncRunner())
     w.key_dir = tmp_path / "keys"
     w.download.picker.set_selected(["interactionSegments", "workflowTrace"])
     set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 2, 45))
@@ -374,7 +378,7 @@ def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeyp
     dlg.redact.setCurrentText("customer-pii")
     dlg.out.setText(str(tmp_path / "gui-bundle"))
     qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
-    assert dlg.result is not None and dlg.status.text().startswith("✓")
+    assert dlg.bundle_result is not None and dlg.status.text().startswith("✓")
     assert "SHA-256 fingerprint" in dlg.signer.text()
     assert "coverage gap" in dlg.status.text()  # only three hours of the day were pulled
     ver = w.open_verify_bundle()
@@ -382,12 +386,45 @@ def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeyp
     ver.path.setText(str(tmp_path / "gui-bundle"))
     qtbot.mouseClick(ver.verify_button, Qt.MouseButton.LeftButton)
     assert ver.verdict.property("ok") is True and "VERIFIED" in ver.verdict.text()
+    assert ver.state.text() == "✓ VERIFIED AND TRUSTED" and not ver.pin_button.isVisible()
+    # another machine (another key directory): intact, but the signer is not trusted
+    other = VerifyDialog(SyncRunner(), w, key_dir=tmp_path / "auditor" / "signing")
+    qtbot.addWidget(other)
+    other.show()
+    other.path.setText(str(tmp_path / "gui-bundle"))
+    other.run()
+    assert other.verdict.property("state") == "untrusted" and other.verdict.property("ok") is False
+    assert other.state.text().startswith("⚠ INTACT, BUT NOT TRUSTED")
+    assert "THE SIGNER IS NOT TRUSTED" in other.verdict.text()
+    assert other.report.fingerprint in other.signer.text() and other.pin_button.isVisible()
+    asked = []
+    other.confirm_pin = lambda fp: asked.append(fp) or False  # said no: nothing trusted
+    other.pin_signer()
+    assert asked == [other.report.fingerprint] and other.verdict.property("state") == "untrusted"
+    other.confirm_pin = lambda fp: True
+    other.pin_signer()  # trusted, and verified again
+    assert other.verdict.property("state") == "verified", other.verdict.text()
+    assert "trust store" in other.verdict.text() and not other.pin_button.isVisible()
+    # a pinned fingerprint that is not the signer's: failed
+    other.expect.setText("AB" * 32)
+    other.run()
+    assert other.verdict.property("state") == "failed" and other.state.text() == "✗ FAILED"
+    # a file name crafted as HTML is shown as text, under the fixed red verdict
+    crafted = tmp_path / "gui-bundle" / "data" / "<h1><font color=green>✓ VERIFIED"
+    crafted.write_text("x")
+    ver.run()
+    assert ver.verdict.property("ok") is False and ver.state.text() == "✗ FAILED"
+    assert ver.verdict.textFormat() == Qt.TextFormat.PlainText
+    assert "<h1><font color=green>✓ VERIFIED" in ver.verdict.text()
+    for label in (ver.state, ver.signer, dlg.status, dlg.signer):
+        assert label.textFormat() == Qt.TextFormat.PlainText
+    crafted.unlink()
     (tmp_path / "gui-bundle" / "data" / "records.jsonl").write_text("{}\n")
     ver.run()
     assert ver.verdict.property("ok") is False and "records.jsonl" in ver.verdict.text()
     w.tabs.setCurrentWidget(w.audit)
     events = [w.audit.table.item(r, 2).text() for r in range(w.audit.table.rowCount())]
-    assert events[0] == "export"
+    assert events[:2] == ["checkpoint", "export"]
 
 
 def test_export_dialog_exact_times_and_empty_selection(
@@ -396,7 +433,7 @@ def test_export_dialog_exact_times_and_empty_selection(
     from PySide6.QtCore import QDate, QTime
 
     monkeypatch.setenv("ARCHIVER_KEY_PASSPHRASE", "gui-test")
-    w = window_factory(sim, synchronous=True)
+    w = window_factory(sim, SyncRunner())
     w.key_dir = tmp_path / "keys"
     w.download.picker.set_selected(["interactionSegments", "workflowTrace"])
     set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 2, 45))
@@ -414,7 +451,7 @@ def test_export_dialog_exact_times_and_empty_selection(
     dlg.start.setTime(QTime(1, 0))
     dlg.end.setTime(QTime(1, 45))
     qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
-    assert dlg.status.text().startswith("✓"), dlg.status.text()
+    assert dlg.bundle_result is not None and dlg.status.text().startswith("✓"), dlg.status.text()
     info = (tmp_path / "hour" / "bag-info.txt").read_text()
     assert "2025-02-01 01:00 – 2025-02-01 02:00 UTC (4 intervals" in info
     # nothing archived in scope: refused with what to do, nothing written
@@ -444,10 +481,144 @@ def test_interaction_loads_in_a_worker(qtbot, sim, window_factory):
     )
     col = DATASETS["interactionSegments"].column_names.index("INTERACTION_ID")
     iid = archived(w.ctx.archive_path, "interactionSegments")[0][col]
-    w.interactions.show(iid)
+    w.interactions.show_interaction(iid)
     assert "Loading" in w.interactions.title.text()
     qtbot.waitUntil(
         lambda: iid in w.interactions.title.text() and "Loading" not in w.interactions.title.text(),
         timeout=10_000,
     )
     assert w.interactions.segments.rowCount() >= 1
+
+
+def test_cancelled_export_says_so_and_leaves_nothing(
+    qtbot, sim, window_factory, tmp_path, monkeypatch
+):
+    """Cancel during an export (a real thread): a neutral message, not a failure; no bundle,
+    no partial directory, no custody entry."""
+    from PySide6.QtCore import QDate
+
+    from archiver.services import bundles
+    from tests.pulltools import pull
+
+    monkeypatch.setenv("ARCHIVER_KEY_PASSPHRASE", "gui-test")
+    w = window_factory(sim)
+    w.key_dir = tmp_path / "keys"
+    pull(sim, w.ctx.archive_path, params(["interactionSegments"], "202502010000", "202502010245"))
+    real = bundles.export_bundle
+
+    def held(*args, cancel, **kw):
+        assert cancel.wait(20)  # the export starts once Cancel was clicked
+        return (yield from real(*args, cancel=cancel, **kw))
+
+    monkeypatch.setattr(bundles, "export_bundle", held)
+    dlg = w.open_export()
+    qtbot.addWidget(dlg)
+    dlg.start.setDate(QDate(2025, 2, 1))
+    dlg.end.setDate(QDate(2025, 2, 1))
+    out = tmp_path / "cancelled-bundle"
+    dlg.out.setText(str(out))
+    qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
+    assert dlg.busy() and dlg.status.text() == "Exporting…"
+    with qtbot.waitSignal(dlg.job.ended, timeout=30_000):
+        qtbot.mouseClick(dlg.cancel_button, Qt.MouseButton.LeftButton)
+        assert dlg.status.text() == "Cancelling…" and dlg.isVisible()
+    assert dlg.status.text() == "Export cancelled; nothing was written."
+    assert dlg.bundle_result is None and dlg.export_button.isEnabled() and dlg.isVisible()
+    assert not out.exists() and not list(tmp_path.glob(".cancelled-bundle.partial-*"))
+    with ArchiveReader(w.ctx.archive_path) as r:
+        assert "export" not in {e["event"] for e in r.audit_log()}
+
+
+def test_export_errors_arrive_as_exceptions(qtbot, sim, window_factory, tmp_path, monkeypatch):
+    from archiver.services.bundles import BundleError
+    from tests.pulltools import pull
+
+    class Catching(SyncRunner):
+        def __init__(self) -> None:
+            self.errors: list[BaseException] = []
+
+        def start(self, job):
+            job.failed.connect(self.errors.append)
+            return super().start(job)
+
+    monkeypatch.setenv("ARCHIVER_KEY_PASSPHRASE", "gui-test")
+    runner = Catching()
+    w = window_factory(sim, runner)
+    w.key_dir = tmp_path / "keys"
+    pull(sim, w.ctx.archive_path, params(["queue"], "202502010000", "202502010045"))
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "something.txt").write_text("already here")
+    dlg = w.open_export()
+    qtbot.addWidget(dlg)
+    dlg.out.setText(str(out))
+    dlg.start_export()
+    assert len(runner.errors) == 1 and isinstance(runner.errors[0], BundleError)
+    assert (
+        dlg.status.text() == f"✗ Export failed: {runner.errors[0]}. Nothing was left half-written."
+    )
+    assert "is not empty" in dlg.status.text() and dlg.export_button.isEnabled()
+
+
+def test_verify_archive_that_cannot_run_shows_the_error(qtbot, sim, window_factory, monkeypatch):
+    from archiver.services import archive as archive_service
+
+    w = window_factory(sim, SyncRunner())
+    w.download.picker.set_selected(["queue"])
+    set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 0, 45))
+    w.download.start_download()
+
+    def locked(path, *, via, progress=None):
+        raise PermissionError(f"{path.name} is locked <by another program>")
+
+    monkeypatch.setattr(archive_service, "verify", locked)
+    w.verify_action.trigger()
+    assert "Verification could not run: archive.sqlite3 is locked &lt;by another program&gt;" in (
+        w.audit.result.text()
+    )
+    assert w.audit.verify.isEnabled()
+
+
+QT_OVERRIDES = {  # Qt virtuals these classes implement on purpose
+    "rowCount",
+    "columnCount",
+    "data",
+    "headerData",
+    "canFetchMore",
+    "fetchMore",
+    "sort",
+    "done",
+    "paintEvent",
+    "closeEvent",
+    "keyPressEvent",
+    "staticMetaObject",
+}
+
+
+def test_no_method_or_attribute_hides_one_of_qt(qtbot, sim, window_factory, tmp_path):
+    """A method or attribute named like a Qt one (reset, show, result, state…) silently
+    replaces what Qt itself calls: every name that matches a Qt base must be an override."""
+    from PySide6.QtCore import QObject, SignalInstance
+
+    from archiver.gui.bundles import ExportDialog, VerifyDialog
+    from archiver.gui.unattended import SelfTestDialog
+    from archiver.gui.workers import Job
+
+    w = window_factory(sim, SyncRunner())
+    objects = [
+        w,
+        ExportDialog(w.ctx.archive_path, w.ctx.runner, w, key_dir=tmp_path / "k"),
+        VerifyDialog(w.ctx.runner, w),
+        SelfTestDialog(w.ctx.runner, w),
+        ConnectionDialog(w.ctx, w),
+        Job(lambda cancel: None),
+    ]
+    objects += [o for o in w.findChildren(QObject) if type(o).__module__.startswith("archiver")]
+    hidden = []
+    for o in {id(o): o for o in objects}.values():
+        qt = [b for b in type(o).__mro__ if b.__module__.startswith(("PySide6", "shiboken6"))]
+        names = set().union(*(dir(b) for b in qt))
+        own = {n for c in type(o).__mro__ if c not in qt for n in vars(c) if not n.startswith("__")}
+        own |= {n for n, v in vars(o).items() if not isinstance(v, SignalInstance)}
+        hidden += [f"{type(o).__name__}.{n}" for n in sorted((own & names) - QT_OVERRIDES)]
+    assert not hidden, f"names that hide Qt's own: {hidden}"

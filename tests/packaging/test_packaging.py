@@ -269,6 +269,19 @@ def test_self_test_if_the_app_has_one(built):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
 
+def test_schedule_runs_the_app_by_its_absolute_path(built):
+    """The daily job calls the frozen executable itself (nothing on PATH needed)."""
+    archive = built.work / "scheduled.sqlite3"
+    out = run(
+        built,
+        *("schedule", "install", "--base-url", "http://127.0.0.1:9", "--client-id", "x"),
+        *("--dataset", "queue", "--from", "2025-02-01", "--archive", str(archive), "--dry-run"),
+    )
+    # no keyring here: install would refuse; the dry run still shows what it would write
+    assert out.returncode == 2 and "holds no client secret" in out.stderr, out.stderr
+    assert f"ExecStart={built.app} pull --base-url http://127.0.0.1:9 " in out.stdout, out.stdout
+
+
 def test_wheel_carries_resources_and_version(tmp_path):
     """A wheel of a clean copy holds archiver.assets (fonts, icon) and the version; installed
     on its own, it loads a font and finds the icon through importlib.resources."""
