@@ -85,8 +85,8 @@ SUMMARY_COLUMNS = [
     ("Hold total", 17),
     ("Hold avg", 14),
     ("Wrap total", 17),
-    ("Wrap avg", 14),
-    ("Transfers", 18),
+    ("Wrap avg", 15),
+    ("Transfers", 17),
     ("Abandons", 17),
 ]
 SUMMARY_NAME, SUMMARY_ID = 33, 43  # the label columns: 76 mm with the numbers' 197
