@@ -12,12 +12,29 @@ from archiver.jobs import drive
 from archiver.services import bundles, keys
 from archiver.timerange import RangeError, parse_bound
 
+EXPORT_EXIT_CODES = """exit codes:
+  0  the bundle is written and signed
+  2  usage error: a bad or inverted --from/--to, a time off the 15-minute marks, an
+     unknown profile, a non-empty --out directory or an existing DIR.zip, a timestamp
+     authority that fails, an archive that cannot be read
+  3  nothing archived is in scope: no bundle is written (--allow-empty writes one that
+     says so)
+  4  the signing key cannot be used (passphrase: ARCHIVER_KEY_PASSPHRASE or the keyring)
+  130 cancelled (Ctrl-C): nothing is left behind
+"""
+EXIT_EMPTY = 3
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     e = sub.add_parser(
         "export",
         help="write a signed audit bundle of interactions",
-        description="Export interactionSegments and workflowTrace rows in scope as a signed BagIt bundle (PDF report, CSV, JSONL, raw pages) that can be verified without archiver.",
+        description="Export interactionSegments and workflowTrace rows in scope as a signed BagIt "
+        "bundle (PDF report, CSV, JSONL, raw pages) that can be verified without archiver. "
+        "A segment is in scope when its own 15-minute interval (from STARTTIME_UTC) lies in "
+        "--from … --to; its interaction's workflow trace comes with it.",
+        epilog=EXPORT_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     common.add_archive(e)
     e.add_argument(
@@ -25,10 +42,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         dest="start",
         required=True,
         metavar="START",
-        help="first ROW_DATE_UTC day (YYYYMMDD or YYYY-MM-DD)",
+        help="the first 15-minute interval: YYYYMMDDHHmm or an ISO time on a 15-minute mark "
+        "(UTC unless it has an offset), or a day (YYYYMMDD, YYYY-MM-DD: from its 00:00)",
     )
     e.add_argument(
-        "--to", dest="end", required=True, metavar="END", help="last ROW_DATE_UTC day, inclusive"
+        "--to",
+        dest="end",
+        required=True,
+        metavar="END",
+        help="the last 15-minute interval, inclusive, as for archiver pull (--to 202502010045 "
+        "ends at 01:00), or a day (through its last interval)",
     )
     e.add_argument(
         "--interaction",
@@ -56,6 +79,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         choices=sorted(bundles.PROFILES),
         metavar="PROFILE",
         help=f"redaction profile: {', '.join(sorted(bundles.PROFILES))} (default none)",
+    )
+    e.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="write a bundle even when nothing archived is in scope (otherwise: exit 3)",
     )
     e.add_argument(
         "--zip", action="store_true", help="also write DIR.zip (refused if that file exists)"
@@ -142,19 +170,10 @@ def _fingerprint(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def run_bundle_export(args: argparse.Namespace) -> int:
-    try:
-        start = parse_bound(args.start, is_end=False, daily=True).date()
-        end = parse_bound(args.end, is_end=True, daily=True).date()
-        if start > end:
-            raise RangeError("--from is after --to")
-        ident = keys.load_or_create(args.key_dir)
-    except RangeError as exc:
-        print(f"archiver export: {exc}", file=sys.stderr)
-        return 2
-    except keys.SigningKeyError as exc:
-        print(f"archiver export: {exc}", file=sys.stderr)
-        return 4
+def _scope(args: argparse.Namespace) -> bundles.Scope:
+    """The scope the arguments name, exactly (15-minute marks, or refused)."""
+    start = parse_bound(args.start, is_end=False, daily=False)
+    end = parse_bound(args.end, is_end=True, daily=False)
     scope = bundles.Scope(
         start,
         end,
@@ -166,6 +185,23 @@ def run_bundle_export(args: argparse.Namespace) -> int:
         args.redact,
     )
     try:
+        scope.check()
+    except bundles.ScopeError as exc:
+        raise RangeError(f"{exc} (--from {args.start} --to {args.end})") from None
+    return scope
+
+
+def run_bundle_export(args: argparse.Namespace) -> int:
+    try:
+        scope = _scope(args)
+        ident = keys.load_or_create(args.key_dir)
+    except RangeError as exc:
+        print(f"archiver export: {exc}", file=sys.stderr)
+        return 2
+    except keys.SigningKeyError as exc:
+        print(f"archiver export: {exc}", file=sys.stderr)
+        return 4
+    try:
         result = drive(
             bundles.export(
                 common.archive_path(args),
@@ -173,13 +209,28 @@ def run_bundle_export(args: argparse.Namespace) -> int:
                 args.out,
                 identity=ident,
                 make_zip=args.zip,
+                allow_empty=args.allow_empty,
                 tsa=args.tsa_url,
             ),
             lambda line: print(line, file=sys.stderr),
         )
+    except bundles.EmptySelection as exc:
+        print(
+            f"archiver export: {exc}\n"
+            "Check --from/--to and the filters (`archiver coverage` shows what is archived), "
+            "pull that window first, or add --allow-empty to write a signed bundle that "
+            "records the empty selection.",
+            file=sys.stderr,
+        )
+        return EXIT_EMPTY
     except (bundles.BundleError, FileNotFoundError) as exc:
         print(f"archiver export: {exc}", file=sys.stderr)
         return 2
+    _print_result(result, ident.fingerprint)
+    return 0
+
+
+def _print_result(result: bundles.BundleResult, fingerprint: str) -> None:
     print(
         f"Bundle {result.bundle_id} written to {result.path}"
         + (f" and {result.zip_path}" if result.zip_path else "")
@@ -187,7 +238,7 @@ def run_bundle_export(args: argparse.Namespace) -> int:
     print(
         f"{result.interactions:,} interactions, {result.segments:,} segment rows, {result.traces:,} trace rows, report {result.pages:,} pages"
     )
-    print(f"Signer certificate SHA-256: {ident.fingerprint}")
+    print(f"Signer certificate SHA-256: {fingerprint}")
     print(
         "Give this fingerprint to the recipient separately (not with the bundle): it is how they know the bundle is yours."
     )
@@ -198,7 +249,6 @@ def run_bundle_export(args: argparse.Namespace) -> int:
     print(
         f"Check it with `archiver verify {result.path}` or the commands in {result.path / 'VERIFY.txt'}."
     )
-    return 0
 
 
 def run_verify(args: argparse.Namespace) -> int:

@@ -10,8 +10,11 @@
       data/raw/<page sha256>.json     the raw pages the rows came from (not when redacting)
 
 ``export_bundle`` is a generator: it yields progress lines and returns a BundleResult. It
-runs named stages in order (select → payload → report → bag and sign → publish → audit),
-each a function below with its input and output spelled out.
+runs named stages in order (select → payload and report → sign the report → bag and sign →
+publish → audit), each a function below with its input and output spelled out. The select
+stage counts; the payload and the report are written in one pass over the scope's windows
+(export/scope.py reads whole intervals of one day, a bounded number of rows at a time), so
+memory does not grow with the range.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import sqlite3
 import threading
 import uuid
 import zipfile
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,9 +44,21 @@ from archiver.archive.store import Archive, open_reader, page_body
 from archiver.export import bag, timestamps
 from archiver.export.csvsafe import escape_row
 from archiver.export.keys import SigningIdentity
-from archiver.export.pdf import ReportMeta, build_report
+from archiver.export.pdf import Front, ReportMeta
 from archiver.export.redact import PROFILES, redact
-from archiver.export.scope import SEGMENTS, TRACE, Row, Scope, Selection, select
+from archiver.export.report import RenderError, Report
+from archiver.export.scope import (
+    SEGMENTS,
+    TRACE,
+    Extent,
+    Names,
+    Row,
+    Scope,
+    ScopeError,
+    Window,
+    iter_windows,
+    measure,
+)
 from archiver.jobs import Cancel, Cancelled
 
 PROVENANCE_COLUMNS = ("_record_sha256", "_page_sha256", "_received_at")
@@ -55,6 +70,12 @@ class ExportCancelled(Cancelled):
 
 class BundleError(Exception):
     pass
+
+
+class EmptySelection(BundleError):
+    """Nothing archived is in scope (refused unless the caller allows an empty bundle). The
+    message says what was looked for and that nothing was written; each front end adds how
+    to go on (its own words for allowing an empty bundle)."""
 
 
 @dataclass
@@ -86,47 +107,47 @@ def _audit_custody(conn: sqlite3.Connection) -> list[dict[str, str]]:
     ]
 
 
-def _redacted(rows: list[Row], profile: str) -> tuple[list[Row], set[str]]:
+def _redact_in_place(rows: list[Row], profile: str, fields: set[str]) -> None:
+    """The exported copy: the profile's fields replaced (the archive keeps the originals)."""
     if not PROFILES[profile]:
-        return rows, set()
-    out, fields = [], set()
+        return
     for r in rows:
-        values, done = redact(r.values, profile)
+        r.values, done = redact(r.values, profile)
         fields.update(done)
-        out.append(
-            Row(
-                r.dataset,
-                r.record_id,
-                r.row_key,
-                r.commit_ts,
-                values,
-                r.sha256,
-                r.page_id,
-                r.page_sha256,
-                r.received_at,
-                r.conflict,
-            )
-        )
-    return out, fields
 
 
-def _write_csv(path: Path, columns: list[str], rows: list[Row]) -> None:
-    """Every cell escaped by the one rule of csvsafe, header cells included."""
-    with path.open("w", encoding="utf-8-sig", newline="") as f:
-        w = csv.writer(f, lineterminator="\r\n")
-        w.writerow(escape_row(columns + list(PROVENANCE_COLUMNS)))
-        for r in rows:
-            w.writerow(
-                escape_row(
-                    [r.values.get(c, "") for c in columns]
-                    + [r.sha256, r.page_sha256, r.received_at]
+class _Payload:
+    """data/: the two CSV files and records.jsonl, appended to as the windows are read, and the
+    raw pages the rows came from (each page once). Every CSV cell is escaped by the one rule
+    of csvsafe, header cells included."""
+
+    def __init__(self, data: Path, columns: dict[str, list[str]], raw: bool) -> None:
+        self.data = data
+        self.columns = columns
+        self.raw = data / "raw" if raw else None
+        self.pages_done: set[int] = set()
+        self.files = {
+            ds: (data / f"{ds}.csv").open("w", encoding="utf-8-sig", newline="")
+            for ds in (SEGMENTS, TRACE)
+        }
+        self.csv = {ds: csv.writer(f, lineterminator="\r\n") for ds, f in self.files.items()}
+        for ds, w in self.csv.items():
+            w.writerow(escape_row(columns[ds] + list(PROVENANCE_COLUMNS)))
+        self.jsonl = (data / "records.jsonl").open("w", encoding="utf-8", newline="\n")
+        if self.raw:
+            self.raw.mkdir()
+
+    def write(self, conn: sqlite3.Connection, day: Window, redacted: set[str]) -> None:
+        for ds, rows in ((SEGMENTS, day.segments), (TRACE, day.traces)):
+            w, columns = self.csv[ds], self.columns[ds]
+            for r in rows:
+                w.writerow(
+                    escape_row(
+                        [r.values.get(c, "") for c in columns]
+                        + [r.sha256, r.page_sha256, r.received_at]
+                    )
                 )
-            )
-
-
-def _write_jsonl(path: Path, rows: list[Row], redacted: set[str]) -> None:
-    with path.open("w", encoding="utf-8", newline="\n") as f:
-        for r in rows:
+        for r in day.segments + day.traces:
             obj = {
                 "dataset": r.dataset,
                 "row_key": r.row_key,
@@ -138,7 +159,16 @@ def _write_jsonl(path: Path, rows: list[Row], redacted: set[str]) -> None:
                 "redacted": sorted(k for k in redacted if r.values.get(k) == "[REDACTED]"),
                 "values": r.values,
             }
-            f.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
+            self.jsonl.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
+        if self.raw:
+            new = sorted({r.page_id for r in day.segments + day.traces} - self.pages_done)
+            _copy_raw_pages(conn, new, self.raw)
+            self.pages_done.update(new)
+
+    def close(self) -> None:
+        for f in self.files.values():
+            f.close()
+        self.jsonl.close()
 
 
 def _sign_pdf(src: Path, dst: Path, ident: SigningIdentity, bundle_id: str) -> None:
@@ -154,9 +184,8 @@ def _sign_pdf(src: Path, dst: Path, ident: SigningIdentity, bundle_id: str) -> N
         reason=f"Audit bundle {bundle_id}",
         location="archiver",
     )
-    with src.open("rb") as f:
-        out = signers.sign_pdf(IncrementalPdfFileWriter(f), meta, signer=signer)
-        dst.write_bytes(out.getvalue())
+    with src.open("rb") as f, dst.open("w+b") as out:  # streamed: never the whole file in memory
+        signers.sign_pdf(IncrementalPdfFileWriter(f), meta, signer=signer, output=out)
 
 
 VERIFY_TEXT = """How to verify this audit bundle with standard tools only
@@ -246,6 +275,8 @@ class BundlePlan:
     work: Path
     bundle_id: str
     created: str
+    allow_empty: bool = False
+    workers: int | None = None  # report render processes (None: report.default_workers())
     tsa_url: str | None = None
 
     @classmethod
@@ -256,14 +287,21 @@ class BundlePlan:
         out: Path,
         ident: SigningIdentity,
         make_zip: bool,
+        *,
+        allow_empty: bool = False,
+        workers: int | None = None,
         tsa_url: str | None = None,
     ) -> BundlePlan:
-        """Refuse an unknown redaction profile, a target that is a file or not empty, or a
-        zip that exists already, before any work."""
+        """Refuse an unknown redaction profile, a scope off the 15-minute marks or inverted,
+        a target that is a file or not empty, or a zip that exists already, before any work."""
         if scope.redact not in PROFILES:
             raise BundleError(
                 f"unknown redaction profile {scope.redact!r}; choose one of {', '.join(PROFILES)}"
             )
+        try:
+            scope.check()
+        except ScopeError as exc:
+            raise BundleError(str(exc)) from None
         if out.exists() and not out.is_dir():
             raise BundleError(f"{out} exists and is not a directory: choose a new directory.")
         if out.exists() and any(out.iterdir()):
@@ -281,6 +319,8 @@ class BundlePlan:
             work=out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}",
             bundle_id=f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}",
             created=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            allow_empty=allow_empty,
+            workers=workers,
             tsa_url=tsa_url,
         )
 
@@ -291,22 +331,37 @@ class BundlePlan:
 
 @dataclass
 class Selected:
-    """The select stage's output: the rows in scope as archived and as exported, and the
-    archive facts the report and bag-info state."""
+    """The select stage's output: what the scope holds (counted, not loaded), the names the
+    report resolves ids with, and the archive facts the report and bag-info state. The
+    exported counts are added up by the payload stage as it writes."""
 
-    archived: Selection  # the rows as archived: the raw pages come from these
-    shown: Selection  # the rows as exported: the redaction profile applied
-    redacted: set[str]
+    extent: Extent
+    names: Names
     columns: dict[str, list[str]]  # dataset → CSV columns
     custody: list[dict[str, str]]
     archive_id: str
     chain_head: str
     audit_head: str
     tenants: list[str]
+    redacted: set[str] = field(default_factory=set)
+    interactions: int = 0
+    segments: int = 0
+    traces: int = 0
+    conflicts: int = 0
 
     @property
     def tenant(self) -> str:
         return ", ".join(self.tenants) or "unknown"
+
+    @property
+    def gaps(self) -> list[str]:
+        return self.extent.gaps
+
+    def count(self, day: Window) -> None:
+        self.interactions += len(day.interactions)
+        self.segments += len(day.segments)
+        self.traces += len(day.traces)
+        self.conflicts += sum(r.conflict for r in day.segments + day.traces)
 
 
 def _cancel_check(cancel: threading.Event | Cancel | None) -> Callable[[], None]:
@@ -321,15 +376,11 @@ def _cancel_check(cancel: threading.Event | Cancel | None) -> Callable[[], None]
 
 
 def select_rows(conn: sqlite3.Connection, scope: Scope) -> Selected:
-    """Select: the rows in scope, redacted per the scope's profile, and the archive's facts."""
-    sel = select(conn, scope)
-    segments, redacted = _redacted(sel.segments, scope.redact)
-    traces, r2 = _redacted(sel.traces, scope.redact)
+    """Select: count what the scope holds and gather the archive's facts (no rows loaded)."""
     head = conn.execute("SELECT * FROM chain_head").fetchone()
     return Selected(
-        archived=sel,
-        shown=Selection(scope, segments, traces, sel.gap_list, sel.reading),
-        redacted=redacted | r2,
+        extent=measure(conn, scope),
+        names=Names.load(conn, scope),
         columns={
             SEGMENTS: dataset_columns(conn, SEGMENTS) or [],
             TRACE: dataset_columns(conn, TRACE) or [],
@@ -344,32 +395,64 @@ def select_rows(conn: sqlite3.Connection, scope: Scope) -> Selected:
     )
 
 
-def write_payload(
+def refuse_empty(plan: BundlePlan, chosen: Selected) -> None:
+    """An empty selection stops here (nothing written) unless the caller allows it."""
+    if chosen.extent.interactions or plan.allow_empty:
+        return
+    scope = plan.scope
+    why = [
+        f"nothing archived is in scope: no interactionSegments row has its own interval in {scope.window()}"
+    ]
+    if scope.filters():
+        why.append(f"with {'; '.join(scope.filters())}")
+    if chosen.gaps:
+        why.append(f"({len(chosen.gaps)} coverage gap(s) in that window: pull it first)")
+    raise EmptySelection(" ".join(why) + ". Nothing was written.")
+
+
+def write_payload_and_report(
     conn: sqlite3.Connection,
     plan: BundlePlan,
     chosen: Selected,
+    meta: ReportMeta,
     check: Callable[[], None],
-) -> Iterator[str]:
-    """Payload: the CSV files, records.jsonl and (unredacted bundles only) the raw pages."""
-    data = plan.data
-    data.mkdir(parents=True)
-    check()
-    shown = chosen.shown
-    _write_csv(data / f"{SEGMENTS}.csv", chosen.columns[SEGMENTS], shown.segments)
-    _write_csv(data / f"{TRACE}.csv", chosen.columns[TRACE], shown.traces)
-    _write_jsonl(data / "records.jsonl", shown.segments + shown.traces, chosen.redacted)
-    yield "CSV and JSONL written"
-    if not chosen.redacted and plan.scope.redact == "none":
-        n = _copy_raw_pages(conn, chosen.archived, data / "raw", check)
-        yield f"{n:,} raw pages copied"
+) -> Generator[str, None, int]:
+    """Payload and report, in one pass over the scope's windows: the CSV files, records.jsonl
+    and (unredacted bundles only) the raw pages written as each window is read, the window's
+    interactions handed to the report; then the report is finished, joined and PAdES-signed
+    into data/. Returns its page count."""
+    plan.data.mkdir(parents=True)
+    report = Report(
+        plan.work, meta, plan.scope, chosen.names, chosen.extent.interactions, check, plan.workers
+    )
+    raw = plan.scope.redact == "none" or not PROFILES[plan.scope.redact]
+    payload = _Payload(plan.data, chosen.columns, raw)
+    try:
+        for day in iter_windows(conn, plan.scope, chosen.extent):
+            check()
+            _redact_in_place(day.segments + day.traces, plan.scope.redact, chosen.redacted)
+            payload.write(conn, day, chosen.redacted)
+            chosen.count(day)
+            yield from report.add(conn, day)
+        payload.close()
+        yield (
+            f"CSV and JSONL written ({chosen.segments:,} segment rows, {chosen.traces:,} trace rows)"
+            + (f", {len(payload.pages_done):,} raw pages copied" if raw else "")
+        )
+        result = yield from report.finish(front_facts(chosen, meta))
+        check()
+        yield f"Report rendered ({result.pages:,} pages); signing it"
+        _sign_pdf(result.path, plan.data / "report.pdf", plan.ident, plan.bundle_id)
+    except RenderError as exc:
+        raise BundleError(f"the report could not be rendered: {exc}") from exc
+    finally:
+        payload.close()
+        report.discard()
+    return result.pages
 
 
-def _copy_raw_pages(
-    conn: sqlite3.Connection, sel: Selection, raw: Path, check: Callable[[], None]
-) -> int:
+def _copy_raw_pages(conn: sqlite3.Connection, page_ids: list[int], raw: Path) -> None:
     """The archived pages the rows came from, each checked against its SHA-256 on the way."""
-    raw.mkdir()
-    page_ids = sorted({r.page_id for r in sel.segments + sel.traces})
     for start in range(0, len(page_ids), 500):
         part = page_ids[start : start + 500]
         for p in conn.execute(
@@ -382,8 +465,6 @@ def _copy_raw_pages(
                     f"archived page {p['sha256']} does not match its checksum: run archiver verify-archive"
                 )
             (raw / f"{p['sha256']}.json").write_bytes(body)
-        check()
-    return len(page_ids)
 
 
 def report_meta(plan: BundlePlan, chosen: Selected) -> ReportMeta:
@@ -399,23 +480,28 @@ def report_meta(plan: BundlePlan, chosen: Selected) -> ReportMeta:
         fingerprint=plan.ident.fingerprint,
         signer=plan.ident.subject,
         redaction=plan.scope.redact,
-        redacted_fields=sorted(chosen.redacted),
+        redacted_fields=[],  # filled in as rows are redacted (see front_facts)
         custody=chosen.custody,
+        scope=plan.scope.describe(),
+        scope_short=plan.scope.short(),
     )
 
 
-def render_report(
-    plan: BundlePlan, chosen: Selected, meta: ReportMeta, check: Callable[[], None]
-) -> Generator[str, None, int]:
-    """Report: render the PDF, then PAdES-sign it into data/; returns its page count."""
-    yield "Rendering the report…"
-    unsigned = plan.work / "report-unsigned.pdf"
-    pages = build_report(unsigned, chosen.shown, meta, lambda done, total: check())
-    check()
-    yield f"Report rendered ({pages:,} pages); signing it"
-    _sign_pdf(unsigned, plan.data / "report.pdf", plan.ident, plan.bundle_id)
-    unsigned.unlink()
-    return pages
+def front_facts(chosen: Selected, meta: ReportMeta) -> Front:
+    """What the report's front matter states, once every day has been read."""
+    meta.redacted_fields = sorted(chosen.redacted)
+    return Front(
+        meta=meta,
+        interactions=chosen.interactions,
+        segments=chosen.segments,
+        traces=chosen.traces,
+        conflicts=chosen.conflicts,
+        gaps=chosen.gaps,
+        reading=chosen.extent.reading,
+        unplaced=chosen.extent.unplaced,
+        agents=dict(chosen.names.agents),
+        queues=dict(chosen.names.queues),
+    )
 
 
 def bag_and_sign(plan: BundlePlan, chosen: Selected, meta: ReportMeta) -> None:
@@ -452,7 +538,7 @@ def bag_and_sign(plan: BundlePlan, chosen: Selected, meta: ReportMeta) -> None:
 def _bag_info(
     plan: BundlePlan, chosen: Selected, meta: ReportMeta, oxum: str
 ) -> list[tuple[str, str]]:
-    scope, shown, gaps = plan.scope, chosen.shown, chosen.archived.gaps
+    scope, gaps = plan.scope, chosen.gaps
     redacted = chosen.redacted
     return [
         ("Source-Organization", meta.tenant),
@@ -477,11 +563,11 @@ def _bag_info(
             "Archiver-Redaction-Profile",
             scope.redact + (f" ({', '.join(sorted(redacted))})" if redacted else ""),
         ),
-        ("Archiver-Interactions", str(len(chosen.archived.interactions()))),
-        ("Archiver-Segment-Rows", str(len(shown.segments))),
-        ("Archiver-Trace-Rows", str(len(shown.traces))),
+        ("Archiver-Interactions", str(chosen.interactions)),
+        ("Archiver-Segment-Rows", str(chosen.segments)),
+        ("Archiver-Trace-Rows", str(chosen.traces)),
         ("Archiver-Coverage-Gaps", str(len(gaps))),
-        ("Archiver-Ending-Reading", chosen.archived.reading),
+        ("Archiver-Ending-Reading", chosen.extent.reading),
         *[("Archiver-Coverage-Gap", g) for g in gaps[:500]],
         ("Signer-Subject", plan.ident.subject),
         ("Signer-Fingerprint-SHA256", plan.ident.fingerprint),
@@ -535,8 +621,8 @@ def record_custody(plan: BundlePlan, chosen: Selected) -> None:
                 "scope": plan.scope.as_dict(),
                 "redaction": plan.scope.redact,
                 "redacted_fields": sorted(chosen.redacted),
-                "segments": len(chosen.shown.segments),
-                "traces": len(chosen.shown.traces),
+                "segments": chosen.segments,
+                "traces": chosen.traces,
                 "tagmanifest_sha256": bag.sha256_file(plan.out / bag.TAGMANIFEST),
                 "signer_fingerprint": plan.ident.fingerprint,
             },
@@ -551,21 +637,36 @@ def export_bundle(
     *,
     make_zip: bool = False,
     cancel: threading.Event | Cancel | None = None,
+    allow_empty: bool = False,
+    workers: int | None = None,
     tsa_url: str | None = None,
 ) -> Generator[str, None, BundleResult]:
     """Write the bundle to ``out`` (a new directory); yields progress lines, returns a
     BundleResult. ``cancel`` (an Event or a jobs.Cancel) stops it with ExportCancelled,
-    leaving nothing behind. ``tsa_url``: an RFC 3161 timestamp authority for trusted time."""
+    leaving nothing behind. A scope with nothing archived raises EmptySelection before
+    anything is written, unless ``allow_empty``. ``workers``: report render processes
+    (None: one per core, see report.default_workers; 0: render here). ``tsa_url``: an
+    RFC 3161 timestamp authority for trusted time."""
     check = _cancel_check(cancel)
-    plan = BundlePlan.new(archive_path, scope, out, ident, make_zip, tsa_url)
+    plan = BundlePlan.new(
+        archive_path,
+        scope,
+        out,
+        ident,
+        make_zip,
+        allow_empty=allow_empty,
+        workers=workers,
+        tsa_url=tsa_url,
+    )
     conn = open_reader(archive_path)
     try:
-        yield "Selecting rows in scope…"
+        yield f"Selecting rows in scope: {scope.window()}…"
         chosen = select_rows(conn, scope)
-        yield f"{len(chosen.shown.segments):,} segment rows, {len(chosen.shown.traces):,} trace rows in scope"
-        yield from write_payload(conn, plan, chosen, check)
+        refuse_empty(plan, chosen)
+        ext = chosen.extent
+        yield f"{ext.interactions:,} interactions, {ext.segments:,} segment rows in scope ({scope.window()})"
         meta = report_meta(plan, chosen)
-        pages = yield from render_report(plan, chosen, meta, check)
+        pages = yield from write_payload_and_report(conn, plan, chosen, meta, check)
         if tsa_url:
             yield f"Timestamping with {tsa_url}"
         bag_and_sign(plan, chosen, meta)
@@ -578,17 +679,23 @@ def export_bundle(
     finally:
         conn.close()
     record_custody(plan, chosen)
-    sel = chosen.shown
     return BundleResult(
         out,
         plan.bundle_id,
-        len(chosen.archived.interactions()),
-        len(sel.segments),
-        len(sel.traces),
+        chosen.interactions,
+        chosen.segments,
+        chosen.traces,
         pages,
-        chosen.archived.gaps,
+        chosen.gaps,
         zip_path,
     )
 
 
-__all__ = ["BundleError", "BundleResult", "ExportCancelled", "Scope", "export_bundle"]
+__all__ = [
+    "BundleError",
+    "BundleResult",
+    "EmptySelection",
+    "ExportCancelled",
+    "Scope",
+    "export_bundle",
+]

@@ -1,24 +1,53 @@
-"""What a bundle holds: interactionSegments rows in scope, the workflowTrace rows of the same
-interactions, and the coverage of that scope (gaps stated, never hidden)."""
+"""What a bundle holds: interactionSegments rows whose own 15-minute interval lies in the
+scope's window, the workflowTrace rows of the same interactions, and the coverage of that
+window (gaps stated, never hidden).
+
+The selection is read a window at a time (:func:`iter_windows`): whole 15-minute intervals of
+one UTC day, at most ``WINDOW_ROWS`` segment rows (a single busier interval is a window of its
+own), so an export holds a window's rows, however long its range.
+"""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from archiver.archive import coverage, values
+from archiver.archive.compact import commit_ts_expr
 from archiver.archive.hashing import canonical_record, sha256_hex
-from archiver.timerange import DAY, STEP
+from archiver.timerange import DAY, STEP, api_format
 
+WINDOW_ROWS = 2000  # segment rows per window read at once
 SEGMENTS = "interactionSegments"
 TRACE = "workflowTrace"
+AGENTS = "agent"
+QUEUES = "queue"
+
+
+class ScopeError(ValueError):
+    """A scope that cannot be exported as given; the message says how to fix it."""
+
+
+def _aligned(t: datetime) -> bool:
+    return t.minute % 15 == 0 and t.second == 0 and t.microsecond == 0
+
+
+def _utc(t: datetime) -> datetime:
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 @dataclass(frozen=True)
 class Scope:
-    start: date  # ROW_DATE_UTC, inclusive
+    """``start``/``end``: dates (whole UTC days: from ``start`` 00:00 through ``end``'s last
+    interval, 23:45) or UTC datetimes on a 15-minute mark (the first and the last interval
+    start, both inclusive: the vocabulary of ``archiver pull``). A segment is in scope when
+    its own interval (records.interval_start, from STARTTIME_UTC) lies in that window."""
+
+    start: date
     end: date
     interactions: tuple[str, ...] = ()
     agent: str | None = None  # USER_ID of a segment
@@ -27,8 +56,54 @@ class Scope:
     versions: str = "latest"  # latest | all
     redact: str = "none"
 
-    def describe(self) -> str:
-        parts = [f"ROW_DATE_UTC {self.start} to {self.end} (inclusive)"]
+    # -- the window ---------------------------------------------------------------------
+    @property
+    def first(self) -> datetime:
+        """The first interval start in scope (UTC)."""
+        s = self.start
+        return _utc(s) if isinstance(s, datetime) else datetime(s.year, s.month, s.day, tzinfo=UTC)
+
+    @property
+    def last(self) -> datetime:
+        """The last interval start in scope (UTC), inclusive."""
+        e = self.end
+        if isinstance(e, datetime):
+            return _utc(e)
+        return datetime(e.year, e.month, e.day, tzinfo=UTC) + DAY - STEP
+
+    @property
+    def stop(self) -> datetime:
+        """Where the window ends (the end of its last interval)."""
+        return self.last + STEP
+
+    def check(self) -> None:
+        """Refuse times off the 15-minute marks and an inverted range."""
+        for name, value in (("start", self.start), ("end", self.end)):
+            if isinstance(value, datetime) and not _aligned(_utc(value)):
+                raise ScopeError(
+                    f"the {name} {_utc(value):%Y-%m-%d %H:%M:%S} UTC is not on a 15-minute mark: "
+                    "the archive holds rows per 15-minute interval, so an export starts and ends "
+                    "on one (give :00, :15, :30 or :45)."
+                )
+        if self.first > self.last:
+            raise ScopeError("the start is after the end")
+
+    def days(self) -> list[date]:
+        out, d = [], self.first.date()
+        while d <= self.last.date():
+            out.append(d)
+            d += timedelta(days=1)
+        return out
+
+    def window(self) -> str:
+        """``2025-02-01 00:00 – 2025-02-02 00:00 UTC``: the window as instants."""
+        return f"{self.first:%Y-%m-%d %H:%M} – {self.stop:%Y-%m-%d %H:%M} UTC"
+
+    def intervals(self) -> int:
+        return int((self.stop - self.first) / STEP)
+
+    def filters(self) -> list[str]:
+        parts = []
         if self.interactions:
             parts.append(f"interactions {', '.join(self.interactions)}")
         if self.agent:
@@ -37,13 +112,33 @@ class Scope:
             parts.append(f"queue (QUEUE_ID) {self.queue}")
         if self.channel:
             parts.append(f"channel (COMM_TYPE) {self.channel}")
-        parts.append(f"versions: {self.versions}")
+        return parts
+
+    def describe(self) -> str:
+        """The exact scope, in words (the report's cover and bag-info.txt)."""
+        n = self.intervals()
+        parts = [
+            f"interactionSegments rows whose own 15-minute interval (STARTTIME_UTC) lies in "
+            f"{self.window()} ({n:,} interval{'s' if n != 1 else ''}, the first starting "
+            f"{self.first:%Y-%m-%d %H:%M}, the last {self.last:%Y-%m-%d %H:%M})",
+            *self.filters(),
+            f"versions: {self.versions}",
+        ]
         return "; ".join(parts)
 
+    def short(self) -> str:
+        """The running header's form."""
+        return "; ".join([self.window(), *self.filters()])
+
     def as_dict(self) -> dict[str, Any]:
+        def iso(v: date) -> str:
+            return f"{_utc(v):%Y-%m-%dT%H:%MZ}" if isinstance(v, datetime) else v.isoformat()
+
         return {
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
+            "start": iso(self.start),
+            "end": iso(self.end),
+            "first_interval": api_format(self.first, "interval"),
+            "last_interval": api_format(self.last, "interval"),
             "interactions": list(self.interactions),
             "agent": self.agent,
             "queue": self.queue,
@@ -53,7 +148,7 @@ class Scope:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     dataset: str
     record_id: int
@@ -67,41 +162,141 @@ class Row:
     conflict: bool
 
 
+@dataclass(slots=True)
+class Interaction:
+    """One interaction's rows in scope: segments by number, trace steps by start."""
+
+    id: str
+    segments: list[Row]
+    steps: list[Row]
+
+
 @dataclass
-class Selection:
-    scope: Scope
+class Window:
+    """Consecutive intervals of one UTC day. ``segments`` and ``traces`` are in archive
+    order (the CSV and JSONL order); ``interactions`` in report order (first segment's
+    STARTTIME_UTC, then id)."""
+
+    day: date
     segments: list[Row]
     traces: list[Row]
-    #: interval ranges in scope no finished walk covers, with why (archive/coverage.py)
-    gap_list: list[str] = field(default_factory=list)
-    #: the server's reading of an interval `ending`, as the archive's walks show it
+    interactions: list[Interaction]
+
+
+@dataclass
+class Extent:
+    """What the scope holds, counted before anything is written."""
+
+    interactions: int = 0
+    segments: int = 0
+    #: segment rows of the scope's days with no own interval (no usable STARTTIME_UTC): they
+    #: cannot be placed in a window and are not exported; stated on the cover
+    unplaced: int = 0
+    gaps: list[str] = field(default_factory=list)
     reading: str = ""
+    #: (interval YYYYMMDDHHmm, segment rows) of every interval in scope that has rows
+    intervals: list[tuple[str, int]] = field(default_factory=list)
 
-    def interactions(self) -> list[str]:
-        seen: dict[str, None] = {}
-        for r in self.segments:
-            seen.setdefault(r.values.get("INTERACTION_ID", ""), None)
-        return list(seen)
+    def windows(self, limit: int | None = None) -> list[tuple[str, str]]:
+        """(first, last) interval keys: whole intervals of one day, at most ``limit`` rows
+        (default WINDOW_ROWS) unless one interval alone has more."""
+        limit = limit or WINDOW_ROWS
+        out: list[tuple[str, str]] = []
+        rows = 0
+        for key, n in self.intervals:
+            if out and out[-1][0][:8] == key[:8] and rows + n <= limit:
+                out[-1] = (out[-1][0], key)
+                rows += n
+            else:
+                out.append((key, key))
+                rows = n
+        return out
 
-    @property
-    def gaps(self) -> list[str]:
-        return self.gap_list
+
+def _source(scope: Scope) -> str:
+    """Records (with their dataset and type) of every version, or the latest of each row."""
+    return "latest" if scope.versions == "latest" else "records_view"
 
 
-def _rows(
-    conn: sqlite3.Connection, dataset: str, scope: Scope, where: str, params: list[Any]
-) -> list[Row]:
-    """The dataset's rows in scope; ``where`` may use ``v."COL"`` (its values table)."""
-    src = "latest" if scope.versions == "latest" else "records_view"
-    if not values.table_columns(conn, dataset):
-        return []
-    sql = f"""SELECT r.record_id, r.row_key, r.page_id, r.conflict,
-                     p.sha256 AS page_sha256, p.received_at
-              FROM {src} r JOIN pages p ON p.page_id = r.page_id
-              JOIN {values.table(dataset)} v ON v.record_id = r.record_id
-              WHERE r.dataset = ? AND r.dataset_type = 'interval' {where}
-              ORDER BY r.interval_start, r.row_key, r.record_id"""
-    found = conn.execute(sql, [dataset, *params]).fetchall()
+def _filters(scope: Scope) -> tuple[str, list[Any]]:
+    """The scope's filters on a segment's values (its values table aliased ``v``)."""
+    where, params = "", []
+    for col, value in (
+        ("USER_ID", scope.agent),
+        ("QUEUE_ID", scope.queue),
+        ("COMM_TYPE", scope.channel),
+    ):
+        if value:
+            where += f" AND v.{values.quote(col)} = ?"
+            params.append(value)
+    if scope.interactions:
+        where += ' AND v."INTERACTION_ID" IN (SELECT value FROM json_each(?))'
+        params.append(json.dumps(list(scope.interactions)))
+    return where, params
+
+
+def _has(conn: sqlite3.Connection, dataset: str, *columns: str) -> bool:
+    """The dataset has a values table with these columns (an archive without the dataset,
+    or without a column a query names, has no row of it in scope)."""
+    have = set(values.table_columns(conn, dataset))
+    return bool(have) and set(columns) <= have
+
+
+def _segment_columns(scope: Scope) -> tuple[str, ...]:
+    cols = [c for c, v in (("USER_ID", scope.agent), ("QUEUE_ID", scope.queue)) if v]
+    cols += ["COMM_TYPE"] if scope.channel else []
+    return ("INTERACTION_ID", *cols)
+
+
+def measure(conn: sqlite3.Connection, scope: Scope) -> Extent:
+    """Interactions and segment rows in scope, unplaceable rows, coverage gaps of the window."""
+    conn.row_factory = sqlite3.Row
+    gaps = coverage.gaps(conn, (SEGMENTS, TRACE), scope.first, scope.last)
+    reading = coverage.server_reading(conn).describe()
+    if not _has(conn, SEGMENTS, *_segment_columns(scope)):
+        return Extent(gaps=gaps, reading=reading)
+    where, params = _filters(scope)
+    src = f"""FROM {_source(scope)} r JOIN {values.table(SEGMENTS)} v ON v.record_id = r.record_id
+              WHERE r.dataset = ? AND r.dataset_type = 'interval'"""
+    window = [SEGMENTS, api_format(scope.first, "interval"), api_format(scope.last, "interval")]
+    intervals = conn.execute(
+        f"""SELECT r.interval_start, count(*) {src} AND r.interval_start BETWEEN ? AND ? {where}
+            GROUP BY r.interval_start ORDER BY r.interval_start""",
+        [*window, *params],
+    ).fetchall()
+    (n_int,) = conn.execute(
+        f"""SELECT count(DISTINCT v."INTERACTION_ID") {src}
+            AND r.interval_start BETWEEN ? AND ? {where}""",
+        [*window, *params],
+    ).fetchone()
+    # rows without an own interval, by the day they were pulled for
+    (unplaced,) = conn.execute(
+        f"""SELECT count(*) FROM {_source(scope)} r
+            JOIN {values.table(SEGMENTS)} v ON v.record_id = r.record_id
+            JOIN pages p ON p.page_id = r.page_id
+            WHERE r.dataset = ? AND r.dataset_type = 'interval' AND r.interval_start = ''
+            AND substr(p.chunk_start, 1, 8) BETWEEN ? AND ? {where}""",
+        [SEGMENTS, api_format(scope.first, "daily"), api_format(scope.last, "daily"), *params],
+    ).fetchone()
+    return Extent(
+        n_int,
+        sum(n for _, n in intervals),
+        unplaced,
+        gaps,
+        reading,
+        [(k, n) for k, n in intervals],
+    )
+
+
+_COLUMNS = """r.record_id, r.row_key, r.page_id, r.conflict,
+              p.sha256 AS page_sha256, p.received_at"""
+
+
+def _rows(conn: sqlite3.Connection, dataset: str, sql: str, params: list[Any]) -> list[Row]:
+    """Rows as exported: values from the dataset's table in the record's own column order,
+    the record's SHA-256 recomputed from them (its canonical form); archive order: the row's
+    ROW_DATE_UTC, key and COMMIT_TS."""
+    found = conn.execute(sql, params).fetchall()
     vals = values.fetch(conn, dataset, [r["record_id"] for r in found])
     out = []
     for r in found:
@@ -120,42 +315,148 @@ def _rows(
                 bool(r["conflict"]),
             )
         )
-    out.sort(key=lambda row: (row.values.get("ROW_DATE_UTC", ""), row.row_key, row.commit_ts))
+    out.sort(
+        key=lambda row: (
+            row.values.get("ROW_DATE_UTC", ""),
+            row.row_key,
+            row.commit_ts,
+            row.record_id,
+        )
+    )
     return out
 
 
-def select(conn: sqlite3.Connection, scope: Scope) -> Selection:
+def _segments(conn: sqlite3.Connection, scope: Scope, first: str, last: str) -> list[Row]:
+    where, params = _filters(scope)
+    sql = f"""SELECT {_COLUMNS} FROM {_source(scope)} r JOIN pages p ON p.page_id = r.page_id
+              JOIN {values.table(SEGMENTS)} v ON v.record_id = r.record_id
+              WHERE r.dataset = ? AND r.dataset_type = 'interval'
+              AND r.interval_start BETWEEN ? AND ? {where}"""
+    return _rows(conn, SEGMENTS, sql, [SEGMENTS, first, last, *params])
+
+
+def _traces(conn: sqlite3.Connection, scope: Scope, ids: list[str]) -> list[Row]:
+    """The trace steps of these interactions, through the values table's index on
+    WORKFLOWSESSION_INTERACTIONID: a session's steps carry the day it started, so their own
+    interval is searched one day either side of the scope."""
+    if not ids or not _has(conn, TRACE, "WORKFLOWSESSION_INTERACTIONID"):
+        return []
+    one = timedelta(days=1)
+    sql = f"""SELECT {_COLUMNS} FROM {values.table(TRACE)} v
+              JOIN {_source(scope)} r ON r.record_id = v.record_id
+              JOIN pages p ON p.page_id = r.page_id
+              WHERE v."WORKFLOWSESSION_INTERACTIONID" IN (SELECT value FROM json_each(?))
+              AND r.dataset = ? AND r.dataset_type = 'interval'
+              AND r.interval_start >= ? AND r.interval_start < ?"""
+    return _rows(
+        conn,
+        TRACE,
+        sql,
+        [
+            json.dumps(ids),
+            TRACE,
+            api_format(scope.first.date() - one, "daily"),
+            api_format(scope.last.date() + 2 * one, "daily"),
+        ],
+    )
+
+
+def _number(r: Row) -> int:
+    try:
+        return int(r.values.get("SEGMENT_NUMBER") or 0)
+    except ValueError:
+        return 0
+
+
+def group(segments: list[Row], traces: list[Row]) -> list[Interaction]:
+    """Interactions in report order (first segment's STARTTIME_UTC, then id); segments by
+    number, steps by start."""
+    steps: dict[str, list[Row]] = {}
+    for t in traces:
+        steps.setdefault(t.values.get("WORKFLOWSESSION_INTERACTIONID", ""), []).append(t)
+    segs: dict[str, list[Row]] = {}
+    for s in segments:
+        segs.setdefault(s.values.get("INTERACTION_ID", ""), []).append(s)
+    out = []
+    for iid, rows in segs.items():
+        rows.sort(key=lambda r: (_number(r), r.commit_ts))
+        st = sorted(
+            steps.get(iid, []),
+            key=lambda r: (r.values.get("UPDATEHISTORYITEM_STARTTIME", ""), r.commit_ts),
+        )
+        out.append(Interaction(iid, rows, st))
+    out.sort(key=lambda x: (x.segments[0].values.get("STARTTIME_UTC", ""), x.id))
+    return out
+
+
+def iter_windows(conn: sqlite3.Connection, scope: Scope, extent: Extent) -> Iterator[Window]:
+    """The selection, a window at a time (see :meth:`Extent.windows`), in time order."""
     conn.row_factory = sqlite3.Row
-    where = " AND r.interval_start >= ? AND r.interval_start < ?"
-    params: list[Any] = [f"{scope.start:%Y%m%d}", f"{scope.end + timedelta(days=1):%Y%m%d}"]
-    for col, value in (
-        ("USER_ID", scope.agent),
-        ("QUEUE_ID", scope.queue),
-        ("COMM_TYPE", scope.channel),
-    ):
-        if value:
-            where += f' AND v."{col}" = ?'
-            params.append(value)
-    if scope.interactions:
-        where += f' AND v."INTERACTION_ID" IN ({",".join("?" * len(scope.interactions))})'
-        params += list(scope.interactions)
-    segments = _rows(conn, SEGMENTS, scope, where, params)
-    # interactions are ordered by their first segment's end time, segments by number
-    wanted = {r.values.get("INTERACTION_ID", "") for r in segments}
-    # a session's steps carry the day it started: look one day around the range
-    t_where = " AND r.interval_start >= ? AND r.interval_start < ?"
-    t_params = [
-        f"{scope.start - timedelta(days=1):%Y%m%d}",
-        f"{scope.end + timedelta(days=2):%Y%m%d}",
-    ]
-    traces = [
-        r
-        for r in _rows(conn, TRACE, scope, t_where, t_params)
-        if r.values.get("WORKFLOWSESSION_INTERACTIONID") in wanted
-    ]
-    sel = Selection(scope, segments, traces)
-    first = datetime.combine(scope.start, datetime.min.time(), UTC)
-    last = datetime.combine(scope.end, datetime.min.time(), UTC) + DAY - STEP
-    sel.gap_list = coverage.gaps(conn, (SEGMENTS, TRACE), first, last)
-    sel.reading = coverage.server_reading(conn).describe()
-    return sel
+    for first, last in extent.windows():
+        segments = _segments(conn, scope, first, last)
+        if not segments:
+            continue
+        ids = sorted({s.values.get("INTERACTION_ID", "") for s in segments})
+        traces = _traces(conn, scope, ids)
+        day = date(int(first[:4]), int(first[4:6]), int(first[6:8]))
+        yield Window(day, segments, traces, group(segments, traces))
+
+
+# -- names ------------------------------------------------------------------------------------
+@dataclass
+class Names:
+    """Agent and queue names from the archive's own ``agent`` (AGENT_ID → AGENT_NAME) and
+    ``queue`` (QUEUE_ID → QUEUE_NAME) rows: the newest archived version within the scope's
+    days, else anywhere in the archive. An id without such a row stays unresolved."""
+
+    agents: dict[str, str] = field(default_factory=dict)
+    queues: dict[str, str] = field(default_factory=dict)
+    missing: set[str] = field(default_factory=set)  # ids looked up and not found
+
+    @classmethod
+    def load(cls, conn: sqlite3.Connection, scope: Scope) -> Names:
+        days = (scope.first.date().isoformat(), scope.last.date().isoformat())
+        return cls(
+            _names(conn, AGENTS, "AGENT_ID", "AGENT_NAME", days),
+            _names(conn, QUEUES, "QUEUE_ID", "QUEUE_NAME", days),
+        )
+
+    def complete(self, conn: sqlite3.Connection, agent_ids: set[str], queue_ids: set[str]) -> None:
+        """Look up ids not named within the scope's days anywhere in the archive (once)."""
+        for table, dataset, id_col, name_col, ids in (
+            (self.agents, AGENTS, "AGENT_ID", "AGENT_NAME", agent_ids),
+            (self.queues, QUEUES, "QUEUE_ID", "QUEUE_NAME", queue_ids),
+        ):
+            wanted = sorted(i for i in ids if i and i not in table and i not in self.missing)
+            if wanted:
+                table.update(_names(conn, dataset, id_col, name_col, None, wanted))
+                self.missing.update(i for i in wanted if i not in table)
+
+
+def _names(
+    conn: sqlite3.Connection,
+    dataset: str,
+    id_col: str,
+    name_col: str,
+    days: tuple[str, str] | None,
+    ids: list[str] | None = None,
+) -> dict[str, str]:
+    """id → name from the dataset's newest version (COMMIT_TS) of each id: rows whose own
+    interval or day lies within ``days`` (YYYY-MM-DD, inclusive), or anywhere."""
+    if not _has(conn, dataset, id_col, name_col):
+        return {}
+    where, params = "", [dataset]
+    if days:
+        first = days[0].replace("-", "")
+        after = (date.fromisoformat(days[1]) + timedelta(days=1)).strftime("%Y%m%d")
+        # YYYYMMDD (daily rows) and YYYYMMDDHHmm (interval rows) both sort within the day
+        where += " AND r.interval_start >= ? AND r.interval_start < ?"
+        params += [first, after]
+    if ids is not None:
+        where += f" AND v.{values.quote(id_col)} IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(ids))
+    sql = f"""SELECT v.{values.quote(id_col)} AS id, v.{values.quote(name_col)} AS name,
+                     max({commit_ts_expr(conn, dataset)})
+              FROM records_view r JOIN {values.table(dataset)} v ON v.record_id = r.record_id
+              WHERE r.dataset = ? {where} GROUP BY id"""
+    return {i: n for i, n, _ in conn.execute(sql, params) if i and n}

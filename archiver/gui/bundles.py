@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Generator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimeZone
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateEdit,
+    QDateTimeEdit,
     QDialog,
     QFileDialog,
     QFormLayout,
@@ -35,15 +35,36 @@ from archiver.gui.errors import describe
 from archiver.gui.workers import Job, JobRunner
 from archiver.jobs import Cancel, Cancelled
 from archiver.services import bundles, keys
-from archiver.services.bundles import PROFILES, BundleReport, BundleResult, Scope
+from archiver.services.bundles import (
+    PROFILES,
+    BundleReport,
+    BundleResult,
+    EmptySelection,
+    Scope,
+    ScopeError,
+)
 
 
 def _qdate(d: date) -> QDate:
     return QDate(d.year, d.month, d.day)
 
 
-def _pydate(q: QDate) -> date:
-    return date(q.year(), q.month(), q.day())
+def _utc_time(edit: QDateTimeEdit) -> datetime:
+    """An edit's date and time as a UTC datetime (the edits show UTC)."""
+    d, t = edit.date(), edit.time()
+    return datetime(d.year(), d.month(), d.day(), t.hour(), t.minute(), tzinfo=UTC)
+
+
+ALLOW_EMPTY = "Write a bundle even if nothing archived is in scope"
+NOT_EXPORTED = "✗ Not exported: "
+
+
+def empty_message(exc: EmptySelection) -> str:
+    """What happened to an empty selection, and what to do about it, in the dialog's words."""
+    return (
+        f"{NOT_EXPORTED}{exc} Check the range and the filters, pull that window first, or "
+        f"tick “{ALLOW_EMPTY}” to write a signed bundle that records the empty selection."
+    )
 
 
 def plain_label(text: str = "", name: str = "") -> QLabel:
@@ -63,6 +84,8 @@ def export_work(
     ident: keys.SigningIdentity,
     make_zip: bool,
     tsa: str | None = None,
+    *,
+    allow_empty: bool = False,
 ) -> Callable[[Cancel], Generator[str, None, BundleResult]]:
     """The export as a job's work: progress lines, the result, and the export's own
     cancellation reported as the job's (the export removes its partial directory)."""
@@ -78,6 +101,7 @@ def export_work(
                     make_zip=make_zip,
                     cancel=cancel.event,
                     tsa=tsa,
+                    allow_empty=allow_empty,
                 )
             )
         except bundles.ExportCancelled as exc:
@@ -106,11 +130,17 @@ class ExportDialog(QDialog):
         #: the last bundle written (None until an export succeeds)
         self.bundle_result: BundleResult | None = None
         today = date.today()
-        self.start = QDateEdit(_qdate(today.replace(day=1)))
-        self.end = QDateEdit(_qdate(today))
+        #: the first and the last 15-minute interval in scope (UTC, both inclusive, as for
+        #: archiver export --from/--to); a day's setDate keeps 00:00 and 23:45
+        self.start = QDateTimeEdit(
+            QDateTime(_qdate(today.replace(day=1)), QTime(0, 0), QTimeZone.utc())
+        )
+        self.end = QDateTimeEdit(QDateTime(_qdate(today), QTime(23, 45), QTimeZone.utc()))
         for w in (self.start, self.end):
             w.setCalendarPopup(True)
-            w.setDisplayFormat("yyyy-MM-dd")
+            w.setDisplayFormat("yyyy-MM-dd HH:mm")
+            w.setTimeZone(QTimeZone.utc())
+            w.setToolTip("UTC, on a 15-minute mark (:00, :15, :30 or :45)")
         self.interactions = QLineEdit()
         self.interactions.setPlaceholderText("optional: interaction ids, comma separated")
         self.agent = QLineEdit()
@@ -131,6 +161,11 @@ class ExportDialog(QDialog):
         out_row.addWidget(self.out)
         out_row.addWidget(browse)
         self.zip = QCheckBox("Also write a .zip")
+        self.allow_empty = QCheckBox(ALLOW_EMPTY)
+        self.allow_empty.setObjectName("exportAllowEmpty")
+        self.allow_empty.setToolTip(
+            "Otherwise an empty selection stops with a message and nothing is written."
+        )
         self.tsa = QLineEdit(os.environ.get(bundles.ENV_TSA_URL, ""))
         self.tsa.setObjectName("exportTsa")
         self.tsa.setPlaceholderText("optional: RFC 3161 timestamp authority URL (trusted time)")
@@ -138,8 +173,8 @@ class ExportDialog(QDialog):
         self.signer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status = plain_label(name="exportStatus")
         form = QFormLayout()
-        form.addRow("From (ROW_DATE_UTC)", self.start)
-        form.addRow("To (inclusive)", self.end)
+        form.addRow("From (first interval, UTC)", self.start)
+        form.addRow("To (last interval, inclusive)", self.end)
         form.addRow("Interactions", self.interactions)
         form.addRow("Agent", self.agent)
         form.addRow("Queue", self.queue)
@@ -148,6 +183,7 @@ class ExportDialog(QDialog):
         form.addRow("Redaction", self.redact)
         form.addRow("Bundle directory", out_row)
         form.addRow("", self.zip)
+        form.addRow("", self.allow_empty)
         form.addRow("Timestamp authority", self.tsa)
         self.export_button = QPushButton("Export")
         self.export_button.setObjectName("exportButton")
@@ -191,8 +227,8 @@ class ExportDialog(QDialog):
         )
         channel = self.channel.currentText()
         return Scope(
-            _pydate(self.start.date()),
-            _pydate(self.end.date()),
+            _utc_time(self.start),
+            _utc_time(self.end),
             ids,
             self.agent.text().strip() or None,
             self.queue.text().strip() or None,
@@ -203,8 +239,10 @@ class ExportDialog(QDialog):
 
     def start_export(self) -> None:
         scope = self.scope()
-        if scope.start > scope.end:
-            self.status.setText("The start is after the end.")
+        try:
+            scope.check()
+        except ScopeError as exc:
+            self.status.setText(f"✗ {str(exc)[:1].upper()}{str(exc)[1:]}")
             return
         if not self.out.text().strip():
             self.status.setText("Choose the bundle directory.")
@@ -226,6 +264,7 @@ class ExportDialog(QDialog):
                 ident,
                 self.zip.isChecked(),
                 self.tsa.text().strip() or None,
+                allow_empty=self.allow_empty.isChecked(),
             ),
             name="export bundle",
         )
@@ -249,6 +288,9 @@ class ExportDialog(QDialog):
 
     def _failed(self, exc: BaseException) -> None:
         self.export_button.setEnabled(True)
+        if isinstance(exc, EmptySelection):
+            self.status.setText(empty_message(exc))
+            return
         self.status.setText(f"✗ Export failed: {describe(exc)}. Nothing was left half-written.")
 
     def _cancelled(self) -> None:

@@ -495,6 +495,49 @@ def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeyp
     assert "ROW_DATE_UTC 2025-02-01 to 2025-02-01" in details and "gui-bundle" in details
 
 
+def test_export_dialog_exact_times_and_empty_selection(
+    qtbot, sim, window_factory, tmp_path, monkeypatch
+):
+    from PySide6.QtCore import QDate, QTime
+
+    monkeypatch.setenv("ARCHIVER_KEY_PASSPHRASE", "gui-test")
+    w = window_factory(sim, SyncRunner())
+    w.key_dir = tmp_path / "keys"
+    w.download.picker.set_selected(["interactionSegments", "workflowTrace"])
+    set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 2, 45))
+    w.download.start_download()
+    dlg = w.open_export()
+    qtbot.addWidget(dlg)
+    # a time off the 15-minute marks is refused before anything is written
+    dlg.start.setDate(QDate(2025, 2, 1))
+    dlg.start.setTime(QTime(1, 7))
+    dlg.end.setDate(QDate(2025, 2, 1))
+    dlg.out.setText(str(tmp_path / "hour"))
+    qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
+    assert "15-minute mark" in dlg.status.text() and not (tmp_path / "hour").exists()
+    # exactly one hour: 01:00 through the interval starting 01:45
+    dlg.start.setTime(QTime(1, 0))
+    dlg.end.setTime(QTime(1, 45))
+    qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
+    assert dlg.bundle_result is not None and dlg.status.text().startswith("✓"), dlg.status.text()
+    info = (tmp_path / "hour" / "bag-info.txt").read_text()
+    assert "2025-02-01 01:00 – 2025-02-01 02:00 UTC (4 intervals" in info
+    # nothing archived in scope: refused with what to do, nothing written
+    dlg.start.setDate(QDate(2025, 3, 5))
+    dlg.start.setTime(QTime(0, 0))
+    dlg.end.setDate(QDate(2025, 3, 5))
+    dlg.out.setText(str(tmp_path / "empty"))
+    qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
+    text = dlg.status.text()
+    assert text.startswith("✗ Not exported: nothing archived is in scope"), text
+    assert "Nothing was written" in text and dlg.allow_empty.text() in text
+    assert not (tmp_path / "empty").exists()
+    dlg.allow_empty.setChecked(True)
+    qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
+    assert dlg.status.text().startswith("✓") and "0 interactions" in dlg.status.text()
+    assert (tmp_path / "empty" / "data" / "report.pdf").exists()
+
+
 def test_interaction_loads_in_a_worker(qtbot, sim, window_factory):
     from tests.pulltools import pull
 

@@ -1,0 +1,208 @@
+"""What the report derives from the rows, each rule stated once (the report's notes quote
+them): segment start and duration, interaction start, end and total duration, and the
+summary per day, queue, agent and channel.
+
+The API delivers no segment start: a segment has END_TIME and its WAIT_TIME, HOLD_TIME and
+TIME_INTERACTING (seconds). The report shows start = END_TIME − (wait + hold + talk): the
+segment's waiting, holding and talking taken as consecutive and ending at END_TIME, wrap-up
+following it. The vendor guide does not define a segment start, so the value is labelled as
+derived wherever it is shown and the rule is printed in the report's notes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from archiver.export.scope import Interaction, Row
+
+ABANDONED = "abandoned"
+
+NOTES = [
+    (
+        "Times",
+        "All timestamps are UTC exactly as the Historical API delivered them (ISO 8601 with Z), "
+        "except the values marked derived. STARTTIME is the tenant's local time; ROW_DATE_UTC "
+        "is the UTC partition date.",
+    ),
+    (
+        "Segment start (derived)",
+        "The API delivers no start time for a segment. The report shows END_TIME − (WAIT_TIME "
+        "+ HOLD_TIME + TIME_INTERACTING) seconds: the segment's waiting, holding and talking "
+        "taken as consecutive and ending at END_TIME; wrap-up (WRAP_UP_TIME) follows END_TIME "
+        "and is not part of it. Segment duration = WAIT_TIME + HOLD_TIME + TIME_INTERACTING.",
+    ),
+    (
+        "Interaction start, end, total (derived)",
+        "Start: the earliest of its segments' derived starts and its workflow steps' "
+        "UPDATEHISTORYITEM_STARTTIME. End: the latest of its segments' END_TIME and its steps' "
+        "UPDATEHISTORYITEM_ENDTIME. Total duration: end − start (wrap-up after the last "
+        "END_TIME not included). Only rows in this bundle are used.",
+    ),
+    (
+        "Names",
+        "Agent names are resolved from archived agent rows (AGENT_ID → AGENT_NAME, the newest "
+        "archived version in the scope's days, else anywhere in the archive); where a "
+        "segment's USER_ID has no archived agent row the id is shown. Queue names are the "
+        "segment's own QUEUE_NAME; the summary names a queue from archived queue rows (QUEUE_ID "
+        "→ QUEUE_NAME) where they exist, else from the segments.",
+    ),
+    (
+        "Summary",
+        "Interactions: counted once in every day, queue, agent and channel they have a segment "
+        "in. Segments: segment rows (with versions 'all', the newest version of each). Wait, "
+        "talk, hold and wrap: sums of WAIT_TIME, TIME_INTERACTING, HOLD_TIME and WRAP_UP_TIME "
+        "(h:mm:ss); averages per segment. Transfers: segments with a TRANSFER_LOCATION or "
+        "XFER_LOC_QUEUE_ID. Abandons: segments whose STATUS is 'abandoned'. A segment without "
+        "USER_ID counts under '(no agent)'. The day is the UTC day of the segments' own "
+        "interval.",
+    ),
+]
+
+
+def seconds(value: str | None) -> int:
+    """A whole number of seconds from an API number string ('' or junk: 0)."""
+    try:
+        return round(float(value or 0))
+    except ValueError:
+        return 0
+
+
+def parse_utc(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def handling(values: dict[str, str]) -> int:
+    """A segment's duration: wait + hold + talk, seconds."""
+    return (
+        seconds(values.get("WAIT_TIME"))
+        + seconds(values.get("HOLD_TIME"))
+        + seconds(values.get("TIME_INTERACTING"))
+    )
+
+
+def segment_start(values: dict[str, str]) -> datetime | None:
+    """END_TIME − (wait + hold + talk); None without a usable END_TIME."""
+    end = parse_utc(values.get("END_TIME"))
+    return end - timedelta(seconds=handling(values)) if end else None
+
+
+def hms(total: int | float) -> str:
+    """Seconds as h:mm:ss (hours unbounded)."""
+    s = round(total)
+    sign = "-" if s < 0 else ""
+    s = abs(s)
+    return f"{sign}{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def clock(t: datetime | None, ref: date | None = None) -> str:
+    """HH:MM:SS, with the date in front when it is not ``ref``."""
+    if t is None:
+        return ""
+    return f"{t:%H:%M:%S}" if ref == t.date() else f"{t:%Y-%m-%d %H:%M:%S}"
+
+
+def newest(segments: Iterable[Row]) -> list[Row]:
+    """One version per segment (its newest), in the given order."""
+    best: dict[str, Row] = {}
+    for s in segments:
+        cur = best.get(s.row_key)
+        if cur is None or (s.commit_ts, s.record_id) > (cur.commit_ts, cur.record_id):
+            best[s.row_key] = s
+    return list(best.values())
+
+
+@dataclass(frozen=True)
+class Span:
+    start: datetime | None
+    end: datetime | None
+
+    @property
+    def seconds(self) -> int | None:
+        return round((self.end - self.start).total_seconds()) if self.start and self.end else None
+
+
+def span(it: Interaction) -> Span:
+    """Interaction start (earliest derived segment start or step start) and end (latest
+    END_TIME or step end)."""
+    starts = [segment_start(s.values) for s in it.segments]
+    starts += [parse_utc(t.values.get("UPDATEHISTORYITEM_STARTTIME")) for t in it.steps]
+    ends = [parse_utc(s.values.get("END_TIME")) for s in it.segments]
+    ends += [parse_utc(t.values.get("UPDATEHISTORYITEM_ENDTIME")) for t in it.steps]
+    s = [t for t in starts if t]
+    e = [t for t in ends if t]
+    return Span(min(s) if s else None, max(e) if e else None)
+
+
+# -- the summary --------------------------------------------------------------------------------
+@dataclass
+class Totals:
+    interactions: int = 0
+    segments: int = 0
+    wait: int = 0
+    talk: int = 0
+    hold: int = 0
+    wrap: int = 0
+    transfers: int = 0
+    abandons: int = 0
+
+    def add_segment(self, v: dict[str, str]) -> None:
+        self.segments += 1
+        self.wait += seconds(v.get("WAIT_TIME"))
+        self.talk += seconds(v.get("TIME_INTERACTING"))
+        self.hold += seconds(v.get("HOLD_TIME"))
+        self.wrap += seconds(v.get("WRAP_UP_TIME"))
+        if v.get("TRANSFER_LOCATION") or v.get("XFER_LOC_QUEUE_ID"):
+            self.transfers += 1
+        if (v.get("STATUS") or "").lower() == ABANDONED:
+            self.abandons += 1
+
+    def cells(self) -> list[str]:
+        """Interactions, segments, then total and average of wait, talk, hold and wrap,
+        transfers, abandons (the summary tables' columns)."""
+        n = self.segments or 1
+        out = [f"{self.interactions:,}", f"{self.segments:,}"]
+        for total in (self.wait, self.talk, self.hold, self.wrap):
+            out += [hms(total), hms(total / n) if self.segments else ""]
+        return [*out, f"{self.transfers:,}", f"{self.abandons:,}"]
+
+
+NO_AGENT = "(no agent)"
+
+
+@dataclass
+class Summary:
+    """Totals per day, queue (QUEUE_ID), agent (USER_ID) and channel (COMM_TYPE), and overall."""
+
+    days: dict[str, Totals] = field(default_factory=dict)
+    queues: dict[str, Totals] = field(default_factory=dict)
+    agents: dict[str, Totals] = field(default_factory=dict)
+    channels: dict[str, Totals] = field(default_factory=dict)
+    overall: Totals = field(default_factory=Totals)
+    #: a name per QUEUE_ID from the segments themselves (the first seen)
+    queue_names: dict[str, str] = field(default_factory=dict)
+
+    def add(self, day: str, it: Interaction) -> None:
+        tables = (self.days, self.queues, self.agents, self.channels)
+        touched: tuple[set[str], ...] = (set(), set(), set(), set())
+        for s in newest(it.segments):
+            v = s.values
+            qid = v.get("QUEUE_ID", "")
+            if qid and v.get("QUEUE_NAME"):
+                self.queue_names.setdefault(qid, v["QUEUE_NAME"])
+            keys = (day, qid, v.get("USER_ID", "") or NO_AGENT, v.get("COMM_TYPE", ""))
+            for table, key, seen in zip(tables, keys, touched, strict=True):
+                table.setdefault(key, Totals()).add_segment(v)
+                seen.add(key)
+            self.overall.add_segment(v)
+        for table, seen in zip(tables, touched, strict=True):
+            for key in seen:
+                table[key].interactions += 1
+        self.overall.interactions += 1
