@@ -64,6 +64,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--latency-ms", type=float, default=0.0, help="delay per data request")
     p.add_argument(
+        "--cache-buckets",
+        type=int,
+        default=512,
+        help="15-minute buckets of generated rows kept in memory (default 512)",
+    )
+    p.add_argument(
         "--fail-rate", type=float, default=0.0, help="share of data requests answered 500 (0..1)"
     )
     p.add_argument(
@@ -117,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         seed=args.seed,
         rows_per_interval=args.rows_per_interval,
+        cache_buckets=args.cache_buckets,
         client_id=args.client_id,
         client_secret=args.client_secret,
         epoch=epoch,

@@ -85,7 +85,7 @@ class PullEngine:
         not_ready: NotReadyPolicy | None = None,
         wait_pending: bool = False,
         quarantine_retries: int = 3,
-        compress: bool = False,
+        compress: bool = True,  # raw pages stored zlib-compressed (docs/archive-format.md)
         cancel: Cancel | None = None,
         limits: Limits | None = None,
     ) -> None:

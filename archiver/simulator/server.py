@@ -55,6 +55,9 @@ class SimConfig:
     port: int = 0
     seed: int = 1
     rows_per_interval: int = 75
+    #: 15-minute buckets of generated rows kept in memory (a benchmark keeps a whole range
+    #: generated, so it measures the client, not the simulator's data generation).
+    cache_buckets: int = 512
     client_id: str = DEFAULT_CLIENT_ID
     client_secret: str = DEFAULT_CLIENT_SECRET
     epoch: datetime = DEFAULT_EPOCH
@@ -129,6 +132,7 @@ class Simulator:
             self.config.seed,
             self.config.rows_per_interval,
             self.config.timezone,
+            cache_buckets=self.config.cache_buckets,
             shared_ids=self.config.shared_ids,
         )
         self._token_secret = secrets.token_bytes(32)

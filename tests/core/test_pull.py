@@ -370,3 +370,21 @@ def test_schema_drift_is_recorded(sim, tmp_path, monkeypatch):
     conn.close()
     assert [c[0] for c in changes] == ["first seen", "added SERVICE_LEVEL"]
     assert verify_archive(arc).ok
+
+
+def test_a_pull_stores_its_pages_compressed_and_the_hash_is_over_the_bytes_received(
+    sim, tmp_path
+):
+    import hashlib
+    import sqlite3
+    import zlib
+
+    arc = tmp_path / "a.sqlite3"
+    pull(sim, arc, params(["queue"], "202502010000", "202502010245"))
+    conn = sqlite3.connect(arc)
+    rows = conn.execute("SELECT encoding, body, sha256, size FROM pages").fetchall()
+    conn.close()
+    assert rows and {r[0] for r in rows} == {"zlib"}
+    for _, body, sha, size in rows:
+        raw = zlib.decompress(body)
+        assert hashlib.sha256(raw).hexdigest() == sha and len(raw) == size > len(body)
