@@ -8,6 +8,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import zlib
 
 import pytest
 
@@ -71,13 +72,16 @@ def test_clean_archive_verifies(archive):
 
 
 def test_one_byte_changed_in_a_page_is_found(archive):
+    """A byte of the response changed (the body re-compressed, as an editor would store it)."""
     conn = sqlite3.connect(archive)
-    body = bytearray(conn.execute("SELECT body FROM pages WHERE page_id=3").fetchone()[0])
+    stored, encoding = conn.execute("SELECT body, encoding FROM pages WHERE page_id=3").fetchone()
     conn.close()
+    assert encoding == "zlib"
+    body = bytearray(zlib.decompress(stored))
     body[100] ^= 0x01
     _tamper(archive)
     c = sqlite3.connect(archive)
-    c.execute("UPDATE pages SET body=? WHERE page_id=3", (bytes(body),))
+    c.execute("UPDATE pages SET body=? WHERE page_id=3", (zlib.compress(bytes(body)),))
     c.commit()
     c.close()
     rep = verify_archive(archive)
@@ -87,18 +91,35 @@ def test_one_byte_changed_in_a_page_is_found(archive):
     assert "append-only triggers missing" in out.stdout
 
 
+def test_one_byte_changed_in_a_stored_compressed_page_is_found(archive):
+    conn = sqlite3.connect(archive)
+    stored = bytearray(conn.execute("SELECT body FROM pages WHERE page_id=3").fetchone()[0])
+    conn.close()
+    stored[100] ^= 0x01
+    _tamper(archive)
+    c = sqlite3.connect(archive)
+    c.execute("UPDATE pages SET body=? WHERE page_id=3", (bytes(stored),))
+    c.commit()
+    c.close()
+    rep = verify_archive(archive)
+    # zlib's own check (or the SHA-256 of what it unpacks to) fails: never silently OK
+    assert not rep.ok and rep.problems[0].startswith("page 3")
+    assert "cannot be decoded" in rep.problems[0] or "SHA-256" in rep.problems[0]
+
+
 def test_page_replaced_with_recomputed_checksum_breaks_the_chain(archive):
     conn = sqlite3.connect(archive)
-    raw = conn.execute("SELECT body FROM pages WHERE page_id=2").fetchone()[0]
+    raw = zlib.decompress(conn.execute("SELECT body FROM pages WHERE page_id=2").fetchone()[0])
     conn.close()
     forged = raw.replace(b"connected", b"CONNECTED", 1)
+    assert forged != raw
     import hashlib
 
     _tamper(archive, "SELECT 1")
     c = sqlite3.connect(archive)
     c.execute(
         "UPDATE pages SET body=?, sha256=? WHERE page_id=2",
-        (forged, hashlib.sha256(forged).hexdigest()),
+        (zlib.compress(forged), hashlib.sha256(forged).hexdigest()),
     )
     c.commit()
     c.close()
