@@ -60,6 +60,17 @@ def display_value(value: str, typ: str) -> str:
     return str(v)
 
 
+_ROLES = frozenset(
+    {
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.UserRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+        Qt.ItemDataRole.BackgroundRole,
+    }
+)
+
+
 class RecordsModel(QAbstractTableModel):
     """Records of one dataset. Holds ids and fetches rows lazily, so a million-row dataset
     opens at once: streamed in (own interval, record_id) order with fetchMore, or — after a
@@ -197,8 +208,8 @@ class RecordsModel(QAbstractTableModel):
         return rid, rec.values, int(rec.conflict)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.column() < len(self.columns):
-            return None
+        if role not in _ROLES or not index.isValid() or not 0 <= index.column() < len(self.columns):
+            return None  # (Qt asks for about eight roles per cell; most are not ours)
         row = self._row(index.row())
         if row is None:
             return None
