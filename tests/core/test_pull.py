@@ -372,9 +372,7 @@ def test_schema_drift_is_recorded(sim, tmp_path, monkeypatch):
     assert verify_archive(arc).ok
 
 
-def test_a_pull_stores_its_pages_compressed_and_the_hash_is_over_the_bytes_received(
-    sim, tmp_path
-):
+def test_a_pull_stores_its_pages_compressed_and_the_hash_is_over_the_bytes_received(sim, tmp_path):
     import hashlib
     import sqlite3
     import zlib

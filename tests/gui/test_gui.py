@@ -492,7 +492,9 @@ def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeyp
     assert events[:2] == ["checkpoint", "export"]
     details = w.audit.model.index(1, 5).data()  # the custody details, as the report words them
     assert dlg.bundle_result.bundle_id in details and "redaction customer-pii" in details
-    assert "ROW_DATE_UTC 2025-02-01T00:00Z to 2025-02-01T23:45Z" in details and "gui-bundle" in details
+    assert (
+        "ROW_DATE_UTC 2025-02-01T00:00Z to 2025-02-01T23:45Z" in details and "gui-bundle" in details
+    )
 
 
 def test_export_dialog_exact_times_and_empty_selection(
