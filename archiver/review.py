@@ -179,7 +179,7 @@ class ArchiveReader:
         by_value = bool(search or column_filter or sorted_by_value)
         # Whether the dataset's values table holds this stream alone (no daily rows beside
         # the 15-minute ones): then a scan ordered by a value needs no records at all.
-        alone = by_value and sorted_by_value and self._streams_of(dataset) == 1
+        alone = by_value and sorted_by_value and self._streams_of(dataset) == [self._stream(stream)]
         rid = "v.record_id" if alone else "r.record_id"
         where: list[str] = [] if alone else ["r.stream_id = ?"]
         params: list[Any] = [] if alone else [self._stream(stream)]
@@ -223,12 +223,12 @@ class ArchiveReader:
             ids.extend(r[0] for r in batch)
         return ids
 
-    def _streams_of(self, dataset: str) -> int:
-        return int(
-            self.conn.execute(
-                "SELECT count(*) FROM streams WHERE dataset=?", (dataset,)
-            ).fetchone()[0]
-        )
+    def _streams_of(self, dataset: str) -> list[int]:
+        """The ids of the dataset's streams (15-minute, daily) in the archive."""
+        return [
+            r[0]
+            for r in self.conn.execute("SELECT stream_id FROM streams WHERE dataset=?", (dataset,))
+        ]
 
     def records_by_id(self, stream: str, ids: Sequence[int]) -> dict[int, RecordRow]:
         if not ids:

@@ -119,6 +119,8 @@ class RecordsModel(QAbstractTableModel):
         if have is None or len(ids) < len(have) or ids[: len(have)] != have:
             return False
         if len(ids) > len(have):
+            # a block read when the shown ids ended inside it lacks the rows that follow
+            self._blocks.pop(len(have) // BLOCK, None)
             self.beginInsertRows(QModelIndex(), len(have), len(ids) - 1)
             self._ids = ids
             self.endInsertRows()
@@ -395,16 +397,21 @@ class BrowsePanel(QWidget):
         self._sort_state: tuple[int, Qt.SortOrder] | None = None
         self._query_number = 0  # answers to an older query are dropped
         self._complete = -1  # the query whose whole answer is shown
+        self._refresh_number = 0
 
     def refresh(self) -> None:
         """Reopen the archive and recount (counts run in a worker)."""
         path = self.archive_path()
         current = self.current_dataset() or None
+        self._query_number += 1  # answers to queries on the old connection are dropped
+        self._refresh_number += 1
+        refresh = self._refresh_number
         self.model.set_dataset(None, "")  # drop rows of the old connection before closing it
         if self.reader:
             self.reader.close()
             self.reader = None
         if not path.exists():
+            self.datasets.clear()
             self.count.setText("No archive yet: download something first.")
             return
         self.reader = ArchiveReader(path)
@@ -417,7 +424,13 @@ class BrowsePanel(QWidget):
                 return r.dataset_counts()
 
         job = Job(counts, name="count records")
-        job.done.connect(lambda c: self._counts(c, self.current_dataset() or current))
+        job.done.connect(
+            lambda c: (
+                self._counts(c, self.current_dataset() or current)
+                if refresh == self._refresh_number  # (not counts of an older refresh)
+                else None
+            )
+        )
         self._start(job)
 
     def _start(self, job: Job) -> None:
@@ -529,12 +542,16 @@ class BrowsePanel(QWidget):
         # follows and extends it (a big dataset's full answer takes seconds)
         first = Job(ids(FIRST_WINDOW), name="search records (first rows)")
         first.done.connect(lambda result: self._ids(number, name, result, complete=False))
-        first.failed.connect(lambda exc: self.count.setText(f"Search failed: {describe(exc)}"))
+        first.failed.connect(lambda exc: self._failed(number, exc))
         whole = Job(ids(None), name="search records")
         whole.done.connect(lambda result: self._ids(number, name, result, complete=True))
-        whole.failed.connect(lambda exc: self.count.setText(f"Search failed: {describe(exc)}"))
+        whole.failed.connect(lambda exc: self._failed(number, exc))
         self._start(first)
         self._start(whole)
+
+    def _failed(self, number: int, exc: BaseException) -> None:
+        if number == self._query_number:  # (an older query's failure is no news)
+            self.count.setText(f"Search failed: {describe(exc)}")
 
     def _ids(self, number: int, name: str, ids: array, *, complete: bool) -> None:
         if number != self._query_number or name != self.current_dataset():

@@ -59,9 +59,9 @@ def test_a_first_window_is_the_start_of_the_whole_answer(sim, tmp_path):
 def test_a_single_stream_sort_equals_the_sort_through_records(sim, tmp_path, monkeypatch):
     arc = _archive(sim, tmp_path)
     with ArchiveReader(arc) as r:
-        assert r._streams_of("queue") == 1
+        assert r._streams_of("queue") == [r._stream("queue")]
         fast = list(r.record_ids("queue", sort="WAITTIME", latest_only=True))
-        monkeypatch.setattr(r, "_streams_of", lambda _d: 2)  # as if daily rows shared it
+        monkeypatch.setattr(r, "_streams_of", lambda _d: [1, 2])  # as if daily rows shared it
         slow = list(r.record_ids("queue", sort="WAITTIME", latest_only=True))
         assert fast == slow and len(fast) < r.dataset_counts()["queue"]
         superseded = {x for (x,) in r.conn.execute("SELECT record_id FROM superseded")}
@@ -74,3 +74,13 @@ def test_dataset_names_list_what_the_counts_list(sim, tmp_path):
         counts, names = r.dataset_counts(), r.dataset_names()
     assert list(names) == list(counts)
     assert {n for n, c in counts.items() if c} == {n for n, c in names.items() if c} == {"queue"}
+
+
+def test_a_sort_of_a_stream_not_archived_finds_nothing_of_the_other_stream(sim, tmp_path):
+    """Only daily rows archived: the (empty) 15-minute stream must not show them."""
+    arc = tmp_path / "a.sqlite3"
+    pull(sim, arc, params(["queue"], "20250201", "20250203", daily=True))
+    with ArchiveReader(arc) as r:
+        daily = list(r.record_ids("queue daily", sort="WAITTIME"))
+        assert daily and list(r.record_ids("queue", sort="WAITTIME")) == []
+        assert list(r.record_ids("queue", sort="WAITTIME", latest_only=True)) == []

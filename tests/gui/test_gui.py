@@ -339,6 +339,29 @@ def test_a_query_shows_its_first_rows_then_grows_to_the_whole_answer(
     qtmodeltester.check(model, force_py=True)
 
 
+def test_grown_ids_fill_the_block_the_first_window_ended_in(sim, tmp_path):
+    """The first window ends inside a block of the id cache: after the whole answer, the
+    rows that follow in that block are read, not left blank."""
+    from array import array
+
+    import archiver.gui.browse as browse_mod
+    from tests.pulltools import pull
+
+    arc = tmp_path / "a.sqlite3"
+    pull(sim, arc, params(["queue"], "20250201", "20250201"))
+    with ArchiveReader(arc) as reader:
+        model = RecordsModel()
+        model.set_dataset(reader, "queue")
+        whole = reader.record_ids("queue", sort="WAITTIME")
+        cut = browse_mod.BLOCK // 2
+        assert len(whole) > browse_mod.BLOCK
+        model.set_ids(array("q", whole[:cut]))
+        assert model.data(model.index(cut - 1, 0)) is not None  # reads (and caches) block 0
+        assert model.grow_ids(whole)
+        assert all(model.record_id(i) == whole[i] for i in range(len(whole)))
+        assert all(model.data(model.index(i, 0)) is not None for i in range(len(whole)))
+
+
 def test_an_older_querys_answer_is_dropped(qtbot, sim, window_factory):
     w = window_factory(sim, SyncRunner())
     download(qtbot, w, ["queue"], TWO_DAYS[0], (2025, 2, 1, 5, 45))
