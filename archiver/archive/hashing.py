@@ -24,6 +24,7 @@ import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring
+from operator import add
 from typing import Any
 
 GENESIS = "0" * 64
@@ -74,12 +75,13 @@ def canonical_records(names: Sequence[str], records: Sequence[Sequence[str]]) ->
     per page. Only for what parse_page accepted (unique names, string values); equal to the
     definition character for character (tests/core/test_hashing.py)."""
     keys = [encode_basestring(n) + ":" for n in names]
-    if len(set(keys)) != len(keys):  # a dict would keep the last: use the definition
+    if len(set(keys)) != len(keys) or any(len(v) != len(keys) for v in records):
+        # repeated names (a dict keeps the last) or a short/long record (the definition
+        # refuses it): the definition decides
         return [canonical_record(list(names), list(v)) for v in records]
-    return [
-        "{" + ",".join([k + encode_basestring(v) for k, v in zip(keys, vals, strict=True)]) + "}"
-        for vals in records
-    ]
+    # map() runs the escaping and the concatenation without a Python frame per value;
+    # validated records have as many values as names (parse_page), so nothing is cut short
+    return ["{" + ",".join(map(add, keys, map(encode_basestring, vals))) + "}" for vals in records]
 
 
 def chain_next(previous: str, digest: str) -> str:

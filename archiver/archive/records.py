@@ -53,7 +53,8 @@ class RecordWriter:
         """Store the page's records that are new; ``regroup``: a key fallback came with this
         page, so the stream's latest versions are recomputed."""
         sid = self.stream(chunk.dataset, chunk.dataset_type)
-        fresh = self._fresh(sid, ids)
+        s8 = [sha8(i.sha256) for i in ids]  # once per record (it is used three times)
+        fresh = self._fresh(sid, ids, s8)
         dup = len(ids) - len(fresh)
         if not fresh:
             return Inserted(0, dup, 0)
@@ -79,7 +80,7 @@ class RecordWriter:
                     ident.key,
                     ident.kind,
                     ident.interval,
-                    sha8(ident.sha256),
+                    s8[i],
                     cid,
                     page_id,
                     i,
@@ -101,9 +102,10 @@ class RecordWriter:
             )
         return Inserted(len(fresh), dup, len(conflicts))
 
-    def _fresh(self, sid: int, ids: list[Identity]) -> list[int]:
-        """Positions of the records not archived yet (nor twice in this page)."""
-        wanted = {sha8(i.sha256) for i in ids}
+    def _fresh(self, sid: int, ids: list[Identity], s8: list[int]) -> list[int]:
+        """Positions of the records not archived yet (nor twice in this page); ``s8``: their
+        sha8, in the same order."""
+        wanted = set(s8)
         known: set[tuple[int, str]] = set()
         part = list(wanted)
         for n in range(0, len(part), 500):
@@ -117,7 +119,7 @@ class RecordWriter:
             )
         out = []
         for i, ident in enumerate(ids):
-            mark = (sha8(ident.sha256), ident.key)
+            mark = (s8[i], ident.key)
             if mark in known:
                 continue
             known.add(mark)

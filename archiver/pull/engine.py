@@ -18,6 +18,7 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Generator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -44,7 +45,7 @@ from archiver.api.errors import LimitExceeded, TokenEndpointUnreachable
 from archiver.api.limits import Limits
 from archiver.api.retry import RetryPolicy
 from archiver.archive import coverage
-from archiver.archive.store import Archive, open_reader, prepare
+from archiver.archive.store import Archive, Prepared, open_reader, prepare
 from archiver.jobs import Cancel
 from archiver.pull.outcome import (
     EXIT_AUTH,
@@ -159,15 +160,19 @@ class PullEngine:
             writer,
             Ops(plan.run_id),
             _progress(plan),
+            ThreadPoolExecutor(self.workers, thread_name_prefix="pull-prepare"),
             reading=self.planner.reading(),
         )
-        if writer.error is None:
-            self._open_run(state)
-        threads = self._start_workers(state)
-        yield from self._events(state, events, threads)
-        for t in threads:
-            t.join()
-        writer.join()
+        try:
+            if writer.error is None:
+                self._open_run(state)
+            threads = self._start_workers(state)
+            yield from self._events(state, events, threads)
+            for t in threads:
+                t.join()
+            writer.join()
+        finally:
+            state.preparer.shutdown(wait=True)
         if state.result is None:  # the writer could not record the end: count what is there
             state.result = self._decide(state, self._read_counts(state))
             adopt_counts(state.progress, state.result.counts)
@@ -417,21 +422,44 @@ class _ChunkWalk:
             return self._fail(str(exc))
 
     def _walk(self) -> bool:
+        """Fetch the chunk's pages in order. A page is prepared (compressed, hashed) in the
+        run's preparer while the next one is fetched, and handed to the writer once both
+        are done: the worker's request is not delayed by the previous page's CPU work, and
+        pages still reach the writer in order, each before anything that follows it."""
         query = self._query()
         qparams = query.params()
-        for resp in self.client.pages(query, self.token):
-            if isinstance(resp, NotReady):
-                if self._overlap_202(resp, qparams):
-                    return False
-                self.attempts += 1
-                if self._store_202(resp, qparams):
-                    return True
-                continue
-            assert isinstance(resp, Page)
-            prepared = prepare(resp, compress=self.state.writer.compress)
-            self.submit(self.ops.store_page, self.chunk, resp, qparams, prepared)
-            self.token = resp.next_token or self.token
+        pending: tuple[Page, Future[Prepared]] | None = None
+        try:
+            for resp in self.client.pages(query, self.token):
+                if isinstance(resp, NotReady):
+                    self._hand_over(pending, qparams)
+                    pending = None
+                    if self._overlap_202(resp, qparams):
+                        return False
+                    self.attempts += 1
+                    if self._store_202(resp, qparams):
+                        return True
+                    continue
+                assert isinstance(resp, Page)
+                started = self.state.preparer.submit(
+                    prepare, resp, compress=self.state.writer.compress
+                )
+                self._hand_over(pending, qparams)
+                pending = (resp, started)
+        finally:  # a page received before a failure is archived all the same
+            self._hand_over(pending, qparams)
         return True
+
+    def _hand_over(
+        self, pending: tuple[Page, Future[Prepared]] | None, qparams: dict[str, str]
+    ) -> None:
+        """Give a fetched page, once prepared, to the writer (a preparation error is raised
+        here, in the worker, as if it had been prepared in line)."""
+        if pending is None:
+            return
+        page, started = pending
+        self.submit(self.ops.store_page, self.chunk, page, qparams, started.result())
+        self.token = page.next_token or self.token
 
     def _overlap_202(self, resp: NotReady, qparams: dict[str, str]) -> bool:
         """A first-page 202 that the overlap interval may have caused: keep the 202 as
@@ -516,6 +544,8 @@ class _RunState:
     writer: ArchiveWriter
     ops: Ops
     progress: Progress
+    #: prepares fetched pages (compression, record hashes) beside the workers' requests
+    preparer: ThreadPoolExecutor
     error: str | None = None
     auth_failed: bool = False
     not_entitled: dict[str, str] = field(default_factory=dict)

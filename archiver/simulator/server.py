@@ -375,6 +375,16 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s " + fmt, self.address_string(), *args)
 
     # -- helpers --------------------------------------------------------------------------
+    _answer_at: float | None = None
+
+    def _await_latency(self) -> None:
+        """Answer a data request no sooner than ``latency_ms`` after it arrived: the
+        latency is the whole request's, the simulator's own work included (a server that
+        answers in 100 ms, not in 100 ms plus however long generating the rows took)."""
+        if self._answer_at is not None:
+            time.sleep(max(0.0, self._answer_at - time.monotonic()))
+            self._answer_at = None
+
     def _send(
         self,
         status: int,
@@ -383,6 +393,7 @@ class _Handler(BaseHTTPRequestHandler):
         extra: dict[str, str] | None = None,
     ) -> None:
         self.sim.stats[f"status_{status}"] += 1
+        self._await_latency()
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -486,7 +497,7 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.sim
         sim.stats["data_requests"] += 1
         if sim.config.latency_ms:
-            time.sleep(sim.config.latency_ms / 1000)
+            self._answer_at = time.monotonic() + sim.config.latency_ms / 1000
         auth = self.headers.get("Authorization", "")
         if not auth.startswith("Bearer "):
             self._unauthorized("Missing Authorization: Bearer token.")
@@ -538,6 +549,7 @@ class _Handler(BaseHTTPRequestHandler):
             payload = payload[: len(payload) // 2] + b"\x00garbled"
         if sim.roll(sim.config.truncate_rate):
             sim.stats["truncated"] += 1
+            self._await_latency()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
