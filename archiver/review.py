@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,37 +83,22 @@ class ArchiveReader:
     def dataset_names(self) -> dict[str, int]:
         """The streams :meth:`dataset_counts` lists, each 1 if it holds rows, else 0: at
         once (an index probe per stream), where counting scans every stream's index."""
-        have = {
-            stream_name(name, dtype)
-            for name, dtype in self.conn.execute(
-                """SELECT s.dataset, s.dataset_type FROM streams s
-                   WHERE EXISTS (SELECT 1 FROM records r WHERE r.stream_id = s.stream_id)"""
+        return _listing(
+            self.conn.execute(
+                """SELECT s.dataset, s.dataset_type, EXISTS (SELECT 1 FROM records r
+                   WHERE r.stream_id = s.stream_id) FROM streams s"""
             )
-        }
-        names = [stream_name(n, INTERVAL) for n in DATASETS] + sorted(
-            have - {stream_name(n, INTERVAL) for n in DATASETS}
         )
-        return {n: int(n in have) for n in sorted(names, key=_stream_order)}
 
     def dataset_counts(self) -> dict[str, int]:
         """Row versions per stream: every dataset's 15-minute stream (0 when absent), and
         its daily stream where the archive has one."""
-        counts = dict.fromkeys(DATASETS, 0)
-        daily: dict[str, int] = {}
-        for name, dtype, n in self.conn.execute(
-            """SELECT s.dataset, s.dataset_type, (SELECT count(*) FROM records r
+        return _listing(
+            self.conn.execute(
+                """SELECT s.dataset, s.dataset_type, (SELECT count(*) FROM records r
                    WHERE r.stream_id = s.stream_id) FROM streams s"""
-        ):
-            if dtype == DAILY:
-                daily[stream_name(name, dtype)] = n
-            else:
-                counts[name] = n
-        for name in list(DATASETS):
-            key = stream_name(name, DAILY)
-            if key in daily:
-                counts[key] = daily.pop(key)
-        counts.update(daily)
-        return dict(sorted(counts.items(), key=lambda kv: _stream_order(kv[0])))
+            )
+        )
 
     def columns(self, stream: str) -> list[tuple[str, str]]:
         """(name, type) of every column the dataset has had, in API order."""
@@ -179,10 +164,11 @@ class ArchiveReader:
         by_value = bool(search or column_filter or sorted_by_value)
         # Whether the dataset's values table holds this stream alone (no daily rows beside
         # the 15-minute ones): then a scan ordered by a value needs no records at all.
-        alone = by_value and sorted_by_value and self._streams_of(dataset) == [self._stream(stream)]
+        sid = self._stream(stream)
+        alone = by_value and sorted_by_value and self._streams_of(dataset) == [sid]
         rid = "v.record_id" if alone else "r.record_id"
         where: list[str] = [] if alone else ["r.stream_id = ?"]
-        params: list[Any] = [] if alone else [self._stream(stream)]
+        params: list[Any] = [] if alone else [sid]
         if latest_only:  # superseded is small (re-issued rows): one in-memory set, probed
             where.append(f"{rid} NOT IN (SELECT record_id FROM superseded)")
         if column_filter and column_filter[1] and column_filter[0] in cols:
@@ -411,6 +397,15 @@ class ArchiveReader:
     def chain_head(self) -> sqlite3.Row:
         row: sqlite3.Row = self.conn.execute("SELECT * FROM chain_head").fetchone()
         return row
+
+
+def _listing(rows: Iterable[tuple[str, str, int]]) -> dict[str, int]:
+    """Stream name → figure, in display order: every registry dataset's 15-minute stream
+    (0 when the archive has none), then whatever other streams ``rows`` name."""
+    out = {stream_name(name, INTERVAL): 0 for name in DATASETS}
+    for name, dtype, n in rows:
+        out[stream_name(name, dtype)] = n
+    return dict(sorted(out.items(), key=lambda kv: _stream_order(kv[0])))
 
 
 def _stream_order(stream: str) -> tuple[int, int]:
