@@ -447,11 +447,8 @@ def test_qt_binding_keeps_none_refcount(qapp):
     assert sys.getrefcount(None) - before > -100
 
 
-def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeypatch):
-    from PySide6.QtCore import QDate
-
-    from archiver.gui.bundles import VerifyDialog
-
+def _export_dialog(qtbot, sim, window_factory, tmp_path, monkeypatch):
+    """A window with three hours of segments and traces archived, and its Export dialog."""
     monkeypatch.setenv("ARCHIVER_KEY_PASSPHRASE", "gui-test")
     w = window_factory(sim, SyncRunner())
     w.key_dir = tmp_path / "keys"
@@ -460,6 +457,15 @@ def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeyp
     w.download.start_download()
     dlg = w.open_export()
     qtbot.addWidget(dlg)
+    return w, dlg
+
+
+def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeypatch):
+    from PySide6.QtCore import QDate
+
+    from archiver.gui.bundles import VerifyDialog
+
+    w, dlg = _export_dialog(qtbot, sim, window_factory, tmp_path, monkeypatch)
     assert "will be created" in dlg.signer.text()
     dlg.start.setDate(QDate(2025, 2, 1))
     dlg.end.setDate(QDate(2025, 2, 1))
@@ -525,14 +531,7 @@ def test_export_dialog_exact_times_and_empty_selection(
 ):
     from PySide6.QtCore import QDate, QTime
 
-    monkeypatch.setenv("ARCHIVER_KEY_PASSPHRASE", "gui-test")
-    w = window_factory(sim, SyncRunner())
-    w.key_dir = tmp_path / "keys"
-    w.download.picker.set_selected(["interactionSegments", "workflowTrace"])
-    set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 2, 45))
-    w.download.start_download()
-    dlg = w.open_export()
-    qtbot.addWidget(dlg)
+    _w, dlg = _export_dialog(qtbot, sim, window_factory, tmp_path, monkeypatch)
     # a time off the 15-minute marks is refused before anything is written
     dlg.start.setDate(QDate(2025, 2, 1))
     dlg.start.setTime(QTime(1, 7))
