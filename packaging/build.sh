@@ -4,7 +4,8 @@
 #   bash packaging/build.sh
 # The app is frozen from a build environment of its own, ARCHIVER_BUILD_VENV (default
 # build/venv, created when missing), into which this checkout is installed as a wheel would be
-# (not editable) together with PyInstaller (the `packaging` extra). The developer's .venv is
+# (not editable) together with PyInstaller (the `packaging` extra), all from requirements.lock.
+# The developer's .venv is
 # left as it is. PyInstaller needs binutils (objdump) on Linux; `bash scripts/dev.sh setup`
 # installs it.
 set -euo pipefail
@@ -29,10 +30,14 @@ if [ ! -x "$VENV/bin/python" ]; then
   say "creating the build environment $VENV"
   "$PY" -m venv "$VENV"
 fi
-say "installing archiver from $ROOT and PyInstaller into $VENV"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check ".[packaging]"
-# Always this checkout's code, even when the version number did not change.
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall .
+say "installing the locked packages (requirements.lock) and archiver from $ROOT into $VENV"
+# Exactly what the lock names (every package pinned, with its hashes): the frozen app holds
+# the same libraries as the tested environment.
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
+# Always this checkout's code, even when the version number did not change (built with the
+# lock's setuptools: no build isolation, nothing unpinned fetched).
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
+  --force-reinstall .
 
 version="$("$VENV/bin/python" -c 'from importlib.metadata import version; print(version("archiver"))')"
 arch="$(uname -m)"

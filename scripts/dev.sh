@@ -3,8 +3,12 @@
 #   bash scripts/dev.sh start [ARGS...]   set up, then start the app on its embedded demo
 #   bash scripts/dev.sh test  [PYTEST ARGS...]   set up, then lint and run the whole suite headless
 #   bash scripts/dev.sh setup   only set up
+#   bash scripts/dev.sh lock    re-resolve requirements.lock from pyproject.toml (an upgrade:
+#                               run the suite before committing the new lock)
 # Idempotent: re-running skips what is already in place. As root on Debian/Ubuntu it
 # installs the missing system packages (python3-venv, the libraries Qt needs, xvfb).
+# Python packages come only from requirements.lock (every package pinned, with its hashes),
+# so an install made today and one made next year are the same.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -59,23 +63,67 @@ system_packages() {
   [ ${#want[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
 }
 
+LOCK="$ROOT/requirements.lock"
+STAMP_NAME=.archiver-stamp
+
+# Install exactly the lock into a virtual environment: with --require-hashes pip refuses any
+# package, version or file that the lock does not name. ($1: the environment's python)
+install_locked() {
+  local log="$2"
+  if ! "$1" -m pip install -q --disable-pip-version-check --require-hashes -r "$LOCK" >"$log" 2>&1; then
+    cat "$log" >&2
+    say "installing the locked Python packages failed (log above, also in $log)"
+    exit 1
+  fi
+}
+
 python_env() {
-  local stamp="$VENV/.archiver-stamp" want
-  want="$(cat pyproject.toml setup.py | sha256sum | cut -d' ' -f1)"
+  local stamp="$VENV/$STAMP_NAME" want
+  want="$(cat requirements.lock pyproject.toml setup.py | sha256sum | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$VENV/bin/python" ]; then
+    return 0
+  fi
+  if [ -f "$stamp" ]; then
+    # made by this script for another lock: start again, so nothing the lock no longer
+    # names stays behind
+    say "the lock changed: recreating $VENV"
+    rm -rf "$VENV"
+  fi
   if [ ! -x "$VENV/bin/python" ]; then
     say "creating virtual environment $VENV"
     "$PY" -m venv "$VENV"
   fi
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    say "installing archiver, its test tools and PyInstaller into $VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-    if ! "$VENV/bin/python" -m pip install -q -e ".[test,packaging]" >"$VENV/install.log" 2>&1; then
-      cat "$VENV/install.log" >&2
-      say "installing the Python packages failed (log above, also in $VENV/install.log)"
-      exit 1
-    fi
-    echo "$want" >"$stamp"
+  say "installing the locked packages (requirements.lock) and archiver into $VENV"
+  install_locked "$VENV/bin/python" "$VENV/install.log"
+  if ! "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+    --no-build-isolation -e . >>"$VENV/install.log" 2>&1; then
+    cat "$VENV/install.log" >&2
+    say "installing archiver itself failed (log above, also in $VENV/install.log)"
+    exit 1
   fi
+  echo "$want" >"$stamp"
+}
+
+# Re-resolve requirements.lock from pyproject.toml's ranges with pip-tools (itself pinned in
+# scripts/lock-tools.txt), hashes of every file of every pinned release included.
+lock() {
+  local tools="$ROOT/build/lock-tools"
+  if [ ! -x "$tools/bin/pip-compile" ]; then
+    say "creating the locking tools environment $tools"
+    "$PY" -m venv "$tools"
+    "$tools/bin/python" -m pip install -q --disable-pip-version-check --require-hashes \
+      -r scripts/lock-tools.txt
+  fi
+  say "resolving requirements.lock (runtime, test and packaging extras, build requirements)"
+  CUSTOM_COMPILE_COMMAND="bash scripts/dev.sh lock" "$tools/bin/pip-compile" --quiet \
+    --generate-hashes --allow-unsafe --all-build-deps --extra test --extra packaging \
+    --strip-extras --no-emit-index-url --no-emit-find-links --upgrade \
+    -o requirements.lock pyproject.toml 2>"$tools/compile.log" || {
+    cat "$tools/compile.log" >&2
+    say "resolving failed (log above, also in $tools/compile.log)"
+    exit 1
+  }
+  say "requirements.lock: $(grep -c '^[a-zA-Z]' requirements.lock) packages; run 'bash scripts/dev.sh test' before committing it"
 }
 
 setup() {
@@ -88,6 +136,9 @@ shift || true
 case "$cmd" in
   setup)
     setup
+    ;;
+  lock)
+    lock
     ;;
   start)
     setup
@@ -111,7 +162,7 @@ case "$cmd" in
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   *)
-    echo "usage: bash scripts/dev.sh start|test|setup [ARGS...]" >&2
+    echo "usage: bash scripts/dev.sh start|test|setup|lock [ARGS...]" >&2
     exit 2
     ;;
 esac
