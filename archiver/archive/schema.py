@@ -160,7 +160,7 @@ CREATE VIEW latest AS
 """
 
 #: Version 2: daily and interval rows are separate streams; records keyed by ROW_ID
-#: whenever a page carries it (archive/keys.py), with their natural key and their own
+#: whenever a page carries it (archive/identity.py), with their natural key and their own
 #: 15-minute interval; identical records dedupe by content; a maintained latest-version
 #: table; key fallbacks; per-chunk evidence of the server's reading of ``ending``.
 _V2 = """
@@ -169,7 +169,7 @@ CREATE TABLE records (
     dataset    TEXT NOT NULL,
     dataset_type TEXT NOT NULL,          -- interval | daily: separate streams of a dataset
     row_key    TEXT NOT NULL,
-    key_kind   TEXT NOT NULL,            -- ROW_ID | natural | hash (see archive/keys.py)
+    key_kind   TEXT NOT NULL,            -- ROW_ID | natural | hash (see archive/identity.py)
     natural_key TEXT NOT NULL,           -- the registry key's value ('' when absent)
     commit_ts  TEXT NOT NULL,
     row_date   TEXT NOT NULL,            -- ROW_DATE_UTC, or the chunk's day

@@ -126,15 +126,6 @@ def _read(fd: int) -> str:
     return b"".join(chunks).decode("utf-8", "replace").strip("\0 \n")
 
 
-def read_holder(archive: Path) -> LockInfo | None:
-    """What the lock file says (its holder, or a dead one's trace); None when empty/absent."""
-    try:
-        text = lock_path(archive).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-    return LockInfo.parse(text.strip("\0 \n"))
-
-
 class ArchiveLock:
     """The lock of one archive, held from :meth:`acquire` until :meth:`release` (or the
     end of the process). Releasing twice is harmless."""
