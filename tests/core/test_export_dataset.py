@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from archiver.archive import schema
+from archiver.archive import triggers
 from archiver.export.csvsafe import escape_cell, unescape_cell
 from archiver.export.warehouse import ExportError, _csv, export_dataset
 from archiver.simulator import SimConfig, Simulator
@@ -141,7 +141,7 @@ def test_out_that_is_a_directory_or_an_existing_zip_is_refused(archive, tmp_path
 
 def _tamper_dates(arc, *dates: str) -> None:
     conn = sqlite3.connect(arc)
-    for table in schema.EVIDENCE_TABLES:
+    for table in triggers.EVIDENCE_TABLES:
         conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
     ids = [
         r

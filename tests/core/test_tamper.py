@@ -17,7 +17,7 @@ import pytest
 
 from archiver.api import Credentials, Tenant
 from archiver.archive import checkpoint as cp
-from archiver.archive import schema
+from archiver.archive import schema, triggers
 from archiver.archive.hashing import (
     CHAIN_BODY,
     CHAIN_BODY_META,
@@ -105,13 +105,13 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 def _edit(arc: Path, *sql: str, params: tuple = ()) -> None:
     """Behind the archive's back: triggers dropped, the edit, triggers re-created."""
     conn = sqlite3.connect(arc)
-    for table in schema.evidence_tables(conn):
+    for table in triggers.evidence_tables(conn):
         conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
         conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
     for s in sql:
         conn.execute(s, params)
     conn.commit()
-    schema.create_triggers(conn)
+    triggers.create_triggers(conn)
     conn.commit()
     conn.close()
 
@@ -130,7 +130,7 @@ def _truncate(arc: Path, keep: int) -> None:
     from archiver.archive.compact import rebuild_superseded
 
     conn = sqlite3.connect(arc)
-    vals = [t for t in schema.evidence_tables(conn) if t.startswith("vals_")]
+    vals = [t for t in triggers.evidence_tables(conn) if t.startswith("vals_")]
     conn.close()
     gone = f"SELECT record_id FROM records WHERE page_id > {keep}"
     _edit(
