@@ -42,7 +42,6 @@ from archiver.pull.engine import PullEngine
 from archiver.pull.outcome import EXIT_AUTH, RunResult
 from archiver.pull.plan import Plan, PullParams
 from archiver.pull.progress import Progress, format_eta
-from archiver.services import lock as locks
 from archiver.services import pull as pulls
 
 STATE_COLORS = {
@@ -695,7 +694,7 @@ class DownloadPanel(QWidget):
     def wait_for_archive(self) -> Job:
         """Wait (cancellable) until no pull holds the archive, then do what was asked."""
         archive = self.ctx.archive_path
-        job = Job(lambda cancel: locks.wait_until_free(archive, cancel), name="wait for archive")
+        job = Job(lambda cancel: pulls.wait_until_free(archive, cancel), name="wait for archive")
         job.yielded.connect(
             lambda holder: self.status.setText(
                 f"Waiting: {pulls.ArchiveBusy(archive, holder)}… (Cancel stops waiting)"

@@ -21,7 +21,7 @@ EXIT_USAGE = 2
 EXIT_PARTIAL = 3
 EXIT_AUTH = 4
 EXIT_ENTITLEMENT = 5
-#: another pull holds the archive's lock (archiver.services.lock); nothing was done
+#: another pull holds the archive's lock (archiver.system.lock); nothing was done
 EXIT_BUSY = 6
 EXIT_CANCELLED = 130
 

@@ -5,7 +5,8 @@ written by its archive writer after the last page is committed); :func:`run` the
 checkpoint.
 
 One pull at a time per archive: :func:`open_engine` takes the archive's lock
-(:mod:`archiver.services.lock`; :class:`ArchiveBusy` when another pull holds it) and keeps it
+(:mod:`archiver.system.lock`; :class:`ArchiveBusy` when another pull holds it; a dead
+holder's lock taken over is recorded in the archive's audit log) and keeps it
 through planning and the run; :func:`run` lets go of it when the run ends, a plan that fails
 or finds nothing to do lets go at once, and :func:`release` does for a front-end that
 decides not to run."""
@@ -13,6 +14,7 @@ decides not to run."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from archiver.api.client import check_connection as _check_connection
 from archiver.api.limits import Limits
 from archiver.api.query import BULK_PAGE_SIZE, MAX_PAGE_SIZE
 from archiver.api.retry import RetryPolicy
+from archiver.archive.store import Archive
 from archiver.datasets import resolve_names
 from archiver.jobs import Cancel
 from archiver.pull.engine import PullEngine
@@ -32,9 +35,9 @@ from archiver.pull.outcome import EXIT_BUSY, RunResult
 from archiver.pull.plan import Plan, PullParams
 from archiver.pull.progress import Progress
 from archiver.services import checkpoints
-from archiver.services.lock import ArchiveBusy, ArchiveLock, LockInfo
-from archiver.services.lock import acquire as acquire_lock
-from archiver.timerange import RangeError, parse_bound
+from archiver.system import lock as locks
+from archiver.system.lock import ArchiveBusy, ArchiveLock, LockInfo
+from archiver.timerange import RangeError, parse_bound, parse_lookback
 
 #: More workers only multiply the load on the API (and the memory a hostile server can
 #: make a run hold); the guide's rate limits are reached well before.
@@ -51,8 +54,10 @@ __all__ = [
     "LockInfo",
     "PullOptions",
     "open_engine",
+    "parse_lookback",
     "release",
     "run",
+    "wait_until_free",
 ]
 
 log = logging.getLogger(__name__)
@@ -114,7 +119,7 @@ def open_engine(
                 "the pull create it (archiver pull --create-dirs)"
             )
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    lock = acquire_lock(archive, command)
+    lock = locks.acquire(archive, command, on_takeover=_record_takeover)
     try:
         engine = LockedEngine(
             lock,
@@ -134,6 +139,24 @@ def open_engine(
     if o.unattended:
         engine.run_labels["unattended"] = True
     return engine
+
+
+def _record_takeover(lock: ArchiveLock, details: dict[str, Any]) -> None:
+    """A dead pull's lock was taken over: the archive's audit log says so (the lock has
+    logged it already)."""
+    if not lock.archive.exists():
+        return
+    try:
+        with Archive(lock.archive) as a:
+            a.audit("archive lock taken over", details)
+    except (OSError, sqlite3.Error) as exc:
+        log.warning("could not record the lock takeover in %s: %s", lock.archive, exc)
+
+
+def wait_until_free(archive: Path, cancel: Cancel) -> Generator[LockInfo, None, None]:
+    """Wait until no pull holds the archive (a job: yields the holder while one does;
+    :class:`~archiver.jobs.Cancelled` when asked to stop waiting)."""
+    return locks.wait_until_free(archive, cancel)
 
 
 def release(engine: PullEngine) -> None:
@@ -249,14 +272,3 @@ def run(
         f" ({result.error})" if result.error else "",
     )
     return result
-
-
-def parse_lookback(text: str) -> timedelta:
-    """'2d', '12h', '90m' as a timedelta (ValueError otherwise)."""
-    import re
-
-    m = re.fullmatch(r"(\d+)\s*([dhm])", text.strip())
-    if not m:
-        raise ValueError(f"--lookback {text!r}: use a number with d, h or m, e.g. 2d")
-    n, unit = int(m.group(1)), m.group(2)
-    return {"d": timedelta(days=n), "h": timedelta(hours=n), "m": timedelta(minutes=n)}[unit]

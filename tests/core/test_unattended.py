@@ -19,9 +19,9 @@ import pytest
 from archiver.cli.main import main
 from archiver.credentials import store_secret
 from archiver.jobs import Cancel, Cancelled, drive
-from archiver.services import lock as locks
 from archiver.services import schedule as schedules
 from archiver.services import selftest
+from archiver.system import lock as locks
 from tests.core.test_cli_pull import pull_args, run_cli
 from tests.core.test_credentials import MemoryKeyring
 from tests.pulltools import archived, identities, params, walked_truth

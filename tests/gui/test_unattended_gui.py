@@ -10,10 +10,10 @@ from PySide6.QtCore import Qt, QTimer
 
 from archiver.gui.workers import SyncRunner
 from archiver.jobs import drive
-from archiver.services import lock as locks
 from archiver.services import pull as pulls
 from archiver.services import schedule as schedules
 from archiver.services import selftest
+from archiver.system import lock as locks
 from tests.gui.conftest import set_range
 from tests.pulltools import FAST, params
 
