@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from archiver.archive.coverage import DayCoverage
-from archiver.review import ArchiveReader, stream_name
+from archiver.archive.queries.review import ArchiveReader, stream_name
 
 CELL_COLORS = {
     "done": ("#c8e6c9", "done"),

@@ -773,7 +773,7 @@ class DownloadPanel(QWidget):
         self.resume.setVisible(bool(text))
 
     def refresh_resumable(self) -> None:
-        from archiver.review import ArchiveReader
+        from archiver.archive.queries.review import ArchiveReader
 
         if not self.ctx.archive_path.exists():
             self.set_resumable(None)
@@ -785,7 +785,7 @@ class DownloadPanel(QWidget):
             runs = []
         if runs:
             self.set_resumable(
-                f"An interrupted download (run {runs[0]['run_id']}, started {runs[0]['started_at'][:16]} UTC) can be resumed from where it stopped."
+                f"An interrupted download (run {runs[0].run_id}, started {runs[0].started_at[:16]} UTC) can be resumed from where it stopped."
             )
         else:
             self.set_resumable(None)

@@ -23,11 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from archiver.archive.queries.review import ArchiveReader
 from archiver.gui.empty import Placeholder
 from archiver.gui.errors import describe
 from archiver.gui.workers import Job, JobRunner
 from archiver.jobs import Cancel
-from archiver.review import ArchiveReader
 
 SEGMENT_COLUMNS = [
     ("#", "SEGMENT_NUMBER"),
