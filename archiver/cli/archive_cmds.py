@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import sqlite3
 import sys
 from pathlib import Path
 
+from archiver.archive import UnreadableArchive
 from archiver.cli import common, monitor
 from archiver.credentials import (
     ENV_SECRET,
@@ -155,7 +155,7 @@ def run_verify(args: argparse.Namespace) -> int:
         report = archive_service.verify(path, via="cli", read_only=args.read_only, expect=expect)
     except (
         FileNotFoundError,
-        sqlite3.DatabaseError,
+        UnreadableArchive,
         checkpoints.CheckpointError,
         archive_service.ArchiveVersionError,
     ) as exc:
@@ -175,7 +175,7 @@ def run_checkpoint(args: argparse.Namespace) -> int:
     path = common.archive_path(args)
     try:
         cp = checkpoints.current(path)
-    except (FileNotFoundError, sqlite3.DatabaseError) as exc:
+    except (FileNotFoundError, UnreadableArchive) as exc:
         print(f"archiver checkpoint: {exc}", file=sys.stderr)
         return 2
     if args.json:

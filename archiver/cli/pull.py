@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import sqlite3
 import sys
 import threading
 import time
@@ -21,6 +20,7 @@ from archiver.api.limits import (
 )
 from archiver.api.query import BULK_PAGE_SIZE
 from archiver.api.retry import RetryPolicy
+from archiver.archive import StorageError
 from archiver.cli import common, monitor
 from archiver.credentials import CredentialError, resolve
 from archiver.datasets import DATASET_NAMES, UnknownDatasetError, resolve_names
@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
         plan = _plan(engine, args, args.datasets)
     except (ValueError, RangeError) as exc:
         return early.end(EXIT_USAGE, "usage error", str(exc))
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, StorageError) as exc:
         return early.end(EXIT_ERROR, "error", _cannot_open(args, exc))
     if plan is None:
         if args.json:

@@ -7,15 +7,17 @@ whichever front-end called it; verify-archive and export-dataset also write a ch
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from archiver.archive import coverage as cov
-from archiver.archive.schema import ArchiveVersionError, backup_to
-from archiver.archive.store import Archive, open_reader
+from archiver.archive.coverage import DayCoverage
+from archiver.archive.errors import StorageError
+from archiver.archive.queries import coverage as cov
+from archiver.archive.queries.reader import Reader
+from archiver.archive.schema import ArchiveVersionError
+from archiver.archive.store import Archive
 from archiver.archive.verify import VerifyReport, verify_archive
 from archiver.datasets import resolve_name
 from archiver.export.csvsafe import MODES as CSV_FORMULA_MODES
@@ -76,7 +78,7 @@ def _bring_up_to_date(path: Path) -> None:
         return  # verify_archive says there is no archive
     try:
         Archive(path).close()
-    except (sqlite3.Error, OSError):
+    except (StorageError, OSError):
         pass  # a read-only medium: verify_archive checks a migrated copy
 
 
@@ -97,7 +99,7 @@ def _record_verified(path: Path, report: VerifyReport, via: str, key_dir: Path |
                 },
             )
             rec = checkpoints.record(path, "verify-archive", key_dir=key_dir, archive=a)
-    except (sqlite3.Error, OSError) as exc:  # a read-only medium: the verification stands
+    except (StorageError, OSError) as exc:  # a read-only medium: the verification stands
         report.recorded.append(
             f"Nothing was recorded in the archive (not writable: {type(exc).__name__}: {exc})."
         )
@@ -109,17 +111,14 @@ def backup(path: Path, out: Path) -> Path:
     """A consistent copy through SQLite's backup API; refuses to overwrite a file. The
     checkpoint sidecar is copied beside it first (so every line it holds is a prefix of the
     copy, even while a pull appends)."""
-    conn = open_reader(path)
-    try:
+    with Reader(path) as db:
         if out.exists():
             raise FileExistsError(f"{out} exists; choose a new file name.")
         side = checkpoints.sidecar_path(path)
         if side.exists():
             out.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(side, checkpoints.sidecar_path(out))
-        backup_to(conn, out)
-    finally:
-        conn.close()
+        db.backup_to(out)
     with Archive(path) as a:
         a.audit("backup", {"to": str(out.resolve())})
     return out
@@ -172,7 +171,7 @@ def export_dataset(
 
 @dataclass
 class CoverageReport:
-    days: list[cov.DayCoverage] = field(default_factory=list)
+    days: list[DayCoverage] = field(default_factory=list)
     #: per dataset: the server's reading of an interval `ending`, described
     readings: dict[str, str] = field(default_factory=dict)
 
@@ -192,11 +191,8 @@ def coverage(
     """Per dataset stream and day, what the archive's evidence shows (read only)."""
     if dataset:
         dataset = resolve_name(dataset)
-    conn = open_reader(path)
-    try:
-        days = cov.day_coverage(conn, dataset=dataset, start=start, end=end, detail=detail)
+    with Reader(path) as db:
+        days = cov.day_coverage(db, dataset=dataset, start=start, end=end, detail=detail)
         names = dict.fromkeys(d.dataset for d in days)
-        readings = {d: cov.server_reading(conn, d).describe() for d in names}
-    finally:
-        conn.close()
+        readings = {d: cov.server_reading(db, d).describe() for d in names}
     return CoverageReport(days, readings)

@@ -14,7 +14,6 @@ decides not to run."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from archiver.api.client import check_connection as _check_connection
 from archiver.api.limits import Limits
 from archiver.api.query import BULK_PAGE_SIZE, MAX_PAGE_SIZE
 from archiver.api.retry import RetryPolicy
+from archiver.archive.errors import StorageError
 from archiver.archive.store import Archive
 from archiver.datasets import resolve_names
 from archiver.jobs import Cancel
@@ -149,7 +149,7 @@ def _record_takeover(lock: ArchiveLock, details: dict[str, Any]) -> None:
     try:
         with Archive(lock.archive) as a:
             a.audit("archive lock taken over", details)
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, StorageError) as exc:
         log.warning("could not record the lock takeover in %s: %s", lock.archive, exc)
 
 

@@ -11,12 +11,11 @@ timer's state.
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from pathlib import Path
 
-from archiver.archive import coverage
-from archiver.archive.store import open_reader
+from archiver.archive.errors import StorageError
+from archiver.archive.queries import audit, coverage
+from archiver.archive.queries.reader import Reader
 from archiver.credentials import load_secret
 from archiver.system import schedule as system
 from archiver.system.schedule import (
@@ -84,15 +83,15 @@ def _never_pulled(s: Schedule) -> list[str]:
     if not s.archive.exists():
         return list(s.names())
     try:
-        conn = open_reader(s.archive)
-    except (OSError, sqlite3.Error) as exc:
+        db = Reader(s.archive)
+    except (OSError, StorageError) as exc:
         raise ScheduleError(f"cannot read the archive {s.archive}: {exc}") from None
     try:
-        return [d for d in s.names() if coverage.last_done_end(conn, d, INTERVAL, "") is None]
-    except sqlite3.Error as exc:
+        return [d for d in s.names() if coverage.last_done_end(db, d, INTERVAL, "") is None]
+    except StorageError as exc:
         raise ScheduleError(f"cannot read the archive {s.archive}: {exc}") from None
     finally:
-        conn.close()
+        db.close()
 
 
 def install(s: Schedule, *, enable: bool = True) -> Changes:
@@ -107,39 +106,26 @@ def last_unattended_run(archive: Path) -> LastRun | None:
     if not archive.exists():
         return None
     try:
-        conn = open_reader(archive)
-    except (OSError, sqlite3.Error):
+        db = Reader(archive)
+    except (OSError, StorageError):
         return None
     try:
-        return _last_run(conn)
-    except sqlite3.Error:
+        run = audit.last_unattended_run(db)
+    except StorageError:
         return None
     finally:
-        conn.close()
-
-
-def _last_run(conn: sqlite3.Connection) -> LastRun | None:
-    start = conn.execute(
-        """SELECT run_id, at FROM audit_log WHERE event='pull started'
-           AND json_extract(details, '$.params.unattended') = 1
-           ORDER BY entry_id DESC LIMIT 1"""
-    ).fetchone()
-    if start is None:
+        db.close()
+    if run is None:
         return None
-    end = conn.execute(
-        """SELECT at, details FROM audit_log WHERE event='pull finished' AND run_id=?
-           ORDER BY entry_id DESC LIMIT 1""",
-        (start[0],),
-    ).fetchone()
-    if end is None:
-        return LastRun(str(start[0]), str(start[1]))
-    details = json.loads(end[1])
+    if run.finished is None:
+        return LastRun(run.run_id, run.started_at)
+    details = run.finished
     summary = details.get("summary") or {}
     per = (summary.get("datasets") or {}).values()
     return LastRun(
-        str(start[0]),
-        str(start[1]),
-        str(end[0]),
+        run.run_id,
+        run.started_at,
+        run.finished_at,
         details.get("status") or summary.get("status"),
         summary.get("exit_code"),
         sum(int(d.get("rows", 0)) for d in per),

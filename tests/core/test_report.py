@@ -583,14 +583,13 @@ def test_cancel_while_workers_render_leaves_nothing(archive, signing, tmp_path, 
 
 
 def test_a_render_process_reports_its_failure(archive, tmp_path):
-    from archiver.archive.store import open_reader
+    from archiver.archive.queries.reader import Reader
     from archiver.export import pdf as rpdf
     from archiver.export.scope import iter_windows, measure
 
-    conn = open_reader(archive)
     scope = Scope(DAY, DAY)
-    day = next(iter_windows(conn, scope, measure(conn, scope)))
-    conn.close()
+    with Reader(archive) as db:
+        day = next(iter_windows(db, scope, measure(db, scope)))
     workers = report._Workers(1)
     try:
         good = rpdf.PartSpec(

@@ -1,5 +1,5 @@
-"""The audit log and the runs: entries (newest first for the Audit tab, oldest first for a
-bundle's chain of custody), unfinished runs, the chain heads, and the newest unattended run."""
+"""The audit log: entries (newest first for the Audit tab, oldest first for a bundle's chain
+of custody), the chain heads, a checkpoint of them, and the newest unattended run."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from archiver.archive import checkpoint as cp
 from archiver.archive.queries.reader import Source
 
 _ENTRY = "entry_id, at, event, os_user, tool_version, run_id, details, chain"
@@ -26,15 +27,6 @@ class AuditEntry:
     run_id: str | None
     details: str
     chain: str
-
-
-@dataclass(frozen=True)
-class UnfinishedRun:
-    """A pull run that did not end (running now, or interrupted): ``params`` is its JSON."""
-
-    run_id: str
-    started_at: str
-    params: str
 
 
 @dataclass(frozen=True)
@@ -90,21 +82,19 @@ def audit_entries(db: Source, ids: Sequence[int]) -> dict[int, AuditEntry]:
     return {e.entry_id: e for e in map(_entry, rows)}
 
 
-def unfinished_runs(db: Source) -> list[UnfinishedRun]:
-    """Runs still running or interrupted, newest first."""
-    return [
-        UnfinishedRun(*r)
-        for r in db.conn.execute(
-            "SELECT run_id, started_at, params FROM runs WHERE status IN ('running','interrupted') ORDER BY started_at DESC"
-        )
-    ]
-
-
 def chain_head(db: Source) -> ChainHead:
     pages_chain, pages, audit_chain, audit_entries = db.conn.execute(
         "SELECT pages_chain, pages, audit_chain, audit_entries FROM chain_head"
     ).fetchone()
     return ChainHead(pages_chain or "", pages, audit_chain or "", audit_entries)
+
+
+def checkpoint(
+    db: Source, cause: str, signer: cp.KeySigner | None = None, unsigned: str = "no signing key"
+) -> cp.Checkpoint:
+    """The archive's checkpoint now (chain heads and lengths), signed when a signer is
+    given; nothing is written (``archiver checkpoint``)."""
+    return cp.current(db.conn, cause, signer, unsigned)
 
 
 def last_unattended_run(db: Source) -> UnattendedRun | None:

@@ -302,3 +302,17 @@ def _stream_order(stream: str) -> tuple[int, int]:
     dataset, dtype = parse_stream(stream)
     names = list(DATASETS)
     return (names.index(dataset) if dataset in names else len(names), dtype == DAILY)
+
+
+def interval_values(db: Source, dataset: str, first: str, last: str) -> list[dict[str, str]]:
+    """The values of every archived version of the dataset's 15-minute rows whose own
+    interval lies in [first, last] (YYYYMMDDHHmm keys)."""
+    ids = [
+        rid
+        for (rid,) in db.conn.execute(
+            """SELECT record_id FROM records_view WHERE dataset=? AND dataset_type='interval'
+               AND interval_start BETWEEN ? AND ?""",
+            (dataset, first, last),
+        )
+    ]
+    return list(values.fetch(db.conn, dataset, ids).values())

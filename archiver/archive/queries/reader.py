@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Protocol, Self
 
+from archiver.archive.schema import backup_to
 from archiver.archive.store import open_reader
 
 
@@ -30,6 +31,11 @@ class Reader:
 
     def close(self) -> None:
         self.conn.close()
+
+    def backup_to(self, dest: Path) -> None:
+        """A consistent copy of the archive at ``dest``, through SQLite's online backup API
+        (never a file copy: a pull may be writing meanwhile)."""
+        backup_to(self.conn, dest)
 
     def __enter__(self) -> Self:
         return self

@@ -9,9 +9,10 @@ from array import array
 from collections.abc import Sequence
 
 from archiver.archive import coverage as cov
-from archiver.archive.queries import audit, browse, interactions
-from archiver.archive.queries.audit import AuditEntry, ChainHead, UnfinishedRun
+from archiver.archive.queries import audit, browse, interactions, pulls
+from archiver.archive.queries.audit import AuditEntry, ChainHead
 from archiver.archive.queries.browse import RecordRow, Version, parse_stream, stream_name
+from archiver.archive.queries.pulls import RunRecord
 from archiver.archive.queries.reader import Reader
 
 __all__ = [
@@ -19,7 +20,7 @@ __all__ = [
     "AuditEntry",
     "ChainHead",
     "RecordRow",
-    "UnfinishedRun",
+    "RunRecord",
     "Version",
     "parse_stream",
     "stream_name",
@@ -108,8 +109,9 @@ class ArchiveReader(Reader):
         """The audit entries with these ids, by id."""
         return audit.audit_entries(self, ids)
 
-    def unfinished_runs(self) -> list[UnfinishedRun]:
-        return audit.unfinished_runs(self)
+    def unfinished_runs(self) -> list[RunRecord]:
+        """Pull runs still running or interrupted, newest first (Resume offers the first)."""
+        return pulls.unfinished_runs(self)
 
     def chain_head(self) -> ChainHead:
         return audit.chain_head(self)
