@@ -23,7 +23,6 @@ import csv
 import json
 import os
 import shutil
-import threading
 import uuid
 import zipfile
 from collections.abc import Callable, Generator
@@ -60,13 +59,9 @@ from archiver.export.scope import (
     iter_windows,
     measure,
 )
-from archiver.jobs import Cancel, Cancelled
+from archiver.jobs import Cancel
 
 PROVENANCE_COLUMNS = ("_record_sha256", "_page_sha256", "_received_at")
-
-
-class ExportCancelled(Cancelled):
-    """The export was cancelled; its work directory is removed, nothing is published."""
 
 
 class BundleError(Exception):
@@ -363,15 +358,9 @@ class Selected:
         self.conflicts += sum(r.conflict for r in day.segments + day.traces)
 
 
-def _cancel_check(cancel: threading.Event | Cancel | None) -> Callable[[], None]:
-    """One way to ask "cancelled?" for either token a caller passes."""
-    event = cancel.event if isinstance(cancel, Cancel) else cancel
-
-    def check() -> None:
-        if event is not None and event.is_set():
-            raise ExportCancelled()
-
-    return check
+def _cancel_check(cancel: Cancel | None) -> Callable[[], None]:
+    """How the stages ask "cancelled?": :class:`~archiver.jobs.Cancelled` when it was."""
+    return cancel.check if cancel is not None else (lambda: None)
 
 
 def select_rows(db: Source, scope: Scope) -> Selected:
@@ -627,13 +616,13 @@ def export_bundle(
     ident: SigningIdentity,
     *,
     make_zip: bool = False,
-    cancel: threading.Event | Cancel | None = None,
+    cancel: Cancel | None = None,
     allow_empty: bool = False,
     workers: int | None = None,
     tsa_url: str | None = None,
 ) -> Generator[str, None, BundleResult]:
     """Write the bundle to ``out`` (a new directory); yields progress lines, returns a
-    BundleResult. ``cancel`` (an Event or a jobs.Cancel) stops it with ExportCancelled,
+    BundleResult. ``cancel`` stops it with :class:`~archiver.jobs.Cancelled`,
     leaving nothing behind. A scope with nothing archived raises EmptySelection before
     anything is written, unless ``allow_empty``. ``workers``: report render processes
     (None: one per core, see report.default_workers; 0: render here). ``tsa_url``: an
@@ -686,7 +675,6 @@ __all__ = [
     "BundleError",
     "BundleResult",
     "EmptySelection",
-    "ExportCancelled",
     "Scope",
     "export_bundle",
 ]

@@ -27,7 +27,6 @@ from archiver.api import (
     ApiError,
     AuthenticationError,
     BadRequestError,
-    CancelledError,
     Credentials,
     EntitlementError,
     HistoricalClient,
@@ -49,7 +48,7 @@ from archiver.archive.queries import coverage as coverage_q
 from archiver.archive.queries.pulls import run_counts
 from archiver.archive.queries.reader import Reader
 from archiver.archive.store import Archive, Prepared, prepare
-from archiver.jobs import Cancel
+from archiver.jobs import Cancel, Cancelled
 from archiver.pull.outcome import (
     EXIT_AUTH,
     EXIT_CANCELLED,
@@ -276,7 +275,7 @@ class PullEngine:
             tokens=self.tokens,
             retry=self.retry,
             not_ready=self.not_ready if self.wait_pending else None,
-            cancel=self.cancel_token.event,
+            cancel=self.cancel_token,
             limits=self.limits,
         )
         try:
@@ -296,7 +295,7 @@ class PullEngine:
         try:
             _ChunkWalk(self, state, client, item).run()
             return True
-        except CancelledError:
+        except Cancelled:
             return False
         except WriterStopped as exc:
             state.error = state.error or str(exc)
@@ -416,7 +415,7 @@ class _ChunkWalk:
             self.state.not_entitled[self.chunk.dataset] = str(exc)
             self.submit(self.ops.set_state, self.chunk, "not_entitled", str(exc))
             return True
-        except (CancelledError, AuthenticationError, TokenEndpointUnreachable):
+        except (AuthenticationError, TokenEndpointUnreachable):
             raise
         except LimitExceeded as exc:
             return self._limit(exc)

@@ -3,7 +3,6 @@ received from anywhere (bundles live outside the archive: verifying writes nothi
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Generator
 from pathlib import Path
 
@@ -12,7 +11,6 @@ from archiver.export.bundle import (
     BundleError,
     BundleResult,
     EmptySelection,
-    ExportCancelled,
     export_bundle,
 )
 from archiver.export.redact import PROFILES
@@ -28,6 +26,7 @@ from archiver.export.verify import (
     printable,
     verify_bundle,
 )
+from archiver.jobs import Cancel
 from archiver.services import checkpoints
 
 __all__ = [
@@ -41,7 +40,6 @@ __all__ = [
     "BundleReport",
     "BundleResult",
     "EmptySelection",
-    "ExportCancelled",
     "Scope",
     "ScopeError",
     "export",
@@ -58,13 +56,14 @@ def export(
     identity: keys.SigningIdentity | None = None,
     key_dir: Path | None = None,
     make_zip: bool = False,
-    cancel: threading.Event | None = None,
+    cancel: Cancel | None = None,
     allow_empty: bool = False,
     workers: int | None = None,
     tsa: str | None = None,
 ) -> Generator[str, None, BundleResult]:
     """Write a bundle (yields progress lines, returns the result). The signing key is the
-    one given, or the local one (created on first use). A scope with nothing archived
+    one given, or the local one (created on first use). ``cancel`` stops it with
+    :class:`~archiver.jobs.Cancelled`, leaving nothing behind. A scope with nothing archived
     raises EmptySelection (nothing written) unless ``allow_empty``. ``tsa``: an RFC 3161
     timestamp authority's URL (default: ARCHIVER_TSA_URL, else no trusted time). The
     archive then records a checkpoint signed with the same key (services/checkpoints.py)."""

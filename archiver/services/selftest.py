@@ -228,7 +228,7 @@ def _export(state: _State) -> str:
     )
     out = state.work / "bundle"
     job = bundles.export(
-        archive, Scope(DAY, DAY), out, identity=state.identity, cancel=state.cancel.event
+        archive, Scope(DAY, DAY), out, identity=state.identity, cancel=state.cancel
     )
     result = drive(job)
     state.bundle = out

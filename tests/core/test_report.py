@@ -568,13 +568,12 @@ def _render_workers() -> list[int]:
 
 
 def test_cancel_while_workers_render_leaves_nothing(archive, signing, tmp_path, monkeypatch):
-    from archiver.export.bundle import ExportCancelled
-    from archiver.jobs import Cancel
+    from archiver.jobs import Cancel, Cancelled
 
     monkeypatch.setattr(report, "PART_SIZE", 20)
     cancel = Cancel()
     gen = export_bundle(archive, Scope(DAY, DAY), tmp_path / "c", signing, cancel=cancel, workers=2)
-    with pytest.raises(ExportCancelled):
+    with pytest.raises(Cancelled):
         for line in gen:
             if line.startswith("Rendering the report:"):
                 cancel.set()
