@@ -48,7 +48,8 @@ class Cancel:
 
 def drive(gen: Generator[Any, Any, R], on_yield: Callable[[Any], None] | None = None) -> R:
     """Run a job generator to its end, passing each yielded value to ``on_yield``; return
-    the generator's return value."""
+    the generator's return value. Should ``on_yield`` raise, the generator is closed first
+    (its ``finally`` blocks run: a pull lets go of the archive's lock)."""
     while True:
         try:
             value = next(gen)
@@ -56,4 +57,8 @@ def drive(gen: Generator[Any, Any, R], on_yield: Callable[[Any], None] | None = 
             result: R = stop.value
             return result
         if on_yield is not None:
-            on_yield(value)
+            try:
+                on_yield(value)
+            except BaseException:
+                gen.close()
+                raise

@@ -1,9 +1,9 @@
 """How a pull run ended: counted from the archive, never from what the workers believe.
 
 The writer counts what the run stored after its last page is committed
-(:func:`archiver.archive.queries.pulls.run_counts`); :func:`decide` turns the counts and the
-run's flags into a status and an exit code. A chunk that did not
-reach a final state (``unfinished``) is never counted as archived.
+(:func:`archiver.archive.queries.pulls.run_counts`); :func:`decide` turns the counts and
+the run's flags into a status and an exit code. A chunk that did not reach a final state
+(``unfinished``) is never counted as archived.
 """
 
 from __future__ import annotations
@@ -40,11 +40,11 @@ class RunResult:
     exit_code: int
     progress: Progress
     error: str | None = None
-    #: per dataset, read from the archive after the last page committed (queries.pulls.run_counts)
+    #: per dataset, read from the archive after its last page committed (run_counts)
     counts: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the server's reading of an interval `ending`, as this archive's walks show it
     reading: str = ""
-    #: the checkpoint written after the run (services.pull.run), in words
+    #: the checkpoint written after the run (the job services.pull.pull), in words
     checkpoint: str = ""
 
     def summary(self) -> dict[str, Any]:

@@ -178,18 +178,26 @@ def _pull(state: _State) -> str:
         retry=RetryPolicy(attempts=4, initial=0.05, max_delay=0.5, jitter=0.05),
         not_ready=NotReadyPolicy(initial=0.05, max_delay=0.5, max_attempts=3),
     )
-    engine = pulls.open_engine(
-        state.archive, _tenant(sim), _credentials(sim), options, state.cancel, command="self-test"
-    )
     params = pulls.range_params(list(DATASETS_PULLED), _day(DAY), _last_interval(DAY))
-    plan = pulls.plan_range(engine, params)
-    result = drive(pulls.run(engine, plan))
+    planned: list[pulls.Planned] = []
+    job = pulls.pull(
+        state.archive,
+        _tenant(sim),
+        _credentials(sim),
+        pulls.Range(params),
+        options,
+        state.cancel,
+        command="self-test",
+    )
+    result = drive(job, lambda p: planned.append(p) if isinstance(p, pulls.Planned) else None)
+    if result is None or not planned:
+        raise _Failed("the pull planned nothing")
     if result.exit_code != EXIT_OK:
         raise _Failed(
             f"the pull ended {result.status} (exit code {result.exit_code}): {result.error}"
         )
     rows = sum(d.rows for d in result.progress.datasets.values())
-    return f"{len(plan.items)} chunks, {rows:,} rows of {' and '.join(DATASETS_PULLED)} received for {DAY}"
+    return f"{len(planned[0].plan.items)} chunks, {rows:,} rows of {' and '.join(DATASETS_PULLED)} received for {DAY}"
 
 
 def _rows_match(state: _State) -> str:
