@@ -342,7 +342,7 @@ class _Renderer:
             bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
             eta = f"ETA {format_eta(d.eta())}" if d.eta() is not None else ""
             out.append(
-                f"{d.dataset:<24} [{bar}] {d.finished_chunks}/{d.chunks_total} chunks {d.pages:>6} pages {d.rows:>9,} rows {d.rate():>7,.0f} rows/s {eta:<12} {d.state}"
+                f"{d.dataset:<24} [{bar}] {d.finished_chunks}/{d.chunks_total} chunks {d.pages:>6} pages {d.rows:>9,} rows received {d.rate():>7,.0f}/s {eta:<12} {d.state}"
             )
         term = common.raw_stream(sys.stderr)  # our own cursor movements; the text is safe()
         if self.lines:
@@ -353,7 +353,7 @@ class _Renderer:
 
 
 def _print_summary(result: RunResult) -> None:
-    rows = [("dataset", "state", "chunks", "pages", "rows", "new versions", "note")]
+    rows = [("dataset", "state", "chunks", "pages", "rows received", "new records", "note")]
     for d in result.progress.datasets.values():
         note = d.message if d.state in ("failed", "not entitled", "waiting for data") else ""
         note = common.safe(note, newlines=False)  # a server's words, on one line

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from archiver.counts import INTERACTIONS
 from archiver.gui.errors import describe
 from archiver.gui.workers import Job, JobRunner
 from archiver.jobs import Cancel, Cancelled
@@ -281,8 +282,14 @@ class ExportDialog(QDialog):
         gaps = (
             f" {len(result.gaps)} coverage gap(s) are stated in the bundle." if result.gaps else ""
         )
+        if result.marked:
+            gaps += (
+                f" {INTERACTIONS.of(result.marked)} with rows in a gap: kept, marked on "
+                "their pages."
+            )
         self.status.setText(
-            f"✓ Bundle {result.bundle_id} written to {result.path}: {result.interactions:,} interactions, report {result.pages:,} pages.{gaps}"
+            f"✓ Bundle {result.bundle_id} written to {result.path}: "
+            f"{bundles.contents_line(result)}.{gaps}"
             " Give the recipient the fingerprint above separately: it is how they know the bundle is yours."
         )
 

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from archiver.api.query import check_filter
+from archiver.counts import RECORDS, ROWS_RECEIVED
 from archiver.datasets import ANALYTICS_INSIGHTS, DATASETS, FILTERABLE_COLUMNS, STANDARD
 from archiver.gui.context import AppContext
 from archiver.gui.errors import describe, plain_label, plain_tooltip
@@ -274,9 +275,18 @@ class FilterEdit(QGroupBox):
 
 
 class JobsTable(QTableWidget):
-    """One row per dataset: progress, pages, rows, rows/s, ETA, state."""
+    """One row per dataset: progress, pages, rows received, rows received per second, ETA,
+    state."""
 
-    COLUMNS = ("Dataset", "Progress", "Pages", "Rows", "Rows/s", "ETA", "State")
+    COLUMNS = (
+        "Dataset",
+        "Progress",
+        "Pages",
+        ROWS_RECEIVED.title,
+        "Rows received/s",
+        "ETA",
+        "State",
+    )
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(self.COLUMNS), parent)
@@ -413,7 +423,7 @@ def _archived(result: RunResult) -> str:
     new = sum(c.get("new_versions", 0) for c in result.counts.values())
     if not names:
         return "Nothing was archived."
-    return f"Archived {', '.join(names)}: {rows:,} rows received, {new:,} new row versions."
+    return f"Archived {', '.join(names)}: {ROWS_RECEIVED.of(rows)}, {RECORDS.of(new, 'new')}."
 
 
 def _finished_line(result: RunResult) -> str:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from archiver.counts import INTERACTIONS
 from archiver.gui.empty import Placeholder
 from archiver.gui.errors import describe
 from archiver.gui.workers import Job, JobRunner
@@ -239,6 +240,8 @@ class InteractionPanel(QWidget):
         self._job: Job | None = None
         self._show_job: Job | None = None
         self._check_job: Job | None = None
+        #: interactions in the archive (archiver.counts.INTERACTIONS), from the last listing
+        self.total = 0
         self.query = QLineEdit()
         self.query.setObjectName("interactionSearch")
         self.query.setPlaceholderText("Interaction id, customer name, phone, queue… (Enter)")
@@ -331,28 +334,34 @@ class InteractionPanel(QWidget):
             return
         text = self.query.text().strip()
 
-        def find(_cancel: Cancel) -> list[tuple[str, str, int]]:
+        def find(_cancel: Cancel) -> tuple[list[tuple[str, str, int]], int]:
             with ArchiveReader(path) as r:
-                return r.find_interactions(text)
+                return r.find_interactions(text), r.interaction_count()
 
         job = Job(find, name="find interactions")
-        job.done.connect(lambda rows: self._found(text, rows))
+        job.done.connect(lambda found: self._found(text, *found))
         job.failed.connect(lambda exc: self.hint.setText(f"Search failed: {describe(exc)}"))
         self._job = job
         self.runner.start(job)
 
-    def _found(self, text: str, rows: list[tuple[str, str, int]]) -> None:
+    def _found(self, text: str, rows: list[tuple[str, str, int]], total: int = 0) -> None:
         self.results.clear()
         for iid, day, n in rows:
-            item = QListWidgetItem(f"{iid}\n  {day} · {n} segment(s)")
+            item = QListWidgetItem(f"{iid}\n  {day} · {n} segment{'s' if n != 1 else ''}")
+            item.setToolTip(f"{n} segments: its latest interactionSegments records")
             item.setData(Qt.ItemDataRole.UserRole, iid)
             self.results.addItem(item)
+        self.total = total
         if not rows:
             self.hint.setText(no_match(text) if text else NO_SEGMENTS)
+            return
+        more = " (the first 200: narrow the search)" if len(rows) >= 200 else ""
+        if text:
+            listed = f"{INTERACTIONS.of(len(rows))} matching “{text}”{more}"
         else:
-            what = f"matching “{text}”" if text else "latest first"
-            more = " (the first 200: narrow the search)" if len(rows) >= 200 else ""
-            self.hint.setText(f"{len(rows):,} interaction(s), {what}{more}. Pick one.")
+            listed = f"the latest {len(rows):,} listed" if len(rows) < total else "all listed"
+            listed = f"{INTERACTIONS.of(total)} in the archive, {listed}, latest first"
+        self.hint.setText(f"{listed}. Pick one.")
 
     def show_interaction(self, interaction_id: str | None) -> None:
         """Load the interaction in a worker (the query scans the archive), then fill the views."""

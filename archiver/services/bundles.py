@@ -7,6 +7,7 @@ import threading
 from collections.abc import Generator
 from pathlib import Path
 
+from archiver.counts import INTERACTIONS, LATEST, RECORDS
 from archiver.export import keys
 from archiver.export.bundle import (
     BundleError,
@@ -44,6 +45,8 @@ __all__ = [
     "ExportCancelled",
     "Scope",
     "ScopeError",
+    "contents_line",
+    "coverage_lines",
     "export",
     "printable",
     "verify",
@@ -87,6 +90,39 @@ def export(
     rec, why = checkpoints.try_record(archive, "export", identity=ident)
     yield from checkpoints.describe(rec) if rec else [f"No checkpoint recorded: {why}"]
     return result
+
+
+def contents_line(result: BundleResult) -> str:
+    """What a bundle holds, in the counts' words (the CLI and the Export dialog)."""
+    held = LATEST if result.versions == "latest" else RECORDS
+    return (
+        f"{INTERACTIONS.of(result.interactions)}, "
+        f"{held.of(result.segments, 'interactionSegments')}, "
+        f"{held.of(result.traces, 'workflowTrace')}; report {result.pages:,} pages"
+    )
+
+
+def coverage_lines(result: BundleResult, limit: int = 20) -> list[str]:
+    """The coverage a bundle states: its gaps, the interactions marked for lying in one,
+    and the intervals walked as the previous chunk's `ending`."""
+    out = []
+    if result.gaps:
+        out.append(f"Coverage: {len(result.gaps)} gap(s) stated in the report and bag-info.txt:")
+        out += [f"  {g}" for g in result.gaps[:limit]]
+        if len(result.gaps) > limit:
+            out.append(f"  … and {len(result.gaps) - limit} more")
+    if result.marked:
+        out.append(
+            f"{INTERACTIONS.of(result.marked)} with rows in a gap: kept in the bundle, marked "
+            "on their pages."
+        )
+    if result.at_ending:
+        out.append(
+            "Walked, received at the previous chunk's ending (the server's `ending` "
+            "is shown inclusive):"
+        )
+        out += [f"  {g}" for g in result.at_ending[:limit]]
+    return out
 
 
 def verify(

@@ -58,7 +58,7 @@ CASES = {
         ),
         [
             "Run R1: Finished: every chunk archived.",
-            "Archived agent, queue: 1,234 rows received, 1,134 new row versions.",
+            "Archived agent, queue: 1,234 rows received, 1,134 new records.",
         ],
     ),
     "not entitled": (
