@@ -334,6 +334,21 @@ class ArchiveReader:
             ).fetchall()
         return [(r[0], _day(r[1]), r[2]) for r in hits]
 
+    def archived_span(self, stream: str) -> tuple[str, str] | None:
+        """The first and the last own interval (YYYYMMDDHHmm, or day YYYYMMDD) of the
+        stream's records, or None when it holds none (an index probe at each end)."""
+        sid = self._stream(stream)
+        lo = self.conn.execute(
+            """SELECT min(interval_start) FROM records WHERE stream_id=? AND interval_start > ''""",
+            (sid,),
+        ).fetchone()[0]
+        if not lo:
+            return None
+        hi = self.conn.execute(
+            "SELECT max(interval_start) FROM records WHERE stream_id=?", (sid,)
+        ).fetchone()[0]
+        return str(lo), str(hi)
+
     def interaction_count(self) -> int:
         """Interactions in the archive (archiver.counts.INTERACTIONS): distinct
         INTERACTION_ID values among the 15-minute interactionSegments records."""

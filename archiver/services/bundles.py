@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Generator
+from datetime import datetime
 from pathlib import Path
 
 from archiver.counts import INTERACTIONS, LATEST, RECORDS
@@ -17,7 +18,7 @@ from archiver.export.bundle import (
     export_bundle,
 )
 from archiver.export.redact import PROFILES
-from archiver.export.scope import Scope, ScopeError
+from archiver.export.scope import SEGMENTS, Scope, ScopeError
 from archiver.export.timestamps import ENV_TSA_URL, TimestampError, tsa_url
 from archiver.export.trust import TrustPolicy
 from archiver.export.verify import (
@@ -29,7 +30,9 @@ from archiver.export.verify import (
     printable,
     verify_bundle,
 )
+from archiver.review import ArchiveReader
 from archiver.services import checkpoints
+from archiver.timerange import parse_api_bound
 
 __all__ = [
     "ENV_TSA_URL",
@@ -45,6 +48,7 @@ __all__ = [
     "ExportCancelled",
     "Scope",
     "ScopeError",
+    "archived_range",
     "contents_line",
     "coverage_lines",
     "export",
@@ -90,6 +94,19 @@ def export(
     rec, why = checkpoints.try_record(archive, "export", identity=ident)
     yield from checkpoints.describe(rec) if rec else [f"No checkpoint recorded: {why}"]
     return result
+
+
+def archived_range(archive: Path) -> tuple[datetime, datetime] | None:
+    """The first and the last 15-minute interval of the archive's interactionSegments
+    records (what a bundle can hold): the Export dialog's default range. None when the
+    archive holds none."""
+    if not archive.exists():
+        return None
+    with ArchiveReader(archive) as r:
+        span = r.archived_span(SEGMENTS)
+    if span is None:
+        return None
+    return parse_api_bound(span[0]), parse_api_bound(span[1])
 
 
 def contents_line(result: BundleResult) -> str:

@@ -461,14 +461,19 @@ def _export_dialog(qtbot, sim, window_factory, tmp_path, monkeypatch):
 
 
 def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeypatch):
-    from PySide6.QtCore import QDate
+    from PySide6.QtCore import QDate, QTime
 
     from archiver.gui.bundles import VerifyDialog
 
     w, dlg = _export_dialog(qtbot, sim, window_factory, tmp_path, monkeypatch)
     assert "will be created" in dlg.signer.text()
+    # the default range is the archived one: 00:00 through 02:45, and 03:00, which came
+    # back as the last chunk's `ending` (the simulator reads it inclusively)
+    assert dlg.range_text.text() == "2025-02-01 00:00 – 03:00 UTC, last interval included"
+    assert dlg.local_hint.text().startswith("Your local time")
     dlg.start.setDate(QDate(2025, 2, 1))
     dlg.end.setDate(QDate(2025, 2, 1))
+    dlg.end.setTime(QTime(23, 45))
     dlg.redact.setCurrentText("customer-pii")
     dlg.out.setText(str(tmp_path / "gui-bundle"))
     qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
