@@ -30,7 +30,7 @@ from archiver.pull.outcome import EXIT_BUSY, EXIT_CANCELLED, EXIT_ERROR, EXIT_US
 from archiver.pull.plan import Plan
 from archiver.pull.progress import Progress, format_eta
 from archiver.services import pull as pulls
-from archiver.timerange import RangeError
+from archiver.timerange import RangeError, format_range
 
 EXIT_CODES_HELP = """exit codes:
   0  success: every chunk archived
@@ -206,8 +206,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.json:
         what = "Resuming run" if plan.resumed else "Run"
+        p = plan.params
+        span = f" ({format_range(p.start, p.end, daily=p.daily)})" if p else ""
         print(
-            f"{what} {plan.run_id}: {len(plan.items)} chunks to fetch"
+            f"{what} {plan.run_id}{span}: {len(plan.items)} chunks to fetch"
             + (f" ({plan.skipped_done} already done)" if plan.skipped_done else "")
             + f" into {engine.archive_path}",
             file=sys.stderr,

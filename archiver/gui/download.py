@@ -661,8 +661,10 @@ class DownloadPanel(QWidget):
         )
         self.jobs.set_datasets(datasets)
         what = "Resuming" if plan.resumed else "Downloading"
+        p = plan.params
+        span = f" {utctime.range_text(p.start, p.end, p.daily)}" if p else ""
         self.status.setText(
-            f"{what}: {len(plan.items)} chunks"
+            f"{what}{span}: {len(plan.items)} chunks"
             + (f" ({plan.skipped_done} already done)" if plan.skipped_done else "")
             + f" into {self.ctx.archive_path}."
         )
