@@ -147,8 +147,8 @@ class RangePicker(QGroupBox):
         self.local = QLabel()
         self.local.setObjectName("rangeLocalHint")
         self.local.setStyleSheet("color: #616161")
-        for label in (self.shown, self.local):
-            label.setWordWrap(True)  # never widens the window
+        for text in (self.shown, self.local):
+            text.setWordWrap(True)  # never widens the window
         modes = QHBoxLayout()
         modes.addWidget(self.interval)
         modes.addWidget(self.daily)

@@ -217,8 +217,10 @@ def test_help_says_times_are_refused(capsys, command):
 def test_export_dataset_says_which_records_it_wrote(archives, capsys, tmp_path):
     arc = archives["exclusive"]
     code = main(
-        ["export-dataset", "--archive", str(arc), "--dataset", "queue", "--format", "jsonl"]
-        + ["--out", str(tmp_path / "q.jsonl")]
+        [
+            *("export-dataset", "--archive", str(arc), "--dataset", "queue"),
+            *("--format", "jsonl", "--out", str(tmp_path / "q.jsonl")),
+        ]
     )
     out = capsys.readouterr().out
     n = len((tmp_path / "q.jsonl").read_text().splitlines())

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from datetime import UTC, datetime
 
 import requests
 from pypdf import PdfReader
@@ -112,8 +113,6 @@ def test_one_archive_gives_the_same_figures_everywhere(
     w = window_factory(sim, SyncRunner())
     w.key_dir = keys
     w.download.picker.set_selected([SEG, TRACE])
-    from datetime import UTC, datetime
-
     w.download.range.set_range(
         datetime(2025, 2, 1, 0, 0, tzinfo=UTC), datetime(2025, 2, 1, 5, 45, tzinfo=UTC)
     )
@@ -181,8 +180,10 @@ def test_one_archive_gives_the_same_figures_everywhere(
     dataset_file = tmp_path / "seg.jsonl"
     assert (
         main(
-            ["export-dataset", "--archive", str(arc), "--dataset", SEG, "--format", "jsonl"]
-            + ["--out", str(dataset_file)]
+            [
+                *("export-dataset", "--archive", str(arc), "--dataset", SEG),
+                *("--format", "jsonl", "--out", str(dataset_file)),
+            ]
         )
         == 0
     )
@@ -229,8 +230,10 @@ def test_one_archive_gives_the_same_figures_everywhere(
     # -- and the CLI's export names the same figures ---------------------------------------
     assert (
         main(
-            ["export", "--archive", str(arc), "--from", FROM, "--to", "2025-02-01T06:00Z"]
-            + ["--out", str(tmp_path / "cli-bundle"), "--key-dir", str(keys)]
+            [
+                *("export", "--archive", str(arc), "--from", FROM, "--to", "2025-02-01T06:00Z"),
+                *("--out", str(tmp_path / "cli-bundle"), "--key-dir", str(keys)),
+            ]
         )
         == 0
     )
