@@ -665,8 +665,8 @@ def cover_rows(f: Front) -> list[tuple[str, str]]:
         )
     if f.at_ending:
         coverage += (
-            " Walked, received at the previous chunk's ending (the archive shows the server "
-            "includes the `ending` interval in its answer): " + "; ".join(f.at_ending) + "."
+            " Walked, received at the previous chunk's ending (the archive shows the server's "
+            "answers include the interval a request ends at): " + "; ".join(f.at_ending) + "."
         )
     coverage += f" Server's reading of an interval `ending`: {f.reading}." if f.reading else ""
     held = LATEST if meta.versions == "latest" else RECORDS

@@ -438,10 +438,11 @@ def gap_notes(
     for (ds, key, why), n in sorted(found.items()):
         what = "segment" if ds == SEGMENTS else "workflow step"
         when = format_range(parse_api_bound(key), parse_api_bound(key))
+        state = why.split(" (", 1)[0]  # the cover lists the whole reason
         out.append(
             f"{n} {what}{'s' if n != 1 else ''} of this interaction lie{'s' if n == 1 else ''} "
-            f"in {ds} {when}, a stated gap ({why}): the archive may not hold every row of that "
-            "interval, so this interaction may be incomplete."
+            f"in {ds} {when}, a stated gap ({state}; see the cover): the archive may not hold "
+            "every row of that interval, so this interaction may be incomplete."
         )
     return out
 

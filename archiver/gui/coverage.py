@@ -53,13 +53,13 @@ def _tooltip(c: DayCoverage) -> str:
 
 
 def cell_text(c: DayCoverage) -> str:
-    """A day's cell: its records when walked, else its state; "…" when only part of it is."""
+    """A day's cell: its records when walked; its state when nothing of it is; the records
+    and how much of the day is walked when only part of it is (the colour: its state)."""
     if c.state == "done":
         return f"{c.records:,}"
-    label = CELL_COLORS.get(c.state, ("", c.state_words))[1]
     if c.walked:
-        return f"{label}: {c.records:,} …"
-    return label
+        return f"{c.records:,} · {c.walked}/{c.requested + c.never_requested} walked"
+    return CELL_COLORS.get(c.state, ("", c.state_words))[1]
 
 
 class CoveragePanel(QWidget):
@@ -75,7 +75,8 @@ class CoveragePanel(QWidget):
             )
             + f" <span style='background:{EMPTY_COLOR}'>&nbsp;walked, came back empty&nbsp;</span>"
             + " <span>&nbsp;a number: records whose own interval lies on the day (every "
-            "version); “…”: only part of the day is walked. Days in UTC.</span>"
+            "version); “· 1/96 walked”: only part of the day is walked (its colour: the state "
+            "of the rest). Days in UTC.</span>"
         )
         self.legend.setWordWrap(True)
         self.table = QTableWidget()
@@ -135,7 +136,7 @@ class CoveragePanel(QWidget):
                 f"{n} {CELL_COLORS.get(s, ('', s))[1]}"
                 for s, n in sorted(counts.items(), key=lambda kv: order.index(kv[0]))
             )
-            text += f". {report.verdict()}"
+            text += f".\n{report.verdict()}"
         else:
             text = "Nothing pulled yet: download a range on the Download tab, then come back here."
         self.summary.setText(text)

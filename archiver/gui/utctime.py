@@ -53,6 +53,8 @@ def range_text(first: datetime | date, last: datetime | date, daily: bool = Fals
 
 def local_hint(first: datetime, last: datetime, daily: bool = False) -> str:
     """The same range in the machine's local time, as a hint (never what is asked for)."""
+    if not first.astimezone().utcoffset() and not last.astimezone().utcoffset():
+        return "Your local time is UTC."
     if daily:
         a = first.astimezone()
         b = (last + timedelta(days=1)).astimezone()

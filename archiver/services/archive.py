@@ -198,6 +198,12 @@ class CoverageReport:
 
     @property
     def days_never_requested(self) -> int:
+        """Dataset-days whose state is never requested: no interval of them, or only some
+        (the rest walked), was asked for."""
+        return sum(1 for d in self.days if d.state == cov.NEVER_REQUESTED)
+
+    @property
+    def days_wholly_never_requested(self) -> int:
         """Dataset-days of the range of which no interval was requested."""
         return sum(1 for d in self.days if not d.requested)
 
@@ -228,27 +234,32 @@ class CoverageReport:
         return notes
 
     def verdict(self) -> str:
-        """The closing line, the same in the CLI and the app."""
+        """The closing line, the same in the CLI and the app: days never requested (as the
+        day states count them), then requested intervals not walked."""
         if not self.days:
             return "Nothing requested in this range yet: pull it first."
-        parts = []
-        nd = self.days_never_requested
-        partly = self.never_requested - sum(d.never_requested for d in self.days if not d.requested)
-        if nd:
-            parts.append(f"{nd:,} dataset-day{'s' if nd != 1 else ''} never requested")
-        if partly:
-            parts.append(
-                f"{partly:,} more interval{'s' if partly != 1 else ''} never requested on "
-                "partly requested days"
-            )
         missing = self.not_walked
         walked = (
             f"{missing:,} requested interval{'s' if missing != 1 else ''} not walked"
             if missing
             else "every requested interval was walked to completion"
         )
-        if not parts and not missing:
+        days, whole = self.days_never_requested, self.days_wholly_never_requested
+        if not days and not missing and not self.never_requested:
             return "Every interval of the range was requested and walked to completion."
+        parts = []
+        if days:
+            part = days - whole
+            how = (
+                f"{whole:,} wholly, {part:,} in part"
+                if whole and part
+                else ("in part" if part else "wholly")
+            )
+            n = self.never_requested
+            parts.append(
+                f"{days:,} dataset-day{'s' if days != 1 else ''} never requested ({how}; "
+                f"{n:,} interval{'s' if n != 1 else ''} in all)"
+            )
         text = "; ".join([*parts, walked]) + "."
         return text[:1].upper() + text[1:]
 

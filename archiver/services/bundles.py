@@ -135,8 +135,8 @@ def coverage_lines(result: BundleResult, limit: int = 20) -> list[str]:
         )
     if result.at_ending:
         out.append(
-            "Walked, received at the previous chunk's ending (the server's `ending` "
-            "is shown inclusive):"
+            "Walked, received at the previous chunk's ending (the archive shows the server's "
+            "answers include the interval a request ends at):"
         )
         out += [f"  {g}" for g in result.at_ending[:limit]]
     return out

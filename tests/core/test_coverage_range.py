@@ -61,13 +61,14 @@ def test_every_day_of_the_range_is_listed(archives, capsys, ending):
         # the rest of that day was never requested
         assert "received at the previous chunk's ending" in out
         assert last == (
-            "6 dataset-days never requested; 190 more intervals never requested on partly "
-            "requested days; every requested interval was walked to completion."
+            "8 dataset-days never requested (6 wholly, 2 in part; 766 intervals in all); "
+            "every requested interval was walked to completion."
         )
     else:
         assert "received at the previous chunk's ending" not in out
         assert last == (
-            "8 dataset-days never requested; every requested interval was walked to completion."
+            "8 dataset-days never requested (wholly; 768 intervals in all); every requested "
+            "interval was walked to completion."
         )
 
 
@@ -99,8 +100,8 @@ def test_json_lists_never_requested_days(archives, capsys, ending):
     at_ending = 1 if ending == "inclusive" else 0
     assert third["walked"] == third["walked_at_previous_ending"] == at_ending
     assert third["never_requested"] == 96 - at_ending
-    assert doc["days_never_requested"] == 1 + (ending == "exclusive")
-    assert doc["verdict"].startswith(f"{1 + (ending == 'exclusive')} dataset-day")
+    assert doc["days_never_requested"] == 2  # 2025-02-03 wholly or (inclusive) in part
+    assert doc["verdict"].startswith("2 dataset-days never requested")
     # every interval of the range is counted once, as requested or never requested
     assert all(d["requested"] + d["never_requested"] == 96 for d in doc["days"])
 

@@ -154,7 +154,8 @@ def test_one_archive_gives_the_same_figures_everywhere(
     rows = [cov.table.verticalHeaderItem(r).text() for r in range(cov.table.rowCount())]
     seg_row = rows.index(SEG)
     cells = [cov.table.item(seg_row, c).text() for c in range(cov.table.columnCount())]
-    shown = sum(_n(x) for c in cells for x in re.findall(r"[\d,]*\d", c))
+    # a cell: the day's records, first ("268 · 25/96 walked" when part of it is walked)
+    shown = sum(_n(m.group()) for c in cells if (m := re.match(r"[\d,]*\d", c)))
     assert shown == sum(c.records for c in cov.cells.values() if c.dataset == SEG)
     assert shown == truth["records"], cells
     assert "received at the previous chunk's ending" in cov.table.item(seg_row, 0).toolTip()
