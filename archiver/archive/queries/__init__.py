@@ -9,8 +9,9 @@ that is the seam a server-backed team archive will plug into next.
 
 The modules are named for what they answer:
 
-- :mod:`.browse`: dataset streams, columns, record windows and ids, a row's versions
-- :mod:`.interactions`: interactions by id or text, their segments and trace steps
+- :mod:`.browse`: dataset streams, columns, record windows and ids, a row's versions, a
+  stream's archived span
+- :mod:`.interactions`: interactions by id or text, counted, their segments and trace steps
 - :mod:`.audit`: the audit log, unfinished runs, chain heads, the last unattended run
 - :mod:`.coverage`: what the archive shows it holds, per dataset and day
 - :mod:`.bundle`: an audit bundle's scope: rows, names, custody and the archive's facts

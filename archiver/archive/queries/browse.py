@@ -103,6 +103,22 @@ def _stream(db: Source, stream: str) -> int:
     return stream_id(db.conn, dataset, dtype, create=False) or -1
 
 
+def archived_span(db: Source, stream: str) -> tuple[str, str] | None:
+    """The first and the last own interval (YYYYMMDDHHmm, or day YYYYMMDD) of the
+    stream's records, or None when it holds none (an index probe at each end)."""
+    sid = _stream(db, stream)
+    lo = db.conn.execute(
+        """SELECT min(interval_start) FROM records WHERE stream_id=? AND interval_start > ''""",
+        (sid,),
+    ).fetchone()[0]
+    if not lo:
+        return None
+    hi = db.conn.execute(
+        "SELECT max(interval_start) FROM records WHERE stream_id=?", (sid,)
+    ).fetchone()[0]
+    return str(lo), str(hi)
+
+
 # -- record windows -----------------------------------------------------------------------
 def first_records(
     db: Source, stream: str, after: tuple[str, int] | None, limit: int

@@ -64,6 +64,7 @@ class Row:
     page_sha256: str
     received_at: str
     conflict: bool
+    interval: str = ""  # its own interval (YYYYMMDDHHmm)
 
 
 @dataclass
@@ -143,7 +144,7 @@ def segment_counts(db: Source, scope: BundleScope) -> SegmentCounts:
     return SegmentCounts(n_int, unplaced, [(k, n) for k, n in intervals])
 
 
-_COLUMNS = """r.record_id, r.row_key, r.page_id, r.conflict,
+_COLUMNS = """r.record_id, r.row_key, r.page_id, r.conflict, r.interval_start,
               p.sha256 AS page_sha256, p.received_at"""
 
 
@@ -170,6 +171,7 @@ def _rows(conn: sqlite3.Connection, dataset: str, sql: str, params: list[Any]) -
                 r["page_sha256"],
                 r["received_at"],
                 bool(r["conflict"]),
+                r["interval_start"],
             )
         )
     out.sort(

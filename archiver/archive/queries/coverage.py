@@ -8,10 +8,29 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from archiver.archive import coverage as cov
-from archiver.archive.coverage import DayCoverage, Reading
+from archiver.archive.coverage import (
+    AT_ENDING,
+    NEVER_REQUESTED,
+    STATE_WORDS,
+    DayCoverage,
+    Reading,
+    spans,
+)
 from archiver.archive.queries.reader import Source
 
-__all__ = ["DayCoverage", "Reading", "day_coverage", "gaps", "last_done_end", "server_reading"]
+__all__ = [
+    "AT_ENDING",
+    "NEVER_REQUESTED",
+    "STATE_WORDS",
+    "DayCoverage",
+    "Reading",
+    "day_coverage",
+    "gaps",
+    "last_done_end",
+    "server_reading",
+    "spans",
+    "stream_states",
+]
 
 
 def day_coverage(
@@ -38,6 +57,14 @@ def server_reading(db: Source, dataset: str | None = None) -> Reading:
 def gaps(db: Source, datasets: Iterable[str], first: datetime, last: datetime) -> list[str]:
     """Interval ranges of [first, last] no finished walk covers, per dataset, with why."""
     return cov.gaps(db.conn, datasets, first, last)
+
+
+def stream_states(
+    db: Source, dataset: str, first: datetime, last: datetime
+) -> dict[datetime, tuple[str, str]]:
+    """Every 15-minute interval of [first, last] of the dataset's 15-minute stream with its
+    state and why (see :func:`archiver.archive.coverage.stream_states`)."""
+    return cov.stream_states(db.conn, dataset, first, last)
 
 
 def last_done_end(db: Source, dataset: str, dataset_type: str, filter: str) -> datetime | None:

@@ -19,6 +19,21 @@ def has_records(db: Source, dataset: str) -> bool:
     return row is not None
 
 
+def interaction_count(db: Source) -> int:
+    """Interactions in the archive (archiver.counts.INTERACTIONS): distinct
+    INTERACTION_ID values among the 15-minute interactionSegments records."""
+    if "INTERACTION_ID" not in values.table_columns(db.conn, "interactionSegments"):
+        return 0
+    sid = stream_id(db.conn, "interactionSegments", "interval", create=False) or -1
+    (n,) = db.conn.execute(
+        f"""SELECT count(DISTINCT v."INTERACTION_ID") FROM
+            {values.table("interactionSegments")} v
+            CROSS JOIN records r ON r.record_id = v.record_id WHERE r.stream_id = ?""",
+        (sid,),
+    ).fetchone()
+    return int(n)
+
+
 def find_interactions(db: Source, text: str, limit: int = 200) -> list[tuple[str, str, int]]:
     """(interaction id, first segment start day, segments) whose id starts with ``text``
     (an index lookup); when none does, those whose values contain it."""

@@ -1,6 +1,7 @@
 """The review screens' connection (Browse, Row history, Interactions, Coverage, the Audit
 tab, the Download tab's resume banner): one read-only :class:`ArchiveReader` whose methods
-are the questions of :mod:`.browse`, :mod:`.interactions`, :mod:`.audit` and coverage.
+are the questions of :mod:`.browse`, :mod:`.interactions` and :mod:`.audit` (Coverage's grid
+asks services.archive.coverage).
 Cheap queries only; bulk work runs in the GUI's workers, each on its own reader."""
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 from array import array
 from collections.abc import Sequence
 
-from archiver.archive import coverage as cov
 from archiver.archive.queries import audit, browse, interactions, pulls
 from archiver.archive.queries.audit import AuditEntry, ChainHead
 from archiver.archive.queries.browse import RecordRow, Version, parse_stream, stream_name
@@ -42,6 +42,10 @@ class ArchiveReader(Reader):
     def columns(self, stream: str) -> list[tuple[str, str]]:
         """(name, type) of every column the dataset has had, in API order."""
         return browse.columns(self, stream)
+
+    def archived_span(self, stream: str) -> tuple[str, str] | None:
+        """The first and the last own interval of the stream's records (None: it holds none)."""
+        return browse.archived_span(self, stream)
 
     # -- record windows -------------------------------------------------------------------
     def first_records(
@@ -84,6 +88,10 @@ class ArchiveReader(Reader):
     def has_records(self, dataset: str) -> bool:
         return interactions.has_records(self, dataset)
 
+    def interaction_count(self) -> int:
+        """Interactions in the archive (archiver.counts.INTERACTIONS)."""
+        return interactions.interaction_count(self)
+
     def find_interactions(self, text: str, limit: int = 200) -> list[tuple[str, str, int]]:
         return interactions.find_interactions(self, text, limit)
 
@@ -91,11 +99,7 @@ class ArchiveReader(Reader):
         """(segments by SEGMENT_NUMBER, workflow trace steps by start time), latest versions."""
         return interactions.interaction(self, interaction_id)
 
-    # -- coverage and audit ---------------------------------------------------------------
-    def coverage(self, detail: bool = False) -> list[cov.DayCoverage]:
-        """Per dataset stream and day: requested, walked, pending, … (archive/coverage.py)."""
-        return cov.day_coverage(self.conn, detail=detail)
-
+    # -- audit ---------------------------------------------------------------------------
     def audit_log(self) -> list[AuditEntry]:
         """Every audit entry, newest first."""
         return audit.audit_log(self)
