@@ -1,4 +1,7 @@
-"""Arguments shared by several subcommands, and terminal-safe output."""
+"""Arguments shared by several subcommands, and terminal-safe output.
+
+Light on purpose (the grammar imports it: see archiver.cli.grammar): what a command does
+is imported when it runs."""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ from typing import Any, TextIO
 from platformdirs import user_data_path
 
 from archiver.api.tenant import Tenant
-from archiver.api.transport import trust_context
 from archiver.datasets import UnknownDatasetError, resolve_name
 from archiver.files import private_dir
 from archiver.safetext import safe
@@ -78,6 +80,8 @@ def tenant(args: argparse.Namespace) -> Tenant:
             args.base_url, args.ca_bundle, getattr(args, "allow_insecure_http", False)
         )
     if t.ca_bundle:
+        from archiver.api.transport import trust_context  # the HTTP stack: only when used
+
         trust_context(t.ca_bundle)  # an unreadable bundle is a usage error, said at once
     return t
 
