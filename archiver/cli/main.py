@@ -43,7 +43,9 @@ def _main(argv: Sequence[str] | None) -> int:
 
     if args.command != "gui":  # the desktop app writes its own log
         logs.setup("cli")
-    log.info("archiver %s (version %s)", logs.redact_argv(words), __version__)
+    #: the command as the logs and the audit log record it (secret-like values hidden)
+    args.command_line = "archiver " + logs.redact_argv(words)
+    log.info("%s (version %s)", args.command_line, __version__)
     code = _dispatch(args)
     log.info("archiver %s: exit code %d", command_name(args), code)
     return code

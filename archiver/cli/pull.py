@@ -11,7 +11,6 @@ import threading
 import time
 from typing import Any
 
-from archiver import logs
 from archiver.api import NotReadyPolicy
 from archiver.api.limits import Limits
 from archiver.api.retry import RetryPolicy
@@ -116,13 +115,12 @@ def _open(args: argparse.Namespace) -> PullEngine:
         limits=Limits(args.max_body_mb, args.request_deadline, args.max_pages_per_chunk),
         unattended=args.unattended,
     )
-    command = "archiver " + logs.redact_argv(sys.argv[1:] if sys.argv[1:] else ["pull"])
     return pulls.open_engine(
         common.archive_path(args),
         tenant,
         creds,
         options,
-        command=command,
+        command=args.command_line,
         create_dirs=args.create_dirs,
     )
 

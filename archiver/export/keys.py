@@ -302,14 +302,21 @@ def _store(
     return SigningIdentity(key, cert, key_path, cert_path, given)
 
 
+def tighten_files(d: Path) -> None:
+    """A key file made 0644 by an earlier version becomes 0600 (and the app's own key
+    folder 0700) whenever the key is looked at, even without its passphrase."""
+    if (d / KEY_FILE).exists():
+        tighten(d / KEY_FILE)
+    if d == default_dir():
+        tighten(d, PRIVATE_DIR)
+
+
 def load(directory: Path | None = None) -> SigningIdentity:
     d = directory or default_dir()
     key_path, cert_path = d / KEY_FILE, d / CERT_FILE
     if not key_path.exists() or not cert_path.exists():
         raise FileNotFoundError(f"No signing key in {d}")
-    tighten(key_path)  # a key file made 0644 by an earlier version becomes 0600
-    if d == default_dir():
-        tighten(d, PRIVATE_DIR)
+    tighten_files(d)
     passphrase = _passphrase(create=False)
     try:
         key = serialization.load_pem_private_key(key_path.read_bytes(), passphrase)

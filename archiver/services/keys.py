@@ -25,6 +25,7 @@ from archiver.export.keys import (
     local_certificates,
     parse_fingerprint,
     parse_subject,
+    tighten_files,
 )
 from archiver.export.keys import create as _create
 from archiver.export.trust import SIGNER, TSA, TrustedCert, TrustError
@@ -74,6 +75,7 @@ def show(directory: Path | None = None) -> KeyInfo:
     certs = local_certificates(d)
     if not certs or not (d / KEY_FILE).exists() or current_certificate(d) is None:
         raise FileNotFoundError(f"No signing key in {d}")
+    tighten_files(d)
     cert = certs[0][0]
     return KeyInfo(
         cert.subject.rfc4514_string(),

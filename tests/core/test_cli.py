@@ -1,4 +1,5 @@
-"""The command line, run as a real subprocess."""
+"""The command line: a simulator served by a real process until it is stopped, and the desktop
+app's own process; everything else in-process (tests/clitools.run_cli)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,12 @@ import sys
 import requests
 
 from archiver import __version__
+from tests.clitools import run_cli
 
 
 def test_version():
-    out = subprocess.run(
-        [sys.executable, "-m", "archiver", "--version"], capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == f"archiver {__version__}"
+    out = run_cli("--version")
+    assert out.code == 0 and out.stdout.strip() == f"archiver {__version__}"
 
 
 def test_simulate_prints_url_and_serves():
@@ -56,12 +56,7 @@ def test_simulate_reports_a_busy_port():
     )
     try:
         port = proc.stdout.readline().strip().rsplit(":", 1)[1]
-        out = subprocess.run(
-            [sys.executable, "-m", "archiver", "simulate", "--port", port],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        out = run_cli("simulate", "--port", port)
         assert out.returncode == 1 and "Choose another --port" in out.stderr
     finally:
         proc.terminate()
