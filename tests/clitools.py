@@ -12,6 +12,7 @@ Every call also checks the exit code against the codes the command's ``--help`` 
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import os
@@ -135,3 +136,29 @@ def run_cli(
             f"not list ({sorted(listed or ())}): {result.err[-500:]}"
         )
     return result
+
+
+def commands() -> dict[tuple[str, ...], argparse.ArgumentParser]:
+    """Every command that runs, by its words, discovered from the parser: ("pull",),
+    ("keys", "show"), … (a group such as ``keys`` is not one: its actions are)."""
+    found: dict[tuple[str, ...], argparse.ArgumentParser] = {}
+
+    def walk(words: tuple[str, ...], parser: argparse.ArgumentParser) -> None:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            found[words] = parser
+            return
+        for name, sub in subs[0].choices.items():
+            walk((*words, name), sub)
+
+    walk((), build_parser())
+    return found
+
+
+def command_words() -> list[tuple[str, ...]]:
+    return list(commands())
+
+
+def group_words() -> list[tuple[str, ...]]:
+    """The top level and every group of actions (keys, trust, schedule)."""
+    return [(), *sorted({w[:1] for w in commands() if len(w) > 1})]

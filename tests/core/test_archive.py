@@ -287,7 +287,7 @@ def test_export_parquet_partitioned(archive, tmp_path):
     assert all(str(t) == "string" for t in table.schema.types)
 
 
-def test_export_datasetrun_cli(archive, tmp_path):
+def test_export_dataset_cli(archive, tmp_path):
     out = tmp_path / "x.jsonl"
     res = run_cli(
         "export-dataset",

@@ -78,7 +78,16 @@ def test_pull_iso_bounds_and_daily(sim, tmp_path):
     arc = tmp_path / "a.sqlite3"
     out = run_cli(
         *pull_args(
-            sim, arc, "--dataset", "agent", "--daily", "--from", "20250201", "--to", "2025-02-02"
+            sim,
+            arc,
+            "--dataset",
+            "agent",
+            "--dataset-type",
+            "daily",
+            "--from",
+            "20250201",
+            "--to",
+            "2025-02-02",
         )
     )
     assert out.returncode == 0, out.stderr

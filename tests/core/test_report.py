@@ -631,3 +631,46 @@ def test_a_render_process_reports_its_failure(archive, tmp_path):
     finally:
         workers.close()
     assert _render_workers() == []
+
+
+def test_keys_create_subject_names_the_signer_everywhere(archive_copy, tmp_path):
+    """`keys create --subject` is the signer the cover, bag-info.txt and `archiver verify`
+    name (not `CN=Archiver audit signer (user@host)`); `keys show` reads it without the
+    key's passphrase."""
+    subject = "CN=Compliance Office,O=Example Ltd,C=GB"
+    kd = tmp_path / "k"
+    made = run_cli("keys", "create", "--subject", subject, "--key-dir", kd, env=KEY)
+    assert made.code == 0, made.stderr
+    assert f"Subject: {subject}" in made.stdout
+    no_passphrase = {
+        "ARCHIVER_KEY_PASSPHRASE": None,
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
+    shown = run_cli("keys", "show", "--key-dir", kd, env=no_passphrase)
+    assert shown.code == 0, shown.stderr
+    assert f"Subject: {subject}" in shown.stdout and "SHA-256 fingerprint: " in shown.stdout
+    out = run_cli(
+        "export", "--archive", archive_copy, "--key-dir", kd, "--from", "202502010400",
+        "--to", "202502010445", "--out", tmp_path / "b", env=KEY,
+    )  # fmt: skip
+    assert out.code == 0, out.stderr
+    cover = _flat(PdfReader(tmp_path / "b" / "data" / "report.pdf").pages[0].extract_text())
+    assert subject in cover and "Archiver audit signer" not in cover
+    assert f"Signer-Subject: {subject}" in (tmp_path / "b" / "bag-info.txt").read_text()
+    verified = run_cli("verify", tmp_path / "b", "--key-dir", kd)
+    assert verified.code == 0 and f"Signer: {subject}" in verified.stdout
+
+
+@pytest.mark.parametrize(
+    ("subject", "says"),
+    [
+        ("Compliance Office", "not a distinguished name"),
+        ("O=Example Ltd", "names no CN"),
+        ("CN=x,C=GBR", "not a distinguished name"),
+        ("CN=", "not a distinguished name"),
+    ],
+)
+def test_keys_create_refuses_a_subject_that_names_no_signer(tmp_path, subject, says):
+    out = run_cli("keys", "create", "--subject", subject, "--key-dir", tmp_path / "k", env=KEY)
+    assert out.code == 2 and says in out.stderr, out.stderr
+    assert not (tmp_path / "k").exists()
