@@ -105,7 +105,9 @@ def verify(v: argparse.ArgumentParser) -> None:
         "signer is trusted: the local signing key (current or retired), a certificate of the "
         "trust store (archiver trust), or the one given with --expect-fingerprint.",
     )
-    v.add_argument("bundle", type=Path, metavar="BUNDLE")
+    v.add_argument(
+        "bundle", type=Path, metavar="BUNDLE", help="the bundle: its directory or its zip"
+    )
     v.add_argument(
         "--expect-fingerprint",
         type=_fingerprint,

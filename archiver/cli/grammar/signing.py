@@ -100,7 +100,12 @@ def trust(t: argparse.ArgumentParser) -> None:
         "first. With --tsa ROOT.pem: trust a root certificate for timestamp authorities "
         "(never for signers).",
     )
-    add.add_argument("target", nargs="?", metavar="CERT|BUNDLE")
+    add.add_argument(
+        "target",
+        nargs="?",
+        metavar="CERT|BUNDLE",
+        help="a certificate (PEM or DER), or a bundle directory or zip (its signer.pem)",
+    )
     add.add_argument(
         "--tsa",
         type=Path,
@@ -128,5 +133,9 @@ def trust(t: argparse.ArgumentParser) -> None:
         "(as `archiver trust list` shows it; colons optional). The local signing key's "
         "certificates cannot be removed: they are always trusted.",
     )
-    rm.add_argument("fingerprint", metavar="FINGERPRINT")
+    rm.add_argument(
+        "fingerprint",
+        metavar="FINGERPRINT",
+        help="the certificate's SHA-256 fingerprint (hex, colons optional, any case)",
+    )
     _key_dir(rm)
