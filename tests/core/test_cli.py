@@ -231,3 +231,12 @@ def test_a_group_alone_prints_its_actions_with_help():
     for action in ("show", "create", "import"):
         assert re.search(rf"^    {action}\s", out.stdout, re.M), out.stdout
     assert isinstance(build_parser(), argparse.ArgumentParser)
+
+
+def test_a_code_the_help_does_not_list_fails_the_test(monkeypatch, tmp_path):
+    """tests/clitools.run_cli checks every exit code against the command's --help."""
+    from archiver.cli import archive_cmds
+
+    monkeypatch.setattr(archive_cmds, "run_checkpoint", lambda args: 5)
+    with pytest.raises(AssertionError, match="exit code 5, which its --help does not list"):
+        run_cli("checkpoint", "--archive", tmp_path / "a.sqlite3")
