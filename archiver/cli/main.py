@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -70,6 +71,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("archiver: interrupted", file=sys.stderr)
         return CANCELLED
+    except BrokenPipeError:  # `archiver … | head`: the reader has gone, nothing to say
+        _discard_stdout()
+        return FAILED
     except Exception as exc:  # a clear message instead of a traceback (--debug shows it)
         log.exception("archiver %s: unexpected error", command_name(args))
         if args.debug:
@@ -80,6 +84,18 @@ def _dispatch(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return FAILED
+
+
+def _discard_stdout() -> None:
+    """Point standard output at the null device, so that the interpreter's flush at exit
+    does not fail on the closed pipe a second time (with a traceback)."""
+    try:
+        fd = common.raw_stream(sys.stdout).fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (in-process tests)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -147,3 +147,23 @@ def test_the_version_is_read_on_first_use():
     assert archiver.__version__ == archiver._version()
     with pytest.raises(AttributeError):
         archiver.no_such_attribute  # noqa: B018
+
+
+def test_a_reader_that_goes_away_is_no_error(tmp_path):
+    """`archiver trust list | head -0`: the pipe closes before the command writes; it ends
+    quietly (exit 1), without a traceback or an "unexpected error"."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "archiver", "trust", "list", "--key-dir", str(tmp_path)],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_quiet_env(),
+            cwd=ROOT,
+            timeout=60,
+        )
+    finally:
+        os.close(write)
+    assert out.returncode == 1 and out.stderr == "", out.stderr
