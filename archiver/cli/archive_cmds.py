@@ -7,8 +7,10 @@ import getpass
 import json
 import sqlite3
 import sys
+from datetime import UTC, datetime, time
 
 from archiver.cli import common, monitor
+from archiver.counts import LATEST, RECORDS
 from archiver.credentials import (
     NO_KEYRING_ADVICE,
     CredentialError,
@@ -19,7 +21,7 @@ from archiver.datasets import UnknownDatasetError
 from archiver.exitcodes import FAILED, OK, USAGE
 from archiver.services import archive as archive_service
 from archiver.services import checkpoints
-from archiver.timerange import RangeError, parse_bound
+from archiver.timerange import RangeError, parse_day
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -82,8 +84,8 @@ def run_backup(args: argparse.Namespace) -> int:
 
 def run_export_dataset(args: argparse.Namespace) -> int:
     try:
-        start = parse_bound(args.start, is_end=False, daily=True).date() if args.start else None
-        end = parse_bound(args.end, is_end=True, daily=True).date() if args.end else None
+        start = parse_day(args.start, is_end=False) if args.start else None
+        end = parse_day(args.end, is_end=True) if args.end else None
         n = archive_service.export_dataset(
             common.archive_path(args),
             args.dataset,
@@ -99,14 +101,20 @@ def run_export_dataset(args: argparse.Namespace) -> int:
         print(f"archiver export-dataset: {exc}", file=sys.stderr)
         return USAGE
     kind = "daily" if args.dataset_type == "daily" else "15-minute"
-    print(f"Exported {n:,} {kind} rows of {args.dataset} to {args.out}")
+    what = (RECORDS if args.versions == "all" else LATEST).of(n)
+    print(f"Exported {what} ({kind}) of {args.dataset} to {args.out}")
     return OK
 
 
 def run_coverage(args: argparse.Namespace) -> int:
     try:
-        start = parse_bound(args.start, is_end=False, daily=False) if args.start else None
-        end = parse_bound(args.end, is_end=True, daily=False) if args.end else None
+        start = end = None
+        if args.start:
+            start = datetime.combine(parse_day(args.start, is_end=False), time(0, 0), UTC)
+        if args.end:
+            end = datetime.combine(parse_day(args.end, is_end=True), time(23, 45), UTC)
+        if start and end and start > end:
+            raise RangeError("The start of the range is after its end.")
         report = archive_service.coverage(
             common.archive_path(args), dataset=args.dataset, start=start, end=end
         )
@@ -114,7 +122,15 @@ def run_coverage(args: argparse.Namespace) -> int:
         print(f"archiver coverage: {exc}", file=sys.stderr)
         return USAGE
     if args.json:
-        doc = {"ending_reading": report.readings, "days": [d.as_dict() for d in report.days]}
+        doc = {
+            "range": report.range_text(),
+            "ending_reading": report.readings,
+            "days": [d.as_dict() for d in report.days],
+            "not_walked": report.not_walked,
+            "days_never_requested": report.days_never_requested,
+            "never_requested": report.never_requested,
+            "verdict": report.verdict(),
+        }
         print(json.dumps(doc, indent=2))
         return OK
     if not report.days:
@@ -128,45 +144,48 @@ _COVERAGE_HEAD = (
     "dataset",
     "type",
     "day",
+    "state",
     "requested",
     "walked",
     "pending",
     "not entitled",
     "failed",
     "unfinished",
+    "never requested",
     "with rows",
     "empty",
-    "rows",
+    "records",
 )
 
 
 def _print_coverage(report: archive_service.CoverageReport) -> None:
+    print(
+        f"Coverage of {report.range_text()}, per UTC day in 15-minute intervals (daily "
+        "streams: days); records: every version whose own interval lies on the day."
+    )
     table: list[tuple[str, ...]] = [_COVERAGE_HEAD]
     for d in report.days:
         counts = (d.requested, d.walked, d.pending, d.not_entitled, d.failed, d.unfinished)
-        more = (d.with_rows, d.empty, d.rows)
-        table.append((d.dataset, d.dataset_type, d.day, *(f"{n:,}" for n in counts + more)))
+        more = (d.never_requested, d.with_rows, d.empty, d.records)
+        table.append(
+            (d.dataset, d.dataset_type, d.day, d.state_words, *(f"{n:,}" for n in counts + more))
+        )
     widths = [max(len(r[i]) for r in table) for i in range(len(_COVERAGE_HEAD))]
     for r in table:
         cells = (
-            c.ljust(w) if i < 3 else c.rjust(w)
+            c.ljust(w) if i < 4 else c.rjust(w)
             for i, (c, w) in enumerate(zip(r, widths, strict=True))
         )
-        print("  ".join(cells))
+        print("  ".join(cells).rstrip())
     print()
     for name, text in report.readings.items():
         print(f"{name}: the server's reading of an interval `ending`: {text}")
-    notes = [
-        f"{d.dataset} {d.day}: {m}" for d in report.days for m in d.messages if d.state != "done"
-    ]
+    notes = report.notes()
     for n in notes[:20]:
         print("  " + n)
-    missing = report.not_walked
-    print(
-        f"{missing:,} requested intervals not walked."
-        if missing
-        else "Every requested interval was walked to completion."
-    )
+    if len(notes) > 20:
+        print(f"  … and {len(notes) - 20} more notes (--json lists every day)")
+    print(report.verdict())
 
 
 def run_login(args: argparse.Namespace) -> int:

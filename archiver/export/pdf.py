@@ -36,6 +36,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from archiver.counts import INTERACTIONS, LATEST, RECORDS
 from archiver.export import derive
 from archiver.export.scope import Interaction
 from archiver.resources import resource
@@ -163,6 +164,9 @@ def styles() -> dict[str, ParagraphStyle]:
             spaceAfter=2,
         ),
         "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9),
+        "gap": ParagraphStyle(
+            "gap", parent=base, fontName="DejaVu-Bold", fontSize=7.5, leading=9, textColor="#b71c1c"
+        ),
         "toc": ParagraphStyle("toc", parent=base, fontSize=9, leading=12),
     }
 
@@ -183,6 +187,7 @@ class ReportMeta:
     custody: list[dict[str, str]] = field(default_factory=list)
     scope: str = ""  # Scope.describe()
     scope_short: str = ""  # the running header's form
+    versions: str = "latest"  # latest | all: which records the bundle holds
 
 
 # -- cells and tables ---------------------------------------------------------------------------
@@ -487,6 +492,8 @@ def interaction_story(
     who = " · ".join(
         x for x in (first.get("FIRST_LAST_NAME", ""), first.get("INTERACTION_SUBJECT", "")) if x
     )
+    for note in it.gaps:  # rows of a stated coverage gap: kept, and marked here
+        head.append(Paragraph(rich("Coverage gap: " + note), st["gap"]))
     if who:
         head.append(line(who, st["small"]))
     if first.get("INTERACTION_NOTES"):
@@ -635,6 +642,11 @@ class Front:
     summary: derive.Summary = field(default_factory=derive.Summary)
     #: contents: (title, page, indent) — pages of later sections, filled in by the caller
     contents: list[tuple[str, str, int]] = field(default_factory=list)
+    #: intervals of the scope walked as the previous chunk's `ending` (coverage.AT_ENDING)
+    at_ending: list[str] = field(default_factory=list)
+    #: segment records of the bundle in a stated gap, and the interactions marked for it
+    segments_in_gaps: int = 0
+    marked: int = 0
 
 
 def cover_rows(f: Front) -> list[tuple[str, str]]:
@@ -644,7 +656,20 @@ def cover_rows(f: Front) -> list[tuple[str, str]]:
         "Complete: every 15-minute interval of the scope was walked to the end for both datasets (from the archive's coverage evidence)."
         if not gaps
         else f"{len(gaps)} gap(s): intervals of the scope that no finished walk covers; data for these may be missing from this bundle (listed below)."
-    ) + (f" Server's reading of an interval `ending`: {f.reading}." if f.reading else "")
+    )
+    if f.segments_in_gaps:
+        coverage += (
+            f" {RECORDS.of(f.segments_in_gaps, 'interactionSegments')} of this bundle lie in "
+            f"these gaps (rows the archive does hold); the pages of the "
+            f"{INTERACTIONS.of(f.marked)} they belong to say so."
+        )
+    if f.at_ending:
+        coverage += (
+            " Walked, received at the previous chunk's ending (the archive shows the server's "
+            "answers include the interval a request ends at): " + "; ".join(f.at_ending) + "."
+        )
+    coverage += f" Server's reading of an interval `ending`: {f.reading}." if f.reading else ""
+    held = LATEST if meta.versions == "latest" else RECORDS
     rows = [
         ("Bundle", meta.bundle_id),
         ("Generated", f"{meta.generated_at} (UTC) by archiver {meta.tool_version}"),
@@ -652,7 +677,8 @@ def cover_rows(f: Front) -> list[tuple[str, str]]:
         ("Scope", meta.scope),
         (
             "Contents",
-            f"{f.interactions:,} interactions; {f.segments:,} interactionSegments rows; {f.traces:,} workflowTrace rows",
+            f"{INTERACTIONS.of(f.interactions)}; {held.of(f.segments, 'interactionSegments')}; "
+            f"{held.of(f.traces, 'workflowTrace')}",
         ),
         (
             "Time zone",

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Generator
-from datetime import UTC, date, datetime
+from datetime import date, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimeZone
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateTimeEdit,
     QDialog,
     QFileDialog,
     QFormLayout,
@@ -31,6 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from archiver.counts import INTERACTIONS
+from archiver.gui import utctime
 from archiver.gui.errors import describe
 from archiver.gui.workers import Job, JobRunner
 from archiver.jobs import Cancel, Cancelled
@@ -43,17 +44,6 @@ from archiver.services.bundles import (
     Scope,
     ScopeError,
 )
-
-
-def _qdate(d: date) -> QDate:
-    return QDate(d.year, d.month, d.day)
-
-
-def _utc_time(edit: QDateTimeEdit) -> datetime:
-    """An edit's date and time as a UTC datetime (the edits show UTC)."""
-    d, t = edit.date(), edit.time()
-    return datetime(d.year(), d.month(), d.day(), t.hour(), t.minute(), tzinfo=UTC)
-
 
 ALLOW_EMPTY = "Write a bundle even if nothing archived is in scope"
 NOT_EXPORTED = "✗ Not exported: "
@@ -129,18 +119,17 @@ class ExportDialog(QDialog):
         self.job: Job | None = None
         #: the last bundle written (None until an export succeeds)
         self.bundle_result: BundleResult | None = None
-        today = date.today()
         #: the first and the last 15-minute interval in scope (UTC, both inclusive, as for
-        #: archiver export --from/--to); a day's setDate keeps 00:00 and 23:45
-        self.start = QDateTimeEdit(
-            QDateTime(_qdate(today.replace(day=1)), QTime(0, 0), QTimeZone.utc())
-        )
-        self.end = QDateTimeEdit(QDateTime(_qdate(today), QTime(23, 45), QTimeZone.utc()))
+        #: archiver export --from/--to); by default the archived range (a day's setDate
+        #: keeps the times)
+        self.start = utctime.utc_edit("exportStart")
+        self.end = utctime.utc_edit("exportEnd")
+        self.range_text = plain_label(name="exportRangeText")
+        self.local_hint = plain_label(name="exportLocalHint")
+        self.local_hint.setStyleSheet("color: #616161")
         for w in (self.start, self.end):
-            w.setCalendarPopup(True)
-            w.setDisplayFormat("yyyy-MM-dd HH:mm")
-            w.setTimeZone(QTimeZone.utc())
-            w.setToolTip("UTC, on a 15-minute mark (:00, :15, :30 or :45)")
+            w.dateTimeChanged.connect(self._show_range)
+        self.set_default_range()
         self.interactions = QLineEdit()
         self.interactions.setPlaceholderText("optional: interaction ids, comma separated")
         self.agent = QLineEdit()
@@ -174,7 +163,9 @@ class ExportDialog(QDialog):
         self.status = plain_label(name="exportStatus")
         form = QFormLayout()
         form.addRow("From (first interval, UTC)", self.start)
-        form.addRow("To (last interval, inclusive)", self.end)
+        form.addRow("To (last interval, UTC, included)", self.end)
+        form.addRow("", self.range_text)
+        form.addRow("", self.local_hint)
         form.addRow("Interactions", self.interactions)
         form.addRow("Agent", self.agent)
         form.addRow("Queue", self.queue)
@@ -200,6 +191,26 @@ class ExportDialog(QDialog):
         lay.addLayout(buttons)
         self.export_button.clicked.connect(self.start_export)
         self._show_signer()
+
+    def set_default_range(self) -> None:
+        """The archived range (the first and the last interval the archive holds
+        interactionSegments records of); today (UTC) when it holds none."""
+        span = bundles.archived_range(self.archive_path)
+        if span is None:
+            today = utctime.today_utc()
+            span = (today, today + timedelta(days=1) - timedelta(minutes=15))
+        utctime.set_edit(self.start, span[0])
+        utctime.set_edit(self.end, span[1])
+        self._show_range()
+
+    def _show_range(self) -> None:
+        first, last = utctime.edit_value(self.start), utctime.edit_value(self.end)
+        if first > last:
+            self.range_text.setText("The start is after the end.")
+            self.local_hint.setText("")
+            return
+        self.range_text.setText(utctime.range_text(first, last))
+        self.local_hint.setText(utctime.local_hint(first, last))
 
     def _show_signer(self) -> None:
         try:
@@ -227,8 +238,8 @@ class ExportDialog(QDialog):
         )
         channel = self.channel.currentText()
         return Scope(
-            _utc_time(self.start),
-            _utc_time(self.end),
+            utctime.edit_value(self.start),
+            utctime.edit_value(self.end),
             ids,
             self.agent.text().strip() or None,
             self.queue.text().strip() or None,
@@ -281,8 +292,14 @@ class ExportDialog(QDialog):
         gaps = (
             f" {len(result.gaps)} coverage gap(s) are stated in the bundle." if result.gaps else ""
         )
+        if result.marked:
+            gaps += (
+                f" {INTERACTIONS.of(result.marked)} with rows in a gap: kept, marked on "
+                "their pages."
+            )
         self.status.setText(
-            f"✓ Bundle {result.bundle_id} written to {result.path}: {result.interactions:,} interactions, report {result.pages:,} pages.{gaps}"
+            f"✓ Bundle {result.bundle_id} written to {result.path}: "
+            f"{bundles.contents_line(result)}.{gaps}"
             " Give the recipient the fingerprint above separately: it is how they know the bundle is yours."
         )
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from archiver.counts import INTERACTIONS
 from archiver.gui.empty import Placeholder
 from archiver.gui.errors import describe
 from archiver.gui.workers import Job, JobRunner
@@ -239,6 +240,10 @@ class InteractionPanel(QWidget):
         self._job: Job | None = None
         self._show_job: Job | None = None
         self._check_job: Job | None = None
+        #: interactions in the archive (archiver.counts.INTERACTIONS), from the last listing
+        self.total = 0
+        self.listed: tuple[str, int] = ("", -1)  # (search text, interactions listed)
+        self._count_job: Job | None = None
         self.query = QLineEdit()
         self.query.setObjectName("interactionSearch")
         self.query.setPlaceholderText("Interaction id, customer name, phone, queue… (Enter)")
@@ -344,15 +349,39 @@ class InteractionPanel(QWidget):
     def _found(self, text: str, rows: list[tuple[str, str, int]]) -> None:
         self.results.clear()
         for iid, day, n in rows:
-            item = QListWidgetItem(f"{iid}\n  {day} · {n} segment(s)")
+            item = QListWidgetItem(f"{iid}\n  {day} · {n} segment{'s' if n != 1 else ''}")
+            item.setToolTip(f"{n} segments: its latest interactionSegments records")
             item.setData(Qt.ItemDataRole.UserRole, iid)
             self.results.addItem(item)
+        self.listed = (text, len(rows))
         if not rows:
             self.hint.setText(no_match(text) if text else NO_SEGMENTS)
-        else:
-            what = f"matching “{text}”" if text else "latest first"
-            more = " (the first 200: narrow the search)" if len(rows) >= 200 else ""
-            self.hint.setText(f"{len(rows):,} interaction(s), {what}{more}. Pick one.")
+            return
+        more = " (the first 200: narrow the search)" if len(rows) >= 200 else ""
+        if text:
+            self.hint.setText(f"{INTERACTIONS.of(len(rows))} matching “{text}”{more}. Pick one.")
+            return
+        self.hint.setText(f"The latest {len(rows):,} interactions; counting all…")
+        path = self.archive_path()
+
+        def count(_cancel: Cancel) -> int:  # a scan of the index: after the list is shown
+            with ArchiveReader(path) as r:
+                return r.interaction_count()
+
+        job = Job(count, name="count interactions")
+        job.done.connect(lambda n: self._counted(len(rows), n))
+        self._count_job = job
+        self.runner.start(job)
+
+    def _counted(self, listed: int, total: int) -> None:
+        """The listing's hint with the archive's interactions (archiver.counts)."""
+        self.total = total
+        if self.listed != ("", listed):
+            return  # another search has replaced that listing
+        shown = f"the latest {listed:,} listed" if listed < total else "all listed"
+        self.hint.setText(
+            f"{INTERACTIONS.of(total)} in the archive, {shown}, latest first. Pick one."
+        )
 
     def show_interaction(self, interaction_id: str | None) -> None:
         """Load the interaction in a worker (the query scans the archive), then fill the views."""
@@ -385,6 +414,6 @@ class InteractionPanel(QWidget):
         self.timeline.set_items(timeline_items(segs, steps))
 
     def wait_jobs(self) -> None:
-        for job in (self._job, self._show_job, self._check_job):
+        for job in (self._job, self._show_job, self._check_job, self._count_job):
             if job:
                 job.wait()

@@ -80,8 +80,11 @@ def export_dataset(e: argparse.ArgumentParser) -> None:
         e,
         f"{HANDLERS}:run_export_dataset",
         exits.EXPORT_DATASET,
-        description="Write one dataset's archived rows, exact API strings, for a data "
-        "warehouse. 15-minute and daily rows are never mixed in one file.",
+        description="Rows of one dataset stream, exact API strings, for a data warehouse: the "
+        "latest records (the newest version of each row), or every record with --versions "
+        "all. 15-minute and daily rows are never mixed in one file. --from/--to select whole "
+        "ROW_DATE_UTC days: a time of day is refused, never widened to its day (00:00 for "
+        "--from and 23:45 for --to, the day's first and last interval, are accepted).",
     )
     add_archive(e)
     e.add_argument(
@@ -95,9 +98,16 @@ def export_dataset(e: argparse.ArgumentParser) -> None:
         "--from",
         dest="start",
         metavar="START",
-        help="first ROW_DATE_UTC day (YYYYMMDD or YYYY-MM-DD)",
+        help="first ROW_DATE_UTC day (YYYYMMDD or YYYY-MM-DD); whole days only: a time is "
+        "refused unless 00:00, never widened",
     )
-    e.add_argument("--to", dest="end", metavar="END", help="last ROW_DATE_UTC day, inclusive")
+    e.add_argument(
+        "--to",
+        dest="end",
+        metavar="END",
+        help="last ROW_DATE_UTC day, included; a time is refused unless 23:45 (the day's last "
+        "interval)",
+    )
     from archiver.export.warehouse import FORMATS  # only export-dataset's grammar needs it
 
     e.add_argument("--format", required=True, choices=FORMATS)
@@ -106,7 +116,7 @@ def export_dataset(e: argparse.ArgumentParser) -> None:
     )
     add_versions(
         e,
-        "the latest version per key (default) or every archived version",
+        "the latest record of each row (default) or every archived version",
         all_alias=True,
     )
     e.add_argument(
@@ -132,17 +142,33 @@ def coverage(c: argparse.ArgumentParser) -> None:
         c,
         f"{HANDLERS}:run_coverage",
         exits.COVERAGE,
-        description="Per dataset stream and UTC day, counted in 15-minute intervals (days for "
-        "daily streams): requested, walked to completion, pending (202), not entitled, failed, "
-        "unfinished, intervals with rows and intervals that came back empty; and the server's "
-        "reading of an interval `ending` as the archive's walks show it.",
+        description="Per dataset stream and UTC day of the range, counted in 15-minute "
+        "intervals (days for daily streams): the day's state, intervals requested, walked to "
+        "completion, pending (202), not entitled, failed, unfinished, never requested, "
+        "intervals with rows and intervals that came back empty, and the records (every "
+        "version) whose own interval lies on the day; and the server's reading of an interval "
+        "`ending` as the archive's walks show it. Every day of the range is listed, days never "
+        "requested included; the closing line counts them. --from/--to name whole UTC days: a "
+        "time of day is refused (never widened), except 00:00 for --from and 23:45 (a day's "
+        "last interval) for --to. Without them: from the first to the last day the archive "
+        "asked for.",
     )
     add_archive(c)
     c.add_argument(
         "--dataset", type=dataset_name, metavar="NAME", help="one dataset only (any case)"
     )
-    c.add_argument("--from", dest="start", metavar="START", help="first day (YYYYMMDD, YYYY-MM-DD)")
-    c.add_argument("--to", dest="end", metavar="END", help="last day, inclusive")
+    c.add_argument(
+        "--from",
+        dest="start",
+        metavar="START",
+        help="first UTC day (YYYYMMDD, YYYY-MM-DD); a time is refused unless 00:00",
+    )
+    c.add_argument(
+        "--to",
+        dest="end",
+        metavar="END",
+        help="last UTC day, included; a time is refused unless 23:45 (the day's last interval)",
+    )
     c.add_argument("--json", action="store_true", help="JSON instead of a table")
 
 
