@@ -16,6 +16,7 @@ from archiver.export.bundle import (
     BundleResult,
     EmptySelection,
     export_bundle,
+    preflight,
 )
 from archiver.export.redact import PROFILES
 from archiver.export.scope import SEGMENTS, Scope, ScopeError
@@ -72,13 +73,17 @@ def export(
     """Write a bundle (yields progress lines, returns the result). The signing key is the
     one given, or the local one (created on first use). ``cancel`` stops it with
     :class:`~archiver.jobs.Cancelled`, leaving nothing behind. A scope with nothing archived
-    raises EmptySelection (nothing written) unless ``allow_empty``. ``tsa``: an RFC 3161
+    raises EmptySelection (nothing written) unless ``allow_empty``; with no ``identity``
+    given, it is raised (like a refused request, BundleError) before the local key is
+    loaded, so that a key that cannot be used never hides an empty scope. ``tsa``: an RFC 3161
     timestamp authority's URL (default: ARCHIVER_TSA_URL, else no trusted time). The
     archive then records a checkpoint signed with the same key (services/checkpoints.py)."""
     try:
         url = tsa_url(tsa)
     except TimestampError as exc:
         raise BundleError(str(exc)) from None
+    if identity is None:
+        preflight(archive, scope, out, make_zip=make_zip, allow_empty=allow_empty)
     ident = identity or keys.load_or_create(key_dir)
     result = yield from export_bundle(
         archive,

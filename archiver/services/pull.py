@@ -28,7 +28,7 @@ from typing import Any
 
 from archiver.api import Credentials, NotReadyPolicy, Query, Tenant
 from archiver.api.client import check_connection as _check_connection
-from archiver.api.limits import Limits
+from archiver.api.limits import MAX_WORKERS, Limits
 from archiver.api.query import BULK_PAGE_SIZE, MAX_PAGE_SIZE
 from archiver.api.retry import RetryPolicy
 from archiver.archive.errors import StorageError
@@ -44,9 +44,6 @@ from archiver.system import lock as locks
 from archiver.system.lock import ArchiveBusy, ArchiveLock, LockInfo
 from archiver.timerange import RangeError, parse_bound, parse_lookback
 
-#: More workers only multiply the load on the API (and the memory a hostile server can
-#: make a run hold); the guide's rate limits are reached well before.
-MAX_WORKERS = 32
 #: The longest range one command may plan (about 3,650 day chunks per dataset).
 MAX_RANGE = timedelta(days=3653)
 MAX_RANGE_TEXT = "10 years"
