@@ -1,15 +1,19 @@
 """A realistic large archive, and the browser's reads on it through the real window.
 
-    python benchmarks/big_archive.py build --weeks 11 --out /tmp/big.sqlite3   # once, ~5M rows
+    python benchmarks/big_archive.py build --weeks 11 --out /tmp/big.sqlite3   # once, ~6.5M rows
     python benchmarks/big_archive.py measure --archive /tmp/big.sqlite3            # cold, warm
 
 The archive is built as the pull builds one: real pages (JSON bodies as the API sends them,
 compressed, hashed, chained) go through ``Archive.store_page`` — so the file is a valid,
-verifiable archive — with rows from the simulator's data model: several datasets a day
-(interactionSegments, workflowTrace and mpccdr of the same interactions, agent and queue
-intervals), and about 5 % of keys re-issued with a later COMMIT_TS and a changed value, so
-they hold two versions. Pages are generated and prepared (compressed, hashed) in worker
-processes, as the pull's workers prepare them; one writer stores them in groups.
+verifiable archive, its search index kept page by page as a pull keeps it — with rows from
+the simulator's data model: several datasets a day (interactionSegments, workflowTrace,
+mpccdr and the transcript of the same interactions, agent and queue intervals), and about
+5 % of keys re-issued with a later COMMIT_TS and a changed value, so they hold two
+versions. The transcript is served one row per message (the simulator's ``--shared-ids``
+reading), about 1.4 million messages over 11 weeks, with realistic chat text
+(benchmarks/chatter.py: the index is only as realistic as its words). Pages are generated
+and prepared (compressed, hashed) in worker processes, as the pull's workers prepare them;
+one writer stores them in groups.
 
 ``measure`` opens the real MainWindow on the archive in a fresh process, once after the
 file was dropped from the page cache (cold) and once again (warm), and times, with the event
@@ -25,9 +29,11 @@ loop idle between steps (it waits on the window's own signals, it does not spin)
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import multiprocessing as mp
 import os
+import random
 import re
 import subprocess
 import sys
@@ -41,10 +47,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from archiver.api.pages import Page
 from archiver.archive.store import Archive, Prepared, prepare
 from archiver.datasets import DATASETS
-from archiver.simulator.data import INTERVAL, DataModel
+from archiver.simulator.data import INTERVAL, DataModel, iso_z
+from benchmarks.chatter import Chatter
 from archiver.timerange import Chunk
 
-DATASET_MIX = ("interactionSegments", "workflowTrace", "mpccdr", "agent", "queue")
+DATASET_MIX = ("interactionSegments", "workflowTrace", "mpccdr", "transcript", "agent", "queue")
 FIRST_DAY = datetime(2025, 1, 1, tzinfo=UTC)
 REISSUED_SHARE = 0.05
 PAGE = 200
@@ -67,7 +74,7 @@ def _model_pair(rows_per_interval: int) -> tuple[DataModel, DataModel]:
 #: ids (agents, queues, workflows, the account) stay, so names still resolve.
 ROW_IDENTITY = frozenset(
     "ROW_ID INTERACTION_SEGMENT_ID INTERACTION_ID XFER_LOC_INTERACTION_ID WORKFLOWSESSION_ID "
-    "WORKFLOWSESSION_INTERACTIONID UPDATEHISTORYITEM_ID CDR_ID CALL_ID".split()
+    "WORKFLOWSESSION_INTERACTIONID UPDATEHISTORYITEM_ID CDR_ID CALL_ID TRANSCRIPT_ID".split()
 )
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 
@@ -122,6 +129,78 @@ def _walk(
     return chunk, out
 
 
+_chatter: Chatter | None = None
+
+
+def _transcript_day(model: DataModel, start: datetime) -> list[tuple[dict[str, str], int, int]]:
+    """The day's transcript messages as first served, one row per message: (row with the
+    text left out, message number, messages in the chat). Chats (and sms) have a transcript,
+    three calls in ten too; 2 to 8 messages each."""
+    out = []
+    t = start
+    while t < start + timedelta(days=1):
+        for it in model.interactions(t):
+            rnd = random.Random(f"transcript {it.id}")
+            if it.channel == "email" or (it.channel == "phone" and rnd.random() < 0.7):
+                continue
+            n = rnd.randint(2, 8)
+            end = it.segments[-1]["END_TIME"]
+            commit = datetime.fromisoformat(end) + timedelta(seconds=rnd.randint(60, 1200))
+            row = {
+                "TRANSCRIPT_ID": f"00d0{hashlib.sha256(it.id.encode()).hexdigest()[:22]}",
+                "INTERACTION_ID": it.id,
+                "ROW_DATE_UTC": t.isoformat()[:10],
+                "STARTTIME_UTC": iso_z(t),
+                "ACCOUNT_ID": model.account_id,
+                "COMMIT_TS": iso_z(commit, ms=True),
+                "CHANNEL": it.channel,
+                "AGENT_ID": it.segments[0]["USER_ID"],
+                "LANGUAGE": rnd.choice(["en", "en", "en", "fr", "es"]),
+                "PARTICIPANT_COUNT": "2",
+                "MESSAGE_COUNT": str(n),
+                "START_TIME": iso_z(it.start),
+                "END_TIME": end,
+            }
+            for k in range(n):
+                rid = hashlib.sha256(f"{it.id} {k}".encode()).hexdigest()[:32]
+                out.append(({"ROW_ID": rid, **row}, k, n))
+        t += INTERVAL
+    return out
+
+
+def transcript_walks(
+    base: int, per_interval: int, weeks: int
+) -> list[tuple[Chunk, list[tuple[Page, Prepared]]]]:
+    """The transcript of weekday ``base`` of each week: the first week's chats with dates
+    moved and identities made distinct, and new text every week (so the index meets new
+    messages, as a real one does); about 5 % of messages re-issued later with another
+    MESSAGE_COUNT."""
+    global _chatter
+    if _chatter is None:
+        _chatter = Chatter()
+    first, _later = _model_pair(per_interval)
+    names = list(DATASETS["transcript"].column_names)
+    day = _transcript_day(first, FIRST_DAY + timedelta(days=base))
+    out = []
+    for w in range(weeks):
+        rows: list[list[str]] = []
+        reissued: list[list[str]] = []
+        chats: dict[str, list[str]] = {}
+        for row, k, n in day:
+            iid = row["INTERACTION_ID"]
+            if iid not in chats:
+                chats[iid] = _chatter.chat(random.Random(f"{iid} {w}"), n)
+            values = _shift(names, [chats[iid][k] if c == "TRANSCRIPT_TEXT" else row[c] for c in names], w)
+            rows.append(values)
+            if random.Random(f"{values[0]} late").random() < REISSUED_SHARE:
+                again = dict(zip(names, values, strict=True))
+                again["COMMIT_TS"] = iso_z(FIRST_DAY + timedelta(days=3650), ms=True)
+                again["MESSAGE_COUNT"] = str(int(again["MESSAGE_COUNT"]) + 7)
+                reissued.append([again[c] for c in names])
+        out.append(_walk("transcript", base + 7 * w, rows + reissued))
+    return out
+
+
 def day_walks(
     task: tuple[int, str, int, int],
 ) -> list[tuple[Chunk, list[tuple[Page, Prepared]]]]:
@@ -130,6 +209,8 @@ def day_walks(
     changed value). The model generates the first week; later weeks are that week's rows
     with dates moved and row identities made distinct (generating is the slow part)."""
     base, dataset, per_interval, weeks = task
+    if dataset == "transcript":
+        return transcript_walks(base, per_interval, weeks)
     first, later = _model_pair(per_interval)
     ds = DATASETS[dataset]
     names = list(ds.column_names)

@@ -10,7 +10,7 @@ import json
 import os
 import sqlite3
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from archiver.archive.rekey import (
     query_ending,
 )
 from archiver.archive.schema import migrate
+from archiver.archive.searchindex import SearchIndex, rebuild
 from archiver.timerange import DAILY, Chunk, utc_now
 
 
@@ -106,6 +107,8 @@ class Archive:
         #: page bodies zlib-compressed (their SHA-256 is over the bytes as received)
         self.compress = compress
         self.records = RecordWriter(self.conn)
+        #: the search index, kept as pages are stored (derived state: searchindex.py)
+        self.search = SearchIndex(self.conn)
         self._schemas: dict[str, str] = {}
         #: key rules each stream has given up (see keys.py); loaded once, kept in step
         self._abandoned = abandoned_rules(self.conn)
@@ -161,6 +164,19 @@ class Archive:
 
     def _audit(self, event: str, details: dict[str, Any], run_id: str | None) -> str:
         return auditlog.append(self.conn, event, details, run_id)
+
+    # -- the search index -------------------------------------------------------------------
+    def rebuild_search_index(self) -> Iterator[tuple[str, int]]:
+        """Recreate the search index from the records in one transaction (yields (dataset,
+        records) as each is done; closing the generator early undoes it all) and record it
+        in the audit log."""
+        done: dict[str, int] = {}
+        with self.transaction():
+            for dataset, n in rebuild(self.conn):
+                done[dataset] = n
+                yield dataset, n
+            self._audit("search index rebuilt", {"records": done}, None)
+        self.search = SearchIndex(self.conn)
 
     # -- runs -----------------------------------------------------------------------------
     def start_run(self, run_id: str, tenant: str, params: dict[str, Any], params_hash: str) -> None:
@@ -365,6 +381,7 @@ class Archive:
                 chunk, page.column_names, page.records, ids, page_id, regroup=fell_back
             )
             self._check_schema(chunk.dataset, page.columns, page_id)
+            self.search.after_page(chunk.dataset, page_id, page.column_names)
             at_end, outside = (0, 0)
             if not chunk.daily:
                 at_end, outside = ending_evidence(

@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 
 from archiver.archive.hashing import canonical_record
-from archiver.archive.triggers import create_triggers
+from archiver.archive.triggers import create_triggers, is_values_table
 from archiver.datasets import DATASETS
 
 #: Columns looked up by value (an interaction's rows), indexed in their dataset's table.
@@ -48,6 +48,13 @@ def table_columns(conn: sqlite3.Connection, dataset: str) -> list[str]:
     """The value columns of a dataset's table, in order ([] when there is none yet)."""
     rows = conn.execute(f"PRAGMA table_info({table(dataset)})").fetchall()
     return [r[1] for r in rows if r[1] != "record_id"]
+
+
+def stored_names(conn: sqlite3.Connection, dataset: str) -> dict[str, str]:
+    """API column name → the column of the dataset's values table that holds it. Code that
+    names a values column in SQL of its own (the search index) asks here, never spells the
+    API name itself."""
+    return {name: name for name in table_columns(conn, dataset)}
 
 
 def natural_columns(dataset: str) -> tuple[str, ...]:
@@ -190,6 +197,8 @@ def create_record_values_view(conn: sqlite3.Connection) -> None:
     for (name,) in conn.execute(
         "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'vals\\_%' ESCAPE '\\'"
     ).fetchall():
+        if not is_values_table(name):
+            continue  # a dataset's search index (archive/searchindex.py)
         dataset = name[len("vals_") :]
         cols = table_columns(conn, dataset)
         pairs = ", ".join(f"'{c.replace(chr(39), chr(39) * 2)}', {quote(c)}" for c in cols)

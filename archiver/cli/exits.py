@@ -18,6 +18,7 @@ from archiver.exitcodes import (
     EMPTY,
     FAILED,
     KEY_UNUSABLE,
+    NO_HITS,
     NOT_ENTITLED,
     OK,
     PARTIAL,
@@ -234,6 +235,34 @@ SCHEDULE_REMOVE = ExitCodes(
     )
 )
 SCHEDULE_STATUS = ExitCodes(((OK, "the status is printed"),))
+SEARCH = ExitCodes(
+    (
+        (OK, "hits found and listed"),
+        (
+            FAILED,
+            "the search index does not cover the archive yet (run `archiver index rebuild`), "
+            "or the search could not be recorded in the archive's access log (nothing shown)",
+        ),
+        (
+            USAGE,
+            "a query that cannot be read (the message points at the position of the problem), "
+            "a bad --from/--to or --dataset, an archive that cannot be read",
+        ),
+        (NO_HITS, "the query found nothing"),
+    )
+)
+INDEX_REBUILD = ExitCodes(
+    (
+        (OK, "the search index is rebuilt"),
+        (FAILED, "the rebuild failed (the index stays as it was)"),
+        (USAGE, "the archive does not exist or cannot be read"),
+        (
+            BUSY,
+            "archive busy: a pull (or another rebuild) holds the archive's lock; nothing was done",
+        ),
+        (CANCELLED, "cancelled (Ctrl-C): the index stays as it was"),
+    )
+)
 GUI = ExitCodes(
     (
         (OK, "the app was closed"),

@@ -3,9 +3,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from archiver.archive import values
 from archiver.archive.compact import stream_id
-from archiver.archive.queries.reader import Source
+
+if TYPE_CHECKING:  # (the writer's search index reads INTERACTION_COLUMN: no import circle)
+    from archiver.archive.queries.reader import Source
+
+#: The column that names a record's interaction, per dataset: an interaction is an
+#: INTERACTION_ID (interactionSegments, mpccdr, transcript) or a
+#: WORKFLOWSESSION_INTERACTIONID (workflowTrace). Every other dataset's records stand alone.
+INTERACTION_COLUMN: dict[str, str] = {
+    "interactionSegments": "INTERACTION_ID",
+    "workflowTrace": "WORKFLOWSESSION_INTERACTIONID",
+    "mpccdr": "INTERACTION_ID",
+    "transcript": "INTERACTION_ID",
+}
 
 
 def has_records(db: Source, dataset: str) -> bool:
@@ -63,14 +77,15 @@ def interaction(
     db: Source, interaction_id: str
 ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """(segments by SEGMENT_NUMBER, workflow trace steps by start time), latest versions."""
-    segs = _latest_by(db, "interactionSegments", "INTERACTION_ID", interaction_id)
+    segs = _latest_by(db, "interactionSegments", interaction_id)
     segs.sort(key=lambda s: (int(s.get("SEGMENT_NUMBER") or 0), s.get("END_TIME", "")))
-    steps = _latest_by(db, "workflowTrace", "WORKFLOWSESSION_INTERACTIONID", interaction_id)
+    steps = _latest_by(db, "workflowTrace", interaction_id)
     steps.sort(key=lambda s: s.get("UPDATEHISTORYITEM_STARTTIME", ""))
     return segs, steps
 
 
-def _latest_by(db: Source, dataset: str, column: str, value: str) -> list[dict[str, str]]:
+def _latest_by(db: Source, dataset: str, value: str) -> list[dict[str, str]]:
+    column = INTERACTION_COLUMN[dataset]
     if column not in values.table_columns(db.conn, dataset):
         return []
     sid = stream_id(db.conn, dataset, "interval", create=False) or -1
