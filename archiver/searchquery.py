@@ -177,7 +177,9 @@ def _value(query: str, i: int, field: str | None, field_at: int) -> _Token:
     if field is None and word in OPERATORS:
         return _Token("op", word, i, m.end())
     if '"' == query[m.end() : m.end() + 1]:
-        raise QueryError("a quote inside a word: put the phrase in quotes of its own", query, m.end())
+        raise QueryError(
+            "a quote inside a word: put the phrase in quotes of its own", query, m.end()
+        )
     star = word.find("*")
     if star >= 0 and star != len(word) - 1:
         raise QueryError("* only ends a word (a prefix): cancel*", query, i + star)
@@ -284,7 +286,9 @@ class _Parser:
                 raise self.error("this ( is not closed", tok.position)
             self.at += 1
             if inner is None:
-                raise self.error("date: applies to the whole query: put it outside ( )", tok.position)
+                raise self.error(
+                    "date: applies to the whole query: put it outside ( )", tok.position
+                )
             return inner
         self.at += 1
         return self.term(tok)
@@ -307,9 +311,11 @@ class _Parser:
             what = "this phrase" if tok.kind == "phrase" else "this word"
             raise self.error(f"{what} holds no letter or digit to look for", tok.position)
         return Term(
-            text, tok.field, tok.prefix, tok.kind == "phrase", tok.field_position
-            if tok.field
-            else tok.position
+            text,
+            tok.field,
+            tok.prefix,
+            tok.kind == "phrase",
+            tok.field_position if tok.field else tok.position,
         )
 
     def dataset(self, tok: _Token, text: str) -> str:
@@ -322,7 +328,9 @@ class _Parser:
 
     def date(self, tok: _Token) -> None:
         if self.depth:
-            raise self.error("date: applies to the whole query: put it outside OR and NOT", tok.field_position)
+            raise self.error(
+                "date: applies to the whole query: put it outside OR and NOT", tok.field_position
+            )
         if self.first is not None or self.last is not None:
             raise self.error("date: is given twice: give one range", tok.field_position)
         first_text, sep, last_text = tok.text.partition("..")

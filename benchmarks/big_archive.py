@@ -48,8 +48,8 @@ from archiver.api.pages import Page
 from archiver.archive.store import Archive, Prepared, prepare
 from archiver.datasets import DATASETS
 from archiver.simulator.data import INTERVAL, DataModel, iso_z
-from benchmarks.chatter import Chatter
 from archiver.timerange import Chunk
+from benchmarks.chatter import Chatter
 
 DATASET_MIX = ("interactionSegments", "workflowTrace", "mpccdr", "transcript", "agent", "queue")
 FIRST_DAY = datetime(2025, 1, 1, tzinfo=UTC)
@@ -190,7 +190,9 @@ def transcript_walks(
             iid = row["INTERACTION_ID"]
             if iid not in chats:
                 chats[iid] = _chatter.chat(random.Random(f"{iid} {w}"), n)
-            values = _shift(names, [chats[iid][k] if c == "TRANSCRIPT_TEXT" else row[c] for c in names], w)
+            values = _shift(
+                names, [chats[iid][k] if c == "TRANSCRIPT_TEXT" else row[c] for c in names], w
+            )
             rows.append(values)
             if random.Random(f"{values[0]} late").random() < REISSUED_SHARE:
                 again = dict(zip(names, values, strict=True))

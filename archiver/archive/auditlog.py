@@ -13,7 +13,7 @@ from typing import Any
 
 from archiver import __version__
 from archiver.archive.hashing import GENESIS, audit_entry_digest, canonical_json, chain_next
-from archiver.counts import LATEST, RECORDS, ROWS_RECEIVED, Term
+from archiver.counts import HITS, LATEST, RECORDS, ROWS_RECEIVED, Term
 from archiver.timerange import format_range, parse_api_bound, utc_now
 
 Details = Mapping[str, Any]
@@ -215,7 +215,28 @@ def _migrate(d: Details) -> str:
     return text
 
 
+def _search(d: Details) -> str:
+    """The access log's line for a search: what was asked, over what, and what it found."""
+    datasets = d.get("datasets")
+    where = f" in {', '.join(map(str, datasets))}" if isinstance(datasets, list) else ""
+    text = (
+        f"searched {str(d.get('query', '?'))!r}{where}, {d.get('range') or 'everything archived'}"
+    )
+    text += f": {_counted(HITS, d.get('hits', 0))}, {_counted(RECORDS, d.get('records', 0))}"
+    return text + (f" (via {d['via']})" if d.get("via") else "")
+
+
+def _index_rebuilt(d: Details) -> str:
+    per = d.get("records")
+    if not isinstance(per, Mapping):
+        return "search index rebuilt"
+    total = sum(v for v in per.values() if isinstance(v, int))
+    return f"search index rebuilt: {_counted(RECORDS, total)} indexed in {len(per)} datasets"
+
+
 _BY_EVENT: dict[str, Callable[[Details], str]] = {
+    "search": _search,
+    "search index rebuilt": _index_rebuilt,
     "pull started": _pull_started,
     "pull resumed": _pull_resumed,
     "pull finished": _pull_finished,

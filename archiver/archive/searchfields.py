@@ -107,7 +107,9 @@ def classify(dataset: str, column: str, declared_type: str, values: Sequence[str
         return "phone"
     if seen and all(_is_scalar(v) for v in seen):
         return NOT_INDEXED
-    if ("AGENT" in name or "USER" in words) and ({"ID", "NAME"} & set(words) or name.endswith("ID")):
+    if ("AGENT" in name or "USER" in words) and (
+        {"ID", "NAME"} & set(words) or name.endswith("ID")
+    ):
         return "agent"
     if "QUEUE" in name and ({"ID", "NAME"} & set(words) or name.endswith("QUEUEID")):
         return "queue"

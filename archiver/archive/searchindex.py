@@ -107,7 +107,9 @@ def _decide_from_page(
 ) -> list[Decision]:
     types, rows = _page_sample(conn, dataset, page_id)
     return [
-        Decision(c, classify(dataset, c, types.get(c, "string"), [r.get(c, "") for r in rows]), page_id)
+        Decision(
+            c, classify(dataset, c, types.get(c, "string"), [r.get(c, "") for r in rows]), page_id
+        )
         for c in columns
     ]
 
@@ -224,7 +226,9 @@ def state(conn: sqlite3.Connection, dataset: str) -> DatasetState:
     wanted = _indexed_columns(conn, dataset, found)
     have = _fts_columns(conn, dataset)
     if not wanted:
-        return DatasetState(dataset, True, have is None, "" if have is None else f"{dataset}: stray index")
+        return DatasetState(
+            dataset, True, have is None, "" if have is None else f"{dataset}: stray index"
+        )
     if have != wanted:
         return DatasetState(dataset, True, False, f"{dataset}: its index covers other columns")
     if not _triggers_present(conn, dataset):
@@ -366,7 +370,9 @@ def _check_dataset(conn: sqlite3.Connection, dataset: str) -> list[str]:
     for d in again:
         was = recorded.get(d.column)
         if was is None:
-            return [f"search index: {dataset}.{d.column} is not indexed as its values say ({d.field or 'not indexed'})"]
+            return [
+                f"search index: {dataset}.{d.column} is not indexed as its values say ({d.field or 'not indexed'})"
+            ]
         if (was.field, was.page_id) != (d.field, d.page_id):
             return [
                 f"search index: {dataset}.{d.column} is indexed as {was.field or 'not indexed'}, "
@@ -398,13 +404,17 @@ def _compare_words(conn: sqlite3.Connection, dataset: str, columns: list[str]) -
             f"INSERT INTO temp.search_check(rowid, {cols}) "
             f"SELECT record_id, {cols} FROM main.{values.table(dataset)}"
         )
-        conn.execute("CREATE VIRTUAL TABLE temp.search_check_words USING fts5vocab(temp, search_check, row)")
+        conn.execute(
+            "CREATE VIRTUAL TABLE temp.search_check_words USING fts5vocab(temp, search_check, row)"
+        )
         conn.execute(
             f"CREATE VIRTUAL TABLE temp.search_live_words USING fts5vocab(main, {values.quote(live)}, row)"
         )
         rows = _rows_differ(conn, live)
         if rows:
-            return [f"search index: {live} does not index the same {rows:,} row(s) as {dataset}'s values"]
+            return [
+                f"search index: {live} does not index the same {rows:,} row(s) as {dataset}'s values"
+            ]
         diff = conn.execute(
             """SELECT term FROM (SELECT term, doc, cnt FROM temp.search_live_words
                                  EXCEPT SELECT term, doc, cnt FROM temp.search_check_words)
@@ -414,7 +424,9 @@ def _compare_words(conn: sqlite3.Connection, dataset: str, columns: list[str]) -
         ).fetchall()
         if diff:
             words = ", ".join(repr(r[0]) for r in diff)
-            return [f"search index: {live} does not hold {dataset}'s words as its values do ({words}…)"]
+            return [
+                f"search index: {live} does not hold {dataset}'s words as its values do ({words}…)"
+            ]
         return []
     finally:
         conn.execute("DROP TABLE IF EXISTS temp.search_live_words")

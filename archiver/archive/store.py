@@ -10,7 +10,7 @@ import json
 import os
 import sqlite3
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,7 +166,7 @@ class Archive:
         return auditlog.append(self.conn, event, details, run_id)
 
     # -- the search index -------------------------------------------------------------------
-    def rebuild_search_index(self) -> Iterator[tuple[str, int]]:
+    def rebuild_search_index(self) -> Generator[tuple[str, int], None, None]:
         """Recreate the search index from the records in one transaction (yields (dataset,
         records) as each is done; closing the generator early undoes it all) and record it
         in the audit log."""

@@ -20,7 +20,9 @@ OPEN, CLOSE = "⟦", "⟧"
 
 
 def _bounds(args: argparse.Namespace) -> tuple[datetime | None, datetime | None]:
-    first = floor_interval(parse_bound(args.start, is_end=False, daily=False)) if args.start else None
+    first = (
+        floor_interval(parse_bound(args.start, is_end=False, daily=False)) if args.start else None
+    )
     last = floor_interval(parse_bound(args.end, is_end=True, daily=False)) if args.end else None
     if first and last and first > last:
         raise RangeError("The start of the range (--from) is after its end (--to).")
@@ -72,7 +74,9 @@ def run_search(args: argparse.Namespace) -> int:
 def _when(interval: str) -> str:
     """An own interval (YYYYMMDDHHmm, or a day YYYYMMDD) as printed: 2025-03-14 10:15 UTC."""
     if len(interval) >= 12:
-        return f"{interval[:4]}-{interval[4:6]}-{interval[6:8]} {interval[8:10]}:{interval[10:12]} UTC"
+        return (
+            f"{interval[:4]}-{interval[4:6]}-{interval[6:8]} {interval[8:10]}:{interval[10:12]} UTC"
+        )
     if len(interval) == 8:
         return f"{interval[:4]}-{interval[4:6]}-{interval[6:8]} (day)"
     return "no time"
@@ -103,12 +107,17 @@ def _print(
         return
     print(_summary(result))
     for hit, snippets in listed:
-        what = f"interaction {hit.interaction}" if hit.interaction else f"{hit.records[0][0]} record {hit.records[0][1]}"
+        what = (
+            f"interaction {hit.interaction}"
+            if hit.interaction
+            else f"{hit.records[0][0]} record {hit.records[0][1]}"
+        )
         datasets = ", ".join(hit.datasets)
         print(f"\n{_when(hit.newest)}  {what}  ({datasets}: {RECORDS.of(len(hit.records))})")
         for s in snippets:
             older = " (an earlier version)" if s.superseded else ""
-            print(f"    {s.dataset}{older}: {_marked(s.text, marks)}")
+            more = f" (and {s.same} more)" if s.same else ""
+            print(f"    {s.dataset}{older}: {_marked(s.text, marks)}{more}")
     if len(listed) < len(result.hits):
         print(f"\nThe newest {len(listed):,} of {len(result.hits):,} hits; --limit lists more.")
 
@@ -140,6 +149,7 @@ def _document(
                         "dataset": s.dataset,
                         "record_id": s.record_id,
                         "earlier_version": s.superseded,
+                        "same_text_records": s.same,
                         "text": _marked(s.text, marks),
                     }
                     for s in snippets

@@ -1,7 +1,9 @@
-"""Interaction review: an interaction's segments and workflow trace on one timeline."""
+"""Interaction review: an interaction's segments and workflow trace on one timeline, and
+its transcript messages in order."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,6 +44,13 @@ SEGMENT_COLUMNS = [
     ("Ended (UTC)", "END_TIME"),
     ("Transfer", "TRANSFER_LOCATION"),
     ("Completion", "COMPLETION_DISPLAY_NAME"),
+]
+#: the transcript's messages: the guide does not document its columns ("inspect
+#: columnHeaders"): the text, and where the tenant sends them, who and when
+TRANSCRIPT_COLUMNS = [
+    ("Message", "TRANSCRIPT_TEXT"),
+    ("Channel", "CHANNEL"),
+    ("Language", "LANGUAGE"),
 ]
 TRACE_COLUMNS = [
     ("Start (UTC)", "UPDATEHISTORYITEM_STARTTIME"),
@@ -230,6 +239,9 @@ def _fill(t: QTableWidget, columns: list[tuple[str, str]], rows: list[dict[str, 
             t.setItem(r, c, item)
 
 
+Loaded = tuple[str, list[dict[str, str]], list[dict[str, str]], list[dict[str, str]]]
+
+
 class InteractionPanel(QWidget):
     """The Interactions tab (archive only, offline)."""
 
@@ -243,6 +255,8 @@ class InteractionPanel(QWidget):
         #: interactions in the archive (archiver.counts.INTERACTIONS), from the last listing
         self.total = 0
         self.listed: tuple[str, int] = ("", -1)  # (search text, interactions listed)
+        #: the interaction whose details are shown ("" before the first)
+        self.shown = ""
         self._count_job: Job | None = None
         self.query = QLineEdit()
         self.query.setObjectName("interactionSearch")
@@ -259,6 +273,12 @@ class InteractionPanel(QWidget):
         self.timeline = Timeline()
         self.segments = _table(SEGMENT_COLUMNS, "segmentsTable")
         self.trace = _table(TRACE_COLUMNS, "traceTable")
+        self.transcript = _table(TRANSCRIPT_COLUMNS, "transcriptTable")
+        self.transcript.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.transcript.horizontalHeader().setStretchLastSection(False)
+        self.transcript.setWordWrap(True)
+        self.transcript_title = QLabel("<b>Transcript</b>")
+        self.transcript_title.setObjectName("transcriptTitle")
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
@@ -283,7 +303,16 @@ class InteractionPanel(QWidget):
         tl.addWidget(self.trace)
         tables.addWidget(seg_box)
         tables.addWidget(tr_box)
-        rl.addWidget(tables, 1)
+        ts_box = QWidget()
+        tsl = QVBoxLayout(ts_box)
+        tsl.setContentsMargins(0, 0, 0, 0)
+        tsl.addWidget(self.transcript_title)
+        tsl.addWidget(self.transcript)
+        below = QSplitter(Qt.Orientation.Vertical)
+        below.addWidget(tables)
+        below.addWidget(ts_box)
+        below.setSizes([300, 200])
+        rl.addWidget(below, 1)
         split = QSplitter()
         split.addWidget(left)
         split.addWidget(right)
@@ -390,9 +419,13 @@ class InteractionPanel(QWidget):
         path = self.archive_path()
         self.title.setText(f"Loading interaction {interaction_id}…")
 
-        def load(_cancel: Cancel) -> tuple[str, list[dict[str, str]], list[dict[str, str]]]:
+        def load(_cancel: Cancel) -> Loaded:
             with ArchiveReader(path) as r:
-                return (interaction_id, *r.interaction(interaction_id))
+                return (
+                    interaction_id,
+                    *r.interaction(interaction_id),
+                    r.transcript(interaction_id),
+                )
 
         job = Job(load, name="load interaction")
         job.done.connect(self._shown)
@@ -402,15 +435,27 @@ class InteractionPanel(QWidget):
         self._show_job = job
         self.runner.start(job)
 
-    def _shown(self, loaded: tuple[str, list[dict[str, str]], list[dict[str, str]]]) -> None:
-        interaction_id, segs, steps = loaded
+    def _shown(self, loaded: Loaded) -> None:
+        interaction_id, segs, steps, messages = loaded
         first = segs[0] if segs else {}
         who = first.get("FIRST_LAST_NAME", "")
-        self.title.setText(
-            f"<b>Interaction {interaction_id}</b> — {who} — {first.get('INTERACTION_SUBJECT', '')} · {len(segs)} segment(s), {len(steps)} workflow step(s)"
+        title = (  # archived text: escaped, it is shown as rich text
+            f"<b>Interaction {html.escape(interaction_id)}</b> — {html.escape(who)} — "
+            f"{html.escape(first.get('INTERACTION_SUBJECT', ''))} · {len(segs)} segment(s), "
+            f"{len(steps)} workflow step(s), {len(messages)} transcript message(s)"
         )
+        self.title.setText(title)
+        self.shown = interaction_id
         _fill(self.segments, SEGMENT_COLUMNS, segs)
         _fill(self.trace, TRACE_COLUMNS, steps)
+        _fill(self.transcript, TRANSCRIPT_COLUMNS, messages)
+        self.transcript.resizeRowsToContents()
+        self.transcript_title.setText(
+            f"<b>Transcript</b> ({len(messages)} message{'s' if len(messages) != 1 else ''}, "
+            "in the order the API delivered them)"
+            if messages
+            else "<b>Transcript</b> (none archived for this interaction)"
+        )
         self.timeline.set_items(timeline_items(segs, steps))
 
     def wait_jobs(self) -> None:

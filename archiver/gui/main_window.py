@@ -1,4 +1,5 @@
-"""The main window: tabs for Download, Browse, Interactions, Coverage and the Audit log."""
+"""The main window: tabs for Download, Browse, Search, Interactions, Coverage and the Audit
+log."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QToo
 
 from archiver import __version__
 from archiver.gui.audit import AuditPanel
-from archiver.gui.browse import BrowsePanel
+from archiver.archive.queries.review import ArchiveReader
+from archiver.gui.browse import BrowsePanel, RowDetailDialog
 from archiver.gui.bundles import ExportDialog, VerifyDialog
 from archiver.gui.connection import ConnectionDialog
 from archiver.gui.context import AppContext
@@ -19,6 +21,7 @@ from archiver.gui.coverage import CoveragePanel
 from archiver.gui.download import DownloadPanel
 from archiver.gui.errors import show_error
 from archiver.gui.interactions import InteractionPanel
+from archiver.gui.search import SearchPanel
 from archiver.gui.unattended import SelfTestDialog
 from archiver.resources import resource
 
@@ -47,12 +50,14 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("tabs")
         self.download = DownloadPanel(ctx, self.show_error)
         self.browse = BrowsePanel(lambda: self.ctx.archive_path, ctx.runner)
+        self.search = SearchPanel(lambda: self.ctx.archive_path, ctx.runner)
         self.interactions = InteractionPanel(lambda: self.ctx.archive_path, ctx.runner)
         self.coverage = CoveragePanel(lambda: self.ctx.archive_path)
         self.audit = AuditPanel(lambda: self.ctx.archive_path, ctx.runner)
         for w, title in (
             (self.download, "&Download"),
             (self.browse, "&Browse"),
+            (self.search, "&Search"),
             (self.interactions, "&Interactions"),
             (self.coverage, "C&overage"),
             (self.audit, "&Audit log"),
@@ -66,6 +71,8 @@ class MainWindow(QMainWindow):
         self._update_banner()
         self.tabs.currentChanged.connect(self._tab_changed)
         self.download.run_finished.connect(lambda _: self.refresh_views())
+        self.search.open_interaction.connect(self.open_interaction)
+        self.search.open_record.connect(self.open_record)
         self._restore()
         self.refresh_views()
         self.download.refresh_resumable()
@@ -119,7 +126,7 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self.self_test_action)
         help_menu.addAction(self.about_action)
-        for n in range(5):
+        for n in range(self.tabs.count()):
             act = QAction(self)
             act.setShortcut(QKeySequence(f"Alt+{n + 1}"))
             act.triggered.connect(lambda _=False, i=n: self.tabs.setCurrentIndex(i))
@@ -141,6 +148,25 @@ class MainWindow(QMainWindow):
             self.audit.refresh()
         elif w is self.interactions:
             self.interactions.refresh()
+        elif w is self.search:
+            self.search.refresh()
+
+    def open_interaction(self, interaction_id: str) -> None:
+        """Show an interaction (a search hit) on the Interactions tab."""
+        self.tabs.setCurrentWidget(self.interactions)
+        self.interactions.show_interaction(interaction_id)
+
+    def open_record(self, record_id: int) -> RowDetailDialog | None:
+        """Show a record of its own (a search hit of a dataset without interactions): its
+        row history."""
+        path = self.ctx.archive_path
+        if not path.exists():
+            return None
+        reader = ArchiveReader(path)
+        dlg = RowDetailDialog(reader, record_id, self)
+        dlg.finished.connect(lambda _r: reader.close())
+        dlg.open()
+        return dlg
 
     def refresh_views(self) -> None:
         """Reload what the archive shows. Coverage and the audit log reload when shown
@@ -216,7 +242,7 @@ class MainWindow(QMainWindow):
         self.download.stop()
         if self.self_test is not None:
             self.self_test.stop()
-        for panel in (self.browse, self.interactions, self.audit):
+        for panel in (self.browse, self.search, self.interactions, self.audit):
             panel.wait_jobs()
         self.browse.close_reader()
         self.audit.close_reader()

@@ -171,13 +171,27 @@ def new_marks() -> tuple[str, str]:
     return f"\x02{nonce}\x03", f"\x02/{nonce}\x03"
 
 
+#: a hit's matching records looked at for its snippets (newest first)
+SNIPPET_RECORDS = 12
+
+
 def snippets(
     path: Path, query: Query, hit: Hit, marks: tuple[str, str], most: int = 3
 ) -> list[Snippet]:
-    """The snippets of a hit's newest ``most`` matching records (a read: not logged again,
-    the search that found the hit was)."""
+    """Up to ``most`` different snippets of a hit's newest matching records (a read: not
+    logged again, the search that found the hit was)."""
+    return snippets_of(path, query, [hit], marks, most)[0]
+
+
+def snippets_of(
+    path: Path, query: Query, hits: Sequence[Hit], marks: tuple[str, str], most: int = 3
+) -> list[list[Snippet]]:
+    """:func:`snippets` of several hits, on one connection (a screen's worth at a time)."""
     with Reader(path) as r:
-        return q.snippets(r, query, hit.records[:most], marks)
+        return [
+            q.distinct(q.snippets(r, query, hit.records[:SNIPPET_RECORDS], marks), most)
+            for hit in hits
+        ]
 
 
 # -- rebuilding the index -----------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from archiver.archive import values
@@ -82,6 +83,50 @@ def interaction(
     steps = _latest_by(db, "workflowTrace", interaction_id)
     steps.sort(key=lambda s: s.get("UPDATEHISTORYITEM_STARTTIME", ""))
     return segs, steps
+
+
+#: a transcript column that numbers its messages, where a tenant's transcript has one (the
+#: guide documents none: the simulator's has none); otherwise the order received is used
+_SEQUENCE = re.compile(
+    r"(^|_)(SEQ|SEQUENCE|SEQ_NO|MESSAGE_(NUMBER|INDEX|SEQ|SEQUENCE|ORDER)|POSITION)$"
+)
+
+
+def transcript(db: Source, interaction_id: str) -> list[dict[str, str]]:
+    """The interaction's transcript messages in order, latest versions: by a sequence
+    column where the transcript has one (numerically), else in the order the API delivered
+    them (page, then position in the page; a re-issued message keeps its first place).
+    A transcript delivered as one row (the whole text) is one message here."""
+    column = INTERACTION_COLUMN["transcript"]
+    if column not in values.table_columns(db.conn, "transcript"):
+        return []
+    sid = stream_id(db.conn, "transcript", "interval", create=False) or -1
+    order = {
+        rid: (first_page, first_row)
+        for rid, first_page, first_row in db.conn.execute(
+            f"""SELECT r.record_id,
+                       (SELECT min(o.page_id) FROM records o
+                        WHERE o.stream_id = r.stream_id AND o.row_key = r.row_key),
+                       (SELECT o.row_index FROM records o
+                        WHERE o.stream_id = r.stream_id AND o.row_key = r.row_key
+                        ORDER BY o.page_id, o.row_index LIMIT 1)
+                FROM {values.table("transcript")} v
+                CROSS JOIN records r ON r.record_id = v.record_id
+                WHERE v.{values.quote(column)} = ? AND r.stream_id = ?
+                  AND NOT EXISTS (SELECT 1 FROM superseded x WHERE x.record_id = r.record_id)""",
+            (interaction_id, sid),
+        )
+    }
+    rows = values.fetch(db.conn, "transcript", list(order))
+    seq = next(
+        (c for c in values.table_columns(db.conn, "transcript") if _SEQUENCE.search(c)), None
+    )
+
+    def key(rid: int) -> tuple[int, int, int, int]:
+        n = rows[rid].get(seq, "") if seq else ""
+        return (0 if n.isdigit() else 1, int(n) if n.isdigit() else 0, *order[rid])
+
+    return [rows[rid] for rid in sorted(rows, key=key)]
 
 
 def _latest_by(db: Source, dataset: str, value: str) -> list[dict[str, str]]:

@@ -99,6 +99,10 @@ class ArchiveReader(Reader):
         """(segments by SEGMENT_NUMBER, workflow trace steps by start time), latest versions."""
         return interactions.interaction(self, interaction_id)
 
+    def transcript(self, interaction_id: str) -> list[dict[str, str]]:
+        """The interaction's transcript messages in order (latest versions)."""
+        return interactions.transcript(self, interaction_id)
+
     # -- audit ---------------------------------------------------------------------------
     def audit_log(self) -> list[AuditEntry]:
         """Every audit entry, newest first."""

@@ -19,7 +19,7 @@ from archiver.archive.compact import stream_ids
 from archiver.archive.queries.interactions import INTERACTION_COLUMN
 from archiver.archive.queries.reader import Source
 from archiver.datasets import DATASET_NAMES
-from archiver.searchquery import And, Node, Not, Or, Query, Term
+from archiver.searchquery import And, Node, Not, Query, Term
 from archiver.timerange import interval_key
 
 # -- compiling ----------------------------------------------------------------------------
@@ -145,7 +145,8 @@ def _matches(
     vals = values.table(dataset)
     pick = f"v.{values.quote(icol)}" if icol else "''"
     join = f"CROSS JOIN {vals} v ON v.record_id = r.record_id" if icol else ""
-    where, args = _range_sql(first, last)
+    where, bounds = _range_sql(first, last)
+    args: list[str | int] = list(bounds)
     if p.kind == MATCH:
         sql = f"""SELECT r.record_id, r.interval_start, {pick} FROM {fts} f
                   CROSS JOIN records r ON r.record_id = f.rowid {join}
@@ -222,6 +223,8 @@ class Snippet:
     interval: str
     text: str
     superseded: bool
+    #: other matching records of the hit whose snippet reads the same (not shown again)
+    same: int = 0
 
 
 def snippets(
@@ -241,9 +244,31 @@ def snippets(
         texts.update(_texts(db, dataset, ids, p, marks, words))
     info = _record_info(db, [rid for _d, rid in records])
     return [
-        Snippet(d, rid, info.get(rid, ("", False))[0], texts.get((d, rid), ""), info.get(rid, ("", False))[1])
+        Snippet(
+            d,
+            rid,
+            info.get(rid, ("", False))[0],
+            texts.get((d, rid), ""),
+            info.get(rid, ("", False))[1],
+        )
         for d, rid in records
     ]
+
+
+def distinct(found: Sequence[Snippet], most: int) -> list[Snippet]:
+    """The first ``most`` snippets whose dataset and text differ, each counting the others
+    that read the same (three segments with the same note are one line, "and 2 more")."""
+    kept: dict[tuple[str, str], Snippet] = {}
+    for s in found:
+        key = (s.dataset, s.text)
+        if key in kept:
+            k = kept[key]
+            kept[key] = Snippet(
+                k.dataset, k.record_id, k.interval, k.text, k.superseded, k.same + 1
+            )
+        elif len(kept) < most:
+            kept[key] = s
+    return list(kept.values())
 
 
 def _texts(
