@@ -11,8 +11,8 @@ from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QToolBar
 
 from archiver import __version__
-from archiver.gui.audit import AuditPanel
 from archiver.archive.queries.review import ArchiveReader
+from archiver.gui.audit import AuditPanel
 from archiver.gui.browse import BrowsePanel, RowDetailDialog
 from archiver.gui.bundles import ExportDialog, VerifyDialog
 from archiver.gui.connection import ConnectionDialog
