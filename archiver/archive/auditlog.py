@@ -223,6 +223,8 @@ def _search(d: Details) -> str:
         f"searched {str(d.get('query', '?'))!r}{where}, {d.get('range') or 'everything archived'}"
     )
     text += f": {_counted(HITS, d.get('hits', 0))}, {_counted(RECORDS, d.get('records', 0))}"
+    if d.get("counted") is False:
+        text += " shown before a newer search replaced it (not all counted)"
     return text + (f" (via {d['via']})" if d.get("via") else "")
 
 

@@ -102,16 +102,20 @@ def hit_title(hit: searching.Hit) -> str:
 
 
 class HitsModel(QAbstractListModel):
-    """A search's hits, newest first; each row's snippets are asked for
+    """A search's hits, newest first: its first hits as soon as they are found, then all of
+    them (appended: the first ones stay where they are). Each row's snippets are asked for
     (:attr:`snippets_wanted`) the first time the row is shown, and kept once read."""
 
     snippets_wanted = Signal()
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
+        self.query: searching.Query | None = None
+        self.hits: list[searching.Hit] = []
+        #: the whole result, once every hit is counted (None before)
         self.result: searching.SearchResult | None = None
         self.marks: tuple[str, str] = ("", "")
-        #: bumps with every new result: snippets read for an older one are dropped
+        #: bumps with every new search shown: snippets read for an older one are dropped
         self.generation = 0
         self._snippets: dict[int, list[searching.Snippet]] = {}
         self._wanted: set[int] = set()
@@ -120,17 +124,35 @@ class HitsModel(QAbstractListModel):
         self._asking.setInterval(0)
         self._asking.timeout.connect(self.snippets_wanted.emit)
 
-    def set_result(self, result: searching.SearchResult | None, marks: tuple[str, str]) -> None:
+    def set_first(
+        self, query: searching.Query | None, hits: list[searching.Hit], marks: tuple[str, str]
+    ) -> None:
+        """Show a new search's first hits (or nothing)."""
         self.beginResetModel()
-        self.result, self.marks = result, marks
+        self.query, self.hits, self.result, self.marks = query, list(hits), None, marks
         self.generation += 1
         self._snippets.clear()
         self._wanted.clear()
         self.endResetModel()
 
+    def set_result(self, result: searching.SearchResult | None, marks: tuple[str, str]) -> None:
+        """Show a whole result: the rows shown first stay, the rest are appended."""
+        if result is None:
+            self.set_first(None, [], marks)
+            return
+        shown = len(self.hits)
+        if marks != self.marks or result.hits[:shown] != self.hits:
+            self.set_first(result.query, [], marks)
+            shown = 0
+        self.result = result
+        rest = result.hits[shown:]
+        if rest:
+            self.beginInsertRows(QModelIndex(), shown, shown + len(rest) - 1)
+            self.hits.extend(rest)
+            self.endInsertRows()
+
     def hit(self, row: int) -> searching.Hit | None:
-        hits = self.result.hits if self.result else []
-        return hits[row] if 0 <= row < len(hits) else None
+        return self.hits[row] if 0 <= row < len(self.hits) else None
 
     def take_wanted(self, most: int = SNIPPET_BATCH) -> list[int]:
         """Rows shown without snippets, to read now (at most ``most``)."""
@@ -139,7 +161,7 @@ class HitsModel(QAbstractListModel):
         return rows
 
     def store(self, generation: int, rows: list[int], found: list[list[searching.Snippet]]) -> None:
-        """Snippets read for ``rows`` of result ``generation`` (dropped if it is not ours)."""
+        """Snippets read for ``rows`` of search ``generation`` (dropped if it is not ours)."""
         if generation != self.generation:
             return
         for row, snippets in zip(rows, found, strict=True):
@@ -151,7 +173,7 @@ class HitsModel(QAbstractListModel):
 
     # -- Qt model -------------------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() or self.result is None else len(self.result.hits)
+        return 0 if parent.isValid() else len(self.hits)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         hit = self.hit(index.row()) if index.isValid() else None
@@ -239,6 +261,7 @@ class SearchPanel(QWidget):
         self.runner = runner
         self._number = 0  # searches started; an answer to an older one is dropped
         self._jobs: list[Job] = []
+        self._running: Job | None = None  # the search being counted
         self.last_error = ""
         self.query = QLineEdit()
         self.query.setObjectName("searchQuery")
@@ -327,14 +350,18 @@ class SearchPanel(QWidget):
             self.search_now()
 
     def search(self) -> None:
-        """Run the query in the box (in a worker); the answer replaces the list unless a
-        newer search started meanwhile."""
+        """Run the query in the box (in a worker): its first hits are shown as soon as they
+        are found, then all of them are counted. A newer search stops this one (which logs
+        what it showed) and its answers are dropped."""
         self.debounce.stop()
         text = self.query.text()
         self._number += 1
         number = self._number
+        if self._running is not None:
+            self._running.cancel()
+            self._running = None
         if not text.strip():
-            self.model.set_result(None, ("", ""))
+            self.model.set_first(None, [], ("", ""))
             self._say(START_HINT)
             return
         try:  # a query that cannot be read is said at once, without a worker
@@ -350,15 +377,23 @@ class SearchPanel(QWidget):
         dataset = self.dataset.currentData()
         marks = searching.new_marks()
 
-        def work(_cancel: Cancel) -> searching.SearchResult:
-            return searching.search(
-                path, text, first=first, last=last, datasets=[dataset] if dataset else (), via="gui"
+        def work(cancel: Cancel) -> Any:
+            return searching.search_job(
+                path,
+                text,
+                cancel,
+                first=first,
+                last=last,
+                datasets=[dataset] if dataset else (),
+                via="gui",
             )
 
         job = Job(work, name="search")
+        job.yielded.connect(lambda top: self._first(number, top, marks))
         job.done.connect(lambda result: self._found(number, result, marks))
         job.failed.connect(lambda exc: self._failed(number, exc))
         self._say(f"Searching for “{text.strip()}”…")
+        self._running = job
         self._start(job)
 
     def _range(self) -> tuple[Any, Any]:
@@ -371,16 +406,26 @@ class SearchPanel(QWidget):
         self._jobs.append(job)
         self.runner.start(job)
 
+    def _first(self, number: int, top: searching.FirstResults, marks: tuple[str, str]) -> None:
+        if number != self._number:
+            return  # a newer search replaced this one
+        self.page.show_content()
+        self.model.set_first(top.query, top.hits, marks)
+        self.view.scrollToTop()
+        if top.hits:
+            more = "+" if len(top.hits) >= searching.FIRST else ""
+            self._say(f"{HITS.of(len(top.hits))}{more} so far, newest first; counting all…")
+
     def _found(self, number: int, result: searching.SearchResult, marks: tuple[str, str]) -> None:
         if number != self._number:
             return  # a newer search replaced this one
+        self._running = None
         self.page.show_content()
         self.model.set_result(result, marks)
         self.last_error = ""
         if not result.hits:
             self._say(f"Nothing found for “{result.query.text}”, {result.range_text()}.")
             return
-        self.view.scrollToTop()
         interactions = sum(1 for h in result.hits if h.interaction)
         others = len(result.hits) - interactions
         parts = f"{interactions:,} by interaction" + (
@@ -394,7 +439,8 @@ class SearchPanel(QWidget):
     def _failed(self, number: int, exc: BaseException) -> None:
         if number != self._number:
             return
-        self.model.set_result(None, ("", ""))
+        self._running = None
+        self.model.set_first(None, [], ("", ""))
         self._say(f"Search failed: {describe(exc)}", error=True)
 
     def _say(self, text: str, error: bool = False) -> None:
@@ -404,15 +450,15 @@ class SearchPanel(QWidget):
 
     def _read_snippets(self) -> None:
         rows = self.model.take_wanted()
-        result = self.model.result
-        if not rows or result is None:
+        query = self.model.query
+        if not rows or query is None:
             return
         generation, marks = self.model.generation, self.model.marks
-        hits = [result.hits[r] for r in rows]
+        hits = [self.model.hits[r] for r in rows]
         path = self.archive_path()
 
         def work(_cancel: Cancel) -> list[list[searching.Snippet]]:
-            return searching.snippets_of(path, result.query, hits, marks)
+            return searching.snippets_of(path, query, hits, marks)
 
         job = Job(work, name="search snippets")
         job.done.connect(lambda found: self.model.store(generation, rows, found))

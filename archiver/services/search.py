@@ -23,17 +23,20 @@ from archiver.archive.queries.reader import Reader
 from archiver.archive.queries.search import Found, Hit, Snippet
 from archiver.archive.store import Archive
 from archiver.datasets import resolve_names
-from archiver.jobs import Cancel
+from archiver.jobs import Cancel, Cancelled, drive
 from archiver.searchquery import Query, QueryError, parse
 from archiver.system import lock as locks
 from archiver.system.lock import ArchiveBusy
 from archiver.timerange import format_range
 
 __all__ = [
+    "FIRST",
     "ArchiveBusy",
+    "FirstResults",
     "Hit",
     "IndexNotReady",
     "NotRecorded",
+    "Query",
     "QueryError",
     "Rebuilt",
     "SearchResult",
@@ -43,7 +46,9 @@ __all__ = [
     "parse",
     "rebuild_index",
     "search",
+    "search_job",
     "snippets",
+    "snippets_of",
 ]
 
 #: the access log's event for a search (WAVE2: an audit entry per search)
@@ -102,6 +107,60 @@ def describe_range(first: datetime | None, last: datetime | None) -> str:
     return f"up to {last:%Y-%m-%d %H:%M} UTC (that interval included)"
 
 
+@dataclass(frozen=True)
+class FirstResults:
+    """The newest hits of a search, found before the rest are counted: what a screen shows
+    at once (the same hits, in the same order, as the first of the whole result)."""
+
+    query: Query
+    hits: list[Hit]
+
+
+#: the hits a search shows before it has counted them all
+FIRST = 20
+
+
+def search_job(
+    path: Path,
+    text: str,
+    cancel: Cancel,
+    *,
+    first: datetime | None = None,
+    last: datetime | None = None,
+    datasets: Sequence[str] = (),
+    via: str = "cli",
+    shown: int = FIRST,
+) -> Generator[FirstResults, None, SearchResult]:
+    """A search as a job: yields its newest ``shown`` hits as soon as they are found, then
+    counts every hit and records the search in the access log. Cancelled after its first
+    hits were shown, it records what it showed (``"counted": false``) before it stops.
+    Raises QueryError (a query that cannot be read, with the position), IndexNotReady,
+    NotRecorded, FileNotFoundError (no archive)."""
+    query = parse(text)
+    names = tuple(resolve_names(datasets)) if datasets else ()
+    start, end = q.narrowed(first, last, query)
+    with Reader(path) as r:
+        problems = q.index_problems(r)
+        if problems:
+            raise IndexNotReady(path, problems)
+        top = q.first_hits(r, query, shown, first=first, last=last, datasets=names or None)
+        yield FirstResults(query, top)
+        try:
+            cancel.check()
+            found = q.search(
+                r, query, first=first, last=last, datasets=names or None, cancel=cancel
+            )
+        except Cancelled:
+            partial = SearchResult(
+                query, start, end, names, Found(top, sum(len(h.records) for h in top))
+            )
+            _record(path, partial, via, counted=False)
+            raise
+    result = SearchResult(query, start, end, names, found)
+    _record(path, result, via)
+    return result
+
+
 def search(
     path: Path,
     text: str,
@@ -111,23 +170,15 @@ def search(
     datasets: Sequence[str] = (),
     via: str = "cli",
 ) -> SearchResult:
-    """Run ``text`` against the archive at ``path`` and record the search in its access
-    log. Raises QueryError (a query that cannot be read, with the position), IndexNotReady,
-    NotRecorded, FileNotFoundError (no archive)."""
-    query = parse(text)
-    names = tuple(resolve_names(datasets)) if datasets else ()
-    with Reader(path) as r:
-        problems = q.index_problems(r)
-        if problems:
-            raise IndexNotReady(path, problems)
-        found = q.search(r, query, first=first, last=last, datasets=names or None)
-    start, end = q.narrowed(first, last, query)
-    result = SearchResult(query, start, end, names, found)
-    _record(path, result, via)
-    return result
+    """Run ``text`` against the archive at ``path`` (every hit) and record the search in
+    its access log: :func:`search_job` to its end."""
+    job = search_job(path, text, Cancel(), first=first, last=last, datasets=datasets, via=via)
+    return drive(job)
 
 
-def _record(path: Path, result: SearchResult, via: str) -> None:
+def _record(path: Path, result: SearchResult, via: str, counted: bool = True) -> None:
+    """The search's access-log entry; ``counted`` False: it stopped (a newer search
+    replaced it) after showing its first hits, which are what it states."""
     details: dict[str, Any] = {
         "query": result.query.text,
         "from": result.first.isoformat() if result.first else None,
@@ -138,6 +189,8 @@ def _record(path: Path, result: SearchResult, via: str) -> None:
         "records": result.records,
         "via": via,
     }
+    if not counted:
+        details["counted"] = False
     try:
         with Archive(path) as a:
             a.audit(EVENT, details)

@@ -629,3 +629,50 @@ def test_a_search_that_cannot_be_logged_is_not_shown(archive, monkeypatch):
         searching.search(archive, "Bonjour")
     res = run_cli("search", "Bonjour", "--archive", archive)
     assert res.code == 1 and "not shown" in res.err and "⟦" not in res.out
+
+
+# -- the first hits, before every hit is counted ------------------------------------------
+@pytest.mark.parametrize("walk", [False, True], ids=["read whole", "walked newest first"])
+def test_the_first_hits_are_the_newest_of_all(shared, monkeypatch, walk):
+    """What a screen shows first is exactly the head of the whole answer, whether a
+    dataset's matches are read whole or its records walked newest first."""
+    monkeypatch.setattr(q, "READ_COST", 1e12 if walk else 0.0)
+    iid = _an_interaction(shared)
+    with Reader(shared) as r:
+        for text in (
+            "Bonjour",
+            "Done OR Bonjour",
+            '"anything else"',
+            "bonj*",
+            "dataset:agent",
+            "dataset:agent NOT channel:phone",
+            "dataset:transcript NOT Done",
+            f"interaction:{iid}",
+            "channel:chat date:202502010015..202502010030",
+        ):
+            query = parse(text)
+            whole = q.search(r, query).hits
+            for want in (1, 5, 20):
+                assert q.first_hits(r, query, want) == whole[:want], (text, want)
+        first = datetime(2025, 2, 1, 0, 15, tzinfo=UTC)
+        query = parse("dataset:interactionSegments OR Bonjour")
+        ranged = q.search(r, query, first=first, datasets=["transcript", "interactionSegments"])
+        assert (
+            q.first_hits(r, query, 7, first=first, datasets=["transcript", "interactionSegments"])
+            == ranged.hits[:7]
+        )
+
+
+def test_a_search_stopped_after_its_first_hits_logs_what_it_showed(archive):
+    from archiver.jobs import Cancel, Cancelled
+
+    cancel = Cancel()
+    job = searching.search_job(archive, "Bonjour OR Done", cancel, shown=5, via="gui")
+    top = next(job)
+    assert len(top.hits) == 5
+    cancel.set()  # a newer search replaces it
+    with pytest.raises(Cancelled):
+        next(job)
+    [entry] = _audit(archive, "search")
+    assert entry["counted"] is False and entry["hits"] == 5 and entry["via"] == "gui"
+    assert entry["records"] == sum(len(h.records) for h in top.hits)

@@ -43,7 +43,7 @@ def test_typing_searches_once_after_a_pause_in_a_worker(qtbot, sim, window_facto
     panel = w.search
     qtbot.keyClicks(panel.query, "Bonjour")
     assert panel.debounce.isActive()  # not yet: typing is still going on
-    qtbot.waitUntil(lambda: "hits" in panel.status.text(), timeout=15_000)
+    qtbot.waitUntil(lambda: "matching" in panel.status.text(), timeout=15_000)
     assert len(_searches(w.ctx.archive_path)) == 1  # one search for seven keystrokes
     [entry] = _searches(w.ctx.archive_path)
     assert entry["query"] == "Bonjour" and entry["via"] == "gui"
@@ -194,3 +194,19 @@ def test_escaped_interaction_title(qtbot, sim, window_factory):
     w = _window(window_factory, sim, SyncRunner(), ["interactionSegments"])
     w.interactions._shown(("x<i>", [{"FIRST_LAST_NAME": "<b>Eve</b>"}], [], []))
     assert "&lt;b&gt;Eve&lt;/b&gt;" in w.interactions.title.text()
+
+
+def test_the_first_hits_stay_when_the_rest_are_counted(qtmodeltester, qtbot, sim, window_factory):
+    w = _window(window_factory, sim, SyncRunner(), ["transcript"])
+    result = searching.search(w.ctx.archive_path, "dataset:transcript")
+    model = HitsModel()
+    marks = searching.new_marks()
+    model.set_first(result.query, result.hits[:3], marks)
+    qtmodeltester.check(model, force_py=True)
+    events = []
+    model.modelReset.connect(lambda: events.append("reset"))
+    model.rowsInserted.connect(lambda _p, a, b: events.append(("inserted", a, b)))
+    model.set_result(result, marks)
+    assert events == [("inserted", 3, len(result.hits) - 1)]
+    assert model.hits == result.hits
+    qtmodeltester.check(model, force_py=True)

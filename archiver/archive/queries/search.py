@@ -10,6 +10,7 @@ first. Every archived version of a record is searched.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,8 +20,9 @@ from archiver.archive.compact import stream_ids
 from archiver.archive.queries.interactions import INTERACTION_COLUMN
 from archiver.archive.queries.reader import Source
 from archiver.datasets import DATASET_NAMES
+from archiver.jobs import Cancel
 from archiver.searchquery import And, Node, Not, Query, Term
-from archiver.timerange import interval_key
+from archiver.timerange import DAILY, interval_key
 
 # -- compiling ----------------------------------------------------------------------------
 #: a plan is one of: nothing matches, everything matches, these match, all but these
@@ -135,33 +137,92 @@ def _range_sql(first: datetime | None, last: datetime | None) -> tuple[str, list
     )
 
 
+@dataclass(frozen=True)
+class Target:
+    """A dataset as one search asks it: its plan, and the names it is read by (looked up
+    once per search)."""
+
+    dataset: str
+    plan: Plan
+    fields: dict[str, list[str]]
+    icol: str | None  # the stored column of its interaction id (None: it has none)
+    fts: str  # its index table, quoted
+    vals: str  # its values table
+
+    def with_plan(self, p: Plan) -> Target:
+        return Target(self.dataset, p, self.fields, self.icol, self.fts, self.vals)
+
+
+def _target(db: Source, dataset: str, query: Query) -> Target:
+    fields = searchindex.fields(db.conn, dataset)
+    icol = values.stored_names(db.conn, dataset).get(INTERACTION_COLUMN.get(dataset, ""))
+    return Target(
+        dataset,
+        plan(query.expr, dataset, fields),
+        fields,
+        icol,
+        values.quote(searchindex.fts_table(dataset)),
+        values.table(dataset),
+    )
+
+
 def _matches(
-    db: Source, dataset: str, p: Plan, first: datetime | None, last: datetime | None
+    db: Source, t: Target, first: datetime | None, last: datetime | None
 ) -> Iterator[tuple[int, str, str]]:
     """(record id, own interval, interaction id or '') of the dataset's matching records."""
     conn = db.conn
-    icol = values.stored_names(conn, dataset).get(INTERACTION_COLUMN.get(dataset, ""))
-    fts = values.quote(searchindex.fts_table(dataset))
-    vals = values.table(dataset)
-    pick = f"v.{values.quote(icol)}" if icol else "''"
-    join = f"CROSS JOIN {vals} v ON v.record_id = r.record_id" if icol else ""
+    p = t.plan
+    pick = f"v.{values.quote(t.icol)}" if t.icol else "''"
+    join = f"CROSS JOIN {t.vals} v ON v.record_id = r.record_id" if t.icol else ""
     where, bounds = _range_sql(first, last)
     args: list[str | int] = list(bounds)
     if p.kind == MATCH:
-        sql = f"""SELECT r.record_id, r.interval_start, {pick} FROM {fts} f
+        sql = f"""SELECT r.record_id, r.interval_start, {pick} FROM {t.fts} f
                   CROSS JOIN records r ON r.record_id = f.rowid {join}
-                  WHERE f.{fts} MATCH ?{where}"""
+                  WHERE f.{t.fts} MATCH ?{where}"""
         yield from conn.execute(sql, [p.expr, *args])
         return
-    sids = [sid for (d, _t), sid in stream_ids(conn).items() if d == dataset]
+    sids = [sid for (d, _t), sid in stream_ids(conn).items() if d == t.dataset]
     marks = ",".join("?" * len(sids))
     sql = f"""SELECT r.record_id, r.interval_start, {pick} FROM records r {join}
               WHERE r.stream_id IN ({marks}){where}"""
     args = [*sids, *args]
     if p.kind == EXCEPT:
-        sql += f" AND r.record_id NOT IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)"
+        sql += f" AND r.record_id NOT IN (SELECT rowid FROM {t.fts} WHERE {t.fts} MATCH ?)"
         args.append(p.expr)
     yield from conn.execute(sql, args)
+
+
+def _searchable(
+    db: Source, query: Query, datasets: Sequence[str] | None
+) -> tuple[list[Target], list[str]]:
+    """Each dataset the query may find something in, and the datasets whose index is not
+    ready."""
+    out: list[Target] = []
+    unindexed: list[str] = []
+    for dataset in datasets or DATASET_NAMES:
+        st = searchindex.state(db.conn, dataset)
+        if not st.has_values:
+            continue
+        if not st.ready:
+            unindexed.append(dataset)
+            continue
+        t = _target(db, dataset, query)
+        if t.plan.kind != NOTHING:
+            out.append(t)
+    return out, unindexed
+
+
+Match = tuple[str, str, int]  # (own interval, dataset, record id): newest first when sorted
+
+
+def _hit(key: str, iid: str, recs: list[Match]) -> Hit:
+    recs.sort(reverse=True)
+    return Hit(key, iid or None, recs[0][0], tuple((d, r) for _i, d, r in recs))
+
+
+def _key(iid: str, rid: int) -> str:
+    return f"interaction {iid}" if iid else f"record {rid}"
 
 
 def search(
@@ -171,34 +232,231 @@ def search(
     first: datetime | None = None,
     last: datetime | None = None,
     datasets: Sequence[str] | None = None,
+    cancel: Cancel | None = None,
 ) -> Found:
     """Every hit of ``query`` in the range (first and last 15-minute interval, both
-    included; the query's own ``date:`` narrows it further) and datasets (None: all)."""
+    included; the query's own ``date:`` narrows it further) and datasets (None: all).
+    ``cancel`` is checked every few thousand records."""
     first, last = narrowed(first, last, query)
-    groups: dict[str, tuple[str, list[tuple[str, str, int]]]] = {}
+    groups: dict[str, tuple[str, list[Match]]] = {}
     count = 0
-    unindexed: list[str] = []
-    for dataset in datasets or DATASET_NAMES:
-        st = searchindex.state(db.conn, dataset)
-        if not st.has_values:
-            continue
-        if not st.ready:
-            unindexed.append(dataset)
-            continue
-        p = plan(query.expr, dataset, searchindex.fields(db.conn, dataset))
-        if p.kind == NOTHING:
-            continue
-        for rid, interval, iid in _matches(db, dataset, p, first, last):
+    found, unindexed = _searchable(db, query, datasets)
+    for t in found:
+        for rid, interval, iid in _matches(db, t, first, last):
             count += 1
-            key = f"interaction {iid}" if iid else f"record {rid}"
-            entry = groups.setdefault(key, (iid, []))
-            entry[1].append((interval or "", dataset, rid))
-    hits = []
-    for key, (iid, recs) in groups.items():
-        recs.sort(reverse=True)
-        hits.append(Hit(key, iid or None, recs[0][0], tuple((d, r) for _i, d, r in recs)))
+            if cancel is not None and count % 4096 == 0:
+                cancel.check()
+            entry = groups.setdefault(_key(iid, rid), (iid, []))
+            entry[1].append((interval or "", t.dataset, rid))
+    hits = [_hit(key, iid, recs) for key, (iid, recs) in groups.items()]
     hits.sort(key=lambda h: (h.newest, h.key), reverse=True)
     return Found(hits, count, unindexed)
+
+
+# -- the first hits, fast -----------------------------------------------------------------
+#: A dataset's matches are read whole when they are few; when they are many (a common
+#: word), its records are walked newest first (the records' interval index) a batch at a
+#: time and each batch asked of the index, so the newest hits come without reading every
+#: match. Reading costs about READ_COST per match, walking WALK_COST per record walked,
+#: and a walk goes through about WALK_RECORDS × (records / matches) records: it wins when
+#: matches² > WALK_RECORDS × records × WALK_COST / READ_COST.
+READ_COST = 5.0
+WALK_COST = 1.0
+WALK_RECORDS = 60
+WALK_BATCH = 256
+
+
+def first_hits(
+    db: Source,
+    query: Query,
+    want: int,
+    *,
+    first: datetime | None = None,
+    last: datetime | None = None,
+    datasets: Sequence[str] | None = None,
+) -> list[Hit]:
+    """The newest ``want`` hits of :func:`search` (the same hits, in the same order, with
+    all their records), found without reading every match: what a screen shows first."""
+    first, last = narrowed(first, last, query)
+    found, _unindexed = _searchable(db, query, datasets)
+    streams = [
+        ((iv, t.dataset, rid, iid) for iv, rid, iid in _newest_first(db, t, first, last))
+        for t in found
+    ]
+    groups: dict[str, str] = {}
+    newest: dict[str, str] = {}
+    boundary: str | None = None
+    for interval, _dataset, rid, iid in heapq.merge(*streams, reverse=True):
+        if boundary is not None and interval != boundary:
+            break  # every hit as new as the last one wanted has been seen
+        key = _key(iid, rid)
+        if key not in groups:
+            groups[key] = iid
+            newest[key] = interval
+            if len(groups) == want:
+                boundary = interval
+    keys = sorted(groups, key=lambda k: (newest[k], k), reverse=True)[:want]
+    return _groups(db, keys, groups, found, first, last)
+
+
+def _newest_first(
+    db: Source, t: Target, first: datetime | None, last: datetime | None
+) -> Iterator[tuple[str, int, str]]:
+    """(own interval, record id, interaction id) of the dataset's matches, newest first."""
+    if t.plan.kind == MATCH:
+        (n,) = db.conn.execute(
+            f"SELECT count(*) FROM {t.fts} WHERE {t.fts} MATCH ?", (t.plan.expr,)
+        ).fetchone()
+        lo, hi = db.conn.execute(f"SELECT min(record_id), max(record_id) FROM {t.vals}").fetchone()
+        span = (hi - lo + 1) if lo is not None else 0  # at least the dataset's records
+        if n * n * READ_COST <= WALK_RECORDS * span * WALK_COST:
+            rows = [(iv or "", rid, iid) for rid, iv, iid in _matches(db, t, first, last)]
+            yield from sorted(rows, reverse=True)
+            return
+    walks = [
+        _walk(db, t, sid, dtype, first, last)
+        for (d, dtype), sid in stream_ids(db.conn).items()
+        if d == t.dataset
+    ]
+    yield from heapq.merge(*walks, reverse=True)
+
+
+def _walk(
+    db: Source,
+    t: Target,
+    sid: int,
+    dataset_type: str,
+    first: datetime | None,
+    last: datetime | None,
+) -> Iterator[tuple[str, int, str]]:
+    """One stream's records newest first, a batch at a time, each batch asked of the index."""
+    conn = db.conn
+    size = 8 if dataset_type == DAILY else 12
+    lo = interval_key(first)[:size] if first else ""
+    hi = interval_key(last)[:size] if last else "9" * size
+    cur = conn.execute(
+        """SELECT record_id, interval_start FROM records
+           WHERE stream_id = ? AND interval_start BETWEEN ? AND ?
+           ORDER BY interval_start DESC, record_id DESC""",
+        (sid, lo, hi),
+    )
+    while batch := cur.fetchmany(WALK_BATCH):
+        ids = [rid for rid, _iv in batch]
+        keep = set(ids)
+        if t.plan.kind != EVERYTHING:
+            matched = _matching(db, t, ids)
+            keep = matched if t.plan.kind == MATCH else keep - matched
+        iids: dict[int, str] = {}
+        if t.icol and keep:
+            wanted = sorted(keep)
+            iids = dict(
+                conn.execute(
+                    f"""SELECT record_id, {values.quote(t.icol)} FROM {t.vals}
+                        WHERE record_id IN ({",".join("?" * len(wanted))})""",
+                    wanted,
+                ).fetchall()
+            )
+        for rid, iv in batch:
+            if rid in keep:
+                yield iv or "", rid, iids.get(rid) or ""
+    cur.close()
+
+
+#: record ids further apart than this are asked of the index in separate ranges
+RANGE_GAP = 20_000
+
+
+def _matching(db: Source, t: Target, ids: Sequence[int]) -> set[int]:
+    """Those of ``ids`` that the index matches with ``t``'s expression: one question per
+    range of close ids (the index finds a range's matches at once; asked id by id, it
+    would read the expression again for each)."""
+    if not ids:
+        return set()
+    wanted = set(ids)
+    order = sorted(wanted)
+    out: set[int] = set()
+    start = prev = order[0]
+    for rid in [*order[1:], None]:
+        if rid is not None and rid - prev <= RANGE_GAP:
+            prev = rid
+            continue
+        out.update(
+            r
+            for (r,) in db.conn.execute(
+                f"SELECT rowid FROM {t.fts} WHERE {t.fts} MATCH ? AND rowid BETWEEN ? AND ?",
+                (t.plan.expr, start, prev),
+            )
+            if r in wanted
+        )
+        if rid is not None:
+            start = prev = rid
+    return out
+
+
+def _groups(
+    db: Source,
+    keys: list[str],
+    iids: dict[str, str],
+    targets: list[Target],
+    first: datetime | None,
+    last: datetime | None,
+) -> list[Hit]:
+    """The hits of ``keys`` with all their matching records: an interaction's records found
+    by its id (the values' lookup index), then asked of the index; a record of its own is
+    itself."""
+    conn = db.conn
+    wanted = sorted({iids[k] for k in keys if iids[k]})
+    recs: dict[str, list[Match]] = {k: [] for k in keys}
+    for t in targets:
+        if not (t.icol and wanted):
+            continue
+        ids = dict(
+            conn.execute(
+                f"""SELECT record_id, {values.quote(t.icol)} FROM {t.vals}
+                    WHERE {values.quote(t.icol)} IN ({",".join("?" * len(wanted))})""",
+                wanted,
+            ).fetchall()
+        )
+        for rid, interval in _in_range(db, t, list(ids), first, last):
+            recs[_key(ids[rid], rid)].append((interval, t.dataset, rid))
+    alone = [int(k.split()[-1]) for k in keys if not iids[k]]
+    streams = {sid: d for (d, _t), sid in stream_ids(conn).items()}
+    for n in range(0, len(alone), 500):
+        part = alone[n : n + 500]
+        for rid, interval, sid in conn.execute(
+            f"""SELECT record_id, interval_start, stream_id FROM records
+                WHERE record_id IN ({",".join("?" * len(part))})""",
+            part,
+        ):
+            recs[_key("", rid)].append((interval or "", streams[sid], rid))
+    return [_hit(k, iids[k], recs[k]) for k in keys]
+
+
+def _in_range(
+    db: Source, t: Target, ids: list[int], first: datetime | None, last: datetime | None
+) -> list[tuple[int, str]]:
+    """(record id, own interval) of those of ``ids`` that match ``t``'s plan in the range."""
+    if not ids:
+        return []
+    conn = db.conn
+    keep = set(ids)
+    if t.plan.kind != EVERYTHING:
+        matched = _matching(db, t, ids)
+        keep = matched if t.plan.kind == MATCH else keep - matched
+    where, bounds = _range_sql(first, last)
+    found = sorted(keep)
+    return (
+        [
+            (rid, interval or "")
+            for rid, interval in conn.execute(
+                f"""SELECT r.record_id, r.interval_start FROM records r
+                WHERE r.record_id IN ({",".join("?" * len(found))}){where}""",
+                [*found, *bounds],
+            )
+        ]
+        if found
+        else []
+    )
 
 
 def narrowed(
@@ -240,8 +498,8 @@ def snippets(
         by_dataset.setdefault(dataset, []).append(rid)
     texts: dict[tuple[str, int], str] = {}
     for dataset, ids in by_dataset.items():
-        p = plan(query.expr, dataset, searchindex.fields(db.conn, dataset))
-        texts.update(_texts(db, dataset, ids, p, marks, words))
+        t = _target(db, dataset, query)
+        texts.update(_texts(db, dataset, ids, t.plan, marks, words))
     info = _record_info(db, [rid for _d, rid in records])
     return [
         Snippet(
