@@ -18,7 +18,7 @@ from typing import Any
 from archiver import __version__
 from archiver.api.pages import NotReady, Page
 from archiver.api.typed import schema_diff
-from archiver.archive import auditlog, sqlitefile
+from archiver.archive import auditlog
 from archiver.archive.auditlog import os_user
 from archiver.archive.compact import ZLIB_LEVEL
 from archiver.archive.hashing import (
@@ -39,21 +39,9 @@ from archiver.archive.rekey import (
 )
 from archiver.archive.schema import migrate
 from archiver.archive.searchindex import SearchIndex, rebuild
+from archiver.archive.sqlitefile import connect_archive as _connect
+from archiver.archive.sqlitefile import open_reader
 from archiver.timerange import DAILY, Chunk, utc_now
-
-
-def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
-    """A connection to exactly ``path`` (by URI: see sqlitefile.py)."""
-    if readonly:
-        conn = sqlitefile.connect(path, "ro", check_same_thread=False)
-    else:
-        conn = sqlitefile.connect(path, "rwc", isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.row_factory = sqlite3.Row
-    return conn
 
 
 @dataclass(frozen=True)
@@ -574,21 +562,6 @@ class _Group:
     def open(self) -> bool:
         """False when SQLite rolled the group back itself: nothing in it was stored."""
         return self.conn.in_transaction
-
-
-def open_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """A read-only connection (for browsing, reports, verification, exports)."""
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(
-            f"No archive at {p}. Pull data first (archiver pull … --archive {p})."
-        )
-    conn = _connect(p, readonly=True)
-    # browsing scans big tables: read them mapped and keep more of them cached
-    conn.execute("PRAGMA mmap_size=1073741824")
-    conn.execute("PRAGMA cache_size=-65536")
-    conn.row_factory = sqlite3.Row
-    return conn
 
 
 __all__ = ["DAILY", "Archive", "PageResult", "open_reader", "os_user", "page_body", "utc_now"]

@@ -38,7 +38,7 @@ from archiver.archive.hashing import (
 from archiver.archive.identity import Identity
 from archiver.archive.rekey import ReplayedPage, replay
 from archiver.archive.schema import SCHEMA_VERSION, ArchiveVersionError, migrate
-from archiver.archive.store import open_reader
+from archiver.archive.sqlitefile import open_reader
 from archiver.archive.triggers import evidence_tables
 from archiver.archive.values import canonical, fetch_strict, table
 

@@ -676,3 +676,32 @@ def test_a_search_stopped_after_its_first_hits_logs_what_it_showed(archive):
     [entry] = _audit(archive, "search")
     assert entry["counted"] is False and entry["hits"] == 5 and entry["via"] == "gui"
     assert entry["records"] == sum(len(h.records) for h in top.hits)
+
+
+def _documented_fields() -> dict[tuple[str, str], str]:
+    """docs/search.md's table of what the rule gives for the simulator's datasets."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "search.md").read_text()
+    table = text.split("| dataset | agent |", 1)[1].split("\n\n", 1)[0]
+    lines = [line for line in table.splitlines()[2:] if line.startswith("| ")]
+    fields = ["agent", "queue", "channel", "phone", "email", "interaction", "id", "text"]
+    out: dict[tuple[str, str], str] = {}
+    for line in lines:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        for field, cell in zip(fields, cells[1:], strict=True):
+            for column in filter(None, (c.strip() for c in cell.split(","))):
+                out[(cells[0], column)] = field
+    return out
+
+
+@pytest.mark.parametrize("reading", ["default", "one row per message (shared ids)"])
+def test_the_documented_table_is_what_the_rule_gives(tmp_path, reading):
+    documented = _documented_fields()
+    assert {d for d, _c in documented} == set(DATASET_NAMES)
+    arc = _pull(tmp_path / "a.sqlite3", **READINGS[reading])
+    conn = sqlite3.connect(arc)
+    try:
+        for dataset in DATASET_NAMES:
+            for d in searchindex.decisions(conn, dataset):
+                assert documented.get((dataset, d.column), "") == d.field, (dataset, d.column)
+    finally:
+        conn.close()

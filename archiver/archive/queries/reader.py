@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Protocol, Self
 
 from archiver.archive.schema import backup_to
-from archiver.archive.store import open_reader
+from archiver.archive.sqlitefile import open_reader
 
 
 class Source(Protocol):
