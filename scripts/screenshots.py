@@ -58,13 +58,13 @@ def main() -> None:
     w.resize(1360, 860)
     w.show()
     d = w.download
-    d.picker.set_selected(["interactionSegments", "workflowTrace", "queue", "agent"])
+    d.picker.set_selected(["interactionSegments", "workflowTrace", "transcript", "queue", "agent"])
     d.range.set_range(datetime(2025, 2, 1, tzinfo=UTC), datetime(2025, 2, 3, 23, 45, tzinfo=UTC))
     sim.set_faults(accepted_first=1)  # agentAux's first answer: 202, not processed yet
     d.picker.set_selected(["agentAux"])
     d.start_download()
     sim.set_faults(accepted_first=0)
-    d.picker.set_selected(["interactionSegments", "workflowTrace", "queue", "agent"])
+    d.picker.set_selected(["interactionSegments", "workflowTrace", "transcript", "queue", "agent"])
     d.start_download()
     sim.late_update(["interactionSegments"], 0.3)
     d.start_download()  # re-pull: new versions of re-issued rows
@@ -91,7 +91,9 @@ def main() -> None:
         " AND row_key IN (SELECT row_key FROM records GROUP BY row_key HAVING count(*) > 1)"
     ).fetchone()[0]
     iid = conn.execute(
-        "SELECT INTERACTION_ID FROM vals_interactionSegments GROUP BY 1 HAVING count(*) >= 3 LIMIT 1"
+        """SELECT s.INTERACTION_ID FROM vals_interactionSegments s
+           WHERE s.INTERACTION_ID IN (SELECT INTERACTION_ID FROM vals_transcript)
+           GROUP BY 1 HAVING count(*) >= 3 LIMIT 1"""
     ).fetchone()[0]
     conn.close()
     w.browse.latest.setChecked(True)
@@ -101,6 +103,13 @@ def main() -> None:
     settle(app)
     dlg.grab().save(str(OUT / "row-history.png"))
     dlg.close()
+    w.tabs.setCurrentWidget(w.search)
+    w.search.query.setText('refund OR "anything else"')
+    w.search.search_now()
+    settle(app, 1.0)
+    w.search.view.setCurrentIndex(w.search.model.index(0, 0))
+    settle(app)
+    w.grab().save(str(OUT / "search.png"))
     w.tabs.setCurrentWidget(w.interactions)
     w.interactions.query.setText(iid[:12])
     w.interactions.search()

@@ -239,6 +239,17 @@ def _fill(t: QTableWidget, columns: list[tuple[str, str]], rows: list[dict[str, 
             t.setItem(r, c, item)
 
 
+def transcript_lines(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """One row per message: a transcript delivered as one row (its messages one a line,
+    MESSAGE_COUNT of them) is split into its lines, as a tenant that sends a row per
+    message sends them."""
+    out = []
+    for row in rows:
+        for line in (row.get("TRANSCRIPT_TEXT") or "").split("\n"):
+            out.append({**row, "TRANSCRIPT_TEXT": line})
+    return out
+
+
 Loaded = tuple[str, list[dict[str, str]], list[dict[str, str]], list[dict[str, str]]]
 
 
@@ -448,12 +459,13 @@ class InteractionPanel(QWidget):
         self.shown = interaction_id
         _fill(self.segments, SEGMENT_COLUMNS, segs)
         _fill(self.trace, TRACE_COLUMNS, steps)
-        _fill(self.transcript, TRANSCRIPT_COLUMNS, messages)
+        lines = transcript_lines(messages)
+        _fill(self.transcript, TRANSCRIPT_COLUMNS, lines)
         self.transcript.resizeRowsToContents()
         self.transcript_title.setText(
-            f"<b>Transcript</b> ({len(messages)} message{'s' if len(messages) != 1 else ''}, "
+            f"<b>Transcript</b> ({len(lines)} message{'s' if len(lines) != 1 else ''}, "
             "in the order the API delivered them)"
-            if messages
+            if lines
             else "<b>Transcript</b> (none archived for this interaction)"
         )
         self.timeline.set_items(timeline_items(segs, steps))

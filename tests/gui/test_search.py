@@ -210,3 +210,17 @@ def test_the_first_hits_stay_when_the_rest_are_counted(qtmodeltester, qtbot, sim
     assert events == [("inserted", 3, len(result.hits) - 1)]
     assert model.hits == result.hits
     qtmodeltester.check(model, force_py=True)
+
+
+def test_a_transcript_delivered_as_one_row_shows_its_messages(qtbot, sim, window_factory):
+    w = _window(window_factory, sim, SyncRunner(), ["transcript"])
+    conn = sqlite3.connect(w.ctx.archive_path)
+    iid, count, text = conn.execute(
+        "SELECT INTERACTION_ID, MESSAGE_COUNT, TRANSCRIPT_TEXT FROM vals_transcript "
+        "WHERE CAST(MESSAGE_COUNT AS INTEGER) >= 3 LIMIT 1"
+    ).fetchone()
+    conn.close()
+    w.open_interaction(iid)
+    inter = w.interactions
+    shown = [inter.transcript.item(r, 0).text() for r in range(inter.transcript.rowCount())]
+    assert len(shown) == int(count) and shown == text.split("\n")
