@@ -705,3 +705,35 @@ def test_the_documented_table_is_what_the_rule_gives(tmp_path, reading):
                 assert documented.get((dataset, d.column), "") == d.field, (dataset, d.column)
     finally:
         conn.close()
+
+
+def test_the_index_adds_only_tables_the_registry_can_classify(tmp_path, monkeypatch):
+    """Everything the search index adds to an archive is named as index tables (local
+    state, searchindex.TABLES) and its triggers; nothing of the evidence changes."""
+    indexed = _pull(tmp_path / "a.sqlite3")
+    run_cli("search", "Bonjour", "--archive", indexed)
+    monkeypatch.setattr(searchindex.SearchIndex, "after_page", lambda *_a, **_k: None)
+    plain = _pull(tmp_path / "b.sqlite3")
+
+    def schema(arc: Path) -> dict[str, set[str]]:
+        conn = sqlite3.connect(arc)
+        try:
+            out: dict[str, set[str]] = {}
+            for kind, name in conn.execute("SELECT type, name FROM sqlite_master"):
+                out.setdefault(kind, set()).add(name)
+            return out
+        finally:
+            conn.close()
+
+    a, b = schema(indexed), schema(plain)
+    added = a["table"] - b["table"]
+    assert added and all(searchindex.is_index_table(t) for t in added)
+    assert not any(searchindex.is_index_table(t) for t in b["table"])
+    assert b["table"] <= a["table"] and b.get("view", set()) == a.get("view", set())
+    assert {t.rsplit("_", 1)[0] for t in a["trigger"] - b["trigger"]} == {
+        values.table(d) for d in DATASET_NAMES
+    }
+    assert set(searchindex.TABLES) == {"search_columns", "vals_<dataset>_fts"}
+    conn = sqlite3.connect(indexed)
+    assert searchindex.replay_check(conn, []) == []
+    conn.close()
