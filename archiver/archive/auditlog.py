@@ -13,7 +13,7 @@ from typing import Any
 
 from archiver import __version__
 from archiver.archive.hashing import GENESIS, audit_entry_digest, canonical_json, chain_next
-from archiver.counts import HITS, LATEST, RECORDS, ROWS_RECEIVED, Term
+from archiver.counts import HITS, INTERACTIONS, LATEST, RECORDS, ROWS_RECEIVED, Term
 from archiver.timerange import format_range, parse_api_bound, utc_now
 
 Details = Mapping[str, Any]
@@ -165,7 +165,13 @@ def _scope(scope: Details) -> str:
 
 def _export(d: Details) -> str:
     text = f"bundle {d.get('bundle_id', '?')}"
-    if isinstance(d.get("scope"), Mapping):
+    if d.get("case"):
+        ids = d.get("interactions")
+        n = f", {_counted(INTERACTIONS, len(ids))}" if isinstance(ids, list) else ""
+        text += f" of case {d['case']!r}{n}"
+        if d.get("load_file"):
+            text += f", {d['load_file']} load file"
+    elif isinstance(d.get("scope"), Mapping):
         text += f" ({_scope(d['scope'])})"
     text += f", redaction {d.get('redaction', 'none')}"
     if d.get("redacted_fields"):
@@ -228,6 +234,62 @@ def _search(d: Details) -> str:
     return text + (f" (via {d['via']})" if d.get("via") else "")
 
 
+def _ids(d: Details) -> str:
+    """Interaction ids of an entry, the first three named."""
+    ids = d.get("interactions")
+    if not isinstance(ids, list) or not ids:
+        return "no interaction"
+    shown = ", ".join(str(i) for i in ids[:3])
+    more = f" and {len(ids) - 3} more" if len(ids) > 3 else ""
+    return f"{_counted(INTERACTIONS, len(ids))} ({shown}{more})"
+
+
+def _case_created(d: Details) -> str:
+    text = f"case {d.get('case', '?')!r} opened: {d.get('reason') or 'no reason given'}"
+    return text + (f" (reference {d['reference']})" if d.get("reference") else "")
+
+
+def _case_changed(d: Details) -> str:
+    case = f"case {d.get('case', '?')!r}"
+    if d.get("change") == "removed":
+        text = f"{_ids(d)} removed from {case}"
+        return text + (f": {d['reason']}" if d.get("reason") else "")
+    text = f"{_ids(d)} added to {case}"
+    search = d.get("search")
+    if d.get("via") == "search" and isinstance(search, Mapping):
+        text += (
+            f", found by the search {str(search.get('query', '?'))!r}, "
+            f"{search.get('range') or 'everything archived'} "
+            f"({_counted(HITS, search.get('hits', 0))})"
+        )
+    else:
+        text += " by hand"
+    return text
+
+
+def _case_closed(d: Details) -> str:
+    text = f"case {d.get('case', '?')!r} closed"
+    return text + (f": {d['reason']}" if d.get("reason") else "")
+
+
+def _hold_placed(d: Details) -> str:
+    text = f"legal hold placed on case {d.get('case', '?')!r}: {d.get('reason') or '?'}"
+    ids = d.get("interactions")
+    return text + (f" ({_counted(INTERACTIONS, len(ids))} then)" if isinstance(ids, list) else "")
+
+
+def _hold_released(d: Details) -> str:
+    return f"legal hold on case {d.get('case', '?')!r} released: {d.get('reason') or '?'}"
+
+
+def _interaction_opened(d: Details) -> str:
+    text = f"rows shown of {_ids(d)}"
+    if d.get("case"):
+        text += f" of case {d['case']!r}"
+    by = " ".join(str(d[k]) for k in ("by", "via") if d.get(k))
+    return text + (f" ({by})" if by else "")
+
+
 def _index_rebuilt(d: Details) -> str:
     per = d.get("records")
     if not isinstance(per, Mapping):
@@ -239,6 +301,12 @@ def _index_rebuilt(d: Details) -> str:
 _BY_EVENT: dict[str, Callable[[Details], str]] = {
     "search": _search,
     "search index rebuilt": _index_rebuilt,
+    "case created": _case_created,
+    "case changed": _case_changed,
+    "case closed": _case_closed,
+    "hold placed": _hold_placed,
+    "hold released": _hold_released,
+    "interaction opened": _interaction_opened,
     "pull started": _pull_started,
     "pull resumed": _pull_resumed,
     "pull finished": _pull_finished,

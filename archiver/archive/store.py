@@ -18,7 +18,7 @@ from typing import Any
 from archiver import __version__
 from archiver.api.pages import NotReady, Page
 from archiver.api.typed import schema_diff
-from archiver.archive import auditlog
+from archiver.archive import auditlog, cases
 from archiver.archive.auditlog import os_user
 from archiver.archive.compact import ZLIB_LEVEL
 from archiver.archive.hashing import (
@@ -152,6 +152,15 @@ class Archive:
 
     def _audit(self, event: str, details: dict[str, Any], run_id: str | None) -> str:
         return auditlog.append(self.conn, event, details, run_id)
+
+    # -- cases and holds -------------------------------------------------------------------
+    def case_event(self, event: str, details: dict[str, Any]) -> cases.State:
+        """Record a change of a case or its hold: its custody entry and the case's rows made
+        again from its entries, in one transaction (archive/cases.py); CaseRefused, with
+        nothing written, when the change makes no sense (a closed case, a name used
+        twice, a hold in place…)."""
+        with self.transaction():
+            return cases.write(self.conn, event, details)
 
     # -- the search index -------------------------------------------------------------------
     def rebuild_search_index(self) -> Generator[tuple[str, int], None, None]:
