@@ -20,6 +20,9 @@ EMPTY = 3
 UNTRUSTED = 3
 #: search: the query found nothing
 NO_HITS = 3
+#: case add: every interaction named or found is in the case already, or the search found
+#: none; the case is unchanged
+NOTHING_ADDED = 3
 #: pull: the API refused the client id and secret
 AUTH = 4
 #: export, keys: the signing key cannot be used (no passphrase, or the wrong one)

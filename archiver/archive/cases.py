@@ -284,7 +284,10 @@ def refusal(state: State, event: str, details: Mapping[str, Any]) -> str | None:
     case = state.get(name)
     if event == CREATED:
         if case is not None:
-            return f"a case named {case.name!r} exists already (created {case.created.at[:19]} by {case.created.os_user}): choose another name"
+            return (
+                f"a case named {case.name!r} exists already (created "
+                f"{case.created.at[:19]} by {case.created.os_user}): choose another name"
+            )
         return None
     if case is None:
         return f"there is no case named {name!r}"
@@ -295,32 +298,34 @@ def refusal(state: State, event: str, details: Mapping[str, Any]) -> str | None:
             f"case {case.name!r} was closed {case.closed.at[:19]} by {case.closed.os_user}: "
             "a closed case cannot be changed"
         )
-    if event == CHANGED:
-        ids = _ids(details)
-        if not ids:
-            return "the change names no interaction"
-        if details.get("change") == ADDED:
-            there = [i for i in ids if i in case.members]
-            if there:
-                return f"already in case {case.name!r}: {', '.join(there)}"
-            return None
-        if details.get("change") == REMOVED:
-            absent = [i for i in ids if i not in case.members]
-            if absent:
-                return f"not in case {case.name!r}: {', '.join(absent)}"
-            if case.hold is not None:
-                return _held(case, "no interaction can be removed from it")
-            return None
-        return f"not a change of a case: {details.get('change')!r}"
-    if event == CLOSED:
-        if case.hold is not None:
-            return _held(case, "closing it would not end the hold")
-        return None
-    if event == HOLD_PLACED:
-        if case.hold is not None:
-            return _held(case, "it is held already")
-        return None
-    return f"not a case event: {event!r}"
+    rule = _RULES.get(event)
+    return rule(case, details) if rule else f"not a case event: {event!r}"
+
+
+def _changed(case: Case, details: Mapping[str, Any]) -> str | None:
+    ids = _ids(details)
+    if not ids:
+        return "the change names no interaction"
+    if details.get("change") == ADDED:
+        there = [i for i in ids if i in case.members]
+        return f"already in case {case.name!r}: {', '.join(there)}" if there else None
+    if details.get("change") == REMOVED:
+        absent = [i for i in ids if i not in case.members]
+        if absent:
+            return f"not in case {case.name!r}: {', '.join(absent)}"
+        return _held(case, "no interaction can be removed from it") if case.hold else None
+    return f"not a change of a case: {details.get('change')!r}"
+
+
+def _closed(case: Case, details: Mapping[str, Any]) -> str | None:
+    return _held(case, "closing it would not end the hold") if case.hold else None
+
+
+def _placed(case: Case, details: Mapping[str, Any]) -> str | None:
+    return _held(case, "it is held already") if case.hold else None
+
+
+_RULES = {CHANGED: _changed, CLOSED: _closed, HOLD_PLACED: _placed}
 
 
 def _held(case: Case, what: str) -> str:
@@ -422,7 +427,7 @@ def rows(state: State, only: str | None = None) -> dict[str, list[tuple[Any, ...
         )
         for iid, (e, search) in sorted(case.members.items()):
             out["case_interactions"].append((case.name, iid, e.entry_id, e.at, e.os_user, search))
-        for sid, row in sorted(case.searches.items()):
+        for _entry, row in sorted(case.searches.items()):
             out["case_searches"].append(tuple(row[c] for c in COLUMNS["case_searches"]))
         for pid, (placed, released) in sorted(case.holds.items()):
             assert placed is not None
@@ -520,9 +525,7 @@ def _compare(
         elif have[k] != wanted[k]:
             col = next(c for c, a, b in zip(cols, have[k], wanted[k], strict=True) if a != b)
             i = cols.index(col)
-            out.append(
-                f"{name}: {col} is {have[k][i]!r}, its audit entries say {wanted[k][i]!r}"
-            )
+            out.append(f"{name}: {col} is {have[k][i]!r}, its audit entries say {wanted[k][i]!r}")
         if len(out) >= MAX_DIFFERENCES:
             break
     return out

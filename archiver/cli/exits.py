@@ -20,6 +20,7 @@ from archiver.exitcodes import (
     KEY_UNUSABLE,
     NO_HITS,
     NOT_ENTITLED,
+    NOTHING_ADDED,
     OK,
     PARTIAL,
     UNTRUSTED,
@@ -141,12 +142,14 @@ EXPORT = ExitCodes(
             USAGE,
             "usage error: a bad or inverted --from/--to, a time off the 15-minute marks, an "
             "unknown profile, a non-empty --out directory or an existing DIR.zip, a timestamp "
-            "authority that fails, an archive that cannot be read",
+            "authority that fails, an archive that cannot be read; --case with --from/--to or "
+            "a filter, no such case, --load-file without --case",
         ),
         (
             EMPTY,
-            "nothing archived is in scope: no bundle is written (--allow-empty writes one that "
-            "says so); said before any problem with the signing key",
+            "nothing archived is in scope (or the case holds no interaction): no bundle is "
+            "written (--allow-empty writes one that says so); said before any problem with the "
+            "signing key",
         ),
         (
             KEY_UNUSABLE,
@@ -261,6 +264,79 @@ INDEX_REBUILD = ExitCodes(
             "archive busy: a pull (or another rebuild) holds the archive's lock; nothing was done",
         ),
         (CANCELLED, "cancelled (Ctrl-C): the index stays as it was"),
+    )
+)
+#: refused by a case or hold command: the message says why and what to do
+_CASE_USAGE = (
+    USAGE,
+    "usage error: an empty name or reason, no such archive, an archive that cannot be read",
+)
+CASE_CREATE = ExitCodes(
+    (
+        (OK, "the case is created"),
+        (FAILED, "refused: a case of that name exists (names are one whatever their case)"),
+        _CASE_USAGE,
+    )
+)
+CASE_ADD = ExitCodes(
+    (
+        (OK, "interactions added"),
+        (
+            FAILED,
+            "refused: no such case, a closed case, interaction ids no archived record names "
+            "(each is named), or the search could not run (index not up to date, access log "
+            "not writable); nothing was added",
+        ),
+        (
+            USAGE,
+            "usage error: neither or both of --interaction and --search, a query that cannot be "
+            "read (its position is named), a bad --from/--to, no such archive",
+        ),
+        (
+            NOTHING_ADDED,
+            "nothing added: every interaction named or found is in the case already, or the "
+            "search found none",
+        ),
+    )
+)
+CASE_REMOVE = ExitCodes(
+    (
+        (OK, "the interaction is removed from the case"),
+        (
+            FAILED,
+            "refused: no such case, the interaction is not in it, the case is closed or under "
+            "legal hold",
+        ),
+        _CASE_USAGE,
+    )
+)
+CASE_LIST = ExitCodes(((OK, "the cases are listed"), _CASE_USAGE))
+CASE_SHOW = ExitCodes(
+    (
+        (OK, "the case is shown"),
+        (FAILED, "no such case, or the access log could not be written (nothing shown)"),
+        _CASE_USAGE,
+    )
+)
+CASE_CLOSE = ExitCodes(
+    (
+        (OK, "the case is closed"),
+        (FAILED, "refused: no such case, closed already, or under legal hold"),
+        _CASE_USAGE,
+    )
+)
+HOLD_PLACE = ExitCodes(
+    (
+        (OK, "the legal hold is placed"),
+        (FAILED, "refused: no such case, a closed case, or a hold in place already"),
+        _CASE_USAGE,
+    )
+)
+HOLD_RELEASE = ExitCodes(
+    (
+        (OK, "the legal hold is released"),
+        (FAILED, "refused: no such case, or no hold in place"),
+        _CASE_USAGE,
     )
 )
 GUI = ExitCodes(

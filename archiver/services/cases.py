@@ -136,7 +136,9 @@ def _case(path: Path, name: str) -> CaseSummary:
     with Reader(path) as r:
         found = q.find_case(r, name)
     if found is None:
-        raise NoSuchCase(f"there is no case named {name!r} in {path} (`archiver case list` lists them)")
+        raise NoSuchCase(
+            f"there is no case named {name!r} in {path} (`archiver case list` lists them)"
+        )
     return found
 
 
@@ -313,7 +315,9 @@ def detail(path: Path, name: str) -> CaseDetail:
     with Reader(path) as r:
         found = q.case_detail(r, name)
     if found is None:
-        raise NoSuchCase(f"there is no case named {name!r} in {path} (`archiver case list` lists them)")
+        raise NoSuchCase(
+            f"there is no case named {name!r} in {path} (`archiver case list` lists them)"
+        )
     return found
 
 

@@ -221,6 +221,22 @@ def traces(db: Source, scope: BundleScope, ids: list[str]) -> list[Row]:
     )
 
 
+def interaction_rows(
+    db: Source, dataset: str, column: str, ids: list[str], versions: str
+) -> list[Row]:
+    """Every record of ``dataset`` whose ``column`` names one of these interactions (a case
+    production: whatever their dates), latest versions or all, in archive order."""
+    if not ids or not _has(db.conn, dataset, column):
+        return []
+    source = "latest" if versions == "latest" else "records_view"
+    sql = f"""SELECT {_COLUMNS} FROM {values.table(dataset)} v
+              JOIN {source} r ON r.record_id = v.record_id
+              JOIN pages p ON p.page_id = r.page_id
+              WHERE v.{values.quote(column)} IN (SELECT value FROM json_each(?))
+              AND r.dataset = ? AND r.dataset_type = 'interval'"""
+    return _rows(db.conn, dataset, sql, [json.dumps(ids), dataset])
+
+
 def names(
     db: Source,
     dataset: str,

@@ -274,10 +274,10 @@ def holds_in_interval(
     lo, hi = api_format(first, "daily"), api_format(last, "interval")
     lo_interval = api_format(first, "interval")
     counts: dict[str, dict[str, int]] = {}
-    for dataset, column in interactions.INTERACTION_COLUMN.items():
+    for dataset in interactions.INTERACTION_COLUMN:
         if datasets is not None and dataset not in datasets:
             continue
-        stored = interactions._id_column(db, dataset)
+        stored = interactions.id_column(db, dataset)
         if stored is None:
             continue
         for iid, interval, n in db.conn.execute(
@@ -341,4 +341,9 @@ def entry_ids(db: Source, kinds: Sequence[str]) -> list[int]:
 
 def events(db: Source) -> list[str]:
     """The events the audit log holds, in the order each first appears."""
-    return [r[0] for r in db.conn.execute("SELECT event FROM audit_log GROUP BY event ORDER BY min(entry_id)")]
+    return [
+        r[0]
+        for r in db.conn.execute(
+            "SELECT event FROM audit_log GROUP BY event ORDER BY min(entry_id)"
+        )
+    ]

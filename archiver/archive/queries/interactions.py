@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -106,32 +106,50 @@ def transcript(db: Source, interaction_id: str) -> list[dict[str, str]]:
     if column not in values.table_columns(db.conn, "transcript"):
         return []
     sid = stream_id(db.conn, "transcript", "interval", create=False) or -1
-    order = {
-        rid: (first_page, first_row)
-        for rid, first_page, first_row in db.conn.execute(
-            f"""SELECT r.record_id,
-                       (SELECT min(o.page_id) FROM records o
-                        WHERE o.stream_id = r.stream_id AND o.row_key = r.row_key),
-                       (SELECT o.row_index FROM records o
-                        WHERE o.stream_id = r.stream_id AND o.row_key = r.row_key
-                        ORDER BY o.page_id, o.row_index LIMIT 1)
-                FROM {values.table("transcript")} v
+    ids = [
+        rid
+        for (rid,) in db.conn.execute(
+            f"""SELECT r.record_id FROM {values.table("transcript")} v
                 CROSS JOIN records r ON r.record_id = v.record_id
                 WHERE v.{values.quote(column)} = ? AND r.stream_id = ?
                   AND NOT EXISTS (SELECT 1 FROM superseded x WHERE x.record_id = r.record_id)""",
             (interaction_id, sid),
         )
+    ]
+    rows = values.fetch(db.conn, "transcript", ids)
+    return [rows[rid] for rid in message_order(db, rows)]
+
+
+def message_order(db: Source, rows: Mapping[int, Mapping[str, str]]) -> list[int]:
+    """Transcript records (record id → values) in message order: by a sequence column where
+    the transcript has one (numerically), else in the order the API delivered them (page,
+    then position in the page; a re-issued message keeps its first place). The one rule
+    for the Interactions view and a case production."""
+    if not rows:
+        return []
+    order = {
+        rid: (first_page, first_row)
+        for rid, first_page, first_row in db.conn.execute(
+            """SELECT r.record_id,
+                      (SELECT min(o.page_id) FROM records o
+                       WHERE o.stream_id = r.stream_id AND o.row_key = r.row_key),
+                      (SELECT o.row_index FROM records o
+                       WHERE o.stream_id = r.stream_id AND o.row_key = r.row_key
+                       ORDER BY o.page_id, o.row_index LIMIT 1)
+               FROM records r WHERE r.record_id IN (SELECT value FROM json_each(?))""",
+            (json.dumps(list(rows)),),
+        )
     }
-    rows = values.fetch(db.conn, "transcript", list(order))
     seq = next(
         (c for c in values.table_columns(db.conn, "transcript") if _SEQUENCE.search(c)), None
     )
 
-    def key(rid: int) -> tuple[int, int, int, int]:
+    def key(rid: int) -> tuple[int, int, int, int, int]:
         n = rows[rid].get(seq, "") if seq else ""
-        return (0 if n.isdigit() else 1, int(n) if n.isdigit() else 0, *order[rid])
+        first = order.get(rid, (0, 0))
+        return (0 if n.isdigit() else 1, int(n) if n.isdigit() else 0, *first, rid)
 
-    return [rows[rid] for rid in sorted(rows, key=key)]
+    return sorted(rows, key=key)
 
 
 def _latest_by(db: Source, dataset: str, value: str) -> list[dict[str, str]]:
@@ -158,7 +176,7 @@ def _day(interval: str) -> str:
 
 
 # -- interactions by id: known, their records, what they are ------------------------------
-def _id_column(db: Source, dataset: str) -> str | None:
+def id_column(db: Source, dataset: str) -> str | None:
     """The values column naming a record's interaction in ``dataset`` (None: the archive
     holds no row of it, or none with that column)."""
     column = INTERACTION_COLUMN.get(dataset)
@@ -173,7 +191,7 @@ def known_interactions(db: Source, ids: Sequence[str]) -> set[str]:
     wanted = sorted(set(ids))
     found: set[str] = set()
     for dataset in INTERACTION_COLUMN:
-        column = _id_column(db, dataset)
+        column = id_column(db, dataset)
         if column is None or not wanted:
             continue
         found.update(
@@ -192,7 +210,7 @@ def record_interactions(db: Source, record_ids: Sequence[int]) -> dict[int, str]
     dataset (others are left out)."""
     out: dict[int, str] = {}
     for dataset in INTERACTION_COLUMN:
-        column = _id_column(db, dataset)
+        column = id_column(db, dataset)
         if column is None:
             continue
         for n in range(0, len(record_ids), 500):
@@ -217,7 +235,7 @@ def interaction_records(
     out: dict[str, dict[str, list[tuple[int, str]]]] = {}
     wanted = json.dumps(sorted(set(ids)))
     for dataset in INTERACTION_COLUMN:
-        column = _id_column(db, dataset)
+        column = id_column(db, dataset)
         sid = stream_id(db.conn, dataset, dataset_type, create=False)
         if column is None or sid is None:
             continue
@@ -281,12 +299,12 @@ def summaries(db: Source, ids: Sequence[str]) -> dict[str, Summary]:
     return out
 
 
-def _summary(
-    iid: str, per: dict[str, list[dict[str, str]]], intervals: list[str]
-) -> Summary:
+def _summary(iid: str, per: dict[str, list[dict[str, str]]], intervals: list[str]) -> Summary:
     segs = sorted(
         per.get("interactionSegments", []),
-        key=lambda s: (int(s.get("SEGMENT_NUMBER") or 0) if (s.get("SEGMENT_NUMBER") or "").isdigit() else 0),
+        key=lambda s: (
+            int(s.get("SEGMENT_NUMBER") or 0) if (s.get("SEGMENT_NUMBER") or "").isdigit() else 0
+        ),
     )
     others = per.get("mpccdr", []) + per.get("transcript", [])
 

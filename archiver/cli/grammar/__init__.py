@@ -61,6 +61,12 @@ COMMANDS: tuple[Command, ...] = (
         "search:search",
     ),
     Command("index", "the archive's search index (rebuild)", "search:index"),
+    Command(
+        "case",
+        "cases: gather the interactions of an investigation (create, add, show, …)",
+        "cases:case",
+    ),
+    Command("hold", "legal holds on cases (place, release)", "cases:hold"),
     Command("export", "write a signed audit bundle of interactions", "bundles:export"),
     Command(
         "verify",
