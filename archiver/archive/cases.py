@@ -176,13 +176,11 @@ def ensure_tables(conn: sqlite3.Connection) -> None:
 
 
 def has_tables(conn: sqlite3.Connection) -> bool:
-    return (
-        conn.execute(
-            "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
-            "('cases', 'case_interactions', 'case_searches', 'case_holds')"
-        ).fetchone()[0]
-        == 4
-    )
+    (n,) = conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
+        "('cases', 'case_interactions', 'case_searches', 'case_holds')"
+    ).fetchone()
+    return int(n) == 4
 
 
 # -- the entries ---------------------------------------------------------------------------
@@ -202,7 +200,10 @@ def entry_of(obj: Any) -> Entry:
     entry's fields (details a dict or its JSON), or a mapping of them."""
     if isinstance(obj, Entry):
         return obj
-    get = obj.get if isinstance(obj, Mapping) else lambda k: getattr(obj, k, None)
+
+    def get(key: str) -> Any:
+        return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key, None)
+
     details = get("details")
     if isinstance(details, str):
         try:

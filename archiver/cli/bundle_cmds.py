@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from archiver.archive import UnreadableArchive
 from archiver.cli import common
 from archiver.exitcodes import EMPTY, KEY_UNUSABLE, OK, USAGE
 from archiver.jobs import drive
-from archiver.archive import UnreadableArchive
 from archiver.services import bundles, cases, keys
 from archiver.timerange import RangeError, parse_bound
 

@@ -703,7 +703,10 @@ def _bag_info(
             for k, v in case_facts(scope)
             if k != "Case searches"  # one line per search below
         ],
-        *[("Archiver-Case-Search", s.describe()) for s in (scope.searches if case else ())],
+        *[
+            ("Archiver-Case-Search", s.describe())
+            for s in (scope.searches if isinstance(scope, CaseScope) else ())
+        ],
         ("Archiver-Tenant", meta.tenant),
         (
             "Archiver-Time-Zone",

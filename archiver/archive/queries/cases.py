@@ -144,7 +144,22 @@ def _summaries(db: Source, where: str = "", params: Sequence[object] = ()) -> li
             FROM cases c {where} ORDER BY c.created_entry""",
         list(params),
     ):
-        out.append(CaseSummary(*row, hold=held.get(row[0])))
+        name, reason, ref, at, by, closed_at, closed_by, closed_reason, n, searches = row
+        out.append(
+            CaseSummary(
+                name,
+                reason,
+                ref,
+                at,
+                by,
+                closed_at,
+                closed_by,
+                closed_reason,
+                n,
+                searches,
+                held.get(name),
+            )
+        )
     return out
 
 
