@@ -142,7 +142,7 @@ def test_a_case_is_created_filled_shown_and_closed_from_the_command_line(archive
 
 
 def test_what_makes_no_sense_is_refused_and_changes_nothing(archive):
-    a, b, _ = _ids(archive)
+    a, _b, _ = _ids(archive)
     assert _case(archive, "create", "One", "--reason", "r").code == 0
     before = _events(archive)
     twice = _case(archive, "create", "ONE", "--reason", "again")
