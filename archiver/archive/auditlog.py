@@ -321,6 +321,37 @@ _BY_EVENT: dict[str, Callable[[Details], str]] = {
 }
 
 
+#: The kinds of entry the Audit tab filters by: a label and the events it holds (an event
+#: may be in more than one kind). "Access" is the access log: who looked at what, and when.
+KINDS: dict[str, tuple[str, ...]] = {
+    "Access (searches, interactions opened, exports)": (
+        "search",
+        "interaction opened",
+        "export",
+        "export-dataset",
+    ),
+    "Searches": ("search",),
+    "Interactions opened": ("interaction opened",),
+    "Cases and legal holds": (
+        "case created",
+        "case changed",
+        "case closed",
+        "hold placed",
+        "hold released",
+    ),
+    "Exports": ("export", "export-dataset", "backup"),
+    "Pulls": (
+        "pull started",
+        "pull resumed",
+        "pull finished",
+        "key fallback",
+        "archive lock taken over",
+    ),
+    "Verification and checkpoints": ("verify-archive", "checkpoint", "migrate"),
+    "Search index": ("search index rebuilt",),
+}
+
+
 def _generic(d: Details) -> str:
     """An event this module does not know yet: its plain values, so nothing shows empty."""
     return ", ".join(

@@ -33,8 +33,10 @@ from PySide6.QtWidgets import (
 )
 
 from archiver.api.typed import cast_value
+from archiver.archive.queries.interactions import INTERACTION_COLUMN
 from archiver.archive.queries.review import ArchiveReader, parse_stream
 from archiver.counts import LATEST, RECORDS
+from archiver.gui import holds
 from archiver.gui.errors import describe
 from archiver.gui.headers import fit_columns, friendly_label, header_tooltip, readable_header
 from archiver.gui.workers import Job, JobRunner
@@ -68,6 +70,7 @@ _ROLES = frozenset(
         Qt.ItemDataRole.UserRole,
         Qt.ItemDataRole.TextAlignmentRole,
         Qt.ItemDataRole.BackgroundRole,
+        Qt.ItemDataRole.DecorationRole,
     }
 )
 
@@ -91,6 +94,10 @@ class RecordsModel(QAbstractTableModel):
         self._exhausted = True
         self._ids: array | None = None
         self._blocks: OrderedDict[int, dict[int, Any]] = OrderedDict()
+        #: interactions under a legal hold → their holds; the column that names a row's
+        #: interaction in this dataset (None: its rows belong to none)
+        self.held: holds.Held = {}
+        self.interaction_column: str | None = None
 
     # -- configuration --------------------------------------------------------------------
     def set_dataset(self, reader: ArchiveReader | None, dataset: str) -> None:
@@ -98,6 +105,9 @@ class RecordsModel(QAbstractTableModel):
         self.reader = reader
         self.dataset = dataset
         self.columns = reader.columns(dataset) if reader else []
+        self.interaction_column = (
+            INTERACTION_COLUMN.get(parse_stream(dataset)[0]) if dataset else None
+        )
         self._stream = []
         self._exhausted = reader is None
         self._ids = None
@@ -126,6 +136,20 @@ class RecordsModel(QAbstractTableModel):
             self._ids = ids
             self.endInsertRows()
         return True
+
+    def set_held(self, held: holds.Held) -> None:
+        """Rows of held interactions show the hold badge."""
+        self.held = held
+        if self.rowCount() and self.interaction_column:
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(self.rowCount() - 1, self.columnCount() - 1)
+            )
+
+    def held_by(self, values: dict[str, str]) -> list[Any]:
+        """The holds covering a row (none: [])."""
+        if not self.held or self.interaction_column is None:
+            return []
+        return self.held.get(values.get(self.interaction_column, ""), [])
 
     def set_raw(self, raw: bool) -> None:
         self.raw = raw
@@ -222,13 +246,19 @@ class RecordsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return raw if self.raw else display_value(raw, typ)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{name} ({typ}) raw API string: {json.dumps(raw, ensure_ascii=False)}"
+            held = self.held_by(values)
+            tip = f"{name} ({typ}) raw API string: {json.dumps(raw, ensure_ascii=False)}"
+            return f"{holds.describe(held)}\n{tip}" if held else tip
+        if role == Qt.ItemDataRole.DecorationRole:
+            return holds.icon() if index.column() == 0 and self.held_by(values) else None
         if role == Qt.ItemDataRole.UserRole:
             return rid
         if role == Qt.ItemDataRole.TextAlignmentRole and typ == "number" and not self.raw:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.BackgroundRole and conflict:
             return QBrush(QColor("#ffcdd2"))
+        if role == Qt.ItemDataRole.BackgroundRole and self.held_by(values):
+            return holds.row_brush()
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -416,6 +446,7 @@ class BrowsePanel(QWidget):
             self.count.setText("No archive yet: download something first.")
             return
         self.reader = ArchiveReader(path)
+        self._start(holds.job(path, self.model.set_held))
         # the names come at once (the streams table), so the first rows paint without
         # waiting for the counts, which scan every stream's index
         self._counts(self.reader.dataset_names(), current, counted=False)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QPushButton,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -27,10 +28,13 @@ from PySide6.QtWidgets import (
 
 from archiver.archive.queries.review import ArchiveReader
 from archiver.counts import INTERACTIONS
+from archiver.gui import holds
 from archiver.gui.empty import Placeholder
 from archiver.gui.errors import describe
 from archiver.gui.workers import Job, JobRunner
 from archiver.jobs import Cancel
+from archiver.services import cases
+from archiver.services import interactions as opening
 
 SEGMENT_COLUMNS = [
     ("#", "SEGMENT_NUMBER"),
@@ -250,11 +254,12 @@ def transcript_lines(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     return out
 
 
-Loaded = tuple[str, list[dict[str, str]], list[dict[str, str]], list[dict[str, str]]]
-
-
 class InteractionPanel(QWidget):
-    """The Interactions tab (archive only, offline)."""
+    """The Interactions tab (archive only, offline). Opening an interaction goes through
+    services.interactions, which records it in the access log first."""
+
+    #: "Add to case…": the interaction shown
+    add_to_case = Signal(list)
 
     def __init__(self, archive_path: Callable[[], Path], runner: JobRunner) -> None:
         super().__init__()
@@ -268,6 +273,9 @@ class InteractionPanel(QWidget):
         self.listed: tuple[str, int] = ("", -1)  # (search text, interactions listed)
         #: the interaction whose details are shown ("" before the first)
         self.shown = ""
+        #: interactions under a legal hold → their holds (the badge in the list and view)
+        self.held: holds.Held = {}
+        self._rows: tuple[str, list[tuple[str, str, int]]] = ("", [])
         self._count_job: Job | None = None
         self.query = QLineEdit()
         self.query.setObjectName("interactionSearch")
@@ -280,6 +288,11 @@ class InteractionPanel(QWidget):
         self.hint.setTextFormat(Qt.TextFormat.PlainText)
         self.title = QLabel("")
         self.title.setObjectName("interactionTitle")
+        self.title.setWordWrap(True)
+        self.add_button = QPushButton("Add to case…")
+        self.add_button.setObjectName("interactionAddToCase")
+        self.add_button.setEnabled(False)
+        self.add_button.clicked.connect(lambda: self.add_to_case.emit([self.shown]))
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.timeline = Timeline()
         self.segments = _table(SEGMENT_COLUMNS, "segmentsTable")
@@ -299,7 +312,10 @@ class InteractionPanel(QWidget):
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
-        rl.addWidget(self.title)
+        head = QHBoxLayout()
+        head.addWidget(self.title, 1)
+        head.addWidget(self.add_button, 0, Qt.AlignmentFlag.AlignTop)
+        rl.addLayout(head)
         rl.addWidget(self.timeline)
         tables = QSplitter(Qt.Orientation.Horizontal)
         seg_box = QWidget()
@@ -376,23 +392,23 @@ class InteractionPanel(QWidget):
             return
         text = self.query.text().strip()
 
-        def find(_cancel: Cancel) -> list[tuple[str, str, int]]:
+        def find(_cancel: Cancel) -> tuple[list[tuple[str, str, int]], holds.Held]:
             with ArchiveReader(path) as r:
-                return r.find_interactions(text)
+                return r.find_interactions(text), cases.held_interactions(path)
 
         job = Job(find, name="find interactions")
-        job.done.connect(lambda rows: self._found(text, rows))
+        job.done.connect(lambda found: self._found(text, *found))
         job.failed.connect(lambda exc: self.hint.setText(f"Search failed: {describe(exc)}"))
         self._job = job
         self.runner.start(job)
 
-    def _found(self, text: str, rows: list[tuple[str, str, int]]) -> None:
-        self.results.clear()
-        for iid, day, n in rows:
-            item = QListWidgetItem(f"{iid}\n  {day} · {n} segment{'s' if n != 1 else ''}")
-            item.setToolTip(f"{n} segments: its latest interactionSegments records")
-            item.setData(Qt.ItemDataRole.UserRole, iid)
-            self.results.addItem(item)
+    def _found(
+        self, text: str, rows: list[tuple[str, str, int]], held: holds.Held | None = None
+    ) -> None:
+        if held is not None:
+            self.held = held
+        self._rows = (text, rows)
+        self._fill(rows)
         self.listed = (text, len(rows))
         if not rows:
             self.hint.setText(no_match(text) if text else NO_SEGMENTS)
@@ -413,6 +429,22 @@ class InteractionPanel(QWidget):
         self._count_job = job
         self.runner.start(job)
 
+    def _fill(self, rows: list[tuple[str, str, int]]) -> None:
+        """The listed interactions, each held one with the badge."""
+        self.results.clear()
+        for iid, day, n in rows:
+            mark = f"  {holds.BADGE}" if iid in self.held else ""
+            item = QListWidgetItem(f"{iid}{mark}\n  {day} · {n} segment{'s' if n != 1 else ''}")
+            item.setToolTip(
+                f"{n} segments: its latest interactionSegments records"
+                + (f"\n{holds.describe(self.held[iid])}" if iid in self.held else "")
+            )
+            item.setData(Qt.ItemDataRole.UserRole, iid)
+            if iid in self.held:
+                item.setIcon(holds.icon())
+                item.setForeground(QColor(holds.RED))
+            self.results.addItem(item)
+
     def _counted(self, listed: int, total: int) -> None:
         """The listing's hint with the archive's interactions (archiver.counts)."""
         self.total = total
@@ -424,30 +456,29 @@ class InteractionPanel(QWidget):
         )
 
     def show_interaction(self, interaction_id: str | None) -> None:
-        """Load the interaction in a worker (the query scans the archive), then fill the views."""
+        """Open the interaction in a worker (recorded in the access log, then read), then
+        fill the views."""
         if not interaction_id:
             return
         path = self.archive_path()
         self.title.setText(f"Loading interaction {interaction_id}…")
 
-        def load(_cancel: Cancel) -> Loaded:
-            with ArchiveReader(path) as r:
-                return (
-                    interaction_id,
-                    *r.interaction(interaction_id),
-                    r.transcript(interaction_id),
-                )
+        def load(_cancel: Cancel) -> opening.Opened:
+            return opening.open_interaction(path, interaction_id, via="gui")
 
         job = Job(load, name="load interaction")
         job.done.connect(self._shown)
         job.failed.connect(
-            lambda exc: self.title.setText(f"Could not load the interaction: {describe(exc)}")
+            lambda exc: self.title.setText(
+                f"Could not open the interaction: {html.escape(describe(exc))}"
+            )
         )
         self._show_job = job
         self.runner.start(job)
 
-    def _shown(self, loaded: Loaded) -> None:
-        interaction_id, segs, steps, messages = loaded
+    def _shown(self, opened: opening.Opened) -> None:
+        interaction_id, segs, steps = opened.interaction, opened.segments, opened.steps
+        messages = opened.messages
         first = segs[0] if segs else {}
         who = first.get("FIRST_LAST_NAME", "")
         title = (  # archived text: escaped, it is shown as rich text
@@ -455,8 +486,15 @@ class InteractionPanel(QWidget):
             f"{html.escape(first.get('INTERACTION_SUBJECT', ''))} · {len(segs)} segment(s), "
             f"{len(steps)} workflow step(s), {len(messages)} transcript message(s)"
         )
+        if opened.holds:
+            title += f"<br>{holds.badge_html(opened.holds)}"
+            self.held[interaction_id] = list(opened.holds)
+        else:
+            self.held.pop(interaction_id, None)
         self.title.setText(title)
+        self.title.setToolTip(holds.describe(opened.holds) if opened.holds else "")
         self.shown = interaction_id
+        self.add_button.setEnabled(True)
         _fill(self.segments, SEGMENT_COLUMNS, segs)
         _fill(self.trace, TRACE_COLUMNS, steps)
         lines = transcript_lines(messages)
@@ -469,6 +507,21 @@ class InteractionPanel(QWidget):
             else "<b>Transcript</b> (none archived for this interaction)"
         )
         self.timeline.set_items(timeline_items(segs, steps))
+
+    def set_held(self, held: holds.Held) -> None:
+        """A case or hold changed: the badges follow (the list, and the interaction shown)."""
+        self.held = held
+        current = self.results.currentRow()
+        if self._rows[1]:
+            self.results.blockSignals(True)
+            self._fill(self._rows[1])
+            self.results.setCurrentRow(current)
+            self.results.blockSignals(False)
+        if self.shown:
+            text = self.title.text().split("<br>", 1)[0]
+            if held.get(self.shown):
+                text += f"<br>{holds.badge_html(held[self.shown])}"
+            self.title.setText(text)
 
     def wait_jobs(self) -> None:
         for job in (self._job, self._show_job, self._check_job, self._count_job):

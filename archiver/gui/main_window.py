@@ -1,9 +1,10 @@
-"""The main window: tabs for Download, Browse, Search, Interactions, Coverage and the Audit
-log."""
+"""The main window: tabs for Download, Browse, Search, Interactions, Cases, Coverage and the
+Audit log."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
@@ -12,9 +13,12 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QToo
 
 from archiver import __version__
 from archiver.archive.queries.review import ArchiveReader
+from archiver.counts import INTERACTIONS
+from archiver.gui import holds
 from archiver.gui.audit import AuditPanel
 from archiver.gui.browse import BrowsePanel, RowDetailDialog
 from archiver.gui.bundles import ExportDialog, VerifyDialog
+from archiver.gui.cases import CasePicker, CasesPanel, open_cases
 from archiver.gui.connection import ConnectionDialog
 from archiver.gui.context import AppContext
 from archiver.gui.coverage import CoveragePanel
@@ -23,6 +27,7 @@ from archiver.gui.errors import show_error
 from archiver.gui.interactions import InteractionPanel
 from archiver.gui.search import SearchPanel
 from archiver.gui.unattended import SelfTestDialog
+from archiver.gui.workers import Job
 from archiver.resources import resource
 
 log = logging.getLogger(__name__)
@@ -52,6 +57,9 @@ class MainWindow(QMainWindow):
         self.browse = BrowsePanel(lambda: self.ctx.archive_path, ctx.runner)
         self.search = SearchPanel(lambda: self.ctx.archive_path, ctx.runner)
         self.interactions = InteractionPanel(lambda: self.ctx.archive_path, ctx.runner)
+        self.cases = CasesPanel(lambda: self.ctx.archive_path, ctx.runner, lambda: self.key_dir)
+        self.picker: CasePicker | None = None
+        self._held_job: Job | None = None
         self.coverage = CoveragePanel(lambda: self.ctx.archive_path)
         self.audit = AuditPanel(lambda: self.ctx.archive_path, ctx.runner)
         for w, title in (
@@ -59,6 +67,7 @@ class MainWindow(QMainWindow):
             (self.browse, "&Browse"),
             (self.search, "&Search"),
             (self.interactions, "&Interactions"),
+            (self.cases, "Cas&es"),
             (self.coverage, "C&overage"),
             (self.audit, "&Audit log"),
         ):
@@ -73,6 +82,12 @@ class MainWindow(QMainWindow):
         self.download.run_finished.connect(lambda _: self.refresh_views())
         self.search.open_interaction.connect(self.open_interaction)
         self.search.open_record.connect(self.open_record)
+        self.search.add_to_case.connect(self.add_to_case)
+        self.search.add_search_to_case.connect(self.add_search_to_case)
+        self.interactions.add_to_case.connect(self.add_to_case)
+        self.cases.open_interaction.connect(self.open_interaction)
+        self.cases.cases_changed.connect(self.refresh_held)
+        self.cases.message.connect(lambda text: self.statusBar().showMessage(text, 15_000))
         self._restore()
         self.refresh_views()
         self.download.refresh_resumable()
@@ -150,11 +165,57 @@ class MainWindow(QMainWindow):
             self.interactions.refresh()
         elif w is self.search:
             self.search.refresh()
+            self.refresh_held()
+        elif w is self.cases:
+            self.cases.refresh()
 
     def open_interaction(self, interaction_id: str) -> None:
         """Show an interaction (a search hit) on the Interactions tab."""
         self.tabs.setCurrentWidget(self.interactions)
         self.interactions.show_interaction(interaction_id)
+
+    def add_to_case(self, ids: list[str], case: str | None = None) -> CasePicker | None:
+        """Add interactions (a search's selected hits, the interaction shown) to an open
+        case: the one named, or the one picked in a dialog."""
+        if case is not None:
+            self.cases.add_ids(ids, case)
+            return None
+        what = f"Add {INTERACTIONS.of(len(ids))} ({', '.join(ids[:3])}{' …' if len(ids) > 3 else ''}) to the case:"
+        return self._pick(what, lambda name: self.cases.add_ids(ids, name))
+
+    def add_search_to_case(
+        self, query: str, first: object, last: object, case: str | None = None
+    ) -> CasePicker | None:
+        """Add every interaction a search finds to an open case (the case records the
+        search with each)."""
+        if case is not None:
+            self.cases.add_search(query, case, first, last)
+            return None
+        return self._pick(
+            f"Add every interaction “{query}” finds to the case:",
+            lambda name: self.cases.add_search(query, name, first, last),
+        )
+
+    def _pick(self, what: str, then: Callable[[str], object]) -> CasePicker:
+        picker = CasePicker(open_cases(self.ctx.archive_path), what, self)
+        picker.accepted.connect(lambda: then(picker.case))
+        self.picker = picker
+        picker.open()
+        return picker
+
+    def refresh_held(self) -> None:
+        """Read which interactions are held, for every tab's hold badge."""
+        path = self.ctx.archive_path
+        if not path.exists():
+            return
+
+        def spread(held: holds.Held) -> None:
+            self.search.set_held(held)
+            self.interactions.set_held(held)
+            self.browse.model.set_held(held)
+
+        self._held_job = holds.job(path, spread)
+        self.ctx.runner.start(self._held_job)
 
     def open_record(self, record_id: int) -> RowDetailDialog | None:
         """Show a record of its own (a search hit of a dataset without interactions): its
@@ -175,6 +236,7 @@ class MainWindow(QMainWindow):
         self.download.refresh_schedule()
         self.browse.refresh()
         self.interactions.refresh()  # (its empty state: one index probe)
+        self.refresh_held()
         current = self.tabs.currentWidget()
         if current is self.coverage:
             self.coverage.refresh()
@@ -242,8 +304,10 @@ class MainWindow(QMainWindow):
         self.download.stop()
         if self.self_test is not None:
             self.self_test.stop()
-        for panel in (self.browse, self.search, self.interactions, self.audit):
+        for panel in (self.browse, self.search, self.interactions, self.cases, self.audit):
             panel.wait_jobs()
+        if self._held_job is not None:
+            self._held_job.wait()
         self.browse.close_reader()
         self.audit.close_reader()
         self.qsettings.setValue("geometry", self.saveGeometry())

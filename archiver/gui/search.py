@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListView,
+    QPushButton,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -43,6 +44,7 @@ from PySide6.QtWidgets import (
 
 from archiver.counts import HITS, RECORDS
 from archiver.datasets import DATASET_NAMES
+from archiver.gui import holds
 from archiver.gui.empty import Placeholder
 from archiver.gui.errors import describe
 from archiver.gui.utctime import edit_value, set_edit, today_utc, utc_edit
@@ -117,6 +119,8 @@ class HitsModel(QAbstractListModel):
         self.marks: tuple[str, str] = ("", "")
         #: bumps with every new search shown: snippets read for an older one are dropped
         self.generation = 0
+        #: interactions under a legal hold → their holds (the hold badge)
+        self.held: holds.Held = {}
         self._snippets: dict[int, list[searching.Snippet]] = {}
         self._wanted: set[int] = set()
         self._asking = QTimer(self)
@@ -150,6 +154,12 @@ class HitsModel(QAbstractListModel):
             self.beginInsertRows(QModelIndex(), shown, shown + len(rest) - 1)
             self.hits.extend(rest)
             self.endInsertRows()
+
+    def set_held(self, held: holds.Held) -> None:
+        """Which interactions are held now: their rows show the badge."""
+        self.held = held
+        if self.hits:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.hits) - 1, 0))
 
     def hit(self, row: int) -> searching.Hit | None:
         return self.hits[row] if 0 <= row < len(self.hits) else None
@@ -189,13 +199,18 @@ class HitsModel(QAbstractListModel):
             self._asking.start()
         if role == HTML_ROLE:
             return self._html(hit, snippets)
-        lines = [hit_title(hit)] + [
+        held = self.held.get(hit.interaction or "")
+        if role == Qt.ItemDataRole.ToolTipRole and held:
+            return holds.describe(held)
+        lines = [hit_title(hit) + (f" · {holds.BADGE}" if held else "")] + [
             f"{s.dataset}: {plain(s.text, self.marks)}" for s in (snippets or [])
         ]
         return "\n".join(lines)
 
     def _html(self, hit: searching.Hit, snippets: list[searching.Snippet] | None) -> str:
-        parts = [f"<div><b>{html.escape(hit_title(hit), quote=False)}</b></div>"]
+        held = self.held.get(hit.interaction or "")
+        badge = f" {holds.badge_html(held)}" if held else ""
+        parts = [f"<div><b>{html.escape(hit_title(hit), quote=False)}</b>{badge}</div>"]
         if snippets is None:
             parts.append("<div style='color:gray'>…</div>")
         for s in snippets or []:
@@ -254,6 +269,10 @@ class SearchPanel(QWidget):
     open_interaction = Signal(str)
     #: a hit of a record of its own was opened: show that record's history
     open_record = Signal(int)
+    #: "Add selected to case…": these interactions
+    add_to_case = Signal(list)
+    #: "Add all to case…": the search (query, first, last) whose interactions to add
+    add_search_to_case = Signal(str, object, object)
 
     def __init__(self, archive_path: Callable[[], Path], runner: JobRunner) -> None:
         super().__init__()
@@ -302,12 +321,28 @@ class SearchPanel(QWidget):
         bar.addWidget(self.first)
         bar.addWidget(QLabel("–"))
         bar.addWidget(self.last)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.add_selected = QPushButton("Add selected to case…")
+        self.add_selected.setObjectName("searchAddSelected")
+        self.add_all = QPushButton("Add all hits to case…")
+        self.add_all.setObjectName("searchAddAll")
+        self.add_all.setToolTip(
+            "Adds every interaction this search finds; the case records the search (query, "
+            "range, time, hit count) with each"
+        )
+        self.add_selected.clicked.connect(self._add_selected)
+        self.add_all.clicked.connect(self._add_all)
+        actions = QHBoxLayout()
+        actions.addStretch()
+        actions.addWidget(self.add_selected)
+        actions.addWidget(self.add_all)
         content = QWidget()
         cl = QVBoxLayout(content)
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addLayout(bar)
         cl.addWidget(self.status)
         cl.addWidget(self.view, 1)
+        cl.addLayout(actions)
         self.page = Placeholder(content, "searchEmpty")
         lay = QVBoxLayout(self)
         lay.addWidget(self.page)
@@ -463,6 +498,31 @@ class SearchPanel(QWidget):
         job = Job(work, name="search snippets")
         job.done.connect(lambda found: self.model.store(generation, rows, found))
         self._start(job)
+
+    # -- cases --------------------------------------------------------------------------------
+    def selected_interactions(self) -> list[str]:
+        """The interactions of the selected hits (records of their own have none)."""
+        rows = sorted(i.row() for i in self.view.selectionModel().selectedIndexes())
+        found = [self.model.hit(r) for r in rows]
+        return [h.interaction for h in found if h is not None and h.interaction]
+
+    def _add_selected(self) -> None:
+        ids = self.selected_interactions()
+        if ids:
+            self.add_to_case.emit(ids)
+        else:
+            self._say("Select the hits of interactions to add (click, Ctrl+click).")
+
+    def _add_all(self) -> None:
+        result = self.model.result
+        if result is None or not result.hits:
+            self._say("Search first: every interaction the search finds is added.")
+            return
+        first, last = self._range()
+        self.add_search_to_case.emit(result.query.text, first, last)
+
+    def set_held(self, held: holds.Held) -> None:
+        self.model.set_held(held)
 
     # -- opening --------------------------------------------------------------------------
     def open_hit(self, index: QModelIndex) -> None:

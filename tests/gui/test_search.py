@@ -14,6 +14,7 @@ from archiver.datasets import DATASET_NAMES, DATASETS
 from archiver.gui.search import HIT_ROLE, HTML_ROLE, HitsModel
 from archiver.gui.workers import SyncRunner
 from archiver.services import search as searching
+from archiver.services.interactions import Opened
 from archiver.timerange import Chunk
 from tests.pulltools import params, pull
 
@@ -192,7 +193,7 @@ def test_a_record_of_its_own_opens_its_history(qtbot, sim, window_factory):
 def test_escaped_interaction_title(qtbot, sim, window_factory):
     """Archived text in the Interactions view's title is escaped (it is rich text)."""
     w = _window(window_factory, sim, SyncRunner(), ["interactionSegments"])
-    w.interactions._shown(("x<i>", [{"FIRST_LAST_NAME": "<b>Eve</b>"}], [], []))
+    w.interactions._shown(Opened("x<i>", [{"FIRST_LAST_NAME": "<b>Eve</b>"}], [], []))
     assert "&lt;b&gt;Eve&lt;/b&gt;" in w.interactions.title.text()
 
 
