@@ -117,6 +117,37 @@ def main() -> None:
     w.interactions.show_interaction(iid)
     settle(app)
     w.grab().save(str(OUT / "interaction.png"))
+    # a case: interactions by hand and by a search, under legal hold
+    from archiver.services import cases as case_service
+
+    case_service.create(
+        ctx.archive_path, "Smith complaint", "Customer complaint about a refund", "CMP-2025-017"
+    )
+    conn = sqlite3.connect(ctx.archive_path)
+    (phone,) = conn.execute(
+        """SELECT SOURCE_PHONE_NUMBER FROM vals_interactionSegments
+           WHERE INTERACTION_ID = ? AND SOURCE_PHONE_NUMBER != ''
+           UNION ALL SELECT SOURCE_PHONE_NUMBER FROM vals_interactionSegments
+           WHERE SOURCE_PHONE_NUMBER != '' LIMIT 1""",
+        (iid,),
+    ).fetchone()
+    conn.close()
+    w.cases.refresh("Smith complaint")
+    w.cases.add_ids([iid])
+    w.cases.add_search(f"phone:{phone}", "Smith complaint")  # the customer's interactions
+    w.cases.place_hold("Litigation hold requested by Legal (matter 4411)")
+    w.tabs.setCurrentWidget(w.cases)
+    w.cases.refresh("Smith complaint")
+    settle(app)
+    w.cases.members.selectRow(0)
+    settle(app)
+    w.grab().save(str(OUT / "cases.png"))
+    w.tabs.setCurrentWidget(w.interactions)
+    w.interactions.query.setText(phone)  # the customer's interactions, held
+    w.interactions.search()
+    w.interactions.results.setCurrentRow(0)
+    settle(app)
+    w.grab().save(str(OUT / "hold-badge.png"))
     w.tabs.setCurrentWidget(w.coverage)
     settle(app)
     w.grab().save(str(OUT / "coverage.png"))
@@ -129,6 +160,10 @@ def main() -> None:
     w.audit.run_verify()
     settle(app)
     w.grab().save(str(OUT / "audit.png"))
+    w.audit.filter(None, iid)  # who looked at this interaction, and when
+    settle(app)
+    w.grab().save(str(OUT / "audit-access.png"))
+    w.audit.filter(None, "")
     os.environ.setdefault("ARCHIVER_KEY_PASSPHRASE", "screenshots-only")
     w.key_dir = tmp / "keys"
     exp = w.open_export()
@@ -144,6 +179,15 @@ def main() -> None:
     settle(app)
     exp.grab().save(str(OUT / "export.png"))
     exp.close()
+    w.tabs.setCurrentWidget(w.cases)
+    prod = w.cases.open_production()
+    assert prod is not None
+    prod.out.setText(str(tmp / "case-production"))
+    prod.start()
+    settle(app)
+    prod.grab().save(str(OUT / "case-production-dialog.png"))
+    prod.close()
+    print(f"case production: {tmp / 'case-production'}")
     ver = w.open_verify_bundle()
     ver.path.setText(str(tmp / "audit-bundle"))
     ver.run()

@@ -597,7 +597,7 @@ class ProductionDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("productionDialog")
         self.setWindowTitle(f"Export case production: {case}")
-        self.setMinimumWidth(620)
+        self.setMinimumWidth(680)
         self.archive_path = archive_path
         self.case = case
         self.runner = runner
@@ -680,10 +680,12 @@ class ProductionDialog(QDialog):
             f"{bundles.contents_line(result)}. Signer certificate SHA-256: {result.fingerprint} "
             "(give it to the recipient separately)."
         )
+        self.adjustSize()
 
     def _failed(self, exc: BaseException) -> None:
         self.export_button.setEnabled(True)
         self.status.setText(f"✗ Export failed: {describe(exc)}. Nothing was left half-written.")
+        self.adjustSize()
 
     def done(self, result: int) -> None:
         job = self.job

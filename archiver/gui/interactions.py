@@ -433,8 +433,8 @@ class InteractionPanel(QWidget):
         """The listed interactions, each held one with the badge."""
         self.results.clear()
         for iid, day, n in rows:
-            mark = f"  {holds.BADGE}" if iid in self.held else ""
-            item = QListWidgetItem(f"{iid}{mark}\n  {day} · {n} segment{'s' if n != 1 else ''}")
+            mark = f"{holds.BADGE} · " if iid in self.held else ""
+            item = QListWidgetItem(f"{iid}\n  {mark}{day} · {n} segment{'s' if n != 1 else ''}")
             item.setToolTip(
                 f"{n} segments: its latest interactionSegments records"
                 + (f"\n{holds.describe(self.held[iid])}" if iid in self.held else "")

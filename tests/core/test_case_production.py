@@ -419,3 +419,15 @@ def test_case_scope_is_stated_in_words(made):
     assert info["Archiver-Scope"].startswith("the 4 interactions of case 'Smith v. Acme'")
     assert "whatever its date" in info["Archiver-Scope"]
     assert datetime(2025, 2, 1, tzinfo=UTC).strftime("%Y-%m-%d") in info["Archiver-Scope"]
+
+
+def test_docs_list_the_load_files_fields():
+    """docs/cases.md's table of the DAT's fields is loadfile.FIELDS, in order."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "cases.md").read_text(encoding="utf-8")
+    table = text.split("| field | what it holds |", 1)[1].split("\n\n", 1)[0]
+    rows = [
+        line.split(" | ")
+        for line in table.splitlines()
+        if line.startswith("| ") and "---" not in line
+    ]
+    assert [(r[0][2:], r[1].rstrip(" |")) for r in rows] == list(loadfile.FIELDS)
