@@ -13,6 +13,7 @@ from typing import Any
 
 from archiver import __version__
 from archiver.archive.hashing import GENESIS, audit_entry_digest, canonical_json, chain_next
+from archiver.plural import plural
 from archiver.timerange import utc_now
 
 Details = Mapping[str, Any]
@@ -98,7 +99,7 @@ def _pull_finished(d: Details) -> str:
     for key, label in (("failed", "failed"), ("pending", "still pending (202)")):
         count = sum(v.get(key, 0) for v in per.values())
         if count:
-            text += f"; {count:,} chunk(s) {label}"
+            text += f"; {plural(count, 'chunk')} {label}"
     if s.get("error"):
         text += f"; error: {s['error']}"
     return text

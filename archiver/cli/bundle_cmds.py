@@ -9,6 +9,7 @@ from pathlib import Path
 
 from archiver.cli import common
 from archiver.jobs import drive
+from archiver.plural import plural
 from archiver.services import bundles, keys
 from archiver.timerange import RangeError, parse_bound
 
@@ -243,7 +244,7 @@ def _print_result(result: bundles.BundleResult, fingerprint: str) -> None:
         "Give this fingerprint to the recipient separately (not with the bundle): it is how they know the bundle is yours."
     )
     if result.gaps:
-        print(f"Coverage: {len(result.gaps)} gap(s) stated in the report and bag-info.txt:")
+        print(f"Coverage: {plural(len(result.gaps), 'gap')} stated in the report and bag-info.txt:")
         for g in result.gaps[:20]:
             print(f"  {g}")
     print(

@@ -60,6 +60,7 @@ from archiver.export.scope import (
     measure,
 )
 from archiver.jobs import Cancel, Cancelled
+from archiver.plural import plural
 
 PROVENANCE_COLUMNS = ("_record_sha256", "_page_sha256", "_received_at")
 
@@ -406,7 +407,7 @@ def refuse_empty(plan: BundlePlan, chosen: Selected) -> None:
     if scope.filters():
         why.append(f"with {'; '.join(scope.filters())}")
     if chosen.gaps:
-        why.append(f"({len(chosen.gaps)} coverage gap(s) in that window: pull it first)")
+        why.append(f"({plural(len(chosen.gaps), 'coverage gap')} in that window: pull it first)")
     raise EmptySelection(" ".join(why) + ". Nothing was written.")
 
 

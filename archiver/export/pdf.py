@@ -38,6 +38,7 @@ from reportlab.platypus import (
 
 from archiver.export import derive
 from archiver.export.scope import Interaction
+from archiver.plural import plural
 from archiver.resources import resource
 
 PAGE = landscape(A4)
@@ -643,7 +644,7 @@ def cover_rows(f: Front) -> list[tuple[str, str]]:
     coverage = (
         "Complete: every 15-minute interval of the scope was walked to the end for both datasets (from the archive's coverage evidence)."
         if not gaps
-        else f"{len(gaps)} gap(s): intervals of the scope that no finished walk covers; data for these may be missing from this bundle (listed below)."
+        else f"{plural(len(gaps), 'gap')}: intervals of the scope that no finished walk covers; data for these may be missing from this bundle (listed below)."
     ) + (f" Server's reading of an interval `ending`: {f.reading}." if f.reading else "")
     rows = [
         ("Bundle", meta.bundle_id),
@@ -664,7 +665,7 @@ def cover_rows(f: Front) -> list[tuple[str, str]]:
         rows.append(
             (
                 "Not placed",
-                f"{f.unplaced:,} interactionSegments row(s) of the scope's days have no usable STARTTIME_UTC, so no interval: they cannot be placed in the window and are not in this bundle.",
+                f"{plural(f.unplaced, 'interactionSegments row')} of the scope's days {'has' if f.unplaced == 1 else 'have'} no usable STARTTIME_UTC, so no interval: they cannot be placed in the window and are not in this bundle.",
             )
         )
     rows += [
@@ -679,7 +680,7 @@ def cover_rows(f: Front) -> list[tuple[str, str]]:
         ),
         (
             "Integrity conflicts",
-            f"{f.conflicts} row version(s) share key and COMMIT_TS with different content (kept, flagged)"
+            f"{plural(f.conflicts, 'row version')} {'shares' if f.conflicts == 1 else 'share'} key and COMMIT_TS with different content (kept, flagged)"
             if f.conflicts
             else "none",
         ),

@@ -30,6 +30,7 @@ from archiver.gui.empty import Placeholder
 from archiver.gui.errors import describe
 from archiver.gui.headers import bound_measuring
 from archiver.gui.workers import Job, JobRunner
+from archiver.plural import plural
 from archiver.review import ArchiveReader
 from archiver.services import archive as archive_service
 from archiver.services.archive import VerifyReport
@@ -229,7 +230,7 @@ class AuditPanel(QWidget):
             )
         else:
             self.result.setText(
-                f"<span style='color:#c62828'><b>✗ FAILED:</b> {escape(rep.problems[0])}</span> ({len(rep.problems)} problem(s))"
+                f"<span style='color:#c62828'><b>✗ FAILED:</b> {escape(rep.problems[0])}</span> ({plural(len(rep.problems), 'problem')})"
             )
         self.refresh()
 

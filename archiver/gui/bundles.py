@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from archiver.gui.errors import describe
 from archiver.gui.workers import Job, JobRunner
 from archiver.jobs import Cancel, Cancelled
+from archiver.plural import plural
 from archiver.services import bundles, keys
 from archiver.services.bundles import (
     PROFILES,
@@ -279,7 +280,9 @@ class ExportDialog(QDialog):
         self.bundle_result = result
         self.export_button.setEnabled(True)
         gaps = (
-            f" {len(result.gaps)} coverage gap(s) are stated in the bundle." if result.gaps else ""
+            f" {plural(len(result.gaps), 'coverage gap')} {'is' if len(result.gaps) == 1 else 'are'} stated in the bundle."
+            if result.gaps
+            else ""
         )
         self.status.setText(
             f"✓ Bundle {result.bundle_id} written to {result.path}: {result.interactions:,} interactions, report {result.pages:,} pages.{gaps}"

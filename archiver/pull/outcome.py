@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archiver.archive import coverage
+from archiver.plural import plural
 from archiver.pull.progress import DatasetProgress, Progress
 from archiver.timerange import Chunk
 
@@ -161,7 +162,7 @@ def decide(
     error = flags.error
     if error is None and bad:
         first = next((m for c in counts.values() for m in c["failures"]), "")
-        error = f"{bad} chunk(s) not archived" + (f"; first: {first}" if first else "")
+        error = f"{plural(bad, 'chunk')} not archived" + (f"; first: {first}" if first else "")
     return RunResult(run_id, status, code, progress, error, counts)
 
 

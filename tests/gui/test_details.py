@@ -92,7 +92,7 @@ CASES = {
         _result(
             "failed",
             EXIT_PARTIAL,
-            "2 chunk(s) not archived",
+            "2 chunks not archived",
             queue={"done": 1, "failed": 1, "chunks": 2, "failures": ["queue 20250201: HTTP 500"]},
             agent={"unfinished": 1},
         ),
