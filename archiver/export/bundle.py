@@ -242,9 +242,10 @@ Run these commands in this directory (the one holding bagit.txt). Each must succ
 {timestamp_text}
 What is what: data/records.jsonl holds the rows with the exact API strings (the
 authoritative copy). The CSV files are for spreadsheets: cells that would start a formula
-(=, +, -, @, tab, carriage return; plain numbers excepted) and cells that start with '
-carry one more leading ' as OWASP advises; remove exactly one leading ' from a cell that
-starts with one to get the exact string (header cells too). data/raw/ holds the raw API
+(=, -, @, tab, carriage return; plain numbers excepted), cells starting with + (a phone
+number such as +4930123456 stays text, its + kept), digits with a leading zero (0301234567)
+and cells that start with ' carry one more leading ' as OWASP advises; remove exactly one
+leading ' from a cell that starts with one to get the exact string (header cells too). data/raw/ holds the raw API
 responses the rows came from, named by their SHA-256 (withheld when a redaction profile is
 applied).
 """

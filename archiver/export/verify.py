@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from archiver.archive.hashing import canonical_record, sha256_hex
 from archiver.export import bag, bundlezip, timestamps
 from archiver.export.cms import CmsError, verify_detached
-from archiver.export.csvsafe import escape_cell, unescape_cell
+from archiver.export.csvsafe import matches, unescape_cell
 from archiver.export.keys import cert_fingerprint
 from archiver.export.trust import TrustPolicy
 from archiver.safetext import safe
@@ -538,7 +538,8 @@ def _csv_header(header: list[str], ds: str, rep: BundleReport) -> list[str] | No
         rep.problems.append(f"data/{ds}.csv: the header does not end with the provenance columns")
         return None
     cols = [unescape_cell(h) for h in header[:-3]]
-    if [escape_cell(c) for c in cols] != header[:-3] or len(set(cols)) != len(cols):
+    escaped = all(matches(h, c) for h, c in zip(header[:-3], cols, strict=True))
+    if not escaped or len(set(cols)) != len(cols):
         rep.problems.append(f"data/{ds}.csv: the header is not the escaped column names")
         return None
     return cols
@@ -546,7 +547,8 @@ def _csv_header(header: list[str], ds: str, rep: BundleReport) -> list[str] | No
 
 def _csv_agrees(path: Path, ds: str, rows: list[dict], rep: BundleReport) -> None:
     """The dataset's CSV holds the same rows as records.jsonl: every cell is the record's
-    value escaped by the one rule (csvsafe), compared as escaped text."""
+    value escaped by the one rule (csvsafe; or by archiver 0.1.0's, which kept no phone
+    number as text), compared as escaped text."""
     if not path.is_file():
         rep.problems.append(f"data/{ds}.csv is missing")
         return
@@ -565,13 +567,12 @@ def _csv_agrees(path: Path, ds: str, rows: list[dict], rep: BundleReport) -> Non
         return
     for i, (csv_row, obj) in enumerate(zip(body, mine, strict=True), 2):
         values = obj["values"]
-        want = [escape_cell(values.get(c, "")) for c in cols]
-        want += [
-            obj["record_sha256"],
-            obj["page_sha256"],
-            escape_cell(obj.get("received_at") or ""),
-        ]
-        if csv_row != want or not set(values) <= set(cols):
+        want = [values.get(c, "") for c in cols]
+        want += [obj["record_sha256"], obj["page_sha256"], obj.get("received_at") or ""]
+        same = len(csv_row) == len(want) and all(
+            matches(cell, v) for cell, v in zip(csv_row, want, strict=True)
+        )
+        if not same or not set(values) <= set(cols):
             rep.problems.append(f"data/{ds}.csv line {i} differs from records.jsonl")
             return
 

@@ -27,6 +27,7 @@ from archiver.export.bundle import (
     publish,
     zip_path_for,
 )
+from archiver.export import csvsafe
 from archiver.export.csvsafe import escape_cell, unescape_cell
 from archiver.export.scope import Scope
 from archiver.export.trust import TrustPolicy
@@ -199,8 +200,44 @@ def test_csv_equals_rows_apart_from_escaping(bundle, shared_archive):
             assert unescape_cell(cell) == values[c]
             if cell != values[c]:
                 escaped += 1
-                assert cell == "'" + values[c] and values[c][0] in "=+-@\t\r'"
+                assert cell == "'" + values[c] and values[c][0] in "=+-@\t\r'0"
     assert escaped > 0  # the simulator's notes start with = + - @
+    phones = [row[cols.index("SOURCE_PHONE_NUMBER")] for row in body]
+    assert any(phones) and all(p.startswith("'+") for p in phones if p)  # text, + kept
+
+
+def test_phone_numbers_read_back_exactly_from_the_csv(bundle, shared_archive):
+    """What a spreadsheet shows as text comes back as the exact API string: one leading
+    quote removed, nothing else."""
+    with (bundle.path / "data" / "interactionSegments.csv").open(
+        encoding="utf-8-sig", newline=""
+    ) as f:
+        rows = list(csv.DictReader(f))
+    got = sorted(unescape_cell(r["SOURCE_PHONE_NUMBER"]) for r in rows)
+    want = sorted(v["SOURCE_PHONE_NUMBER"] for v in _latest(shared_archive, "interactionSegments"))
+    assert got == want and any(w.startswith("+") for w in want)
+
+
+def test_a_bundle_escaped_by_the_earlier_rule_still_verifies(
+    archive, signing, tmp_path, monkeypatch
+):
+    """archiver 0.1.0 wrote phone numbers as they are: its bundles stay verifiable."""
+    from archiver.export import bundle as bundle_module
+
+    monkeypatch.setattr(
+        bundle_module, "escape_row", lambda values: [csvsafe._escape_0_1(v) for v in values]
+    )
+    result = _export(archive, Scope(DAY, DAY), tmp_path / "old", signing)
+    with (result.path / "data" / "interactionSegments.csv").open(encoding="utf-8-sig") as f:
+        assert any(r["SOURCE_PHONE_NUMBER"].startswith("+") for r in csv.DictReader(f))
+    assert verify_bundle(result.path, _trusting(signing)).ok
+
+
+def test_csv_cell_matches_either_rule_but_nothing_else():
+    assert csvsafe.matches("'+4930123", "+4930123") and csvsafe.matches("+4930123", "+4930123")
+    assert not csvsafe.matches("+4930123", "+4930124")
+    assert not csvsafe.matches("=1+1", "=1+1")  # a formula left bare matches no rule
+    assert not csvsafe.matches("''x", "'x'")
 
 
 def test_pdf_text_has_each_interaction_and_its_values(bundle, shared_archive):
@@ -535,7 +572,6 @@ def test_import_pkcs12(tmp_path, monkeypatch):
         ("\tx", "'\tx"),
         ("\rx", "'\rx"),
         ("-12", "-12"),
-        ("+3.5", "+3.5"),
         ("1e5", "1e5"),
         ("plain", "plain"),
         ("", ""),
@@ -545,7 +581,13 @@ def test_import_pkcs12(tmp_path, monkeypatch):
         ("''", "'''"),
         ("'", "''"),
         ("+44 20 7946 0000", "'+44 20 7946 0000"),
-        ("+447946000000", "+447946000000"),
+        ("+447946000000", "'+447946000000"),  # a phone number stays text, its + kept
+        ("+3.5", "'+3.5"),
+        ("0301234567", "'0301234567"),  # a leading zero a spreadsheet would drop
+        ("007", "'007"),
+        ("0", "0"),
+        ("0.5", "0.5"),
+        ("10", "10"),
         ("-5", "-5"),
         ("-5 apples", "'-5 apples"),
         ("-", "'-"),
