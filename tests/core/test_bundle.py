@@ -19,7 +19,7 @@ import pytest
 from pypdf import PdfReader
 
 from archiver.archive.auditlog import summarise
-from archiver.export import bag, bundlezip, keys
+from archiver.export import bag, bundlezip, csvsafe, keys
 from archiver.export.bundle import (
     BundleError,
     ExportCancelled,
@@ -27,7 +27,6 @@ from archiver.export.bundle import (
     publish,
     zip_path_for,
 )
-from archiver.export import csvsafe
 from archiver.export.csvsafe import escape_cell, unescape_cell
 from archiver.export.scope import Scope
 from archiver.export.trust import TrustPolicy
