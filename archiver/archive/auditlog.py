@@ -77,7 +77,8 @@ def _pull_started(d: Details) -> str:
             what += f"; filter {p['filter']}"
     else:  # a plan without parameters (a retry of named chunks)
         what = f"{p.get('description') or 'chunk list'} ({_n(p.get('chunks', 0))} chunks)"
-    return f"{what}; tenant {d.get('tenant') or 'unknown'}"
+    text = f"{what}; tenant {d.get('tenant') or 'unknown'}"
+    return text + (" (simulated: demo data)" if p.get("simulated") is True else "")
 
 
 def _pull_resumed(d: Details) -> str:

@@ -42,6 +42,7 @@ from archiver.archive.columns import dataset_columns
 from archiver.archive.hashing import sha256_hex
 from archiver.archive.store import Archive, open_reader, page_body
 from archiver.export import bag, timestamps
+from archiver.export.bag import DEMO, DEMO_WHY
 from archiver.export.csvsafe import escape_row
 from archiver.export.keys import SigningIdentity
 from archiver.export.pdf import Front, ReportMeta
@@ -193,7 +194,7 @@ VERIFY_TEXT = """How to verify this audit bundle with standard tools only
 ==========================================================
 
 Bundle {bundle_id}, created {created} by archiver {version}.
-
+{demo_text}
 FIRST, THE SIGNER. Anyone can make a bundle that passes every check below with a key of
 their own: the checks prove the bundle is intact and was signed with the key of the
 certificate it carries (signer.pem), not who signed it. Trust signer.pem only if its
@@ -345,6 +346,8 @@ class Selected:
     chain_head: str
     audit_head: str
     tenants: list[str]
+    #: a run of the archive pulled from the simulator (see :func:`simulated_runs`)
+    demo: bool = False
     redacted: set[str] = field(default_factory=set)
     interactions: int = 0
     segments: int = 0
@@ -377,6 +380,17 @@ def _cancel_check(cancel: threading.Event | Cancel | None) -> Callable[[], None]
     return check
 
 
+def simulated_runs(conn: sqlite3.Connection) -> int:
+    """Runs of the archive pulled from the embedded simulator: their `pull started` entry
+    (hash-chained with the rest of the audit log) says ``simulated``. One is enough for the
+    archive's bundles to say DEMO: simulated rows sit beside whatever else it holds."""
+    return sum(
+        1
+        for (details,) in conn.execute("SELECT details FROM audit_log WHERE event='pull started'")
+        if (json.loads(details).get("params") or {}).get("simulated") is True
+    )
+
+
 def select_rows(conn: sqlite3.Connection, scope: Scope) -> Selected:
     """Select: count what the scope holds and gather the archive's facts (no rows loaded)."""
     head = conn.execute("SELECT * FROM chain_head").fetchone()
@@ -394,6 +408,7 @@ def select_rows(conn: sqlite3.Connection, scope: Scope) -> Selected:
         tenants=[
             t for (t,) in conn.execute("SELECT DISTINCT tenant FROM runs ORDER BY started_at")
         ],
+        demo=simulated_runs(conn) > 0,
     )
 
 
@@ -486,6 +501,7 @@ def report_meta(plan: BundlePlan, chosen: Selected) -> ReportMeta:
         custody=chosen.custody,
         scope=plan.scope.describe(),
         scope_short=plan.scope.short(),
+        demo=chosen.demo,
     )
 
 
@@ -523,6 +539,7 @@ def bag_and_sign(plan: BundlePlan, chosen: Selected, meta: ReportMeta) -> None:
                 created=plan.created,
                 version=__version__,
                 fingerprint=ident.fingerprint,
+                demo_text=f"\n{DEMO}: {DEMO_WHY}\n" if chosen.demo else "",
                 timestamp_text=TIMESTAMP_TEXT.format(tsa=plan.tsa_url) if plan.tsa_url else "",
             ),
             encoding="utf-8",
@@ -547,8 +564,10 @@ def _bag_info(
         ("External-Identifier", plan.bundle_id),
         (
             "External-Description",
-            "Audit bundle of Avaya Infinity interactionSegments and workflowTrace rows with their raw API responses",
+            (f"{DEMO}: " if chosen.demo else "")
+            + "Audit bundle of Avaya Infinity interactionSegments and workflowTrace rows with their raw API responses",
         ),
+        *([(bag.DEMO_FIELD, "yes")] if chosen.demo else []),
         ("Bagging-Date", plan.created[:10]),
         ("Bag-Software-Agent", f"archiver {__version__}"),
         ("Archiver-Created", plan.created),

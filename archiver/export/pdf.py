@@ -37,6 +37,7 @@ from reportlab.platypus import (
 )
 
 from archiver.export import derive
+from archiver.export.bag import DEMO, DEMO_WHY
 from archiver.export.scope import Interaction
 from archiver.plural import plural
 from archiver.resources import resource
@@ -47,6 +48,7 @@ TOP = 17 * mm  # the running header sits above the frame
 BOTTOM = 14 * mm
 FRAME_WIDTH = PAGE[0] - 2 * MARGIN
 GREY = colors.HexColor("#546e7a")
+DEMO_RED = colors.HexColor("#c62828")
 HEAD_BLUE = colors.HexColor("#1f4e79")
 
 #: (header, width mm, kind) — kind picks how the cell is filled (see segment_cells)
@@ -184,6 +186,8 @@ class ReportMeta:
     custody: list[dict[str, str]] = field(default_factory=list)
     scope: str = ""  # Scope.describe()
     scope_short: str = ""  # the running header's form
+    #: rows pulled from the embedded simulator: the cover and every page say DEMO
+    demo: bool = False
 
 
 # -- cells and tables ---------------------------------------------------------------------------
@@ -545,6 +549,7 @@ class Decor:
     scope: str
     section: str
     cover: bool = False  # the first page is the cover: no running header there
+    demo: bool = False  # simulated data: the header starts with DEMO, in red
 
     def __call__(self, canv: Canvas, doc: Any) -> None:
         canv.saveState()
@@ -554,8 +559,16 @@ class Decor:
         if not (self.cover and canv.getPageNumber() == 1):
             right = f"Audit bundle {self.bundle_id}"
             rw = pdfmetrics.stringWidth(right, "DejaVu", 7)
+            x = MARGIN
+            if self.demo:
+                canv.setFillColor(DEMO_RED)
+                canv.setFont("DejaVu-Bold", 7)
+                canv.drawString(x, h - 10 * mm, f"{DEMO}  ")
+                x += pdfmetrics.stringWidth(f"{DEMO}  ", "DejaVu-Bold", 7)
+                canv.setFont("DejaVu", 7)
+                canv.setFillColor(GREY)
             canv.drawString(
-                MARGIN, h - 10 * mm, _fit(f"Scope: {self.scope}", w - 2 * MARGIN - rw - 8 * mm)
+                x, h - 10 * mm, _fit(f"Scope: {self.scope}", w - MARGIN - x - rw - 8 * mm)
             )
             canv.drawRightString(w - MARGIN, h - 10 * mm, right)
             canv.setStrokeColor(colors.HexColor("#cfd8dc"))
@@ -595,6 +608,7 @@ class PartSpec:
     day: date
     interactions: list[Interaction]
     names: NameBook
+    demo: bool = False
 
 
 @dataclass
@@ -613,7 +627,12 @@ def render_part(spec: PartSpec) -> PartResult:
     pages = render_story(
         Path(spec.path),
         story,
-        Decor(spec.bundle_id, spec.scope, f"Interactions of {spec.day:%Y-%m-%d} (UTC)"),
+        Decor(
+            spec.bundle_id,
+            spec.scope,
+            f"Interactions of {spec.day:%Y-%m-%d} (UTC)",
+            demo=spec.demo,
+        ),
     )
     return PartResult(spec.path, pages, sink)
 
@@ -636,6 +655,32 @@ class Front:
     summary: derive.Summary = field(default_factory=derive.Summary)
     #: contents: (title, page, indent) — pages of later sections, filled in by the caller
     contents: list[tuple[str, str, int]] = field(default_factory=list)
+
+
+def demo_banner() -> Table:
+    """The cover's first words for a bundle of simulated data: red, boxed, above the title."""
+    st = styles()
+    big = ParagraphStyle("demo", parent=st["h1"], textColor=DEMO_RED, fontSize=22, leading=27)
+    t = Table(
+        [
+            [Paragraph(escape(DEMO), big)],
+            [Paragraph(rich(DEMO_WHY[:1].upper() + DEMO_WHY[1:] + "."), st["base"])],
+        ],
+        colWidths=[FRAME_WIDTH],
+        hAlign="LEFT",
+    )
+    t.setStyle(
+        TableStyle(
+            [
+                ("BOX", (0, 0), (-1, -1), 1.5, DEMO_RED),
+                ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#ffebee")),
+                ("LEFTPADDING", (0, 0), (-1, -1), 8),
+                ("TOPPADDING", (0, 0), (-1, 0), 6),
+                ("BOTTOMPADDING", (0, -1), (-1, -1), 8),
+            ]
+        )
+    )
+    return t
 
 
 def cover_rows(f: Front) -> list[tuple[str, str]]:
@@ -782,8 +827,10 @@ def summary_story(f: Front, sink: list[tuple[str, int, float]]) -> list[Flowable
 def front_story(f: Front, sink: list[tuple[str, int, float]]) -> list[Flowable]:
     """Cover, contents, summary, notes, chain of custody."""
     st = styles()
-    out: list[Flowable] = [
-        Anchor("cover", sink),
+    out: list[Flowable] = [Anchor("cover", sink)]
+    if f.meta.demo:
+        out.append(demo_banner())
+    out += [
         Paragraph("Audit bundle: interaction segments and workflow traces", st["h1"]),
         _kv(cover_rows(f)),
     ]
@@ -847,7 +894,7 @@ def render_front(path: Path, f: Front) -> tuple[int, dict[str, tuple[int, float]
     pages = render_story(
         path,
         front_story(f, sink),
-        Decor(f.meta.bundle_id, f.meta.scope_short, "Front matter", cover=True),
+        Decor(f.meta.bundle_id, f.meta.scope_short, "Front matter", cover=True, demo=f.meta.demo),
     )
     return pages, {k: (p, y) for k, p, y in sink}
 
@@ -909,7 +956,10 @@ def render_index(
     scope: str,
     first: bool,
     more: bool,
+    demo: bool = False,
 ) -> int:
     return render_story(
-        path, index_story(entries, first, more), Decor(bundle_id, scope, "Index of interactions")
+        path,
+        index_story(entries, first, more),
+        Decor(bundle_id, scope, "Index of interactions", demo=demo),
     )

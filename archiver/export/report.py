@@ -200,7 +200,9 @@ class Report:
     def _submit(self, day: date, its: list[Interaction], names: pdf.NameBook) -> Iterator[str]:
         number = len(self.parts)
         path = self.dir / f"part-{number:06d}.pdf"
-        spec = pdf.PartSpec(str(path), self.meta.bundle_id, self.scope.short(), day, its, names)
+        spec = pdf.PartSpec(
+            str(path), self.meta.bundle_id, self.meta.scope_short, day, its, names, self.meta.demo
+        )
         items = [(it.id, derive.clock(derive.span(it).start), _channel(it)) for it in its]
         part = _Part(number, day, path, items)
         self.parts.append(part)
@@ -290,7 +292,7 @@ class Report:
                 j.add(path)
             j.finish(
                 self._outline(anchors, first, index_first if index else None),
-                "Audit bundle report",
+                f"Audit bundle report ({pdf.DEMO})" if self.meta.demo else "Audit bundle report",
                 f"Audit bundle {self.meta.bundle_id}",
             )
         self.join_seconds = time.perf_counter() - t0
@@ -357,7 +359,13 @@ class Report:
                 path = self.dir / f"index-{len(out):04d}.pdf"
                 more = n < self.done
                 pages = pdf.render_index(
-                    path, chunk, self.meta.bundle_id, self.meta.scope_short, not out, more
+                    path,
+                    chunk,
+                    self.meta.bundle_id,
+                    self.meta.scope_short,
+                    not out,
+                    more,
+                    self.meta.demo,
                 )
                 out.append((path, pages))
                 chunk = []

@@ -63,6 +63,8 @@ class BundleReport:
     #: how the signer is trusted ("" when it is not)
     trusted_by: str = ""
     signer_trusted: bool = False
+    #: bag-info.txt marks the bundle as simulated data (Archiver-Demo: yes)
+    demo: bool = False
 
     @property
     def intact(self) -> bool:
@@ -86,6 +88,10 @@ class BundleReport:
         return EXIT_CODES[self.state]
 
     def headline(self) -> str:
+        """The verdict in one line; a bundle of simulated data says so first."""
+        return (f"{bag.DEMO}. " if self.demo else "") + self._verdict()
+
+    def _verdict(self) -> str:
         state = self.state
         if state == VERIFIED:
             return f"VERIFIED: the bundle is intact and {self.trusted_by}."
@@ -99,6 +105,8 @@ class BundleReport:
 
     def summary(self) -> str:
         lines = [self.headline()]
+        if self.demo:
+            lines.append(f"  ! {bag.DEMO}: {bag.DEMO_WHY}")
         lines += [f"  - {p}" for p in self.problems[1:10]]
         lines += [f"  ✓ {c}" for c in self.checks]
         lines += [f"  ! {u}" for u in self.untrusted[1 if not self.problems else 0 :]]
@@ -318,6 +326,7 @@ def _timestamp_verdict(
 def _check_bag_info(b: _Bundle, rep: BundleReport) -> bool:
     """bag-info.txt names signer.pem's fingerprint and the payload's Payload-Oxum."""
     info = b.info
+    rep.demo = info.get(bag.DEMO_FIELD, "").strip().lower() == "yes"
     if info.get("Signer-Fingerprint-SHA256") != rep.fingerprint:
         rep.problems.append("bag-info.txt names another signer fingerprint than signer.pem's")
     oxum = bag.payload_oxum(bag.payload_files(b.root))
