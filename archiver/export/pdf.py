@@ -51,33 +51,6 @@ GREY = colors.HexColor("#546e7a")
 DEMO_RED = colors.HexColor("#c62828")
 HEAD_BLUE = colors.HexColor("#1f4e79")
 
-#: (header, width mm, kind) — kind picks how the cell is filled (see segment_cells)
-SEGMENT_COLUMNS = [
-    ("#", 6),
-    ("Queue", 30),
-    ("Agent", 32),
-    ("Status", 16),
-    ("Start (derived)", 17),
-    ("End (END_TIME)", 32),
-    ("Duration", 15),
-    ("Wait s", 12),
-    ("Hold s", 12),
-    ("Talk s", 12),
-    ("Wrap s", 12),
-    ("Transfer to", 23),
-    ("Completion", 17),
-    ("COMMIT_TS", 37),
-]
-TRACE_COLUMNS = [
-    ("Start (UTC)", "UPDATEHISTORYITEM_STARTTIME", 38),
-    ("Type", "UPDATEHISTORYITEM_TYPE", 24),
-    ("Label", "UPDATEHISTORYITEM_LABEL", 30),
-    ("Exit port", "UPDATEHISTORYITEM_EXITPORT", 16),
-    ("Duration", "FORMATTED_HISTORYITEM_DURATION", 22),
-    ("Prompt", "UPDATEHISTORYITEM_PROMPT", 64),
-    ("Input", "UPDATEHISTORYITEM_INPUT", 22),
-    ("End event", "UPDATEHISTORYITEM_ENDEVENT", 24),
-]
 SUMMARY_COLUMNS = [
     ("Interactions", 21),
     ("Segments", 17),
@@ -425,73 +398,76 @@ class HeadedTable(Flowable):
 
 
 # -- one interaction ----------------------------------------------------------------------------
-@dataclass
-class NameBook:
-    """Agent and queue names for the ids of one section (resolved from archived rows)."""
-
-    agents: dict[str, str] = field(default_factory=dict)
-    queues: dict[str, str] = field(default_factory=dict)
-
-    def agent(self, uid: str) -> str:
-        return self.agents.get(uid, uid)
-
-    def queue(self, qid: str, own: str = "") -> str:
-        return own or self.queues.get(qid, qid)
+NameBook = derive.NameBook  # the names of one section's ids (resolved from archived rows)
 
 
-def segment_cells(values: dict[str, str], commit_ts: str, day: date, names: NameBook) -> list[str]:
-    start = derive.segment_start(values)
+class NamedCell(Flowable):
+    """A name with its id beneath in smaller grey type: how the report shows an agent or a
+    queue (drawn, not laid out as a paragraph: there are many)."""
+
+    ID_SIZE = 6
+
+    def __init__(self, name: str, id_: str) -> None:
+        super().__init__()
+        self.name = name
+        self.id = id_
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        return availWidth, 8.5 + 7.0
+
+    def draw(self) -> None:
+        c = self.canv
+        c.setFont(CELL_FONT, CELL_SIZE)
+        c.drawString(0, 7.0 + 1.5, self.name)
+        c.setFillColor(GREY)
+        c.setFont(CELL_FONT, self.ID_SIZE)
+        c.drawString(0, 1.0, self.id)
+
+
+def named_cell(value: derive.Named, width_mm: float) -> str | Paragraph | Flowable:
+    """A :class:`derive.Named` as a cell: one line when there is only a name or an id, else
+    the name over its id (a wrapping paragraph where either does not fit)."""
+    lines = value.lines()
+    if len(lines) < 2:
+        return cell(lines[0] if lines else "", width_mm)
+    covered = register_fonts()
+    room = width_mm * mm - 2 * CELL_PAD
+    if (
+        all(x.isprintable() and all(ord(ch) in covered for ch in x) for x in lines)
+        and _fits(value.name, room)
+        and pdfmetrics.stringWidth(value.id, CELL_FONT, NamedCell.ID_SIZE) <= room
+    ):
+        return NamedCell(value.name, value.id)
+    return Paragraph(
+        f"{rich(value.name)}<br/><font size='{NamedCell.ID_SIZE}' color='#546e7a'>{rich(value.id)}</font>",
+        styles()["cell"],
+    )
+
+
+def segment_row(values: dict[str, str], commit_ts: str, day: date, names: NameBook) -> list[Any]:
+    """A segment's cells (derive.segment_cells: the same the app shows), set for the page."""
     return [
-        values.get("SEGMENT_NUMBER", ""),
-        names.queue(values.get("QUEUE_ID", ""), values.get("QUEUE_NAME", "")),
-        names.agent(values.get("USER_ID", "")),
-        values.get("STATUS", ""),
-        derive.clock(start, day),
-        values.get("END_TIME", ""),
-        derive.hms(derive.handling(values)) if start else "",
-        values.get("WAIT_TIME", ""),
-        values.get("HOLD_TIME", ""),
-        values.get("TIME_INTERACTING", ""),
-        values.get("WRAP_UP_TIME", ""),
-        values.get("TRANSFER_LOCATION", ""),
-        values.get("COMPLETION_DISPLAY_NAME", ""),
-        commit_ts,
+        named_cell(v, c.width_mm) if isinstance(v, derive.Named) else v
+        for v, c in zip(
+            derive.segment_cells(values, commit_ts, day, names), derive.SEGMENT_COLUMNS, strict=True
+        )
     ]
-
-
-def interaction_line(it: Interaction, day: date) -> str:
-    """Start, end and total duration (derived), channel and counts."""
-    sp = derive.span(it)
-    first = it.segments[0].values if it.segments else {}
-    parts = []
-    if sp.start:
-        parts.append(f"Started {derive.clock(sp.start, None)} UTC")
-    if sp.end:
-        parts.append(f"ended {derive.clock(sp.end, sp.start.date() if sp.start else day)}")
-    if sp.seconds is not None:
-        parts.append(f"total {derive.hms(sp.seconds)} (derived)")
-    if first.get("COMM_TYPE"):
-        parts.append(first["COMM_TYPE"])
-    parts.append(f"{len(it.segments)} segment{'s' if len(it.segments) != 1 else ''}")
-    parts.append(f"{len(it.steps)} workflow step{'s' if len(it.steps) != 1 else ''}")
-    return " · ".join(parts)
 
 
 def interaction_story(
     it: Interaction, day: date, names: NameBook, sink: list[tuple[str, int, float]]
 ) -> list[Flowable]:
     """One interaction: its heading and facts kept with the segments table, then the
-    workflow trace table with its heading."""
+    workflow trace table with its heading (derive says what each shows, for the app too)."""
     st = styles()
     first = it.segments[0].values if it.segments else {}
+    segments = [s.values for s in it.segments]
     head: list[Flowable] = [
         Anchor(it.id, sink),
         line(f"Interaction {it.id}", st["h2"]),
-        line(interaction_line(it, day), st["small"]),
+        line(derive.interaction_line(segments, [t.values for t in it.steps], day), st["small"]),
     ]
-    who = " · ".join(
-        x for x in (first.get("FIRST_LAST_NAME", ""), first.get("INTERACTION_SUBJECT", "")) if x
-    )
+    who = derive.interaction_people(segments)
     if who:
         head.append(line(who, st["small"]))
     if first.get("INTERACTION_NOTES"):
@@ -501,9 +477,9 @@ def interaction_story(
         HeadedTable(
             head,
             _table(
-                [c[0] for c in SEGMENT_COLUMNS],
-                [segment_cells(s.values, s.commit_ts, day, names) for s in it.segments],
-                [c[1] for c in SEGMENT_COLUMNS],
+                [c.header for c in derive.SEGMENT_COLUMNS],
+                [segment_row(s.values, s.commit_ts, day, names) for s in it.segments],
+                [c.width_mm for c in derive.SEGMENT_COLUMNS],
             ),
         )
     ]
@@ -513,15 +489,15 @@ def interaction_story(
             HeadedTable(
                 [
                     line(
-                        f"Workflow trace ({len(it.steps)} steps, workflow {workflow})",
+                        f"Workflow trace ({plural(len(it.steps), 'step')}, workflow {workflow})",
                         st["h3"],
                         f"  · interaction {it.id}",
                     )
                 ],
                 _table(
-                    [c[0] for c in TRACE_COLUMNS],
-                    [[t.values.get(col, "") for _, col, _ in TRACE_COLUMNS] for t in it.steps],
-                    [c[2] for c in TRACE_COLUMNS],
+                    [c.header for c, _ in derive.TRACE_COLUMNS],
+                    [derive.trace_cells(t.values) for t in it.steps],
+                    [c.width_mm for c, _ in derive.TRACE_COLUMNS],
                 ),
             )
         )

@@ -560,7 +560,10 @@ class DownloadPanel(QWidget):
     def _engine(self, cancel: Cancel) -> PullEngine:
         s = self.ctx.settings
         options = pulls.PullOptions(
-            workers=s.get("workers"), page_size=s.get("page_size"), retry=self.ctx.retry
+            workers=s.get("workers"),
+            page_size=s.get("page_size"),
+            retry=self.ctx.retry,
+            signing=self.ctx.signing_identity,
         )
         return pulls.open_engine(
             self.ctx.archive_path, self.ctx.tenant(), self.ctx.credentials(), options, cancel

@@ -8,6 +8,7 @@ from collections.abc import Generator
 from pathlib import Path
 
 from archiver.export import keys
+from archiver.export.bag import DEMO
 from archiver.export.bundle import (
     BundleError,
     BundleResult,
@@ -31,6 +32,7 @@ from archiver.export.verify import (
 from archiver.services import checkpoints
 
 __all__ = [
+    "DEMO",
     "ENV_TSA_URL",
     "EXIT_CODES",
     "FAILED",

@@ -3,6 +3,7 @@ store: the certificates whose bundles `archiver verify` accepts besides the loca
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from cryptography import x509
@@ -10,8 +11,11 @@ from cryptography import x509
 from archiver.export import trust
 from archiver.export.keys import (
     KeyExistsError,
+    PassphraseNeeded,
+    PassphraseSource,
     SigningIdentity,
     SigningKeyError,
+    WrongPassphrase,
     cert_fingerprint,
     current_certificate,
     import_pem,
@@ -20,6 +24,8 @@ from archiver.export.keys import (
     load_or_create,
     local_certificates,
     parse_fingerprint,
+    passphrase_source,
+    store_passphrase,
 )
 from archiver.export.keys import create as _create
 from archiver.export.trust import SIGNER, TSA, TrustedCert, TrustError
@@ -28,17 +34,24 @@ __all__ = [
     "SIGNER",
     "TSA",
     "KeyExistsError",
+    "PassphraseNeeded",
+    "PassphraseSource",
     "SigningIdentity",
     "SigningKeyError",
     "TrustError",
     "TrustedCert",
+    "WrongPassphrase",
     "cert_fingerprint",
     "create",
+    "current_certificate",
     "import_file",
     "load",
     "load_or_create",
     "local_certificates",
     "parse_fingerprint",
+    "passphrase_source",
+    "store_passphrase",
+    "throwaway",
     "trust_add",
     "trust_add_certificate",
     "trust_list",
@@ -54,6 +67,16 @@ def create(directory: Path | None = None, *, force: bool = False) -> tuple[Signi
     old = current_certificate(directory)
     ident = _create(directory, force=force)
     return ident, cert_fingerprint(old) if old is not None else ""
+
+
+def throwaway(directory: Path, common_name: str) -> SigningIdentity:
+    """A new key in ``directory`` (a folder of the app's own, such as the demo's) whose
+    passphrase is random and held by the returned identity only: no keyring entry, no
+    environment variable is read or written. A key already there is retired (kept, renamed
+    with its fingerprint), so bundles it signed still verify against that folder."""
+    return _create(
+        directory, common_name, force=True, passphrase=secrets.token_urlsafe(32).encode()
+    )
 
 
 def import_file(

@@ -32,6 +32,7 @@ from archiver.pull.outcome import EXIT_BUSY, RunResult
 from archiver.pull.plan import Plan, PullParams
 from archiver.pull.progress import Progress
 from archiver.services import checkpoints
+from archiver.services.keys import SigningIdentity
 from archiver.services.lock import ArchiveBusy, ArchiveLock, LockInfo
 from archiver.services.lock import acquire as acquire_lock
 from archiver.timerange import RangeError, parse_bound
@@ -71,6 +72,9 @@ class PullOptions:
     limits: Limits = field(default_factory=Limits)
     #: a scheduled run (``archiver pull --unattended``): recorded in its `pull started` entry
     unattended: bool = False
+    #: the key that signs the run's checkpoint (the app's session key: the demo's
+    #: throwaway one); None: the local signing key when it can be loaded
+    signing: SigningIdentity | None = field(default=None, repr=False)
 
 
 class LockedEngine(PullEngine):
@@ -79,6 +83,8 @@ class LockedEngine(PullEngine):
     def __init__(self, lock: ArchiveLock, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.lock = lock
+        #: signs the run's checkpoint (PullOptions.signing)
+        self.signing: SigningIdentity | None = None
 
 
 def check_connection(tenant: Tenant, credentials: Credentials) -> str:
@@ -133,6 +139,7 @@ def open_engine(
         raise
     if o.unattended:
         engine.run_labels["unattended"] = True
+    engine.signing = o.signing
     return engine
 
 
@@ -234,7 +241,8 @@ def run(
     lock is let go when the run ends, however it ends."""
     try:
         result = yield from engine.run(plan, page_size)
-        rec, why = checkpoints.try_record(engine.archive_path, "pull")
+        signing = engine.signing if isinstance(engine, LockedEngine) else None
+        rec, why = checkpoints.try_record(engine.archive_path, "pull", identity=signing)
     finally:
         release(engine)
     result.checkpoint = (
