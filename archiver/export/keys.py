@@ -303,7 +303,7 @@ def passphrase_source(directory: Path | None = None) -> PassphraseSource:
         return PassphraseSource(True, keyring=keyring_available()[0], key_exists=exists)
     ok, why = keyring_available()
     if not ok:
-        return PassphraseSource(False, f"no OS keyring here ({why})", False, exists)
+        return PassphraseSource(False, why, False, exists)
     if not exists:  # a new key's passphrase is made and kept in the keyring
         return PassphraseSource(True, keyring=True, key_exists=False)
     import keyring

@@ -35,7 +35,7 @@ def demo_dir() -> Path:
     return user_data_path("archiver", appauthor=False) / "demo"
 
 
-DEMO_SIGNER = "Archiver DEMO signer (simulated data, throwaway key)"
+DEMO_SIGNER = "Archiver DEMO signer (throwaway key for simulated data)"
 
 
 def demo_context(

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from archiver.gui.errors import describe
+from archiver.gui.errors import describe, fit_placeholder
 from archiver.gui.workers import Job, JobRunner
 from archiver.jobs import Cancel, Cancelled
 from archiver.plural import plural
@@ -195,6 +195,8 @@ class ExportDialog(QDialog):
         self.tsa = QLineEdit(os.environ.get(bundles.ENV_TSA_URL, ""))
         self.tsa.setObjectName("exportTsa")
         self.tsa.setPlaceholderText("optional: RFC 3161 timestamp authority URL (trusted time)")
+        for edit in (self.interactions, self.agent, self.queue, self.tsa):
+            fit_placeholder(edit)
         self.signer = plain_label(name="signerFingerprint")
         self.signer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._passphrase_rows()
@@ -270,15 +272,15 @@ class ExportDialog(QDialog):
             return
         if src.key_exists:
             note = (
-                f"The signing key's passphrase is needed to sign: {src.why}. Type it; it is kept "
-                "in memory for this session only"
+                f"Signing needs the key's passphrase ({src.why}). Type it: it stays in memory "
+                "for this session only"
                 + (", unless you keep it in the keyring." if src.keyring else ".")
             )
         else:
             note = (
-                f"A new signing key will be made, encrypted with a passphrase: {src.why}, so "
-                "choose one here (at least 8 characters) and keep it safe: it is asked for in "
-                "each session's first export, and without it the key cannot sign."
+                "The first export makes a signing key, encrypted with a passphrase, and there "
+                f"is nowhere to keep one ({src.why}): choose it here, at least 8 characters. "
+                "Keep it safe: each session's first export asks for it."
             )
         self.key_note.setText(note)
         self.passphrase_again.setVisible(not src.key_exists)
@@ -533,6 +535,7 @@ class VerifyDialog(QDialog):
         self.expect.setPlaceholderText(
             "optional: the signer's SHA-256 fingerprint you were given separately"
         )
+        fit_placeholder(self.expect)
         self.verify_button = QPushButton("Verify")
         self.verify_button.setObjectName("verifyBundleButton")
         self.state = plain_label(name="verdictState")
@@ -634,7 +637,9 @@ class VerifyDialog(QDialog):
     def _show(self, state: str, verdict: str, details: str, demo: bool = False) -> None:
         self.verify_button.setEnabled(True)
         words, color = VERDICTS[state]
-        self.state.setText(f"{words} · {bundles.DEMO}" if demo else words)
+        if demo and state != bundles.FAILED:  # simulated data: never the all-clear green
+            words, color = f"{words} · {bundles.DEMO}", VERDICTS[bundles.UNTRUSTED][1]
+        self.state.setText(words)
         self.state.setStyleSheet(f"color: {color}; font-weight: bold")
         self.verdict.setText(verdict)
         self.verdict.setProperty("ok", state == bundles.VERIFIED)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QSizePolicy,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -138,12 +139,14 @@ class Timeline(QWidget):
         super().__init__(parent)
         self.setObjectName("timeline")
         self.items: list[tuple[str, str, datetime, datetime]] = []
-        self.setMinimumHeight(140)
+        self.setFixedHeight(140)
+        # as tall as its lanes and legend: the tables below get the rest
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def set_items(self, items: list[tuple[str, str, datetime, datetime]]) -> None:
         self.items = items
         lanes = len({i[0] for i in items})
-        self.setMinimumHeight(40 + LANE * max(1, lanes) + LEGEND_ROW)
+        self.setFixedHeight(40 + LANE * max(1, lanes) + LEGEND_ROW)
         self.update()
 
     def paintEvent(self, event) -> None:
@@ -192,11 +195,9 @@ class Timeline(QWidget):
         p.drawText(
             QRectF(left, y, 200, 18), Qt.AlignmentFlag.AlignLeft, f"{t0:%Y-%m-%d %H:%M:%S} UTC"
         )
-        p.drawText(
-            QRectF(left + width - 260, y, 260, 18),
-            Qt.AlignmentFlag.AlignRight,
-            f"{t1:%H:%M:%S} UTC  (+{span:,.0f} s, wrap-up included)",
-        )
+        end = f"{t1:%H:%M:%S} UTC  (+{span:,.0f} s, wrap-up included)"
+        room = p.fontMetrics().horizontalAdvance(end) + 4
+        p.drawText(QRectF(left + width - room, y, room, 18), Qt.AlignmentFlag.AlignRight, end)
         self._legend(p, left, y + LEGEND_ROW)
 
     def _legend(self, p: QPainter, x: float, y: float) -> None:
@@ -304,14 +305,12 @@ class InteractionPanel(QWidget):
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self.title)
         rl.addWidget(self.facts)
-        views = QSplitter(Qt.Orientation.Vertical)
-        views.setChildrenCollapsible(False)
-        views.addWidget(self.timeline)
-        views.addWidget(_box("Segments", self.segments))
-        views.addWidget(_box("Workflow trace", self.trace))
-        views.setStretchFactor(1, 2)
-        views.setStretchFactor(2, 2)
-        rl.addWidget(views, 1)
+        rl.addWidget(self.timeline)
+        tables = QSplitter(Qt.Orientation.Vertical)
+        tables.setChildrenCollapsible(False)
+        tables.addWidget(_box("Segments", self.segments))
+        tables.addWidget(_box("Workflow trace", self.trace))
+        rl.addWidget(tables, 1)
         split = QSplitter()
         split.addWidget(left)
         split.addWidget(right)
