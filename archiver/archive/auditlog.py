@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -62,6 +63,24 @@ def _n(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
+#: how long a server's or an error's words may run in a one-line summary
+BRIEF = 100
+_FIRST_OF_MANY = re.compile(r"^[\d,]+ chunks? not archived; first: ")
+
+
+def brief(text: Any, limit: int = BRIEF) -> str:
+    """An error in a few words: one line, its first sentence, at most ``limit`` characters
+    (cut at a word, with …). The entry keeps the whole text; a summary never pastes it."""
+    t = " ".join(str(text or "").split())
+    cut = re.search(r"(?<=[.!?])\s+(?=[A-Z])", t)  # the end of the first sentence
+    if cut:
+        t = t[: cut.start()]
+    if len(t) <= limit:
+        return t
+    head = t[: limit - 1]
+    return (head.rsplit(" ", 1)[0] if " " in head[limit // 2 :] else head).rstrip(" ,;:(") + "…"
+
+
 def _when(value: Any) -> str:
     """An ISO timestamp to the minute (``2025-02-01T00:00``), as entered by the user."""
     return str(value or "")[:16]
@@ -101,8 +120,11 @@ def _pull_finished(d: Details) -> str:
         count = sum(v.get(key, 0) for v in per.values())
         if count:
             text += f"; {plural(count, 'chunk')} {label}"
-    if s.get("error"):
-        text += f"; error: {s['error']}"
+    if s.get("error"):  # the counts are above: the first failure, in a few words
+        error = str(s["error"])
+        first = _FIRST_OF_MANY.match(" ".join(error.split()))
+        label = "first error" if first else "error"
+        text += f"; {label}: {brief(error[first.end() :] if first else error)}"
     return text
 
 
@@ -111,7 +133,7 @@ def _key_fallback(d: Details) -> str:
         f"{d.get('dataset', '?')} ({d.get('dataset_type', '?')}): key {d.get('rule', '?')} "
         f"replaced by {d.get('fallback', '?')} at page {d.get('page_id', '?')}"
     )
-    return text + (f": {d['reason']}" if d.get("reason") else "")
+    return text + (f": {brief(d['reason'])}" if d.get("reason") else "")
 
 
 def _verify_archive(d: Details) -> str:
@@ -217,7 +239,7 @@ _BY_EVENT: dict[str, Callable[[Details], str]] = {
 def _generic(d: Details) -> str:
     """An event this module does not know yet: its plain values, so nothing shows empty."""
     return ", ".join(
-        f"{k}={v}" for k, v in d.items() if isinstance(v, str | int | float) and v != ""
+        f"{k}={brief(v, 60)}" for k, v in d.items() if isinstance(v, str | int | float) and v != ""
     )
 
 

@@ -516,6 +516,7 @@ def front_facts(chosen: Selected, meta: ReportMeta) -> Front:
         conflicts=chosen.conflicts,
         gaps=chosen.gaps,
         reading=chosen.extent.reading,
+        reading_words=chosen.extent.reading_words,
         unplaced=chosen.extent.unplaced,
         agents=dict(chosen.names.agents),
         queues=dict(chosen.names.queues),

@@ -29,7 +29,7 @@ NOTES = [
         "Times",
         "All timestamps are UTC exactly as the Historical API delivered them (ISO 8601 with Z), "
         "except the values marked derived. STARTTIME is the tenant's local time; ROW_DATE_UTC "
-        "is the UTC partition date.",
+        "is the row's date in UTC.",
     ),
     (
         "Segment start (derived)",

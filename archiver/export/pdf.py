@@ -38,6 +38,7 @@ from reportlab.platypus import (
 
 from archiver.export import derive
 from archiver.export.bag import DEMO, DEMO_WHY
+from archiver.export.pdfjoin import link_uri
 from archiver.export.scope import Interaction
 from archiver.plural import plural
 from archiver.resources import resource
@@ -624,13 +625,16 @@ class Front:
     traces: int
     conflicts: int
     gaps: list[str]
-    reading: str
+    reading: str  # the server's reading, as bag-info.txt states it
     unplaced: int
     agents: dict[str, str]  # USER_ID → name (resolved ones only)
     queues: dict[str, str]  # QUEUE_ID → name (from queue rows)
     summary: derive.Summary = field(default_factory=derive.Summary)
-    #: contents: (title, page, indent) — pages of later sections, filled in by the caller
-    contents: list[tuple[str, str, int]] = field(default_factory=list)
+    #: contents: (title, page, indent, destination) — pages of later sections and the named
+    #: destination each entry links to (pdfjoin.link_uri), filled in by the caller
+    contents: list[tuple[str, str, int, str]] = field(default_factory=list)
+    #: the server's reading in plain words (the cover says this one)
+    reading_words: str = ""
 
 
 def demo_banner() -> Table:
@@ -660,13 +664,14 @@ def demo_banner() -> Table:
 
 
 def cover_rows(f: Front) -> list[tuple[str, str]]:
+    """The cover's facts, in plain words (the technical names are in bag-info.txt)."""
     meta = f.meta
     gaps = f.gaps
     coverage = (
-        "Complete: every 15-minute interval of the scope was walked to the end for both datasets (from the archive's coverage evidence)."
+        "Complete: the archive's records show that every 15-minute interval of the scope was downloaded in full, for both datasets."
         if not gaps
-        else f"{plural(len(gaps), 'gap')}: intervals of the scope that no finished walk covers; data for these may be missing from this bundle (listed below)."
-    ) + (f" Server's reading of an interval `ending`: {f.reading}." if f.reading else "")
+        else f"{plural(len(gaps), 'gap')}: intervals of the scope that no finished download covers; data for these may be missing from this bundle (listed below)."
+    ) + (f" {f.reading_words}" if f.reading_words else "")
     rows = [
         ("Bundle", meta.bundle_id),
         ("Generated", f"{meta.generated_at} (UTC) by archiver {meta.tool_version}"),
@@ -674,11 +679,11 @@ def cover_rows(f: Front) -> list[tuple[str, str]]:
         ("Scope", meta.scope),
         (
             "Contents",
-            f"{f.interactions:,} interactions; {f.segments:,} interactionSegments rows; {f.traces:,} workflowTrace rows",
+            f"{plural(f.interactions, 'interaction')}; {plural(f.segments, 'interactionSegments row')}; {plural(f.traces, 'workflowTrace row')}",
         ),
         (
             "Time zone",
-            "All timestamps are UTC exactly as the Historical API delivered them (ISO 8601 with Z); values marked derived are computed as the notes say. STARTTIME values are the tenant's local time; ROW_DATE_UTC is the UTC partition date.",
+            "All times are UTC exactly as the Historical API delivered them (ending in Z), except values marked derived, computed as the notes say. STARTTIME values are the tenant's local time; ROW_DATE_UTC is the row's date in UTC.",
         ),
         ("Coverage", coverage),
     ]
@@ -686,7 +691,7 @@ def cover_rows(f: Front) -> list[tuple[str, str]]:
         rows.append(
             (
                 "Not placed",
-                f"{plural(f.unplaced, 'interactionSegments row')} of the scope's days {'has' if f.unplaced == 1 else 'have'} no usable STARTTIME_UTC, so no interval: they cannot be placed in the window and are not in this bundle.",
+                f"{plural(f.unplaced, 'interactionSegments row')} of the scope's days {'has' if f.unplaced == 1 else 'have'} no usable STARTTIME_UTC, so no 15-minute interval: {'it' if f.unplaced == 1 else 'they'} cannot be placed in the scope and {'is' if f.unplaced == 1 else 'are'} not in this bundle.",
             )
         )
     rows += [
@@ -694,25 +699,25 @@ def cover_rows(f: Front) -> list[tuple[str, str]]:
             "Redaction",
             f"profile '{meta.redaction}'"
             + (
-                f": {', '.join(meta.redacted_fields)} replaced by [REDACTED] in this copy; the archive keeps the originals; raw pages are withheld"
+                f": {', '.join(meta.redacted_fields)} replaced by [REDACTED] in this copy; the archive keeps the originals; the raw API responses are left out"
                 if meta.redacted_fields
                 else ": none, values are exactly as archived"
             ),
         ),
         (
             "Integrity conflicts",
-            f"{plural(f.conflicts, 'row version')} {'shares' if f.conflicts == 1 else 'share'} key and COMMIT_TS with different content (kept, flagged)"
+            f"{plural(f.conflicts, 'row version')} {'has' if f.conflicts == 1 else 'have'} the same key and commit time (COMMIT_TS) as another but different content: both are kept, and marked"
             if f.conflicts
             else "none",
         ),
         (
             "Archive",
-            f"id {meta.archive_id}; page chain head {meta.chain_head}; audit chain head {meta.audit_head}",
+            f"id {meta.archive_id}; the hash chain of its stored responses ends in {meta.chain_head}, that of its audit log in {meta.audit_head} (archiver verify-archive checks both)",
         ),
         ("Signer", f"{meta.signer}; certificate SHA-256 fingerprint {meta.fingerprint}"),
         (
             "Signatures",
-            "This PDF carries a PAdES signature (pyHanko). The bag's tagmanifest-sha256.txt has a detached CMS signature (tagmanifest-sha256.txt.p7s) by the same key. VERIFY.txt gives the commands to check everything with standard tools.",
+            "This PDF is digitally signed with the signer's key (a PAdES signature, shown by PDF readers). The bundle's list of file checksums, tagmanifest-sha256.txt, is signed with the same key (tagmanifest-sha256.txt.p7s). VERIFY.txt says how to check everything with standard tools; archiver verify checks it at once.",
         ),
     ]
     return rows
@@ -825,10 +830,10 @@ def front_story(f: Front, sink: list[tuple[str, int, float]]) -> list[Flowable]:
     toc = Table(
         [
             [
-                Paragraph(("&nbsp;" * 6 * indent) + escape(title), st["toc"]),
-                Paragraph(page, st["toc"]),
+                Paragraph(("&nbsp;" * 6 * indent) + _link(escape(title), dest), st["toc"]),
+                Paragraph(_link(escape(page), dest), st["toc"]),
             ]
-            for title, page, indent in f.contents
+            for title, page, indent, dest in f.contents
         ],
         colWidths=[120 * mm, 20 * mm],
         hAlign="LEFT",
@@ -864,6 +869,11 @@ def front_story(f: Front, sink: list[tuple[str, int, float]]) -> list[Flowable]:
     return out
 
 
+def _link(markup: str, dest: str) -> str:
+    """Paragraph markup that links to the joined report's destination ``dest``."""
+    return f'<a href="{link_uri(dest)}">{markup}</a>' if dest else markup
+
+
 def render_front(path: Path, f: Front) -> tuple[int, dict[str, tuple[int, float]]]:
     """(pages, section key → (page, y))."""
     sink: list[tuple[str, int, float]] = []
@@ -879,6 +889,8 @@ def render_front(path: Path, f: Front) -> tuple[int, dict[str, tuple[int, float]
 INDEX_GROUPS = 3  # entries side by side
 INDEX_ROW = 11.5  # points per row: fixed, so a page holds a known number of entries
 INDEX_WIDTHS = [49, 30, 12]  # interaction id, start (derived, UTC), page — per group (mm)
+#: (interaction id, derived start, page, destination name of its section)
+IndexEntry = tuple[str, str, str, str]
 
 
 def index_rows_per_page() -> int:
@@ -886,37 +898,73 @@ def index_rows_per_page() -> int:
     return int((usable - 12) // INDEX_ROW)  # less the header row
 
 
-def index_story(entries: Sequence[tuple[str, str, str]], first: bool, more: bool) -> list[Flowable]:
-    """One index section: ``entries`` (interaction id, start label, page) sorted by id, laid
-    out down the columns of each page."""
+def index_page_size(total: int) -> int:
+    """Entries per index page for an index of ``total``: as many pages as needed, filled
+    evenly (never a last page holding a row or two)."""
+    capacity = index_rows_per_page() * INDEX_GROUPS
+    pages = max(1, -(-total // capacity))
+    return max(1, -(-total // pages))
+
+
+class LinkCell(Flowable):
+    """A cell's text that links to a named destination of the joined report."""
+
+    def __init__(self, text: str, dest: str) -> None:
+        super().__init__()
+        self.text = text
+        self.dest = dest
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        self.width = availWidth
+        return availWidth, float(CELL_SIZE)
+
+    def draw(self) -> None:
+        c = self.canv
+        c.setFillColor(HEAD_BLUE)
+        c.setFont(CELL_FONT, CELL_SIZE)
+        c.drawString(0, 0.5, self.text)
+        c.linkURL(link_uri(self.dest), (0, -2, self.width, CELL_SIZE + 1), relative=1, thickness=0)
+
+
+def index_story(
+    entries: Sequence[IndexEntry], first: bool, more: bool, per_page: int | None = None
+) -> list[Flowable]:
+    """One index section: ``entries`` sorted by id, ``per_page`` on each page
+    (:func:`index_page_size`), laid out down the columns (one column for a short index);
+    an id and its page number link to the interaction's section."""
     st = styles()
     out: list[Flowable] = []
-    per_page = index_rows_per_page()
-    chunk = per_page * INDEX_GROUPS
+    rows_max = index_rows_per_page()
+    chunk = min(per_page or rows_max * INDEX_GROUPS, rows_max * INDEX_GROUPS)
     for start in range(0, len(entries), chunk):
         page = entries[start : start + chunk]
-        rows = min(per_page, -(-len(page) // INDEX_GROUPS))
-        grid: list[list[str]] = []
+        groups = 1 if len(page) <= rows_max else INDEX_GROUPS
+        rows = -(-len(page) // groups)
+        grid: list[list[Any]] = []
         for r in range(rows):
-            line: list[str] = []
-            for g in range(INDEX_GROUPS):
+            line: list[Any] = []
+            for g in range(groups):
                 k = g * rows + r
-                line += list(page[k]) if k < len(page) else ["", "", ""]
+                if k < len(page):
+                    iid, when, number, dest = page[k]
+                    line += [LinkCell(iid, dest), when, LinkCell(number, dest)]
+                else:
+                    line += ["", "", ""]
             grid.append(line)
         title = "Index of interactions" + ("" if first and start == 0 else " (continued)")
         out.append(Paragraph(title, st["h2"]))
         if first and start == 0:
             out.append(
                 Paragraph(
-                    "Every interaction of the report by id, with its derived start (UTC) and the page its section begins on.",
+                    "Every interaction of the report by id, with its derived start (UTC) and the page its section begins on; an id or a page number takes you there.",
                     st["small"],
                 )
             )
         out.append(
             _table(
-                ["Interaction", "Start (UTC, derived)", "Page"] * INDEX_GROUPS,
+                ["Interaction", "Start (UTC, derived)", "Page"] * groups,
                 grid,
-                INDEX_WIDTHS * INDEX_GROUPS,
+                INDEX_WIDTHS * groups,
                 row_height=INDEX_ROW,  # fixed rows: a page holds a known number of entries
             )
         )
@@ -927,15 +975,16 @@ def index_story(entries: Sequence[tuple[str, str, str]], first: bool, more: bool
 
 def render_index(
     path: Path,
-    entries: Sequence[tuple[str, str, str]],
+    entries: Sequence[IndexEntry],
     bundle_id: str,
     scope: str,
     first: bool,
     more: bool,
     demo: bool = False,
+    per_page: int | None = None,
 ) -> int:
     return render_story(
         path,
-        index_story(entries, first, more),
+        index_story(entries, first, more, per_page),
         Decor(bundle_id, scope, "Index of interactions", demo=demo),
     )

@@ -196,6 +196,8 @@ class Extent:
     reading: str = ""
     #: (interval YYYYMMDDHHmm, segment rows) of every interval in scope that has rows
     intervals: list[tuple[str, int]] = field(default_factory=list)
+    #: the server's reading in plain words (the report's cover): coverage.Reading.plain
+    reading_words: str = ""
 
     def windows(self, limit: int | None = None) -> list[tuple[str, str]]:
         """(first, last) interval keys: whole intervals of one day, at most ``limit`` rows
@@ -252,9 +254,10 @@ def measure(conn: sqlite3.Connection, scope: Scope) -> Extent:
     """Interactions and segment rows in scope, unplaceable rows, coverage gaps of the window."""
     conn.row_factory = sqlite3.Row
     gaps = coverage.gaps(conn, (SEGMENTS, TRACE), scope.first, scope.last)
-    reading = coverage.server_reading(conn).describe()
+    server = coverage.server_reading(conn)
+    reading = server.describe()
     if not _has(conn, SEGMENTS, *_segment_columns(scope)):
-        return Extent(gaps=gaps, reading=reading)
+        return Extent(gaps=gaps, reading=reading, reading_words=server.plain())
     where, params = _filters(scope)
     src = f"""FROM {_source(scope)} r JOIN {values.table(SEGMENTS)} v ON v.record_id = r.record_id
               WHERE r.dataset = ? AND r.dataset_type = 'interval'"""
@@ -285,6 +288,7 @@ def measure(conn: sqlite3.Connection, scope: Scope) -> Extent:
         gaps,
         reading,
         [(k, n) for k, n in intervals],
+        server.plain(),
     )
 
 

@@ -789,6 +789,26 @@ def test_audit_summary_rule(event, details, expect):
     assert summarise(event, details) == expect
 
 
+def test_a_custody_row_summarises_an_error_instead_of_pasting_it():
+    error = (
+        "24 chunks not archived; first: agentAux 202502030000: The API kept failing (HTTP 500: "
+        "An unexpected platform error occurred.) after 12 attempts. Nothing already received is "
+        "lost; run the same command again later to resume from this page. If it persists, "
+        "contact Avaya Support.\n" + "x" * 5000
+    )
+    details = {
+        "status": "failed",
+        "summary": {"datasets": {"agentAux": {"failed": 24}}, "error": error},
+    }
+    text = summarise("pull finished", details)
+    assert "24 chunks failed; first error: agentAux 202502030000: The API kept failing" in text
+    assert text.endswith("…") and "Avaya Support" not in text and "\n" not in text
+    assert len(text) < 200
+    assert summarise("pull finished", {"status": "failed", "summary": {"error": "Disk full."}}) == (
+        "failed; 0 rows received, 0 new row versions archived; error: Disk full."
+    )
+
+
 # -- signer trust: a forgery re-signed with another key --------------------------------------
 
 FORGED = {"FIRST_LAST_NAME": "'=Mallory Forger", "SOURCE_PHONE_NUMBER": "'+44 20 7946 0000"}
