@@ -232,6 +232,8 @@ def run_bundle_export(args: argparse.Namespace) -> int:
 
 
 def _print_result(result: bundles.BundleResult, fingerprint: str) -> None:
+    if result.demo:
+        print(f"{bundles.DEMO}: the archive holds rows of the simulator; the bundle says so.")
     print(
         f"Bundle {result.bundle_id} written to {result.path}"
         + (f" and {result.zip_path}" if result.zip_path else "")

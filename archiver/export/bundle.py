@@ -90,6 +90,8 @@ class BundleResult:
     pages: int
     gaps: list[str] = field(default_factory=list)
     zip_path: Path | None = None
+    #: rows of a simulated tenant: the bundle says DEMO (cover, bag-info.txt, verify)
+    demo: bool = False
 
 
 def _audit_custody(conn: sqlite3.Connection) -> list[dict[str, str]]:
@@ -710,6 +712,7 @@ def export_bundle(
         pages,
         chosen.gaps,
         zip_path,
+        chosen.demo,
     )
 
 

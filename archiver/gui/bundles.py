@@ -428,7 +428,9 @@ class ExportDialog(QDialog):
         n = len(result.gaps)
         gaps = f" {plural(n, 'coverage gap')} {'is' if n == 1 else 'are'} stated in the bundle."
         self.status.setText(
-            f"✓ Bundle {result.bundle_id} written to {result.path}: "
+            f"✓ Bundle {result.bundle_id}"
+            + (f" ({bundles.DEMO})" if result.demo else "")
+            + f" written to {result.path}: "
             f"{plural(result.interactions, 'interaction')}, report {plural(result.pages, 'page')}."
             f"{gaps if n else ''}"
             " Give the recipient the fingerprint above separately: it is how they know the bundle is yours."

@@ -71,6 +71,7 @@ def test_a_bundle_of_simulated_rows_says_demo_everywhere(sim, signing, tmp_path,
     arc = tmp_path / "a.sqlite3"
     _pull(sim, arc, simulated=True)
     result = _bundle(arc, signing, tmp_path / "b")
+    assert result.demo
     info = (result.path / "bag-info.txt").read_text(encoding="utf-8")
     assert "\nArchiver-Demo: yes\n" in info
     assert f"External-Description: {DEMO}:" in info

@@ -114,6 +114,7 @@ def test_a_demo_session_touches_nothing_of_the_users(qtbot, home, recording_keyr
         dlg.out.setText(str(out))
         qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
         assert dlg.bundle_result is not None, dlg.status.text()
+        assert dlg.status.text().startswith(f"✓ Bundle {dlg.bundle_result.bundle_id} ({DEMO})")
         assert "Archiver-Demo: yes" in (out / "bag-info.txt").read_text(encoding="utf-8")
         ver = w.open_verify_bundle()
         qtbot.addWidget(ver)
