@@ -72,11 +72,15 @@ def create(directory: Path | None = None, *, force: bool = False) -> tuple[Signi
 def throwaway(directory: Path, common_name: str) -> SigningIdentity:
     """A new key in ``directory`` (a folder of the app's own, such as the demo's) whose
     passphrase is random and held by the returned identity only: no keyring entry, no
-    environment variable is read or written. A key already there is retired (kept, renamed
-    with its fingerprint), so bundles it signed still verify against that folder."""
-    return _create(
+    environment variable is read or written. A key already there is retired: its
+    certificate is kept (renamed with its fingerprint), so bundles it signed still verify
+    against that folder; its key file goes, as its passphrase was never kept."""
+    ident = _create(
         directory, common_name, force=True, passphrase=secrets.token_urlsafe(32).encode()
     )
+    for old in directory.glob("key-*.pem"):
+        old.unlink()
+    return ident
 
 
 def import_file(

@@ -118,3 +118,21 @@ def test_the_demo_mark_is_signed(sim, signing, tmp_path):
     info.write_text(info.read_text(encoding="utf-8").replace("Archiver-Demo: yes\n", ""))
     rep = verify_bundle(result.path, TrustPolicy.local(signing.cert_path.parent))
     assert rep.state == "failed" and "bag-info.txt" in rep.problems[0]
+
+
+def test_a_throwaway_key_lives_in_memory_and_its_predecessor_stays_trusted(tmp_path, monkeypatch):
+    """The demo's key: a new one each session, its passphrase never stored (no keyring, no
+    environment); the previous one's certificate stays trusted there, its key file goes."""
+    from archiver.services import keys as key_service
+
+    monkeypatch.delenv("ARCHIVER_KEY_PASSPHRASE", raising=False)  # and the keyring fails
+    first = key_service.throwaway(tmp_path / "signing", "demo")
+    second = key_service.throwaway(tmp_path / "signing", "demo")
+    assert first.fingerprint != second.fingerprint
+    names = sorted(p.name for p in (tmp_path / "signing").iterdir())
+    assert names == sorted(
+        ["key.pem", "cert.pem", f"cert-{first.fingerprint.replace(':', '')}.pem"]
+    )
+    trusted = {keys.cert_fingerprint(c) for c, _ in keys.local_certificates(tmp_path / "signing")}
+    assert trusted == {first.fingerprint, second.fingerprint}
+    assert second.key_passphrase()  # carried by the identity, from nowhere else
