@@ -258,10 +258,15 @@ class ExportDialog(QDialog):
         rows.addRow("", self.keep_passphrase)
         self._again_label = rows.labelForField(self.passphrase_again)
         self.source = keys.PassphraseSource(True)
+        #: the passphrase rows are shown: the key's passphrase has no source here
+        self.asking = False
+        #: why a passphrase could not be kept in the keyring (said with the export's result)
+        self.keep_problem = ""
         self.key_box.setVisible(False)
 
     def _ask_passphrase(self) -> None:
         """Show the passphrase rows when the key's passphrase has no source here."""
+        self.asking = False
         if self.identity is not None:
             self.key_box.setVisible(False)
             return
@@ -270,6 +275,7 @@ class ExportDialog(QDialog):
         if src.ready:
             self.key_box.setVisible(False)
             return
+        self.asking = True
         if src.key_exists:
             note = (
                 f"Signing needs the key's passphrase ({src.why}). Type it: it stays in memory "
@@ -314,8 +320,8 @@ class ExportDialog(QDialog):
         the keyring if asked). None, with the reason in the status line, when there is none."""
         if self.identity is not None:
             return self.identity
-        typed = self.passphrase.text() if self.key_box.isVisible() else ""
-        if self.key_box.isVisible():
+        typed = self.passphrase.text() if self.asking else ""
+        if self.asking:
             if not typed:
                 self.status.setText("Type the signing key's passphrase (above) to sign the bundle.")
                 self.passphrase.setFocus()
@@ -348,16 +354,17 @@ class ExportDialog(QDialog):
     def _keep(self, ident: keys.SigningIdentity, typed: str) -> None:
         """A key unlocked by a typed passphrase: kept for the session (and its passphrase in
         the keyring when asked); the rows are cleared."""
-        if self.keep_passphrase.isVisible() and self.keep_passphrase.isChecked():
+        if self.source.keyring and self.keep_passphrase.isChecked():
             try:
                 keys.store_passphrase(typed.encode())
             except keys.SigningKeyError as exc:
-                self.key_note.setText(f"{exc} It is kept for this session only.")
+                self.keep_problem = f"{exc} The passphrase is kept for this session only."
         self.identity = ident
         if self.on_identity is not None:
             self.on_identity(ident)
         self.passphrase.clear()
         self.passphrase_again.clear()
+        self.asking = False
         self.key_box.setVisible(False)
 
     # -- the export -----------------------------------------------------------------------
@@ -434,7 +441,9 @@ class ExportDialog(QDialog):
             f"{plural(result.interactions, 'interaction')}, report {plural(result.pages, 'page')}."
             f"{gaps if n else ''}"
             " Give the recipient the fingerprint above separately: it is how they know the bundle is yours."
+            + (f" {self.keep_problem}" if self.keep_problem else "")
         )
+        self.keep_problem = ""
 
     def _open_folder(self) -> None:
         if self.bundle_result is not None:
