@@ -406,7 +406,7 @@ class NamedCell(Flowable):
     """A name with its id beneath in smaller grey type: how the report shows an agent or a
     queue (drawn, not laid out as a paragraph: there are many)."""
 
-    ID_SIZE = 6
+    ID_SIZE = 5.5  # a 26-character id fits a name's column
 
     def __init__(self, name: str, id_: str) -> None:
         super().__init__()
@@ -780,7 +780,7 @@ def summary_story(f: Front, sink: list[tuple[str, int, float]]) -> list[Flowable
             sorted(
                 (
                     [
-                        names.agent(a) if a != derive.NO_AGENT else a,
+                        names.agents.get(a, "") if a != derive.NO_AGENT else a,  # the id beside
                         "" if a == derive.NO_AGENT else a,
                     ],
                     t,
