@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archiver.archive import coverage as cov
 from archiver.archive import values
 from archiver.archive.columns import dataset_columns
 from archiver.archive.compact import stream_id
@@ -335,6 +334,35 @@ class ArchiveReader:
             ).fetchall()
         return [(r[0], _day(r[1]), r[2]) for r in hits]
 
+    def archived_span(self, stream: str) -> tuple[str, str] | None:
+        """The first and the last own interval (YYYYMMDDHHmm, or day YYYYMMDD) of the
+        stream's records, or None when it holds none (an index probe at each end)."""
+        sid = self._stream(stream)
+        lo = self.conn.execute(
+            """SELECT min(interval_start) FROM records WHERE stream_id=? AND interval_start > ''""",
+            (sid,),
+        ).fetchone()[0]
+        if not lo:
+            return None
+        hi = self.conn.execute(
+            "SELECT max(interval_start) FROM records WHERE stream_id=?", (sid,)
+        ).fetchone()[0]
+        return str(lo), str(hi)
+
+    def interaction_count(self) -> int:
+        """Interactions in the archive (archiver.counts.INTERACTIONS): distinct
+        INTERACTION_ID values among the 15-minute interactionSegments records."""
+        if "INTERACTION_ID" not in values.table_columns(self.conn, "interactionSegments"):
+            return 0
+        sid = stream_id(self.conn, "interactionSegments", "interval", create=False) or -1
+        (n,) = self.conn.execute(
+            f"""SELECT count(DISTINCT v."INTERACTION_ID") FROM
+                {values.table("interactionSegments")} v
+                CROSS JOIN records r ON r.record_id = v.record_id WHERE r.stream_id = ?""",
+            (sid,),
+        ).fetchone()
+        return int(n)
+
     def interaction(self, interaction_id: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
         """(segments by SEGMENT_NUMBER, workflow trace steps by start time), latest versions."""
         segs = self._latest_by("interactionSegments", "INTERACTION_ID", interaction_id)
@@ -359,11 +387,7 @@ class ArchiveReader:
         ]
         return list(values.fetch(self.conn, dataset, ids).values())
 
-    # -- coverage and audit ---------------------------------------------------------------
-    def coverage(self, detail: bool = False) -> list[cov.DayCoverage]:
-        """Per dataset stream and day: requested, walked, pending, … (archive/coverage.py)."""
-        return cov.day_coverage(self.conn, detail=detail)
-
+    # -- audit ---------------------------------------------------------------------------
     def audit_log(self) -> list[sqlite3.Row]:
         return self.conn.execute(
             "SELECT entry_id, at, event, os_user, tool_version, run_id, details, chain FROM audit_log ORDER BY entry_id DESC"

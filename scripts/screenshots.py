@@ -105,15 +105,22 @@ def main() -> None:
     w.tabs.setCurrentWidget(w.coverage)
     settle(app)
     w.grab().save(str(OUT / "coverage.png"))
+    day = w.coverage.open_day("interactionSegments", "2025-02-04")
+    if day is not None:
+        settle(app)
+        day.grab().save(str(OUT / "coverage-day.png"))
+        day.close()
     w.tabs.setCurrentWidget(w.audit)
     w.audit.run_verify()
     settle(app)
     w.grab().save(str(OUT / "audit.png"))
     exp = w.open_export()
-    from PySide6.QtCore import QDate
+    from PySide6.QtCore import QDate, QTime
 
     exp.start.setDate(QDate(2025, 2, 1))
+    exp.start.setTime(QTime(0, 0))
     exp.end.setDate(QDate(2025, 2, 3))
+    exp.end.setTime(QTime(23, 45))
     exp.redact.setCurrentText("customer-pii")
     exp.out.setText(str(tmp / "audit-bundle"))
     exp.start_export()

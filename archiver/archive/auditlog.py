@@ -14,8 +14,9 @@ from typing import Any
 
 from archiver import __version__
 from archiver.archive.hashing import GENESIS, audit_entry_digest, canonical_json, chain_next
+from archiver.counts import LATEST, RECORDS, ROWS_RECEIVED, Term
 from archiver.plural import plural
-from archiver.timerange import utc_now
+from archiver.timerange import format_range, parse_api_bound, utc_now
 
 Details = Mapping[str, Any]
 
@@ -81,6 +82,13 @@ def brief(text: Any, limit: int = BRIEF) -> str:
     return (head.rsplit(" ", 1)[0] if " " in head[limit // 2 :] else head).rstrip(" ,;:(") + "…"
 
 
+def _counted(term: Term, value: Any, qualifier: str = "") -> str:
+    """A count in the counts' words (archiver.counts); a value that is no count as it is."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return term.of(value, qualifier)
+    return f"{value} {qualifier + ' ' if qualifier else ''}{term.plural}"
+
+
 def _when(value: Any) -> str:
     """An ISO timestamp to the minute (``2025-02-01T00:00``), as entered by the user."""
     return str(value or "")[:16]
@@ -115,7 +123,7 @@ def _pull_finished(d: Details) -> str:
         text += f" ({', '.join(n for n in per if n not in refused)})"
     if refused:  # not archived at all: never listed as if they were
         text += f"; not entitled, not archived: {', '.join(refused)}"
-    text += f"; {rows:,} rows received, {new:,} new row versions archived"
+    text += f"; {ROWS_RECEIVED.of(rows)}, {RECORDS.of(new, 'new')} archived"
     for key, label in (("failed", "failed"), ("pending", "still pending (202)")):
         count = sum(v.get(key, 0) for v in per.values())
         if count:
@@ -151,8 +159,8 @@ def _backup(d: Details) -> str:
 
 def _export_dataset(d: Details) -> str:
     kind = "daily" if d.get("dataset_type") == "daily" else "15-minute"
-    versions = "all versions" if d.get("all_versions") else "latest versions"
-    text = f"{_n(d.get('rows', 0))} {kind} rows of {d.get('dataset', '?')} ({versions}) as {d.get('format', '?')}"
+    held = RECORDS if d.get("all_versions") else LATEST
+    text = f"{_counted(held, d.get('rows', 0))} ({kind}) of {d.get('dataset', '?')} as {d.get('format', '?')}"
     if d.get("csv_formulas"):
         text += f" (formula cells: {d['csv_formulas']})"
     if d.get("from") or d.get("to"):
@@ -161,8 +169,13 @@ def _export_dataset(d: Details) -> str:
 
 
 def _scope(scope: Details) -> str:
-    """A bundle's scope in a few words: its days, what narrows it, which versions."""
-    text = f"ROW_DATE_UTC {scope.get('start', '?')} to {scope.get('end', '?')}"
+    """A bundle's scope in a few words: its intervals, what narrows it, which versions."""
+    try:
+        first = parse_api_bound(str(scope["first_interval"]))
+        last = parse_api_bound(str(scope["last_interval"]))
+        text = format_range(first, last)
+    except (KeyError, ValueError):  # an entry that does not name its intervals
+        text = f"{scope.get('start', '?')} to {scope.get('end', '?')}"
     interactions = list(scope.get("interactions") or [])
     if interactions:
         shown = ", ".join(str(i) for i in interactions[:3])
@@ -182,7 +195,12 @@ def _export(d: Details) -> str:
     if d.get("redacted_fields"):
         text += f" ({len(d['redacted_fields'])} fields)"
     if "segments" in d or "traces" in d:
-        text += f"; {_n(d.get('segments', 0))} segment rows, {_n(d.get('traces', 0))} trace rows"
+        scope = d.get("scope")
+        held = RECORDS if isinstance(scope, Mapping) and scope.get("versions") == "all" else LATEST
+        text += (
+            f"; {_counted(held, d.get('segments', 0), 'interactionSegments')}, "
+            f"{_counted(held, d.get('traces', 0), 'workflowTrace')}"
+        )
     if d.get("out"):
         text += f" → {d['out']}"
     if d.get("signer_fingerprint"):

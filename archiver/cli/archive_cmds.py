@@ -7,9 +7,11 @@ import getpass
 import json
 import sqlite3
 import sys
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 from archiver.cli import common, monitor
+from archiver.counts import LATEST, RECORDS
 from archiver.credentials import (
     ENV_SECRET,
     NO_KEYRING_ADVICE,
@@ -20,7 +22,7 @@ from archiver.credentials import (
 from archiver.datasets import UnknownDatasetError
 from archiver.services import archive as archive_service
 from archiver.services import checkpoints
-from archiver.timerange import RangeError, parse_bound
+from archiver.timerange import RangeError, parse_day
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,7 +73,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     b.set_defaults(func=run_backup)
 
     e = sub.add_parser(
-        "export-dataset", help="export a dataset for a data warehouse (csv, jsonl, parquet)"
+        "export-dataset",
+        help="export a dataset for a data warehouse (csv, jsonl, parquet)",
+        description="Rows of one dataset stream, exact API strings, for a data warehouse: the "
+        "latest records (the newest version of each row), or every record with "
+        "--all-versions. --from/--to select whole ROW_DATE_UTC days: a time of day is "
+        "refused, never widened to its day (00:00 for --from and 23:45 for --to, the day's "
+        "first and last interval, are accepted).",
     )
     common.add_archive(e)
     e.add_argument(
@@ -85,9 +93,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--from",
         dest="start",
         metavar="START",
-        help="first ROW_DATE_UTC day (YYYYMMDD or YYYY-MM-DD)",
+        help="first ROW_DATE_UTC day (YYYYMMDD or YYYY-MM-DD); whole days only: a time is "
+        "refused unless 00:00, never widened",
     )
-    e.add_argument("--to", dest="end", metavar="END", help="last ROW_DATE_UTC day, inclusive")
+    e.add_argument(
+        "--to",
+        dest="end",
+        metavar="END",
+        help="last ROW_DATE_UTC day, included; a time is refused unless 23:45 (the day's last "
+        "interval)",
+    )
     e.add_argument("--format", required=True, choices=archive_service.FORMATS)
     e.add_argument(
         "--dataset-type",
@@ -122,17 +137,33 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     c = sub.add_parser(
         "coverage",
         help="what the archive holds per dataset and day, from its own evidence",
-        description="Per dataset stream and UTC day, counted in 15-minute intervals (days for daily "
-        "streams): requested, walked to completion, pending (202), not entitled, failed, "
-        "unfinished, intervals with rows and intervals that came back empty; and the server's "
-        "reading of an interval `ending` as the archive's walks show it.",
+        description="Per dataset stream and UTC day of the range, counted in 15-minute intervals "
+        "(days for daily streams): the day's state, intervals requested, walked to completion, "
+        "pending (202), not entitled, failed, unfinished, never requested, intervals with rows "
+        "and intervals that came back empty, and the records (every version) whose own "
+        "interval lies on the day; and the server's reading of an interval `ending` as the "
+        "archive's walks show it. Every day of the range is listed, days never requested "
+        "included; the closing line counts them. --from/--to name whole UTC days: a time of "
+        "day is refused (never widened), except 00:00 for --from and 23:45 (a day's last "
+        "interval) for --to. Without them: from the first to the last day the archive asked "
+        "for.",
     )
     common.add_archive(c)
     c.add_argument(
         "--dataset", type=common.dataset_name, metavar="NAME", help="one dataset only (any case)"
     )
-    c.add_argument("--from", dest="start", metavar="START", help="first day (YYYYMMDD, YYYY-MM-DD)")
-    c.add_argument("--to", dest="end", metavar="END", help="last day, inclusive")
+    c.add_argument(
+        "--from",
+        dest="start",
+        metavar="START",
+        help="first UTC day (YYYYMMDD, YYYY-MM-DD); a time is refused unless 00:00",
+    )
+    c.add_argument(
+        "--to",
+        dest="end",
+        metavar="END",
+        help="last UTC day, included; a time is refused unless 23:45 (the day's last interval)",
+    )
     c.add_argument("--json", action="store_true", help="JSON instead of a table")
     c.set_defaults(func=run_coverage)
 
@@ -208,8 +239,8 @@ def run_backup(args: argparse.Namespace) -> int:
 
 def run_export_dataset(args: argparse.Namespace) -> int:
     try:
-        start = parse_bound(args.start, is_end=False, daily=True).date() if args.start else None
-        end = parse_bound(args.end, is_end=True, daily=True).date() if args.end else None
+        start = parse_day(args.start, is_end=False) if args.start else None
+        end = parse_day(args.end, is_end=True) if args.end else None
         n = archive_service.export_dataset(
             common.archive_path(args),
             args.dataset,
@@ -225,14 +256,20 @@ def run_export_dataset(args: argparse.Namespace) -> int:
         print(f"archiver export-dataset: {exc}", file=sys.stderr)
         return 2
     kind = "daily" if args.dataset_type == "daily" else "15-minute"
-    print(f"Exported {n:,} {kind} rows of {args.dataset} to {args.out}")
+    what = (RECORDS if args.all_versions else LATEST).of(n)
+    print(f"Exported {what} ({kind}) of {args.dataset} to {args.out}")
     return 0
 
 
 def run_coverage(args: argparse.Namespace) -> int:
     try:
-        start = parse_bound(args.start, is_end=False, daily=False) if args.start else None
-        end = parse_bound(args.end, is_end=True, daily=False) if args.end else None
+        start = end = None
+        if args.start:
+            start = datetime.combine(parse_day(args.start, is_end=False), time(0, 0), UTC)
+        if args.end:
+            end = datetime.combine(parse_day(args.end, is_end=True), time(23, 45), UTC)
+        if start and end and start > end:
+            raise RangeError("The start of the range is after its end.")
         report = archive_service.coverage(
             common.archive_path(args), dataset=args.dataset, start=start, end=end
         )
@@ -240,7 +277,15 @@ def run_coverage(args: argparse.Namespace) -> int:
         print(f"archiver coverage: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        doc = {"ending_reading": report.readings, "days": [d.as_dict() for d in report.days]}
+        doc = {
+            "range": report.range_text(),
+            "ending_reading": report.readings,
+            "days": [d.as_dict() for d in report.days],
+            "not_walked": report.not_walked,
+            "days_never_requested": report.days_never_requested,
+            "never_requested": report.never_requested,
+            "verdict": report.verdict(),
+        }
         print(json.dumps(doc, indent=2))
         return 0
     if not report.days:
@@ -254,45 +299,48 @@ _COVERAGE_HEAD = (
     "dataset",
     "type",
     "day",
+    "state",
     "requested",
     "walked",
     "pending",
     "not entitled",
     "failed",
     "unfinished",
+    "never requested",
     "with rows",
     "empty",
-    "rows",
+    "records",
 )
 
 
 def _print_coverage(report: archive_service.CoverageReport) -> None:
+    print(
+        f"Coverage of {report.range_text()}, per UTC day in 15-minute intervals (daily "
+        "streams: days); records: every version whose own interval lies on the day."
+    )
     table: list[tuple[str, ...]] = [_COVERAGE_HEAD]
     for d in report.days:
         counts = (d.requested, d.walked, d.pending, d.not_entitled, d.failed, d.unfinished)
-        more = (d.with_rows, d.empty, d.rows)
-        table.append((d.dataset, d.dataset_type, d.day, *(f"{n:,}" for n in counts + more)))
+        more = (d.never_requested, d.with_rows, d.empty, d.records)
+        table.append(
+            (d.dataset, d.dataset_type, d.day, d.state_words, *(f"{n:,}" for n in counts + more))
+        )
     widths = [max(len(r[i]) for r in table) for i in range(len(_COVERAGE_HEAD))]
     for r in table:
         cells = (
-            c.ljust(w) if i < 3 else c.rjust(w)
+            c.ljust(w) if i < 4 else c.rjust(w)
             for i, (c, w) in enumerate(zip(r, widths, strict=True))
         )
-        print("  ".join(cells))
+        print("  ".join(cells).rstrip())
     print()
     for name, text in report.readings.items():
         print(f"{name}: the server's reading of an interval `ending`: {text}")
-    notes = [
-        f"{d.dataset} {d.day}: {m}" for d in report.days for m in d.messages if d.state != "done"
-    ]
+    notes = report.notes()
     for n in notes[:20]:
         print("  " + n)
-    missing = report.not_walked
-    print(
-        f"{missing:,} requested intervals not walked."
-        if missing
-        else "Every requested interval was walked to completion."
-    )
+    if len(notes) > 20:
+        print(f"  … and {len(notes) - 20} more notes (--json lists every day)")
+    print(report.verdict())
 
 
 def run_login(args: argparse.Namespace) -> int:

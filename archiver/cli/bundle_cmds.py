@@ -9,7 +9,6 @@ from pathlib import Path
 
 from archiver.cli import common
 from archiver.jobs import drive
-from archiver.plural import plural
 from archiver.services import bundles, keys
 from archiver.timerange import RangeError, parse_bound
 
@@ -238,17 +237,13 @@ def _print_result(result: bundles.BundleResult, fingerprint: str) -> None:
         f"Bundle {result.bundle_id} written to {result.path}"
         + (f" and {result.zip_path}" if result.zip_path else "")
     )
-    print(
-        f"{result.interactions:,} interactions, {result.segments:,} segment rows, {result.traces:,} trace rows, report {result.pages:,} pages"
-    )
+    print(bundles.contents_line(result))
     print(f"Signer certificate SHA-256: {fingerprint}")
     print(
         "Give this fingerprint to the recipient separately (not with the bundle): it is how they know the bundle is yours."
     )
-    if result.gaps:
-        print(f"Coverage: {plural(len(result.gaps), 'gap')} stated in the report and bag-info.txt:")
-        for g in result.gaps[:20]:
-            print(f"  {g}")
+    for line in bundles.coverage_lines(result):
+        print(line)
     print(
         f"Check it with `archiver verify {result.path}` or the commands in {result.path / 'VERIFY.txt'}."
     )

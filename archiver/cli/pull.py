@@ -30,7 +30,7 @@ from archiver.pull.outcome import EXIT_BUSY, EXIT_CANCELLED, EXIT_ERROR, EXIT_US
 from archiver.pull.plan import Plan
 from archiver.pull.progress import Progress, format_eta
 from archiver.services import pull as pulls
-from archiver.timerange import RangeError
+from archiver.timerange import RangeError, format_range
 
 EXIT_CODES_HELP = """exit codes:
   0  success: every chunk archived
@@ -206,8 +206,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.json:
         what = "Resuming run" if plan.resumed else "Run"
+        p = plan.params
+        span = f" ({format_range(p.start, p.end, daily=p.daily)})" if p else ""
         print(
-            f"{what} {plan.run_id}: {len(plan.items)} chunks to fetch"
+            f"{what} {plan.run_id}{span}: {len(plan.items)} chunks to fetch"
             + (f" ({plan.skipped_done} already done)" if plan.skipped_done else "")
             + f" into {engine.archive_path}",
             file=sys.stderr,
@@ -342,7 +344,7 @@ class _Renderer:
             bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
             eta = f"ETA {format_eta(d.eta())}" if d.eta() is not None else ""
             out.append(
-                f"{d.dataset:<24} [{bar}] {d.finished_chunks}/{d.chunks_total} chunks {d.pages:>6} pages {d.rows:>9,} rows {d.rate():>7,.0f} rows/s {eta:<12} {d.state}"
+                f"{d.dataset:<24} [{bar}] {d.finished_chunks}/{d.chunks_total} chunks {d.pages:>6} pages {d.rows:>9,} rows received {d.rate():>7,.0f}/s {eta:<12} {d.state}"
             )
         term = common.raw_stream(sys.stderr)  # our own cursor movements; the text is safe()
         if self.lines:
@@ -353,7 +355,7 @@ class _Renderer:
 
 
 def _print_summary(result: RunResult) -> None:
-    rows = [("dataset", "state", "chunks", "pages", "rows", "new versions", "note")]
+    rows = [("dataset", "state", "chunks", "pages", "rows received", "new records", "note")]
     for d in result.progress.datasets.values():
         note = d.message if d.state in ("failed", "not entitled", "waiting for data") else ""
         note = common.safe(note, newlines=False)  # a server's words, on one line

@@ -41,6 +41,7 @@ from archiver.archive.auditlog import summarise
 from archiver.archive.columns import dataset_columns
 from archiver.archive.hashing import sha256_hex
 from archiver.archive.store import Archive, open_reader, page_body
+from archiver.counts import INTERACTIONS, LATEST, RECORDS
 from archiver.export import bag, timestamps
 from archiver.export.bag import DEMO, DEMO_WHY
 from archiver.export.csvsafe import escape_row
@@ -90,6 +91,11 @@ class BundleResult:
     pages: int
     gaps: list[str] = field(default_factory=list)
     zip_path: Path | None = None
+    #: interactions with rows in a stated gap: in the bundle, marked on their pages
+    marked: int = 0
+    #: the scope's intervals walked as the previous chunk's `ending`
+    at_ending: list[str] = field(default_factory=list)
+    versions: str = "latest"
     #: rows of a simulated tenant: the bundle says DEMO (cover, bag-info.txt, verify)
     demo: bool = False
 
@@ -355,6 +361,8 @@ class Selected:
     segments: int = 0
     traces: int = 0
     conflicts: int = 0
+    #: interactions with rows in a stated coverage gap (marked on their pages)
+    marked: int = 0
 
     @property
     def tenant(self) -> str:
@@ -369,6 +377,7 @@ class Selected:
         self.segments += len(day.segments)
         self.traces += len(day.traces)
         self.conflicts += sum(r.conflict for r in day.segments + day.traces)
+        self.marked += sum(1 for it in day.interactions if it.gaps)
 
 
 def _cancel_check(cancel: threading.Event | Cancel | None) -> Callable[[], None]:
@@ -420,7 +429,7 @@ def refuse_empty(plan: BundlePlan, chosen: Selected) -> None:
         return
     scope = plan.scope
     why = [
-        f"nothing archived is in scope: no interactionSegments row has its own interval in {scope.window()}"
+        f"nothing archived is in scope: no interactionSegments record has its own interval in {scope.window()}"
     ]
     if scope.filters():
         why.append(f"with {'; '.join(scope.filters())}")
@@ -454,8 +463,10 @@ def write_payload_and_report(
             chosen.count(day)
             yield from report.add(conn, day)
         payload.close()
+        held = LATEST if plan.scope.versions == "latest" else RECORDS
         yield (
-            f"CSV and JSONL written ({chosen.segments:,} segment rows, {chosen.traces:,} trace rows)"
+            f"CSV and JSONL written ({held.of(chosen.segments, 'interactionSegments')}, "
+            f"{held.of(chosen.traces, 'workflowTrace')})"
             + (f", {len(payload.pages_done):,} raw pages copied" if raw else "")
         )
         result = yield from report.finish(front_facts(chosen, meta))
@@ -503,6 +514,7 @@ def report_meta(plan: BundlePlan, chosen: Selected) -> ReportMeta:
         custody=chosen.custody,
         scope=plan.scope.describe(),
         scope_short=plan.scope.short(),
+        versions=plan.scope.versions,
         demo=chosen.demo,
     )
 
@@ -522,6 +534,9 @@ def front_facts(chosen: Selected, meta: ReportMeta) -> Front:
         unplaced=chosen.extent.unplaced,
         agents=dict(chosen.names.agents),
         queues=dict(chosen.names.queues),
+        at_ending=list(chosen.extent.at_ending),
+        segments_in_gaps=chosen.extent.segments_in_gaps,
+        marked=chosen.marked,
     )
 
 
@@ -593,6 +608,8 @@ def _bag_info(
         ("Archiver-Coverage-Gaps", str(len(gaps))),
         ("Archiver-Ending-Reading", chosen.extent.reading),
         *[("Archiver-Coverage-Gap", g) for g in gaps[:500]],
+        ("Archiver-Interactions-In-Gaps", str(chosen.marked)),
+        *[("Archiver-Walked-At-Previous-Ending", g) for g in chosen.extent.at_ending[:500]],
         ("Signer-Subject", plan.ident.subject),
         ("Signer-Fingerprint-SHA256", plan.ident.fingerprint),
         *([(bag.TSA_FIELD, plan.tsa_url)] if plan.tsa_url else []),
@@ -688,7 +705,11 @@ def export_bundle(
         chosen = select_rows(conn, scope)
         refuse_empty(plan, chosen)
         ext = chosen.extent
-        yield f"{ext.interactions:,} interactions, {ext.segments:,} segment rows in scope ({scope.window()})"
+        held = LATEST if scope.versions == "latest" else RECORDS
+        yield (
+            f"{INTERACTIONS.of(ext.interactions)}, {held.of(ext.segments, 'interactionSegments')} "
+            f"in scope ({scope.window()})"
+        )
         meta = report_meta(plan, chosen)
         pages = yield from write_payload_and_report(conn, plan, chosen, meta, check)
         if tsa_url:
@@ -712,6 +733,9 @@ def export_bundle(
         pages,
         chosen.gaps,
         zip_path,
+        chosen.marked,
+        list(chosen.extent.at_ending),
+        scope.versions,
         chosen.demo,
     )
 

@@ -57,7 +57,8 @@ NOTES = [
     (
         "Summary",
         "Interactions: counted once in every day, queue, agent and channel they have a segment "
-        "in. Segments: segment rows (with versions 'all', the newest version of each). Wait, "
+        "in. Segments: latest records of interactionSegments (with versions 'all' too: one per "
+        "segment, its newest version). Wait, "
         "talk, hold and wrap: sums of WAIT_TIME, TIME_INTERACTING, HOLD_TIME and WRAP_UP_TIME "
         "(h:mm:ss); averages per segment. Transfers: segments with a TRANSFER_LOCATION or "
         "XFER_LOC_QUEUE_ID. Abandons: segments whose STATUS is 'abandoned'. A segment without "

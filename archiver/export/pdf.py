@@ -36,6 +36,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from archiver.counts import INTERACTIONS, LATEST, RECORDS
 from archiver.export import derive
 from archiver.export.bag import DEMO, DEMO_WHY
 from archiver.export.pdfjoin import link_uri
@@ -140,6 +141,9 @@ def styles() -> dict[str, ParagraphStyle]:
             spaceAfter=2,
         ),
         "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9),
+        "gap": ParagraphStyle(
+            "gap", parent=base, fontName="DejaVu-Bold", fontSize=7.5, leading=9, textColor="#b71c1c"
+        ),
         "toc": ParagraphStyle("toc", parent=base, fontSize=9, leading=12),
     }
 
@@ -162,6 +166,7 @@ class ReportMeta:
     scope_short: str = ""  # the running header's form
     #: rows pulled from the embedded simulator: the cover and every page say DEMO
     demo: bool = False
+    versions: str = "latest"  # latest | all: which records the bundle holds
 
 
 # -- cells and tables ---------------------------------------------------------------------------
@@ -469,6 +474,8 @@ def interaction_story(
         line(derive.interaction_line(segments, [t.values for t in it.steps], day), st["small"]),
     ]
     who = derive.interaction_people(segments)
+    for note in it.gaps:  # rows of a stated coverage gap: kept, and marked here
+        head.append(Paragraph(rich("Coverage gap: " + note), st["gap"]))
     if who:
         head.append(line(who, st["small"]))
     if first.get("INTERACTION_NOTES"):
@@ -633,6 +640,11 @@ class Front:
     #: contents: (title, page, indent, destination) — pages of later sections and the named
     #: destination each entry links to (pdfjoin.link_uri), filled in by the caller
     contents: list[tuple[str, str, int, str]] = field(default_factory=list)
+    #: intervals of the scope walked as the previous chunk's `ending` (coverage.AT_ENDING)
+    at_ending: list[str] = field(default_factory=list)
+    #: segment records of the bundle in a stated gap, and the interactions marked for it
+    segments_in_gaps: int = 0
+    marked: int = 0
     #: the server's reading in plain words (the cover says this one)
     reading_words: str = ""
 
@@ -671,7 +683,21 @@ def cover_rows(f: Front) -> list[tuple[str, str]]:
         "Complete: the archive's records show that every 15-minute interval of the scope was downloaded in full, for both datasets."
         if not gaps
         else f"{plural(len(gaps), 'gap')}: intervals of the scope that no finished download covers; data for these may be missing from this bundle (listed below)."
-    ) + (f" {f.reading_words}" if f.reading_words else "")
+    )
+    if f.segments_in_gaps:
+        coverage += (
+            f" {RECORDS.of(f.segments_in_gaps, 'interactionSegments')} of this bundle lie in "
+            f"these gaps (rows the archive does hold); the pages of the "
+            f"{INTERACTIONS.of(f.marked)} they belong to say so."
+        )
+    if f.at_ending:
+        coverage += (
+            " Downloaded in full, though never asked for on their own: received at the previous "
+            "chunk's ending (the answer to the request before them included them, as this "
+            "server's answers do): " + "; ".join(f.at_ending) + "."
+        )
+    coverage += f" {f.reading_words}" if f.reading_words else ""
+    held = LATEST if meta.versions == "latest" else RECORDS
     rows = [
         ("Bundle", meta.bundle_id),
         ("Generated", f"{meta.generated_at} (UTC) by archiver {meta.tool_version}"),
@@ -679,7 +705,8 @@ def cover_rows(f: Front) -> list[tuple[str, str]]:
         ("Scope", meta.scope),
         (
             "Contents",
-            f"{plural(f.interactions, 'interaction')}; {plural(f.segments, 'interactionSegments row')}; {plural(f.traces, 'workflowTrace row')}",
+            f"{INTERACTIONS.of(f.interactions)}; {held.of(f.segments, 'interactionSegments')}; "
+            f"{held.of(f.traces, 'workflowTrace')}",
         ),
         (
             "Time zone",

@@ -19,11 +19,12 @@ from typing import Any
 from archiver.archive import coverage, values
 from archiver.archive.compact import commit_ts_expr
 from archiver.archive.hashing import canonical_record, sha256_hex
-from archiver.timerange import DAY, STEP, api_format
+from archiver.timerange import DAY, INTERVAL, STEP, api_format, format_range, parse_api_bound
 
 WINDOW_ROWS = 2000  # segment rows per window read at once
 SEGMENTS = "interactionSegments"
 TRACE = "workflowTrace"
+DATASETS = (SEGMENTS, TRACE)
 AGENTS = "agent"
 QUEUES = "queue"
 
@@ -96,8 +97,9 @@ class Scope:
         return out
 
     def window(self) -> str:
-        """``2025-02-01 00:00 – 2025-02-02 00:00 UTC``: the window as instants."""
-        return f"{self.first:%Y-%m-%d %H:%M} – {self.stop:%Y-%m-%d %H:%M} UTC"
+        """``2025-02-01 00:00 – 23:45 UTC, last interval included``: the first and the last
+        interval, as entered (:func:`archiver.timerange.format_range`)."""
+        return format_range(self.first, self.last)
 
     def intervals(self) -> int:
         return int((self.stop - self.first) / STEP)
@@ -118,9 +120,8 @@ class Scope:
         """The exact scope, in words (the report's cover and bag-info.txt)."""
         n = self.intervals()
         parts = [
-            f"interactionSegments rows whose own 15-minute interval (STARTTIME_UTC) lies in "
-            f"{self.window()} ({n:,} interval{'s' if n != 1 else ''}, the first starting "
-            f"{self.first:%Y-%m-%d %H:%M}, the last {self.last:%Y-%m-%d %H:%M})",
+            f"interactionSegments records whose own 15-minute interval (STARTTIME_UTC) is one "
+            f"of the {n:,} interval{'s' if n != 1 else ''} {self.window()}",
             *self.filters(),
             f"versions: {self.versions}",
         ]
@@ -160,15 +161,18 @@ class Row:
     page_sha256: str
     received_at: str
     conflict: bool
+    interval: str = ""  # its own interval (YYYYMMDDHHmm)
 
 
 @dataclass(slots=True)
 class Interaction:
-    """One interaction's rows in scope: segments by number, trace steps by start."""
+    """One interaction's rows in scope: segments by number, trace steps by start; ``gaps``:
+    what its page says about rows of it that lie in a stated coverage gap."""
 
     id: str
     segments: list[Row]
     steps: list[Row]
+    gaps: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -196,6 +200,18 @@ class Extent:
     reading: str = ""
     #: (interval YYYYMMDDHHmm, segment rows) of every interval in scope that has rows
     intervals: list[tuple[str, int]] = field(default_factory=list)
+    #: per dataset: the scope's intervals (YYYYMMDDHHmm) that lie in a stated gap, and why
+    gap_intervals: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: the scope's intervals walked as the previous chunk's `ending` (coverage.AT_ENDING)
+    at_ending: list[str] = field(default_factory=list)
+
+    @property
+    def segments_in_gaps(self) -> int:
+        """Segment records in scope whose own interval lies in a stated gap (they are in the
+        bundle, marked on their interactions' pages)."""
+        keys = self.gap_intervals.get(SEGMENTS, {})
+        return sum(n for k, n in self.intervals if k in keys)
+
     #: the server's reading in plain words (the report's cover): coverage.Reading.plain
     reading_words: str = ""
 
@@ -253,11 +269,29 @@ def _segment_columns(scope: Scope) -> tuple[str, ...]:
 def measure(conn: sqlite3.Connection, scope: Scope) -> Extent:
     """Interactions and segment rows in scope, unplaceable rows, coverage gaps of the window."""
     conn.row_factory = sqlite3.Row
-    gaps = coverage.gaps(conn, (SEGMENTS, TRACE), scope.first, scope.last)
+    states = {ds: coverage.stream_states(conn, ds, scope.first, scope.last) for ds in DATASETS}
+    missing = {ds: {t: w for t, (st, w) in states[ds].items() if st != "done"} for ds in DATASETS}
+    gaps = [g for ds in DATASETS for g in coverage.spans(ds, missing[ds])]
+    at_ending = [
+        g
+        for ds in DATASETS
+        for g in coverage.spans(
+            ds, {t: "" for t, (_, w) in states[ds].items() if w == coverage.AT_ENDING}
+        )
+    ]
+    in_gaps = {
+        ds: {api_format(t, INTERVAL): why for t, why in m.items()} for ds, m in missing.items()
+    }
     server = coverage.server_reading(conn)
     reading = server.describe()
     if not _has(conn, SEGMENTS, *_segment_columns(scope)):
-        return Extent(gaps=gaps, reading=reading, reading_words=server.plain())
+        return Extent(
+            gaps=gaps,
+            reading=reading,
+            gap_intervals=in_gaps,
+            at_ending=at_ending,
+            reading_words=server.plain(),
+        )
     where, params = _filters(scope)
     src = f"""FROM {_source(scope)} r JOIN {values.table(SEGMENTS)} v ON v.record_id = r.record_id
               WHERE r.dataset = ? AND r.dataset_type = 'interval'"""
@@ -288,11 +322,13 @@ def measure(conn: sqlite3.Connection, scope: Scope) -> Extent:
         gaps,
         reading,
         [(k, n) for k, n in intervals],
+        in_gaps,
+        at_ending,
         server.plain(),
     )
 
 
-_COLUMNS = """r.record_id, r.row_key, r.page_id, r.conflict,
+_COLUMNS = """r.record_id, r.row_key, r.page_id, r.conflict, r.interval_start,
               p.sha256 AS page_sha256, p.received_at"""
 
 
@@ -317,6 +353,7 @@ def _rows(conn: sqlite3.Connection, dataset: str, sql: str, params: list[Any]) -
                 r["page_sha256"],
                 r["received_at"],
                 bool(r["conflict"]),
+                r["interval_start"],
             )
         )
     out.sort(
@@ -372,9 +409,11 @@ def _number(r: Row) -> int:
         return 0
 
 
-def group(segments: list[Row], traces: list[Row]) -> list[Interaction]:
+def group(
+    segments: list[Row], traces: list[Row], gap_intervals: dict[str, dict[str, str]] | None = None
+) -> list[Interaction]:
     """Interactions in report order (first segment's STARTTIME_UTC, then id); segments by
-    number, steps by start."""
+    number, steps by start; each marked with the stated gaps its rows lie in."""
     steps: dict[str, list[Row]] = {}
     for t in traces:
         steps.setdefault(t.values.get("WORKFLOWSESSION_INTERACTIONID", ""), []).append(t)
@@ -388,8 +427,34 @@ def group(segments: list[Row], traces: list[Row]) -> list[Interaction]:
             steps.get(iid, []),
             key=lambda r: (r.values.get("UPDATEHISTORYITEM_STARTTIME", ""), r.commit_ts),
         )
-        out.append(Interaction(iid, rows, st))
+        out.append(Interaction(iid, rows, st, gap_notes(rows, st, gap_intervals or {})))
     out.sort(key=lambda x: (x.segments[0].values.get("STARTTIME_UTC", ""), x.id))
+    return out
+
+
+def gap_notes(
+    segments: list[Row], steps: list[Row], gap_intervals: dict[str, dict[str, str]]
+) -> list[str]:
+    """What an interaction's page says about its rows that lie in a stated coverage gap:
+    one line per dataset, interval and why. Such rows are real archived evidence and stay in
+    the bundle; the mark says the archive may not hold every row of that interval."""
+    found: dict[tuple[str, str, str], int] = {}
+    for ds, rows in ((SEGMENTS, segments), (TRACE, steps)):
+        keys = gap_intervals.get(ds, {})
+        for r in rows:
+            if r.interval in keys:
+                k = (ds, r.interval, keys[r.interval])
+                found[k] = found.get(k, 0) + 1
+    out = []
+    for (ds, key, why), n in sorted(found.items()):
+        what = "segment" if ds == SEGMENTS else "workflow step"
+        when = format_range(parse_api_bound(key), parse_api_bound(key))
+        state = why.split(" (", 1)[0]  # the cover lists the whole reason
+        out.append(
+            f"{n} {what}{'s' if n != 1 else ''} of this interaction lie{'s' if n == 1 else ''} "
+            f"in {ds} {when}, a stated gap ({state}; see the cover): the archive may not hold "
+            "every row of that interval, so this interaction may be incomplete."
+        )
     return out
 
 
@@ -403,7 +468,7 @@ def iter_windows(conn: sqlite3.Connection, scope: Scope, extent: Extent) -> Iter
         ids = sorted({s.values.get("INTERACTION_ID", "") for s in segments})
         traces = _traces(conn, scope, ids)
         day = date(int(first[:4]), int(first[4:6]), int(first[6:8]))
-        yield Window(day, segments, traces, group(segments, traces))
+        yield Window(day, segments, traces, group(segments, traces, extent.gap_intervals))
 
 
 # -- names ------------------------------------------------------------------------------------

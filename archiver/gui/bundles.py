@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Generator
-from datetime import UTC, date, datetime
+from datetime import date, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimeZone, QUrl
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateTimeEdit,
     QDialog,
     QFileDialog,
     QFormLayout,
@@ -32,6 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from archiver.counts import INTERACTIONS
+from archiver.gui import utctime
 from archiver.gui.errors import describe, fit_placeholder
 from archiver.gui.workers import Job, JobRunner
 from archiver.jobs import Cancel, Cancelled
@@ -45,17 +46,6 @@ from archiver.services.bundles import (
     Scope,
     ScopeError,
 )
-
-
-def _qdate(d: date) -> QDate:
-    return QDate(d.year, d.month, d.day)
-
-
-def _utc_time(edit: QDateTimeEdit) -> datetime:
-    """An edit's date and time as a UTC datetime (the edits show UTC)."""
-    d, t = edit.date(), edit.time()
-    return datetime(d.year(), d.month(), d.day(), t.hour(), t.minute(), tzinfo=UTC)
-
 
 ALLOW_EMPTY = "Write a bundle even if nothing archived is in scope"
 NOT_EXPORTED = "✗ Not exported: "
@@ -155,18 +145,17 @@ class ExportDialog(QDialog):
         self.opener: Callable[[Path], bool] = open_folder
         #: the last bundle written (None until an export succeeds)
         self.bundle_result: BundleResult | None = None
-        today = date.today()
         #: the first and the last 15-minute interval in scope (UTC, both inclusive, as for
-        #: archiver export --from/--to); a day's setDate keeps 00:00 and 23:45
-        self.start = QDateTimeEdit(
-            QDateTime(_qdate(today.replace(day=1)), QTime(0, 0), QTimeZone.utc())
-        )
-        self.end = QDateTimeEdit(QDateTime(_qdate(today), QTime(23, 45), QTimeZone.utc()))
+        #: archiver export --from/--to); by default the archived range (a day's setDate
+        #: keeps the times)
+        self.start = utctime.utc_edit("exportStart")
+        self.end = utctime.utc_edit("exportEnd")
+        self.range_text = plain_label(name="exportRangeText")
+        self.local_hint = plain_label(name="exportLocalHint")
+        self.local_hint.setStyleSheet("color: #616161")
         for w in (self.start, self.end):
-            w.setCalendarPopup(True)
-            w.setDisplayFormat("yyyy-MM-dd HH:mm")
-            w.setTimeZone(QTimeZone.utc())
-            w.setToolTip("UTC, on a 15-minute mark (:00, :15, :30 or :45)")
+            w.dateTimeChanged.connect(self._show_range)
+        self.set_default_range()
         self.interactions = QLineEdit()
         self.interactions.setPlaceholderText("optional: interaction ids, comma separated")
         self.agent = QLineEdit()
@@ -203,7 +192,9 @@ class ExportDialog(QDialog):
         self.status = plain_label(name="exportStatus")
         form = QFormLayout()
         form.addRow("From (first interval, UTC)", self.start)
-        form.addRow("To (last interval, inclusive)", self.end)
+        form.addRow("To (last interval, UTC, included)", self.end)
+        form.addRow("", self.range_text)
+        form.addRow("", self.local_hint)
         form.addRow("Interactions", self.interactions)
         form.addRow("Agent", self.agent)
         form.addRow("Queue", self.queue)
@@ -233,6 +224,26 @@ class ExportDialog(QDialog):
         lay.addLayout(buttons)
         self.export_button.clicked.connect(self.start_export)
         self._show_signer()
+
+    def set_default_range(self) -> None:
+        """The archived range (the first and the last interval the archive holds
+        interactionSegments records of); today (UTC) when it holds none."""
+        span = bundles.archived_range(self.archive_path)
+        if span is None:
+            today = utctime.today_utc()
+            span = (today, today + timedelta(days=1) - timedelta(minutes=15))
+        utctime.set_edit(self.start, span[0])
+        utctime.set_edit(self.end, span[1])
+        self._show_range()
+
+    def _show_range(self) -> None:
+        first, last = utctime.edit_value(self.start), utctime.edit_value(self.end)
+        if first > last:
+            self.range_text.setText("The start is after the end.")
+            self.local_hint.setText("")
+            return
+        self.range_text.setText(utctime.range_text(first, last))
+        self.local_hint.setText(utctime.local_hint(first, last))
 
     # -- the signing key ------------------------------------------------------------------
     def _passphrase_rows(self) -> None:
@@ -379,8 +390,8 @@ class ExportDialog(QDialog):
         )
         channel = self.channel.currentText()
         return Scope(
-            _utc_time(self.start),
-            _utc_time(self.end),
+            utctime.edit_value(self.start),
+            utctime.edit_value(self.end),
             ids,
             self.agent.text().strip() or None,
             self.queue.text().strip() or None,
@@ -434,12 +445,16 @@ class ExportDialog(QDialog):
         self.open_folder_button.setVisible(True)
         n = len(result.gaps)
         gaps = f" {plural(n, 'coverage gap')} {'is' if n == 1 else 'are'} stated in the bundle."
+        gaps = gaps if n else ""
+        if result.marked:
+            gaps += (
+                f" {INTERACTIONS.of(result.marked)} with rows in a gap: kept, marked on "
+                "their pages."
+            )
         self.status.setText(
             f"✓ Bundle {result.bundle_id}"
             + (f" ({bundles.DEMO})" if result.demo else "")
-            + f" written to {result.path}: "
-            f"{plural(result.interactions, 'interaction')}, report {plural(result.pages, 'page')}."
-            f"{gaps if n else ''}"
+            + f" written to {result.path}: {bundles.contents_line(result)}.{gaps}"
             " Give the recipient the fingerprint above separately: it is how they know the bundle is yours."
             + (f" {self.keep_problem}" if self.keep_problem else "")
         )

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from PySide6.QtCore import QDateTime, Qt, QTime, QTimeZone, Signal
+from PySide6.QtCore import QDateTime, Qt, QTime, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QComboBox,
-    QDateTimeEdit,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -32,7 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from archiver.api.query import check_filter
+from archiver.counts import RECORDS, ROWS_RECEIVED
 from archiver.datasets import ANALYTICS_INSIGHTS, DATASETS, FILTERABLE_COLUMNS, STANDARD
+from archiver.gui import utctime
 from archiver.gui.context import AppContext
 from archiver.gui.errors import describe, plain_label, plain_tooltip
 from archiver.gui.unattended import ScheduleLine
@@ -123,28 +124,31 @@ def _snap(dt: QDateTime) -> QDateTime:
 
 
 class RangePicker(QGroupBox):
-    """Interval mode (date-times on 15-minute marks, local time with its UTC equivalent) or
-    daily mode (dates), plus quick ranges."""
+    """Interval mode (UTC date-times on 15-minute marks, the first and the last interval,
+    both included) or daily mode (UTC dates), plus quick ranges in UTC days; the range is
+    shown as every screen prints it, with the local time as a hint (gui/utctime.py)."""
 
     changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Range", parent)
+        super().__init__("Range (UTC)", parent)
         self.interval = QRadioButton("Intervals (15 min)")
         self.daily = QRadioButton("Daily")
         self.interval.setChecked(True)
         mode = QButtonGroup(self)
         mode.addButton(self.interval)
         mode.addButton(self.daily)
-        self.start = QDateTimeEdit()
-        self.end = QDateTimeEdit()
-        self.start.setObjectName("rangeStart")
-        self.end.setObjectName("rangeEnd")
+        self.start = utctime.utc_edit("rangeStart")
+        self.end = utctime.utc_edit("rangeEnd")
         for w in (self.start, self.end):
-            w.setCalendarPopup(True)
             w.dateTimeChanged.connect(self._changed)
-        self.start_utc = QLabel()
-        self.end_utc = QLabel()
+        self.shown = QLabel()
+        self.shown.setObjectName("rangeText")
+        self.local = QLabel()
+        self.local.setObjectName("rangeLocalHint")
+        self.local.setStyleSheet("color: #616161")
+        for text in (self.shown, self.local):
+            text.setWordWrap(True)  # never widens the window
         modes = QHBoxLayout()
         modes.addWidget(self.interval)
         modes.addWidget(self.daily)
@@ -157,24 +161,32 @@ class RangePicker(QGroupBox):
         ):
             b = QPushButton(label)
             b.setObjectName(f"quick{label.replace(' ', '')}")
+            b.setToolTip(f"{label}, in whole UTC days")
             b.clicked.connect(fn)
             quick.addWidget(b)
         quick.addStretch()
         form = QFormLayout(self)
         form.addRow(modes)
-        form.addRow("From", self.start)
-        form.addRow("", self.start_utc)
-        form.addRow("To (inclusive)", self.end)
-        form.addRow("", self.end_utc)
-        form.addRow("Quick", quick)
+        self.start_label = QLabel("From (UTC)")
+        self.end_label = QLabel("To (UTC, included)")
+        form.addRow(self.start_label, self.start)
+        form.addRow(self.end_label, self.end)
+        form.addRow("", self.shown)
+        form.addRow("", self.local)
+        form.addRow("Quick (UTC days)", quick)
         self.interval.toggled.connect(self._mode)
         self._mode()
         self.last_7_days()
 
     def _mode(self) -> None:
-        fmt = "yyyy-MM-dd HH:mm" if self.interval.isChecked() else "yyyy-MM-dd"
+        daily = self.daily.isChecked()
+        fmt = "yyyy-MM-dd" if daily else "yyyy-MM-dd HH:mm"
         for w in (self.start, self.end):
             w.setDisplayFormat(fmt)
+        self.start_label.setText("First day (UTC)" if daily else "First interval (UTC)")
+        self.end_label.setText(
+            "Last day (UTC, included)" if daily else "Last interval (UTC, included)"
+        )
         self._changed()
 
     def _changed(self) -> None:
@@ -183,20 +195,19 @@ class RangePicker(QGroupBox):
             if snapped != w.dateTime():
                 w.setDateTime(snapped)
                 return
-        if self.interval.isChecked():
-            s, e = self.bounds()[:2]
-            self.start_utc.setText(f"= {s:%Y-%m-%d %H:%M} UTC")
-            self.end_utc.setText(f"= {e:%Y-%m-%d %H:%M} UTC (the last 15-minute interval included)")
+        s, e, daily = self.bounds()
+        if s > e:
+            self.shown.setText("The start is after the end.")
+            self.local.setText("")
         else:
-            self.start_utc.setText("UTC days")
-            self.end_utc.setText("")
+            self.shown.setText(utctime.range_text(s, e, daily))
+            self.local.setText(utctime.local_hint(s, e, daily))
         self.changed.emit()
 
     def _set_utc(self, start: datetime, end: datetime) -> None:
-        utc = QTimeZone.utc()
         for w, value in ((self.start, start), (self.end, end)):
             w.blockSignals(True)
-            w.setDateTime(QDateTime.fromSecsSinceEpoch(int(value.timestamp()), utc).toLocalTime())
+            utctime.set_edit(w, value)
             w.blockSignals(False)
         self._changed()
 
@@ -205,26 +216,25 @@ class RangePicker(QGroupBox):
         self._set_utc(start, end)
 
     def yesterday(self) -> None:
-        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        today = utctime.today_utc()
         self._set_utc(today - timedelta(days=1), today - timedelta(minutes=15))
 
     def last_7_days(self) -> None:
-        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        today = utctime.today_utc()
         self._set_utc(today - timedelta(days=7), today - timedelta(minutes=15))
 
     def last_month(self) -> None:
-        first = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        first = utctime.today_utc().replace(day=1)
         prev = (first - timedelta(days=1)).replace(day=1)
         self._set_utc(prev, first - timedelta(minutes=15))
 
     def bounds(self) -> tuple[datetime, datetime, bool]:
-        def utc(w: QDateTimeEdit) -> datetime:
-            return datetime.fromtimestamp(w.dateTime().toSecsSinceEpoch(), UTC)
-
-        s, e = utc(self.start), utc(self.end)
+        """(first, last, daily): the first and the last interval (or day), both included,
+        in UTC."""
+        s, e = utctime.edit_value(self.start), utctime.edit_value(self.end)
         if self.daily.isChecked():
-            s = datetime.combine(date(s.year, s.month, s.day), datetime.min.time(), UTC)
-            e = datetime.combine(date(e.year, e.month, e.day), datetime.min.time(), UTC)
+            s = datetime.combine(s.date(), datetime.min.time(), UTC)
+            e = datetime.combine(e.date(), datetime.min.time(), UTC)
         return s, e, self.daily.isChecked()
 
 
@@ -274,9 +284,18 @@ class FilterEdit(QGroupBox):
 
 
 class JobsTable(QTableWidget):
-    """One row per dataset: progress, pages, rows, rows/s, ETA, state."""
+    """One row per dataset: progress, pages, rows received, rows received per second, ETA,
+    state."""
 
-    COLUMNS = ("Dataset", "Progress", "Pages", "Rows", "Rows/s", "ETA", "State")
+    COLUMNS = (
+        "Dataset",
+        "Progress",
+        "Pages",
+        ROWS_RECEIVED.title,
+        "Rows received/s",
+        "ETA",
+        "State",
+    )
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(self.COLUMNS), parent)
@@ -413,7 +432,7 @@ def _archived(result: RunResult) -> str:
     new = sum(c.get("new_versions", 0) for c in result.counts.values())
     if not names:
         return "Nothing was archived."
-    return f"Archived {', '.join(names)}: {rows:,} rows received, {new:,} new row versions."
+    return f"Archived {', '.join(names)}: {ROWS_RECEIVED.of(rows)}, {RECORDS.of(new, 'new')}."
 
 
 def _finished_line(result: RunResult) -> str:
@@ -645,8 +664,10 @@ class DownloadPanel(QWidget):
         )
         self.jobs.set_datasets(datasets)
         what = "Resuming" if plan.resumed else "Downloading"
+        p = plan.params
+        span = f" {utctime.range_text(p.start, p.end, p.daily)}" if p else ""
         self.status.setText(
-            f"{what}: {len(plan.items)} chunks"
+            f"{what}{span}: {len(plan.items)} chunks"
             + (f" ({plan.skipped_done} already done)" if plan.skipped_done else "")
             + f" into {self.ctx.archive_path}."
         )

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from archiver.counts import INTERACTIONS
 from archiver.gui.empty import Placeholder
 from archiver.gui.errors import describe
 from archiver.gui.workers import Job, JobRunner
@@ -270,6 +271,10 @@ class InteractionPanel(QWidget):
         self._show_job: Job | None = None
         self._check_job: Job | None = None
         self._no_trace = False  # no workflowTrace archived: the hint keeps saying so
+        #: interactions in the archive (archiver.counts.INTERACTIONS), from the last listing
+        self.total = 0
+        self.listed: tuple[str, int] = ("", -1)  # (search text, interactions listed)
+        self._count_job: Job | None = None
         self.query = QLineEdit()
         self.query.setObjectName("interactionSearch")
         self.query.setPlaceholderText("Interaction id, customer name, phone, queue… (Enter)")
@@ -380,15 +385,40 @@ class InteractionPanel(QWidget):
         self.results.clear()
         for iid, day, n in rows:
             item = QListWidgetItem(f"{iid}\n  {day} · {plural(n, 'segment')}")
+            item.setToolTip(f"{plural(n, 'segment')}: its latest interactionSegments records")
             item.setData(Qt.ItemDataRole.UserRole, iid)
             self.results.addItem(item)
+        self.listed = (text, len(rows))
         if not rows:
             self.hint.setText(no_match(text) if text else NO_SEGMENTS)
-        else:
-            what = f"matching “{text}”" if text else "latest first"
-            more = " (the first 200: narrow the search)" if len(rows) >= 200 else ""
-            found = f"{plural(len(rows), 'interaction')}, {what}{more}. Pick one."
-            self.hint.setText(f"{found}\n\n{NO_TRACE}" if self._no_trace else found)
+            return
+        more = " (the first 200: narrow the search)" if len(rows) >= 200 else ""
+        if text:
+            self._say(f"{INTERACTIONS.of(len(rows))} matching “{text}”{more}. Pick one.")
+            return
+        self._say(f"The latest {INTERACTIONS.of(len(rows))}; counting all…")
+        path = self.archive_path()
+
+        def count(_cancel: Cancel) -> int:  # a scan of the index: after the list is shown
+            with ArchiveReader(path) as r:
+                return r.interaction_count()
+
+        job = Job(count, name="count interactions")
+        job.done.connect(lambda n: self._counted(len(rows), n))
+        self._count_job = job
+        self.runner.start(job)
+
+    def _counted(self, listed: int, total: int) -> None:
+        """The listing's hint with the archive's interactions (archiver.counts)."""
+        self.total = total
+        if self.listed != ("", listed):
+            return  # another search has replaced that listing
+        shown = f"the latest {listed:,} listed" if listed < total else "all listed"
+        self._say(f"{INTERACTIONS.of(total)} in the archive, {shown}, latest first. Pick one.")
+
+    def _say(self, found: str) -> None:
+        """A listing's hint; it keeps saying when no workflowTrace is archived."""
+        self.hint.setText(f"{found}\n\n{NO_TRACE}" if self._no_trace else found)
 
     def show_interaction(self, interaction_id: str | None) -> None:
         """Load the interaction in a worker (the query scans the archive), then fill the views."""
@@ -418,6 +448,6 @@ class InteractionPanel(QWidget):
         self.timeline.set_items(timeline_items(view.segments, view.steps))
 
     def wait_jobs(self) -> None:
-        for job in (self._job, self._show_job, self._check_job):
+        for job in (self._job, self._show_job, self._check_job, self._count_job):
             if job:
                 job.wait()

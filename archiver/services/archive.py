@@ -10,7 +10,7 @@ import shutil
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from archiver.archive import coverage as cov
@@ -23,12 +23,22 @@ from archiver.export.csvsafe import MODES as CSV_FORMULA_MODES
 from archiver.export.warehouse import FORMATS, ExportError
 from archiver.export.warehouse import export_dataset as _export_dataset
 from archiver.services import checkpoints
+from archiver.timerange import format_range
+
+AT_ENDING = cov.AT_ENDING
+NEVER_REQUESTED = cov.NEVER_REQUESTED
+STATE_WORDS = cov.STATE_WORDS
+DayCoverage = cov.DayCoverage
 
 __all__ = [
+    "AT_ENDING",
     "CSV_FORMULA_MODES",
     "FORMATS",
+    "NEVER_REQUESTED",
+    "STATE_WORDS",
     "ArchiveVersionError",
     "CoverageReport",
+    "DayCoverage",
     "ExportError",
     "VerifyReport",
     "backup",
@@ -183,13 +193,86 @@ def export_dataset(
 
 @dataclass
 class CoverageReport:
+    """What coverage shows for a range: every dataset stream on every day of it."""
+
     days: list[cov.DayCoverage] = field(default_factory=list)
     #: per dataset: the server's reading of an interval `ending`, described
     readings: dict[str, str] = field(default_factory=dict)
+    #: the first and the last interval shown (both included), None when nothing is
+    first: datetime | None = None
+    last: datetime | None = None
 
     @property
     def not_walked(self) -> int:
+        """Requested intervals that no finished walk covers."""
         return sum(d.requested - d.walked for d in self.days)
+
+    @property
+    def days_never_requested(self) -> int:
+        """Dataset-days whose state is never requested: no interval of them, or only some
+        (the rest walked), was asked for."""
+        return sum(1 for d in self.days if d.state == cov.NEVER_REQUESTED)
+
+    @property
+    def days_wholly_never_requested(self) -> int:
+        """Dataset-days of the range of which no interval was requested."""
+        return sum(1 for d in self.days if not d.requested)
+
+    @property
+    def never_requested(self) -> int:
+        """Intervals (daily streams: days) of the range that nobody requested."""
+        return sum(d.never_requested for d in self.days)
+
+    def range_text(self) -> str:
+        if self.first is None or self.last is None:
+            return "nothing requested"
+        if (self.first.hour, self.first.minute, self.last.hour, self.last.minute) == (0, 0, 23, 45):
+            return format_range(self.first.date(), self.last.date())  # whole days
+        return format_range(self.first, self.last)
+
+    def notes(self) -> list[str]:
+        """Why days are not done (the chunks' messages), and intervals walked as the previous
+        chunk's `ending`."""
+        notes = [
+            f"{d.dataset} {d.day}: {m}" for d in self.days for m in d.messages if d.state != "done"
+        ]
+        notes += [
+            f"{d.dataset} {d.day}: {d.at_ending} interval{'s' if d.at_ending != 1 else ''} "
+            f"walked, {cov.AT_ENDING} (the archive shows the server's `ending` is inclusive)"
+            for d in self.days
+            if d.at_ending
+        ]
+        return notes
+
+    def verdict(self) -> str:
+        """The closing line, the same in the CLI and the app: days never requested (as the
+        day states count them), then requested intervals not walked."""
+        if not self.days:
+            return "Nothing requested in this range yet: pull it first."
+        missing = self.not_walked
+        walked = (
+            f"{missing:,} requested interval{'s' if missing != 1 else ''} not walked"
+            if missing
+            else "every requested interval was walked to completion"
+        )
+        days, whole = self.days_never_requested, self.days_wholly_never_requested
+        if not days and not missing and not self.never_requested:
+            return "Every interval of the range was requested and walked to completion."
+        parts = []
+        if days:
+            part = days - whole
+            how = (
+                f"{whole:,} wholly, {part:,} in part"
+                if whole and part
+                else ("in part" if part else "wholly")
+            )
+            n = self.never_requested
+            parts.append(
+                f"{days:,} dataset-day{'s' if days != 1 else ''} never requested ({how}; "
+                f"{n:,} interval{'s' if n != 1 else ''} in all)"
+            )
+        text = "; ".join([*parts, walked]) + "."
+        return text[:1].upper() + text[1:]
 
 
 def coverage(
@@ -200,7 +283,9 @@ def coverage(
     end: datetime | None = None,
     detail: bool = False,
 ) -> CoverageReport:
-    """Per dataset stream and day, what the archive's evidence shows (read only)."""
+    """Per dataset stream and UTC day of [start, end] (the first and the last interval, both
+    included; either left out: where the archive's requests begin or end), what the
+    archive's evidence shows (read only): days never requested included."""
     if dataset:
         dataset = resolve_name(dataset)
     conn = open_reader(path)
@@ -210,4 +295,10 @@ def coverage(
         readings = {d: cov.server_reading(conn, d).describe() for d in names}
     finally:
         conn.close()
-    return CoverageReport(days, readings)
+    first = last = None
+    if days:
+        first = start or datetime.fromisoformat(min(d.day for d in days)).replace(tzinfo=UTC)
+        last = end or datetime.fromisoformat(max(d.day for d in days)).replace(
+            tzinfo=UTC, hour=23, minute=45
+        )
+    return CoverageReport(days, readings, first, last)

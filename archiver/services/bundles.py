@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Generator
+from datetime import datetime
 from pathlib import Path
 
+from archiver.counts import INTERACTIONS, LATEST, RECORDS
 from archiver.export import keys
 from archiver.export.bag import DEMO
 from archiver.export.bundle import (
@@ -17,7 +19,7 @@ from archiver.export.bundle import (
     export_bundle,
 )
 from archiver.export.redact import PROFILES
-from archiver.export.scope import Scope, ScopeError
+from archiver.export.scope import SEGMENTS, Scope, ScopeError
 from archiver.export.timestamps import ENV_TSA_URL, TimestampError, tsa_url
 from archiver.export.trust import TrustPolicy
 from archiver.export.verify import (
@@ -29,7 +31,10 @@ from archiver.export.verify import (
     printable,
     verify_bundle,
 )
+from archiver.plural import plural
+from archiver.review import ArchiveReader
 from archiver.services import checkpoints
+from archiver.timerange import parse_api_bound
 
 __all__ = [
     "DEMO",
@@ -46,6 +51,9 @@ __all__ = [
     "ExportCancelled",
     "Scope",
     "ScopeError",
+    "archived_range",
+    "contents_line",
+    "coverage_lines",
     "export",
     "printable",
     "verify",
@@ -89,6 +97,54 @@ def export(
     rec, why = checkpoints.try_record(archive, "export", identity=ident)
     yield from checkpoints.describe(rec) if rec else [f"No checkpoint recorded: {why}"]
     return result
+
+
+def archived_range(archive: Path) -> tuple[datetime, datetime] | None:
+    """The first and the last 15-minute interval of the archive's interactionSegments
+    records (what a bundle can hold): the Export dialog's default range. None when the
+    archive holds none."""
+    if not archive.exists():
+        return None
+    with ArchiveReader(archive) as r:
+        span = r.archived_span(SEGMENTS)
+    if span is None:
+        return None
+    return parse_api_bound(span[0]), parse_api_bound(span[1])
+
+
+def contents_line(result: BundleResult) -> str:
+    """What a bundle holds, in the counts' words (the CLI and the Export dialog)."""
+    held = LATEST if result.versions == "latest" else RECORDS
+    return (
+        f"{INTERACTIONS.of(result.interactions)}, "
+        f"{held.of(result.segments, 'interactionSegments')}, "
+        f"{held.of(result.traces, 'workflowTrace')}; report {result.pages:,} pages"
+    )
+
+
+def coverage_lines(result: BundleResult, limit: int = 20) -> list[str]:
+    """The coverage a bundle states: its gaps, the interactions marked for lying in one,
+    and the intervals walked as the previous chunk's `ending`."""
+    out = []
+    if result.gaps:
+        out.append(
+            f"Coverage: {plural(len(result.gaps), 'gap')} stated in the report and bag-info.txt:"
+        )
+        out += [f"  {g}" for g in result.gaps[:limit]]
+        if len(result.gaps) > limit:
+            out.append(f"  … and {len(result.gaps) - limit} more")
+    if result.marked:
+        out.append(
+            f"{INTERACTIONS.of(result.marked)} with rows in a gap: kept in the bundle, marked "
+            "on their pages."
+        )
+    if result.at_ending:
+        out.append(
+            "Walked, received at the previous chunk's ending (the archive shows the server's "
+            "answers include the interval a request ends at):"
+        )
+        out += [f"  {g}" for g in result.at_ending[:limit]]
+    return out
 
 
 def verify(

@@ -31,6 +31,7 @@ from archiver.api.retry import RetryPolicy
 from archiver.api.tenant import Secret
 from archiver.archive import values
 from archiver.archive.store import open_reader
+from archiver.counts import INTERACTIONS, LATEST, RECORDS, ROWS_RECEIVED
 from archiver.datasets import DATASETS
 from archiver.export.keys import SigningIdentity
 from archiver.export.keys import create as create_key
@@ -50,7 +51,7 @@ ROWS_PER_INTERVAL = 2
 STEPS = (
     "start the embedded simulator",
     "pull two datasets",
-    "archived rows equal the source's",
+    "archived records equal the source's rows",
     "verify the archive",
     "export a signed bundle",
     "verify the bundle",
@@ -189,7 +190,10 @@ def _pull(state: _State) -> str:
             f"the pull ended {result.status} (exit code {result.exit_code}): {result.error}"
         )
     rows = sum(d.rows for d in result.progress.datasets.values())
-    return f"{len(plan.items)} chunks, {rows:,} rows of {' and '.join(DATASETS_PULLED)} received for {DAY}"
+    return (
+        f"{len(plan.items)} chunks, {ROWS_RECEIVED.of(rows)} of "
+        f"{' and '.join(DATASETS_PULLED)} for {DAY}"
+    )
 
 
 def _rows_match(state: _State) -> str:
@@ -203,22 +207,28 @@ def _rows_match(state: _State) -> str:
             if got != want:
                 missing, extra = len(want - got), len(got - want)
                 raise _Failed(
-                    f"{name}: {len(got):,} rows archived, the source has {len(want):,} "
+                    f"{name}: {RECORDS.of(len(got))} archived, the source has {len(want):,} rows "
                     f"({missing:,} missing, {extra:,} not in the source)"
                 )
             total += len(got)
     finally:
         conn.close()
     if not total:
-        raise _Failed("no rows archived and none in the source: nothing was compared")
-    return f"{total:,} rows whose own interval is on {DAY}, each identical to the simulator's ground truth"
+        raise _Failed("no records archived and no rows in the source: nothing was compared")
+    return (
+        f"{RECORDS.of(total)} whose own interval lies on {DAY}, each identical to a row of "
+        "the simulator's ground truth"
+    )
 
 
 def _verify_archive(state: _State) -> str:
     report = archives.verify(_archive(state), via="self-test")
     if not report.ok:
         raise _Failed(report.summary().splitlines()[0])
-    return f"{report.pages:,} pages and {report.records:,} records checked, both hash chains intact"
+    return (
+        f"{report.pages:,} pages and {RECORDS.of(report.records)} (the whole archive) checked, "
+        "both hash chains intact"
+    )
 
 
 def _export(state: _State) -> str:
@@ -239,13 +249,14 @@ def _export(state: _State) -> str:
     written = _count_lines(out / "data" / "records.jsonl")
     if not written or written != in_archive or written != result.segments + result.traces:
         raise _Failed(
-            f"the bundle holds {written:,} rows; the archive has {in_archive:,} in scope, "
+            f"the bundle holds {LATEST.of(written)}; the archive has {in_archive:,} in scope, "
             f"the export reported {result.segments + result.traces:,}"
         )
     state.bundle_rows = written
     return (
-        f"{result.segments:,} segment and {result.traces:,} trace rows (as in the archive), "
-        f"{result.interactions:,} interactions, {result.pages} report pages"
+        f"{LATEST.of(result.segments, 'interactionSegments')} and "
+        f"{LATEST.of(result.traces, 'workflowTrace')} (as in the archive), "
+        f"{INTERACTIONS.of(result.interactions)}, {result.pages} report pages"
     )
 
 
@@ -264,7 +275,7 @@ def _verify_bundle(state: _State) -> str:
         )
     return (
         f"intact and signed by the throwaway key (SHA-256 {state.identity.fingerprint[:23]}…), "
-        f"{state.bundle_rows:,} rows"
+        f"{LATEST.of(state.bundle_rows)}"
     )
 
 

@@ -466,7 +466,13 @@ def test_filters_and_gaps_are_stated(archive, signing, tmp_path):
     assert result.interactions == 1
     assert any("2025-02-02" in g for g in result.gaps)
     text = (result.path / "bag-info.txt").read_text()
-    assert "Archiver-Coverage-Gap: interactionSegments 2025-02-02 00:00" in text
+    # the next day's 00:00 came back as the pull's last `ending` (the simulator reads it
+    # inclusively): walked, and said so; the rest of the day was never requested
+    assert (
+        "Archiver-Coverage-Gap: interactionSegments 2025-02-02 00:15 – 23:45 UTC, last "
+        "interval included: never requested" in text
+    )
+    assert "Archiver-Walked-At-Previous-Ending: interactionSegments 2025-02-02 00:00 UTC" in text
     pdf_text = PdfReader(result.path / "data" / "report.pdf").pages[0].extract_text()
     assert re.search(r"\b[\d,]+ gaps?\b", pdf_text) and "2025-02-02" in pdf_text
 
@@ -642,8 +648,9 @@ def test_custody_summaries_say_what_each_entry_records(bundle, shared_archive):
     conn.close()
     assert entries[-1][0] == "export" and entries[-1][1]["bundle_id"] == bundle.bundle_id
     assert summarise(*entries[-1]) == (
-        f"bundle {bundle.bundle_id} (ROW_DATE_UTC {DAY} to {DAY}, latest versions), "
-        f"redaction none; {bundle.segments:,} segment rows, {bundle.traces:,} trace rows "
+        f"bundle {bundle.bundle_id} ({DAY} 00:00 – 23:45 UTC, last interval included, latest "
+        f"versions), redaction none; {bundle.segments:,} interactionSegments latest records, "
+        f"{bundle.traces:,} workflowTrace latest records "
         f"→ {entries[-1][1]['out']}; signed by {entries[-1][1]['signer_fingerprint'][:23]}…"
     )
     entries = entries[:-1]  # the bundle's own export is recorded after its report was made
@@ -660,7 +667,7 @@ def test_custody_summaries_say_what_each_entry_records(bundle, shared_archive):
     assert "interactionSegments, workflowTrace 2025-02-01T00:00 → 2025-02-01T23:45" in started
     finished = summarise(*next(x for x in entries if x[0] == "pull finished"))
     assert finished.startswith("finished") and "rows received" in finished
-    assert "new row versions archived" in finished
+    assert "new records archived" in finished
 
 
 @pytest.mark.parametrize(
@@ -684,7 +691,7 @@ def test_custody_summaries_say_what_each_entry_records(bundle, shared_archive):
                 },
             },
             "finished (agent); not entitled, not archived: workflowTrace; "
-            "2,351 rows received, 2,000 new row versions archived",
+            "2,351 rows received, 2,000 new records archived",
         ),
         (
             "key fallback",
@@ -716,12 +723,13 @@ def test_custody_summaries_say_what_each_entry_records(bundle, shared_archive):
                 "from": "2025-02-01",
                 "to": None,
             },
-            "1,500 15-minute rows of queue (latest versions) as csv, 2025-02-01 to … → /x.csv",
+            "1,500 latest records (15-minute) of queue as csv, 2025-02-01 to … → /x.csv",
         ),
         (
             "export",
             {"bundle_id": "B1", "redaction": "customer-pii", "segments": 5, "traces": 9},
-            "bundle B1, redaction customer-pii; 5 segment rows, 9 trace rows",
+            "bundle B1, redaction customer-pii; 5 interactionSegments latest records, "
+            "9 workflowTrace latest records",
         ),
         (
             "export",
@@ -744,9 +752,10 @@ def test_custody_summaries_say_what_each_entry_records(bundle, shared_archive):
                 "traces": 3400,
                 "signer_fingerprint": "AB:CD:" * 16,
             },
-            "bundle B2 (ROW_DATE_UTC 2025-02-01 to 2025-02-03, interactions i1, i2, i3 and 1 "
+            "bundle B2 (2025-02-01 to 2025-02-03, interactions i1, i2, i3 and 1 "
             "more, agent u7, channel voice, all versions), redaction customer-pii (2 fields); "
-            "1,200 segment rows, 3,400 trace rows → /evidence/b2; signed by AB:CD:AB:CD:AB:CD:AB:CD…",
+            "1,200 interactionSegments records, 3,400 workflowTrace records → /evidence/b2; "
+            "signed by AB:CD:AB:CD:AB:CD:AB:CD…",
         ),
         (
             "export-dataset",
@@ -759,7 +768,7 @@ def test_custody_summaries_say_what_each_entry_records(bundle, shared_archive):
                 "rows": 7,
                 "all_versions": True,
             },
-            "7 daily rows of interactionSegments (all versions) as csv (formula cells: raw) → /w/s.csv",
+            "7 records (daily) of interactionSegments as csv (formula cells: raw) → /w/s.csv",
         ),
         (
             "archive lock taken over",
@@ -805,7 +814,7 @@ def test_a_custody_row_summarises_an_error_instead_of_pasting_it():
     assert text.endswith("…") and "Avaya Support" not in text and "\n" not in text
     assert len(text) < 200
     assert summarise("pull finished", {"status": "failed", "summary": {"error": "Disk full."}}) == (
-        "failed; 0 rows received, 0 new row versions archived; error: Disk full."
+        "failed; 0 rows received, 0 new records archived; error: Disk full."
     )
 
 

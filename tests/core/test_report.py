@@ -179,7 +179,7 @@ def test_page_numbers_and_running_header(bundle, pdf):
             assert "Scope: 2025" not in text  # the cover carries no running header
         else:
             assert f"Audit bundle {bundle.bundle_id}" in text, i
-            assert "Scope: 2025-02-01 00:00 – 2025-02-02 00:00 UTC" in text, i
+            assert "Scope: 2025-02-01 00:00 – 23:45 UTC, last interval included" in text, i
 
 
 def test_outline_has_one_entry_per_day_and_per_interaction(bundle, pdf):
@@ -404,7 +404,7 @@ def test_one_hour_export_holds_only_that_hours_interactions(archive_copy, tmp_pa
         str(tmp_path / "b"),
     )
     assert out.returncode == 0, out.stderr
-    assert "2025-02-01 04:00 – 2025-02-01 05:00 UTC" in out.stderr  # said before it is done
+    assert "2025-02-01 04:00 – 04:45 UTC, last interval included" in out.stderr  # said first
     rows = [
         json.loads(x) for x in (tmp_path / "b" / "data" / "records.jsonl").read_text().splitlines()
     ]
@@ -422,10 +422,10 @@ def test_one_hour_export_holds_only_that_hours_interactions(archive_copy, tmp_pa
     conn.close()
     assert {s["INTERACTION_ID"] for s in segs} == want
     info = (tmp_path / "b" / "bag-info.txt").read_text()
-    assert "2025-02-01 04:00 – 2025-02-01 05:00 UTC (4 intervals" in info
+    assert "one of the 4 intervals 2025-02-01 04:00 – 04:45 UTC, last interval included" in info
     assert "Archiver-Coverage-Gaps: 0" in info
     cover = _flat(PdfReader(tmp_path / "b" / "data" / "report.pdf").pages[0].extract_text())
-    assert "2025-02-01 04:00 – 2025-02-01 05:00 UTC" in cover
+    assert "2025-02-01 04:00 – 04:45 UTC, last interval included" in cover
     assert verify_bundle(tmp_path / "b", TrustPolicy.local(tmp_path / "k")).ok
 
 
@@ -499,11 +499,17 @@ def test_windows_are_whole_intervals_of_one_day():
 
 def test_scope_window_and_as_dict():
     s = Scope(datetime(2025, 2, 1, 4, 0, tzinfo=UTC), datetime(2025, 2, 1, 4, 45, tzinfo=UTC))
-    assert s.window() == "2025-02-01 04:00 – 2025-02-01 05:00 UTC" and s.intervals() == 4
+    assert s.window() == "2025-02-01 04:00 – 04:45 UTC, last interval included"
+    assert s.intervals() == 4
     assert s.as_dict()["first_interval"] == "202502010400"
     assert s.as_dict()["last_interval"] == "202502010445"
     whole = Scope(DAY, DAY)
-    assert whole.window() == "2025-02-01 00:00 – 2025-02-02 00:00 UTC" and whole.intervals() == 96
+    assert whole.window() == "2025-02-01 00:00 – 23:45 UTC, last interval included"
+    assert whole.intervals() == 96
+    two = Scope(datetime(2025, 2, 2, 22, 0, tzinfo=UTC), datetime(2025, 2, 3, 1, 45, tzinfo=UTC))
+    assert two.window() == "2025-02-02 22:00 – 2025-02-03 01:45 UTC, last interval included"
+    one = Scope(datetime(2025, 2, 2, 22, 0, tzinfo=UTC), datetime(2025, 2, 2, 22, 0, tzinfo=UTC))
+    assert one.window() == "2025-02-02 22:00 UTC, one interval"
 
 
 # -- layout: headings with their tables, continued tables, the joiner ---------------------------

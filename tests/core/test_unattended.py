@@ -215,7 +215,7 @@ def test_self_test_checks_can_fail(monkeypatch, capsys):
     assert [s["step"] for s in doc["steps"]] == list(selftest.STEPS)
     assert [s["ok"] for s in doc["steps"]] == [True, True, False, False, False, False]
     assert (
-        doc["error"].startswith("archived rows equal the source's: ")
+        doc["error"].startswith("archived records equal the source's rows: ")
         and "1 missing" in doc["error"]
     )
     assert doc["steps"][3]["detail"] == "not run: an earlier step failed"

@@ -58,7 +58,7 @@ CASES = {
         ),
         [
             "Run R1: Finished: every chunk archived.",
-            "Archived agent, queue: 1,234 rows received, 1,134 new row versions.",
+            "Archived agent, queue: 1,234 rows received, 1,134 new records.",
         ],
     ),
     "not entitled": (
@@ -191,7 +191,9 @@ def test_audit_model_passes_qtmodeltester_and_reads_lazily(qtmodeltester, sim, t
         details = [model.index(r, 5).data() for r in range(model.rowCount())]
         assert all(d and d != e for d, e in zip(details, events, strict=True))
         row = events.index("export-dataset")
-        assert "rows of queue (latest versions) as csv" in details[row] and "q.csv" in details[row]
+        assert (
+            "latest records (15-minute) of queue as csv" in details[row] and "q.csv" in details[row]
+        )
         assert '"format": "csv"' in model.index(row, 5).data(Qt.ItemDataRole.ToolTipRole)
         qtmodeltester.check(model, force_py=True)
     finally:

@@ -82,12 +82,12 @@ def test_download_two_datasets_and_browse(qtbot, sim, window_factory, tmp_path):
     # search runs in a worker, then the model shows ids
     w.browse.search.setText("Complaint")
     w.browse.apply_query()
-    qtbot.waitUntil(lambda: "rows match" in w.browse.count.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: " match" in w.browse.count.text(), timeout=10_000)
     n = int(w.browse.count.text().split()[0].replace(",", ""))
     assert n == model.rowCount() > 0
     # sort by a number column, descending
     model.sort(wait_col, Qt.SortOrder.DescendingOrder)
-    qtbot.waitUntil(lambda: "rows match" in w.browse.count.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: " match" in w.browse.count.text(), timeout=10_000)
     w.browse.raw.setChecked(True)
     values = [int(model.data(model.index(r, wait_col))) for r in range(min(50, model.rowCount()))]
     assert values == sorted(values, reverse=True)
@@ -178,7 +178,7 @@ def test_row_versions_after_late_update(qtbot, sim, window_factory):
     w.tabs.setCurrentWidget(w.browse)
     qtbot.waitUntil(lambda: w.browse.current_dataset() == "interactionSegments", timeout=10_000)
     w.browse.latest.setChecked(True)
-    qtbot.waitUntil(lambda: "rows match" in w.browse.count.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: " match" in w.browse.count.text(), timeout=10_000)
     row = next(r for r in range(w.browse.model.rowCount()) if w.browse.model.record_id(r) == rid)
     dlg = w.browse.open_row(w.browse.model.index(row, 0))
     qtbot.addWidget(dlg)
@@ -325,7 +325,7 @@ def test_a_query_shows_its_first_rows_then_grows_to_the_whole_answer(
     model.rowsInserted.connect(lambda _p, a, b: seen.append(("inserted", b - a + 1)))
     col = [c for c, _ in model.columns].index("WAITTIME")
     w.browse.view.sortByColumn(col, Qt.SortOrder.DescendingOrder)
-    qtbot.waitUntil(lambda: "rows match" in w.browse.count.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: " match" in w.browse.count.text(), timeout=10_000)
     with ArchiveReader(w.ctx.archive_path) as r:
         whole = r.record_ids("queue", sort="WAITTIME", descending=True)
         assert list(r.record_ids("queue", sort="WAITTIME", descending=True, limit=25)) == list(
@@ -335,7 +335,7 @@ def test_a_query_shows_its_first_rows_then_grows_to_the_whole_answer(
     # the first 25 came alone, then the rest was appended (no second reset)
     assert seen == [("reset", 25), ("inserted", len(whole) - 25)]
     assert [model.record_id(i) for i in range(model.rowCount())] == list(whole)
-    assert w.browse.count.text() == f"{len(whole):,} rows match."
+    assert w.browse.count.text() == f"{len(whole):,} records match."
     qtmodeltester.check(model, force_py=True)
 
 
@@ -371,7 +371,7 @@ def test_an_older_querys_answer_is_dropped(qtbot, sim, window_factory):
 
     w.browse._query_number += 1  # a newer query started since this answer was asked for
     w.browse._ids(w.browse._query_number - 1, "queue", array("q", [1, 2, 3]), complete=True)
-    assert w.browse.model._ids is None and "rows match" not in w.browse.count.text()
+    assert w.browse.model._ids is None and " match" not in w.browse.count.text()
 
 
 def test_window_restores_geometry_and_choices(qtbot, sim, window_factory):
@@ -448,14 +448,19 @@ def _export_dialog(qtbot, sim, window_factory, tmp_path, monkeypatch):
 
 
 def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeypatch):
-    from PySide6.QtCore import QDate
+    from PySide6.QtCore import QDate, QTime
 
     from archiver.gui.bundles import VerifyDialog
 
     w, dlg = _export_dialog(qtbot, sim, window_factory, tmp_path, monkeypatch)
     assert "will be created" in dlg.signer.text()
+    # the default range is the archived one: 00:00 through 02:45, and 03:00, which came
+    # back as the last chunk's `ending` (the simulator reads it inclusively)
+    assert dlg.range_text.text() == "2025-02-01 00:00 – 03:00 UTC, last interval included"
+    assert dlg.local_hint.text().startswith("Your local time")
     dlg.start.setDate(QDate(2025, 2, 1))
     dlg.end.setDate(QDate(2025, 2, 1))
+    dlg.end.setTime(QTime(23, 45))
     dlg.redact.setCurrentText("customer-pii")
     dlg.out.setText(str(tmp_path / "gui-bundle"))
     qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
@@ -509,7 +514,8 @@ def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeyp
     details = w.audit.model.index(1, 5).data()  # the custody details, as the report words them
     assert dlg.bundle_result.bundle_id in details and "redaction customer-pii" in details
     assert (
-        "ROW_DATE_UTC 2025-02-01T00:00Z to 2025-02-01T23:45Z" in details and "gui-bundle" in details
+        "2025-02-01 00:00 – 23:45 UTC, last interval included" in details
+        and "gui-bundle" in details
     )
 
 
@@ -532,7 +538,7 @@ def test_export_dialog_exact_times_and_empty_selection(
     qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
     assert dlg.bundle_result is not None and dlg.status.text().startswith("✓"), dlg.status.text()
     info = (tmp_path / "hour" / "bag-info.txt").read_text()
-    assert "2025-02-01 01:00 – 2025-02-01 02:00 UTC (4 intervals" in info
+    assert "one of the 4 intervals 2025-02-01 01:00 – 01:45 UTC, last interval included" in info
     # nothing archived in scope: refused with what to do, nothing written
     dlg.start.setDate(QDate(2025, 3, 5))
     dlg.start.setTime(QTime(0, 0))
