@@ -11,154 +11,20 @@ import threading
 import time
 from typing import Any
 
-from archiver import logs
 from archiver.api import NotReadyPolicy
-from archiver.api.limits import (
-    DEFAULT_MAX_BODY_MB,
-    DEFAULT_MAX_PAGES_PER_CHUNK,
-    DEFAULT_REQUEST_DEADLINE,
-    Limits,
-)
-from archiver.api.query import BULK_PAGE_SIZE
+from archiver.api.limits import Limits
 from archiver.api.retry import RetryPolicy
 from archiver.cli import common, monitor
 from archiver.credentials import CredentialError, resolve
 from archiver.datasets import DATASET_NAMES, UnknownDatasetError, resolve_names
+from archiver.exitcodes import BUSY, CANCELLED, FAILED, OK, USAGE
 from archiver.jobs import drive
 from archiver.pull.engine import PullEngine
-from archiver.pull.outcome import EXIT_BUSY, EXIT_CANCELLED, EXIT_ERROR, EXIT_USAGE, RunResult
+from archiver.pull.outcome import RunResult
 from archiver.pull.plan import Plan
 from archiver.pull.progress import Progress, format_eta
 from archiver.services import pull as pulls
 from archiver.timerange import RangeError, format_range
-
-EXIT_CODES_HELP = """exit codes:
-  0  success: every chunk archived
-  1  error: no chunk could be archived (each failed chunk's reason is printed), or the
-     archive is not writable
-  2  usage error
-  3  partial: some chunks archived, others pending (202) or failed; rerun the same
-     command (failed chunks) or use --retry-pending (pending ones)
-  4  authentication failed: check the client id and secret
-  5  finished, but some datasets are not entitled (403) for this tenant
-  6  archive busy: another pull (a scheduled one, or the desktop app's) holds the
-     archive's lock; nothing was done. "archive busy: pull running since … (pid N)"
-  130 cancelled (Ctrl-C); rerun the same command or use --resume
-"""
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "pull",
-        help="archive datasets from the Historical API",
-        description="Pull datasets into the archive. The range is split into day chunks fetched by "
-        "several workers; rerunning an interrupted command resumes it.",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    common.add_tenant(p)
-    which = p.add_mutually_exclusive_group()
-    which.add_argument(
-        "--dataset", action="append", metavar="NAME", help="dataset to pull (repeatable, any case)"
-    )
-    which.add_argument("--all", action="store_true", help="all 13 datasets")
-    p.add_argument(
-        "--from",
-        dest="start",
-        metavar="START",
-        help="start: YYYYMMDDHHmm, YYYYMMDD or ISO (UTC unless an offset is given)",
-    )
-    p.add_argument(
-        "--to",
-        dest="end",
-        metavar="END",
-        help="end, inclusive as the API's 'ending' (a date alone: the whole day)",
-    )
-    p.add_argument("--daily", action="store_true", help="datasetType=daily")
-    p.add_argument(
-        "--filter", metavar="COL:value", help="API filter, e.g. CHANNEL:phone or QUEUE_ID:003d*"
-    )
-    p.add_argument(
-        "--page-size",
-        type=int,
-        default=BULK_PAGE_SIZE,
-        metavar="N",
-        help=f"records per page, 1-200 (default {BULK_PAGE_SIZE})",
-    )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=4,
-        metavar="N",
-        help=f"concurrent workers, 1-{pulls.MAX_WORKERS} (default 4)",
-    )
-    common.add_archive(p)
-    p.add_argument(
-        "--create-dirs",
-        action="store_true",
-        help="create the archive's folder if it does not exist (otherwise a missing folder "
-        "is refused: a typo should not scatter archives)",
-    )
-    p.add_argument("--resume", action="store_true", help="continue the newest interrupted run")
-    p.add_argument(
-        "--retry-pending", action="store_true", help="retry chunks left pending by 202 responses"
-    )
-    p.add_argument(
-        "--wait-pending", action="store_true", help="on 202, keep retrying with the guide's backoff"
-    )
-    p.add_argument(
-        "--incremental",
-        action="store_true",
-        help="continue each dataset from its last completed chunk",
-    )
-    p.add_argument(
-        "--lookback",
-        default="2d",
-        metavar="DURATION",
-        help="with --incremental: re-read this much (e.g. 2d, 12h; default 2d)",
-    )
-    p.add_argument(
-        "--json",
-        action="store_true",
-        help="print only one JSON document (status, exit_code, totals, errors, archive, "
-        "duration): for monitoring",
-    )
-    p.add_argument(
-        "--unattended",
-        action="store_true",
-        help="a scheduled run (archiver schedule sets it): recorded in the audit log",
-    )
-    limits = p.add_argument_group(
-        "response limits",
-        "a response crossing one fails its chunk, naming the limit; what arrived is quarantined",
-    )
-    limits.add_argument(
-        "--max-body-mb",
-        type=int,
-        default=DEFAULT_MAX_BODY_MB,
-        metavar="MB",
-        help=f"largest response body, on the wire and decompressed (default {DEFAULT_MAX_BODY_MB})",
-    )
-    limits.add_argument(
-        "--request-deadline",
-        type=float,
-        default=DEFAULT_REQUEST_DEADLINE,
-        metavar="S",
-        help=f"longest one request may take, connection to last byte (default {DEFAULT_REQUEST_DEADLINE:g} s)",
-    )
-    limits.add_argument(
-        "--max-pages-per-chunk",
-        type=int,
-        default=DEFAULT_MAX_PAGES_PER_CHUNK,
-        metavar="N",
-        help=f"most pages one chunk (one day) may have (default {DEFAULT_MAX_PAGES_PER_CHUNK:,})",
-    )
-    p.add_argument("--retry-initial", type=float, default=1.0, metavar="S", help=argparse.SUPPRESS)
-    p.add_argument(
-        "--not-ready-initial", type=float, default=30.0, metavar="S", help=argparse.SUPPRESS
-    )
-    p.set_defaults(func=run)
-
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +38,7 @@ class _Early:
         self.clock = clock
 
     def end(self, code: int, status: str, msg: str, **more: Any) -> int:
-        print(f"archiver pull: {msg}" if code != EXIT_BUSY else msg, file=sys.stderr)
+        print(f"archiver pull: {msg}" if code != BUSY else msg, file=sys.stderr)
         log.warning("pull %s: %s", status, msg)
         if self.args.json:
             path = common.archive_path(self.args)
@@ -186,24 +52,24 @@ def run(args: argparse.Namespace) -> int:
     try:
         engine = _open(args)
     except (ValueError, UnknownDatasetError, CredentialError) as exc:
-        return early.end(EXIT_USAGE, "usage error", str(exc))
+        return early.end(USAGE, "usage error", str(exc))
     except pulls.ArchiveBusy as exc:
         holder = vars(exc.holder) if exc.holder else None
-        return early.end(EXIT_BUSY, "busy", str(exc), holder=holder)
+        return early.end(BUSY, "busy", str(exc), holder=holder)
     except OSError as exc:
-        return early.end(EXIT_ERROR, "error", _cannot_open(args, exc))
+        return early.end(FAILED, "error", _cannot_open(args, exc))
     try:
         plan = _plan(engine, args, args.datasets)
     except (ValueError, RangeError) as exc:
-        return early.end(EXIT_USAGE, "usage error", str(exc))
+        return early.end(USAGE, "usage error", str(exc))
     except (OSError, sqlite3.Error) as exc:
-        return early.end(EXIT_ERROR, "error", _cannot_open(args, exc))
+        return early.end(FAILED, "error", _cannot_open(args, exc))
     if plan is None:
         if args.json:
             monitor.emit(clock.doc("pull", "nothing to resume", 0, archive=engine.archive_path))
         else:
             print("Nothing to resume: no interrupted run in this archive.")
-        return 0
+        return OK
     if not args.json:
         what = "Resuming run" if plan.resumed else "Run"
         p = plan.params
@@ -216,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         )
     result = _drive_with_ctrl_c(engine, plan, args)
     if result is None:
-        return EXIT_CANCELLED
+        return CANCELLED
     if args.json:
         monitor.emit(monitor.pull_doc(clock, result, engine.archive_path, args.unattended))
     else:
@@ -251,13 +117,12 @@ def _open(args: argparse.Namespace) -> PullEngine:
         limits=Limits(args.max_body_mb, args.request_deadline, args.max_pages_per_chunk),
         unattended=args.unattended,
     )
-    command = "archiver " + logs.redact_argv(sys.argv[1:] if sys.argv[1:] else ["pull"])
     return pulls.open_engine(
         common.archive_path(args),
         tenant,
         creds,
         options,
-        command=command,
+        command=args.command_line,
         create_dirs=args.create_dirs,
     )
 
@@ -301,7 +166,7 @@ def _plan(engine: PullEngine, args: argparse.Namespace, datasets: list[str]) -> 
         return pulls.plan_incremental(
             engine,
             datasets,
-            daily=args.daily,
+            daily=args.dataset_type == "daily",
             filter=args.filter,
             lookback=pulls.parse_lookback(args.lookback),
             start=args.start,
@@ -315,7 +180,7 @@ def _plan(engine: PullEngine, args: argparse.Namespace, datasets: list[str]) -> 
         datasets,
         args.start,
         args.end,
-        daily=args.daily,
+        daily=args.dataset_type == "daily",
         filter=args.filter,
         page_size=args.page_size,
     )

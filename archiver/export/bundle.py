@@ -96,6 +96,8 @@ class BundleResult:
     #: the scope's intervals walked as the previous chunk's `ending`
     at_ending: list[str] = field(default_factory=list)
     versions: str = "latest"
+    #: the signer certificate's SHA-256 fingerprint (the recipient compares it out of band)
+    fingerprint: str = ""
     #: rows of a simulated tenant: the bundle says DEMO (cover, bag-info.txt, verify)
     demo: bool = False
 
@@ -303,24 +305,8 @@ class BundlePlan:
         workers: int | None = None,
         tsa_url: str | None = None,
     ) -> BundlePlan:
-        """Refuse an unknown redaction profile, a scope off the 15-minute marks or inverted,
-        a target that is a file or not empty, or a zip that exists already, before any work."""
-        if scope.redact not in PROFILES:
-            raise BundleError(
-                f"unknown redaction profile {scope.redact!r}; choose one of {', '.join(PROFILES)}"
-            )
-        try:
-            scope.check()
-        except ScopeError as exc:
-            raise BundleError(str(exc)) from None
-        if out.exists() and not out.is_dir():
-            raise BundleError(f"{out} exists and is not a directory: choose a new directory.")
-        if out.exists() and any(out.iterdir()):
-            raise BundleError(f"{out} exists and is not empty: choose a new directory.")
-        if make_zip and zip_path_for(out).exists():
-            raise BundleError(
-                f"{zip_path_for(out)} exists: choose another --out (the zip is named after it)."
-            )
+        """Refuse what check_request refuses, before any work."""
+        check_request(scope, out, make_zip)
         return cls(
             archive_path,
             scope,
@@ -338,6 +324,48 @@ class BundlePlan:
     @property
     def data(self) -> Path:
         return self.work / "data"
+
+
+def check_request(scope: Scope, out: Path, make_zip: bool) -> None:
+    """Refuse an unknown redaction profile, a scope off the 15-minute marks or inverted,
+    a target that is a file or not empty, or a zip that exists already (BundleError)."""
+    if scope.redact not in PROFILES:
+        raise BundleError(
+            f"unknown redaction profile {scope.redact!r}; choose one of {', '.join(PROFILES)}"
+        )
+    try:
+        scope.check()
+    except ScopeError as exc:
+        raise BundleError(str(exc)) from None
+    if out.exists() and not out.is_dir():
+        raise BundleError(f"{out} exists and is not a directory: choose a new directory.")
+    if out.exists() and any(out.iterdir()):
+        raise BundleError(f"{out} exists and is not empty: choose a new directory.")
+    if make_zip and zip_path_for(out).exists():
+        raise BundleError(
+            f"{zip_path_for(out)} exists: choose another --out (the zip is named after it)."
+        )
+
+
+def preflight(
+    archive_path: Path,
+    scope: Scope,
+    out: Path,
+    *,
+    make_zip: bool = False,
+    allow_empty: bool = False,
+) -> None:
+    """What export_bundle would refuse without a signing key (the request, an empty
+    selection), checked before the key is loaded: a key that cannot be used then never
+    hides that there was nothing to sign. Reads the archive; writes nothing."""
+    check_request(scope, out, make_zip)
+    if allow_empty:
+        return
+    conn = open_reader(archive_path)
+    try:
+        _refuse_empty(scope, measure(conn, scope))
+    finally:
+        conn.close()
 
 
 @dataclass
@@ -425,16 +453,20 @@ def select_rows(conn: sqlite3.Connection, scope: Scope) -> Selected:
 
 def refuse_empty(plan: BundlePlan, chosen: Selected) -> None:
     """An empty selection stops here (nothing written) unless the caller allows it."""
-    if chosen.extent.interactions or plan.allow_empty:
+    if not plan.allow_empty:
+        _refuse_empty(plan.scope, chosen.extent)
+
+
+def _refuse_empty(scope: Scope, extent: Extent) -> None:
+    if extent.interactions:
         return
-    scope = plan.scope
     why = [
         f"nothing archived is in scope: no interactionSegments record has its own interval in {scope.window()}"
     ]
     if scope.filters():
         why.append(f"with {'; '.join(scope.filters())}")
-    if chosen.gaps:
-        why.append(f"({plural(len(chosen.gaps), 'coverage gap')} in that window: pull it first)")
+    if extent.gaps:
+        why.append(f"({plural(len(extent.gaps), 'coverage gap')} in that window: pull it first)")
     raise EmptySelection(" ".join(why) + ". Nothing was written.")
 
 
@@ -736,6 +768,7 @@ def export_bundle(
         chosen.marked,
         list(chosen.extent.at_ending),
         scope.versions,
+        plan.ident.fingerprint,
         chosen.demo,
     )
 
@@ -747,4 +780,5 @@ __all__ = [
     "ExportCancelled",
     "Scope",
     "export_bundle",
+    "preflight",
 ]

@@ -21,10 +21,9 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from platformdirs import user_data_path
 
-from archiver.credentials import SERVICE, keyring_available
+from archiver.credentials import ENV_PASSPHRASE, SERVICE, keyring_available
 from archiver.files import PRIVATE_DIR, private_dir, tighten
 
-ENV_PASSPHRASE = "ARCHIVER_KEY_PASSPHRASE"
 KEYRING_ACCOUNT = "signing-key-passphrase"
 
 
@@ -208,14 +207,53 @@ def _retire(d: Path, force: bool) -> None:
             os.replace(path, d / f"{prefix}-{stamp}.pem")
 
 
+def parse_subject(text: str) -> x509.Name:
+    """A certificate subject typed by a person as an RFC 4514 distinguished name
+    (``CN=Compliance Office,O=Example Ltd,C=GB``). ValueError, saying why, when it is not
+    one or names no CN (the signer's name on a bundle's cover and in `archiver verify`)."""
+    try:
+        name = x509.Name.from_rfc4514_string(text.strip())
+    except ValueError as exc:
+        why = f": {exc}" if str(exc) else ""
+        raise ValueError(
+            f"{text.strip()!r} is not a distinguished name{why}; write it as "
+            '"CN=Compliance Office,O=Example Ltd,C=GB" (RFC 4514: attributes joined by commas, '
+            "a comma inside a value escaped as \\,)"
+        ) from None
+    if not name.get_attributes_for_oid(NameOID.COMMON_NAME):
+        raise ValueError(
+            f"{text.strip()!r} names no CN: the common name is how a bundle names its signer "
+            '(e.g. "CN=Compliance Office,O=Example Ltd")'
+        )
+    return name
+
+
+def default_subject(common_name: str | None = None) -> x509.Name:
+    """The subject of a key made without one: CN=Archiver audit signer (USER@HOST)."""
+    try:
+        who = f"{getpass.getuser()}@{socket.gethostname()}"
+    except Exception:  # no login name
+        who = socket.gethostname()
+    return x509.Name(
+        [
+            x509.NameAttribute(
+                NameOID.COMMON_NAME, common_name or f"Archiver audit signer ({who})"
+            ),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "archiver"),
+        ]
+    )
+
+
 def create(
     directory: Path | None = None,
     common_name: str | None = None,
     *,
     force: bool = False,
     passphrase: bytes | None = None,
+    subject: x509.Name | None = None,
 ) -> SigningIdentity:
-    """A new ECDSA P-256 key and a self-signed certificate valid for ten years. Refuses
+    """A new ECDSA P-256 key and a self-signed certificate valid for ten years, issued to
+    ``subject`` (see parse_subject; default: default_subject(common_name)). Refuses
     (KeyExistsError) when a key exists, unless ``force``: then the old one is retired. With
     ``passphrase`` (a throwaway key: the self-test's) neither the keyring nor the
     environment is consulted, and the identity carries it."""
@@ -225,18 +263,7 @@ def create(
     given = passphrase
     passphrase = given or _passphrase(create=True)
     key = ec.generate_private_key(ec.SECP256R1())
-    try:
-        who = f"{getpass.getuser()}@{socket.gethostname()}"
-    except Exception:  # no login name
-        who = socket.gethostname()
-    name = x509.Name(
-        [
-            x509.NameAttribute(
-                NameOID.COMMON_NAME, common_name or f"Archiver audit signer ({who})"
-            ),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "archiver"),
-        ]
-    )
+    name = subject if subject is not None else default_subject(common_name)
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
@@ -282,6 +309,15 @@ def _store(
     _write_private(key_path, key, passphrase)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return SigningIdentity(key, cert, key_path, cert_path, given)
+
+
+def tighten_files(d: Path) -> None:
+    """A key file made 0644 by an earlier version becomes 0600 (and the app's own key
+    folder 0700) whenever the key is looked at, even without its passphrase."""
+    if (d / KEY_FILE).exists():
+        tighten(d / KEY_FILE)
+    if d == default_dir():
+        tighten(d, PRIVATE_DIR)
 
 
 @dataclass(frozen=True)
@@ -335,9 +371,7 @@ def load(directory: Path | None = None, passphrase: bytes | None = None) -> Sign
     key_path, cert_path = d / KEY_FILE, d / CERT_FILE
     if not key_path.exists() or not cert_path.exists():
         raise FileNotFoundError(f"No signing key in {d}")
-    tighten(key_path)  # a key file made 0644 by an earlier version becomes 0600
-    if d == default_dir():
-        tighten(d, PRIVATE_DIR)
+    tighten_files(d)
     given = passphrase
     try:
         key = serialization.load_pem_private_key(

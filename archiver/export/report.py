@@ -117,12 +117,24 @@ class _Workers:
                 p.stdin.close()
         for p in self.procs:
             p.wait()
+        self._release()
 
     def kill(self) -> None:
         for p in self.procs:
             if p.poll() is None:
                 p.kill()
             p.wait()
+        self._release()
+
+    def _release(self) -> None:
+        """The processes have ended: their readers reach the end of output; close the pipes
+        (left to the garbage collector, each is a ResourceWarning)."""
+        for t in self.readers:
+            t.join(timeout=10)
+        for p in self.procs:
+            for pipe in (p.stdin, p.stdout):
+                if pipe is not None and not pipe.closed:
+                    pipe.close()
 
 
 @dataclass

@@ -27,6 +27,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from archiver import exitcodes
 from archiver.archive.hashing import canonical_record, sha256_hex
 from archiver.export import bag, bundlezip, timestamps
 from archiver.export.cms import CmsError, verify_detached
@@ -40,7 +41,7 @@ TSA_FIELD = bag.TSA_FIELD
 PROVENANCE_COLUMNS = ("_record_sha256", "_page_sha256", "_received_at")
 
 VERIFIED, UNTRUSTED, FAILED = "verified", "untrusted", "failed"
-EXIT_CODES = {VERIFIED: 0, FAILED: 1, UNTRUSTED: 3}
+EXIT_CODES = {VERIFIED: exitcodes.OK, FAILED: exitcodes.FAILED, UNTRUSTED: exitcodes.UNTRUSTED}
 
 
 def printable(text: str) -> str:

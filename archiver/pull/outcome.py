@@ -11,20 +11,22 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+from archiver import exitcodes
 from archiver.archive import coverage
 from archiver.plural import plural
 from archiver.pull.progress import DatasetProgress, Progress
 from archiver.timerange import Chunk
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_PARTIAL = 3
-EXIT_AUTH = 4
-EXIT_ENTITLEMENT = 5
+# the command line's codes (archiver.exitcodes), under the names the engine has used
+EXIT_OK = exitcodes.OK
+EXIT_ERROR = exitcodes.FAILED
+EXIT_USAGE = exitcodes.USAGE
+EXIT_PARTIAL = exitcodes.PARTIAL
+EXIT_AUTH = exitcodes.AUTH
+EXIT_ENTITLEMENT = exitcodes.NOT_ENTITLED
 #: another pull holds the archive's lock (archiver.services.lock); nothing was done
-EXIT_BUSY = 6
-EXIT_CANCELLED = 130
+EXIT_BUSY = exitcodes.BUSY
+EXIT_CANCELLED = exitcodes.CANCELLED
 
 
 @dataclass(frozen=True)

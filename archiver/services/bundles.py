@@ -17,6 +17,7 @@ from archiver.export.bundle import (
     EmptySelection,
     ExportCancelled,
     export_bundle,
+    preflight,
 )
 from archiver.export.redact import PROFILES
 from archiver.export.scope import SEGMENTS, Scope, ScopeError
@@ -75,13 +76,17 @@ def export(
 ) -> Generator[str, None, BundleResult]:
     """Write a bundle (yields progress lines, returns the result). The signing key is the
     one given, or the local one (created on first use). A scope with nothing archived
-    raises EmptySelection (nothing written) unless ``allow_empty``. ``tsa``: an RFC 3161
+    raises EmptySelection (nothing written) unless ``allow_empty``; with no ``identity``
+    given, it is raised (like a refused request, BundleError) before the local key is
+    loaded, so that a key that cannot be used never hides an empty scope. ``tsa``: an RFC 3161
     timestamp authority's URL (default: ARCHIVER_TSA_URL, else no trusted time). The
     archive then records a checkpoint signed with the same key (services/checkpoints.py)."""
     try:
         url = tsa_url(tsa)
     except TimestampError as exc:
         raise BundleError(str(exc)) from None
+    if identity is None:
+        preflight(archive, scope, out, make_zip=make_zip, allow_empty=allow_empty)
     ident = identity or keys.load_or_create(key_dir)
     result = yield from export_bundle(
         archive,

@@ -22,7 +22,7 @@ from typing import Any
 
 from archiver.api import Credentials, NotReadyPolicy, Query, Tenant
 from archiver.api.client import check_connection as _check_connection
-from archiver.api.limits import Limits
+from archiver.api.limits import MAX_WORKERS, Limits
 from archiver.api.query import BULK_PAGE_SIZE, MAX_PAGE_SIZE
 from archiver.api.retry import RetryPolicy
 from archiver.datasets import resolve_names
@@ -37,9 +37,6 @@ from archiver.services.lock import ArchiveBusy, ArchiveLock, LockInfo
 from archiver.services.lock import acquire as acquire_lock
 from archiver.timerange import RangeError, parse_bound
 
-#: More workers only multiply the load on the API (and the memory a hostile server can
-#: make a run hold); the guide's rate limits are reached well before.
-MAX_WORKERS = 32
 #: The longest range one command may plan (about 3,650 day chunks per dataset).
 MAX_RANGE = timedelta(days=3653)
 MAX_RANGE_TEXT = "10 years"

@@ -33,6 +33,7 @@ from archiver.export.trust import TrustPolicy
 from archiver.export.verify import _verify_pdf, verify_bundle
 from archiver.jobs import Cancel, drive
 from archiver.simulator import SimConfig, Simulator
+from tests.clitools import run_cli
 from tests.forgery import forge_record
 from tests.pulltools import params, pull
 from tests.tsatools import start_tsa
@@ -101,12 +102,6 @@ def _key_dir(ident: keys.SigningIdentity) -> Path:
 def _trusting(ident: keys.SigningIdentity) -> TrustPolicy:
     """The verifier's trust on the machine that holds ``ident``: its local signing key."""
     return TrustPolicy.local(_key_dir(ident))
-
-
-def _verify_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "archiver", "verify", *args], capture_output=True, text=True
-    )
 
 
 def _sh(cmd: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -258,13 +253,13 @@ def test_verify_clean_bundle_and_zip(bundle, signing, tmp_path):
     assert rep.ok, rep.summary()
     assert any("covers the entire file" in c for c in rep.checks)
     assert verify_bundle(bundle.zip_path, _trusting(signing)).ok
-    out = _verify_cli(str(bundle.path), "--key-dir", str(_key_dir(signing)))
+    out = run_cli("verify", str(bundle.path), "--key-dir", str(_key_dir(signing)))
     assert out.returncode == 0 and out.stdout.startswith("VERIFIED"), out.stdout
     assert "signed by the local signing key" in out.stdout
     # intact, but on a machine that does not know the signer: not VERIFIED
     rep = verify_bundle(bundle.path)
     assert rep.intact and not rep.ok and rep.state == "untrusted"
-    out = _verify_cli(str(bundle.zip_path), "--key-dir", str(tmp_path / "elsewhere"))
+    out = run_cli("verify", str(bundle.zip_path), "--key-dir", str(tmp_path / "elsewhere"))
     assert out.returncode == 3 and out.stdout.startswith("INTACT, BUT THE SIGNER IS NOT TRUSTED")
 
 
@@ -414,9 +409,7 @@ def test_deleted_and_added_files_are_found(bundle, tmp_path):
     (root2 / "notes.txt").write_text("x")
     rep = verify_bundle(root2)
     assert not rep.ok and "notes.txt" in rep.problems[0]
-    out = subprocess.run(
-        [sys.executable, "-m", "archiver", "verify", str(root2)], capture_output=True, text=True
-    )
+    out = run_cli("verify", root2)
     assert out.returncode == 1 and "FAILED: notes.txt" in out.stdout
 
 
@@ -486,67 +479,48 @@ def test_export_refuses_a_non_empty_directory(archive, signing, tmp_path):
 
 def test_no_passphrase_says_how_to_provide_one(archive, tmp_path, monkeypatch):
     monkeypatch.delenv("ARCHIVER_KEY_PASSPHRASE", raising=False)
-    env = dict(os.environ, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
-    env.pop("ARCHIVER_KEY_PASSPHRASE", None)
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "archiver",
-            "export",
-            "--archive",
-            str(archive),
-            "--from",
-            "2025-02-01",
-            "--to",
-            "2025-02-01",
-            "--out",
-            str(tmp_path / "b"),
-            "--key-dir",
-            str(tmp_path / "k"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
+    out = run_cli(
+        "export",
+        "--archive",
+        archive,
+        "--from",
+        "2025-02-01",
+        "--to",
+        "2025-02-01",
+        "--out",
+        tmp_path / "b",
+        "--key-dir",
+        tmp_path / "k",
+        env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"},
     )
     assert out.returncode == 4 and "ARCHIVER_KEY_PASSPHRASE" in out.stderr
     assert not (tmp_path / "b").exists()
 
 
 def test_cli_export_prints_fingerprint_and_key_is_encrypted(archive, tmp_path):
-    env = dict(os.environ, ARCHIVER_KEY_PASSPHRASE="pw-123")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "archiver",
-            "export",
-            "--archive",
-            str(archive),
-            "--from",
-            "20250201",
-            "--to",
-            "20250201",
-            "--out",
-            str(tmp_path / "b"),
-            "--key-dir",
-            str(tmp_path / "k"),
-            "--redact",
-            "customer-pii",
-        ],
-        capture_output=True,
-        text=True,
+    env = {"ARCHIVER_KEY_PASSPHRASE": "pw-123"}
+    out = run_cli(
+        "export",
+        "--archive",
+        archive,
+        "--from",
+        "20250201",
+        "--to",
+        "20250201",
+        "--out",
+        tmp_path / "b",
+        "--key-dir",
+        tmp_path / "k",
+        "--redact",
+        "customer-pii",
         env=env,
     )
     assert out.returncode == 0, out.stderr
     assert "Signer certificate SHA-256:" in out.stdout
     pem = (tmp_path / "k" / "key.pem").read_text()
     assert "ENCRYPTED PRIVATE KEY" in pem and "pw-123" not in pem
-    show = subprocess.run(
-        [sys.executable, "-m", "archiver", "keys", "show", "--key-dir", str(tmp_path / "k")],
-        capture_output=True,
-        text=True,
-        env=env,
+    show = run_cli(
+        "keys", "show", "--key-dir", tmp_path / "k", env={"ARCHIVER_KEY_PASSPHRASE": None}
     )
     assert show.returncode == 0 and show.stdout.split("fingerprint: ")[1].split()[0] in out.stdout
 
@@ -850,36 +824,34 @@ def test_forged_bundle_signed_with_another_key_is_not_trusted(bundle, forged, si
     assert "''=Mallory Forger" in csv_text and "''+44 20 7946 0000" in csv_text
     assert verify_bundle(result.path).intact
     # on the genuine signer's machine: intact, but the signer is not trusted → 3
-    out = _verify_cli(str(result.path), "--key-dir", str(_key_dir(signing)))
+    out = run_cli("verify", str(result.path), "--key-dir", str(_key_dir(signing)))
     assert out.returncode == 3, out.stdout
     assert out.stdout.startswith("INTACT, BUT THE SIGNER IS NOT TRUSTED")
     assert f"Signer certificate SHA-256: {b}" in out.stdout
     assert f"--expect-fingerprint {b}" in out.stdout and "archiver trust add" in out.stdout
     assert "out of band" in out.stdout
     # pinned to the genuine signer: a failure, not merely untrusted → 1
-    out = _verify_cli(str(result.zip_path), "--expect-fingerprint", a, "--key-dir", str(tmp_path))
+    out = run_cli(
+        "verify", str(result.zip_path), "--expect-fingerprint", a, "--key-dir", str(tmp_path)
+    )
     assert out.returncode == 1 and out.stdout.startswith("FAILED: the signer's certificate is not")
     assert b in out.stdout and a in out.stdout
     # pinned to B (any spelling): the bundle is what B signed → 0
     pin_b = b.replace(":", "").lower()
-    out = _verify_cli(str(result.path), "--expect-fingerprint", pin_b, "--key-dir", str(tmp_path))
+    out = run_cli(
+        "verify", str(result.path), "--expect-fingerprint", pin_b, "--key-dir", str(tmp_path)
+    )
     assert out.returncode == 0 and out.stdout.startswith("VERIFIED"), out.stdout
     # the genuine bundle with the genuine pin, on a machine with no key → 0
-    out = _verify_cli(str(bundle.path), "--expect-fingerprint", a, "--key-dir", str(tmp_path))
+    out = run_cli("verify", str(bundle.path), "--expect-fingerprint", a, "--key-dir", str(tmp_path))
     assert out.returncode == 0 and out.stdout.startswith("VERIFIED"), out.stdout
 
 
 def test_expect_fingerprint_that_is_not_one_is_a_usage_error(bundle):
-    out = _verify_cli(str(bundle.path), "--expect-fingerprint", "12:34")
+    out = run_cli("verify", str(bundle.path), "--expect-fingerprint", "12:34")
     assert out.returncode == 2 and "not a SHA-256 fingerprint" in out.stderr
-    out = _verify_cli(str(bundle.path / "nothing-here"))
+    out = run_cli("verify", str(bundle.path / "nothing-here"))
     assert out.returncode == 2 and "no such file" in out.stderr
-
-
-def _keys_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "archiver", "keys", *args], capture_output=True, text=True
-    )
 
 
 def test_keys_create_refuses_to_replace_a_key_and_force_keeps_it_trusted(bundle, signing, tmp_path):
@@ -888,13 +860,13 @@ def test_keys_create_refuses_to_replace_a_key_and_force_keeps_it_trusted(bundle,
     for name in ("key.pem", "cert.pem"):  # the machine that signed the shared bundle
         shutil.copy(_key_dir(signing) / name, kd / name)
     before = (kd / "key.pem").read_bytes(), (kd / "cert.pem").read_bytes()
-    out = _keys_cli("create", "--key-dir", str(kd))
+    out = run_cli("keys", "create", "--key-dir", str(kd))
     assert out.returncode == 1 and "Refused to replace it" in out.stderr
     assert signing.fingerprint in out.stderr and "--force" in out.stderr
     assert ((kd / "key.pem").read_bytes(), (kd / "cert.pem").read_bytes()) == before
     with pytest.raises(keys.KeyExistsError):
         keys.create(kd)
-    out = _keys_cli("create", "--force", "--key-dir", str(kd))
+    out = run_cli("keys", "create", "--force", "--key-dir", str(kd))
     assert (
         out.returncode == 0
         and f"Retired (kept, still trusted for verification): {signing.fingerprint}" in out.stdout
@@ -903,9 +875,9 @@ def test_keys_create_refuses_to_replace_a_key_and_force_keeps_it_trusted(bundle,
     assert (kd / f"key-{stamp}.pem").read_bytes() == before[0]
     assert (kd / f"cert-{stamp}.pem").read_bytes() == before[1]
     assert keys.load(kd).fingerprint != signing.fingerprint
-    out = _verify_cli(str(bundle.path), "--key-dir", str(kd))
+    out = run_cli("verify", str(bundle.path), "--key-dir", str(kd))
     assert out.returncode == 0 and "a retired local signing key" in out.stdout.splitlines()[0]
-    show = _keys_cli("show", "--key-dir", str(kd))
+    show = run_cli("keys", "show", "--key-dir", str(kd))
     assert f"Retired: {signing.fingerprint}" in show.stdout
 
 
@@ -931,37 +903,33 @@ def test_keys_import_refuses_to_replace_a_key(signing, tmp_path):
     ]
 
 
-def _trust_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "archiver", "trust", *args], capture_output=True, text=True
-    )
-
-
 def test_trust_store_add_list_remove(bundle, forged, signing, tmp_path):
     result, key_b = forged
     kd = str(tmp_path / "auditor" / "signing")  # an auditor without a key of their own
-    assert _verify_cli(str(result.path), "--key-dir", kd).returncode == 3
-    out = _trust_cli("add", str(result.path / "signer.pem"), "--key-dir", kd)
+    assert run_cli("verify", str(result.path), "--key-dir", kd).returncode == 3
+    out = run_cli("trust", "add", str(result.path / "signer.pem"), "--key-dir", kd)
     assert out.returncode == 0 and key_b.fingerprint in out.stdout
-    assert _trust_cli("add", str(result.path), "--key-dir", kd).returncode == 1  # already
-    out = _verify_cli(str(result.path), "--key-dir", kd)
+    assert run_cli("trust", "add", str(result.path), "--key-dir", kd).returncode == 1  # already
+    out = run_cli("verify", str(result.path), "--key-dir", kd)
     assert out.returncode == 0 and "a certificate in the trust store" in out.stdout
-    assert _trust_cli("add", str(bundle.zip_path), "--key-dir", kd).returncode == 0  # from a zip
-    listed = _trust_cli("list", "--key-dir", kd).stdout
+    assert (
+        run_cli("trust", "add", str(bundle.zip_path), "--key-dir", kd).returncode == 0
+    )  # from a zip
+    listed = run_cli("trust", "list", "--key-dir", kd).stdout
     assert key_b.fingerprint in listed and signing.fingerprint in listed and "added 20" in listed
     assert "(no signing key yet)" in listed
     stored = sorted(p.name for p in (tmp_path / "auditor" / "trust").iterdir())
     assert stored == sorted(
         f"{fp.replace(':', '')}.pem" for fp in (key_b.fingerprint, signing.fingerprint)
     )
-    out = _trust_cli("remove", key_b.fingerprint.replace(":", "").lower(), "--key-dir", kd)
+    out = run_cli("trust", "remove", key_b.fingerprint.replace(":", "").lower(), "--key-dir", kd)
     assert out.returncode == 0 and "No longer trusted" in out.stdout
-    assert _verify_cli(str(result.path), "--key-dir", kd).returncode == 3
-    assert _verify_cli(str(bundle.path), "--key-dir", kd).returncode == 0
-    out = _trust_cli("remove", key_b.fingerprint, "--key-dir", kd)
+    assert run_cli("verify", str(result.path), "--key-dir", kd).returncode == 3
+    assert run_cli("verify", str(bundle.path), "--key-dir", kd).returncode == 0
+    out = run_cli("trust", "remove", key_b.fingerprint, "--key-dir", kd)
     assert out.returncode == 1 and "not in the trust store" in out.stderr
-    assert _trust_cli("remove", "xyz", "--key-dir", kd).returncode == 2
-    own = _trust_cli("remove", signing.fingerprint, "--key-dir", str(_key_dir(signing)))
+    assert run_cli("trust", "remove", "xyz", "--key-dir", kd).returncode == 2
+    own = run_cli("trust", "remove", signing.fingerprint, "--key-dir", str(_key_dir(signing)))
     assert own.returncode == 1 and "always trusted" in own.stderr
 
 
@@ -999,15 +967,17 @@ def test_timestamped_bundle(archive, signing, tsa, tmp_path):
     assert rep.state == "untrusted" and rep.signer_trusted, rep.summary()
     assert "timestamp authority" in rep.headline() and "Test TSA" in rep.headline()
     root_pem = tsa.root_pem(tmp_path / "root.pem")
-    out = _trust_cli("add", "--tsa", str(root_pem), "--key-dir", str(kd))
+    out = run_cli("trust", "add", "--tsa", str(root_pem), "--key-dir", str(kd))
     assert out.returncode == 0, out.stderr
-    out = _verify_cli(str(root), "--key-dir", str(kd))
+    out = run_cli("verify", str(root), "--key-dir", str(kd))
     assert out.returncode == 0, out.stdout
     assert "data/report.pdf has a document timestamp" in out.stdout
     assert "the signature of tagmanifest-sha256.txt was timestamped" in out.stdout
     # a TSA root never makes a signer trusted
     assert (
-        _verify_cli(str(root), "--key-dir", str(kd), "--expect-fingerprint", "00" * 32).returncode
+        run_cli(
+            "verify", str(root), "--key-dir", str(kd), "--expect-fingerprint", "00" * 32
+        ).returncode
         == 1
     )
     # the token removed from the signature (it is outside the manifests): found
@@ -1075,7 +1045,7 @@ def test_zip_bomb_is_refused_before_extraction(bundle, tmp_path):
     assert zip_path.stat().st_size < 2 * 2**20
     message = _refused(zip_path, tmp_path)
     assert "MAX_RATIO" in message and "zip bomb" in message
-    out = _verify_cli(str(zip_path))
+    out = run_cli("verify", str(zip_path))
     assert out.returncode == 1 and "MAX_RATIO" in out.stdout
 
 
@@ -1139,7 +1109,7 @@ def test_symlinked_payload_is_refused_before_hashing(bundle, tmp_path, monkeypat
     monkeypatch.setattr(bag, "sha256_file", lambda p: hashed.append(p) or real(p))
     rep = verify_bundle(root)
     assert not rep.intact and "symbolic link" in rep.problems[0] and not hashed
-    out = _verify_cli(str(root))
+    out = run_cli("verify", str(root))
     assert out.returncode == 1 and "is a symbolic link" in out.stdout
 
 
@@ -1156,7 +1126,7 @@ def test_names_from_a_bundle_are_printed_with_control_characters_escaped(bundle,
     root = tmp_path / "copy"
     shutil.copytree(bundle.path, root)
     (root / "data" / "\x1b[2J\x1b[32mVERIFIED\u202e.csv").write_text("x")
-    out = _verify_cli(str(root))
+    out = run_cli("verify", str(root))
     assert out.returncode == 1 and "\x1b" not in out.stdout and "\u202e" not in out.stdout
     assert "\\x1b[2J\\x1b[32mVERIFIED\\u202e.csv" in out.stdout
 

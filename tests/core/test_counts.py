@@ -9,16 +9,17 @@ import re
 import sqlite3
 from pathlib import Path
 
-from archiver.cli.main import main
 from archiver.counts import TERMS
+from tests.clitools import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_self_test_figures_name_their_counts_and_agree_with_its_archive(tmp_path, capsys):
+def test_self_test_figures_name_their_counts_and_agree_with_its_archive(tmp_path):
     keep = tmp_path / "kept"
-    assert main(["self-test", "--keep", str(keep)]) == 0
-    out = capsys.readouterr().out
+    res = run_cli("self-test", "--keep", keep)
+    assert res.code == 0, res.stdout + res.stderr
+    out = res.stdout
     conn = sqlite3.connect(keep / "self-test.sqlite3")
     q = lambda sql, *a: conn.execute(sql, a).fetchone()[0]  # noqa: E731
     received = q("SELECT sum(record_count) FROM pages")

@@ -11,9 +11,9 @@ from datetime import date
 import pytest
 
 from archiver.archive import coverage as cov
-from archiver.cli.main import main
 from archiver.services import archive as archive_service
 from archiver.timerange import RangeError, format_range, parse_day
+from tests.clitools import run_cli
 from tests.pulltools import params, pull, utc
 
 
@@ -35,15 +35,15 @@ def archives(tmp_path_factory):
     return out
 
 
-def _coverage(capsys, arc, *more: str) -> tuple[int, str]:
-    code = main(["coverage", "--archive", str(arc), *more])
-    return code, capsys.readouterr().out
+def _coverage(arc, *more: str) -> tuple[int, str]:
+    out = run_cli("coverage", "--archive", arc, *more)
+    return out.code, out.stdout
 
 
 @pytest.mark.parametrize("ending", ["inclusive", "exclusive"])
-def test_every_day_of_the_range_is_listed(archives, capsys, ending):
+def test_every_day_of_the_range_is_listed(archives, ending):
     arc = archives[ending]
-    code, out = _coverage(capsys, arc, "--from", "2025-01-31", "--to", "2025-02-04")
+    code, out = _coverage(arc, "--from", "2025-01-31", "--to", "2025-02-04")
     assert code == 0, out
     lines = [line.split() for line in out.splitlines()]
     days = {(c[0], c[2]): c[3:] for c in lines if len(c) > 3 and c[1] == "interval"}
@@ -73,13 +73,12 @@ def test_every_day_of_the_range_is_listed(archives, capsys, ending):
 
 
 @pytest.mark.parametrize("ending", ["inclusive", "exclusive"])
-def test_json_lists_never_requested_days(archives, capsys, ending):
+def test_json_lists_never_requested_days(archives, ending):
     code, out = _coverage(
-        capsys, archives[ending], "--dataset", "queue", "--from", "20250201", "--to", "20250203"
+        archives[ending], "--dataset", "queue", "--from", "20250201", "--to", "20250203"
     )
     assert code == 0
     code, out = _coverage(
-        capsys,
         archives[ending],
         "--dataset",
         "queue",
@@ -191,39 +190,37 @@ def test_a_time_that_is_not_a_day_boundary_is_refused(text, is_end):
 
 
 @pytest.mark.parametrize("command", ["coverage", "export-dataset"])
-def test_commands_refuse_a_time_inside_a_day(archives, capsys, tmp_path, command):
+def test_commands_refuse_a_time_inside_a_day(archives, tmp_path, command):
     more = ["--dataset", "queue", "--format", "csv", "--out", str(tmp_path / "q.csv")]
     args = [command, "--archive", str(archives["exclusive"])]
     args += more if command == "export-dataset" else []
-    code = main([*args, "--from", "2025-02-02T06:00Z", "--to", "2025-02-02"])
-    err = capsys.readouterr().err
-    assert code == 2 and "not a day boundary" in err and "does not widen" in err
+    out = run_cli(*args, "--from", "2025-02-02T06:00Z", "--to", "2025-02-02")
+    err = out.stderr
+    assert out.code == 2 and "not a day boundary" in err and "does not widen" in err
     assert not (tmp_path / "q.csv").exists()
-    code = main([*args, "--from", "2025-02-02", "--to", "2025-02-03T00:00Z"])
-    err = capsys.readouterr().err
-    assert code == 2 and "2025-02-02 (up to that midnight) or 2025-02-03" in err
+    out = run_cli(*args, "--from", "2025-02-02", "--to", "2025-02-03T00:00Z")
+    err = out.stderr
+    assert out.code == 2 and "2025-02-02 (up to that midnight) or 2025-02-03" in err
     # whole days, or their boundaries, are accepted
-    code = main([*args, "--from", "2025-02-02T00:00Z", "--to", "2025-02-02T23:45Z"])
-    assert code == 0, capsys.readouterr().err
+    out = run_cli(*args, "--from", "2025-02-02T00:00Z", "--to", "2025-02-02T23:45Z")
+    assert out.code == 0, out.stderr
 
 
 @pytest.mark.parametrize("command", ["coverage", "export-dataset"])
-def test_help_says_times_are_refused(capsys, command):
-    with pytest.raises(SystemExit):
-        main([command, "--help"])
-    text = " ".join(capsys.readouterr().out.split())
+def test_help_says_times_are_refused(command):
+    out = run_cli(command, "--help")
+    assert out.code == 0
+    text = " ".join(out.stdout.split())
     assert "refused" in text and "never widened" in text
 
 
-def test_export_dataset_says_which_records_it_wrote(archives, capsys, tmp_path):
+def test_export_dataset_says_which_records_it_wrote(archives, tmp_path):
     arc = archives["exclusive"]
-    code = main(
-        [
-            *("export-dataset", "--archive", str(arc), "--dataset", "queue"),
-            *("--format", "jsonl", "--out", str(tmp_path / "q.jsonl")),
-        ]
+    res = run_cli(
+        *("export-dataset", "--archive", arc, "--dataset", "queue"),
+        *("--format", "jsonl", "--out", tmp_path / "q.jsonl"),
     )
-    out = capsys.readouterr().out
+    code, out = res.code, res.stdout
     n = len((tmp_path / "q.jsonl").read_text().splitlines())
     assert code == 0 and out.startswith(f"Exported {n:,} latest records (15-minute) of queue")
 

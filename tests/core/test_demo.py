@@ -14,13 +14,13 @@ import pytest
 from pypdf import PdfReader
 
 from archiver.archive.auditlog import summarise
-from archiver.cli.main import main
 from archiver.export import keys
 from archiver.export.bundle import export_bundle
 from archiver.export.scope import Scope
 from archiver.export.trust import TrustPolicy
 from archiver.export.verify import VERIFIED, verify_bundle
 from archiver.jobs import drive
+from tests.clitools import run_cli
 from tests.pulltools import engine_for, params
 
 DAY = date(2025, 2, 1)
@@ -67,7 +67,7 @@ def test_a_simulated_tenant_is_recorded_with_its_run(sim, tmp_path):
     assert "(simulated: demo data)" in summarise("pull started", json.loads(details))
 
 
-def test_a_bundle_of_simulated_rows_says_demo_everywhere(sim, signing, tmp_path, capsys):
+def test_a_bundle_of_simulated_rows_says_demo_everywhere(sim, signing, tmp_path):
     arc = tmp_path / "a.sqlite3"
     _pull(sim, arc, simulated=True)
     result = _bundle(arc, signing, tmp_path / "b")
@@ -84,9 +84,8 @@ def test_a_bundle_of_simulated_rows_says_demo_everywhere(sim, signing, tmp_path,
     rep = verify_bundle(result.path, TrustPolicy.local(signing.cert_path.parent))
     assert rep.state == VERIFIED and rep.demo  # intact, trusted: and simulated
     assert rep.headline().startswith(f"{DEMO}. VERIFIED")
-    code = main(["verify", str(result.path), "--expect-fingerprint", signing.fingerprint])
-    out = capsys.readouterr().out
-    assert code == 0 and out.startswith(f"{DEMO}. VERIFIED")
+    out = run_cli("verify", result.path, "--expect-fingerprint", signing.fingerprint)
+    assert out.code == 0 and out.stdout.startswith(f"{DEMO}. VERIFIED"), out.stdout
 
 
 def test_a_tenant_bundle_carries_no_demo_mark(sim, signing, tmp_path):

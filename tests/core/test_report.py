@@ -29,6 +29,7 @@ from archiver.export.trust import TrustPolicy
 from archiver.export.verify import verify_bundle
 from archiver.jobs import drive
 from archiver.simulator import SimConfig, Simulator
+from tests.clitools import run_cli
 from tests.pulltools import params, pull
 
 DAY = date(2025, 2, 1)
@@ -360,24 +361,8 @@ def test_segment_start_and_durations_are_derived_and_labelled(bundle, pdf):
 
 
 # -- exact scope and empty selections (through the CLI) -----------------------------------------
-def _cli(archive: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, ARCHIVER_KEY_PASSPHRASE="pw", PYTHONPATH=str(ROOT))
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "archiver",
-            "export",
-            "--archive",
-            str(archive),
-            "--key-dir",
-            str(tmp_path / "k"),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+#: the passphrase of the throwaway key each export below makes in tmp_path / "k"
+KEY = {"ARCHIVER_KEY_PASSPHRASE": "pw"}
 
 
 @pytest.fixture
@@ -393,15 +378,19 @@ def archive_copy(archive, tmp_path):
 
 
 def test_one_hour_export_holds_only_that_hours_interactions(archive_copy, tmp_path):
-    out = _cli(
+    out = run_cli(
+        "export",
+        "--archive",
         archive_copy,
-        tmp_path,
+        "--key-dir",
+        tmp_path / "k",
         "--from",
         "202502010400",
         "--to",
         "2025-02-01T04:45Z",
         "--out",
-        str(tmp_path / "b"),
+        tmp_path / "b",
+        env=KEY,
     )
     assert out.returncode == 0, out.stderr
     assert "2025-02-01 04:00 – 04:45 UTC, last interval included" in out.stderr  # said first
@@ -431,8 +420,19 @@ def test_one_hour_export_holds_only_that_hours_interactions(archive_copy, tmp_pa
 
 @pytest.mark.parametrize("start", ["202502010407", "2025-02-01T04:00:30Z"])
 def test_a_time_off_the_15_minute_marks_is_refused(archive, tmp_path, start):
-    out = _cli(
-        archive, tmp_path, "--from", start, "--to", "202502010445", "--out", str(tmp_path / "b")
+    out = run_cli(
+        "export",
+        "--archive",
+        archive,
+        "--key-dir",
+        tmp_path / "k",
+        "--from",
+        start,
+        "--to",
+        "202502010445",
+        "--out",
+        tmp_path / "b",
+        env=KEY,
     )
     assert out.returncode == 2
     assert "15-minute mark" in out.stderr and "--from" in out.stderr
@@ -440,30 +440,44 @@ def test_a_time_off_the_15_minute_marks_is_refused(archive, tmp_path, start):
 
 
 def test_an_empty_selection_is_refused_unless_allowed(archive_copy, tmp_path):
-    out = _cli(
+    out = run_cli(
+        "export",
+        "--archive",
         archive_copy,
-        tmp_path,
+        "--key-dir",
+        tmp_path / "k",
         "--from",
         "20250305",
         "--to",
         "20250305",
         "--out",
-        str(tmp_path / "b"),
+        tmp_path / "b",
+        # no passphrase anywhere: an empty scope is still said first (3, not 4), and no
+        # key is made for it
+        env={
+            "ARCHIVER_KEY_PASSPHRASE": None,
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        },
     )
     assert out.returncode == 3, out.stderr
     assert "nothing archived is in scope" in out.stderr and "--allow-empty" in out.stderr
     assert not (tmp_path / "b").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".b.partial")]
-    out = _cli(
+    assert not (tmp_path / "k").exists()
+    out = run_cli(
+        "export",
+        "--archive",
         archive_copy,
-        tmp_path,
+        "--key-dir",
+        tmp_path / "k",
         "--from",
         "20250305",
         "--to",
         "20250305",
         "--allow-empty",
         "--out",
-        str(tmp_path / "b"),
+        tmp_path / "b",
+        env=KEY,
     )
     assert out.returncode == 0, out.stderr
     assert "0 interactions" in out.stdout and re.search(r"\b[\d,]+ gaps?\b", out.stdout)
@@ -677,3 +691,46 @@ def test_a_render_process_reports_its_failure(archive, tmp_path):
     finally:
         workers.close()
     assert _render_workers() == []
+
+
+def test_keys_create_subject_names_the_signer_everywhere(archive_copy, tmp_path):
+    """`keys create --subject` is the signer the cover, bag-info.txt and `archiver verify`
+    name (not `CN=Archiver audit signer (user@host)`); `keys show` reads it without the
+    key's passphrase."""
+    subject = "CN=Compliance Office,O=Example Ltd,C=GB"
+    kd = tmp_path / "k"
+    made = run_cli("keys", "create", "--subject", subject, "--key-dir", kd, env=KEY)
+    assert made.code == 0, made.stderr
+    assert f"Subject: {subject}" in made.stdout
+    no_passphrase = {
+        "ARCHIVER_KEY_PASSPHRASE": None,
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
+    shown = run_cli("keys", "show", "--key-dir", kd, env=no_passphrase)
+    assert shown.code == 0, shown.stderr
+    assert f"Subject: {subject}" in shown.stdout and "SHA-256 fingerprint: " in shown.stdout
+    out = run_cli(
+        "export", "--archive", archive_copy, "--key-dir", kd, "--from", "202502010400",
+        "--to", "202502010445", "--out", tmp_path / "b", env=KEY,
+    )  # fmt: skip
+    assert out.code == 0, out.stderr
+    cover = _flat(PdfReader(tmp_path / "b" / "data" / "report.pdf").pages[0].extract_text())
+    assert subject in cover and "Archiver audit signer" not in cover
+    assert f"Signer-Subject: {subject}" in (tmp_path / "b" / "bag-info.txt").read_text()
+    verified = run_cli("verify", tmp_path / "b", "--key-dir", kd)
+    assert verified.code == 0 and f"Signer: {subject}" in verified.stdout
+
+
+@pytest.mark.parametrize(
+    ("subject", "says"),
+    [
+        ("Compliance Office", "not a distinguished name"),
+        ("O=Example Ltd", "names no CN"),
+        ("CN=x,C=GBR", "not a distinguished name"),
+        ("CN=", "not a distinguished name"),
+    ],
+)
+def test_keys_create_refuses_a_subject_that_names_no_signer(tmp_path, subject, says):
+    out = run_cli("keys", "create", "--subject", subject, "--key-dir", tmp_path / "k", env=KEY)
+    assert out.code == 2 and says in out.stderr, out.stderr
+    assert not (tmp_path / "k").exists()

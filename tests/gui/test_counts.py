@@ -26,12 +26,12 @@ from datetime import UTC, datetime
 import requests
 from pypdf import PdfReader
 
-from archiver.cli.main import main
 from archiver.counts import TERMS
 from archiver.gui.workers import SyncRunner
 from archiver.review import ArchiveReader
 from archiver.services import archive as archive_service
 from archiver.services import bundles
+from tests.clitools import run_cli
 
 SEG, TRACE = "interactionSegments", "workflowTrace"
 FROM, TO = "2025-02-01T00:00Z", "2025-02-01T05:45Z"
@@ -82,7 +82,7 @@ def _truth(arc) -> dict[str, int]:
 
 
 def test_one_archive_gives_the_same_figures_everywhere(
-    qtbot, sim, window_factory, tmp_path, monkeypatch, capsys
+    qtbot, sim, window_factory, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("ARCHIVER_CLIENT_ID", sim.config.client_id)
     monkeypatch.setenv("ARCHIVER_CLIENT_SECRET", sim.config.client_secret)
@@ -94,8 +94,9 @@ def test_one_archive_gives_the_same_figures_everywhere(
     pull = ["pull", "--base-url", sim.base_url, "--archive", str(arc)]
     pull += ["--retry-initial", "0.01", "--dataset", SEG, "--dataset", TRACE, "--from", FROM]
     pull += ["--to", TO]
-    assert main(pull) == 0
-    out = capsys.readouterr().out
+    res = run_cli(*pull)
+    assert res.code == 0, res.stderr
+    out = res.stdout
     head = next(line for line in out.splitlines() if line.startswith("dataset"))
     assert "rows received" in head and "new records" in head
     cli_run = {
@@ -169,26 +170,24 @@ def test_one_archive_gives_the_same_figures_everywhere(
     )
 
     # -- the command line on the same archive ----------------------------------------------
-    assert main(["coverage", "--archive", str(arc), "--dataset", SEG]) == 0
-    out = capsys.readouterr().out
+    res = run_cli("coverage", "--archive", arc, "--dataset", SEG)
+    assert res.code == 0
+    out = res.stdout
     table = [line.split() for line in out.splitlines() if line.startswith(SEG + " ")]
     assert sum(_n(c[-1]) for c in table if len(c) > 4) == truth["records"]
     report = archive_service.coverage(arc, dataset=SEG)
     assert sum(d.records for d in report.days) == truth["records"]
-    assert main(["verify-archive", "--archive", str(arc), "--read-only"]) == 0
-    out = capsys.readouterr().out
+    res = run_cli("verify-archive", "--archive", arc, "--read-only")
+    assert res.code == 0
+    out = res.stdout
     assert f"{truth['all_records']:,} records" in out, out
     dataset_file = tmp_path / "seg.jsonl"
-    assert (
-        main(
-            [
-                *("export-dataset", "--archive", str(arc), "--dataset", SEG),
-                *("--format", "jsonl", "--out", str(dataset_file)),
-            ]
-        )
-        == 0
+    res = run_cli(
+        *("export-dataset", "--archive", arc, "--dataset", SEG),
+        *("--format", "jsonl", "--out", dataset_file),
     )
-    assert capsys.readouterr().out.startswith(
+    assert res.code == 0
+    assert res.stdout.startswith(
         f"Exported {truth['latest']:,} latest records (15-minute) of {SEG}"
     )
     with ArchiveReader(arc) as r:
@@ -229,16 +228,12 @@ def test_one_archive_gives_the_same_figures_everywhere(
         )
 
     # -- and the CLI's export names the same figures ---------------------------------------
-    assert (
-        main(
-            [
-                *("export", "--archive", str(arc), "--from", FROM, "--to", "2025-02-01T06:00Z"),
-                *("--out", str(tmp_path / "cli-bundle"), "--key-dir", str(keys)),
-            ]
-        )
-        == 0
+    res = run_cli(
+        *("export", "--archive", arc, "--from", FROM, "--to", "2025-02-01T06:00Z"),
+        *("--out", tmp_path / "cli-bundle", "--key-dir", keys),
     )
-    assert words in capsys.readouterr().out
+    assert res.code == 0, res.stderr
+    assert words in res.stdout
 
 
 def test_every_term_is_defined_once():
