@@ -70,6 +70,15 @@ def _parse_bound(text: str, *, is_end: bool, daily: bool) -> datetime:
         ) from None
 
 
+def parse_lookback(text: str) -> timedelta:
+    """'2d', '12h', '90m' as a timedelta (ValueError otherwise)."""
+    m = re.fullmatch(r"(\d+)\s*([dhm])", text.strip())
+    if not m:
+        raise ValueError(f"--lookback {text!r}: use a number with d, h or m, e.g. 2d")
+    n, unit = int(m.group(1)), m.group(2)
+    return {"d": timedelta(days=n), "h": timedelta(hours=n), "m": timedelta(minutes=n)}[unit]
+
+
 def parse_day(text: str, *, is_end: bool) -> date:
     """A --from/--to of a command that works in whole UTC days (``coverage``,
     ``export-dataset``): the day it names.

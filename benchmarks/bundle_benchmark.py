@@ -178,18 +178,17 @@ def bare_render(archive: Path, scope, out: Path, ident) -> tuple[int, int, float
     seconds)."""
     from reportlab.platypus import PageBreak
 
-    from archiver.archive.store import open_reader
+    from archiver.archive.queries.reader import Reader
     from archiver.export import derive, pdf
     from archiver.export.scope import Names, iter_windows, measure
 
-    conn = open_reader(archive)
-    names = Names.load(conn, scope)
-    days = list(iter_windows(conn, scope, measure(conn, scope)))
-    for d in days:
-        users = {s.values.get("USER_ID", "") for it in d.interactions for s in it.segments}
-        queues = {s.values.get("QUEUE_ID", "") for it in d.interactions for s in it.segments}
-        names.complete(conn, users, queues)
-    conn.close()
+    with Reader(archive) as db:
+        names = Names.load(db, scope)
+        days = list(iter_windows(db, scope, measure(db, scope)))
+        for d in days:
+            users = {s.values.get("USER_ID", "") for it in d.interactions for s in it.segments}
+            queues = {s.values.get("QUEUE_ID", "") for it in d.interactions for s in it.segments}
+            names.complete(db, users, queues)
     t0 = time.perf_counter()
     summary = derive.Summary()
     n = 0

@@ -4,7 +4,7 @@ and prove the past.
 Finds a page or record edited, added or deleted behind the archive's back (even with the
 append-only triggers dropped), a page's metadata edited (its chain covers it), and names
 the first thing that does not match. Records are re-derived from the raw pages by the same
-code the writer uses (archive/keys.py through archive/rekey.py), key fallbacks included, and
+code the writer uses (archive/identity.py through archive/rekey.py), key fallbacks included, and
 the latest-version table is re-checked. What the archive recorded before (checkpoints in the
 audit log and the sidecar, checkpoints given, coverage, run summaries) must still hold:
 archive/history.py.
@@ -35,15 +35,11 @@ from archiver.archive.hashing import (
     page_meta_digest,
     sha256_hex,
 )
-from archiver.archive.keys import Identity
+from archiver.archive.identity import Identity
 from archiver.archive.rekey import ReplayedPage, replay
-from archiver.archive.schema import (
-    SCHEMA_VERSION,
-    ArchiveVersionError,
-    evidence_tables,
-    migrate,
-)
+from archiver.archive.schema import SCHEMA_VERSION, ArchiveVersionError, migrate
 from archiver.archive.store import open_reader
+from archiver.archive.triggers import evidence_tables
 from archiver.archive.values import canonical, fetch_strict, table
 from archiver.plural import plural
 

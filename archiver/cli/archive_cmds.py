@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import sqlite3
 import sys
 from datetime import UTC, datetime, time
 
+from archiver.archive import UnreadableArchive
 from archiver.cli import common, monitor
 from archiver.counts import LATEST, RECORDS
 from archiver.credentials import (
@@ -32,7 +32,7 @@ def run_verify(args: argparse.Namespace) -> int:
         report = archive_service.verify(path, via="cli", read_only=args.read_only, expect=expect)
     except (
         FileNotFoundError,
-        sqlite3.DatabaseError,
+        UnreadableArchive,
         checkpoints.CheckpointError,
         archive_service.ArchiveVersionError,
     ) as exc:
@@ -52,7 +52,7 @@ def run_checkpoint(args: argparse.Namespace) -> int:
     path = common.archive_path(args)
     try:
         cp = checkpoints.current(path)
-    except (FileNotFoundError, sqlite3.DatabaseError) as exc:
+    except (FileNotFoundError, UnreadableArchive) as exc:
         print(f"archiver checkpoint: {exc}", file=sys.stderr)
         return USAGE
     if args.json:

@@ -5,23 +5,22 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Generator
 from typing import Any
 
-from archiver.api import NotReadyPolicy
+from archiver.api import Credentials, NotReadyPolicy, Tenant
 from archiver.api.limits import Limits
 from archiver.api.retry import RetryPolicy
+from archiver.archive import StorageError
 from archiver.cli import common, monitor
 from archiver.credentials import CredentialError, resolve
 from archiver.datasets import DATASET_NAMES, UnknownDatasetError, resolve_names
-from archiver.exitcodes import BUSY, CANCELLED, FAILED, OK, USAGE
-from archiver.jobs import drive
-from archiver.pull.engine import PullEngine
+from archiver.exitcodes import BUSY, FAILED, OK, USAGE
+from archiver.jobs import Cancel, drive
 from archiver.pull.outcome import RunResult
-from archiver.pull.plan import Plan
 from archiver.pull.progress import Progress, format_eta
 from archiver.services import pull as pulls
 from archiver.timerange import RangeError, format_range
@@ -50,41 +49,45 @@ def run(args: argparse.Namespace) -> int:
     clock = monitor.Clock()
     early = _Early(args, clock)
     try:
-        engine = _open(args)
+        tenant, creds, options = _connection(args)
+        what = _what(args, args.datasets)
     except (ValueError, UnknownDatasetError, CredentialError) as exc:
         return early.end(USAGE, "usage error", str(exc))
+    archive = common.archive_path(args)
+    cancel = Cancel()
+    job = pulls.pull(
+        archive,
+        tenant,
+        creds,
+        what,
+        options,
+        cancel,
+        page_size=args.page_size,
+        command=args.command_line,
+        create_dirs=args.create_dirs,
+    )
+    driver = _Driver(args, cancel)
+    try:
+        result = driver.drive(job)
     except pulls.ArchiveBusy as exc:
         holder = vars(exc.holder) if exc.holder else None
         return early.end(BUSY, "busy", str(exc), holder=holder)
-    except OSError as exc:
-        return early.end(FAILED, "error", _cannot_open(args, exc))
-    try:
-        plan = _plan(engine, args, args.datasets)
     except (ValueError, RangeError) as exc:
+        if driver.planned is not None:
+            raise
         return early.end(USAGE, "usage error", str(exc))
-    except (OSError, sqlite3.Error) as exc:
+    except (OSError, StorageError) as exc:
+        if driver.planned is not None:
+            raise
         return early.end(FAILED, "error", _cannot_open(args, exc))
-    if plan is None:
+    if result is None:
         if args.json:
-            monitor.emit(clock.doc("pull", "nothing to resume", 0, archive=engine.archive_path))
+            monitor.emit(clock.doc("pull", "nothing to resume", 0, archive=archive))
         else:
             print("Nothing to resume: no interrupted run in this archive.")
         return OK
-    if not args.json:
-        what = "Resuming run" if plan.resumed else "Run"
-        p = plan.params
-        span = f" ({format_range(p.start, p.end, daily=p.daily)})" if p else ""
-        print(
-            f"{what} {plan.run_id}{span}: {len(plan.items)} chunks to fetch"
-            + (f" ({plan.skipped_done} already done)" if plan.skipped_done else "")
-            + f" into {engine.archive_path}",
-            file=sys.stderr,
-        )
-    result = _drive_with_ctrl_c(engine, plan, args)
-    if result is None:
-        return CANCELLED
     if args.json:
-        monitor.emit(monitor.pull_doc(clock, result, engine.archive_path, args.unattended))
+        monitor.emit(monitor.pull_doc(clock, result, archive, args.unattended))
     else:
         _print_summary(result)
     return result.exit_code
@@ -97,8 +100,8 @@ def _cannot_open(args: argparse.Namespace, exc: Exception) -> str:
     )
 
 
-def _open(args: argparse.Namespace) -> PullEngine:
-    """Check the arguments and open an engine holding the archive's lock."""
+def _connection(args: argparse.Namespace) -> tuple[Tenant, Credentials, pulls.PullOptions]:
+    """Check the arguments: the tenant, the datasets, the credentials and the options."""
     tenant = common.tenant(args)
     # names in any case; checked here, not by argparse, so --json reports a usage error
     args.datasets = list(DATASET_NAMES) if args.all else resolve_names(args.dataset or [])
@@ -117,59 +120,77 @@ def _open(args: argparse.Namespace) -> PullEngine:
         limits=Limits(args.max_body_mb, args.request_deadline, args.max_pages_per_chunk),
         unattended=args.unattended,
     )
-    return pulls.open_engine(
-        common.archive_path(args),
-        tenant,
-        creds,
-        options,
-        command=args.command_line,
-        create_dirs=args.create_dirs,
-    )
+    return tenant, creds, options
 
 
-def _drive_with_ctrl_c(
-    engine: PullEngine, plan: Plan, args: argparse.Namespace
-) -> RunResult | None:
-    """Run the plan; the first Ctrl-C cancels after the pages in flight, a second stops."""
-    renderer = _Renderer(enabled=sys.stderr.isatty() and not args.json)
+class _Driver:
+    """Drives the pull job: once it has planned, says what runs and lets the first Ctrl-C
+    cancel after the pages in flight (a second stops at once)."""
 
-    def on_sigint(signum: int, frame: object) -> None:
-        if engine.cancelled:  # a second Ctrl-C: stop now (committed pages stay)
+    def __init__(self, args: argparse.Namespace, cancel: Cancel) -> None:
+        self.args = args
+        self.cancel = cancel
+        self.planned: pulls.Planned | None = None
+        self.renderer = _Renderer(enabled=sys.stderr.isatty() and not args.json)
+        self._old: Any = None
+
+    def drive(
+        self, job: Generator[pulls.Planned | Progress, None, RunResult | None]
+    ) -> RunResult | None:
+        try:
+            return drive(job, self._on_yield)
+        finally:
+            if self._old is not None:
+                signal.signal(signal.SIGINT, self._old)
+
+    def _on_yield(self, value: pulls.Planned | Progress) -> None:
+        if isinstance(value, pulls.Planned):
+            self.planned = value
+            self._announce(value)
+            if threading.current_thread() is threading.main_thread():
+                self._old = signal.signal(signal.SIGINT, self._on_sigint)
+        else:
+            self.renderer.update(value)
+
+    def _announce(self, planned: pulls.Planned) -> None:
+        if self.args.json:
+            return
+        plan = planned.plan
+        what = "Resuming run" if plan.resumed else "Run"
+        p = plan.params
+        span = f" ({format_range(p.start, p.end, daily=p.daily)})" if p else ""
+        print(
+            f"{what} {plan.run_id}{span}: {len(plan.items)} chunks to fetch"
+            + (f" ({plan.skipped_done} already done)" if plan.skipped_done else "")
+            + f" into {planned.archive}",
+            file=sys.stderr,
+        )
+
+    def _on_sigint(self, signum: int, frame: object) -> None:
+        if self.cancel.is_set:  # a second Ctrl-C: stop now (committed pages stay)
             raise KeyboardInterrupt
-        engine.cancel()
-        if not args.json:
+        self.cancel.set()
+        if not self.args.json:
             print(
                 "\nCancelling after the pages in flight… (Ctrl-C again to stop at once)",
                 file=sys.stderr,
             )
 
-    old = (
-        signal.signal(signal.SIGINT, on_sigint)
-        if threading.current_thread() is threading.main_thread()
-        else None
-    )
-    try:
-        return drive(pulls.run(engine, plan, args.page_size), renderer.update)
-    finally:
-        if old is not None:
-            signal.signal(signal.SIGINT, old)
 
-
-def _plan(engine: PullEngine, args: argparse.Namespace, datasets: list[str]) -> Plan | None:
+def _what(args: argparse.Namespace, datasets: list[str]) -> pulls.What:
     if args.resume:
-        return pulls.plan_resume(engine)
+        return pulls.Resume()
     if args.retry_pending:
-        return pulls.plan_retry_pending(engine, datasets or None)
+        return pulls.RetryPending(tuple(datasets))
     if not datasets:
         raise ValueError("name datasets with --dataset NAME (repeatable) or --all")
     if args.incremental:
-        return pulls.plan_incremental(
-            engine,
-            datasets,
-            daily=args.dataset_type == "daily",
-            filter=args.filter,
+        return pulls.Incremental(
+            tuple(datasets),
             lookback=pulls.parse_lookback(args.lookback),
             start=args.start,
+            daily=args.dataset_type == "daily",
+            filter=args.filter,
             page_size=args.page_size,
         )
     if not args.start or not args.end:
@@ -184,7 +205,7 @@ def _plan(engine: PullEngine, args: argparse.Namespace, datasets: list[str]) -> 
         filter=args.filter,
         page_size=args.page_size,
     )
-    return pulls.plan_range(engine, params)
+    return pulls.Range(params)
 
 
 class _Renderer:

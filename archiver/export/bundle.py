@@ -23,8 +23,6 @@ import csv
 import json
 import os
 import shutil
-import sqlite3
-import threading
 import uuid
 import zipfile
 from collections.abc import Callable, Generator
@@ -38,9 +36,11 @@ from pyhanko.sign.fields import SigSeedSubFilter
 
 from archiver import __version__
 from archiver.archive.auditlog import summarise
-from archiver.archive.columns import dataset_columns
 from archiver.archive.hashing import sha256_hex
-from archiver.archive.store import Archive, open_reader, page_body
+from archiver.archive.queries import audit
+from archiver.archive.queries import bundle as reads
+from archiver.archive.queries.reader import Reader, Source
+from archiver.archive.store import Archive
 from archiver.counts import INTERACTIONS, LATEST, RECORDS
 from archiver.export import bag, timestamps
 from archiver.export.bag import DEMO, DEMO_WHY
@@ -61,14 +61,10 @@ from archiver.export.scope import (
     iter_windows,
     measure,
 )
-from archiver.jobs import Cancel, Cancelled
+from archiver.jobs import Cancel
 from archiver.plural import plural
 
 PROVENANCE_COLUMNS = ("_record_sha256", "_page_sha256", "_received_at")
-
-
-class ExportCancelled(Cancelled):
-    """The export was cancelled; its work directory is removed, nothing is published."""
 
 
 class BundleError(Exception):
@@ -102,20 +98,18 @@ class BundleResult:
     demo: bool = False
 
 
-def _audit_custody(conn: sqlite3.Connection) -> list[dict[str, str]]:
+def _audit_custody(db: Source) -> list[dict[str, str]]:
     """The archive's audit log as the report's chain-of-custody table."""
     return [
         {
-            "at": e["at"][:19].replace("T", " "),
-            "event": e["event"],
-            "os_user": e["os_user"],
-            "tool_version": e["tool_version"],
-            "run_id": e["run_id"] or "",
-            "summary": summarise(e["event"], json.loads(e["details"])),
+            "at": e.at[:19].replace("T", " "),
+            "event": e.event,
+            "os_user": e.os_user,
+            "tool_version": e.tool_version,
+            "run_id": e.run_id or "",
+            "summary": summarise(e.event, json.loads(e.details)),
         }
-        for e in conn.execute(
-            "SELECT at, event, os_user, tool_version, run_id, details FROM audit_log ORDER BY entry_id"
-        )
+        for e in audit.audit_log(db, newest_first=False)
     ]
 
 
@@ -149,7 +143,7 @@ class _Payload:
         if self.raw:
             self.raw.mkdir()
 
-    def write(self, conn: sqlite3.Connection, day: Window, redacted: set[str]) -> None:
+    def write(self, db: Source, day: Window, redacted: set[str]) -> None:
         for ds, rows in ((SEGMENTS, day.segments), (TRACE, day.traces)):
             w, columns = self.csv[ds], self.columns[ds]
             for r in rows:
@@ -174,7 +168,7 @@ class _Payload:
             self.jsonl.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
         if self.raw:
             new = sorted({r.page_id for r in day.segments + day.traces} - self.pages_done)
-            _copy_raw_pages(conn, new, self.raw)
+            _copy_raw_pages(db, new, self.raw)
             self.pages_done.update(new)
 
     def close(self) -> None:
@@ -361,11 +355,8 @@ def preflight(
     check_request(scope, out, make_zip)
     if allow_empty:
         return
-    conn = open_reader(archive_path)
-    try:
-        _refuse_empty(scope, measure(conn, scope))
-    finally:
-        conn.close()
+    with Reader(archive_path) as db:
+        _refuse_empty(scope, measure(db, scope))
 
 
 @dataclass
@@ -408,46 +399,27 @@ class Selected:
         self.marked += sum(1 for it in day.interactions if it.gaps)
 
 
-def _cancel_check(cancel: threading.Event | Cancel | None) -> Callable[[], None]:
-    """One way to ask "cancelled?" for either token a caller passes."""
-    event = cancel.event if isinstance(cancel, Cancel) else cancel
-
-    def check() -> None:
-        if event is not None and event.is_set():
-            raise ExportCancelled()
-
-    return check
+def _cancel_check(cancel: Cancel | None) -> Callable[[], None]:
+    """How the stages ask "cancelled?": :class:`~archiver.jobs.Cancelled` when it was."""
+    return cancel.check if cancel is not None else (lambda: None)
 
 
-def simulated_runs(conn: sqlite3.Connection) -> int:
-    """Runs of the archive pulled from the embedded simulator: their `pull started` entry
-    (hash-chained with the rest of the audit log) says ``simulated``. One is enough for the
-    archive's bundles to say DEMO: simulated rows sit beside whatever else it holds."""
-    return sum(
-        1
-        for (details,) in conn.execute("SELECT details FROM audit_log WHERE event='pull started'")
-        if (json.loads(details).get("params") or {}).get("simulated") is True
-    )
-
-
-def select_rows(conn: sqlite3.Connection, scope: Scope) -> Selected:
+def select_rows(db: Source, scope: Scope) -> Selected:
     """Select: count what the scope holds and gather the archive's facts (no rows loaded)."""
-    head = conn.execute("SELECT * FROM chain_head").fetchone()
+    head = audit.chain_head(db)
     return Selected(
-        extent=measure(conn, scope),
-        names=Names.load(conn, scope),
+        extent=measure(db, scope),
+        names=Names.load(db, scope),
         columns={
-            SEGMENTS: dataset_columns(conn, SEGMENTS) or [],
-            TRACE: dataset_columns(conn, TRACE) or [],
+            SEGMENTS: reads.columns(db, SEGMENTS),
+            TRACE: reads.columns(db, TRACE),
         },
-        custody=_audit_custody(conn),
-        archive_id=conn.execute("SELECT value FROM meta WHERE key='archive_id'").fetchone()[0],
-        chain_head=head["pages_chain"] or "",
-        audit_head=head["audit_chain"] or "",
-        tenants=[
-            t for (t,) in conn.execute("SELECT DISTINCT tenant FROM runs ORDER BY started_at")
-        ],
-        demo=simulated_runs(conn) > 0,
+        custody=_audit_custody(db),
+        archive_id=reads.archive_id(db),
+        chain_head=head.pages_chain,
+        audit_head=head.audit_chain,
+        tenants=reads.tenants(db),
+        demo=reads.simulated_runs(db) > 0,
     )
 
 
@@ -471,7 +443,7 @@ def _refuse_empty(scope: Scope, extent: Extent) -> None:
 
 
 def write_payload_and_report(
-    conn: sqlite3.Connection,
+    db: Source,
     plan: BundlePlan,
     chosen: Selected,
     meta: ReportMeta,
@@ -488,12 +460,12 @@ def write_payload_and_report(
     raw = plan.scope.redact == "none" or not PROFILES[plan.scope.redact]
     payload = _Payload(plan.data, chosen.columns, raw)
     try:
-        for day in iter_windows(conn, plan.scope, chosen.extent):
+        for day in iter_windows(db, plan.scope, chosen.extent):
             check()
             _redact_in_place(day.segments + day.traces, plan.scope.redact, chosen.redacted)
-            payload.write(conn, day, chosen.redacted)
+            payload.write(db, day, chosen.redacted)
             chosen.count(day)
-            yield from report.add(conn, day)
+            yield from report.add(db, day)
         payload.close()
         held = LATEST if plan.scope.versions == "latest" else RECORDS
         yield (
@@ -513,20 +485,14 @@ def write_payload_and_report(
     return result.pages
 
 
-def _copy_raw_pages(conn: sqlite3.Connection, page_ids: list[int], raw: Path) -> None:
+def _copy_raw_pages(db: Source, page_ids: list[int], raw: Path) -> None:
     """The archived pages the rows came from, each checked against its SHA-256 on the way."""
-    for start in range(0, len(page_ids), 500):
-        part = page_ids[start : start + 500]
-        for p in conn.execute(
-            f"SELECT sha256, encoding, body FROM pages WHERE page_id IN ({','.join('?' * len(part))})",
-            part,
-        ):
-            body = page_body(p["encoding"], p["body"])
-            if sha256_hex(body) != p["sha256"]:
-                raise BundleError(
-                    f"archived page {p['sha256']} does not match its checksum: run archiver verify-archive"
-                )
-            (raw / f"{p['sha256']}.json").write_bytes(body)
+    for sha, body in reads.raw_pages(db, page_ids):
+        if sha256_hex(body) != sha:
+            raise BundleError(
+                f"archived page {sha} does not match its checksum: run archiver verify-archive"
+            )
+        (raw / f"{sha}.json").write_bytes(body)
 
 
 def report_meta(plan: BundlePlan, chosen: Selected) -> ReportMeta:
@@ -709,13 +675,13 @@ def export_bundle(
     ident: SigningIdentity,
     *,
     make_zip: bool = False,
-    cancel: threading.Event | Cancel | None = None,
+    cancel: Cancel | None = None,
     allow_empty: bool = False,
     workers: int | None = None,
     tsa_url: str | None = None,
 ) -> Generator[str, None, BundleResult]:
     """Write the bundle to ``out`` (a new directory); yields progress lines, returns a
-    BundleResult. ``cancel`` (an Event or a jobs.Cancel) stops it with ExportCancelled,
+    BundleResult. ``cancel`` stops it with :class:`~archiver.jobs.Cancelled`,
     leaving nothing behind. A scope with nothing archived raises EmptySelection before
     anything is written, unless ``allow_empty``. ``workers``: report render processes
     (None: one per core, see report.default_workers; 0: render here). ``tsa_url``: an
@@ -731,10 +697,10 @@ def export_bundle(
         workers=workers,
         tsa_url=tsa_url,
     )
-    conn = open_reader(archive_path)
+    db = Reader(archive_path)
     try:
         yield f"Selecting rows in scope: {scope.window()}…"
-        chosen = select_rows(conn, scope)
+        chosen = select_rows(db, scope)
         refuse_empty(plan, chosen)
         ext = chosen.extent
         held = LATEST if scope.versions == "latest" else RECORDS
@@ -743,7 +709,7 @@ def export_bundle(
             f"in scope ({scope.window()})"
         )
         meta = report_meta(plan, chosen)
-        pages = yield from write_payload_and_report(conn, plan, chosen, meta, check)
+        pages = yield from write_payload_and_report(db, plan, chosen, meta, check)
         if tsa_url:
             yield f"Timestamping with {tsa_url}"
         bag_and_sign(plan, chosen, meta)
@@ -754,7 +720,7 @@ def export_bundle(
         shutil.rmtree(plan.work, ignore_errors=True)
         raise
     finally:
-        conn.close()
+        db.close()
     record_custody(plan, chosen)
     return BundleResult(
         out,
@@ -777,7 +743,6 @@ __all__ = [
     "BundleError",
     "BundleResult",
     "EmptySelection",
-    "ExportCancelled",
     "Scope",
     "export_bundle",
     "preflight",

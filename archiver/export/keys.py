@@ -438,8 +438,3 @@ def _store_imported(
     if not force:
         _retire(d, force=False)
     return _store(d, key, cert, _passphrase(create=True), force)
-
-
-def passphrase_bytes() -> bytes:
-    """The passphrase of the stored key (for pyHanko's signer)."""
-    return _passphrase(create=False)

@@ -17,7 +17,6 @@ import os
 import pickle
 import queue
 import shutil
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -26,9 +25,12 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import date
+from itertools import islice
 from pathlib import Path
 
 import archiver
+from archiver.archive.queries.reader import Source
+from archiver.archive.scratch import ScratchTable
 from archiver.export import derive, pdf
 from archiver.export.pdfjoin import Joiner, Mark
 from archiver.export.scope import Interaction, Names, Scope, Window
@@ -182,14 +184,21 @@ class Report:
         self.summary = derive.Summary()
         self.done = 0
         self.pages = 0
-        self.db = sqlite3.connect(self.dir / "entries.sqlite3")
-        self.db.execute(
-            "CREATE TABLE entries (seq INTEGER PRIMARY KEY, iid TEXT, day TEXT, start TEXT, "
-            "channel TEXT, part INTEGER, page INTEGER, top REAL)"
+        self.entries = ScratchTable(
+            self.dir / "entries.sqlite3",
+            [
+                ("iid", "TEXT"),
+                ("day", "TEXT"),
+                ("start", "TEXT"),
+                ("channel", "TEXT"),
+                ("part", "INTEGER"),
+                ("page", "INTEGER"),
+                ("top", "REAL"),
+            ],
         )
 
     # -- feeding -------------------------------------------------------------------------------
-    def add(self, conn: sqlite3.Connection, window: Window) -> Iterator[str]:
+    def add(self, db: Source, window: Window) -> Iterator[str]:
         """Take one window's interactions (redacted as exported); yields progress lines."""
         its, day = window.interactions, window.day
         if self.days and self.days[-1][0] == day:
@@ -198,7 +207,7 @@ class Report:
             self.days.append((day, len(its)))
         agents = {s.values.get("USER_ID", "") for it in its for s in it.segments}
         queues = {s.values.get("QUEUE_ID", "") for it in its for s in it.segments}
-        self.names.complete(conn, agents, queues)
+        self.names.complete(db, agents, queues)
         names = pdf.NameBook(
             {a: self.names.agents[a] for a in agents if a in self.names.agents},
             {q: self.names.queues[q] for q in queues if q in self.names.queues},
@@ -254,10 +263,7 @@ class Report:
         for iid, start, channel in part.items:
             page, top = where[iid]
             rows.append((iid, part.day.isoformat(), start, channel, part.number, page, top))
-        self.db.executemany(
-            "INSERT INTO entries (iid, day, start, channel, part, page, top) VALUES (?,?,?,?,?,?,?)",
-            rows,
-        )
+        self.entries.append(rows)
         self.done += len(part.items)
         self.pages += result.pages
         part.items = []  # what the index and outline need is in the entries file now
@@ -274,7 +280,7 @@ class Report:
             self.pool.close()
             self.pool = None
         front.summary = self.summary
-        self.db.commit()
+        self.entries.commit()
         yield f"Rendering the cover, summary and index ({self.done:,} interactions)…"
         front_path = self.dir / "front.pdf"
         first = {p.number: 0 for p in self.parts}
@@ -366,9 +372,7 @@ class Report:
                 yield Mark(f"day-{i}", first[part.number] - 1, None)
         if index_first is not None:
             yield Mark("index", index_first, None)
-        for seq, part, page, top in self.db.execute(
-            "SELECT seq, part, page, top FROM entries ORDER BY seq"
-        ):
+        for seq, part, page, top in self.entries.rows(("seq", "part", "page", "top"), ("seq",)):
             yield Mark(f"i-{seq}", first[part] + page - 2, top)
 
     def _day_page(self, i: int, first: dict[int, int]) -> str:
@@ -382,11 +386,11 @@ class Report:
         per_page = pdf.index_page_size(self.done)  # every page filled alike
         per_part = per_page * INDEX_PAGES_PER_PART
         out: list[tuple[Path, int]] = []
-        rows = self.db.execute("SELECT iid, start, part, page, seq FROM entries ORDER BY iid, seq")
+        rows = self.entries.rows(("iid", "start", "part", "page", "seq"), order=("iid", "seq"))
         chunk: list[pdf.IndexEntry] = []
         n = 0
         while True:
-            batch = rows.fetchmany(per_part - len(chunk))
+            batch = list(islice(rows, per_part - len(chunk)))
             chunk += [
                 (iid, start, f"{first[part] + page - 1:,}", f"i-{seq}")
                 for iid, start, part, page, seq in batch
@@ -465,8 +469,8 @@ class Report:
             yield Mark("Index of interactions", index_first, None)
 
     def _day_marks(self, first: dict[int, int]) -> Iterator[Mark]:
-        rows = self.db.execute(
-            "SELECT iid, day, start, channel, part, page, top FROM entries ORDER BY seq"
+        rows = self.entries.rows(
+            ("iid", "day", "start", "channel", "part", "page", "top"), order=("seq",)
         )
         counts = dict((d.isoformat(), n) for d, n in self.days)
         current: list[Mark] = []
@@ -495,7 +499,7 @@ class Report:
         if self.pool is not None:
             self.pool.kill()
             self.pool = None
-        self.db.close()
+        self.entries.close()
 
     def discard(self) -> None:
         self.close()

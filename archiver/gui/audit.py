@@ -26,12 +26,12 @@ from PySide6.QtWidgets import (
 )
 
 from archiver.archive.auditlog import summarise
+from archiver.archive.queries.review import ArchiveReader, AuditEntry
 from archiver.gui.empty import Placeholder
 from archiver.gui.errors import describe
 from archiver.gui.headers import bound_measuring
 from archiver.gui.workers import Job, JobRunner
 from archiver.plural import plural
-from archiver.review import ArchiveReader
 from archiver.services import archive as archive_service
 from archiver.services.archive import VerifyReport
 from archiver.services.keys import SigningIdentity
@@ -53,20 +53,20 @@ NO_ENTRIES = (
 )
 
 
-def entry_cells(e: Any) -> tuple[tuple[str, ...], str]:
+def entry_cells(e: AuditEntry) -> tuple[tuple[str, ...], str]:
     """An audit entry's six cells (the details as :func:`summarise` words them, the same
     as in a bundle's report) and its tooltip (the summary and the full details)."""
     try:
-        details = json.loads(e["details"])
+        details = json.loads(e.details)
     except ValueError:
-        details = {"unreadable details": str(e["details"])[:200]}
-    summary = summarise(e["event"], details if isinstance(details, dict) else {})
+        details = {"unreadable details": str(e.details)[:200]}
+    summary = summarise(e.event, details if isinstance(details, dict) else {})
     cells = (
-        str(e["entry_id"]),
-        str(e["at"])[:19].replace("T", " "),
-        e["event"],
-        e["os_user"],
-        e["run_id"] or "",
+        str(e.entry_id),
+        str(e.at)[:19].replace("T", " "),
+        e.event,
+        e.os_user,
+        e.run_id or "",
         summary,
     )
     tip = f"{summary}\n\n{json.dumps(details, indent=1, ensure_ascii=False)[:2000]}"
@@ -75,7 +75,7 @@ def entry_cells(e: Any) -> tuple[tuple[str, ...], str]:
 
 class AuditModel(QAbstractTableModel):
     """The audit log, newest first: the entry ids are held, the entries read (through
-    :class:`archiver.review.ArchiveReader`) a block at a time as they are shown."""
+    :class:`archiver.archive.queries.review.ArchiveReader`) a block at a time as they are shown."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)

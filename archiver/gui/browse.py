@@ -33,13 +33,13 @@ from PySide6.QtWidgets import (
 )
 
 from archiver.api.typed import cast_value
+from archiver.archive.queries.review import ArchiveReader, parse_stream
 from archiver.counts import LATEST, RECORDS
 from archiver.gui.errors import describe
 from archiver.gui.headers import fit_columns, friendly_label, header_tooltip, readable_header
 from archiver.gui.workers import Job, JobRunner
 from archiver.jobs import Cancel
 from archiver.plural import plural
-from archiver.review import ArchiveReader, parse_stream
 
 BATCH = 500
 FIRST_BATCH = 100

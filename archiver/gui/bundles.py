@@ -35,7 +35,7 @@ from archiver.counts import INTERACTIONS
 from archiver.gui import utctime
 from archiver.gui.errors import describe, fit_placeholder
 from archiver.gui.workers import Job, JobRunner
-from archiver.jobs import Cancel, Cancelled
+from archiver.jobs import Cancel
 from archiver.plural import plural
 from archiver.services import bundles, keys
 from archiver.services.bundles import (
@@ -79,25 +79,22 @@ def export_work(
     *,
     allow_empty: bool = False,
 ) -> Callable[[Cancel], Generator[str, None, BundleResult]]:
-    """The export as a job's work: progress lines, the result, and the export's own
-    cancellation reported as the job's (the export removes its partial directory)."""
+    """The export as a job's work: progress lines and the result; the job's cancel token
+    is the export's (a cancelled export removes its partial directory)."""
 
     def work(cancel: Cancel) -> Generator[str, None, BundleResult]:
-        try:
-            return (
-                yield from bundles.export(
-                    archive,
-                    scope,
-                    out,
-                    identity=ident,
-                    make_zip=make_zip,
-                    cancel=cancel.event,
-                    tsa=tsa,
-                    allow_empty=allow_empty,
-                )
+        return (
+            yield from bundles.export(
+                archive,
+                scope,
+                out,
+                identity=ident,
+                make_zip=make_zip,
+                cancel=cancel,
+                tsa=tsa,
+                allow_empty=allow_empty,
             )
-        except bundles.ExportCancelled as exc:
-            raise Cancelled() from exc
+        )
 
     return work
 

@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from archiver.archive.queries.review import stream_name
 from archiver.counts import RECORDS
 from archiver.plural import plural
-from archiver.review import stream_name
 from archiver.services import archive as archive_service
 from archiver.services.archive import AT_ENDING, NEVER_REQUESTED, STATE_WORDS, DayCoverage
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import QDateTime, Qt, QTime, Signal
@@ -38,12 +39,9 @@ from archiver.gui.context import AppContext
 from archiver.gui.errors import describe, plain_label, plain_tooltip
 from archiver.gui.unattended import ScheduleLine
 from archiver.gui.workers import Job
-from archiver.jobs import Cancel
-from archiver.pull.engine import PullEngine
 from archiver.pull.outcome import EXIT_AUTH, RunResult
-from archiver.pull.plan import Plan, PullParams
+from archiver.pull.plan import PullParams
 from archiver.pull.progress import Progress, format_eta
-from archiver.services import lock as locks
 from archiver.services import pull as pulls
 
 STATE_COLORS = {
@@ -385,16 +383,19 @@ def snapshot(p: Progress) -> list[dict]:
 
 
 def throttled(
-    run: Generator[Progress, None, RunResult], every: float = 0.1
-) -> Generator[list[dict], None, RunResult]:
-    """A pull's progress as snapshots, at most one every ``every`` seconds (and the last);
-    returns the pull's result."""
+    run: Generator[pulls.Planned | Progress, None, RunResult | None], every: float = 0.1
+) -> Generator[pulls.Planned | list[dict], None, RunResult | None]:
+    """A pull job's progress as snapshots, at most one every ``every`` seconds (and the
+    last); its plan passed on as it is; returns the pull's result."""
     last = 0.0
     while True:
         try:
             p = next(run)
         except StopIteration as stop:
             return stop.value
+        if isinstance(p, pulls.Planned):
+            yield p
+            continue
         now = time.monotonic()
         if p.finished or now - last >= every:
             last = now
@@ -499,6 +500,17 @@ def status_line(result: RunResult) -> str:
     return f"Run {result.run_id}: {text}"
 
 
+@dataclass
+class _Action:
+    """One click's pull: what to pull, the run's page size (None: the plan's), the method
+    to call again once a busy archive is free, and whether its plan has arrived."""
+
+    what: pulls.What
+    page_size: int | None
+    again: Callable[[], None]
+    planned: bool = False
+
+
 class DownloadPanel(QWidget):
     """The Download tab."""
 
@@ -575,19 +587,7 @@ class DownloadPanel(QWidget):
         self.wait.clicked.connect(self.wait_for_archive)
         self.set_resumable(None)
 
-    # -- actions (through archiver.services.pull) ----------------------------------------
-    def _engine(self, cancel: Cancel) -> PullEngine:
-        s = self.ctx.settings
-        options = pulls.PullOptions(
-            workers=s.get("workers"),
-            page_size=s.get("page_size"),
-            retry=self.ctx.retry,
-            signing=self.ctx.signing_identity,
-        )
-        return pulls.open_engine(
-            self.ctx.archive_path, self.ctx.tenant(), self.ctx.credentials(), options, cancel
-        )
-
+    # -- actions (one job of archiver.services.pull each) -----------------------------------
     def params(self) -> PullParams:
         datasets = self.picker.selected()
         if not datasets:
@@ -605,86 +605,125 @@ class DownloadPanel(QWidget):
         )
 
     def start_download(self) -> None:
-        cancel = Cancel()
         try:
             params = self.params()
-            engine = self._engine(cancel)
-            plan = pulls.plan_range(engine, params)
-        except pulls.ArchiveBusy as exc:
-            self._busy(exc, self.start_download)
-            return
         except ValueError as exc:
             self.status.setText(str(exc))
             return
         except Exception as exc:
             self.show_error("Cannot start the download", describe(exc))
             return
-        self._run(engine, plan, params.page_size, cancel)
+        self._start(_Action(pulls.Range(params), params.page_size, self.start_download))
 
     def resume_download(self) -> None:
-        cancel = Cancel()
-        try:
-            engine = self._engine(cancel)
-            plan = pulls.plan_resume(engine)
-        except pulls.ArchiveBusy as exc:
-            self._busy(exc, self.resume_download)
-            return
-        except Exception as exc:
-            self.show_error("Cannot resume", describe(exc))
-            return
-        if plan is None:
-            self.set_resumable(None)
-            self.status.setText("Nothing to resume.")
-            return
-        if plan.params:
-            self.picker.set_selected(list(plan.params.datasets))
-            self.range.set_range(plan.params.start, plan.params.end, plan.params.daily)
-        self._run(engine, plan, plan.page_size, cancel)
+        self._start(_Action(pulls.Resume(), None, self.resume_download))
 
     def retry_pending_chunks(self) -> None:
-        cancel = Cancel()
-        try:
-            engine = self._engine(cancel)
-            plan = pulls.plan_retry_pending(engine)
-        except pulls.ArchiveBusy as exc:
-            self._busy(exc, self.retry_pending_chunks)
-            return
-        except Exception as exc:
-            self.show_error("Cannot retry", describe(exc))
-            return
-        if not plan.items:
-            pulls.release(engine)
-            self.status.setText("No pending chunks.")
-            return
-        self._run(engine, plan, self.ctx.settings.get("page_size"), cancel)
+        page_size = self.ctx.settings.get("page_size")
+        self._start(_Action(pulls.RetryPending(), page_size, self.retry_pending_chunks))
 
-    def _run(self, engine: PullEngine, plan: Plan, page_size: int, cancel: Cancel) -> None:
-        datasets = sorted(
-            {i.chunk.dataset for i in plan.items} | set(plan.params.datasets if plan.params else ())
+    def _start(self, action: _Action) -> None:
+        """Run the pull job in the job runner: it reads the secret, takes the archive's
+        lock, plans, runs, checkpoints and lets go. A pull already holding the archive is
+        said at once (the job says so too if one takes it meanwhile)."""
+        archive = self.ctx.archive_path
+        try:
+            tenant = self.ctx.tenant()
+        except ValueError as exc:
+            self._not_started(action, exc)
+            return
+        holder = pulls.busy(archive)
+        if holder is not None:
+            self._busy(pulls.ArchiveBusy(archive, holder if holder.pid else None), action.again)
+            return
+        s = self.ctx.settings
+        options = pulls.PullOptions(
+            workers=s.get("workers"),
+            page_size=s.get("page_size"),
+            retry=self.ctx.retry,
+            signing=self.ctx.signing_identity,
         )
-        self.jobs.set_datasets(datasets)
+        what = action.what
+        # a range's datasets are known now (a cancel before it starts marks them); a
+        # resumed or retried run's once it is planned
+        self.jobs.set_datasets(list(what.params.datasets) if isinstance(what, pulls.Range) else [])
+        # the engine checks the job's token: Job.cancel() stops it after the pages in flight
+        job = Job(
+            lambda cancel: throttled(
+                pulls.pull(
+                    archive,
+                    tenant,
+                    self.ctx.credentials,  # read in the job's thread (the keyring)
+                    what,
+                    options,
+                    cancel,
+                    page_size=action.page_size,
+                    run_empty=not isinstance(what, pulls.RetryPending),
+                )
+            ),
+            name="pull",
+        )
+        job.yielded.connect(lambda value: self._progress(action, value))
+        job.done.connect(lambda result: self._done(action, result))
+        job.failed.connect(lambda exc: self._job_failed(action, exc))
+        job.cancelled.connect(self._cancelled)
+        self._working()
+        self.job = job
+        self.ctx.runner.start(job)
+
+    def _progress(self, action: _Action, value: object) -> None:
+        if isinstance(value, pulls.Planned):
+            self._planned(action, value)
+        elif isinstance(value, list):
+            self.jobs.update_from(value)
+
+    def _planned(self, action: _Action, planned: pulls.Planned) -> None:
+        action.planned = True
+        plan = planned.plan
+        if isinstance(action.what, pulls.Resume) and plan.params:
+            self.picker.set_selected(list(plan.params.datasets))
+            self.range.set_range(plan.params.start, plan.params.end, plan.params.daily)
+        self.jobs.set_datasets(planned.datasets)
         what = "Resuming" if plan.resumed else "Downloading"
         p = plan.params
         span = f" {utctime.range_text(p.start, p.end, p.daily)}" if p else ""
         self.status.setText(
             f"{what}{span}: {len(plan.items)} chunks"
             + (f" ({plan.skipped_done} already done)" if plan.skipped_done else "")
-            + f" into {self.ctx.archive_path}."
+            + f" into {planned.archive}."
         )
-        self._working()
-        # the engine checks the same token: Job.cancel() stops it after the pages in flight
-        job = Job(
-            lambda _cancel: throttled(pulls.run(engine, plan, page_size)),
-            cancel=cancel,
-            name="pull",
-        )
-        job.yielded.connect(self.jobs.update_from)
-        job.ended.connect(lambda: pulls.release(engine))  # also when cancelled before it ran
-        job.done.connect(self._finished)
-        job.failed.connect(self._failed)
-        job.cancelled.connect(self._cancelled)
-        self.job = job
-        self.ctx.runner.start(job)
+
+    def _done(self, action: _Action, result: RunResult | None) -> None:
+        if result is not None:
+            self._finished(result)
+            return
+        self._idle()
+        if isinstance(action.what, pulls.Resume):
+            self.set_resumable(None)
+            self.status.setText("Nothing to resume.")
+        else:
+            self.status.setText("No pending chunks.")
+
+    def _job_failed(self, action: _Action, exc: BaseException) -> None:
+        if action.planned:
+            self._failed(exc)
+        elif isinstance(exc, pulls.ArchiveBusy):
+            self._idle()
+            self._busy(exc, action.again)
+        else:
+            self._not_started(action, exc)
+
+    def _not_started(self, action: _Action, exc: BaseException) -> None:
+        """The pull could not start (no secret, no tenant, a plan that cannot be made)."""
+        self._idle()
+        if isinstance(action.what, pulls.Range) and isinstance(exc, ValueError):
+            self.status.setText(str(exc))
+            return
+        title = {
+            pulls.Range: "Cannot start the download",
+            pulls.Resume: "Cannot resume",
+        }.get(type(action.what), "Cannot retry")
+        self.show_error(title, describe(exc))
 
     def cancel_download(self) -> None:
         job = self.job
@@ -719,7 +758,7 @@ class DownloadPanel(QWidget):
     def wait_for_archive(self) -> Job:
         """Wait (cancellable) until no pull holds the archive, then do what was asked."""
         archive = self.ctx.archive_path
-        job = Job(lambda cancel: locks.wait_until_free(archive, cancel), name="wait for archive")
+        job = Job(lambda cancel: pulls.wait_until_free(archive, cancel), name="wait for archive")
         job.yielded.connect(
             lambda holder: self.status.setText(
                 f"Waiting: {pulls.ArchiveBusy(archive, holder)}… (Cancel stops waiting)"
@@ -798,7 +837,7 @@ class DownloadPanel(QWidget):
         self.resume.setVisible(bool(text))
 
     def refresh_resumable(self) -> None:
-        from archiver.review import ArchiveReader
+        from archiver.archive.queries.review import ArchiveReader
 
         if not self.ctx.archive_path.exists():
             self.set_resumable(None)
@@ -810,7 +849,7 @@ class DownloadPanel(QWidget):
             runs = []
         if runs:
             self.set_resumable(
-                f"An interrupted download (run {runs[0]['run_id']}, started {runs[0]['started_at'][:16]} UTC) can be resumed from where it stopped."
+                f"An interrupted download (run {runs[0].run_id}, started {runs[0].started_at[:16]} UTC) can be resumed from where it stopped."
             )
         else:
             self.set_resumable(None)

@@ -26,13 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from archiver.archive.queries.review import ArchiveReader
 from archiver.counts import INTERACTIONS
 from archiver.gui.empty import Placeholder
 from archiver.gui.errors import describe
 from archiver.gui.workers import Job, JobRunner
 from archiver.jobs import Cancel
 from archiver.plural import plural
-from archiver.review import ArchiveReader
 from archiver.services import interactions as review
 from archiver.services.interactions import InteractionView, Named
 

@@ -7,15 +7,16 @@ whichever front-end called it; verify-archive and export-dataset also write a ch
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from archiver.archive import coverage as cov
-from archiver.archive.schema import ArchiveVersionError, backup_to
-from archiver.archive.store import Archive, open_reader
+from archiver.archive.errors import StorageError
+from archiver.archive.queries import coverage as cov
+from archiver.archive.queries.reader import Reader
+from archiver.archive.schema import ArchiveVersionError
+from archiver.archive.store import Archive
 from archiver.archive.verify import VerifyReport, verify_archive
 from archiver.datasets import resolve_name
 from archiver.export import keys
@@ -89,7 +90,7 @@ def _bring_up_to_date(path: Path) -> None:
         return  # verify_archive says there is no archive
     try:
         Archive(path).close()
-    except (sqlite3.Error, OSError):
+    except (StorageError, OSError):
         pass  # a read-only medium: verify_archive checks a migrated copy
 
 
@@ -118,7 +119,7 @@ def _record_verified(
             rec = checkpoints.record(
                 path, "verify-archive", key_dir=key_dir, identity=identity, archive=a
             )
-    except (sqlite3.Error, OSError) as exc:  # a read-only medium: the verification stands
+    except (StorageError, OSError) as exc:  # a read-only medium: the verification stands
         report.recorded.append(
             f"Nothing was recorded in the archive (not writable: {type(exc).__name__}: {exc})."
         )
@@ -130,17 +131,14 @@ def backup(path: Path, out: Path) -> Path:
     """A consistent copy through SQLite's backup API; refuses to overwrite a file. The
     checkpoint sidecar is copied beside it first (so every line it holds is a prefix of the
     copy, even while a pull appends)."""
-    conn = open_reader(path)
-    try:
+    with Reader(path) as db:
         if out.exists():
             raise FileExistsError(f"{out} exists; choose a new file name.")
         side = checkpoints.sidecar_path(path)
         if side.exists():
             out.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(side, checkpoints.sidecar_path(out))
-        backup_to(conn, out)
-    finally:
-        conn.close()
+        db.backup_to(out)
     with Archive(path) as a:
         a.audit("backup", {"to": str(out.resolve())})
     return out
@@ -195,7 +193,7 @@ def export_dataset(
 class CoverageReport:
     """What coverage shows for a range: every dataset stream on every day of it."""
 
-    days: list[cov.DayCoverage] = field(default_factory=list)
+    days: list[DayCoverage] = field(default_factory=list)
     #: per dataset: the server's reading of an interval `ending`, described
     readings: dict[str, str] = field(default_factory=dict)
     #: the first and the last interval shown (both included), None when nothing is
@@ -211,7 +209,7 @@ class CoverageReport:
     def days_never_requested(self) -> int:
         """Dataset-days whose state is never requested: no interval of them, or only some
         (the rest walked), was asked for."""
-        return sum(1 for d in self.days if d.state == cov.NEVER_REQUESTED)
+        return sum(1 for d in self.days if d.state == NEVER_REQUESTED)
 
     @property
     def days_wholly_never_requested(self) -> int:
@@ -238,7 +236,7 @@ class CoverageReport:
         ]
         notes += [
             f"{d.dataset} {d.day}: {d.at_ending} interval{'s' if d.at_ending != 1 else ''} "
-            f"walked, {cov.AT_ENDING} (the archive shows the server's `ending` is inclusive)"
+            f"walked, {AT_ENDING} (the archive shows the server's `ending` is inclusive)"
             for d in self.days
             if d.at_ending
         ]
@@ -288,13 +286,10 @@ def coverage(
     archive's evidence shows (read only): days never requested included."""
     if dataset:
         dataset = resolve_name(dataset)
-    conn = open_reader(path)
-    try:
-        days = cov.day_coverage(conn, dataset=dataset, start=start, end=end, detail=detail)
+    with Reader(path) as db:
+        days = cov.day_coverage(db, dataset=dataset, start=start, end=end, detail=detail)
         names = dict.fromkeys(d.dataset for d in days)
-        readings = {d: cov.server_reading(conn, d).describe() for d in names}
-    finally:
-        conn.close()
+        readings = {d: cov.server_reading(db, d).describe() for d in names}
     first = last = None
     if days:
         first = start or datetime.fromisoformat(min(d.day for d in days)).replace(tzinfo=UTC)

@@ -3,11 +3,12 @@ received from anywhere (bundles live outside the archive: verifying writes nothi
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Generator
 from datetime import datetime
 from pathlib import Path
 
+from archiver.archive.queries import browse
+from archiver.archive.queries.reader import Reader
 from archiver.counts import INTERACTIONS, LATEST, RECORDS
 from archiver.export import keys
 from archiver.export.bag import DEMO
@@ -15,7 +16,6 @@ from archiver.export.bundle import (
     BundleError,
     BundleResult,
     EmptySelection,
-    ExportCancelled,
     export_bundle,
     preflight,
 )
@@ -32,8 +32,8 @@ from archiver.export.verify import (
     printable,
     verify_bundle,
 )
+from archiver.jobs import Cancel
 from archiver.plural import plural
-from archiver.review import ArchiveReader
 from archiver.services import checkpoints
 from archiver.timerange import parse_api_bound
 
@@ -49,7 +49,6 @@ __all__ = [
     "BundleReport",
     "BundleResult",
     "EmptySelection",
-    "ExportCancelled",
     "Scope",
     "ScopeError",
     "archived_range",
@@ -69,13 +68,14 @@ def export(
     identity: keys.SigningIdentity | None = None,
     key_dir: Path | None = None,
     make_zip: bool = False,
-    cancel: threading.Event | None = None,
+    cancel: Cancel | None = None,
     allow_empty: bool = False,
     workers: int | None = None,
     tsa: str | None = None,
 ) -> Generator[str, None, BundleResult]:
     """Write a bundle (yields progress lines, returns the result). The signing key is the
-    one given, or the local one (created on first use). A scope with nothing archived
+    one given, or the local one (created on first use). ``cancel`` stops it with
+    :class:`~archiver.jobs.Cancelled`, leaving nothing behind. A scope with nothing archived
     raises EmptySelection (nothing written) unless ``allow_empty``; with no ``identity``
     given, it is raised (like a refused request, BundleError) before the local key is
     loaded, so that a key that cannot be used never hides an empty scope. ``tsa``: an RFC 3161
@@ -110,8 +110,8 @@ def archived_range(archive: Path) -> tuple[datetime, datetime] | None:
     archive holds none."""
     if not archive.exists():
         return None
-    with ArchiveReader(archive) as r:
-        span = r.archived_span(SEGMENTS)
+    with Reader(archive) as r:
+        span = browse.archived_span(r, SEGMENTS)
     if span is None:
         return None
     return parse_api_bound(span[0]), parse_api_bound(span[1])

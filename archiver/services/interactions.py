@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from archiver.archive.queries.review import ArchiveReader
 from archiver.export import derive
 from archiver.export.derive import SEGMENT_COLUMNS, Cell, Column, Named
 from archiver.export.scope import Names, Scope
-from archiver.review import ArchiveReader
 
 __all__ = [
     "SEGMENT_COLUMNS",
@@ -58,9 +58,9 @@ def load(archive: Path, interaction_id: str) -> InteractionView:
     with ArchiveReader(archive) as r:
         segs, steps = r.interaction(interaction_id)
         day = _day(segs)
-        names = Names.load(r.conn, Scope(day, day)) if day else Names()
+        names = Names.load(r, Scope(day, day)) if day else Names()
         names.complete(
-            r.conn,
+            r,
             {v.get("USER_ID", "") for v in segs},
             {v.get("QUEUE_ID", "") for v in segs},
         )

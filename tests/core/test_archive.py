@@ -10,7 +10,7 @@ import zlib
 
 import pytest
 
-from archiver.archive import schema, values
+from archiver.archive import schema, triggers, values
 from archiver.archive.compact import sha8
 from archiver.archive.store import Archive
 from archiver.archive.verify import verify_archive
@@ -37,7 +37,7 @@ def archive(sim, tmp_path):
 
 def _tamper(arc, *sql: str) -> None:
     conn = sqlite3.connect(arc)
-    for table in schema.evidence_tables(conn):
+    for table in triggers.evidence_tables(conn):
         conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
         conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
     for s in sql:

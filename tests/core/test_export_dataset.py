@@ -11,7 +11,7 @@ import sqlite3
 
 import pytest
 
-from archiver.archive import schema
+from archiver.archive import triggers
 from archiver.export.csvsafe import escape_cell, unescape_cell
 from archiver.export.warehouse import ExportError, _csv, export_dataset
 from archiver.simulator import SimConfig, Simulator
@@ -163,7 +163,7 @@ def test_out_that_is_a_directory_or_an_existing_zip_is_refused(archive, tmp_path
 
 def _tamper_dates(arc, *dates: str) -> None:
     conn = sqlite3.connect(arc)
-    for table in schema.EVIDENCE_TABLES:
+    for table in triggers.EVIDENCE_TABLES:
         conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
     ids = [
         r

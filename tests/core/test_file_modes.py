@@ -154,7 +154,7 @@ def test_log_files_and_lock_are_private_whatever_the_umask(env, tmp_path):
     """Made 0600 (0700 folders) by archiver.logs and the lock themselves, not only by the
     umask the command sets: a test, a library caller or the app before its umask."""
     from archiver import logs
-    from archiver.services import lock as locks
+    from archiver.system import lock as locks
 
     os.umask(0o022)
     log_dir = tmp_path / "xdg-state" / "archiver" / "log"

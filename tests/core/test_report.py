@@ -642,13 +642,12 @@ def _render_workers() -> list[int]:
 
 
 def test_cancel_while_workers_render_leaves_nothing(archive, signing, tmp_path, monkeypatch):
-    from archiver.export.bundle import ExportCancelled
-    from archiver.jobs import Cancel
+    from archiver.jobs import Cancel, Cancelled
 
     monkeypatch.setattr(report, "PART_SIZE", 20)
     cancel = Cancel()
     gen = export_bundle(archive, Scope(DAY, DAY), tmp_path / "c", signing, cancel=cancel, workers=2)
-    with pytest.raises(ExportCancelled):
+    with pytest.raises(Cancelled):
         for line in gen:
             if line.startswith("Rendering the report:"):
                 cancel.set()
@@ -657,14 +656,13 @@ def test_cancel_while_workers_render_leaves_nothing(archive, signing, tmp_path, 
 
 
 def test_a_render_process_reports_its_failure(archive, tmp_path):
-    from archiver.archive.store import open_reader
+    from archiver.archive.queries.reader import Reader
     from archiver.export import pdf as rpdf
     from archiver.export.scope import iter_windows, measure
 
-    conn = open_reader(archive)
     scope = Scope(DAY, DAY)
-    day = next(iter_windows(conn, scope, measure(conn, scope)))
-    conn.close()
+    with Reader(archive) as db:
+        day = next(iter_windows(db, scope, measure(db, scope)))
     workers = report._Workers(1)
     try:
         good = rpdf.PartSpec(

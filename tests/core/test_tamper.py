@@ -14,7 +14,7 @@ import pytest
 
 from archiver.api import Credentials, Tenant
 from archiver.archive import checkpoint as cp
-from archiver.archive import schema
+from archiver.archive import schema, triggers
 from archiver.archive.hashing import (
     CHAIN_BODY,
     CHAIN_BODY_META,
@@ -26,7 +26,8 @@ from archiver.archive.hashing import (
 from archiver.archive.store import Archive
 from archiver.archive.verify import verify_archive
 from archiver.export import keys
-from archiver.jobs import drive
+from archiver.jobs import Cancel, drive
+from archiver.pull.progress import Progress
 from archiver.services import archive as archive_service
 from archiver.services import checkpoints
 from archiver.services import pull as pulls
@@ -48,19 +49,17 @@ def _no_real_key(tmp_path, monkeypatch):
     monkeypatch.delenv("ARCHIVER_KEY_PASSPHRASE", raising=False)
 
 
-def _engine(sim: Simulator, arc: Path):
+def _job(sim: Simulator, arc: Path, what: pulls.What, cancel: Cancel | None = None):
+    """The pull job (as the CLI and the GUI run it): it writes a checkpoint."""
     creds = Credentials(sim.config.client_id, sim.config.client_secret)
-    opts = pulls.PullOptions(workers=1, retry=FAST, not_ready=QUICK_202)
-    eng = pulls.open_engine(arc, Tenant.from_base_url(sim.base_url), creds, opts)
-    eng.quarantine_retries = 20
-    return eng
+    opts = pulls.PullOptions(workers=1, retry=FAST, not_ready=QUICK_202, quarantine_retries=20)
+    return pulls.pull(arc, Tenant.from_base_url(sim.base_url), creds, what, opts, cancel)
 
 
 def _pull(sim: Simulator, arc: Path, datasets, days, page_size: int = 20):
-    """A pull through the use case (as the CLI and the GUI run it): it writes a checkpoint."""
-    eng = _engine(sim, arc)
+    """A range pull through the use case."""
     p = params(datasets, *days, page_size=page_size)
-    return drive(pulls.run(eng, pulls.plan_range(eng, p)), lambda _: None)
+    return drive(_job(sim, arc, pulls.Range(p)), lambda _: None)
 
 
 @pytest.fixture(scope="module")
@@ -91,13 +90,13 @@ def arc(base, tmp_path) -> Path:
 def _edit(arc: Path, *sql: str, params: tuple = ()) -> None:
     """Behind the archive's back: triggers dropped, the edit, triggers re-created."""
     conn = sqlite3.connect(arc)
-    for table in schema.evidence_tables(conn):
+    for table in triggers.evidence_tables(conn):
         conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
         conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
     for s in sql:
         conn.execute(s, params)
     conn.commit()
-    schema.create_triggers(conn)
+    triggers.create_triggers(conn)
     conn.commit()
     conn.close()
 
@@ -116,7 +115,7 @@ def _truncate(arc: Path, keep: int) -> None:
     from archiver.archive.compact import rebuild_superseded
 
     conn = sqlite3.connect(arc)
-    vals = [t for t in schema.evidence_tables(conn) if t.startswith("vals_")]
+    vals = [t for t in triggers.evidence_tables(conn) if t.startswith("vals_")]
     conn.close()
     gone = f"SELECT record_id FROM records WHERE page_id > {keep}"
     _edit(
@@ -350,23 +349,22 @@ def test_legitimate_variety_verifies(sim_factory, tmp_path):
     cursor the server no longer accepts: nothing fires on a legitimate archive."""
     sim = sim_factory(garble_rate=0.2)
     arc = tmp_path / "v.sqlite3"
-    eng = _engine(sim, arc)
-    p = params(["interactionSegments"], *DAY1, page_size=20)
-    drive(pulls.run(eng, pulls.plan_range(eng, p)), lambda _: None)
+    drive(_job(sim, arc, pulls.Range(params(["interactionSegments"], *DAY1, page_size=20))))
     sim.set_faults(garble_rate=0.0, accepted_first=1)
     res = _pull(sim, arc, ["queue"], DAY1)
     assert res.status == "partial"
     sim.set_faults(accepted_first=0)
-    eng = _engine(sim, arc)
-    drive(pulls.run(eng, pulls.plan_retry_pending(eng)), lambda _: None)
+    drive(_job(sim, arc, pulls.RetryPending()))
     sim.set_faults(latency_ms=10)
-    eng = _engine(sim, arc)
     q = params(["workflowTrace"], *DAY2, page_size=5)  # as _pull(..., page_size=5) below
-    gen = pulls.run(eng, pulls.plan_range(eng, q))
-    for prog in gen:
-        if prog.totals().pages >= 3:
-            eng.cancel()
-    assert eng.result.status == "interrupted"
+    cancel = Cancel()
+
+    def cancel_after_three_pages(p: object) -> None:
+        if isinstance(p, Progress) and p.totals().pages >= 3:
+            cancel.set()
+
+    res = drive(_job(sim, arc, pulls.Range(q), cancel), cancel_after_three_pages)
+    assert res.status == "interrupted"
     sim._token_secret = b"rotated"  # the saved cursor is refused: the chunk is walked again
     res = _pull(sim, arc, ["workflowTrace"], DAY2, page_size=5)
     assert res.exit_code == 0

@@ -18,9 +18,9 @@ import pytest
 
 from archiver.credentials import store_secret
 from archiver.jobs import Cancel, Cancelled, drive
-from archiver.services import lock as locks
 from archiver.services import schedule as schedules
 from archiver.services import selftest
+from archiver.system import lock as locks
 from tests.clitools import run_cli
 from tests.core.test_cli_pull import pull_args
 from tests.core.test_credentials import MemoryKeyring

@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 import requests
 from pypdf import PdfReader
 
+from archiver.archive.queries.review import ArchiveReader
 from archiver.counts import TERMS
 from archiver.gui.workers import SyncRunner
-from archiver.review import ArchiveReader
 from archiver.services import archive as archive_service
 from archiver.services import bundles
 from tests.clitools import run_cli

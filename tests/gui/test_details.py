@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
+from archiver.archive.queries.review import ArchiveReader
 from archiver.gui.audit import NO_ENTRIES, AuditModel
 from archiver.gui.download import status_line
 from archiver.gui.interactions import NO_SEGMENTS, NO_TRACE
@@ -19,7 +20,6 @@ from archiver.pull.outcome import (
     RunResult,
 )
 from archiver.pull.progress import Progress
-from archiver.review import ArchiveReader
 from archiver.services import archive as archive_service
 from tests.gui.conftest import set_range
 from tests.pulltools import params, pull
@@ -185,8 +185,8 @@ def test_audit_model_passes_qtmodeltester_and_reads_lazily(qtmodeltester, sim, t
         assert model.rowCount() == len(log) and model.columnCount() == 6
         assert not model._blocks  # ids only, until a row is shown
         events = [model.index(r, 2).data() for r in range(model.rowCount())]
-        assert events == [e["event"] for e in log] and len(model._blocks) == 1
-        assert model.index(0, 0).data(Qt.ItemDataRole.UserRole) == log[0]["entry_id"]
+        assert events == [e.event for e in log] and len(model._blocks) == 1
+        assert model.index(0, 0).data(Qt.ItemDataRole.UserRole) == log[0].entry_id
         # every row's details are the custody summary, never empty or the bare event
         details = [model.index(r, 5).data() for r in range(model.rowCount())]
         assert all(d and d != e for d, e in zip(details, events, strict=True))

@@ -10,11 +10,11 @@ import requests
 from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtWidgets import QLabel
 
+from archiver.archive.queries.review import ArchiveReader
 from archiver.datasets import DATASETS
 from archiver.gui.browse import RecordsModel
 from archiver.gui.connection import ConnectionDialog
 from archiver.gui.workers import SyncRunner
-from archiver.review import ArchiveReader
 from tests.gui.conftest import set_range
 from tests.pulltools import archived, params, walked_truth
 
@@ -611,7 +611,7 @@ def test_cancelled_export_says_so_and_leaves_nothing(
     assert dlg.bundle_result is None and dlg.export_button.isEnabled() and dlg.isVisible()
     assert not out.exists() and not list(tmp_path.glob(".cancelled-bundle.partial-*"))
     with ArchiveReader(w.ctx.archive_path) as r:
-        assert "export" not in {e["event"] for e in r.audit_log()}
+        assert "export" not in {e.event for e in r.audit_log()}
 
 
 def test_export_errors_arrive_as_exceptions(qtbot, sim, window_factory, tmp_path, monkeypatch):
