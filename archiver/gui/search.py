@@ -344,13 +344,14 @@ class SearchPanel(QWidget):
         self.search()
 
     def refresh(self) -> None:
+        """Say what to do when there is no archive. A search shown stays as it is (searching
+        again is Enter: each search is an access-log entry, never one the user did not ask
+        for)."""
         path = self.archive_path()
         if not path.exists():
             self.page.say(NO_ARCHIVE.format(path=path))
             return
         self.page.show_content()
-        if self.query.text().strip():
-            self.search_now()
 
     def search(self) -> None:
         """Run the query in the box (in a worker): its first hits are shown as soon as they
