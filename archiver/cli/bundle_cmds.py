@@ -106,6 +106,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _print_result(result: bundles.BundleResult) -> None:
+    if result.demo:
+        print(f"{bundles.DEMO}: the archive holds rows of the simulator; the bundle says so.")
     if result.case is not None:
         print(f"Case production of case {result.case!r}")
     print(

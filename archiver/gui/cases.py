@@ -12,17 +12,14 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable, Sequence
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QComboBox,
     QDialog,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -47,7 +44,7 @@ from archiver.gui.empty import Placeholder
 from archiver.gui.errors import describe
 from archiver.gui.workers import Job, JobRunner
 from archiver.jobs import Cancel
-from archiver.services import bundles, cases, keys
+from archiver.services import cases
 
 NO_ARCHIVE = "No archive yet at {path}: download something on the Download tab first."
 NO_CASES = (
@@ -78,17 +75,13 @@ class CasesPanel(QWidget):
     cases_changed = Signal()
     #: what the tab says after a change (the window's status bar repeats it)
     message = Signal(str)
+    #: "Export production…": the window opens its Export dialog for this case
+    export_case = Signal(str)
 
-    def __init__(
-        self,
-        archive_path: Callable[[], Path],
-        runner: JobRunner,
-        key_dir: Callable[[], Path | None],
-    ) -> None:
+    def __init__(self, archive_path: Callable[[], Path], runner: JobRunner) -> None:
         super().__init__()
         self.archive_path = archive_path
         self.runner = runner
-        self.key_dir = key_dir
         self._jobs: list[Job] = []
         self.found: list[cases.CaseSummary] = []
         self.detail: cases.CaseDetail | None = None
@@ -503,15 +496,9 @@ class CasesPanel(QWidget):
         for iid in self.selected_members()[:1]:
             self.open_interaction.emit(iid)
 
-    def open_production(self) -> ProductionDialog | None:
-        if self.detail is None:
-            return None
-        dlg = ProductionDialog(
-            self.archive_path(), self.detail.name, self.runner, self, key_dir=self.key_dir()
-        )
-        dlg.finished.connect(lambda _r: self.refresh())
-        dlg.open()
-        return dlg
+    def open_production(self) -> None:
+        if self.detail is not None:
+            self.export_case.emit(self.detail.name)
 
     def wait_jobs(self) -> None:
         for job in self._jobs:
@@ -580,116 +567,3 @@ def open_cases(path: Path) -> list[str]:
     if not path.exists():
         return []
     return [c.name for c in cases.list_cases(path) if not c.closed_at]
-
-
-class ProductionDialog(QDialog):
-    """Export a case production: the output folder, the load file, then a job."""
-
-    def __init__(
-        self,
-        archive_path: Path,
-        case: str,
-        runner: JobRunner,
-        parent: QWidget | None = None,
-        *,
-        key_dir: Path | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self.setObjectName("productionDialog")
-        self.setWindowTitle(f"Export case production: {case}")
-        self.setMinimumWidth(680)
-        self.archive_path = archive_path
-        self.case = case
-        self.runner = runner
-        self.key_dir = key_dir
-        self.job: Job | None = None
-        self.bundle_result: bundles.BundleResult | None = None
-        self.out = QLineEdit()
-        self.out.setObjectName("productionOut")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._pick)
-        row = QHBoxLayout()
-        row.addWidget(self.out)
-        row.addWidget(browse)
-        self.load_file = QCheckBox("Concordance load file (DAT, natives and text per interaction)")
-        self.load_file.setObjectName("productionLoadFile")
-        self.load_file.setChecked(True)
-        self.status = plain_label(name="productionStatus")
-        form = QFormLayout()
-        form.addRow("Case", plain_label(case))
-        form.addRow("Bundle directory", row)
-        form.addRow("", self.load_file)
-        self.export_button = QPushButton("Export")
-        self.export_button.setObjectName("productionExport")
-        self.export_button.clicked.connect(self.start)
-        close = QPushButton("Close")
-        close.clicked.connect(self.reject)
-        buttons = QHBoxLayout()
-        buttons.addStretch()
-        buttons.addWidget(self.export_button)
-        buttons.addWidget(close)
-        lay = QVBoxLayout(self)
-        lay.addLayout(form)
-        lay.addWidget(self.status)
-        lay.addLayout(buttons)
-
-    def _pick(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Parent directory for the production")
-        if path:
-            safe = "".join(ch if ch.isalnum() else "-" for ch in self.case)[:40]
-            self.out.setText(str(Path(path) / f"case-{safe}-{date.today():%Y%m%d}"))
-
-    def start(self) -> None:
-        if not self.out.text().strip():
-            self.status.setText("Choose the bundle directory.")
-            return
-        out = Path(self.out.text().strip())
-        try:
-            ident = keys.load_or_create(self.key_dir)
-        except keys.SigningKeyError as exc:
-            self.status.setText(f"✗ {exc}")
-            return
-        path, case, load = self.archive_path, self.case, self.load_file.isChecked()
-
-        def work(cancel: Cancel) -> Any:
-            scope = bundles.case_scope(path, case)
-            return (
-                yield from bundles.export(
-                    path,
-                    scope,
-                    out,
-                    identity=ident,
-                    cancel=cancel,
-                    load_file="concordance" if load else None,
-                )
-            )
-
-        self.export_button.setEnabled(False)
-        job = Job(work, name="case production")
-        job.yielded.connect(self.status.setText)
-        job.done.connect(self._done)
-        job.failed.connect(self._failed)
-        self.job = job
-        self.runner.start(job)
-
-    def _done(self, result: bundles.BundleResult) -> None:
-        self.bundle_result = result
-        self.export_button.setEnabled(True)
-        self.status.setText(
-            f"✓ Production {result.bundle_id} written to {result.path}: "
-            f"{bundles.contents_line(result)}. Signer certificate SHA-256: {result.fingerprint} "
-            "(give it to the recipient separately)."
-        )
-        self.adjustSize()
-
-    def _failed(self, exc: BaseException) -> None:
-        self.export_button.setEnabled(True)
-        self.status.setText(f"✗ Export failed: {describe(exc)}. Nothing was left half-written.")
-        self.adjustSize()
-
-    def done(self, result: int) -> None:
-        job = self.job
-        if job is not None and not job.finished:
-            job.cancel()
-            job.wait()
-        super().done(result)

@@ -29,6 +29,7 @@ from archiver.gui.search import SearchPanel
 from archiver.gui.unattended import SelfTestDialog
 from archiver.gui.workers import Job
 from archiver.resources import resource
+from archiver.services.keys import SigningIdentity
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,8 @@ class MainWindow(QMainWindow):
             "archiver", "archiver-demo" if ctx.demo else "archiver"
         )
         self.last_error: tuple[str, str] | None = None
-        self.key_dir: Path | None = None  # signing key directory (None: the user data dir)
+        #: the signing key's folder (None: the user data dir's; the demo's own in demo mode)
+        self.key_dir: Path | None = ctx.key_dir
         self.self_test: SelfTestDialog | None = None
         self.setWindowTitle("Archiver" + (" — demo (simulated tenant)" if ctx.demo else ""))
         self.setWindowIcon(app_icon())
@@ -57,11 +59,15 @@ class MainWindow(QMainWindow):
         self.browse = BrowsePanel(lambda: self.ctx.archive_path, ctx.runner)
         self.search = SearchPanel(lambda: self.ctx.archive_path, ctx.runner)
         self.interactions = InteractionPanel(lambda: self.ctx.archive_path, ctx.runner)
-        self.cases = CasesPanel(lambda: self.ctx.archive_path, ctx.runner, lambda: self.key_dir)
+        self.cases = CasesPanel(lambda: self.ctx.archive_path, ctx.runner)
         self.picker: CasePicker | None = None
         self._held_job: Job | None = None
         self.coverage = CoveragePanel(lambda: self.ctx.archive_path)
-        self.audit = AuditPanel(lambda: self.ctx.archive_path, ctx.runner)
+        self.audit = AuditPanel(
+            lambda: self.ctx.archive_path,
+            ctx.runner,
+            lambda: (self.key_dir, self.ctx.signing_identity),
+        )
         for w, title in (
             (self.download, "&Download"),
             (self.browse, "&Browse"),
@@ -87,6 +93,7 @@ class MainWindow(QMainWindow):
         self.interactions.add_to_case.connect(self.add_to_case)
         self.cases.open_interaction.connect(self.open_interaction)
         self.cases.cases_changed.connect(self.refresh_held)
+        self.cases.export_case.connect(self.open_export)
         self.cases.message.connect(lambda text: self.statusBar().showMessage(text, 15_000))
         self._restore()
         self.refresh_views()
@@ -109,7 +116,7 @@ class MainWindow(QMainWindow):
         self.verify_action.triggered.connect(self._verify)
         self.export_action = QAction("&Export audit bundle…", self)
         self.export_action.setShortcut(QKeySequence("Ctrl+E"))
-        self.export_action.triggered.connect(self.open_export)
+        self.export_action.triggered.connect(lambda _checked=False: self.open_export())
         self.verify_bundle_action = QAction("Verify a &bundle…", self)
         self.verify_bundle_action.triggered.connect(self.open_verify_bundle)
         self.self_test_action = QAction("&Self-test…", self)
@@ -258,11 +265,25 @@ class MainWindow(QMainWindow):
         dlg.open()
         return dlg
 
-    def open_export(self) -> ExportDialog:
-        dlg = ExportDialog(self.ctx.archive_path, self.ctx.runner, self, key_dir=self.key_dir)
+    def open_export(self, case: str | None = None) -> ExportDialog:
+        """The Export dialog: a range's bundle, or (``case``) a case production."""
+        dlg = ExportDialog(
+            self.ctx.archive_path,
+            self.ctx.runner,
+            self,
+            key_dir=self.key_dir,
+            identity=self.ctx.signing_identity,
+            on_identity=self._keep_identity,
+            case=case,
+        )
         dlg.finished.connect(lambda _: self.audit.refresh())
         dlg.open()
         return dlg
+
+    def _keep_identity(self, identity: SigningIdentity) -> None:
+        """The signing key unlocked by a typed passphrase: kept for this session (in memory
+        only), so the next export and every checkpoint are signed without asking again."""
+        self.ctx.signing_identity = identity
 
     def open_verify_bundle(self) -> VerifyDialog:
         dlg = VerifyDialog(self.ctx.runner, self, key_dir=self.key_dir)

@@ -317,10 +317,12 @@ class SearchPanel(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(self.query, 3)
         bar.addWidget(self.dataset)
-        bar.addWidget(self.limit_range)
-        bar.addWidget(self.first)
-        bar.addWidget(QLabel("–"))
-        bar.addWidget(self.last)
+        when = QHBoxLayout()
+        when.addWidget(self.limit_range)
+        when.addWidget(self.first)
+        when.addWidget(QLabel("–"))
+        when.addWidget(self.last)
+        when.addStretch(1)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.add_selected = QPushButton("Add selected to case…")
         self.add_selected.setObjectName("searchAddSelected")
@@ -340,6 +342,7 @@ class SearchPanel(QWidget):
         cl = QVBoxLayout(content)
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addLayout(bar)
+        cl.addLayout(when)
         cl.addWidget(self.status)
         cl.addWidget(self.view, 1)
         cl.addLayout(actions)
@@ -376,13 +379,14 @@ class SearchPanel(QWidget):
         self.search()
 
     def refresh(self) -> None:
+        """Say what to do when there is no archive. A search shown stays as it is (searching
+        again is Enter: each search is an access-log entry, never one the user did not ask
+        for)."""
         path = self.archive_path()
         if not path.exists():
             self.page.say(NO_ARCHIVE.format(path=path))
             return
         self.page.show_content()
-        if self.query.text().strip():
-            self.search_now()
 
     def search(self) -> None:
         """Run the query in the box (in a worker): its first hits are shown as soon as they

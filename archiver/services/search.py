@@ -21,6 +21,7 @@ from archiver.archive.errors import StorageError
 from archiver.archive.queries import search as q
 from archiver.archive.queries.reader import Reader
 from archiver.archive.queries.search import Found, Hit, Snippet
+from archiver.archive.schema import ArchiveVersionError
 from archiver.archive.store import Archive
 from archiver.datasets import resolve_names
 from archiver.jobs import Cancel, Cancelled, drive
@@ -194,7 +195,7 @@ def _record(path: Path, result: SearchResult, via: str, counted: bool = True) ->
     try:
         with Archive(path) as a:
             a.audit(EVENT, details)
-    except (StorageError, OSError) as exc:
+    except (StorageError, OSError, ArchiveVersionError) as exc:
         raise NotRecorded(
             f"The search could not be recorded in the archive's access log ({exc}), so its "
             "results are not shown: every search of an archive is logged. Search a "

@@ -182,18 +182,33 @@ def test_a_case_production_is_exported_from_the_cases_tab(
     w.tabs.setCurrentWidget(w.cases)
     w.cases.create_case("Produced", "regulator")
     w.cases.add_ids([a, b])
-    dlg = w.cases.open_production()
-    assert dlg is not None
+    opened = []
+    w.cases.export_case.connect(opened.append)
+    qtbot.mouseClick(w.cases.export_button, Qt.MouseButton.LeftButton)
+    assert opened == ["Produced"]
+    dlg = w.open_export(case="Produced")
     qtbot.addWidget(dlg)
+    assert dlg.windowTitle() == "Export case production: Produced"
+    assert not dlg.start.isVisibleTo(dlg) and dlg.load_file.isVisibleTo(dlg)
     dlg.out.setText(str(tmp_path / "prod"))
     assert dlg.load_file.isChecked()
     qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
     assert dlg.bundle_result is not None, dlg.status.text()
-    assert dlg.status.text().startswith("✓ Production") and "2 documents" in dlg.status.text()
+    assert dlg.bundle_result.case == "Produced" and dlg.bundle_result.documents == 2
+    assert dlg.status.text().startswith("✓ Bundle") and "2 documents" in dlg.status.text()
     rep = bundles.verify(tmp_path / "prod", key_dir=tmp_path / "keys")
     assert rep.ok, rep.summary()
     assert any("loadfile.dat reads back: 2 documents" in c for c in rep.checks)
     dlg.close()
+    # the range's Export dialog is as it was
+    plain = w.open_export()
+    qtbot.addWidget(plain)
+    assert (
+        plain.case is None
+        and plain.start.isVisibleTo(plain)
+        and not plain.load_file.isVisibleTo(plain)
+    )
+    plain.close()
 
 
 def test_the_audit_tab_filters_by_kind_and_answers_who_looked(qtbot, sim, window_factory):

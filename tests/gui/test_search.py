@@ -14,7 +14,6 @@ from archiver.datasets import DATASET_NAMES, DATASETS
 from archiver.gui.search import HIT_ROLE, HTML_ROLE, HitsModel
 from archiver.gui.workers import SyncRunner
 from archiver.services import search as searching
-from archiver.services.interactions import Opened
 from archiver.timerange import Chunk
 from tests.pulltools import params, pull
 
@@ -188,13 +187,6 @@ def test_a_record_of_its_own_opens_its_history(qtbot, sim, window_factory):
     dlg = w.open_record(hit.records[0][1])
     assert dlg is not None and dlg.versions and dlg.versions[0].record_id == hit.records[0][1]
     dlg.close()
-
-
-def test_escaped_interaction_title(qtbot, sim, window_factory):
-    """Archived text in the Interactions view's title is escaped (it is rich text)."""
-    w = _window(window_factory, sim, SyncRunner(), ["interactionSegments"])
-    w.interactions._shown(Opened("x<i>", [{"FIRST_LAST_NAME": "<b>Eve</b>"}], [], []))
-    assert "&lt;b&gt;Eve&lt;/b&gt;" in w.interactions.title.text()
 
 
 def test_the_first_hits_stay_when_the_rest_are_counted(qtmodeltester, qtbot, sim, window_factory):
