@@ -101,13 +101,13 @@ def test_the_hold_badge_shows_in_interactions_search_and_browse(qtbot, sim, wind
     w.interactions.search()
     assert holds.BADGE in w.interactions.results.item(0).text()
     w.interactions.show_interaction(a)
-    assert (
-        "LEGAL HOLD" in w.interactions.title.text()
-        and "case &#x27;H&#x27;" in w.interactions.title.text()
-    )
+    badge = w.interactions.badge
+    assert badge.isVisibleTo(w.interactions) and "LEGAL HOLD" in badge.text()
+    assert "case &#x27;H&#x27;" in badge.text() and "placed" in badge.toolTip()
     assert _entries(w, "interaction opened")[-1] == {"interactions": [a], "via": "gui"}
     w.interactions.show_interaction(b)
-    assert "LEGAL HOLD" not in w.interactions.title.text()
+    assert not badge.isVisibleTo(w.interactions)
+    assert w.interactions.title.text() == f"Interaction {b}"
     # Search results
     w.tabs.setCurrentWidget(w.search)
     w.search.query.setText(f"interaction:{a} OR interaction:{b}")
