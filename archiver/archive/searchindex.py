@@ -3,11 +3,12 @@
 Each dataset's values table ``vals_<dataset>`` gets ``vals_<dataset>_fts``, an FTS5 table
 over the columns :func:`~.searchfields.classify` indexes, with the values table as its
 external content: the text is stored once, in the evidence, and the index holds only its
-words. sqlite-utils sets it up (``enable_fts``: the table, filled from the values, and the
-triggers that index each value row as the writer inserts it, in the page's own
-transaction), rebuilds it (``rebuild_fts``) and optimises it. ``search_columns`` records
-which field each column was sorted into, decided once from the page that first brought
-it.
+words. sqlite-utils sets it up (``enable_fts``: the table, filled from the values),
+rebuilds it (``rebuild_fts``) and optimises it; the writer indexes each page's new records
+itself, in the page's own transaction (one bulk insert from the values just stored: a
+trigger per row, sqlite-utils' ``create_triggers``, costs six times as much and made a pull
+a third slower). ``search_columns`` records which field each column was sorted into,
+decided once from the page that first brought it.
 
 The index is derived state, not evidence: nothing in it is hashed or chained, and
 ``archiver index rebuild`` recreates it from the records. verify-archive checks it all the
@@ -197,9 +198,12 @@ def _fts_columns(conn: sqlite3.Connection, dataset: str) -> list[str] | None:
 
 
 def _triggers_present(conn: sqlite3.Connection, dataset: str) -> bool:
+    """Whether triggers keep the index (sqlite-utils' ``create_triggers``): this archiver
+    indexes each page itself, a bulk insert six times cheaper than a trigger per row, so an
+    index made with them is made again."""
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
     t = values.table(dataset)
-    return {f"{t}_ai", f"{t}_ad", f"{t}_au"} <= names
+    return bool({f"{t}_ai", f"{t}_ad", f"{t}_au"} & names)
 
 
 # -- state --------------------------------------------------------------------------------
@@ -231,45 +235,83 @@ def state(conn: sqlite3.Connection, dataset: str) -> DatasetState:
         )
     if have != wanted:
         return DatasetState(dataset, True, False, f"{dataset}: its index covers other columns")
-    if not _triggers_present(conn, dataset):
-        return DatasetState(dataset, True, False, f"{dataset}: its index is not kept up to date")
+    if _triggers_present(conn, dataset):
+        return DatasetState(
+            dataset, True, False, f"{dataset}: its index was made by an older archiver"
+        )
     return DatasetState(dataset, True, True)
 
 
 # -- the writer's side --------------------------------------------------------------------
 class SearchIndex:
-    """Keeps the index of one archive connection (the writer's). Every page's values are
-    indexed as they are inserted (sqlite-utils' triggers, the page's transaction); a page
-    that brings a column decides its field and re-creates its dataset's index table."""
+    """Keeps the index of one archive connection (the writer's): each page's new records are
+    indexed in the page's own transaction (one bulk insert from the values just stored); a
+    page that brings a column decides its field and re-creates its dataset's index table
+    (sqlite-utils' ``enable_fts``, filled from the values)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         #: dataset → the columns decided, once its state was found ready in this session
         self._known: dict[str, set[str]] = {}
+        #: dataset → its index table's columns ([]: nothing indexed)
+        self._columns: dict[str, list[str]] = {}
 
     def after_page(self, dataset: str, page_id: int, names: list[str]) -> None:
         """The page ``page_id`` of ``dataset`` was stored (inside its transaction)."""
         known = self._known.get(dataset)
-        if known is not None and all(n in known for n in names):
-            return  # the common case: nothing new, the triggers indexed the page
+        if known is None or any(n not in known for n in names):
+            if self._prepare(dataset, page_id, names, known):
+                return  # the index was made from the values, this page's included
+        self._index_page(dataset, page_id)
+
+    def _prepare(
+        self, dataset: str, page_id: int, names: list[str], known: set[str] | None
+    ) -> bool:
+        """Columns decided and the index table made to match them; True when it was (re)made
+        from the values (every record indexed already)."""
         self.conn.execute(_DDL)
         if known is None:
-            self.ensure(dataset)
+            self._decide(dataset)
         else:
+            new = [n for n in names if n not in known]
             stored = self.conn.execute(
                 "SELECT 1 FROM records WHERE page_id=? LIMIT 1", (page_id,)
             ).fetchone()
-            new = [n for n in names if n not in known]
             if stored is None:
-                return  # nothing stored: a column is decided by the first page storing it
+                return False  # nothing stored: a column is decided by the first page storing it
             self._record(dataset, _decide_from_page(self.conn, dataset, new, page_id))
-        self._sync(dataset)
-        self._known[dataset] = {d.column for d in decisions(self.conn, dataset)}
+        made = self._sync(dataset)
+        found = decisions(self.conn, dataset)
+        self._known[dataset] = {d.column for d in found}
+        self._columns[dataset] = _indexed_columns(self.conn, dataset, found)
+        return made
+
+    def _index_page(self, dataset: str, page_id: int) -> None:
+        cols = self._columns.get(dataset)
+        if not cols:
+            return
+        lo, hi = self.conn.execute(
+            "SELECT min(record_id), max(record_id) FROM records WHERE page_id=?", (page_id,)
+        ).fetchone()
+        if lo is None:
+            return  # nothing new on this page
+        quoted = ", ".join(values.quote(c) for c in cols)
+        self.conn.execute(
+            f"INSERT INTO {values.quote(fts_table(dataset))}(rowid, {quoted}) "
+            f"SELECT record_id, {quoted} FROM {values.table(dataset)} "
+            "WHERE record_id BETWEEN ? AND ?",
+            (lo, hi),
+        )
 
     def ensure(self, dataset: str) -> None:
-        """Decide every column not decided by this rule (from the pages that first brought
-        them), and make the index table match."""
+        """Decide every column not decided by this rule and make the index table match."""
         self.conn.execute(_DDL)
+        self._decide(dataset)
+        self._sync(dataset)
+
+    def _decide(self, dataset: str) -> None:
+        """Decide every column not decided by this rule (from the pages that first brought
+        them)."""
         found = decisions(self.conn, dataset)
         if not found:  # none yet, or made by another rule: decide all again
             self.conn.execute("DELETE FROM search_columns WHERE dataset=?", (dataset,))
@@ -277,7 +319,6 @@ class SearchIndex:
         missing = {c for c in values.table_columns(self.conn, dataset) if c not in have}
         if missing:
             self._record(dataset, [d for d in derive(self.conn, dataset) if d.column in missing])
-        self._sync(dataset)
 
     def _record(self, dataset: str, made: list[Decision]) -> None:
         self.conn.executemany(
@@ -286,18 +327,29 @@ class SearchIndex:
             [(dataset, d.column, d.field, d.page_id, RULE_VERSION) for d in made],
         )
 
-    def _sync(self, dataset: str) -> None:
-        """The index table holds exactly the indexed columns, and its triggers exist; when
-        not, sqlite-utils re-creates it and fills it from the values."""
-        current = state(self.conn, dataset)
-        if current.ready:
-            return
-        wanted = _indexed_columns(self.conn, dataset, decisions(self.conn, dataset))
-        table = _sqlite_utils(self.conn).table(values.table(dataset))
-        if not wanted:
-            table.disable_fts()
-            return
-        table.enable_fts(wanted, tokenize=TOKENIZE, create_triggers=True, replace=True)
+    def _sync(self, dataset: str) -> bool:
+        """The index table holds exactly the indexed columns; when not, sqlite-utils makes it
+        again and fills it from the values (True)."""
+        if state(self.conn, dataset).ready:
+            return False
+        _make(
+            self.conn, dataset, _indexed_columns(self.conn, dataset, decisions(self.conn, dataset))
+        )
+        return True
+
+
+def _make(conn: sqlite3.Connection, dataset: str, columns: list[str]) -> None:
+    """The dataset's index table over ``columns``, filled from its values (sqlite-utils'
+    ``enable_fts``; no triggers: the writer indexes each page itself); none without columns."""
+    table = _sqlite_utils(conn).table(values.table(dataset))
+    if _triggers_present(conn, dataset):  # an older index kept by triggers: made again
+        table.disable_fts()
+        for suffix in ("ai", "ad", "au"):
+            conn.execute(f"DROP TRIGGER IF EXISTS {values.table(dataset)}_{suffix}")
+    if columns:
+        table.enable_fts(columns, tokenize=TOKENIZE, create_triggers=False, replace=True)
+    else:
+        table.disable_fts()
 
 
 # -- rebuilding ---------------------------------------------------------------------------
@@ -320,12 +372,14 @@ def rebuild(conn: sqlite3.Connection) -> Iterator[tuple[str, int]]:
         SearchIndex(conn)._record(dataset, made)
         wanted = _indexed_columns(conn, dataset, made)
         table = db.table(values.table(dataset))
-        if not wanted:
-            table.disable_fts()
-        elif _fts_columns(conn, dataset) == wanted and _triggers_present(conn, dataset):
+        if (
+            wanted
+            and _fts_columns(conn, dataset) == wanted
+            and not _triggers_present(conn, dataset)
+        ):
             table.rebuild_fts()
         else:
-            table.enable_fts(wanted, tokenize=TOKENIZE, create_triggers=True, replace=True)
+            _make(conn, dataset, wanted)
         if wanted:
             table.optimize()
         (n,) = conn.execute(f"SELECT count(*) FROM {values.table(dataset)}").fetchone()

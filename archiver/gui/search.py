@@ -306,6 +306,13 @@ class SearchPanel(QWidget):
         self.status.setObjectName("searchStatus")
         self.status.setWordWrap(True)
         self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.rebuild = QPushButton("Rebuild the search index")
+        self.rebuild.setObjectName("searchRebuild")
+        self.rebuild.setToolTip(
+            "Make the index again from the archived records (archiver index rebuild): it holds "
+            "the archive's lock while it runs, as a download does"
+        )
+        self.rebuild.hide()
         self.model = HitsModel(self)
         self.view = QListView()
         self.view.setObjectName("searchResults")
@@ -343,7 +350,10 @@ class SearchPanel(QWidget):
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addLayout(bar)
         cl.addLayout(when)
-        cl.addWidget(self.status)
+        status = QHBoxLayout()
+        status.addWidget(self.status, 1)
+        status.addWidget(self.rebuild)
+        cl.addLayout(status)
         cl.addWidget(self.view, 1)
         cl.addLayout(actions)
         self.page = Placeholder(content, "searchEmpty")
@@ -361,6 +371,7 @@ class SearchPanel(QWidget):
         self.first.dateTimeChanged.connect(lambda _d: self._range_changed())
         self.last.dateTimeChanged.connect(lambda _d: self._range_changed())
         self.model.snippets_wanted.connect(self._read_snippets)
+        self.rebuild.clicked.connect(self.rebuild_index)
         self.view.activated.connect(self.open_hit)
         self.view.doubleClicked.connect(self.open_hit)
 
@@ -480,7 +491,34 @@ class SearchPanel(QWidget):
             return
         self._running = None
         self.model.set_first(None, [], ("", ""))
+        self.rebuild.setVisible(isinstance(exc, searching.IndexNotReady))
         self._say(f"Search failed: {describe(exc)}", error=True)
+
+    def rebuild_index(self) -> None:
+        """``archiver index rebuild`` in a worker, then the search again."""
+        path = self.archive_path()
+        self.rebuild.setEnabled(False)
+        self._say("Rebuilding the search index…")
+
+        def work(cancel: Cancel) -> Any:
+            return searching.rebuild_index(path, cancel)
+
+        job = Job(work, name="rebuild search index")
+        job.yielded.connect(
+            lambda step: self._say(f"Rebuilding the search index… {step[0]}: {RECORDS.of(step[1])}")
+        )
+        job.done.connect(self._rebuilt)
+        job.failed.connect(lambda exc: self._rebuild_failed(exc))
+        self._start(job)
+
+    def _rebuilt(self, _done: Any) -> None:
+        self.rebuild.setEnabled(True)
+        self.rebuild.hide()
+        self.search_now()
+
+    def _rebuild_failed(self, exc: BaseException) -> None:
+        self.rebuild.setEnabled(True)
+        self._say(f"The search index could not be rebuilt: {describe(exc)}", error=True)
 
     def _say(self, text: str, error: bool = False) -> None:
         self.last_error = text if error else ""

@@ -217,3 +217,35 @@ def test_a_transcript_delivered_as_one_row_shows_its_messages(qtbot, sim, window
     inter = w.interactions
     shown = [inter.transcript.item(r, 0).text() for r in range(inter.transcript.rowCount())]
     assert len(shown) == int(count) and shown == text.split("\n")
+
+
+def test_an_archive_without_an_index_offers_the_rebuild(qtbot, sim, window_factory):
+    w = _window(window_factory, sim, SyncRunner(), ["transcript"])
+    conn = sqlite3.connect(w.ctx.archive_path)
+    with conn:
+        conn.execute("DROP TABLE vals_transcript_fts")
+        conn.execute("DROP TABLE search_columns")
+    conn.close()
+    panel = w.search
+    panel.query.setText("Bonjour")
+    panel.search_now()
+    assert "archiver index rebuild" in panel.last_error and panel.rebuild.isVisibleTo(panel)
+    panel.rebuild.click()
+    assert not panel.rebuild.isVisibleTo(panel)
+    assert panel.model.rowCount() > 0 and panel.last_error == ""
+
+
+def test_the_first_hits_stay_when_the_rest_are_counted(qtmodeltester, qtbot, sim, window_factory):
+    w = _window(window_factory, sim, SyncRunner(), ["transcript"])
+    result = searching.search(w.ctx.archive_path, "dataset:transcript")
+    model = HitsModel()
+    marks = searching.new_marks()
+    model.set_first(result.query, result.hits[:3], marks)
+    qtmodeltester.check(model, force_py=True)
+    events = []
+    model.modelReset.connect(lambda: events.append("reset"))
+    model.rowsInserted.connect(lambda _p, a, b: events.append(("inserted", a, b)))
+    model.set_result(result, marks)
+    assert events == [("inserted", 3, len(result.hits) - 1)]
+    assert model.hits == result.hits
+    qtmodeltester.check(model, force_py=True)
