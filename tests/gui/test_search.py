@@ -189,22 +189,6 @@ def test_a_record_of_its_own_opens_its_history(qtbot, sim, window_factory):
     dlg.close()
 
 
-def test_the_first_hits_stay_when_the_rest_are_counted(qtmodeltester, qtbot, sim, window_factory):
-    w = _window(window_factory, sim, SyncRunner(), ["transcript"])
-    result = searching.search(w.ctx.archive_path, "dataset:transcript")
-    model = HitsModel()
-    marks = searching.new_marks()
-    model.set_first(result.query, result.hits[:3], marks)
-    qtmodeltester.check(model, force_py=True)
-    events = []
-    model.modelReset.connect(lambda: events.append("reset"))
-    model.rowsInserted.connect(lambda _p, a, b: events.append(("inserted", a, b)))
-    model.set_result(result, marks)
-    assert events == [("inserted", 3, len(result.hits) - 1)]
-    assert model.hits == result.hits
-    qtmodeltester.check(model, force_py=True)
-
-
 def test_a_transcript_delivered_as_one_row_shows_its_messages(qtbot, sim, window_factory):
     w = _window(window_factory, sim, SyncRunner(), ["transcript"])
     conn = sqlite3.connect(w.ctx.archive_path)
