@@ -12,6 +12,7 @@ from archiver.archive import UnreadableArchive
 from archiver.cli import common, monitor
 from archiver.counts import HITS, INTERACTIONS
 from archiver.exitcodes import FAILED, NOTHING_ADDED, OK, USAGE
+from archiver.plural import plural
 from archiver.services import cases
 from archiver.services import search as searching
 from archiver.timerange import RangeError, floor_interval, parse_bound
@@ -188,13 +189,13 @@ def run_list(args: argparse.Namespace) -> int:
         if not found:
             print(f"No case in {path} yet: `archiver case create NAME --reason TEXT` opens one.")
             return OK
-        print(f"{len(found)} case{'s' if len(found) != 1 else ''} in {path}:")
+        print(f"{plural(len(found), 'case')} in {path}:")
         for c in found:
             hold = "  HELD" if c.hold else ""
             ref = f" [{c.reference}]" if c.reference else ""
             print(
                 f"\n{c.name}{ref} — {c.state}{hold}; {INTERACTIONS.of(c.interactions)}, "
-                f"{c.searches} search{'es' if c.searches != 1 else ''}"
+                f"{plural(c.searches, 'search', 'searches')}"
             )
             print(f"  opened {_when(c.created_at)} by {c.created_by}: {c.reason}")
             if c.closed_at:
@@ -232,7 +233,7 @@ def _interaction_line(s: cases.Summary | None) -> str:
     return text
 
 
-def _show_doc(view: cases.CaseView, held: bool) -> dict[str, Any]:
+def _show_doc(view: cases.CaseView) -> dict[str, Any]:
     d = view.detail
     return {
         **_summary_doc(d.summary),
@@ -258,7 +259,7 @@ def _show_doc(view: cases.CaseView, held: bool) -> dict[str, Any]:
                 "added_by": m.added_by,
                 "added": "by search" if m.search else "by hand",
                 "search": m.search.query if m.search else None,
-                "held": held,
+                "held_by": [h.case for h in view.holds.get(m.interaction, [])],
                 **_facts(view.interactions.get(m.interaction)),
             }
             for m in d.members
@@ -294,11 +295,7 @@ def run_show(args: argparse.Namespace) -> int:
         c = d.summary
         if args.json:
             clock = monitor.Clock()
-            monitor.emit(
-                clock.doc(
-                    "case show", "shown", OK, archive=path, case=_show_doc(view, bool(c.hold))
-                )
-            )
+            monitor.emit(clock.doc("case show", "shown", OK, archive=path, case=_show_doc(view)))
             return OK
         ref = f" (reference {c.reference})" if c.reference else ""
         print(f"Case {c.name!r}{ref} — {c.state}; {_hold_text(c.hold)}")
@@ -321,13 +318,14 @@ def run_show(args: argparse.Namespace) -> int:
                     f"  {s.query!r}, {s.range}: {HITS.of(s.hits)}, {INTERACTIONS.of(s.found)} "
                     f"found, {s.added} added — {_when(s.searched_at)} by {s.searched_by}"
                 )
-        print(
-            f"\n{INTERACTIONS.of(len(d.members)).capitalize()}{' (each under legal hold)' if c.hold else ''}:"
-        )
+        print(f"\n{INTERACTIONS.of(len(d.members)).capitalize()}:")
         for m in d.members:
-            print(f"  {m.interaction}  {_interaction_line(view.interactions.get(m.interaction))}")
+            held = view.holds.get(m.interaction)
+            mark = f"  [LEGAL HOLD: {', '.join(h.case for h in held)}]" if held else ""
+            facts = _interaction_line(view.interactions.get(m.interaction))
+            print(f"  {m.interaction}{mark}  {facts}")
             print(f"      {_member_line(m)}")
-        print(f"\nHistory ({len(d.history)} audit entries):")
+        print(f"\nHistory ({plural(len(d.history), 'audit entry', 'audit entries')}):")
         for e in d.history:
             print(f"  #{e.entry_id} {_when(e.at)}  {e.event}  {e.os_user}")
         return OK

@@ -593,7 +593,7 @@ def case_facts(scope: AnyScope) -> list[tuple[str, str]]:
         return []
     searches = "; ".join(s.describe() for s in scope.searches) or "none"
     if scope.added_by_hand:
-        searches += f"; {scope.added_by_hand:,} interaction(s) added by hand"
+        searches += f"; {plural(scope.added_by_hand, 'interaction')} added by hand"
     hold = scope.hold_text()
     if scope.holds_before:
         hold += "; released before: " + "; ".join(scope.holds_before)

@@ -33,6 +33,7 @@ from archiver.export.scope import (
     _number,
     gap_notes,
 )
+from archiver.plural import plural
 from archiver.timerange import INTERVAL, STEP, api_format, format_range, parse_api_bound
 
 
@@ -49,8 +50,8 @@ class CaseSearch:
 
     def describe(self) -> str:
         return (
-            f"{self.query!r}, {self.range}: {self.hits:,} hit{'s' if self.hits != 1 else ''}, "
-            f"{self.added:,} interaction{'s' if self.added != 1 else ''} added "
+            f"{self.query!r}, {self.range}: {plural(self.hits, 'hit')}, "
+            f"{plural(self.added, 'interaction')} added "
             f"({self.searched_at[:16].replace('T', ' ')} UTC by {self.searched_by})"
         )
 
@@ -94,14 +95,14 @@ class CaseScope:
         """The exact scope, in words (the report's cover and bag-info.txt)."""
         n = len(self.interactions)
         return (
-            f"the {n:,} interaction{'s' if n != 1 else ''} of case {self.case!r}: every "
+            f"the {plural(n, 'interaction')} of case {self.case!r}: every "
             f"{', '.join(CASE_DATASETS[:-1])} and {CASE_DATASETS[-1]} record of each, whatever "
             f"its date (their own intervals span {self.window()}); versions: {self.versions}"
         )
 
     def short(self) -> str:
         n = len(self.interactions)
-        return f"case {self.case} · {n:,} interaction{'s' if n != 1 else ''} · {self.window()}"
+        return f"case {self.case} · {plural(n, 'interaction')} · {self.window()}"
 
     def hold_text(self) -> str:
         return self.hold or "none: no legal hold is in place on this case"

@@ -192,8 +192,9 @@ class AuditPanel(QWidget):
             "Interaction id, phone number, case… (who looked at it, and when)"
         )
         self.about.setToolTip(
-            "Entries that mention it: searches that asked for it, interactions opened, "
-            "exports and case entries naming it, and the changes and holds of every case "
+            "Entries that mention it: searches that asked for it, interactions opened, the "
+            "exports that held it (a case production naming it, a date range holding one of "
+            "its segments), case entries naming it, and the changes and holds of every case "
             "that held an interaction of that id"
         )
         self.shown = QLabel("")

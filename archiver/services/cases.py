@@ -28,6 +28,7 @@ from archiver.archive.queries.cases import CaseDetail, CaseSummary, Hold, HoldCo
 from archiver.archive.queries.interactions import Summary
 from archiver.archive.queries.reader import Reader
 from archiver.archive.store import Archive
+from archiver.plural import plural
 from archiver.services import search as searching
 from archiver.timerange import utc_now
 
@@ -227,8 +228,8 @@ def add_by_search(
     ids, hits = searching.interaction_ids(path, query, first=first, last=last, via=f"case:{via}")
     if not ids:
         raise NothingAdded(
-            f"the search {query!r} found no interaction ({hits} hit(s) of records without "
-            f"one); case {case.name!r} is unchanged"
+            f"the search {query!r} found no interaction ({plural(hits, 'hit')} of records "
+            f"without one); case {case.name!r} is unchanged"
         )
     with Reader(path) as r:
         detail = q.case_detail(r, case.name)
@@ -237,7 +238,7 @@ def add_by_search(
     already = [i for i in ids if i in there]
     if not new:
         raise NothingAdded(
-            f"the search {query!r} found {len(ids)} interaction(s), all in case "
+            f"the search {query!r} found {plural(len(ids), 'interaction')}, all in case "
             f"{case.name!r} already; nothing was changed"
         )
     _record(
@@ -327,6 +328,8 @@ class CaseView:
 
     detail: CaseDetail
     interactions: dict[str, Summary]
+    #: the holds covering each of its interactions now (this case's, and any other case's)
+    holds: dict[str, list[Hold]] = field(default_factory=dict)
 
 
 def show(path: Path, name: str, *, via: str = "cli") -> CaseView:
@@ -336,13 +339,14 @@ def show(path: Path, name: str, *, via: str = "cli") -> CaseView:
     found = detail(path, name)
     with Reader(path) as r:
         summaries = iq.summaries(r, found.ids)
+        held = q.holds_on_interactions(r, found.ids)
     if found.ids:
         with Archive(path) as a:
             a.audit(
                 OPENED,
                 {"case": found.name, "interactions": found.ids, "via": via, "by": "case show"},
             )
-    return CaseView(found, summaries)
+    return CaseView(found, summaries, held)
 
 
 # -- holds ---------------------------------------------------------------------------------

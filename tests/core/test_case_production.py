@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from archiver.archive.queries import cases as q
 from archiver.archive.queries import coverage, interactions
 from archiver.archive.queries.reader import Reader
+from archiver.archive.queries.review import ArchiveReader
 from archiver.datasets import DATASET_NAMES
 from archiver.export import bag, derive, keys, loadfile
 from archiver.export.production import CASE_DATASETS
@@ -391,6 +393,17 @@ def test_a_held_interaction_is_marked_in_a_date_range_bundle_too(shared, signing
     )
     assert "LEGAL HOLD · case 'H'" in text and text.count("LEGAL HOLD · ") == 1
     assert bag.read_bag_info(tmp_path / "b")["Archiver-Held-Interactions"] == "1"
+    # the access log: this date-range export held the interaction, so it is about it
+    with ArchiveReader(arc) as r:
+        about = q.entries_about(r, iid)
+        exports = [e.entry_id for e in r.audit_log() if e.event == "export"]
+        (other,) = _sql(
+            arc,
+            """SELECT v.INTERACTION_ID FROM vals_interactionSegments v JOIN records r USING (record_id)
+               WHERE r.interval_start LIKE '20250201%' LIMIT 1""",
+        )[0]
+        assert exports and exports[0] in about
+        assert not set(exports) & set(q.entries_about(r, other))
 
 
 def test_the_dat_carries_any_value_through_concordances_delimiters(tmp_path):

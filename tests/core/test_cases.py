@@ -227,6 +227,9 @@ def test_a_hold_covers_the_cases_interactions_records_and_intervals_naming_the_c
     placed = run_cli("hold", "place", "Held", "--reason", "court order 4", "--archive", archive)
     assert placed.code == 0, placed.err
     assert cases.holds_on_interactions(archive, [a, b, c]).keys() == {a, b}
+    shown = json.loads(_case(archive, "show", "Held", "--json").out)["case"]
+    assert [m["held_by"] for m in shown["interactions"]] == [["Held"], ["Held"]]
+    assert "[LEGAL HOLD: Held]" in _case(archive, "show", "Held").out
     hold = cases.holds_on_interactions(archive, [a])[a][0]
     assert hold.case == "Held" and hold.reason == "court order 4" and hold.in_place
     conn = sqlite3.connect(archive)

@@ -314,10 +314,11 @@ def holds_in_interval(
 
 # -- the access log ------------------------------------------------------------------------
 def entries_about(db: Source, text: str, kinds: Sequence[str] | None = None) -> list[int]:
-    """Ids of the audit entries (newest first) that mention ``text`` in their details — an
-    interaction id, a phone number a search asked for — and the case and hold entries of
-    every case that has held an interaction of that id; only of the ``kinds`` (events)
-    given. "Who looked at this customer's interactions, and when"."""
+    """Ids of the audit entries (newest first) about ``text``: those that mention it in their
+    details — an interaction id, a phone number a search asked for, a case's name —; when it
+    is an interaction id, the case and hold entries of every case that has held it and the
+    date-range exports whose window held one of its segments; only of the events ``kinds``
+    when given. "Who looked at this customer's interactions, and when"."""
     like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     cases: list[str] = []
     if has_tables(db.conn):
@@ -330,12 +331,20 @@ def entries_about(db: Source, text: str, kinds: Sequence[str] | None = None) -> 
             )
             if r[0]
         ]
+    own = interactions.interaction_records(db, [text]).get("interactionSegments", {})
+    intervals = sorted({k for _, k in own.get(text, []) if k})
     marks = ",".join("?" * len(EVENTS))
     sql = f"""SELECT entry_id FROM audit_log
               WHERE (details LIKE ? ESCAPE '\\'
                      OR (event IN ({marks}) AND json_extract(details, '$.case')
-                         IN (SELECT value FROM json_each(?))))"""
-    params: list[object] = [like, *EVENTS, json.dumps(cases)]
+                         IN (SELECT value FROM json_each(?)))
+                     OR (event = 'export' AND json_valid(details)
+                         AND json_extract(details, '$.case') IS NULL
+                         AND coalesce(json_array_length(details, '$.scope.interactions'), 0) = 0
+                         AND EXISTS (SELECT 1 FROM json_each(?) i WHERE i.value BETWEEN
+                             json_extract(details, '$.scope.first_interval') AND
+                             json_extract(details, '$.scope.last_interval'))))"""
+    params: list[object] = [like, *EVENTS, json.dumps(cases), json.dumps(intervals)]
     if kinds is not None:
         sql += " AND event IN (SELECT value FROM json_each(?))"
         params.append(json.dumps(list(kinds)))
