@@ -125,10 +125,19 @@ def main() -> None:
            WHERE SOURCE_PHONE_NUMBER != '' LIMIT 1""",
         (iid,),
     ).fetchone()
+    others = [
+        r[0]
+        for r in conn.execute(
+            """SELECT DISTINCT INTERACTION_ID FROM vals_interactionSegments
+               WHERE INTERACTION_ID != ? AND INTERACTION_SUBJECT = (SELECT INTERACTION_SUBJECT
+               FROM vals_interactionSegments WHERE INTERACTION_ID = ? LIMIT 1) LIMIT 3""",
+            (iid, iid),
+        )
+    ]
     conn.close()
     w.cases.refresh("Smith complaint")
-    w.cases.add_ids([iid])
     w.cases.add_search(f"phone:{phone}", "Smith complaint")  # the customer's interactions
+    w.cases.add_ids(others)  # and, by hand, three of the same subject
     w.cases.place_hold("Litigation hold requested by Legal (matter 4411)")
     w.tabs.setCurrentWidget(w.cases)
     w.cases.refresh("Smith complaint")
@@ -174,6 +183,7 @@ def main() -> None:
     w.tabs.setCurrentWidget(w.cases)
     prod = w.open_export(case="Smith complaint")
     prod.out.setText(str(tmp / "case-production"))
+    prod.redact.setCurrentText("none")
     prod.start_export()
     settle(app)
     prod.grab().save(str(OUT / "case-production-dialog.png"))

@@ -527,6 +527,8 @@ class ExportDialog(QDialog):
             + (f" {self.keep_problem}" if self.keep_problem else "")
         )
         self.keep_problem = ""
+        if self.case is not None:
+            self.adjustSize()  # (fewer rows: the result's lines need the room)
 
     def _open_folder(self) -> None:
         if self.bundle_result is not None:
