@@ -11,6 +11,7 @@ page that first brought the column into the archive, so the decision is made onc
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 
@@ -18,7 +19,7 @@ from archiver.archive.queries.interactions import INTERACTION_COLUMN
 from archiver.datasets import COMMON_COLUMNS
 
 #: Raise when the rule below changes: an index made by another rule is rebuilt.
-RULE_VERSION = 1
+RULE_VERSION = 2
 
 #: Not indexed (``""``): the data pipeline's bookkeeping, the same on every row of a
 #: tenant or unique to the row, never something an investigator looks for.
@@ -39,9 +40,26 @@ _IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{3,}")
 
 
 def _is_scalar(value: str) -> bool:
-    """A number, a date or time, or a boolean: searched by the date range, not by words."""
+    """A number, a date or time, or a boolean (or JSON holding only those, such as
+    ``[{"start": 12, "duration": 5}]``): searched by the date range, not by words."""
     v = value.strip()
-    return bool(_NUMBER.fullmatch(v) or _TIME.fullmatch(v) or v.lower() in _BOOLEAN)
+    if _NUMBER.fullmatch(v) or _TIME.fullmatch(v) or v.lower() in _BOOLEAN:
+        return True
+    if v[:1] in "[{":
+        try:
+            return _only_scalars(json.loads(v))
+        except ValueError:
+            return False
+    return False
+
+
+def _only_scalars(value: object) -> bool:
+    """JSON whose every value (not its keys) is a number, a boolean or null."""
+    if isinstance(value, dict):
+        return all(_only_scalars(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_only_scalars(v) for v in value)
+    return value is None or isinstance(value, bool | int | float)
 
 
 def _is_email(value: str) -> bool:
@@ -84,7 +102,8 @@ def classify(dataset: str, column: str, declared_type: str, values: Sequence[str
     4. a name with PHONE or ending in NUMBER whose values are phone numbers (7 to 15
        digits; or no value seen and the name says PHONE), or values that are all phone
        numbers written with a leading + → phone (a NUMBER whose values are not → rule 5);
-    5. values that are all numbers, dates, times or booleans → not indexed;
+    5. values that are all numbers, dates, times or booleans (or JSON holding only those)
+       → not indexed;
     6. AGENT or USER with ID or NAME in the name → agent;
     7. QUEUE with ID or NAME in the name → queue;
     8. a name ending in CHANNEL, CHANNELTYPE, COMM_TYPE or COMMTYPE → channel;

@@ -753,3 +753,36 @@ def test_an_index_kept_by_triggers_is_made_again(archive):
     assert searchindex.state(conn, "transcript").ready
     assert searchindex.check(conn) == []
     conn.close()
+
+
+def test_transcript_messages_follow_a_sequence_column_where_there_is_one(tmp_path):
+    """The guide documents no message order: messages come in the order delivered, unless
+    the tenant's transcript has a sequence column, which orders them."""
+    from archiver.archive.queries.review import ArchiveReader
+
+    arc = tmp_path / "a.sqlite3"
+    names = [
+        "ROW_ID",
+        "INTERACTION_ID",
+        "STARTTIME_UTC",
+        "COMMIT_TS",
+        "MESSAGE_SEQ",
+        "TRANSCRIPT_TEXT",
+    ]
+    cols = [{"name": n, "type": "string"} for n in names]
+    start = datetime(2025, 2, 1, 2, 0, tzinfo=UTC)
+    delivered = [("3", "third"), ("1", "first"), ("10", "tenth"), ("2", "second")]
+    records = [
+        [f"{k:032x}", "00ad" + "e" * 22, "2025-02-01T02:00:00Z", "2025-02-01T02:30:00Z", n, t]
+        for k, (n, t) in enumerate(delivered)
+    ]
+    raw = json.dumps({"columnHeaders": cols, "records": records}).encode()
+    page = Page(raw, 200, "https://x.invalid/transcript", start, cols, None, records, "", 1)
+    chunk = Chunk("transcript", "interval", "", start, start)
+    with Archive(arc) as a:
+        a.start_run("r", "t", {}, "h")
+        a.begin_chunk(chunk, "r", None, "202502010215")
+        a.store_page("r", chunk, page, {"interval": "x"})
+    with ArchiveReader(arc) as r:
+        shown = [m["TRANSCRIPT_TEXT"] for m in r.transcript("00ad" + "e" * 22)]
+    assert shown == ["first", "second", "third", "tenth"]

@@ -101,9 +101,10 @@ def transcript(db: Source, interaction_id: str) -> list[dict[str, str]]:
     """The interaction's transcript messages in order, latest versions: by a sequence
     column where the transcript has one (numerically), else in the order the API delivered
     them (page, then position in the page; a re-issued message keeps its first place).
-    A transcript delivered as one row (the whole text) is one message here."""
-    column = INTERACTION_COLUMN["transcript"]
-    if column not in values.table_columns(db.conn, "transcript"):
+    A transcript delivered as one row (the whole text) is one row here (the review splits
+    it into its lines: services.interactions.transcript_lines)."""
+    column = values.stored_names(db.conn, "transcript").get(INTERACTION_COLUMN["transcript"])
+    if column is None:
         return []
     sid = stream_id(db.conn, "transcript", "interval", create=False) or -1
     ids = [
