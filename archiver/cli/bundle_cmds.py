@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from archiver.archive import UnreadableArchive
 from archiver.cli import common
 from archiver.exitcodes import EMPTY, KEY_UNUSABLE, OK, USAGE
 from archiver.jobs import drive
@@ -67,7 +68,7 @@ def run_export(args: argparse.Namespace) -> int:
     except keys.SigningKeyError as exc:
         print(f"archiver export: {exc}", file=sys.stderr)
         return KEY_UNUSABLE
-    except (bundles.BundleError, FileNotFoundError) as exc:
+    except (bundles.BundleError, FileNotFoundError, UnreadableArchive) as exc:
         print(f"archiver export: {exc}", file=sys.stderr)
         return USAGE
     _print_result(result)

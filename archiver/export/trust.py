@@ -26,6 +26,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from archiver import outputs
 from archiver.export import keys
 
 SIGNER, TSA = "signer", "tsa"
@@ -76,8 +77,9 @@ def entries(key_dir: Path | None = None) -> list[TrustedCert]:
     d = store_dir(key_dir)
     found = []
     for path in sorted(d.glob("*.pem")) if d.is_dir() else []:
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+        try:  # an app file: never read through a link, never a FIFO or a device
+            data = outputs.read_app_file(path, what="the trust-store entry")
+            text = data.decode("utf-8", errors="replace")
             cert = x509.load_pem_x509_certificate(text.encode())
         except (OSError, ValueError):
             continue

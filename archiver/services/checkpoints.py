@@ -25,6 +25,7 @@ CheckpointError = cp.CheckpointError
 Recorded = cp.Recorded
 parse = cp.parse
 sidecar_path = cp.sidecar_path
+sidecar_bytes = cp.sidecar_bytes
 
 __all__ = [
     "Checkpoint",
@@ -35,6 +36,7 @@ __all__ = [
     "describe",
     "parse",
     "record",
+    "sidecar_bytes",
     "sidecar_path",
     "signer",
 ]
@@ -59,10 +61,8 @@ def signer(
 def certificates(key_dir: Path | None = None) -> dict[str, x509.Certificate]:
     """Certificates checkpoint signatures are checked with, by fingerprint: the local
     signing certificate (no passphrase needed to read it)."""
-    path = (key_dir or keys.default_dir()) / "cert.pem"
-    try:
-        cert = x509.load_pem_x509_certificate(path.read_bytes())
-    except (OSError, ValueError):
+    cert = keys.current_certificate(key_dir)
+    if cert is None:
         return {}
     return {keys.cert_fingerprint(cert): cert}
 
@@ -80,7 +80,7 @@ def record(
     sign, why = signer(identity, key_dir)
     if archive is not None:
         return cp.record(archive, cause, sign, why)
-    with Archive(path) as a:
+    with Archive(path, create=False) as a:
         return cp.record(a, cause, sign, why)
 
 

@@ -32,7 +32,7 @@ from archiver.api.limits import MAX_WORKERS, Limits
 from archiver.api.query import BULK_PAGE_SIZE, MAX_PAGE_SIZE
 from archiver.api.retry import RetryPolicy
 from archiver.archive.errors import StorageError
-from archiver.archive.store import Archive
+from archiver.archive.store import Archive, check_archive_file
 from archiver.datasets import resolve_names
 from archiver.jobs import Cancel
 from archiver.pull.engine import PullEngine
@@ -229,6 +229,7 @@ def _open_engine(
     if not 1 <= o.workers <= MAX_WORKERS:
         raise ValueError(f"the number of workers must be between 1 and {MAX_WORKERS}")
     archive = Path(archive)
+    check_archive_file(archive)  # a FIFO, a device, an empty or foreign file: before the lock
     folder = archive.parent
     if not folder.is_dir():
         if folder.exists() or not create_dirs:
@@ -291,7 +292,7 @@ def _record_takeover(lock: ArchiveLock, details: dict[str, Any]) -> None:
     if not lock.archive.exists():
         return
     try:
-        with Archive(lock.archive) as a:
+        with Archive(lock.archive, create=False) as a:
             a.audit("archive lock taken over", details)
     except (OSError, StorageError) as exc:
         log.warning("could not record the lock takeover in %s: %s", lock.archive, exc)
