@@ -478,8 +478,9 @@ def write_app_file(path: Path, data: bytes, *, what: str, replace: bool = False)
 # -- the archive file ---------------------------------------------------------------------------
 def archive_problem(path: str | os.PathLike[str]) -> str | None:
     """Why the existing file ``path`` cannot be an archive (a FIFO, a device, a directory, an
-    empty or non-SQLite file), or None when it may be one (or does not exist). Looks without
-    opening anything that could block, and reads at most 16 bytes."""
+    empty or non-SQLite file, a SQLite database with no schema version), or None when it may
+    be one (or does not exist). Looks without opening anything that could block, reads its
+    first 100 bytes only, and writes nothing."""
     p = Path(path)
     try:
         st = os.stat(p)
@@ -497,11 +498,18 @@ def archive_problem(path: str | os.PathLike[str]) -> str | None:
         )
     fd = os.open(p, os.O_RDONLY | _NONBLOCK | _CLOEXEC | _BINARY)
     try:
-        head = os.read(fd, len(SQLITE_HEADER))
+        head = os.read(fd, 100)  # SQLite's database header
     finally:
         os.close(fd)
-    if head != SQLITE_HEADER:
+    if len(head) < 100 or not head.startswith(SQLITE_HEADER):
         return f"{p} is not an archive (not a SQLite database file): nothing was read or changed"
+    # user_version (offset 60): 0 in a database that has no write-ahead log waiting to be
+    # applied is one archiver never made (every archive has a schema version from its start)
+    if head[60:64] == b"\0\0\0\0" and not os.path.exists(f"{p}-wal"):
+        return (
+            f"{p} is a SQLite database, but not an archive (it has no archive schema): "
+            "archiver neither reads nor changes it; name an archive, or a new path"
+        )
     return None
 
 

@@ -42,12 +42,17 @@ from archiver.archive.schema import migrate
 from archiver.timerange import DAILY, Chunk, utc_now
 
 
-def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
-    """A connection to exactly ``path`` (by URI: see sqlitefile.py)."""
+def _connect(path: Path, readonly: bool = False, *, archive: bool = True) -> sqlite3.Connection:
+    """A connection to exactly ``path`` (by URI: see sqlitefile.py). ``archive``: the file
+    must be an archive already (a schema version), checked before anything is set or
+    written (a new archive's temporary file is the one exception)."""
     if readonly:
         conn = sqlitefile.connect(path, "ro", check_same_thread=False)
     else:
-        conn = sqlitefile.connect(path, "rwc", isolation_level=None, check_same_thread=False)
+        conn = sqlitefile.connect(path, "rw", isolation_level=None, check_same_thread=False)
+    if archive:
+        _check_schema(conn, path)
+    if not readonly:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=30000")
@@ -116,7 +121,7 @@ def _new_archive(path: Path) -> None:
         os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     )
     try:
-        conn = _connect(tmp)
+        conn = _connect(tmp, archive=False)
         try:
             migrate(conn, None)
             conn.executemany(
@@ -168,7 +173,6 @@ class Archive:
             # personal data: owner only (-wal/-shm follow its mode)
             _new_archive(self.path)
         self.conn = _connect(self.path)
-        _check_schema(self.conn, self.path)
         migrate(self.conn, outputs.resolved(self.path))
         #: page bodies zlib-compressed (their SHA-256 is over the bytes as received)
         self.compress = compress
@@ -635,7 +639,6 @@ def open_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:
         )
     check_archive_file(p)
     conn = _connect(p, readonly=True)
-    _check_schema(conn, p)
     # browsing scans big tables: read them mapped and keep more of them cached
     conn.execute("PRAGMA mmap_size=1073741824")
     conn.execute("PRAGMA cache_size=-65536")

@@ -202,8 +202,15 @@ def _retire(d: Path, force: bool) -> None:
     ``force`` the old key and certificate are kept as ``key-<FP>.pem`` / ``cert-<FP>.pem``
     (FP: the certificate's SHA-256 fingerprint), and stay trusted for verification."""
     key_path, cert_path = d / KEY_FILE, d / CERT_FILE
-    if not key_path.exists() and not cert_path.exists():
+    present = [p for p in (key_path, cert_path) if p.exists() or p.is_symlink()]
+    if not present:
         return
+    links = [p for p in present if p.is_symlink()]
+    if links and not force:
+        raise KeyExistsError(
+            f"{links[0]} is a symbolic link: archiver never writes a key through a link. "
+            "Remove it, or use --force (the link is then kept aside, renamed)."
+        )
     old = _read_cert(cert_path)
     fp = cert_fingerprint(old) if old is not None else "(certificate unreadable)"
     if not force:
