@@ -104,6 +104,12 @@ def run_verify(args: argparse.Namespace) -> int:
     print(rep.summary())
     if rep.state == bundles.UNTRUSTED and not rep.signer_trusted:
         print(_pin_advice(args.bundle, rep.fingerprint))
+    elif rep.state == bundles.REVOKED:
+        print(
+            "The signer's certificate was revoked here (`archiver trust list` shows it): a "
+            "signature it made after the revocation, or one no trusted timestamp dates, "
+            "proves nothing."
+        )
     return rep.exit_code
 
 

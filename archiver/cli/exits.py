@@ -163,7 +163,11 @@ VERIFY = ExitCodes(
             "failed: changed, damaged, refused, or signed by another than the expected signer",
         ),
         (USAGE, "usage error, or no such bundle"),
-        (UNTRUSTED, "intact, but the signer (or a timestamp authority) is not trusted"),
+        (
+            UNTRUSTED,
+            "intact, but the signer (or a timestamp authority) is not trusted, or the signer "
+            "was revoked (and no trusted timestamp proves the signature older)",
+        ),
     )
 )
 TRUST_ADD = ExitCodes(
@@ -179,6 +183,13 @@ TRUST_REMOVE = ExitCodes(
         (OK, "the certificate is no longer trusted"),
         (FAILED, "no trusted certificate has that fingerprint"),
         (USAGE, "usage error: not a SHA-256 fingerprint"),
+    )
+)
+TRUST_REVOKE = ExitCodes(
+    (
+        (OK, "the signer is revoked"),
+        (FAILED, "no signer known here has that fingerprint, or it is revoked already"),
+        (USAGE, "usage error: not a SHA-256 fingerprint, or no --reason"),
     )
 )
 KEYS_SHOW = ExitCodes(
@@ -208,6 +219,12 @@ KEYS_IMPORT = ExitCodes(
             "the file cannot be used (wrong password, a certificate of another key), or no "
             "passphrase to protect the key with",
         ),
+    )
+)
+KEYS_DESTROY_RETIRED = ExitCodes(
+    (
+        (OK, "the retired private keys are removed (or there were none)"),
+        (FAILED, "a retired key was kept: its certificate is missing, or it could not be removed"),
     )
 )
 SELF_TEST = ExitCodes(

@@ -242,6 +242,48 @@ def _rename_aside(path: Path, d: Path, stem: str) -> Path:
     raise SigningKeyError(f"no free name to keep {path} aside in {d}")
 
 
+@dataclass(frozen=True)
+class RetiredKey:
+    """A retired private key file and the certificate it is kept with (None: missing or
+    unreadable, so the key is not destroyed: nothing else would say whose it was)."""
+
+    key_path: Path
+    cert_path: Path
+    cert: x509.Certificate | None
+
+
+def retired_keys(directory: Path | None = None) -> list[RetiredKey]:
+    """The retired private keys in the key folder (``key-<FP>.pem``), with their
+    certificates (``cert-<FP>.pem``)."""
+    d = directory or default_dir()
+    found = []
+    for path in sorted(d.glob("key-*.pem")) if d.is_dir() else []:
+        cert_path = d / ("cert-" + path.name[len("key-") :])
+        found.append(RetiredKey(path, cert_path, _read_cert(cert_path)))
+    return found
+
+
+def destroy_retired(
+    directory: Path | None = None, *, dry_run: bool = False
+) -> tuple[list[RetiredKey], list[tuple[RetiredKey, str]]]:
+    """Remove the retired private keys whose certificate is kept (so bundles they signed
+    still verify against it); returns those removed (or, ``dry_run``, those that would be)
+    and those kept, with why. The current key is never touched."""
+    removed, kept = [], []
+    for r in retired_keys(directory):
+        if r.cert is None:
+            kept.append((r, f"its certificate {r.cert_path.name} is missing or unreadable"))
+            continue
+        if not dry_run:
+            try:
+                r.key_path.unlink()
+            except OSError as exc:
+                kept.append((r, f"it could not be removed ({exc.strerror or exc})"))
+                continue
+        removed.append(r)
+    return removed, kept
+
+
 def parse_subject(text: str) -> x509.Name:
     """A certificate subject typed by a person as an RFC 4514 distinguished name
     (``CN=Compliance Office,O=Example Ltd,C=GB``). ValueError, saying why, when it is not

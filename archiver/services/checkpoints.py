@@ -19,6 +19,7 @@ from archiver.archive.queries import audit
 from archiver.archive.queries.reader import Reader
 from archiver.archive.store import Archive
 from archiver.export import keys
+from archiver.export.trust import revocations
 
 Checkpoint = cp.Checkpoint
 CheckpointError = cp.CheckpointError
@@ -53,6 +54,9 @@ def signer(
             return None, "no signing key"
         except (keys.SigningKeyError, ValueError, OSError) as exc:
             return None, f"the signing key could not be loaded: {exc}"
+    rev = revocations(identity.key_path.parent).get(identity.fingerprint)
+    if rev is not None:
+        return None, f"the signing key was revoked on {rev.when()}"
     if not isinstance(identity.key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
         return None, f"the signing key ({type(identity.key).__name__}) cannot sign checkpoints"
     return cp.KeySigner(identity.key, identity.fingerprint), ""
