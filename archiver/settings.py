@@ -129,7 +129,7 @@ class Settings:
         try:
             self.save()
             log.info("moved the proxy password out of %s", self.path)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # outputs.Refused: a link, a FIFO, a device
             log.warning("could not rewrite %s without the proxy password: %s", self.path, exc)
 
     def get(self, name: str) -> Any:
