@@ -73,7 +73,8 @@ PULL = ExitCodes(
         (
             FAILED,
             "error: no chunk could be archived (each failed chunk's reason is printed), or the "
-            "archive is not writable",
+            "archive cannot be opened or written (not an archive: a FIFO, a device, an empty "
+            "or foreign file; a lock file that is not archiver's)",
         ),
         (USAGE, "usage error: the message says which argument"),
         (

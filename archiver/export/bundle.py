@@ -334,6 +334,8 @@ def check_request(scope: Scope, out: Path, make_zip: bool, archive: Path | None 
         raise BundleError(str(exc)) from None
     protect = [outputs.ArchiveSet.of(archive)] if archive is not None else []
     try:
+        if out.is_file() and not out.is_symlink() and not any(s.which(out) for s in protect):
+            raise BundleError(f"{out} exists and is not a directory: choose a new directory.")
         if not _empty_directory(out):
             outputs.check_new(out, protect=protect, directory=True)
         if make_zip:

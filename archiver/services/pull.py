@@ -26,12 +26,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from archiver import outputs
 from archiver.api import Credentials, NotReadyPolicy, Query, Tenant
 from archiver.api.client import check_connection as _check_connection
 from archiver.api.limits import MAX_WORKERS, Limits
 from archiver.api.query import BULK_PAGE_SIZE, MAX_PAGE_SIZE
 from archiver.api.retry import RetryPolicy
-from archiver.archive.errors import StorageError
+from archiver.archive.errors import NotAnArchive, StorageError
 from archiver.archive.store import Archive, check_archive_file
 from archiver.datasets import resolve_names
 from archiver.jobs import Cancel
@@ -48,6 +49,8 @@ from archiver.timerange import RangeError, parse_bound, parse_lookback
 #: The longest range one command may plan (about 3,650 day chunks per dataset).
 MAX_RANGE = timedelta(days=3653)
 MAX_RANGE_TEXT = "10 years"
+#: the lock file is not archiver's (a link, a FIFO, a hard link): nothing was done
+Refused = outputs.Refused
 
 __all__ = [
     "EXIT_BUSY",
@@ -56,9 +59,11 @@ __all__ = [
     "ArchiveBusy",
     "Incremental",
     "LockInfo",
+    "NotAnArchive",
     "Planned",
     "PullOptions",
     "Range",
+    "Refused",
     "Resume",
     "RetryPending",
     "RunResult",
