@@ -271,7 +271,7 @@ def link_new(src: Path, dst: Path) -> None:
     hard link (``src`` stays; the caller removes it), or, on a file system without hard
     links, by a rename that does not replace."""
     try:
-        os.link(src, dst, follow_symlinks=False)
+        os.link(src, dst)
     except FileExistsError:
         raise
     except OSError as exc:
@@ -357,7 +357,7 @@ def rename_noreplace(src: Path, dst: Path) -> None:
     if _libc_rename(src, dst):
         return
     if not os.path.isdir(src) or os.path.islink(src):
-        os.link(src, dst, follow_symlinks=False)  # FileExistsError when taken
+        os.link(src, dst)  # FileExistsError when taken
         os.unlink(src)
         return
     os.mkdir(dst, PRIVATE_DIR)  # claim the name: FileExistsError when taken
