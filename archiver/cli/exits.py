@@ -115,7 +115,11 @@ CHECKPOINT = ExitCodes(
 BACKUP = ExitCodes(
     (
         (OK, "the backup is written"),
-        (USAGE, "the archive does not exist, or --out exists already"),
+        (
+            USAGE,
+            "the archive does not exist or cannot be read, or --out is refused (it exists, is "
+            "one of the archive's files, a link, a FIFO or a device)",
+        ),
     )
 )
 EXPORT_DATASET = ExitCodes(
@@ -123,8 +127,8 @@ EXPORT_DATASET = ExitCodes(
         (OK, "the file (or Parquet directory) is written"),
         (
             USAGE,
-            "usage error: a bad --from/--to, an --out that exists or is of the wrong kind, "
-            "an archive that cannot be read",
+            "usage error: a bad --from/--to, an --out that exists (without --overwrite), is "
+            "of the wrong kind or one of the archive's files, an archive that cannot be read",
         ),
     )
 )
@@ -140,8 +144,9 @@ EXPORT = ExitCodes(
         (
             USAGE,
             "usage error: a bad or inverted --from/--to, a time off the 15-minute marks, an "
-            "unknown profile, a non-empty --out directory or an existing DIR.zip, a timestamp "
-            "authority that fails, an archive that cannot be read",
+            "unknown profile, an --out or DIR.zip refused (a file, a non-empty folder, a link, "
+            "a FIFO, a device, one of the archive's files), a timestamp authority that fails, "
+            "an archive that cannot be read",
         ),
         (
             EMPTY,
@@ -232,6 +237,7 @@ SELF_TEST = ExitCodes(
     (
         (OK, "every step passed"),
         (FAILED, "a step failed (named in its FAIL line)"),
+        (USAGE, "usage error, or a --keep that exists (or is a link, a FIFO, a device)"),
     )
 )
 SCHEDULE_INSTALL = ExitCodes(
