@@ -23,6 +23,9 @@ NO_HITS = 3
 #: case add: every interaction named or found is in the case already, or the search found
 #: none; the case is unchanged
 NOTHING_ADDED = 3
+#: verify: the bundle is intact, but its signer was revoked (and no trusted timestamp proves
+#: the signature older than the revocation)
+REVOKED = 3
 #: pull: the API refused the client id and secret
 AUTH = 4
 #: export, keys: the signing key cannot be used (no passphrase, or the wrong one)

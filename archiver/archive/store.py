@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from archiver import __version__
+from archiver import __version__, outputs
 from archiver.api.pages import NotReady, Page
 from archiver.api.typed import schema_diff
 from archiver.archive import auditlog, cases
@@ -39,8 +39,8 @@ from archiver.archive.rekey import (
 )
 from archiver.archive.schema import migrate
 from archiver.archive.searchindex import SearchIndex, rebuild
+from archiver.archive.sqlitefile import check_archive_file, open_reader
 from archiver.archive.sqlitefile import connect_archive as _connect
-from archiver.archive.sqlitefile import open_reader
 from archiver.timerange import DAILY, Chunk, utc_now
 
 
@@ -74,24 +74,70 @@ class PageResult:
     conflicts: int
 
 
+def _new_archive(path: Path) -> None:
+    """Make a new archive at ``path``, where no file is: its schema and identity are written
+    to a temporary file in the same folder, which is then linked into place only if the
+    name is still free (outputs.link_new), so no half-made or 0-byte archive is ever seen
+    and nothing that appeared meanwhile is replaced (that file is opened, and checked,
+    instead)."""
+    tmp = outputs.temp_name(path, "new")
+    os.close(
+        os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    )
+    try:
+        conn = _connect(tmp, archive=False)
+        try:
+            migrate(conn, None)
+            conn.executemany(
+                "INSERT INTO meta(key, value) VALUES (?, ?)",
+                [
+                    ("archive_id", os.urandom(16).hex()),
+                    ("created_at", utc_now()),
+                    ("created_by", f"archiver {__version__}"),
+                ],
+            )
+        finally:
+            conn.close()
+        try:
+            outputs.link_new(tmp, path)
+        except FileExistsError:
+            pass  # made meanwhile by another process: it is opened and checked as any other
+    finally:
+        for suffix in ("", *outputs.JOURNAL_SUFFIXES):
+            Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+
+
 class Archive:
-    """The writer side of an archive file. Use from one thread only."""
+    """The writer side of an archive file. Use from one thread only.
+
+    ``create``: make a new archive where no file is (the pull does); False for the use
+    cases that only record a custody entry in an existing one (FileNotFoundError when
+    there is none: an entry never conjures up an archive)."""
 
     def __init__(
-        self, path: str | os.PathLike[str], *, compress: bool = True, create_dirs: bool = False
+        self,
+        path: str | os.PathLike[str],
+        *,
+        compress: bool = True,
+        create_dirs: bool = False,
+        create: bool = True,
     ) -> None:
         self.path = Path(path)
-        if not self.path.parent.is_dir():  # a typo should not scatter archives
-            if not create_dirs:
-                raise FileNotFoundError(
-                    f"The folder {self.path.parent} does not exist: create it first "
-                    "(archiver pull --create-dirs does)."
-                )
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not self.path.exists():  # personal data: owner only (-wal/-shm follow its mode)
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        check_archive_file(self.path)
+        if not self.path.exists():
+            if not create:
+                raise FileNotFoundError(f"No archive at {self.path}.")
+            if not self.path.parent.is_dir():  # a typo should not scatter archives
+                if not create_dirs:
+                    raise FileNotFoundError(
+                        f"The folder {self.path.parent} does not exist: create it first "
+                        "(archiver pull --create-dirs does)."
+                    )
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # personal data: owner only (-wal/-shm follow its mode)
+            _new_archive(self.path)
         self.conn = _connect(self.path)
-        migrate(self.conn, self.path)
+        migrate(self.conn, outputs.resolved(self.path))
         #: page bodies zlib-compressed (their SHA-256 is over the bytes as received)
         self.compress = compress
         self.records = RecordWriter(self.conn)
@@ -573,4 +619,13 @@ class _Group:
         return self.conn.in_transaction
 
 
-__all__ = ["DAILY", "Archive", "PageResult", "open_reader", "os_user", "page_body", "utc_now"]
+__all__ = [
+    "DAILY",
+    "Archive",
+    "PageResult",
+    "check_archive_file",
+    "open_reader",
+    "os_user",
+    "page_body",
+    "utc_now",
+]

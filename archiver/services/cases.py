@@ -144,7 +144,7 @@ def _case(path: Path, name: str) -> CaseSummary:
 
 
 def _record(path: Path, event: str, details: dict[str, Any]) -> None:
-    with Archive(path) as a:
+    with Archive(path, create=False) as a:
         a.case_event(event, details)
 
 
@@ -341,7 +341,7 @@ def show(path: Path, name: str, *, via: str = "cli") -> CaseView:
         summaries = iq.summaries(r, found.ids)
         held = q.holds_on_interactions(r, found.ids)
     if found.ids:
-        with Archive(path) as a:
+        with Archive(path, create=False) as a:
             a.audit(
                 OPENED,
                 {"case": found.name, "interactions": found.ids, "via": via, "by": "case show"},

@@ -88,7 +88,7 @@ def open_interaction(path: Path, interaction_id: str, *, via: str = "gui") -> In
     if not path.exists():
         raise FileNotFoundError(f"No archive at {path}.")
     try:
-        with Archive(path) as a:
+        with Archive(path, create=False) as a:
             a.audit(OPENED, {"interactions": [interaction_id], "via": via})
     except (StorageError, OSError) as exc:
         raise NotRecorded(
