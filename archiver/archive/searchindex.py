@@ -27,6 +27,7 @@ from typing import Any
 from archiver.archive import values
 from archiver.archive.searchfields import NOT_INDEXED, RULE_VERSION, classify
 from archiver.datasets import DATASET_NAMES
+from archiver.plural import plural
 
 #: unicode61, accents folded (José finds Jose): the words of every script, case-insensitive
 TOKENIZE = "unicode61 remove_diacritics 2"
@@ -473,7 +474,8 @@ def _compare_words(conn: sqlite3.Connection, dataset: str, columns: list[str]) -
         rows = _rows_differ(conn, live)
         if rows:
             return [
-                f"search index: {live} does not index the same {rows:,} row(s) as {dataset}'s values"
+                f"search index: {live} does not index the same {plural(rows, 'row')} as "
+                f"{dataset}'s values"
             ]
         diff = conn.execute(
             """SELECT term FROM (SELECT term, doc, cnt FROM temp.search_live_words
