@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -23,7 +22,14 @@ from archiver.api.errors import (
     UnknownDatasetError,
 )
 from archiver.api.limits import Limits
-from archiver.api.pages import NotReady, NotReadyPolicy, Page, parse_page, parse_schema
+from archiver.api.pages import (
+    NotReady,
+    NotReadyPolicy,
+    Page,
+    load_json,
+    parse_page,
+    parse_schema,
+)
 from archiver.api.query import Query
 from archiver.api.retry import RetryPolicy, Transient, parse_retry_after, retrying
 from archiver.api.tenant import Credentials, Tenant
@@ -38,13 +44,15 @@ __all__ = ["HistoricalClient", "check_connection", "make_session"]
 
 
 def _detail(raw: bytes) -> str:
+    """What an error body says; a body with two readings (a member named twice) is shown as
+    the text it is, so both are seen."""
     try:
-        body = json.loads(raw)
+        body = load_json(raw)
         if isinstance(body, dict):
             return str(
                 body.get("detail") or body.get("error_description") or body.get("title") or ""
             )
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     return raw[:200].decode("utf-8", "replace").strip()
 
@@ -218,7 +226,7 @@ class HistoricalClient:
                 not_ready += 1
                 delay = self.not_ready.delay(not_ready) if self.not_ready else None
                 yield NotReady(
-                    raw, status, url, received, parse_schema(raw), token, not_ready, delay
+                    raw, status, url, received, parse_schema(raw, url, token), token, not_ready, delay
                 )
                 if delay is None:
                     return
