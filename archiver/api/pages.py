@@ -119,32 +119,37 @@ def load_json(raw: bytes) -> Any:
     UTF-8's own errors otherwise). The writer (:func:`parse_page`) and every re-reading
     of an archived page (verify-archive's replay) go through it."""
     body = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_members)
-    if _SURROGATE_ESCAPE.search(raw):  # rare: only then look at every string
+    if _SURROGATE_ESCAPE.search(raw):  # rare (a pair is one character): look closer
         _check_text(body)
     return body
 
 
-def _check_text(value: Any) -> None:
-    stack = [value]
+def _check_text(body: Any) -> None:
+    """Raise AmbiguousBody naming the first string that holds an unpaired surrogate. A
+    page's records (lists of strings) are joined and encoded at once, in C; the rest of the
+    body is small."""
+    rest = body
+    if isinstance(body, dict) and type(body.get("records")) is list:
+        try:
+            "".join(map("".join, body["records"])).encode("utf-8")
+            rest = {k: v for k, v in body.items() if k != "records"}
+        except (TypeError, UnicodeEncodeError):
+            pass  # not all strings, or one is not text: find it below
+    stack = [rest]
     while stack:
         item = stack.pop()
-        if isinstance(item, str):
-            texts: list[str] = [item]
-        elif isinstance(item, dict):
-            texts = list(item)
+        if isinstance(item, dict):
+            stack.extend(item)
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-            continue
-        else:
-            continue
-        for text in texts:
+        elif isinstance(item, str):
             try:
-                text.encode("utf-8")
+                item.encode("utf-8")
             except UnicodeEncodeError:
                 raise AmbiguousBody(
-                    f"a string holds an unpaired surrogate escape ({text[:40]!r}), which is not "
-                    "Unicode text and cannot be stored as such"
+                    f"a string holds an unpaired surrogate escape ({item[:40]!r}), which is "
+                    "not Unicode text and cannot be stored as such"
                 ) from None
 
 
