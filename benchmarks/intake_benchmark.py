@@ -34,8 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from archiver.api.pages import load_json, parse_page
-from archiver.api.redaction import Redactor
 from archiver.api.query import Query
+from archiver.api.redaction import Redactor
 from archiver.datasets import get_dataset
 from archiver.simulator import SimConfig, Simulator
 from archiver.simulator.query import parse_query

@@ -226,7 +226,14 @@ class HistoricalClient:
                 not_ready += 1
                 delay = self.not_ready.delay(not_ready) if self.not_ready else None
                 yield NotReady(
-                    raw, status, url, received, parse_schema(raw, url, token), token, not_ready, delay
+                    raw,
+                    status,
+                    url,
+                    received,
+                    parse_schema(raw, url, token),
+                    token,
+                    not_ready,
+                    delay,
                 )
                 if delay is None:
                     return

@@ -108,7 +108,7 @@ class Archive:
         self.records = RecordWriter(self.conn)
         self._schemas: dict[str, str] = {}
         #: key rules each stream has given up (see keys.py); loaded once, kept in step
-        self._abandoned = abandoned_rules(self.conn)
+        self._abandoned: dict[tuple[str, str], set[str]] | None = None
         if not self.conn.execute("SELECT 1 FROM meta WHERE key='archive_id'").fetchone():
             with self.transaction():
                 self.conn.executemany(
@@ -349,6 +349,20 @@ class Archive:
         the compression, which releases the GIL, runs beside the writer)."""
         if prepared is None or prepared.compressed != self.compress:
             prepared = prepare(page, compress=self.compress)
+        try:
+            return self._store_page(run_id, chunk, page, query, prepared)
+        except BaseException:
+            self._forget()  # what the page created was rolled back: so is what is cached
+            raise
+
+    def _forget(self) -> None:
+        self.records = RecordWriter(self.conn)
+        self._schemas.clear()
+        self._abandoned = None
+
+    def _store_page(
+        self, run_id: str, chunk: Chunk, page: Page, query: dict[str, str], prepared: Prepared
+    ) -> PageResult:
         with self.transaction():
             page_id = self._insert_page(
                 run_id,
@@ -398,6 +412,8 @@ class Archive:
         """Identities of the page's records; a key rule the page disproves is recorded and
         the stream's latest versions regrouped (keys.py)."""
         stream = (chunk.dataset, chunk.dataset_type)
+        if self._abandoned is None:
+            self._abandoned = abandoned_rules(self.conn)
         gone = self._abandoned.setdefault(stream, set())
         ids, _rule, fallbacks = page_identities(
             chunk.dataset, chunk.dataset_type, page.column_names, page.records, gone, canon

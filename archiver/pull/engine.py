@@ -432,6 +432,8 @@ class _ChunkWalk:
         pending: tuple[Page, Future[Prepared]] | None = None
         try:
             for resp in self.client.pages(query, self.token):
+                if self.ops.broken(self.chunk):
+                    return True  # the archive could not hold a page of it: failed, stop
                 if isinstance(resp, NotReady):
                     self._hand_over(pending, qparams)
                     pending = None
