@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from archiver.api.errors import PageValidationError
+from archiver.api.redaction import Redacted
 
 Headers = list[dict[str, str]]
 _STR_ONLY = {str}
@@ -34,6 +35,8 @@ class Page(Response):
     records: list[list[str]] = field(default_factory=list, repr=False)
     next_token: str = ""
     number: int = 0  # 1-based within this walk
+    #: set when our credentials were replaced in ``raw``: what was received (by hash)
+    redacted: Redacted | None = None
 
     @property
     def last(self) -> bool:
@@ -50,6 +53,8 @@ class NotReady(Response):
 
     attempt: int = 1
     retry_in: float | None = None  # seconds until the client retries; None: it will not
+    #: set when our credentials were replaced in ``raw``: what was received (by hash)
+    redacted: Redacted | None = None
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,11 @@ destroy it and protect nothing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
+from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
 
 MARK = "[redacted]"
@@ -41,6 +43,16 @@ def _forms(secret: str) -> set[str]:
         quote_plus(secret),
     }
     return {f for f in forms if len(f) >= MIN_LENGTH}
+
+
+@dataclass(frozen=True)
+class Redacted:
+    """A response that held our credentials: what was received, by its SHA-256 and size,
+    and how many credentials were replaced in the bytes kept."""
+
+    sha256: str
+    size: int
+    replaced: int
 
 
 class Redactor:
@@ -87,6 +99,13 @@ class Redactor:
                 raw, n = pattern.subn(_MARK_BYTES, raw)
                 total += n
         return raw, total
+
+    def clean(self, raw: bytes) -> tuple[bytes, Redacted | None]:
+        """``raw`` with every credential replaced, and (when any was) what was received."""
+        clean, n = self.data(raw)
+        if not n:
+            return raw, None
+        return clean, Redacted(hashlib.sha256(raw).hexdigest(), len(raw), n)
 
 
 _MARK_BYTES = MARK.encode()

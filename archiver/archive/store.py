@@ -17,6 +17,7 @@ from typing import Any
 
 from archiver import __version__
 from archiver.api.pages import NotReady, Page
+from archiver.api.redaction import Redacted
 from archiver.api.typed import schema_diff
 from archiver.archive import auditlog, sqlitefile
 from archiver.archive.auditlog import os_user
@@ -333,7 +334,30 @@ class Archive:
                 "chain_rule": CHAIN_BODY_META,
             },
         )
+        self._redacted(resp.redacted, chunk, resp.status, page_id=meta["page_id"])
         return int(meta["page_id"])
+
+    def _redacted(
+        self, redacted: Redacted | None, chunk: Chunk, status: int, **stored: int
+    ) -> None:
+        """A response that held our credentials is stored with them replaced: the audit log
+        (chained) records what was received, by SHA-256 and size, and where it is kept."""
+        if redacted is None:
+            return
+        self._audit(
+            "credentials redacted",
+            {
+                **stored,
+                "dataset": chunk.dataset,
+                "dataset_type": chunk.dataset_type,
+                "chunk_start": chunk.start_key,
+                "http_status": status,
+                "received_sha256": redacted.sha256,
+                "received_size": redacted.size,
+                "replaced": redacted.replaced,
+            },
+            None,
+        )
 
     def store_page(
         self,
@@ -497,7 +521,10 @@ class Archive:
         status: int,
         token: str | None,
         error: str,
+        redacted: Redacted | None = None,
     ) -> int:
+        """Keep a response that could not be archived as a page (``raw``, with our
+        credentials already replaced: ``redacted`` says what was received)."""
         with self.transaction():
             cur = self.conn.execute(
                 """INSERT INTO quarantine(run_id, dataset, dataset_type, chunk_start, request_token, http_status, url,
@@ -521,7 +548,9 @@ class Archive:
                    WHERE dataset=? AND dataset_type=? AND filter=? AND chunk_start=?""",
                 (f"quarantined a malformed page: {error}", utc_now(), *_chunk_key(chunk)),
             )
-            return int(cur.lastrowid or 0)
+            quarantine_id = int(cur.lastrowid or 0)
+            self._redacted(redacted, chunk, status, quarantine_id=quarantine_id)
+            return quarantine_id
 
 
 def _chunk_key(chunk: Chunk) -> tuple[str, str, str, str]:

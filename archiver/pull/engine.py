@@ -508,7 +508,14 @@ class _ChunkWalk:
         self.bad_pages += 1
         self.token = exc.token
         self.submit(
-            self.ops.quarantine, self.chunk, exc.raw, exc.url, exc.status, exc.token, exc.reason
+            self.ops.quarantine,
+            self.chunk,
+            exc.raw,
+            exc.url,
+            exc.status,
+            exc.token,
+            exc.reason,
+            exc.redacted,
         )
         if self.bad_pages > self.engine.quarantine_retries:
             return self._fail(
@@ -532,6 +539,7 @@ class _ChunkWalk:
                 exc.status or 0,
                 exc.token,
                 str(exc),
+                exc.redacted,
             )
         return self._fail(str(exc))
 

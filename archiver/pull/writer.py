@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver.api import NotReady, Page
+from archiver.api.redaction import Redacted
 from archiver.archive.errors import page_failure
 from archiver.archive.store import Archive, Prepared
 from archiver.timerange import Chunk
@@ -215,7 +216,14 @@ class Ops:
         why = str(exc) or type(exc).__name__
         reason = f"the archive cannot hold this page: {why}"
         a.quarantine(
-            self.run_id, chunk, page.raw, page.url, page.status, page.request_token, reason
+            self.run_id,
+            chunk,
+            page.raw,
+            page.url,
+            page.status,
+            page.request_token,
+            reason,
+            page.redacted,
         )
         message = (
             f"{chunk.dataset} {chunk.start_key}–{chunk.end_key}: page {page.number} was not "
@@ -273,10 +281,11 @@ class Ops:
         status: int,
         token: str | None,
         reason: str,
+        redacted: Redacted | None = None,
     ) -> Events:
         if self.broken(chunk):
             return None  # its walk ended when a page could not be stored
-        a.quarantine(self.run_id, chunk, raw, url, status, token, reason)
+        a.quarantine(self.run_id, chunk, raw, url, status, token, reason, redacted)
         return ("quarantined", _info(chunk))
 
     def set_state(
