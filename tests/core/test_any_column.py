@@ -317,3 +317,5 @@ def test_value_columns_are_replayed_from_the_pages(sim_factory, tmp_path):
     assert any("'ROW_ID2'" in p and "rule gives" in p for p in found)
     assert any("lacks column 'row_id'" in p for p in found)
     conn.close()
+    report = verify_archive(arc)
+    assert not report.ok and "value_columns: queue column 'ROW_ID2'" in report.summary()
