@@ -133,6 +133,17 @@ class Archive:
     def reader(self) -> sqlite3.Connection:
         return open_reader(self.path)
 
+    def check_writable(self) -> None:
+        """Raise the storage error a write would meet now (a read-only file or medium, a
+        folder that refuses the -wal file), writing nothing: a command that must record a
+        custody entry learns before it makes anything that it could not."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('write check', '')")
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+
     # -- transactions ---------------------------------------------------------------------
     def transaction(self) -> _Tx:
         return _Tx(self.conn)

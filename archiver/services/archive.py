@@ -6,12 +6,14 @@ whichever front-end called it; verify-archive and export-dataset also write a ch
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from archiver import iofailure
 from archiver.archive.errors import StorageError
 from archiver.archive.queries import coverage as cov
 from archiver.archive.queries.reader import Reader
@@ -119,18 +121,47 @@ def _record_verified(path: Path, report: VerifyReport, via: str, key_dir: Path |
 def backup(path: Path, out: Path) -> Path:
     """A consistent copy through SQLite's backup API; refuses to overwrite a file. The
     checkpoint sidecar is copied beside it first (so every line it holds is a prefix of the
-    copy, even while a pull appends)."""
-    with Reader(path) as db:
-        if out.exists():
-            raise FileExistsError(f"{out} exists; choose a new file name.")
-        side = checkpoints.sidecar_path(path)
-        if side.exists():
-            out.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(side, checkpoints.sidecar_path(out))
-        db.backup_to(out)
-    with Archive(path) as a:
-        a.audit("backup", {"to": str(out.resolve())})
+    copy, even while a pull appends). A full disk, a read-only medium or a refused
+    permission (of the copy's place, or of the archive, which records the backup) raises
+    :class:`~archiver.iofailure.IOFailure`, with nothing left behind."""
+    check_custody(path)
+    made: list[Path] = []
+    try:
+        with Reader(path) as db:
+            if out.exists():
+                raise FileExistsError(f"{out} exists; choose a new file name.")
+            with iofailure.naming(out, output=True, done=NOTHING_WRITTEN):
+                side = checkpoints.sidecar_path(path)
+                if side.exists():
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    made.append(checkpoints.sidecar_path(out))
+                    shutil.copyfile(side, made[-1])
+                made.append(out)
+                db.backup_to(out)
+        with iofailure.naming(path, done=_NOT_RECORDED.format(what="the backup")):
+            with Archive(path) as a:
+                a.audit("backup", {"to": str(out.resolve())})
+    except BaseException:
+        for p in made:  # what this call created, and only that
+            with contextlib.suppress(OSError):  # (a read-only disk refuses even that)
+                p.unlink()
+        raise
     return out
+
+
+#: what a failed export or backup says instead of "nothing archived was lost"
+NOTHING_WRITTEN = "nothing archived was lost and nothing was written"
+_NOT_RECORDED = "nothing archived was lost; {what} was removed, as the archive could not record it"
+
+
+def check_custody(path: Path) -> None:
+    """Before making anything that the archive must record (an export, a backup): can it
+    record it? A read-only or refused archive is said at once, with nothing written."""
+    if not path.exists():
+        return  # the reader says there is no archive
+    with iofailure.naming(path, done=NOTHING_WRITTEN):
+        with Archive(path) as a:
+            a.check_writable()
 
 
 def export_dataset(
@@ -148,17 +179,50 @@ def export_dataset(
     """Rows of one dataset stream for a data warehouse; returns how many were written.
     ``csv_formulas``: ``escape`` (default: formula cells neutralised, reversibly) or ``raw``."""
     dataset = resolve_name(dataset)
-    n = _export_dataset(
-        path,
-        dataset,
-        fmt,
-        out,
-        start=start,
-        end=end,
-        all_versions=all_versions,
-        dataset_type=dataset_type,
-        csv_formulas=csv_formulas,
-    )
+    check_custody(path)
+    with iofailure.naming(out, output=True, done=NOTHING_WRITTEN):
+        n = _export_dataset(
+            path,
+            dataset,
+            fmt,
+            out,
+            start=start,
+            end=end,
+            all_versions=all_versions,
+            dataset_type=dataset_type,
+            csv_formulas=csv_formulas,
+        )
+    try:
+        with iofailure.naming(path, done=_NOT_RECORDED.format(what="the export")):
+            _record_export(
+                path, dataset, fmt, out, n, dataset_type, all_versions, csv_formulas, start, end
+            )
+    except iofailure.IOFailure:
+        _remove_export(fmt, dataset, out)
+        raise
+    return n
+
+
+def _remove_export(fmt: str, dataset: str, out: Path) -> None:
+    """Remove what a finished export-dataset wrote (its file, or its dataset= directory)."""
+    if fmt == "parquet":
+        shutil.rmtree(out / f"dataset={dataset}", ignore_errors=True)
+    else:
+        out.unlink(missing_ok=True)
+
+
+def _record_export(
+    path: Path,
+    dataset: str,
+    fmt: str,
+    out: Path,
+    n: int,
+    dataset_type: str,
+    all_versions: bool,
+    csv_formulas: str,
+    start: date | None,
+    end: date | None,
+) -> None:
     with Archive(path) as a:
         a.audit(
             "export-dataset",
@@ -175,7 +239,6 @@ def export_dataset(
             },
         )
         checkpoints.record(path, "export-dataset", archive=a)
-    return n
 
 
 @dataclass
