@@ -39,6 +39,7 @@ from archiver.gui.errors import describe
 from archiver.gui.headers import fit_columns, friendly_label, header_tooltip, readable_header
 from archiver.gui.workers import Job, JobRunner
 from archiver.jobs import Cancel
+from archiver.safetext import safe
 
 BATCH = 500
 FIRST_BATCH = 100
@@ -180,10 +181,10 @@ class RecordsModel(QAbstractTableModel):
             return None
         name, typ = self.columns[section]
         dataset = parse_stream(self.dataset)[0]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return friendly_label(dataset, name, typ) if self.friendly else name
+        if role == Qt.ItemDataRole.DisplayRole:  # (a server's name may hold control chars)
+            return safe(friendly_label(dataset, name, typ) if self.friendly else name, False)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return header_tooltip(dataset, name, typ)
+            return safe(header_tooltip(dataset, name, typ))
         return None
 
     def _row(self, row: int) -> tuple[int, dict[str, str], int] | None:
@@ -343,6 +344,11 @@ class BrowsePanel(QWidget):
         self.search.setPlaceholderText("Search all values (Enter)")
         self.filter_column = QComboBox()
         self.filter_column.setObjectName("filterColumn")
+        # sized for a name the guide uses, not the longest a server ever sent
+        self.filter_column.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.filter_column.setMinimumContentsLength(24)
         self.filter_value = QLineEdit()
         self.filter_value.setObjectName("filterColumnValue")
         self.filter_value.setPlaceholderText("column contains… (Enter)")
@@ -478,7 +484,8 @@ class BrowsePanel(QWidget):
         self.view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.model.set_dataset(self.reader, name)
         self.filter_column.clear()
-        self.filter_column.addItems([c for c, _ in self.model.columns])
+        for c, _ in self.model.columns:  # shown escaped, filtered by the API's name itself
+            self.filter_column.addItem(safe(c, newlines=False), c)
         if self.model.canFetchMore(QModelIndex()):
             self.model.fetchMore(QModelIndex())
         fit_columns(self.view)
@@ -509,7 +516,7 @@ class BrowsePanel(QWidget):
             return
         search = self.search.text().strip() or None
         flt = (
-            (self.filter_column.currentText(), self.filter_value.text().strip())
+            (self.filter_column.currentData() or "", self.filter_value.text().strip())
             if self.filter_value.text().strip()
             else None
         )
