@@ -344,11 +344,8 @@ class BrowsePanel(QWidget):
         self.search.setPlaceholderText("Search all values (Enter)")
         self.filter_column = QComboBox()
         self.filter_column.setObjectName("filterColumn")
-        # sized for a name the guide uses, not the longest a server ever sent
-        self.filter_column.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.filter_column.setMinimumContentsLength(24)
+        # as wide as its longest name, up to a limit: a server may send a name of any length
+        self.filter_column.setMaximumWidth(280)
         self.filter_value = QLineEdit()
         self.filter_value.setObjectName("filterColumnValue")
         self.filter_value.setPlaceholderText("column contains… (Enter)")
