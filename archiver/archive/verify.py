@@ -41,6 +41,7 @@ from archiver.archive.schema import SCHEMA_VERSION, ArchiveVersionError, migrate
 from archiver.archive.store import open_reader
 from archiver.archive.triggers import evidence_tables
 from archiver.archive.values import canonical, fetch_strict, replay_check, table
+from archiver.plural import plural
 
 MAX_PROBLEMS = 50
 _META_WORDS = "run, dataset, chunk, query, tokens, URL, HTTP status, received time, counts"
@@ -497,8 +498,8 @@ def check_latest(conn: sqlite3.Connection, rep: VerifyReport) -> None:
             shown = len(want.keys() - have.keys())
             rep.add(
                 f"{stream[0]} ({stream[1]}): the latest-version bookkeeping differs from the "
-                f"records: {hidden} version(s) hidden that are the newest of their row, "
-                f"{shown} older version(s) shown as the latest"
+                f"records: {plural(hidden, 'version')} hidden that {'is' if hidden == 1 else 'are'} the newest of their row, "
+                f"{plural(shown, 'older version')} shown as the latest"
             )
     if stored:
         rep.add(f"{len(stored)} superseded entries name no record")

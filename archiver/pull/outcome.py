@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archiver import exitcodes
+from archiver.plural import plural
 from archiver.pull.progress import DatasetProgress, Progress
 
 # the command line's codes (archiver.exitcodes), under the names the engine has used
@@ -96,7 +97,7 @@ def decide(
     error = flags.error
     if error is None and bad:
         first = next((m for c in counts.values() for m in c["failures"]), "")
-        error = f"{bad} chunk(s) not archived" + (f"; first: {first}" if first else "")
+        error = f"{plural(bad, 'chunk')} not archived" + (f"; first: {first}" if first else "")
     return RunResult(run_id, status, code, progress, error, counts)
 
 
