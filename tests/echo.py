@@ -1,8 +1,8 @@
 """A simulator that echoes our credentials back (issue 18 §8), loopback only.
 
 The real simulator (its data, tokens and pages), except that every answer about some
-datasets repeats every bearer token it has issued so far (the current one and earlier ones)
-and the client secret it was sent:
+datasets repeats every bearer token it has been sent so far (the current one and earlier
+ones: what a server that logs its requests could echo) and the client secret it was sent:
 
   agent                400, in the detail
   agentAux             403, in the detail
@@ -20,6 +20,7 @@ than one and the echo carries earlier ones too.
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from archiver.simulator import SimConfig, Simulator
@@ -42,16 +43,26 @@ class EchoSimulator(Simulator):
 
     def __init__(self, config: SimConfig | None = None, **kw: Any) -> None:
         super().__init__(config, **kw)
-        self.issued: list[str] = []
+        self.issued: list[str] = []  # every token handed out
+        self.seen: list[str] = []  # every token a request carried, in the order first seen
+        self._echo_lock = threading.Lock()
 
     def issue_token(self) -> tuple[str, int]:
         token, ttl = super().issue_token()
         self.issued.append(token)
         return token, ttl
 
+    def saw(self, token: str) -> None:
+        with self._echo_lock:
+            if token not in self.seen:
+                self.seen.append(token)
+
     def echo(self) -> str:
-        """Every token issued so far and the client secret, as a careless server logs them."""
-        return f"tokens {' '.join(self.issued)}; client_secret={self.config.client_secret}"
+        """Every token sent to it so far and the client secret, as a careless server logs
+        them (a token issued but not yet used cannot be echoed: the client has not got it)."""
+        with self._echo_lock:
+            tokens = " ".join(self.seen)
+        return f"tokens {tokens}; client_secret={self.config.client_secret}"
 
     def bind(self) -> str:
         handler = type("Handler", (_EchoHandler,), {"sim": self})
@@ -65,7 +76,7 @@ class EchoSimulator(Simulator):
             notes, desc = names.index("INTERACTION_NOTES"), names.index("EVENT_DESC")
             for record in body["records"]:
                 record[notes] = f"caller said: {self.echo()}"
-                record[desc] = f"Bearer {self.issued[-1]}"
+                record[desc] = f"Bearer {self.seen[-1]}"
         return body
 
 
@@ -75,6 +86,8 @@ class _EchoHandler(_Handler):
     def _dataset(self, name: str, qs: str) -> None:
         sim = self.sim
         auth = self.headers.get("Authorization", "")
+        if sim.token_valid(auth[7:].strip()):
+            sim.saw(auth[7:].strip())
         if name not in ("agent", "agentAux", "queue", "mpccdr", "transcript", "workflow") or (
             not sim.token_valid(auth[7:].strip())
         ):
@@ -93,4 +106,4 @@ class _EchoHandler(_Handler):
         elif name == "transcript":
             self._send(302, b"", "text/html", {"Location": f"https://elsewhere.example/?{echo}"})
         else:  # workflow: a page that does not parse, holding the credentials
-            self._send(200, json.dumps({"columnHeaders": echo}).encode()[:-3])
+            self._send(200, json.dumps({"columnHeaders": echo, "records": []}).encode()[:-3])
