@@ -40,4 +40,11 @@ def page_failure(exc: BaseException) -> bool:
     return isinstance(exc, ValueError | OverflowError)  # a value no column can take
 
 
-__all__ = ["CannotHold", "StorageError", "UnreadableArchive", "page_failure"]
+class NotAnArchive(UnreadableArchive, ValueError):
+    """The path names no archive: a FIFO, a device, a directory, an empty (0-byte) file, a
+    file that is not SQLite, or a SQLite database archiver did not make. Refused before
+    anything is written; the message names the cause. (A usage error as much as an
+    unreadable archive: front-ends may catch either.)"""
+
+
+__all__ = ["CannotHold", "NotAnArchive", "StorageError", "UnreadableArchive", "page_failure"]

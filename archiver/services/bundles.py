@@ -23,10 +23,11 @@ from archiver.export.bundle import (
 from archiver.export.redact import PROFILES
 from archiver.export.scope import SEGMENTS, Scope, ScopeError
 from archiver.export.timestamps import ENV_TSA_URL, TimestampError, tsa_url
-from archiver.export.trust import TrustPolicy
+from archiver.export.trust import TrustPolicy, revocations
 from archiver.export.verify import (
     EXIT_CODES,
     FAILED,
+    REVOKED,
     UNTRUSTED,
     VERIFIED,
     BundleReport,
@@ -45,6 +46,7 @@ __all__ = [
     "EXIT_CODES",
     "FAILED",
     "PROFILES",
+    "REVOKED",
     "UNTRUSTED",
     "VERIFIED",
     "BundleError",
@@ -92,6 +94,7 @@ def export(
             preflight(archive, scope, out, make_zip=make_zip, allow_empty=allow_empty)
     check_custody(archive)
     ident = identity or keys.load_or_create(key_dir)
+    refuse_revoked(ident)
     # a full disk, a read-only place or a refused permission at --out: named, nothing left
     with iofailure.naming(out, output=True, done=NOTHING_WRITTEN):
         result = yield from export_bundle(
@@ -108,6 +111,17 @@ def export(
     rec, why = checkpoints.try_record(archive, "export", identity=ident)
     yield from checkpoints.describe(rec) if rec else [f"No checkpoint recorded: {why}"]
     return result
+
+
+def refuse_revoked(ident: keys.SigningIdentity) -> None:
+    """A signing key whose certificate was revoked (``archiver trust revoke``) signs nothing
+    more: SigningKeyError saying so."""
+    rev = revocations(ident.key_path.parent).get(ident.fingerprint)
+    if rev is not None:
+        raise keys.SigningKeyError(
+            f"The signing key ({ident.fingerprint}) was revoked on {rev.when()} ({rev.reason}): "
+            "it signs nothing more. Make a new one with `archiver keys create --force`."
+        )
 
 
 def archived_range(archive: Path) -> tuple[datetime, datetime] | None:
