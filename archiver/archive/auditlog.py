@@ -322,6 +322,20 @@ def _index_rebuilt(d: Details) -> str:
     return f"search index rebuilt: {_counted(RECORDS, total)} indexed in {len(per)} datasets"
 
 
+def _credentials_redacted(d: Details) -> str:
+    where = (
+        f"page {d['page_id']}"
+        if d.get("page_id") is not None
+        else f"quarantined response {d.get('quarantine_id', '?')}"
+    )
+    return (
+        f"{_n(d.get('replaced', 0))} of our credentials replaced by [redacted] in {where} "
+        f"({d.get('dataset', '?')} {d.get('chunk_start', '?')}, HTTP {d.get('http_status', '?')}); "
+        f"received {_n(d.get('received_size', 0))} bytes, SHA-256 "
+        f"{str(d.get('received_sha256') or '')[:16]}…"
+    )
+
+
 _BY_EVENT: dict[str, Callable[[Details], str]] = {
     "search": _search,
     "search index rebuilt": _index_rebuilt,
@@ -342,6 +356,7 @@ _BY_EVENT: dict[str, Callable[[Details], str]] = {
     "checkpoint": _checkpoint,
     "migrate": _migrate,
     "archive lock taken over": _lock_taken_over,
+    "credentials redacted": _credentials_redacted,
 }
 
 

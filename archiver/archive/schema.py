@@ -14,8 +14,9 @@ from archiver.archive.compact import migrate_to_4
 from archiver.archive.hashing import GENESIS, PAGE_META_FIELDS, chain_next, page_meta_digest
 from archiver.archive.rekey import rekey_from_v1
 from archiver.archive.triggers import create_triggers, drop_triggers
+from archiver.archive.values import migrate_to_5
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: Tables every version has (records and the latest view changed in version 2).
 _BASE = """
@@ -221,11 +222,12 @@ def _statements(script: str) -> list[str]:
 
 
 def _create_current(conn: sqlite3.Connection) -> None:
-    """A new file: the current schema at once (version 3's tables, then version 4's change
-    of them: one definition of the final tables)."""
+    """A new file: the current schema at once (version 3's tables, then version 4's and 5's
+    changes of them: one definition of the final tables)."""
     for stmt in _statements(_BASE + _V2 + _V3):
         conn.execute(stmt)
     migrate_to_4(conn, record=False)
+    _v5(conn)
 
 
 def _migrate_to_1(conn: sqlite3.Connection) -> None:
@@ -281,11 +283,24 @@ def _migrate_to_4(conn: sqlite3.Connection) -> None:
     migrate_to_4(conn)
 
 
+def _v5(conn: sqlite3.Connection) -> dict[str, object]:
+    """Version 5's tables and changes (shared by the branches of issue 18: each adds its
+    part here). Values columns are named by the archive, not the server, and mapped to
+    their API names in ``value_columns`` (archive/values.py)."""
+    return migrate_to_5(conn)
+
+
+def _migrate_to_5(conn: sqlite3.Connection) -> None:
+    done = _v5(conn)
+    auditlog.append(conn, "migrate", {"from": 4, "to": 5, **done}, None)
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_to_1,
     2: _migrate_to_2,
     3: _migrate_to_3,
     4: _migrate_to_4,
+    5: _migrate_to_5,
 }
 
 

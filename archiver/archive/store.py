@@ -17,6 +17,7 @@ from typing import Any
 
 from archiver import __version__, outputs
 from archiver.api.pages import NotReady, Page
+from archiver.api.redaction import Redacted
 from archiver.api.typed import schema_diff
 from archiver.archive import auditlog, cases
 from archiver.archive.auditlog import os_user
@@ -96,6 +97,11 @@ def _new_archive(path: Path) -> None:
                     ("created_by", f"archiver {__version__}"),
                 ],
             )
+            # into the file itself before it is linked: closing would checkpoint the WAL
+            # too, but silently, and a full disk would leave a damaged file under the name
+            busy, log, done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if busy or log != done:
+                raise sqlite3.OperationalError(f"the new archive {path} was not written whole")
         finally:
             conn.close()
         try:
@@ -145,7 +151,7 @@ class Archive:
         self.search = SearchIndex(self.conn)
         self._schemas: dict[str, str] = {}
         #: key rules each stream has given up (see keys.py); loaded once, kept in step
-        self._abandoned = abandoned_rules(self.conn)
+        self._abandoned: dict[tuple[str, str], set[str]] | None = None
         if not self.conn.execute("SELECT 1 FROM meta WHERE key='archive_id'").fetchone():
             with self.transaction():
                 self.conn.executemany(
@@ -168,6 +174,17 @@ class Archive:
 
     def reader(self) -> sqlite3.Connection:
         return open_reader(self.path)
+
+    def check_writable(self) -> None:
+        """Raise the storage error a write would meet now (a read-only file or medium, a
+        folder that refuses the -wal file), writing nothing: a command that must record a
+        custody entry learns before it makes anything that it could not."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('write check', '')")
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
 
     # -- transactions ---------------------------------------------------------------------
     def transaction(self) -> _Tx:
@@ -392,7 +409,30 @@ class Archive:
                 "chain_rule": CHAIN_BODY_META,
             },
         )
+        self._redacted(resp.redacted, chunk, resp.status, page_id=meta["page_id"])
         return int(meta["page_id"])
+
+    def _redacted(
+        self, redacted: Redacted | None, chunk: Chunk, status: int, **stored: int
+    ) -> None:
+        """A response that held our credentials is stored with them replaced: the audit log
+        (chained) records what was received, by SHA-256 and size, and where it is kept."""
+        if redacted is None:
+            return
+        self._audit(
+            "credentials redacted",
+            {
+                **stored,
+                "dataset": chunk.dataset,
+                "dataset_type": chunk.dataset_type,
+                "chunk_start": chunk.start_key,
+                "http_status": status,
+                "received_sha256": redacted.sha256,
+                "received_size": redacted.size,
+                "replaced": redacted.replaced,
+            },
+            None,
+        )
 
     def store_page(
         self,
@@ -408,6 +448,20 @@ class Archive:
         the compression, which releases the GIL, runs beside the writer)."""
         if prepared is None or prepared.compressed != self.compress:
             prepared = prepare(page, compress=self.compress)
+        try:
+            return self._store_page(run_id, chunk, page, query, prepared)
+        except BaseException:
+            self._forget()  # what the page created was rolled back: so is what is cached
+            raise
+
+    def _forget(self) -> None:
+        self.records = RecordWriter(self.conn)
+        self._schemas.clear()
+        self._abandoned = None
+
+    def _store_page(
+        self, run_id: str, chunk: Chunk, page: Page, query: dict[str, str], prepared: Prepared
+    ) -> PageResult:
         with self.transaction():
             page_id = self._insert_page(
                 run_id,
@@ -458,6 +512,8 @@ class Archive:
         """Identities of the page's records; a key rule the page disproves is recorded and
         the stream's latest versions regrouped (keys.py)."""
         stream = (chunk.dataset, chunk.dataset_type)
+        if self._abandoned is None:
+            self._abandoned = abandoned_rules(self.conn)
         gone = self._abandoned.setdefault(stream, set())
         ids, _rule, fallbacks = page_identities(
             chunk.dataset, chunk.dataset_type, page.column_names, page.records, gone, canon
@@ -541,7 +597,10 @@ class Archive:
         status: int,
         token: str | None,
         error: str,
+        redacted: Redacted | None = None,
     ) -> int:
+        """Keep a response that could not be archived as a page (``raw``, with our
+        credentials already replaced: ``redacted`` says what was received)."""
         with self.transaction():
             cur = self.conn.execute(
                 """INSERT INTO quarantine(run_id, dataset, dataset_type, chunk_start, request_token, http_status, url,
@@ -565,7 +624,9 @@ class Archive:
                    WHERE dataset=? AND dataset_type=? AND filter=? AND chunk_start=?""",
                 (f"quarantined a malformed page: {error}", utc_now(), *_chunk_key(chunk)),
             )
-            return int(cur.lastrowid or 0)
+            quarantine_id = int(cur.lastrowid or 0)
+            self._redacted(redacted, chunk, status, quarantine_id=quarantine_id)
+            return quarantine_id
 
 
 def _chunk_key(chunk: Chunk) -> tuple[str, str, str, str]:

@@ -21,6 +21,7 @@ EVIDENCE_TABLES = (
     "key_rules",
     "streams",
     "column_sets",
+    "value_columns",
 )
 #: Tables created as data arrives whose rows are evidence too: the values of each dataset.
 EVIDENCE_PREFIXES = ("vals_",)

@@ -40,7 +40,7 @@ from archiver.archive.rekey import ReplayedPage, replay
 from archiver.archive.schema import SCHEMA_VERSION, ArchiveVersionError, migrate
 from archiver.archive.sqlitefile import open_reader
 from archiver.archive.triggers import evidence_tables
-from archiver.archive.values import canonical, fetch_strict, table
+from archiver.archive.values import canonical, fetch_strict, replay_check, table
 from archiver.plural import plural
 
 MAX_PROBLEMS = 50
@@ -170,6 +170,8 @@ def _verify(
     rep.checkpoints = history.check_checkpoints(past, rep.add)
     rep.checkpoint_sources = _sources(past.checkpoints)
     _check_records(conn, rep)
+    for problem in replay_check(conn):  # value_columns, re-derived from the pages
+        rep.add(problem)
     for q in conn.execute("SELECT quarantine_id, body, sha256 FROM quarantine"):
         rep.quarantined += 1
         if sha256_hex(bytes(q["body"])) != q["sha256"]:

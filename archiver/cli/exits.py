@@ -76,7 +76,9 @@ PULL = ExitCodes(
             FAILED,
             "error: no chunk could be archived (each failed chunk's reason is printed), or the "
             "archive cannot be opened or written (not an archive: a FIFO, a device, an empty "
-            "or foreign file; a lock file that is not archiver's)",
+            "or foreign file; a lock file that is not archiver's), or its disk is full, "
+            "read-only or not writable by you (the message names the path and what to do; "
+            "nothing archived is lost, a rerun resumes)",
         ),
         (USAGE, "usage error: the message says which argument"),
         (
@@ -114,9 +116,16 @@ CHECKPOINT = ExitCodes(
         (USAGE, "the archive cannot be read"),
     )
 )
+#: exit 1 of a command that writes an output and records it in the archive
+WRITE_REFUSED = (
+    "the disk of the output or of the archive is full, read-only or not writable by you (the "
+    "message names the path and what to do; nothing archived is lost, nothing is left "
+    "behind), or an unexpected error"
+)
 BACKUP = ExitCodes(
     (
         (OK, "the backup is written"),
+        (FAILED, WRITE_REFUSED),
         (
             USAGE,
             "the archive does not exist or cannot be read, or --out is refused (it exists, is "
@@ -127,6 +136,7 @@ BACKUP = ExitCodes(
 EXPORT_DATASET = ExitCodes(
     (
         (OK, "the file (or Parquet directory) is written"),
+        (FAILED, WRITE_REFUSED),
         (
             USAGE,
             "usage error: a bad --from/--to, an --out that exists (without --overwrite), is "
@@ -143,6 +153,7 @@ COVERAGE = ExitCodes(
 EXPORT = ExitCodes(
     (
         (OK, "the bundle is written and signed"),
+        (FAILED, WRITE_REFUSED),
         (
             USAGE,
             "usage error: a bad or inverted --from/--to, a time off the 15-minute marks, an "

@@ -33,7 +33,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 
-from archiver import __version__, outputs
+from archiver import __version__, iofailure, outputs
 from archiver.archive.auditlog import summarise
 from archiver.archive.hashing import sha256_hex
 from archiver.archive.queries import audit
@@ -847,6 +847,12 @@ def record_custody(plan: BundlePlan, chosen: Selected) -> None:
         )
 
 
+#: a bundle written but not recorded by the archive is removed: what the failure says
+_NOT_RECORDED = (
+    "nothing archived was lost; the bundle was removed, as the archive could not record it"
+)
+
+
 def export_bundle(
     archive_path: Path,
     scope: AnyScope,
@@ -879,6 +885,7 @@ def export_bundle(
         load_file=load_file,
     )
     db = Reader(archive_path)
+    published, zip_path = False, None
     try:
         yield f"Selecting rows in scope: {scope.window()}…"
         chosen = select_rows(db, scope)
@@ -896,13 +903,19 @@ def export_bundle(
         bag_and_sign(plan, chosen, meta)
         check()
         zip_path = publish(plan.work, out, make_zip, archive_path)
+        published = True
         yield "Bundle written and signed"
+        with iofailure.naming(plan.archive_path, done=_NOT_RECORDED):
+            record_custody(plan, chosen)
     except BaseException:
         shutil.rmtree(plan.work, ignore_errors=True)
+        if published:  # a bundle the archive does not record is not handed out
+            shutil.rmtree(out, ignore_errors=True)
+            if zip_path is not None:
+                zip_path.unlink(missing_ok=True)
         raise
     finally:
         db.close()
-    record_custody(plan, chosen)
     return BundleResult(
         out,
         plan.bundle_id,

@@ -42,6 +42,7 @@ from archiver.gui.headers import fit_columns, friendly_label, header_tooltip, re
 from archiver.gui.workers import Job, JobRunner
 from archiver.jobs import Cancel
 from archiver.plural import plural
+from archiver.safetext import safe
 
 BATCH = 500
 FIRST_BATCH = 100
@@ -205,10 +206,10 @@ class RecordsModel(QAbstractTableModel):
             return None
         name, typ = self.columns[section]
         dataset = parse_stream(self.dataset)[0]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return friendly_label(dataset, name, typ) if self.friendly else name
+        if role == Qt.ItemDataRole.DisplayRole:  # (a server's name may hold control chars)
+            return safe(friendly_label(dataset, name, typ) if self.friendly else name, False)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return header_tooltip(dataset, name, typ)
+            return safe(header_tooltip(dataset, name, typ))
         return None
 
     def _row(self, row: int) -> tuple[int, dict[str, str], int] | None:
@@ -374,6 +375,8 @@ class BrowsePanel(QWidget):
         self.search.setPlaceholderText("Search all values (Enter)")
         self.filter_column = QComboBox()
         self.filter_column.setObjectName("filterColumn")
+        # as wide as its longest name, up to a limit: a server may send a name of any length
+        self.filter_column.setMaximumWidth(280)
         self.filter_value = QLineEdit()
         self.filter_value.setObjectName("filterColumnValue")
         self.filter_value.setPlaceholderText("column contains… (Enter)")
@@ -510,7 +513,8 @@ class BrowsePanel(QWidget):
         self.view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.model.set_dataset(self.reader, name)
         self.filter_column.clear()
-        self.filter_column.addItems([c for c, _ in self.model.columns])
+        for c, _ in self.model.columns:  # shown escaped, filtered by the API's name itself
+            self.filter_column.addItem(safe(c, newlines=False), c)
         if self.model.canFetchMore(QModelIndex()):
             self.model.fetchMore(QModelIndex())
         fit_columns(self.view)
@@ -541,7 +545,7 @@ class BrowsePanel(QWidget):
             return
         search = self.search.text().strip() or None
         flt = (
-            (self.filter_column.currentText(), self.filter_value.text().strip())
+            (self.filter_column.currentData() or "", self.filter_value.text().strip())
             if self.filter_value.text().strip()
             else None
         )

@@ -7,6 +7,7 @@ from collections.abc import Generator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from archiver import iofailure
 from archiver.archive.queries import browse
 from archiver.archive.queries.reader import Reader
 from archiver.counts import INTERACTIONS, LATEST, RECORDS
@@ -37,6 +38,7 @@ from archiver.export.verify import (
 from archiver.jobs import Cancel
 from archiver.plural import plural
 from archiver.services import cases, checkpoints
+from archiver.services.archive import NOTHING_WRITTEN, check_custody
 from archiver.timerange import parse_api_bound
 
 __all__ = [
@@ -94,23 +96,27 @@ def export(
     except TimestampError as exc:
         raise BundleError(str(exc)) from None
     if identity is None:
-        preflight(
-            archive, scope, out, make_zip=make_zip, allow_empty=allow_empty, load_file=load_file
-        )
+        with iofailure.naming(archive, done=NOTHING_WRITTEN):  # (it reads the archive)
+            preflight(
+                archive, scope, out, make_zip=make_zip, allow_empty=allow_empty, load_file=load_file
+            )
+    check_custody(archive)
     ident = identity or keys.load_or_create(key_dir)
     refuse_revoked(ident)
-    result = yield from export_bundle(
-        archive,
-        scope,
-        out,
-        ident,
-        make_zip=make_zip,
-        cancel=cancel,
-        allow_empty=allow_empty,
-        workers=workers,
-        tsa_url=url,
-        load_file=load_file,
-    )
+    # a full disk, a read-only place or a refused permission at --out: named, nothing left
+    with iofailure.naming(out, output=True, done=NOTHING_WRITTEN):
+        result = yield from export_bundle(
+            archive,
+            scope,
+            out,
+            ident,
+            make_zip=make_zip,
+            cancel=cancel,
+            allow_empty=allow_empty,
+            workers=workers,
+            tsa_url=url,
+            load_file=load_file,
+        )
     rec, why = checkpoints.try_record(archive, "export", identity=ident)
     yield from checkpoints.describe(rec) if rec else [f"No checkpoint recorded: {why}"]
     return result

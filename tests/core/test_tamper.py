@@ -611,7 +611,7 @@ def test_v2_archive_migrates_keeps_its_chain_and_verifies(sim, tmp_path):
     assert rep.ok, rep.summary()
     assert len(list(tmp_path.glob("old.sqlite3.v2-*.bak"))) == 1
     conn = sqlite3.connect(arc)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 5
     assert conn.execute("SELECT page_id, chain FROM pages ORDER BY page_id").fetchall() == chains
     assert {r for (r,) in conn.execute("SELECT DISTINCT chain_rule FROM pages")} == {CHAIN_BODY}
     mig = json.loads(

@@ -92,7 +92,7 @@ def _filters(scope: BundleScope) -> tuple[str, list[Any]]:
         ("COMM_TYPE", scope.channel),
     ):
         if value:
-            where += f" AND v.{values.quote(col)} = ?"
+            where += f" AND v.{values.col(col)} = ?"
             params.append(value)
     if scope.interactions:
         where += ' AND v."INTERACTION_ID" IN (SELECT value FROM json_each(?))'
@@ -258,9 +258,9 @@ def names(
         where += " AND r.interval_start >= ? AND r.interval_start < ?"
         params += [first, after]
     if ids is not None:
-        where += f" AND v.{values.quote(id_col)} IN (SELECT value FROM json_each(?))"
+        where += f" AND v.{values.col(id_col)} IN (SELECT value FROM json_each(?))"
         params.append(json.dumps(ids))
-    sql = f"""SELECT v.{values.quote(id_col)} AS id, v.{values.quote(name_col)} AS name,
+    sql = f"""SELECT v.{values.col(id_col)} AS id, v.{values.col(name_col)} AS name,
                      max({commit_ts_expr(conn, dataset)})
               FROM records_view r JOIN {values.table(dataset)} v ON v.record_id = r.record_id
               WHERE r.dataset = ? {where} GROUP BY id"""

@@ -72,9 +72,8 @@ def find_interactions(db: Source, text: str, limit: int = 200) -> list[tuple[str
     ).fetchall()
     if not hits:
         cols = values.table_columns(db.conn, "interactionSegments")
-        like = " OR ".join(f"v.{values.quote(c)} LIKE ?" for c in cols)
         hits = db.conn.execute(
-            head + f" AND ({like})" + tail, (sid, *[f"%{text}%"] * len(cols), limit)
+            head + f" AND {values.any_like(cols)}" + tail, (sid, *[f"%{text}%"] * len(cols), limit)
         ).fetchall()
     return [(r[0], _day(r[1]), r[2]) for r in hits]
 
@@ -163,7 +162,7 @@ def _latest_by(db: Source, dataset: str, value: str) -> list[dict[str, str]]:
         for r in db.conn.execute(
             f"""SELECT v.record_id FROM {values.table(dataset)} v
                 CROSS JOIN records r ON r.record_id = v.record_id
-                WHERE v.{values.quote(column)} = ? AND r.stream_id = ?
+                WHERE v.{values.col(column)} = ? AND r.stream_id = ?
                   AND NOT EXISTS (SELECT 1 FROM superseded x WHERE x.record_id = r.record_id)""",
             (value, sid),
         )
