@@ -12,6 +12,9 @@
 
   - rule 1 (pages stored before schema 3): ``chain_n = SHA-256(chain_{n-1} ‖ sha256_n)``
   - rule 2: ``chain_n = SHA-256(chain_{n-1} ‖ sha256_n ‖ meta_n)``
+  - rule 3 (every page since schema 6): as rule 2, ``meta_n`` over the
+    :data:`ROOT_META_FIELDS`: rule 2's and the page's ``commit_root`` (the root of its
+    per-record commitments, archive/commitments.py)
 
 - audit chain: ``chain_n = SHA-256(chain_{n-1} ‖ sha256_n)``, ``sha256_n`` over the canonical
   JSON of the entry's fields (:func:`audit_entry_digest`).
@@ -31,8 +34,9 @@ GENESIS = "0" * 64
 
 #: Chain rules of a page (``pages.chain_rule``).
 CHAIN_BODY = 1  # body hash only: pages archived before schema 3
-CHAIN_BODY_META = 2  # body hash and the metadata digest: every page since
-CHAIN_RULES = (CHAIN_BODY, CHAIN_BODY_META)
+CHAIN_BODY_META = 2  # body hash and the metadata digest: pages stored from schema 3 to 5
+CHAIN_BODY_META_ROOT = 3  # body hash and the metadata digest with the commitment root: since 6
+CHAIN_RULES = (CHAIN_BODY, CHAIN_BODY_META, CHAIN_BODY_META_ROOT)
 
 #: The page columns the metadata digest covers (everything but the stored form of the
 #: body, which its SHA-256 covers, and the chain itself).
@@ -53,6 +57,9 @@ PAGE_META_FIELDS = (
     "record_count",
     "columns",
 )
+
+#: Rule 3's metadata: rule 2's and the root of the page's per-record commitments.
+ROOT_META_FIELDS = (*PAGE_META_FIELDS, "commit_root")
 
 #: The audit entry fields its SHA-256 covers.
 AUDIT_FIELDS = ("at", "event", "os_user", "tool_version", "run_id", "details")
@@ -93,16 +100,18 @@ def canonical_json(obj: object) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
-def page_meta_digest(page: Mapping[str, Any] | sqlite3.Row) -> str:
-    """SHA-256 of the canonical JSON of a page's metadata (its PAGE_META_FIELDS)."""
-    return sha256_hex(canonical_json({f: page[f] for f in PAGE_META_FIELDS}).encode())
+def page_meta_digest(page: Mapping[str, Any] | sqlite3.Row, rule: int = CHAIN_BODY_META) -> str:
+    """SHA-256 of the canonical JSON of a page's metadata (its PAGE_META_FIELDS; with chain
+    rule 3, its ROOT_META_FIELDS)."""
+    fields = ROOT_META_FIELDS if rule == CHAIN_BODY_META_ROOT else PAGE_META_FIELDS
+    return sha256_hex(canonical_json({f: page[f] for f in fields}).encode())
 
 
 def page_chain_next(previous: str, rule: int, sha256: str, meta: str) -> str:
     """The page chain after one page of chain rule ``rule`` (see the module docstring)."""
     if rule == CHAIN_BODY:
         return chain_next(previous, sha256)
-    if rule == CHAIN_BODY_META:
+    if rule in (CHAIN_BODY_META, CHAIN_BODY_META_ROOT):
         raw = bytes.fromhex(previous) + bytes.fromhex(sha256) + bytes.fromhex(meta)
         return hashlib.sha256(raw).hexdigest()
     raise ValueError(f"unknown chain rule {rule!r}")

@@ -9,14 +9,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archiver import outputs
-from archiver.archive import auditlog, sqlitefile
+from archiver.archive import auditlog, commitments, sqlitefile
 from archiver.archive.compact import migrate_to_4
 from archiver.archive.hashing import GENESIS, PAGE_META_FIELDS, chain_next, page_meta_digest
 from archiver.archive.rekey import rekey_from_v1
 from archiver.archive.triggers import create_triggers, drop_triggers
 from archiver.archive.values import migrate_to_5
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 #: Tables every version has (records and the latest view changed in version 2).
 _BASE = """
@@ -228,6 +228,7 @@ def _create_current(conn: sqlite3.Connection) -> None:
         conn.execute(stmt)
     migrate_to_4(conn, record=False)
     _v5(conn)
+    _v6(conn)
 
 
 def _migrate_to_1(conn: sqlite3.Connection) -> None:
@@ -295,12 +296,25 @@ def _migrate_to_5(conn: sqlite3.Connection) -> None:
     auditlog.append(conn, "migrate", {"from": 4, "to": 5, **done}, None)
 
 
+def _v6(conn: sqlite3.Connection) -> dict[str, object]:
+    """Version 6's tables and changes (issue 20: each branch adds its part here). Per-record
+    commitments: every page's salts, commitments and commitment root (archive/commitments.py);
+    the pages stored so far get theirs now, recorded as computed at migration."""
+    return commitments.migrate_to_6(conn)
+
+
+def _migrate_to_6(conn: sqlite3.Connection) -> None:
+    done = _v6(conn)
+    auditlog.append(conn, "migrate", {"from": 5, "to": 6, **done}, None)
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_to_1,
     2: _migrate_to_2,
     3: _migrate_to_3,
     4: _migrate_to_4,
     5: _migrate_to_5,
+    6: _migrate_to_6,
 }
 
 

@@ -19,11 +19,11 @@ from archiver import __version__, outputs
 from archiver.api.pages import NotReady, Page
 from archiver.api.redaction import Redacted
 from archiver.api.typed import schema_diff
-from archiver.archive import auditlog, cases
+from archiver.archive import auditlog, cases, commitments
 from archiver.archive.auditlog import os_user
-from archiver.archive.compact import ZLIB_LEVEL
+from archiver.archive.compact import ZLIB_LEVEL, sha8
 from archiver.archive.hashing import (
-    CHAIN_BODY_META,
+    CHAIN_BODY_META_ROOT,
     GENESIS,
     canonical_json,
     page_chain_next,
@@ -47,19 +47,22 @@ from archiver.timerange import DAILY, Chunk, utc_now
 
 @dataclass(frozen=True)
 class Prepared:
-    """What can be computed from a page before the writer gets it: its stored body and
-    its records' canonical JSON and SHA-256."""
+    """What can be computed from a page before the writer gets it: its stored body, its
+    records' canonical JSON and SHA-256, and their salted commitments."""
 
     compressed: bool
     body: tuple[bytes, str]  # (stored bytes, encoding)
     canon: tuple[list[str], list[str]]
+    commitments: commitments.PageCommitments | None = None
 
 
 def prepare(page: Page, *, compress: bool = True) -> Prepared:
+    canon = canon_and_digests(page.column_names, page.records)
     return Prepared(
         compress,
         _stored_body(page.raw, compress),
-        canon_and_digests(page.column_names, page.records),
+        canon,
+        commitments.commit_page(canon[0]),
     )
 
 
@@ -365,6 +368,7 @@ class Archive:
         next_token: str,
         record_count: int,
         stored: tuple[bytes, str] | None = None,
+        commit_root: str = commitments.EMPTY_ROOT,
     ) -> int:
         last = self.conn.execute(
             "SELECT page_id, chain FROM pages ORDER BY page_id DESC LIMIT 1"
@@ -387,26 +391,30 @@ class Archive:
             "size": len(resp.raw),
             "record_count": record_count,
             "columns": canonical_json(resp.columns),
+            "commit_root": commit_root,
         }
         digest = sha256_hex(resp.raw)
         chain = page_chain_next(
-            last[1] if last else GENESIS, CHAIN_BODY_META, digest, page_meta_digest(meta)
+            last[1] if last else GENESIS,
+            CHAIN_BODY_META_ROOT,
+            digest,
+            page_meta_digest(meta, CHAIN_BODY_META_ROOT),
         )
         body, encoding = stored or _stored_body(resp.raw, self.compress)
         self.conn.execute(
             """INSERT INTO pages(page_id, run_id, dataset, dataset_type, chunk_start, query, page_number,
                    request_token, next_token, http_status, url, received_at, size, record_count, columns,
-                   encoding, body, sha256, chain, chain_rule)
+                   encoding, body, sha256, chain, chain_rule, commit_root)
                VALUES (:page_id, :run_id, :dataset, :dataset_type, :chunk_start, :query, :page_number,
                    :request_token, :next_token, :http_status, :url, :received_at, :size, :record_count,
-                   :columns, :encoding, :body, :sha256, :chain, :chain_rule)""",
+                   :columns, :encoding, :body, :sha256, :chain, :chain_rule, :commit_root)""",
             {
                 **meta,
                 "encoding": encoding,
                 "body": body,
                 "sha256": digest,
                 "chain": chain,
-                "chain_rule": CHAIN_BODY_META,
+                "chain_rule": CHAIN_BODY_META_ROOT,
             },
         )
         self._redacted(resp.redacted, chunk, resp.status, page_id=meta["page_id"])
@@ -446,7 +454,12 @@ class Archive:
 
         ``prepared``: :func:`prepare` of the page, done by the worker that fetched it (so
         the compression, which releases the GIL, runs beside the writer)."""
-        if prepared is None or prepared.compressed != self.compress:
+        if (
+            prepared is None
+            or prepared.compressed != self.compress
+            or prepared.commitments is None
+            or len(prepared.commitments.commitments) != len(page.records)
+        ):
             prepared = prepare(page, compress=self.compress)
         try:
             return self._store_page(run_id, chunk, page, query, prepared)
@@ -462,6 +475,7 @@ class Archive:
     def _store_page(
         self, run_id: str, chunk: Chunk, page: Page, query: dict[str, str], prepared: Prepared
     ) -> PageResult:
+        made = prepared.commitments or commitments.commit_page(prepared.canon[0])
         with self.transaction():
             page_id = self._insert_page(
                 run_id,
@@ -472,11 +486,18 @@ class Archive:
                 page.next_token,
                 len(page.records),
                 prepared.body,
+                made.root,
             )
             ids, fell_back = self._derive(chunk, page, page_id, prepared.canon)
             done = self.records.insert(
                 chunk, page.column_names, page.records, ids, page_id, regroup=fell_back
             )
+            if made.commitments:
+                sid = self.records.stream(chunk.dataset, chunk.dataset_type)
+                rids = commitments.page_record_ids(
+                    self.conn, page_id, sid, [(sha8(i.sha256), i.key) for i in ids]
+                )
+                commitments.store(self.conn, page_id, made, rids)
             self._check_schema(chunk.dataset, page.columns, page_id)
             self.search.after_page(chunk.dataset, page_id, page.column_names)
             at_end, outside = (0, 0)

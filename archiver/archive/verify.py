@@ -21,12 +21,13 @@ from pathlib import Path
 
 from cryptography import x509
 
-from archiver.archive import history, searchindex
+from archiver.archive import commitments, erasure, history, searchindex
 from archiver.archive.checkpoint import Checkpoint, Sidecar, read_sidecar
 from archiver.archive.compact import expected_superseded, sha8, stream_id, stream_ids
 from archiver.archive.hashing import (
     CHAIN_BODY,
     CHAIN_BODY_META,
+    CHAIN_BODY_META_ROOT,
     CHAIN_RULES,
     GENESIS,
     audit_entry_digest,
@@ -182,7 +183,25 @@ def _verify(
     history.check_coverage(conn, past, rep.add)
     history.check_runs(conn, past, rep.add)
     _check_search_index(conn, rep)
+    _check_commitments(conn, rep, past.entries)
     return rep
+
+
+def _check_commitments(conn: sqlite3.Connection, rep: VerifyReport, entries: list[sqlite3.Row]) -> None:
+    """Every record proven against its page's commitment root (archive/commitments.py), the
+    erased ones reported with the request and certificate that erased them."""
+    proof = commitments.check(conn, entries)
+    for problem in proof.problems:
+        rep.add(problem)
+    rep.note(
+        f"proved {plural(proof.proved, 'page row')} against {'its' if proof.pages == 1 else 'their'} "
+        f"page's commitment root ({plural(proof.pages, 'page')})"
+    )
+    for (request, cert), n in sorted((proof.erased or {}).items()):
+        rep.note(
+            f"{plural(n, 'page row')} erased under request {request} (certificate {cert}): "
+            "their salts are destroyed, their commitments kept"
+        )
 
 
 def _check_search_index(conn: sqlite3.Connection, rep: VerifyReport) -> None:
@@ -253,6 +272,13 @@ class _PageWalk:
         self.has_rule = conn.execute("PRAGMA user_version").fetchone()[0] >= 3
         mig = past.migration
         self.rule1_pages = mig.rule1_pages if mig else (None if self.has_rule else -1)
+        #: pages stored before schema 6 keep rule 2 (the migration to 6 records how many);
+        #: an archive created at 6 has none
+        six = commitments.migration_chain(erasure.plain(past.entries))
+        self.rule2_pages = six[0] if six is not None else None
+        self.has_root = conn.execute("PRAGMA user_version").fetchone()[0] >= 6
+        #: page id → its body's SHA-256 after its latest erasure (archive/erasure.py)
+        self.rewritten = erasure.rewritten(erasure.entries_of(past.entries))
         self.wanted = past.wanted
         self.chain = GENESIS  # resumes from a stored value after a break, to find more
         self.pure = GENESIS  # never resumed: the chain as recomputed from page 1
@@ -274,14 +300,16 @@ class _PageWalk:
         self.expected_id = pid
         self.past.tally.add(page)
         rule = self._rule(n, page)
-        meta = page_meta_digest(page)
+        meta = page_meta_digest(page, rule)
         if rule == CHAIN_BODY:
             self.legacy_meta = chain_next(self.legacy_meta, meta)
             self.legacy_pages += 1
         self.pure = page_chain_next(self.pure, rule, page["sha256"], meta)
         if n in self.wanted:
             self.past.page_chain[n] = self.pure
-        self.chain = _check_page(self.conn, rep, rp, self.chain, rule, meta)
+        self.chain = _check_page(
+            self.conn, rep, rp, self.chain, rule, meta, self.rewritten.get(pid, (None,))[0]
+        )
         for f in rp.fallbacks:
             self.fallbacks[(pid, f.rule)] = f.fallback
 
@@ -292,21 +320,27 @@ class _PageWalk:
             return CHAIN_BODY
         rule = page["chain_rule"]
         limit = self.rule1_pages
-        allowed = CHAIN_BODY if limit is not None and n <= limit else CHAIN_BODY_META
+        allowed = (
+            CHAIN_BODY
+            if limit is not None and n <= limit
+            else CHAIN_BODY_META
+            if not self.has_root or (self.rule2_pages is not None and n <= self.rule2_pages)
+            else CHAIN_BODY_META_ROOT
+        )
         if rule not in CHAIN_RULES:
             self.rep.add(f"page {page['page_id']}: unknown chain rule {rule!r}")
             return allowed
         if rule != allowed:
             where = (
                 f"only the first {limit:,} pages (stored before the migration to schema 3) do"
-                if limit is not None
-                else "this archive was created with chain rule 2 for every page"
+                if rule == CHAIN_BODY and limit is not None
+                else f"page {n} follows rule {allowed} (rule 2: pages stored before schema 6, "
+                "rule 3 with the commitment root: every page since)"
             )
-            self.rep.add(
-                f"page {page['page_id']}: claims chain rule {rule} "
-                f"({'body hash only' if rule == CHAIN_BODY else 'body hash and metadata'}), "
-                f"but {where}"
+            words = {1: "body hash only", 2: "body hash and metadata"}.get(
+                rule, "body hash, metadata and commitment root"
             )
+            self.rep.add(f"page {page['page_id']}: claims chain rule {rule} ({words}), but {where}")
         return int(rule)
 
     def finish(self) -> None:
@@ -329,13 +363,22 @@ def _check_page(
     chain: str,
     rule: int = CHAIN_BODY,
     meta: str = GENESIS,
+    rewritten: str | None = None,
 ) -> str:
-    """One page against its checksum and the chain; returns the chain value to go on from."""
+    """One page against its checksum and the chain; returns the chain value to go on from.
+    ``rewritten``: the SHA-256 an erasure entry states for the page's rewritten body (its
+    stored SHA-256 stays that of the body as received)."""
     page, pid = rp.page, rp.page["page_id"]
     if rp.raw is None:
         rep.add(f"page {pid}: {rp.error}")
         return chain
-    if sha256_hex(rp.raw) != page["sha256"] or len(rp.raw) != page["size"]:
+    if rewritten is not None:
+        if sha256_hex(rp.raw) != rewritten:
+            rep.add(
+                f"page {pid} ({page['dataset']} {page['chunk_start']} page {page['page_number']}): "
+                "its body does not match the SHA-256 its erasure entry states for the rewritten body"
+            )
+    elif sha256_hex(rp.raw) != page["sha256"] or len(rp.raw) != page["size"]:
         rep.add(
             f"page {pid} ({page['dataset']} {page['chunk_start']} page {page['page_number']}): its bytes do not match its SHA-256"
         )

@@ -18,6 +18,7 @@ from archiver.archive import schema, triggers
 from archiver.archive.hashing import (
     CHAIN_BODY,
     CHAIN_BODY_META,
+    CHAIN_BODY_META_ROOT,
     GENESIS,
     chain_next,
     page_chain_next,
@@ -150,7 +151,7 @@ def test_pulls_write_checkpoints_and_the_archive_verifies(arc):
     rules = {r for (r,) in conn.execute("SELECT DISTINCT chain_rule FROM pages")}
     pages = conn.execute("SELECT count(*) FROM pages").fetchone()[0]
     conn.close()
-    assert rules == {CHAIN_BODY_META}
+    assert rules == {CHAIN_BODY_META_ROOT}
     assert [c["cause"] for c in logged] == ["pull", "pull"] and logged[-1]["pages"] == pages
     assert all(c["signature"] is None and c["unsigned"] == "no signing key" for c in logged)
     lines = cp.sidecar_path(arc).read_text().splitlines()
@@ -176,9 +177,17 @@ def test_outsider_recomputes_the_chain_with_the_documented_rules(arc):
         link = bytes.fromhex(p["sha256"])
         if p["chain_rule"] == 2:
             link += hashlib.sha256(meta).digest()
+        if p["chain_rule"] == 3:  # rule 2's fields and the commitment root
+            meta = json.dumps(
+                {f: p[f] for f in [*fields, "commit_root"]},
+                sort_keys=True,
+                separators=(",", ":"),
+                ensure_ascii=False,
+            ).encode()
+            link += hashlib.sha256(meta).digest()
         chain = hashlib.sha256(chain + link).digest()
         assert chain.hex() == p["chain"]
-        assert hashlib.sha256(meta).hexdigest() == page_meta_digest(p)
+        assert hashlib.sha256(meta).hexdigest() == page_meta_digest(p, p["chain_rule"])
     conn.close()
 
 
@@ -301,7 +310,9 @@ def test_downgrading_a_page_to_the_old_chain_rule_is_caught(arc):
         conn.execute(f"DROP TRIGGER pages_no_{t}")
     chain = GENESIS
     for p in conn.execute("SELECT * FROM pages ORDER BY page_id").fetchall():
-        chain = page_chain_next(chain, p["chain_rule"], p["sha256"], page_meta_digest(p))
+        chain = page_chain_next(
+            chain, p["chain_rule"], p["sha256"], page_meta_digest(p, p["chain_rule"])
+        )
         conn.execute("UPDATE pages SET chain=? WHERE page_id=?", (chain, p["page_id"]))
     conn.commit()
     conn.close()
@@ -611,7 +622,7 @@ def test_v2_archive_migrates_keeps_its_chain_and_verifies(sim, tmp_path):
     assert rep.ok, rep.summary()
     assert len(list(tmp_path.glob("old.sqlite3.v2-*.bak"))) == 1
     conn = sqlite3.connect(arc)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 6
     assert conn.execute("SELECT page_id, chain FROM pages ORDER BY page_id").fetchall() == chains
     assert {r for (r,) in conn.execute("SELECT DISTINCT chain_rule FROM pages")} == {CHAIN_BODY}
     mig = json.loads(
@@ -624,12 +635,15 @@ def test_v2_archive_migrates_keeps_its_chain_and_verifies(sim, tmp_path):
     conn = sqlite3.connect(arc)
     conn.row_factory = sqlite3.Row
     first_new = conn.execute(
-        "SELECT * FROM pages WHERE chain_rule = 2 ORDER BY page_id LIMIT 1"
+        "SELECT * FROM pages WHERE chain_rule = 3 ORDER BY page_id LIMIT 1"
     ).fetchone()
     conn.close()
     assert first_new["page_id"] == len(chains) + 1
     assert first_new["chain"] == page_chain_next(
-        chains[-1][1], CHAIN_BODY_META, first_new["sha256"], page_meta_digest(first_new)
+        chains[-1][1],
+        CHAIN_BODY_META_ROOT,
+        first_new["sha256"],
+        page_meta_digest(first_new, CHAIN_BODY_META_ROOT),
     )
     rep = archive_service.verify(arc, via="test")
     assert rep.ok, rep.summary()

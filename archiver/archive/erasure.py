@@ -1,0 +1,786 @@
+"""Erasing one person's values while every other record stays provable (docs/erase.md).
+
+A subject (``phone:``, ``email:``, ``name:`` or ``customer:``) is found in every values table
+through the search index and an exact scan (the index may miss a format); each value that
+names it has every occurrence replaced by ``[erased]`` (a value that is only the subject
+becomes ``[erased]``). :func:`apply` does, in the writer's one transaction: the values and
+their search index rows, the records' checksums (``sha8``, and the key of a record keyed by
+its own hash: what the record now is), each raw page holding one of the records rewritten
+with the same replacement (its stored received-hash, metadata and chain stay), the erased
+rows' salts destroyed (archive/commitments.py: the kept commitment confirms no guess), and
+one chained ``erasure applied`` entry carrying what verification needs: request id,
+certificate, plan id, and per page the hash of the body before and after, its rows, their
+records and fields. The subject itself is never recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+import unicodedata
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from json.decoder import scanstring  # type: ignore[attr-defined]
+from typing import Any
+
+from archiver.archive import auditlog, values
+from archiver.archive.compact import ZLIB_LEVEL, sha8
+from archiver.archive.hashing import canonical_json, canonical_record, sha256_hex
+
+EVENT = "erasure applied"
+MARK = "[erased]"
+KINDS = ("phone", "email", "name", "customer")
+
+#: The customer's identifiers in the guide's interactionSegments (and mpccdr's caller), which
+#: ``customer:ID`` (an interaction id) expands to.
+CUSTOMER_COLUMNS = {
+    "FIRST_LAST_NAME": "name",
+    "SOURCE_PHONE_NUMBER": "phone",
+    "SOURCE_EMAIL": "email",
+    "CALLING_NUMBER": "phone",
+}
+
+
+class SubjectError(ValueError):
+    """A subject that cannot be searched for as given (a usage error)."""
+
+
+# -- subjects and matching -------------------------------------------------------------------
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+_PHONE_SPAN = re.compile(r"\+?\d[\d\s().\-]*\d")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One identifier of a person: ``kind`` and ``value`` (as typed)."""
+
+    kind: str
+    value: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise SubjectError(f"unknown subject kind {self.kind!r}: use {', '.join(KINDS)}")
+        v = self.value.strip()
+        if not v:
+            raise SubjectError(f"{self.kind}: needs a value")
+        if self.kind == "phone" and not 7 <= len(_digits(v)) <= 15:
+            raise SubjectError(f"phone:{v}: a phone number has 7 to 15 digits")
+        if self.kind == "email" and not re.fullmatch(r"[^@\s]+@[^@\s]+", v):
+            raise SubjectError(f"email:{v}: not an e-mail address")
+        if self.kind == "name" and len(v) < 3:
+            raise SubjectError(f"name:{v}: a name has at least 3 characters")
+
+    @property
+    def text(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+    def pattern(self) -> re.Pattern[str] | None:
+        v = unicodedata.normalize("NFC", self.value.strip())
+        if self.kind == "email":
+            return re.compile(
+                r"(?<![\w.+\-])" + re.escape(v) + r"(?![\w\-]|\.\w)", re.IGNORECASE
+            )
+        if self.kind == "name":
+            words = [re.escape(w) for w in v.split()]
+            body = r"\s+".join(words)
+            if v.isascii() or all(unicodedata.category(c)[0] != "L" or c < "\u0370" for c in v):
+                body = r"(?<!\w)" + body + r"(?!\w)"  # whole words in scripts spaced by words
+            return re.compile(body, re.IGNORECASE)
+        return None
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Where ``text`` names the subject."""
+        if self.kind == "phone":
+            want = _digits(self.value)
+            out = []
+            for m in _PHONE_SPAN.finditer(text):
+                got = _digits(m.group())
+                if got == want or (
+                    min(len(got), len(want)) == 10
+                    and max(len(got), len(want)) > 10
+                    and (got.endswith(want) or want.endswith(got))
+                ):
+                    out.append(m.span())
+            return out
+        pat = self.pattern()
+        if pat is None:  # customer: expanded before matching
+            return []
+        return [m.span() for m in pat.finditer(unicodedata.normalize("NFC", text))]
+
+    def needle(self) -> str:
+        """A substring every value that names the subject holds (the scan's SQL filter)."""
+        if self.kind == "phone":
+            return _digits(self.value)[-4:]
+        if self.kind == "name":
+            return max(self.value.split(), key=len)
+        return self.value.strip()
+
+    def phrase(self) -> str:
+        """The search index's phrase query for the subject."""
+        words = re.findall(r"\w+", unicodedata.normalize("NFC", self.value))
+        if self.kind == "phone":
+            words = [_digits(self.value)]
+        return '"' + " ".join(words) + '"'
+
+
+def parse_subject(text: str) -> Subject:
+    kind, sep, value = text.partition(":")
+    if not sep:
+        raise SubjectError(
+            f"{text!r}: give the subject as phone:+1…, email:…, name:\"…\" or customer:ID"
+        )
+    return Subject(kind.strip().lower(), value.strip().strip('"'))
+
+
+def erase_value(value: str, subjects: Sequence[Subject]) -> str | None:
+    """The value with every occurrence of the subjects replaced by ``[erased]`` (a value that
+    is nothing but the subject becomes ``[erased]``); None when it names none of them."""
+    text = unicodedata.normalize("NFC", value)
+    spans: list[tuple[int, int]] = []
+    for s in subjects:
+        spans += s.spans(text)
+    if not spans:
+        return None
+    spans.sort()
+    merged: list[list[int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    if text[: merged[0][0]].strip() == "" and text[merged[-1][1] :].strip() == "" and len(
+        merged
+    ) == 1:
+        return MARK
+    out, at = [], 0
+    for a, b in merged:
+        out += [text[at:a], MARK]
+        at = b
+    out.append(text[at:])
+    return "".join(out)
+
+
+# -- the plan ----------------------------------------------------------------------------------
+@dataclass
+class Hit:
+    """A record that names the subject: the fields erased and the page rows holding it."""
+
+    record_id: int
+    dataset: str
+    dataset_type: str
+    interaction: str
+    fields: list[str]
+    rows: list[tuple[int, int]] = field(default_factory=list)  # (page_id, row_index)
+    by_index: bool = False
+
+
+@dataclass
+class Plan:
+    subjects: list[Subject]
+    asked: Subject
+    hits: list[Hit]
+    heads: dict[str, Any]
+    index_found: int = 0
+    scan_found: int = 0
+    index_missed: int = 0
+    unindexed: list[str] = field(default_factory=list)
+
+    @property
+    def pages(self) -> list[int]:
+        return sorted({p for h in self.hits for p, _ in h.rows})
+
+    def content(self) -> dict[str, Any]:
+        return {
+            "subject": self.asked.text,
+            "subjects": [s.text for s in self.subjects],
+            "records": [
+                {
+                    "record_id": h.record_id,
+                    "dataset": h.dataset,
+                    "fields": h.fields,
+                    "rows": [list(r) for r in h.rows],
+                }
+                for h in self.hits
+            ],
+            "heads": self.heads,
+        }
+
+    @property
+    def plan_id(self) -> str:
+        """SHA-256 of the plan's canonical JSON (its records, pages and fields, the subject)
+        and the archive's chain heads: anything archived or recorded since makes it stale."""
+        return sha256_hex(canonical_json(self.content()).encode())
+
+
+def heads(conn: sqlite3.Connection) -> dict[str, Any]:
+    pc, pages, ac, entries = conn.execute(
+        "SELECT pages_chain, pages, audit_chain, audit_entries FROM chain_head"
+    ).fetchone()
+    return {"pages": pages, "pages_chain": pc, "audit_entries": entries, "audit_chain": ac}
+
+
+def _interaction_column(names: Iterable[str]) -> str | None:
+    for c in ("INTERACTION_ID", "WORKFLOWSESSION_INTERACTIONID"):
+        if c in names:
+            return c
+    return None
+
+
+def expand(conn: sqlite3.Connection, subject: Subject) -> list[Subject]:
+    """The identifiers a subject stands for: itself, or for ``customer:ID`` the customer's
+    name, phone and e-mail as the records of interaction ID carry them (and the ID itself
+    in any ``CUSTOMER…ID`` column)."""
+    if subject.kind != "customer":
+        return [subject]
+    found: dict[tuple[str, str], Subject] = {}
+    for ds in _datasets(conn):
+        names = values.table_columns(conn, ds)
+        icol = _interaction_column(names)
+        cols = [c for c in names if c in CUSTOMER_COLUMNS]
+        if icol is None or not cols:
+            continue
+        sel = ", ".join(values.col(c) for c in cols)
+        for row in conn.execute(
+            f"SELECT {sel} FROM {values.table(ds)} WHERE {values.col(icol)} = ?",
+            (subject.value,),
+        ):
+            for c, v in zip(cols, row, strict=True):
+                if v and v.strip() and v.strip() != MARK:
+                    kind = CUSTOMER_COLUMNS[c]
+                    try:
+                        found.setdefault((kind, v.strip()), Subject(kind, v.strip()))
+                    except SubjectError:
+                        continue
+    if not found and not _customer_id_columns(conn):
+        raise SubjectError(
+            f"customer:{subject.value}: no archived interaction has this id (customer:ID takes "
+            "an interaction id: the customer's name, phone and e-mail on its records are "
+            "erased everywhere), and no column names a customer id"
+        )
+    return [subject, *sorted(found.values(), key=lambda s: (s.kind, s.value))]
+
+
+def _customer_id_columns(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    out = {}
+    for ds in _datasets(conn):
+        cols = [c for c in values.table_columns(conn, ds) if "CUSTOMER" in c.upper() and c.upper().endswith("ID")]
+        if cols:
+            out[ds] = cols
+    return out
+
+
+def _datasets(conn: sqlite3.Connection) -> list[str]:
+    from archiver.datasets import DATASET_NAMES
+
+    return [d for d in DATASET_NAMES if values.table_columns(conn, d)]
+
+
+def _bookkeeping() -> frozenset[str]:
+    from archiver.archive.searchfields import BOOKKEEPING
+
+    return BOOKKEEPING
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def find(conn: sqlite3.Connection, subject: Subject) -> Plan:
+    """Every record that names the subject (the index and an exact scan), with the fields to
+    erase and every page row holding it."""
+    subjects = expand(conn, subject)
+    matchable = [s for s in subjects if s.kind != "customer"]
+    skip = _bookkeeping()
+    idcols = _customer_id_columns(conn) if subject.kind == "customer" else {}
+    hits: dict[int, Hit] = {}
+    index_ids: set[int] = set()
+    scan_ids: set[int] = set()
+    unindexed: list[str] = []
+    for ds in _datasets(conn):
+        names = [c for c in values.table_columns(conn, ds) if c not in skip]
+        if not names:
+            continue
+        found = _index_hits(conn, ds, matchable)
+        if found is None:
+            unindexed.append(ds)
+            found = set()
+        index_ids |= {(rid) for rid in found}
+        cand = set(found)
+        terms, args = [], []
+        for s in matchable:
+            for c in names:
+                terms.append(f"v.{values.col(c)} LIKE ? ESCAPE '\\'")
+                args.append(_like(s.needle()))
+        for c in idcols.get(ds, []):
+            terms.append(f"v.{values.col(c)} = ?")
+            args.append(subject.value)
+        while len(terms) > 50:
+            terms = ["(" + " OR ".join(terms[i : i + 50]) + ")" for i in range(0, len(terms), 50)]
+        if terms:
+            cand |= {
+                r[0]
+                for r in conn.execute(
+                    f"SELECT v.record_id FROM {values.table(ds)} v WHERE {' OR '.join(terms)}", args
+                )
+            }
+        stored = values.fetch(conn, ds, sorted(cand))
+        types = dict(
+            conn.execute(
+                "SELECT r.record_id, s.dataset_type FROM records r JOIN streams s "
+                f"ON s.stream_id = r.stream_id WHERE r.record_id IN ({','.join('?' * len(cand))})",
+                sorted(cand),
+            )
+        ) if cand else {}
+        icol = _interaction_column(values.table_columns(conn, ds))
+        for rid, vals in stored.items():
+            fields = [
+                c
+                for c, v in vals.items()
+                if c not in skip
+                and v
+                and (
+                    erase_value(v, matchable) is not None
+                    or (c in idcols.get(ds, []) and v == subject.value)
+                )
+            ]
+            if not fields:
+                continue
+            scan_ids.add(rid)
+            hits[rid] = Hit(
+                rid,
+                ds,
+                str(types.get(rid, "")),
+                (vals.get(icol) or "") if icol else "",
+                fields,
+                by_index=rid in found,
+            )
+    for rid, page, row in _rows(conn, sorted(hits)):
+        hits[rid].rows.append((page, row))
+    out = [hits[r] for r in sorted(hits)]
+    return Plan(
+        subjects,
+        subject,
+        out,
+        heads(conn),
+        index_found=len(index_ids & scan_ids),
+        scan_found=len(scan_ids),
+        index_missed=len(scan_ids - index_ids),
+        unindexed=unindexed,
+    )
+
+
+def _index_hits(conn: sqlite3.Connection, ds: str, subjects: Sequence[Subject]) -> set[int] | None:
+    """Records of ``ds`` the search index finds for the subjects (None: no index)."""
+    from archiver.archive.searchindex import fts_table
+
+    t = fts_table(ds)
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name=?", (t,)).fetchone():
+        return None
+    out: set[int] = set()
+    for s in subjects:
+        try:
+            out |= {
+                r[0]
+                for r in conn.execute(
+                    f"SELECT rowid FROM {values.quote(t)} WHERE {values.quote(t)} MATCH ?",
+                    (s.phrase(),),
+                )
+            }
+        except sqlite3.OperationalError:
+            continue
+    return out
+
+
+def _rows(conn: sqlite3.Connection, record_ids: Sequence[int]) -> list[tuple[int, int, int]]:
+    out: list[tuple[int, int, int]] = []
+    for n in range(0, len(record_ids), 500):
+        part = list(record_ids[n : n + 500])
+        out += conn.execute(
+            "SELECT record_id, page_id, row_index FROM record_commitments WHERE record_id IN "
+            f"({','.join('?' * len(part))}) ORDER BY page_id, row_index",
+            part,
+        ).fetchall()
+    return out
+
+
+# -- the raw page -----------------------------------------------------------------------------
+def record_spans(text: str) -> list[list[tuple[int, int]]]:
+    """Where each value of each record of a page body lies: ``spans[i][j]`` is the (start,
+    end) of ``records[i][j]``'s JSON string token, quotes included, in ``text``."""
+    dec = json.JSONDecoder()
+    ws = re.compile(r"[ \t\n\r]*")
+
+    def skip(i: int) -> int:
+        m = ws.match(text, i)
+        return m.end() if m else i
+
+    i = skip(0)
+    if text[i : i + 1] != "{":
+        raise ValueError("the body is not a JSON object")
+    i = skip(i + 1)
+    spans: list[list[tuple[int, int]]] = []
+    while text[i : i + 1] != "}":
+        if text[i] != '"':
+            raise ValueError(f"a member name expected at {i}")
+        key, i = scanstring(text, i + 1, True)
+        i = skip(i)
+        if text[i] != ":":
+            raise ValueError(f"':' expected at {i}")
+        i = skip(i + 1)
+        if key == "records":
+            spans, i = _records(text, i, skip)
+        else:
+            _obj, i = dec.raw_decode(text, i)
+        i = skip(i)
+        if text[i : i + 1] == ",":
+            i = skip(i + 1)
+    return spans
+
+
+def _records(
+    text: str, i: int, skip: Callable[[int], int]
+) -> tuple[list[list[tuple[int, int]]], int]:
+    if text[i] != "[":
+        raise ValueError("records is not an array")
+    out: list[list[tuple[int, int]]] = []
+    i = skip(i + 1)
+    while text[i] != "]":
+        if text[i] != "[":
+            raise ValueError("a record is not an array")
+        row: list[tuple[int, int]] = []
+        i = skip(i + 1)
+        while text[i] != "]":
+            if text[i] != '"':
+                raise ValueError("a value is not a string")
+            _v, end = scanstring(text, i + 1, True)
+            row.append((i, end))
+            i = skip(end)
+            if text[i] == ",":
+                i = skip(i + 1)
+        out.append(row)
+        i = skip(i + 1)
+        if text[i] == ",":
+            i = skip(i + 1)
+    return out, i + 1
+
+
+def rewrite_body(
+    raw: bytes, rows: Mapping[int, Sequence[str]], subjects: Sequence[Subject]
+) -> tuple[bytes, dict[int, list[str]]]:
+    """The page body with the named fields of the given rows erased (every other byte as it
+    was); returns it and, per row, the fields changed."""
+    from archiver.api.pages import load_json
+
+    text = raw.decode("utf-8")
+    body = load_json(raw)
+    names = [c["name"] for c in body["columnHeaders"]]
+    recs = body["records"]
+    spans = record_spans(text)
+    edits: list[tuple[int, int, str]] = []
+    changed: dict[int, list[str]] = {}
+    for i, fields in rows.items():
+        for f in fields:
+            if f not in names:
+                continue
+            j = names.index(f)
+            new = erase_value(recs[i][j], subjects)
+            if new is None or new == recs[i][j]:
+                continue
+            a, b = spans[i][j]
+            edits.append((a, b, json.dumps(new, ensure_ascii=False)))
+            changed.setdefault(i, []).append(f)
+    out, at = [], 0
+    for a, b, token in sorted(edits):
+        out += [text[at:a], token]
+        at = b
+    out.append(text[at:])
+    return "".join(out).encode("utf-8"), changed
+
+
+# -- the entries ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Entry:
+    entry_id: int
+    event: str
+    at: str
+    os_user: str
+    details: Mapping[str, Any]
+
+
+def _entry(obj: Any) -> Entry:
+    """An entry from an audit row, a mapping, or an object with the entry's fields."""
+    if isinstance(obj, Entry):
+        return obj
+    if isinstance(obj, sqlite3.Row):
+        obj = dict(obj)
+
+    def get(key: str) -> Any:
+        return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key, None)
+
+    details = get("details")
+    if isinstance(details, str):
+        try:
+            details = json.loads(details)
+        except ValueError:
+            details = {}
+    return Entry(
+        int(get("entry_id") or 0),
+        str(get("event") or ""),
+        str(get("at") or ""),
+        str(get("os_user") or ""),
+        details if isinstance(details, Mapping) else {},
+    )
+
+
+def plain(found: Iterable[Any]) -> list[dict[str, Any]]:
+    return [{"event": e.event, "details": e.details} for e in map(_entry, found)]
+
+
+def entries_of(found: Iterable[Any]) -> list[Entry]:
+    return [e for e in map(_entry, found) if e.event == EVENT]
+
+
+def entries(conn: sqlite3.Connection) -> list[Entry]:
+    return entries_of(
+        conn.execute(
+            "SELECT entry_id, event, at, os_user, details FROM audit_log WHERE event=? "
+            "ORDER BY entry_id",
+            (EVENT,),
+        ).fetchall()
+    )
+
+
+def migrate_entries(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    return plain(
+        conn.execute(
+            "SELECT entry_id, event, at, os_user, details FROM audit_log WHERE event='migrate' "
+            "ORDER BY entry_id"
+        ).fetchall()
+    )
+
+
+def erased_rows(found: Iterable[Entry]) -> dict[tuple[int, int], Any]:
+    """(page id, row) → what erased it (request, certificate, entry, fields)."""
+    from archiver.archive.commitments import Erased
+
+    out: dict[tuple[int, int], Erased] = {}
+    for e in found:
+        d = e.details
+        for p in d.get("pages", []):
+            for r in p.get("rows", []):
+                key = (int(p.get("page_id", 0)), int(r.get("row", -1)))
+                was = out.get(key)
+                fields = sorted({*(was.fields if was else []), *r.get("fields", [])})
+                out[key] = Erased(
+                    str(d.get("request_id", "")), str(d.get("certificate", "")), e.entry_id, fields
+                )
+    return out
+
+
+def rewritten(found: Iterable[Entry]) -> dict[int, tuple[str, str, str]]:
+    """page id → (its body's SHA-256 after the latest erasure, request id, certificate)."""
+    out: dict[int, tuple[str, str, str]] = {}
+    for e in found:
+        for p in e.details.get("pages", []):
+            out[int(p.get("page_id", 0))] = (
+                str(p.get("sha256", "")),
+                str(e.details.get("request_id", "")),
+                str(e.details.get("certificate", "")),
+            )
+    return out
+
+
+# -- applying ---------------------------------------------------------------------------------
+class StalePlan(Exception):
+    """The archive changed since the plan (or the plan id is not this archive's)."""
+
+
+@dataclass
+class Applied:
+    details: dict[str, Any]
+    pages: int
+    records: int
+    rows: int
+
+
+def apply(
+    conn: sqlite3.Connection,
+    plan: Plan,
+    *,
+    request_id: str,
+    reason: str,
+    certificate: str,
+) -> Applied:
+    """Erase what ``plan`` found (in the caller's transaction; the append-only triggers are
+    lifted for the rows it changes and made again). Returns the ``erasure applied`` entry's
+    details (the entry is appended here)."""
+    from archiver.api.pages import load_json
+    from archiver.archive.compact import rebuild_superseded
+    from archiver.archive.rekey import page_body
+    from archiver.archive.searchindex import fts_table
+    from archiver.archive.triggers import create_triggers, drop_triggers
+
+    subjects = [s for s in plan.subjects if s.kind != "customer"]
+    idvalue = plan.asked.value if plan.asked.kind == "customer" else None
+    before = rewritten(entries(conn))
+    by_page: dict[int, dict[int, list[str]]] = {}
+    row_record: dict[tuple[int, int], int] = {}
+    for h in plan.hits:
+        for p, r in h.rows:
+            by_page.setdefault(p, {})[r] = h.fields
+            row_record[(p, r)] = h.record_id
+    drop_triggers(conn)
+    pages_out = []
+    streams: set[tuple[str, str]] = set()
+    for pid in sorted(by_page):
+        enc, body, received = conn.execute(
+            "SELECT encoding, body, sha256 FROM pages WHERE page_id=?", (pid,)
+        ).fetchone()
+        raw = page_body(enc, body)
+        expected = before.get(pid, (received,))[0]
+        if sha256_hex(raw) != expected:
+            raise StalePlan(
+                f"page {pid}: its body does not match its SHA-256 ({expected[:16]}…): it was "
+                "changed behind the archive's back, so it is not rewritten; run "
+                "`archiver verify-archive`"
+            )
+        new_raw, changed = _rewrite(raw, by_page[pid], subjects, idvalue)
+        stored = zlib.compress(new_raw, ZLIB_LEVEL) if enc == "zlib" else new_raw
+        conn.execute("UPDATE pages SET body=? WHERE page_id=?", (stored, pid))
+        pages_out.append(
+            {
+                "page_id": pid,
+                "received_sha256": received,
+                "before_sha256": expected,
+                "sha256": sha256_hex(new_raw),
+                "size": len(new_raw),
+                "rows": [
+                    {"row": r, "record_id": row_record[(pid, r)], "fields": sorted(fs)}
+                    for r, fs in sorted(changed.items())
+                ]
+                + [
+                    {"row": r, "record_id": row_record[(pid, r)], "fields": []}
+                    for r in sorted(by_page[pid])
+                    if r not in changed
+                ],
+            }
+        )
+        conn.executemany(
+            "DELETE FROM record_salts WHERE page_id=? AND row_index=?",
+            [(pid, r) for r in by_page[pid]],
+        )
+        _check_load(load_json, new_raw, pid)
+    for h in plan.hits:
+        _erase_record(conn, h, subjects, idvalue, fts_table)
+        streams.add((h.dataset, h.dataset_type))
+    for st in sorted(streams):
+        rebuild_superseded(conn, st)
+    create_triggers(conn)
+    details = {
+        "request_id": request_id,
+        "reason": reason,
+        "plan_id": plan.plan_id,
+        "certificate": certificate,
+        "subject_kind": plan.asked.kind,
+        "records": [h.record_id for h in plan.hits],
+        "pages": pages_out,
+        "heads_before": plan.heads,
+    }
+    auditlog.append(conn, EVENT, details, None)
+    rows = sum(len(p["rows"]) for p in pages_out)
+    return Applied(details, len(pages_out), len(plan.hits), rows)
+
+
+def _check_load(load: Callable[[bytes], Any], raw: bytes, pid: int) -> None:
+    try:
+        load(raw)
+    except ValueError as exc:  # never: only string tokens were replaced by string tokens
+        raise RuntimeError(f"page {pid}: the rewritten body does not parse ({exc})") from None
+
+
+def _rewrite(
+    raw: bytes, rows: Mapping[int, Sequence[str]], subjects: Sequence[Subject], idvalue: str | None
+) -> tuple[bytes, dict[int, list[str]]]:
+    subs = list(subjects)
+    if idvalue is not None:
+        subs.append(_Exact(idvalue))
+    return rewrite_body(raw, rows, subs)
+
+
+class _Exact(Subject):
+    """A customer id: a value that is exactly it."""
+
+    def __init__(self, value: str) -> None:
+        object.__setattr__(self, "kind", "customer")
+        object.__setattr__(self, "value", value)
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        return [(0, len(text))] if text.strip() == self.value else []
+
+
+def _erase_record(
+    conn: sqlite3.Connection,
+    h: Hit,
+    subjects: Sequence[Subject],
+    idvalue: str | None,
+    fts_table: Callable[[str], str],
+) -> None:
+    subs = list(subjects) + ([_Exact(idvalue)] if idvalue is not None else [])
+    vals = values.fetch(conn, h.dataset, [h.record_id])[h.record_id]
+    new = dict(vals)
+    for f in h.fields:
+        v = erase_value(vals[f], subs)
+        if v is not None:
+            new[f] = v
+    fts = fts_table(h.dataset)
+    indexed = _fts_columns(conn, fts)
+    if indexed:
+        cols = ", ".join(values.quote(c) for c in indexed)
+        marks = ", ".join("?" * len(indexed))
+        conn.execute(
+            f"INSERT INTO {values.quote(fts)}({values.quote(fts)}, rowid, {cols}) "
+            f"VALUES ('delete', ?, {marks})",
+            [h.record_id, *[_stored(conn, h.dataset, h.record_id, c) for c in indexed]],
+        )
+    sets = ", ".join(f"{values.col(f)} = ?" for f in h.fields)
+    conn.execute(
+        f"UPDATE {values.table(h.dataset)} SET {sets} WHERE record_id=?",
+        [*[new[f] for f in h.fields], h.record_id],
+    )
+    if indexed:
+        cols = ", ".join(values.quote(c) for c in indexed)
+        conn.execute(
+            f"INSERT INTO {values.quote(fts)}(rowid, {cols}) SELECT record_id, {cols} "
+            f"FROM {values.table(h.dataset)} WHERE record_id=?",
+            (h.record_id,),
+        )
+    canon = canonical_record(list(new), list(new.values()))
+    digest = hashlib.sha256(canon.encode()).hexdigest()
+    kind = conn.execute(
+        "SELECT key_kind FROM records WHERE record_id=?", (h.record_id,)
+    ).fetchone()[0]
+    if kind == "hash":
+        conn.execute(
+            "UPDATE records SET sha8=?, row_key=? WHERE record_id=?",
+            (sha8(digest), digest, h.record_id),
+        )
+    else:
+        conn.execute("UPDATE records SET sha8=? WHERE record_id=?", (sha8(digest), h.record_id))
+
+
+def _stored(conn: sqlite3.Connection, dataset: str, rid: int, column: str) -> Any:
+    return conn.execute(
+        f"SELECT {values.quote(column)} FROM {values.table(dataset)} WHERE record_id=?", (rid,)
+    ).fetchone()[0]
+
+
+def _fts_columns(conn: sqlite3.Connection, fts: str) -> list[str]:
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name=?", (fts,)).fetchone():
+        return []
+    return [r[1] for r in conn.execute(f"PRAGMA table_info({values.quote(fts)})")]
