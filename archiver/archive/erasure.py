@@ -29,9 +29,10 @@ from typing import Any
 from archiver.archive import auditlog, values
 from archiver.archive.compact import ZLIB_LEVEL, sha8
 from archiver.archive.hashing import canonical_json, canonical_record, sha256_hex
+from archiver.archive.searchfields import ERASED
 
 EVENT = "erasure applied"
-MARK = "[erased]"
+MARK = ERASED
 KINDS = ("phone", "email", "name", "customer")
 
 #: The customer's identifiers in the guide's interactionSegments (and mpccdr's caller), which
@@ -281,6 +282,12 @@ def _datasets(conn: sqlite3.Connection) -> list[str]:
     return [d for d in DATASET_NAMES if values.table_columns(conn, d)]
 
 
+def _staff_column(name: str) -> bool:
+    """A column of the contact center's own people and places (AGENT_NAME, QUEUE_NAME,
+    WORKFLOW_NAME…): a customer's name found there is someone else's of the same name."""
+    return name.upper().startswith(("AGENT", "USER", "QUEUE", "WORKFLOW"))
+
+
 def _bookkeeping() -> frozenset[str]:
     from archiver.archive.searchfields import BOOKKEEPING
 
@@ -297,13 +304,18 @@ def find(conn: sqlite3.Connection, subject: Subject) -> Plan:
     subjects = expand(conn, subject)
     matchable = [s for s in subjects if s.kind != "customer"]
     skip = _bookkeeping()
+    staff = subject.kind == "customer"  # a customer's identifiers: not in staff columns
     idcols = _customer_id_columns(conn) if subject.kind == "customer" else {}
     hits: dict[int, Hit] = {}
     index_ids: set[int] = set()
     scan_ids: set[int] = set()
     unindexed: list[str] = []
     for ds in _datasets(conn):
-        names = [c for c in values.table_columns(conn, ds) if c not in skip]
+        names = [
+            c
+            for c in values.table_columns(conn, ds)
+            if c not in skip and not (staff and _staff_column(c))
+        ]
         if not names:
             continue
         found = _index_hits(conn, ds, matchable)
@@ -342,7 +354,7 @@ def find(conn: sqlite3.Connection, subject: Subject) -> Plan:
             fields = [
                 c
                 for c, v in vals.items()
-                if c not in skip
+                if c in names
                 and v
                 and (
                     erase_value(v, matchable) is not None

@@ -21,6 +21,9 @@ from archiver.datasets import COMMON_COLUMNS
 #: Raise when the rule below changes: an index made by another rule is rebuilt.
 RULE_VERSION = 2
 
+#: What an erasure puts in place of a value (archive/erasure.py): not a value of its own.
+ERASED = "[erased]"
+
 #: Not indexed (``""``): the data pipeline's bookkeeping, the same on every row of a
 #: tenant or unique to the row, never something an investigator looks for.
 NOT_INDEXED = ""
@@ -92,7 +95,8 @@ def classify(dataset: str, column: str, declared_type: str, values: Sequence[str
     """The field ``column`` of ``dataset`` is indexed as, or :data:`NOT_INDEXED`.
 
     ``declared_type``: its type in columnHeaders; ``values``: its values on the page that
-    first brought it (empty ones are ignored). The rule, first match wins:
+    first brought it (empty ones, and those an erasure replaced by ``[erased]``, are
+    ignored: the decision stays the one made at receipt). The rule, first match wins:
 
     1. the dataset's interaction column (archive/queries/interactions.py) → interaction;
     2. the guide's common columns (ROW_ID, COMMIT_TS, ACCOUNT_ID…), and a declared type
@@ -110,7 +114,7 @@ def classify(dataset: str, column: str, declared_type: str, values: Sequence[str
     9. a name ending in ID, or values that are all single tokens with a digit → id;
     10. every other string column → text (words).
     """
-    seen = [v for v in values if v and v.strip()]
+    seen = [v for v in values if v and v.strip() and v.strip() != ERASED]
     words = _words(column)
     name = column.upper()
     if column == INTERACTION_COLUMN.get(dataset):

@@ -104,10 +104,6 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-#: an SQL identifier quoted (the search index and the erasure name stored columns with it)
-quote = _quote
-
-
 def stored_columns(conn: sqlite3.Connection, dataset: str) -> list[str]:
     """The columns of a dataset's values table, in order ([] when there is none yet)."""
     rows = conn.execute(f"PRAGMA table_info({table(dataset)})").fetchall()
