@@ -54,7 +54,7 @@ def _digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
 
 
-_PHONE_SPAN = re.compile(r"\+?\d[\d\s().\-]*\d")
+_PHONE_SPAN = re.compile(r"\+?\(?\d[\d\s().\-]*\d")
 
 
 @dataclass(frozen=True)
@@ -693,6 +693,12 @@ def apply(
         streams.add((h.dataset, h.dataset_type))
     for st in sorted(streams):
         rebuild_superseded(conn, st)
+    for ds in sorted({h.dataset for h in plan.hits}):
+        # FTS5 keeps a deleted row's words in older segments until they merge: merged now,
+        # so the index holds no word of what was erased
+        fts = fts_table(ds)
+        if _fts_columns(conn, fts):
+            conn.execute(f"INSERT INTO {values.quote(fts)}({values.quote(fts)}) VALUES ('optimize')")
     create_triggers(conn)
     details = {
         "request_id": request_id,

@@ -374,6 +374,43 @@ HOLD_RELEASE = ExitCodes(
         _CASE_USAGE,
     )
 )
+ERASE_PLAN = ExitCodes(
+    (
+        (OK, "the plan is printed with its id (and kept beside the archive for apply)"),
+        (
+            FAILED,
+            "refused: a legal hold covers a record that names the subject (the case is named); "
+            "no plan is kept",
+        ),
+        (
+            USAGE,
+            "usage error: a subject that cannot be read (phone:, email:, name:, customer:), an "
+            "interaction id no record names, no such archive, an archive that cannot be read",
+        ),
+        (NO_HITS, "no archived record names the subject: nothing to erase"),
+    )
+)
+ERASE_APPLY = ExitCodes(
+    (
+        (OK, "erased: the pages rewritten, the entry recorded, the certificate written"),
+        (
+            FAILED,
+            "refused, nothing changed: a stale plan (the archive changed since: plan again), a "
+            "legal hold (the case is named), a page whose body does not match its hash, a "
+            "certificate file that exists, an archive that cannot be written",
+        ),
+        (
+            USAGE,
+            "usage error: no such plan kept beside the archive, an empty --request-id or "
+            "--reason, no such archive",
+        ),
+        (
+            KEY_UNUSABLE,
+            "the signing key cannot be used (its passphrase: ARCHIVER_KEY_PASSPHRASE or the "
+            "OS keyring): nothing was erased",
+        ),
+    )
+)
 GUI = ExitCodes(
     (
         (OK, "the app was closed"),

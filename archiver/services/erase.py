@@ -150,6 +150,8 @@ def apply(
     ident = identity or keys.load_or_create(key_dir)
     cid = certificate_id_of("erasure", {"plan_id": plan_id, "request_id": request_id})
     archive = Archive(path, create=False)
+    # what is erased is overwritten in the file, not only unlinked from its pages
+    archive.conn.execute("PRAGMA secure_delete = ON")
     written: list[Path] = []
     try:
         with archive.transaction() as conn:
@@ -177,6 +179,10 @@ def apply(
         for f in written:
             f.unlink(missing_ok=True)
         raise
+    else:
+        # the write-ahead log still holds the erased values' pages: copied into the file
+        # (over the old ones) and emptied
+        archive.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         archive.close()
     plan_file(path, plan_id).unlink(missing_ok=True)

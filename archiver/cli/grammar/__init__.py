@@ -67,6 +67,11 @@ COMMANDS: tuple[Command, ...] = (
         "cases:case",
     ),
     Command("hold", "legal holds on cases (place, release)", "cases:hold"),
+    Command(
+        "erase",
+        "erase one person's values while every other record stays provable (plan, apply)",
+        "erase:erase",
+    ),
     Command("export", "write a signed audit bundle of interactions", "bundles:export"),
     Command(
         "verify",
