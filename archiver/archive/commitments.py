@@ -115,7 +115,10 @@ def store(
         return
     conn.executemany(
         "INSERT INTO record_commitments(page_id, row_index, record_id, commitment) VALUES (?,?,?,?)",
-        [(page_id, i, rid, c) for i, (rid, c) in enumerate(zip(record_ids, made.commitments, strict=True))],
+        [
+            (page_id, i, rid, c)
+            for i, (rid, c) in enumerate(zip(record_ids, made.commitments, strict=True))
+        ],
     )
     conn.executemany(
         "INSERT INTO record_salts(page_id, row_index, salt) VALUES (?,?,?)",
@@ -128,9 +131,7 @@ def page_record_ids(
 ) -> list[int]:
     """The record each row of a just-stored page is: the rows first archived by this page
     by their position, the others (a record received again) by stream, key and sha8."""
-    own = dict(
-        conn.execute("SELECT row_index, record_id FROM records WHERE page_id=?", (page_id,))
-    )
+    own = dict(conn.execute("SELECT row_index, record_id FROM records WHERE page_id=?", (page_id,)))
     out: list[int] = []
     for i, (s8, key) in enumerate(marks):
         rid = own.get(i)
@@ -265,8 +266,6 @@ def check(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -> Proof
     salt named by an ``erasure applied`` entry; the roots of pages stored before version 6
     against the chain the migration recorded. ``found``: the audit entries (read when None)."""
     from archiver.archive import erasure
-    from archiver.archive.rekey import page_body
-    from archiver.archive.values import canonical, fetch_strict
 
     entries = erasure.entries(conn) if found is None else erasure.entries_of(found)
     proof = Proof([], erased={})
@@ -275,104 +274,124 @@ def check(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -> Proof
         return proof
     gone = erasure.erased_rows(entries)
     mig = migration_chain(erasure.migrate_entries(conn) if found is None else erasure.plain(found))
-    legacy_pages, legacy_chain = 0, GENESIS
+    legacy: list[Any] = [0, GENESIS]  # pages stored before version 6, the chain of their roots
     cur = conn.execute(
         "SELECT page_id, dataset, http_status, record_count, commit_root, chain_rule, encoding, "
         "body FROM pages ORDER BY page_id"
     )
-    for pid, ds, status, count, stored_root, rule, enc, body in cur:
+    for page in cur:
         proof.pages += 1
-        rows = conn.execute(
-            "SELECT c.row_index, c.record_id, c.commitment, s.salt FROM record_commitments c "
-            "LEFT JOIN record_salts s ON s.page_id = c.page_id AND s.row_index = c.row_index "
-            "WHERE c.page_id=? ORDER BY c.row_index",
-            (pid,),
-        ).fetchall()
-        if rule is not None and rule < 3:
-            legacy_pages += 1
-            legacy_chain = chain_next(legacy_chain, stored_root or EMPTY_ROOT)
-        want = count if status == 200 else 0
-        if [r[0] for r in rows] != list(range(want)):
-            proof.add(
-                f"page {pid}: has commitments for {len(rows):,} rows, the page has {want:,} records"
-            )
-        again = root(bytes(r[2]) for r in rows)
-        if again != stored_root:
-            proof.add(
-                f"page {pid}: its record commitments do not give its commitment root "
-                f"(stored {str(stored_root)[:16]}…, recomputed {again[:16]}…)"
-            )
-        if not rows:
-            continue
-        try:
-            parsed = _rows_of(page_body(enc, body))
-        except Exception:
-            parsed = None
-        if parsed is None:
-            proof.add(f"page {pid}: its body cannot be read to prove its records")
-            continue
-        names, recs = parsed
-        kept = [r for r in rows if r[3] is not None]
-        values = fetch_strict(conn, ds, sorted({int(r[1]) for r in kept}))
-        for i, rid, com, salt in rows:
-            if i >= len(recs):
-                break
-            from archiver.archive.hashing import canonical_record
-
-            try:
-                canon = canonical_record(names, [str(v) for v in recs[i]])
-            except ValueError:
-                proof.add(f"page {pid}, row {i}: not a record of its column headers")
-                continue
-            mark = gone.get((pid, i))
-            if salt is None:
-                if mark is None:
-                    proof.add(
-                        f"page {pid}, row {i} (record {rid}): its salt is missing, and no "
-                        "`erasure applied` entry names it: it cannot be proven"
-                    )
-                    continue
-                key = (mark.request_id, mark.certificate)
-                proof.erased[key] = proof.erased.get(key, 0) + 1  # type: ignore[index]
-                row = dict(zip(names, recs[i], strict=False))
-                for f in mark.fields:
-                    if erasure.MARK not in str(row.get(f, "")):
-                        proof.add(
-                            f"page {pid}, row {i} (record {rid}): {f} was erased under request "
-                            f"{mark.request_id}, but the page does not say {erasure.MARK}"
-                        )
-                continue
-            if mark is not None:
-                proof.add(
-                    f"page {pid}, row {i} (record {rid}): erased under request "
-                    f"{mark.request_id}, but its salt was not destroyed"
-                )
-            if commitment(bytes(salt), canon) != bytes(com):
-                proof.add(
-                    f"page {pid}, row {i} (record {rid}): does not prove against its commitment "
-                    "(the page's row was changed since its commitment was made)"
-                )
-                continue
-            stored = values.get(int(rid))
-            if stored is None or canonical(stored) != canon:
-                proof.add(
-                    f"record {rid} (page {pid}, row {i}): its stored values differ from the "
-                    "committed row"
-                )
-                continue
-            proof.proved += 1
+        if page[5] is not None and page[5] < 3:
+            legacy[0] += 1
+            legacy[1] = chain_next(legacy[1], page[4] or EMPTY_ROOT)
+        _check_page(conn, proof, page, gone)
     if mig is not None:
-        if (legacy_pages, legacy_chain) != mig:
+        if tuple(legacy) != mig:
             proof.add(
                 f"the commitment roots of the {mig[0]:,} pages stored before version 6 differ "
                 "from what the migration to version 6 recorded"
             )
-    elif legacy_pages:
+    elif legacy[0]:
         proof.add(
-            f"{legacy_pages:,} pages follow a chain rule without their commitment root, and no "
+            f"{legacy[0]:,} pages follow a chain rule without their commitment root, and no "
             "migration to version 6 records their roots"
         )
     return proof
+
+
+def _check_page(
+    conn: sqlite3.Connection, proof: Proof, page: Sequence[Any], gone: Mapping[Any, Erased]
+) -> None:
+    from archiver.archive.rekey import page_body
+    from archiver.archive.values import fetch_strict
+
+    pid, ds, status, count, stored_root, _rule, enc, body = page
+    rows = conn.execute(
+        "SELECT c.row_index, c.record_id, c.commitment, s.salt FROM record_commitments c "
+        "LEFT JOIN record_salts s ON s.page_id = c.page_id AND s.row_index = c.row_index "
+        "WHERE c.page_id=? ORDER BY c.row_index",
+        (pid,),
+    ).fetchall()
+    want = count if status == 200 else 0
+    if [r[0] for r in rows] != list(range(want)):
+        proof.add(
+            f"page {pid}: has commitments for {len(rows):,} rows, the page has {want:,} records"
+        )
+    again = root(bytes(r[2]) for r in rows)
+    if again != stored_root:
+        proof.add(
+            f"page {pid}: its record commitments do not give its commitment root "
+            f"(stored {str(stored_root)[:16]}…, recomputed {again[:16]}…)"
+        )
+    if not rows:
+        return
+    try:
+        parsed = _rows_of(page_body(enc, body))
+    except Exception:
+        parsed = None
+    if parsed is None:
+        proof.add(f"page {pid}: its body cannot be read to prove its records")
+        return
+    names, recs = parsed
+    values = fetch_strict(conn, ds, sorted({int(r[1]) for r in rows if r[3] is not None}))
+    for i, rid, com, salt in rows:
+        if i >= len(recs):
+            break
+        _prove_row(proof, (pid, i, int(rid)), names, recs[i], bytes(com), salt, values, gone)
+
+
+def _prove_row(
+    proof: Proof,
+    where: tuple[int, int, int],
+    names: list[str],
+    rec: Sequence[Any],
+    com: bytes,
+    salt: bytes | None,
+    values: Mapping[int, Mapping[str, str | None]],
+    gone: Mapping[Any, Erased],
+) -> None:
+    from archiver.archive import erasure
+    from archiver.archive.hashing import canonical_record
+    from archiver.archive.values import canonical
+
+    pid, i, rid = where
+    at = f"page {pid}, row {i} (record {rid})"
+    mark = gone.get((pid, i))
+    if salt is None:
+        if mark is None:
+            proof.add(f"{at}: its salt is missing, and no `erasure applied` entry names it")
+            return
+        key = (mark.request_id, mark.certificate)
+        assert proof.erased is not None
+        proof.erased[key] = proof.erased.get(key, 0) + 1
+        row = dict(zip(names, rec, strict=False))
+        for f in mark.fields:
+            if erasure.MARK not in str(row.get(f, "")):
+                proof.add(
+                    f"{at}: {f} was erased under request {mark.request_id}, but the page does "
+                    f"not say {erasure.MARK}"
+                )
+        return
+    if mark is not None:
+        proof.add(f"{at}: erased under request {mark.request_id}, but its salt was not destroyed")
+    try:
+        canon = canonical_record(names, [str(v) for v in rec])
+    except ValueError:
+        proof.add(f"{at}: not a record of its page's column headers")
+        return
+    if commitment(bytes(salt), canon) != com:
+        proof.add(
+            f"{at}: does not prove against its commitment (the page's row was changed since "
+            "its commitment was made)"
+        )
+        return
+    stored = values.get(rid)
+    if stored is None or canonical(dict(stored)) != canon:
+        proof.add(
+            f"record {rid} (page {pid}, row {i}): its stored values differ from the committed row"
+        )
+        return
+    proof.proved += 1
 
 
 def _has_tables(conn: sqlite3.Connection) -> bool:

@@ -84,9 +84,7 @@ class Subject:
     def pattern(self) -> re.Pattern[str] | None:
         v = unicodedata.normalize("NFC", self.value.strip())
         if self.kind == "email":
-            return re.compile(
-                r"(?<![\w.+\-])" + re.escape(v) + r"(?![\w\-]|\.\w)", re.IGNORECASE
-            )
+            return re.compile(r"(?<![\w.+\-])" + re.escape(v) + r"(?![\w\-]|\.\w)", re.IGNORECASE)
         if self.kind == "name":
             words = [re.escape(w) for w in v.split()]
             body = r"\s+".join(words)
@@ -134,7 +132,7 @@ def parse_subject(text: str) -> Subject:
     kind, sep, value = text.partition(":")
     if not sep:
         raise SubjectError(
-            f"{text!r}: give the subject as phone:+1…, email:…, name:\"…\" or customer:ID"
+            f'{text!r}: give the subject as phone:+1…, email:…, name:"…" or customer:ID'
         )
     return Subject(kind.strip().lower(), value.strip().strip('"'))
 
@@ -155,9 +153,11 @@ def erase_value(value: str, subjects: Sequence[Subject]) -> str | None:
             merged[-1][1] = max(merged[-1][1], b)
         else:
             merged.append([a, b])
-    if text[: merged[0][0]].strip() == "" and text[merged[-1][1] :].strip() == "" and len(
-        merged
-    ) == 1:
+    if (
+        text[: merged[0][0]].strip() == ""
+        and text[merged[-1][1] :].strip() == ""
+        and len(merged) == 1
+    ):
         return MARK
     out, at = [], 0
     for a, b in merged:
@@ -270,7 +270,11 @@ def expand(conn: sqlite3.Connection, subject: Subject) -> list[Subject]:
 def _customer_id_columns(conn: sqlite3.Connection) -> dict[str, list[str]]:
     out = {}
     for ds in _datasets(conn):
-        cols = [c for c in values.table_columns(conn, ds) if "CUSTOMER" in c.upper() and c.upper().endswith("ID")]
+        cols = [
+            c
+            for c in values.table_columns(conn, ds)
+            if "CUSTOMER" in c.upper() and c.upper().endswith("ID")
+        ]
         if cols:
             out[ds] = cols
     return out
@@ -342,13 +346,17 @@ def find(conn: sqlite3.Connection, subject: Subject) -> Plan:
                 )
             }
         stored = values.fetch(conn, ds, sorted(cand))
-        types = dict(
-            conn.execute(
-                "SELECT r.record_id, s.dataset_type FROM records r JOIN streams s "
-                f"ON s.stream_id = r.stream_id WHERE r.record_id IN ({','.join('?' * len(cand))})",
-                sorted(cand),
+        types = (
+            dict(
+                conn.execute(
+                    "SELECT r.record_id, s.dataset_type FROM records r JOIN streams s "
+                    f"ON s.stream_id = r.stream_id WHERE r.record_id IN ({','.join('?' * len(cand))})",
+                    sorted(cand),
+                )
             )
-        ) if cand else {}
+            if cand
+            else {}
+        )
         icol = _interaction_column(values.table_columns(conn, ds))
         for rid, vals in stored.items():
             fields = [
@@ -698,7 +706,9 @@ def apply(
         # so the index holds no word of what was erased
         fts = fts_table(ds)
         if _fts_columns(conn, fts):
-            conn.execute(f"INSERT INTO {values.quote(fts)}({values.quote(fts)}) VALUES ('optimize')")
+            conn.execute(
+                f"INSERT INTO {values.quote(fts)}({values.quote(fts)}) VALUES ('optimize')"
+            )
     create_triggers(conn)
     details = {
         "request_id": request_id,

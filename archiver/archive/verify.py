@@ -187,7 +187,9 @@ def _verify(
     return rep
 
 
-def _check_commitments(conn: sqlite3.Connection, rep: VerifyReport, entries: list[sqlite3.Row]) -> None:
+def _check_commitments(
+    conn: sqlite3.Connection, rep: VerifyReport, entries: list[sqlite3.Row]
+) -> None:
     """Every record proven against its page's commitment root (archive/commitments.py), the
     erased ones reported with the request and certificate that erased them."""
     proof = commitments.check(conn, entries)

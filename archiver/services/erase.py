@@ -160,9 +160,7 @@ def apply(
                 raise StalePlan(
                     f"the archive changed while plan {plan_id[:16]}… was applied: plan again"
                 )
-            done = erasure.apply(
-                conn, again, request_id=request_id, reason=reason, certificate=cid
-            )
+            done = erasure.apply(conn, again, request_id=request_id, reason=reason, certificate=cid)
             after = erasure.heads(conn)
             statement = _statement(again, done, request_id, reason, after)
             js, pdf, cid2 = write_certificate(
@@ -216,8 +214,11 @@ def _statement(
             ["Request", request_id],
             ["Reason", reason],
             ["Subject", f"one {found.asked.kind} (not recorded: it was erased)"],
-            ["Erased", f"{plural(done.records, 'record')}, {plural(done.rows, 'page row')}, "
-             f"{plural(done.pages, 'page')} rewritten"],
+            [
+                "Erased",
+                f"{plural(done.records, 'record')}, {plural(done.rows, 'page row')}, "
+                f"{plural(done.pages, 'page')} rewritten",
+            ],
             ["Fields", ", ".join(fields)],
             ["Plan", found.plan_id],
             ["By", f"{os_user()} at {utc_now()}"],

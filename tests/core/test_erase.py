@@ -139,7 +139,9 @@ def test_every_page_row_has_a_salted_commitment_under_its_chained_root(shared):
         (salt,) = conn.execute(
             "SELECT salt FROM record_salts WHERE page_id=? AND row_index=?", (pid, i)
         ).fetchone()
-        canon = json.dumps(dict(zip(names, rec)), ensure_ascii=False, separators=(",", ":"))
+        canon = json.dumps(
+            dict(zip(names, rec, strict=False)), ensure_ascii=False, separators=(",", ":")
+        )
         import hashlib
 
         made.append(hashlib.sha256(bytes(salt) + canon.encode()).digest())
@@ -200,7 +202,9 @@ def test_erasing_one_customer_leaves_every_other_record_provable(archive, signin
         for pid, sha, chain in conn.execute("SELECT page_id, sha256, chain FROM pages")
     } == before
     for pid in pages:
-        enc, body = conn.execute("SELECT encoding, body FROM pages WHERE page_id=?", (pid,)).fetchone()
+        enc, body = conn.execute(
+            "SELECT encoding, body FROM pages WHERE page_id=?", (pid,)
+        ).fetchone()
         raw = page_body(enc, body).decode()
         assert phone not in raw and "[erased]" in raw
     # the salts of the erased rows are gone, their commitments kept
@@ -224,7 +228,10 @@ def test_erasing_one_customer_leaves_every_other_record_provable(archive, signin
     data = archive.read_bytes()
     assert phone.encode() not in data
     assert phone[2:].encode() not in data  # the index's token (digits)
-    assert not Path(f"{archive}-wal").exists() or phone.encode() not in Path(f"{archive}-wal").read_bytes()
+    assert (
+        not Path(f"{archive}-wal").exists()
+        or phone.encode() not in Path(f"{archive}-wal").read_bytes()
+    )
     # the customer's name is gone from the customer's columns; an agent of the same name
     # (the simulator draws both from one list) is someone else and keeps theirs
     conn = sqlite3.connect(archive)
@@ -271,18 +278,32 @@ def test_a_change_to_any_remaining_record_still_fails(archive, signing, how):
     ).fetchone()
     conn.close()
     if how == "value":  # the stored value of another person's record
-        _edit(archive, f"UPDATE vals_{ds} SET COMMIT_TS = '2030-01-01T00:00:00Z' WHERE record_id = ?", args=(rid,))
+        _edit(
+            archive,
+            f"UPDATE vals_{ds} SET COMMIT_TS = '2030-01-01T00:00:00Z' WHERE record_id = ?",
+            args=(rid,),
+        )
     elif how == "body":  # the rewritten page's bytes, another record's value changed
         page = page_body(enc, body)
         doc = json.loads(page)
         old = doc["records"][row][1]
         new = page.replace(json.dumps(old).encode(), json.dumps(old + "x").encode(), 1)
         assert new != page
-        _edit(archive, "UPDATE pages SET body = ? WHERE page_id = ?", args=(zlib.compress(new), pid))
+        _edit(
+            archive, "UPDATE pages SET body = ? WHERE page_id = ?", args=(zlib.compress(new), pid)
+        )
     elif how == "salt":
-        _edit(archive, "UPDATE record_salts SET salt = zeroblob(32) WHERE page_id=? AND row_index=?", args=(pid, row))
+        _edit(
+            archive,
+            "UPDATE record_salts SET salt = zeroblob(32) WHERE page_id=? AND row_index=?",
+            args=(pid, row),
+        )
     else:
-        _edit(archive, "UPDATE record_commitments SET commitment = zeroblob(32) WHERE page_id=? AND row_index=?", args=(pid, row))
+        _edit(
+            archive,
+            "UPDATE record_commitments SET commitment = zeroblob(32) WHERE page_id=? AND row_index=?",
+            args=(pid, row),
+        )
     rep = verify_archive(archive, sidecar=False)
     assert not rep.ok, how
     assert any(str(pid) in p for p in rep.problems), rep.problems
@@ -336,7 +357,9 @@ def test_a_stale_plan_is_refused(archive, signing):
 
 
 def test_nothing_names_the_subject(archive):
-    out = run_cli("erase", "plan", "--subject", "email:nobody@example.invalid", "--archive", archive)
+    out = run_cli(
+        "erase", "plan", "--subject", "email:nobody@example.invalid", "--archive", archive
+    )
     assert out.code == 3, out.stderr
     bad = run_cli("erase", "plan", "--subject", "ssn:123", "--archive", archive)
     assert bad.code == 2 and "phone, email, name, customer" in bad.stderr
@@ -389,7 +412,9 @@ def test_how_values_are_matched():
     name = erasure.Subject("name", "Anaïs Zhang")
     assert erasure.erase_value("ANAÏS  ZHANG", [name]) == "[erased]"
     assert erasure.erase_value("Anaïs Zhangova", [name]) is None
-    assert erasure.erase_value("山田太郎さん", [erasure.Subject("name", "山田太郎")]) == "[erased]さん"
+    assert (
+        erasure.erase_value("山田太郎さん", [erasure.Subject("name", "山田太郎")]) == "[erased]さん"
+    )
     with pytest.raises(erasure.SubjectError):
         erasure.parse_subject("phone:12")
 
@@ -401,9 +426,26 @@ def test_the_certificate_verifies_with_openssl_and_pyhanko(archive, signing, tmp
     pem = tmp_path / "signer.pem"
     pem.write_bytes(signing.cert_pem())
     ok = subprocess.run(
-        ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", f"{js}.p7s",
-         "-content", str(js), "-CAfile", str(pem), "-purpose", "any", "-out", "/dev/null"],
-        capture_output=True, text=True,
+        [
+            "openssl",
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            f"{js}.p7s",
+            "-content",
+            str(js),
+            "-CAfile",
+            str(pem),
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert ok.returncode == 0, ok.stderr
     from pyhanko.keys import load_cert_from_pemder
@@ -427,13 +469,22 @@ def test_the_certificate_verifies_with_openssl_and_pyhanko(archive, signing, tmp
 
 
 def test_a_bundle_made_before_the_erasure_still_verifies(archive, signing, tmp_path):
-    iid, phone, _name = _customer(archive)
+    _iid, phone, _name = _customer(archive)
     out = tmp_path / "bundle"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ARCHIVER_KEY_PASSPHRASE", PASSPHRASE)
         made = run_cli(
-            "export", "--from", HOUR[0], "--to", HOUR[1], "--out", out,
-            "--key-dir", signing.cert_path.parent, "--archive", archive,
+            "export",
+            "--from",
+            HOUR[0],
+            "--to",
+            HOUR[1],
+            "--out",
+            out,
+            "--key-dir",
+            signing.cert_path.parent,
+            "--archive",
+            archive,
         )
     assert made.code == 0, made.stderr
     assert any(phone in p.read_text(errors="replace") for p in out.rglob("*.csv"))
@@ -453,7 +504,9 @@ def test_a_version_5_archive_gets_its_commitments_at_migration(tmp_path, monkeyp
         bak.unlink()
     conn = sqlite3.connect(arc)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
-    assert "record_commitments" not in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert "record_commitments" not in {
+        r[0] for r in conn.execute("SELECT name FROM sqlite_master")
+    }
     rows = conn.execute("SELECT sum(record_count) FROM pages WHERE http_status=200").fetchone()[0]
     pages = conn.execute("SELECT count(*) FROM pages").fetchone()[0]
     conn.close()

@@ -17,7 +17,6 @@ from archiver.archive import checkpoint as cp
 from archiver.archive import schema, triggers
 from archiver.archive.hashing import (
     CHAIN_BODY,
-    CHAIN_BODY_META,
     CHAIN_BODY_META_ROOT,
     GENESIS,
     chain_next,

@@ -64,7 +64,9 @@ def erase(c: argparse.ArgumentParser) -> None:
         + PROVABLE
         + " Bundles made before stay as they were.",
     )
-    apply.add_argument("--plan", required=True, metavar="ID", help="the plan id `erase plan` printed")
+    apply.add_argument(
+        "--plan", required=True, metavar="ID", help="the plan id `erase plan` printed"
+    )
     apply.add_argument(
         "--request-id",
         required=True,
