@@ -26,14 +26,24 @@ from dataclasses import dataclass, field
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
-from archiver.archive import auditlog, values
+from archiver.archive import auditlog, commitments, values
 from archiver.archive.compact import ZLIB_LEVEL, sha8
-from archiver.archive.hashing import canonical_json, canonical_record, sha256_hex
-from archiver.archive.searchfields import ERASED
+from archiver.archive.hashing import (
+    ERASED,
+    GENESIS,
+    canonical_json,
+    canonical_record,
+    chain_next,
+    sha256_hex,
+)
 
 EVENT = "erasure applied"
 MARK = ERASED
 KINDS = ("phone", "email", "name", "customer")
+
+#: How the table registry (verify-archive's replay) classifies the tables of erasure: the
+#: per-record commitments and salts (archive/commitments.py), checked by :func:`replay_check`.
+TABLES: dict[str, tuple[str, str]] = dict(commitments.TABLES)
 
 #: The customer's identifiers in the guide's interactionSegments (and mpccdr's caller), which
 #: ``customer:ID`` (an interaction id) expands to.
@@ -524,6 +534,16 @@ def rewrite_body(
 
 
 # -- the entries ------------------------------------------------------------------------------
+@dataclass
+class Erased:
+    """What the ``erasure applied`` entries say of one page row."""
+
+    request_id: str
+    certificate: str
+    entry_id: int
+    fields: list[str]
+
+
 @dataclass(frozen=True)
 class Entry:
     entry_id: int
@@ -587,8 +607,6 @@ def migrate_entries(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 
 def erased_rows(found: Iterable[Entry]) -> dict[tuple[int, int], Any]:
     """(page id, row) → what erased it (request, certificate, entry, fields)."""
-    from archiver.archive.commitments import Erased
-
     out: dict[tuple[int, int], Erased] = {}
     for e in found:
         d = e.details
@@ -812,3 +830,177 @@ def _fts_columns(conn: sqlite3.Connection, fts: str) -> list[str]:
     if not conn.execute("SELECT 1 FROM sqlite_master WHERE name=?", (fts,)).fetchone():
         return []
     return [r[1] for r in conn.execute(f"PRAGMA table_info({values.quote(fts)})")]
+
+
+# -- verification ---------------------------------------------------------------------------
+def _rows_of(raw: bytes) -> tuple[list[str], list[list[str]]] | None:
+    from archiver.api.pages import load_json
+
+    try:
+        body = load_json(raw)
+        return [c["name"] for c in body["columnHeaders"]], body["records"]
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return None
+
+
+MAX_PROBLEMS = 20
+
+
+@dataclass
+class Proof:
+    """What :func:`check` found: problems, and the rows it proved or found erased."""
+
+    problems: list[str]
+    proved: int = 0
+    #: (request id, certificate id) → erased rows
+    erased: dict[tuple[str, str], int] | None = None
+    pages: int = 0
+
+    def add(self, text: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(text)
+
+
+def check(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -> Proof:
+    """Every page's commitments against its root, every row that keeps its salt proven from
+    the page's row (its canonical form) and its record's stored values, every row without a
+    salt named by an ``erasure applied`` entry; the roots of pages stored before version 6
+    against the chain the migration recorded. ``found``: the audit entries (read when None)."""
+    found_entries = entries(conn) if found is None else entries_of(found)
+    proof = Proof([], erased={})
+    if not _has_tables(conn):
+        proof.add("record_commitments: the per-record commitments are missing (schema 6 has them)")
+        return proof
+    gone = erased_rows(found_entries)
+    mig = commitments.migration_chain(migrate_entries(conn) if found is None else plain(found))
+    legacy: list[Any] = [0, GENESIS]  # pages stored before version 6, the chain of their roots
+    cur = conn.execute(
+        "SELECT page_id, dataset, http_status, record_count, commit_root, chain_rule, encoding, "
+        "body FROM pages ORDER BY page_id"
+    )
+    for page in cur:
+        proof.pages += 1
+        if page[5] is not None and page[5] < 3:
+            legacy[0] += 1
+            legacy[1] = chain_next(legacy[1], page[4] or commitments.EMPTY_ROOT)
+        _check_page(conn, proof, page, gone)
+    if mig is not None:
+        if tuple(legacy) != mig:
+            proof.add(
+                f"the commitment roots of the {mig[0]:,} pages stored before version 6 differ "
+                "from what the migration to version 6 recorded"
+            )
+    elif legacy[0]:
+        proof.add(
+            f"{legacy[0]:,} pages follow a chain rule without their commitment root, and no "
+            "migration to version 6 records their roots"
+        )
+    return proof
+
+
+def _check_page(
+    conn: sqlite3.Connection, proof: Proof, page: Sequence[Any], gone: Mapping[Any, Erased]
+) -> None:
+    from archiver.archive.rekey import page_body
+    from archiver.archive.values import fetch_strict
+
+    pid, ds, status, count, stored_root, _rule, enc, body = page
+    rows = conn.execute(
+        "SELECT c.row_index, c.record_id, c.commitment, s.salt FROM record_commitments c "
+        "LEFT JOIN record_salts s ON s.page_id = c.page_id AND s.row_index = c.row_index "
+        "WHERE c.page_id=? ORDER BY c.row_index",
+        (pid,),
+    ).fetchall()
+    want = count if status == 200 else 0
+    if [r[0] for r in rows] != list(range(want)):
+        proof.add(
+            f"page {pid}: has commitments for {len(rows):,} rows, the page has {want:,} records"
+        )
+    again = commitments.root(bytes(r[2]) for r in rows)
+    if again != stored_root:
+        proof.add(
+            f"page {pid}: its record commitments do not give its commitment root "
+            f"(stored {str(stored_root)[:16]}…, recomputed {again[:16]}…)"
+        )
+    if not rows:
+        return
+    try:
+        parsed = _rows_of(page_body(enc, body))
+    except Exception:
+        parsed = None
+    if parsed is None:
+        proof.add(f"page {pid}: its body cannot be read to prove its records")
+        return
+    names, recs = parsed
+    values = fetch_strict(conn, ds, sorted({int(r[1]) for r in rows if r[3] is not None}))
+    for i, rid, com, salt in rows:
+        if i >= len(recs):
+            break
+        _prove_row(proof, (pid, i, int(rid)), names, recs[i], bytes(com), salt, values, gone)
+
+
+def _prove_row(
+    proof: Proof,
+    where: tuple[int, int, int],
+    names: list[str],
+    rec: Sequence[Any],
+    com: bytes,
+    salt: bytes | None,
+    values: Mapping[int, Mapping[str, str | None]],
+    gone: Mapping[Any, Erased],
+) -> None:
+    from archiver.archive.hashing import canonical_record
+    from archiver.archive.values import canonical
+
+    pid, i, rid = where
+    at = f"page {pid}, row {i} (record {rid})"
+    mark = gone.get((pid, i))
+    if salt is None:
+        if mark is None:
+            proof.add(f"{at}: its salt is missing, and no `erasure applied` entry names it")
+            return
+        key = (mark.request_id, mark.certificate)
+        assert proof.erased is not None
+        proof.erased[key] = proof.erased.get(key, 0) + 1
+        row = dict(zip(names, rec, strict=False))
+        for f in mark.fields:
+            if MARK not in str(row.get(f, "")):
+                proof.add(
+                    f"{at}: {f} was erased under request {mark.request_id}, but the page does "
+                    f"not say {MARK}"
+                )
+        return
+    if mark is not None:
+        proof.add(f"{at}: erased under request {mark.request_id}, but its salt was not destroyed")
+    try:
+        canon = canonical_record(names, [str(v) for v in rec])
+    except ValueError:
+        proof.add(f"{at}: not a record of its page's column headers")
+        return
+    if commitments.commitment(bytes(salt), canon) != com:
+        proof.add(
+            f"{at}: does not prove against its commitment (the page's row was changed since "
+            "its commitment was made)"
+        )
+        return
+    stored = values.get(rid)
+    if stored is None or canonical(dict(stored)) != canon:
+        proof.add(
+            f"record {rid} (page {pid}, row {i}): its stored values differ from the committed row"
+        )
+        return
+    proof.proved += 1
+
+
+def _has_tables(conn: sqlite3.Connection) -> bool:
+    (n,) = conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
+        "('record_commitments', 'record_salts')"
+    ).fetchone()
+    return int(n) == 2
+
+
+def replay_check(conn: sqlite3.Connection, entries: Iterable[Any] | None = None) -> list[str]:
+    """verify-archive's replay of the commitment tables (WAVE3 decision 1): :func:`check`
+    (``entries``: the audit entries, oldest first; read from ``conn`` when None)."""
+    return check(conn, entries).problems

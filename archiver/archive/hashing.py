@@ -61,6 +61,10 @@ PAGE_META_FIELDS = (
 #: Rule 3's metadata: rule 2's and the root of the page's per-record commitments.
 ROOT_META_FIELDS = (*PAGE_META_FIELDS, "commit_root")
 
+#: What an erasure puts in place of each erased value, in the values and the raw page
+#: (archive/erasure.py): a third party reads a rewritten page by it.
+ERASED = "[erased]"
+
 #: The audit entry fields its SHA-256 covers.
 AUDIT_FIELDS = ("at", "event", "os_user", "tool_version", "run_id", "details")
 

@@ -15,14 +15,12 @@ import json
 import re
 from collections.abc import Sequence
 
+from archiver.archive.hashing import ERASED
 from archiver.archive.queries.interactions import INTERACTION_COLUMN
 from archiver.datasets import COMMON_COLUMNS
 
 #: Raise when the rule below changes: an index made by another rule is rebuilt.
 RULE_VERSION = 2
-
-#: What an erasure puts in place of a value (archive/erasure.py): not a value of its own.
-ERASED = "[erased]"
 
 #: Not indexed (``""``): the data pipeline's bookkeeping, the same on every row of a
 #: tenant or unique to the row, never something an investigator looks for.

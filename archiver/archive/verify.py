@@ -192,7 +192,7 @@ def _check_commitments(
 ) -> None:
     """Every record proven against its page's commitment root (archive/commitments.py), the
     erased ones reported with the request and certificate that erased them."""
-    proof = commitments.check(conn, entries)
+    proof = erasure.check(conn, entries)
     for problem in proof.problems:
         rep.add(problem)
     rep.note(
