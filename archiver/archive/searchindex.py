@@ -198,6 +198,11 @@ def _fts_columns(conn: sqlite3.Connection, dataset: str) -> list[str] | None:
     return [r[1] for r in conn.execute(f"PRAGMA table_info({values.quote(fts_table(dataset))})")]
 
 
+def fts_columns(conn: sqlite3.Connection, dataset: str) -> list[str]:
+    """The columns the dataset's index table holds ([] when it has none)."""
+    return _fts_columns(conn, dataset) or []
+
+
 def _triggers_present(conn: sqlite3.Connection, dataset: str) -> bool:
     """Whether triggers keep the index (sqlite-utils' ``create_triggers``): this archiver
     indexes each page itself, a bulk insert six times cheaper than a trigger per row, so an
