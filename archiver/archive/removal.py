@@ -9,6 +9,7 @@ verify-archive fails it (:func:`check_bodies`).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -60,3 +61,110 @@ def body_state(conn: sqlite3.Connection, page_id: int) -> str:
     """``kept`` | ``disposed`` | ``erased``: what the custody entries say of the page's body."""
     found = removals(conn).get(page_id)
     return found.state if found else KEPT
+
+
+# -- verification ----------------------------------------------------------------------------
+def check(
+    conn: sqlite3.Connection, found: Iterable[Any] | None = None
+) -> tuple[list[str], list[str]]:
+    """What verify-archive asks of the removals beyond the page pass (which accepts a
+    missing body only where :func:`removals` names its page): (problems, notes).
+
+    Each ``disposition applied`` entry must carry a signature that verifies with the
+    certificate it names; the records rows of its pages must still be the rows it
+    states (count and SHA-256: their values are gone, their identities are not); none of
+    those records may have values again; the holds it says it honoured must be the holds
+    in place when it was made (the case entries before it), and none of its pages may be
+    one it said it kept."""
+    from archiver.archive import cases
+
+    every = list(found) if found is not None else None
+    state, _ = retention.fold(retention.entries(conn) if every is None else every)
+    problems: list[str] = []
+    notes: list[str] = []
+    case_entries = (
+        cases.entries(conn)
+        if every is None
+        else [cases.entry_of(e) for e in every if cases.entry_of(e).event in cases.EVENTS]
+    )
+    for e in state.dispositions:
+        d = e.details
+        name = f"disposition of audit entry {e.entry_id} (certificate {d.get('certificate_id')})"
+        why = retention.signature_problem(d)
+        if why:
+            problems.append(f"{name}: {why}")
+        pages = retention.expand(d.get("pages"))
+        n, digest = retention.records_digest(conn, pages)
+        if (n, digest) != (d.get("records"), d.get("records_digest")):
+            problems.append(
+                f"{name}: the records of its {len(pages):,} pages are not the "
+                f"{d.get('records')} rows it states (now {n:,}; their rows were changed, added "
+                "or removed after the disposition)"
+            )
+        with_values = _records_with_values(conn, pages)
+        if with_values:
+            problems.append(
+                f"{name}: {with_values:,} of its records have values again (a disposed "
+                "record's values were removed; they were put back behind the archive's back)"
+            )
+        before = [c for c in case_entries if c.entry_id < e.entry_id]
+        held_then = _held_at(before)
+        stated = d.get("held") if isinstance(d.get("held"), dict) else {}
+        if {k: sorted(v) for k, v in stated.items()} != held_then:
+            problems.append(
+                f"{name}: the legal holds it says it honoured are not those in place when it "
+                "was made (the case and hold entries before it)"
+            )
+        kept: set[int] = set()
+        for k in d.get("kept") or []:
+            if isinstance(k, dict):
+                kept.update(retention.expand(k.get("page_ids")))
+        if kept & set(pages):
+            problems.append(f"{name}: it disposed of pages it says it kept for a legal hold")
+        notes.append(
+            f"{len(pages):,} pages disposed under certificate {d.get('certificate_id')} "
+            f"(audit entry {e.entry_id}, {e.at[:10]}, plan {d.get('plan_id')}): their bodies "
+            "and values are gone; their hashes, metadata, chain and records rows were checked"
+        )
+    return problems, notes
+
+
+def _records_with_values(conn: sqlite3.Connection, pages: list[int]) -> int:
+    from archiver.archive import values
+
+    if not pages:
+        return 0
+    total = 0
+    for (dataset,) in conn.execute(
+        """SELECT DISTINCT dataset FROM pages WHERE page_id IN (SELECT value FROM json_each(?))""",
+        (json.dumps(pages),),
+    ).fetchall():
+        t = values.table(dataset)
+        if (
+            conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (t,)
+            ).fetchone()
+            is None
+        ):
+            continue
+        (n,) = conn.execute(
+            f"""SELECT count(*) FROM {t} WHERE record_id IN (SELECT record_id FROM records
+                WHERE page_id IN (SELECT value FROM json_each(?)))""",
+            (json.dumps(pages),),
+        ).fetchone()
+        total += int(n)
+    return total
+
+
+def _held_at(found: list[Entry]) -> dict[str, list[str]]:
+    """Held interaction → the cases holding it, after these case entries."""
+    from archiver.archive import cases
+
+    state, _ = cases.fold(found)
+    out: dict[str, set[str]] = {}
+    for case in state.cases.values():
+        if case.hold is None:
+            continue
+        for iid in case.members:
+            out.setdefault(iid, set()).add(case.name)
+    return {k: sorted(v) for k, v in sorted(out.items())}

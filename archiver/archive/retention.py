@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from archiver.archive import auditlog, values
 from archiver.archive.cases import Entry, entry_of
 from archiver.archive.hashing import canonical_json
+from archiver.archive.rekey import DISPOSED
 from archiver.archive.triggers import create_triggers
 from archiver.datasets import DATASETS
 from archiver.timerange import DAILY, DAY, INTERVAL, STEP, api_format, parse_api_bound
@@ -49,8 +50,6 @@ CERTIFIED = "disposition certificate written"
 EVENTS = (SET, CLEARED, APPLIED)
 #: every dataset type a schedule may name; '' (no --dataset-type): all of the dataset's
 DATASET_TYPES = ("interval", "daily")
-#: a page body removed by a disposition: its ``encoding``, its body empty
-DISPOSED = "disposed"
 
 PERIOD = re.compile(r"^\s*(\d{1,4})\s*([ymd])\s*$", re.IGNORECASE)
 PERIOD_WORDS = {"y": ("year", "years"), "m": ("month", "months"), "d": ("day", "days")}
@@ -540,6 +539,13 @@ def dispose(conn: sqlite3.Connection, page_ids: Sequence[int]) -> dict[str, int]
     create_triggers(conn, lifted)
     for stream in touched:
         rebuild_superseded(conn, stream)
+    index = searchindex.SearchIndex(conn)
+    for ds in sorted({d for d, _ in touched}):
+        if searchindex.decisions(conn, ds):
+            # the pages that decided a column's field may be gone: decided again from the
+            # first page that still has values (the index is remade if its columns change)
+            conn.execute("DELETE FROM search_columns WHERE dataset=?", (ds,))
+            index.ensure(ds)
     conn.execute("DROP TABLE IF EXISTS temp.disposal_pages")
     return removed
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from archiver.archive import history, searchindex
+from archiver.archive import cases, history, removal, retention, searchindex
 from archiver.archive.checkpoint import Checkpoint, Sidecar, read_sidecar
 from archiver.archive.compact import expected_superseded, sha8, stream_id, stream_ids
 from archiver.archive.hashing import (
@@ -166,12 +166,20 @@ def _verify(
     rep = VerifyReport()
     rep.missing_triggers = _missing_triggers(conn)
     past = history.collect(conn, expect or [], side)
-    _check_pages(conn, rep, progress, past)
+    _check_pages(conn, rep, progress, past, removal.removals(conn))
     rep.checkpoints = history.check_checkpoints(past, rep.add)
     rep.checkpoint_sources = _sources(past.checkpoints)
     _check_records(conn, rep)
     for problem in replay_check(conn):  # value_columns, re-derived from the pages
         rep.add(problem)
+    for check in (cases.replay_check, retention.replay_check):  # from their custody entries
+        for problem in check(conn, None):
+            rep.add(problem)
+    problems, notes = removal.check(conn)
+    for problem in problems:
+        rep.add(problem)
+    for note in notes:
+        rep.note(note)
     for q in conn.execute("SELECT quarantine_id, body, sha256 FROM quarantine"):
         rep.quarantined += 1
         if sha256_hex(bytes(q["body"])) != q["sha256"]:
@@ -229,11 +237,14 @@ def _check_pages(
     rep: VerifyReport,
     progress: Callable[[int, int], None] | None,
     past: history.Past,
+    removed: Mapping[int, removal.Removal] | None = None,
 ) -> None:
     """Every page's bytes, chain rule, metadata and chain, each page's records re-derived
-    from it; the chain values the checkpoints name and the tallies the counters need."""
+    from it; the chain values the checkpoints name and the tallies the counters need. A
+    page whose body a disposition entry covers (``removed``) is checked without its body:
+    its stored SHA-256 still chains; its records rows are checked by archive/removal.py."""
     total = conn.execute("SELECT count(*) FROM pages").fetchone()[0]
-    walk = _PageWalk(conn, rep, past)
+    walk = _PageWalk(conn, rep, past, removed or {})
     for n, rp in enumerate(replay(conn), 1):
         walk.page(n, rp)
         if progress and n % 200 == 0:
@@ -247,8 +258,15 @@ def _check_pages(
 class _PageWalk:
     """The page pass: one page at a time, in page_id order."""
 
-    def __init__(self, conn: sqlite3.Connection, rep: VerifyReport, past: history.Past) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        rep: VerifyReport,
+        past: history.Past,
+        removed: Mapping[int, removal.Removal],
+    ) -> None:
         self.conn, self.rep, self.past = conn, rep, past
+        self.removed = removed
         #: schema 3 records each page's chain rule; before it every page follows rule 1
         self.has_rule = conn.execute("PRAGMA user_version").fetchone()[0] >= 3
         mig = past.migration
@@ -281,6 +299,19 @@ class _PageWalk:
         self.pure = page_chain_next(self.pure, rule, page["sha256"], meta)
         if n in self.wanted:
             self.past.page_chain[n] = self.pure
+        gone = self.removed.get(pid)
+        if rp.disposed and gone is None:
+            rep.add(
+                f"page {pid} ({page['dataset']} {page['chunk_start']} page {page['page_number']}): "
+                "its body was removed, but no disposition entry covers it"
+            )
+        elif gone is not None and not rp.disposed:
+            rep.add(
+                f"page {pid}: {gone.describe()}, but its body is still (or again) in the archive"
+            )
+        if rp.disposed:
+            self.chain = _chain_only(rep, rp, self.chain, rule, meta)
+            return
         self.chain = _check_page(self.conn, rep, rp, self.chain, rule, meta)
         for f in rp.fallbacks:
             self.fallbacks[(pid, f.rule)] = f.fallback
@@ -352,6 +383,21 @@ def _check_page(
             rep.add(f"page {pid}: {rp.error}")
         else:
             _rederive(conn, rep, rp)
+    return chain
+
+
+def _chain_only(rep: VerifyReport, rp: ReplayedPage, chain: str, rule: int, meta: str) -> str:
+    """A page without its body: its stored SHA-256 and metadata still chain."""
+    page = rp.page
+    if bytes(page["body"]):
+        rep.add(f"page {page['page_id']}: marked disposed, but it holds bytes")
+    chain = page_chain_next(chain, rule, page["sha256"], meta)
+    if chain != page["chain"]:
+        rep.add(
+            f"page {page['page_id']}: hash chain broken (stored {page['chain'][:16]}…, recomputed "
+            f"{chain[:16]}…): its SHA-256 or its metadata ({_META_WORDS}) were changed"
+        )
+        chain = page["chain"]
     return chain
 
 
