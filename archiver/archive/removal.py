@@ -109,7 +109,8 @@ def check(
             )
         before = [c for c in case_entries if c.entry_id < e.entry_id]
         held_then = _held_at(before)
-        stated = d.get("held") if isinstance(d.get("held"), dict) else {}
+        found_held = d.get("held")
+        stated: dict[str, Any] = found_held if isinstance(found_held, dict) else {}
         if {k: sorted(v) for k, v in stated.items()} != held_then:
             problems.append(
                 f"{name}: the legal holds it says it honoured are not those in place when it "

@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from archiver.archive import auditlog, values
 from archiver.archive.cases import Entry, entry_of
 from archiver.archive.hashing import canonical_json
-from archiver.archive.rekey import DISPOSED
+from archiver.archive.rekey import DISPOSED as DISPOSED
 from archiver.archive.triggers import create_triggers
 from archiver.datasets import DATASETS
 from archiver.timerange import DAILY, DAY, INTERVAL, STEP, api_format, parse_api_bound
@@ -109,6 +109,7 @@ DDL = (
         dataset_type   TEXT NOT NULL,
         interval_start TEXT NOT NULL,        -- YYYYMMDDHHmm (daily: YYYYMMDD)
         entry_id       INTEGER NOT NULL,
+        schedule       TEXT NOT NULL,        -- the stream's schedule applied, in words
         PRIMARY KEY (dataset, dataset_type, interval_start)
     ) WITHOUT ROWID""",
 )
@@ -137,7 +138,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "schedules",
     ),
     "disposed_pages": ("page_id", "entry_id"),
-    "disposed_intervals": ("dataset", "dataset_type", "interval_start", "entry_id"),
+    "disposed_intervals": ("dataset", "dataset_type", "interval_start", "entry_id", "schedule"),
 }
 KEYS: dict[str, tuple[str, ...]] = {
     "retention_schedules": ("dataset", "dataset_type"),
@@ -391,7 +392,8 @@ def rows(state: State) -> dict[str, list[tuple[Any, ...]]]:
         )
     for e in state.dispositions:
         d = e.details
-        scheds = d.get("schedules") if isinstance(d.get("schedules"), list) else []
+        found = d.get("schedules")
+        scheds: list[Any] = found if isinstance(found, list) else []
         words = ", ".join(
             f"{s.get('dataset')}{' (' + str(s.get('dataset_type')) + ')' if s.get('dataset_type') else ''} {s.get('period')}"
             for s in scheds
@@ -416,11 +418,16 @@ def rows(state: State) -> dict[str, list[tuple[Any, ...]]]:
         )
     for pid, e in sorted(state.pages.items()):
         out["disposed_pages"].append((pid, e.entry_id))
-    seen: dict[tuple[str, str, str], int] = {}
+    seen: dict[tuple[str, str, str], tuple[int, str]] = {}
     for e in state.dispositions:
+        named = {
+            (str(s.get("dataset")), str(s.get("dataset_type"))): str(s.get("schedule") or "")
+            for s in e.details.get("datasets") or []
+            if isinstance(s, Mapping)
+        }
         for key in interval_rows(e.details.get("intervals")):
-            seen.setdefault(key, e.entry_id)
-    out["disposed_intervals"] = [(*k, v) for k, v in sorted(seen.items())]
+            seen.setdefault(key, (e.entry_id, named.get((key[0], key[1]), "")))
+    out["disposed_intervals"] = [(*k, *v) for k, v in sorted(seen.items())]
     return out
 
 

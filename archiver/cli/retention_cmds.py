@@ -70,7 +70,7 @@ def run_set(args: argparse.Namespace) -> int:
         )
         kind = f" ({s.dataset_type} rows)" if s.dataset_type else ""
         print(
-            f"Retention of {s.dataset}{kind}: {retention.store.period_words(s.period)} "
+            f"Retention of {s.dataset}{kind}: {retention.period_words(s.period)} "
             f"(audit entry {s.entry.entry_id}, {_when(s.entry.at)} by {s.entry.os_user})."
         )
         print("Nothing is disposed until `archiver retention plan` and `retention apply`.")
@@ -121,7 +121,7 @@ def run_show(args: argparse.Namespace) -> int:
             kind = f" ({s.dataset_type})" if s.dataset_type else ""
             why = f": {s.reason}" if s.reason else ""
             print(
-                f"{s.dataset}{kind}: {s.period} ({retention.store.period_words(s.period)}), set "
+                f"{s.dataset}{kind}: {s.period} ({retention.period_words(s.period)}), set "
                 f"{_when(s.entry.at)} by {s.entry.os_user} (audit entry {s.entry.entry_id}){why}"
             )
         forever = [d for d in DATASETS if not any(s.dataset == d for s in found)]

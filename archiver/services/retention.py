@@ -30,7 +30,7 @@ from archiver.archive.queries import cases as cq
 from archiver.archive.queries import retention as q
 from archiver.archive.queries.reader import Reader
 from archiver.archive.queries.retention import Disposition, Kept, Plan, StreamPlan
-from archiver.archive.retention import RetentionRefused, Schedule
+from archiver.archive.retention import RetentionRefused, Schedule, period_words
 from archiver.archive.store import Archive
 from archiver.datasets import DATASETS
 from archiver.export import certificate as certs
@@ -58,6 +58,7 @@ __all__ = [
     "clear",
     "dispositions",
     "make_plan",
+    "period_words",
     "plan_lines",
     "schedules",
     "set_schedule",

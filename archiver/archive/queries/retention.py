@@ -28,6 +28,7 @@ from archiver.archive import retention, values
 from archiver.archive.hashing import canonical_json
 from archiver.archive.queries import interactions
 from archiver.archive.queries.reader import Source
+from archiver.plural import plural
 from archiver.timerange import DAILY, DAY, INTERVAL, STEP, api_format, parse_api_bound
 
 LEGAL_HOLD = "legal hold"
@@ -80,7 +81,7 @@ class Kept:
         cases = ", ".join(repr(c) for c in self.cases)
         who = f"case {cases}" if len(self.cases) == 1 else f"cases {cases}"
         if self.reason == LEGAL_HOLD:
-            return f"legal hold: {who} ({len(self.interactions)} held interactions)"
+            return f"legal hold: {who} ({plural(len(self.interactions), 'held interaction')})"
         return f"interval shared with a held interaction of {who}"
 
     def as_dict(self) -> dict[str, Any]:
@@ -210,10 +211,14 @@ def chain_heads(db: Source) -> dict[str, Any]:
 
 
 def _request_last(query: str) -> str:
-    """The last interval (or day) a page's request asked for: its `ending` (the largest
-    bound its query names; the ending itself counted, as an inclusive server returns it)."""
-    found = _BOUND.findall(query or "")
-    return max(found) if found else ""
+    """The last interval (or day) a page's request asked for as its own: the interval
+    before its `ending` (a daily request's last day)."""
+    found = sorted(_BOUND.findall(query or ""))
+    if len(found) >= 2 and len(found[-1]) == 12:
+        # an interval request's `ending` is the start of the next chunk: its own rows, where
+        # a server returns them, are records of that interval and counted as such
+        return api_format(parse_api_bound(found[-1]) - STEP, INTERVAL)
+    return found[-1] if found else ""
 
 
 def _held_records(
@@ -238,108 +243,107 @@ def _held_records(
     return out
 
 
+Marks = dict[Any, tuple[set[str], set[str]]]  # page or (stream, interval) → (cases, interactions)
+
+
+def _holds(db: Source, held: Mapping[str, Sequence[str]]) -> tuple[Marks, Marks]:
+    """The pages holding a record of a held interaction, and the (stream, interval)s of
+    those records: each with the cases and the interactions."""
+    pages: Marks = {}
+    intervals: Marks = {}
+    for _rid, pid, sid, interval, iid in _held_records(db, held):
+        cases = set(held.get(str(iid), ()))
+        for marks, key in ((pages, pid), (intervals, (sid, interval))):
+            found = marks.setdefault(key, (set(), set()))
+            found[0].update(cases)
+            found[1].add(str(iid))
+    return pages, intervals
+
+
 def plan(db: Source, as_of: date, held: Mapping[str, Sequence[str]]) -> Plan:
     """What is past retention on ``as_of`` and what is kept despite it (``held``: each
     interaction under legal hold → the cases holding it, from services/cases)."""
     conn = db.conn
     state = retention.state(conn)
     done = set(state.pages)
-    streams = {
-        (ds, dtype): sid
-        for sid, ds, dtype in conn.execute("SELECT stream_id, dataset, dataset_type FROM streams")
-    }
-    held_recs = _held_records(db, held)
-    held_pages: dict[int, tuple[set[str], set[str]]] = {}
-    held_intervals: dict[tuple[int, str], tuple[set[str], set[str]]] = {}
-    for _rid, pid, sid, interval, iid in held_recs:
-        cases = set(held.get(str(iid), ()))
-        hp = held_pages.setdefault(pid, (set(), set()))
-        hp[0].update(cases)
-        hp[1].add(str(iid))
-        hi = held_intervals.setdefault((sid, interval), (set(), set()))
-        hi[0].update(cases)
-        hi[1].add(str(iid))
+    held_pages, held_intervals = _holds(db, held)
     out: list[StreamPlan] = []
-    for (ds, dtype), sid in sorted(streams.items()):
+    for sid, ds, dtype in conn.execute(
+        "SELECT stream_id, dataset, dataset_type FROM streams ORDER BY dataset, dataset_type"
+    ).fetchall():
         sched = state.schedule_for(ds, dtype)
         if sched is None:
             continue
         cut = cutoff(as_of, sched.period)
-        due_key = last_due(cut, dtype)
-        sp = StreamPlan(ds, dtype, sched, cut, due_key)
-        out.append(sp)
-        per_page = {
-            pid: (last, n)
-            for pid, last, n in conn.execute(
-                "SELECT page_id, max(interval_start), count(*) FROM records WHERE stream_id=? GROUP BY page_id",
-                (sid,),
-            )
-        }
-        due: list[tuple[int, int, str]] = []
-        for pid, size, query in conn.execute(
-            """SELECT page_id, length(body), query FROM pages
-               WHERE dataset=? AND dataset_type=? AND http_status=200 AND encoding != ?
-               ORDER BY page_id""",
-            (ds, dtype, retention.DISPOSED),
-        ):
-            if pid in done:
-                continue
-            asked = _request_last(query)
-            last = max(asked, per_page.get(pid, ("", 0))[0] or "")
-            if last and len(last) == len(due_key) and last <= due_key:
-                due.append((pid, size, query))
-        if not due:
-            continue
-        # pages sharing an interval with a held record of this stream
-        shared: dict[int, tuple[set[str], set[str]]] = {}
+        sp = StreamPlan(ds, dtype, sched, cut, last_due(cut, dtype))
         mine = {iv: v for (s, iv), v in held_intervals.items() if s == sid}
-        if mine:
-            for pid, interval in conn.execute(
-                """SELECT DISTINCT page_id, interval_start FROM records WHERE stream_id=?
-                   AND interval_start IN (SELECT value FROM json_each(?))""",
-                (sid, json.dumps(sorted(mine))),
-            ):
-                cs, ii = mine[interval]
-                entry = shared.setdefault(pid, (set(), set()))
-                entry[0].update(cs)
-                entry[1].update(ii)
-        kept_by: dict[tuple[str, tuple[str, ...]], Kept] = {}
-        dispose: list[tuple[int, int, str]] = []
-        for pid, size, query in due:
-            why = None
-            if pid in held_pages:
-                cs, ii = held_pages[pid]
-                why = (LEGAL_HOLD, cs, ii)
-            elif pid in shared:
-                cs, ii = shared[pid]
-                why = (SHARED, cs, ii)
-            if why is None:
-                dispose.append((pid, size, query))
-                continue
-            key = (why[0], tuple(sorted(why[1])))
-            k = kept_by.setdefault(key, Kept(ds, dtype, why[0], sorted(why[1]), []))
-            k.pages.append(pid)
-            k.interactions = sorted(set(k.interactions) | why[2])
-        sp.kept = list(kept_by.values())
-        sp.pages = [p for p, _s, _q in dispose]
-        sp.bytes = sum(int(s or 0) for _p, s, _q in dispose)
-        sp.records = sum(per_page.get(p, ("", 0))[1] for p in sp.pages)
-        sp.intervals = _disposed_intervals(conn, sid, dtype, dispose, done, due_key)
-        for k in sp.kept:
-            k.records = sum(per_page.get(p, ("", 0))[1] for p in k.pages)
-            (k.intervals,) = conn.execute(
-                """SELECT count(DISTINCT interval_start) FROM records WHERE stream_id=?
-                   AND interval_start <= ? AND page_id IN (SELECT value FROM json_each(?))""",
-                (sid, due_key, json.dumps(k.pages)),
-            ).fetchone()
-    made = Plan(
-        as_of,
-        [s for s in out if s.pages or s.kept],
-        {k: sorted(set(v)) for k, v in held.items()},
-        chain_heads(db),
-    )
+        _plan_stream(conn, sp, sid, done, held_pages, mine)
+        if sp.pages or sp.kept:
+            out.append(sp)
+    made = Plan(as_of, out, {k: sorted(set(v)) for k, v in held.items()}, chain_heads(db))
     made.plan_id = hashlib.sha256(canonical_json(made.content()).encode()).hexdigest()[:20]
     return made
+
+
+def _plan_stream(
+    conn: Any, sp: StreamPlan, sid: int, done: set[int], held_pages: Marks, mine: Marks
+) -> None:
+    """One stream's due pages, split into disposed and kept (``mine``: this stream's held
+    intervals)."""
+    per_page = {
+        pid: (last, n)
+        for pid, last, n in conn.execute(
+            "SELECT page_id, max(interval_start), count(*) FROM records WHERE stream_id=? GROUP BY page_id",
+            (sid,),
+        )
+    }
+    due: list[tuple[int, int, str]] = []
+    for pid, size, query in conn.execute(
+        """SELECT page_id, length(body), query FROM pages
+           WHERE dataset=? AND dataset_type=? AND http_status=200 AND encoding != ?
+           ORDER BY page_id""",
+        (sp.dataset, sp.dataset_type, retention.DISPOSED),
+    ):
+        last = max(_request_last(query), per_page.get(pid, ("", 0))[0] or "")
+        if pid not in done and last and len(last) == len(sp.last_due) and last <= sp.last_due:
+            due.append((pid, size, query))
+    if not due:
+        return
+    shared: Marks = {}  # pages sharing an interval with a held record of this stream
+    if mine:
+        for pid, interval in conn.execute(
+            """SELECT DISTINCT page_id, interval_start FROM records WHERE stream_id=?
+               AND interval_start IN (SELECT value FROM json_each(?))""",
+            (sid, json.dumps(sorted(mine))),
+        ):
+            entry = shared.setdefault(pid, (set(), set()))
+            entry[0].update(mine[interval][0])
+            entry[1].update(mine[interval][1])
+    kept_by: dict[tuple[str, tuple[str, ...]], Kept] = {}
+    dispose: list[tuple[int, int, str]] = []
+    for pid, size, query in due:
+        reason = LEGAL_HOLD if pid in held_pages else SHARED if pid in shared else None
+        if reason is None:
+            dispose.append((pid, size, query))
+            continue
+        cs, ii = (held_pages if reason == LEGAL_HOLD else shared)[pid]
+        k = kept_by.setdefault(
+            (reason, tuple(sorted(cs))), Kept(sp.dataset, sp.dataset_type, reason, sorted(cs), [])
+        )
+        k.pages.append(pid)
+        k.interactions = sorted(set(k.interactions) | ii)
+    sp.kept = list(kept_by.values())
+    sp.pages = [p for p, _s, _q in dispose]
+    sp.bytes = sum(int(s or 0) for _p, s, _q in dispose)
+    sp.records = sum(per_page.get(p, ("", 0))[1] for p in sp.pages)
+    sp.intervals = _disposed_intervals(conn, sid, sp.dataset_type, dispose, done, sp.last_due)
+    for k in sp.kept:
+        k.records = sum(per_page.get(p, ("", 0))[1] for p in k.pages)
+        (k.intervals,) = conn.execute(
+            """SELECT count(DISTINCT interval_start) FROM records WHERE stream_id=?
+               AND interval_start <= ? AND page_id IN (SELECT value FROM json_each(?))""",
+            (sid, sp.last_due, json.dumps(k.pages)),
+        ).fetchone()
 
 
 def _disposed_intervals(
