@@ -432,8 +432,9 @@ def _rows(conn: sqlite3.Connection, record_ids: Sequence[int]) -> list[tuple[int
     for n in range(0, len(record_ids), 500):
         part = list(record_ids[n : n + 500])
         out += conn.execute(
-            "SELECT record_id, page_id, row_index FROM record_commitments WHERE record_id IN "
-            f"({','.join('?' * len(part))}) ORDER BY page_id, row_index",
+            "SELECT c.record_id, c.page_id, c.row_index FROM record_commitments c "
+            "JOIN pages p ON p.page_id = c.page_id WHERE p.encoding != 'disposed' AND "
+            f"c.record_id IN ({','.join('?' * len(part))}) ORDER BY c.page_id, c.row_index",
             part,
         ).fetchall()
     return out
@@ -616,7 +617,10 @@ def erased_rows(found: Iterable[Entry]) -> dict[tuple[int, int], Any]:
                 was = out.get(key)
                 fields = sorted({*(was.fields if was else []), *r.get("fields", [])})
                 out[key] = Erased(
-                    str(d.get("request_id", "")), str(d.get("certificate", "")), e.entry_id, fields
+                    str(d.get("request_id", "")),
+                    str(d.get("certificate_id", "")),
+                    e.entry_id,
+                    fields,
                 )
     return out
 
@@ -629,7 +633,7 @@ def rewritten(found: Iterable[Entry]) -> dict[int, tuple[str, str, str]]:
             out[int(p.get("page_id", 0))] = (
                 str(p.get("sha256", "")),
                 str(e.details.get("request_id", "")),
-                str(e.details.get("certificate", "")),
+                str(e.details.get("certificate_id", "")),
             )
     return out
 
@@ -732,7 +736,7 @@ def apply(
         "request_id": request_id,
         "reason": reason,
         "plan_id": plan.plan_id,
-        "certificate": certificate,
+        "certificate_id": certificate,
         "subject_kind": plan.asked.kind,
         "records": [h.record_id for h in plan.hits],
         "pages": pages_out,
@@ -852,6 +856,8 @@ class Proof:
 
     problems: list[str]
     proved: int = 0
+    #: rows of pages a disposition removed (not proven: their bodies are gone)
+    disposed: int = 0
     #: (request id, certificate id) → erased rows
     erased: dict[tuple[str, str], int] | None = None
     pages: int = 0
@@ -901,7 +907,7 @@ def check(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -> Proof
 def _check_page(
     conn: sqlite3.Connection, proof: Proof, page: Sequence[Any], gone: Mapping[Any, Erased]
 ) -> None:
-    from archiver.archive.rekey import page_body
+    from archiver.archive.rekey import DISPOSED, page_body
     from archiver.archive.values import fetch_strict
 
     pid, ds, status, count, stored_root, _rule, enc, body = page
@@ -922,7 +928,10 @@ def _check_page(
             f"page {pid}: its record commitments do not give its commitment root "
             f"(stored {str(stored_root)[:16]}…, recomputed {again[:16]}…)"
         )
-    if not rows:
+    if not rows or enc == DISPOSED:
+        # a disposed page has no body to prove its rows from: its root still holds its
+        # commitments, and the page pass checks its disposition entry (archive/removal.py)
+        proof.disposed += len(rows) if enc == DISPOSED else 0
         return
     try:
         parsed = _rows_of(page_body(enc, body))
@@ -932,7 +941,17 @@ def _check_page(
         proof.add(f"page {pid}: its body cannot be read to prove its records")
         return
     names, recs = parsed
-    values = fetch_strict(conn, ds, sorted({int(r[1]) for r in rows if r[3] is not None}))
+    wanted = sorted({int(r[1]) for r in rows if r[3] is not None})
+    values: dict[int, Any] = dict(fetch_strict(conn, ds, wanted))
+    missing = [r for r in wanted if r not in values]
+    if missing:  # a record first archived by a page since disposed has no values left
+        marks = ",".join("?" * len(missing))
+        for rid in conn.execute(
+            f"SELECT r.record_id FROM records r JOIN pages p ON p.page_id = r.page_id "
+            f"WHERE p.encoding = ? AND r.record_id IN ({marks})",
+            (DISPOSED, *missing),
+        ):
+            values[int(rid[0])] = DISPOSED
     for i, rid, com, salt in rows:
         if i >= len(recs):
             break
@@ -946,7 +965,7 @@ def _prove_row(
     rec: Sequence[Any],
     com: bytes,
     salt: bytes | None,
-    values: Mapping[int, Mapping[str, str | None]],
+    values: Mapping[int, Any],
     gone: Mapping[Any, Erased],
 ) -> None:
     from archiver.archive.hashing import canonical_record
@@ -984,6 +1003,9 @@ def _prove_row(
         )
         return
     stored = values.get(rid)
+    if stored == "disposed":  # the row proves; its record's values went with a disposition
+        proof.proved += 1
+        return
     if stored is None or canonical(dict(stored)) != canon:
         proof.add(
             f"record {rid} (page {pid}, row {i}): its stored values differ from the committed row"

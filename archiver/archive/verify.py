@@ -21,7 +21,15 @@ from pathlib import Path
 
 from cryptography import x509
 
-from archiver.archive import commitments, erasure, history, searchindex
+from archiver.archive import (
+    cases,
+    commitments,
+    erasure,
+    history,
+    removal,
+    retention,
+    searchindex,
+)
 from archiver.archive.checkpoint import Checkpoint, Sidecar, read_sidecar
 from archiver.archive.compact import expected_superseded, sha8, stream_id, stream_ids
 from archiver.archive.hashing import (
@@ -167,12 +175,20 @@ def _verify(
     rep = VerifyReport()
     rep.missing_triggers = _missing_triggers(conn)
     past = history.collect(conn, expect or [], side)
-    _check_pages(conn, rep, progress, past)
+    _check_pages(conn, rep, progress, past, removal.removals(conn))
     rep.checkpoints = history.check_checkpoints(past, rep.add)
     rep.checkpoint_sources = _sources(past.checkpoints)
     _check_records(conn, rep)
     for problem in replay_check(conn):  # value_columns, re-derived from the pages
         rep.add(problem)
+    for check in (cases.replay_check, retention.replay_check):  # from their custody entries
+        for problem in check(conn, None):
+            rep.add(problem)
+    problems, notes = removal.check(conn)
+    for problem in problems:
+        rep.add(problem)
+    for note in notes:
+        rep.note(note)
     for q in conn.execute("SELECT quarantine_id, body, sha256 FROM quarantine"):
         rep.quarantined += 1
         if sha256_hex(bytes(q["body"])) != q["sha256"]:
@@ -198,6 +214,11 @@ def _check_commitments(
     rep.note(
         f"proved {plural(proof.proved, 'page row')} against {'its' if proof.pages == 1 else 'their'} "
         f"page's commitment root ({plural(proof.pages, 'page')})"
+        + (
+            f"; {plural(proof.disposed, 'row')} of disposed pages kept only their commitments"
+            if proof.disposed
+            else ""
+        )
     )
     for (request, cert), n in sorted((proof.erased or {}).items()):
         rep.note(
@@ -250,11 +271,14 @@ def _check_pages(
     rep: VerifyReport,
     progress: Callable[[int, int], None] | None,
     past: history.Past,
+    removed: Mapping[int, removal.Removal] | None = None,
 ) -> None:
     """Every page's bytes, chain rule, metadata and chain, each page's records re-derived
-    from it; the chain values the checkpoints name and the tallies the counters need."""
+    from it; the chain values the checkpoints name and the tallies the counters need. A
+    page whose body a disposition entry covers (``removed``) is checked without its body:
+    its stored SHA-256 still chains; its records rows are checked by archive/removal.py."""
     total = conn.execute("SELECT count(*) FROM pages").fetchone()[0]
-    walk = _PageWalk(conn, rep, past)
+    walk = _PageWalk(conn, rep, past, removed or {})
     for n, rp in enumerate(replay(conn), 1):
         walk.page(n, rp)
         if progress and n % 200 == 0:
@@ -268,8 +292,15 @@ def _check_pages(
 class _PageWalk:
     """The page pass: one page at a time, in page_id order."""
 
-    def __init__(self, conn: sqlite3.Connection, rep: VerifyReport, past: history.Past) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        rep: VerifyReport,
+        past: history.Past,
+        removed: Mapping[int, removal.Removal],
+    ) -> None:
         self.conn, self.rep, self.past = conn, rep, past
+        self.removed = removed
         #: schema 3 records each page's chain rule; before it every page follows rule 1
         self.has_rule = conn.execute("PRAGMA user_version").fetchone()[0] >= 3
         mig = past.migration
@@ -279,8 +310,6 @@ class _PageWalk:
         six = commitments.migration_chain(erasure.plain(past.entries))
         self.rule2_pages = six[0] if six is not None else None
         self.has_root = conn.execute("PRAGMA user_version").fetchone()[0] >= 6
-        #: page id → its body's SHA-256 after its latest erasure (archive/erasure.py)
-        self.rewritten = erasure.rewritten(erasure.entries_of(past.entries))
         self.wanted = past.wanted
         self.chain = GENESIS  # resumes from a stored value after a break, to find more
         self.pure = GENESIS  # never resumed: the chain as recomputed from page 1
@@ -309,8 +338,24 @@ class _PageWalk:
         self.pure = page_chain_next(self.pure, rule, page["sha256"], meta)
         if n in self.wanted:
             self.past.page_chain[n] = self.pure
+        gone = self.removed.get(pid)
+        erased = gone if gone is not None and gone.state == removal.ERASED else None
+        if erased is not None:  # rewritten, not removed: checked against its erasure entry
+            gone = None
+        if rp.disposed and gone is None:
+            rep.add(
+                f"page {pid} ({page['dataset']} {page['chunk_start']} page {page['page_number']}): "
+                "its body was removed, but no disposition entry covers it"
+            )
+        elif gone is not None and not rp.disposed:
+            rep.add(
+                f"page {pid}: {gone.describe()}, but its body is still (or again) in the archive"
+            )
+        if rp.disposed:
+            self.chain = _chain_only(rep, rp, self.chain, rule, meta)
+            return
         self.chain = _check_page(
-            self.conn, rep, rp, self.chain, rule, meta, self.rewritten.get(pid, (None,))[0]
+            self.conn, rep, rp, self.chain, rule, meta, erased.rewritten_sha256 if erased else None
         )
         for f in rp.fallbacks:
             self.fallbacks[(pid, f.rule)] = f.fallback
@@ -397,6 +442,21 @@ def _check_page(
             rep.add(f"page {pid}: {rp.error}")
         else:
             _rederive(conn, rep, rp)
+    return chain
+
+
+def _chain_only(rep: VerifyReport, rp: ReplayedPage, chain: str, rule: int, meta: str) -> str:
+    """A page without its body: its stored SHA-256 and metadata still chain."""
+    page = rp.page
+    if bytes(page["body"]):
+        rep.add(f"page {page['page_id']}: marked disposed, but it holds bytes")
+    chain = page_chain_next(chain, rule, page["sha256"], meta)
+    if chain != page["chain"]:
+        rep.add(
+            f"page {page['page_id']}: hash chain broken (stored {page['chain'][:16]}…, recomputed "
+            f"{chain[:16]}…): its SHA-256 or its metadata ({_META_WORDS}) were changed"
+        )
+        chain = page["chain"]
     return chain
 
 

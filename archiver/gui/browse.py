@@ -92,7 +92,7 @@ class RecordsModel(QAbstractTableModel):
         self.raw = False
         #: headers show friendly labels ("Wait time (s)") instead of the API's names
         self.friendly = False
-        self._stream: list[tuple[int, str, dict[str, str], int]] = []
+        self._stream: list[tuple[int, str, dict[str, str], int, str]] = []
         self._exhausted = True
         self._ids: array | None = None
         self._blocks: OrderedDict[int, dict[int, Any]] = OrderedDict()
@@ -189,7 +189,7 @@ class RecordsModel(QAbstractTableModel):
             first = len(self._stream)
             self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
             self._stream.extend(
-                (r.record_id, r.interval_start, r.values, int(r.conflict)) for r in rows
+                (r.record_id, r.interval_start, r.values, int(r.conflict), r.disposed) for r in rows
             )
             self.endInsertRows()
 
@@ -212,12 +212,12 @@ class RecordsModel(QAbstractTableModel):
             return safe(header_tooltip(dataset, name, typ))
         return None
 
-    def _row(self, row: int) -> tuple[int, dict[str, str], int] | None:
+    def _row(self, row: int) -> tuple[int, dict[str, str], int, str] | None:
         if self._ids is None:
             if not 0 <= row < len(self._stream):
                 return None
-            rid, _, values, conflict = self._stream[row]
-            return rid, values, conflict
+            rid, _, values, conflict, disposed = self._stream[row]
+            return rid, values, conflict, disposed
         if not 0 <= row < len(self._ids) or self.reader is None:
             return None
         block = row // BLOCK
@@ -234,7 +234,7 @@ class RecordsModel(QAbstractTableModel):
         rec = data.get(rid)
         if rec is None:
             return None
-        return rid, rec.values, int(rec.conflict)
+        return rid, rec.values, int(rec.conflict), rec.disposed
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role not in _ROLES or not index.isValid() or not 0 <= index.column() < len(self.columns):
@@ -242,7 +242,9 @@ class RecordsModel(QAbstractTableModel):
         row = self._row(index.row())
         if row is None:
             return None
-        rid, values, conflict = row
+        rid, values, conflict, disposed = row
+        if disposed:
+            return self._disposed(index.column(), role, rid, disposed)
         name, typ = self.columns[index.column()]
         raw = values.get(name, "")
         if role == Qt.ItemDataRole.DisplayRole:
@@ -261,6 +263,21 @@ class RecordsModel(QAbstractTableModel):
             return QBrush(QColor("#ffcdd2"))
         if role == Qt.ItemDataRole.BackgroundRole and self.held_by(values):
             return holds.row_brush()
+        return None
+
+    def _disposed(self, column: int, role: int, rid: int, why: str) -> Any:
+        """A record whose values a disposition removed: says so, and why."""
+        if role == Qt.ItemDataRole.DisplayRole:
+            return "(disposed: no values)" if column == 0 else ""
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return (
+                f"No values: {why}. The record's identity and hash, and its page's SHA-256, "
+                "metadata and chain, are kept; its values were removed with the page's body."
+            )
+        if role == Qt.ItemDataRole.UserRole:
+            return rid
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return QBrush(QColor("#d7ccc8"))
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:

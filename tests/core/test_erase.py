@@ -222,7 +222,7 @@ def test_erasing_one_customer_leaves_every_other_record_provable(archive, signin
     ).fetchone()
     conn.close()
     details = json.loads(entry)
-    assert details["request_id"] == "DSR-1" and details["certificate"] == done["certificate_id"]
+    assert details["request_id"] == "DSR-1" and details["certificate_id"] == done["certificate_id"]
     assert phone not in entry and name not in entry  # the subject is never recorded
     # nothing of the subject is left in the file (values, index, freed pages, WAL)
     data = archive.read_bytes()
