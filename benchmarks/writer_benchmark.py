@@ -4,6 +4,7 @@ without the network, so its cost is visible on its own.
     python benchmarks/writer_benchmark.py                  # 1 day of interactionSegments
     python benchmarks/writer_benchmark.py --days 7 --profile
     python benchmarks/writer_benchmark.py --index-cost [--dataset transcript]
+    python benchmarks/writer_benchmark.py --commitment-cost   # per-record commitments' cost
 
 Pages are fetched once from an in-process simulator (the real client), then every page is
 stored into a fresh archive by the real ``Archive`` in chunk order, timed; ``--profile``
@@ -90,12 +91,60 @@ def index_cost(pages: list[tuple[Chunk, Page, dict]], rounds: int) -> None:
         )
 
 
+def commitment_cost(pages: list[tuple[Chunk, Page, dict]], rounds: int) -> None:
+    """The writer with and without the per-record commitments (salts, salted SHA-256 per
+    row, the page's root, their two tables), alternating, 1 and 32 pages a transaction:
+    rows/s (best of ``rounds``), the ratio, and bytes per row on disk. The pages are
+    prepared by the writer here (the pull's workers prepare them, hashing included)."""
+    from archiver.archive import commitments
+
+    real = (commitments.commit_page, commitments.store, commitments.page_record_ids)
+
+    def off() -> None:
+        commitments.commit_page = lambda canons: commitments.PageCommitments(  # type: ignore[assignment]
+            [], [], commitments.EMPTY_ROOT
+        )
+        commitments.store = lambda *_a, **_k: None  # type: ignore[assignment]
+        commitments.page_record_ids = lambda *_a, **_k: []  # type: ignore[assignment]
+
+    def on() -> None:
+        commitments.commit_page, commitments.store, commitments.page_record_ids = real
+
+    rows = sum(len(p.records) for _, p, _ in pages)
+    for group in (1, 32):
+        best: dict[str, float] = {}
+        size: dict[str, int] = {}
+        for _ in range(rounds):
+            for name, switch in (("without", off), ("with commitments", on)):
+                switch()
+                try:
+                    with tempfile.TemporaryDirectory() as tmp:
+                        path = Path(tmp) / "w.sqlite3"
+                        took = store(pages, path, group)
+                        with Archive(path) as a:  # checkpointed: the file holds everything
+                            a.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                        size[name] = path.stat().st_size
+                finally:
+                    on()
+                best[name] = max(best.get(name, 0.0), rows / took)
+        ratio = best["with commitments"] / best["without"]
+        print(
+            f"{group:>2} page(s) a transaction: without {best['without']:,.0f} rows/s, with "
+            f"commitments {best['with commitments']:,.0f} rows/s: {ratio:.2f} "
+            f"(storing takes {1 / ratio - 1:+.0%}); on disk {size['without'] / rows:,.0f} → "
+            f"{size['with commitments'] / rows:,.0f} bytes/row"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", default="interactionSegments")
     ap.add_argument("--days", type=int, default=1)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--index-cost", action="store_true", help="with and without the search index")
+    ap.add_argument(
+        "--commitment-cost", action="store_true", help="with and without per-record commitments"
+    )
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     with Simulator(SimConfig()) as sim:
@@ -105,6 +154,12 @@ def main() -> None:
             f"{args.dataset}, {args.days} day(s): {sum(len(p.records) for _, p, _ in pages):,} rows"
         )
         index_cost(pages, args.rounds)
+        return
+    if args.commitment_cost:
+        print(
+            f"{args.dataset}, {args.days} day(s): {sum(len(p.records) for _, p, _ in pages):,} rows"
+        )
+        commitment_cost(pages, args.rounds)
         return
     rows = sum(len(p.records) for _, p, _ in pages)
     raw = sum(len(p.raw) for _, p, _ in pages)

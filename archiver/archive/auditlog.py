@@ -336,6 +336,23 @@ def _credentials_redacted(d: Details) -> str:
     )
 
 
+def _erasure_applied(d: Details) -> str:
+    pages = d.get("pages")
+    rows = (
+        sum(len(p.get("rows") or []) for p in pages if isinstance(p, Mapping))
+        if isinstance(pages, list)
+        else 0
+    )
+    records = d.get("records")
+    return (
+        f"one {d.get('subject_kind', '?')} erased under request {d.get('request_id', '?')} "
+        f"(certificate {d.get('certificate_id', '?')}): "
+        f"{_counted(RECORDS, len(records) if isinstance(records, list) else 0)}, "
+        f"{_n(rows)} page rows, {_n(len(pages) if isinstance(pages, list) else 0)} pages "
+        f"rewritten; {d.get('reason') or '?'}"
+    )
+
+
 _BY_EVENT: dict[str, Callable[[Details], str]] = {
     "search": _search,
     "search index rebuilt": _index_rebuilt,
@@ -357,6 +374,7 @@ _BY_EVENT: dict[str, Callable[[Details], str]] = {
     "migrate": _migrate,
     "archive lock taken over": _lock_taken_over,
     "credentials redacted": _credentials_redacted,
+    "erasure applied": _erasure_applied,
 }
 
 
@@ -388,6 +406,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     ),
     "Verification and checkpoints": ("verify-archive", "checkpoint", "migrate"),
     "Search index": ("search index rebuilt",),
+    "Erasures": ("erasure applied",),
 }
 
 
