@@ -33,6 +33,7 @@ from archiver.archive.hashing import (
     GENESIS,
     canonical_json,
     canonical_record,
+    canonical_records,
     chain_next,
     sha256_hex,
 )
@@ -884,12 +885,13 @@ def check(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -> Proof
         "SELECT page_id, dataset, http_status, record_count, commit_root, chain_rule, encoding, "
         "body FROM pages ORDER BY page_id"
     )
+    stored = _Stored(conn)
     for page in cur:
         proof.pages += 1
         if page[5] is not None and page[5] < 3:
             legacy[0] += 1
             legacy[1] = chain_next(legacy[1], page[4] or commitments.EMPTY_ROOT)
-        _check_page(conn, proof, page, gone)
+        _check_page(conn, proof, page, gone, stored)
     if mig is not None:
         if tuple(legacy) != mig:
             proof.add(
@@ -904,11 +906,52 @@ def check(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -> Proof
     return proof
 
 
+class _Stored:
+    """Records' stored values as (column names, values) in each record's own column order,
+    with each dataset's columns and column sets read once (verify reads every record)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._cols: dict[str, tuple[list[str], dict[int, tuple[list[str], list[int]]]]] = {}
+
+    def _layout(self, ds: str) -> tuple[list[str], dict[int, tuple[list[str], list[int]]]]:
+        if ds not in self._cols:
+            stored = values.column_names(self.conn, ds)  # stored column → API name
+            at = {api: i for i, api in enumerate(stored.values())}
+            sets = {
+                cid: (names, [at.get(n, -1) for n in names])
+                for cid, names in values.column_sets(self.conn, ds).items()
+            }
+            self._cols[ds] = (list(stored), sets)
+        return self._cols[ds]
+
+    def rows(self, ds: str, record_ids: Sequence[int]) -> dict[int, Any]:
+        cols, sets = self._layout(ds)
+        if not record_ids or not cols:
+            return {}
+        select = ", ".join(f"v.{values.quote(c)}" for c in cols)
+        out: dict[int, Any] = {}
+        for n in range(0, len(record_ids), 500):
+            part = list(record_ids[n : n + 500])
+            for row in self.conn.execute(
+                f"SELECT r.record_id, r.columns_id, {select} FROM {values.table(ds)} v "
+                f"JOIN records r ON r.record_id = v.record_id "
+                f"WHERE v.record_id IN ({','.join('?' * len(part))})",
+                part,
+            ):
+                names, idx = sets.get(row[1], ([], []))
+                out[row[0]] = (names, [row[2 + k] if k >= 0 else None for k in idx])
+        return out
+
+
 def _check_page(
-    conn: sqlite3.Connection, proof: Proof, page: Sequence[Any], gone: Mapping[Any, Erased]
+    conn: sqlite3.Connection,
+    proof: Proof,
+    page: Sequence[Any],
+    gone: Mapping[Any, Erased],
+    stored: _Stored,
 ) -> None:
     from archiver.archive.rekey import DISPOSED, page_body
-    from archiver.archive.values import fetch_strict
 
     pid, ds, status, count, stored_root, _rule, enc, body = page
     rows = conn.execute(
@@ -941,8 +984,12 @@ def _check_page(
         proof.add(f"page {pid}: its body cannot be read to prove its records")
         return
     names, recs = parsed
+    try:  # every row's canonical form at once (hashing.canonical_records: the definition)
+        canons: list[str | None] = list(canonical_records(names, recs))
+    except (TypeError, ValueError):
+        canons = [None] * len(recs)
     wanted = sorted({int(r[1]) for r in rows if r[3] is not None})
-    values: dict[int, Any] = dict(fetch_strict(conn, ds, wanted))
+    values: dict[int, Any] = stored.rows(ds, wanted)
     missing = [r for r in wanted if r not in values]
     if missing:  # a record first archived by a page since disposed has no values left
         marks = ",".join("?" * len(missing))
@@ -955,7 +1002,9 @@ def _check_page(
     for i, rid, com, salt in rows:
         if i >= len(recs):
             break
-        _prove_row(proof, (pid, i, int(rid)), names, recs[i], bytes(com), salt, values, gone)
+        _prove_row(
+            proof, (pid, i, int(rid)), names, recs[i], canons[i], bytes(com), salt, values, gone
+        )
 
 
 def _prove_row(
@@ -963,14 +1012,12 @@ def _prove_row(
     where: tuple[int, int, int],
     names: list[str],
     rec: Sequence[Any],
+    canon: str | None,
     com: bytes,
     salt: bytes | None,
     values: Mapping[int, Any],
     gone: Mapping[Any, Erased],
 ) -> None:
-    from archiver.archive.hashing import canonical_record
-    from archiver.archive.values import canonical
-
     pid, i, rid = where
     at = f"page {pid}, row {i} (record {rid})"
     mark = gone.get((pid, i))
@@ -991,9 +1038,7 @@ def _prove_row(
         return
     if mark is not None:
         proof.add(f"{at}: erased under request {mark.request_id}, but its salt was not destroyed")
-    try:
-        canon = canonical_record(names, [str(v) for v in rec])
-    except ValueError:
+    if canon is None:
         proof.add(f"{at}: not a record of its page's column headers")
         return
     if commitments.commitment(bytes(salt), canon) != com:
@@ -1006,7 +1051,9 @@ def _prove_row(
     if stored == "disposed":  # the row proves; its record's values went with a disposition
         proof.proved += 1
         return
-    if stored is None or canonical(dict(stored)) != canon:
+    # the stored values, in the record's column order, are the page's row: the same
+    # canonical form (compared as lists: no JSON made again per record)
+    if stored is None or stored[0] != names or stored[1] != list(rec):
         proof.add(
             f"record {rid} (page {pid}, row {i}): its stored values differ from the committed row"
         )
