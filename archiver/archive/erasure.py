@@ -85,8 +85,8 @@ class Subject:
             raise SubjectError(f"phone:{v}: a phone number has 7 to 15 digits")
         if self.kind == "email" and not re.fullmatch(r"[^@\s]+@[^@\s]+", v):
             raise SubjectError(f"email:{v}: not an e-mail address")
-        if self.kind == "name" and len(v) < 3:
-            raise SubjectError(f"name:{v}: a name has at least 3 characters")
+        if self.kind == "name" and len(v) < 2:
+            raise SubjectError(f"name:{v}: a name has at least 2 characters")
 
     @property
     def text(self) -> str:
@@ -325,6 +325,7 @@ def find(conn: sqlite3.Connection, subject: Subject) -> Plan:
     index_ids: set[int] = set()
     scan_ids: set[int] = set()
     unindexed: list[str] = []
+    seen: dict[int, dict[str, str]] = {}
     for ds in _datasets(conn):
         names = [
             c
@@ -338,24 +339,7 @@ def find(conn: sqlite3.Connection, subject: Subject) -> Plan:
             unindexed.append(ds)
             found = set()
         index_ids |= {(rid) for rid in found}
-        cand = set(found)
-        terms, args = [], []
-        for s in matchable:
-            for c in names:
-                terms.append(f"v.{values.col(c)} LIKE ? ESCAPE '\\'")
-                args.append(_like(s.needle()))
-        for c in idcols.get(ds, []):
-            terms.append(f"v.{values.col(c)} = ?")
-            args.append(subject.value)
-        while len(terms) > 50:
-            terms = ["(" + " OR ".join(terms[i : i + 50]) + ")" for i in range(0, len(terms), 50)]
-        if terms:
-            cand |= {
-                r[0]
-                for r in conn.execute(
-                    f"SELECT v.record_id FROM {values.table(ds)} v WHERE {' OR '.join(terms)}", args
-                )
-            }
+        cand = set(found) | _scan(conn, ds, names, matchable, idcols.get(ds, []), subject.value)
         stored = values.fetch(conn, ds, sorted(cand))
         types = (
             dict(
@@ -383,6 +367,7 @@ def find(conn: sqlite3.Connection, subject: Subject) -> Plan:
             if not fields:
                 continue
             scan_ids.add(rid)
+            seen[rid] = vals
             hits[rid] = Hit(
                 rid,
                 ds,
@@ -391,6 +376,9 @@ def find(conn: sqlite3.Connection, subject: Subject) -> Plan:
                 fields,
                 by_index=rid in found,
             )
+    if subject.kind == "customer":
+        hits = _customers_own(hits, seen, subject, matchable)
+        scan_ids &= set(hits)
     for rid, page, row in _rows(conn, sorted(hits)):
         hits[rid].rows.append((page, row))
     out = [hits[r] for r in sorted(hits)]
@@ -404,6 +392,56 @@ def find(conn: sqlite3.Connection, subject: Subject) -> Plan:
         index_missed=len(scan_ids - index_ids),
         unindexed=unindexed,
     )
+
+
+def _scan(
+    conn: sqlite3.Connection,
+    ds: str,
+    names: Sequence[str],
+    subjects: Sequence[Subject],
+    idcols: Sequence[str],
+    ident: str,
+) -> set[int]:
+    """The exact scan's candidates: records of ``ds`` with a value holding a part every
+    match holds (the rule is then applied to each), or a customer id column equal to it."""
+    terms, args = [], []
+    for s in subjects:
+        for c in names:
+            terms.append(f"v.{values.col(c)} LIKE ? ESCAPE '\\'")
+            args.append(_like(s.needle()))
+    for c in idcols:
+        terms.append(f"v.{values.col(c)} = ?")
+        args.append(ident)
+    if not terms:
+        return set()
+    while len(terms) > 50:
+        terms = ["(" + " OR ".join(terms[i : i + 50]) + ")" for i in range(0, len(terms), 50)]
+    sql = f"SELECT v.record_id FROM {values.table(ds)} v WHERE {' OR '.join(terms)}"
+    return {r[0] for r in conn.execute(sql, args)}
+
+
+def _customers_own(
+    hits: dict[int, Hit],
+    seen: Mapping[int, Mapping[str, str]],
+    subject: Subject,
+    matchable: Sequence[Subject],
+) -> dict[int, Hit]:
+    """``customer:ID``: a record that names the customer only by name is kept when it belongs
+    to one of the customer's interactions (ID, or one whose records carry the customer's
+    phone or e-mail): a name alone is shared by other people."""
+    strong = [s for s in matchable if s.kind != "name"]
+
+    def by_name_only(h: Hit) -> bool:
+        vals = seen[h.record_id]
+        return all(
+            erase_value(vals.get(f, ""), strong) is None and vals.get(f) != subject.value
+            for f in h.fields
+        )
+
+    mine = {subject.value} | {
+        h.interaction for h in hits.values() if h.interaction and not by_name_only(h)
+    }
+    return {rid: h for rid, h in hits.items() if not by_name_only(h) or h.interaction in mine}
 
 
 def _index_hits(conn: sqlite3.Connection, ds: str, subjects: Sequence[Subject]) -> set[int] | None:
@@ -588,23 +626,26 @@ def entries_of(found: Iterable[Any]) -> list[Entry]:
     return [e for e in map(_entry, found) if e.event == EVENT]
 
 
+_ENTRY_FIELDS = ("entry_id", "event", "at", "os_user", "details")
+
+
+def _read(conn: sqlite3.Connection, event: str) -> list[dict[str, Any]]:
+    """The audit entries of one event, oldest first, whatever the connection's row factory."""
+    return [
+        dict(zip(_ENTRY_FIELDS, tuple(r), strict=True))
+        for r in conn.execute(
+            f"SELECT {', '.join(_ENTRY_FIELDS)} FROM audit_log WHERE event=? ORDER BY entry_id",
+            (event,),
+        )
+    ]
+
+
 def entries(conn: sqlite3.Connection) -> list[Entry]:
-    return entries_of(
-        conn.execute(
-            "SELECT entry_id, event, at, os_user, details FROM audit_log WHERE event=? "
-            "ORDER BY entry_id",
-            (EVENT,),
-        ).fetchall()
-    )
+    return entries_of(_read(conn, EVENT))
 
 
 def migrate_entries(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    return plain(
-        conn.execute(
-            "SELECT entry_id, event, at, os_user, details FROM audit_log WHERE event='migrate' "
-            "ORDER BY entry_id"
-        ).fetchall()
-    )
+    return plain(_read(conn, "migrate"))
 
 
 def erased_rows(found: Iterable[Entry]) -> dict[tuple[int, int], Any]:

@@ -531,3 +531,45 @@ def test_a_version_5_archive_gets_its_commitments_at_migration(tmp_path, monkeyp
     _edit(arc, "UPDATE pages SET commit_root = ? WHERE page_id = 2", args=(commitments.EMPTY_ROOT,))
     rep = verify_archive(arc, sidecar=False)
     assert any("before version 6 differ from what the migration" in p for p in rep.problems)
+
+
+def test_a_customers_name_is_erased_only_in_their_own_interactions(archive):
+    """Two customers of one name: customer:ID takes the name only where the customer's own
+    interactions carry it; name:"…" takes it everywhere."""
+    conn = sqlite3.connect(archive)
+    row = conn.execute(
+        """SELECT a.INTERACTION_ID, b.INTERACTION_ID, a.FIRST_LAST_NAME
+           FROM vals_interactionSegments a JOIN vals_interactionSegments b
+             ON a.FIRST_LAST_NAME = b.FIRST_LAST_NAME AND a.INTERACTION_ID < b.INTERACTION_ID
+           WHERE a.SOURCE_PHONE_NUMBER != '' AND a.SOURCE_PHONE_NUMBER != b.SOURCE_PHONE_NUMBER
+           AND a.SOURCE_EMAIL = '' LIMIT 1"""
+    ).fetchone()
+    conn.close()
+    assert row, "the simulator gave no two customers of one name"
+    mine, other, name = row
+    plan = _plan(archive, f"customer:{mine}")
+    got = {r["interaction"] for r in plan["records"] if r["dataset"] == "interactionSegments"}
+    assert mine in got and other not in got
+    everyone = _plan(archive, f'name:"{name}"')
+    got = {r["interaction"] for r in everyone["records"] if r["dataset"] == "interactionSegments"}
+    assert {mine, other} <= got
+
+
+def test_an_erased_page_is_erased_to_every_reader(archive, signing):
+    from archiver.archive import removal
+
+    plan, done = _erased(archive, signing)
+    conn = sqlite3.connect(archive)
+    try:
+        assert removal.body_state(conn, plan["pages"][0]) == removal.ERASED
+        (kept,) = conn.execute(
+            f"SELECT min(page_id) FROM pages WHERE page_id NOT IN ({','.join('?' * len(plan['pages']))})",
+            plan["pages"],
+        ).fetchone()
+        assert removal.body_state(conn, kept) == removal.KEPT
+        gone = removal.removals(conn)[plan["pages"][0]]
+        assert f"under request DSR-1 (certificate {done['certificate_id']})" in gone.describe()
+    finally:
+        conn.close()
+    log = run_cli("verify-archive", "--archive", archive)
+    assert "erased under request DSR-1" in log.stdout
