@@ -276,7 +276,9 @@ class RetentionPanel(QWidget):
             cells[0].setData(Qt.ItemDataRole.UserRole, (s.dataset, s.dataset_type))
             for c, cell in enumerate(cells):
                 self.schedules.setItem(r, c, cell)
-        rows = [(s, k) for s in plan.streams for k in (s.kept or [None])]
+        rows: list[tuple[retention.StreamPlan, retention.Kept | None]] = [
+            (s, k) for s in plan.streams for k in ([*s.kept] if s.kept else [None])
+        ]
         self.due.setRowCount(len(rows))
         for r, (s, k) in enumerate(rows):
             first = k is None or k is s.kept[0]
