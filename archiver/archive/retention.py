@@ -537,6 +537,11 @@ def dispose(conn: sqlite3.Connection, page_ids: Sequence[int]) -> dict[str, int]
                 f"SELECT 'delete', record_id, {quoted} FROM {t} WHERE {where}"
             )
             removed["index"] += max(cur.rowcount, 0)
+            # merged at once: the index's segments keep no trace of what was deleted (and
+            # the VACUUM after the disposition gives their pages back)
+            conn.execute(
+                f"INSERT INTO {values.quote(fts)}({values.quote(fts)}) VALUES ('optimize')"
+            )
         cur = conn.execute(f"DELETE FROM {t} WHERE {where}")
         removed["values"] += max(cur.rowcount, 0)
     conn.execute(
