@@ -15,6 +15,7 @@ records and fields. The subject itself is never recorded.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -93,16 +94,12 @@ class Subject:
         return f"{self.kind}:{self.value}"
 
     def pattern(self) -> re.Pattern[str] | None:
-        v = unicodedata.normalize("NFC", self.value.strip())
-        if self.kind == "email":
-            return re.compile(r"(?<![\w.+\-])" + re.escape(v) + r"(?![\w\-]|\.\w)", re.IGNORECASE)
-        if self.kind == "name":
-            words = [re.escape(w) for w in v.split()]
-            body = r"\s+".join(words)
-            if v.isascii() or all(unicodedata.category(c)[0] != "L" or c < "\u0370" for c in v):
-                body = r"(?<!\w)" + body + r"(?!\w)"  # whole words in scripts spaced by words
-            return re.compile(body, re.IGNORECASE)
-        return None
+        return _pattern(self.kind, self.value)
+
+    def holds_needle(self, text: str) -> bool:
+        """Whether ``text`` holds :meth:`needle` (what the scan's SQL filter asks, as SQLite's
+        LIKE: ASCII letters in any case): a value without it cannot name the subject."""
+        return _folded(self.needle()) in _folded(text)
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Where ``text`` names the subject."""
@@ -127,8 +124,9 @@ class Subject:
         """A substring every value that names the subject holds (the scan's SQL filter)."""
         if self.kind == "phone":
             return _digits(self.value)[-4:]
-        if self.kind == "name":
-            return max(self.value.split(), key=len)
+        if self.kind == "name":  # SQLite's LIKE folds ASCII letters only: an ASCII word first
+            words = self.value.split()
+            return max(words, key=lambda w: (w.isascii(), len(w)))
         return self.value.strip()
 
     def phrase(self) -> str:
@@ -137,6 +135,23 @@ class Subject:
         if self.kind == "phone":
             words = [_digits(self.value)]
         return '"' + " ".join(words) + '"'
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(kind: str, value: str) -> re.Pattern[str] | None:
+    v = unicodedata.normalize("NFC", value.strip())
+    if kind == "email":
+        return re.compile(r"(?<![\w.+\-])" + re.escape(v) + r"(?![\w\-]|\.\w)", re.IGNORECASE)
+    if kind == "name":
+        body = r"\s+".join(re.escape(w) for w in v.split())
+        if v.isascii() or all(unicodedata.category(c)[0] != "L" or c < "\u0370" for c in v):
+            body = r"(?<!\w)" + body + r"(?!\w)"  # whole words in scripts spaced by words
+        return re.compile(body, re.IGNORECASE)
+    return None
+
+
+def _folded(text: str) -> str:
+    return unicodedata.normalize("NFC", text).casefold()
 
 
 def parse_subject(text: str) -> Subject:
@@ -327,10 +342,11 @@ def find(conn: sqlite3.Connection, subject: Subject) -> Plan:
     unindexed: list[str] = []
     seen: dict[int, dict[str, str]] = {}
     for ds in _datasets(conn):
+        keys = set(values.natural_columns(ds))  # a record's identity is never erased
         names = [
             c
             for c in values.table_columns(conn, ds)
-            if c not in skip and not (staff and _staff_column(c))
+            if c not in skip and c not in keys and not (staff and _staff_column(c))
         ]
         if not names:
             continue
@@ -360,7 +376,10 @@ def find(conn: sqlite3.Connection, subject: Subject) -> Plan:
                 if c in names
                 and v
                 and (
-                    erase_value(v, matchable) is not None
+                    (
+                        any(s.holds_needle(v) for s in matchable)
+                        and erase_value(v, matchable) is not None
+                    )
                     or (c in idcols.get(ds, []) and v == subject.value)
                 )
             ]
@@ -705,7 +724,6 @@ def apply(
     lifted for the rows it changes and made again). Returns the ``erasure applied`` entry's
     details (the entry is appended here)."""
     from archiver.api.pages import load_json
-    from archiver.archive.compact import rebuild_superseded
     from archiver.archive.rekey import page_body
     from archiver.archive.searchindex import fts_table
     from archiver.archive.triggers import create_triggers, drop_triggers
@@ -721,7 +739,6 @@ def apply(
             row_record[(p, r)] = h.record_id
     drop_triggers(conn)
     pages_out = []
-    streams: set[tuple[str, str]] = set()
     for pid in sorted(by_page):
         enc, body, received = conn.execute(
             "SELECT encoding, body, sha256 FROM pages WHERE page_id=?", (pid,)
@@ -762,9 +779,6 @@ def apply(
         _check_load(load_json, new_raw, pid)
     for h in plan.hits:
         _erase_record(conn, h, subjects, idvalue, fts_table)
-        streams.add((h.dataset, h.dataset_type))
-    for st in sorted(streams):
-        rebuild_superseded(conn, st)
     for ds in sorted({h.dataset for h in plan.hits}):
         # FTS5 keeps a deleted row's words in older segments until they merge: merged now,
         # so the index holds no word of what was erased

@@ -139,14 +139,6 @@ def apply(
     if not request_id or not reason:
         raise SubjectError("an erasure needs a --request-id and a --reason")
     subject = _subject_of(path, plan_id)
-    with Reader(path) as r:
-        found = erasure.find(r.conn, subject)
-    if found.plan_id != plan_id:
-        raise StalePlan(
-            f"the archive changed since plan {plan_id[:16]}… was made (or a hold or erasure "
-            "was recorded): plan again with `archiver erase plan`"
-        )
-    _refuse_held(path, found)
     ident = identity or keys.load_or_create(key_dir)
     cid = certificate_id_of("erasure", {"plan_id": plan_id, "request_id": request_id})
     archive = Archive(path, create=False)
@@ -155,11 +147,15 @@ def apply(
     written: list[Path] = []
     try:
         with archive.transaction() as conn:
+            # planned again in the writer's transaction: nothing can come between
             again = erasure.find(conn, subject)
             if again.plan_id != plan_id:
                 raise StalePlan(
-                    f"the archive changed while plan {plan_id[:16]}… was applied: plan again"
+                    f"the archive changed since plan {plan_id[:16]}… was made (something was "
+                    "archived, or a case, hold or erasure recorded): plan again with "
+                    "`archiver erase plan`"
                 )
+            _refuse_held(path, again)  # (a hold placed since changed the chain heads too)
             done = erasure.apply(conn, again, request_id=request_id, reason=reason, certificate=cid)
             after = erasure.heads(conn)
             statement = _statement(again, done, request_id, reason, after)
