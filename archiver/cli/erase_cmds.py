@@ -132,6 +132,8 @@ def run_apply(args: argparse.Namespace) -> int:
     print(f"Certificate {done.certificate_id}:")
     print(f"  {done.certificate_json}")
     print(f"  {done.certificate_pdf}")
+    for line in done.checkpoint:
+        print(line)
     print(
         "Every other record of those pages still proves against its page's commitment root: "
         "`archiver verify-archive` shows it."

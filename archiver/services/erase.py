@@ -25,7 +25,7 @@ from archiver.archive.erasure import Plan, StalePlan, SubjectError
 from archiver.archive.queries.reader import Reader
 from archiver.archive.store import Archive, os_user
 from archiver.plural import plural
-from archiver.services import cases
+from archiver.services import cases, checkpoints
 from archiver.timerange import utc_now
 
 __all__ = [
@@ -61,6 +61,8 @@ class Applied:
     rows: int
     entry_chain: str
     details: dict[str, Any]
+    #: what the checkpoint written after the erasure says (or why none was)
+    checkpoint: list[str]
 
 
 def plan_file(path: Path, plan_id: str) -> Path:
@@ -180,6 +182,8 @@ def apply(
     finally:
         archive.close()
     plan_file(path, plan_id).unlink(missing_ok=True)
+    # the chains after the erasure, stated in the audit log and the sidecar (as a pull does)
+    rec, why = checkpoints.try_record(path, "erase", identity=ident)
     return Applied(
         plan_id,
         request_id,
@@ -191,6 +195,7 @@ def apply(
         done.rows,
         str(after["audit_chain"]),
         done.details,
+        checkpoints.describe(rec) if rec is not None else [f"no checkpoint was written ({why})"],
     )
 
 
