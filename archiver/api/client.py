@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -21,9 +20,10 @@ from archiver.api.errors import (
     PageLimitExceeded,
     ServerError,
     UnknownDatasetError,
+    detail,
 )
 from archiver.api.limits import Limits
-from archiver.api.pages import NotReady, NotReadyPolicy, Page, parse_page, parse_schema
+from archiver.api.pages import NotReady, NotReadyPolicy, Page, Refused, parse_page, parse_schema
 from archiver.api.query import Query
 from archiver.api.retry import RetryPolicy, Transient, parse_retry_after, retrying
 from archiver.api.tenant import Credentials, Tenant
@@ -37,16 +37,7 @@ log = logging.getLogger(__name__)
 __all__ = ["HistoricalClient", "check_connection", "make_session"]
 
 
-def _detail(raw: bytes) -> str:
-    try:
-        body = json.loads(raw)
-        if isinstance(body, dict):
-            return str(
-                body.get("detail") or body.get("error_description") or body.get("title") or ""
-            )
-    except ValueError:
-        pass
-    return raw[:200].decode("utf-8", "replace").strip()
+_detail = detail
 
 
 class HistoricalClient:
@@ -193,7 +184,10 @@ class HistoricalClient:
             raise BadRequestError(detail, final_url)
         if status == 403:
             ds = get_dataset(query.dataset)
-            raise EntitlementError(query.dataset, detail, ds.needs_analytics_insights)
+            refused = Refused(raw, status, final_url, received, [], page_token)
+            raise EntitlementError(
+                query.dataset, detail, ds.needs_analytics_insights, response=refused
+            )
         if status == 404:
             raise UnknownDatasetError(query.dataset)
         raise ApiError(f"Unexpected HTTP {status} from the API for {query.dataset}: {detail}")

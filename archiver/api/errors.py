@@ -5,7 +5,10 @@ No message ever contains a client secret or an access token.
 
 from __future__ import annotations
 
-from archiver.datasets import FILTERABLE_COLUMNS, UnknownDatasetError
+import json
+from typing import Any
+
+from archiver.datasets import DATASETS, FILTERABLE_COLUMNS, UnknownDatasetError
 
 __all__ = [
     "ApiError",
@@ -23,7 +26,30 @@ __all__ = [
     "ServerError",
     "TokenEndpointUnreachable",
     "UnknownDatasetError",
+    "detail",
+    "refusal_message",
 ]
+
+
+def detail(raw: bytes) -> str:
+    """What an error response says: its JSON ``detail`` (or ``error_description``,
+    ``title``), else the start of its body."""
+    try:
+        body = json.loads(raw)
+        if isinstance(body, dict):
+            return str(
+                body.get("detail") or body.get("error_description") or body.get("title") or ""
+            )
+    except ValueError:
+        pass
+    return raw[:200].decode("utf-8", "replace").strip()
+
+
+def refusal_message(dataset: str, raw: bytes) -> str:
+    """The message of a 403 for ``dataset`` with body ``raw``: what the pull says and what a
+    chunk's coverage row states (verify-archive derives it from the archived response)."""
+    ds = DATASETS.get(dataset)
+    return str(EntitlementError(dataset, detail(raw), bool(ds and ds.needs_analytics_insights)))
 
 
 class ApiError(Exception):
@@ -62,13 +88,17 @@ class BadRequestError(ApiError):
 
 
 class EntitlementError(ApiError):
-    """403: the tenant may not read this dataset."""
+    """403: the tenant may not read this dataset. ``response``: the 403 as received (an
+    :class:`archiver.api.pages.Refused`, archived as the evidence of the refusal)."""
 
     status = 403
 
-    def __init__(self, dataset: str, detail: str, analytics_insights: bool) -> None:
+    def __init__(
+        self, dataset: str, detail: str, analytics_insights: bool, response: Any = None
+    ) -> None:
         self.dataset = dataset
         self.detail = detail
+        self.response = response
         if analytics_insights:
             advice = (
                 f"{dataset} is an Analytics Insights dataset: ask your Avaya administrator to "

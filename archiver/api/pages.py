@@ -52,6 +52,11 @@ class NotReady(Response):
 
 
 @dataclass(frozen=True)
+class Refused(Response):
+    """A 403: the tenant may not read the dataset (archived as the refusal's evidence)."""
+
+
+@dataclass(frozen=True)
 class NotReadyPolicy:
     """The guide's 202 backoff: 30 s, 60 s, 120 s … doubling, bounded."""
 

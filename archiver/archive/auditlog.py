@@ -27,11 +27,16 @@ def os_user() -> str:
 
 
 def append(
-    conn: sqlite3.Connection, event: str, details: dict[str, Any], run_id: str | None
+    conn: sqlite3.Connection,
+    event: str,
+    details: dict[str, Any],
+    run_id: str | None,
+    at: str | None = None,
 ) -> str:
-    """Append a chained audit entry inside the caller's transaction; returns its chain."""
+    """Append a chained audit entry inside the caller's transaction; returns its chain.
+    ``at``: its time (default now), when a table row states the same time."""
     entry = {
-        "at": utc_now(),
+        "at": at or utc_now(),
         "event": event,
         "os_user": os_user(),
         "tool_version": __version__,

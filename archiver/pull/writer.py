@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver.api import NotReady, Page
+from archiver.api.pages import Refused
 from archiver.archive.store import Archive, Prepared
 from archiver.timerange import Chunk
 
@@ -138,23 +139,31 @@ def _info(chunk: Chunk, **more: Any) -> dict[str, Any]:
 
 
 class Ops:
-    """What a pull run asks of the archive; each method runs in the writer thread."""
+    """What a pull run asks of the archive; each method runs in the writer thread.
 
-    def __init__(self, run_id: str) -> None:
+    Coverage rows change only with what is archived (archive/chunks.py): a walk starting or
+    dropping its overlap is an event for the progress, not a write."""
+
+    def __init__(self, run_id: str, planned: list[Chunk] | None = None) -> None:
         self.run_id = run_id
+        #: every chunk of the run's plan (a 403 marks those of its dataset not walked yet)
+        self.planned = planned or []
 
-    def start_run(self, a: Archive, tenant: str, params: dict[str, Any], params_hash: str) -> None:
-        a.start_run(self.run_id, tenant, params, params_hash)
+    def start_run(
+        self,
+        a: Archive,
+        tenant: str,
+        params: dict[str, Any],
+        params_hash: str,
+        layout: dict[str, Any] | None = None,
+    ) -> None:
+        a.start_run(self.run_id, tenant, params, params_hash, layout)
 
     def resume_run(self, a: Archive) -> None:
         a.resume_run(self.run_id)
 
-    def begin_chunk(self, a: Archive, chunk: Chunk, token: str | None, request_end: str) -> Event:
-        a.begin_chunk(chunk, self.run_id, token, request_end)
+    def begin_chunk(self, a: Archive, chunk: Chunk) -> Event:
         return ("chunk_started", _info(chunk))
-
-    def restart_chunk(self, a: Archive, chunk: Chunk, request_end: str) -> None:
-        a.begin_chunk(chunk, self.run_id, None, request_end)
 
     def store_page(
         self,
@@ -198,11 +207,18 @@ class Ops:
         return ("waiting", _info(chunk, next_retry_at=retry_at))
 
     def archive_202(self, a: Archive, chunk: Chunk, resp: NotReady, query: dict[str, str]) -> None:
-        """A 202 kept as evidence while the chunk is asked again at once (no state change)."""
+        """A 202 kept as evidence while the chunk is asked again at once."""
         a.store_not_ready(self.run_id, chunk, resp, query, None, mark_pending=False)
 
-    def drop_overlap(self, a: Archive, chunk: Chunk, request_end: str, why: str) -> Event:
-        a.drop_overlap(chunk, request_end, why)
+    def store_refused(
+        self, a: Archive, chunk: Chunk, resp: Refused, query: dict[str, str]
+    ) -> Event:
+        """A 403: archived; the chunk and the run's other chunks of the dataset are not
+        entitled."""
+        message = a.store_refused(self.run_id, chunk, resp, query, self.planned)
+        return ("chunk_state", _info(chunk, state="not_entitled", message=message))
+
+    def drop_overlap(self, a: Archive, chunk: Chunk, why: str) -> Event:
         return ("overlap_dropped", _info(chunk, message=why))
 
     def quarantine(
@@ -218,11 +234,15 @@ class Ops:
         a.quarantine(self.run_id, chunk, raw, url, status, token, reason)
         return ("quarantined", _info(chunk))
 
-    def set_state(
-        self, a: Archive, chunk: Chunk, state: str, message: str, was_running: bool = True
-    ) -> Event:
-        a.set_chunk_state(chunk, state, message, run_id=self.run_id)
+    def fail(self, a: Archive, chunk: Chunk, message: str) -> Event:
+        """The chunk's walk stopped on an error (a ``chunk failed`` entry)."""
+        a.chunk_failed(self.run_id, chunk, message)
+        return ("chunk_state", _info(chunk, state="failed", message=message))
+
+    def skip(self, a: Archive, chunk: Chunk, message: str) -> Event:
+        """A chunk not asked for: its dataset was refused (403) earlier in the run (the
+        refusal marked it not entitled)."""
         return (
             "chunk_state",
-            _info(chunk, state=state, message=message, was_running=was_running),
+            _info(chunk, state="not_entitled", message=message, was_running=False),
         )
