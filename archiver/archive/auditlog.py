@@ -125,7 +125,39 @@ def _key_fallback(d: Details) -> str:
     return text + (f": {d['reason']}" if d.get("reason") else "")
 
 
+#: What an OK cannot prove without a checkpoint kept outside the archive.
+NO_EXTERNAL = (
+    "a consistent rebuild by someone holding this archive, its sidecar and the signing key "
+    "would also pass: compare with --expect-head or --witness"
+)
+
+
+def verified_words(
+    *, replayed: bool, pages: int, records: int, audit_entries: int, external: int
+) -> str:
+    """What a passed verification proved, in the words verify-archive prints, the app's
+    Verify archive dialog shows and the ``verify-archive`` entry is summarised with."""
+    ext = f"chains extend {external:,} external checkpoint{'s' if external != 1 else ''}"
+    if replayed:
+        text = f"OK: replayed {pages:,} pages into {records:,} records; {ext}"
+    else:
+        text = (
+            f"OK (quick: chains and checksums only, nothing was replayed): {pages:,} pages, "
+            f"{audit_entries:,} audit entries; {ext}"
+        )
+    return text + (f"; {NO_EXTERNAL}." if not external else ".")
+
+
 def _verify_archive(d: Details) -> str:
+    if d.get("result") == "ok" and "replayed" in d:
+        text = verified_words(
+            replayed=bool(d.get("replayed")),
+            pages=int(d.get("pages") or 0),
+            records=int(d.get("records") or 0),
+            audit_entries=int(d.get("audit_entries") or 0),
+            external=int(d.get("external_checkpoints") or 0),
+        )
+        return text + (f" (via {d['via']})" if d.get("via") else "")
     text = f"{d.get('result', '?')}: {_n(d.get('pages', 0))} pages, {_n(d.get('records', 0))} records checked"
     if d.get("chain_head"):
         text += f"; chain head {str(d['chain_head'])[:16]}…"

@@ -199,9 +199,7 @@ def implied_end(dataset_type: str, ending: str | None) -> str | None:
         return None
 
 
-def on_page(
-    row: ChunkRow | None, key: ChunkKey, r: Response, chunk_end: str | None
-) -> ChunkRow:
+def on_page(row: ChunkRow | None, key: ChunkKey, r: Response, chunk_end: str | None) -> ChunkRow:
     """The row after an archived response of the chunk (200, 202 or 403).
 
     ``chunk_end``: where the run's plan says the chunk ends (None: not known)."""
@@ -242,8 +240,16 @@ def on_failure(
     row: ChunkRow | None, key: ChunkKey, run_id: str, chunk_end: str, message: str
 ) -> ChunkRow:
     """The row after a ``chunk failed`` entry: the walk stopped; where it stood is kept."""
-    base = row or ChunkRow(*key, chunk_end=chunk_end, state=FAILED, run_id=run_id)
-    return replace(base, state=FAILED, run_id=run_id, message=message)
+    return on_outcome(row, key, run_id, chunk_end, FAILED, message)
+
+
+def on_outcome(
+    row: ChunkRow | None, key: ChunkKey, run_id: str, chunk_end: str, state: str, message: str
+) -> ChunkRow:
+    """The row after an outcome a custody entry states (``chunk failed``; an outcome the
+    migration to version 5 recorded): its state, run and message."""
+    base = row or ChunkRow(*key, chunk_end=chunk_end, state=state, run_id=run_id)
+    return replace(base, state=state, run_id=run_id, message=message)
 
 
 def on_refused(
@@ -275,13 +281,13 @@ def splits_record(
 def chunks_record(chunks: Iterable[Chunk]) -> dict[str, Any]:
     """A plan of named chunks (a retry of pending chunks)."""
     return {
-        "chunks": [
-            [c.dataset, c.dataset_type, c.filter, c.start_key, c.end_key] for c in chunks
-        ]
+        "chunks": [[c.dataset, c.dataset_type, c.filter, c.start_key, c.end_key] for c in chunks]
     }
 
 
-def plan_chunks(plan: Mapping[str, Any] | None, params: Mapping[str, Any] | None = None) -> list[Chunk]:
+def plan_chunks(
+    plan: Mapping[str, Any] | None, params: Mapping[str, Any] | None = None
+) -> list[Chunk]:
     """The chunks of a run's plan as its ``pull started`` entry records it (``plan``); an
     entry written before plans were recorded: the chunks its range parameters split into
     (an incremental run of that time is not exactly known: [] when nothing says)."""

@@ -169,7 +169,13 @@ def _stream_rows(
             WHERE r.stream_id = ?{order}""",
         (sid,),
     ):
-        yield kind, key, nat or "", s8, Member(rid, (pid, ri), commit or "", s8)
+        yield (
+            kind,
+            key,
+            nat or "",
+            s8,
+            Member(rid, (pid, ri), commit or "", s8, kind, key, nat or ""),
+        )
 
 
 def migrate_to_4(conn: sqlite3.Connection, *, record: bool = True) -> None:

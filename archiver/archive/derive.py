@@ -28,7 +28,7 @@ compares the two.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -52,15 +52,23 @@ def sha8(hex_digest: str) -> int:
     return int.from_bytes(bytes.fromhex(hex_digest[:16]), "big", signed=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Member:
     """One archived version of a row: a handle (the writer's record id), where it was first
-    received, and its COMMIT_TS as received."""
+    received, its COMMIT_TS as received, and what groups it (its key rule, key, natural key
+    and sha8: see :func:`group_of`)."""
 
     ref: int
     receipt: Receipt
     commit_ts: str
     sha8: int
+    kind: str
+    key: str
+    natural: str
+
+    @property
+    def group_parts(self) -> tuple[str, str, str, int]:
+        return (self.kind, self.key, self.natural, self.sha8)
 
 
 class Known(Protocol):
@@ -88,7 +96,10 @@ class NewRecord:
         return (self.ident.kind, self.ident.key)
 
     def member(self, page_id: int) -> Member:
-        return Member(self.ref, (page_id, self.index), self.ident.commit_ts, self.sha8)
+        i = self.ident
+        return Member(
+            self.ref, (page_id, self.index), i.commit_ts, self.sha8, i.kind, i.key, i.natural_key
+        )
 
 
 @dataclass
@@ -116,12 +127,12 @@ def page_records(
     page_id: int,
     names: Sequence[str],
     records: Sequence[Sequence[str]],
-    first_ref: int,
+    ref: Callable[[int, int], int],
     canon: tuple[list[str], list[str]] | None = None,
 ) -> PageRecords:
     """Derive one page's records. ``gone``: the key rules the stream has given up, updated
-    in place with the page's new fallbacks; ``first_ref``: the handle of its first new
-    record (the writer's next record id)."""
+    in place with the page's new fallbacks; ``ref(n, row)``: the handle of the page's n-th
+    new record, at ``row`` (the writer: its record id)."""
     ids, rule, fallbacks = page_identities(dataset, dataset_type, names, records, gone, canon)
     gone.update(f.rule for f in fallbacks)
     marks = [(sha8(i.sha256), i.key) for i in ids]
@@ -140,7 +151,7 @@ def page_records(
         ident = ids[i]
         every = groups.setdefault((ident.kind, ident.key), [])
         s8 = marks[i][0]
-        new = NewRecord(i, ident, s8, first_ref + n, earliest_same(every, ident.commit_ts, s8))
+        new = NewRecord(i, ident, s8, ref(n, i), earliest_same(every, ident.commit_ts, s8))
         every.append(new.member(page_id))
         out.new.append(new)
     out.groups = groups
@@ -150,10 +161,11 @@ def page_records(
 def earliest_same(members: Iterable[Member], commit_ts: str, s8: int) -> Member | None:
     """The earliest received version (members are in receipt order) with the same
     COMMIT_TS and other content."""
+    others = [m for m in members if m.sha8 != s8]
+    if not others:  # a row's first version (most records): nothing to compare
+        return None
     mine = commit_identity(commit_ts)
-    return next(
-        (m for m in members if m.sha8 != s8 and commit_identity(m.commit_ts) == mine), None
-    )
+    return next((m for m in others if commit_identity(m.commit_ts) == mine), None)
 
 
 def newest(members: Sequence[Member]) -> Member:

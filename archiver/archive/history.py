@@ -98,10 +98,18 @@ class Past:
     page_chain: dict[int, str] = field(default_factory=dict)
     pages: int = 0
     tally: Tally = field(default_factory=Tally)
+    #: filled by the page pass: where a head named without its page count (an older
+    #: bundle's) first appears in the recomputed chain (page count)
+    head_at: dict[str, int] = field(default_factory=dict)
 
     @property
     def wanted(self) -> set[int]:
         return {cp.pages for cp in self.checkpoints if cp.pages is not None}
+
+    @property
+    def wanted_heads(self) -> set[str]:
+        """Page-chain heads named without a page count."""
+        return {cp.chain_head for cp in self.checkpoints if cp.pages is None and cp.chain_head}
 
 
 def collect(conn: sqlite3.Connection, given: Iterable[Checkpoint], sidecar: Sidecar | None) -> Past:
@@ -201,6 +209,17 @@ def _few(items: list[str], n: int = 4) -> str:
 
 
 def _not_prefix(cp: Checkpoint, past: Past) -> str:
+    if cp.pages is None and cp.chain_head and cp.chain_head not in past.head_at:
+        return (
+            f"the page chain never has the value {cp.chain_head[:16]}… (pages up to it were "
+            "changed, removed or replaced)"
+        )
+    if cp.audit_entries is None and cp.audit_head:
+        if cp.audit_head not in past.audit_chain:
+            return (
+                f"the audit chain never has the value {cp.audit_head[:16]}… (audit entries "
+                "were changed or removed)"
+            )
     if cp.pages is not None:
         if cp.pages > past.pages:
             return (

@@ -74,7 +74,8 @@ class StoredStream:
             for kind, key, nat_key, s8, rid, pid, ri, commit in rows:
                 g = group_of(self.gone, kind, key, nat_key or "", s8)
                 if g in wanted:
-                    out.setdefault(g, []).append(Member(rid, (pid, ri), commit or "", s8))
+                    member = Member(rid, (pid, ri), commit or "", s8, kind, key, nat_key or "")
+                    out.setdefault(g, []).append(member)
 
         keys = list({k for _, k in groups})
         for n in range(0, len(keys), 500):

@@ -33,6 +33,7 @@ from archiver.archive.chunks import (
 )
 from archiver.archive.chunks import Response as Answer
 from archiver.archive.compact import ZLIB_LEVEL
+from archiver.archive.custody import QUARANTINE_FIELDS
 from archiver.archive.derive import Fallback, page_records, schema_change
 from archiver.archive.hashing import (
     CHAIN_BODY_META,
@@ -242,9 +243,7 @@ class Archive:
         ).fetchone()
         return None if row is None else ChunkRow(*row)
 
-    def _save_chunk(
-        self, row: ChunkRow, *, attempts: int = 0, **retry: str | None
-    ) -> None:
+    def _save_chunk(self, row: ChunkRow, *, attempts: int = 0, **retry: str | None) -> None:
         """Store a derived row, with the bookkeeping: ``attempts`` added, ``next_retry_at``
         (when given) set."""
         values: dict[str, Any] = {**row.values(), "updated_at": utc_now(), "attempts": attempts}
@@ -376,7 +375,7 @@ class Archive:
                     page_id,
                     page.column_names,
                     page.records,
-                    self.records.next_id(),
+                    _sequential(self.records.next_id()),
                     prepared.canon,
                 )
                 self._record_fallbacks(chunk, page_id, received, derived.fallbacks)
@@ -416,7 +415,15 @@ class Archive:
         for f in fallbacks:
             self.conn.execute(
                 "INSERT INTO key_rules(dataset, dataset_type, rule, fallback, page_id, reason, detected_at) VALUES (?,?,?,?,?,?,?)",
-                (chunk.dataset, chunk.dataset_type, f.rule, f.fallback, page_id, f.reason, received),
+                (
+                    chunk.dataset,
+                    chunk.dataset_type,
+                    f.rule,
+                    f.fallback,
+                    page_id,
+                    f.reason,
+                    received,
+                ),
             )
             self._audit(
                 "key fallback",
@@ -536,23 +543,13 @@ class Archive:
             return qid
 
 
+def _sequential(first: int) -> Callable[[int, int], int]:
+    """Record ids in order of arrival: the page's n-th new record gets ``first + n``."""
+    return lambda n, _row: first + n
+
+
 #: The coverage table's key.
 _KEY = ("dataset", "dataset_type", "filter", "chunk_start")
-
-#: The quarantine columns a ``quarantined`` entry states (the body by its SHA-256 and size).
-QUARANTINE_FIELDS = (
-    "quarantine_id",
-    "run_id",
-    "dataset",
-    "dataset_type",
-    "chunk_start",
-    "request_token",
-    "http_status",
-    "url",
-    "received_at",
-    "error",
-    "sha256",
-)
 
 
 def quarantine_statement(conn: sqlite3.Connection, qid: int) -> dict[str, Any]:

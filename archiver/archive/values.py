@@ -186,6 +186,12 @@ def create_record_values_view(conn: sqlite3.Connection) -> None:
     """``record_values(record_id, dataset, values_json)``: every record's values as a JSON
     object (columns a record lacks left out) — for readers; not the canonical form."""
     conn.execute("DROP VIEW IF EXISTS record_values")
+    conn.execute(record_values_sql(conn))
+
+
+def record_values_sql(conn: sqlite3.Connection) -> str:
+    """The definition of the view ``record_values`` over the values tables the archive has
+    (verify-archive compares the stored one with it)."""
     parts = []
     for (name,) in conn.execute(
         "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'vals\\_%' ESCAPE '\\'"
@@ -200,4 +206,4 @@ def create_record_values_view(conn: sqlite3.Connection) -> None:
     body = " UNION ALL ".join(parts) or (
         "SELECT NULL AS record_id, NULL AS dataset, NULL AS values_json WHERE 0"
     )
-    conn.execute(f"CREATE VIEW record_values AS {body}")
+    return f"CREATE VIEW record_values AS {body}"

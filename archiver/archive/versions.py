@@ -18,7 +18,7 @@ row history, the warehouse export and bundles all order versions through it.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 #: ``YYYY-MM-DD[T ]HH:MM:SS[.fraction][Z|±HH:MM|±HHMM]``
 _TIME = re.compile(
@@ -46,17 +46,19 @@ def commit_utc(text: str | None) -> str | None:
     year, month, day, hour, minute, second, frac, _z, sign, oh, om = m.groups()
     try:
         t = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
-        if sign:
-            offset = timedelta(hours=int(oh), minutes=int(om))
-            if offset >= timedelta(hours=24) or int(om) >= 60:
+        if sign and (oh != "00" or om != "00"):
+            if int(oh) >= 24 or int(om) >= 60:
                 return None
+            offset = timedelta(hours=int(oh), minutes=int(om))
             t = t - offset if sign == "+" else t + offset
     except (ValueError, OverflowError):
         return None
     if not 1 <= t.year <= 9999:
         return None
     digits = (frac or "").rstrip("0")
-    return t.replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S") + (f".{digits}" if digits else "")
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}" + (
+        f".{digits}" if digits else ""
+    )
 
 
 def is_time(text: str | None) -> bool:

@@ -104,6 +104,8 @@ def _record_verified(path: Path, report: VerifyReport, via: str, key_dir: Path |
                     "chain_head": report.chain_head,
                     "audit_head": report.audit_head,
                     "checkpoints": report.checkpoints,
+                    "replayed": report.replayed,
+                    "external_checkpoints": report.external,
                     "via": via,
                 },
             )
