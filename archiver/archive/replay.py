@@ -87,8 +87,7 @@ class Findings:
     records: int = 0
     #: per run-end entry: its chunks' counts (archive/runs.py) as the archive stood then
     run_counts: dict[int, runs.Counts] = field(default_factory=dict)
-    #: per run: what its pages and records hold (never changes after the run)
-    run_stats: dict[str, runs.Counts] = field(default_factory=dict)
+
     #: per run-end entry: (inclusive, exclusive, unknown) walks then, summed over datasets
     readings: dict[int, list[int]] = field(default_factory=dict)
 
@@ -111,7 +110,7 @@ def differ(
 
 
 def _show(value: Any) -> str:
-    text = repr(value) if not isinstance(value, str) else repr(value)
+    text = repr(value)
     return text if len(text) <= 120 else text[:117] + "…'"
 
 
@@ -228,6 +227,8 @@ class DatasetPass:
         self.column_sets: set[str] = set()
         self.stored_columns = table_columns(conn, dataset) if _has_table(conn, dataset) else []
         self._getters: dict[tuple[str, ...], tuple[Callable[..., Any], list[int]]] = {}
+        #: per run: what its pages of this dataset held so far
+        self.run_stats: runs.Counts = {}
 
     def _stream(self, dtype: str) -> MemoryStream:
         if dtype not in self.streams:
@@ -278,6 +279,10 @@ class DatasetPass:
         """A run ended: count its chunks of this dataset as they stand now."""
         chunks = [c for c in self.custody.planned.get(f.run_id, []) if c.dataset == self.dataset]
         counts = runs.count_chunks(f.run_id, chunks, self.rows.get)
+        stats = self.run_stats.get(f.run_id)
+        if stats is not None:
+            for name in ("pages", "rows", "new_versions", "conflicts"):
+                runs.add_counts(counts, self.dataset, **{name: stats[name]})
         into = self.found.run_counts.setdefault(f.entry_id, {})
         for ds, c in counts.items():
             into[ds] = c
@@ -397,10 +402,9 @@ class DatasetPass:
                 outside,
             ),
         )
-        stats = self.found.run_stats.setdefault(p["run_id"], {})
         runs.add_counts(
-            stats,
-            self.dataset,
+            self.run_stats,
+            p["run_id"],
             pages=1,
             rows=len(records),
             new_versions=len(derived.new),
@@ -841,22 +845,14 @@ def _compare_counts(conn: sqlite3.Connection, found: Findings) -> None:
         )
 
 
-def summaries(
-    custody: Custody, found: Findings, quarantined: dict[tuple[str, str], int]
-) -> Iterator[str]:
+def summaries(custody: Custody, found: Findings) -> Iterator[str]:
     """Every run summary recorded with its flags and position, re-derived (archive/runs.py)
     from the archive as it stood when the run ended, and compared."""
     for f in custody.finishes:
-        counts: runs.Counts = {}
-        for ds, c in found.run_counts.get(f.entry_id, {}).items():
-            counts[ds] = {**c}
-        for ds, c in found.run_stats.get(f.run_id, {}).items():
-            e = counts.setdefault(ds, runs.new_counts())
-            for name in ("pages", "rows", "new_versions", "conflicts"):
-                e[name] += c[name]
-        for (run_id, ds), n in quarantined.items():
-            if run_id == f.run_id:
-                counts.setdefault(ds, runs.new_counts())["quarantined"] += n
+        counts: runs.Counts = {ds: {**c} for ds, c in found.run_counts.get(f.entry_id, {}).items()}
+        for fact, d in custody.quarantined.values():
+            if fact.run_id == f.run_id and fact.entry_id < f.entry_id:
+                runs.add_counts(counts, str(d.get("dataset")), quarantined=1)
         incl, excl, unk = found.readings.get(f.entry_id, [0, 0, 0])
         reading = Reading(incl, excl, unk).describe()
         want = json.loads(canonical_json(runs.summary(f.run_id, counts, f.flags, reading)))

@@ -121,12 +121,7 @@ def _runs(ctx: ReplayContext, name: str) -> Iterable[str]:
             text = differ("runs", run_id, have[run_id], want[run_id], "its entries say")
             if text:
                 yield text
-    quarantined: dict[tuple[str, str], int] = {}
-    for run_id, ds, n in ctx.conn.execute(
-        "SELECT run_id, dataset, count(*) FROM quarantine GROUP BY 1, 2"
-    ):
-        quarantined[(run_id, ds)] = n
-    yield from summaries(ctx.custody, ctx.findings, quarantined)
+    yield from summaries(ctx.custody, ctx.findings)
 
 
 def _quarantine(ctx: ReplayContext, name: str) -> Iterable[str]:

@@ -100,9 +100,8 @@ class VerifyReport:
                 f"({len(self.problems) - 1}{'+' if len(self.problems) == MAX_PROBLEMS else ''} more problems:)"
             )
             lines.extend("  - " + p for p in self.problems[1:])
-        what = "replayed" if self.replayed else "checked (chains and checksums)"
         lines.append(
-            f"{what.capitalize()}: {self.pages:,} pages, {self.records:,} records, "
+            f"Checked {self.pages:,} pages, {self.records:,} records, "
             f"{self.audit_entries:,} audit entries, {self.quarantined:,} quarantined responses, "
             f"{self.checkpoints:,} distinct checkpoints"
             + (

@@ -608,7 +608,7 @@ def test_v2_archive_migrates_keeps_its_chain_and_verifies(sim, tmp_path):
     assert rep.ok, rep.summary()
     assert len(list(tmp_path.glob("old.sqlite3.v2-*.bak"))) == 1
     conn = sqlite3.connect(arc)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 5
     assert conn.execute("SELECT page_id, chain FROM pages ORDER BY page_id").fetchall() == chains
     assert {r for (r,) in conn.execute("SELECT DISTINCT chain_rule FROM pages")} == {CHAIN_BODY}
     mig = json.loads(
@@ -653,7 +653,7 @@ def test_old_archive_read_only_finds_an_edit_and_writes_nothing(tmp_path):
     )
     before = _sha(arc)
     out = run_cli("verify-archive", "--archive", str(arc), "--read-only")
-    assert out.returncode == 1 and out.stdout.startswith("FAILED: record"), out.stdout
+    assert out.returncode == 1 and out.stdout.startswith("FAILED: vals_"), out.stdout
     assert _sha(arc) == before and not list(tmp_path.glob("*.bak"))
 
 
