@@ -105,6 +105,10 @@ def differ(
     for name, want in derived.items():
         have = stored.get(name)
         if have != want:
+            if isinstance(have, dict) and isinstance(want, dict):
+                inner = _first_difference(want, have, name, source)
+                if inner:
+                    return f"{tbl} ({key}): {inner}"
             return f"{tbl} ({key}): {name} is {_show(have)}, {source} {_show(want)}"
     return None
 
@@ -857,18 +861,19 @@ def summaries(custody: Custody, found: Findings) -> Iterator[str]:
         reading = Reading(incl, excl, unk).describe()
         want = json.loads(canonical_json(runs.summary(f.run_id, counts, f.flags, reading)))
         have = json.loads(canonical_json(dict(f.summary)))
-        text = _first_difference(want, have)
+        text = _first_difference(want, have, "summary", "the archive shows")
         if text:
-            yield f"audit_log ({f.where}, run {f.run_id}): its summary {text}"
+            yield f"audit_log ({f.where}, run {f.run_id}): {text}"
 
 
-def _first_difference(want: Any, have: Any, path: str = "") -> str | None:
+def _first_difference(want: Any, have: Any, path: str, source: str) -> str | None:
+    """``path.to.field is X, <source> Y`` for the first nested field that differs."""
     if isinstance(want, dict) and isinstance(have, dict):
         for k in sorted(want.keys() | have.keys()):
-            text = _first_difference(want.get(k), have.get(k), f"{path}.{k}" if path else k)
+            text = _first_difference(want.get(k), have.get(k), f"{path}.{k}", source)
             if text:
                 return text
         return None
     if want != have:
-        return f"says {path} is {_show(have)}, the archive shows {_show(want)}"
+        return f"{path} is {_show(have)}, {source} {_show(want)}"
     return None

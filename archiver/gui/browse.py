@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from archiver.api.typed import cast_value
 from archiver.archive.queries.review import ArchiveReader, parse_stream
+from archiver.archive.versions import NOT_A_TIME, is_time
 from archiver.counts import LATEST, RECORDS
 from archiver.gui.errors import describe
 from archiver.gui.headers import fit_columns, friendly_label, header_tooltip, readable_header
@@ -68,8 +69,11 @@ _ROLES = frozenset(
         Qt.ItemDataRole.UserRole,
         Qt.ItemDataRole.TextAlignmentRole,
         Qt.ItemDataRole.BackgroundRole,
+        Qt.ItemDataRole.ForegroundRole,
     }
 )
+#: A COMMIT_TS that is not a time (archive/versions.py) is drawn in this colour.
+_NOT_A_TIME_COLOUR = "#e65100"
 
 
 class RecordsModel(QAbstractTableModel):
@@ -222,7 +226,14 @@ class RecordsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return raw if self.raw else display_value(raw, typ)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{name} ({typ}) raw API string: {json.dumps(raw, ensure_ascii=False)}"
+            tip = f"{name} ({typ}) raw API string: {json.dumps(raw, ensure_ascii=False)}"
+            if name == "COMMIT_TS" and raw and not is_time(raw):
+                tip += f"\nCOMMIT_TS {NOT_A_TIME}"
+            return tip
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if name == "COMMIT_TS" and raw and not is_time(raw):
+                return QBrush(QColor(_NOT_A_TIME_COLOUR))
+            return None
         if role == Qt.ItemDataRole.UserRole:
             return rid
         if role == Qt.ItemDataRole.TextAlignmentRole and typ == "number" and not self.raw:
@@ -273,7 +284,7 @@ class RowDetailDialog(QDialog):
         self.table.setVerticalHeaderLabels(names)
         self.table.setHorizontalHeaderLabels(
             [
-                f"COMMIT_TS {v.commit_ts}" + (" ⚠ conflict" if v.conflict else "")
+                f"COMMIT_TS {v.commit_text}" + (" ⚠ conflict" if v.conflict else "")
                 for v in self.versions
             ]
         )
@@ -310,7 +321,7 @@ class RowDetailDialog(QDialog):
         lines = []
         for v in self.versions:
             lines.append(
-                f"COMMIT_TS {v.commit_ts}{'  ⚠ INTEGRITY CONFLICT' if v.conflict else ''}\n"
+                f"COMMIT_TS {v.commit_text}{'  ⚠ INTEGRITY CONFLICT' if v.conflict else ''}\n"
                 f"  record {v.record_id}, SHA-256 {v.sha256}\n"
                 f"  page {v.page_id} row {v.row_index}, received {v.received_at}, run {v.run_id}\n"
                 f"  page SHA-256 {v.page_sha256}\n  chain position {v.page_id}: {v.chain}\n  {v.url}"

@@ -56,6 +56,7 @@ def verify(
     read_only: bool = False,
     expect: Iterable[checkpoints.Checkpoint] = (),
     key_dir: Path | None = None,
+    quick: bool = False,
 ) -> VerifyReport:
     """Recompute every checksum and chain and prove the past: every checkpoint recorded
     (audit log, sidecar) or given (``expect``) must be a prefix of the chains.
@@ -68,7 +69,9 @@ def verify(
     is checked instead and the file is left as it is."""
     if not read_only:
         _bring_up_to_date(path)
-    report = verify_archive(path, progress, expect=expect, certs=checkpoints.certificates(key_dir))
+    report = verify_archive(
+        path, progress, expect=expect, certs=checkpoints.certificates(key_dir), quick=quick
+    )
     if read_only:
         report.recorded.append("Nothing was written (read-only verification).")
     elif report.ok:

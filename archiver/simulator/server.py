@@ -24,12 +24,14 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from archiver.datasets import DATASET_NAMES, DATASETS, ENTITLEMENT_DETAIL, Dataset
 from archiver.simulator.data import DAY, INTERVAL, DataModel, iso_z
 from archiver.simulator.query import (
+    COMMIT_TS_FORMS,
     ENDINGS,
     BadRequest,
     Query,
     bucket_length,
     decode_token,
     encode_token,
+    commit_ts_form,
     iter_buckets,
     parse_query,
     span,
@@ -70,6 +72,9 @@ class SimConfig:
     #: Transcripts as one row per message (shared TRANSCRIPT_ID) and one cxAgentLoginLogout
     #: ID per login session: ids that repeat within a response.
     shared_ids: bool = False
+    #: How COMMIT_TS is written: "ms" (…:58.500Z), "nano" (Go's RFC 3339 nano: …:58.5Z,
+    #: …:58Z) or "offset" (…:58.500+00:00); a run-time knob too (COMMIT_TS_FORMS).
+    commit_ts: str = "ms"
     # fault knobs
     latency_ms: float = 0.0
     fail_rate: float = 0.0
@@ -89,9 +94,15 @@ class SimConfig:
                     f"omit_row_id: unknown dataset {name!r}; valid: {', '.join(DATASET_NAMES)}"
                 )
         _check_ending(self.ending)
+        _check_commit_ts(self.commit_ts)
 
     def __repr__(self) -> str:  # never show the secret, even a simulator's
         return f"SimConfig(host={self.host!r}, port={self.port}, seed={self.seed})"
+
+
+def _check_commit_ts(value: object) -> None:
+    if value not in COMMIT_TS_FORMS:
+        raise ValueError(f"commit_ts must be one of {', '.join(COMMIT_TS_FORMS)}, not {value!r}")
 
 
 def _check_ending(value: object) -> None:
@@ -101,6 +112,7 @@ def _check_ending(value: object) -> None:
 
 FAULT_KNOBS = (
     "ending",
+    "commit_ts",
     "latency_ms",
     "fail_rate",
     "accepted_first",
@@ -202,6 +214,8 @@ class Simulator:
                 raise ValueError(f"unknown fault knob {name!r}; known: {', '.join(FAULT_KNOBS)}")
         if "ending" in knobs:
             _check_ending(knobs["ending"])
+        if "commit_ts" in knobs:
+            _check_commit_ts(knobs["commit_ts"])
         for name, value in knobs.items():
             current = getattr(self.config, name)
             setattr(self.config, name, type(current)(value))
@@ -240,8 +254,16 @@ class Simulator:
         for b in iter_buckets(first, last, step):
             for row in self.model.bucket_rows(query.dataset, b, minutes):
                 if query.matches(row):
-                    out.append([row[c] for c in cols])
+                    out.append(self._served(row, cols))
         return out
+
+    def _served(self, row: dict[str, str], cols: list[str]) -> list[str]:
+        """A row's values as served (COMMIT_TS in the configured form)."""
+        values = [row[c] for c in cols]
+        if self.config.commit_ts != "ms" and "COMMIT_TS" in cols:
+            i = cols.index("COMMIT_TS")
+            values[i] = commit_ts_form(values[i], self.config.commit_ts)
+        return values
 
     def rows(self, dataset: str, params: dict[str, str]) -> list[list[str]]:
         """Every record the query returns over all its pages under the configured reading
@@ -312,7 +334,7 @@ class Simulator:
                     if len(records) == query.page_size:
                         next_token = encode_token(self._token_secret, query, b, offset)
                         break
-                    records.append([rows[offset][c] for c in cols])
+                    records.append(self._served(rows[offset], cols))
                     offset += 1
                 if next_token:
                     break
