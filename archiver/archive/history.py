@@ -209,7 +209,12 @@ def _few(items: list[str], n: int = 4) -> str:
 
 
 def _not_prefix(cp: Checkpoint, past: Past) -> str:
-    if cp.pages is None and cp.chain_head and cp.chain_head not in past.head_at:
+    if (
+        cp.pages is None
+        and cp.chain_head
+        and cp.chain_head != GENESIS
+        and cp.chain_head not in past.head_at
+    ):
         return (
             f"the page chain never has the value {cp.chain_head[:16]}… (pages up to it were "
             "changed, removed or replaced)"

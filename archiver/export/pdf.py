@@ -188,6 +188,8 @@ class ReportMeta:
     scope: str = ""  # Scope.describe()
     scope_short: str = ""  # the running header's form
     versions: str = "latest"  # latest | all: which records the bundle holds
+    chain_pages: int = 0  # pages the page chain head covers
+    audit_entries: int = 0  # entries the audit chain head covers
 
 
 # -- cells and tables ---------------------------------------------------------------------------
@@ -711,7 +713,10 @@ def cover_rows(f: Front) -> list[tuple[str, str]]:
         ),
         (
             "Archive",
-            f"id {meta.archive_id}; page chain head {meta.chain_head}; audit chain head {meta.audit_head}",
+            f"id {meta.archive_id}; page chain head {meta.chain_head} after {meta.chain_pages:,} "
+            f"pages; audit chain head {meta.audit_head} after {meta.audit_entries:,} entries "
+            "(a witness: archiver verify-archive --witness BUNDLE checks the archive still "
+            "begins with them)",
         ),
         ("Signer", f"{meta.signer}; certificate SHA-256 fingerprint {meta.fingerprint}"),
         (

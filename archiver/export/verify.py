@@ -64,6 +64,8 @@ class BundleReport:
     #: how the signer is trusted ("" when it is not)
     trusted_by: str = ""
     signer_trusted: bool = False
+    #: bag-info.txt as read (covered by the tag manifest and its signature)
+    info: dict[str, str] = field(default_factory=dict)
 
     @property
     def intact(self) -> bool:
@@ -383,6 +385,7 @@ def _checks(root: Path, policy: TrustPolicy) -> BundleReport:
     for check in CHECKS:
         if not check(b, rep):
             break
+    rep.info = dict(b.info)
     return rep
 
 

@@ -22,7 +22,8 @@ from archiver.datasets import resolve_name
 from archiver.export.csvsafe import MODES as CSV_FORMULA_MODES
 from archiver.export.warehouse import FORMATS, ExportError
 from archiver.export.warehouse import export_dataset as _export_dataset
-from archiver.services import checkpoints
+from archiver.archive.queries import bundle as bundle_q
+from archiver.services import checkpoints, witnesses
 from archiver.timerange import format_range
 
 AT_ENDING = cov.AT_ENDING
@@ -57,6 +58,7 @@ def verify(
     expect: Iterable[checkpoints.Checkpoint] = (),
     key_dir: Path | None = None,
     quick: bool = False,
+    witnesses: Iterable[Path] = (),
 ) -> VerifyReport:
     """Recompute every checksum and chain and prove the past: every checkpoint recorded
     (audit log, sidecar) or given (``expect``) must be a prefix of the chains.
@@ -66,12 +68,25 @@ def verify(
     (the report says nothing could be recorded). An archive of an older schema is brought
     to the current one first (backed up, then migrated: the migration keeps every stored
     value as it was, so an edit is still found); with ``read_only`` a temporary migrated copy
-    is checked instead and the file is left as it is."""
+    is checked instead and the file is left as it is.
+
+    ``witnesses``: bundles handed out earlier (a zip, a bundle folder, a folder of bundles):
+    each is verified, then the archive's chains must extend the heads it carries
+    (services/witnesses.py). ``quick``: chains, checksums and checkpoints only; nothing is
+    replayed (the report says so)."""
     if not read_only:
         _bring_up_to_date(path)
+    seen = _witnesses(path, list(witnesses), key_dir)
     report = verify_archive(
-        path, progress, expect=expect, certs=checkpoints.certificates(key_dir), quick=quick
+        path,
+        progress,
+        expect=[*expect, *seen.checkpoints],
+        certs=checkpoints.certificates(key_dir),
+        quick=quick,
     )
+    for problem in seen.problems:
+        report.add(problem)
+    report.notes.extend(seen.notes)
     if read_only:
         report.recorded.append("Nothing was written (read-only verification).")
     elif report.ok:
@@ -82,6 +97,14 @@ def verify(
             "entry and no checkpoint."
         )
     return report
+
+
+def _witnesses(path: Path, paths: list[Path], key_dir: Path | None) -> witnesses.Witnesses:
+    if not paths:
+        return witnesses.Witnesses()
+    with Reader(path) as db:
+        archive_id = bundle_q.archive_id(db)
+    return witnesses.read(paths, archive_id, key_dir)
 
 
 def _bring_up_to_date(path: Path) -> None:
