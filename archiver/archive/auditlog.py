@@ -242,8 +242,43 @@ def _checkpoint(d: Details) -> str:
     return text + f"; unsigned ({d.get('unsigned') or 'no signing key'})"
 
 
+def _archive_created(d: Details) -> str:
+    return (
+        f"archive {d.get('archive_id', '?')} created {d.get('created_at', '?')} by "
+        f"{d.get('created_by', '?')}"
+    )
+
+
+def _chunk(d: Details) -> str:
+    text = (
+        f"{d.get('dataset', '?')} ({d.get('dataset_type', '?')}) chunk {d.get('chunk_start', '?')}"
+    )
+    if d.get("chunk_end"):
+        text += f"–{d['chunk_end']}"
+    return text + (f" filter {d['filter']}" if d.get("filter") else "")
+
+
+def _chunk_failed(d: Details) -> str:
+    return f"{_chunk(d)}: {d.get('message') or 'failed'}"
+
+
+def _quarantined(d: Details) -> str:
+    return (
+        f"{_chunk(d)}: response of {_n(d.get('size', 0))} bytes (HTTP {d.get('http_status', '?')}) "
+        f"kept aside: {d.get('error') or 'malformed'}; SHA-256 {str(d.get('sha256') or '')[:16]}…"
+    )
+
+
 def _migrate(d: Details) -> str:
     text = f"schema {d.get('from', '?')} → {d.get('to', '?')}"
+    if isinstance(d.get("rederived"), Mapping):
+        changed = [f"{k} {_n(v)}" for k, v in d["rederived"].items() if v]
+        text += "; re-derived: " + (", ".join(changed) if changed else "nothing changed")
+    if isinstance(d.get("outcomes"), list) and d["outcomes"]:
+        text += (
+            f"; {len(d['outcomes']):,} chunk outcome(s) no archived response explains "
+            "stated as found"
+        )
     if d.get("chain_rule_1_pages") is not None:
         text += (
             f"; the {_n(d['chain_rule_1_pages'])} pages stored before keep their chain "
@@ -264,6 +299,9 @@ _BY_EVENT: dict[str, Callable[[Details], str]] = {
     "checkpoint": _checkpoint,
     "migrate": _migrate,
     "archive lock taken over": _lock_taken_over,
+    "archive created": _archive_created,
+    "chunk failed": _chunk_failed,
+    "quarantined": _quarantined,
 }
 
 

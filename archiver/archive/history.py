@@ -380,9 +380,7 @@ _COUNTED = (
 )
 
 
-def check_runs(
-    conn: sqlite3.Connection, past: Past, add: Add, skip: Iterable[str] = ()
-) -> None:
+def check_runs(conn: sqlite3.Connection, past: Past, add: Add, skip: Iterable[str] = ()) -> None:
     """No recorded run summary claims more than the archive holds for that run (``skip``:
     runs whose summaries the replay re-derives exactly)."""
     skipped = set(skip)

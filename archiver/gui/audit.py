@@ -1,5 +1,6 @@
-"""The audit log, and "Verify archive" run in the background (through
-:func:`archiver.services.archive.verify`, which records the custody entry itself).
+"""The audit log, and "Verify archive" (the dialog of gui/verify_archive.py, run in the
+background through :func:`archiver.services.archive.verify`, which records the custody
+entry itself; the verdict is shown here too).
 
 The log is shown through a lazy model: it holds the entries' ids (newest first) and reads
 the entries it shows block by block, so a year of entries opens at once."""
@@ -30,8 +31,8 @@ from archiver.archive.queries.review import ArchiveReader, AuditEntry
 from archiver.gui.empty import Placeholder
 from archiver.gui.errors import describe
 from archiver.gui.headers import bound_measuring
-from archiver.gui.workers import Job, JobRunner
-from archiver.services import archive as archive_service
+from archiver.gui.verify_archive import VerifyArchiveDialog
+from archiver.gui.workers import JobRunner
 from archiver.services.archive import VerifyReport
 
 BLOCK = 256
@@ -141,11 +142,17 @@ class AuditModel(QAbstractTableModel):
 
 
 class AuditPanel(QWidget):
-    def __init__(self, archive_path: Callable[[], Path], runner: JobRunner) -> None:
+    def __init__(
+        self,
+        archive_path: Callable[[], Path],
+        runner: JobRunner,
+        key_dir: Callable[[], Path | None] = lambda: None,
+    ) -> None:
         super().__init__()
         self.archive_path = archive_path
         self.runner = runner
-        self.job: Job | None = None
+        self.key_dir = key_dir
+        self.dialog: VerifyArchiveDialog | None = None
         self.reader: ArchiveReader | None = None
         self.model = AuditModel(self)
         self.table = QTableView()
@@ -172,7 +179,7 @@ class AuditPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.addLayout(row)
         lay.addWidget(self.log, 1)
-        self.verify.clicked.connect(self.run_verify)
+        self.verify.clicked.connect(self.open_verify)
 
     def refresh(self) -> None:
         """Reopen the archive and show its log (the entries are read as they are shown)."""
@@ -201,38 +208,37 @@ class AuditPanel(QWidget):
         """The events of the log, newest first (read through the model, as shown)."""
         return [self.model.index(r, 2).data() for r in range(self.model.rowCount())]
 
-    def run_verify(self) -> None:
-        path = self.archive_path()
-        if not path.exists():
-            self.result.setText("No archive yet.")
-            return
-        self.verify.setEnabled(False)
-        self.result.setText("Verifying every checksum and both chains…")
-        job = Job(lambda _cancel: archive_service.verify(path, via="gui"), name="verify archive")
-        job.done.connect(self._verified)
-        job.failed.connect(self._not_verified)
-        self.job = job
-        self.runner.start(job)
+    def open_verify(self) -> VerifyArchiveDialog:
+        """The Verify archive dialog (witnesses, quick); its verdict is shown here too."""
+        if self.dialog is None:
+            dlg = VerifyArchiveDialog(self.archive_path, self.runner, self, key_dir=self.key_dir())
+            dlg.verified.connect(self._verified)
+            dlg.not_run.connect(self._not_verified)
+            self.dialog = dlg
+        self.dialog.key_dir = self.key_dir()
+        self.dialog.show()
+        self.dialog.raise_()
+        return self.dialog
+
+    def run_verify(self) -> VerifyArchiveDialog:
+        """Open the dialog and verify at once, with the witnesses it lists."""
+        dlg = self.open_verify()
+        dlg.run()
+        return dlg
 
     def _not_verified(self, exc: BaseException) -> None:
-        self.verify.setEnabled(True)
         self.result.setText(
             f"<span style='color:#c62828'>Verification could not run: {escape(describe(exc))}</span>"
         )
         self.refresh()
 
     def _verified(self, rep: VerifyReport) -> None:
-        self.verify.setEnabled(True)
-        if rep.ok:
-            self.result.setText(
-                f"<span style='color:#2e7d32'><b>✓ Intact.</b></span> {rep.pages:,} pages, {rep.records:,} records, {rep.audit_entries:,} audit entries checked. Chain head {rep.chain_head[:16]}…"
-            )
-        else:
-            self.result.setText(
-                f"<span style='color:#c62828'><b>✗ FAILED:</b> {escape(rep.problems[0])}</span> ({len(rep.problems)} problem(s))"
-            )
+        colour, mark = ("#2e7d32", "✓") if rep.ok else ("#c62828", "✗")
+        self.result.setText(
+            f"<span style='color:{colour}'><b>{mark}</b> {escape(rep.verdict())}</span>"
+        )
         self.refresh()
 
     def wait_jobs(self) -> None:
-        if self.job:
-            self.job.wait()
+        if self.dialog is not None:
+            self.dialog.wait()

@@ -49,7 +49,7 @@ class MainWindow(QMainWindow):
         self.browse = BrowsePanel(lambda: self.ctx.archive_path, ctx.runner)
         self.interactions = InteractionPanel(lambda: self.ctx.archive_path, ctx.runner)
         self.coverage = CoveragePanel(lambda: self.ctx.archive_path)
-        self.audit = AuditPanel(lambda: self.ctx.archive_path, ctx.runner)
+        self.audit = AuditPanel(lambda: self.ctx.archive_path, ctx.runner, lambda: self.key_dir)
         for w, title in (
             (self.download, "&Download"),
             (self.browse, "&Browse"),
@@ -157,7 +157,7 @@ class MainWindow(QMainWindow):
 
     def _verify(self) -> None:
         self.tabs.setCurrentWidget(self.audit)
-        self.audit.run_verify()
+        self.audit.open_verify()
 
     def show_error(self, title: str, message: str) -> None:
         self.last_error = (title, message)

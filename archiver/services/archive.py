@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from archiver.archive.errors import StorageError
+from archiver.archive.queries import bundle as bundle_q
 from archiver.archive.queries import coverage as cov
 from archiver.archive.queries.reader import Reader
 from archiver.archive.schema import ArchiveVersionError
@@ -22,7 +23,6 @@ from archiver.datasets import resolve_name
 from archiver.export.csvsafe import MODES as CSV_FORMULA_MODES
 from archiver.export.warehouse import FORMATS, ExportError
 from archiver.export.warehouse import export_dataset as _export_dataset
-from archiver.archive.queries import bundle as bundle_q
 from archiver.services import checkpoints, witnesses
 from archiver.timerange import format_range
 

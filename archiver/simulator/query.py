@@ -38,6 +38,8 @@ def commit_ts_form(value: str, form: str) -> str:
     head, _, frac = value[:-1].partition(".")
     frac = frac.rstrip("0")
     return f"{head}.{frac}Z" if frac else f"{head}Z"
+
+
 DEFAULT_PAGE_SIZE = 20
 
 

@@ -61,12 +61,17 @@ def test_versions_order_by_time_then_receipt_never_as_text():
     assert order_key("2025-11-25T00:26:58.5Z", (1, 0)) > order_key("2025-11-25T00:26:58Z", (2, 0))
     # the same instant written two ways: the later received is the newer
     assert same_commit("2025-11-25T00:26:58.5+00:00", "2025-11-25T00:26:58.500Z")
-    assert order_key("2025-11-25T00:26:58.5+00:00", (2, 0)) > order_key("2025-11-25T00:26:58.500Z", (1, 9))
+    assert order_key("2025-11-25T00:26:58.5+00:00", (2, 0)) > order_key(
+        "2025-11-25T00:26:58.500Z", (1, 9)
+    )
     # not a time: before every time, among themselves by receipt
     assert order_key("n/a", (9, 9)) < order_key("2000-01-01T00:00:00Z", (1, 0))
     assert order_key("n/a", (2, 0)) > order_key("", (1, 0))
     assert same_commit("", "") and not same_commit("n/a", "")
-    assert describe("n/a") == f"n/a ({NOT_A_TIME})" and describe("2025-11-25T00:26:58Z") == "2025-11-25T00:26:58Z"
+    assert (
+        describe("n/a") == f"n/a ({NOT_A_TIME})"
+        and describe("2025-11-25T00:26:58Z") == "2025-11-25T00:26:58Z"
+    )
 
 
 def test_the_simulator_serves_each_form():
@@ -167,7 +172,11 @@ def _write(arc: Path, pages: list[list[list[str]]]) -> None:
         token: str | None = None
         for n, records in enumerate(pages, 1):
             nxt = f"t{n + 1}" if n < len(pages) else ""
-            body = {"columnHeaders": HEADERS, "records": records, "pagination": {"nextPageToken": nxt}}
+            body = {
+                "columnHeaders": HEADERS,
+                "records": records,
+                "pagination": {"nextPageToken": nxt},
+            }
             raw = json.dumps(body, separators=(",", ":")).encode()
             when = datetime(2025, 2, 4, 1, 0, n, tzinfo=UTC)
             url = "http://127.0.0.1:1/api/analytics/v2/datasets/agentAux"

@@ -6,7 +6,6 @@ what the archive states is found."""
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from datetime import date
 from pathlib import Path
@@ -86,7 +85,10 @@ def used(tmp_path_factory) -> Path:
         flt = params(["queue"], "202502010000", "202502010145", filter="CHANNEL:phone")
         assert pull(sim, arc, flt).exit_code == 0
         sim.set_faults(accepted_first=1)
-        assert pull(sim, arc, params(["agent"], "202502020000", "202502020045")).exit_code == exitcodes.PARTIAL
+        assert (
+            pull(sim, arc, params(["agent"], "202502020000", "202502020045")).exit_code
+            == exitcodes.PARTIAL
+        )
         sim.set_faults(accepted_first=0)
         eng = engine_for(sim, arc)
         for _ in eng.run(eng.plan_retry_pending()):
@@ -177,35 +179,73 @@ def test_the_fully_used_archive_replays(used, tmp_path):
 #: An edit of each replayed table (prefix entries by one of their tables), and the name the
 #: first problem starts with.
 EDITS = {
-    "records": (["UPDATE records SET interval_start = '209901010000' WHERE record_id = 3"], "records ("),
+    "records": (
+        ["UPDATE records SET interval_start = '209901010000' WHERE record_id = 3"],
+        "records (",
+    ),
     "vals_": (
-        ["UPDATE vals_queue SET WAITTIME = '999999' WHERE record_id = (SELECT min(record_id) FROM vals_queue)"],
+        [
+            "UPDATE vals_queue SET WAITTIME = '999999' WHERE record_id = (SELECT min(record_id) FROM vals_queue)"
+        ],
         "vals_queue (",
     ),
-    "streams": (["INSERT INTO streams(dataset, dataset_type) VALUES ('workflow', 'daily')"], "streams ("),
-    "column_sets": (["INSERT INTO column_sets(dataset, names) VALUES ('queue', '[\"X\"]')"], "column_sets ("),
-    "superseded": (["DELETE FROM superseded WHERE rowid = (SELECT min(rowid) FROM superseded)"], "superseded ("),
-    "conflicts": (["DELETE FROM conflicts WHERE conflict_id = (SELECT max(conflict_id) FROM conflicts)"], "conflicts ("),
-    "schema_changes": (["UPDATE schema_changes SET description = 'nothing' WHERE change_id = 2"], "schema_changes ("),
+    "streams": (
+        ["INSERT INTO streams(dataset, dataset_type) VALUES ('workflow', 'daily')"],
+        "streams (",
+    ),
+    "column_sets": (
+        ["INSERT INTO column_sets(dataset, names) VALUES ('queue', '[\"X\"]')"],
+        "column_sets (",
+    ),
+    "superseded": (
+        ["DELETE FROM superseded WHERE rowid = (SELECT min(rowid) FROM superseded)"],
+        "superseded (",
+    ),
+    "conflicts": (
+        ["DELETE FROM conflicts WHERE conflict_id = (SELECT max(conflict_id) FROM conflicts)"],
+        "conflicts (",
+    ),
+    "schema_changes": (
+        ["UPDATE schema_changes SET description = 'nothing' WHERE change_id = 2"],
+        "schema_changes (",
+    ),
     "key_rules": (["UPDATE key_rules SET reason = 'looked fine'"], "key_rules ("),
-    "coverage": (["UPDATE coverage SET ending_rows = ending_rows + 1 WHERE rowid = 1"], "coverage ("),
+    "coverage": (
+        ["UPDATE coverage SET ending_rows = ending_rows + 1 WHERE rowid = 1"],
+        "coverage (",
+    ),
     "runs": (["UPDATE runs SET os_user = 'someone else'"], "runs ("),
     "quarantine": (["UPDATE quarantine SET error = 'nothing wrong'"], "quarantine ("),
-    "meta": (["UPDATE meta SET value = '1999-01-01T00:00:00.000Z' WHERE key = 'created_at'"], "meta ("),
+    "meta": (
+        ["UPDATE meta SET value = '1999-01-01T00:00:00.000Z' WHERE key = 'created_at'"],
+        "meta (",
+    ),
     "records_view": (
-        ["DROP VIEW records_view", "CREATE VIEW records_view AS SELECT r.*, s.dataset, s.dataset_type FROM records r JOIN streams s USING (stream_id) WHERE r.conflict = 0"],
+        [
+            "DROP VIEW records_view",
+            "CREATE VIEW records_view AS SELECT r.*, s.dataset, s.dataset_type FROM records r JOIN streams s USING (stream_id) WHERE r.conflict = 0",
+        ],
         "records_view (view)",
     ),
     "latest": (
-        ["DROP VIEW latest", "CREATE VIEW latest AS SELECT r.*, s.dataset, s.dataset_type FROM records r JOIN streams s USING (stream_id) WHERE r.record_id % 2 = 0"],
+        [
+            "DROP VIEW latest",
+            "CREATE VIEW latest AS SELECT r.*, s.dataset, s.dataset_type FROM records r JOIN streams s USING (stream_id) WHERE r.record_id % 2 = 0",
+        ],
         "latest (view)",
     ),
     "record_values": (
-        ["DROP VIEW record_values", "CREATE VIEW record_values AS SELECT NULL AS record_id, NULL AS dataset, NULL AS values_json WHERE 0"],
+        [
+            "DROP VIEW record_values",
+            "CREATE VIEW record_values AS SELECT NULL AS record_id, NULL AS dataset, NULL AS values_json WHERE 0",
+        ],
         "record_values (view)",
     ),
     "chain_head": (
-        ["DROP VIEW chain_head", "CREATE VIEW chain_head AS SELECT 'x' AS pages_chain, 0 AS pages, 'y' AS audit_chain, 0 AS audit_entries"],
+        [
+            "DROP VIEW chain_head",
+            "CREATE VIEW chain_head AS SELECT 'x' AS pages_chain, 0 AS pages, 'y' AS audit_chain, 0 AS audit_entries",
+        ],
         "chain_head (view)",
     ),
 }

@@ -88,7 +88,10 @@ def test_witnesses_a_folder_a_zip_and_a_folder_of_bundles(env):
     arc, first, second, _ident = env
     out = _verify(arc, first, second)
     assert out.returncode == 0, out.stdout
-    assert out.stdout.startswith("OK: replayed ") and "chains extend 2 external checkpoints." in out.stdout
+    assert (
+        out.stdout.startswith("OK: replayed ")
+        and "chains extend 2 external checkpoints." in out.stdout
+    )
     assert NO_EXTERNAL not in out.stdout
     out = _verify(arc, first.parent)  # the folder holding both
     assert out.returncode == 0 and "chains extend 2 external checkpoints" in out.stdout
@@ -102,16 +105,25 @@ def _rebuild(arc: Path, keep: int) -> None:
         conn.execute(f"DROP TRIGGER IF EXISTS {t}_no_update")
         conn.execute(f"DROP TRIGGER IF EXISTS {t}_no_delete")
     gone = f"SELECT record_id FROM records WHERE page_id > {keep}"
-    vals = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE name LIKE 'vals_%' AND type='table'")]
+    vals = [
+        t
+        for (t,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE name LIKE 'vals_%' AND type='table'"
+        )
+    ]
     for t in vals:
         conn.execute(f"DELETE FROM {t} WHERE record_id IN ({gone})")
     conn.execute(f"DELETE FROM superseded WHERE record_id IN ({gone}) OR by_id IN ({gone})")
     conn.execute(f"DELETE FROM records WHERE page_id > {keep}")
     conn.execute(f"DELETE FROM pages WHERE page_id > {keep}")
-    (first_run,) = conn.execute("SELECT min(entry_id) FROM audit_log WHERE event='export'").fetchone()
+    (first_run,) = conn.execute(
+        "SELECT min(entry_id) FROM audit_log WHERE event='export'"
+    ).fetchone()
     conn.execute(f"DELETE FROM audit_log WHERE entry_id >= {first_run}")
     conn.execute("DELETE FROM coverage WHERE chunk_start LIKE '20250202%'")
-    conn.execute("DELETE FROM runs WHERE run_id NOT IN (SELECT run_id FROM audit_log WHERE run_id IS NOT NULL)")
+    conn.execute(
+        "DELETE FROM runs WHERE run_id NOT IN (SELECT run_id FROM audit_log WHERE run_id IS NOT NULL)"
+    )
     conn.commit()
     conn.close()
     side = cp.sidecar_path(arc)
@@ -130,7 +142,9 @@ def test_a_consistent_rebuild_passes_alone_and_fails_against_a_witness(env):
     assert out.returncode == 1
     first_line = out.stdout.splitlines()[0]
     assert first_line.startswith("FAILED: checkpoint pages:"), first_line
-    assert f"witness {second.name}" in first_line and "is not a prefix of this archive" in first_line
+    assert (
+        f"witness {second.name}" in first_line and "is not a prefix of this archive" in first_line
+    )
 
 
 def test_a_bundle_of_another_archive_is_named_and_refused(env, made, tmp_path):
@@ -148,7 +162,9 @@ def test_a_damaged_bundle_cannot_vouch(env, tmp_path):
     arc, first, _second, _ident = env
     copy = Path(shutil.copytree(first, tmp_path / "damaged"))
     info = (copy / "bag-info.txt").read_text()
-    (copy / "bag-info.txt").write_text(info.replace("Archiver-Chain-Length: ", "Archiver-Chain-Length: 1"))
+    (copy / "bag-info.txt").write_text(
+        info.replace("Archiver-Chain-Length: ", "Archiver-Chain-Length: 1")
+    )
     out = _verify(arc, copy)
     assert out.returncode == 1
     assert out.stdout.startswith("FAILED: witness damaged: the bundle does not verify")
@@ -166,7 +182,11 @@ def test_a_bundle_made_before_counts_were_stated_still_witnesses(env, tmp_path):
     arc, first, _second, ident = env
     old = Path(shutil.copytree(first, tmp_path / "old"))
     lines = (old / "bag-info.txt").read_text(encoding="utf-8").splitlines()
-    kept = [ln for ln in lines if not ln.startswith(("Archiver-Chain-Length", "Archiver-Audit-Chain-Length"))]
+    kept = [
+        ln
+        for ln in lines
+        if not ln.startswith(("Archiver-Chain-Length", "Archiver-Audit-Chain-Length"))
+    ]
     (old / "bag-info.txt").write_text("\n".join(kept) + "\n", encoding="utf-8")
     bag.write_manifest(old, [old / n for n in bag.TAG_FILES], bag.TAGMANIFEST)
     with pytest.MonkeyPatch.context() as mp:

@@ -18,10 +18,10 @@ from typing import Any, Protocol
 from archiver.archive import values
 from archiver.archive.columns import dataset_columns
 from archiver.archive.compact import commit_ts_expr
-from archiver.archive.versions import OrderKey, order_key
 from archiver.archive.hashing import canonical_record, sha256_hex
 from archiver.archive.queries.reader import Source
 from archiver.archive.store import page_body
+from archiver.archive.versions import OrderKey, order_key
 from archiver.timerange import api_format
 
 SEGMENTS = "interactionSegments"
