@@ -161,7 +161,9 @@ def _fresh(row: ChunkRow | None, key: ChunkKey, r: Response, chunk_end: str | No
     """A walk starting afresh: counters reset, the request's `ending` and its chunk's end."""
     ending = query_ending(r.query) or None
     implied = implied_end(key[1], ending)
-    end = chunk_end if chunk_end in (ending, implied) and chunk_end else implied
+    # the plan's end, unless the request cannot have asked for that chunk
+    fits = ending is None or chunk_end in (ending, implied)
+    end = chunk_end if chunk_end and fits else implied
     end = end or (row.chunk_end if row else key[3])
     dropped = key[1] == INTERVAL and ending is not None and ending == end
     base = row or ChunkRow(*key, chunk_end=end, state=IN_PROGRESS, run_id=r.run_id)

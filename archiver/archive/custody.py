@@ -121,7 +121,7 @@ def read(conn: sqlite3.Connection) -> Custody:
         except ValueError:
             continue
         if isinstance(details, dict):
-            _take(out, Fact(*row[:6], details))
+            _take(out, Fact(row[0], row[1], row[2], row[3], row[4], row[5], details))
     return out
 
 
@@ -137,8 +137,8 @@ def _take(out: Custody, f: Fact) -> None:
             out.planned[f.run_id] = chunks
             out.plans[f.run_id] = {chunk_key(c): c.end_key for c in chunks}
         if f.event == "pull finished" and isinstance(d.get("after_page"), int):
-            flags = d.get("flags") if isinstance(d.get("flags"), Mapping) else {}
-            summary = d.get("summary") if isinstance(d.get("summary"), Mapping) else {}
+            flags = _mapping(d.get("flags"))
+            summary = _mapping(d.get("summary"))
             where = f"pull finished, audit entry {f.entry_id}"
             out.finishes.append(
                 Finish(
@@ -153,6 +153,10 @@ def _take(out: Custody, f: Fact) -> None:
         out.meta = (f, d)
     elif f.event == "migrate" and d.get("to") == 5:
         _migration(out, f, d)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _outcome(out: Custody, f: Fact, d: Mapping[str, Any], state: str, after: Any) -> None:
@@ -195,7 +199,7 @@ def runs_rows(custody: Custody) -> dict[str, dict[str, Any]]:
         if run.started is None:
             continue
         d = run.started.details
-        params = d.get("params") if isinstance(d.get("params"), Mapping) else {}
+        params = _mapping(d.get("params"))
         row: dict[str, Any] = {
             "run_id": run_id,
             "started_at": run.started.at,

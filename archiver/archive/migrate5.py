@@ -54,6 +54,7 @@ def migrate_to_5(conn: sqlite3.Connection) -> None:
     for ds in datasets:
         p = DatasetPass(conn, ds, facts, found, streams, sets, compare=False)
         p.run(lambda _n: None)
+        p.release()  # what the migration adopts stays; one dataset's identities at a time
         passes.append(p)
     counts: dict[str, int] = {}
     counts["superseded"] = _superseded(conn)

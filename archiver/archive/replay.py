@@ -234,6 +234,11 @@ class DatasetPass:
         #: per run: what its pages of this dataset held so far
         self.run_stats: runs.Counts = {}
 
+    def release(self) -> None:
+        """Drop the identities held for the pass (what it derived for the tables stays)."""
+        self.streams = {}
+        self.tally = _Tally(MemoryStream())
+
     def _stream(self, dtype: str) -> MemoryStream:
         if dtype not in self.streams:
             self.streams[dtype] = MemoryStream()

@@ -34,7 +34,7 @@ from archiver.archive.chunks import (
 from archiver.archive.chunks import Response as Answer
 from archiver.archive.compact import ZLIB_LEVEL
 from archiver.archive.custody import QUARANTINE_FIELDS
-from archiver.archive.derive import Fallback, page_records, schema_change
+from archiver.archive.derive import page_records, schema_change
 from archiver.archive.hashing import (
     CHAIN_BODY_META,
     GENESIS,
@@ -43,7 +43,7 @@ from archiver.archive.hashing import (
     page_meta_digest,
     sha256_hex,
 )
-from archiver.archive.identity import canon_and_digests
+from archiver.archive.identity import Fallback, canon_and_digests
 from archiver.archive.records import RecordWriter
 from archiver.archive.rekey import abandoned_rules, page_body
 from archiver.archive.schema import migrate

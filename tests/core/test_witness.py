@@ -147,8 +147,8 @@ def test_a_consistent_rebuild_passes_alone_and_fails_against_a_witness(env):
     )
 
 
-def test_a_bundle_of_another_archive_is_named_and_refused(env, made, tmp_path):
-    arc, first, _second, _ident = env
+def test_a_bundle_of_another_archive_is_named_and_refused(env, tmp_path):
+    _arc, first, _second, _ident = env
     other = tmp_path / "other.sqlite3"
     with Simulator(SimConfig(rows_per_interval=1)) as sim:
         pull(sim, other, params(["queue"], "202502010000", "202502010045"))
