@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -100,9 +101,11 @@ def _schema() -> int | None:
 
 
 def verify(*extra: str) -> dict[str, object]:
-    """One verification in its own process: seconds, peak RSS, exit code, first line."""
+    """One verification in its own process: seconds (wall and CPU), peak RSS, exit code,
+    its JSON document."""
     with tempfile.TemporaryDirectory() as tmp:
         rss = Path(tmp) / "rss"
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         done = subprocess.run(
             [
@@ -122,9 +125,11 @@ def verify(*extra: str) -> dict[str, object]:
             check=False,
         )
         seconds = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         peak_mb = int(rss.read_text()) / 1024
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     doc = json.loads(done.stdout) if done.stdout.strip() else {}
-    return {"seconds": seconds, "rss_mb": peak_mb, "code": done.returncode, "doc": doc}
+    return {"seconds": seconds, "cpu": cpu, "rss_mb": peak_mb, "code": done.returncode, "doc": doc}
 
 
 def main() -> None:
@@ -146,14 +151,15 @@ def main() -> None:
         doc = r["doc"]
         verdict = doc.get("verdict", "") if isinstance(doc, dict) else ""
         print(
-            f"{name:12} {r['seconds']:6.1f} s   peak RSS {r['rss_mb']:6.0f} MB   exit {r['code']}"
-            f"   {verdict[:70]}"
+            f"{name:12} {r['seconds']:6.1f} s wall, {r['cpu']:6.1f} s CPU   peak RSS "
+            f"{r['rss_mb']:6.0f} MB   exit {r['code']}   {verdict[:60]}"
         )
     ratio = float(full["seconds"]) / max(float(quick["seconds"]), 1e-9)  # type: ignore[arg-type]
     print(f"full replay / quick: {ratio:.1f}x the time")
     print(
-        f"per 100k records: {float(full['seconds']) / records * 1e5:.1f} s"  # type: ignore[arg-type]
-        " (timings on a shared machine are noisy: compare the ratio)"
+        f"per 100k records: {float(full['seconds']) / records * 1e5:.1f} s wall, "  # type: ignore[arg-type]
+        f"{float(full['cpu']) / records * 1e5:.1f} s CPU (on a shared machine the wall time "  # type: ignore[arg-type]
+        f"depends on the load, {os.getloadavg()[0]:.1f} now: compare CPU time and the ratio)"
     )
 
 

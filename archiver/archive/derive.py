@@ -28,7 +28,7 @@ compares the two.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -158,11 +158,13 @@ def page_records(
     return out
 
 
-def earliest_same(members: Iterable[Member], commit_ts: str, s8: int) -> Member | None:
+def earliest_same(members: Sequence[Member], commit_ts: str, s8: int) -> Member | None:
     """The earliest received version (members are in receipt order) with the same
     COMMIT_TS and other content."""
+    if not members:  # a row's first version (most records): nothing to compare
+        return None
     others = [m for m in members if m.sha8 != s8]
-    if not others:  # a row's first version (most records): nothing to compare
+    if not others:
         return None
     mine = commit_identity(commit_ts)
     return next((m for m in others if commit_identity(m.commit_ts) == mine), None)

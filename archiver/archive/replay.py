@@ -51,7 +51,7 @@ from archiver.archive.derive import (
     replaced,
     schema_change,
 )
-from archiver.archive.hashing import canonical_json
+from archiver.archive.hashing import canonical_json, sha256_hex
 from archiver.archive.rekey import page_body
 from archiver.archive.values import table, table_columns
 from archiver.timerange import INTERVAL
@@ -304,15 +304,21 @@ class DatasetPass:
         p = self.conn.execute(
             """SELECT page_id, run_id, dataset_type, chunk_start, query, request_token,
                       next_token, http_status, url, received_at, record_count, columns,
-                      encoding, body FROM pages WHERE page_id=?""",
+                      encoding, body, sha256, size, page_number FROM pages WHERE page_id=?""",
             (pid,),
         ).fetchone()
         self.found.pages += 1
         try:
             raw = page_body(p["encoding"], p["body"])
-        except Exception as exc:  # the chain check names it too
-            self.found.add("pages", f"pages (page {pid}): its body cannot be decoded ({exc})")
+        except Exception as exc:
+            self.found.add("pages", f"page {pid}: body cannot be decoded ({exc})")
             return
+        if sha256_hex(raw) != p["sha256"] or len(raw) != p["size"]:
+            self.found.add(
+                "pages",
+                f"page {pid} ({self.dataset} {p['chunk_start']} page {p['page_number']}): its "
+                "bytes do not match its SHA-256",
+            )
         starting, _ending = query_bounds(p["query"])
         if starting != p["chunk_start"]:
             self.found.add(
@@ -459,6 +465,7 @@ class DatasetPass:
         values = self._values([r[1] for r in stored.values()])
         stream = (self.dataset, p["dataset_type"])
         columns = (self.dataset, column_set_text(names))
+        getter = self._getter(tuple(names))
         matched = 0
         for n in new:
             row = stored.pop(n.index, None)
@@ -496,7 +503,7 @@ class DatasetPass:
                     "the page shows",
                 )
                 self.found.add("records", text or "records: differ")
-            self._compare_values(row[1], names, records[n.index], values, pid, n)
+            self._compare_values(row[1], names, records[n.index], values, pid, n, getter)
         self.found.counts["records matched"] = self.found.counts.get("records matched", 0) + matched
         for i, extra in stored.items():
             self.found.add(
@@ -546,13 +553,13 @@ class DatasetPass:
         values: dict[int, tuple[Any, ...]],
         pid: int,
         n: Any,
+        getter: tuple[Callable[..., Any], list[int]] | None,
     ) -> None:
         row = values.get(rid)
         label = _Label(f"vals_{self.dataset} (", self, pid, n, f", record {rid})")
         if row is None:
             self.found.add(f"vals_{self.dataset}", f"{label}: its values are missing")
             return
-        getter = self._getter(tuple(names))
         if getter is None:
             self.found.add(f"vals_{self.dataset}", f"{label}: the table lacks a column of its page")
             return
@@ -560,7 +567,7 @@ class DatasetPass:
         mine = take(row)
         if len(names) == 1:
             mine = (mine,)
-        if tuple(mine) != tuple(record):
+        if mine != tuple(record):
             for name, have, want in zip(names, mine, record, strict=True):
                 if have != want:
                     self.found.add(

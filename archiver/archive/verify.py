@@ -44,6 +44,29 @@ from archiver.archive.sqlitefile import connect
 from archiver.archive.triggers import evidence_tables
 
 MAX_PROBLEMS = 50
+#: the pages columns the chain pass reads (the body only when it hashes it)
+_PAGE_COLUMNS = (
+    "page_id",
+    "run_id",
+    "dataset",
+    "dataset_type",
+    "chunk_start",
+    "query",
+    "page_number",
+    "request_token",
+    "next_token",
+    "http_status",
+    "url",
+    "received_at",
+    "size",
+    "record_count",
+    "columns",
+    "sha256",
+    "chain",
+    "chain_rule",
+    "encoding",
+    "body",
+)
 _META_WORDS = "run, dataset, chunk, query, tokens, URL, HTTP status, received time, counts"
 
 
@@ -201,7 +224,8 @@ def _verify(
     past = history.collect(conn, expect or [], side)
     total = int(conn.execute("SELECT count(*) FROM pages").fetchone()[0])
     span = total if quick else 2 * total
-    _check_pages(conn, rep, _scaled(progress, 0, span), past)
+    # the replay decompresses and hashes every body itself: the chain pass need not
+    _check_pages(conn, rep, _scaled(progress, 0, span), past, bodies=quick)
     rep.checkpoints = history.check_checkpoints(past, rep.add)
     rep.checkpoint_sources = _sources(past.checkpoints)
     rep.external = len({cp.key for cp in past.checkpoints if _external(cp)})
@@ -234,6 +258,9 @@ def _replay(
     found = replay(conn, facts, progress)
     rep.replayed = True
     rep.records = found.records
+    # the pages themselves (chained evidence): bytes, and what the body says of itself
+    for problem in found.differences.get("pages", []):
+        rep.add(problem)
     for problem in tables.check_all(tables.ReplayContext(conn, facts, found)):
         rep.add(problem)
 
@@ -282,12 +309,16 @@ def _check_pages(
     rep: VerifyReport,
     progress: Callable[[int, int], None] | None,
     past: history.Past,
+    *,
+    bodies: bool = True,
 ) -> None:
-    """Every page's bytes, chain rule, metadata and chain; the chain values the checkpoints
-    name and the tallies the counters need (no body is parsed: that is the replay's)."""
+    """Every page's chain rule, metadata and chain, and (``bodies``) its bytes against its
+    SHA-256; the chain values the checkpoints name and the tallies the counters need (no
+    body is parsed: that is the replay's, which also checks the bytes)."""
     total = conn.execute("SELECT count(*) FROM pages").fetchone()[0]
-    walk = _PageWalk(rep, past)
-    for n, page in enumerate(conn.execute("SELECT * FROM pages ORDER BY page_id"), 1):
+    walk = _PageWalk(rep, past, bodies)
+    cols = "*" if bodies else ", ".join(c for c in _PAGE_COLUMNS if c not in ("body",))
+    for n, page in enumerate(conn.execute(f"SELECT {cols} FROM pages ORDER BY page_id"), 1):
         walk.page(n, page)
         if progress and n % 200 == 0:
             progress(n, total)
@@ -299,8 +330,8 @@ def _check_pages(
 class _PageWalk:
     """The page pass: one page at a time, in page_id order."""
 
-    def __init__(self, rep: VerifyReport, past: history.Past) -> None:
-        self.rep, self.past = rep, past
+    def __init__(self, rep: VerifyReport, past: history.Past, bodies: bool = True) -> None:
+        self.rep, self.past, self.bodies = rep, past, bodies
         mig = past.migration
         self.rule1_pages = mig.rule1_pages if mig else None
         self.wanted = past.wanted
@@ -333,7 +364,7 @@ class _PageWalk:
             self.past.page_chain[n] = self.pure
         if self.pure in self.heads:
             self.past.head_at.setdefault(self.pure, n)
-        self.chain = _check_page(rep, page, self.chain, rule, meta)
+        self.chain = _check_page(rep, page, self.chain, rule, meta, self.bodies)
 
     def _rule(self, n: int, page: sqlite3.Row) -> int:
         """The page's chain rule, checked against where rule 1 ends (the migration to
@@ -370,18 +401,22 @@ class _PageWalk:
             )
 
 
-def _check_page(rep: VerifyReport, page: sqlite3.Row, chain: str, rule: int, meta: str) -> str:
-    """One page against its checksum and the chain; returns the chain value to go on from."""
+def _check_page(
+    rep: VerifyReport, page: sqlite3.Row, chain: str, rule: int, meta: str, bodies: bool
+) -> str:
+    """One page against its checksum (``bodies``) and the chain; returns the chain value to
+    go on from."""
     pid = page["page_id"]
-    try:
-        raw = page_body(page["encoding"], page["body"])
-    except Exception as exc:
-        rep.add(f"page {pid}: body cannot be decoded ({exc})")
-        return chain
-    if sha256_hex(raw) != page["sha256"] or len(raw) != page["size"]:
-        rep.add(
-            f"page {pid} ({page['dataset']} {page['chunk_start']} page {page['page_number']}): its bytes do not match its SHA-256"
-        )
+    if bodies:
+        try:
+            raw = page_body(page["encoding"], page["body"])
+        except Exception as exc:
+            rep.add(f"page {pid}: body cannot be decoded ({exc})")
+            return chain
+        if sha256_hex(raw) != page["sha256"] or len(raw) != page["size"]:
+            rep.add(
+                f"page {pid} ({page['dataset']} {page['chunk_start']} page {page['page_number']}): its bytes do not match its SHA-256"
+            )
     chain = page_chain_next(chain, rule, page["sha256"], meta)
     if chain != page["chain"]:
         covered = "" if rule == CHAIN_BODY else f", or its metadata ({_META_WORDS}),"
