@@ -210,6 +210,11 @@ def bare_render(archive: Path, scope, out: Path, ident) -> tuple[int, int, float
         summary,
         [("Summary", "3", 0), ("Interactions", "9", 0)] + [(f"{d.day}", "9", 1) for d in days],
     )
+    linked = hasattr(
+        pdf, "IndexEntry"
+    )  # contents and index entries carry a link (a baseline may not)
+    if linked:
+        front.contents = [(*c, f"d{i}") for i, c in enumerate(front.contents)]
     sink: list = []
     book = pdf.NameBook(names.agents, names.queues)
     story = [*pdf.front_story(front, sink), PageBreak()]
@@ -217,7 +222,10 @@ def bare_render(archive: Path, scope, out: Path, ident) -> tuple[int, int, float
     for d in days:
         for it in d.interactions:
             story += pdf.interaction_story(it, d.day, book, sink)
-            entries.append((it.id, derive.clock(derive.span(it).start), "1"))
+            start = derive.clock(derive.span(it).start)
+            entries.append(
+                (it.id, start, "1", f"i-{len(entries)}") if linked else (it.id, start, "1")
+            )
     entries.sort()
     story += [PageBreak(), *pdf.index_story(entries, True, False)]
     pages = pdf.render_story(out, story, pdf.Decor("bench", scope.short(), "Report", cover=True))

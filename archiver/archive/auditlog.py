@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from archiver import __version__
 from archiver.archive.hashing import GENESIS, audit_entry_digest, canonical_json, chain_next
 from archiver.counts import LATEST, RECORDS, ROWS_RECEIVED, Term
+from archiver.plural import plural
 from archiver.timerange import format_range, parse_api_bound, utc_now
 
 Details = Mapping[str, Any]
@@ -67,6 +69,24 @@ def _n(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
+#: how long a server's or an error's words may run in a one-line summary
+BRIEF = 100
+_FIRST_OF_MANY = re.compile(r"^[\d,]+ chunks? not archived; first: ")
+
+
+def brief(text: Any, limit: int = BRIEF) -> str:
+    """An error in a few words: one line, its first sentence, at most ``limit`` characters
+    (cut at a word, with …). The entry keeps the whole text; a summary never pastes it."""
+    t = " ".join(str(text or "").split())
+    cut = re.search(r"(?<=[.!?])\s+(?=[A-Z])", t)  # the end of the first sentence
+    if cut:
+        t = t[: cut.start()]
+    if len(t) <= limit:
+        return t
+    head = t[: limit - 1]
+    return (head.rsplit(" ", 1)[0] if " " in head[limit // 2 :] else head).rstrip(" ,;:(") + "…"
+
+
 def _counted(term: Term, value: Any, qualifier: str = "") -> str:
     """A count in the counts' words (archiver.counts); a value that is no count as it is."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -89,7 +109,8 @@ def _pull_started(d: Details) -> str:
             what += f"; filter {p['filter']}"
     else:  # a plan without parameters (a retry of named chunks)
         what = f"{p.get('description') or 'chunk list'} ({_n(p.get('chunks', 0))} chunks)"
-    return f"{what}; tenant {d.get('tenant') or 'unknown'}"
+    text = f"{what}; tenant {d.get('tenant') or 'unknown'}"
+    return text + (" (simulated: demo data)" if p.get("simulated") is True else "")
 
 
 def _pull_resumed(d: Details) -> str:
@@ -111,9 +132,12 @@ def _pull_finished(d: Details) -> str:
     for key, label in (("failed", "failed"), ("pending", "still pending (202)")):
         count = sum(v.get(key, 0) for v in per.values())
         if count:
-            text += f"; {count:,} chunk(s) {label}"
-    if s.get("error"):
-        text += f"; error: {s['error']}"
+            text += f"; {plural(count, 'chunk')} {label}"
+    if s.get("error"):  # the counts are above: the first failure, in a few words
+        error = str(s["error"])
+        first = _FIRST_OF_MANY.match(" ".join(error.split()))
+        label = "first error" if first else "error"
+        text += f"; {label}: {brief(error[first.end() :] if first else error)}"
     return text
 
 
@@ -122,7 +146,7 @@ def _key_fallback(d: Details) -> str:
         f"{d.get('dataset', '?')} ({d.get('dataset_type', '?')}): key {d.get('rule', '?')} "
         f"replaced by {d.get('fallback', '?')} at page {d.get('page_id', '?')}"
     )
-    return text + (f": {d['reason']}" if d.get("reason") else "")
+    return text + (f": {brief(d['reason'])}" if d.get("reason") else "")
 
 
 #: What an OK cannot prove without a checkpoint kept outside the archive.
@@ -276,7 +300,7 @@ def _migrate(d: Details) -> str:
         text += "; re-derived: " + (", ".join(changed) if changed else "nothing changed")
     if isinstance(d.get("outcomes"), list) and d["outcomes"]:
         text += (
-            f"; {len(d['outcomes']):,} chunk outcome(s) no archived response explains "
+            f"; {plural(len(d['outcomes']), 'chunk outcome')} no archived response explains, "
             "stated as found"
         )
     if d.get("chain_rule_1_pages") is not None:
@@ -308,7 +332,7 @@ _BY_EVENT: dict[str, Callable[[Details], str]] = {
 def _generic(d: Details) -> str:
     """An event this module does not know yet: its plain values, so nothing shows empty."""
     return ", ".join(
-        f"{k}={v}" for k, v in d.items() if isinstance(v, str | int | float) and v != ""
+        f"{k}={brief(v, 60)}" for k, v in d.items() if isinstance(v, str | int | float) and v != ""
     )
 
 

@@ -91,6 +91,28 @@ class Reading:
             return f"contradictory: {self.inclusive} walks returned rows at `ending`, {self.exclusive} did not"
         return "not shown yet (no walk's `ending` interval held rows)"
 
+    def plain(self) -> str:
+        """The same in plain words (a report's cover): what the server does with the
+        15-minute interval that starts at the end time a request names."""
+        v = self.verdict
+        where = "the 15-minute interval that starts at a request's end time"
+        if v == INCLUSIVE:
+            return (
+                f"The server includes {where} (seen in {self.inclusive:,} requests); archiver's "
+                "requests overlap by that interval, and a row received twice is stored once."
+            )
+        if v == EXCLUSIVE:
+            return (
+                f"The server leaves out {where} (seen in {self.exclusive:,} requests); archiver's "
+                "requests meet there, so no interval falls between them."
+            )
+        if v == CONTRADICTORY:
+            return (
+                f"The server was inconsistent about {where}: {self.inclusive:,} requests "
+                f"included it, {self.exclusive:,} left it out."
+            )
+        return f"Not yet known whether the server includes {where} (none held rows)."
+
 
 def reading_of(
     dataset_type: str,

@@ -39,7 +39,7 @@ QUARANTINE_FIELDS = (
 )
 
 #: Keys a run adds to its parameters for the log (never part of their hash).
-PLAN_LABELS = ("unattended",)
+PLAN_LABELS = ("unattended", "simulated")
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,8 @@ class Findings:
 def differ(
     tbl: str, key: str, stored: dict[str, Any], derived: dict[str, Any], source: str
 ) -> str | None:
-    """``table (key): field is X, <source> show(s) Y`` for the first field that differs."""
+    """``table (key): field is X, <source> Y`` (``its responses show Y``) for the first field
+    that differs."""
     for name, want in derived.items():
         have = stored.get(name)
         if have != want:

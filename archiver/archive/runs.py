@@ -17,6 +17,7 @@ from typing import Any
 
 from archiver import exitcodes
 from archiver.archive.chunks import ChunkKey, ChunkRow, chunk_key
+from archiver.plural import plural
 from archiver.timerange import Chunk
 
 Counts = dict[str, dict[str, Any]]
@@ -139,7 +140,7 @@ def error(counts: Counts, flags: Flags) -> str | None:
     if not bad:
         return None
     first = next((m for c in counts.values() for m in c["failures"]), "")
-    return f"{bad} chunk(s) not archived" + (f"; first: {first}" if first else "")
+    return f"{plural(bad, 'chunk')} not archived" + (f"; first: {first}" if first else "")
 
 
 def summary(run_id: str, counts: Counts, flags: Flags, reading: str) -> dict[str, Any]:

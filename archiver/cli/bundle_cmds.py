@@ -75,6 +75,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _print_result(result: bundles.BundleResult) -> None:
+    if result.demo:
+        print(f"{bundles.DEMO}: the archive holds rows of the simulator; the bundle says so.")
     print(
         f"Bundle {result.bundle_id} written to {result.path}"
         + (f" and {result.zip_path}" if result.zip_path else "")

@@ -241,6 +241,7 @@ GUI = ExitCodes(
     (
         (OK, "the app was closed"),
         (FAILED, "the app cannot start here (no display, or Qt's system libraries missing)"),
+        (USAGE, "--demo with --archive (the demo keeps its simulated data in its own folder)"),
     )
 )
 SIMULATE = ExitCodes(

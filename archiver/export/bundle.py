@@ -43,6 +43,7 @@ from archiver.archive.queries.reader import Reader, Source
 from archiver.archive.store import Archive
 from archiver.counts import INTERACTIONS, LATEST, RECORDS
 from archiver.export import bag, timestamps
+from archiver.export.bag import DEMO, DEMO_WHY
 from archiver.export.csvsafe import escape_row
 from archiver.export.keys import SigningIdentity
 from archiver.export.pdf import Front, ReportMeta
@@ -61,6 +62,7 @@ from archiver.export.scope import (
     measure,
 )
 from archiver.jobs import Cancel
+from archiver.plural import plural
 
 PROVENANCE_COLUMNS = ("_record_sha256", "_page_sha256", "_received_at")
 
@@ -92,6 +94,8 @@ class BundleResult:
     versions: str = "latest"
     #: the signer certificate's SHA-256 fingerprint (the recipient compares it out of band)
     fingerprint: str = ""
+    #: rows of a simulated tenant: the bundle says DEMO (cover, bag-info.txt, verify)
+    demo: bool = False
 
 
 def _audit_custody(db: Source) -> list[dict[str, str]]:
@@ -194,7 +198,7 @@ VERIFY_TEXT = """How to verify this audit bundle with standard tools only
 ==========================================================
 
 Bundle {bundle_id}, created {created} by archiver {version}.
-
+{demo_text}
 FIRST, THE SIGNER. Anyone can make a bundle that passes every check below with a key of
 their own: the checks prove the bundle is intact and was signed with the key of the
 certificate it carries (signer.pem), not who signed it. Trust signer.pem only if its
@@ -243,9 +247,10 @@ Run these commands in this directory (the one holding bagit.txt). Each must succ
 {timestamp_text}
 What is what: data/records.jsonl holds the rows with the exact API strings (the
 authoritative copy). The CSV files are for spreadsheets: cells that would start a formula
-(=, +, -, @, tab, carriage return; plain numbers excepted) and cells that start with '
-carry one more leading ' as OWASP advises; remove exactly one leading ' from a cell that
-starts with one to get the exact string (header cells too). data/raw/ holds the raw API
+(=, -, @, tab, carriage return; plain numbers excepted), cells starting with + (a phone
+number such as +4930123456 stays text, its + kept), digits with a leading zero (0301234567)
+and cells that start with ' carry one more leading ' as OWASP advises; remove exactly one
+leading ' from a cell that starts with one to get the exact string (header cells too). data/raw/ holds the raw API
 responses the rows came from, named by their SHA-256 (withheld when a redaction profile is
 applied).
 """
@@ -368,6 +373,8 @@ class Selected:
     chain_head: str
     audit_head: str
     tenants: list[str]
+    #: a run of the archive pulled from the simulator (see :func:`simulated_runs`)
+    demo: bool = False
     redacted: set[str] = field(default_factory=set)
     #: how many pages and audit entries the chain heads cover (a witness's counts)
     chain_pages: int = 0
@@ -417,6 +424,7 @@ def select_rows(db: Source, scope: Scope) -> Selected:
         tenants=reads.tenants(db),
         chain_pages=head.pages,
         audit_entries=head.audit_entries,
+        demo=reads.simulated_runs(db) > 0,
     )
 
 
@@ -435,7 +443,7 @@ def _refuse_empty(scope: Scope, extent: Extent) -> None:
     if scope.filters():
         why.append(f"with {'; '.join(scope.filters())}")
     if extent.gaps:
-        why.append(f"({len(extent.gaps)} coverage gap(s) in that window: pull it first)")
+        why.append(f"({plural(len(extent.gaps), 'coverage gap')} in that window: pull it first)")
     raise EmptySelection(" ".join(why) + ". Nothing was written.")
 
 
@@ -512,6 +520,7 @@ def report_meta(plan: BundlePlan, chosen: Selected) -> ReportMeta:
         scope=plan.scope.describe(),
         scope_short=plan.scope.short(),
         versions=plan.scope.versions,
+        demo=chosen.demo,
     )
 
 
@@ -526,6 +535,7 @@ def front_facts(chosen: Selected, meta: ReportMeta) -> Front:
         conflicts=chosen.conflicts,
         gaps=chosen.gaps,
         reading=chosen.extent.reading,
+        reading_words=chosen.extent.reading_words,
         unplaced=chosen.extent.unplaced,
         agents=dict(chosen.names.agents),
         queues=dict(chosen.names.queues),
@@ -552,6 +562,7 @@ def bag_and_sign(plan: BundlePlan, chosen: Selected, meta: ReportMeta) -> None:
                 created=plan.created,
                 version=__version__,
                 fingerprint=ident.fingerprint,
+                demo_text=f"\n{DEMO}: {DEMO_WHY}\n" if chosen.demo else "",
                 timestamp_text=TIMESTAMP_TEXT.format(tsa=plan.tsa_url) if plan.tsa_url else "",
             ),
             encoding="utf-8",
@@ -576,8 +587,10 @@ def _bag_info(
         ("External-Identifier", plan.bundle_id),
         (
             "External-Description",
-            "Audit bundle of Avaya Infinity interactionSegments and workflowTrace rows with their raw API responses",
+            (f"{DEMO}: " if chosen.demo else "")
+            + "Audit bundle of Avaya Infinity interactionSegments and workflowTrace rows with their raw API responses",
         ),
+        *([(bag.DEMO_FIELD, "yes")] if chosen.demo else []),
         ("Bagging-Date", plan.created[:10]),
         ("Bag-Software-Agent", f"archiver {__version__}"),
         ("Archiver-Created", plan.created),
@@ -731,6 +744,7 @@ def export_bundle(
         list(chosen.extent.at_ending),
         scope.versions,
         plan.ident.fingerprint,
+        chosen.demo,
     )
 
 

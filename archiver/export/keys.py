@@ -35,6 +35,15 @@ class KeyExistsError(SigningKeyError):
     """A signing key exists where a new one was to be written (and no ``force``)."""
 
 
+class PassphraseNeeded(SigningKeyError):
+    """Neither ARCHIVER_KEY_PASSPHRASE nor the OS keyring gives the key's passphrase: a
+    front-end may ask the person for it (and pass it to :func:`load_or_create`)."""
+
+
+class WrongPassphrase(SigningKeyError):
+    """The passphrase does not decrypt the signing key."""
+
+
 def default_dir() -> Path:
     return user_data_path("archiver", appauthor=False) / "signing"
 
@@ -112,10 +121,10 @@ def _passphrase(create: bool) -> bytes:
             new = secrets.token_urlsafe(32)
             keyring.set_password(SERVICE, KEYRING_ACCOUNT, new)
             return new.encode()
-        raise SigningKeyError(
+        raise PassphraseNeeded(
             "The signing key's passphrase is not in the OS keyring. Set ARCHIVER_KEY_PASSPHRASE, or import the key again (archiver keys import)."
         )
-    raise SigningKeyError(
+    raise PassphraseNeeded(
         f"No passphrase for the signing key: {why}. Set {ENV_PASSPHRASE} in the environment (it is never written anywhere), "
         "or run on a desktop with an OS keyring."
     )
@@ -311,31 +320,83 @@ def tighten_files(d: Path) -> None:
         tighten(d, PRIVATE_DIR)
 
 
-def load(directory: Path | None = None) -> SigningIdentity:
+@dataclass(frozen=True)
+class PassphraseSource:
+    """Where the signing key's passphrase would come from, found without decrypting
+    anything: ``ready`` when the environment or the keyring gives it (or will make one for a
+    new key); else why not, and whether a keyring exists to keep a typed one in."""
+
+    ready: bool
+    why: str = ""
+    keyring: bool = False
+    key_exists: bool = True
+
+
+def passphrase_source(directory: Path | None = None) -> PassphraseSource:
+    d = directory or default_dir()
+    exists = (d / KEY_FILE).exists()
+    if os.environ.get(ENV_PASSPHRASE):
+        return PassphraseSource(True, keyring=keyring_available()[0], key_exists=exists)
+    ok, why = keyring_available()
+    if not ok:
+        return PassphraseSource(False, why, False, exists)
+    if not exists:  # a new key's passphrase is made and kept in the keyring
+        return PassphraseSource(True, keyring=True, key_exists=False)
+    import keyring
+
+    try:
+        stored = keyring.get_password(SERVICE, KEYRING_ACCOUNT)
+    except Exception as exc:  # a locked or failing backend: ask
+        return PassphraseSource(False, f"the OS keyring cannot be read ({exc})", True, True)
+    if stored:
+        return PassphraseSource(True, keyring=True)
+    return PassphraseSource(False, "the OS keyring does not hold its passphrase", True, True)
+
+
+def store_passphrase(passphrase: bytes) -> None:
+    """Keep the signing key's passphrase in the OS keyring (SigningKeyError without one)."""
+    ok, why = keyring_available()
+    if not ok:
+        raise SigningKeyError(f"No OS keyring to keep the passphrase in ({why}).")
+    import keyring
+
+    keyring.set_password(SERVICE, KEYRING_ACCOUNT, passphrase.decode())
+
+
+def load(directory: Path | None = None, passphrase: bytes | None = None) -> SigningIdentity:
+    """The key in ``directory``; its passphrase from ARCHIVER_KEY_PASSPHRASE or the keyring
+    (PassphraseNeeded when neither has it), or ``passphrase`` as typed by a person (then the
+    identity carries it)."""
     d = directory or default_dir()
     key_path, cert_path = d / KEY_FILE, d / CERT_FILE
     if not key_path.exists() or not cert_path.exists():
         raise FileNotFoundError(f"No signing key in {d}")
     tighten_files(d)
-    passphrase = _passphrase(create=False)
+    given = passphrase
     try:
-        key = serialization.load_pem_private_key(key_path.read_bytes(), passphrase)
+        key = serialization.load_pem_private_key(
+            key_path.read_bytes(), given or _passphrase(create=False)
+        )
     except (ValueError, TypeError):
-        raise SigningKeyError(
-            f"The signing key in {d} cannot be decrypted with the passphrase given ({ENV_PASSPHRASE} or the keyring)."
+        where = "you typed" if given else f"given ({ENV_PASSPHRASE} or the keyring)"
+        raise WrongPassphrase(
+            f"The signing key in {d} cannot be decrypted with the passphrase {where}."
         ) from None
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     if not isinstance(key, ec.EllipticCurvePrivateKey) and not hasattr(key, "sign"):
         raise SigningKeyError("unsupported key type")
-    return SigningIdentity(key, cert, key_path, cert_path)  # type: ignore[arg-type]
+    return SigningIdentity(key, cert, key_path, cert_path, given)  # type: ignore[arg-type]
 
 
-def load_or_create(directory: Path | None = None) -> SigningIdentity:
-    """The identity in ``directory``; created on first use."""
+def load_or_create(
+    directory: Path | None = None, passphrase: bytes | None = None
+) -> SigningIdentity:
+    """The identity in ``directory``; created on first use (``passphrase``: typed by a
+    person, see :func:`load`; a new key is then encrypted with it)."""
     try:
-        return load(directory)
+        return load(directory, passphrase)
     except FileNotFoundError:
-        return create(directory)
+        return create(directory, passphrase=passphrase)
 
 
 def import_pkcs12(

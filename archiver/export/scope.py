@@ -195,6 +195,9 @@ class Extent:
         keys = self.gap_intervals.get(SEGMENTS, {})
         return sum(n for k, n in self.intervals if k in keys)
 
+    #: the server's reading in plain words (the report's cover): coverage.Reading.plain
+    reading_words: str = ""
+
     def windows(self, limit: int | None = None) -> list[tuple[str, str]]:
         """(first, last) interval keys: whole intervals of one day, at most ``limit`` rows
         (default WINDOW_ROWS) unless one interval alone has more."""
@@ -226,7 +229,8 @@ def measure(db: Source, scope: Scope) -> Extent:
     in_gaps = {
         ds: {api_format(t, INTERVAL): why for t, why in m.items()} for ds, m in missing.items()
     }
-    reading = coverage.server_reading(db).describe()
+    server = coverage.server_reading(db)
+    reading = server.describe()
     found = reads.segment_counts(db, scope)
     return Extent(
         found.interactions,
@@ -237,6 +241,7 @@ def measure(db: Source, scope: Scope) -> Extent:
         found.intervals,
         in_gaps,
         at_ending,
+        server.plain(),
     )
 
 

@@ -31,8 +31,9 @@ from archiver.archive.queries.review import ArchiveReader, AuditEntry
 from archiver.gui.empty import Placeholder
 from archiver.gui.errors import describe
 from archiver.gui.headers import bound_measuring
-from archiver.gui.verify_archive import VerifyArchiveDialog
+from archiver.gui.verify_archive import Signing, VerifyArchiveDialog
 from archiver.gui.workers import JobRunner
+from archiver.plural import plural
 from archiver.services.archive import VerifyReport
 
 BLOCK = 256
@@ -146,12 +147,15 @@ class AuditPanel(QWidget):
         self,
         archive_path: Callable[[], Path],
         runner: JobRunner,
-        key_dir: Callable[[], Path | None] = lambda: None,
+        signing: Signing = lambda: (None, None),
     ) -> None:
+        """``signing``: the signing key's folder and the session's key (the checkpoint of a
+        verification is signed with it, its certificate checks earlier checkpoints, and the
+        witnesses' signers are trusted as the key's folder says)."""
         super().__init__()
         self.archive_path = archive_path
         self.runner = runner
-        self.key_dir = key_dir
+        self.signing = signing
         self.dialog: VerifyArchiveDialog | None = None
         self.reader: ArchiveReader | None = None
         self.model = AuditModel(self)
@@ -211,11 +215,10 @@ class AuditPanel(QWidget):
     def open_verify(self) -> VerifyArchiveDialog:
         """The Verify archive dialog (witnesses, quick); its verdict is shown here too."""
         if self.dialog is None:
-            dlg = VerifyArchiveDialog(self.archive_path, self.runner, self, key_dir=self.key_dir())
+            dlg = VerifyArchiveDialog(self.archive_path, self.runner, self, signing=self.signing)
             dlg.verified.connect(self._verified)
             dlg.not_run.connect(self._not_verified)
             self.dialog = dlg
-        self.dialog.key_dir = self.key_dir()
         self.dialog.show()
         self.dialog.raise_()
         return self.dialog
@@ -234,9 +237,10 @@ class AuditPanel(QWidget):
 
     def _verified(self, rep: VerifyReport) -> None:
         colour, mark = ("#2e7d32", "✓") if rep.ok else ("#c62828", "✗")
-        self.result.setText(
-            f"<span style='color:{colour}'><b>{mark}</b> {escape(rep.verdict())}</span>"
-        )
+        text = escape(rep.verdict())
+        if len(rep.problems) > 1:
+            text += f" ({plural(len(rep.problems), 'problem')})"
+        self.result.setText(f"<span style='color:{colour}'><b>{mark}</b> {text}</span>")
         self.refresh()
 
     def wait_jobs(self) -> None:

@@ -40,6 +40,7 @@ from archiver.gui.errors import describe
 from archiver.gui.headers import fit_columns, friendly_label, header_tooltip, readable_header
 from archiver.gui.workers import Job, JobRunner
 from archiver.jobs import Cancel
+from archiver.plural import plural
 
 BATCH = 500
 FIRST_BATCH = 100
@@ -269,9 +270,9 @@ class RowDetailDialog(QDialog):
         if first:
             conflicts = sum(v.conflict for v in self.versions)
             head.setText(
-                f"<b>{len(self.versions)} version(s)</b> of this row"
+                f"<b>{plural(len(self.versions), 'version')}</b> of this row"
                 + (
-                    f" — <span style='color:#c62828'>{conflicts} integrity conflict(s): same key and COMMIT_TS, different content</span>"
+                    f" — <span style='color:#c62828'>{plural(conflicts, 'integrity conflict')}: same key and COMMIT_TS, different content</span>"
                     if conflicts
                     else ""
                 )

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from archiver.archive.queries.review import stream_name
 from archiver.counts import RECORDS
+from archiver.plural import plural
 from archiver.services import archive as archive_service
 from archiver.services.archive import AT_ENDING, NEVER_REQUESTED, STATE_WORDS, DayCoverage
 
@@ -46,7 +47,7 @@ def _tooltip(c: DayCoverage) -> str:
         f"{RECORDS.of(c.records)} whose own interval lies on the day",
     ]
     if c.at_ending:
-        lines.append(f"{c.at_ending} walked interval(s) {AT_ENDING}")
+        lines.append(f"{plural(c.at_ending, 'walked interval')} {AT_ENDING}")
     lines.extend(c.messages)
     lines.append("Double-click for the day's intervals.")
     return "\n".join(lines)

@@ -638,7 +638,10 @@ class DownloadPanel(QWidget):
             return
         s = self.ctx.settings
         options = pulls.PullOptions(
-            workers=s.get("workers"), page_size=s.get("page_size"), retry=self.ctx.retry
+            workers=s.get("workers"),
+            page_size=s.get("page_size"),
+            retry=self.ctx.retry,
+            signing=self.ctx.signing_identity,
         )
         what = action.what
         # a range's datasets are known now (a cancel before it starts marks them); a

@@ -29,6 +29,10 @@ from archiver.gui.errors import describe
 from archiver.gui.workers import Job, JobRunner
 from archiver.services import archive as archive_service
 from archiver.services.archive import VerifyReport
+from archiver.services.keys import SigningIdentity
+
+#: the signing key's folder and the session's key (main_window: its key_dir, the ctx's key)
+Signing = Callable[[], tuple[Path | None, SigningIdentity | None]]
 
 INTRO = (
     "Verification recomputes every checksum and both hash chains, then replays everything the "
@@ -60,7 +64,7 @@ class VerifyArchiveDialog(QDialog):
         runner: JobRunner,
         parent: QWidget | None = None,
         *,
-        key_dir: Path | None = None,
+        signing: Signing = lambda: (None, None),
     ) -> None:
         super().__init__(parent)
         self.setObjectName("verifyArchiveDialog")
@@ -68,7 +72,7 @@ class VerifyArchiveDialog(QDialog):
         self.resize(760, 560)
         self.archive_path = archive_path
         self.runner = runner
-        self.key_dir = key_dir
+        self.signing = signing
         self.job: Job | None = None
         self.report: VerifyReport | None = None
         intro = _plain("verifyIntro")
@@ -141,7 +145,8 @@ class VerifyArchiveDialog(QDialog):
         if not path.exists():
             self._show(False, "No archive yet.", "")
             return
-        witnesses, quick, key_dir = self.witness_paths(), self.quick.isChecked(), self.key_dir
+        witnesses, quick = self.witness_paths(), self.quick.isChecked()
+        key_dir, identity = self.signing()
         self.verify_button.setEnabled(False)
         self.state.setText("")
         self.verdict.setText(
@@ -152,7 +157,12 @@ class VerifyArchiveDialog(QDialog):
         self.details.clear()
         job = Job(
             lambda _cancel: archive_service.verify(
-                path, via="gui", witnesses=witnesses, quick=quick, key_dir=key_dir
+                path,
+                via="gui",
+                witnesses=witnesses,
+                quick=quick,
+                key_dir=key_dir,
+                identity=identity,
             ),
             name="verify archive",
         )

@@ -108,6 +108,8 @@ class PullEngine:
         #: recorded with a new run's parameters in its `pull started` entry (e.g.
         #: ``{"unattended": True}`` for a scheduled run); never part of the resume identity
         self.run_labels: dict[str, Any] = {}
+        if tenant.simulated:  # the archive keeps it with the run: bundles say DEMO
+            self.run_labels["simulated"] = True
         #: response limits of every request (body size, deadline, pages per chunk)
         self.limits = limits or Limits()
         self.tokens = TokenProvider(

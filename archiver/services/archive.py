@@ -20,6 +20,7 @@ from archiver.archive.schema import ArchiveVersionError
 from archiver.archive.store import Archive
 from archiver.archive.verify import VerifyReport, verify_archive
 from archiver.datasets import resolve_name
+from archiver.export import keys
 from archiver.export.csvsafe import MODES as CSV_FORMULA_MODES
 from archiver.export.warehouse import FORMATS, ExportError
 from archiver.export.warehouse import export_dataset as _export_dataset
@@ -57,6 +58,7 @@ def verify(
     read_only: bool = False,
     expect: Iterable[checkpoints.Checkpoint] = (),
     key_dir: Path | None = None,
+    identity: keys.SigningIdentity | None = None,
     quick: bool = False,
     witnesses: Iterable[Path] = (),
 ) -> VerifyReport:
@@ -68,7 +70,8 @@ def verify(
     (the report says nothing could be recorded). An archive of an older schema is brought
     to the current one first (backed up, then migrated: the migration keeps every stored
     value as it was, so an edit is still found); with ``read_only`` a temporary migrated copy
-    is checked instead and the file is left as it is.
+    is checked instead and the file is left as it is. ``identity``: the key that signs the
+    checkpoint (None: the one in ``key_dir``, when it can be loaded).
 
     ``witnesses``: bundles handed out earlier (a zip, a bundle folder, a folder of bundles):
     each is verified, then the archive's chains must extend the heads it carries
@@ -90,7 +93,7 @@ def verify(
     if read_only:
         report.recorded.append("Nothing was written (read-only verification).")
     elif report.ok:
-        _record_verified(path, report, via, key_dir)
+        _record_verified(path, report, via, key_dir, identity)
     else:
         report.recorded.append(
             "Nothing was recorded: an archive that fails verification gets no verify-archive "
@@ -117,7 +120,13 @@ def _bring_up_to_date(path: Path) -> None:
         pass  # a read-only medium: verify_archive checks a migrated copy
 
 
-def _record_verified(path: Path, report: VerifyReport, via: str, key_dir: Path | None) -> None:
+def _record_verified(
+    path: Path,
+    report: VerifyReport,
+    via: str,
+    key_dir: Path | None,
+    identity: keys.SigningIdentity | None = None,
+) -> None:
     try:
         with Archive(path) as a:
             a.audit(
@@ -135,7 +144,9 @@ def _record_verified(path: Path, report: VerifyReport, via: str, key_dir: Path |
                     "via": via,
                 },
             )
-            rec = checkpoints.record(path, "verify-archive", key_dir=key_dir, archive=a)
+            rec = checkpoints.record(
+                path, "verify-archive", key_dir=key_dir, identity=identity, archive=a
+            )
     except (StorageError, OSError) as exc:  # a read-only medium: the verification stands
         report.recorded.append(
             f"Nothing was recorded in the archive (not writable: {type(exc).__name__}: {exc})."

@@ -11,6 +11,7 @@ from archiver.archive.queries import browse
 from archiver.archive.queries.reader import Reader
 from archiver.counts import INTERACTIONS, LATEST, RECORDS
 from archiver.export import keys
+from archiver.export.bag import DEMO
 from archiver.export.bundle import (
     BundleError,
     BundleResult,
@@ -32,10 +33,12 @@ from archiver.export.verify import (
     verify_bundle,
 )
 from archiver.jobs import Cancel
+from archiver.plural import plural
 from archiver.services import checkpoints
 from archiver.timerange import parse_api_bound
 
 __all__ = [
+    "DEMO",
     "ENV_TSA_URL",
     "EXIT_CODES",
     "FAILED",
@@ -129,7 +132,9 @@ def coverage_lines(result: BundleResult, limit: int = 20) -> list[str]:
     and the intervals walked as the previous chunk's `ending`."""
     out = []
     if result.gaps:
-        out.append(f"Coverage: {len(result.gaps)} gap(s) stated in the report and bag-info.txt:")
+        out.append(
+            f"Coverage: {plural(len(result.gaps), 'gap')} stated in the report and bag-info.txt:"
+        )
         out += [f"  {g}" for g in result.gaps[:limit]]
         if len(result.gaps) > limit:
             out.append(f"  … and {len(result.gaps) - limit} more")

@@ -3,6 +3,7 @@ store: the certificates whose bundles `archiver verify` accepts besides the loca
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,8 +14,11 @@ from archiver.export.keys import (
     CERT_FILE,
     KEY_FILE,
     KeyExistsError,
+    PassphraseNeeded,
+    PassphraseSource,
     SigningIdentity,
     SigningKeyError,
+    WrongPassphrase,
     cert_fingerprint,
     current_certificate,
     default_dir,
@@ -25,6 +29,8 @@ from archiver.export.keys import (
     local_certificates,
     parse_fingerprint,
     parse_subject,
+    passphrase_source,
+    store_passphrase,
     tighten_files,
 )
 from archiver.export.keys import create as _create
@@ -35,19 +41,26 @@ __all__ = [
     "TSA",
     "KeyExistsError",
     "KeyInfo",
+    "PassphraseNeeded",
+    "PassphraseSource",
     "SigningIdentity",
     "SigningKeyError",
     "TrustError",
     "TrustedCert",
+    "WrongPassphrase",
     "cert_fingerprint",
     "create",
+    "current_certificate",
     "import_file",
     "load",
     "load_or_create",
     "local_certificates",
     "parse_fingerprint",
     "parse_subject",
+    "passphrase_source",
     "show",
+    "store_passphrase",
+    "throwaway",
     "trust_add",
     "trust_add_certificate",
     "trust_list",
@@ -98,6 +111,20 @@ def create(
     old = current_certificate(directory)
     ident = _create(directory, force=force, subject=name)
     return ident, cert_fingerprint(old) if old is not None else ""
+
+
+def throwaway(directory: Path, common_name: str) -> SigningIdentity:
+    """A new key in ``directory`` (a folder of the app's own, such as the demo's) whose
+    passphrase is random and held by the returned identity only: no keyring entry, no
+    environment variable is read or written. A key already there is retired: its
+    certificate is kept (renamed with its fingerprint), so bundles it signed still verify
+    against that folder; its key file goes, as its passphrase was never kept."""
+    ident = _create(
+        directory, common_name, force=True, passphrase=secrets.token_urlsafe(32).encode()
+    )
+    for old in directory.glob("key-*.pem"):
+        old.unlink()
+    return ident
 
 
 def import_file(

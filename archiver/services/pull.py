@@ -40,6 +40,7 @@ from archiver.pull.outcome import EXIT_BUSY, RunResult
 from archiver.pull.plan import Plan, PullParams
 from archiver.pull.progress import Progress
 from archiver.services import checkpoints
+from archiver.services.keys import SigningIdentity
 from archiver.system import lock as locks
 from archiver.system.lock import ArchiveBusy, ArchiveLock, LockInfo
 from archiver.timerange import RangeError, parse_bound, parse_lookback
@@ -88,6 +89,9 @@ class PullOptions:
     unattended: bool = False
     #: how often a malformed page is fetched again before its chunk fails
     quarantine_retries: int = 3
+    #: the key that signs the run's checkpoint (the app's session key: the demo's
+    #: throwaway one); None: the local signing key when it can be loaded
+    signing: SigningIdentity | None = field(default=None, repr=False)
 
 
 # -- what to pull -----------------------------------------------------------------------------
@@ -181,7 +185,7 @@ def pull(
         yield Planned(plan, engine.archive_path)
         token.check()  # cancelled while planning: nothing was asked of the API
         result = yield from engine.run(plan, page_size)
-        rec, why = checkpoints.try_record(engine.archive_path, "pull")
+        rec, why = checkpoints.try_record(engine.archive_path, "pull", identity=engine.signing)
     finally:
         engine.lock.release()
     result.checkpoint = (
@@ -204,6 +208,8 @@ class _LockedEngine(PullEngine):
     def __init__(self, lock: ArchiveLock, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.lock = lock
+        #: signs the run's checkpoint (PullOptions.signing)
+        self.signing: SigningIdentity | None = None
 
 
 def _open_engine(
@@ -251,6 +257,7 @@ def _open_engine(
         raise
     if o.unattended:
         engine.run_labels["unattended"] = True
+    engine.signing = o.signing
     return engine
 
 

@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -308,7 +308,8 @@ def _archive(state: _State) -> Path:
 
 
 def _tenant(sim: Simulator) -> Tenant:
-    return Tenant.from_base_url(sim.base_url)
+    """The simulator, marked as such: the run is recorded simulated, its bundle says DEMO."""
+    return replace(Tenant.from_base_url(sim.base_url), simulated=True)
 
 
 def _credentials(sim: Simulator) -> Credentials:

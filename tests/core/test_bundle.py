@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -17,7 +18,7 @@ import pytest
 from pypdf import PdfReader
 
 from archiver.archive.auditlog import summarise
-from archiver.export import bag, bundlezip, keys
+from archiver.export import bag, bundlezip, csvsafe, keys
 from archiver.export.bundle import (
     BundleError,
     export_bundle,
@@ -191,8 +192,44 @@ def test_csv_equals_rows_apart_from_escaping(bundle, shared_archive):
             assert unescape_cell(cell) == values[c]
             if cell != values[c]:
                 escaped += 1
-                assert cell == "'" + values[c] and values[c][0] in "=+-@\t\r'"
+                assert cell == "'" + values[c] and values[c][0] in "=+-@\t\r'0"
     assert escaped > 0  # the simulator's notes start with = + - @
+    phones = [row[cols.index("SOURCE_PHONE_NUMBER")] for row in body]
+    assert any(phones) and all(p.startswith("'+") for p in phones if p)  # text, + kept
+
+
+def test_phone_numbers_read_back_exactly_from_the_csv(bundle, shared_archive):
+    """What a spreadsheet shows as text comes back as the exact API string: one leading
+    quote removed, nothing else."""
+    with (bundle.path / "data" / "interactionSegments.csv").open(
+        encoding="utf-8-sig", newline=""
+    ) as f:
+        rows = list(csv.DictReader(f))
+    got = sorted(unescape_cell(r["SOURCE_PHONE_NUMBER"]) for r in rows)
+    want = sorted(v["SOURCE_PHONE_NUMBER"] for v in _latest(shared_archive, "interactionSegments"))
+    assert got == want and any(w.startswith("+") for w in want)
+
+
+def test_a_bundle_escaped_by_the_earlier_rule_still_verifies(
+    archive, signing, tmp_path, monkeypatch
+):
+    """archiver 0.1.0 wrote phone numbers as they are: its bundles stay verifiable."""
+    from archiver.export import bundle as bundle_module
+
+    monkeypatch.setattr(
+        bundle_module, "escape_row", lambda values: [csvsafe._escape_0_1(v) for v in values]
+    )
+    result = _export(archive, Scope(DAY, DAY), tmp_path / "old", signing)
+    with (result.path / "data" / "interactionSegments.csv").open(encoding="utf-8-sig") as f:
+        assert any(r["SOURCE_PHONE_NUMBER"].startswith("+") for r in csv.DictReader(f))
+    assert verify_bundle(result.path, _trusting(signing)).ok
+
+
+def test_csv_cell_matches_either_rule_but_nothing_else():
+    assert csvsafe.matches("'+4930123", "+4930123") and csvsafe.matches("+4930123", "+4930123")
+    assert not csvsafe.matches("+4930123", "+4930124")
+    assert not csvsafe.matches("=1+1", "=1+1")  # a formula left bare matches no rule
+    assert not csvsafe.matches("''x", "'x'")
 
 
 def test_pdf_text_has_each_interaction_and_its_values(bundle, shared_archive):
@@ -428,7 +465,7 @@ def test_filters_and_gaps_are_stated(archive, signing, tmp_path):
     )
     assert "Archiver-Walked-At-Previous-Ending: interactionSegments 2025-02-02 00:00 UTC" in text
     pdf_text = PdfReader(result.path / "data" / "report.pdf").pages[0].extract_text()
-    assert "gap(s)" in pdf_text and "2025-02-02" in pdf_text
+    assert re.search(r"\b[\d,]+ gaps?\b", pdf_text) and "2025-02-02" in pdf_text
 
 
 def test_export_refuses_a_non_empty_directory(archive, signing, tmp_path):
@@ -512,7 +549,6 @@ def test_import_pkcs12(tmp_path, monkeypatch):
         ("\tx", "'\tx"),
         ("\rx", "'\rx"),
         ("-12", "-12"),
-        ("+3.5", "+3.5"),
         ("1e5", "1e5"),
         ("plain", "plain"),
         ("", ""),
@@ -522,7 +558,13 @@ def test_import_pkcs12(tmp_path, monkeypatch):
         ("''", "'''"),
         ("'", "''"),
         ("+44 20 7946 0000", "'+44 20 7946 0000"),
-        ("+447946000000", "+447946000000"),
+        ("+447946000000", "'+447946000000"),  # a phone number stays text, its + kept
+        ("+3.5", "'+3.5"),
+        ("0301234567", "'0301234567"),  # a leading zero a spreadsheet would drop
+        ("007", "'007"),
+        ("0", "0"),
+        ("0.5", "0.5"),
+        ("10", "10"),
         ("-5", "-5"),
         ("-5 apples", "'-5 apples"),
         ("-", "'-"),
@@ -725,6 +767,26 @@ def test_custody_summaries_say_what_each_entry_records(bundle, shared_archive):
 )
 def test_audit_summary_rule(event, details, expect):
     assert summarise(event, details) == expect
+
+
+def test_a_custody_row_summarises_an_error_instead_of_pasting_it():
+    error = (
+        "24 chunks not archived; first: agentAux 202502030000: The API kept failing (HTTP 500: "
+        "An unexpected platform error occurred.) after 12 attempts. Nothing already received is "
+        "lost; run the same command again later to resume from this page. If it persists, "
+        "contact Avaya Support.\n" + "x" * 5000
+    )
+    details = {
+        "status": "failed",
+        "summary": {"datasets": {"agentAux": {"failed": 24}}, "error": error},
+    }
+    text = summarise("pull finished", details)
+    assert "24 chunks failed; first error: agentAux 202502030000: The API kept failing" in text
+    assert text.endswith("…") and "Avaya Support" not in text and "\n" not in text
+    assert len(text) < 200
+    assert summarise("pull finished", {"status": "failed", "summary": {"error": "Disk full."}}) == (
+        "failed; 0 rows received, 0 new records archived; error: Disk full."
+    )
 
 
 # -- signer trust: a forgery re-signed with another key --------------------------------------

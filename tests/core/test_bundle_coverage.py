@@ -159,7 +159,7 @@ def test_the_field_case_under_either_reading(tmp_path, signing, ending):
         assert "received at the previous chunk's ending" not in cover
     assert "202502030000" in seg_gaps or ending == "inclusive"
     assert not marked  # nothing of the bundle lies in a gap: the gaps are intervals never asked
-    assert "2 gap(s)" in cover
+    assert "2 gaps: " in cover
     assert verify_bundle(bundle, TrustPolicy.local(signing.cert_path.parent)).ok
 
 

@@ -98,6 +98,10 @@ def test_gui_demo_starts_and_closes(tmp_path):
     assert not (
         tmp_path / "data" / "archiver" / "archive.sqlite3"
     ).exists()  # never the real archive
+    # nor the user's key or settings: the demo's own key is in its own folder
+    assert (tmp_path / "data" / "archiver" / "demo" / "signing" / "cert.pem").exists()
+    assert not (tmp_path / "data" / "archiver" / "signing").exists()
+    assert not list((tmp_path / "config").rglob("*.json"))
 
 
 def test_a_given_simulator_secret_is_not_repeated_in_the_banner():

@@ -233,6 +233,60 @@ def test_contents_page_numbers(pdf):
             assert f"{title} {page + 1:,}" in contents, title
 
 
+def _links(reader: PdfReader, page: int) -> list[int]:
+    """The pages (0-based) the links of ``page`` go to, in drawing order; each must be a
+    go-to a named destination of the report."""
+    names = reader.named_destinations
+    out = []
+    for annot in reader.pages[page].get("/Annots") or []:
+        action = annot.get_object()["/A"]
+        assert action["/S"] == "/GoTo" and str(action["/D"]) in names, action
+        out.append(reader.get_destination_page_number(names[str(action["/D"])]))
+    return out
+
+
+def test_contents_entries_are_links(pdf):
+    reader, _texts = pdf
+    outline = {title: page for title, page, _ in _outline(reader)}
+    targets = _links(reader, 1)
+    # title and page number of each entry link to the same place
+    assert len(targets) >= 2 * 9 and targets[0::2] == targets[1::2]
+    wanted = [outline[t] for t in ("Summary", "How to read this report", "Chain of custody")]
+    wanted.append(outline["Index of interactions"])
+    assert set(wanted) <= set(targets)
+    assert outline[next(t for t in outline if t.startswith("Interactions ("))] in targets
+
+
+def test_index_entries_are_links_to_their_interaction(bundle, pdf):
+    reader, texts = pdf
+    index_at = next(p for t, p, _ in _outline(reader) if t == "Index of interactions")
+    targets = [x for page in range(index_at, len(texts)) for x in _links(reader, page)]
+    assert len(targets) == 2 * bundle.interactions  # the id and the page number of each
+    assert targets[0::2] == targets[1::2]
+    first = min(re.findall(r"\b(00ad[0-9a-f]{22})\b", texts[index_at]))
+    assert f"Interaction {first}" in texts[targets[0]]  # the first entry: the smallest id
+    assert all("Interaction 00ad" in texts[p] for p in set(targets))
+
+
+def test_index_pages_are_filled_alike(bundle, pdf):
+    """No last index page with a row or two: the entries are spread evenly."""
+    reader, texts = pdf
+    index_at = next(p for t, p, _ in _outline(reader) if t == "Index of interactions")
+    per_page = [len(re.findall(r"\b00ad[0-9a-f]{22}\b", text)) for text in texts[index_at:]]
+    assert len(per_page) >= 2 and sum(per_page) == bundle.interactions, per_page
+    assert max(per_page) - min(per_page) <= 1, per_page
+    capacity = report.pdf.index_rows_per_page() * report.pdf.INDEX_GROUPS
+    assert report.pdf.index_page_size(capacity + 2) == -(-(capacity + 2) // 2)  # two halves
+    assert report.pdf.index_page_size(5) == 5
+
+
+def test_the_cover_speaks_plain_words(pdf):
+    _reader, texts = pdf
+    cover = _flat(texts[0])
+    assert "`" not in cover and "walk" not in cover and "pyHanko" not in cover
+    assert "the 15-minute interval that starts at a request's end time" in cover
+
+
 def _hms(s: float) -> str:
     s = round(s)
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
@@ -426,10 +480,10 @@ def test_an_empty_selection_is_refused_unless_allowed(archive_copy, tmp_path):
         env=KEY,
     )
     assert out.returncode == 0, out.stderr
-    assert "0 interactions" in out.stdout and "gap(s)" in out.stdout
+    assert "0 interactions" in out.stdout and re.search(r"\b[\d,]+ gaps?\b", out.stdout)
     assert verify_bundle(tmp_path / "b", TrustPolicy.local(tmp_path / "k")).ok
     text = _flat(PdfReader(tmp_path / "b" / "data" / "report.pdf").pages[0].extract_text())
-    assert "0 interactions" in text and "gap(s)" in text
+    assert "0 interactions" in text and re.search(r"\b[\d,]+ gaps?\b", text)
 
 
 def test_empty_selection_raises_before_anything_is_written(archive, signing, tmp_path):

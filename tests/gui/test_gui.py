@@ -435,19 +435,6 @@ def test_gui_stays_responsive_during_a_large_download(qtbot, sim_factory, window
     assert worst < 5000, f"no heartbeat for {worst:.0f} ms"
 
 
-def test_demo_context_uses_its_own_archive(qtbot):
-    from archiver.gui.app import demo_context
-
-    ctx, sim = demo_context(rows_per_interval=2)
-    try:
-        assert ctx.demo and ctx.archive_path.name == "demo-archive.sqlite3"
-        assert (
-            ctx.tenant().base_url == sim.base_url and ctx.credentials().client_id == "archiver-demo"
-        )
-    finally:
-        sim.stop()
-
-
 def test_qt_binding_keeps_none_refcount(qapp):
     """PySide6 6.12.0 drops a reference to None on every processEvents(); a long session
     then aborts the interpreter. Guard against any binding with that bug."""
@@ -661,7 +648,7 @@ def test_cancelled_export_says_so_and_leaves_nothing(
     qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
     assert dlg.busy() and dlg.status.text() == "Exporting…"
     with qtbot.waitSignal(dlg.job.ended, timeout=30_000):
-        qtbot.mouseClick(dlg.cancel_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(dlg.close_button, Qt.MouseButton.LeftButton)
         assert dlg.status.text() == "Cancelling…" and dlg.isVisible()
     assert dlg.status.text() == "Export cancelled; nothing was written."
     assert dlg.bundle_result is None and dlg.export_button.isEnabled() and dlg.isVisible()
@@ -709,7 +696,7 @@ def test_verify_archive_that_cannot_run_shows_the_error(qtbot, sim, window_facto
     set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 0, 45))
     w.download.start_download()
 
-    def locked(path, *, via, **kw):
+    def locked(path, *, via, progress=None, **_kw):
         raise PermissionError(f"{path.name} is locked <by another program>")
 
     monkeypatch.setattr(archive_service, "verify", locked)

@@ -276,6 +276,19 @@ def tenants(db: Source) -> list[str]:
     return [t for (t,) in db.conn.execute("SELECT DISTINCT tenant FROM runs ORDER BY started_at")]
 
 
+def simulated_runs(db: Source) -> int:
+    """Runs of the archive pulled from the embedded simulator: their `pull started` entry
+    (hash-chained with the rest of the audit log) says ``simulated``. One is enough for the
+    archive's bundles to say DEMO: simulated rows sit beside whatever else it holds."""
+    return sum(
+        1
+        for (details,) in db.conn.execute(
+            "SELECT details FROM audit_log WHERE event='pull started'"
+        )
+        if (json.loads(details).get("params") or {}).get("simulated") is True
+    )
+
+
 def raw_pages(db: Source, page_ids: list[int]) -> Iterator[tuple[str, bytes]]:
     """(stored SHA-256, body as received) of these archived pages, read 500 at a time; the
     caller checks each body against its SHA-256."""

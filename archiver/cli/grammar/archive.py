@@ -143,8 +143,9 @@ def export_dataset(e: argparse.ArgumentParser) -> None:
         choices=CSV_FORMULA_MODES,
         default="escape",
         help="csv: escape (default) prefixes ' to cells that a spreadsheet would run as a formula "
-        "(=, +, -, @, tab, CR; plain numbers excepted) and to cells starting with ', header "
-        "included, so it can be undone exactly; raw writes the exact strings",
+        "(=, -, @, tab, CR; plain numbers excepted) or change (+ phone numbers, digits with a "
+        "leading 0: kept as text) and to cells starting with ', header included, so it can be "
+        "undone exactly; raw writes the exact strings",
     )
     e.add_argument(
         "--out",

@@ -15,10 +15,14 @@ def gui(p: argparse.ArgumentParser) -> None:
         "archiver.cli.gui:run",
         exits.GUI,
         description="Open the desktop app. --demo starts the embedded simulator on a free "
-        "port, with credentials filled in and a separate demo archive.",
+        "port, with credentials filled in, and keeps everything it makes in its own folder "
+        "(an archive, a throwaway signing key and trust store): none of your archives, keys, "
+        "keyring entries or settings is read or written, and its bundles say DEMO.",
     )
     p.add_argument(
-        "--demo", action="store_true", help="run against the embedded simulator with a demo archive"
+        "--demo",
+        action="store_true",
+        help="run against the embedded simulator, in the demo's own folder (not with --archive)",
     )
     p.add_argument(
         "--archive", type=Path, default=None, metavar="PATH", help="archive file to open"
