@@ -348,6 +348,16 @@ class DatasetPass:
     def _fold(self, p: sqlite3.Row, r: Response) -> None:
         key = page_key(self.dataset, p["dataset_type"], p["chunk_start"], p["query"])
         old = self.rows.get(key)
+        if r.request_token and (old is None or old.next_token != r.request_token):
+            # a walk continues from the token its last response gave: pages that do not chain
+            # are not one walk (a page in between removed, or one from elsewhere put in)
+            stood = "nothing (no walk of this chunk began)" if old is None else repr(old.next_token)
+            self.found.add(
+                "pages",
+                f"page {p['page_id']} ({self.dataset} {p['chunk_start']}): asked with page "
+                f"token {r.request_token[:32]!r}, but its chunk's walk stood at {stood}: its "
+                "pages do not chain",
+            )
         new = on_page(old, key, r, self.custody.chunk_end(p["run_id"], key))
         self._set_row(old, new)
 

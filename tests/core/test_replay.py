@@ -368,3 +368,33 @@ def test_a_refusal_is_archived_and_the_failure_has_its_entry(used):
     conn.close()
     d = json.loads(details)
     assert d["dataset"] == "mpccdr" and "HTTP 500" in d["message"] and d["after_page"] > 0
+
+
+def test_a_walk_whose_page_tokens_do_not_chain_is_found(sim_factory, tmp_path):
+    """A chunk's pages are one walk only if each was asked with the token the one before it
+    gave: a page in between removed (its records too, the chain recomputed by someone who
+    knows the format) is found by the tokens, not only by the chain."""
+    sim = sim_factory()
+    arc = tmp_path / "w.sqlite3"
+    assert (
+        pull(sim, arc, params(["queue"], "202502010000", "202502010045", page_size=5)).exit_code
+        == 0
+    )
+    assert verify_archive(arc).ok
+    conn = sqlite3.connect(arc)
+    (pid,) = conn.execute(
+        "SELECT page_id FROM pages WHERE page_number = 2 ORDER BY page_id LIMIT 1"
+    ).fetchone()
+    conn.close()
+    gone = f"SELECT record_id FROM records WHERE page_id = {pid}"
+    _edit(
+        arc,
+        f"DELETE FROM vals_queue WHERE record_id IN ({gone})",
+        f"DELETE FROM superseded WHERE record_id IN ({gone}) OR by_id IN ({gone})",
+        f"DELETE FROM records WHERE page_id = {pid}",
+        f"DELETE FROM pages WHERE page_id = {pid}",
+    )
+    problems = _problems(arc)
+    assert any(
+        f"page {pid + 1} (queue " in p and "its pages do not chain" in p for p in problems
+    ), problems
