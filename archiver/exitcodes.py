@@ -18,6 +18,9 @@ PARTIAL = 3
 EMPTY = 3
 #: verify: the bundle is intact, but its signer (or a timestamp authority) is not trusted
 UNTRUSTED = 3
+#: verify: the bundle is intact, but its signer was revoked (and no trusted timestamp proves
+#: the signature older than the revocation)
+REVOKED = 3
 #: pull: the API refused the client id and secret
 AUTH = 4
 #: export, keys: the signing key cannot be used (no passphrase, or the wrong one)

@@ -17,4 +17,12 @@ StorageError = sqlite3.Error
 #: storage failures a reader meets; :data:`StorageError` is the wider family).
 UnreadableArchive = sqlite3.DatabaseError
 
-__all__ = ["StorageError", "UnreadableArchive"]
+
+class NotAnArchive(UnreadableArchive, ValueError):
+    """The path names no archive: a FIFO, a device, a directory, an empty (0-byte) file, a
+    file that is not SQLite, or a SQLite database archiver did not make. Refused before
+    anything is written; the message names the cause. (A usage error as much as an
+    unreadable archive: front-ends may catch either.)"""
+
+
+__all__ = ["NotAnArchive", "StorageError", "UnreadableArchive"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from archiver import __version__
+from archiver import __version__, outputs
 from archiver.api.errors import refusal_message
 from archiver.api.pages import NotReady, Page, Refused, Response
 from archiver.archive import auditlog, sqlitefile
@@ -35,6 +35,7 @@ from archiver.archive.chunks import Response as Answer
 from archiver.archive.compact import ZLIB_LEVEL
 from archiver.archive.custody import QUARANTINE_FIELDS
 from archiver.archive.derive import page_records, schema_change
+from archiver.archive.errors import NotAnArchive
 from archiver.archive.hashing import (
     CHAIN_BODY_META,
     GENESIS,
@@ -50,12 +51,17 @@ from archiver.archive.schema import migrate
 from archiver.timerange import DAILY, Chunk, utc_now
 
 
-def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
-    """A connection to exactly ``path`` (by URI: see sqlitefile.py)."""
+def _connect(path: Path, readonly: bool = False, *, archive: bool = True) -> sqlite3.Connection:
+    """A connection to exactly ``path`` (by URI: see sqlitefile.py). ``archive``: the file
+    must be an archive already (a schema version), checked before anything is set or
+    written (a new archive's temporary file is the one exception)."""
     if readonly:
         conn = sqlitefile.connect(path, "ro", check_same_thread=False)
     else:
-        conn = sqlitefile.connect(path, "rwc", isolation_level=None, check_same_thread=False)
+        conn = sqlitefile.connect(path, "rw", isolation_level=None, check_same_thread=False)
+    if archive:
+        _check_schema(conn, path)
+    if not readonly:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=30000")
@@ -94,24 +100,96 @@ class PageResult:
     conflicts: int
 
 
+def check_archive_file(path: str | os.PathLike[str]) -> None:
+    """Refuse (:class:`NotAnArchive`) a path that cannot hold an archive, before SQLite opens
+    it: a FIFO, a device, a directory, an empty or non-SQLite file (outputs.archive_problem).
+    A path where nothing is passes (a new archive may be made there)."""
+    problem = outputs.archive_problem(path)
+    if problem:
+        raise NotAnArchive(problem)
+
+
+def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
+    """A SQLite database with no archive schema (version 0) is someone else's: refused."""
+    if int(conn.execute("PRAGMA user_version").fetchone()[0]) == 0:
+        conn.close()
+        raise NotAnArchive(
+            f"{path} is a SQLite database, but not an archive (it has no archive schema): "
+            "archiver neither reads nor changes it; name an archive, or a new path"
+        )
+
+
+def _identity(conn: sqlite3.Connection) -> None:
+    """A new archive's identity: the meta table and the ``archive created`` entry it is
+    replayed from (archive/tables.py), in the caller's transaction."""
+    meta = {
+        "archive_id": os.urandom(16).hex(),
+        "created_at": utc_now(),
+        "created_by": f"archiver {__version__}",
+    }
+    conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", meta.items())
+    auditlog.append(conn, "archive created", meta, None)
+
+
+def _new_archive(path: Path) -> None:
+    """Make a new archive at ``path``, where no file is: its schema and identity are written
+    to a temporary file in the same folder, which is then linked into place only if the
+    name is still free (outputs.link_new), so no half-made or 0-byte archive is ever seen
+    and nothing that appeared meanwhile is replaced (that file is opened, and checked,
+    instead)."""
+    tmp = outputs.temp_name(path, "new")
+    os.close(
+        os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    )
+    try:
+        conn = _connect(tmp, archive=False)
+        try:
+            migrate(conn, None)
+            conn.execute("BEGIN IMMEDIATE")
+            _identity(conn)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        try:
+            outputs.link_new(tmp, path)
+        except FileExistsError:
+            pass  # made meanwhile by another process: it is opened and checked as any other
+    finally:
+        for suffix in ("", *outputs.JOURNAL_SUFFIXES):
+            Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+
+
 class Archive:
-    """The writer side of an archive file. Use from one thread only."""
+    """The writer side of an archive file. Use from one thread only.
+
+    ``create``: make a new archive where no file is (the pull does); False for the use
+    cases that only record a custody entry in an existing one (FileNotFoundError when
+    there is none: an entry never conjures up an archive)."""
 
     def __init__(
-        self, path: str | os.PathLike[str], *, compress: bool = True, create_dirs: bool = False
+        self,
+        path: str | os.PathLike[str],
+        *,
+        compress: bool = True,
+        create_dirs: bool = False,
+        create: bool = True,
     ) -> None:
         self.path = Path(path)
-        if not self.path.parent.is_dir():  # a typo should not scatter archives
-            if not create_dirs:
-                raise FileNotFoundError(
-                    f"The folder {self.path.parent} does not exist: create it first "
-                    "(archiver pull --create-dirs does)."
-                )
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not self.path.exists():  # personal data: owner only (-wal/-shm follow its mode)
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        check_archive_file(self.path)
+        if not self.path.exists():
+            if not create:
+                raise FileNotFoundError(f"No archive at {self.path}.")
+            if not self.path.parent.is_dir():  # a typo should not scatter archives
+                if not create_dirs:
+                    raise FileNotFoundError(
+                        f"The folder {self.path.parent} does not exist: create it first "
+                        "(archiver pull --create-dirs does)."
+                    )
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # personal data: owner only (-wal/-shm follow its mode)
+            _new_archive(self.path)
         self.conn = _connect(self.path)
-        migrate(self.conn, self.path)
+        migrate(self.conn, outputs.resolved(self.path))
         #: page bodies zlib-compressed (their SHA-256 is over the bytes as received)
         self.compress = compress
         self.records = RecordWriter(self.conn)
@@ -119,15 +197,8 @@ class Archive:
         #: key rules each stream has given up (see keys.py); loaded once, kept in step
         self._abandoned = abandoned_rules(self.conn)
         if not self.conn.execute("SELECT 1 FROM meta WHERE key='archive_id'").fetchone():
-            meta = {
-                "archive_id": os.urandom(16).hex(),
-                "created_at": utc_now(),
-                "created_by": f"archiver {__version__}",
-            }
-            with self.transaction():
-                self.conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", meta.items())
-                # meta is replayed from this entry (archive/tables.py)
-                self._audit("archive created", meta, None)
+            with self.transaction():  # (a new archive has its identity already)
+                _identity(self.conn)
 
     def close(self) -> None:
         self.conn.close()
@@ -616,6 +687,7 @@ def open_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:
         raise FileNotFoundError(
             f"No archive at {p}. Pull data first (archiver pull … --archive {p})."
         )
+    check_archive_file(p)
     conn = _connect(p, readonly=True)
     # browsing scans big tables: read them mapped and keep more of them cached
     conn.execute("PRAGMA mmap_size=1073741824")
@@ -624,4 +696,13 @@ def open_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:
     return conn
 
 
-__all__ = ["DAILY", "Archive", "PageResult", "open_reader", "os_user", "page_body", "utc_now"]
+__all__ = [
+    "DAILY",
+    "Archive",
+    "PageResult",
+    "check_archive_file",
+    "open_reader",
+    "os_user",
+    "page_body",
+    "utc_now",
+]

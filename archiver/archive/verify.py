@@ -40,7 +40,9 @@ from archiver.archive.hashing import (
 from archiver.archive.rekey import page_body
 from archiver.archive.replay import replay
 from archiver.archive.schema import SCHEMA_VERSION, ArchiveVersionError, migrate
+from archiver.archive.errors import NotAnArchive
 from archiver.archive.sqlitefile import connect
+from archiver.archive.store import check_archive_file
 from archiver.archive.triggers import evidence_tables
 
 MAX_PROBLEMS = 50
@@ -193,7 +195,14 @@ def open_verifier(path: str | Path) -> sqlite3.Connection:
         raise FileNotFoundError(
             f"No archive at {p}. Pull data first (archiver pull … --archive {p})."
         )
+    check_archive_file(p)
     conn = connect(p, "ro", check_same_thread=False)
+    if int(conn.execute("PRAGMA user_version").fetchone()[0]) == 0:
+        conn.close()
+        raise NotAnArchive(
+            f"{p} is a SQLite database, but not an archive (it has no archive schema): "
+            "archiver neither reads nor changes it; name an archive"
+        )
     conn.execute("PRAGMA busy_timeout=30000")
     conn.execute("PRAGMA mmap_size=0")
     conn.execute("PRAGMA cache_size=-16384")

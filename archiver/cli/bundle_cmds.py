@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from archiver.archive import UnreadableArchive
 from archiver.cli import common
 from archiver.exitcodes import EMPTY, KEY_UNUSABLE, OK, USAGE
 from archiver.jobs import drive
@@ -67,7 +68,7 @@ def run_export(args: argparse.Namespace) -> int:
     except keys.SigningKeyError as exc:
         print(f"archiver export: {exc}", file=sys.stderr)
         return KEY_UNUSABLE
-    except (bundles.BundleError, FileNotFoundError) as exc:
+    except (bundles.BundleError, FileNotFoundError, UnreadableArchive) as exc:
         print(f"archiver export: {exc}", file=sys.stderr)
         return USAGE
     _print_result(result)
@@ -103,6 +104,12 @@ def run_verify(args: argparse.Namespace) -> int:
     print(rep.summary())
     if rep.state == bundles.UNTRUSTED and not rep.signer_trusted:
         print(_pin_advice(args.bundle, rep.fingerprint))
+    elif rep.state == bundles.REVOKED:
+        print(
+            "The signer's certificate was revoked here (`archiver trust list` shows it): a "
+            "signature it made after the revocation, or one no trusted timestamp dates, "
+            "proves nothing."
+        )
     return rep.exit_code
 
 

@@ -73,7 +73,8 @@ PULL = ExitCodes(
         (
             FAILED,
             "error: no chunk could be archived (each failed chunk's reason is printed), or the "
-            "archive is not writable",
+            "archive cannot be opened or written (not an archive: a FIFO, a device, an empty "
+            "or foreign file; a lock file that is not archiver's)",
         ),
         (USAGE, "usage error: the message says which argument"),
         (
@@ -117,7 +118,11 @@ CHECKPOINT = ExitCodes(
 BACKUP = ExitCodes(
     (
         (OK, "the backup is written"),
-        (USAGE, "the archive does not exist, or --out exists already"),
+        (
+            USAGE,
+            "the archive does not exist or cannot be read, or --out is refused (it exists, is "
+            "one of the archive's files, a link, a FIFO or a device)",
+        ),
     )
 )
 EXPORT_DATASET = ExitCodes(
@@ -125,8 +130,8 @@ EXPORT_DATASET = ExitCodes(
         (OK, "the file (or Parquet directory) is written"),
         (
             USAGE,
-            "usage error: a bad --from/--to, an --out that exists or is of the wrong kind, "
-            "an archive that cannot be read",
+            "usage error: a bad --from/--to, an --out that exists (without --overwrite), is "
+            "of the wrong kind or one of the archive's files, an archive that cannot be read",
         ),
     )
 )
@@ -142,8 +147,9 @@ EXPORT = ExitCodes(
         (
             USAGE,
             "usage error: a bad or inverted --from/--to, a time off the 15-minute marks, an "
-            "unknown profile, a non-empty --out directory or an existing DIR.zip, a timestamp "
-            "authority that fails, an archive that cannot be read",
+            "unknown profile, an --out or DIR.zip refused (a file, a non-empty folder, a link, "
+            "a FIFO, a device, one of the archive's files), a timestamp authority that fails, "
+            "an archive that cannot be read",
         ),
         (
             EMPTY,
@@ -166,7 +172,11 @@ VERIFY = ExitCodes(
             "failed: changed, damaged, refused, or signed by another than the expected signer",
         ),
         (USAGE, "usage error, or no such bundle"),
-        (UNTRUSTED, "intact, but the signer (or a timestamp authority) is not trusted"),
+        (
+            UNTRUSTED,
+            "intact, but the signer (or a timestamp authority) is not trusted, or the signer "
+            "was revoked (and no trusted timestamp proves the signature older)",
+        ),
     )
 )
 TRUST_ADD = ExitCodes(
@@ -182,6 +192,13 @@ TRUST_REMOVE = ExitCodes(
         (OK, "the certificate is no longer trusted"),
         (FAILED, "no trusted certificate has that fingerprint"),
         (USAGE, "usage error: not a SHA-256 fingerprint"),
+    )
+)
+TRUST_REVOKE = ExitCodes(
+    (
+        (OK, "the signer is revoked"),
+        (FAILED, "no signer known here has that fingerprint, or it is revoked already"),
+        (USAGE, "usage error: not a SHA-256 fingerprint, or no --reason"),
     )
 )
 KEYS_SHOW = ExitCodes(
@@ -213,10 +230,17 @@ KEYS_IMPORT = ExitCodes(
         ),
     )
 )
+KEYS_DESTROY_RETIRED = ExitCodes(
+    (
+        (OK, "the retired private keys are removed (or there were none)"),
+        (FAILED, "a retired key was kept: its certificate is missing, or it could not be removed"),
+    )
+)
 SELF_TEST = ExitCodes(
     (
         (OK, "every step passed"),
         (FAILED, "a step failed (named in its FAIL line)"),
+        (USAGE, "usage error, or a --keep that exists (or is a link, a FIFO, a device)"),
     )
 )
 SCHEDULE_INSTALL = ExitCodes(

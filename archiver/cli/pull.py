@@ -72,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     except pulls.ArchiveBusy as exc:
         holder = vars(exc.holder) if exc.holder else None
         return early.end(BUSY, "busy", str(exc), holder=holder)
+    except (pulls.NotAnArchive, pulls.Refused) as exc:  # not an archive, a lock not ours
+        return early.end(FAILED, "error", _cannot_open(args, exc))
     except (ValueError, RangeError) as exc:
         if driver.planned is not None:
             raise

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import uuid
 import zipfile
@@ -34,7 +33,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 
-from archiver import __version__
+from archiver import __version__, outputs
 from archiver.archive.auditlog import summarise
 from archiver.archive.hashing import sha256_hex
 from archiver.archive.queries import audit
@@ -300,14 +299,14 @@ class BundlePlan:
         tsa_url: str | None = None,
     ) -> BundlePlan:
         """Refuse what check_request refuses, before any work."""
-        check_request(scope, out, make_zip)
+        check_request(scope, out, make_zip, archive_path)
         return cls(
             archive_path,
             scope,
             out,
             ident,
             make_zip,
-            work=out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}",
+            work=outputs.temp_name(out),
             bundle_id=f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}",
             created=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             allow_empty=allow_empty,
@@ -320,9 +319,11 @@ class BundlePlan:
         return self.work / "data"
 
 
-def check_request(scope: Scope, out: Path, make_zip: bool) -> None:
-    """Refuse an unknown redaction profile, a scope off the 15-minute marks or inverted,
-    a target that is a file or not empty, or a zip that exists already (BundleError)."""
+def check_request(scope: Scope, out: Path, make_zip: bool, archive: Path | None = None) -> None:
+    """Refuse an unknown redaction profile, a scope off the 15-minute marks or inverted, a
+    target that is not a new (or an empty) directory — a file, a link, a FIFO, a device, a
+    directory with anything in it, a file of the archive's set — or a zip whose name is
+    taken or must not be written (BundleError)."""
     if scope.redact not in PROFILES:
         raise BundleError(
             f"unknown redaction profile {scope.redact!r}; choose one of {', '.join(PROFILES)}"
@@ -331,14 +332,25 @@ def check_request(scope: Scope, out: Path, make_zip: bool) -> None:
         scope.check()
     except ScopeError as exc:
         raise BundleError(str(exc)) from None
-    if out.exists() and not out.is_dir():
-        raise BundleError(f"{out} exists and is not a directory: choose a new directory.")
-    if out.exists() and any(out.iterdir()):
+    protect = [outputs.ArchiveSet.of(archive)] if archive is not None else []
+    try:
+        if out.is_file() and not out.is_symlink() and not any(s.which(out) for s in protect):
+            raise BundleError(f"{out} exists and is not a directory: choose a new directory.")
+        if not _empty_directory(out):
+            outputs.check_new(out, protect=protect, directory=True)
+        if make_zip:
+            outputs.check_new(zip_path_for(out), protect=protect, flag="--zip")
+    except outputs.Refused as exc:
+        raise BundleError(f"{exc} (a bundle is written to a new or empty directory)") from None
+
+
+def _empty_directory(out: Path) -> bool:
+    """``out`` is an existing, empty directory of its own (not a link to one)."""
+    if out.is_symlink() or not out.is_dir():
+        return False
+    if any(out.iterdir()):
         raise BundleError(f"{out} exists and is not empty: choose a new directory.")
-    if make_zip and zip_path_for(out).exists():
-        raise BundleError(
-            f"{zip_path_for(out)} exists: choose another --out (the zip is named after it)."
-        )
+    return True
 
 
 def preflight(
@@ -352,7 +364,7 @@ def preflight(
     """What export_bundle would refuse without a signing key (the request, an empty
     selection), checked before the key is loaded: a key that cannot be used then never
     hides that there was nothing to sign. Reads the archive; writes nothing."""
-    check_request(scope, out, make_zip)
+    check_request(scope, out, make_zip, archive_path)
     if allow_empty:
         return
     with Reader(archive_path) as db:
@@ -630,37 +642,41 @@ def zip_path_for(out: Path) -> Path:
     return out.with_name(out.name + ".zip")
 
 
-def publish(work: Path, out: Path, make_zip: bool) -> Path | None:
-    """Publish: move the finished bag into place in one rename; the zip (if asked for) is
-    made from the published directory under a temporary name, then linked into place
-    without replacing a file that appeared meanwhile. Returns the zip's path."""
-    if out.exists():
-        out.rmdir()
-    os.replace(work, out)
+def publish(work: Path, out: Path, make_zip: bool, archive: Path | None = None) -> Path | None:
+    """Publish: move the finished bag into place in one rename that never replaces anything
+    (outputs.publish_directory; an empty directory named as ``out`` is removed first, and
+    only while it is empty); the zip (if asked for) is made from the published directory
+    under a temporary name, then linked into place only where no file is. Returns the zip's
+    path."""
+    protect = [outputs.ArchiveSet.of(archive)] if archive is not None else []
+    try:
+        if _empty_directory(out):
+            out.rmdir()  # fails if anything was put in it meanwhile
+        outputs.publish_directory(work, out)
+    except (outputs.Refused, OSError) as exc:
+        raise BundleError(f"{out}: {exc}; nothing was replaced, no bundle was written") from None
     if not make_zip:
         return None
     zip_path = zip_path_for(out)
-    tmp = out.with_name(f".{zip_path.name}.partial-{uuid.uuid4().hex[:8]}")
     try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        with (
+            outputs.new_file(zip_path, protect=protect, flag="--zip") as f,
+            zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z,
+        ):
             for p in sorted(out.rglob("*")):
                 if p.is_file():
                     z.write(p, f"{out.name}/{p.relative_to(out).as_posix()}")
-        try:
-            os.link(tmp, zip_path)  # fails if the name is taken: nothing is overwritten
-        except FileExistsError:
-            raise BundleError(
-                f"{zip_path} appeared while the bundle was written; the bundle is in {out}, "
-                "no zip was made"
-            ) from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    except outputs.Refused as exc:
+        raise BundleError(
+            f"{exc}: the bundle is in {out}, no zip was made (the zip's name was taken "
+            "while the bundle was written)"
+        ) from None
     return zip_path
 
 
 def record_custody(plan: BundlePlan, chosen: Selected) -> None:
     """Audit: the archive's custody entry for the bundle just published."""
-    with Archive(plan.archive_path) as a:
+    with Archive(plan.archive_path, create=False) as a:
         a.audit(
             "export",
             {
@@ -723,7 +739,7 @@ def export_bundle(
             yield f"Timestamping with {tsa_url}"
         bag_and_sign(plan, chosen, meta)
         check()
-        zip_path = publish(plan.work, out, make_zip)
+        zip_path = publish(plan.work, out, make_zip, archive_path)
         yield "Bundle written and signed"
     except BaseException:
         shutil.rmtree(plan.work, ignore_errors=True)

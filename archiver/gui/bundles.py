@@ -497,6 +497,7 @@ class ExportDialog(QDialog):
 VERDICTS = {
     bundles.VERIFIED: ("✓ VERIFIED AND TRUSTED", "#2e7d32"),
     bundles.UNTRUSTED: ("⚠ INTACT, BUT NOT TRUSTED", "#b26a00"),
+    bundles.REVOKED: ("⚠ INTACT, BUT THE SIGNER WAS REVOKED", "#ad1457"),
     bundles.FAILED: ("✗ FAILED", "#c62828"),
 }
 

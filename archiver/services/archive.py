@@ -6,18 +6,18 @@ whichever front-end called it; verify-archive and export-dataset also write a ch
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from archiver.archive.errors import StorageError
+from archiver import outputs
+from archiver.archive.errors import NotAnArchive, StorageError
 from archiver.archive.queries import bundle as bundle_q
 from archiver.archive.queries import coverage as cov
 from archiver.archive.queries.reader import Reader
 from archiver.archive.schema import ArchiveVersionError
-from archiver.archive.store import Archive
+from archiver.archive.store import Archive, check_archive_file
 from archiver.archive.verify import VerifyReport, verify_archive
 from archiver.datasets import resolve_name
 from archiver.export import keys
@@ -31,6 +31,8 @@ AT_ENDING = cov.AT_ENDING
 NEVER_REQUESTED = cov.NEVER_REQUESTED
 STATE_WORDS = cov.STATE_WORDS
 DayCoverage = cov.DayCoverage
+#: a path a command will not write (the message says why): outputs.Refused
+Refused = outputs.Refused
 
 __all__ = [
     "AT_ENDING",
@@ -42,6 +44,8 @@ __all__ = [
     "CoverageReport",
     "DayCoverage",
     "ExportError",
+    "NotAnArchive",
+    "Refused",
     "VerifyReport",
     "backup",
     "coverage",
@@ -76,7 +80,15 @@ def verify(
     ``witnesses``: bundles handed out earlier (a zip, a bundle folder, a folder of bundles):
     each is verified, then the archive's chains must extend the heads it carries
     (services/witnesses.py). ``quick``: chains, checksums and checkpoints only; nothing is
-    replayed (the report says so)."""
+    replayed (the report says so).
+
+    Nothing but a real archive is opened: a FIFO, a device, an empty or non-SQLite file, a
+    SQLite database that is not an archive raise :class:`NotAnArchive` before anything is
+    read or written, and a path where no file is raises FileNotFoundError (verification
+    never makes an archive)."""
+    if not path.exists():
+        raise FileNotFoundError(f"No archive at {path}: nothing to verify.")
+    check_archive_file(path)
     if not read_only:
         _bring_up_to_date(path)
     seen = _witnesses(path, list(witnesses), key_dir)
@@ -112,10 +124,10 @@ def _witnesses(path: Path, paths: list[Path], key_dir: Path | None) -> witnesses
 
 def _bring_up_to_date(path: Path) -> None:
     """Open the archive once for writing: migrations run (with their backup) if it is old."""
-    if not path.exists():
-        return  # verify_archive says there is no archive
     try:
-        Archive(path).close()
+        Archive(path, create=False).close()
+    except NotAnArchive:
+        raise
     except (StorageError, OSError):
         pass  # a read-only medium: verify_archive checks a migrated copy
 
@@ -128,7 +140,7 @@ def _record_verified(
     identity: keys.SigningIdentity | None = None,
 ) -> None:
     try:
-        with Archive(path) as a:
+        with Archive(path, create=False) as a:
             a.audit(
                 "verify-archive",
                 {
@@ -156,18 +168,28 @@ def _record_verified(
 
 
 def backup(path: Path, out: Path) -> Path:
-    """A consistent copy through SQLite's backup API; refuses to overwrite a file. The
-    checkpoint sidecar is copied beside it first (so every line it holds is a prefix of the
-    copy, even while a pull appends)."""
+    """A consistent copy through SQLite's backup API, as a new file: never over a file of
+    the archive's set (by resolved path or inode), an existing file, a link, a FIFO or a
+    device (:class:`Refused`, before anything is written). The checkpoint sidecar is copied
+    beside it first, as a new file too (so every line it holds is a prefix of the copy, even
+    while a pull appends)."""
+    protect = [outputs.ArchiveSet.of(path)]
+    side_out = checkpoints.sidecar_path(out)
     with Reader(path) as db:
-        if out.exists():
-            raise FileExistsError(f"{out} exists; choose a new file name.")
-        side = checkpoints.sidecar_path(path)
-        if side.exists():
-            out.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(side, checkpoints.sidecar_path(out))
-        db.backup_to(out)
-    with Archive(path) as a:
+        outputs.check_new(out, protect=protect)
+        outputs.check_new(side_out, protect=protect, flag="--out's sidecar")
+        sidecar = checkpoints.sidecar_bytes(path)
+        out.parent.mkdir(mode=outputs.PRIVATE_DIR, parents=True, exist_ok=True)
+        if sidecar is not None:
+            with outputs.new_file(side_out, protect=protect, flag="--out's sidecar") as f:
+                f.write(sidecar)
+        try:
+            db.backup_to(out)
+        except BaseException:
+            if sidecar is not None:
+                side_out.unlink(missing_ok=True)  # ours, made a moment ago
+            raise
+    with Archive(path, create=False) as a:
         a.audit("backup", {"to": str(out.resolve())})
     return out
 
@@ -183,9 +205,12 @@ def export_dataset(
     end: date | None = None,
     all_versions: bool = False,
     csv_formulas: str = "escape",
+    overwrite: bool = False,
 ) -> int:
     """Rows of one dataset stream for a data warehouse; returns how many were written.
-    ``csv_formulas``: ``escape`` (default: formula cells neutralised, reversibly) or ``raw``."""
+    ``csv_formulas``: ``escape`` (default: formula cells neutralised, reversibly) or ``raw``.
+    ``out`` must be new (never a file of the archive's set, a link or a special file);
+    ``overwrite`` lets a csv or jsonl export replace an existing file."""
     dataset = resolve_name(dataset)
     n = _export_dataset(
         path,
@@ -197,8 +222,9 @@ def export_dataset(
         all_versions=all_versions,
         dataset_type=dataset_type,
         csv_formulas=csv_formulas,
+        overwrite=overwrite,
     )
-    with Archive(path) as a:
+    with Archive(path, create=False) as a:
         a.audit(
             "export-dataset",
             {
@@ -208,6 +234,7 @@ def export_dataset(
                 "out": str(out.resolve()),
                 "rows": n,
                 "all_versions": all_versions,
+                **({"overwrite": True} if overwrite else {}),
                 **({"csv_formulas": csv_formulas} if fmt == "csv" else {}),
                 "from": start.isoformat() if start else None,
                 "to": end.isoformat() if end else None,

@@ -22,10 +22,11 @@ from archiver.export.bundle import (
 from archiver.export.redact import PROFILES
 from archiver.export.scope import SEGMENTS, Scope, ScopeError
 from archiver.export.timestamps import ENV_TSA_URL, TimestampError, tsa_url
-from archiver.export.trust import TrustPolicy
+from archiver.export.trust import TrustPolicy, revocations
 from archiver.export.verify import (
     EXIT_CODES,
     FAILED,
+    REVOKED,
     UNTRUSTED,
     VERIFIED,
     BundleReport,
@@ -43,6 +44,7 @@ __all__ = [
     "EXIT_CODES",
     "FAILED",
     "PROFILES",
+    "REVOKED",
     "UNTRUSTED",
     "VERIFIED",
     "BundleError",
@@ -88,6 +90,7 @@ def export(
     if identity is None:
         preflight(archive, scope, out, make_zip=make_zip, allow_empty=allow_empty)
     ident = identity or keys.load_or_create(key_dir)
+    refuse_revoked(ident)
     result = yield from export_bundle(
         archive,
         scope,
@@ -102,6 +105,17 @@ def export(
     rec, why = checkpoints.try_record(archive, "export", identity=ident)
     yield from checkpoints.describe(rec) if rec else [f"No checkpoint recorded: {why}"]
     return result
+
+
+def refuse_revoked(ident: keys.SigningIdentity) -> None:
+    """A signing key whose certificate was revoked (``archiver trust revoke``) signs nothing
+    more: SigningKeyError saying so."""
+    rev = revocations(ident.key_path.parent).get(ident.fingerprint)
+    if rev is not None:
+        raise keys.SigningKeyError(
+            f"The signing key ({ident.fingerprint}) was revoked on {rev.when()} ({rev.reason}): "
+            "it signs nothing more. Make a new one with `archiver keys create --force`."
+        )
 
 
 def archived_range(archive: Path) -> tuple[datetime, datetime] | None:

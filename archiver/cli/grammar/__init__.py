@@ -62,7 +62,7 @@ COMMANDS: tuple[Command, ...] = (
         "bundles:verify",
     ),
     Command("trust", "the certificates whose bundles `archiver verify` trusts", "signing:trust"),
-    Command("keys", "show, create or import the signing key", "signing:keys"),
+    Command("keys", "show, create or import the signing key; destroy retired ones", "signing:keys"),
     Command(
         "self-test",
         "check the whole evidence path offline, in a temporary directory",

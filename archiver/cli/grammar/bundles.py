@@ -70,7 +70,9 @@ def export(e: argparse.ArgumentParser) -> None:
         help="write a bundle even when nothing archived is in scope (otherwise: exit 3)",
     )
     e.add_argument(
-        "--zip", action="store_true", help="also write DIR.zip (refused if that file exists)"
+        "--zip",
+        action="store_true",
+        help="also write DIR.zip (refused if anything has that name: a file, a link, a FIFO)",
     )
     e.add_argument(
         "--tsa-url",
@@ -82,7 +84,12 @@ def export(e: argparse.ArgumentParser) -> None:
     )
     e.add_argument("--key-dir", type=Path, default=None, help=argparse.SUPPRESS)
     e.add_argument(
-        "--out", type=Path, required=True, metavar="DIR", help="the bundle directory to create"
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="the bundle directory to create: new, or an empty folder (never a file, a link, "
+        "a FIFO, a device or one of the archive's files)",
     )
 
 
