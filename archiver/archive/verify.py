@@ -26,6 +26,7 @@ from cryptography import x509
 from archiver.archive import custody, history, tables
 from archiver.archive.auditlog import verified_words
 from archiver.archive.checkpoint import Checkpoint, Sidecar, read_sidecar
+from archiver.archive.errors import NotAnArchive
 from archiver.archive.hashing import (
     CHAIN_BODY,
     CHAIN_BODY_META,
@@ -40,7 +41,6 @@ from archiver.archive.hashing import (
 from archiver.archive.rekey import page_body
 from archiver.archive.replay import replay
 from archiver.archive.schema import SCHEMA_VERSION, ArchiveVersionError, migrate
-from archiver.archive.errors import NotAnArchive
 from archiver.archive.sqlitefile import connect
 from archiver.archive.store import check_archive_file
 from archiver.archive.triggers import evidence_tables
