@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from archiver.archive.schema import SCHEMA_VERSION  # noqa: E402
+from archiver.archive.schema import SCHEMA_VERSION, migrate  # noqa: E402
 
 CACHE = Path("/tmp/archiver-replay-bench")
 ARCHIVE = CACHE / "month.sqlite3"
@@ -91,13 +91,23 @@ def build() -> float:
 
 
 def _schema() -> int | None:
+    """The cached archive's schema version; None when there is none, or when it lacks a
+    table this build's schema has (an archive built by a branch before another's part of
+    the same version landed)."""
     if not ARCHIVE.exists():
         return None
+    fresh = sqlite3.connect(":memory:", isolation_level=None)
     conn = sqlite3.connect(f"file:{ARCHIVE}?mode=ro", uri=True)
     try:
+        migrate(fresh, None)
+        want = {n for (n,) in fresh.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        have = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if want - have:
+            return None
         return int(conn.execute("PRAGMA user_version").fetchone()[0])
     finally:
         conn.close()
+        fresh.close()
 
 
 def verify(*extra: str) -> dict[str, object]:

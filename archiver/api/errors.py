@@ -5,10 +5,12 @@ No message ever contains a client secret or an access token.
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from archiver.datasets import DATASETS, FILTERABLE_COLUMNS, UnknownDatasetError
+from archiver.datasets import FILTERABLE_COLUMNS, UnknownDatasetError
+
+if TYPE_CHECKING:
+    from archiver.api.redaction import Redacted
 
 __all__ = [
     "ApiError",
@@ -26,30 +28,7 @@ __all__ = [
     "ServerError",
     "TokenEndpointUnreachable",
     "UnknownDatasetError",
-    "detail",
-    "refusal_message",
 ]
-
-
-def detail(raw: bytes) -> str:
-    """What an error response says: its JSON ``detail`` (or ``error_description``,
-    ``title``), else the start of its body."""
-    try:
-        body = json.loads(raw)
-        if isinstance(body, dict):
-            return str(
-                body.get("detail") or body.get("error_description") or body.get("title") or ""
-            )
-    except ValueError:
-        pass
-    return raw[:200].decode("utf-8", "replace").strip()
-
-
-def refusal_message(dataset: str, raw: bytes) -> str:
-    """The message of a 403 for ``dataset`` with body ``raw``: what the pull says and what a
-    chunk's coverage row states (verify-archive derives it from the archived response)."""
-    ds = DATASETS.get(dataset)
-    return str(EntitlementError(dataset, detail(raw), bool(ds and ds.needs_analytics_insights)))
 
 
 class ApiError(Exception):
@@ -150,6 +129,8 @@ class PageValidationError(ApiError):
     def __init__(self, reason: str, raw: bytes, url: str, status: int, token: str | None) -> None:
         self.reason = reason
         self.raw = raw
+        #: what was received when our credentials were replaced in ``raw`` (api/redaction)
+        self.redacted: Redacted | None = None
         self.url = url
         self.status = status
         self.token = token
@@ -191,6 +172,8 @@ class LimitExceeded(ApiError):
         self.url = url
         self.status = status
         self.token = token
+        #: what was received when our credentials were replaced in ``raw`` (api/redaction)
+        self.redacted: Redacted | None = None
         super().__init__(message)
 
     @property

@@ -9,7 +9,9 @@ filter, first interval). Every column it states comes from evidence the archive 
   ``filter``) and the page token it was sent with (``''``: a walk starting afresh, which
   resets the walk's counters) — :func:`on_page`;
 - a ``chunk failed`` audit entry (the chunk's outcome when the walk stopped on an error:
-  no response explains it) — :func:`on_failure`;
+  no response explains it) — :func:`on_failure`; a page the archive cannot hold is
+  quarantined and fails its chunk in one transaction, the quarantine row's reason and the
+  failure's message both made here (:func:`cannot_hold`), and the entry names the row;
 - a 403 of a dataset marks not entitled every chunk of that run's plan not yet walked in
   the run (the pull stops asking for the dataset) — :func:`on_refused`;
 - the run's plan (its ``pull started`` entry) says where each chunk ends: a walk whose
@@ -103,7 +105,7 @@ class Response:
     records: int = 0
     at_end: int = 0  # rows at the request's `ending` interval (ending_evidence)
     outside: int = 0  # rows outside the request
-    message: str = ""  # a 403's message (api.errors.refusal_message)
+    message: str = ""  # a 403's message (api.pages.refusal_message)
 
 
 # -- the query a page answered ---------------------------------------------------------------
@@ -252,6 +254,24 @@ def on_outcome(
     migration to version 5 recorded): its state, run and message."""
     base = row or ChunkRow(*key, chunk_end=chunk_end, state=state, run_id=run_id)
     return replace(base, state=state, run_id=run_id, message=message)
+
+
+#: How a quarantine row's reason begins when the archive could not hold the page (the
+#: page's chunk failed with it).
+CANNOT_HOLD = "the archive cannot hold this page: "
+
+
+def cannot_hold(chunk: ChunkKey, chunk_end: str, page_number: int, why: str) -> tuple[str, str]:
+    """(the quarantine row's reason, the chunk's failure message) for a page of ``chunk``
+    the archive could not hold because of ``why``: what the writer states, and what
+    verify-archive derives again from the quarantine row and the ``chunk failed`` entry."""
+    message = (
+        f"{chunk[0]} {chunk[3]}–{chunk_end}: page {page_number} was not stored, the archive "
+        f"cannot hold it ({why}); it is quarantined as evidence and this chunk failed. Other "
+        "chunks and datasets are not affected. Rerunning retries from this page; if the API "
+        "keeps sending it, report it to Avaya Support."
+    )
+    return CANNOT_HOLD + why, message
 
 
 def on_refused(

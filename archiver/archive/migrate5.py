@@ -27,7 +27,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from archiver.archive import auditlog, custody
+from archiver.archive import custody
 from archiver.archive.chunks import DERIVED, ChunkRow, on_outcome
 from archiver.archive.compact import expected_superseded, stream_ids
 from archiver.archive.custody import QUARANTINE_FIELDS
@@ -37,7 +37,9 @@ from archiver.archive.replay import DatasetPass, Findings, receipt_of
 STATED = ("failed", "not_entitled")
 
 
-def migrate_to_5(conn: sqlite3.Connection) -> None:
+def migrate_to_5(conn: sqlite3.Connection) -> dict[str, Any]:
+    """Re-derive what the archive states (see the module docstring); returns what the
+    ``migrate`` entry of version 5 states of it (schema.py writes the one entry)."""
     conn.row_factory = sqlite3.Row
     (pages,) = conn.execute("SELECT count(*) FROM pages").fetchone()
     facts = custody.read(conn)
@@ -80,23 +82,16 @@ def migrate_to_5(conn: sqlite3.Connection) -> None:
         )
     ]
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    auditlog.append(
-        conn,
-        "migrate",
-        {
-            "from": 4,
-            "to": 5,
-            "pages": pages,
-            "rederived": counts,
-            "outcomes": outcomes,
-            "quarantine": {
-                "rows": len(quarantined),
-                "chain": custody.quarantine_chain(quarantined),
-            },
-            "meta": {k: meta.get(k) for k in ("archive_id", "created_at", "created_by")},
+    return {
+        "pages": pages,
+        "rederived": counts,
+        "outcomes": outcomes,
+        "quarantine": {
+            "rows": len(quarantined),
+            "chain": custody.quarantine_chain(quarantined),
         },
-        None,
-    )
+        "meta": {k: meta.get(k) for k in ("archive_id", "created_at", "created_by")},
+    }
 
 
 def _superseded(conn: sqlite3.Connection) -> int:

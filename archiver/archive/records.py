@@ -23,7 +23,7 @@ from archiver.archive.derive import (
     replaced,
 )
 from archiver.archive.identity import NATURAL, ROW_ID
-from archiver.archive.values import ValueWriter, natural_columns, quote, table, table_columns
+from archiver.archive.values import ValueWriter, col, natural_columns, table, table_columns
 from archiver.timerange import Chunk
 
 
@@ -61,8 +61,8 @@ class StoredStream:
         if not cols or not groups:
             return {}
         nat = [c for c in natural_columns(self.dataset) if c in cols]
-        natural = " || char(31) || ".join(f"v.{quote(c)}" for c in nat) if nat else "''"
-        ts = 'v."COMMIT_TS"' if "COMMIT_TS" in cols else "''"
+        natural = " || char(31) || ".join(f"v.{col(c)}" for c in nat) if nat else "''"
+        ts = f"v.{col('COMMIT_TS')}" if "COMMIT_TS" in cols else "''"
         select = f"""SELECT r.key_kind, r.row_key, {natural}, r.sha8, r.record_id, r.page_id,
                             r.row_index, {ts}
                      FROM records r JOIN {table(self.dataset)} v ON v.record_id = r.record_id
@@ -92,7 +92,7 @@ class StoredStream:
                 parts = key.split("\x1f")
                 if len(parts) != len(nat):
                     continue
-                cond = " AND ".join(f"v.{quote(c)} = ?" for c in nat)
+                cond = " AND ".join(f"v.{col(c)} = ?" for c in nat)
                 take(
                     self.conn.execute(
                         f"{select} AND r.key_kind='{ROW_ID}' AND {cond}", [self.sid, *parts]
@@ -181,4 +181,4 @@ class RecordWriter:
         return Inserted(len(derived.new), derived.duplicates, len(conflicts))
 
 
-__all__ = ["Inserted", "RecordWriter", "StoredStream", "quote"]
+__all__ = ["Inserted", "RecordWriter", "StoredStream"]

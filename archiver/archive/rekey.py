@@ -7,12 +7,12 @@ key fallbacks included, exactly as the writer did when the page arrived.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from archiver.api.pages import load_json
 from archiver.archive.chunks import ending_evidence, query_ending
 from archiver.archive.identity import (
     Fallback,
@@ -62,11 +62,12 @@ def replay(conn: sqlite3.Connection) -> Iterator[ReplayedPage]:
             yield rp
             continue
         try:
-            body = json.loads(rp.raw)
+            body = load_json(rp.raw)  # the writer's one reading: a repeated name is refused
             names = [c["name"] for c in body["columnHeaders"]]
             records = body["records"]
-        except (ValueError, KeyError, TypeError, RecursionError):
-            rp.error = "stored as valid but its body does not parse"
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            why = f" ({exc})" if isinstance(exc, ValueError) else ""
+            rp.error = f"stored as valid but its body does not parse{why}"
             yield rp
             continue
         stream = (page["dataset"], page["dataset_type"])

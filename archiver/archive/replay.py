@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
-from archiver.api.errors import PageValidationError, refusal_message
-from archiver.api.pages import parse_page, parse_schema
+from archiver.api.errors import PageValidationError
+from archiver.api.pages import parse_page, parse_schema, refusal_message
 from archiver.archive import runs
 from archiver.archive.chunks import (
     DERIVED,
@@ -53,7 +53,7 @@ from archiver.archive.derive import (
 )
 from archiver.archive.hashing import canonical_json, sha256_hex
 from archiver.archive.rekey import page_body
-from archiver.archive.values import table, table_columns
+from archiver.archive.values import compare_columns, table, table_columns
 from archiver.timerange import INTERVAL
 
 MAX_PER_TABLE = 20
@@ -90,6 +90,8 @@ class Findings:
 
     #: per run-end entry: (inclusive, exclusive, unknown) walks then, summed over datasets
     readings: dict[int, list[int]] = field(default_factory=dict)
+    #: per dataset: the API column names its values table must hold, in table order
+    columns: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, tbl: str, text: str) -> None:
         self.counts[tbl] = self.counts.get(tbl, 0) + 1
@@ -264,6 +266,7 @@ class DatasetPass:
         for _pos, _n, ev in events[at:]:
             self._event(ev)
         self._finish_streams()
+        self.found.columns[self.dataset] = list(self.columns)
 
     def _events(self) -> list[tuple[int, int, Outcome | Finish]]:
         """Custody events of this dataset, by (pages archived before them, entry)."""
@@ -824,9 +827,26 @@ def replay(
     )
     for dataset in datasets:
         DatasetPass(conn, dataset, custody, found, streams, sets).run(step)
+    _compare_value_columns(conn, found)
     _compare_streams(conn, found, streams)
     _compare_counts(conn, found)
     return found
+
+
+def _compare_value_columns(conn: sqlite3.Connection, found: Findings) -> None:
+    """``value_columns`` against the columns the pages brought (each dataset's table was
+    compared with them, read through the mapping, as the pass went): every API name mapped
+    by the stored-name rule, nothing more, and every column of the tables mapped."""
+    has = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='value_columns'"
+    ).fetchone()
+    if has is None:
+        if any(found.columns.values()):
+            found.add("value_columns", "value_columns: missing (the pages bring columns)")
+        return
+    expected = {ds: set(cols) for ds, cols in found.columns.items() if cols}
+    for problem in compare_columns(conn, expected):
+        found.add("value_columns", problem)
 
 
 def _compare_streams(

@@ -30,9 +30,19 @@ class Flags:
     error: str | None = None  # a run-wide failure (token endpoint, archive not writable)
     auth_failed: bool = False
     cancelled: bool = False
+    #: the archive's disk is full, read-only or not ours to write (``error`` names it):
+    #: the run failed whatever it archived before (exit 1), and a rerun resumes it
+    io_failed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"error": self.error, "auth_failed": self.auth_failed, "cancelled": self.cancelled}
+        out: dict[str, Any] = {
+            "error": self.error,
+            "auth_failed": self.auth_failed,
+            "cancelled": self.cancelled,
+        }
+        if self.io_failed:  # (recorded only when set: entries written before it stay as read)
+            out["io_failed"] = True
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Flags:
@@ -41,6 +51,7 @@ class Flags:
             err if isinstance(err, str) else None,
             bool(d.get("auth_failed")),
             bool(d.get("cancelled")),
+            bool(d.get("io_failed")),
         )
 
 
@@ -119,7 +130,7 @@ def status(counts: Counts, flags: Flags) -> tuple[str, int]:
     bad = sum(c["failed"] + c["unfinished"] for c in counts.values())
     if flags.auth_failed:
         return "failed", exitcodes.AUTH
-    if flags.error and not counts:
+    if flags.io_failed or (flags.error and not counts):
         return "failed", exitcodes.FAILED
     if flags.cancelled and not flags.error:
         return "interrupted", exitcodes.CANCELLED

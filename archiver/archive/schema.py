@@ -14,6 +14,7 @@ from archiver.archive.compact import V4_AFTER, migrate_to_4
 from archiver.archive.hashing import GENESIS, PAGE_META_FIELDS, chain_next, page_meta_digest
 from archiver.archive.rekey import rekey_from_v1
 from archiver.archive.triggers import create_triggers, drop_triggers
+from archiver.archive.values import migrate_to_5 as values_migrate_to_5
 
 SCHEMA_VERSION = 5
 
@@ -221,11 +222,12 @@ def _statements(script: str) -> list[str]:
 
 
 def _create_current(conn: sqlite3.Connection) -> None:
-    """A new file: the current schema at once (version 3's tables, then version 4's change
-    of them: one definition of the final tables)."""
+    """A new file: the current schema at once (version 3's tables, then version 4's and 5's
+    changes of them: one definition of the final tables)."""
     for stmt in _statements(_BASE + _V2 + _V3):
         conn.execute(stmt)
     migrate_to_4(conn, record=False)
+    values_migrate_to_5(conn)  # value_columns (nothing to re-derive in an empty archive)
 
 
 def _migrate_to_1(conn: sqlite3.Connection) -> None:
@@ -281,13 +283,21 @@ def _migrate_to_4(conn: sqlite3.Connection) -> None:
     migrate_to_4(conn)
 
 
-def _migrate_to_5(conn: sqlite3.Connection) -> None:
-    """Everything the archive states is re-derivable: versions ordered by COMMIT_TS as a
-    time, the replayed tables re-derived, what no response explains stated in the entry
-    (archive/migrate5.py)."""
-    from archiver.archive.migrate5 import migrate_to_5
+def _v5(conn: sqlite3.Connection) -> dict[str, object]:
+    """Version 5's changes, both parts of issue 18 in one step: values columns named by the
+    archive, not the server, and mapped to their API names in ``value_columns``
+    (archive/values.py) — first, as the replay reads values through that mapping; then
+    everything the archive states re-derivable: versions ordered by COMMIT_TS as a time, the
+    replayed tables re-derived, what no response explains stated (archive/migrate5.py).
+    Returns what the step did, for its one ``migrate`` entry."""
+    from archiver.archive.migrate5 import migrate_to_5 as rederive
 
-    migrate_to_5(conn)
+    columns = values_migrate_to_5(conn)
+    return {**rederive(conn), **columns}
+
+
+def _migrate_to_5(conn: sqlite3.Connection) -> None:
+    auditlog.append(conn, "migrate", {"from": 4, "to": 5, **_v5(conn)}, None)
 
 
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {

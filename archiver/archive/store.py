@@ -10,20 +10,21 @@ import json
 import os
 import sqlite3
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from archiver import __version__, outputs
-from archiver.api.errors import refusal_message
-from archiver.api.pages import NotReady, Page, Refused, Response
-from archiver.archive import auditlog, sqlitefile
+from archiver.api.pages import NotReady, Page, Refused, Response, refusal_message
+from archiver.api.redaction import Redacted
+from archiver.archive import auditlog, cases
 from archiver.archive.auditlog import os_user
 from archiver.archive.chunks import (
     BOOKKEEPING,
     DERIVED,
     ChunkRow,
+    cannot_hold,
     chunk_key,
     ending_evidence,
     on_failure,
@@ -35,7 +36,6 @@ from archiver.archive.chunks import Response as Answer
 from archiver.archive.compact import ZLIB_LEVEL
 from archiver.archive.custody import QUARANTINE_FIELDS
 from archiver.archive.derive import page_records, schema_change
-from archiver.archive.errors import NotAnArchive
 from archiver.archive.hashing import (
     CHAIN_BODY_META,
     GENESIS,
@@ -48,26 +48,10 @@ from archiver.archive.identity import Fallback, canon_and_digests
 from archiver.archive.records import RecordWriter
 from archiver.archive.rekey import abandoned_rules, page_body
 from archiver.archive.schema import migrate
+from archiver.archive.searchindex import SearchIndex, rebuild
+from archiver.archive.sqlitefile import check_archive_file, open_reader
+from archiver.archive.sqlitefile import connect_archive as _connect
 from archiver.timerange import DAILY, Chunk, utc_now
-
-
-def _connect(path: Path, readonly: bool = False, *, archive: bool = True) -> sqlite3.Connection:
-    """A connection to exactly ``path`` (by URI: see sqlitefile.py). ``archive``: the file
-    must be an archive already (a schema version), checked before anything is set or
-    written (a new archive's temporary file is the one exception)."""
-    if readonly:
-        conn = sqlitefile.connect(path, "ro", check_same_thread=False)
-    else:
-        conn = sqlitefile.connect(path, "rw", isolation_level=None, check_same_thread=False)
-    if archive:
-        _check_schema(conn, path)
-    if not readonly:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.row_factory = sqlite3.Row
-    return conn
 
 
 @dataclass(frozen=True)
@@ -100,25 +84,6 @@ class PageResult:
     conflicts: int
 
 
-def check_archive_file(path: str | os.PathLike[str]) -> None:
-    """Refuse (:class:`NotAnArchive`) a path that cannot hold an archive, before SQLite opens
-    it: a FIFO, a device, a directory, an empty or non-SQLite file (outputs.archive_problem).
-    A path where nothing is passes (a new archive may be made there)."""
-    problem = outputs.archive_problem(path)
-    if problem:
-        raise NotAnArchive(problem)
-
-
-def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
-    """A SQLite database with no archive schema (version 0) is someone else's: refused."""
-    if int(conn.execute("PRAGMA user_version").fetchone()[0]) == 0:
-        conn.close()
-        raise NotAnArchive(
-            f"{path} is a SQLite database, but not an archive (it has no archive schema): "
-            "archiver neither reads nor changes it; name an archive, or a new path"
-        )
-
-
 def _identity(conn: sqlite3.Connection) -> None:
     """A new archive's identity: the meta table and the ``archive created`` entry it is
     replayed from (archive/tables.py), in the caller's transaction."""
@@ -148,6 +113,11 @@ def _new_archive(path: Path) -> None:
             conn.execute("BEGIN IMMEDIATE")
             _identity(conn)
             conn.execute("COMMIT")
+            # into the file itself before it is linked: closing would checkpoint the WAL
+            # too, but silently, and a full disk would leave a damaged file under the name
+            busy, log, done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if busy or log != done:
+                raise sqlite3.OperationalError(f"the new archive {path} was not written whole")
         finally:
             conn.close()
         try:
@@ -193,9 +163,11 @@ class Archive:
         #: page bodies zlib-compressed (their SHA-256 is over the bytes as received)
         self.compress = compress
         self.records = RecordWriter(self.conn)
+        #: the search index, kept as pages are stored (derived state: searchindex.py)
+        self.search = SearchIndex(self.conn)
         self._schemas: dict[str, str] = {}
         #: key rules each stream has given up (see keys.py); loaded once, kept in step
-        self._abandoned = abandoned_rules(self.conn)
+        self._abandoned: dict[tuple[str, str], set[str]] | None = None
         if not self.conn.execute("SELECT 1 FROM meta WHERE key='archive_id'").fetchone():
             with self.transaction():  # (a new archive has its identity already)
                 _identity(self.conn)
@@ -211,6 +183,17 @@ class Archive:
 
     def reader(self) -> sqlite3.Connection:
         return open_reader(self.path)
+
+    def check_writable(self) -> None:
+        """Raise the storage error a write would meet now (a read-only file or medium, a
+        folder that refuses the -wal file), writing nothing: a command that must record a
+        custody entry learns before it makes anything that it could not."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('write check', '')")
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
 
     # -- transactions ---------------------------------------------------------------------
     def transaction(self) -> _Tx:
@@ -241,6 +224,28 @@ class Archive:
 
     def _audit(self, event: str, details: dict[str, Any], run_id: str | None) -> str:
         return auditlog.append(self.conn, event, details, run_id)
+
+    # -- cases and holds -------------------------------------------------------------------
+    def case_event(self, event: str, details: dict[str, Any]) -> cases.State:
+        """Record a change of a case or its hold: its custody entry and the case's rows made
+        again from its entries, in one transaction (archive/cases.py); CaseRefused, with
+        nothing written, when the change makes no sense (a closed case, a name used
+        twice, a hold in place…)."""
+        with self.transaction():
+            return cases.write(self.conn, event, details)
+
+    # -- the search index -------------------------------------------------------------------
+    def rebuild_search_index(self) -> Generator[tuple[str, int], None, None]:
+        """Recreate the search index from the records in one transaction (yields (dataset,
+        records) as each is done; closing the generator early undoes it all) and record it
+        in the audit log."""
+        done: dict[str, int] = {}
+        with self.transaction():
+            for dataset, n in rebuild(self.conn):
+                done[dataset] = n
+                yield dataset, n
+            self._audit("search index rebuilt", {"records": done}, None)
+        self.search = SearchIndex(self.conn)
 
     # -- runs -----------------------------------------------------------------------------
     def start_run(
@@ -331,9 +336,10 @@ class Archive:
             values,
         )
 
-    def chunk_failed(self, run_id: str, chunk: Chunk, message: str) -> None:
+    def chunk_failed(self, run_id: str, chunk: Chunk, message: str, **cause: int) -> None:
         """A walk stopped on an error: the ``chunk failed`` entry is the outcome's evidence
-        (no response explains it) and the row is derived from it."""
+        (no response explains it) and the row is derived from it. ``cause``: the quarantine
+        row and page number of a page the archive could not hold (:meth:`cannot_hold`)."""
         with self.transaction():
             key = chunk_key(chunk)
             self._audit(
@@ -346,10 +352,32 @@ class Archive:
                     "chunk_end": chunk.end_key,
                     "message": message,
                     "after_page": self._last_page(),
+                    **cause,
                 },
                 run_id,
             )
             self._save_chunk(on_failure(self._chunk_row(key), key, run_id, chunk.end_key, message))
+
+    def cannot_hold(self, run_id: str, chunk: Chunk, page: Page, why: str) -> str:
+        """A page the archive cannot hold (``why``): quarantined, and its chunk failed, in
+        one transaction: the ``quarantined`` entry, then the ``chunk failed`` entry naming
+        the quarantine row and the page (archive/chunks.py cannot_hold words both, and the
+        replay derives them again). Returns the failure's message."""
+        key = chunk_key(chunk)
+        reason, message = cannot_hold(key, chunk.end_key, page.number, why)
+        with self.transaction():
+            qid = self.quarantine(
+                run_id,
+                chunk,
+                page.raw,
+                page.url,
+                page.status,
+                page.request_token,
+                reason,
+                page.redacted,
+            )
+            self.chunk_failed(run_id, chunk, message, quarantine_id=qid, page_number=page.number)
+        return message
 
     # -- pages ----------------------------------------------------------------------------
     def _insert_page(
@@ -407,7 +435,32 @@ class Archive:
                 "chain_rule": CHAIN_BODY_META,
             },
         )
+        self._redacted(
+            getattr(resp, "redacted", None), chunk, resp.status, page_id=int(meta["page_id"])
+        )
         return int(meta["page_id"]), str(meta["received_at"])
+
+    def _redacted(
+        self, redacted: Redacted | None, chunk: Chunk, status: int, **stored: int
+    ) -> None:
+        """A response that held our credentials is stored with them replaced: the audit log
+        (chained) records what was received, by SHA-256 and size, and where it is kept."""
+        if redacted is None:
+            return
+        self._audit(
+            "credentials redacted",
+            {
+                **stored,
+                "dataset": chunk.dataset,
+                "dataset_type": chunk.dataset_type,
+                "chunk_start": chunk.start_key,
+                "http_status": status,
+                "received_sha256": redacted.sha256,
+                "received_size": redacted.size,
+                "replaced": redacted.replaced,
+            },
+            None,
+        )
 
     def store_page(
         self,
@@ -423,59 +476,69 @@ class Archive:
         the compression, which releases the GIL, runs beside the writer)."""
         if prepared is None or prepared.compressed != self.compress:
             prepared = prepare(page, compress=self.compress)
-        stream = (chunk.dataset, chunk.dataset_type)
-        gone = self._abandoned.setdefault(stream, set())
-        before = (set(gone), dict(self._schemas))
         try:
-            with self.transaction():
-                page_id, received = self._insert_page(
-                    run_id,
-                    chunk,
-                    page,
-                    query,
-                    page.number,
-                    page.next_token,
-                    len(page.records),
-                    prepared.body,
-                )
-                derived = page_records(
-                    self.records.known(chunk, gone),
-                    gone,
-                    chunk.dataset,
-                    chunk.dataset_type,
-                    page_id,
-                    page.column_names,
-                    page.records,
-                    _sequential(self.records.next_id()),
-                    prepared.canon,
-                )
-                self._record_fallbacks(chunk, page_id, received, derived.fallbacks)
-                done = self.records.insert(
-                    chunk, page.column_names, page.records, derived, page_id, received
-                )
-                self._check_schema(chunk.dataset, page.columns, page_id, received)
-                at_end, outside = (0, 0)
-                q = canonical_json(query)
-                if not chunk.daily:
-                    at_end, outside = ending_evidence(derived.ids, chunk.start_key, query_ending(q))
-                answer = Answer(
-                    run_id,
-                    q,
-                    page.request_token or "",
-                    page.next_token,
-                    200,
-                    len(page.records),
-                    at_end,
-                    outside,
-                )
-                key = chunk_key(chunk)
-                row = on_page(self._chunk_row(key), key, answer, chunk.end_key)
-                self._save_chunk(row, next_retry_at=None)
+            return self._store_page(run_id, chunk, page, query, prepared)
         except BaseException:
-            gone.clear()
-            gone.update(before[0])
-            self._schemas = before[1]
+            self._forget()  # what the page created was rolled back: so is what is cached
             raise
+
+    def _forget(self) -> None:
+        self.records = RecordWriter(self.conn)
+        self._schemas.clear()
+        self._abandoned = None
+
+    def _store_page(
+        self, run_id: str, chunk: Chunk, page: Page, query: dict[str, str], prepared: Prepared
+    ) -> PageResult:
+        stream = (chunk.dataset, chunk.dataset_type)
+        if self._abandoned is None:
+            self._abandoned = abandoned_rules(self.conn)
+        gone = self._abandoned.setdefault(stream, set())
+        with self.transaction():
+            page_id, received = self._insert_page(
+                run_id,
+                chunk,
+                page,
+                query,
+                page.number,
+                page.next_token,
+                len(page.records),
+                prepared.body,
+            )
+            derived = page_records(
+                self.records.known(chunk, gone),
+                gone,
+                chunk.dataset,
+                chunk.dataset_type,
+                page_id,
+                page.column_names,
+                page.records,
+                _sequential(self.records.next_id()),
+                prepared.canon,
+            )
+            self._record_fallbacks(chunk, page_id, received, derived.fallbacks)
+            done = self.records.insert(
+                chunk, page.column_names, page.records, derived, page_id, received
+            )
+            self._check_schema(chunk.dataset, page.columns, page_id, received)
+            self.search.after_page(chunk.dataset, page_id, page.column_names)
+            at_end, outside = (0, 0)
+            q = canonical_json(query)
+            if not chunk.daily:
+                at_end, outside = ending_evidence(derived.ids, chunk.start_key, query_ending(q))
+            answer = Answer(
+                run_id,
+                q,
+                page.request_token or "",
+                page.next_token,
+                200,
+                len(page.records),
+                at_end,
+                outside,
+            )
+            key = chunk_key(chunk)
+            row = on_page(self._chunk_row(key), key, answer, chunk.end_key)
+            self._save_chunk(row, next_retry_at=None)
         return PageResult(page_id, done.new, done.duplicates, done.conflicts)
 
     def _record_fallbacks(
@@ -557,7 +620,7 @@ class Archive:
     ) -> str:
         """Archive a 403: the chunk is not entitled, and so is every chunk of the run's plan
         of that dataset (``planned``) the run has not walked yet (the pull stops asking for
-        it). Returns the refusal's message (api.errors.refusal_message of the body)."""
+        it). Returns the refusal's message (api.pages.refusal_message of the body)."""
         message = refusal_message(chunk.dataset, resp.raw)
         with self.transaction():
             self._insert_page(run_id, chunk, resp, query, 0, "", 0)
@@ -584,7 +647,10 @@ class Archive:
         status: int,
         token: str | None,
         error: str,
+        redacted: Redacted | None = None,
     ) -> int:
+        """Keep a response that could not be archived as a page (``raw``, with our
+        credentials already replaced: ``redacted`` says what was received)."""
         with self.transaction():
             cur = self.conn.execute(
                 """INSERT INTO quarantine(run_id, dataset, dataset_type, chunk_start, request_token, http_status, url,
@@ -611,6 +677,7 @@ class Archive:
                    WHERE dataset=? AND dataset_type=? AND filter=? AND chunk_start=?""",
                 (utc_now(), *chunk_key(chunk)),
             )
+            self._redacted(redacted, chunk, status, quarantine_id=qid)
             return qid
 
 
@@ -678,22 +745,6 @@ class _Group:
     def open(self) -> bool:
         """False when SQLite rolled the group back itself: nothing in it was stored."""
         return self.conn.in_transaction
-
-
-def open_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """A read-only connection (for browsing, reports, verification, exports)."""
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(
-            f"No archive at {p}. Pull data first (archiver pull … --archive {p})."
-        )
-    check_archive_file(p)
-    conn = _connect(p, readonly=True)
-    # browsing scans big tables: read them mapped and keep more of them cached
-    conn.execute("PRAGMA mmap_size=1073741824")
-    conn.execute("PRAGMA cache_size=-65536")
-    conn.row_factory = sqlite3.Row
-    return conn
 
 
 __all__ = [

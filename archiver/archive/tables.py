@@ -20,11 +20,16 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import zlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from archiver.api.redaction import MARK
+from archiver.archive import cases, searchindex, values
+from archiver.archive.chunks import CANNOT_HOLD, cannot_hold
 from archiver.archive.custody import QUARANTINE_FIELDS, Custody, quarantine_chain, runs_rows
+from archiver.archive.rekey import page_body
 from archiver.archive.replay import Findings, differ, summaries
 
 CHAINED, REPLAYED, LOCAL = "chained", "replayed", "local"
@@ -37,6 +42,8 @@ class ReplayContext:
     conn: sqlite3.Connection
     custody: Custody
     findings: Findings
+    #: what a check computed once for several tables (the case tables' replay)
+    memo: dict[str, list[str]] = field(default_factory=dict)
 
 
 Check = Callable[[ReplayContext, str], Iterable[str]]
@@ -151,6 +158,143 @@ def _quarantine(ctx: ReplayContext, name: str) -> Iterable[str]:
         )
     for qid in sorted(ctx.custody.quarantined.keys() - seen):
         yield f"quarantine (row {qid}): missing (its `quarantined` entry states it)"
+    yield from _cannot_hold(ctx)
+
+
+def _cannot_hold(ctx: ReplayContext) -> Iterable[str]:
+    """A page the archive could not hold failed its chunk (archive/chunks.py cannot_hold):
+    each such quarantine row has the ``chunk failed`` entry that names it, worded from the
+    row as the writer words it, and each such entry names such a row."""
+    failures = {
+        f.details["quarantine_id"]: f
+        for f in ctx.custody.facts
+        if f.event == "chunk failed" and isinstance(f.details.get("quarantine_id"), int)
+    }
+    rows = {
+        r[0]: r
+        for r in ctx.conn.execute(
+            "SELECT quarantine_id, run_id, dataset, dataset_type, chunk_start, error FROM quarantine"
+            " WHERE substr(error, 1, ?) = ?",
+            (len(CANNOT_HOLD), CANNOT_HOLD),
+        )
+    }
+    for qid, (_, run_id, ds, dtype, start, error) in sorted(rows.items()):
+        f = failures.get(qid)
+        if f is None:
+            yield (
+                f"quarantine (row {qid}): a page the archive could not hold, but no `chunk "
+                "failed` entry names it (its chunk failed with it)"
+            )
+            continue
+        d = f.details
+        key = (ds, dtype, str(d.get("filter", "")), start)
+        reason, message = cannot_hold(
+            key,
+            str(d.get("chunk_end", "")),
+            int(d.get("page_number") or 0),
+            error[len(CANNOT_HOLD) :],
+        )
+        stated = {
+            "run_id": f.run_id,
+            "dataset": d.get("dataset"),
+            "dataset_type": d.get("dataset_type"),
+            "chunk_start": d.get("chunk_start"),
+            "message": d.get("message"),
+        }
+        derived = {
+            "run_id": run_id,
+            "dataset": ds,
+            "dataset_type": dtype,
+            "chunk_start": start,
+            "message": message,
+        }
+        text = differ(
+            "quarantine",
+            f"row {qid}, chunk failed entry {f.entry_id}",
+            stated,
+            derived,
+            "the quarantined page gives",
+        )
+        if text or reason != error:
+            yield text or f"quarantine (row {qid}): its reason is not the writer's wording"
+    for qid in sorted(failures.keys() - rows.keys()):
+        yield (
+            f"quarantine (row {qid}): missing, or not a page the archive could not hold, but "
+            f"the `chunk failed` entry {failures[qid].entry_id} names it"
+        )
+
+
+def _redactions(ctx: ReplayContext) -> Iterable[str]:
+    """Each ``credentials redacted`` entry names a stored response of its chunk and status
+    that holds the ``[redacted]`` mark at least as often as the entry says it was put."""
+    for f in ctx.custody.facts:
+        if f.event != "credentials redacted":
+            continue
+        d = f.details
+        where = f"credentials redacted (audit entry {f.entry_id})"
+        if isinstance(d.get("page_id"), int):
+            row = ctx.conn.execute(
+                "SELECT dataset, dataset_type, chunk_start, http_status, sha256, encoding, body"
+                " FROM pages WHERE page_id=?",
+                (d["page_id"],),
+            ).fetchone()
+            what = f"page {d['page_id']}"
+        elif isinstance(d.get("quarantine_id"), int):
+            row = ctx.conn.execute(
+                "SELECT dataset, dataset_type, chunk_start, http_status, sha256, 'identity', body"
+                " FROM quarantine WHERE quarantine_id=?",
+                (d["quarantine_id"],),
+            ).fetchone()
+            what = f"quarantine row {d['quarantine_id']}"
+        else:
+            yield f"{where}: names no stored response"
+            continue
+        if row is None:
+            yield f"{where}: {what} is not stored"
+            continue
+        stored = dict(
+            zip(("dataset", "dataset_type", "chunk_start", "http_status"), row[:4], strict=True)
+        )
+        text = differ(
+            "credentials redacted",
+            f"audit entry {f.entry_id}, {what}",
+            stored,
+            {k: d.get(k) for k in stored},
+            "the entry says",
+        )
+        if text:
+            yield text
+            continue
+        try:
+            body = page_body(row[5], bytes(row[6]))
+        except (ValueError, zlib.error):  # the chain pass names an unreadable body
+            continue
+        replaced = d.get("replaced")
+        if not isinstance(replaced, int) or body.count(MARK.encode()) < replaced:
+            yield (
+                f"{where}: {what} holds the {MARK} mark {body.count(MARK.encode())} times, "
+                f"the entry says {replaced!r} credentials were replaced in it"
+            )
+        elif d.get("received_sha256") == row[4]:
+            yield f"{where}: {what} is stored as received, the entry says it was redacted"
+
+
+def _cases(ctx: ReplayContext, name: str) -> Iterable[str]:
+    """The case tables made again from the case and hold entries (archive/cases.py)."""
+    found = _case_problems(ctx)
+    return [p for p in found if p.startswith(f"{name} (")]
+
+
+def _case_problems(ctx: ReplayContext) -> list[str]:
+    if "cases" not in ctx.memo:
+        ctx.memo["cases"] = cases.replay_check(ctx.conn, ctx.custody.facts)
+    return ctx.memo["cases"]
+
+
+def _case_entries(ctx: ReplayContext) -> Iterable[str]:
+    """What the case replay finds that is no one table's row: entries the rule refuses,
+    tables missing while entries state them."""
+    return [p for p in _case_problems(ctx) if not any(p.startswith(f"{t} (") for t in cases.TABLES)]
 
 
 _DATASET_PASS = "re-derived from the raw pages, in archive order (archive/replay.py)"
@@ -186,7 +330,25 @@ TABLES: dict[str, Table] = {
     "record_values": Table(REPLAYED, "a view: its definition compared", _views),
     "chain_head": Table(REPLAYED, "a view: its definition compared", _views),
     "sqlite_sequence": Table(LOCAL, "SQLite's AUTOINCREMENT counters: no content"),
+    # the modules that own a table declare it (TABLES) and how it is re-derived
+    **{
+        name: Table(REPLAYED, reason, _found)
+        for name, (kind, reason) in values.TABLES.items()
+        if kind == REPLAYED
+    },
+    **{
+        name: Table(REPLAYED, reason, _cases)
+        for name, (kind, reason) in cases.TABLES.items()
+        if kind == REPLAYED
+    },
 }
+#: The search index (archive/searchindex.py): local state, rebuildable by `archiver index
+#: rebuild`, compared with the records by searchindex.check (verify-archive calls it).
+SEARCH_INDEX = Table(
+    LOCAL,
+    "the search index (search_columns, vals_<dataset>_fts and its FTS5 shadow tables): "
+    "rebuildable by `archiver index rebuild`; searchindex.check compares it with the records",
+)
 #: Tables named by a prefix (a dataset's values table, SQLite's own).
 PREFIXES: dict[str, Table] = {
     "vals_": Table(REPLAYED, f"{_DATASET_PASS}: every value of every record", _found),
@@ -198,6 +360,8 @@ def classify(name: str) -> Table | None:
     """How the table or view ``name`` is answered for (None: not classified)."""
     if name in TABLES:
         return TABLES[name]
+    if searchindex.is_index_table(name):
+        return SEARCH_INDEX
     return next((t for p, t in PREFIXES.items() if name.startswith(p)), None)
 
 
@@ -222,3 +386,6 @@ def check_all(ctx: ReplayContext) -> Iterable[str]:
             )
         elif entry.kind == REPLAYED and entry.check is not None:
             yield from entry.check(ctx, name)
+    # what custody entries state that no one table's check covers, whatever tables exist
+    yield from _case_entries(ctx)
+    yield from _redactions(ctx)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from archiver.archive import custody, history, tables
+from archiver.archive import custody, history, searchindex, tables
 from archiver.archive.auditlog import verified_words
 from archiver.archive.checkpoint import Checkpoint, Sidecar, read_sidecar
 from archiver.archive.errors import NotAnArchive
@@ -41,9 +41,9 @@ from archiver.archive.hashing import (
 from archiver.archive.rekey import page_body
 from archiver.archive.replay import replay
 from archiver.archive.schema import SCHEMA_VERSION, ArchiveVersionError, migrate
-from archiver.archive.sqlitefile import connect
-from archiver.archive.store import check_archive_file
+from archiver.archive.sqlitefile import check_archive_file, connect
 from archiver.archive.triggers import evidence_tables
+from archiver.archive.values import replay_check as value_columns_check
 
 MAX_PROBLEMS = 50
 #: the pages columns the chain pass reads (the body only when it hashes it)
@@ -249,11 +249,15 @@ def _verify(
     if quick:  # what can be checked without replaying: nothing claims more than is there
         history.check_coverage(conn, past, rep.add)
         history.check_runs(conn, past, rep.add)
+        for problem in value_columns_check(conn):  # the pages' columnHeaders, by the rule
+            rep.add(problem)
+        _check_search_index(conn, rep)
         return rep
     facts = custody.read(conn)
     # summaries recorded before version 5 cannot be re-derived exactly: checked as bounds
     history.check_runs(conn, past, rep.add, skip={f.run_id for f in facts.finishes})
     _replay(conn, rep, facts, _scaled(progress, total, span))
+    _check_search_index(conn, rep)
     return rep
 
 
@@ -285,6 +289,20 @@ def _scaled(
 def _external(cp: Checkpoint) -> bool:
     """A checkpoint kept outside the archive: given, or a witness bundle's heads."""
     return cp.source.startswith(("--expect-head", "given", "witness"))
+
+
+def _check_search_index(conn: sqlite3.Connection, rep: VerifyReport) -> None:
+    """The search index is derived state, not evidence (archive/searchindex.py), and is
+    compared with the records all the same: an index that left a record out would hide it
+    from every search an investigation relies on."""
+    for problem in searchindex.check(conn):
+        rep.add(f"{problem}: run `archiver index rebuild` (the index is derived from the records)")
+    missing = searchindex.unindexed(conn)
+    if missing:
+        rep.note(
+            f"not searchable yet (no search index): {', '.join(missing)}; "
+            "`archiver index rebuild` makes the index (searches refuse to run until then)"
+        )
 
 
 def _missing_triggers(conn: sqlite3.Connection) -> list[str]:

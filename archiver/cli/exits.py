@@ -18,7 +18,9 @@ from archiver.exitcodes import (
     EMPTY,
     FAILED,
     KEY_UNUSABLE,
+    NO_HITS,
     NOT_ENTITLED,
+    NOTHING_ADDED,
     OK,
     PARTIAL,
     UNTRUSTED,
@@ -74,7 +76,9 @@ PULL = ExitCodes(
             FAILED,
             "error: no chunk could be archived (each failed chunk's reason is printed), or the "
             "archive cannot be opened or written (not an archive: a FIFO, a device, an empty "
-            "or foreign file; a lock file that is not archiver's)",
+            "or foreign file; a lock file that is not archiver's), or its disk is full, "
+            "read-only or not writable by you (the message names the path and what to do; "
+            "nothing archived is lost, a rerun resumes)",
         ),
         (USAGE, "usage error: the message says which argument"),
         (
@@ -115,9 +119,16 @@ CHECKPOINT = ExitCodes(
         (USAGE, "the archive cannot be read"),
     )
 )
+#: exit 1 of a command that writes an output and records it in the archive
+WRITE_REFUSED = (
+    "the disk of the output or of the archive is full, read-only or not writable by you (the "
+    "message names the path and what to do; nothing archived is lost, nothing is left "
+    "behind), or an unexpected error"
+)
 BACKUP = ExitCodes(
     (
         (OK, "the backup is written"),
+        (FAILED, WRITE_REFUSED),
         (
             USAGE,
             "the archive does not exist or cannot be read, or --out is refused (it exists, is "
@@ -128,6 +139,7 @@ BACKUP = ExitCodes(
 EXPORT_DATASET = ExitCodes(
     (
         (OK, "the file (or Parquet directory) is written"),
+        (FAILED, WRITE_REFUSED),
         (
             USAGE,
             "usage error: a bad --from/--to, an --out that exists (without --overwrite), is "
@@ -144,17 +156,20 @@ COVERAGE = ExitCodes(
 EXPORT = ExitCodes(
     (
         (OK, "the bundle is written and signed"),
+        (FAILED, WRITE_REFUSED),
         (
             USAGE,
             "usage error: a bad or inverted --from/--to, a time off the 15-minute marks, an "
             "unknown profile, an --out or DIR.zip refused (a file, a non-empty folder, a link, "
             "a FIFO, a device, one of the archive's files), a timestamp authority that fails, "
-            "an archive that cannot be read",
+            "an archive that cannot be read; --case with --from/--to or a filter, no such "
+            "case, --load-file without --case",
         ),
         (
             EMPTY,
-            "nothing archived is in scope: no bundle is written (--allow-empty writes one that "
-            "says so); said before any problem with the signing key",
+            "nothing archived is in scope (or the case holds no interaction): no bundle is "
+            "written (--allow-empty writes one that says so); said before any problem with the "
+            "signing key",
         ),
         (
             KEY_UNUSABLE,
@@ -261,6 +276,107 @@ SCHEDULE_REMOVE = ExitCodes(
     )
 )
 SCHEDULE_STATUS = ExitCodes(((OK, "the status is printed"),))
+SEARCH = ExitCodes(
+    (
+        (OK, "hits found and listed"),
+        (
+            FAILED,
+            "the search index does not cover the archive yet (run `archiver index rebuild`), "
+            "or the search could not be recorded in the archive's access log (nothing shown)",
+        ),
+        (
+            USAGE,
+            "a query that cannot be read (the message points at the position of the problem), "
+            "a bad --from/--to or --dataset, an archive that cannot be read",
+        ),
+        (NO_HITS, "the query found nothing"),
+    )
+)
+INDEX_REBUILD = ExitCodes(
+    (
+        (OK, "the search index is rebuilt"),
+        (FAILED, "the rebuild failed (the index stays as it was)"),
+        (USAGE, "the archive does not exist or cannot be read"),
+        (
+            BUSY,
+            "archive busy: a pull (or another rebuild) holds the archive's lock; nothing was done",
+        ),
+        (CANCELLED, "cancelled (Ctrl-C): the index stays as it was"),
+    )
+)
+#: refused by a case or hold command: the message says why and what to do
+_CASE_USAGE = (
+    USAGE,
+    "usage error: an empty name or reason, no such archive, an archive that cannot be read",
+)
+CASE_CREATE = ExitCodes(
+    (
+        (OK, "the case is created"),
+        (FAILED, "refused: a case of that name exists (names are one whatever their case)"),
+        _CASE_USAGE,
+    )
+)
+CASE_ADD = ExitCodes(
+    (
+        (OK, "interactions added"),
+        (
+            FAILED,
+            "refused: no such case, a closed case, interaction ids no archived record names "
+            "(each is named), or the search could not run (index not up to date, access log "
+            "not writable); nothing was added",
+        ),
+        (
+            USAGE,
+            "usage error: neither or both of --interaction and --search, a query that cannot be "
+            "read (its position is named), a bad --from/--to, no such archive",
+        ),
+        (
+            NOTHING_ADDED,
+            "nothing added: every interaction named or found is in the case already, or the "
+            "search found none",
+        ),
+    )
+)
+CASE_REMOVE = ExitCodes(
+    (
+        (OK, "the interaction is removed from the case"),
+        (
+            FAILED,
+            "refused: no such case, the interaction is not in it, the case is closed or under "
+            "legal hold",
+        ),
+        _CASE_USAGE,
+    )
+)
+CASE_LIST = ExitCodes(((OK, "the cases are listed"), _CASE_USAGE))
+CASE_SHOW = ExitCodes(
+    (
+        (OK, "the case is shown"),
+        (FAILED, "no such case, or the access log could not be written (nothing shown)"),
+        _CASE_USAGE,
+    )
+)
+CASE_CLOSE = ExitCodes(
+    (
+        (OK, "the case is closed"),
+        (FAILED, "refused: no such case, closed already, or under legal hold"),
+        _CASE_USAGE,
+    )
+)
+HOLD_PLACE = ExitCodes(
+    (
+        (OK, "the legal hold is placed"),
+        (FAILED, "refused: no such case, a closed case, or a hold in place already"),
+        _CASE_USAGE,
+    )
+)
+HOLD_RELEASE = ExitCodes(
+    (
+        (OK, "the legal hold is released"),
+        (FAILED, "refused: no such case, or no hold in place"),
+        _CASE_USAGE,
+    )
+)
 GUI = ExitCodes(
     (
         (OK, "the app was closed"),

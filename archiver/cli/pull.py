@@ -19,6 +19,7 @@ from archiver.cli import common, monitor
 from archiver.credentials import CredentialError, resolve
 from archiver.datasets import DATASET_NAMES, UnknownDatasetError, resolve_names
 from archiver.exitcodes import BUSY, FAILED, OK, USAGE
+from archiver.iofailure import IOFailure
 from archiver.jobs import Cancel, drive
 from archiver.pull.outcome import RunResult
 from archiver.pull.progress import Progress, format_eta
@@ -96,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _cannot_open(args: argparse.Namespace, exc: Exception) -> str:
+    if isinstance(exc, IOFailure):
+        return str(exc)  # names the path, the cause and what to do
     return (
         f"cannot open the archive {common.archive_path(args)}: {exc}. "
         "Check the path and its permissions."

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 
 from archiver import exitcodes
 from archiver.archive.hashing import canonical_record, sha256_hex
-from archiver.export import bag, bundlezip, timestamps
+from archiver.export import bag, bundlezip, loadfile, timestamps
 from archiver.export.cms import CmsError, verify_detached
 from archiver.export.csvsafe import matches, unescape_cell
 from archiver.export.keys import cert_fingerprint
@@ -41,6 +41,8 @@ from archiver.safetext import safe
 ALLOWED_TOP = {*bag.TAG_FILES, bag.TAGMANIFEST, bag.SIGNATURE, "data"}
 TSA_FIELD = bag.TSA_FIELD
 PROVENANCE_COLUMNS = ("_record_sha256", "_page_sha256", "_received_at")
+#: datasets only a case production holds (each with its CSV file)
+CASE_ONLY = ("transcript", "mpccdr")
 
 VERIFIED, UNTRUSTED, REVOKED, FAILED = "verified", "untrusted", "revoked", "failed"
 EXIT_CODES = {
@@ -376,6 +378,53 @@ def _check_copies_agree(b: _Bundle, rep: BundleReport) -> bool:
     return True
 
 
+def _check_load_file(b: _Bundle, rep: BundleReport) -> bool:
+    """A case production's load file (when there is one): the DAT reads back, each of its
+    documents' native and text is there, each native matches the SHA-256 the DAT states,
+    and no native or text file is left unnamed. (The manifest check has already shown
+    every file unchanged since the bundle was signed.)"""
+    folder = b.root / loadfile.FOLDER
+    declared = bool(b.info.get("Archiver-Load-File"))
+    if not folder.exists():
+        if declared:
+            rep.problems.append(f"bag-info.txt names a load file but {loadfile.FOLDER} is missing")
+        return True
+    try:
+        docs = loadfile.read_dat(folder / loadfile.DAT)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        rep.problems.append(f"{loadfile.FOLDER}/{loadfile.DAT}: {exc}")
+        return True
+    named: set[Path] = set()
+    for n, doc in enumerate(docs, 2):
+        for key in ("NATIVEPATH", "TEXTPATH"):
+            path = loadfile.local(folder, doc[key])
+            if folder not in path.resolve().parents or not path.is_file():
+                rep.problems.append(
+                    f"{loadfile.DAT} record {n} ({doc['BEGDOC']}): {key} {doc[key]} is missing"
+                )
+                return True
+            named.add(path.resolve())
+        if bag.sha256_file(loadfile.local(folder, doc["NATIVEPATH"])) != doc["SHA256"]:
+            rep.problems.append(
+                f"{loadfile.DAT} record {n} ({doc['BEGDOC']}): its native does not match SHA256"
+            )
+            return True
+    unnamed = sorted(
+        p.relative_to(b.root).as_posix()
+        for sub in (loadfile.NATIVES, loadfile.TEXT)
+        for p in (folder / sub).glob("*")
+        if p.resolve() not in named
+    )
+    if unnamed:
+        rep.problems.append(f"{unnamed[0]} is no document of {loadfile.DAT}")
+        return True
+    rep.checks.append(
+        f"{loadfile.FOLDER}/{loadfile.DAT} reads back: {len(docs):,} documents, each native "
+        "matching its SHA256 and each text present"
+    )
+    return True
+
+
 def _check_signer_trust(b: _Bundle, rep: BundleReport) -> bool:
     """Whom the signature is by: the local key, the trust store, or the pinned fingerprint
     (another signer than the pinned one is a failure)."""
@@ -430,6 +479,7 @@ CHECKS: tuple[Callable[[_Bundle, BundleReport], bool], ...] = (
     _check_bag_info,
     _check_report_pdf,
     _check_copies_agree,
+    _check_load_file,
     _check_signer_trust,
     _check_revocation,
 )
@@ -549,7 +599,18 @@ def _verify_consistency(root: Path, rep: BundleReport) -> None:
     rows = _read_records(jsonl, rep)
     if rows is None:
         return
-    for ds in ("interactionSegments", "workflowTrace"):
+    datasets = [
+        "interactionSegments",
+        "workflowTrace",
+        *(ds for ds in CASE_ONLY if (root / "data" / f"{ds}.csv").is_file()),
+    ]
+    stray = sorted({r["dataset"] for r in rows} - set(datasets))
+    if stray:
+        rep.problems.append(
+            f"data/records.jsonl holds rows of {', '.join(stray)}, which have no CSV file"
+        )
+        return
+    for ds in datasets:
         _csv_agrees(root / "data" / f"{ds}.csv", ds, rows, rep)
     raw_dir = root / "data" / "raw"
     if raw_dir.is_dir():

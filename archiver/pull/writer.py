@@ -20,6 +20,8 @@ from typing import Any
 
 from archiver.api import NotReady, Page
 from archiver.api.pages import Refused
+from archiver.api.redaction import Redacted
+from archiver.archive.errors import page_failure
 from archiver.archive.store import Archive, Prepared
 from archiver.timerange import Chunk
 
@@ -33,7 +35,9 @@ GROUP_SECONDS = 0.5
 #: (kind, payload): chunk_started, page, chunk_state, waiting, quarantined, overlap_dropped,
 #: result (the run's outcome), fatal (the writer failed), writer_done
 Event = tuple[str, Any]
-Job = tuple[Callable[..., "Event | None"], tuple[Any, ...]]
+#: what an operation returns: no event, one, or several in order
+Events = Event | list[Event] | None
+Job = tuple[Callable[..., Events], tuple[Any, ...]]
 
 
 class WriterStopped(RuntimeError):
@@ -54,7 +58,7 @@ class ArchiveWriter(threading.Thread):
         self.error: BaseException | None = None
         self.ready = threading.Event()
 
-    def submit(self, op: Callable[..., Event | None], *args: Any) -> None:
+    def submit(self, op: Callable[..., Events], *args: Any) -> None:
         """Queue ``op(archive, *args)``; blocks while the queue is full (bounded memory)."""
         while True:
             if self.error is not None:
@@ -108,7 +112,9 @@ class ArchiveWriter(threading.Thread):
                     except BaseException as exc:  # undone alone (its savepoint)
                         failed = exc
                         break
-                    if event is not None:
+                    if isinstance(event, list):
+                        events.extend(event)
+                    elif event is not None:
                         events.append(event)
                     if n == GROUP_OPS or time.monotonic() >= deadline:
                         break
@@ -134,12 +140,25 @@ class ArchiveWriter(threading.Thread):
         return None if stop else self.jobs.get()
 
 
+def _key(chunk: Chunk) -> tuple[str, str, str, str]:
+    return (chunk.dataset, chunk.dataset_type, chunk.filter, chunk.start_key)
+
+
 def _info(chunk: Chunk, **more: Any) -> dict[str, Any]:
     return {"dataset": chunk.dataset, "chunk": chunk.start_key, **more}
 
 
 class Ops:
     """What a pull run asks of the archive; each method runs in the writer thread.
+
+
+    A page the archive cannot hold (more columns than a table can have, a value no column
+    takes: :func:`~archiver.archive.errors.page_failure`) is quarantined with the reason
+    and fails its chunk alone (one transaction: its ``quarantined`` and ``chunk failed``
+    entries, the message from archive/chunks.py, which the replay derives the same way):
+    the chunk is *broken* for the rest of the run (what its walk still sends is not stored;
+    its worker stops at the next page), and every other chunk and dataset goes on. A
+    failure of the medium (a full disk…) still stops the run.
 
     Coverage rows change only with what is archived (archive/chunks.py): a walk starting or
     dropping its overlap is an event for the progress, not a write."""
@@ -148,6 +167,13 @@ class Ops:
         self.run_id = run_id
         #: every chunk of the run's plan (a 403 marks those of its dataset not walked yet)
         self.planned = planned or []
+        self._broken: set[tuple[str, str, str, str]] = set()
+        self._lock = threading.Lock()
+
+    def broken(self, chunk: Chunk) -> bool:
+        """Did the archive refuse a page of ``chunk`` in this run? (asked by workers)"""
+        with self._lock:
+            return _key(chunk) in self._broken
 
     def start_run(
         self,
@@ -172,8 +198,15 @@ class Ops:
         page: Page,
         query: dict[str, str],
         prepared: Prepared | None = None,
-    ) -> Event:
-        res = a.store_page(self.run_id, chunk, page, query, prepared)
+    ) -> Events:
+        if self.broken(chunk):
+            return None  # a page after one the archive could not hold: not stored
+        try:
+            res = a.store_page(self.run_id, chunk, page, query, prepared)
+        except BaseException as exc:
+            if not page_failure(exc):
+                raise  # the medium failed: the run stops
+            return self._cannot_hold(a, chunk, page, exc)
         return (
             "page",
             _info(
@@ -187,6 +220,19 @@ class Ops:
             ),
         )
 
+    def _cannot_hold(self, a: Archive, chunk: Chunk, page: Page, exc: BaseException) -> Events:
+        """Quarantine the page the archive refused, fail its chunk naming why."""
+        log.warning(
+            "%s %s page %d not stored: %s", chunk.dataset, chunk.start_key, page.number, exc
+        )
+        message = a.cannot_hold(self.run_id, chunk, page, str(exc) or type(exc).__name__)
+        with self._lock:
+            self._broken.add(_key(chunk))
+        return [
+            ("quarantined", _info(chunk)),
+            ("chunk_state", _info(chunk, state="failed", message=message)),
+        ]
+
     def store_not_ready(
         self,
         a: Archive,
@@ -195,8 +241,10 @@ class Ops:
         query: dict[str, str],
         retry_at: str | None,
         final: bool,
-    ) -> Event:
+    ) -> Events:
         """A 202: the chunk is pending (``final``), or the client waits and asks again."""
+        if self.broken(chunk):
+            return None  # its walk ended when a page could not be stored
         a.store_not_ready(self.run_id, chunk, resp, query, retry_at, mark_pending=final)
         if final:
             msg = "202: the API has not processed this interval yet"
@@ -208,17 +256,23 @@ class Ops:
 
     def archive_202(self, a: Archive, chunk: Chunk, resp: NotReady, query: dict[str, str]) -> None:
         """A 202 kept as evidence while the chunk is asked again at once."""
+        if self.broken(chunk):
+            return None  # its walk ended when a page could not be stored
         a.store_not_ready(self.run_id, chunk, resp, query, None, mark_pending=False)
 
     def store_refused(
         self, a: Archive, chunk: Chunk, resp: Refused, query: dict[str, str]
-    ) -> Event:
+    ) -> Events:
         """A 403: archived; the chunk and the run's other chunks of the dataset are not
         entitled."""
+        if self.broken(chunk):
+            return None  # its walk ended when a page could not be stored
         message = a.store_refused(self.run_id, chunk, resp, query, self.planned)
         return ("chunk_state", _info(chunk, state="not_entitled", message=message))
 
-    def drop_overlap(self, a: Archive, chunk: Chunk, why: str) -> Event:
+    def drop_overlap(self, a: Archive, chunk: Chunk, why: str) -> Events:
+        if self.broken(chunk):
+            return None  # its walk ended when a page could not be stored
         return ("overlap_dropped", _info(chunk, message=why))
 
     def quarantine(
@@ -230,12 +284,17 @@ class Ops:
         status: int,
         token: str | None,
         reason: str,
-    ) -> Event:
-        a.quarantine(self.run_id, chunk, raw, url, status, token, reason)
+        redacted: Redacted | None = None,
+    ) -> Events:
+        if self.broken(chunk):
+            return None  # its walk ended when a page could not be stored
+        a.quarantine(self.run_id, chunk, raw, url, status, token, reason, redacted)
         return ("quarantined", _info(chunk))
 
-    def fail(self, a: Archive, chunk: Chunk, message: str) -> Event:
+    def fail(self, a: Archive, chunk: Chunk, message: str) -> Events:
         """The chunk's walk stopped on an error (a ``chunk failed`` entry)."""
+        if self.broken(chunk):
+            return None  # it failed already: a page could not be stored
         a.chunk_failed(self.run_id, chunk, message)
         return ("chunk_state", _info(chunk, state="failed", message=message))
 

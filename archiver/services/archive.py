@@ -6,12 +6,14 @@ whichever front-end called it; verify-archive and export-dataset also write a ch
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from archiver import outputs
+from archiver import iofailure, outputs
 from archiver.archive.errors import NotAnArchive, StorageError
 from archiver.archive.queries import bundle as bundle_q
 from archiver.archive.queries import coverage as cov
@@ -22,7 +24,7 @@ from archiver.archive.verify import VerifyReport, verify_archive
 from archiver.datasets import resolve_name
 from archiver.export import keys
 from archiver.export.csvsafe import MODES as CSV_FORMULA_MODES
-from archiver.export.warehouse import FORMATS, ExportError
+from archiver.export.warehouse import FORMATS, ExportError, check_out
 from archiver.export.warehouse import export_dataset as _export_dataset
 from archiver.services import checkpoints, witnesses
 from archiver.timerange import format_range
@@ -172,26 +174,54 @@ def backup(path: Path, out: Path) -> Path:
     the archive's set (by resolved path or inode), an existing file, a link, a FIFO or a
     device (:class:`Refused`, before anything is written). The checkpoint sidecar is copied
     beside it first, as a new file too (so every line it holds is a prefix of the copy, even
-    while a pull appends)."""
+    while a pull appends). A full disk, a read-only medium or a refused permission (of the
+    copy's place, or of the archive, which must record the backup) raises
+    :class:`~archiver.iofailure.IOFailure`, with nothing left behind."""
     protect = [outputs.ArchiveSet.of(path)]
     side_out = checkpoints.sidecar_path(out)
-    with Reader(path) as db:
+    made: list[Path] = []
+    with iofailure.naming(path, done=NOTHING_WRITTEN):  # (a read-only medium, say)
+        db = Reader(path)
+    with db:
         outputs.check_new(out, protect=protect)
         outputs.check_new(side_out, protect=protect, flag="--out's sidecar")
+        check_custody(path)  # (after what refuses --out: a refusal changes nothing)
         sidecar = checkpoints.sidecar_bytes(path)
-        out.parent.mkdir(mode=outputs.PRIVATE_DIR, parents=True, exist_ok=True)
-        if sidecar is not None:
-            with outputs.new_file(side_out, protect=protect, flag="--out's sidecar") as f:
-                f.write(sidecar)
-        try:
-            db.backup_to(out)
-        except BaseException:
+        with iofailure.naming(out, output=True, done=NOTHING_WRITTEN):
+            out.parent.mkdir(mode=outputs.PRIVATE_DIR, parents=True, exist_ok=True)
             if sidecar is not None:
-                side_out.unlink(missing_ok=True)  # ours, made a moment ago
-            raise
-    with Archive(path, create=False) as a:
-        a.audit("backup", {"to": str(out.resolve())})
+                with outputs.new_file(side_out, protect=protect, flag="--out's sidecar") as f:
+                    f.write(sidecar)
+                made.append(side_out)
+            try:
+                db.backup_to(out)
+            except BaseException:
+                _remove(made)  # ours, made a moment ago
+                raise
+            made.append(out)
+    try:
+        with iofailure.naming(path, done=_NOT_RECORDED.format(what="the backup")):
+            with Archive(path, create=False) as a:
+                a.audit("backup", {"to": str(out.resolve())})
+    except iofailure.IOFailure:
+        _remove(made)
+        raise
     return out
+
+
+#: what a failed export or backup says instead of "nothing archived was lost"
+NOTHING_WRITTEN = "nothing archived was lost and nothing was written"
+_NOT_RECORDED = "nothing archived was lost; {what} was removed, as the archive could not record it"
+
+
+def check_custody(path: Path) -> None:
+    """Before making anything that the archive must record (an export, a backup): can it
+    record it? A read-only or refused archive is said at once, with nothing written."""
+    if not path.exists():
+        return  # the reader says there is no archive
+    with iofailure.naming(path, done=NOTHING_WRITTEN):
+        with Archive(path, create=False) as a:
+            a.check_writable()
 
 
 def export_dataset(
@@ -212,18 +242,67 @@ def export_dataset(
     ``out`` must be new (never a file of the archive's set, a link or a special file);
     ``overwrite`` lets a csv or jsonl export replace an existing file."""
     dataset = resolve_name(dataset)
-    n = _export_dataset(
-        path,
-        dataset,
-        fmt,
-        out,
-        start=start,
-        end=end,
-        all_versions=all_versions,
-        dataset_type=dataset_type,
-        csv_formulas=csv_formulas,
-        overwrite=overwrite,
-    )
+    if fmt in FORMATS:  # what refuses --out first: a refusal changes nothing
+        check_out(fmt, dataset, out, path, overwrite)
+    check_custody(path)
+    with iofailure.naming(out, output=True, done=NOTHING_WRITTEN):
+        n = _export_dataset(
+            path,
+            dataset,
+            fmt,
+            out,
+            start=start,
+            end=end,
+            all_versions=all_versions,
+            dataset_type=dataset_type,
+            csv_formulas=csv_formulas,
+            overwrite=overwrite,
+        )
+    try:
+        with iofailure.naming(path, done=_NOT_RECORDED.format(what="the export")):
+            _record_export(
+                path,
+                dataset,
+                fmt,
+                out,
+                n,
+                (dataset_type, all_versions, csv_formulas, overwrite),
+                (start, end),
+            )
+    except iofailure.IOFailure:
+        _remove_export(fmt, dataset, out)
+        raise
+    return n
+
+
+def _remove(paths: list[Path]) -> None:
+    """Remove files this command made a moment ago (a read-only disk refuses even that)."""
+    for p in paths:
+        with contextlib.suppress(OSError):
+            p.unlink()
+
+
+def _remove_export(fmt: str, dataset: str, out: Path) -> None:
+    """Remove what a finished export-dataset wrote (its file, or its dataset= directory)."""
+    if fmt == "parquet":
+        shutil.rmtree(out / f"dataset={dataset}", ignore_errors=True)
+    else:
+        _remove([out])
+
+
+def _record_export(
+    path: Path,
+    dataset: str,
+    fmt: str,
+    out: Path,
+    n: int,
+    how: tuple[str, bool, str, bool],
+    days: tuple[date | None, date | None],
+) -> None:
+    """The export's custody entry and checkpoint (``how``: dataset type, all versions, CSV
+    formula mode, overwrite; ``days``: from and to)."""
+    dataset_type, all_versions, csv_formulas, overwrite = how
+    start, end = days
     with Archive(path, create=False) as a:
         a.audit(
             "export-dataset",
@@ -241,7 +320,6 @@ def export_dataset(
             },
         )
         checkpoints.record(path, "export-dataset", archive=a)
-    return n
 
 
 @dataclass

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from archiver import outputs
+from archiver import iofailure, outputs
 from archiver.api import Credentials, NotReadyPolicy, Query, Tenant
 from archiver.api.client import check_connection as _check_connection
 from archiver.api.limits import MAX_WORKERS, Limits
@@ -182,9 +182,11 @@ def pull(
     the run's page size (default: the plan's)."""
     token = cancel or Cancel()
     creds = credentials() if callable(credentials) else credentials
-    engine = _open_engine(archive, tenant, creds, options, token, command, create_dirs)
+    with iofailure.naming(archive):  # the lock file, beside the archive
+        engine = _open_engine(archive, tenant, creds, options, token, command, create_dirs)
     try:
-        plan = _plan(engine, what)
+        with iofailure.naming(archive):
+            plan = _plan(engine, what)
         if plan is None or not (plan.items or run_empty):
             return None
         yield Planned(plan, engine.archive_path)

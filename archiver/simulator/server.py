@@ -75,6 +75,11 @@ class SimConfig:
     #: How COMMIT_TS is written: "ms" (…:58.500Z), "nano" (Go's RFC 3339 nano: …:58.5Z,
     #: …:58Z) or "offset" (…:58.500+00:00); a run-time knob too (COMMIT_TS_FORMS).
     commit_ts: str = "ms"
+    #: (name, value) columns added after the registry's to every page (and 202) of the
+    #: datasets in ``extra_column_datasets`` (empty: of every dataset), each row carrying
+    #: ``value``: columns a server adds without notice, whatever their names.
+    extra_columns: tuple[tuple[str, str], ...] = ()
+    extra_column_datasets: tuple[str, ...] = ()
     # fault knobs
     latency_ms: float = 0.0
     fail_rate: float = 0.0
@@ -88,11 +93,14 @@ class SimConfig:
 
     def __post_init__(self) -> None:
         self.omit_row_id = tuple(self.omit_row_id)
-        for name in self.omit_row_id:
-            if name not in DATASETS:
-                raise ValueError(
-                    f"omit_row_id: unknown dataset {name!r}; valid: {', '.join(DATASET_NAMES)}"
-                )
+        self.extra_columns = tuple((str(n), str(v)) for n, v in self.extra_columns)
+        self.extra_column_datasets = tuple(self.extra_column_datasets)
+        for field_name in ("omit_row_id", "extra_column_datasets"):
+            for name in getattr(self, field_name):
+                if name not in DATASETS:
+                    raise ValueError(
+                        f"{field_name}: unknown dataset {name!r}; valid: {', '.join(DATASET_NAMES)}"
+                    )
         _check_ending(self.ending)
         _check_commit_ts(self.commit_ts)
 
@@ -241,29 +249,45 @@ class Simulator:
 
     # -- ground truth ---------------------------------------------------------------------
     def columns(self, dataset: Dataset) -> list[tuple[str, str]]:
-        """The columns served for ``dataset``: the registry's, less ROW_ID if omitted."""
+        """The columns served for ``dataset``: the registry's, less ROW_ID if omitted, then
+        the extra columns configured for it."""
+        cols = list(dataset.columns)
         if dataset.name in self.config.omit_row_id:
-            return [c for c in dataset.columns if c[0] != "ROW_ID"]
-        return list(dataset.columns)
+            cols = [c for c in cols if c[0] != "ROW_ID"]
+        return cols + [(n, "string") for n, _ in self._extras(dataset)]
+
+    def _extras(self, dataset: Dataset) -> tuple[tuple[str, str], ...]:
+        cfg = self.config
+        wanted = not cfg.extra_column_datasets or dataset.name in cfg.extra_column_datasets
+        return cfg.extra_columns if wanted else ()
+
+    def _served(self, dataset: Dataset) -> Callable[[dict[str, str]], list[str]]:
+        """How one generated row is served: its values in served column order."""
+        names = [n for n, _ in self.columns(dataset)]
+        extras = [v for _, v in self._extras(dataset)]
+        own = names[: len(names) - len(extras)]
+        form = self.config.commit_ts
+        if form == "ms" or "COMMIT_TS" not in own:
+            return lambda row: [row[c] for c in own] + extras
+        at = own.index("COMMIT_TS")
+
+        def formed(row: dict[str, str]) -> list[str]:
+            values = [row[c] for c in own]
+            values[at] = commit_ts_form(values[at], form)
+            return values + extras
+
+        return formed
 
     def _records(self, query: Query, first: datetime, last: datetime) -> list[list[str]]:
         """Served records of the buckets ``first``..``last`` that match the query's filter."""
         step, minutes = bucket_length(query)
-        cols = [n for n, _ in self.columns(query.dataset)]
+        served = self._served(query.dataset)
         out = []
         for b in iter_buckets(first, last, step):
             for row in self.model.bucket_rows(query.dataset, b, minutes):
                 if query.matches(row):
-                    out.append(self._served(row, cols))
+                    out.append(served(row))
         return out
-
-    def _served(self, row: dict[str, str], cols: list[str]) -> list[str]:
-        """A row's values as served (COMMIT_TS in the configured form)."""
-        values = [row[c] for c in cols]
-        if self.config.commit_ts != "ms" and "COMMIT_TS" in cols:
-            i = cols.index("COMMIT_TS")
-            values[i] = commit_ts_form(values[i], self.config.commit_ts)
-        return values
 
     def rows(self, dataset: str, params: dict[str, str]) -> list[list[str]]:
         """Every record the query returns over all its pages under the configured reading
@@ -324,7 +348,7 @@ class Simulator:
             offset = 0
             if token:
                 first, offset = decode_token(self._token_secret, query, token)
-            cols = [n for n, _ in served]
+            row_values = self._served(query.dataset)
             records = body["records"]
             for b in iter_buckets(first, last, step):
                 rows = [
@@ -334,7 +358,7 @@ class Simulator:
                     if len(records) == query.page_size:
                         next_token = encode_token(self._token_secret, query, b, offset)
                         break
-                    records.append(self._served(rows[offset], cols))
+                    records.append(row_values(rows[offset]))
                     offset += 1
                 if next_token:
                     break

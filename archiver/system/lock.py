@@ -71,8 +71,12 @@ class LockInfo:
             return None
 
 
+#: what the lock file says ``archiver index rebuild`` is (it holds the lock as a pull does)
+INDEX_REBUILD = "index rebuild"
+
+
 class ArchiveBusy(Exception):
-    """Another pull holds the archive's lock."""
+    """Another pull (or a search index rebuild) holds the archive's lock."""
 
     def __init__(self, archive: Path, holder: LockInfo | None) -> None:
         self.archive = archive
@@ -80,7 +84,8 @@ class ArchiveBusy(Exception):
         if holder is None:
             text = "archive busy: pull running since an unknown time (pid unknown)"
         else:
-            text = f"archive busy: pull running since {holder.when()} (pid {holder.pid})"
+            what = "search index rebuild" if holder.command == INDEX_REBUILD else "pull"
+            text = f"archive busy: {what} running since {holder.when()} (pid {holder.pid})"
         super().__init__(text)
 
 

@@ -24,6 +24,7 @@ from archiver.jobs import drive
 from archiver.services import archive as archive_service
 from archiver.simulator import SimConfig, Simulator
 from tests.clitools import run_cli
+from tests.echo import EchoSimulator
 from tests.pulltools import engine_for, params, pull
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +65,10 @@ def _copy(src: Path, dst: Path) -> Path:
 def used(tmp_path_factory) -> Path:
     """An archive used every way this build can: all 13 datasets, daily rows, a filtered
     pull, quarantined responses, a key fallback, late updates, conflicts, a 202 left pending
-    and retried, a 403, a failed chunk, a bundle, a warehouse export, a verification."""
+    and retried, a 403, a failed chunk, columns the guide does not name (``RECORD_ID``,
+    ``row_id``), a page the archive cannot hold (quarantined, its chunk failed), responses
+    that echoed our credentials (redacted), a search, a case and a legal hold, a bundle, a
+    warehouse export, a verification."""
     d = tmp_path_factory.mktemp("used")
     arc = d / "used.sqlite3"
     cfg = SimConfig(
@@ -101,6 +105,38 @@ def used(tmp_path_factory) -> Path:
         failing = params(["mpccdr"], "202502040000", "202502040045")
         assert pull(sim, arc, failing, retry=ONCE).exit_code == exitcodes.FAILED
         sim.set_faults(fail_rate=0.0)
+        # columns the guide does not name, one page too wide for a table (2,100 columns)
+        odd = SimConfig(rows_per_interval=2, extra_columns=(("RECORD_ID", "7"), ("row_id", "x")))
+        with Simulator(odd) as extra:
+            cols = params(["queue", "workflow"], "202502050000", "202502050045")
+            assert pull(extra, arc, cols).exit_code == 0
+        wide = SimConfig(
+            rows_per_interval=2,
+            extra_columns=tuple((f"C{i}", "v") for i in range(2100)),
+            extra_column_datasets=("agentAux",),
+        )
+        with Simulator(wide) as extra:
+            both = params(["agentAux", "workflow"], "202502060000", "202502060045")
+            assert pull(extra, arc, both).exit_code == exitcodes.PARTIAL
+        # a server that echoes our credentials: a 400, a 403, a 202, real pages
+        with EchoSimulator(SimConfig(rows_per_interval=2, token_ttl=4)) as echo:
+            echoed = params(
+                ["agent", "agentAux", "mpccdr", "interactionSegments"],
+                "202502070000",
+                "202502070045",
+            )
+            pull(echo, arc, echoed, retry=ONCE)
+        assert run_cli("index", "rebuild", "--archive", str(arc)).code == 0
+        assert run_cli("search", "dataset:interactionSegments", "--archive", str(arc)).code == 0
+        (one,) = (
+            sqlite3.connect(arc)
+            .execute('SELECT "INTERACTION_ID" FROM vals_interactionSegments LIMIT 1')
+            .fetchone()
+        )
+        case = ["--archive", str(arc)]
+        assert run_cli("case", "create", "Used", "--reason", "r", *case).code == 0
+        assert run_cli("case", "add", "Used", "--interaction", one, *case).code == 0
+        assert run_cli("hold", "place", "Used", "--reason", "court order", *case).code == 0
         ident = keys.load_or_create(d / "signing")
         drive(export_bundle(arc, Scope(date(2025, 2, 1), date(2025, 2, 1)), d / "bundle", ident))
         archive_service.export_dataset(arc, "queue", "csv", d / "queue.csv")
@@ -171,6 +207,14 @@ def test_the_fully_used_archive_replays(used, tmp_path):
         "SELECT count(*) FROM audit_log WHERE event = 'quarantined'",
         "SELECT count(*) FROM coverage WHERE state = 'not_entitled'",
         "SELECT count(*) FROM coverage WHERE filter != ''",
+        "SELECT count(*) FROM value_columns WHERE name != stored",
+        "SELECT count(*) FROM quarantine WHERE error LIKE 'the archive cannot hold this page%'",
+        "SELECT count(*) FROM audit_log WHERE event = 'credentials redacted'",
+        "SELECT count(*) FROM audit_log WHERE event = 'search'",
+        "SELECT count(*) FROM audit_log WHERE event = 'export'",
+        "SELECT count(*) FROM cases",
+        "SELECT count(*) FROM case_holds",
+        "SELECT count(*) FROM search_columns",
     ):
         assert conn.execute(sql).fetchone()[0] > 0, sql
     conn.close()
@@ -241,6 +285,22 @@ EDITS = {
         ],
         "record_values (view)",
     ),
+    "value_columns": (
+        ["UPDATE value_columns SET name = 'ROW_ID ' WHERE name = 'ROW_ID' AND dataset = 'queue'"],
+        "value_columns",
+    ),
+    "cases": (["UPDATE cases SET reason = 'nothing to see'"], "cases ("),
+    "case_interactions": (
+        ["UPDATE case_interactions SET added_by = 'mallory'"],
+        "case_interactions (",
+    ),
+    "case_searches": (
+        [
+            "INSERT INTO case_searches(entry, case_name, query, first, last, range, searched_at, searched_by, hits, found, added) VALUES (999, 'Used', 'x', '', '', '', '', 'mallory', 0, 0, 0)"
+        ],
+        "case_searches (",
+    ),
+    "case_holds": (["UPDATE case_holds SET reason = 'none'"], "case_holds ("),
     "chain_head": (
         [
             "DROP VIEW chain_head",
@@ -295,8 +355,18 @@ def test_coverage_claiming_a_whole_day_after_pulling_part_of_it_fails(part_of_a_
 
 
 def test_coverage_claiming_done_for_a_refused_or_failed_chunk_fails(arc):
-    _edit(arc, "UPDATE coverage SET state = 'done', message = NULL WHERE state = 'not_entitled'")
+    _edit(
+        arc,
+        "UPDATE coverage SET state = 'done', message = NULL WHERE state = 'not_entitled' "
+        "AND dataset = 'interactionSegments'",
+    )
     assert _problems(arc)[0].startswith("coverage (interactionSegments interval 20250203")
+    _edit(
+        arc,
+        "UPDATE coverage SET state = 'done', message = NULL WHERE state = 'failed' "
+        "AND dataset = 'agentAux'",  # the chunk a page too wide for a table failed
+    )
+    assert any(p.startswith("coverage (agentAux interval 20250206") for p in _problems(arc))
 
 
 @pytest.fixture

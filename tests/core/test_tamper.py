@@ -110,9 +110,10 @@ def _count(arc: Path, sql: str) -> int:
 
 
 def _truncate(arc: Path, keep: int) -> None:
-    """Remove every page after ``keep``, its records and their values; "latest" made to
-    agree (an attacker who knows the format)."""
+    """Remove every page after ``keep``, its records and their values; "latest" and the
+    search index made to agree (an attacker who knows the format)."""
     from archiver.archive.compact import rebuild_superseded
+    from archiver.archive.searchindex import rebuild
 
     conn = sqlite3.connect(arc)
     vals = [t for t in triggers.evidence_tables(conn) if t.startswith("vals_")]
@@ -127,6 +128,10 @@ def _truncate(arc: Path, keep: int) -> None:
     )
     conn = sqlite3.connect(arc)
     rebuild_superseded(conn)
+    conn.commit()
+    conn.execute("BEGIN")
+    for _ in rebuild(conn):
+        pass
     conn.commit()
     conn.close()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from archiver.archive import checkpoint as cp
-from archiver.archive import triggers
+from archiver.archive import searchindex, triggers
 from archiver.export import bag, keys
 from archiver.export.bundle import export_bundle
 from archiver.export.scope import Scope
@@ -105,12 +105,7 @@ def _rebuild(arc: Path, keep: int) -> None:
         conn.execute(f"DROP TRIGGER IF EXISTS {t}_no_update")
         conn.execute(f"DROP TRIGGER IF EXISTS {t}_no_delete")
     gone = f"SELECT record_id FROM records WHERE page_id > {keep}"
-    vals = [
-        t
-        for (t,) in conn.execute(
-            "SELECT name FROM sqlite_master WHERE name LIKE 'vals_%' AND type='table'"
-        )
-    ]
+    vals = [t for t in triggers.evidence_tables(conn) if t.startswith("vals_")]
     for t in vals:
         conn.execute(f"DELETE FROM {t} WHERE record_id IN ({gone})")
     conn.execute(f"DELETE FROM superseded WHERE record_id IN ({gone}) OR by_id IN ({gone})")
@@ -124,6 +119,10 @@ def _rebuild(arc: Path, keep: int) -> None:
     conn.execute(
         "DELETE FROM runs WHERE run_id NOT IN (SELECT run_id FROM audit_log WHERE run_id IS NOT NULL)"
     )
+    conn.commit()
+    conn.execute("BEGIN")  # the search index made to agree (an attacker who knows the format)
+    for _ in searchindex.rebuild(conn):
+        pass
     conn.commit()
     conn.close()
     side = cp.sidecar_path(arc)

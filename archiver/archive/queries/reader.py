@@ -9,7 +9,7 @@ from typing import Protocol, Self
 
 from archiver import outputs
 from archiver.archive.schema import backup_to
-from archiver.archive.store import open_reader
+from archiver.archive.sqlitefile import open_reader
 
 
 class Source(Protocol):

@@ -55,6 +55,18 @@ COMMANDS: tuple[Command, ...] = (
         "archive:coverage",
     ),
     Command("login", "store a client secret in the OS keyring", "archive:login"),
+    Command(
+        "search",
+        "search the archive's records (full text, grouped by interaction)",
+        "search:search",
+    ),
+    Command("index", "the archive's search index (rebuild)", "search:index"),
+    Command(
+        "case",
+        "cases: gather the interactions of an investigation (create, add, show, …)",
+        "cases:case",
+    ),
+    Command("hold", "legal holds on cases (place, release)", "cases:hold"),
     Command("export", "write a signed audit bundle of interactions", "bundles:export"),
     Command(
         "verify",
