@@ -343,7 +343,7 @@ def migrate_to_5(conn: sqlite3.Connection) -> dict[str, Any]:
         "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'vals\\_%' ESCAPE '\\'"
     ).fetchall():
         if not is_values_table(t):
-            continue  # a dataset's search index (archive/searchindex.py)
+            continue  # a dataset's search index (archive/searchindex.py), not values
         dataset = t[len("vals_") :]
         known = {
             s
