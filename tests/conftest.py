@@ -17,6 +17,8 @@ os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="archiver-tests-state-")
 
 import logging
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -102,6 +104,40 @@ class SocketGuard:
         monkeypatch.setattr(socket.socket, "connect", connect)
         monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
         monkeypatch.setattr(socket, "create_connection", create_connection)
+
+
+#: how long a test's threads get, once it has ended, to finish on their own
+THREAD_GRACE_S = 5.0
+
+
+def _threads_left(before: set[threading.Thread], grace: float) -> list[threading.Thread]:
+    """Threads started since ``before`` that are still running ``grace`` seconds from now.
+    Threads of foreign code that merely called into Python (Qt's, _DummyThread) are left to
+    the GUI suite's own check (tests/gui/conftest.py: no_leaked_threads)."""
+    deadline = time.monotonic() + grace
+    left = []
+    for t in threading.enumerate():
+        if t in before or isinstance(t, threading._DummyThread) or t is threading.main_thread():
+            continue
+        t.join(max(0.0, deadline - time.monotonic()))
+        if t.is_alive():
+            left.append(t)
+    return left
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running() -> Iterator[None]:
+    """A test ends with every thread it started finished: a simulator, a pull worker, a
+    writer or a server left running would serve, write or hold files into the next test.
+    Threads of wider-scoped fixtures started before the test are not its own. Defined
+    before the other autouse fixtures (and so torn down after them and after the test's
+    own fixtures, such as sim_factory, which stop what they started)."""
+    before = set(threading.enumerate())
+    yield
+    left = _threads_left(before, THREAD_GRACE_S)
+    assert not left, "threads left running after the test: " + ", ".join(
+        f"{t.name} (daemon)" if t.daemon else t.name for t in left
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -7,16 +7,18 @@ control API under ``/_simulator/`` that no real client would call.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
 import secrets
+import socket
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
@@ -121,7 +123,12 @@ def go_json(obj: Any) -> bytes:
 
 
 class Simulator:
-    """The simulated API. ``with Simulator(cfg) as sim: sim.base_url`` serves on loopback."""
+    """The simulated API. ``with Simulator(cfg) as sim: sim.base_url`` serves on loopback.
+
+    ``clock`` is the server's one notion of now (aware UTC): which intervals are ready and
+    when an access token expires are both judged on it, so a test moves time forward by
+    advancing its clock instead of sleeping.
+    """
 
     def __init__(
         self, config: SimConfig | None = None, clock: Callable[[], datetime] | None = None
@@ -136,7 +143,8 @@ class Simulator:
             shared_ids=self.config.shared_ids,
         )
         self._token_secret = secrets.token_bytes(32)
-        self._tokens: dict[str, float] = {}
+        #: access token -> its expiry on ``clock``
+        self._tokens: dict[str, datetime] = {}
         self._lock = threading.Lock()
         self._rng = random.Random(self.config.seed)
         self._query_hits: Counter[str] = Counter()
@@ -215,15 +223,16 @@ class Simulator:
 
     def issue_token(self) -> tuple[str, int]:
         token = "eyJ" + secrets.token_urlsafe(32)
+        expiry = self.clock() + timedelta(seconds=self.config.token_ttl)
         with self._lock:
-            self._tokens[token] = time.monotonic() + self.config.token_ttl
+            self._tokens[token] = expiry
             self.stats["tokens_issued"] += 1
         return token, int(self.config.token_ttl)
 
     def token_valid(self, token: str) -> bool:
         with self._lock:
             expiry = self._tokens.get(token)
-        return expiry is not None and time.monotonic() < expiry
+        return expiry is not None and self.clock() < expiry
 
     # -- ground truth ---------------------------------------------------------------------
     def columns(self, dataset: Dataset) -> list[tuple[str, str]]:
@@ -355,10 +364,46 @@ class Simulator:
 
 
 class _Server(ThreadingHTTPServer):
+    """One thread per connection; closing the server also ends the connections a client
+    keeps alive (their threads would otherwise wait for its next request for ever)."""
+
     daemon_threads = True
     #: listen backlog: socketserver's default of 5 refuses connections when many workers
     #: (or test processes) connect at once on a loaded machine
     request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._open: dict[Any, threading.Thread] = {}
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name="simulator-connection",
+            daemon=True,
+        )
+        with self._open_lock:
+            self._open[request] = thread
+        thread.start()
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.pop(request, None)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        """Stop listening, end every open connection and wait (briefly) for its thread."""
+        super().server_close()
+        with self._open_lock:
+            still_open = list(self._open.items())
+        for request, _ in still_open:
+            with contextlib.suppress(OSError):  # the client hung up meanwhile
+                request.shutdown(socket.SHUT_RDWR)
+        for _, thread in still_open:
+            if thread is not threading.current_thread():
+                thread.join(timeout=5)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up (killed, timed out) is normal here: log, don't print."""

@@ -16,6 +16,7 @@ import requests
 from archiver.datasets import DATASET_NAMES, DATASETS, ENTITLEMENT_DETAIL
 from archiver.simulator import SimConfig
 from archiver.simulator.server import TOKEN_PATH
+from tests.clock import ManualClock
 from tests.conftest import api_get, get_token, utc, walk
 
 ONE_HOUR = {"interval": "starting:202502010400,ending:202502010445"}
@@ -221,11 +222,15 @@ def test_401_as_302_redirect(sim_factory):
 
 
 def test_token_expires_after_ttl(sim_factory):
-    sim = sim_factory(token_ttl=0.5)
+    clock = ManualClock()
+    sim = sim_factory(token_ttl=0.5, clock=clock)
     token = get_token(sim)
     assert api_get(sim, "queue", token, **ONE_HOUR).status_code == 200
-    time.sleep(0.6)
+    clock.advance(0.49)
+    assert api_get(sim, "queue", token, **ONE_HOUR).status_code == 200
+    clock.advance(0.02)
     assert api_get(sim, "queue", token, **ONE_HOUR).status_code == 401
+    assert api_get(sim, "queue", get_token(sim), **ONE_HOUR).status_code == 200
 
 
 def test_403_without_analytics_insights(sim_factory):
