@@ -151,6 +151,9 @@ class Simulator:
         self.stats: Counter[str] = Counter()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._answering = threading.Event()  # cleared while data requests are held
+        self._answering.set()
+        self._holding = threading.Event()  # a data request is waiting to be answered
 
     # -- lifecycle ------------------------------------------------------------------------
     def bind(self) -> str:
@@ -181,6 +184,7 @@ class Simulator:
             self._server = None
 
     def stop(self) -> None:
+        self.release()
         if self._server:
             self._server.shutdown()
             self._server.server_close()
@@ -213,6 +217,26 @@ class Simulator:
         for name, value in knobs.items():
             current = getattr(self.config, name)
             setattr(self.config, name, type(current)(value))
+
+    def hold(self) -> None:
+        """Keep every data request that arrives from now on waiting, unanswered, until
+        :meth:`release`: a client stays in the middle of a request for exactly as long as
+        a test needs (instead of a latency guessed long enough)."""
+        self._holding.clear()
+        self._answering.clear()
+
+    def release(self) -> None:
+        """Answer the held data requests, and the next ones at once."""
+        self._answering.set()
+
+    def wait_until_holding(self, timeout: float) -> bool:
+        """Wait until a data request is held (True), or ``timeout`` seconds (False)."""
+        return self._holding.wait(timeout)
+
+    def _held(self) -> None:
+        if not self._answering.is_set():
+            self._holding.set()
+            self._answering.wait()
 
     def late_update(self, datasets: list[str] | None = None, share: float = 0.1) -> int:
         """Re-issue ``share`` of the rows committed so far with a newer COMMIT_TS."""
@@ -373,9 +397,9 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        super().__init__(address, handler)
         self._open: dict[Any, threading.Thread] = {}
         self._open_lock = threading.Lock()
+        super().__init__(address, handler)  # closes the server when the port is taken
 
     def process_request(self, request: Any, client_address: Any) -> None:
         thread = threading.Thread(
@@ -541,6 +565,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dataset(self, name: str, qs: str) -> None:
         sim = self.sim
         sim.stats["data_requests"] += 1
+        sim._held()
         if sim.config.latency_ms:
             self._answer_at = time.monotonic() + sim.config.latency_ms / 1000
         auth = self.headers.get("Authorization", "")

@@ -383,6 +383,7 @@ def test_legitimate_variety_verifies(sim_factory, tmp_path):
         if prog.totals().pages >= 3:
             eng.cancel()
     assert eng.result.status == "interrupted"
+    sim.set_faults(latency_ms=0)  # slow answers only so that the cancel lands mid-walk
     sim._token_secret = b"rotated"  # the saved cursor is refused: the chunk is walked again
     res = _pull(sim, arc, ["workflowTrace"], DAY2, page_size=5)
     assert res.exit_code == 0
