@@ -2,6 +2,7 @@
 # Set up everything archiver needs, then start the app or run the tests.
 #   bash scripts/dev.sh start [ARGS...]   set up, then start the app on its embedded demo
 #   bash scripts/dev.sh test  [PYTEST ARGS...]   set up, then lint and run the whole suite headless
+#                               (in parallel; -m 'not slow': the quick set, before a commit)
 #   bash scripts/dev.sh setup   only set up
 #   bash scripts/dev.sh lock    re-resolve requirements.lock from pyproject.toml (an upgrade:
 #                               run the suite before committing the new lock)
@@ -158,8 +159,11 @@ case "$cmd" in
     "$VENV/bin/ruff" format --check .
     say "mypy"
     "$VENV/bin/mypy"
-    say "pytest"
-    exec "$VENV/bin/python" -m pytest "$@"
+    # one worker per core (pytest-xdist; tests of one xdist_group, such as the packaging
+    # build, stay on one worker); "-n 0" after it runs in this process, "-m 'not slow'"
+    # only the quick tests
+    say "pytest -n auto"
+    exec "$VENV/bin/python" -m pytest -n auto --dist loadgroup "$@"
     ;;
   *)
     echo "usage: bash scripts/dev.sh start|test|setup|lock [ARGS...]" >&2

@@ -62,14 +62,20 @@ def test_waiting_for_a_busy_archive_can_be_cancelled(qtbot, sim, window_factory)
 
 def test_a_pull_in_the_window_holds_the_archive(qtbot, sim_factory, window_factory):
     """While the window pulls, another pull on the same archive is refused."""
-    sim = sim_factory(latency_ms=30)
+    sim = sim_factory()
     w = window_factory(sim)
     w.download.picker.set_selected(["queue"])
     set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 23, 45))
-    with qtbot.waitSignal(w.download.run_finished, timeout=60_000):
-        qtbot.mouseClick(w.download.download, Qt.MouseButton.LeftButton)
-        holder = locks.busy(w.ctx.archive_path)
-        assert holder is not None and holder.pid == os.getpid()
+    sim.hold()  # the pull's first request waits, unanswered, until the lock is checked
+    try:
+        with qtbot.waitSignal(w.download.run_finished, timeout=60_000):
+            qtbot.mouseClick(w.download.download, Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(lambda: sim.wait_until_holding(0), timeout=20_000)
+            holder = locks.busy(w.ctx.archive_path)
+            assert holder is not None and holder.pid == os.getpid()
+            sim.release()
+    finally:
+        sim.release()
     assert locks.busy(w.ctx.archive_path) is None
 
 

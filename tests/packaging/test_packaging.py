@@ -39,6 +39,8 @@ pytestmark = [
     ),
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="build.sh builds for Linux"),
     pytest.mark.timeout(1800),
+    # one build for the module: its tests stay on one xdist worker (dev.sh: --dist loadgroup)
+    pytest.mark.xdist_group("packaging"),
 ]
 
 #: Far above today's ~95 MB: catches a dependency pulled into the app by mistake (pyarrow alone
