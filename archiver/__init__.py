@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    __version__: str
+
 
 def _version() -> str:
     """The version written in pyproject.toml, and only there: from the installed
@@ -26,4 +31,12 @@ def _version() -> str:
     return "0+unknown"
 
 
-__version__ = _version()
+def __getattr__(name: str) -> str:
+    """``__version__`` is looked up on first use, not on import: reading the distribution's
+    metadata costs ~20 ms, which every command would pay at start-up (``archiver --help``
+    needs no version; see benchmarks/startup.py)."""
+    if name == "__version__":
+        value = _version()
+        globals()["__version__"] = value
+        return value
+    raise AttributeError(f"module 'archiver' has no attribute {name!r}")

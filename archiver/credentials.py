@@ -13,6 +13,8 @@ from archiver.api.tenant import Credentials, Secret
 SERVICE = "archiver"
 ENV_ID = "ARCHIVER_CLIENT_ID"
 ENV_SECRET = "ARCHIVER_CLIENT_SECRET"
+#: the signing key's passphrase for headless use (archiver.export.keys), never written
+ENV_PASSPHRASE = "ARCHIVER_KEY_PASSPHRASE"
 
 
 class CredentialError(Exception):

@@ -45,7 +45,7 @@ class Dataset:
     entitlement: str
     columns: tuple[tuple[str, str], ...]
     #: The natural key: columns that identify one row where a response has no ROW_ID (the
-    #: archive keys by ROW_ID whenever columnHeaders carry it; see archive/keys.py). Kept
+    #: archive keys by ROW_ID whenever columnHeaders carry it; see archive/identity.py). Kept
     #: with every record so row history groups versions by it.
     key: tuple[str, ...]
     #: True when the vendor guide documents the columns; False when they are our guess.

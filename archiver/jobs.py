@@ -1,6 +1,11 @@
 """Long jobs, Qt-free: a generator yields progress and returns its result; a Cancel token
 is checked between steps. The CLI, the GUI's Job and the services all drive them the same
-way (the GUI wraps :func:`drive` in a thread and turns yields into signals)."""
+way (the GUI wraps :func:`drive` in a thread and turns yields into signals).
+
+One token and one exception for every job: a pull (its workers and the API client's waits
+check it), an export, the self-test, a wait for the archive's lock all take a
+:class:`Cancel` and stop with :class:`Cancelled` (a pull answers with its interrupted
+result instead: what it committed is kept)."""
 
 from __future__ import annotations
 
@@ -40,15 +45,11 @@ class Cancel:
         """Sleep up to ``seconds``; True (at once) when cancelled meanwhile."""
         return self._event.wait(seconds)
 
-    @property
-    def event(self) -> threading.Event:
-        """The underlying event, for code that waits on one (the API client)."""
-        return self._event
-
 
 def drive(gen: Generator[Any, Any, R], on_yield: Callable[[Any], None] | None = None) -> R:
     """Run a job generator to its end, passing each yielded value to ``on_yield``; return
-    the generator's return value."""
+    the generator's return value. Should ``on_yield`` raise, the generator is closed first
+    (its ``finally`` blocks run: a pull lets go of the archive's lock)."""
     while True:
         try:
             value = next(gen)
@@ -56,4 +57,8 @@ def drive(gen: Generator[Any, Any, R], on_yield: Callable[[Any], None] | None = 
             result: R = stop.value
             return result
         if on_yield is not None:
-            on_yield(value)
+            try:
+                on_yield(value)
+            except BaseException:
+                gen.close()
+                raise

@@ -95,12 +95,15 @@ def default_archive_path() -> Path:
 class Settings:
     """Values by name, typed and defaulted; ``save()`` writes JSON with the schema version."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, session: bool = False) -> None:
+        """``session``: values for this session only (the app's demo mode): no file is
+        read or written and no keyring touched; a proxy password stays in memory."""
         self.path = path or default_path()
+        self.session = session
         self._values: dict[str, Any] = {}
         #: a proxy password with no keyring to keep it: this session only, never written
         self._proxy_password: str | None = None
-        if self.path.exists():
+        if not session and self.path.exists():
             try:
                 data = json.loads(self.path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
@@ -143,6 +146,9 @@ class Settings:
         bare, password = split_proxy(url)
         if password is None:
             return bare
+        if self.session:
+            self._proxy_password = password
+            return bare
         try:
             store_proxy_password(bare, password)
             self._proxy_password = None
@@ -157,7 +163,7 @@ class Settings:
         bare = self.get("proxy")
         if not bare or "@" not in bare:
             return str(bare)
-        password = self._proxy_password or load_proxy_password(bare)
+        password = self._proxy_password or (None if self.session else load_proxy_password(bare))
         return with_proxy_password(bare, password)
 
     def archive_path(self) -> Path:
@@ -166,7 +172,10 @@ class Settings:
         )
 
     def save(self) -> None:
-        """Write the file 0600 (the app's config folder 0700), atomically."""
+        """Write the file 0600 (the app's config folder 0700), atomically (a session's
+        settings are never written)."""
+        if self.session:
+            return
         if self.path.parent == default_path().parent:
             private_dir(self.path.parent)
         else:

@@ -70,6 +70,41 @@ def _parse_bound(text: str, *, is_end: bool, daily: bool) -> datetime:
         ) from None
 
 
+def parse_lookback(text: str) -> timedelta:
+    """'2d', '12h', '90m' as a timedelta (ValueError otherwise)."""
+    m = re.fullmatch(r"(\d+)\s*([dhm])", text.strip())
+    if not m:
+        raise ValueError(f"--lookback {text!r}: use a number with d, h or m, e.g. 2d")
+    n, unit = int(m.group(1)), m.group(2)
+    return {"d": timedelta(days=n), "h": timedelta(hours=n), "m": timedelta(minutes=n)}[unit]
+
+
+def parse_day(text: str, *, is_end: bool) -> date:
+    """A --from/--to of a command that works in whole UTC days (``coverage``,
+    ``export-dataset``): the day it names.
+
+    A date names that day. A date-time is accepted only on a day boundary in the vocabulary
+    of ``pull`` and ``export`` (whose bounds name the first and the last 15-minute interval,
+    both included): a start at 00:00 UTC, an end at 23:45 UTC (the day's last interval).
+    Any other time is refused with a RangeError that says why, never widened to the day.
+    """
+    value = parse_bound(text, is_end=is_end, daily=False)
+    boundary = (23, 45) if is_end else (0, 0)
+    if (value.hour, value.minute) != boundary or value.second or value.microsecond:
+        day = value.date()
+        which = "last" if is_end else "first"
+        days = f"{day:%Y-%m-%d}"
+        if is_end and (value.hour, value.minute) == (0, 0):  # meant as "until midnight"?
+            days = f"{day - DAY:%Y-%m-%d} (up to that midnight) or {day:%Y-%m-%d} (that whole day)"
+        raise RangeError(
+            f"{text!r} is {value:%Y-%m-%d %H:%M} UTC, not a day boundary: this command counts "
+            f"whole UTC days and does not widen a time to its day. Give the {which} day "
+            f"itself: {days}; or, as a time, the day's {which} interval "
+            f"({'23:45' if is_end else '00:00'} UTC)."
+        )
+    return value.date()
+
+
 def as_utc(value: datetime | date) -> datetime:
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -129,6 +164,27 @@ def row_interval(value: str) -> str:
     except ValueError:
         return ""
     return interval_key(floor_interval(as_utc(dt)))
+
+
+def format_range(first: datetime | date, last: datetime | date, *, daily: bool = False) -> str:
+    """An inclusive range as every screen, command and report prints it: its first and its
+    last interval (or day), both included, in UTC; never a half-open end.
+
+    ``2025-02-02 00:00 – 01:45 UTC, last interval included``;
+    ``2025-02-02 22:00 – 2025-02-03 01:45 UTC, last interval included``;
+    ``2025-02-01 – 2025-02-07 UTC, last day included`` (``daily``, or dates);
+    ``2025-02-02 00:00 UTC, one interval``; ``2025-02-02 UTC, one day``.
+    """
+    if daily or not isinstance(first, datetime) or not isinstance(last, datetime):
+        a, b = as_utc(first).date(), as_utc(last).date()
+        if a == b:
+            return f"{a:%Y-%m-%d} UTC, one day"
+        return f"{a:%Y-%m-%d} – {b:%Y-%m-%d} UTC, last day included"
+    a, b = as_utc(first), as_utc(last)
+    if a == b:
+        return f"{a:%Y-%m-%d %H:%M} UTC, one interval"
+    end = f"{b:%H:%M}" if b.date() == a.date() else f"{b:%Y-%m-%d %H:%M}"
+    return f"{a:%Y-%m-%d %H:%M} – {end} UTC, last interval included"
 
 
 def last_servable(now: datetime, daily: bool) -> datetime:

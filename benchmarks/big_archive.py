@@ -282,7 +282,7 @@ def measure_once(path: Path) -> dict[str, float]:
 
 
 def measure(path: Path) -> None:
-    from archiver.review import ArchiveReader
+    from archiver.archive.queries.review import ArchiveReader
 
     with ArchiveReader(path) as r:
         counts = r.dataset_counts()

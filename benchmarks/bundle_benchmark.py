@@ -178,18 +178,17 @@ def bare_render(archive: Path, scope, out: Path, ident) -> tuple[int, int, float
     seconds)."""
     from reportlab.platypus import PageBreak
 
-    from archiver.archive.store import open_reader
+    from archiver.archive.queries.reader import Reader
     from archiver.export import derive, pdf
     from archiver.export.scope import Names, iter_windows, measure
 
-    conn = open_reader(archive)
-    names = Names.load(conn, scope)
-    days = list(iter_windows(conn, scope, measure(conn, scope)))
-    for d in days:
-        users = {s.values.get("USER_ID", "") for it in d.interactions for s in it.segments}
-        queues = {s.values.get("QUEUE_ID", "") for it in d.interactions for s in it.segments}
-        names.complete(conn, users, queues)
-    conn.close()
+    with Reader(archive) as db:
+        names = Names.load(db, scope)
+        days = list(iter_windows(db, scope, measure(db, scope)))
+        for d in days:
+            users = {s.values.get("USER_ID", "") for it in d.interactions for s in it.segments}
+            queues = {s.values.get("QUEUE_ID", "") for it in d.interactions for s in it.segments}
+            names.complete(db, users, queues)
     t0 = time.perf_counter()
     summary = derive.Summary()
     n = 0
@@ -215,6 +214,11 @@ def bare_render(archive: Path, scope, out: Path, ident) -> tuple[int, int, float
         summary,
         [("Summary", "3", 0), ("Interactions", "9", 0)] + [(f"{d.day}", "9", 1) for d in days],
     )
+    linked = hasattr(
+        pdf, "IndexEntry"
+    )  # contents and index entries carry a link (a baseline may not)
+    if linked:
+        front.contents = [(*c, f"d{i}") for i, c in enumerate(front.contents)]
     sink: list = []
     book = pdf.NameBook(names.agents, names.queues)
     story = [*pdf.front_story(front, sink), PageBreak()]
@@ -222,7 +226,10 @@ def bare_render(archive: Path, scope, out: Path, ident) -> tuple[int, int, float
     for d in days:
         for it in d.interactions:
             story += pdf.interaction_story(it, d.day, book, sink)
-            entries.append((it.id, derive.clock(derive.span(it).start), "1"))
+            start = derive.clock(derive.span(it).start)
+            entries.append(
+                (it.id, start, "1", f"i-{len(entries)}") if linked else (it.id, start, "1")
+            )
     entries.sort()
     story += [PageBreak(), *pdf.index_story(entries, True, False)]
     pages = pdf.render_story(out, story, pdf.Decor("bench", scope.short(), "Report", cover=True))

@@ -1,9 +1,12 @@
 """Render each main screen into docs/screenshots/ (run under Xvfb with the real xcb platform):
 
-    xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshots.py
+    xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshots.py [OUT]
 
-Uses the embedded simulator and a throw-away archive; a late update gives a row two
-versions, and one dataset is refused (no entitlement) so every state shows.
+The app's own demo mode (the embedded simulator, a throwaway key, a demo folder in a
+temporary directory); a late update gives a row two versions, and one dataset is refused
+(no entitlement) so every state shows. OUT (default docs/screenshots) also gets the
+Export dialog asking for the key's passphrase on a machine without a keyring
+(export-passphrase.png).
 """
 
 from __future__ import annotations
@@ -18,15 +21,14 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from archiver.api.tenant import Secret
+from archiver.gui.app import demo_context
+from archiver.gui.bundles import ExportDialog
 from archiver.gui.connection import ConnectionDialog
-from archiver.gui.context import AppContext
 from archiver.gui.main_window import MainWindow, app_icon
 from archiver.gui.workers import SyncRunner
-from archiver.settings import Settings
-from archiver.simulator import SimConfig, Simulator
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+OUT = Path(sys.argv[1]) if len(sys.argv) > 1 else DOCS
 
 
 def settle(app: QApplication, seconds: float = 0.3) -> None:
@@ -41,19 +43,8 @@ def main() -> None:
     app = QApplication(sys.argv[:1])
     app.setWindowIcon(app_icon())
     tmp = Path(tempfile.mkdtemp())
-    sim = Simulator(SimConfig(rows_per_interval=20))
-    sim.start()
-    settings = Settings(tmp / "settings.json")
-    settings.set("base_url", sim.base_url)
-    settings.set("client_id", "archiver-demo")
-    ctx = AppContext(
-        settings,
-        tmp / "demo-archive.sqlite3",
-        demo=True,
-        demo_url=sim.base_url,
-        session_secret=Secret("demo-secret"),
-        runner=SyncRunner(),  # every job done before the next step: deterministic pictures
-    )
+    ctx, sim = demo_context(rows_per_interval=20, folder=tmp / "demo")
+    ctx.runner = SyncRunner()  # every job done before the next step: deterministic pictures
     w = MainWindow(ctx, qsettings=QSettings(str(tmp / "ui.ini"), QSettings.Format.IniFormat))
     w.resize(1360, 860)
     w.show()
@@ -102,6 +93,9 @@ def main() -> None:
     dlg.grab().save(str(OUT / "row-history.png"))
     dlg.close()
     w.tabs.setCurrentWidget(w.interactions)
+    settle(app)
+    if OUT != DOCS:  # what the tab shows on opening: the latest interactions
+        w.grab().save(str(OUT / "interactions-opened.png"))
     w.interactions.query.setText(iid[:12])
     w.interactions.search()
     w.interactions.results.setCurrentRow(0)
@@ -111,17 +105,22 @@ def main() -> None:
     w.tabs.setCurrentWidget(w.coverage)
     settle(app)
     w.grab().save(str(OUT / "coverage.png"))
+    day = w.coverage.open_day("interactionSegments", "2025-02-04")
+    if day is not None:
+        settle(app)
+        day.grab().save(str(OUT / "coverage-day.png"))
+        day.close()
     w.tabs.setCurrentWidget(w.audit)
     w.audit.run_verify()
     settle(app)
     w.grab().save(str(OUT / "audit.png"))
-    os.environ.setdefault("ARCHIVER_KEY_PASSPHRASE", "screenshots-only")
-    w.key_dir = tmp / "keys"
     exp = w.open_export()
-    from PySide6.QtCore import QDate
+    from PySide6.QtCore import QDate, QTime
 
     exp.start.setDate(QDate(2025, 2, 1))
+    exp.start.setTime(QTime(0, 0))
     exp.end.setDate(QDate(2025, 2, 3))
+    exp.end.setTime(QTime(23, 45))
     exp.redact.setCurrentText("customer-pii")
     exp.out.setText(str(tmp / "audit-bundle"))
     exp.start_export()
@@ -140,6 +139,13 @@ def main() -> None:
     settle(app)
     conn_dlg.grab().save(str(OUT / "connection.png"))
     conn_dlg.close()
+    if OUT != DOCS:
+        # a machine without an OS keyring (as this script runs): the passphrase is asked for
+        headless = ExportDialog(ctx.archive_path, ctx.runner, w, key_dir=tmp / "own-keys")
+        headless.show()
+        settle(app)
+        headless.grab().save(str(OUT / "export-passphrase.png"))
+        headless.close()
     w.close()
     sim.stop()
     print("\n".join(str(p) for p in sorted(OUT.glob("*.png"))))

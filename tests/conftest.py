@@ -175,6 +175,14 @@ def socket_guard(monkeypatch) -> Iterator[SocketGuard]:
 
 
 @pytest.fixture
+def demo_credentials(monkeypatch) -> None:
+    """The simulator's client id and secret in the environment, as a headless run (cron,
+    CI) gets them: for tests that run `archiver pull` against the simulator."""
+    monkeypatch.setenv("ARCHIVER_CLIENT_ID", "archiver-demo")
+    monkeypatch.setenv("ARCHIVER_CLIENT_SECRET", "demo-secret")
+
+
+@pytest.fixture
 def sim_factory() -> Iterator:
     """Start simulators with given config fields; all are stopped after the test."""
     started: list[Simulator] = []

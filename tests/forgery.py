@@ -9,7 +9,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from archiver.archive import schema, values
+from archiver.archive import triggers, values
 from archiver.archive.compact import sha8
 from archiver.archive.hashing import canonical_record, sha256_hex
 from archiver.archive.rekey import page_body
@@ -22,7 +22,7 @@ def forge_record(
     ``day`` whose ``column`` is not empty, and in its raw page. Returns the old values."""
     conn = sqlite3.connect(archive)
     try:
-        for table in schema.evidence_tables(conn):
+        for table in triggers.evidence_tables(conn):
             conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
             conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
         ids = [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
@@ -15,7 +14,6 @@ from archiver.api.errors import (
     ApiError,
     AuthenticationError,
     BadRequestError,
-    CancelledError,
     ConnectionFailure,
     CursorLoopError,
     EntitlementError,
@@ -32,6 +30,7 @@ from archiver.api.tenant import Credentials, Tenant
 from archiver.api.tokens import TokenProvider
 from archiver.api.transport import bounded_request, make_session
 from archiver.datasets import get_dataset
+from archiver.jobs import Cancel, Cancelled
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ class HistoricalClient:
         not_ready: NotReadyPolicy | None = None,
         timeout: tuple[float, float] = (10.0, 60.0),
         session: requests.Session | None = None,
-        cancel: threading.Event | None = None,
+        cancel: Cancel | None = None,
         sleep: Callable[[float], None] | None = None,
         limits: Limits | None = None,
     ) -> None:
@@ -78,7 +77,7 @@ class HistoricalClient:
         self.retry = retry or RetryPolicy()
         self.not_ready = not_ready
         self.timeout = timeout
-        self.cancel = cancel or threading.Event()
+        self.cancel = cancel or Cancel()
         self._sleep_fn = sleep
         self.stats = {"requests": 0, "retries": 0, "auth_replays": 0}
 
@@ -87,13 +86,13 @@ class HistoricalClient:
 
     # -- waiting --------------------------------------------------------------------------
     def sleep(self, seconds: float) -> None:
-        """Wait, but wake at once and raise CancelledError when cancelled."""
+        """Wait, but wake at once and raise :class:`~archiver.jobs.Cancelled` when cancelled."""
         if self._sleep_fn is not None:
             self._sleep_fn(seconds)
         elif self.cancel.wait(max(0.0, seconds)):
-            raise CancelledError()
-        if self.cancel.is_set():
-            raise CancelledError()
+            raise Cancelled()
+        if self.cancel.is_set:
+            raise Cancelled()
 
     # -- one request ----------------------------------------------------------------------
     def _send_once(self, url: str, params: dict[str, str], token: str) -> tuple[int, bytes, str]:
@@ -163,8 +162,8 @@ class HistoricalClient:
         A 401 (or a 302 toward a login page, never followed) refreshes the token and
         replays the request once.
         """
-        if self.cancel.is_set():
-            raise CancelledError()
+        if self.cancel.is_set:
+            raise Cancelled()
         url = self.tenant.data_url(query.dataset)
         params = query.params(page_token)
         for replay in (False, True):
@@ -212,8 +211,8 @@ class HistoricalClient:
         number = 0
         not_ready = 0
         while True:
-            if self.cancel.is_set():
-                raise CancelledError()
+            if self.cancel.is_set:
+                raise Cancelled()
             status, raw, url, received = self.fetch(query, token)
             if status == 202:
                 not_ready += 1

@@ -12,7 +12,6 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BodyLimitExceeded",
-    "CancelledError",
     "ConnectionFailure",
     "CursorLoopError",
     "DeadlineExceeded",
@@ -242,10 +241,3 @@ class PageLimitExceeded(LimitExceeded):
 
 class InsecureTransportError(ValueError):
     """A plain-http URL for a host other than this machine, without the explicit opt-in."""
-
-
-class CancelledError(ApiError):
-    """The caller asked to stop (between pages, or during a wait)."""
-
-    def __init__(self) -> None:
-        super().__init__("Cancelled; everything received so far is kept.")

@@ -26,6 +26,10 @@ EVIDENCE_BYTES = 1 * MB
 #: The token endpoint answers a few hundred bytes.
 TOKEN_BODY_LIMIT = 1 * MB
 
+#: Concurrent workers of one run. More only multiply the load on the API (and the memory a
+#: hostile server can make a run hold); the guide's rate limits are reached well before.
+MAX_WORKERS = 32
+
 MAX_BODY_MB_RANGE = (1, 2048)
 DEADLINE_RANGE = (1.0, 3600.0)
 PAGES_RANGE = (1, 1_000_000)

@@ -95,6 +95,9 @@ class Tenant:
     #: explicit proxy URL (may carry credentials: never shown); None: from the environment
     proxy: str | None = field(default=None, repr=False)
     allow_insecure_http: bool = False
+    #: the embedded Historical API simulator (the app's demo mode, the self-test): every
+    #: run against it is recorded as simulated, and bundles of its rows say DEMO
+    simulated: bool = False
 
     def __post_init__(self) -> None:
         check_transport(self.base_url, self.allow_insecure_http)

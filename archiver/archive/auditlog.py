@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from archiver import __version__
 from archiver.archive.hashing import GENESIS, audit_entry_digest, canonical_json, chain_next
-from archiver.timerange import utc_now
+from archiver.counts import LATEST, RECORDS, ROWS_RECEIVED, Term
+from archiver.plural import plural
+from archiver.timerange import format_range, parse_api_bound, utc_now
 
 Details = Mapping[str, Any]
 
@@ -61,6 +64,31 @@ def _n(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
+#: how long a server's or an error's words may run in a one-line summary
+BRIEF = 100
+_FIRST_OF_MANY = re.compile(r"^[\d,]+ chunks? not archived; first: ")
+
+
+def brief(text: Any, limit: int = BRIEF) -> str:
+    """An error in a few words: one line, its first sentence, at most ``limit`` characters
+    (cut at a word, with …). The entry keeps the whole text; a summary never pastes it."""
+    t = " ".join(str(text or "").split())
+    cut = re.search(r"(?<=[.!?])\s+(?=[A-Z])", t)  # the end of the first sentence
+    if cut:
+        t = t[: cut.start()]
+    if len(t) <= limit:
+        return t
+    head = t[: limit - 1]
+    return (head.rsplit(" ", 1)[0] if " " in head[limit // 2 :] else head).rstrip(" ,;:(") + "…"
+
+
+def _counted(term: Term, value: Any, qualifier: str = "") -> str:
+    """A count in the counts' words (archiver.counts); a value that is no count as it is."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return term.of(value, qualifier)
+    return f"{value} {qualifier + ' ' if qualifier else ''}{term.plural}"
+
+
 def _when(value: Any) -> str:
     """An ISO timestamp to the minute (``2025-02-01T00:00``), as entered by the user."""
     return str(value or "")[:16]
@@ -76,7 +104,8 @@ def _pull_started(d: Details) -> str:
             what += f"; filter {p['filter']}"
     else:  # a plan without parameters (a retry of named chunks)
         what = f"{p.get('description') or 'chunk list'} ({_n(p.get('chunks', 0))} chunks)"
-    return f"{what}; tenant {d.get('tenant') or 'unknown'}"
+    text = f"{what}; tenant {d.get('tenant') or 'unknown'}"
+    return text + (" (simulated: demo data)" if p.get("simulated") is True else "")
 
 
 def _pull_resumed(d: Details) -> str:
@@ -94,13 +123,16 @@ def _pull_finished(d: Details) -> str:
         text += f" ({', '.join(n for n in per if n not in refused)})"
     if refused:  # not archived at all: never listed as if they were
         text += f"; not entitled, not archived: {', '.join(refused)}"
-    text += f"; {rows:,} rows received, {new:,} new row versions archived"
+    text += f"; {ROWS_RECEIVED.of(rows)}, {RECORDS.of(new, 'new')} archived"
     for key, label in (("failed", "failed"), ("pending", "still pending (202)")):
         count = sum(v.get(key, 0) for v in per.values())
         if count:
-            text += f"; {count:,} chunk(s) {label}"
-    if s.get("error"):
-        text += f"; error: {s['error']}"
+            text += f"; {plural(count, 'chunk')} {label}"
+    if s.get("error"):  # the counts are above: the first failure, in a few words
+        error = str(s["error"])
+        first = _FIRST_OF_MANY.match(" ".join(error.split()))
+        label = "first error" if first else "error"
+        text += f"; {label}: {brief(error[first.end() :] if first else error)}"
     return text
 
 
@@ -109,7 +141,7 @@ def _key_fallback(d: Details) -> str:
         f"{d.get('dataset', '?')} ({d.get('dataset_type', '?')}): key {d.get('rule', '?')} "
         f"replaced by {d.get('fallback', '?')} at page {d.get('page_id', '?')}"
     )
-    return text + (f": {d['reason']}" if d.get("reason") else "")
+    return text + (f": {brief(d['reason'])}" if d.get("reason") else "")
 
 
 def _verify_archive(d: Details) -> str:
@@ -127,8 +159,8 @@ def _backup(d: Details) -> str:
 
 def _export_dataset(d: Details) -> str:
     kind = "daily" if d.get("dataset_type") == "daily" else "15-minute"
-    versions = "all versions" if d.get("all_versions") else "latest versions"
-    text = f"{_n(d.get('rows', 0))} {kind} rows of {d.get('dataset', '?')} ({versions}) as {d.get('format', '?')}"
+    held = RECORDS if d.get("all_versions") else LATEST
+    text = f"{_counted(held, d.get('rows', 0))} ({kind}) of {d.get('dataset', '?')} as {d.get('format', '?')}"
     if d.get("csv_formulas"):
         text += f" (formula cells: {d['csv_formulas']})"
     if d.get("from") or d.get("to"):
@@ -137,8 +169,13 @@ def _export_dataset(d: Details) -> str:
 
 
 def _scope(scope: Details) -> str:
-    """A bundle's scope in a few words: its days, what narrows it, which versions."""
-    text = f"ROW_DATE_UTC {scope.get('start', '?')} to {scope.get('end', '?')}"
+    """A bundle's scope in a few words: its intervals, what narrows it, which versions."""
+    try:
+        first = parse_api_bound(str(scope["first_interval"]))
+        last = parse_api_bound(str(scope["last_interval"]))
+        text = format_range(first, last)
+    except (KeyError, ValueError):  # an entry that does not name its intervals
+        text = f"{scope.get('start', '?')} to {scope.get('end', '?')}"
     interactions = list(scope.get("interactions") or [])
     if interactions:
         shown = ", ".join(str(i) for i in interactions[:3])
@@ -158,7 +195,12 @@ def _export(d: Details) -> str:
     if d.get("redacted_fields"):
         text += f" ({len(d['redacted_fields'])} fields)"
     if "segments" in d or "traces" in d:
-        text += f"; {_n(d.get('segments', 0))} segment rows, {_n(d.get('traces', 0))} trace rows"
+        scope = d.get("scope")
+        held = RECORDS if isinstance(scope, Mapping) and scope.get("versions") == "all" else LATEST
+        text += (
+            f"; {_counted(held, d.get('segments', 0), 'interactionSegments')}, "
+            f"{_counted(held, d.get('traces', 0), 'workflowTrace')}"
+        )
     if d.get("out"):
         text += f" → {d['out']}"
     if d.get("signer_fingerprint"):
@@ -215,7 +257,7 @@ _BY_EVENT: dict[str, Callable[[Details], str]] = {
 def _generic(d: Details) -> str:
     """An event this module does not know yet: its plain values, so nothing shows empty."""
     return ", ".join(
-        f"{k}={v}" for k, v in d.items() if isinstance(v, str | int | float) and v != ""
+        f"{k}={brief(v, 60)}" for k, v in d.items() if isinstance(v, str | int | float) and v != ""
     )
 
 

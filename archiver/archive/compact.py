@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Iterator
 
 from archiver.archive import auditlog
-from archiver.archive.keys import HASH, NATURAL, ROW_ID, effective_key
+from archiver.archive.identity import HASH, NATURAL, ROW_ID, effective_key
 from archiver.archive.rekey import abandoned_rules
 from archiver.archive.values import (
     ValueWriter,

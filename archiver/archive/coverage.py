@@ -21,10 +21,12 @@ from archiver.timerange import (
     STEP,
     Chunk,
     api_format,
+    floor_day,
+    format_range,
     parse_api_bound,
 )
 
-#: Chunk states, worst first (a day shows the worst of its chunks).
+#: Chunk states, worst first.
 STATES = ("failed", "not_entitled", "pending", "in_progress", "done")
 INCLUSIVE, EXCLUSIVE, UNKNOWN, CONTRADICTORY = "inclusive", "exclusive", "unknown", "contradictory"
 
@@ -89,6 +91,28 @@ class Reading:
             return f"contradictory: {self.inclusive} walks returned rows at `ending`, {self.exclusive} did not"
         return "not shown yet (no walk's `ending` interval held rows)"
 
+    def plain(self) -> str:
+        """The same in plain words (a report's cover): what the server does with the
+        15-minute interval that starts at the end time a request names."""
+        v = self.verdict
+        where = "the 15-minute interval that starts at a request's end time"
+        if v == INCLUSIVE:
+            return (
+                f"The server includes {where} (seen in {self.inclusive:,} requests); archiver's "
+                "requests overlap by that interval, and a row received twice is stored once."
+            )
+        if v == EXCLUSIVE:
+            return (
+                f"The server leaves out {where} (seen in {self.exclusive:,} requests); archiver's "
+                "requests meet there, so no interval falls between them."
+            )
+        if v == CONTRADICTORY:
+            return (
+                f"The server was inconsistent about {where}: {self.inclusive:,} requests "
+                f"included it, {self.exclusive:,} left it out."
+            )
+        return f"Not yet known whether the server includes {where} (none held rows)."
+
 
 def chunk_reading(conn: sqlite3.Connection, row: sqlite3.Row) -> str:
     """What one finished interval chunk's walk showed about the server's reading."""
@@ -116,31 +140,52 @@ def server_reading(conn: sqlite3.Connection, dataset: str | None = None) -> Read
     return Reading(counts[INCLUSIVE], counts[EXCLUSIVE], counts[UNKNOWN])
 
 
-def walked_intervals(row: sqlite3.Row, reading: str) -> tuple[list[datetime], list[datetime]]:
-    """(intervals the finished chunk provably walked, intervals it asked for but did not).
+#: Why an interval counts as walked although its own chunk did not walk it: it was the
+#: ``ending`` of the chunk before it, and the archive shows the server reads ``ending`` as
+#: inclusive (so that request returned the interval's rows in full).
+AT_ENDING = "received at the previous chunk's ending"
 
-    A chunk asked with ``ending`` after its last interval covers all of them under either
-    reading. Asked without that overlap (the overlap interval was not ready yet), its last
-    interval is covered only if the server reads ``ending`` as inclusive — proven by the
-    archive's walks, never assumed.
+
+@dataclass(frozen=True)
+class Walk:
+    """What one chunk's walk provably covered (:func:`walked_intervals`)."""
+
+    walked: list[datetime]  # its own intervals it covered
+    missing: list[datetime]  # its own intervals it asked for but did not (provably) cover
+    at_ending: datetime | None = None  # the interval after it, covered as its `ending`
+
+
+def walked_intervals(row: sqlite3.Row, reading: str) -> Walk:
+    """The one definition of *walked*, used by coverage, gaps, the GUI and bundles.
+
+    A finished chunk asked with ``ending`` after its last interval covers all of them under
+    either reading; when the archive shows the server reads ``ending`` as inclusive, that
+    request also returned every row of the ``ending`` interval itself, which is therefore
+    walked too (:data:`AT_ENDING`), whatever became of the chunk that owns it. Asked without
+    the overlap (the overlap interval was not ready yet), the chunk's last interval is
+    covered only under the inclusive reading. ``reading`` is the archive's verdict
+    (:func:`server_reading`), proven by its walks, never assumed.
     """
     chunk = chunk_of(row)
     every = list(chunk.intervals())
     if row["state"] != "done":
-        return [], every
+        return Walk([], every)
     if chunk.daily:
-        return every, []
+        return Walk(every, [])
     req = row["request_end"] or row["chunk_end"]
-    if req > row["chunk_end"] or reading == INCLUSIVE:
-        return every, []
-    return every[:-1], every[-1:]
+    if req > row["chunk_end"]:
+        after = parse_api_bound(req) if reading == INCLUSIVE else None
+        return Walk(every, [], after)
+    if reading == INCLUSIVE:
+        return Walk(every, [])
+    return Walk(every[:-1], every[-1:])
 
 
 # -- per interval, per day ----------------------------------------------------------------
 def interval_counts(
     conn: sqlite3.Connection, dataset: str, dataset_type: str, first: str, last: str
 ) -> dict[str, int]:
-    """Archived records (all versions) per own interval (YYYYMMDDHHmm, or day YYYYMMDD)."""
+    """Records (every version) per own interval (YYYYMMDDHHmm, or day YYYYMMDD)."""
     return {
         k: n
         for k, n in conn.execute(
@@ -153,9 +198,26 @@ def interval_counts(
     }
 
 
+#: Interval (or day) states, worst first: a day shows the worst of its intervals.
+NEVER_REQUESTED = "never_requested"
+DAY_STATES = ("failed", "not_entitled", "pending", "in_progress", NEVER_REQUESTED, "done")
+#: How each state is written on every screen, in the CLI and its JSON.
+STATE_WORDS = {
+    "done": "done",
+    "in_progress": "unfinished",
+    "pending": "pending",
+    "not_entitled": "not entitled",
+    "failed": "failed",
+    NEVER_REQUESTED: "never requested",
+}
+
+
 @dataclass
 class DayCoverage:
-    """One dataset stream on one UTC day, counted in intervals (daily streams: in days)."""
+    """One dataset stream on one UTC day, counted in intervals (daily streams: in days).
+
+    Every interval of the day that lies in the range asked is counted once: requested (and
+    then walked, pending, not entitled, failed or unfinished) or never requested."""
 
     dataset: str
     dataset_type: str
@@ -166,61 +228,74 @@ class DayCoverage:
     not_entitled: int = 0
     failed: int = 0
     unfinished: int = 0  # in progress, or asked without overlap and not proven walked
+    never_requested: int = 0
+    #: walked intervals received as the previous chunk's `ending` (:data:`AT_ENDING`)
+    at_ending: int = 0
     with_rows: int = 0
     empty: int = 0
-    rows: int = 0
+    #: records (every version) whose own interval lies on the day's counted intervals
+    records: int = 0
     messages: list[str] = field(default_factory=list)
-    #: per interval (HH:MM): state and row count, for the drill-down
-    intervals: dict[str, tuple[str, int]] = field(default_factory=dict)
+    #: per interval (HH:MM, or "day"): state, records, and a note (AT_ENDING, or why it is
+    #: not walked), for the drill-down
+    intervals: dict[str, tuple[str, int, str]] = field(default_factory=dict)
 
     @property
     def state(self) -> str:
-        """The worst state of the day."""
-        if self.failed:
-            return "failed"
-        if self.not_entitled:
-            return "not_entitled"
-        if self.pending:
-            return "pending"
-        if self.unfinished:
-            return "in_progress"
-        if self.walked:
-            return "done"
-        return "none"
+        """The worst state of the day's intervals (:data:`DAY_STATES`)."""
+        for st, n in (
+            ("failed", self.failed),
+            ("not_entitled", self.not_entitled),
+            ("pending", self.pending),
+            ("in_progress", self.unfinished),
+            (NEVER_REQUESTED, self.never_requested),
+        ):
+            if n:
+                return st
+        return "done"
 
-    def count(self, when: datetime, state: str, rows: int, detail: bool) -> None:
-        """Add one requested interval (or day) in ``state`` with ``rows`` archived."""
-        self.requested += 1
+    @property
+    def state_words(self) -> str:
+        return STATE_WORDS[self.state]
+
+    def count(self, when: datetime, state: str, why: str, records: int, detail: bool) -> None:
+        """Add one interval (or day) of the range in ``state`` with ``records`` archived."""
+        if state == NEVER_REQUESTED:
+            self.never_requested += 1
+        else:
+            self.requested += 1
         if state == "done":
             self.walked += 1
-            if rows:
+            self.at_ending += why == AT_ENDING
+            if records:
                 self.with_rows += 1
             else:
                 self.empty += 1
-        else:
+        elif state != NEVER_REQUESTED:
             field_name = _STATE_FIELD[state]
             setattr(self, field_name, getattr(self, field_name) + 1)
-        self.rows += rows
+        self.records += records
         if detail:
-            self.intervals[when.strftime("%H:%M") if self.dataset_type != DAILY else "day"] = (
-                state,
-                rows,
-            )
+            key = when.strftime("%H:%M") if self.dataset_type != DAILY else "day"
+            self.intervals[key] = (state, records, why)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "dataset": self.dataset,
             "dataset_type": self.dataset_type,
             "day": self.day,
+            "state": self.state_words,
             "requested": self.requested,
             "walked": self.walked,
+            "walked_at_previous_ending": self.at_ending,
             "pending": self.pending,
             "not_entitled": self.not_entitled,
             "failed": self.failed,
             "unfinished": self.unfinished,
+            "never_requested": self.never_requested,
             "intervals_with_rows": self.with_rows,
             "intervals_empty": self.empty,
-            "rows": self.rows,
+            "records": self.records,
             "messages": self.messages,
         }
 
@@ -233,9 +308,10 @@ _STATE_FIELD = {
 }
 
 Stream = tuple[str, str]
-#: per stream and interval start: (state, why it is not walked)
-IntervalStates = dict[Stream, dict[datetime, tuple[str, str]]]
+#: per interval start: (state, why it is not walked, or AT_ENDING)
+States = dict[datetime, tuple[str, str]]
 UNPROVEN = "asked without overlap; the server's reading of `ending` is not shown"
+NEVER = "never requested"
 
 
 def _coverage_rows(
@@ -245,13 +321,17 @@ def _coverage_rows(
     start: datetime | None,
     end: datetime | None,
 ) -> list[sqlite3.Row]:
-    """Unfiltered chunks (a filtered walk does not cover the unfiltered data)."""
+    """Unfiltered chunks (a filtered walk does not cover the unfiltered data) that asked for
+    something in [start, end]: the chunk just before ``start`` too (its `ending` may be
+    ``start``)."""
     sql = "SELECT * FROM coverage WHERE filter=''"
     params: list[str] = []
     for cond, value in (
         (" AND dataset=?", dataset),
         (" AND dataset_type=?", dataset_type),
-        (" AND chunk_end >= ?", api_format(start, DAILY) if start else None),  # day prefix
+        # 12-digit interval keys compare exactly; a daily key (8 digits) sorts before
+        # every interval key of its own day, so the day before `start` is left out
+        (" AND chunk_end >= ?", api_format(start - STEP, INTERVAL) if start else None),
         (" AND chunk_start <= ?", api_format(end, INTERVAL) if end else None),
     ):
         if value:
@@ -262,21 +342,23 @@ def _coverage_rows(
 
 def interval_states(
     conn: sqlite3.Connection, rows: list[sqlite3.Row]
-) -> tuple[IntervalStates, dict[tuple[str, str, str], list[str]]]:
-    """Each requested interval's state from its chunks (a walked one wins) and the
-    chunks' messages per stream and day."""
+) -> tuple[dict[Stream, States], dict[tuple[str, str, str], list[str]]]:
+    """Each requested interval's state from its chunks (a walked one wins; walked by its own
+    chunk wins over :data:`AT_ENDING`) and the chunks' messages per stream and day."""
     readings: dict[str, str] = {}
-    states: IntervalStates = {}
+    states: dict[Stream, States] = {}
     messages: dict[tuple[str, str, str], list[str]] = {}
     for row in rows:
         if row["dataset"] not in readings:
             readings[row["dataset"]] = server_reading(conn, row["dataset"]).verdict
         per = states.setdefault((row["dataset"], row["dataset_type"]), {})
-        walked, missing = walked_intervals(row, readings[row["dataset"]])
-        for t in walked:
+        walk = walked_intervals(row, readings[row["dataset"]])
+        for t in walk.walked:
             per[t] = ("done", "")
+        if walk.at_ending is not None and per.get(walk.at_ending, ("",))[0] != "done":
+            per[walk.at_ending] = ("done", AT_ENDING)
         state, why = _not_walked(row)
-        for t in missing:
+        for t in walk.missing:
             if per.get(t, ("",))[0] != "done":
                 per[t] = (state, why)
         if row["message"]:
@@ -295,6 +377,38 @@ def _not_walked(row: sqlite3.Row) -> tuple[str, str]:
     return state, why
 
 
+def _units(first: datetime, last: datetime, dataset_type: str) -> Iterable[datetime]:
+    """The intervals (daily streams: the days) of [first, last]."""
+    if dataset_type == DAILY:
+        d = first.replace(hour=0, minute=0, second=0, microsecond=0)
+        while d <= last:
+            yield d
+            d += DAY
+        return
+    t = first
+    while t <= last:
+        yield t
+        t += STEP
+
+
+def streams(
+    conn: sqlite3.Connection, dataset: str | None = None, dataset_type: str | None = None
+) -> list[Stream]:
+    """The streams coverage reports on: every one the archive ever asked for (filtered
+    pulls included: their streams are shown, never requested unfiltered), and a dataset
+    named but never asked for (its 15-minute stream)."""
+    sql = "SELECT DISTINCT dataset, dataset_type FROM coverage WHERE 1=1"
+    params: list[str] = []
+    for cond, value in ((" AND dataset=?", dataset), (" AND dataset_type=?", dataset_type)):
+        if value:
+            sql += cond
+            params.append(value)
+    found = {(d, t) for d, t in conn.execute(sql, params)}
+    if dataset and not found:
+        found.add((dataset, dataset_type or INTERVAL))
+    return sorted(found)
+
+
 def day_coverage(
     conn: sqlite3.Connection,
     *,
@@ -304,84 +418,121 @@ def day_coverage(
     end: datetime | None = None,
     detail: bool = False,
 ) -> list[DayCoverage]:
-    """Per dataset stream and day: what was requested and what the evidence shows.
+    """Per dataset stream and UTC day of the range: what was requested and what the
+    evidence shows, every interval of [start, end] counted once (days nobody asked for
+    included: *never requested*).
 
-    ``detail`` fills each day's per-interval states (96 a day) for the drill-down.
+    ``start``/``end``: the first and the last interval, both included, honoured exactly;
+    either left out: the first (last) day any chunk of the streams shown asked for, its
+    `ending` included, so that every stream lists the same days. ``detail`` fills each day's per-interval
+    states (96 a day) for the drill-down.
     """
+    chosen = streams(conn, dataset, dataset_type)
     rows = _coverage_rows(conn, dataset, dataset_type, start, end)
     states, messages = interval_states(conn, rows)
-    first = start.replace(hour=0, minute=0) if start else None
+    if start is None or end is None:
+        # where the requests (and the `ending`s that count as walked) begin and end
+        asked = [t for s in chosen for t in states.get(s, {})]
+        if not asked and start is None and end is None:
+            return []
+        lo, hi = (min(asked), max(asked)) if asked else (start or end, end or start)
+        assert lo is not None and hi is not None
+        start = start or floor_day(lo)
+        end = end or floor_day(hi) + DAY - STEP
     out: list[DayCoverage] = []
-    for (ds, dtype), per in sorted(states.items()):
-        if not per:
-            continue
-        lo, hi = min(per), max(per)
-        counts = interval_counts(conn, ds, dtype, api_format(lo, dtype), api_format(hi, dtype))
+    for ds, dtype in chosen:
+        per = states.get((ds, dtype), {})
+        counts = interval_counts(conn, ds, dtype, api_format(start, dtype), api_format(end, dtype))
         days: dict[str, DayCoverage] = {}
-        for t in sorted(per):
-            if (first and t < first) or (end and t > end):
-                continue
+        for t in _units(start, end, dtype):
             day = t.strftime("%Y-%m-%d")
             if day not in days:
                 days[day] = DayCoverage(ds, dtype, day, messages=messages.get((ds, dtype, day), []))
-            days[day].count(t, per[t][0], counts.get(api_format(t, dtype), 0), detail)
+            state, why = per.get(t, (NEVER_REQUESTED, NEVER))
+            days[day].count(t, state, why, counts.get(api_format(t, dtype), 0), detail)
         out.extend(days.values())
     return out
 
 
 # -- gaps ---------------------------------------------------------------------------------
+def stream_states(
+    conn: sqlite3.Connection, dataset: str, first: datetime, last: datetime
+) -> dict[datetime, tuple[str, str]]:
+    """Every 15-minute interval of [first, last] of the dataset's 15-minute stream with its
+    state and why (:func:`walked_intervals`): ``("done", "")``, ``("done", AT_ENDING)``, or
+    a state and why it is not walked (never requested, pending, failed, …)."""
+    rows = _coverage_rows(conn, dataset, INTERVAL, first, last)
+    per = interval_states(conn, rows)[0].get((dataset, INTERVAL), {})
+    return {t: per.get(t, (NEVER_REQUESTED, NEVER)) for t in _units(first, last, INTERVAL)}
+
+
+def gap_intervals(
+    conn: sqlite3.Connection, dataset: str, first: datetime, last: datetime
+) -> dict[datetime, str]:
+    """The 15-minute intervals of [first, last] that no finished walk covers, with why:
+    never requested, pending, failed, not entitled, unfinished (:func:`stream_states`)."""
+    return {
+        t: why
+        for t, (state, why) in stream_states(conn, dataset, first, last).items()
+        if state != "done"
+    }
+
+
 def gaps(
     conn: sqlite3.Connection, datasets: Iterable[str], first: datetime, last: datetime
 ) -> list[str]:
     """Interval ranges of [first, last] (interval starts) that no finished walk covers,
-    per dataset, with why: never requested, pending, failed, not entitled, unfinished."""
+    per dataset, with why (:func:`gap_intervals`, written by :func:`spans`)."""
+    return [g for ds in datasets for g in spans(ds, gap_intervals(conn, ds, first, last))]
+
+
+def spans(dataset: str, missing: dict[datetime, str]) -> list[str]:
+    """Runs of consecutive intervals with the same why (gaps, or intervals walked at the
+    previous chunk's ending), each written as an inclusive
+    range (:func:`archiver.timerange.format_range`): ``queue 2025-02-01 04:00 – 05:45 UTC,
+    last interval included: failed (…)``."""
     out: list[str] = []
-    for ds in datasets:
-        rows = _coverage_rows(conn, ds, INTERVAL, first, last)
-        per = interval_states(conn, rows)[0].get((ds, INTERVAL), {})
-        run_start: datetime | None = None
-        run_why = ""
-        t = first
-        while t <= last + STEP:
-            state, why = per.get(t, ("", "never requested")) if t <= last else ("done", "")
-            if state == "done":
-                why = ""
-            if why != run_why:
-                if run_start is not None and run_why:
-                    out.append(_span(ds, run_start, t - STEP, run_why))
-                run_start, run_why = (t, why) if why else (None, "")
-            t += STEP
+    run: list[datetime] = []
+    run_why = ""
+    for t in [*sorted(missing), None]:
+        why = missing[t] if t is not None else ""
+        if run and (t is None or t != run[-1] + STEP or why != run_why):
+            out.append(
+                f"{dataset} {format_range(run[0], run[-1])}" + (f": {run_why}" if run_why else "")
+            )
+            run = []
+        if t is not None:
+            run.append(t)
+            run_why = why
     return out
 
 
-def _span(ds: str, a: datetime, b: datetime, why: str) -> str:
-    """``ds 2025-02-01 04:00–06:00 UTC: why`` (the end is where the gap stops)."""
-    stop = b + STEP
-    until = (
-        f"{stop:%H:%M}" if stop.date() == a.date() or stop == a + DAY else f"{stop:%Y-%m-%d %H:%M}"
-    )
-    if stop.hour == 0 and stop.minute == 0 and stop.date() != a.date():
-        until = "24:00" if stop - a <= DAY else f"{stop:%Y-%m-%d %H:%M}"
-    return f"{ds} {a:%Y-%m-%d %H:%M}–{until} UTC: {why}"
-
-
 __all__ = [
+    "AT_ENDING",
     "CONTRADICTORY",
     "DAY",
+    "DAY_STATES",
     "EXCLUSIVE",
     "INCLUSIVE",
+    "NEVER_REQUESTED",
     "STATES",
+    "STATE_WORDS",
     "UNKNOWN",
     "DayCoverage",
     "Reading",
+    "Walk",
     "chunk_of",
     "chunk_reading",
     "chunk_row",
     "day_coverage",
+    "gap_intervals",
     "gaps",
     "interval_counts",
     "last_done_end",
     "pending_chunks",
     "server_reading",
+    "spans",
+    "stream_states",
+    "streams",
     "walked_intervals",
 ]

@@ -35,6 +35,7 @@ from archiver.archive.checkpoint import (
     signature_ok,
 )
 from archiver.archive.hashing import GENESIS, canonical_json, chain_next
+from archiver.plural import plural
 
 Add = Callable[[str], None]
 ChunkKey = tuple[str, str, str, str]  # dataset, dataset_type, chunk_start, filter
@@ -191,7 +192,7 @@ def check_checkpoints(past: Past, add: Add) -> int:
         )
         if len(sets) > 1:
             others = [same[0].source for same in sets[1:]]
-            text += f"; so are {len(others)} other checkpoint(s) ({_few(others)})"
+            text += f"; so {'is' if len(others) == 1 else 'are'} {plural(len(others), 'other checkpoint')} ({_few(others)})"
         add(text)
     return len(groups)
 
@@ -239,8 +240,8 @@ def check_sidecar(past: Past, add: Add, note: Add) -> None:
     if not side.exists:
         if logged:
             note(
-                f"the checkpoint sidecar {name} is missing: the audit log's {len(logged)} "
-                "checkpoint(s) were checked, but without the sidecar a truncation of the audit "
+                f"the checkpoint sidecar {name} is missing: the audit log's "
+                f"{plural(len(logged), 'checkpoint')} {'was' if len(logged) == 1 else 'were'} checked, but without the sidecar a truncation of the audit "
                 "log itself can only be caught with --expect-head"
             )
         return
@@ -255,7 +256,7 @@ def check_sidecar(past: Past, add: Add, note: Add) -> None:
     missing = sum(1 for e in logged if _canonical(e["details"]) not in in_side)
     if missing:
         note(
-            f"{missing} checkpoint(s) of the audit log are not in {name} (it could not be "
+            f"{plural(missing, 'checkpoint')} of the audit log {'is' if missing == 1 else 'are'} not in {name} (it could not be "
             "written then, or lines were removed from it)"
         )
 
@@ -313,14 +314,16 @@ def check_signatures(
                 f"certificate {fp} (the checkpoint was altered)"
             )
     for fp, n in good.items():
-        note(f"{n} checkpoint signature(s) verified with the local signing certificate {fp}")
+        note(
+            f"{plural(n, 'checkpoint signature')} verified with the local signing certificate {fp}"
+        )
     for fp, n in unknown.items():
-        note(f"{n} checkpoint(s) signed by an unknown key ({fp}): signatures not checked")
+        note(f"{plural(n, 'checkpoint')} signed by an unknown key ({fp}): signatures not checked")
     reasons: dict[str, int] = {}
     for why in unsigned.values():
         reasons[why] = reasons.get(why, 0) + 1
     for why, n in reasons.items():
-        note(f"{n} checkpoint(s) unsigned ({why})")
+        note(f"{plural(n, 'checkpoint')} unsigned ({why})")
 
 
 # -- counters ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Writing a page's records: dedupe, values, conflicts and the latest-version bookkeeping.
 
-The writer's half of record identity (archive/keys.py decides keys; this stores them).
+The writer's half of record identity (archive/identity.py decides keys; this stores them).
 A record is the same record when its stream, key and the first 8 bytes of its SHA-256
 agree; a new version of a row supersedes the older one (``superseded``); the same key and
 COMMIT_TS with other content is kept and flagged as a conflict.
@@ -12,7 +12,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from archiver.archive.compact import rebuild_superseded, sha8, stream_id
-from archiver.archive.keys import HASH, Identity
+from archiver.archive.identity import HASH, Identity
 from archiver.archive.values import ValueWriter, quote, table, table_columns
 from archiver.timerange import Chunk, utc_now
 

@@ -1,6 +1,6 @@
 """Re-deriving records from the archived pages: the replay verify-archive and migrations use.
 
-Pages are the evidence; records are derived from them by :mod:`archiver.archive.keys`.
+Pages are the evidence; records are derived from them by :mod:`archiver.archive.identity`.
 :func:`replay` walks the pages in archive order and recomputes every record's identity,
 key fallbacks included, exactly as the writer did when the page arrived.
 """
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from archiver.archive.keys import (
+from archiver.archive.identity import (
     Fallback,
     Identity,
     effective_key,

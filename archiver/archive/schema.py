@@ -8,24 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archiver.archive import auditlog, sqlitefile
+from archiver.archive.compact import migrate_to_4
 from archiver.archive.hashing import GENESIS, PAGE_META_FIELDS, chain_next, page_meta_digest
+from archiver.archive.rekey import rekey_from_v1
+from archiver.archive.triggers import create_triggers, drop_triggers
 
 SCHEMA_VERSION = 4
-
-#: Append-only tables: triggers refuse UPDATE and DELETE (hash chains catch the rest).
-EVIDENCE_TABLES = (
-    "pages",
-    "records",
-    "quarantine",
-    "audit_log",
-    "conflicts",
-    "schema_changes",
-    "key_rules",
-    "streams",
-    "column_sets",
-)
-#: Tables created as data arrives whose rows are evidence too: the values of each dataset.
-EVIDENCE_PREFIXES = ("vals_",)
 
 #: Tables every version has (records and the latest view changed in version 2).
 _BASE = """
@@ -160,7 +148,7 @@ CREATE VIEW latest AS
 """
 
 #: Version 2: daily and interval rows are separate streams; records keyed by ROW_ID
-#: whenever a page carries it (archive/keys.py), with their natural key and their own
+#: whenever a page carries it (archive/identity.py), with their natural key and their own
 #: 15-minute interval; identical records dedupe by content; a maintained latest-version
 #: table; key fallbacks; per-chunk evidence of the server's reading of ``ending``.
 _V2 = """
@@ -169,7 +157,7 @@ CREATE TABLE records (
     dataset    TEXT NOT NULL,
     dataset_type TEXT NOT NULL,          -- interval | daily: separate streams of a dataset
     row_key    TEXT NOT NULL,
-    key_kind   TEXT NOT NULL,            -- ROW_ID | natural | hash (see archive/keys.py)
+    key_kind   TEXT NOT NULL,            -- ROW_ID | natural | hash (see archive/identity.py)
     natural_key TEXT NOT NULL,           -- the registry key's value ('' when absent)
     commit_ts  TEXT NOT NULL,
     row_date   TEXT NOT NULL,            -- ROW_DATE_UTC, or the chunk's day
@@ -230,32 +218,9 @@ def _statements(script: str) -> list[str]:
     return out
 
 
-def evidence_tables(conn: sqlite3.Connection) -> list[str]:
-    """The append-only tables this archive has (the fixed ones and each dataset's values)."""
-    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    dynamic = sorted(n for n in names if n.startswith(EVIDENCE_PREFIXES))
-    return [t for t in EVIDENCE_TABLES if t in names] + dynamic
-
-
-def create_triggers(conn: sqlite3.Connection, tables: list[str] | None = None) -> None:
-    for table in tables if tables is not None else evidence_tables(conn):
-        for op in ("UPDATE", "DELETE"):
-            conn.execute(
-                f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{table} is evidence: append-only'); END"
-            )
-
-
-def _drop_triggers(conn: sqlite3.Connection) -> None:
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall():
-        conn.execute(f'DROP TRIGGER "{name}"')
-
-
 def _create_current(conn: sqlite3.Connection) -> None:
     """A new file: the current schema at once (version 3's tables, then version 4's change
     of them: one definition of the final tables)."""
-    from archiver.archive.compact import migrate_to_4
-
     for stmt in _statements(_BASE + _V2 + _V3):
         conn.execute(stmt)
     migrate_to_4(conn, record=False)
@@ -269,8 +234,6 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
 def _migrate_to_2(conn: sqlite3.Connection) -> None:
     """Records get their stream, key rule, natural key and interval, re-derived from the
     archived pages by the rules new pages follow (record ids are kept); archive/rekey.py."""
-    from archiver.archive.rekey import rekey_from_v1
-
     conn.execute("DROP VIEW latest")
     conn.execute("ALTER TABLE records RENAME TO records_v1")
     conn.execute("DROP INDEX IF EXISTS records_page")
@@ -313,8 +276,6 @@ def _migrate_to_3(conn: sqlite3.Connection) -> None:
 def _migrate_to_4(conn: sqlite3.Connection) -> None:
     """Compressed pages, values in a table per dataset, a slim records table, and the latest
     versions as records minus the superseded ones (archive/compact.py)."""
-    from archiver.archive.compact import migrate_to_4
-
     migrate_to_4(conn)
 
 
@@ -352,7 +313,7 @@ def migrate(conn: sqlite3.Connection, path: Path | None) -> int:
     for target, step in steps:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            _drop_triggers(conn)
+            drop_triggers(conn)
             step(conn)
             create_triggers(conn)
             conn.execute(f"PRAGMA user_version = {target}")

@@ -29,7 +29,7 @@ from archiver.archive.hashing import (
     page_meta_digest,
     sha256_hex,
 )
-from archiver.archive.keys import Identity, canon_and_digests, page_identities
+from archiver.archive.identity import Identity, canon_and_digests, page_identities
 from archiver.archive.records import RecordWriter
 from archiver.archive.rekey import (
     abandoned_rules,

@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 
 from archiver.archive.hashing import canonical_record
+from archiver.archive.triggers import create_triggers
 from archiver.datasets import DATASETS
 
 #: Columns looked up by value (an interaction's rows), indexed in their dataset's table.
@@ -78,8 +79,6 @@ class ValueWriter:
             return
         t = table(dataset)
         if not have:
-            from archiver.archive.schema import create_triggers
-
             cols = ", ".join(f"{quote(n)} TEXT" for n in missing)
             self.conn.execute(f"CREATE TABLE {t} (record_id INTEGER PRIMARY KEY, {cols})")
             create_triggers(self.conn, [t])  # values are evidence: append-only

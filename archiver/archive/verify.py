@@ -4,7 +4,7 @@ and prove the past.
 Finds a page or record edited, added or deleted behind the archive's back (even with the
 append-only triggers dropped), a page's metadata edited (its chain covers it), and names
 the first thing that does not match. Records are re-derived from the raw pages by the same
-code the writer uses (archive/keys.py through archive/rekey.py), key fallbacks included, and
+code the writer uses (archive/identity.py through archive/rekey.py), key fallbacks included, and
 the latest-version table is re-checked. What the archive recorded before (checkpoints in the
 audit log and the sidecar, checkpoints given, coverage, run summaries) must still hold:
 archive/history.py.
@@ -35,16 +35,13 @@ from archiver.archive.hashing import (
     page_meta_digest,
     sha256_hex,
 )
-from archiver.archive.keys import Identity
+from archiver.archive.identity import Identity
 from archiver.archive.rekey import ReplayedPage, replay
-from archiver.archive.schema import (
-    SCHEMA_VERSION,
-    ArchiveVersionError,
-    evidence_tables,
-    migrate,
-)
+from archiver.archive.schema import SCHEMA_VERSION, ArchiveVersionError, migrate
 from archiver.archive.store import open_reader
+from archiver.archive.triggers import evidence_tables
 from archiver.archive.values import canonical, fetch_strict, table
+from archiver.plural import plural
 
 MAX_PROBLEMS = 50
 _META_WORDS = "run, dataset, chunk, query, tokens, URL, HTTP status, received time, counts"
@@ -499,8 +496,8 @@ def check_latest(conn: sqlite3.Connection, rep: VerifyReport) -> None:
             shown = len(want.keys() - have.keys())
             rep.add(
                 f"{stream[0]} ({stream[1]}): the latest-version bookkeeping differs from the "
-                f"records: {hidden} version(s) hidden that are the newest of their row, "
-                f"{shown} older version(s) shown as the latest"
+                f"records: {plural(hidden, 'version')} hidden that {'is' if hidden == 1 else 'are'} the newest of their row, "
+                f"{plural(shown, 'older version')} shown as the latest"
             )
     if stored:
         rep.add(f"{len(stored)} superseded entries name no record")

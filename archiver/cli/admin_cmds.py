@@ -8,91 +8,13 @@ import os
 import sys
 from pathlib import Path
 
-from archiver.cli import common, monitor
+from archiver.cli import monitor
 from archiver.credentials import ENV_ID
+from archiver.exitcodes import FAILED, OK, USAGE
 from archiver.jobs import drive
 from archiver.services import schedule as schedules
 from archiver.services import selftest
 from archiver.settings import Settings
-
-SCHEDULE_HELP = """what runs:
-  <this program, by absolute path> pull --customer ID --client-id ID --dataset NAME …
-      --incremental --lookback 2d --archive PATH --json --unattended
-  daily at --at (local time); a day missed while the machine was off runs at the next start.
-  The client secret is read from the OS keyring (`archiver login` first); the tenant, client
-  id and archive default to the desktop app's connection settings.
-
-exit codes of the scheduled pull: those of `archiver pull` (see `archiver pull --help`);
-  6 means the archive was busy (the desktop app or another pull was pulling into it).
-"""
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    t = sub.add_parser(
-        "self-test",
-        help="check the whole evidence path offline, in a temporary directory",
-        description="Start the embedded simulator, pull one day of two datasets into a "
-        "temporary archive, compare every row with the simulator's, verify the archive, export "
-        "a bundle signed with a throwaway key and verify it. One PASS/FAIL line per step and a "
-        "verdict; exit 0 only when every step passed. Touches none of your archives, keys, "
-        "keyring entries or settings.",
-    )
-    t.add_argument("--json", action="store_true", help="print only one JSON document")
-    t.add_argument(
-        "--keep", type=Path, metavar="DIR", help="work in DIR (must not exist) and keep it"
-    )
-    t.set_defaults(func=run_self_test)
-
-    s = sub.add_parser(
-        "schedule",
-        help="unattended daily archiving (a systemd user timer)",
-        description="install: write a systemd user service and timer (~/.config/systemd/user/"
-        f"{schedules.SERVICE} and .timer, XDG_CONFIG_HOME respected) that run the incremental "
-        "pull daily, and enable the timer; on Windows and macOS, print the Task Scheduler "
-        "command or launchd agent to install. remove: disable and delete them. status: "
-        "installed or not, enabled, the next run, and the last unattended run from the "
-        "archive's audit log.",
-        epilog=SCHEDULE_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    s.add_argument("action", choices=("install", "remove", "status"))
-    common.add_tenant(s, required=False)
-    which = s.add_mutually_exclusive_group()
-    which.add_argument(
-        "--dataset",
-        action="append",
-        type=common.dataset_name,
-        metavar="NAME",
-        help="dataset to pull (repeatable, any case)",
-    )
-    which.add_argument("--all", action="store_true", help="all 13 datasets")
-    common.add_archive(s)
-    s.add_argument("--at", default="02:30", metavar="HH:MM", help="local time (default 02:30)")
-    s.add_argument(
-        "--lookback", default="2d", metavar="DURATION", help="re-read this much (default 2d)"
-    )
-    s.add_argument(
-        "--from",
-        dest="start",
-        metavar="START",
-        help="where a dataset with nothing archived yet begins (its first run)",
-    )
-    s.add_argument(
-        "--no-enable",
-        action="store_true",
-        help="write or delete the units without calling systemctl",
-    )
-    s.add_argument(
-        "--platform",
-        choices=schedules.PLATFORMS,
-        default=schedules.this_platform(),
-        help="print the entry for this platform (default: the one running)",
-    )
-    s.add_argument(
-        "--dry-run", action="store_true", help="print what install would write; change nothing"
-    )
-    s.add_argument("--json", action="store_true", help="status: as JSON")
-    s.set_defaults(func=run_schedule)
 
 
 # -- self-test ------------------------------------------------------------------------------
@@ -104,7 +26,7 @@ def run_self_test(args: argparse.Namespace) -> int:
             print(step.line(), flush=True)
 
     result = drive(selftest.run(keep=args.keep), show)
-    code = 0 if result.ok else 1
+    code = OK if result.ok else FAILED
     if args.json:
         failed = [f"{s.name}: {s.detail}" for s in result.steps if not s.ok]
         monitor.emit(
@@ -126,16 +48,16 @@ def run_self_test(args: argparse.Namespace) -> int:
 
 
 # -- schedule -------------------------------------------------------------------------------
-def run_schedule(args: argparse.Namespace) -> int:
+def run_schedule_install(args: argparse.Namespace) -> int:
     try:
-        if args.action == "install":
-            return _install(args)
-        if args.action == "remove":
-            return _report(schedules.remove(enable=not args.no_enable))
-        return _status(args)
+        return _install(args)
     except schedules.ScheduleError as exc:
-        print(f"archiver schedule {args.action}: {exc}", file=sys.stderr)
-        return 2
+        print(f"archiver schedule install: {exc}", file=sys.stderr)
+        return USAGE
+
+
+def run_schedule_remove(args: argparse.Namespace) -> int:
+    return _report(schedules.remove(enable=not args.no_enable))
 
 
 def _schedule(args: argparse.Namespace) -> schedules.Schedule:
@@ -169,17 +91,17 @@ def _install(args: argparse.Namespace) -> int:
     here = schedules.this_platform()
     if args.platform != here:  # for another machine: print it, check nothing here
         _print_entries(s, args.platform, schedules.ELSEWHERE.get(args.platform))
-        return 0
+        return OK
     if args.dry_run:  # what install would write, and whether it would refuse
         refused = _refusal(s)
         _print_entries(s, here)
         if refused:
             print(f"archiver schedule install would refuse: {refused}", file=sys.stderr)
-        return 2 if refused else 0
+        return USAGE if refused else OK
     schedules.check(s)
     if here != "linux":
         _print_entries(s, here)
-        return 0
+        return OK
     done = schedules.install(s, enable=not args.no_enable)
     for path, text in done.files.items():
         print(f"--- {path}\n{text}")
@@ -212,10 +134,10 @@ def _print_entries(s: schedules.Schedule, platform: str, exe: list[str] | None =
 def _report(done: schedules.Changes) -> int:
     for line in done.lines:
         print(line)
-    return 0 if done.ok else 1
+    return OK if done.ok else FAILED
 
 
-def _status(args: argparse.Namespace) -> int:
+def run_schedule_status(args: argparse.Namespace) -> int:
     st = schedules.status(args.archive)
     if st.archive is None:
         st = schedules.status(Settings().archive_path())
@@ -237,4 +159,4 @@ def _status(args: argparse.Namespace) -> int:
     else:
         for line in st.lines():
             print(line)
-    return 0
+    return OK

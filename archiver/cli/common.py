@@ -1,4 +1,7 @@
-"""Arguments shared by several subcommands, and terminal-safe output."""
+"""Arguments shared by several subcommands, and terminal-safe output.
+
+Light on purpose (the grammar imports it: see archiver.cli.grammar): what a command does
+is imported when it runs."""
 
 from __future__ import annotations
 
@@ -7,15 +10,16 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from platformdirs import user_data_path
 
-from archiver.api.tenant import Tenant
-from archiver.api.transport import trust_context
 from archiver.datasets import UnknownDatasetError, resolve_name
 from archiver.files import private_dir
 from archiver.safetext import safe
+
+if TYPE_CHECKING:
+    from archiver.api.tenant import Tenant
 
 
 def default_archive() -> Path:
@@ -71,6 +75,8 @@ def add_tenant(p: argparse.ArgumentParser, required: bool = True) -> None:
 def tenant(args: argparse.Namespace) -> Tenant:
     """The tenant named on the command line; ValueError when unusable (a plain-http URL to
     another machine without --allow-insecure-http, an unreadable CA bundle)."""
+    from archiver.api.tenant import Tenant  # only a command that connects needs it
+
     if args.customer:
         t = Tenant.from_customer(args.customer, args.ca_bundle)
     else:
@@ -78,6 +84,8 @@ def tenant(args: argparse.Namespace) -> Tenant:
             args.base_url, args.ca_bundle, getattr(args, "allow_insecure_http", False)
         )
     if t.ca_bundle:
+        from archiver.api.transport import trust_context  # the HTTP stack: only when used
+
         trust_context(t.ca_bundle)  # an unreadable bundle is a usage error, said at once
     return t
 

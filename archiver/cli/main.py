@@ -1,32 +1,25 @@
-"""Entry point of the ``archiver`` command."""
+"""Entry point of the ``archiver`` command.
+
+Start-up is kept light: parsing builds only the grammar of the command being run
+(archiver.cli.grammar), and the command's handler, with everything it does, is imported
+only once the arguments are parsed. ``archiver --version`` and ``--help`` import none of
+the services (benchmarks/startup.py measures it, tests/core/test_startup.py checks it)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from archiver import __version__, logs
-from archiver.cli import admin_cmds, archive_cmds, bundle_cmds, common, gui, pull, simulate
+from archiver.cli import common
+from archiver.cli.grammar import build_parser, named_command, parse
+from archiver.exitcodes import CANCELLED, FAILED, USAGE
 from archiver.files import private_umask
 
-#: Subcommand modules; each has ``add_parser(subparsers)`` setting ``func``.
-COMMANDS = [pull, archive_cmds, bundle_cmds, admin_cmds, gui, simulate]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="archiver",
-        description="Archive Avaya Infinity Historical API data as tamper-evident evidence.",
-    )
-    parser.add_argument("--version", action="version", version=f"archiver {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMANDS:
-        module.add_parser(sub)
-    return parser
-
+__all__ = ["build_parser", "main"]
 
 log = logging.getLogger("archiver.cli")
 
@@ -40,28 +33,49 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
+    words = list(sys.argv[1:] if argv is None else argv)
+    named = named_command(words)
+    parser = build_parser([named] if named else [])
+    args = parse(parser, words)
+    if not getattr(args, "handler", None):
         parser.print_help()
-        return 2
+        return USAGE
+    from archiver import __version__, logs
+
     if args.command != "gui":  # the desktop app writes its own log
         logs.setup("cli")
-    words = list(sys.argv[1:] if argv is None else argv)
-    log.info("archiver %s (version %s)", logs.redact_argv(words), __version__)
+    #: the command as the logs and the audit log record it (secret-like values hidden)
+    args.command_line = "archiver " + logs.redact_argv(words)
+    log.info("%s (version %s)", args.command_line, __version__)
     code = _dispatch(args)
-    log.info("archiver %s: exit code %d", args.command, code)
+    log.info("archiver %s: exit code %d", command_name(args), code)
     return code
+
+
+def command_name(args: argparse.Namespace) -> str:
+    """``pull``, or ``keys show`` for an action of a group."""
+    action = getattr(args, "action", None)
+    return f"{args.command} {action}" if isinstance(action, str) else str(args.command)
+
+
+def handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int | None]:
+    """The function that runs the parsed command, imported now (base.handles)."""
+    module, _, name = str(args.handler).partition(":")
+    run: Callable[[argparse.Namespace], int | None] = getattr(importlib.import_module(module), name)
+    return run
 
 
 def _dispatch(args: argparse.Namespace) -> int:
     try:
-        return int(args.func(args) or 0)
+        return int(handler(args)(args) or 0)
     except KeyboardInterrupt:
         print("archiver: interrupted", file=sys.stderr)
-        return 130
+        return CANCELLED
+    except BrokenPipeError:  # `archiver … | head`: the reader has gone, nothing to say
+        _discard_stdout()
+        return FAILED
     except Exception as exc:  # a clear message instead of a traceback (--debug shows it)
-        log.exception("archiver %s: unexpected error", args.command)
+        log.exception("archiver %s: unexpected error", command_name(args))
         if args.debug:
             raise
         print(
@@ -69,7 +83,19 @@ def _dispatch(args: argparse.Namespace) -> int:
             "archived is lost. Run again with --debug for details and report them.",
             file=sys.stderr,
         )
-        return 1
+        return FAILED
+
+
+def _discard_stdout() -> None:
+    """Point standard output at the null device, so that the interpreter's flush at exit
+    does not fail on the closed pipe a second time (with a traceback)."""
+    try:
+        fd = common.raw_stream(sys.stdout).fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (in-process tests)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 if __name__ == "__main__":

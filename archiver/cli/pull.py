@@ -5,160 +5,25 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Generator
 from typing import Any
 
-from archiver import logs
-from archiver.api import NotReadyPolicy
-from archiver.api.limits import (
-    DEFAULT_MAX_BODY_MB,
-    DEFAULT_MAX_PAGES_PER_CHUNK,
-    DEFAULT_REQUEST_DEADLINE,
-    Limits,
-)
-from archiver.api.query import BULK_PAGE_SIZE
+from archiver.api import Credentials, NotReadyPolicy, Tenant
+from archiver.api.limits import Limits
 from archiver.api.retry import RetryPolicy
+from archiver.archive import StorageError
 from archiver.cli import common, monitor
 from archiver.credentials import CredentialError, resolve
 from archiver.datasets import DATASET_NAMES, UnknownDatasetError, resolve_names
-from archiver.jobs import drive
-from archiver.pull.engine import PullEngine
-from archiver.pull.outcome import EXIT_BUSY, EXIT_CANCELLED, EXIT_ERROR, EXIT_USAGE, RunResult
-from archiver.pull.plan import Plan
+from archiver.exitcodes import BUSY, FAILED, OK, USAGE
+from archiver.jobs import Cancel, drive
+from archiver.pull.outcome import RunResult
 from archiver.pull.progress import Progress, format_eta
 from archiver.services import pull as pulls
-from archiver.timerange import RangeError
-
-EXIT_CODES_HELP = """exit codes:
-  0  success: every chunk archived
-  1  error: no chunk could be archived (each failed chunk's reason is printed), or the
-     archive is not writable
-  2  usage error
-  3  partial: some chunks archived, others pending (202) or failed; rerun the same
-     command (failed chunks) or use --retry-pending (pending ones)
-  4  authentication failed: check the client id and secret
-  5  finished, but some datasets are not entitled (403) for this tenant
-  6  archive busy: another pull (a scheduled one, or the desktop app's) holds the
-     archive's lock; nothing was done. "archive busy: pull running since … (pid N)"
-  130 cancelled (Ctrl-C); rerun the same command or use --resume
-"""
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "pull",
-        help="archive datasets from the Historical API",
-        description="Pull datasets into the archive. The range is split into day chunks fetched by "
-        "several workers; rerunning an interrupted command resumes it.",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    common.add_tenant(p)
-    which = p.add_mutually_exclusive_group()
-    which.add_argument(
-        "--dataset", action="append", metavar="NAME", help="dataset to pull (repeatable, any case)"
-    )
-    which.add_argument("--all", action="store_true", help="all 13 datasets")
-    p.add_argument(
-        "--from",
-        dest="start",
-        metavar="START",
-        help="start: YYYYMMDDHHmm, YYYYMMDD or ISO (UTC unless an offset is given)",
-    )
-    p.add_argument(
-        "--to",
-        dest="end",
-        metavar="END",
-        help="end, inclusive as the API's 'ending' (a date alone: the whole day)",
-    )
-    p.add_argument("--daily", action="store_true", help="datasetType=daily")
-    p.add_argument(
-        "--filter", metavar="COL:value", help="API filter, e.g. CHANNEL:phone or QUEUE_ID:003d*"
-    )
-    p.add_argument(
-        "--page-size",
-        type=int,
-        default=BULK_PAGE_SIZE,
-        metavar="N",
-        help=f"records per page, 1-200 (default {BULK_PAGE_SIZE})",
-    )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=4,
-        metavar="N",
-        help=f"concurrent workers, 1-{pulls.MAX_WORKERS} (default 4)",
-    )
-    common.add_archive(p)
-    p.add_argument(
-        "--create-dirs",
-        action="store_true",
-        help="create the archive's folder if it does not exist (otherwise a missing folder "
-        "is refused: a typo should not scatter archives)",
-    )
-    p.add_argument("--resume", action="store_true", help="continue the newest interrupted run")
-    p.add_argument(
-        "--retry-pending", action="store_true", help="retry chunks left pending by 202 responses"
-    )
-    p.add_argument(
-        "--wait-pending", action="store_true", help="on 202, keep retrying with the guide's backoff"
-    )
-    p.add_argument(
-        "--incremental",
-        action="store_true",
-        help="continue each dataset from its last completed chunk",
-    )
-    p.add_argument(
-        "--lookback",
-        default="2d",
-        metavar="DURATION",
-        help="with --incremental: re-read this much (e.g. 2d, 12h; default 2d)",
-    )
-    p.add_argument(
-        "--json",
-        action="store_true",
-        help="print only one JSON document (status, exit_code, totals, errors, archive, "
-        "duration): for monitoring",
-    )
-    p.add_argument(
-        "--unattended",
-        action="store_true",
-        help="a scheduled run (archiver schedule sets it): recorded in the audit log",
-    )
-    limits = p.add_argument_group(
-        "response limits",
-        "a response crossing one fails its chunk, naming the limit; what arrived is quarantined",
-    )
-    limits.add_argument(
-        "--max-body-mb",
-        type=int,
-        default=DEFAULT_MAX_BODY_MB,
-        metavar="MB",
-        help=f"largest response body, on the wire and decompressed (default {DEFAULT_MAX_BODY_MB})",
-    )
-    limits.add_argument(
-        "--request-deadline",
-        type=float,
-        default=DEFAULT_REQUEST_DEADLINE,
-        metavar="S",
-        help=f"longest one request may take, connection to last byte (default {DEFAULT_REQUEST_DEADLINE:g} s)",
-    )
-    limits.add_argument(
-        "--max-pages-per-chunk",
-        type=int,
-        default=DEFAULT_MAX_PAGES_PER_CHUNK,
-        metavar="N",
-        help=f"most pages one chunk (one day) may have (default {DEFAULT_MAX_PAGES_PER_CHUNK:,})",
-    )
-    p.add_argument("--retry-initial", type=float, default=1.0, metavar="S", help=argparse.SUPPRESS)
-    p.add_argument(
-        "--not-ready-initial", type=float, default=30.0, metavar="S", help=argparse.SUPPRESS
-    )
-    p.set_defaults(func=run)
-
+from archiver.timerange import RangeError, format_range
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +37,7 @@ class _Early:
         self.clock = clock
 
     def end(self, code: int, status: str, msg: str, **more: Any) -> int:
-        print(f"archiver pull: {msg}" if code != EXIT_BUSY else msg, file=sys.stderr)
+        print(f"archiver pull: {msg}" if code != BUSY else msg, file=sys.stderr)
         log.warning("pull %s: %s", status, msg)
         if self.args.json:
             path = common.archive_path(self.args)
@@ -184,39 +49,45 @@ def run(args: argparse.Namespace) -> int:
     clock = monitor.Clock()
     early = _Early(args, clock)
     try:
-        engine = _open(args)
+        tenant, creds, options = _connection(args)
+        what = _what(args, args.datasets)
     except (ValueError, UnknownDatasetError, CredentialError) as exc:
-        return early.end(EXIT_USAGE, "usage error", str(exc))
+        return early.end(USAGE, "usage error", str(exc))
+    archive = common.archive_path(args)
+    cancel = Cancel()
+    job = pulls.pull(
+        archive,
+        tenant,
+        creds,
+        what,
+        options,
+        cancel,
+        page_size=args.page_size,
+        command=args.command_line,
+        create_dirs=args.create_dirs,
+    )
+    driver = _Driver(args, cancel)
+    try:
+        result = driver.drive(job)
     except pulls.ArchiveBusy as exc:
         holder = vars(exc.holder) if exc.holder else None
-        return early.end(EXIT_BUSY, "busy", str(exc), holder=holder)
-    except OSError as exc:
-        return early.end(EXIT_ERROR, "error", _cannot_open(args, exc))
-    try:
-        plan = _plan(engine, args, args.datasets)
+        return early.end(BUSY, "busy", str(exc), holder=holder)
     except (ValueError, RangeError) as exc:
-        return early.end(EXIT_USAGE, "usage error", str(exc))
-    except (OSError, sqlite3.Error) as exc:
-        return early.end(EXIT_ERROR, "error", _cannot_open(args, exc))
-    if plan is None:
+        if driver.planned is not None:
+            raise
+        return early.end(USAGE, "usage error", str(exc))
+    except (OSError, StorageError) as exc:
+        if driver.planned is not None:
+            raise
+        return early.end(FAILED, "error", _cannot_open(args, exc))
+    if result is None:
         if args.json:
-            monitor.emit(clock.doc("pull", "nothing to resume", 0, archive=engine.archive_path))
+            monitor.emit(clock.doc("pull", "nothing to resume", 0, archive=archive))
         else:
             print("Nothing to resume: no interrupted run in this archive.")
-        return 0
-    if not args.json:
-        what = "Resuming run" if plan.resumed else "Run"
-        print(
-            f"{what} {plan.run_id}: {len(plan.items)} chunks to fetch"
-            + (f" ({plan.skipped_done} already done)" if plan.skipped_done else "")
-            + f" into {engine.archive_path}",
-            file=sys.stderr,
-        )
-    result = _drive_with_ctrl_c(engine, plan, args)
-    if result is None:
-        return EXIT_CANCELLED
+        return OK
     if args.json:
-        monitor.emit(monitor.pull_doc(clock, result, engine.archive_path, args.unattended))
+        monitor.emit(monitor.pull_doc(clock, result, archive, args.unattended))
     else:
         _print_summary(result)
     return result.exit_code
@@ -229,8 +100,8 @@ def _cannot_open(args: argparse.Namespace, exc: Exception) -> str:
     )
 
 
-def _open(args: argparse.Namespace) -> PullEngine:
-    """Check the arguments and open an engine holding the archive's lock."""
+def _connection(args: argparse.Namespace) -> tuple[Tenant, Credentials, pulls.PullOptions]:
+    """Check the arguments: the tenant, the datasets, the credentials and the options."""
     tenant = common.tenant(args)
     # names in any case; checked here, not by argparse, so --json reports a usage error
     args.datasets = list(DATASET_NAMES) if args.all else resolve_names(args.dataset or [])
@@ -249,60 +120,77 @@ def _open(args: argparse.Namespace) -> PullEngine:
         limits=Limits(args.max_body_mb, args.request_deadline, args.max_pages_per_chunk),
         unattended=args.unattended,
     )
-    command = "archiver " + logs.redact_argv(sys.argv[1:] if sys.argv[1:] else ["pull"])
-    return pulls.open_engine(
-        common.archive_path(args),
-        tenant,
-        creds,
-        options,
-        command=command,
-        create_dirs=args.create_dirs,
-    )
+    return tenant, creds, options
 
 
-def _drive_with_ctrl_c(
-    engine: PullEngine, plan: Plan, args: argparse.Namespace
-) -> RunResult | None:
-    """Run the plan; the first Ctrl-C cancels after the pages in flight, a second stops."""
-    renderer = _Renderer(enabled=sys.stderr.isatty() and not args.json)
+class _Driver:
+    """Drives the pull job: once it has planned, says what runs and lets the first Ctrl-C
+    cancel after the pages in flight (a second stops at once)."""
 
-    def on_sigint(signum: int, frame: object) -> None:
-        if engine.cancelled:  # a second Ctrl-C: stop now (committed pages stay)
+    def __init__(self, args: argparse.Namespace, cancel: Cancel) -> None:
+        self.args = args
+        self.cancel = cancel
+        self.planned: pulls.Planned | None = None
+        self.renderer = _Renderer(enabled=sys.stderr.isatty() and not args.json)
+        self._old: Any = None
+
+    def drive(
+        self, job: Generator[pulls.Planned | Progress, None, RunResult | None]
+    ) -> RunResult | None:
+        try:
+            return drive(job, self._on_yield)
+        finally:
+            if self._old is not None:
+                signal.signal(signal.SIGINT, self._old)
+
+    def _on_yield(self, value: pulls.Planned | Progress) -> None:
+        if isinstance(value, pulls.Planned):
+            self.planned = value
+            self._announce(value)
+            if threading.current_thread() is threading.main_thread():
+                self._old = signal.signal(signal.SIGINT, self._on_sigint)
+        else:
+            self.renderer.update(value)
+
+    def _announce(self, planned: pulls.Planned) -> None:
+        if self.args.json:
+            return
+        plan = planned.plan
+        what = "Resuming run" if plan.resumed else "Run"
+        p = plan.params
+        span = f" ({format_range(p.start, p.end, daily=p.daily)})" if p else ""
+        print(
+            f"{what} {plan.run_id}{span}: {len(plan.items)} chunks to fetch"
+            + (f" ({plan.skipped_done} already done)" if plan.skipped_done else "")
+            + f" into {planned.archive}",
+            file=sys.stderr,
+        )
+
+    def _on_sigint(self, signum: int, frame: object) -> None:
+        if self.cancel.is_set:  # a second Ctrl-C: stop now (committed pages stay)
             raise KeyboardInterrupt
-        engine.cancel()
-        if not args.json:
+        self.cancel.set()
+        if not self.args.json:
             print(
                 "\nCancelling after the pages in flight… (Ctrl-C again to stop at once)",
                 file=sys.stderr,
             )
 
-    old = (
-        signal.signal(signal.SIGINT, on_sigint)
-        if threading.current_thread() is threading.main_thread()
-        else None
-    )
-    try:
-        return drive(pulls.run(engine, plan, args.page_size), renderer.update)
-    finally:
-        if old is not None:
-            signal.signal(signal.SIGINT, old)
 
-
-def _plan(engine: PullEngine, args: argparse.Namespace, datasets: list[str]) -> Plan | None:
+def _what(args: argparse.Namespace, datasets: list[str]) -> pulls.What:
     if args.resume:
-        return pulls.plan_resume(engine)
+        return pulls.Resume()
     if args.retry_pending:
-        return pulls.plan_retry_pending(engine, datasets or None)
+        return pulls.RetryPending(tuple(datasets))
     if not datasets:
         raise ValueError("name datasets with --dataset NAME (repeatable) or --all")
     if args.incremental:
-        return pulls.plan_incremental(
-            engine,
-            datasets,
-            daily=args.daily,
-            filter=args.filter,
+        return pulls.Incremental(
+            tuple(datasets),
             lookback=pulls.parse_lookback(args.lookback),
             start=args.start,
+            daily=args.dataset_type == "daily",
+            filter=args.filter,
             page_size=args.page_size,
         )
     if not args.start or not args.end:
@@ -313,11 +201,11 @@ def _plan(engine: PullEngine, args: argparse.Namespace, datasets: list[str]) -> 
         datasets,
         args.start,
         args.end,
-        daily=args.daily,
+        daily=args.dataset_type == "daily",
         filter=args.filter,
         page_size=args.page_size,
     )
-    return pulls.plan_range(engine, params)
+    return pulls.Range(params)
 
 
 class _Renderer:
@@ -342,7 +230,7 @@ class _Renderer:
             bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
             eta = f"ETA {format_eta(d.eta())}" if d.eta() is not None else ""
             out.append(
-                f"{d.dataset:<24} [{bar}] {d.finished_chunks}/{d.chunks_total} chunks {d.pages:>6} pages {d.rows:>9,} rows {d.rate():>7,.0f} rows/s {eta:<12} {d.state}"
+                f"{d.dataset:<24} [{bar}] {d.finished_chunks}/{d.chunks_total} chunks {d.pages:>6} pages {d.rows:>9,} rows received {d.rate():>7,.0f}/s {eta:<12} {d.state}"
             )
         term = common.raw_stream(sys.stderr)  # our own cursor movements; the text is safe()
         if self.lines:
@@ -353,7 +241,7 @@ class _Renderer:
 
 
 def _print_summary(result: RunResult) -> None:
-    rows = [("dataset", "state", "chunks", "pages", "rows", "new versions", "note")]
+    rows = [("dataset", "state", "chunks", "pages", "rows received", "new records", "note")]
     for d in result.progress.datasets.values():
         note = d.message if d.state in ("failed", "not entitled", "waiting for data") else ""
         note = common.safe(note, newlines=False)  # a server's words, on one line

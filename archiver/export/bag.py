@@ -21,6 +21,16 @@ VERIFY = "VERIFY.txt"
 TAG_FILES = ("bagit.txt", "bag-info.txt", MANIFEST, SIGNER, VERIFY)
 #: bag-info.txt's field naming the timestamp authority of a timestamped bundle
 TSA_FIELD = "Archiver-Timestamp-Authority"
+#: bag-info.txt's field marking a bundle of simulated data (``yes``; absent otherwise)
+DEMO_FIELD = "Archiver-Demo"
+#: the words a bundle of simulated data carries on its cover, in bag-info.txt, VERIFY.txt
+#: and in the verdict of `archiver verify` (and why)
+DEMO = "DEMO — simulated data"
+DEMO_WHY = (
+    "the archive these rows come from was pulled (in part or whole) from archiver's embedded "
+    "Historical API simulator (the app's demo mode or the self-test), not from a tenant: "
+    "this bundle is no evidence of anything that happened"
+)
 
 
 def sha256_file(path: Path) -> str:

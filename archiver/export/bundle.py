@@ -23,8 +23,6 @@ import csv
 import json
 import os
 import shutil
-import sqlite3
-import threading
 import uuid
 import zipfile
 from collections.abc import Callable, Generator
@@ -38,10 +36,14 @@ from pyhanko.sign.fields import SigSeedSubFilter
 
 from archiver import __version__
 from archiver.archive.auditlog import summarise
-from archiver.archive.columns import dataset_columns
 from archiver.archive.hashing import sha256_hex
-from archiver.archive.store import Archive, open_reader, page_body
+from archiver.archive.queries import audit
+from archiver.archive.queries import bundle as reads
+from archiver.archive.queries.reader import Reader, Source
+from archiver.archive.store import Archive
+from archiver.counts import INTERACTIONS, LATEST, RECORDS
 from archiver.export import bag, timestamps
+from archiver.export.bag import DEMO, DEMO_WHY
 from archiver.export.csvsafe import escape_row
 from archiver.export.keys import SigningIdentity
 from archiver.export.pdf import Front, ReportMeta
@@ -59,13 +61,10 @@ from archiver.export.scope import (
     iter_windows,
     measure,
 )
-from archiver.jobs import Cancel, Cancelled
+from archiver.jobs import Cancel
+from archiver.plural import plural
 
 PROVENANCE_COLUMNS = ("_record_sha256", "_page_sha256", "_received_at")
-
-
-class ExportCancelled(Cancelled):
-    """The export was cancelled; its work directory is removed, nothing is published."""
 
 
 class BundleError(Exception):
@@ -88,22 +87,29 @@ class BundleResult:
     pages: int
     gaps: list[str] = field(default_factory=list)
     zip_path: Path | None = None
+    #: interactions with rows in a stated gap: in the bundle, marked on their pages
+    marked: int = 0
+    #: the scope's intervals walked as the previous chunk's `ending`
+    at_ending: list[str] = field(default_factory=list)
+    versions: str = "latest"
+    #: the signer certificate's SHA-256 fingerprint (the recipient compares it out of band)
+    fingerprint: str = ""
+    #: rows of a simulated tenant: the bundle says DEMO (cover, bag-info.txt, verify)
+    demo: bool = False
 
 
-def _audit_custody(conn: sqlite3.Connection) -> list[dict[str, str]]:
+def _audit_custody(db: Source) -> list[dict[str, str]]:
     """The archive's audit log as the report's chain-of-custody table."""
     return [
         {
-            "at": e["at"][:19].replace("T", " "),
-            "event": e["event"],
-            "os_user": e["os_user"],
-            "tool_version": e["tool_version"],
-            "run_id": e["run_id"] or "",
-            "summary": summarise(e["event"], json.loads(e["details"])),
+            "at": e.at[:19].replace("T", " "),
+            "event": e.event,
+            "os_user": e.os_user,
+            "tool_version": e.tool_version,
+            "run_id": e.run_id or "",
+            "summary": summarise(e.event, json.loads(e.details)),
         }
-        for e in conn.execute(
-            "SELECT at, event, os_user, tool_version, run_id, details FROM audit_log ORDER BY entry_id"
-        )
+        for e in audit.audit_log(db, newest_first=False)
     ]
 
 
@@ -137,7 +143,7 @@ class _Payload:
         if self.raw:
             self.raw.mkdir()
 
-    def write(self, conn: sqlite3.Connection, day: Window, redacted: set[str]) -> None:
+    def write(self, db: Source, day: Window, redacted: set[str]) -> None:
         for ds, rows in ((SEGMENTS, day.segments), (TRACE, day.traces)):
             w, columns = self.csv[ds], self.columns[ds]
             for r in rows:
@@ -162,7 +168,7 @@ class _Payload:
             self.jsonl.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
         if self.raw:
             new = sorted({r.page_id for r in day.segments + day.traces} - self.pages_done)
-            _copy_raw_pages(conn, new, self.raw)
+            _copy_raw_pages(db, new, self.raw)
             self.pages_done.update(new)
 
     def close(self) -> None:
@@ -192,7 +198,7 @@ VERIFY_TEXT = """How to verify this audit bundle with standard tools only
 ==========================================================
 
 Bundle {bundle_id}, created {created} by archiver {version}.
-
+{demo_text}
 FIRST, THE SIGNER. Anyone can make a bundle that passes every check below with a key of
 their own: the checks prove the bundle is intact and was signed with the key of the
 certificate it carries (signer.pem), not who signed it. Trust signer.pem only if its
@@ -241,9 +247,10 @@ Run these commands in this directory (the one holding bagit.txt). Each must succ
 {timestamp_text}
 What is what: data/records.jsonl holds the rows with the exact API strings (the
 authoritative copy). The CSV files are for spreadsheets: cells that would start a formula
-(=, +, -, @, tab, carriage return; plain numbers excepted) and cells that start with '
-carry one more leading ' as OWASP advises; remove exactly one leading ' from a cell that
-starts with one to get the exact string (header cells too). data/raw/ holds the raw API
+(=, -, @, tab, carriage return; plain numbers excepted), cells starting with + (a phone
+number such as +4930123456 stays text, its + kept), digits with a leading zero (0301234567)
+and cells that start with ' carry one more leading ' as OWASP advises; remove exactly one
+leading ' from a cell that starts with one to get the exact string (header cells too). data/raw/ holds the raw API
 responses the rows came from, named by their SHA-256 (withheld when a redaction profile is
 applied).
 """
@@ -292,24 +299,8 @@ class BundlePlan:
         workers: int | None = None,
         tsa_url: str | None = None,
     ) -> BundlePlan:
-        """Refuse an unknown redaction profile, a scope off the 15-minute marks or inverted,
-        a target that is a file or not empty, or a zip that exists already, before any work."""
-        if scope.redact not in PROFILES:
-            raise BundleError(
-                f"unknown redaction profile {scope.redact!r}; choose one of {', '.join(PROFILES)}"
-            )
-        try:
-            scope.check()
-        except ScopeError as exc:
-            raise BundleError(str(exc)) from None
-        if out.exists() and not out.is_dir():
-            raise BundleError(f"{out} exists and is not a directory: choose a new directory.")
-        if out.exists() and any(out.iterdir()):
-            raise BundleError(f"{out} exists and is not empty: choose a new directory.")
-        if make_zip and zip_path_for(out).exists():
-            raise BundleError(
-                f"{zip_path_for(out)} exists: choose another --out (the zip is named after it)."
-            )
+        """Refuse what check_request refuses, before any work."""
+        check_request(scope, out, make_zip)
         return cls(
             archive_path,
             scope,
@@ -329,6 +320,45 @@ class BundlePlan:
         return self.work / "data"
 
 
+def check_request(scope: Scope, out: Path, make_zip: bool) -> None:
+    """Refuse an unknown redaction profile, a scope off the 15-minute marks or inverted,
+    a target that is a file or not empty, or a zip that exists already (BundleError)."""
+    if scope.redact not in PROFILES:
+        raise BundleError(
+            f"unknown redaction profile {scope.redact!r}; choose one of {', '.join(PROFILES)}"
+        )
+    try:
+        scope.check()
+    except ScopeError as exc:
+        raise BundleError(str(exc)) from None
+    if out.exists() and not out.is_dir():
+        raise BundleError(f"{out} exists and is not a directory: choose a new directory.")
+    if out.exists() and any(out.iterdir()):
+        raise BundleError(f"{out} exists and is not empty: choose a new directory.")
+    if make_zip and zip_path_for(out).exists():
+        raise BundleError(
+            f"{zip_path_for(out)} exists: choose another --out (the zip is named after it)."
+        )
+
+
+def preflight(
+    archive_path: Path,
+    scope: Scope,
+    out: Path,
+    *,
+    make_zip: bool = False,
+    allow_empty: bool = False,
+) -> None:
+    """What export_bundle would refuse without a signing key (the request, an empty
+    selection), checked before the key is loaded: a key that cannot be used then never
+    hides that there was nothing to sign. Reads the archive; writes nothing."""
+    check_request(scope, out, make_zip)
+    if allow_empty:
+        return
+    with Reader(archive_path) as db:
+        _refuse_empty(scope, measure(db, scope))
+
+
 @dataclass
 class Selected:
     """The select stage's output: what the scope holds (counted, not loaded), the names the
@@ -343,11 +373,15 @@ class Selected:
     chain_head: str
     audit_head: str
     tenants: list[str]
+    #: a run of the archive pulled from the simulator (see :func:`simulated_runs`)
+    demo: bool = False
     redacted: set[str] = field(default_factory=set)
     interactions: int = 0
     segments: int = 0
     traces: int = 0
     conflicts: int = 0
+    #: interactions with rows in a stated coverage gap (marked on their pages)
+    marked: int = 0
 
     @property
     def tenant(self) -> str:
@@ -362,56 +396,54 @@ class Selected:
         self.segments += len(day.segments)
         self.traces += len(day.traces)
         self.conflicts += sum(r.conflict for r in day.segments + day.traces)
+        self.marked += sum(1 for it in day.interactions if it.gaps)
 
 
-def _cancel_check(cancel: threading.Event | Cancel | None) -> Callable[[], None]:
-    """One way to ask "cancelled?" for either token a caller passes."""
-    event = cancel.event if isinstance(cancel, Cancel) else cancel
-
-    def check() -> None:
-        if event is not None and event.is_set():
-            raise ExportCancelled()
-
-    return check
+def _cancel_check(cancel: Cancel | None) -> Callable[[], None]:
+    """How the stages ask "cancelled?": :class:`~archiver.jobs.Cancelled` when it was."""
+    return cancel.check if cancel is not None else (lambda: None)
 
 
-def select_rows(conn: sqlite3.Connection, scope: Scope) -> Selected:
+def select_rows(db: Source, scope: Scope) -> Selected:
     """Select: count what the scope holds and gather the archive's facts (no rows loaded)."""
-    head = conn.execute("SELECT * FROM chain_head").fetchone()
+    head = audit.chain_head(db)
     return Selected(
-        extent=measure(conn, scope),
-        names=Names.load(conn, scope),
+        extent=measure(db, scope),
+        names=Names.load(db, scope),
         columns={
-            SEGMENTS: dataset_columns(conn, SEGMENTS) or [],
-            TRACE: dataset_columns(conn, TRACE) or [],
+            SEGMENTS: reads.columns(db, SEGMENTS),
+            TRACE: reads.columns(db, TRACE),
         },
-        custody=_audit_custody(conn),
-        archive_id=conn.execute("SELECT value FROM meta WHERE key='archive_id'").fetchone()[0],
-        chain_head=head["pages_chain"] or "",
-        audit_head=head["audit_chain"] or "",
-        tenants=[
-            t for (t,) in conn.execute("SELECT DISTINCT tenant FROM runs ORDER BY started_at")
-        ],
+        custody=_audit_custody(db),
+        archive_id=reads.archive_id(db),
+        chain_head=head.pages_chain,
+        audit_head=head.audit_chain,
+        tenants=reads.tenants(db),
+        demo=reads.simulated_runs(db) > 0,
     )
 
 
 def refuse_empty(plan: BundlePlan, chosen: Selected) -> None:
     """An empty selection stops here (nothing written) unless the caller allows it."""
-    if chosen.extent.interactions or plan.allow_empty:
+    if not plan.allow_empty:
+        _refuse_empty(plan.scope, chosen.extent)
+
+
+def _refuse_empty(scope: Scope, extent: Extent) -> None:
+    if extent.interactions:
         return
-    scope = plan.scope
     why = [
-        f"nothing archived is in scope: no interactionSegments row has its own interval in {scope.window()}"
+        f"nothing archived is in scope: no interactionSegments record has its own interval in {scope.window()}"
     ]
     if scope.filters():
         why.append(f"with {'; '.join(scope.filters())}")
-    if chosen.gaps:
-        why.append(f"({len(chosen.gaps)} coverage gap(s) in that window: pull it first)")
+    if extent.gaps:
+        why.append(f"({plural(len(extent.gaps), 'coverage gap')} in that window: pull it first)")
     raise EmptySelection(" ".join(why) + ". Nothing was written.")
 
 
 def write_payload_and_report(
-    conn: sqlite3.Connection,
+    db: Source,
     plan: BundlePlan,
     chosen: Selected,
     meta: ReportMeta,
@@ -428,15 +460,17 @@ def write_payload_and_report(
     raw = plan.scope.redact == "none" or not PROFILES[plan.scope.redact]
     payload = _Payload(plan.data, chosen.columns, raw)
     try:
-        for day in iter_windows(conn, plan.scope, chosen.extent):
+        for day in iter_windows(db, plan.scope, chosen.extent):
             check()
             _redact_in_place(day.segments + day.traces, plan.scope.redact, chosen.redacted)
-            payload.write(conn, day, chosen.redacted)
+            payload.write(db, day, chosen.redacted)
             chosen.count(day)
-            yield from report.add(conn, day)
+            yield from report.add(db, day)
         payload.close()
+        held = LATEST if plan.scope.versions == "latest" else RECORDS
         yield (
-            f"CSV and JSONL written ({chosen.segments:,} segment rows, {chosen.traces:,} trace rows)"
+            f"CSV and JSONL written ({held.of(chosen.segments, 'interactionSegments')}, "
+            f"{held.of(chosen.traces, 'workflowTrace')})"
             + (f", {len(payload.pages_done):,} raw pages copied" if raw else "")
         )
         result = yield from report.finish(front_facts(chosen, meta))
@@ -451,20 +485,14 @@ def write_payload_and_report(
     return result.pages
 
 
-def _copy_raw_pages(conn: sqlite3.Connection, page_ids: list[int], raw: Path) -> None:
+def _copy_raw_pages(db: Source, page_ids: list[int], raw: Path) -> None:
     """The archived pages the rows came from, each checked against its SHA-256 on the way."""
-    for start in range(0, len(page_ids), 500):
-        part = page_ids[start : start + 500]
-        for p in conn.execute(
-            f"SELECT sha256, encoding, body FROM pages WHERE page_id IN ({','.join('?' * len(part))})",
-            part,
-        ):
-            body = page_body(p["encoding"], p["body"])
-            if sha256_hex(body) != p["sha256"]:
-                raise BundleError(
-                    f"archived page {p['sha256']} does not match its checksum: run archiver verify-archive"
-                )
-            (raw / f"{p['sha256']}.json").write_bytes(body)
+    for sha, body in reads.raw_pages(db, page_ids):
+        if sha256_hex(body) != sha:
+            raise BundleError(
+                f"archived page {sha} does not match its checksum: run archiver verify-archive"
+            )
+        (raw / f"{sha}.json").write_bytes(body)
 
 
 def report_meta(plan: BundlePlan, chosen: Selected) -> ReportMeta:
@@ -484,6 +512,8 @@ def report_meta(plan: BundlePlan, chosen: Selected) -> ReportMeta:
         custody=chosen.custody,
         scope=plan.scope.describe(),
         scope_short=plan.scope.short(),
+        versions=plan.scope.versions,
+        demo=chosen.demo,
     )
 
 
@@ -498,9 +528,13 @@ def front_facts(chosen: Selected, meta: ReportMeta) -> Front:
         conflicts=chosen.conflicts,
         gaps=chosen.gaps,
         reading=chosen.extent.reading,
+        reading_words=chosen.extent.reading_words,
         unplaced=chosen.extent.unplaced,
         agents=dict(chosen.names.agents),
         queues=dict(chosen.names.queues),
+        at_ending=list(chosen.extent.at_ending),
+        segments_in_gaps=chosen.extent.segments_in_gaps,
+        marked=chosen.marked,
     )
 
 
@@ -521,6 +555,7 @@ def bag_and_sign(plan: BundlePlan, chosen: Selected, meta: ReportMeta) -> None:
                 created=plan.created,
                 version=__version__,
                 fingerprint=ident.fingerprint,
+                demo_text=f"\n{DEMO}: {DEMO_WHY}\n" if chosen.demo else "",
                 timestamp_text=TIMESTAMP_TEXT.format(tsa=plan.tsa_url) if plan.tsa_url else "",
             ),
             encoding="utf-8",
@@ -545,8 +580,10 @@ def _bag_info(
         ("External-Identifier", plan.bundle_id),
         (
             "External-Description",
-            "Audit bundle of Avaya Infinity interactionSegments and workflowTrace rows with their raw API responses",
+            (f"{DEMO}: " if chosen.demo else "")
+            + "Audit bundle of Avaya Infinity interactionSegments and workflowTrace rows with their raw API responses",
         ),
+        *([(bag.DEMO_FIELD, "yes")] if chosen.demo else []),
         ("Bagging-Date", plan.created[:10]),
         ("Bag-Software-Agent", f"archiver {__version__}"),
         ("Archiver-Created", plan.created),
@@ -569,6 +606,8 @@ def _bag_info(
         ("Archiver-Coverage-Gaps", str(len(gaps))),
         ("Archiver-Ending-Reading", chosen.extent.reading),
         *[("Archiver-Coverage-Gap", g) for g in gaps[:500]],
+        ("Archiver-Interactions-In-Gaps", str(chosen.marked)),
+        *[("Archiver-Walked-At-Previous-Ending", g) for g in chosen.extent.at_ending[:500]],
         ("Signer-Subject", plan.ident.subject),
         ("Signer-Fingerprint-SHA256", plan.ident.fingerprint),
         *([(bag.TSA_FIELD, plan.tsa_url)] if plan.tsa_url else []),
@@ -636,13 +675,13 @@ def export_bundle(
     ident: SigningIdentity,
     *,
     make_zip: bool = False,
-    cancel: threading.Event | Cancel | None = None,
+    cancel: Cancel | None = None,
     allow_empty: bool = False,
     workers: int | None = None,
     tsa_url: str | None = None,
 ) -> Generator[str, None, BundleResult]:
     """Write the bundle to ``out`` (a new directory); yields progress lines, returns a
-    BundleResult. ``cancel`` (an Event or a jobs.Cancel) stops it with ExportCancelled,
+    BundleResult. ``cancel`` stops it with :class:`~archiver.jobs.Cancelled`,
     leaving nothing behind. A scope with nothing archived raises EmptySelection before
     anything is written, unless ``allow_empty``. ``workers``: report render processes
     (None: one per core, see report.default_workers; 0: render here). ``tsa_url``: an
@@ -658,15 +697,19 @@ def export_bundle(
         workers=workers,
         tsa_url=tsa_url,
     )
-    conn = open_reader(archive_path)
+    db = Reader(archive_path)
     try:
         yield f"Selecting rows in scope: {scope.window()}…"
-        chosen = select_rows(conn, scope)
+        chosen = select_rows(db, scope)
         refuse_empty(plan, chosen)
         ext = chosen.extent
-        yield f"{ext.interactions:,} interactions, {ext.segments:,} segment rows in scope ({scope.window()})"
+        held = LATEST if scope.versions == "latest" else RECORDS
+        yield (
+            f"{INTERACTIONS.of(ext.interactions)}, {held.of(ext.segments, 'interactionSegments')} "
+            f"in scope ({scope.window()})"
+        )
         meta = report_meta(plan, chosen)
-        pages = yield from write_payload_and_report(conn, plan, chosen, meta, check)
+        pages = yield from write_payload_and_report(db, plan, chosen, meta, check)
         if tsa_url:
             yield f"Timestamping with {tsa_url}"
         bag_and_sign(plan, chosen, meta)
@@ -677,7 +720,7 @@ def export_bundle(
         shutil.rmtree(plan.work, ignore_errors=True)
         raise
     finally:
-        conn.close()
+        db.close()
     record_custody(plan, chosen)
     return BundleResult(
         out,
@@ -688,6 +731,11 @@ def export_bundle(
         pages,
         chosen.gaps,
         zip_path,
+        chosen.marked,
+        list(chosen.extent.at_ending),
+        scope.versions,
+        plan.ident.fingerprint,
+        chosen.demo,
     )
 
 
@@ -695,7 +743,7 @@ __all__ = [
     "BundleError",
     "BundleResult",
     "EmptySelection",
-    "ExportCancelled",
     "Scope",
     "export_bundle",
+    "preflight",
 ]

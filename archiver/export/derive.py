@@ -1,6 +1,8 @@
-"""What the report derives from the rows, each rule stated once (the report's notes quote
-them): segment start and duration, interaction start, end and total duration, and the
-summary per day, queue, agent and channel.
+"""What the report and the app's Interactions tab derive from the rows, and how they show
+an interaction, each rule stated once (the report's notes quote them): segment start and
+duration, interaction start, end and total duration, the columns of the segments and
+workflow-trace tables (names with their ids), and the summary per day, queue, agent and
+channel. Qt-free: the report is rendered without a GUI, and the GUI shows the same cells.
 
 The API delivers no segment start: a segment has END_TIME and its WAIT_TIME, HOLD_TIME and
 TIME_INTERACTING (seconds). The report shows start = END_TIME − (wait + hold + talk): the
@@ -11,11 +13,14 @@ derived wherever it is shown and the rule is printed in the report's notes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from archiver.export.scope import Interaction, Row
+from archiver.plural import plural
+
+Values = Mapping[str, str]
 
 ABANDONED = "abandoned"
 
@@ -24,7 +29,7 @@ NOTES = [
         "Times",
         "All timestamps are UTC exactly as the Historical API delivered them (ISO 8601 with Z), "
         "except the values marked derived. STARTTIME is the tenant's local time; ROW_DATE_UTC "
-        "is the UTC partition date.",
+        "is the row's date in UTC.",
     ),
     (
         "Segment start (derived)",
@@ -37,21 +42,23 @@ NOTES = [
         "Interaction start, end, total (derived)",
         "Start: the earliest of its segments' derived starts and its workflow steps' "
         "UPDATEHISTORYITEM_STARTTIME. End: the latest of its segments' END_TIME and its steps' "
-        "UPDATEHISTORYITEM_ENDTIME. Total duration: end − start (wrap-up after the last "
-        "END_TIME not included). Only rows in this bundle are used.",
+        "UPDATEHISTORYITEM_ENDTIME; wrap-up (WRAP_UP_TIME, after END_TIME) is not included. "
+        "Total: end − start. Only rows in this bundle are used.",
     ),
     (
         "Names",
-        "Agent names are resolved from archived agent rows (AGENT_ID → AGENT_NAME, the newest "
-        "archived version in the scope's days, else anywhere in the archive); where a "
-        "segment's USER_ID has no archived agent row the id is shown. Queue names are the "
-        "segment's own QUEUE_NAME; the summary names a queue from archived queue rows (QUEUE_ID "
-        "→ QUEUE_NAME) where they exist, else from the segments.",
+        "Agents and queues are shown by name with their id beneath. Agent names are resolved "
+        "from archived agent rows (AGENT_ID → AGENT_NAME, the newest archived version in the "
+        "scope's days, else anywhere in the archive); where a segment's USER_ID has no "
+        "archived agent row only the id is shown. Queue names are the segment's own "
+        "QUEUE_NAME, else from archived queue rows (QUEUE_ID → QUEUE_NAME); the summary names "
+        "a queue from archived queue rows where they exist, else from the segments.",
     ),
     (
         "Summary",
         "Interactions: counted once in every day, queue, agent and channel they have a segment "
-        "in. Segments: segment rows (with versions 'all', the newest version of each). Wait, "
+        "in. Segments: latest records of interactionSegments (with versions 'all' too: one per "
+        "segment, its newest version). Wait, "
         "talk, hold and wrap: sums of WAIT_TIME, TIME_INTERACTING, HOLD_TIME and WRAP_UP_TIME "
         "(h:mm:ss); averages per segment. Transfers: segments with a TRANSFER_LOCATION or "
         "XFER_LOC_QUEUE_ID. Abandons: segments whose STATUS is 'abandoned'. A segment without "
@@ -79,7 +86,7 @@ def parse_utc(value: str | None) -> datetime | None:
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
-def handling(values: dict[str, str]) -> int:
+def handling(values: Values) -> int:
     """A segment's duration: wait + hold + talk, seconds."""
     return (
         seconds(values.get("WAIT_TIME"))
@@ -88,7 +95,7 @@ def handling(values: dict[str, str]) -> int:
     )
 
 
-def segment_start(values: dict[str, str]) -> datetime | None:
+def segment_start(values: Values) -> datetime | None:
     """END_TIME − (wait + hold + talk); None without a usable END_TIME."""
     end = parse_utc(values.get("END_TIME"))
     return end - timedelta(seconds=handling(values)) if end else None
@@ -131,14 +138,158 @@ class Span:
 
 def span(it: Interaction) -> Span:
     """Interaction start (earliest derived segment start or step start) and end (latest
-    END_TIME or step end)."""
-    starts = [segment_start(s.values) for s in it.segments]
-    starts += [parse_utc(t.values.get("UPDATEHISTORYITEM_STARTTIME")) for t in it.steps]
-    ends = [parse_utc(s.values.get("END_TIME")) for s in it.segments]
-    ends += [parse_utc(t.values.get("UPDATEHISTORYITEM_ENDTIME")) for t in it.steps]
+    END_TIME or step end: wrap-up not included)."""
+    return span_of([s.values for s in it.segments], [t.values for t in it.steps])
+
+
+def span_of(segments: Sequence[Values], steps: Sequence[Values]) -> Span:
+    """:func:`span` of an interaction's values (segments, workflow steps)."""
+    starts = [segment_start(v) for v in segments]
+    starts += [parse_utc(v.get("UPDATEHISTORYITEM_STARTTIME")) for v in steps]
+    ends = [parse_utc(v.get("END_TIME")) for v in segments]
+    ends += [parse_utc(v.get("UPDATEHISTORYITEM_ENDTIME")) for v in steps]
     s = [t for t in starts if t]
     e = [t for t in ends if t]
     return Span(min(s) if s else None, max(e) if e else None)
+
+
+# -- how an interaction is shown (the report's pages and the Interactions tab) ------------------
+@dataclass(frozen=True)
+class Named:
+    """A name shown with the id it stands for (either may be empty)."""
+
+    name: str
+    id: str
+
+    def lines(self) -> list[str]:
+        """Name, then id; one line when they are the same or one is missing."""
+        return [x for x in dict.fromkeys((self.name, self.id)) if x]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+Cell = str | Named
+
+
+@dataclass
+class NameBook:
+    """Agent and queue names for ids, resolved from archived rows (export/scope.Names)."""
+
+    agents: dict[str, str] = field(default_factory=dict)
+    queues: dict[str, str] = field(default_factory=dict)
+
+    def agent(self, uid: str) -> str:
+        return self.agents.get(uid, uid)
+
+    def queue(self, qid: str, own: str = "") -> str:
+        return own or self.queues.get(qid, qid)
+
+    def agent_named(self, uid: str) -> Named:
+        return Named(self.agents.get(uid, ""), uid)
+
+    def queue_named(self, qid: str, own: str = "") -> Named:
+        return Named(own or self.queues.get(qid, ""), qid)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of an interaction's table: its header (the same in the report and the
+    app), the report's width, and where the value comes from (the app's tooltip)."""
+
+    header: str
+    width_mm: float
+    source: str
+
+
+END_RULE = "END_TIME as delivered: the end of waiting, holding and talking, before wrap-up"
+SEGMENT_COLUMNS = [
+    Column("#", 6, "SEGMENT_NUMBER"),
+    Column("Queue", 36, "QUEUE_NAME (the segment's own, else from archived queue rows), QUEUE_ID"),
+    Column("Agent", 36, "AGENT_NAME from archived agent rows for USER_ID, and USER_ID"),
+    Column("Status", 16, "STATUS"),
+    Column("Start (derived)", 15, "END_TIME − (WAIT_TIME + HOLD_TIME + TIME_INTERACTING)"),
+    Column("End (END_TIME)", 31, END_RULE),
+    Column(
+        "Duration (derived)", 15, "WAIT_TIME + HOLD_TIME + TIME_INTERACTING (wrap-up not included)"
+    ),
+    Column("Wait s", 11, "WAIT_TIME, seconds"),
+    Column("Hold s", 11, "HOLD_TIME, seconds"),
+    Column("Talk s", 10, "TIME_INTERACTING, seconds"),
+    Column("Wrap s", 12, "WRAP_UP_TIME, seconds (after END_TIME)"),
+    Column("Transfer to", 20, "TRANSFER_LOCATION"),
+    Column("Completion", 18, "COMPLETION_DISPLAY_NAME"),
+    Column("COMMIT_TS", 36, "COMMIT_TS: when this version of the row was committed"),
+]
+#: (column, API column) of the workflow-trace table
+TRACE_COLUMNS = [
+    (Column("Start (UTC)", 38, "UPDATEHISTORYITEM_STARTTIME"), "UPDATEHISTORYITEM_STARTTIME"),
+    (Column("Type", 24, "UPDATEHISTORYITEM_TYPE"), "UPDATEHISTORYITEM_TYPE"),
+    (Column("Label", 30, "UPDATEHISTORYITEM_LABEL"), "UPDATEHISTORYITEM_LABEL"),
+    (Column("Exit port", 16, "UPDATEHISTORYITEM_EXITPORT"), "UPDATEHISTORYITEM_EXITPORT"),
+    (Column("Duration", 22, "FORMATTED_HISTORYITEM_DURATION"), "FORMATTED_HISTORYITEM_DURATION"),
+    (Column("Prompt", 64, "UPDATEHISTORYITEM_PROMPT"), "UPDATEHISTORYITEM_PROMPT"),
+    (Column("Input", 22, "UPDATEHISTORYITEM_INPUT"), "UPDATEHISTORYITEM_INPUT"),
+    (Column("End event", 24, "UPDATEHISTORYITEM_ENDEVENT"), "UPDATEHISTORYITEM_ENDEVENT"),
+]
+
+
+def segment_cells(values: Values, commit_ts: str, day: date | None, names: NameBook) -> list[Cell]:
+    """One segment's row of :data:`SEGMENT_COLUMNS` (the derived start as a clock time,
+    with its date when it is not ``day``)."""
+    start = segment_start(values)
+    return [
+        values.get("SEGMENT_NUMBER", ""),
+        names.queue_named(values.get("QUEUE_ID", ""), values.get("QUEUE_NAME", "")),
+        names.agent_named(values.get("USER_ID", "")),
+        values.get("STATUS", ""),
+        clock(start, day),
+        values.get("END_TIME", ""),
+        hms(handling(values)) if start else "",
+        values.get("WAIT_TIME", ""),
+        values.get("HOLD_TIME", ""),
+        values.get("TIME_INTERACTING", ""),
+        values.get("WRAP_UP_TIME", ""),
+        values.get("TRANSFER_LOCATION", ""),
+        values.get("COMPLETION_DISPLAY_NAME", ""),
+        commit_ts,
+    ]
+
+
+def trace_cells(values: Values) -> list[str]:
+    """One workflow step's row of :data:`TRACE_COLUMNS`."""
+    return [values.get(col, "") for _, col in TRACE_COLUMNS]
+
+
+def interaction_line(segments: Sequence[Values], steps: Sequence[Values], day: date) -> str:
+    """Start, end and total (derived, the end defined once: before wrap-up), channel and
+    counts: the line under an interaction's heading in the report and the app."""
+    sp = span_of(segments, steps)
+    first = segments[0] if segments else {}
+    parts = []
+    when = []
+    if sp.start:
+        when.append(f"Started {clock(sp.start, None)} UTC")
+    if sp.end:
+        when.append(f"ended {clock(sp.end, sp.start.date() if sp.start else day)}")
+    if sp.seconds is not None:
+        when.append(f"{hms(sp.seconds)} in all")
+    if when:
+        parts.append(", ".join(when) + " (derived; the end is the last END_TIME, before wrap-up)")
+    if first.get("COMM_TYPE"):
+        parts.append(first["COMM_TYPE"])
+    parts.append(plural(len(segments), "segment"))
+    parts.append(plural(len(steps), "workflow step"))
+    return " · ".join(parts)
+
+
+def interaction_people(segments: Sequence[Values]) -> str:
+    """Who and what: the customer's name and the interaction's subject, as the first
+    segment has them."""
+    first = segments[0] if segments else {}
+    return " · ".join(
+        x for x in (first.get("FIRST_LAST_NAME", ""), first.get("INTERACTION_SUBJECT", "")) if x
+    )
 
 
 # -- the summary --------------------------------------------------------------------------------

@@ -21,10 +21,9 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from platformdirs import user_data_path
 
-from archiver.credentials import SERVICE, keyring_available
+from archiver.credentials import ENV_PASSPHRASE, SERVICE, keyring_available
 from archiver.files import PRIVATE_DIR, private_dir, tighten
 
-ENV_PASSPHRASE = "ARCHIVER_KEY_PASSPHRASE"
 KEYRING_ACCOUNT = "signing-key-passphrase"
 
 
@@ -34,6 +33,15 @@ class SigningKeyError(Exception):
 
 class KeyExistsError(SigningKeyError):
     """A signing key exists where a new one was to be written (and no ``force``)."""
+
+
+class PassphraseNeeded(SigningKeyError):
+    """Neither ARCHIVER_KEY_PASSPHRASE nor the OS keyring gives the key's passphrase: a
+    front-end may ask the person for it (and pass it to :func:`load_or_create`)."""
+
+
+class WrongPassphrase(SigningKeyError):
+    """The passphrase does not decrypt the signing key."""
 
 
 def default_dir() -> Path:
@@ -113,10 +121,10 @@ def _passphrase(create: bool) -> bytes:
             new = secrets.token_urlsafe(32)
             keyring.set_password(SERVICE, KEYRING_ACCOUNT, new)
             return new.encode()
-        raise SigningKeyError(
+        raise PassphraseNeeded(
             "The signing key's passphrase is not in the OS keyring. Set ARCHIVER_KEY_PASSPHRASE, or import the key again (archiver keys import)."
         )
-    raise SigningKeyError(
+    raise PassphraseNeeded(
         f"No passphrase for the signing key: {why}. Set {ENV_PASSPHRASE} in the environment (it is never written anywhere), "
         "or run on a desktop with an OS keyring."
     )
@@ -199,14 +207,53 @@ def _retire(d: Path, force: bool) -> None:
             os.replace(path, d / f"{prefix}-{stamp}.pem")
 
 
+def parse_subject(text: str) -> x509.Name:
+    """A certificate subject typed by a person as an RFC 4514 distinguished name
+    (``CN=Compliance Office,O=Example Ltd,C=GB``). ValueError, saying why, when it is not
+    one or names no CN (the signer's name on a bundle's cover and in `archiver verify`)."""
+    try:
+        name = x509.Name.from_rfc4514_string(text.strip())
+    except ValueError as exc:
+        why = f": {exc}" if str(exc) else ""
+        raise ValueError(
+            f"{text.strip()!r} is not a distinguished name{why}; write it as "
+            '"CN=Compliance Office,O=Example Ltd,C=GB" (RFC 4514: attributes joined by commas, '
+            "a comma inside a value escaped as \\,)"
+        ) from None
+    if not name.get_attributes_for_oid(NameOID.COMMON_NAME):
+        raise ValueError(
+            f"{text.strip()!r} names no CN: the common name is how a bundle names its signer "
+            '(e.g. "CN=Compliance Office,O=Example Ltd")'
+        )
+    return name
+
+
+def default_subject(common_name: str | None = None) -> x509.Name:
+    """The subject of a key made without one: CN=Archiver audit signer (USER@HOST)."""
+    try:
+        who = f"{getpass.getuser()}@{socket.gethostname()}"
+    except Exception:  # no login name
+        who = socket.gethostname()
+    return x509.Name(
+        [
+            x509.NameAttribute(
+                NameOID.COMMON_NAME, common_name or f"Archiver audit signer ({who})"
+            ),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "archiver"),
+        ]
+    )
+
+
 def create(
     directory: Path | None = None,
     common_name: str | None = None,
     *,
     force: bool = False,
     passphrase: bytes | None = None,
+    subject: x509.Name | None = None,
 ) -> SigningIdentity:
-    """A new ECDSA P-256 key and a self-signed certificate valid for ten years. Refuses
+    """A new ECDSA P-256 key and a self-signed certificate valid for ten years, issued to
+    ``subject`` (see parse_subject; default: default_subject(common_name)). Refuses
     (KeyExistsError) when a key exists, unless ``force``: then the old one is retired. With
     ``passphrase`` (a throwaway key: the self-test's) neither the keyring nor the
     environment is consulted, and the identity carries it."""
@@ -216,18 +263,7 @@ def create(
     given = passphrase
     passphrase = given or _passphrase(create=True)
     key = ec.generate_private_key(ec.SECP256R1())
-    try:
-        who = f"{getpass.getuser()}@{socket.gethostname()}"
-    except Exception:  # no login name
-        who = socket.gethostname()
-    name = x509.Name(
-        [
-            x509.NameAttribute(
-                NameOID.COMMON_NAME, common_name or f"Archiver audit signer ({who})"
-            ),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "archiver"),
-        ]
-    )
+    name = subject if subject is not None else default_subject(common_name)
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
@@ -275,33 +311,92 @@ def _store(
     return SigningIdentity(key, cert, key_path, cert_path, given)
 
 
-def load(directory: Path | None = None) -> SigningIdentity:
+def tighten_files(d: Path) -> None:
+    """A key file made 0644 by an earlier version becomes 0600 (and the app's own key
+    folder 0700) whenever the key is looked at, even without its passphrase."""
+    if (d / KEY_FILE).exists():
+        tighten(d / KEY_FILE)
+    if d == default_dir():
+        tighten(d, PRIVATE_DIR)
+
+
+@dataclass(frozen=True)
+class PassphraseSource:
+    """Where the signing key's passphrase would come from, found without decrypting
+    anything: ``ready`` when the environment or the keyring gives it (or will make one for a
+    new key); else why not, and whether a keyring exists to keep a typed one in."""
+
+    ready: bool
+    why: str = ""
+    keyring: bool = False
+    key_exists: bool = True
+
+
+def passphrase_source(directory: Path | None = None) -> PassphraseSource:
+    d = directory or default_dir()
+    exists = (d / KEY_FILE).exists()
+    if os.environ.get(ENV_PASSPHRASE):
+        return PassphraseSource(True, keyring=keyring_available()[0], key_exists=exists)
+    ok, why = keyring_available()
+    if not ok:
+        return PassphraseSource(False, why, False, exists)
+    if not exists:  # a new key's passphrase is made and kept in the keyring
+        return PassphraseSource(True, keyring=True, key_exists=False)
+    import keyring
+
+    try:
+        stored = keyring.get_password(SERVICE, KEYRING_ACCOUNT)
+    except Exception as exc:  # a locked or failing backend: ask
+        return PassphraseSource(False, f"the OS keyring cannot be read ({exc})", True, True)
+    if stored:
+        return PassphraseSource(True, keyring=True)
+    return PassphraseSource(False, "the OS keyring does not hold its passphrase", True, True)
+
+
+def store_passphrase(passphrase: bytes) -> None:
+    """Keep the signing key's passphrase in the OS keyring (SigningKeyError without one)."""
+    ok, why = keyring_available()
+    if not ok:
+        raise SigningKeyError(f"No OS keyring to keep the passphrase in ({why}).")
+    import keyring
+
+    keyring.set_password(SERVICE, KEYRING_ACCOUNT, passphrase.decode())
+
+
+def load(directory: Path | None = None, passphrase: bytes | None = None) -> SigningIdentity:
+    """The key in ``directory``; its passphrase from ARCHIVER_KEY_PASSPHRASE or the keyring
+    (PassphraseNeeded when neither has it), or ``passphrase`` as typed by a person (then the
+    identity carries it)."""
     d = directory or default_dir()
     key_path, cert_path = d / KEY_FILE, d / CERT_FILE
     if not key_path.exists() or not cert_path.exists():
         raise FileNotFoundError(f"No signing key in {d}")
-    tighten(key_path)  # a key file made 0644 by an earlier version becomes 0600
-    if d == default_dir():
-        tighten(d, PRIVATE_DIR)
-    passphrase = _passphrase(create=False)
+    tighten_files(d)
+    given = passphrase
     try:
-        key = serialization.load_pem_private_key(key_path.read_bytes(), passphrase)
+        key = serialization.load_pem_private_key(
+            key_path.read_bytes(), given or _passphrase(create=False)
+        )
     except (ValueError, TypeError):
-        raise SigningKeyError(
-            f"The signing key in {d} cannot be decrypted with the passphrase given ({ENV_PASSPHRASE} or the keyring)."
+        where = "you typed" if given else f"given ({ENV_PASSPHRASE} or the keyring)"
+        raise WrongPassphrase(
+            f"The signing key in {d} cannot be decrypted with the passphrase {where}."
         ) from None
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     if not isinstance(key, ec.EllipticCurvePrivateKey) and not hasattr(key, "sign"):
         raise SigningKeyError("unsupported key type")
-    return SigningIdentity(key, cert, key_path, cert_path)  # type: ignore[arg-type]
+    return SigningIdentity(key, cert, key_path, cert_path, given)  # type: ignore[arg-type]
 
 
-def load_or_create(directory: Path | None = None) -> SigningIdentity:
-    """The identity in ``directory``; created on first use."""
+def load_or_create(
+    directory: Path | None = None, passphrase: bytes | None = None
+) -> SigningIdentity:
+    """The identity in ``directory``; created on first use (``passphrase``: typed by a
+    person, see :func:`load`; a new key is then encrypted with it)."""
     try:
-        return load(directory)
+        return load(directory, passphrase)
     except FileNotFoundError:
-        return create(directory)
+        return create(directory, passphrase=passphrase)
 
 
 def import_pkcs12(
@@ -343,8 +438,3 @@ def _store_imported(
     if not force:
         _retire(d, force=False)
     return _store(d, key, cert, _passphrase(create=True), force)
-
-
-def passphrase_bytes() -> bytes:
-    """The passphrase of the stored key (for pyHanko's signer)."""
-    return _passphrase(create=False)

@@ -36,8 +36,12 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from archiver.counts import INTERACTIONS, LATEST, RECORDS
 from archiver.export import derive
+from archiver.export.bag import DEMO, DEMO_WHY
+from archiver.export.pdfjoin import link_uri
 from archiver.export.scope import Interaction
+from archiver.plural import plural
 from archiver.resources import resource
 
 PAGE = landscape(A4)
@@ -46,35 +50,9 @@ TOP = 17 * mm  # the running header sits above the frame
 BOTTOM = 14 * mm
 FRAME_WIDTH = PAGE[0] - 2 * MARGIN
 GREY = colors.HexColor("#546e7a")
+DEMO_RED = colors.HexColor("#c62828")
 HEAD_BLUE = colors.HexColor("#1f4e79")
 
-#: (header, width mm, kind) — kind picks how the cell is filled (see segment_cells)
-SEGMENT_COLUMNS = [
-    ("#", 6),
-    ("Queue", 30),
-    ("Agent", 32),
-    ("Status", 16),
-    ("Start (derived)", 17),
-    ("End (END_TIME)", 32),
-    ("Duration", 15),
-    ("Wait s", 12),
-    ("Hold s", 12),
-    ("Talk s", 12),
-    ("Wrap s", 12),
-    ("Transfer to", 23),
-    ("Completion", 17),
-    ("COMMIT_TS", 37),
-]
-TRACE_COLUMNS = [
-    ("Start (UTC)", "UPDATEHISTORYITEM_STARTTIME", 38),
-    ("Type", "UPDATEHISTORYITEM_TYPE", 24),
-    ("Label", "UPDATEHISTORYITEM_LABEL", 30),
-    ("Exit port", "UPDATEHISTORYITEM_EXITPORT", 16),
-    ("Duration", "FORMATTED_HISTORYITEM_DURATION", 22),
-    ("Prompt", "UPDATEHISTORYITEM_PROMPT", 64),
-    ("Input", "UPDATEHISTORYITEM_INPUT", 22),
-    ("End event", "UPDATEHISTORYITEM_ENDEVENT", 24),
-]
 SUMMARY_COLUMNS = [
     ("Interactions", 21),
     ("Segments", 17),
@@ -163,6 +141,9 @@ def styles() -> dict[str, ParagraphStyle]:
             spaceAfter=2,
         ),
         "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9),
+        "gap": ParagraphStyle(
+            "gap", parent=base, fontName="DejaVu-Bold", fontSize=7.5, leading=9, textColor="#b71c1c"
+        ),
         "toc": ParagraphStyle("toc", parent=base, fontSize=9, leading=12),
     }
 
@@ -183,6 +164,9 @@ class ReportMeta:
     custody: list[dict[str, str]] = field(default_factory=list)
     scope: str = ""  # Scope.describe()
     scope_short: str = ""  # the running header's form
+    #: rows pulled from the embedded simulator: the cover and every page say DEMO
+    demo: bool = False
+    versions: str = "latest"  # latest | all: which records the bundle holds
 
 
 # -- cells and tables ---------------------------------------------------------------------------
@@ -420,73 +404,78 @@ class HeadedTable(Flowable):
 
 
 # -- one interaction ----------------------------------------------------------------------------
-@dataclass
-class NameBook:
-    """Agent and queue names for the ids of one section (resolved from archived rows)."""
-
-    agents: dict[str, str] = field(default_factory=dict)
-    queues: dict[str, str] = field(default_factory=dict)
-
-    def agent(self, uid: str) -> str:
-        return self.agents.get(uid, uid)
-
-    def queue(self, qid: str, own: str = "") -> str:
-        return own or self.queues.get(qid, qid)
+NameBook = derive.NameBook  # the names of one section's ids (resolved from archived rows)
 
 
-def segment_cells(values: dict[str, str], commit_ts: str, day: date, names: NameBook) -> list[str]:
-    start = derive.segment_start(values)
+class NamedCell(Flowable):
+    """A name with its id beneath in smaller grey type: how the report shows an agent or a
+    queue (drawn, not laid out as a paragraph: there are many)."""
+
+    ID_SIZE = 5.5  # a 26-character id fits a name's column
+
+    def __init__(self, name: str, id_: str) -> None:
+        super().__init__()
+        self.name = name
+        self.id = id_
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        return availWidth, 8.5 + 7.0
+
+    def draw(self) -> None:
+        c = self.canv
+        c.setFont(CELL_FONT, CELL_SIZE)
+        c.drawString(0, 7.0 + 1.5, self.name)
+        c.setFillColor(GREY)
+        c.setFont(CELL_FONT, self.ID_SIZE)
+        c.drawString(0, 1.0, self.id)
+
+
+def named_cell(value: derive.Named, width_mm: float) -> str | Paragraph | Flowable:
+    """A :class:`derive.Named` as a cell: one line when there is only a name or an id, else
+    the name over its id (a wrapping paragraph where either does not fit)."""
+    lines = value.lines()
+    if len(lines) < 2:
+        return cell(lines[0] if lines else "", width_mm)
+    covered = register_fonts()
+    room = width_mm * mm - 2 * CELL_PAD
+    if (
+        all(x.isprintable() and all(ord(ch) in covered for ch in x) for x in lines)
+        and _fits(value.name, room)
+        and pdfmetrics.stringWidth(value.id, CELL_FONT, NamedCell.ID_SIZE) <= room
+    ):
+        return NamedCell(value.name, value.id)
+    return Paragraph(
+        f"{rich(value.name)}<br/><font size='{NamedCell.ID_SIZE}' color='#546e7a'>{rich(value.id)}</font>",
+        styles()["cell"],
+    )
+
+
+def segment_row(values: dict[str, str], commit_ts: str, day: date, names: NameBook) -> list[Any]:
+    """A segment's cells (derive.segment_cells: the same the app shows), set for the page."""
     return [
-        values.get("SEGMENT_NUMBER", ""),
-        names.queue(values.get("QUEUE_ID", ""), values.get("QUEUE_NAME", "")),
-        names.agent(values.get("USER_ID", "")),
-        values.get("STATUS", ""),
-        derive.clock(start, day),
-        values.get("END_TIME", ""),
-        derive.hms(derive.handling(values)) if start else "",
-        values.get("WAIT_TIME", ""),
-        values.get("HOLD_TIME", ""),
-        values.get("TIME_INTERACTING", ""),
-        values.get("WRAP_UP_TIME", ""),
-        values.get("TRANSFER_LOCATION", ""),
-        values.get("COMPLETION_DISPLAY_NAME", ""),
-        commit_ts,
+        named_cell(v, c.width_mm) if isinstance(v, derive.Named) else v
+        for v, c in zip(
+            derive.segment_cells(values, commit_ts, day, names), derive.SEGMENT_COLUMNS, strict=True
+        )
     ]
-
-
-def interaction_line(it: Interaction, day: date) -> str:
-    """Start, end and total duration (derived), channel and counts."""
-    sp = derive.span(it)
-    first = it.segments[0].values if it.segments else {}
-    parts = []
-    if sp.start:
-        parts.append(f"Started {derive.clock(sp.start, None)} UTC")
-    if sp.end:
-        parts.append(f"ended {derive.clock(sp.end, sp.start.date() if sp.start else day)}")
-    if sp.seconds is not None:
-        parts.append(f"total {derive.hms(sp.seconds)} (derived)")
-    if first.get("COMM_TYPE"):
-        parts.append(first["COMM_TYPE"])
-    parts.append(f"{len(it.segments)} segment{'s' if len(it.segments) != 1 else ''}")
-    parts.append(f"{len(it.steps)} workflow step{'s' if len(it.steps) != 1 else ''}")
-    return " · ".join(parts)
 
 
 def interaction_story(
     it: Interaction, day: date, names: NameBook, sink: list[tuple[str, int, float]]
 ) -> list[Flowable]:
     """One interaction: its heading and facts kept with the segments table, then the
-    workflow trace table with its heading."""
+    workflow trace table with its heading (derive says what each shows, for the app too)."""
     st = styles()
     first = it.segments[0].values if it.segments else {}
+    segments = [s.values for s in it.segments]
     head: list[Flowable] = [
         Anchor(it.id, sink),
         line(f"Interaction {it.id}", st["h2"]),
-        line(interaction_line(it, day), st["small"]),
+        line(derive.interaction_line(segments, [t.values for t in it.steps], day), st["small"]),
     ]
-    who = " · ".join(
-        x for x in (first.get("FIRST_LAST_NAME", ""), first.get("INTERACTION_SUBJECT", "")) if x
-    )
+    who = derive.interaction_people(segments)
+    for note in it.gaps:  # rows of a stated coverage gap: kept, and marked here
+        head.append(Paragraph(rich("Coverage gap: " + note), st["gap"]))
     if who:
         head.append(line(who, st["small"]))
     if first.get("INTERACTION_NOTES"):
@@ -496,9 +485,9 @@ def interaction_story(
         HeadedTable(
             head,
             _table(
-                [c[0] for c in SEGMENT_COLUMNS],
-                [segment_cells(s.values, s.commit_ts, day, names) for s in it.segments],
-                [c[1] for c in SEGMENT_COLUMNS],
+                [c.header for c in derive.SEGMENT_COLUMNS],
+                [segment_row(s.values, s.commit_ts, day, names) for s in it.segments],
+                [c.width_mm for c in derive.SEGMENT_COLUMNS],
             ),
         )
     ]
@@ -508,15 +497,15 @@ def interaction_story(
             HeadedTable(
                 [
                     line(
-                        f"Workflow trace ({len(it.steps)} steps, workflow {workflow})",
+                        f"Workflow trace ({plural(len(it.steps), 'step')}, workflow {workflow})",
                         st["h3"],
                         f"  · interaction {it.id}",
                     )
                 ],
                 _table(
-                    [c[0] for c in TRACE_COLUMNS],
-                    [[t.values.get(col, "") for _, col, _ in TRACE_COLUMNS] for t in it.steps],
-                    [c[2] for c in TRACE_COLUMNS],
+                    [c.header for c, _ in derive.TRACE_COLUMNS],
+                    [derive.trace_cells(t.values) for t in it.steps],
+                    [c.width_mm for c, _ in derive.TRACE_COLUMNS],
                 ),
             )
         )
@@ -544,6 +533,7 @@ class Decor:
     scope: str
     section: str
     cover: bool = False  # the first page is the cover: no running header there
+    demo: bool = False  # simulated data: the header starts with DEMO, in red
 
     def __call__(self, canv: Canvas, doc: Any) -> None:
         canv.saveState()
@@ -553,8 +543,16 @@ class Decor:
         if not (self.cover and canv.getPageNumber() == 1):
             right = f"Audit bundle {self.bundle_id}"
             rw = pdfmetrics.stringWidth(right, "DejaVu", 7)
+            x = MARGIN
+            if self.demo:
+                canv.setFillColor(DEMO_RED)
+                canv.setFont("DejaVu-Bold", 7)
+                canv.drawString(x, h - 10 * mm, f"{DEMO}  ")
+                x += pdfmetrics.stringWidth(f"{DEMO}  ", "DejaVu-Bold", 7)
+                canv.setFont("DejaVu", 7)
+                canv.setFillColor(GREY)
             canv.drawString(
-                MARGIN, h - 10 * mm, _fit(f"Scope: {self.scope}", w - 2 * MARGIN - rw - 8 * mm)
+                x, h - 10 * mm, _fit(f"Scope: {self.scope}", w - MARGIN - x - rw - 8 * mm)
             )
             canv.drawRightString(w - MARGIN, h - 10 * mm, right)
             canv.setStrokeColor(colors.HexColor("#cfd8dc"))
@@ -594,6 +592,7 @@ class PartSpec:
     day: date
     interactions: list[Interaction]
     names: NameBook
+    demo: bool = False
 
 
 @dataclass
@@ -612,7 +611,12 @@ def render_part(spec: PartSpec) -> PartResult:
     pages = render_story(
         Path(spec.path),
         story,
-        Decor(spec.bundle_id, spec.scope, f"Interactions of {spec.day:%Y-%m-%d} (UTC)"),
+        Decor(
+            spec.bundle_id,
+            spec.scope,
+            f"Interactions of {spec.day:%Y-%m-%d} (UTC)",
+            demo=spec.demo,
+        ),
     )
     return PartResult(spec.path, pages, sink)
 
@@ -628,23 +632,72 @@ class Front:
     traces: int
     conflicts: int
     gaps: list[str]
-    reading: str
+    reading: str  # the server's reading, as bag-info.txt states it
     unplaced: int
     agents: dict[str, str]  # USER_ID → name (resolved ones only)
     queues: dict[str, str]  # QUEUE_ID → name (from queue rows)
     summary: derive.Summary = field(default_factory=derive.Summary)
-    #: contents: (title, page, indent) — pages of later sections, filled in by the caller
-    contents: list[tuple[str, str, int]] = field(default_factory=list)
+    #: contents: (title, page, indent, destination) — pages of later sections and the named
+    #: destination each entry links to (pdfjoin.link_uri), filled in by the caller
+    contents: list[tuple[str, str, int, str]] = field(default_factory=list)
+    #: intervals of the scope walked as the previous chunk's `ending` (coverage.AT_ENDING)
+    at_ending: list[str] = field(default_factory=list)
+    #: segment records of the bundle in a stated gap, and the interactions marked for it
+    segments_in_gaps: int = 0
+    marked: int = 0
+    #: the server's reading in plain words (the cover says this one)
+    reading_words: str = ""
+
+
+def demo_banner() -> Table:
+    """The cover's first words for a bundle of simulated data: red, boxed, above the title."""
+    st = styles()
+    big = ParagraphStyle("demo", parent=st["h1"], textColor=DEMO_RED, fontSize=22, leading=27)
+    t = Table(
+        [
+            [Paragraph(escape(DEMO), big)],
+            [Paragraph(rich(DEMO_WHY[:1].upper() + DEMO_WHY[1:] + "."), st["base"])],
+        ],
+        colWidths=[FRAME_WIDTH],
+        hAlign="LEFT",
+    )
+    t.setStyle(
+        TableStyle(
+            [
+                ("BOX", (0, 0), (-1, -1), 1.5, DEMO_RED),
+                ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#ffebee")),
+                ("LEFTPADDING", (0, 0), (-1, -1), 8),
+                ("TOPPADDING", (0, 0), (-1, 0), 6),
+                ("BOTTOMPADDING", (0, -1), (-1, -1), 8),
+            ]
+        )
+    )
+    return t
 
 
 def cover_rows(f: Front) -> list[tuple[str, str]]:
+    """The cover's facts, in plain words (the technical names are in bag-info.txt)."""
     meta = f.meta
     gaps = f.gaps
     coverage = (
-        "Complete: every 15-minute interval of the scope was walked to the end for both datasets (from the archive's coverage evidence)."
+        "Complete: the archive's records show that every 15-minute interval of the scope was downloaded in full, for both datasets."
         if not gaps
-        else f"{len(gaps)} gap(s): intervals of the scope that no finished walk covers; data for these may be missing from this bundle (listed below)."
-    ) + (f" Server's reading of an interval `ending`: {f.reading}." if f.reading else "")
+        else f"{plural(len(gaps), 'gap')}: intervals of the scope that no finished download covers; data for these may be missing from this bundle (listed below)."
+    )
+    if f.segments_in_gaps:
+        coverage += (
+            f" {RECORDS.of(f.segments_in_gaps, 'interactionSegments')} of this bundle lie in "
+            f"these gaps (rows the archive does hold); the pages of the "
+            f"{INTERACTIONS.of(f.marked)} they belong to say so."
+        )
+    if f.at_ending:
+        coverage += (
+            " Downloaded in full, though never asked for on their own: received at the previous "
+            "chunk's ending (the answer to the request before them included them, as this "
+            "server's answers do): " + "; ".join(f.at_ending) + "."
+        )
+    coverage += f" {f.reading_words}" if f.reading_words else ""
+    held = LATEST if meta.versions == "latest" else RECORDS
     rows = [
         ("Bundle", meta.bundle_id),
         ("Generated", f"{meta.generated_at} (UTC) by archiver {meta.tool_version}"),
@@ -652,11 +705,12 @@ def cover_rows(f: Front) -> list[tuple[str, str]]:
         ("Scope", meta.scope),
         (
             "Contents",
-            f"{f.interactions:,} interactions; {f.segments:,} interactionSegments rows; {f.traces:,} workflowTrace rows",
+            f"{INTERACTIONS.of(f.interactions)}; {held.of(f.segments, 'interactionSegments')}; "
+            f"{held.of(f.traces, 'workflowTrace')}",
         ),
         (
             "Time zone",
-            "All timestamps are UTC exactly as the Historical API delivered them (ISO 8601 with Z); values marked derived are computed as the notes say. STARTTIME values are the tenant's local time; ROW_DATE_UTC is the UTC partition date.",
+            "All times are UTC exactly as the Historical API delivered them (ending in Z), except values marked derived, computed as the notes say. STARTTIME values are the tenant's local time; ROW_DATE_UTC is the row's date in UTC.",
         ),
         ("Coverage", coverage),
     ]
@@ -664,7 +718,7 @@ def cover_rows(f: Front) -> list[tuple[str, str]]:
         rows.append(
             (
                 "Not placed",
-                f"{f.unplaced:,} interactionSegments row(s) of the scope's days have no usable STARTTIME_UTC, so no interval: they cannot be placed in the window and are not in this bundle.",
+                f"{plural(f.unplaced, 'interactionSegments row')} of the scope's days {'has' if f.unplaced == 1 else 'have'} no usable STARTTIME_UTC, so no 15-minute interval: {'it' if f.unplaced == 1 else 'they'} cannot be placed in the scope and {'is' if f.unplaced == 1 else 'are'} not in this bundle.",
             )
         )
     rows += [
@@ -672,25 +726,25 @@ def cover_rows(f: Front) -> list[tuple[str, str]]:
             "Redaction",
             f"profile '{meta.redaction}'"
             + (
-                f": {', '.join(meta.redacted_fields)} replaced by [REDACTED] in this copy; the archive keeps the originals; raw pages are withheld"
+                f": {', '.join(meta.redacted_fields)} replaced by [REDACTED] in this copy; the archive keeps the originals; the raw API responses are left out"
                 if meta.redacted_fields
                 else ": none, values are exactly as archived"
             ),
         ),
         (
             "Integrity conflicts",
-            f"{f.conflicts} row version(s) share key and COMMIT_TS with different content (kept, flagged)"
+            f"{plural(f.conflicts, 'row version')} {'has' if f.conflicts == 1 else 'have'} the same key and commit time (COMMIT_TS) as another but different content: both are kept, and marked"
             if f.conflicts
             else "none",
         ),
         (
             "Archive",
-            f"id {meta.archive_id}; page chain head {meta.chain_head}; audit chain head {meta.audit_head}",
+            f"id {meta.archive_id}; the hash chain of its stored responses ends in {meta.chain_head}, that of its audit log in {meta.audit_head} (archiver verify-archive checks both)",
         ),
         ("Signer", f"{meta.signer}; certificate SHA-256 fingerprint {meta.fingerprint}"),
         (
             "Signatures",
-            "This PDF carries a PAdES signature (pyHanko). The bag's tagmanifest-sha256.txt has a detached CMS signature (tagmanifest-sha256.txt.p7s) by the same key. VERIFY.txt gives the commands to check everything with standard tools.",
+            "This PDF is digitally signed with the signer's key (a PAdES signature, shown by PDF readers). The bundle's list of file checksums, tagmanifest-sha256.txt, is signed with the same key (tagmanifest-sha256.txt.p7s). VERIFY.txt says how to check everything with standard tools; archiver verify checks it at once.",
         ),
     ]
     return rows
@@ -753,7 +807,7 @@ def summary_story(f: Front, sink: list[tuple[str, int, float]]) -> list[Flowable
             sorted(
                 (
                     [
-                        names.agent(a) if a != derive.NO_AGENT else a,
+                        names.agents.get(a, "") if a != derive.NO_AGENT else a,  # the id beside
                         "" if a == derive.NO_AGENT else a,
                     ],
                     t,
@@ -781,8 +835,10 @@ def summary_story(f: Front, sink: list[tuple[str, int, float]]) -> list[Flowable
 def front_story(f: Front, sink: list[tuple[str, int, float]]) -> list[Flowable]:
     """Cover, contents, summary, notes, chain of custody."""
     st = styles()
-    out: list[Flowable] = [
-        Anchor("cover", sink),
+    out: list[Flowable] = [Anchor("cover", sink)]
+    if f.meta.demo:
+        out.append(demo_banner())
+    out += [
         Paragraph("Audit bundle: interaction segments and workflow traces", st["h1"]),
         _kv(cover_rows(f)),
     ]
@@ -801,10 +857,10 @@ def front_story(f: Front, sink: list[tuple[str, int, float]]) -> list[Flowable]:
     toc = Table(
         [
             [
-                Paragraph(("&nbsp;" * 6 * indent) + escape(title), st["toc"]),
-                Paragraph(page, st["toc"]),
+                Paragraph(("&nbsp;" * 6 * indent) + _link(escape(title), dest), st["toc"]),
+                Paragraph(_link(escape(page), dest), st["toc"]),
             ]
-            for title, page, indent in f.contents
+            for title, page, indent, dest in f.contents
         ],
         colWidths=[120 * mm, 20 * mm],
         hAlign="LEFT",
@@ -840,13 +896,18 @@ def front_story(f: Front, sink: list[tuple[str, int, float]]) -> list[Flowable]:
     return out
 
 
+def _link(markup: str, dest: str) -> str:
+    """Paragraph markup that links to the joined report's destination ``dest``."""
+    return f'<a href="{link_uri(dest)}">{markup}</a>' if dest else markup
+
+
 def render_front(path: Path, f: Front) -> tuple[int, dict[str, tuple[int, float]]]:
     """(pages, section key → (page, y))."""
     sink: list[tuple[str, int, float]] = []
     pages = render_story(
         path,
         front_story(f, sink),
-        Decor(f.meta.bundle_id, f.meta.scope_short, "Front matter", cover=True),
+        Decor(f.meta.bundle_id, f.meta.scope_short, "Front matter", cover=True, demo=f.meta.demo),
     )
     return pages, {k: (p, y) for k, p, y in sink}
 
@@ -855,6 +916,8 @@ def render_front(path: Path, f: Front) -> tuple[int, dict[str, tuple[int, float]
 INDEX_GROUPS = 3  # entries side by side
 INDEX_ROW = 11.5  # points per row: fixed, so a page holds a known number of entries
 INDEX_WIDTHS = [49, 30, 12]  # interaction id, start (derived, UTC), page — per group (mm)
+#: (interaction id, derived start, page, destination name of its section)
+IndexEntry = tuple[str, str, str, str]
 
 
 def index_rows_per_page() -> int:
@@ -862,37 +925,73 @@ def index_rows_per_page() -> int:
     return int((usable - 12) // INDEX_ROW)  # less the header row
 
 
-def index_story(entries: Sequence[tuple[str, str, str]], first: bool, more: bool) -> list[Flowable]:
-    """One index section: ``entries`` (interaction id, start label, page) sorted by id, laid
-    out down the columns of each page."""
+def index_page_size(total: int) -> int:
+    """Entries per index page for an index of ``total``: as many pages as needed, filled
+    evenly (never a last page holding a row or two)."""
+    capacity = index_rows_per_page() * INDEX_GROUPS
+    pages = max(1, -(-total // capacity))
+    return max(1, -(-total // pages))
+
+
+class LinkCell(Flowable):
+    """A cell's text that links to a named destination of the joined report."""
+
+    def __init__(self, text: str, dest: str) -> None:
+        super().__init__()
+        self.text = text
+        self.dest = dest
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        self.width = availWidth
+        return availWidth, float(CELL_SIZE)
+
+    def draw(self) -> None:
+        c = self.canv
+        c.setFillColor(HEAD_BLUE)
+        c.setFont(CELL_FONT, CELL_SIZE)
+        c.drawString(0, 0.5, self.text)
+        c.linkURL(link_uri(self.dest), (0, -2, self.width, CELL_SIZE + 1), relative=1, thickness=0)
+
+
+def index_story(
+    entries: Sequence[IndexEntry], first: bool, more: bool, per_page: int | None = None
+) -> list[Flowable]:
+    """One index section: ``entries`` sorted by id, ``per_page`` on each page
+    (:func:`index_page_size`), laid out down the columns (one column for a short index);
+    an id and its page number link to the interaction's section."""
     st = styles()
     out: list[Flowable] = []
-    per_page = index_rows_per_page()
-    chunk = per_page * INDEX_GROUPS
+    rows_max = index_rows_per_page()
+    chunk = min(per_page or rows_max * INDEX_GROUPS, rows_max * INDEX_GROUPS)
     for start in range(0, len(entries), chunk):
         page = entries[start : start + chunk]
-        rows = min(per_page, -(-len(page) // INDEX_GROUPS))
-        grid: list[list[str]] = []
+        groups = 1 if len(page) <= rows_max else INDEX_GROUPS
+        rows = -(-len(page) // groups)
+        grid: list[list[Any]] = []
         for r in range(rows):
-            line: list[str] = []
-            for g in range(INDEX_GROUPS):
+            line: list[Any] = []
+            for g in range(groups):
                 k = g * rows + r
-                line += list(page[k]) if k < len(page) else ["", "", ""]
+                if k < len(page):
+                    iid, when, number, dest = page[k]
+                    line += [LinkCell(iid, dest), when, LinkCell(number, dest)]
+                else:
+                    line += ["", "", ""]
             grid.append(line)
         title = "Index of interactions" + ("" if first and start == 0 else " (continued)")
         out.append(Paragraph(title, st["h2"]))
         if first and start == 0:
             out.append(
                 Paragraph(
-                    "Every interaction of the report by id, with its derived start (UTC) and the page its section begins on.",
+                    "Every interaction of the report by id, with its derived start (UTC) and the page its section begins on; an id or a page number takes you there.",
                     st["small"],
                 )
             )
         out.append(
             _table(
-                ["Interaction", "Start (UTC, derived)", "Page"] * INDEX_GROUPS,
+                ["Interaction", "Start (UTC, derived)", "Page"] * groups,
                 grid,
-                INDEX_WIDTHS * INDEX_GROUPS,
+                INDEX_WIDTHS * groups,
                 row_height=INDEX_ROW,  # fixed rows: a page holds a known number of entries
             )
         )
@@ -903,12 +1002,16 @@ def index_story(entries: Sequence[tuple[str, str, str]], first: bool, more: bool
 
 def render_index(
     path: Path,
-    entries: Sequence[tuple[str, str, str]],
+    entries: Sequence[IndexEntry],
     bundle_id: str,
     scope: str,
     first: bool,
     more: bool,
+    demo: bool = False,
+    per_page: int | None = None,
 ) -> int:
     return render_story(
-        path, index_story(entries, first, more), Decor(bundle_id, scope, "Index of interactions")
+        path,
+        index_story(entries, first, more, per_page),
+        Decor(bundle_id, scope, "Index of interactions", demo=demo),
     )

@@ -7,6 +7,11 @@ known only once every section is rendered, so sections are rendered without it) 
 standard Helvetica that reportlab declares in every document. The outline (bookmarks) is
 written from a stream of entries, and an entry's children may themselves be a stream.
 
+Links between sections (the contents and the index): a section links to a place in another
+section by a URI link to ``archiver-dest:NAME`` (:func:`link_uri`); the joiner turns each into
+a go-to link to the named destination NAME, and :meth:`Joiner.finish` writes the names (a
+``/Dests`` dictionary: NAME → page and height), known once every section is joined.
+
 Only what reportlab writes is accepted: a classic cross-reference table, generation-0
 objects, page dictionaries sharing one font resource dictionary. Anything else is refused
 with a message rather than joined wrongly.
@@ -26,6 +31,19 @@ from typing import BinaryIO
 from reportlab.pdfbase import pdfmetrics
 
 _REF_OR_STRING = re.compile(rb"\((?:\\.|[^\\()])*\)|<[0-9A-Fa-f\s]*>|(\d+) 0 R\b")
+DEST_SCHEME = "archiver-dest:"
+_DEST_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
+#: the action reportlab writes for a URI link to ``archiver-dest:NAME``
+_DEST_LINK = re.compile(rb"/S /URI /Type /Action /URI \(archiver-dest:([A-Za-z0-9-]{1,64})\)")
+
+
+def link_uri(name: str) -> str:
+    """The URI a section links with to the joined document's destination ``name``."""
+    if not _DEST_NAME.fullmatch(name):
+        raise ValueError(f"not a destination name: {name!r}")
+    return DEST_SCHEME + name
+
+
 _OBJ_HEAD = re.compile(rb"\s*(\d+) 0 obj\s*")
 _STREAM = re.compile(rb">>\s*stream(?:\r\n|\n)")
 
@@ -208,6 +226,7 @@ class Joiner:
             m = _STREAM.search(body)
             d, rest = (body[: m.start() + 2], body[m.start() + 2 :]) if m else (body, b"")
             d = _shift(d, base)
+            d = _DEST_LINK.sub(rb"/S /GoTo /Type /Action /D /\1", d)
             if num in pages:
                 d = self._stamped(d, font or "FArchHelv", part.pages.index(num))
             elif num == part.root_pages:
@@ -275,9 +294,26 @@ class Joiner:
             parts.append(b"/First %d 0 R /Last %d 0 R /Count %d" % (kids[0], kids[1], count))
         self._put(num, b" ".join(parts) + b" >>")
 
-    def finish(self, outline: Iterable[Mark], title: str, subject: str) -> None:
+    def _dests(self, dests: Iterable[Mark]) -> int:
+        """The named destinations the sections link to (a Mark's title is its name)."""
+        num = self._alloc()
+        self.offsets[num] = self.out.tell()
+        self.out.write(b"%d 0 obj\n<<" % num)
+        for m in dests:
+            if not _DEST_NAME.fullmatch(m.title):
+                raise JoinError(f"not a destination name: {m.title!r}")
+            self.out.write(b"\n/" + m.title.encode() + b" " + self._dest(m))
+        self.out.write(b"\n>>\nendobj\n")
+        return num
+
+    def finish(
+        self, outline: Iterable[Mark], title: str, subject: str, dests: Iterable[Mark] = ()
+    ) -> None:
+        """Write the outline, the named destinations ``dests`` (each Mark's title is the
+        name a link uses, see :func:`link_uri`), the page tree and the trailer."""
         if self.next_page != self.total:
             raise JoinError(f"{self.next_page} pages joined, {self.total} announced")
+        names = self._dests(dests)
         first, last, visible = self._items(outline, self.OUTLINES)
         self._put(
             self.OUTLINES,
@@ -289,8 +325,8 @@ class Joiner:
         self._put(self.PAGES, b"<< /Type /Pages /Kids [ %s ] /Count %d >>" % (kids, self.total))
         self._put(
             self.CATALOG,
-            b"<< /Type /Catalog /Pages %d 0 R /Outlines %d 0 R /PageMode /UseOutlines >>"
-            % (self.PAGES, self.OUTLINES),
+            b"<< /Type /Catalog /Pages %d 0 R /Outlines %d 0 R /Dests %d 0 R /PageMode /UseOutlines >>"
+            % (self.PAGES, self.OUTLINES, names),
         )
         now = datetime.now(UTC).strftime("D:%Y%m%d%H%M%S+00'00'")
         self._put(

@@ -17,7 +17,6 @@ import os
 import pickle
 import queue
 import shutil
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -26,12 +25,16 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import date
+from itertools import islice
 from pathlib import Path
 
 import archiver
+from archiver.archive.queries.reader import Source
+from archiver.archive.scratch import ScratchTable
 from archiver.export import derive, pdf
 from archiver.export.pdfjoin import Joiner, Mark
 from archiver.export.scope import Interaction, Names, Scope, Window
+from archiver.plural import plural
 
 PART_SIZE = 300  # interactions per rendered part (about 120 pages)
 INDEX_PAGES_PER_PART = 60
@@ -116,12 +119,24 @@ class _Workers:
                 p.stdin.close()
         for p in self.procs:
             p.wait()
+        self._release()
 
     def kill(self) -> None:
         for p in self.procs:
             if p.poll() is None:
                 p.kill()
             p.wait()
+        self._release()
+
+    def _release(self) -> None:
+        """The processes have ended: their readers reach the end of output; close the pipes
+        (left to the garbage collector, each is a ResourceWarning)."""
+        for t in self.readers:
+            t.join(timeout=10)
+        for p in self.procs:
+            for pipe in (p.stdin, p.stdout):
+                if pipe is not None and not pipe.closed:
+                    pipe.close()
 
 
 @dataclass
@@ -169,14 +184,21 @@ class Report:
         self.summary = derive.Summary()
         self.done = 0
         self.pages = 0
-        self.db = sqlite3.connect(self.dir / "entries.sqlite3")
-        self.db.execute(
-            "CREATE TABLE entries (seq INTEGER PRIMARY KEY, iid TEXT, day TEXT, start TEXT, "
-            "channel TEXT, part INTEGER, page INTEGER, top REAL)"
+        self.entries = ScratchTable(
+            self.dir / "entries.sqlite3",
+            [
+                ("iid", "TEXT"),
+                ("day", "TEXT"),
+                ("start", "TEXT"),
+                ("channel", "TEXT"),
+                ("part", "INTEGER"),
+                ("page", "INTEGER"),
+                ("top", "REAL"),
+            ],
         )
 
     # -- feeding -------------------------------------------------------------------------------
-    def add(self, conn: sqlite3.Connection, window: Window) -> Iterator[str]:
+    def add(self, db: Source, window: Window) -> Iterator[str]:
         """Take one window's interactions (redacted as exported); yields progress lines."""
         its, day = window.interactions, window.day
         if self.days and self.days[-1][0] == day:
@@ -185,7 +207,7 @@ class Report:
             self.days.append((day, len(its)))
         agents = {s.values.get("USER_ID", "") for it in its for s in it.segments}
         queues = {s.values.get("QUEUE_ID", "") for it in its for s in it.segments}
-        self.names.complete(conn, agents, queues)
+        self.names.complete(db, agents, queues)
         names = pdf.NameBook(
             {a: self.names.agents[a] for a in agents if a in self.names.agents},
             {q: self.names.queues[q] for q in queues if q in self.names.queues},
@@ -200,7 +222,9 @@ class Report:
     def _submit(self, day: date, its: list[Interaction], names: pdf.NameBook) -> Iterator[str]:
         number = len(self.parts)
         path = self.dir / f"part-{number:06d}.pdf"
-        spec = pdf.PartSpec(str(path), self.meta.bundle_id, self.scope.short(), day, its, names)
+        spec = pdf.PartSpec(
+            str(path), self.meta.bundle_id, self.meta.scope_short, day, its, names, self.meta.demo
+        )
         items = [(it.id, derive.clock(derive.span(it).start), _channel(it)) for it in its]
         part = _Part(number, day, path, items)
         self.parts.append(part)
@@ -239,10 +263,7 @@ class Report:
         for iid, start, channel in part.items:
             page, top = where[iid]
             rows.append((iid, part.day.isoformat(), start, channel, part.number, page, top))
-        self.db.executemany(
-            "INSERT INTO entries (iid, day, start, channel, part, page, top) VALUES (?,?,?,?,?,?,?)",
-            rows,
-        )
+        self.entries.append(rows)
         self.done += len(part.items)
         self.pages += result.pages
         part.items = []  # what the index and outline need is in the entries file now
@@ -259,7 +280,7 @@ class Report:
             self.pool.close()
             self.pool = None
         front.summary = self.summary
-        self.db.commit()
+        self.entries.commit()
         yield f"Rendering the cover, summary and index ({self.done:,} interactions)…"
         front_path = self.dir / "front.pdf"
         first = {p.number: 0 for p in self.parts}
@@ -290,8 +311,9 @@ class Report:
                 j.add(path)
             j.finish(
                 self._outline(anchors, first, index_first if index else None),
-                "Audit bundle report",
+                f"Audit bundle report ({pdf.DEMO})" if self.meta.demo else "Audit bundle report",
                 f"Audit bundle {self.meta.bundle_id}",
+                self._dests(anchors, first, index_first if index else None),
             )
         self.join_seconds = time.perf_counter() - t0
         return ReportResult(out, total)
@@ -306,31 +328,52 @@ class Report:
 
     def _contents(
         self, f_pages: int, anchors: dict[str, tuple[int, float]], first: dict[int, int]
-    ) -> list[tuple[str, str, int]]:
+    ) -> list[tuple[str, str, int, str]]:
+        """(title, page, indent, destination): each entry links to its place (see
+        :meth:`_dests` for where each destination is)."""
+
         def page(key: str) -> str:
             return f"{anchors[key][0]:,}" if key in anchors else "…"
 
         out = [
-            ("Summary", page("summary"), 0),
-            ("By day", page("summary-day"), 1),
-            ("By queue", page("summary-queue"), 1),
-            ("By agent", page("summary-agent"), 1),
-            ("By channel", page("summary-channel"), 1),
-            ("How to read this report", page("notes"), 0),
-            ("Chain of custody", page("custody"), 0),
-            (f"Interactions ({self.done:,})", self._day_page(0, first), 0),
+            ("Summary", page("summary"), 0, "summary"),
+            ("By day", page("summary-day"), 1, "summary-day"),
+            ("By queue", page("summary-queue"), 1, "summary-queue"),
+            ("By agent", page("summary-agent"), 1, "summary-agent"),
+            ("By channel", page("summary-channel"), 1, "summary-channel"),
+            ("How to read this report", page("notes"), 0, "notes"),
+            ("Chain of custody", page("custody"), 0, "custody"),
+            (
+                f"Interactions ({self.done:,})",
+                self._day_page(0, first),
+                0,
+                "day-0" if self.days else "",
+            ),
         ]
         out += [
-            (
-                f"{d:%Y-%m-%d} · {n:,} interaction{'s' if n != 1 else ''}",
-                self._day_page(i, first),
-                1,
-            )
+            (f"{d:%Y-%m-%d} · {plural(n, 'interaction')}", self._day_page(i, first), 1, f"day-{i}")
             for i, (d, n) in enumerate(self.days)
         ]
         if self.done:
-            out.append(("Index of interactions", f"{f_pages + self.pages + 1:,}", 0))
+            out.append(("Index of interactions", f"{f_pages + self.pages + 1:,}", 0, "index"))
         return out
+
+    def _dests(
+        self, anchors: dict[str, tuple[int, float]], first: dict[int, int], index_first: int | None
+    ) -> Iterator[Mark]:
+        """Where the contents and the index link to (pdfjoin named destinations): the
+        front matter's sections, each day's first page, the index, and every interaction
+        (``i-<n>``, n its place in the report)."""
+        for key, (page, top) in anchors.items():
+            yield Mark(key, page - 1, top)
+        for i, (day, _) in enumerate(self.days):
+            part = next((p for p in self.parts if p.day == day), None)
+            if part is not None:
+                yield Mark(f"day-{i}", first[part.number] - 1, None)
+        if index_first is not None:
+            yield Mark("index", index_first, None)
+        for seq, part, page, top in self.entries.rows(("seq", "part", "page", "top"), ("seq",)):
+            yield Mark(f"i-{seq}", first[part] + page - 2, top)
 
     def _day_page(self, i: int, first: dict[int, int]) -> str:
         if i >= len(self.days):
@@ -340,15 +383,17 @@ class Report:
         return f"{first.get(part.number, 0):,}" if part and first.get(part.number) else "…"
 
     def _render_index(self, f_pages: int, first: dict[int, int]) -> list[tuple[Path, int]]:
-        per_part = pdf.index_rows_per_page() * pdf.INDEX_GROUPS * INDEX_PAGES_PER_PART
+        per_page = pdf.index_page_size(self.done)  # every page filled alike
+        per_part = per_page * INDEX_PAGES_PER_PART
         out: list[tuple[Path, int]] = []
-        rows = self.db.execute("SELECT iid, start, part, page FROM entries ORDER BY iid, seq")
-        chunk: list[tuple[str, str, str]] = []
+        rows = self.entries.rows(("iid", "start", "part", "page", "seq"), order=("iid", "seq"))
+        chunk: list[pdf.IndexEntry] = []
         n = 0
         while True:
-            batch = rows.fetchmany(per_part - len(chunk))
+            batch = list(islice(rows, per_part - len(chunk)))
             chunk += [
-                (iid, start, f"{first[part] + page - 1:,}") for iid, start, part, page in batch
+                (iid, start, f"{first[part] + page - 1:,}", f"i-{seq}")
+                for iid, start, part, page, seq in batch
             ]
             n += len(batch)
             if len(chunk) < per_part and batch:
@@ -357,7 +402,14 @@ class Report:
                 path = self.dir / f"index-{len(out):04d}.pdf"
                 more = n < self.done
                 pages = pdf.render_index(
-                    path, chunk, self.meta.bundle_id, self.meta.scope_short, not out, more
+                    path,
+                    chunk,
+                    self.meta.bundle_id,
+                    self.meta.scope_short,
+                    not out,
+                    more,
+                    self.meta.demo,
+                    per_page,
                 )
                 out.append((path, pages))
                 chunk = []
@@ -417,8 +469,8 @@ class Report:
             yield Mark("Index of interactions", index_first, None)
 
     def _day_marks(self, first: dict[int, int]) -> Iterator[Mark]:
-        rows = self.db.execute(
-            "SELECT iid, day, start, channel, part, page, top FROM entries ORDER BY seq"
+        rows = self.entries.rows(
+            ("iid", "day", "start", "channel", "part", "page", "top"), order=("seq",)
         )
         counts = dict((d.isoformat(), n) for d, n in self.days)
         current: list[Mark] = []
@@ -447,7 +499,7 @@ class Report:
         if self.pool is not None:
             self.pool.kill()
             self.pool = None
-        self.db.close()
+        self.entries.close()
 
     def discard(self) -> None:
         self.close()

@@ -4,26 +4,25 @@ window (gaps stated, never hidden).
 
 The selection is read a window at a time (:func:`iter_windows`): whole 15-minute intervals of
 one UTC day, at most ``WINDOW_ROWS`` segment rows (a single busier interval is a window of its
-own), so an export holds a window's rows, however long its range.
+own), so an export holds a window's rows, however long its range. The reads themselves are
+:mod:`archiver.archive.queries.bundle`'s.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from archiver.archive import coverage, values
-from archiver.archive.compact import commit_ts_expr
-from archiver.archive.hashing import canonical_record, sha256_hex
-from archiver.timerange import DAY, STEP, api_format
+from archiver.archive.queries import bundle as reads
+from archiver.archive.queries import coverage
+from archiver.archive.queries.bundle import SEGMENTS, TRACE, Row
+from archiver.archive.queries.reader import Source
+from archiver.timerange import DAY, INTERVAL, STEP, api_format, format_range, parse_api_bound
 
 WINDOW_ROWS = 2000  # segment rows per window read at once
-SEGMENTS = "interactionSegments"
-TRACE = "workflowTrace"
+DATASETS = (SEGMENTS, TRACE)
 AGENTS = "agent"
 QUEUES = "queue"
 
@@ -96,8 +95,9 @@ class Scope:
         return out
 
     def window(self) -> str:
-        """``2025-02-01 00:00 – 2025-02-02 00:00 UTC``: the window as instants."""
-        return f"{self.first:%Y-%m-%d %H:%M} – {self.stop:%Y-%m-%d %H:%M} UTC"
+        """``2025-02-01 00:00 – 23:45 UTC, last interval included``: the first and the last
+        interval, as entered (:func:`archiver.timerange.format_range`)."""
+        return format_range(self.first, self.last)
 
     def intervals(self) -> int:
         return int((self.stop - self.first) / STEP)
@@ -118,9 +118,8 @@ class Scope:
         """The exact scope, in words (the report's cover and bag-info.txt)."""
         n = self.intervals()
         parts = [
-            f"interactionSegments rows whose own 15-minute interval (STARTTIME_UTC) lies in "
-            f"{self.window()} ({n:,} interval{'s' if n != 1 else ''}, the first starting "
-            f"{self.first:%Y-%m-%d %H:%M}, the last {self.last:%Y-%m-%d %H:%M})",
+            f"interactionSegments records whose own 15-minute interval (STARTTIME_UTC) is one "
+            f"of the {n:,} interval{'s' if n != 1 else ''} {self.window()}",
             *self.filters(),
             f"versions: {self.versions}",
         ]
@@ -149,26 +148,14 @@ class Scope:
 
 
 @dataclass(slots=True)
-class Row:
-    dataset: str
-    record_id: int
-    row_key: str
-    commit_ts: str
-    values: dict[str, str]
-    sha256: str
-    page_id: int
-    page_sha256: str
-    received_at: str
-    conflict: bool
-
-
-@dataclass(slots=True)
 class Interaction:
-    """One interaction's rows in scope: segments by number, trace steps by start."""
+    """One interaction's rows in scope: segments by number, trace steps by start; ``gaps``:
+    what its page says about rows of it that lie in a stated coverage gap."""
 
     id: str
     segments: list[Row]
     steps: list[Row]
+    gaps: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -196,6 +183,20 @@ class Extent:
     reading: str = ""
     #: (interval YYYYMMDDHHmm, segment rows) of every interval in scope that has rows
     intervals: list[tuple[str, int]] = field(default_factory=list)
+    #: per dataset: the scope's intervals (YYYYMMDDHHmm) that lie in a stated gap, and why
+    gap_intervals: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: the scope's intervals walked as the previous chunk's `ending` (coverage.AT_ENDING)
+    at_ending: list[str] = field(default_factory=list)
+
+    @property
+    def segments_in_gaps(self) -> int:
+        """Segment records in scope whose own interval lies in a stated gap (they are in the
+        bundle, marked on their interactions' pages)."""
+        keys = self.gap_intervals.get(SEGMENTS, {})
+        return sum(n for k, n in self.intervals if k in keys)
+
+    #: the server's reading in plain words (the report's cover): coverage.Reading.plain
+    reading_words: str = ""
 
     def windows(self, limit: int | None = None) -> list[tuple[str, str]]:
         """(first, last) interval keys: whole intervals of one day, at most ``limit`` rows
@@ -213,151 +214,34 @@ class Extent:
         return out
 
 
-def _source(scope: Scope) -> str:
-    """Records (with their dataset and type) of every version, or the latest of each row."""
-    return "latest" if scope.versions == "latest" else "records_view"
-
-
-def _filters(scope: Scope) -> tuple[str, list[Any]]:
-    """The scope's filters on a segment's values (its values table aliased ``v``)."""
-    where, params = "", []
-    for col, value in (
-        ("USER_ID", scope.agent),
-        ("QUEUE_ID", scope.queue),
-        ("COMM_TYPE", scope.channel),
-    ):
-        if value:
-            where += f" AND v.{values.quote(col)} = ?"
-            params.append(value)
-    if scope.interactions:
-        where += ' AND v."INTERACTION_ID" IN (SELECT value FROM json_each(?))'
-        params.append(json.dumps(list(scope.interactions)))
-    return where, params
-
-
-def _has(conn: sqlite3.Connection, dataset: str, *columns: str) -> bool:
-    """The dataset has a values table with these columns (an archive without the dataset,
-    or without a column a query names, has no row of it in scope)."""
-    have = set(values.table_columns(conn, dataset))
-    return bool(have) and set(columns) <= have
-
-
-def _segment_columns(scope: Scope) -> tuple[str, ...]:
-    cols = [c for c, v in (("USER_ID", scope.agent), ("QUEUE_ID", scope.queue)) if v]
-    cols += ["COMM_TYPE"] if scope.channel else []
-    return ("INTERACTION_ID", *cols)
-
-
-def measure(conn: sqlite3.Connection, scope: Scope) -> Extent:
+def measure(db: Source, scope: Scope) -> Extent:
     """Interactions and segment rows in scope, unplaceable rows, coverage gaps of the window."""
-    conn.row_factory = sqlite3.Row
-    gaps = coverage.gaps(conn, (SEGMENTS, TRACE), scope.first, scope.last)
-    reading = coverage.server_reading(conn).describe()
-    if not _has(conn, SEGMENTS, *_segment_columns(scope)):
-        return Extent(gaps=gaps, reading=reading)
-    where, params = _filters(scope)
-    src = f"""FROM {_source(scope)} r JOIN {values.table(SEGMENTS)} v ON v.record_id = r.record_id
-              WHERE r.dataset = ? AND r.dataset_type = 'interval'"""
-    window = [SEGMENTS, api_format(scope.first, "interval"), api_format(scope.last, "interval")]
-    intervals = conn.execute(
-        f"""SELECT r.interval_start, count(*) {src} AND r.interval_start BETWEEN ? AND ? {where}
-            GROUP BY r.interval_start ORDER BY r.interval_start""",
-        [*window, *params],
-    ).fetchall()
-    (n_int,) = conn.execute(
-        f"""SELECT count(DISTINCT v."INTERACTION_ID") {src}
-            AND r.interval_start BETWEEN ? AND ? {where}""",
-        [*window, *params],
-    ).fetchone()
-    # rows without an own interval, by the day they were pulled for
-    (unplaced,) = conn.execute(
-        f"""SELECT count(*) FROM {_source(scope)} r
-            JOIN {values.table(SEGMENTS)} v ON v.record_id = r.record_id
-            JOIN pages p ON p.page_id = r.page_id
-            WHERE r.dataset = ? AND r.dataset_type = 'interval' AND r.interval_start = ''
-            AND substr(p.chunk_start, 1, 8) BETWEEN ? AND ? {where}""",
-        [SEGMENTS, api_format(scope.first, "daily"), api_format(scope.last, "daily"), *params],
-    ).fetchone()
+    states = {ds: coverage.stream_states(db, ds, scope.first, scope.last) for ds in DATASETS}
+    missing = {ds: {t: w for t, (st, w) in states[ds].items() if st != "done"} for ds in DATASETS}
+    gaps = [g for ds in DATASETS for g in coverage.spans(ds, missing[ds])]
+    at_ending = [
+        g
+        for ds in DATASETS
+        for g in coverage.spans(
+            ds, {t: "" for t, (_, w) in states[ds].items() if w == coverage.AT_ENDING}
+        )
+    ]
+    in_gaps = {
+        ds: {api_format(t, INTERVAL): why for t, why in m.items()} for ds, m in missing.items()
+    }
+    server = coverage.server_reading(db)
+    reading = server.describe()
+    found = reads.segment_counts(db, scope)
     return Extent(
-        n_int,
-        sum(n for _, n in intervals),
-        unplaced,
+        found.interactions,
+        sum(n for _, n in found.intervals),
+        found.unplaced,
         gaps,
         reading,
-        [(k, n) for k, n in intervals],
-    )
-
-
-_COLUMNS = """r.record_id, r.row_key, r.page_id, r.conflict,
-              p.sha256 AS page_sha256, p.received_at"""
-
-
-def _rows(conn: sqlite3.Connection, dataset: str, sql: str, params: list[Any]) -> list[Row]:
-    """Rows as exported: values from the dataset's table in the record's own column order,
-    the record's SHA-256 recomputed from them (its canonical form); archive order: the row's
-    ROW_DATE_UTC, key and COMMIT_TS."""
-    found = conn.execute(sql, params).fetchall()
-    vals = values.fetch(conn, dataset, [r["record_id"] for r in found])
-    out = []
-    for r in found:
-        v = vals.get(r["record_id"], {})
-        out.append(
-            Row(
-                dataset,
-                r["record_id"],
-                r["row_key"],
-                v.get("COMMIT_TS", ""),
-                v,
-                sha256_hex(canonical_record(list(v), list(v.values())).encode()),
-                r["page_id"],
-                r["page_sha256"],
-                r["received_at"],
-                bool(r["conflict"]),
-            )
-        )
-    out.sort(
-        key=lambda row: (
-            row.values.get("ROW_DATE_UTC", ""),
-            row.row_key,
-            row.commit_ts,
-            row.record_id,
-        )
-    )
-    return out
-
-
-def _segments(conn: sqlite3.Connection, scope: Scope, first: str, last: str) -> list[Row]:
-    where, params = _filters(scope)
-    sql = f"""SELECT {_COLUMNS} FROM {_source(scope)} r JOIN pages p ON p.page_id = r.page_id
-              JOIN {values.table(SEGMENTS)} v ON v.record_id = r.record_id
-              WHERE r.dataset = ? AND r.dataset_type = 'interval'
-              AND r.interval_start BETWEEN ? AND ? {where}"""
-    return _rows(conn, SEGMENTS, sql, [SEGMENTS, first, last, *params])
-
-
-def _traces(conn: sqlite3.Connection, scope: Scope, ids: list[str]) -> list[Row]:
-    """The trace steps of these interactions, through the values table's index on
-    WORKFLOWSESSION_INTERACTIONID: a session's steps carry the day it started, so their own
-    interval is searched one day either side of the scope."""
-    if not ids or not _has(conn, TRACE, "WORKFLOWSESSION_INTERACTIONID"):
-        return []
-    one = timedelta(days=1)
-    sql = f"""SELECT {_COLUMNS} FROM {values.table(TRACE)} v
-              JOIN {_source(scope)} r ON r.record_id = v.record_id
-              JOIN pages p ON p.page_id = r.page_id
-              WHERE v."WORKFLOWSESSION_INTERACTIONID" IN (SELECT value FROM json_each(?))
-              AND r.dataset = ? AND r.dataset_type = 'interval'
-              AND r.interval_start >= ? AND r.interval_start < ?"""
-    return _rows(
-        conn,
-        TRACE,
-        sql,
-        [
-            json.dumps(ids),
-            TRACE,
-            api_format(scope.first.date() - one, "daily"),
-            api_format(scope.last.date() + 2 * one, "daily"),
-        ],
+        found.intervals,
+        in_gaps,
+        at_ending,
+        server.plain(),
     )
 
 
@@ -368,9 +252,11 @@ def _number(r: Row) -> int:
         return 0
 
 
-def group(segments: list[Row], traces: list[Row]) -> list[Interaction]:
+def group(
+    segments: list[Row], traces: list[Row], gap_intervals: dict[str, dict[str, str]] | None = None
+) -> list[Interaction]:
     """Interactions in report order (first segment's STARTTIME_UTC, then id); segments by
-    number, steps by start."""
+    number, steps by start; each marked with the stated gaps its rows lie in."""
     steps: dict[str, list[Row]] = {}
     for t in traces:
         steps.setdefault(t.values.get("WORKFLOWSESSION_INTERACTIONID", ""), []).append(t)
@@ -384,22 +270,47 @@ def group(segments: list[Row], traces: list[Row]) -> list[Interaction]:
             steps.get(iid, []),
             key=lambda r: (r.values.get("UPDATEHISTORYITEM_STARTTIME", ""), r.commit_ts),
         )
-        out.append(Interaction(iid, rows, st))
+        out.append(Interaction(iid, rows, st, gap_notes(rows, st, gap_intervals or {})))
     out.sort(key=lambda x: (x.segments[0].values.get("STARTTIME_UTC", ""), x.id))
     return out
 
 
-def iter_windows(conn: sqlite3.Connection, scope: Scope, extent: Extent) -> Iterator[Window]:
+def gap_notes(
+    segments: list[Row], steps: list[Row], gap_intervals: dict[str, dict[str, str]]
+) -> list[str]:
+    """What an interaction's page says about its rows that lie in a stated coverage gap:
+    one line per dataset, interval and why. Such rows are real archived evidence and stay in
+    the bundle; the mark says the archive may not hold every row of that interval."""
+    found: dict[tuple[str, str, str], int] = {}
+    for ds, rows in ((SEGMENTS, segments), (TRACE, steps)):
+        keys = gap_intervals.get(ds, {})
+        for r in rows:
+            if r.interval in keys:
+                k = (ds, r.interval, keys[r.interval])
+                found[k] = found.get(k, 0) + 1
+    out = []
+    for (ds, key, why), n in sorted(found.items()):
+        what = "segment" if ds == SEGMENTS else "workflow step"
+        when = format_range(parse_api_bound(key), parse_api_bound(key))
+        state = why.split(" (", 1)[0]  # the cover lists the whole reason
+        out.append(
+            f"{n} {what}{'s' if n != 1 else ''} of this interaction lie{'s' if n == 1 else ''} "
+            f"in {ds} {when}, a stated gap ({state}; see the cover): the archive may not hold "
+            "every row of that interval, so this interaction may be incomplete."
+        )
+    return out
+
+
+def iter_windows(db: Source, scope: Scope, extent: Extent) -> Iterator[Window]:
     """The selection, a window at a time (see :meth:`Extent.windows`), in time order."""
-    conn.row_factory = sqlite3.Row
     for first, last in extent.windows():
-        segments = _segments(conn, scope, first, last)
+        segments = reads.segments(db, scope, first, last)
         if not segments:
             continue
         ids = sorted({s.values.get("INTERACTION_ID", "") for s in segments})
-        traces = _traces(conn, scope, ids)
+        traces = reads.traces(db, scope, ids)
         day = date(int(first[:4]), int(first[4:6]), int(first[6:8]))
-        yield Window(day, segments, traces, group(segments, traces))
+        yield Window(day, segments, traces, group(segments, traces, extent.gap_intervals))
 
 
 # -- names ------------------------------------------------------------------------------------
@@ -414,14 +325,14 @@ class Names:
     missing: set[str] = field(default_factory=set)  # ids looked up and not found
 
     @classmethod
-    def load(cls, conn: sqlite3.Connection, scope: Scope) -> Names:
+    def load(cls, db: Source, scope: Scope) -> Names:
         days = (scope.first.date().isoformat(), scope.last.date().isoformat())
         return cls(
-            _names(conn, AGENTS, "AGENT_ID", "AGENT_NAME", days),
-            _names(conn, QUEUES, "QUEUE_ID", "QUEUE_NAME", days),
+            reads.names(db, AGENTS, "AGENT_ID", "AGENT_NAME", days),
+            reads.names(db, QUEUES, "QUEUE_ID", "QUEUE_NAME", days),
         )
 
-    def complete(self, conn: sqlite3.Connection, agent_ids: set[str], queue_ids: set[str]) -> None:
+    def complete(self, db: Source, agent_ids: set[str], queue_ids: set[str]) -> None:
         """Look up ids not named within the scope's days anywhere in the archive (once)."""
         for table, dataset, id_col, name_col, ids in (
             (self.agents, AGENTS, "AGENT_ID", "AGENT_NAME", agent_ids),
@@ -429,34 +340,21 @@ class Names:
         ):
             wanted = sorted(i for i in ids if i and i not in table and i not in self.missing)
             if wanted:
-                table.update(_names(conn, dataset, id_col, name_col, None, wanted))
+                table.update(reads.names(db, dataset, id_col, name_col, None, wanted))
                 self.missing.update(i for i in wanted if i not in table)
 
 
-def _names(
-    conn: sqlite3.Connection,
-    dataset: str,
-    id_col: str,
-    name_col: str,
-    days: tuple[str, str] | None,
-    ids: list[str] | None = None,
-) -> dict[str, str]:
-    """id → name from the dataset's newest version (COMMIT_TS) of each id: rows whose own
-    interval or day lies within ``days`` (YYYY-MM-DD, inclusive), or anywhere."""
-    if not _has(conn, dataset, id_col, name_col):
-        return {}
-    where, params = "", [dataset]
-    if days:
-        first = days[0].replace("-", "")
-        after = (date.fromisoformat(days[1]) + timedelta(days=1)).strftime("%Y%m%d")
-        # YYYYMMDD (daily rows) and YYYYMMDDHHmm (interval rows) both sort within the day
-        where += " AND r.interval_start >= ? AND r.interval_start < ?"
-        params += [first, after]
-    if ids is not None:
-        where += f" AND v.{values.quote(id_col)} IN (SELECT value FROM json_each(?))"
-        params.append(json.dumps(ids))
-    sql = f"""SELECT v.{values.quote(id_col)} AS id, v.{values.quote(name_col)} AS name,
-                     max({commit_ts_expr(conn, dataset)})
-              FROM records_view r JOIN {values.table(dataset)} v ON v.record_id = r.record_id
-              WHERE r.dataset = ? {where} GROUP BY id"""
-    return {i: n for i, n, _ in conn.execute(sql, params) if i and n}
+__all__ = [
+    "SEGMENTS",
+    "TRACE",
+    "Extent",
+    "Interaction",
+    "Names",
+    "Row",
+    "Scope",
+    "ScopeError",
+    "Window",
+    "group",
+    "iter_windows",
+    "measure",
+]

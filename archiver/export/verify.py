@@ -27,10 +27,11 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from archiver import exitcodes
 from archiver.archive.hashing import canonical_record, sha256_hex
 from archiver.export import bag, bundlezip, timestamps
 from archiver.export.cms import CmsError, verify_detached
-from archiver.export.csvsafe import escape_cell, unescape_cell
+from archiver.export.csvsafe import matches, unescape_cell
 from archiver.export.keys import cert_fingerprint
 from archiver.export.trust import TrustPolicy
 from archiver.safetext import safe
@@ -40,7 +41,7 @@ TSA_FIELD = bag.TSA_FIELD
 PROVENANCE_COLUMNS = ("_record_sha256", "_page_sha256", "_received_at")
 
 VERIFIED, UNTRUSTED, FAILED = "verified", "untrusted", "failed"
-EXIT_CODES = {VERIFIED: 0, FAILED: 1, UNTRUSTED: 3}
+EXIT_CODES = {VERIFIED: exitcodes.OK, FAILED: exitcodes.FAILED, UNTRUSTED: exitcodes.UNTRUSTED}
 
 
 def printable(text: str) -> str:
@@ -63,6 +64,8 @@ class BundleReport:
     #: how the signer is trusted ("" when it is not)
     trusted_by: str = ""
     signer_trusted: bool = False
+    #: bag-info.txt marks the bundle as simulated data (Archiver-Demo: yes)
+    demo: bool = False
 
     @property
     def intact(self) -> bool:
@@ -86,6 +89,10 @@ class BundleReport:
         return EXIT_CODES[self.state]
 
     def headline(self) -> str:
+        """The verdict in one line; a bundle of simulated data says so first."""
+        return (f"{bag.DEMO}. " if self.demo else "") + self._verdict()
+
+    def _verdict(self) -> str:
         state = self.state
         if state == VERIFIED:
             return f"VERIFIED: the bundle is intact and {self.trusted_by}."
@@ -99,6 +106,8 @@ class BundleReport:
 
     def summary(self) -> str:
         lines = [self.headline()]
+        if self.demo:
+            lines.append(f"  ! {bag.DEMO}: {bag.DEMO_WHY}")
         lines += [f"  - {p}" for p in self.problems[1:10]]
         lines += [f"  ✓ {c}" for c in self.checks]
         lines += [f"  ! {u}" for u in self.untrusted[1 if not self.problems else 0 :]]
@@ -318,6 +327,7 @@ def _timestamp_verdict(
 def _check_bag_info(b: _Bundle, rep: BundleReport) -> bool:
     """bag-info.txt names signer.pem's fingerprint and the payload's Payload-Oxum."""
     info = b.info
+    rep.demo = info.get(bag.DEMO_FIELD, "").strip().lower() == "yes"
     if info.get("Signer-Fingerprint-SHA256") != rep.fingerprint:
         rep.problems.append("bag-info.txt names another signer fingerprint than signer.pem's")
     oxum = bag.payload_oxum(bag.payload_files(b.root))
@@ -538,7 +548,8 @@ def _csv_header(header: list[str], ds: str, rep: BundleReport) -> list[str] | No
         rep.problems.append(f"data/{ds}.csv: the header does not end with the provenance columns")
         return None
     cols = [unescape_cell(h) for h in header[:-3]]
-    if [escape_cell(c) for c in cols] != header[:-3] or len(set(cols)) != len(cols):
+    escaped = all(matches(h, c) for h, c in zip(header[:-3], cols, strict=True))
+    if not escaped or len(set(cols)) != len(cols):
         rep.problems.append(f"data/{ds}.csv: the header is not the escaped column names")
         return None
     return cols
@@ -546,7 +557,8 @@ def _csv_header(header: list[str], ds: str, rep: BundleReport) -> list[str] | No
 
 def _csv_agrees(path: Path, ds: str, rows: list[dict], rep: BundleReport) -> None:
     """The dataset's CSV holds the same rows as records.jsonl: every cell is the record's
-    value escaped by the one rule (csvsafe), compared as escaped text."""
+    value escaped by the one rule (csvsafe; or by archiver 0.1.0's, which kept no phone
+    number as text), compared as escaped text."""
     if not path.is_file():
         rep.problems.append(f"data/{ds}.csv is missing")
         return
@@ -565,13 +577,12 @@ def _csv_agrees(path: Path, ds: str, rows: list[dict], rep: BundleReport) -> Non
         return
     for i, (csv_row, obj) in enumerate(zip(body, mine, strict=True), 2):
         values = obj["values"]
-        want = [escape_cell(values.get(c, "")) for c in cols]
-        want += [
-            obj["record_sha256"],
-            obj["page_sha256"],
-            escape_cell(obj.get("received_at") or ""),
-        ]
-        if csv_row != want or not set(values) <= set(cols):
+        want = [values.get(c, "") for c in cols]
+        want += [obj["record_sha256"], obj["page_sha256"], obj.get("received_at") or ""]
+        same = len(csv_row) == len(want) and all(
+            matches(cell, v) for cell, v in zip(csv_row, want, strict=True)
+        )
+        if not same or not set(values) <= set(cols):
             rep.problems.append(f"data/{ds}.csv line {i} differs from records.jsonl")
             return
 

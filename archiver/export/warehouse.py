@@ -26,18 +26,15 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 import uuid
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from archiver.archive import values
-from archiver.archive.columns import dataset_columns
-from archiver.archive.hashing import canonical_record, sha256_hex
-from archiver.archive.store import open_reader
+from archiver.archive.queries import warehouse as reads
+from archiver.archive.queries.reader import Reader
+from archiver.archive.queries.warehouse import ExportRow
 from archiver.export import csvsafe
 
 FORMATS = ("csv", "jsonl", "parquet")
@@ -90,63 +87,6 @@ def check_out(fmt: str, dataset: str, out: Path) -> None:
         raise ExportError(f"--out {out} is an existing zip: give the {fmt} file to write")
 
 
-@dataclass(frozen=True)
-class ExportRow:
-    """One record with its provenance, as the warehouse export writes it."""
-
-    values: dict[str, str]
-    row_key: str
-    commit_ts: str
-    row_date: str  # the row's UTC day (YYYY-MM-DD), from its own interval
-    sha256: str  # of its canonical JSON (recomputed from the stored values)
-    page_id: int
-    page_sha256: str
-    received_at: str
-    conflict: int
-
-
-def iter_rows(
-    conn: sqlite3.Connection,
-    dataset: str,
-    start: date | None,
-    end: date | None,
-    all_versions: bool,
-    dataset_type: str = "interval",
-) -> Generator[ExportRow, None, None]:
-    """The stream's records (latest versions unless ``all_versions``) in (day, key) order,
-    read a thousand at a time (memory stays flat)."""
-    source = "records_view" if all_versions else "latest"
-    sql = f"""SELECT r.record_id, r.row_key, r.interval_start, r.page_id, r.conflict,
-                     p.sha256 AS page_sha256, p.received_at
-              FROM {source} r JOIN pages p ON p.page_id = r.page_id
-              WHERE r.dataset = ? AND r.dataset_type = ?"""
-    params: list[object] = [dataset, dataset_type]
-    if start:
-        sql += " AND r.interval_start >= ?"
-        params.append(start.strftime("%Y%m%d"))
-    if end:
-        sql += " AND r.interval_start < ?"
-        params.append((end + timedelta(days=1)).strftime("%Y%m%d"))
-    sql += " ORDER BY r.interval_start, r.row_key, r.record_id"
-    cur = conn.execute(sql, params)
-    while batch := cur.fetchmany(1000):
-        vals = values.fetch(conn, dataset, [r[0] for r in batch])
-        for r in batch:
-            v = vals.get(r[0], {})
-            day = r[2][:8]
-            yield ExportRow(
-                v,
-                r[1],
-                v.get("COMMIT_TS", ""),
-                f"{day[:4]}-{day[4:6]}-{day[6:8]}" if len(day) == 8 else "",
-                sha256_hex(canonical_record(list(v), list(v.values())).encode()),
-                r[3],
-                r[5],
-                r[6],
-                r[4],
-            )
-
-
 def _provenance(row: ExportRow) -> dict[str, str]:
     return {
         "_row_key": row.row_key,
@@ -180,13 +120,13 @@ def export_dataset(
     if csv_formulas not in csvsafe.MODES:
         raise ExportError(f"unknown --csv-formulas {csv_formulas!r}; choose escape or raw")
     check_out(fmt, dataset, out)
-    conn = open_reader(archive)
+    db = Reader(archive)
     rows: Generator[ExportRow, None, None] | None = None
     try:
-        cols = dataset_columns(conn, dataset)
+        cols = reads.columns(db, dataset)
         if not cols:
             raise ExportError(f"The archive holds no {dataset} data yet.")
-        rows = iter_rows(conn, dataset, start, end, all_versions, dataset_type)
+        rows = reads.iter_rows(db, dataset, start, end, all_versions, dataset_type)
         out.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "jsonl":
             return _atomic(out, lambda f: _jsonl(rows, f), newline="\n")
@@ -196,7 +136,7 @@ def export_dataset(
     finally:
         if rows is not None:
             rows.close()  # before its connection: an export stopped midway leaves no cursor
-        conn.close()
+        db.close()
 
 
 def _atomic(out: Path, write: Callable[[TextIO], int], newline: str = "") -> int:

@@ -26,13 +26,15 @@ from PySide6.QtWidgets import (
 )
 
 from archiver.archive.auditlog import summarise
+from archiver.archive.queries.review import ArchiveReader, AuditEntry
 from archiver.gui.empty import Placeholder
 from archiver.gui.errors import describe
 from archiver.gui.headers import bound_measuring
 from archiver.gui.workers import Job, JobRunner
-from archiver.review import ArchiveReader
+from archiver.plural import plural
 from archiver.services import archive as archive_service
 from archiver.services.archive import VerifyReport
+from archiver.services.keys import SigningIdentity
 
 BLOCK = 256
 #: blocks of shown entries kept in memory
@@ -51,20 +53,20 @@ NO_ENTRIES = (
 )
 
 
-def entry_cells(e: Any) -> tuple[tuple[str, ...], str]:
+def entry_cells(e: AuditEntry) -> tuple[tuple[str, ...], str]:
     """An audit entry's six cells (the details as :func:`summarise` words them, the same
     as in a bundle's report) and its tooltip (the summary and the full details)."""
     try:
-        details = json.loads(e["details"])
+        details = json.loads(e.details)
     except ValueError:
-        details = {"unreadable details": str(e["details"])[:200]}
-    summary = summarise(e["event"], details if isinstance(details, dict) else {})
+        details = {"unreadable details": str(e.details)[:200]}
+    summary = summarise(e.event, details if isinstance(details, dict) else {})
     cells = (
-        str(e["entry_id"]),
-        str(e["at"])[:19].replace("T", " "),
-        e["event"],
-        e["os_user"],
-        e["run_id"] or "",
+        str(e.entry_id),
+        str(e.at)[:19].replace("T", " "),
+        e.event,
+        e.os_user,
+        e.run_id or "",
         summary,
     )
     tip = f"{summary}\n\n{json.dumps(details, indent=1, ensure_ascii=False)[:2000]}"
@@ -73,7 +75,7 @@ def entry_cells(e: Any) -> tuple[tuple[str, ...], str]:
 
 class AuditModel(QAbstractTableModel):
     """The audit log, newest first: the entry ids are held, the entries read (through
-    :class:`archiver.review.ArchiveReader`) a block at a time as they are shown."""
+    :class:`archiver.archive.queries.review.ArchiveReader`) a block at a time as they are shown."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -141,10 +143,18 @@ class AuditModel(QAbstractTableModel):
 
 
 class AuditPanel(QWidget):
-    def __init__(self, archive_path: Callable[[], Path], runner: JobRunner) -> None:
+    def __init__(
+        self,
+        archive_path: Callable[[], Path],
+        runner: JobRunner,
+        signing: Callable[[], tuple[Path | None, SigningIdentity | None]] = lambda: (None, None),
+    ) -> None:
+        """``signing``: the signing key's folder and the session's key (the checkpoint of a
+        verification is signed with it, its certificate checks earlier checkpoints)."""
         super().__init__()
         self.archive_path = archive_path
         self.runner = runner
+        self.signing = signing
         self.job: Job | None = None
         self.reader: ArchiveReader | None = None
         self.model = AuditModel(self)
@@ -208,7 +218,13 @@ class AuditPanel(QWidget):
             return
         self.verify.setEnabled(False)
         self.result.setText("Verifying every checksum and both chains…")
-        job = Job(lambda _cancel: archive_service.verify(path, via="gui"), name="verify archive")
+        key_dir, identity = self.signing()
+        job = Job(
+            lambda _cancel: archive_service.verify(
+                path, via="gui", key_dir=key_dir, identity=identity
+            ),
+            name="verify archive",
+        )
         job.done.connect(self._verified)
         job.failed.connect(self._not_verified)
         self.job = job
@@ -229,7 +245,7 @@ class AuditPanel(QWidget):
             )
         else:
             self.result.setText(
-                f"<span style='color:#c62828'><b>✗ FAILED:</b> {escape(rep.problems[0])}</span> ({len(rep.problems)} problem(s))"
+                f"<span style='color:#c62828'><b>✗ FAILED:</b> {escape(rep.problems[0])}</span> ({plural(len(rep.problems), 'problem')})"
             )
         self.refresh()
 

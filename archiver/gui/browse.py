@@ -33,11 +33,13 @@ from PySide6.QtWidgets import (
 )
 
 from archiver.api.typed import cast_value
+from archiver.archive.queries.review import ArchiveReader, parse_stream
+from archiver.counts import LATEST, RECORDS
 from archiver.gui.errors import describe
 from archiver.gui.headers import fit_columns, friendly_label, header_tooltip, readable_header
 from archiver.gui.workers import Job, JobRunner
 from archiver.jobs import Cancel
-from archiver.review import ArchiveReader, parse_stream
+from archiver.plural import plural
 
 BATCH = 500
 FIRST_BATCH = 100
@@ -257,9 +259,9 @@ class RowDetailDialog(QDialog):
         if first:
             conflicts = sum(v.conflict for v in self.versions)
             head.setText(
-                f"<b>{len(self.versions)} version(s)</b> of this row"
+                f"<b>{plural(len(self.versions), 'version')}</b> of this row"
                 + (
-                    f" — <span style='color:#c62828'>{conflicts} integrity conflict(s): same key and COMMIT_TS, different content</span>"
+                    f" — <span style='color:#c62828'>{plural(conflicts, 'integrity conflict')}: same key and COMMIT_TS, different content</span>"
                     if conflicts
                     else ""
                 )
@@ -447,7 +449,7 @@ class BrowsePanel(QWidget):
         target = current if current in counts else next((n for n, c in counts.items() if c), None)
         chosen = None
         for name, n in counts.items():
-            item = QListWidgetItem(f"{name}  ({n:,})" if counted else name)
+            item = QListWidgetItem(f"{name}  ({RECORDS.of(n)})" if counted else name)
             item.setData(Qt.ItemDataRole.UserRole, name)
             if not n:
                 item.setForeground(QBrush(QColor("#9e9e9e")))
@@ -482,7 +484,9 @@ class BrowsePanel(QWidget):
             self.model.fetchMore(QModelIndex())
         fit_columns(self.view)
         self.count.setText(
-            f"{name}: rows load as you scroll (in order of each row's own interval, then arrival). Click a header to sort; double-click a row for its history."
+            f"{name}: records (every version of each row) load as you scroll, in order of each "
+            "row's own interval, then arrival. Click a header to sort; double-click a row for "
+            "its history."
             if name
             else ""
         )
@@ -560,13 +564,18 @@ class BrowsePanel(QWidget):
             self._complete = number
             if not self.model.grow_ids(ids):
                 self.model.set_ids(ids)
-            self.count.setText(f"{len(ids):,} rows match.")
+            self.count.setText(self._matched(len(ids)))
         elif self._complete != number:  # (the whole answer may have come first)
             self.model.set_ids(ids)
             if len(ids) < FIRST_WINDOW:
-                self.count.setText(f"{len(ids):,} rows match.")
+                self.count.setText(self._matched(len(ids)))
             else:
-                self.count.setText(f"First {len(ids):,} rows shown; counting all matches…")
+                self.count.setText(f"First {len(ids):,} shown; counting all matches…")
+
+    def _matched(self, n: int) -> str:
+        """``1,890 latest records match.`` (the counts' words: archiver.counts)"""
+        term = LATEST if self.latest.isChecked() else RECORDS
+        return f"{term.of(n)} match{'es' if n == 1 else ''}."
 
     def open_row(self, index: QModelIndex) -> RowDetailDialog | None:
         rid = self.model.record_id(index.row())

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Generator
-from datetime import UTC, date, datetime
+from datetime import date, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimeZone
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateTimeEdit,
     QDialog,
     QFileDialog,
     QFormLayout,
@@ -31,9 +31,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from archiver.gui.errors import describe
+from archiver.counts import INTERACTIONS
+from archiver.gui import utctime
+from archiver.gui.errors import describe, fit_placeholder
 from archiver.gui.workers import Job, JobRunner
-from archiver.jobs import Cancel, Cancelled
+from archiver.jobs import Cancel
+from archiver.plural import plural
 from archiver.services import bundles, keys
 from archiver.services.bundles import (
     PROFILES,
@@ -43,17 +46,6 @@ from archiver.services.bundles import (
     Scope,
     ScopeError,
 )
-
-
-def _qdate(d: date) -> QDate:
-    return QDate(d.year, d.month, d.day)
-
-
-def _utc_time(edit: QDateTimeEdit) -> datetime:
-    """An edit's date and time as a UTC datetime (the edits show UTC)."""
-    d, t = edit.date(), edit.time()
-    return datetime(d.year(), d.month(), d.day(), t.hour(), t.minute(), tzinfo=UTC)
-
 
 ALLOW_EMPTY = "Write a bundle even if nothing archived is in scope"
 NOT_EXPORTED = "✗ Not exported: "
@@ -87,27 +79,40 @@ def export_work(
     *,
     allow_empty: bool = False,
 ) -> Callable[[Cancel], Generator[str, None, BundleResult]]:
-    """The export as a job's work: progress lines, the result, and the export's own
-    cancellation reported as the job's (the export removes its partial directory)."""
+    """The export as a job's work: progress lines and the result; the job's cancel token
+    is the export's (a cancelled export removes its partial directory)."""
 
     def work(cancel: Cancel) -> Generator[str, None, BundleResult]:
-        try:
-            return (
-                yield from bundles.export(
-                    archive,
-                    scope,
-                    out,
-                    identity=ident,
-                    make_zip=make_zip,
-                    cancel=cancel.event,
-                    tsa=tsa,
-                    allow_empty=allow_empty,
-                )
+        return (
+            yield from bundles.export(
+                archive,
+                scope,
+                out,
+                identity=ident,
+                make_zip=make_zip,
+                cancel=cancel,
+                tsa=tsa,
+                allow_empty=allow_empty,
             )
-        except bundles.ExportCancelled as exc:
-            raise Cancelled() from exc
+        )
 
     return work
+
+
+def open_folder(path: Path) -> bool:
+    """Show ``path`` (a folder) in the desktop's file manager."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+
+def closing_buttons() -> tuple[QPushButton, QPushButton]:
+    """The buttons every bundle dialog ends with: Open folder (shown once there is one to
+    open) and Close (Cancel while a job runs)."""
+    folder = QPushButton("Open folder")
+    folder.setObjectName("openFolderButton")
+    folder.setVisible(False)
+    close = QPushButton("Close")
+    close.setObjectName("closeButton")
+    return folder, close
 
 
 class ExportDialog(QDialog):
@@ -118,29 +123,36 @@ class ExportDialog(QDialog):
         parent: QWidget | None = None,
         *,
         key_dir: Path | None = None,
+        identity: keys.SigningIdentity | None = None,
+        on_identity: Callable[[keys.SigningIdentity], None] | None = None,
     ) -> None:
+        """``identity``: the session's signing key (the demo's throwaway one, or one a
+        passphrase typed earlier unlocked); ``on_identity`` is told of a key unlocked here."""
         super().__init__(parent)
         self.setObjectName("exportDialog")
         self.setWindowTitle("Export audit bundle")
         self.setMinimumWidth(620)
         self.archive_path = archive_path
         self.key_dir = key_dir
+        self.identity = identity
+        self.on_identity = on_identity
         self.runner = runner
         self.job: Job | None = None
+        #: shows a folder in the file manager (replaced in tests)
+        self.opener: Callable[[Path], bool] = open_folder
         #: the last bundle written (None until an export succeeds)
         self.bundle_result: BundleResult | None = None
-        today = date.today()
         #: the first and the last 15-minute interval in scope (UTC, both inclusive, as for
-        #: archiver export --from/--to); a day's setDate keeps 00:00 and 23:45
-        self.start = QDateTimeEdit(
-            QDateTime(_qdate(today.replace(day=1)), QTime(0, 0), QTimeZone.utc())
-        )
-        self.end = QDateTimeEdit(QDateTime(_qdate(today), QTime(23, 45), QTimeZone.utc()))
+        #: archiver export --from/--to); by default the archived range (a day's setDate
+        #: keeps the times)
+        self.start = utctime.utc_edit("exportStart")
+        self.end = utctime.utc_edit("exportEnd")
+        self.range_text = plain_label(name="exportRangeText")
+        self.local_hint = plain_label(name="exportLocalHint")
+        self.local_hint.setStyleSheet("color: #616161")
         for w in (self.start, self.end):
-            w.setCalendarPopup(True)
-            w.setDisplayFormat("yyyy-MM-dd HH:mm")
-            w.setTimeZone(QTimeZone.utc())
-            w.setToolTip("UTC, on a 15-minute mark (:00, :15, :30 or :45)")
+            w.dateTimeChanged.connect(self._show_range)
+        self.set_default_range()
         self.interactions = QLineEdit()
         self.interactions.setPlaceholderText("optional: interaction ids, comma separated")
         self.agent = QLineEdit()
@@ -169,12 +181,17 @@ class ExportDialog(QDialog):
         self.tsa = QLineEdit(os.environ.get(bundles.ENV_TSA_URL, ""))
         self.tsa.setObjectName("exportTsa")
         self.tsa.setPlaceholderText("optional: RFC 3161 timestamp authority URL (trusted time)")
+        for edit in (self.interactions, self.agent, self.queue, self.tsa):
+            fit_placeholder(edit)
         self.signer = plain_label(name="signerFingerprint")
         self.signer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._passphrase_rows()
         self.status = plain_label(name="exportStatus")
         form = QFormLayout()
         form.addRow("From (first interval, UTC)", self.start)
-        form.addRow("To (last interval, inclusive)", self.end)
+        form.addRow("To (last interval, UTC, included)", self.end)
+        form.addRow("", self.range_text)
+        form.addRow("", self.local_hint)
         form.addRow("Interactions", self.interactions)
         form.addRow("Agent", self.agent)
         form.addRow("Queue", self.queue)
@@ -187,35 +204,178 @@ class ExportDialog(QDialog):
         form.addRow("Timestamp authority", self.tsa)
         self.export_button = QPushButton("Export")
         self.export_button.setObjectName("exportButton")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self._cancel)
+        self.export_button.setDefault(True)
+        self.open_folder_button, self.close_button = closing_buttons()
+        self.close_button.clicked.connect(self._cancel)
+        self.open_folder_button.clicked.connect(self._open_folder)
         buttons = QHBoxLayout()
-        buttons.addStretch()
         buttons.addWidget(self.export_button)
-        buttons.addWidget(self.cancel_button)
+        buttons.addStretch()
+        buttons.addWidget(self.open_folder_button)
+        buttons.addWidget(self.close_button)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.signer)
+        lay.addWidget(self.key_box)
         lay.addWidget(self.status)
         lay.addLayout(buttons)
         self.export_button.clicked.connect(self.start_export)
         self._show_signer()
 
-    def _show_signer(self) -> None:
-        try:
-            ident = keys.load(self.key_dir)
-            fp = ident.fingerprint
-            half = len(fp) // 2 + 1
-            self.signer.setText(
-                f"Signer: {ident.subject}\nCertificate SHA-256 fingerprint (pin it):\n  {fp[:half]}\n  {fp[half:]}"
+    def set_default_range(self) -> None:
+        """The archived range (the first and the last interval the archive holds
+        interactionSegments records of); today (UTC) when it holds none."""
+        span = bundles.archived_range(self.archive_path)
+        if span is None:
+            today = utctime.today_utc()
+            span = (today, today + timedelta(days=1) - timedelta(minutes=15))
+        utctime.set_edit(self.start, span[0])
+        utctime.set_edit(self.end, span[1])
+        self._show_range()
+
+    def _show_range(self) -> None:
+        first, last = utctime.edit_value(self.start), utctime.edit_value(self.end)
+        if first > last:
+            self.range_text.setText("The start is after the end.")
+            self.local_hint.setText("")
+            return
+        self.range_text.setText(utctime.range_text(first, last))
+        self.local_hint.setText(utctime.local_hint(first, last))
+
+    # -- the signing key ------------------------------------------------------------------
+    def _passphrase_rows(self) -> None:
+        """What is asked when neither ARCHIVER_KEY_PASSPHRASE nor the OS keyring gives the
+        key's passphrase (a headless machine): hidden until then."""
+        self.key_box = QWidget()
+        self.key_box.setObjectName("passphraseBox")
+        self.key_note = plain_label(name="passphraseNote")
+        self.passphrase = QLineEdit()
+        self.passphrase.setObjectName("keyPassphrase")
+        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
+        self.passphrase_again = QLineEdit()
+        self.passphrase_again.setObjectName("keyPassphraseAgain")
+        self.passphrase_again.setEchoMode(QLineEdit.EchoMode.Password)
+        self.keep_passphrase = QCheckBox("Keep it in the OS keyring (not asked for again)")
+        self.keep_passphrase.setObjectName("keepPassphrase")
+        self.keep_passphrase.setChecked(True)
+        rows = QFormLayout(self.key_box)
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.addRow(self.key_note)
+        rows.addRow("Key passphrase", self.passphrase)
+        rows.addRow("Repeat it", self.passphrase_again)
+        rows.addRow("", self.keep_passphrase)
+        self._again_label = rows.labelForField(self.passphrase_again)
+        self.source = keys.PassphraseSource(True)
+        #: the passphrase rows are shown: the key's passphrase has no source here
+        self.asking = False
+        #: why a passphrase could not be kept in the keyring (said with the export's result)
+        self.keep_problem = ""
+        self.key_box.setVisible(False)
+
+    def _ask_passphrase(self) -> None:
+        """Show the passphrase rows when the key's passphrase has no source here."""
+        self.asking = False
+        if self.identity is not None:
+            self.key_box.setVisible(False)
+            return
+        src = keys.passphrase_source(self.key_dir)
+        self.source = src
+        if src.ready:
+            self.key_box.setVisible(False)
+            return
+        self.asking = True
+        if src.key_exists:
+            note = (
+                f"Signing needs the key's passphrase ({src.why}). Type it: it stays in memory "
+                "for this session only"
+                + (", unless you keep it in the keyring." if src.keyring else ".")
             )
-        except FileNotFoundError:
+        else:
+            note = (
+                "The first export makes a signing key, encrypted with a passphrase, and there "
+                f"is nowhere to keep one ({src.why}): choose it here, at least 8 characters. "
+                "Keep it safe: each session's first export asks for it."
+            )
+        self.key_note.setText(note)
+        self.passphrase_again.setVisible(not src.key_exists)
+        self._again_label.setVisible(not src.key_exists)
+        self.keep_passphrase.setVisible(src.keyring)
+        self.key_box.setVisible(True)
+
+    def _show_signer(self) -> None:
+        """The signer, from the certificate alone (no passphrase needed to show it)."""
+        cert = (
+            self.identity.cert
+            if self.identity is not None
+            else keys.current_certificate(self.key_dir)
+        )
+        if cert is None:
             self.signer.setText(
                 "A signing key and self-signed certificate will be created on the first export."
             )
-        except keys.SigningKeyError as exc:
-            self.signer.setText(f"Signing key problem: {exc}")
+        else:
+            fp = keys.cert_fingerprint(cert)
+            half = len(fp) // 2 + 1
+            self.signer.setText(
+                f"Signer: {cert.subject.rfc4514_string()}\n"
+                f"Certificate SHA-256 fingerprint (pin it):\n  {fp[:half]}\n  {fp[half:]}"
+            )
+        self._ask_passphrase()
 
+    def _signing_identity(self) -> keys.SigningIdentity | None:
+        """The key to sign with: the session's, the one the environment or the keyring
+        unlocks, or the one the typed passphrase unlocks (then kept for the session, and in
+        the keyring if asked). None, with the reason in the status line, when there is none."""
+        if self.identity is not None:
+            return self.identity
+        typed = self.passphrase.text() if self.asking else ""
+        if self.asking:
+            if not typed:
+                self.status.setText("Type the signing key's passphrase (above) to sign the bundle.")
+                self.passphrase.setFocus()
+                return None
+            if not self.source.key_exists:
+                if len(typed) < 8:
+                    self.status.setText("✗ Choose a passphrase of at least 8 characters.")
+                    return None
+                if typed != self.passphrase_again.text():
+                    self.status.setText("✗ The two passphrases differ: type the same one twice.")
+                    return None
+        try:
+            ident = keys.load_or_create(self.key_dir, typed.encode() if typed else None)
+        except keys.PassphraseNeeded:
+            self._ask_passphrase()
+            self.status.setText("Type the signing key's passphrase (above) to sign the bundle.")
+            return None
+        except keys.WrongPassphrase as exc:
+            self.passphrase.selectAll()
+            self.passphrase.setFocus()
+            self.status.setText(f"✗ {exc} Type it again.")
+            return None
+        except keys.SigningKeyError as exc:
+            self.status.setText(f"✗ {exc}")
+            return None
+        if typed:
+            self._keep(ident, typed)
+        return ident
+
+    def _keep(self, ident: keys.SigningIdentity, typed: str) -> None:
+        """A key unlocked by a typed passphrase: kept for the session (and its passphrase in
+        the keyring when asked); the rows are cleared."""
+        if self.source.keyring and self.keep_passphrase.isChecked():
+            try:
+                keys.store_passphrase(typed.encode())
+            except keys.SigningKeyError as exc:
+                self.keep_problem = f"{exc} The passphrase is kept for this session only."
+        self.identity = ident
+        if self.on_identity is not None:
+            self.on_identity(ident)
+        self.passphrase.clear()
+        self.passphrase_again.clear()
+        self.asking = False
+        self.key_box.setVisible(False)
+
+    # -- the export -----------------------------------------------------------------------
     def _pick(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Parent directory for the bundle")
         if path:
@@ -227,8 +387,8 @@ class ExportDialog(QDialog):
         )
         channel = self.channel.currentText()
         return Scope(
-            _utc_time(self.start),
-            _utc_time(self.end),
+            utctime.edit_value(self.start),
+            utctime.edit_value(self.end),
             ids,
             self.agent.text().strip() or None,
             self.queue.text().strip() or None,
@@ -248,13 +408,13 @@ class ExportDialog(QDialog):
             self.status.setText("Choose the bundle directory.")
             return
         out = Path(self.out.text().strip())
-        try:
-            ident = keys.load_or_create(self.key_dir)
-        except keys.SigningKeyError as exc:
-            self.status.setText(f"✗ {exc}")
+        ident = self._signing_identity()
+        if ident is None:
             return
         self._show_signer()
         self.export_button.setEnabled(False)
+        self.open_folder_button.setVisible(False)
+        self.close_button.setText("Cancel")
         self.status.setText("Exporting…")
         job = Job(
             export_work(
@@ -272,19 +432,34 @@ class ExportDialog(QDialog):
         job.done.connect(self._exported)
         job.failed.connect(self._failed)
         job.cancelled.connect(self._cancelled)
+        job.ended.connect(lambda: self.close_button.setText("Close"))
         self.job = job
         self.runner.start(job)
 
     def _exported(self, result: BundleResult) -> None:
         self.bundle_result = result
         self.export_button.setEnabled(True)
-        gaps = (
-            f" {len(result.gaps)} coverage gap(s) are stated in the bundle." if result.gaps else ""
-        )
+        self.open_folder_button.setVisible(True)
+        n = len(result.gaps)
+        gaps = f" {plural(n, 'coverage gap')} {'is' if n == 1 else 'are'} stated in the bundle."
+        gaps = gaps if n else ""
+        if result.marked:
+            gaps += (
+                f" {INTERACTIONS.of(result.marked)} with rows in a gap: kept, marked on "
+                "their pages."
+            )
         self.status.setText(
-            f"✓ Bundle {result.bundle_id} written to {result.path}: {result.interactions:,} interactions, report {result.pages:,} pages.{gaps}"
+            f"✓ Bundle {result.bundle_id}"
+            + (f" ({bundles.DEMO})" if result.demo else "")
+            + f" written to {result.path}: {bundles.contents_line(result)}.{gaps}"
             " Give the recipient the fingerprint above separately: it is how they know the bundle is yours."
+            + (f" {self.keep_problem}" if self.keep_problem else "")
         )
+        self.keep_problem = ""
+
+    def _open_folder(self) -> None:
+        if self.bundle_result is not None:
+            self.opener(self.bundle_result.path)
 
     def _failed(self, exc: BaseException) -> None:
         self.export_button.setEnabled(True)
@@ -301,6 +476,7 @@ class ExportDialog(QDialog):
         return self.job is not None and not self.job.finished
 
     def _cancel(self) -> None:
+        """Close: cancels a running export instead (the dialog stays open to say so)."""
         job = self.job
         if job is not None and not job.finished:
             job.cancel()
@@ -382,6 +558,7 @@ class VerifyDialog(QDialog):
         self.expect.setPlaceholderText(
             "optional: the signer's SHA-256 fingerprint you were given separately"
         )
+        fit_placeholder(self.expect)
         self.verify_button = QPushButton("Verify")
         self.verify_button.setObjectName("verifyBundleButton")
         self.state = plain_label(name="verdictState")
@@ -394,6 +571,11 @@ class VerifyDialog(QDialog):
         self.pin_button.clicked.connect(self.pin_signer)
         self.details = QPlainTextEdit()
         self.details.setReadOnly(True)
+        #: shows a folder in the file manager (replaced in tests)
+        self.opener: Callable[[Path], bool] = open_folder
+        self.open_folder_button, self.close_button = closing_buttons()
+        self.open_folder_button.clicked.connect(self._open_folder)
+        self.close_button.clicked.connect(self.reject)
         form = QFormLayout()
         form.addRow("Bundle", row)
         form.addRow("Expected signer", self.expect)
@@ -405,6 +587,11 @@ class VerifyDialog(QDialog):
         lay.addWidget(self.signer)
         lay.addWidget(self.pin_button, 0, Qt.AlignmentFlag.AlignLeft)
         lay.addWidget(self.details, 1)
+        buttons = QHBoxLayout()
+        buttons.addStretch()
+        buttons.addWidget(self.open_folder_button)
+        buttons.addWidget(self.close_button)
+        lay.addLayout(buttons)
         self.verify_button.clicked.connect(self.run)
 
     def run(self) -> None:
@@ -437,10 +624,24 @@ class VerifyDialog(QDialog):
         self.state.setStyleSheet("")
         self.signer.setText("")
         self.pin_button.setVisible(False)
+        self.open_folder_button.setVisible(False)
+
+    def folder(self) -> Path | None:
+        """The folder of the bundle just verified (the zip's folder for a zip)."""
+        path = Path(self.path.text().strip())
+        if path.is_dir():
+            return path
+        return path.parent if path.is_file() else None
+
+    def _open_folder(self) -> None:
+        folder = self.folder()
+        if folder is not None:
+            self.opener(folder)
 
     def _verified(self, rep: BundleReport) -> None:
         self.report = rep
-        self._show(rep.state, bundles.printable(rep.headline()), rep.summary())
+        self._show(rep.state, bundles.printable(rep.headline()), rep.summary(), rep.demo)
+        self.open_folder_button.setVisible(self.folder() is not None)
         if rep.fingerprint:
             self.signer.setText(
                 f"Signer: {bundles.printable(rep.signer_subject)}\n"
@@ -456,9 +657,11 @@ class VerifyDialog(QDialog):
             rep.state == bundles.UNTRUSTED and not rep.signer_trusted and bool(rep.signer_pem)
         )
 
-    def _show(self, state: str, verdict: str, details: str) -> None:
+    def _show(self, state: str, verdict: str, details: str, demo: bool = False) -> None:
         self.verify_button.setEnabled(True)
         words, color = VERDICTS[state]
+        if demo and state != bundles.FAILED:  # simulated data: never the all-clear green
+            words, color = f"{words} · {bundles.DEMO}", VERDICTS[bundles.UNTRUSTED][1]
         self.state.setText(words)
         self.state.setStyleSheet(f"color: {color}; font-weight: bold")
         self.verdict.setText(verdict)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from archiver.api.tenant import Credentials, Secret, Tenant
 from archiver.credentials import load_proxy_password, split_proxy, with_proxy_password
 from archiver.gui.context import AppContext
-from archiver.gui.errors import describe, plain_label
+from archiver.gui.errors import describe, fit_placeholder, plain_label
 from archiver.gui.workers import Job
 from archiver.services import pull as pulls
 
@@ -65,8 +65,15 @@ class ConnectionDialog(QDialog):
         ca_row.addWidget(browse)
         self.proxy = QLineEdit(s.get("proxy"))  # without its password (kept in the keyring)
         self.proxy.setPlaceholderText(
-            "empty: HTTPS_PROXY from the environment; a password goes to the OS keyring"
+            "empty: HTTPS_PROXY from the environment"
+            + (
+                "; a password is kept for this session"
+                if ctx.demo
+                else "; a password goes to the OS keyring"
+            )
         )
+        for edit in (self.customer, self.base_url, self.secret, self.proxy):
+            fit_placeholder(edit)  # every hint shown whole
         self.insecure = QCheckBox("Allow plain http:// to another machine (insecure)")
         self.insecure.setObjectName("allowInsecureHttp")
         self.insecure.setChecked(bool(s.get("allow_insecure_http")))
@@ -136,9 +143,9 @@ class ConnectionDialog(QDialog):
         if typed == s.get("proxy"):
             return s.proxy_url() or None
         bare, password = split_proxy(typed)
-        return (
-            typed if password is not None else with_proxy_password(bare, load_proxy_password(bare))
-        )
+        if password is not None or self.ctx.demo:  # demo mode never reads the keyring
+            return typed
+        return with_proxy_password(bare, load_proxy_password(bare))
 
     def _credentials(self, tenant: Tenant) -> Credentials:
         """The typed secret, or the one kept for exactly this tenant and client id: a

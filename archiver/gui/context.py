@@ -10,6 +10,7 @@ from archiver.api.retry import RetryPolicy
 from archiver.api.tenant import Credentials, Secret, Tenant
 from archiver.credentials import keyring_available, load_secret, store_secret
 from archiver.gui.workers import JobRunner, ThreadRunner
+from archiver.services.keys import SigningIdentity
 from archiver.settings import Settings
 
 
@@ -28,6 +29,12 @@ class AppContext:
     retry: RetryPolicy | None = None
     #: where every panel and dialog runs its jobs: QThreads, or SyncRunner in unit tests
     runner: JobRunner = field(default_factory=ThreadRunner)
+    #: the signing key's folder (None: the user's, in the platform data directory); its
+    #: trust store is the ``trust`` folder beside it
+    key_dir: Path | None = None
+    #: the signing key for this session, held in memory: the demo's throwaway key, or the
+    #: user's once its passphrase was typed (no keyring); None: loaded when needed
+    signing_identity: SigningIdentity | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.session_secret is not None and self.session_secret_for is None:
@@ -37,6 +44,8 @@ class AppContext:
                 self.session_secret = None
 
     def tenant(self) -> Tenant:
+        """The saved tenant; in demo mode the embedded simulator is marked simulated (its
+        runs are recorded so, and their bundles say DEMO)."""
         s = self.settings
         ca = s.get("ca_bundle") or None
         if s.get("customer_id"):
@@ -45,7 +54,8 @@ class AppContext:
             t = Tenant.from_base_url(s.get("base_url"), ca, bool(s.get("allow_insecure_http")))
         else:
             raise ValueError("Set a customer subdomain or a base URL in Connection settings.")
-        return replace(t, proxy=s.proxy_url() or None)
+        simulated = self.demo and bool(self.demo_url) and t.base_url == self.demo_url.rstrip("/")
+        return replace(t, proxy=s.proxy_url() or None, simulated=simulated)
 
     def secret_for(self, tenant: Tenant, client_id: str) -> Secret | None:
         """The secret stored (or kept this session) for exactly this tenant and client id:
@@ -55,6 +65,8 @@ class AppContext:
             client_id,
         ):
             return self.session_secret
+        if self.demo:  # the user's keyring is never read in demo mode
+            return None
         stored = load_secret(tenant.label, client_id)
         return Secret(stored) if stored else None
 
@@ -70,7 +82,7 @@ class AppContext:
     def remember_secret(self, secret: str) -> str:
         """Keyring when there is one; otherwise this session only. Returns what was done.
         Either way the secret belongs to the saved tenant and client id only."""
-        ok, why = keyring_available()
+        ok, why = (False, "demo mode") if self.demo else keyring_available()
         owner = (self.tenant().label, self.settings.get("client_id"))
         if self.demo or not ok:
             self.session_secret = Secret(secret)

@@ -20,29 +20,47 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from archiver.archive.coverage import DayCoverage
-from archiver.review import ArchiveReader, stream_name
+from archiver.archive.queries.review import stream_name
+from archiver.counts import RECORDS
+from archiver.plural import plural
+from archiver.services import archive as archive_service
+from archiver.services.archive import AT_ENDING, NEVER_REQUESTED, STATE_WORDS, DayCoverage
 
 CELL_COLORS = {
-    "done": ("#c8e6c9", "done"),
-    "in_progress": ("#bbdefb", "unfinished"),
+    "done": ("#c8e6c9", STATE_WORDS["done"]),
+    "in_progress": ("#bbdefb", STATE_WORDS["in_progress"]),
     "pending": ("#ffe0b2", "pending (202)"),
-    "not_entitled": ("#e1bee7", "not entitled"),
-    "failed": ("#ffcdd2", "failed"),
+    "not_entitled": ("#e1bee7", STATE_WORDS["not_entitled"]),
+    "failed": ("#ffcdd2", STATE_WORDS["failed"]),
+    NEVER_REQUESTED: ("#eeeeee", STATE_WORDS[NEVER_REQUESTED]),
 }
 EMPTY_COLOR = "#f1f8e9"  # walked, no rows came back
 
 
 def _tooltip(c: DayCoverage) -> str:
     lines = [
-        f"{stream_name(c.dataset, c.dataset_type)} {c.day}",
+        f"{stream_name(c.dataset, c.dataset_type)} {c.day} (UTC): {c.state_words}",
         f"requested {c.requested}, walked {c.walked}, pending {c.pending}, "
-        f"not entitled {c.not_entitled}, failed {c.failed}, unfinished {c.unfinished}",
-        f"intervals with rows {c.with_rows}, came back empty {c.empty}; {c.rows:,} rows",
+        f"not entitled {c.not_entitled}, failed {c.failed}, unfinished {c.unfinished}, "
+        f"never requested {c.never_requested}",
+        f"intervals with rows {c.with_rows}, came back empty {c.empty}; "
+        f"{RECORDS.of(c.records)} whose own interval lies on the day",
     ]
+    if c.at_ending:
+        lines.append(f"{plural(c.at_ending, 'walked interval')} {AT_ENDING}")
     lines.extend(c.messages)
     lines.append("Double-click for the day's intervals.")
     return "\n".join(lines)
+
+
+def cell_text(c: DayCoverage) -> str:
+    """A day's cell: its records when walked; its state when nothing of it is; the records
+    and how much of the day is walked when only part of it is (the colour: its state)."""
+    if c.state == "done":
+        return f"{c.records:,}"
+    if c.walked:
+        return f"{c.records:,} · {c.walked}/{c.requested + c.never_requested} walked"
+    return CELL_COLORS.get(c.state, ("", c.state_words))[1]
 
 
 class CoveragePanel(QWidget):
@@ -50,12 +68,16 @@ class CoveragePanel(QWidget):
         super().__init__()
         self.archive_path = archive_path
         self.cells: dict[tuple[str, str], DayCoverage] = {}
+        self.report = archive_service.CoverageReport()
         self.legend = QLabel(
             " ".join(
                 f"<span style='background:{c}'>&nbsp;{label}&nbsp;</span>"
                 for c, label in CELL_COLORS.values()
             )
-            + " <span>&nbsp;blank: never requested; a number: rows archived</span>"
+            + f" <span style='background:{EMPTY_COLOR}'>&nbsp;walked, came back empty&nbsp;</span>"
+            + " <span>&nbsp;a number: records whose own interval lies on the day (every "
+            "version); “· 1/96 walked”: only part of the day is walked (its colour: the state "
+            "of the rest). Days in UTC.</span>"
         )
         self.legend.setWordWrap(True)
         self.table = QTableWidget()
@@ -79,10 +101,11 @@ class CoveragePanel(QWidget):
 
     def refresh(self) -> None:
         path = self.archive_path()
-        days_cov: list[DayCoverage] = []
+        report = archive_service.CoverageReport()
         if path.exists():
-            with ArchiveReader(path) as r:
-                days_cov = r.coverage(detail=True)
+            report = archive_service.coverage(path, detail=True)
+        self.report = report
+        days_cov = report.days
         self.cells = {(stream_name(c.dataset, c.dataset_type), c.day): c for c in days_cov}
         days = sorted({c.day for c in days_cov})
         streams: list[str] = []
@@ -96,28 +119,25 @@ class CoveragePanel(QWidget):
         self.table.setVerticalHeaderLabels(streams)
         self.table.setHorizontalHeaderLabels([d[5:] for d in days])
         counts: dict[str, int] = {}
-        missing = 0
         for (name, day), c in self.cells.items():
             st = c.state
-            color, label = CELL_COLORS.get(st, ("#eeeeee", st))
-            text = label if st != "done" else f"{c.rows:,}"
-            if st == "done" and c.walked < c.requested:
-                text += " …"
+            color = CELL_COLORS.get(st, ("#eeeeee", ""))[0]
             if st == "done" and c.with_rows == 0:
                 color = EMPTY_COLOR
-            item = QTableWidgetItem(text)
+            item = QTableWidgetItem(cell_text(c))
             item.setBackground(QBrush(QColor(color)))
             item.setForeground(QBrush(QColor("#212121")))
             item.setToolTip(_tooltip(c))
             self.table.setItem(streams.index(name), days.index(day), item)
             counts[st] = counts.get(st, 0) + 1
-            missing += c.requested - c.walked
         self.table.resizeColumnsToContents()
         if counts:
-            text = "Dataset-days: " + ", ".join(
-                f"{n} {CELL_COLORS.get(s, ('', s))[1]}" for s, n in sorted(counts.items())
+            order = list(CELL_COLORS)
+            text = f"Coverage of {report.range_text()}. Dataset-days: " + ", ".join(
+                f"{n} {CELL_COLORS.get(s, ('', s))[1]}"
+                for s, n in sorted(counts.items(), key=lambda kv: order.index(kv[0]))
             )
-            text += f". {missing:,} requested intervals not walked." if missing else ". No gaps."
+            text += f".\n{report.verdict()}"
         else:
             text = "Nothing pulled yet: download a range on the Download tab, then come back here."
         self.summary.setText(text)
@@ -159,7 +179,7 @@ class DayDialog(QDialog):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setHorizontalHeaderLabels([":00", ":15", ":30", ":45"])
         self.table.setVerticalHeaderLabels([f"{h:02d}" for h in range(self.table.rowCount())])
-        for when, (st, n) in cell.intervals.items():
+        for when, (st, n, note) in cell.intervals.items():
             if when == "day":
                 r, c = 0, 0
             else:
@@ -170,7 +190,8 @@ class DayDialog(QDialog):
             item = QTableWidgetItem(f"{n:,}" if st == "done" else label)
             item.setBackground(QBrush(QColor(color)))
             item.setForeground(QBrush(QColor("#212121")))
-            item.setToolTip(f"{cell.day} {when} UTC: {label}, {n:,} rows archived")
+            why = f" ({note})" if note and note != label else ""
+            item.setToolTip(f"{cell.day} {when} UTC: {label}{why}, {RECORDS.of(n)}")
             self.table.setItem(r, c, item)
         info = QLabel(_tooltip(cell).rsplit("\n", 1)[0])
         info.setTextFormat(Qt.TextFormat.PlainText)

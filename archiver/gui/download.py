@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from PySide6.QtCore import QDateTime, Qt, QTime, QTimeZone, Signal
+from PySide6.QtCore import QDateTime, Qt, QTime, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QComboBox,
-    QDateTimeEdit,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -32,17 +32,16 @@ from PySide6.QtWidgets import (
 )
 
 from archiver.api.query import check_filter
+from archiver.counts import RECORDS, ROWS_RECEIVED
 from archiver.datasets import ANALYTICS_INSIGHTS, DATASETS, FILTERABLE_COLUMNS, STANDARD
+from archiver.gui import utctime
 from archiver.gui.context import AppContext
 from archiver.gui.errors import describe, plain_label, plain_tooltip
 from archiver.gui.unattended import ScheduleLine
 from archiver.gui.workers import Job
-from archiver.jobs import Cancel
-from archiver.pull.engine import PullEngine
 from archiver.pull.outcome import EXIT_AUTH, RunResult
-from archiver.pull.plan import Plan, PullParams
+from archiver.pull.plan import PullParams
 from archiver.pull.progress import Progress, format_eta
-from archiver.services import lock as locks
 from archiver.services import pull as pulls
 
 STATE_COLORS = {
@@ -123,28 +122,31 @@ def _snap(dt: QDateTime) -> QDateTime:
 
 
 class RangePicker(QGroupBox):
-    """Interval mode (date-times on 15-minute marks, local time with its UTC equivalent) or
-    daily mode (dates), plus quick ranges."""
+    """Interval mode (UTC date-times on 15-minute marks, the first and the last interval,
+    both included) or daily mode (UTC dates), plus quick ranges in UTC days; the range is
+    shown as every screen prints it, with the local time as a hint (gui/utctime.py)."""
 
     changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Range", parent)
+        super().__init__("Range (UTC)", parent)
         self.interval = QRadioButton("Intervals (15 min)")
         self.daily = QRadioButton("Daily")
         self.interval.setChecked(True)
         mode = QButtonGroup(self)
         mode.addButton(self.interval)
         mode.addButton(self.daily)
-        self.start = QDateTimeEdit()
-        self.end = QDateTimeEdit()
-        self.start.setObjectName("rangeStart")
-        self.end.setObjectName("rangeEnd")
+        self.start = utctime.utc_edit("rangeStart")
+        self.end = utctime.utc_edit("rangeEnd")
         for w in (self.start, self.end):
-            w.setCalendarPopup(True)
             w.dateTimeChanged.connect(self._changed)
-        self.start_utc = QLabel()
-        self.end_utc = QLabel()
+        self.shown = QLabel()
+        self.shown.setObjectName("rangeText")
+        self.local = QLabel()
+        self.local.setObjectName("rangeLocalHint")
+        self.local.setStyleSheet("color: #616161")
+        for text in (self.shown, self.local):
+            text.setWordWrap(True)  # never widens the window
         modes = QHBoxLayout()
         modes.addWidget(self.interval)
         modes.addWidget(self.daily)
@@ -157,24 +159,32 @@ class RangePicker(QGroupBox):
         ):
             b = QPushButton(label)
             b.setObjectName(f"quick{label.replace(' ', '')}")
+            b.setToolTip(f"{label}, in whole UTC days")
             b.clicked.connect(fn)
             quick.addWidget(b)
         quick.addStretch()
         form = QFormLayout(self)
         form.addRow(modes)
-        form.addRow("From", self.start)
-        form.addRow("", self.start_utc)
-        form.addRow("To (inclusive)", self.end)
-        form.addRow("", self.end_utc)
-        form.addRow("Quick", quick)
+        self.start_label = QLabel("From (UTC)")
+        self.end_label = QLabel("To (UTC, included)")
+        form.addRow(self.start_label, self.start)
+        form.addRow(self.end_label, self.end)
+        form.addRow("", self.shown)
+        form.addRow("", self.local)
+        form.addRow("Quick (UTC days)", quick)
         self.interval.toggled.connect(self._mode)
         self._mode()
         self.last_7_days()
 
     def _mode(self) -> None:
-        fmt = "yyyy-MM-dd HH:mm" if self.interval.isChecked() else "yyyy-MM-dd"
+        daily = self.daily.isChecked()
+        fmt = "yyyy-MM-dd" if daily else "yyyy-MM-dd HH:mm"
         for w in (self.start, self.end):
             w.setDisplayFormat(fmt)
+        self.start_label.setText("First day (UTC)" if daily else "First interval (UTC)")
+        self.end_label.setText(
+            "Last day (UTC, included)" if daily else "Last interval (UTC, included)"
+        )
         self._changed()
 
     def _changed(self) -> None:
@@ -183,20 +193,19 @@ class RangePicker(QGroupBox):
             if snapped != w.dateTime():
                 w.setDateTime(snapped)
                 return
-        if self.interval.isChecked():
-            s, e = self.bounds()[:2]
-            self.start_utc.setText(f"= {s:%Y-%m-%d %H:%M} UTC")
-            self.end_utc.setText(f"= {e:%Y-%m-%d %H:%M} UTC (the last 15-minute interval included)")
+        s, e, daily = self.bounds()
+        if s > e:
+            self.shown.setText("The start is after the end.")
+            self.local.setText("")
         else:
-            self.start_utc.setText("UTC days")
-            self.end_utc.setText("")
+            self.shown.setText(utctime.range_text(s, e, daily))
+            self.local.setText(utctime.local_hint(s, e, daily))
         self.changed.emit()
 
     def _set_utc(self, start: datetime, end: datetime) -> None:
-        utc = QTimeZone.utc()
         for w, value in ((self.start, start), (self.end, end)):
             w.blockSignals(True)
-            w.setDateTime(QDateTime.fromSecsSinceEpoch(int(value.timestamp()), utc).toLocalTime())
+            utctime.set_edit(w, value)
             w.blockSignals(False)
         self._changed()
 
@@ -205,26 +214,25 @@ class RangePicker(QGroupBox):
         self._set_utc(start, end)
 
     def yesterday(self) -> None:
-        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        today = utctime.today_utc()
         self._set_utc(today - timedelta(days=1), today - timedelta(minutes=15))
 
     def last_7_days(self) -> None:
-        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        today = utctime.today_utc()
         self._set_utc(today - timedelta(days=7), today - timedelta(minutes=15))
 
     def last_month(self) -> None:
-        first = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        first = utctime.today_utc().replace(day=1)
         prev = (first - timedelta(days=1)).replace(day=1)
         self._set_utc(prev, first - timedelta(minutes=15))
 
     def bounds(self) -> tuple[datetime, datetime, bool]:
-        def utc(w: QDateTimeEdit) -> datetime:
-            return datetime.fromtimestamp(w.dateTime().toSecsSinceEpoch(), UTC)
-
-        s, e = utc(self.start), utc(self.end)
+        """(first, last, daily): the first and the last interval (or day), both included,
+        in UTC."""
+        s, e = utctime.edit_value(self.start), utctime.edit_value(self.end)
         if self.daily.isChecked():
-            s = datetime.combine(date(s.year, s.month, s.day), datetime.min.time(), UTC)
-            e = datetime.combine(date(e.year, e.month, e.day), datetime.min.time(), UTC)
+            s = datetime.combine(s.date(), datetime.min.time(), UTC)
+            e = datetime.combine(e.date(), datetime.min.time(), UTC)
         return s, e, self.daily.isChecked()
 
 
@@ -274,9 +282,18 @@ class FilterEdit(QGroupBox):
 
 
 class JobsTable(QTableWidget):
-    """One row per dataset: progress, pages, rows, rows/s, ETA, state."""
+    """One row per dataset: progress, pages, rows received, rows received per second, ETA,
+    state."""
 
-    COLUMNS = ("Dataset", "Progress", "Pages", "Rows", "Rows/s", "ETA", "State")
+    COLUMNS = (
+        "Dataset",
+        "Progress",
+        "Pages",
+        ROWS_RECEIVED.title,
+        "Rows received/s",
+        "ETA",
+        "State",
+    )
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(self.COLUMNS), parent)
@@ -366,16 +383,19 @@ def snapshot(p: Progress) -> list[dict]:
 
 
 def throttled(
-    run: Generator[Progress, None, RunResult], every: float = 0.1
-) -> Generator[list[dict], None, RunResult]:
-    """A pull's progress as snapshots, at most one every ``every`` seconds (and the last);
-    returns the pull's result."""
+    run: Generator[pulls.Planned | Progress, None, RunResult | None], every: float = 0.1
+) -> Generator[pulls.Planned | list[dict], None, RunResult | None]:
+    """A pull job's progress as snapshots, at most one every ``every`` seconds (and the
+    last); its plan passed on as it is; returns the pull's result."""
     last = 0.0
     while True:
         try:
             p = next(run)
         except StopIteration as stop:
             return stop.value
+        if isinstance(p, pulls.Planned):
+            yield p
+            continue
         now = time.monotonic()
         if p.finished or now - last >= every:
             last = now
@@ -413,7 +433,7 @@ def _archived(result: RunResult) -> str:
     new = sum(c.get("new_versions", 0) for c in result.counts.values())
     if not names:
         return "Nothing was archived."
-    return f"Archived {', '.join(names)}: {rows:,} rows received, {new:,} new row versions."
+    return f"Archived {', '.join(names)}: {ROWS_RECEIVED.of(rows)}, {RECORDS.of(new, 'new')}."
 
 
 def _finished_line(result: RunResult) -> str:
@@ -478,6 +498,17 @@ def status_line(result: RunResult) -> str:
     line = _LINES.get(result.status)
     text = line(result) if line else f"Ended ({result.status}): {result.error or 'no details'}."
     return f"Run {result.run_id}: {text}"
+
+
+@dataclass
+class _Action:
+    """One click's pull: what to pull, the run's page size (None: the plan's), the method
+    to call again once a busy archive is free, and whether its plan has arrived."""
+
+    what: pulls.What
+    page_size: int | None
+    again: Callable[[], None]
+    planned: bool = False
 
 
 class DownloadPanel(QWidget):
@@ -556,16 +587,7 @@ class DownloadPanel(QWidget):
         self.wait.clicked.connect(self.wait_for_archive)
         self.set_resumable(None)
 
-    # -- actions (through archiver.services.pull) ----------------------------------------
-    def _engine(self, cancel: Cancel) -> PullEngine:
-        s = self.ctx.settings
-        options = pulls.PullOptions(
-            workers=s.get("workers"), page_size=s.get("page_size"), retry=self.ctx.retry
-        )
-        return pulls.open_engine(
-            self.ctx.archive_path, self.ctx.tenant(), self.ctx.credentials(), options, cancel
-        )
-
+    # -- actions (one job of archiver.services.pull each) -----------------------------------
     def params(self) -> PullParams:
         datasets = self.picker.selected()
         if not datasets:
@@ -583,84 +605,125 @@ class DownloadPanel(QWidget):
         )
 
     def start_download(self) -> None:
-        cancel = Cancel()
         try:
             params = self.params()
-            engine = self._engine(cancel)
-            plan = pulls.plan_range(engine, params)
-        except pulls.ArchiveBusy as exc:
-            self._busy(exc, self.start_download)
-            return
         except ValueError as exc:
             self.status.setText(str(exc))
             return
         except Exception as exc:
             self.show_error("Cannot start the download", describe(exc))
             return
-        self._run(engine, plan, params.page_size, cancel)
+        self._start(_Action(pulls.Range(params), params.page_size, self.start_download))
 
     def resume_download(self) -> None:
-        cancel = Cancel()
-        try:
-            engine = self._engine(cancel)
-            plan = pulls.plan_resume(engine)
-        except pulls.ArchiveBusy as exc:
-            self._busy(exc, self.resume_download)
-            return
-        except Exception as exc:
-            self.show_error("Cannot resume", describe(exc))
-            return
-        if plan is None:
-            self.set_resumable(None)
-            self.status.setText("Nothing to resume.")
-            return
-        if plan.params:
-            self.picker.set_selected(list(plan.params.datasets))
-            self.range.set_range(plan.params.start, plan.params.end, plan.params.daily)
-        self._run(engine, plan, plan.page_size, cancel)
+        self._start(_Action(pulls.Resume(), None, self.resume_download))
 
     def retry_pending_chunks(self) -> None:
-        cancel = Cancel()
-        try:
-            engine = self._engine(cancel)
-            plan = pulls.plan_retry_pending(engine)
-        except pulls.ArchiveBusy as exc:
-            self._busy(exc, self.retry_pending_chunks)
-            return
-        except Exception as exc:
-            self.show_error("Cannot retry", describe(exc))
-            return
-        if not plan.items:
-            pulls.release(engine)
-            self.status.setText("No pending chunks.")
-            return
-        self._run(engine, plan, self.ctx.settings.get("page_size"), cancel)
+        page_size = self.ctx.settings.get("page_size")
+        self._start(_Action(pulls.RetryPending(), page_size, self.retry_pending_chunks))
 
-    def _run(self, engine: PullEngine, plan: Plan, page_size: int, cancel: Cancel) -> None:
-        datasets = sorted(
-            {i.chunk.dataset for i in plan.items} | set(plan.params.datasets if plan.params else ())
+    def _start(self, action: _Action) -> None:
+        """Run the pull job in the job runner: it reads the secret, takes the archive's
+        lock, plans, runs, checkpoints and lets go. A pull already holding the archive is
+        said at once (the job says so too if one takes it meanwhile)."""
+        archive = self.ctx.archive_path
+        try:
+            tenant = self.ctx.tenant()
+        except ValueError as exc:
+            self._not_started(action, exc)
+            return
+        holder = pulls.busy(archive)
+        if holder is not None:
+            self._busy(pulls.ArchiveBusy(archive, holder if holder.pid else None), action.again)
+            return
+        s = self.ctx.settings
+        options = pulls.PullOptions(
+            workers=s.get("workers"),
+            page_size=s.get("page_size"),
+            retry=self.ctx.retry,
+            signing=self.ctx.signing_identity,
         )
-        self.jobs.set_datasets(datasets)
-        what = "Resuming" if plan.resumed else "Downloading"
-        self.status.setText(
-            f"{what}: {len(plan.items)} chunks"
-            + (f" ({plan.skipped_done} already done)" if plan.skipped_done else "")
-            + f" into {self.ctx.archive_path}."
-        )
-        self._working()
-        # the engine checks the same token: Job.cancel() stops it after the pages in flight
+        what = action.what
+        # a range's datasets are known now (a cancel before it starts marks them); a
+        # resumed or retried run's once it is planned
+        self.jobs.set_datasets(list(what.params.datasets) if isinstance(what, pulls.Range) else [])
+        # the engine checks the job's token: Job.cancel() stops it after the pages in flight
         job = Job(
-            lambda _cancel: throttled(pulls.run(engine, plan, page_size)),
-            cancel=cancel,
+            lambda cancel: throttled(
+                pulls.pull(
+                    archive,
+                    tenant,
+                    self.ctx.credentials,  # read in the job's thread (the keyring)
+                    what,
+                    options,
+                    cancel,
+                    page_size=action.page_size,
+                    run_empty=not isinstance(what, pulls.RetryPending),
+                )
+            ),
             name="pull",
         )
-        job.yielded.connect(self.jobs.update_from)
-        job.ended.connect(lambda: pulls.release(engine))  # also when cancelled before it ran
-        job.done.connect(self._finished)
-        job.failed.connect(self._failed)
+        job.yielded.connect(lambda value: self._progress(action, value))
+        job.done.connect(lambda result: self._done(action, result))
+        job.failed.connect(lambda exc: self._job_failed(action, exc))
         job.cancelled.connect(self._cancelled)
+        self._working()
         self.job = job
         self.ctx.runner.start(job)
+
+    def _progress(self, action: _Action, value: object) -> None:
+        if isinstance(value, pulls.Planned):
+            self._planned(action, value)
+        elif isinstance(value, list):
+            self.jobs.update_from(value)
+
+    def _planned(self, action: _Action, planned: pulls.Planned) -> None:
+        action.planned = True
+        plan = planned.plan
+        if isinstance(action.what, pulls.Resume) and plan.params:
+            self.picker.set_selected(list(plan.params.datasets))
+            self.range.set_range(plan.params.start, plan.params.end, plan.params.daily)
+        self.jobs.set_datasets(planned.datasets)
+        what = "Resuming" if plan.resumed else "Downloading"
+        p = plan.params
+        span = f" {utctime.range_text(p.start, p.end, p.daily)}" if p else ""
+        self.status.setText(
+            f"{what}{span}: {len(plan.items)} chunks"
+            + (f" ({plan.skipped_done} already done)" if plan.skipped_done else "")
+            + f" into {planned.archive}."
+        )
+
+    def _done(self, action: _Action, result: RunResult | None) -> None:
+        if result is not None:
+            self._finished(result)
+            return
+        self._idle()
+        if isinstance(action.what, pulls.Resume):
+            self.set_resumable(None)
+            self.status.setText("Nothing to resume.")
+        else:
+            self.status.setText("No pending chunks.")
+
+    def _job_failed(self, action: _Action, exc: BaseException) -> None:
+        if action.planned:
+            self._failed(exc)
+        elif isinstance(exc, pulls.ArchiveBusy):
+            self._idle()
+            self._busy(exc, action.again)
+        else:
+            self._not_started(action, exc)
+
+    def _not_started(self, action: _Action, exc: BaseException) -> None:
+        """The pull could not start (no secret, no tenant, a plan that cannot be made)."""
+        self._idle()
+        if isinstance(action.what, pulls.Range) and isinstance(exc, ValueError):
+            self.status.setText(str(exc))
+            return
+        title = {
+            pulls.Range: "Cannot start the download",
+            pulls.Resume: "Cannot resume",
+        }.get(type(action.what), "Cannot retry")
+        self.show_error(title, describe(exc))
 
     def cancel_download(self) -> None:
         job = self.job
@@ -695,7 +758,7 @@ class DownloadPanel(QWidget):
     def wait_for_archive(self) -> Job:
         """Wait (cancellable) until no pull holds the archive, then do what was asked."""
         archive = self.ctx.archive_path
-        job = Job(lambda cancel: locks.wait_until_free(archive, cancel), name="wait for archive")
+        job = Job(lambda cancel: pulls.wait_until_free(archive, cancel), name="wait for archive")
         job.yielded.connect(
             lambda holder: self.status.setText(
                 f"Waiting: {pulls.ArchiveBusy(archive, holder)}… (Cancel stops waiting)"
@@ -774,7 +837,7 @@ class DownloadPanel(QWidget):
         self.resume.setVisible(bool(text))
 
     def refresh_resumable(self) -> None:
-        from archiver.review import ArchiveReader
+        from archiver.archive.queries.review import ArchiveReader
 
         if not self.ctx.archive_path.exists():
             self.set_resumable(None)
@@ -786,7 +849,7 @@ class DownloadPanel(QWidget):
             runs = []
         if runs:
             self.set_resumable(
-                f"An interrupted download (run {runs[0]['run_id']}, started {runs[0]['started_at'][:16]} UTC) can be resumed from where it stopped."
+                f"An interrupted download (run {runs[0].run_id}, started {runs[0].started_at[:16]} UTC) can be resumed from where it stopped."
             )
         else:
             self.set_resumable(None)

@@ -8,7 +8,7 @@ import traceback
 from types import TracebackType
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
+from PySide6.QtWidgets import QLabel, QLineEdit, QMessageBox, QWidget
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,14 @@ def plain_label(text: str = "") -> QLabel:
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setText(text)
     return label
+
+
+def fit_placeholder(edit: QLineEdit) -> QLineEdit:
+    """Make ``edit`` at least as wide as its placeholder text, so the hint is never cut."""
+    margins = edit.textMargins()
+    room = edit.fontMetrics().horizontalAdvance(edit.placeholderText())
+    edit.setMinimumWidth(room + margins.left() + margins.right() + 16)
+    return edit
 
 
 def plain_tooltip(text: str) -> str:

@@ -1,13 +1,15 @@
-"""Interaction review: an interaction's segments and workflow trace on one timeline."""
+"""Interaction review: an interaction's segments and workflow trace on one timeline, shown
+the way a bundle's report shows them (:mod:`archiver.services.interactions`: the same
+columns, derived values and names with their ids)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QSizePolicy,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -23,35 +26,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from archiver.archive.queries.review import ArchiveReader
+from archiver.counts import INTERACTIONS
 from archiver.gui.empty import Placeholder
 from archiver.gui.errors import describe
 from archiver.gui.workers import Job, JobRunner
 from archiver.jobs import Cancel
-from archiver.review import ArchiveReader
-
-SEGMENT_COLUMNS = [
-    ("#", "SEGMENT_NUMBER"),
-    ("Queue", "QUEUE_NAME"),
-    ("Agent", "USER_ID"),
-    ("Status", "STATUS"),
-    ("Wait s", "WAIT_TIME"),
-    ("Hold s", "HOLD_TIME"),
-    ("Talk s", "TIME_INTERACTING"),
-    ("Wrap s", "WRAP_UP_TIME"),
-    ("Ended (UTC)", "END_TIME"),
-    ("Transfer", "TRANSFER_LOCATION"),
-    ("Completion", "COMPLETION_DISPLAY_NAME"),
-]
-TRACE_COLUMNS = [
-    ("Start (UTC)", "UPDATEHISTORYITEM_STARTTIME"),
-    ("Type", "UPDATEHISTORYITEM_TYPE"),
-    ("Label", "UPDATEHISTORYITEM_LABEL"),
-    ("Exit port", "UPDATEHISTORYITEM_EXITPORT"),
-    ("Duration", "FORMATTED_HISTORYITEM_DURATION"),
-    ("Prompt", "UPDATEHISTORYITEM_PROMPT"),
-    ("Input", "UPDATEHISTORYITEM_INPUT"),
-]
-
+from archiver.plural import plural
+from archiver.services import interactions as review
+from archiver.services.interactions import InteractionView, Named
 
 NO_ARCHIVE = (
     "No archive yet at {path}.\n\nTo review interactions, download interactionSegments and "
@@ -139,6 +122,15 @@ COLORS = {
     "hold": "#e53935",
     "wrap": "#1e88e5",
 }
+#: what each colour means (the timeline draws this legend under its bars)
+LEGEND = [
+    ("workflow", "workflow step"),
+    ("wait", "wait"),
+    ("talk", "talk"),
+    ("hold", "hold"),
+    ("wrap", "wrap-up (after END_TIME)"),
+]
+LANE, BAR, LEGEND_ROW = 28, 22, 20
 
 
 class Timeline(QWidget):
@@ -148,12 +140,14 @@ class Timeline(QWidget):
         super().__init__(parent)
         self.setObjectName("timeline")
         self.items: list[tuple[str, str, datetime, datetime]] = []
-        self.setMinimumHeight(140)
+        self.setFixedHeight(140)
+        # as tall as its lanes and legend: the tables below get the rest
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def set_items(self, items: list[tuple[str, str, datetime, datetime]]) -> None:
         self.items = items
         lanes = len({i[0] for i in items})
-        self.setMinimumHeight(40 + 28 * max(1, lanes))
+        self.setFixedHeight(40 + LANE * max(1, lanes) + LEGEND_ROW)
         self.update()
 
     def paintEvent(self, event) -> None:
@@ -178,14 +172,14 @@ class Timeline(QWidget):
         width = max(10, self.width() - left - right)
         p.setPen(pal.text().color())
         for n, lane in enumerate(lanes):
-            y = top + 28 * n
+            y = top + LANE * n
             p.drawText(
-                QRectF(4, y, left - 8, 22),
+                QRectF(4, y, left - 8, BAR),
                 Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
                 lane,
             )
         for lane, label, a, b in self.items:
-            y = top + 28 * lanes.index(lane)
+            y = top + LANE * lanes.index(lane)
             x = left + width * (a - t0).total_seconds() / span
             w = max(2.0, width * (b - a).total_seconds() / span)
             color = QColor(
@@ -193,40 +187,77 @@ class Timeline(QWidget):
                 if lane != "workflow"
                 else COLORS["workflow"]
             )
-            p.fillRect(QRectF(x, y, w, 22), color)
+            p.fillRect(QRectF(x, y, w, BAR), color)
             p.setPen(QPen(QColor("white")))
             if w > 40:
-                p.drawText(QRectF(x + 3, y, w - 6, 22), Qt.AlignmentFlag.AlignVCenter, label)
+                p.drawText(QRectF(x + 3, y, w - 6, BAR), Qt.AlignmentFlag.AlignVCenter, label)
         p.setPen(pal.text().color())
-        y = top + 28 * len(lanes) + 4
+        y = top + LANE * len(lanes) + 4
         p.drawText(
             QRectF(left, y, 200, 18), Qt.AlignmentFlag.AlignLeft, f"{t0:%Y-%m-%d %H:%M:%S} UTC"
         )
-        p.drawText(
-            QRectF(left + width - 200, y, 200, 18),
-            Qt.AlignmentFlag.AlignRight,
-            f"{t1:%H:%M:%S} UTC  (+{span:,.0f} s)",
-        )
+        end = f"{t1:%H:%M:%S} UTC  (+{span:,.0f} s, wrap-up included)"
+        room = p.fontMetrics().horizontalAdvance(end) + 4
+        p.drawText(QRectF(left + width - room, y, room, 18), Qt.AlignmentFlag.AlignRight, end)
+        self._legend(p, left, y + LEGEND_ROW)
+
+    def _legend(self, p: QPainter, x: float, y: float) -> None:
+        """A swatch and a word per colour, on one row under the time axis."""
+        metrics = p.fontMetrics()
+        for key, words in LEGEND:
+            p.fillRect(QRectF(x, y + 3, 12, 12), QColor(COLORS[key]))
+            p.drawText(QRectF(x + 16, y, 400, 18), Qt.AlignmentFlag.AlignVCenter, words)
+            x += 16 + metrics.horizontalAdvance(words) + 18
 
 
-def _table(columns: list[tuple[str, str]], name: str) -> QTableWidget:
+def _table(columns: Sequence[review.Column], name: str) -> QTableWidget:
+    """A table with the report's column headers (whole: columns start as wide as their
+    header or content, and the table scrolls sideways), each saying where it comes from."""
     t = QTableWidget(0, len(columns))
     t.setObjectName(name)
-    t.setHorizontalHeaderLabels([c[0] for c in columns])
+    for i, c in enumerate(columns):
+        item = QTableWidgetItem(c.header)
+        item.setToolTip(c.source)
+        t.setHorizontalHeaderItem(i, item)
     t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    t.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+    t.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+    t.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+    t.setWordWrap(False)
     t.verticalHeader().setVisible(False)
-    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    t.horizontalHeader().setStretchLastSection(True)
+    header = t.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setTextElideMode(Qt.TextElideMode.ElideNone)
+    header.setStretchLastSection(False)
+    t.resizeColumnsToContents()
     return t
 
 
-def _fill(t: QTableWidget, columns: list[tuple[str, str]], rows: list[dict[str, str]]) -> None:
+def _fill(t: QTableWidget, rows: Sequence[Sequence[str | Named]]) -> None:
+    """The cells (a name over its id where there is one), then columns and rows sized to
+    their contents and headers."""
     t.setRowCount(len(rows))
     for r, row in enumerate(rows):
-        for c, (_, col) in enumerate(columns):
-            item = QTableWidgetItem(row.get(col, ""))
-            item.setToolTip(row.get(col, ""))
+        for c, value in enumerate(row):
+            text = str(value)
+            item = QTableWidgetItem(text)
+            item.setToolTip(text)
             t.setItem(r, c, item)
+    t.resizeColumnsToContents()
+    t.resizeRowsToContents()
+
+
+def _box(title: str, table: QTableWidget) -> QWidget:
+    box = QWidget()
+    lay = QVBoxLayout(box)
+    lay.setContentsMargins(0, 0, 0, 0)
+    head = QLabel(title)
+    bold = QFont(head.font())
+    bold.setBold(True)
+    head.setFont(bold)
+    lay.addWidget(head)
+    lay.addWidget(table)
+    return box
 
 
 class InteractionPanel(QWidget):
@@ -239,6 +270,11 @@ class InteractionPanel(QWidget):
         self._job: Job | None = None
         self._show_job: Job | None = None
         self._check_job: Job | None = None
+        self._no_trace = False  # no workflowTrace archived: the hint keeps saying so
+        #: interactions in the archive (archiver.counts.INTERACTIONS), from the last listing
+        self.total = 0
+        self.listed: tuple[str, int] = ("", -1)  # (search text, interactions listed)
+        self._count_job: Job | None = None
         self.query = QLineEdit()
         self.query.setObjectName("interactionSearch")
         self.query.setPlaceholderText("Interaction id, customer name, phone, queue… (Enter)")
@@ -250,10 +286,19 @@ class InteractionPanel(QWidget):
         self.hint.setTextFormat(Qt.TextFormat.PlainText)
         self.title = QLabel("")
         self.title.setObjectName("interactionTitle")
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # ids and names as text, never HTML
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        bold = QFont(self.title.font())
+        bold.setBold(True)
+        self.title.setFont(bold)
+        self.facts = QLabel("")
+        self.facts.setObjectName("interactionFacts")
+        self.facts.setTextFormat(Qt.TextFormat.PlainText)
+        self.facts.setWordWrap(True)
+        self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.timeline = Timeline()
-        self.segments = _table(SEGMENT_COLUMNS, "segmentsTable")
-        self.trace = _table(TRACE_COLUMNS, "traceTable")
+        self.segments = _table(review.SEGMENT_COLUMNS, "segmentsTable")
+        self.trace = _table(review.TRACE_COLUMNS, "traceTable")
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
@@ -264,20 +309,12 @@ class InteractionPanel(QWidget):
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self.title)
+        rl.addWidget(self.facts)
         rl.addWidget(self.timeline)
-        tables = QSplitter(Qt.Orientation.Horizontal)
-        seg_box = QWidget()
-        sl = QVBoxLayout(seg_box)
-        sl.setContentsMargins(0, 0, 0, 0)
-        sl.addWidget(QLabel("<b>Segments</b>"))
-        sl.addWidget(self.segments)
-        tr_box = QWidget()
-        tl = QVBoxLayout(tr_box)
-        tl.setContentsMargins(0, 0, 0, 0)
-        tl.addWidget(QLabel("<b>Workflow trace</b>"))
-        tl.addWidget(self.trace)
-        tables.addWidget(seg_box)
-        tables.addWidget(tr_box)
+        tables = QSplitter(Qt.Orientation.Vertical)
+        tables.setChildrenCollapsible(False)
+        tables.addWidget(_box("Segments", self.segments))
+        tables.addWidget(_box("Workflow trace", self.trace))
         rl.addWidget(tables, 1)
         split = QSplitter()
         split.addWidget(left)
@@ -319,10 +356,13 @@ class InteractionPanel(QWidget):
             self.page.say(NO_SEGMENTS)
             return
         self.page.show_content()
+        self._no_trace = not traces
         if not traces:
             self.hint.setText(NO_TRACE)
         elif self.hint.text() == NO_TRACE:
             self.hint.setText(START_HINT)
+        if self.isVisible() and self.results.count() == 0 and not self.query.text().strip():
+            self.search()  # the tab opens on the latest interactions, not on an empty list
 
     def search(self) -> None:
         path = self.archive_path()
@@ -344,15 +384,41 @@ class InteractionPanel(QWidget):
     def _found(self, text: str, rows: list[tuple[str, str, int]]) -> None:
         self.results.clear()
         for iid, day, n in rows:
-            item = QListWidgetItem(f"{iid}\n  {day} · {n} segment(s)")
+            item = QListWidgetItem(f"{iid}\n  {day} · {plural(n, 'segment')}")
+            item.setToolTip(f"{plural(n, 'segment')}: its latest interactionSegments records")
             item.setData(Qt.ItemDataRole.UserRole, iid)
             self.results.addItem(item)
+        self.listed = (text, len(rows))
         if not rows:
             self.hint.setText(no_match(text) if text else NO_SEGMENTS)
-        else:
-            what = f"matching “{text}”" if text else "latest first"
-            more = " (the first 200: narrow the search)" if len(rows) >= 200 else ""
-            self.hint.setText(f"{len(rows):,} interaction(s), {what}{more}. Pick one.")
+            return
+        more = " (the first 200: narrow the search)" if len(rows) >= 200 else ""
+        if text:
+            self._say(f"{INTERACTIONS.of(len(rows))} matching “{text}”{more}. Pick one.")
+            return
+        self._say(f"The latest {INTERACTIONS.of(len(rows))}; counting all…")
+        path = self.archive_path()
+
+        def count(_cancel: Cancel) -> int:  # a scan of the index: after the list is shown
+            with ArchiveReader(path) as r:
+                return r.interaction_count()
+
+        job = Job(count, name="count interactions")
+        job.done.connect(lambda n: self._counted(len(rows), n))
+        self._count_job = job
+        self.runner.start(job)
+
+    def _counted(self, listed: int, total: int) -> None:
+        """The listing's hint with the archive's interactions (archiver.counts)."""
+        self.total = total
+        if self.listed != ("", listed):
+            return  # another search has replaced that listing
+        shown = f"the latest {listed:,} listed" if listed < total else "all listed"
+        self._say(f"{INTERACTIONS.of(total)} in the archive, {shown}, latest first. Pick one.")
+
+    def _say(self, found: str) -> None:
+        """A listing's hint; it keeps saying when no workflowTrace is archived."""
+        self.hint.setText(f"{found}\n\n{NO_TRACE}" if self._no_trace else found)
 
     def show_interaction(self, interaction_id: str | None) -> None:
         """Load the interaction in a worker (the query scans the archive), then fill the views."""
@@ -360,12 +426,8 @@ class InteractionPanel(QWidget):
             return
         path = self.archive_path()
         self.title.setText(f"Loading interaction {interaction_id}…")
-
-        def load(_cancel: Cancel) -> tuple[str, list[dict[str, str]], list[dict[str, str]]]:
-            with ArchiveReader(path) as r:
-                return (interaction_id, *r.interaction(interaction_id))
-
-        job = Job(load, name="load interaction")
+        self.facts.setText("")
+        job = Job(lambda _cancel: review.load(path, interaction_id), name="load interaction")
         job.done.connect(self._shown)
         job.failed.connect(
             lambda exc: self.title.setText(f"Could not load the interaction: {describe(exc)}")
@@ -373,18 +435,19 @@ class InteractionPanel(QWidget):
         self._show_job = job
         self.runner.start(job)
 
-    def _shown(self, loaded: tuple[str, list[dict[str, str]], list[dict[str, str]]]) -> None:
-        interaction_id, segs, steps = loaded
-        first = segs[0] if segs else {}
-        who = first.get("FIRST_LAST_NAME", "")
-        self.title.setText(
-            f"<b>Interaction {interaction_id}</b> — {who} — {first.get('INTERACTION_SUBJECT', '')} · {len(segs)} segment(s), {len(steps)} workflow step(s)"
-        )
-        _fill(self.segments, SEGMENT_COLUMNS, segs)
-        _fill(self.trace, TRACE_COLUMNS, steps)
-        self.timeline.set_items(timeline_items(segs, steps))
+    def _shown(self, view: InteractionView) -> None:
+        self.title.setText(f"Interaction {view.id}")
+        facts = [view.line]
+        if view.people:
+            facts.append(view.people)
+        if view.notes:
+            facts.append(f"Notes: {view.notes}")
+        self.facts.setText("\n".join(facts))
+        _fill(self.segments, view.segment_rows)
+        _fill(self.trace, view.step_rows)
+        self.timeline.set_items(timeline_items(view.segments, view.steps))
 
     def wait_jobs(self) -> None:
-        for job in (self._job, self._show_job, self._check_job):
+        for job in (self._job, self._show_job, self._check_job, self._count_job):
             if job:
                 job.wait()

@@ -21,6 +21,7 @@ from archiver.gui.errors import show_error
 from archiver.gui.interactions import InteractionPanel
 from archiver.gui.unattended import SelfTestDialog
 from archiver.resources import resource
+from archiver.services.keys import SigningIdentity
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,8 @@ class MainWindow(QMainWindow):
             "archiver", "archiver-demo" if ctx.demo else "archiver"
         )
         self.last_error: tuple[str, str] | None = None
-        self.key_dir: Path | None = None  # signing key directory (None: the user data dir)
+        #: the signing key's folder (None: the user data dir's; the demo's own in demo mode)
+        self.key_dir: Path | None = ctx.key_dir
         self.self_test: SelfTestDialog | None = None
         self.setWindowTitle("Archiver" + (" — demo (simulated tenant)" if ctx.demo else ""))
         self.setWindowIcon(app_icon())
@@ -49,7 +51,11 @@ class MainWindow(QMainWindow):
         self.browse = BrowsePanel(lambda: self.ctx.archive_path, ctx.runner)
         self.interactions = InteractionPanel(lambda: self.ctx.archive_path, ctx.runner)
         self.coverage = CoveragePanel(lambda: self.ctx.archive_path)
-        self.audit = AuditPanel(lambda: self.ctx.archive_path, ctx.runner)
+        self.audit = AuditPanel(
+            lambda: self.ctx.archive_path,
+            ctx.runner,
+            lambda: (self.key_dir, self.ctx.signing_identity),
+        )
         for w, title in (
             (self.download, "&Download"),
             (self.browse, "&Browse"),
@@ -171,10 +177,22 @@ class MainWindow(QMainWindow):
         return dlg
 
     def open_export(self) -> ExportDialog:
-        dlg = ExportDialog(self.ctx.archive_path, self.ctx.runner, self, key_dir=self.key_dir)
+        dlg = ExportDialog(
+            self.ctx.archive_path,
+            self.ctx.runner,
+            self,
+            key_dir=self.key_dir,
+            identity=self.ctx.signing_identity,
+            on_identity=self._keep_identity,
+        )
         dlg.finished.connect(lambda _: self.audit.refresh())
         dlg.open()
         return dlg
+
+    def _keep_identity(self, identity: SigningIdentity) -> None:
+        """The signing key unlocked by a typed passphrase: kept for this session (in memory
+        only), so the next export and every checkpoint are signed without asking again."""
+        self.ctx.signing_identity = identity
 
     def open_verify_bundle(self) -> VerifyDialog:
         dlg = VerifyDialog(self.ctx.runner, self, key_dir=self.key_dir)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import sqlite3
 import threading
 from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,7 +27,6 @@ from archiver.api import (
     ApiError,
     AuthenticationError,
     BadRequestError,
-    CancelledError,
     Credentials,
     EntitlementError,
     HistoricalClient,
@@ -45,8 +43,12 @@ from archiver.api.errors import LimitExceeded, TokenEndpointUnreachable
 from archiver.api.limits import Limits
 from archiver.api.retry import RetryPolicy
 from archiver.archive import coverage
-from archiver.archive.store import Archive, Prepared, open_reader, prepare
-from archiver.jobs import Cancel
+from archiver.archive.errors import StorageError
+from archiver.archive.queries import coverage as coverage_q
+from archiver.archive.queries.pulls import run_counts
+from archiver.archive.queries.reader import Reader
+from archiver.archive.store import Archive, Prepared, prepare
+from archiver.jobs import Cancel, Cancelled
 from archiver.pull.outcome import (
     EXIT_AUTH,
     EXIT_CANCELLED,
@@ -59,7 +61,6 @@ from archiver.pull.outcome import (
     RunResult,
     adopt_counts,
     decide,
-    run_counts,
 )
 from archiver.pull.plan import Plan, Planner, PullParams, WorkItem
 from archiver.pull.progress import DatasetProgress, Progress
@@ -106,6 +107,8 @@ class PullEngine:
         #: recorded with a new run's parameters in its `pull started` entry (e.g.
         #: ``{"unattended": True}`` for a scheduled run); never part of the resume identity
         self.run_labels: dict[str, Any] = {}
+        if tenant.simulated:  # the archive keeps it with the run: bundles say DEMO
+            self.run_labels["simulated"] = True
         #: response limits of every request (body size, deadline, pages per chunk)
         self.limits = limits or Limits()
         self.tokens = TokenProvider(
@@ -244,9 +247,9 @@ class PullEngine:
         state.writer.stop()
 
     def _record_end(self, a: Archive, state: _RunState) -> Event:
-        counts = run_counts(a.conn, state.plan.run_id, [i.chunk for i in state.plan.items])
+        counts = run_counts(a, state.plan.run_id, [i.chunk for i in state.plan.items])
         result = self._decide(state, counts)
-        result.reading = coverage.server_reading(a.conn).describe()
+        result.reading = coverage_q.server_reading(a).describe()
         a.finish_run(state.plan.run_id, result.status, result.summary())
         return ("result", result)
 
@@ -257,15 +260,15 @@ class PullEngine:
     def _read_counts(self, state: _RunState) -> dict[str, dict[str, Any]]:
         """Counts read through a reader when the writer could not finish the run."""
         try:
-            conn = open_reader(self.archive_path)
-        except (OSError, sqlite3.Error):
+            db = Reader(self.archive_path)
+        except (OSError, StorageError):
             return {}
         try:
-            return run_counts(conn, state.plan.run_id, [i.chunk for i in state.plan.items])
-        except sqlite3.Error:
+            return run_counts(db, state.plan.run_id, [i.chunk for i in state.plan.items])
+        except StorageError:
             return {}
         finally:
-            conn.close()
+            db.close()
 
     # -- one worker -----------------------------------------------------------------------
     def _worker(self, state: _RunState, work: queue.Queue[WorkItem]) -> None:
@@ -274,7 +277,7 @@ class PullEngine:
             tokens=self.tokens,
             retry=self.retry,
             not_ready=self.not_ready if self.wait_pending else None,
-            cancel=self.cancel_token.event,
+            cancel=self.cancel_token,
             limits=self.limits,
         )
         try:
@@ -294,7 +297,7 @@ class PullEngine:
         try:
             _ChunkWalk(self, state, client, item).run()
             return True
-        except CancelledError:
+        except Cancelled:
             return False
         except WriterStopped as exc:
             state.error = state.error or str(exc)
@@ -414,7 +417,7 @@ class _ChunkWalk:
             self.state.not_entitled[self.chunk.dataset] = str(exc)
             self.submit(self.ops.set_state, self.chunk, "not_entitled", str(exc))
             return True
-        except (CancelledError, AuthenticationError, TokenEndpointUnreachable):
+        except (AuthenticationError, TokenEndpointUnreachable):
             raise
         except LimitExceeded as exc:
             return self._limit(exc)

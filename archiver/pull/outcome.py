@@ -1,29 +1,30 @@
 """How a pull run ended: counted from the archive, never from what the workers believe.
 
-The writer calls :func:`run_counts` after the run's last page is committed; :func:`decide`
-turns the counts and the run's flags into a status and an exit code. A chunk that did not
-reach a final state (``unfinished``) is never counted as archived.
+The writer counts what the run stored after its last page is committed
+(:func:`archiver.archive.queries.pulls.run_counts`); :func:`decide` turns the counts and
+the run's flags into a status and an exit code. A chunk that did not reach a final state
+(``unfinished``) is never counted as archived.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from archiver.archive import coverage
+from archiver import exitcodes
+from archiver.plural import plural
 from archiver.pull.progress import DatasetProgress, Progress
-from archiver.timerange import Chunk
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_PARTIAL = 3
-EXIT_AUTH = 4
-EXIT_ENTITLEMENT = 5
-#: another pull holds the archive's lock (archiver.services.lock); nothing was done
-EXIT_BUSY = 6
-EXIT_CANCELLED = 130
+# the command line's codes (archiver.exitcodes), under the names the engine has used
+EXIT_OK = exitcodes.OK
+EXIT_ERROR = exitcodes.FAILED
+EXIT_USAGE = exitcodes.USAGE
+EXIT_PARTIAL = exitcodes.PARTIAL
+EXIT_AUTH = exitcodes.AUTH
+EXIT_ENTITLEMENT = exitcodes.NOT_ENTITLED
+#: another pull holds the archive's lock (archiver.system.lock); nothing was done
+EXIT_BUSY = exitcodes.BUSY
+EXIT_CANCELLED = exitcodes.CANCELLED
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,11 @@ class RunResult:
     exit_code: int
     progress: Progress
     error: str | None = None
-    #: per dataset, read from the archive after the last page committed (store.run_counts)
+    #: per dataset, read from the archive after its last page committed (run_counts)
     counts: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the server's reading of an interval `ending`, as this archive's walks show it
     reading: str = ""
-    #: the checkpoint written after the run (services.pull.run), in words
+    #: the checkpoint written after the run (the job services.pull.pull), in words
     checkpoint: str = ""
 
     def summary(self) -> dict[str, Any]:
@@ -82,74 +83,6 @@ class RunResult:
         }
 
 
-def run_counts(
-    conn: sqlite3.Connection, run_id: str, chunks: list[Chunk]
-) -> dict[str, dict[str, Any]]:
-    """Per dataset: what this run stored and where each of its chunks stands, from the archive."""
-    out: dict[str, dict[str, Any]] = {}
-
-    def entry(ds: str) -> dict[str, Any]:
-        return out.setdefault(
-            ds,
-            {
-                "chunks": 0,
-                "done": 0,
-                "pending": 0,
-                "failed": 0,
-                "not_entitled": 0,
-                "unfinished": 0,
-                "overlap_dropped": 0,
-                "pages": 0,
-                "rows": 0,
-                "new_versions": 0,
-                "conflicts": 0,
-                "quarantined": 0,
-                "not_ready": 0,
-                "messages": [],
-                "failures": [],
-            },
-        )
-
-    for chunk in chunks:
-        e = entry(chunk.dataset)
-        e["chunks"] += 1
-        row = coverage.chunk_row(conn, chunk)
-        st = row["state"] if row is not None and row["run_id"] == run_id else None
-        if st in ("done", "pending", "failed", "not_entitled"):
-            e[st] += 1
-        else:
-            e["unfinished"] += 1
-            e["failures"].append(f"{chunk.dataset} {chunk.start_key}: never finished")
-        if row is not None and row["run_id"] == run_id:
-            e["overlap_dropped"] += int(row["overlap_dropped"] or 0)
-            if st == "failed" and row["message"]:
-                e["failures"].append(f"{chunk.dataset} {chunk.start_key}: {row['message']}")
-            if row["message"] and st != "done" and row["message"] not in e["messages"]:
-                e["messages"].append(row["message"])
-    for ds, status, pages, rows in conn.execute(
-        "SELECT dataset, http_status, count(*), coalesce(sum(record_count), 0) FROM pages WHERE run_id=? GROUP BY dataset, http_status",
-        (run_id,),
-    ):
-        e = entry(ds)
-        if status == 200:
-            e["pages"] += pages
-            e["rows"] += rows
-        else:
-            e["not_ready"] += pages
-    for ds, n, conflicts in conn.execute(
-        """SELECT p.dataset, count(r.record_id), coalesce(sum(r.conflict), 0)
-           FROM pages p JOIN records r ON r.page_id = p.page_id WHERE p.run_id=? GROUP BY p.dataset""",
-        (run_id,),
-    ):
-        entry(ds)["new_versions"] += n
-        entry(ds)["conflicts"] += conflicts
-    for ds, n in conn.execute(
-        "SELECT dataset, count(*) FROM quarantine WHERE run_id=? GROUP BY dataset", (run_id,)
-    ):
-        entry(ds)["quarantined"] += n
-    return out
-
-
 def decide(
     run_id: str, progress: Progress, counts: dict[str, dict[str, Any]], flags: Flags
 ) -> RunResult:
@@ -161,7 +94,7 @@ def decide(
     error = flags.error
     if error is None and bad:
         first = next((m for c in counts.values() for m in c["failures"]), "")
-        error = f"{bad} chunk(s) not archived" + (f"; first: {first}" if first else "")
+        error = f"{plural(bad, 'chunk')} not archived" + (f"; first: {first}" if first else "")
     return RunResult(run_id, status, code, progress, error, counts)
 
 

@@ -1,11 +1,10 @@
 """What a pull will do: its parameters, and the chunks to fetch (fresh, resumed, pending or
-incremental), read from the archive's coverage through archive/coverage.py."""
+incremental), read from the archive's coverage through archive/queries/pulls.py."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,8 +14,13 @@ from typing import Any
 
 from archiver.api.query import BULK_PAGE_SIZE
 from archiver.archive import coverage
+from archiver.archive.errors import StorageError
 from archiver.archive.hashing import canonical_json
-from archiver.archive.store import Archive, open_reader
+from archiver.archive.queries import coverage as coverage_q
+from archiver.archive.queries import pulls
+from archiver.archive.queries.pulls import ChunkRecord
+from archiver.archive.queries.reader import Reader
+from archiver.archive.store import Archive
 from archiver.timerange import (
     DAILY,
     INTERVAL,
@@ -98,14 +102,14 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
 
 
-def resume_item(chunk: Chunk, cov: sqlite3.Row) -> WorkItem:
+def resume_item(chunk: Chunk, cov: ChunkRecord) -> WorkItem:
     """Continue a chunk from its saved cursor, with the query that cursor belongs to."""
-    token = cov["next_token"]
-    req = cov["request_end"]
+    token = cov.next_token
+    req = cov.request_end
     return WorkItem(
         chunk,
         token,
-        cov["attempts"],
+        cov.attempts,
         parse_api_bound(req) if token and req else None,
     )
 
@@ -117,62 +121,46 @@ class Planner:
         self.archive_path = archive_path
         self.now = now or (lambda: datetime.now(UTC))
 
-    def _reader(self) -> sqlite3.Connection:
+    def _reader(self) -> Reader:
         if not self.archive_path.exists():
             Archive(self.archive_path).close()  # create and migrate
-        return open_reader(self.archive_path)
+        return Reader(self.archive_path)
 
     def range(self, params: PullParams) -> Plan:
         """Chunks for ``params``; continues the last unfinished run with the same params."""
-        conn = self._reader()
-        try:
-            row = conn.execute(
-                "SELECT run_id, status FROM runs WHERE params_hash=? ORDER BY started_at DESC LIMIT 1",
-                (params.hash,),
-            ).fetchone()
-            resume = row is not None and row["status"] in ("running", "interrupted")
-            run_id = row["run_id"] if resume else new_run_id()
+        with self._reader() as db:
+            run = pulls.newest_run(db, params.hash)
+            resume = run is not None and run.status in ("running", "interrupted")
+            run_id = run.run_id if run is not None and resume else new_run_id()
             items = []
             skipped = 0
             for ds in params.datasets:
                 for chunk in split(
                     ds, params.start, params.end, daily=params.daily, filter=params.filter
                 ):
-                    cov = coverage.chunk_row(conn, chunk)
-                    if not (resume and cov is not None and cov["run_id"] == run_id):
+                    cov = pulls.chunk_record(db, chunk)
+                    if not (resume and cov is not None and cov.run_id == run_id):
                         items.append(WorkItem(chunk))
-                    elif cov["state"] in ("done", "not_entitled"):
+                    elif cov.state in ("done", "not_entitled"):
                         skipped += 1
                     else:
                         items.append(resume_item(chunk, cov))
-        finally:
-            conn.close()
         return Plan(run_id, params, items, resume, skipped)
 
     def resume(self) -> Plan | None:
         """The newest unfinished run, to continue (``archiver pull --resume``)."""
-        conn = self._reader()
-        try:
-            row = conn.execute(
-                "SELECT params FROM runs WHERE status IN ('running','interrupted') ORDER BY started_at DESC LIMIT 1"
-            ).fetchone()
-        finally:
-            conn.close()
-        if row is None:
+        with self._reader() as db:
+            runs = pulls.unfinished_runs(db)
+        if not runs:
             return None
-        return self.range(PullParams.from_dict(json.loads(row["params"])))
+        return self.range(PullParams.from_dict(json.loads(runs[0].params)))
 
     def retry_pending(self, datasets: list[str] | None = None) -> Plan:
         """Every pending (202) chunk in the archive, retried now."""
-        conn = self._reader()
-        try:
-            rows = coverage.pending_chunks(conn)
-        finally:
-            conn.close()
+        with self._reader() as db:
+            rows = pulls.pending_chunks(db)
         items = [
-            resume_item(coverage.chunk_of(r), r)
-            for r in rows
-            if not datasets or r["dataset"] in datasets
+            resume_item(r.chunk, r) for r in rows if not datasets or r.chunk.dataset in datasets
         ]
         return Plan(new_run_id(), None, items, description="retry pending chunks")
 
@@ -189,11 +177,10 @@ class Planner:
         """From where each dataset's last completed chunk ended (minus ``lookback``) up to
         the newest interval the API can serve."""
         end = last_servable(self.now(), daily)
-        conn = self._reader()
         items: list[WorkItem] = []
-        try:
+        with self._reader() as db:
             for ds in datasets:
-                last = coverage.last_done_end(conn, ds, DAILY if daily else INTERVAL, filter or "")
+                last = coverage_q.last_done_end(db, ds, DAILY if daily else INTERVAL, filter or "")
                 if last is not None:
                     begin = floor_day(last - lookback)
                 elif start is not None:
@@ -205,8 +192,6 @@ class Planner:
                 if begin > end:
                     continue
                 items.extend(WorkItem(c) for c in split(ds, begin, end, daily=daily, filter=filter))
-        finally:
-            conn.close()
         params = PullParams(
             tuple(datasets),
             min((i.chunk.start for i in items), default=end),
@@ -220,12 +205,12 @@ class Planner:
     def reading(self) -> str:
         """The server's reading of `ending` as this archive's earlier walks showed it."""
         try:
-            conn = self._reader()
-        except (OSError, sqlite3.Error):
+            db = self._reader()
+        except (OSError, StorageError):
             return coverage.UNKNOWN
         try:
-            return coverage.server_reading(conn).verdict
-        except sqlite3.Error:
+            return coverage_q.server_reading(db).verdict
+        except StorageError:
             return coverage.UNKNOWN
         finally:
-            conn.close()
+            db.close()

@@ -3,20 +3,24 @@ received from anywhere (bundles live outside the archive: verifying writes nothi
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Generator
+from datetime import datetime
 from pathlib import Path
 
+from archiver.archive.queries import browse
+from archiver.archive.queries.reader import Reader
+from archiver.counts import INTERACTIONS, LATEST, RECORDS
 from archiver.export import keys
+from archiver.export.bag import DEMO
 from archiver.export.bundle import (
     BundleError,
     BundleResult,
     EmptySelection,
-    ExportCancelled,
     export_bundle,
+    preflight,
 )
 from archiver.export.redact import PROFILES
-from archiver.export.scope import Scope, ScopeError
+from archiver.export.scope import SEGMENTS, Scope, ScopeError
 from archiver.export.timestamps import ENV_TSA_URL, TimestampError, tsa_url
 from archiver.export.trust import TrustPolicy
 from archiver.export.verify import (
@@ -28,9 +32,13 @@ from archiver.export.verify import (
     printable,
     verify_bundle,
 )
+from archiver.jobs import Cancel
+from archiver.plural import plural
 from archiver.services import checkpoints
+from archiver.timerange import parse_api_bound
 
 __all__ = [
+    "DEMO",
     "ENV_TSA_URL",
     "EXIT_CODES",
     "FAILED",
@@ -41,9 +49,11 @@ __all__ = [
     "BundleReport",
     "BundleResult",
     "EmptySelection",
-    "ExportCancelled",
     "Scope",
     "ScopeError",
+    "archived_range",
+    "contents_line",
+    "coverage_lines",
     "export",
     "printable",
     "verify",
@@ -58,20 +68,25 @@ def export(
     identity: keys.SigningIdentity | None = None,
     key_dir: Path | None = None,
     make_zip: bool = False,
-    cancel: threading.Event | None = None,
+    cancel: Cancel | None = None,
     allow_empty: bool = False,
     workers: int | None = None,
     tsa: str | None = None,
 ) -> Generator[str, None, BundleResult]:
     """Write a bundle (yields progress lines, returns the result). The signing key is the
-    one given, or the local one (created on first use). A scope with nothing archived
-    raises EmptySelection (nothing written) unless ``allow_empty``. ``tsa``: an RFC 3161
+    one given, or the local one (created on first use). ``cancel`` stops it with
+    :class:`~archiver.jobs.Cancelled`, leaving nothing behind. A scope with nothing archived
+    raises EmptySelection (nothing written) unless ``allow_empty``; with no ``identity``
+    given, it is raised (like a refused request, BundleError) before the local key is
+    loaded, so that a key that cannot be used never hides an empty scope. ``tsa``: an RFC 3161
     timestamp authority's URL (default: ARCHIVER_TSA_URL, else no trusted time). The
     archive then records a checkpoint signed with the same key (services/checkpoints.py)."""
     try:
         url = tsa_url(tsa)
     except TimestampError as exc:
         raise BundleError(str(exc)) from None
+    if identity is None:
+        preflight(archive, scope, out, make_zip=make_zip, allow_empty=allow_empty)
     ident = identity or keys.load_or_create(key_dir)
     result = yield from export_bundle(
         archive,
@@ -87,6 +102,54 @@ def export(
     rec, why = checkpoints.try_record(archive, "export", identity=ident)
     yield from checkpoints.describe(rec) if rec else [f"No checkpoint recorded: {why}"]
     return result
+
+
+def archived_range(archive: Path) -> tuple[datetime, datetime] | None:
+    """The first and the last 15-minute interval of the archive's interactionSegments
+    records (what a bundle can hold): the Export dialog's default range. None when the
+    archive holds none."""
+    if not archive.exists():
+        return None
+    with Reader(archive) as r:
+        span = browse.archived_span(r, SEGMENTS)
+    if span is None:
+        return None
+    return parse_api_bound(span[0]), parse_api_bound(span[1])
+
+
+def contents_line(result: BundleResult) -> str:
+    """What a bundle holds, in the counts' words (the CLI and the Export dialog)."""
+    held = LATEST if result.versions == "latest" else RECORDS
+    return (
+        f"{INTERACTIONS.of(result.interactions)}, "
+        f"{held.of(result.segments, 'interactionSegments')}, "
+        f"{held.of(result.traces, 'workflowTrace')}; report {result.pages:,} pages"
+    )
+
+
+def coverage_lines(result: BundleResult, limit: int = 20) -> list[str]:
+    """The coverage a bundle states: its gaps, the interactions marked for lying in one,
+    and the intervals walked as the previous chunk's `ending`."""
+    out = []
+    if result.gaps:
+        out.append(
+            f"Coverage: {plural(len(result.gaps), 'gap')} stated in the report and bag-info.txt:"
+        )
+        out += [f"  {g}" for g in result.gaps[:limit]]
+        if len(result.gaps) > limit:
+            out.append(f"  … and {len(result.gaps) - limit} more")
+    if result.marked:
+        out.append(
+            f"{INTERACTIONS.of(result.marked)} with rows in a gap: kept in the bundle, marked "
+            "on their pages."
+        )
+    if result.at_ending:
+        out.append(
+            "Walked, received at the previous chunk's ending (the archive shows the server's "
+            "answers include the interval a request ends at):"
+        )
+        out += [f"  {g}" for g in result.at_ending[:limit]]
+    return out
 
 
 def verify(

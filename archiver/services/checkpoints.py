@@ -8,14 +8,16 @@ is written unsigned and says why."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from archiver.archive import checkpoint as cp
-from archiver.archive.store import Archive, open_reader
+from archiver.archive.errors import StorageError
+from archiver.archive.queries import audit
+from archiver.archive.queries.reader import Reader
+from archiver.archive.store import Archive
 from archiver.export import keys
 
 Checkpoint = cp.Checkpoint
@@ -74,7 +76,7 @@ def record(
     archive: Archive | None = None,
 ) -> Recorded:
     """Write a checkpoint into the archive's audit log and its sidecar (``cause``: what
-    was just done). Raises sqlite3.Error / OSError when the archive cannot be written."""
+    was just done). Raises StorageError / OSError when the archive cannot be written."""
     sign, why = signer(identity, key_dir)
     if archive is not None:
         return cp.record(archive, cause, sign, why)
@@ -92,7 +94,7 @@ def try_record(
     """:func:`record`, or None and why it could not be written (a read-only medium)."""
     try:
         return record(path, cause, identity=identity, key_dir=key_dir), ""
-    except (sqlite3.Error, OSError) as exc:
+    except (StorageError, OSError) as exc:
         return None, f"{type(exc).__name__}: {exc}"
 
 
@@ -100,11 +102,8 @@ def current(path: Path, *, key_dir: Path | None = None) -> Checkpoint:
     """The archive's checkpoint now, signed if the signing key can be loaded (read only:
     nothing is written)."""
     sign, why = signer(None, key_dir)
-    conn = open_reader(path)
-    try:
-        return cp.current(conn, "checkpoint", sign, why)
-    finally:
-        conn.close()
+    with Reader(path) as db:
+        return audit.checkpoint(db, "checkpoint", sign, why)
 
 
 def describe(rec: Recorded) -> list[str]:

@@ -3,23 +3,35 @@ store: the certificates whose bundles `archiver verify` accepts besides the loca
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
 
 from archiver.export import trust
 from archiver.export.keys import (
+    CERT_FILE,
+    KEY_FILE,
     KeyExistsError,
+    PassphraseNeeded,
+    PassphraseSource,
     SigningIdentity,
     SigningKeyError,
+    WrongPassphrase,
     cert_fingerprint,
     current_certificate,
+    default_dir,
     import_pem,
     import_pkcs12,
     load,
     load_or_create,
     local_certificates,
     parse_fingerprint,
+    parse_subject,
+    passphrase_source,
+    store_passphrase,
+    tighten_files,
 )
 from archiver.export.keys import create as _create
 from archiver.export.trust import SIGNER, TSA, TrustedCert, TrustError
@@ -28,17 +40,27 @@ __all__ = [
     "SIGNER",
     "TSA",
     "KeyExistsError",
+    "KeyInfo",
+    "PassphraseNeeded",
+    "PassphraseSource",
     "SigningIdentity",
     "SigningKeyError",
     "TrustError",
     "TrustedCert",
+    "WrongPassphrase",
     "cert_fingerprint",
     "create",
+    "current_certificate",
     "import_file",
     "load",
     "load_or_create",
     "local_certificates",
     "parse_fingerprint",
+    "parse_subject",
+    "passphrase_source",
+    "show",
+    "store_passphrase",
+    "throwaway",
     "trust_add",
     "trust_add_certificate",
     "trust_list",
@@ -47,13 +69,62 @@ __all__ = [
 ]
 
 
-def create(directory: Path | None = None, *, force: bool = False) -> tuple[SigningIdentity, str]:
-    """A new signing key. Refused (KeyExistsError) when one exists, unless ``force``: then
-    the old key and certificate are kept, renamed with their fingerprint, and stay trusted
-    for verification. Returns the new identity and the retired key's fingerprint ("")."""
+@dataclass(frozen=True)
+class KeyInfo:
+    """The signing key as its certificate describes it."""
+
+    subject: str
+    fingerprint: str
+    cert_path: Path
+    key_path: Path
+    #: the retired keys' certificates, still trusted: (fingerprint, which file)
+    retired: list[tuple[str, str]] = field(default_factory=list)
+
+
+def show(directory: Path | None = None) -> KeyInfo:
+    """The signing key's certificate and the retired ones, read without the key's
+    passphrase (the certificate is public). FileNotFoundError when there is no key."""
+    d = directory or default_dir()
+    certs = local_certificates(d)
+    if not certs or not (d / KEY_FILE).exists() or current_certificate(d) is None:
+        raise FileNotFoundError(f"No signing key in {d}")
+    tighten_files(d)
+    cert = certs[0][0]
+    return KeyInfo(
+        cert.subject.rfc4514_string(),
+        cert_fingerprint(cert),
+        d / CERT_FILE,
+        d / KEY_FILE,
+        [(cert_fingerprint(c), why) for c, why in certs[1:]],
+    )
+
+
+def create(
+    directory: Path | None = None, *, force: bool = False, subject: str | None = None
+) -> tuple[SigningIdentity, str]:
+    """A new signing key, its certificate issued to ``subject`` (an RFC 4514 name with a
+    CN, see parse_subject: ValueError otherwise; default CN=Archiver audit signer
+    (USER@HOST)). Refused (KeyExistsError) when one exists, unless ``force``: then the old
+    key and certificate are kept, renamed with their fingerprint, and stay trusted for
+    verification. Returns the new identity and the retired key's fingerprint ("")."""
+    name = parse_subject(subject) if subject is not None else None
     old = current_certificate(directory)
-    ident = _create(directory, force=force)
+    ident = _create(directory, force=force, subject=name)
     return ident, cert_fingerprint(old) if old is not None else ""
+
+
+def throwaway(directory: Path, common_name: str) -> SigningIdentity:
+    """A new key in ``directory`` (a folder of the app's own, such as the demo's) whose
+    passphrase is random and held by the returned identity only: no keyring entry, no
+    environment variable is read or written. A key already there is retired: its
+    certificate is kept (renamed with its fingerprint), so bundles it signed still verify
+    against that folder; its key file goes, as its passphrase was never kept."""
+    ident = _create(
+        directory, common_name, force=True, passphrase=secrets.token_urlsafe(32).encode()
+    )
+    for old in directory.glob("key-*.pem"):
+        old.unlink()
+    return ident
 
 
 def import_file(

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,10 @@ from typing import Any
 from archiver.api import Credentials, NotReadyPolicy, Tenant
 from archiver.api.retry import RetryPolicy
 from archiver.api.tenant import Secret
-from archiver.archive import values
-from archiver.archive.store import open_reader
+from archiver.archive.queries import browse
+from archiver.archive.queries import bundle as bundle_reads
+from archiver.archive.queries.reader import Reader, Source
+from archiver.counts import INTERACTIONS, LATEST, RECORDS, ROWS_RECEIVED
 from archiver.datasets import DATASETS
 from archiver.export.keys import SigningIdentity
 from archiver.export.keys import create as create_key
@@ -50,7 +51,7 @@ ROWS_PER_INTERVAL = 2
 STEPS = (
     "start the embedded simulator",
     "pull two datasets",
-    "archived rows equal the source's",
+    "archived records equal the source's rows",
     "verify the archive",
     "export a signed bundle",
     "verify the bundle",
@@ -178,47 +179,61 @@ def _pull(state: _State) -> str:
         retry=RetryPolicy(attempts=4, initial=0.05, max_delay=0.5, jitter=0.05),
         not_ready=NotReadyPolicy(initial=0.05, max_delay=0.5, max_attempts=3),
     )
-    engine = pulls.open_engine(
-        state.archive, _tenant(sim), _credentials(sim), options, state.cancel, command="self-test"
-    )
     params = pulls.range_params(list(DATASETS_PULLED), _day(DAY), _last_interval(DAY))
-    plan = pulls.plan_range(engine, params)
-    result = drive(pulls.run(engine, plan))
+    planned: list[pulls.Planned] = []
+    job = pulls.pull(
+        state.archive,
+        _tenant(sim),
+        _credentials(sim),
+        pulls.Range(params),
+        options,
+        state.cancel,
+        command="self-test",
+    )
+    result = drive(job, lambda p: planned.append(p) if isinstance(p, pulls.Planned) else None)
+    if result is None or not planned:
+        raise _Failed("the pull planned nothing")
     if result.exit_code != EXIT_OK:
         raise _Failed(
             f"the pull ended {result.status} (exit code {result.exit_code}): {result.error}"
         )
     rows = sum(d.rows for d in result.progress.datasets.values())
-    return f"{len(plan.items)} chunks, {rows:,} rows of {' and '.join(DATASETS_PULLED)} received for {DAY}"
+    return (
+        f"{len(planned[0].plan.items)} chunks, {ROWS_RECEIVED.of(rows)} of "
+        f"{' and '.join(DATASETS_PULLED)} for {DAY}"
+    )
 
 
 def _rows_match(state: _State) -> str:
     sim, archive = _sim(state), _archive(state)
     total = 0
-    conn = open_reader(archive)
-    try:
+    with Reader(archive) as db:
         for name in DATASETS_PULLED:
-            got = _archived(conn, name)
+            got = _archived(db, name)
             want = _truth(sim, name)
             if got != want:
                 missing, extra = len(want - got), len(got - want)
                 raise _Failed(
-                    f"{name}: {len(got):,} rows archived, the source has {len(want):,} "
+                    f"{name}: {RECORDS.of(len(got))} archived, the source has {len(want):,} rows "
                     f"({missing:,} missing, {extra:,} not in the source)"
                 )
             total += len(got)
-    finally:
-        conn.close()
     if not total:
-        raise _Failed("no rows archived and none in the source: nothing was compared")
-    return f"{total:,} rows whose own interval is on {DAY}, each identical to the simulator's ground truth"
+        raise _Failed("no records archived and no rows in the source: nothing was compared")
+    return (
+        f"{RECORDS.of(total)} whose own interval lies on {DAY}, each identical to a row of "
+        "the simulator's ground truth"
+    )
 
 
 def _verify_archive(state: _State) -> str:
     report = archives.verify(_archive(state), via="self-test")
     if not report.ok:
         raise _Failed(report.summary().splitlines()[0])
-    return f"{report.pages:,} pages and {report.records:,} records checked, both hash chains intact"
+    return (
+        f"{report.pages:,} pages and {RECORDS.of(report.records)} (the whole archive) checked, "
+        "both hash chains intact"
+    )
 
 
 def _export(state: _State) -> str:
@@ -231,7 +246,7 @@ def _export(state: _State) -> str:
     )
     out = state.work / "bundle"
     job = bundles.export(
-        archive, Scope(DAY, DAY), out, identity=state.identity, cancel=state.cancel.event
+        archive, Scope(DAY, DAY), out, identity=state.identity, cancel=state.cancel
     )
     result = drive(job)
     state.bundle = out
@@ -239,13 +254,14 @@ def _export(state: _State) -> str:
     written = _count_lines(out / "data" / "records.jsonl")
     if not written or written != in_archive or written != result.segments + result.traces:
         raise _Failed(
-            f"the bundle holds {written:,} rows; the archive has {in_archive:,} in scope, "
+            f"the bundle holds {LATEST.of(written)}; the archive has {in_archive:,} in scope, "
             f"the export reported {result.segments + result.traces:,}"
         )
     state.bundle_rows = written
     return (
-        f"{result.segments:,} segment and {result.traces:,} trace rows (as in the archive), "
-        f"{result.interactions:,} interactions, {result.pages} report pages"
+        f"{LATEST.of(result.segments, 'interactionSegments')} and "
+        f"{LATEST.of(result.traces, 'workflowTrace')} (as in the archive), "
+        f"{INTERACTIONS.of(result.interactions)}, {result.pages} report pages"
     )
 
 
@@ -264,7 +280,7 @@ def _verify_bundle(state: _State) -> str:
         )
     return (
         f"intact and signed by the throwaway key (SHA-256 {state.identity.fingerprint[:23]}…), "
-        f"{state.bundle_rows:,} rows"
+        f"{LATEST.of(state.bundle_rows)}"
     )
 
 
@@ -292,7 +308,8 @@ def _archive(state: _State) -> Path:
 
 
 def _tenant(sim: Simulator) -> Tenant:
-    return Tenant.from_base_url(sim.base_url)
+    """The simulator, marked as such: the run is recorded simulated, its bundle says DEMO."""
+    return replace(Tenant.from_base_url(sim.base_url), simulated=True)
 
 
 def _credentials(sim: Simulator) -> Credentials:
@@ -311,17 +328,10 @@ def _canonical(values: dict[str, str]) -> str:
     return json.dumps(values, sort_keys=True, ensure_ascii=False)
 
 
-def _archived(conn: sqlite3.Connection, dataset: str) -> set[str]:
+def _archived(db: Source, dataset: str) -> set[str]:
     """Every archived row version of the dataset whose own interval lies in the day."""
-    ids = [
-        rid
-        for (rid,) in conn.execute(
-            """SELECT record_id FROM records_view WHERE dataset=? AND dataset_type='interval'
-               AND interval_start BETWEEN ? AND ?""",
-            (dataset, f"{_day(DAY):%Y%m%d%H%M}", f"{_last_interval(DAY):%Y%m%d%H%M}"),
-        )
-    ]
-    return {_canonical(v) for v in values.fetch(conn, dataset, ids).values()}
+    first, last = f"{_day(DAY):%Y%m%d%H%M}", f"{_last_interval(DAY):%Y%m%d%H%M}"
+    return {_canonical(v) for v in browse.interval_values(db, dataset, first, last)}
 
 
 def _truth(sim: Simulator, dataset: str) -> set[str]:
@@ -334,29 +344,8 @@ def _archive_bundle_rows(archive: Path) -> int:
     """The rows a latest-versions bundle of DAY holds, counted in the archive by the scope's
     rule (docs/audit-bundle.md): the day's segments, and the trace steps of their
     interactions, which carry the day their session started (one day around)."""
-    conn = open_reader(archive)
-    day = f"{DAY:%Y%m%d}"
-    before, after = f"{DAY - timedelta(1):%Y%m%d}", f"{DAY + timedelta(2):%Y%m%d}"
-    try:
-        (segments,) = conn.execute(
-            """SELECT count(*) FROM latest WHERE dataset=? AND dataset_type='interval'
-               AND substr(interval_start, 1, 8) = ?""",
-            (SEGMENTS, day),
-        ).fetchone()
-        (traces,) = conn.execute(
-            """SELECT count(*) FROM latest t JOIN vals_workflowTrace tv ON tv.record_id = t.record_id
-               WHERE t.dataset=? AND t.dataset_type='interval'
-               AND t.interval_start >= ? AND t.interval_start < ?
-               AND tv.WORKFLOWSESSION_INTERACTIONID IN (
-                   SELECT sv.INTERACTION_ID FROM latest s
-                   JOIN vals_interactionSegments sv ON sv.record_id = s.record_id
-                   WHERE s.dataset=? AND s.dataset_type='interval'
-                   AND substr(s.interval_start, 1, 8) = ?)""",
-            (TRACE, before, after, SEGMENTS, day),
-        ).fetchone()
-    finally:
-        conn.close()
-    return int(segments) + int(traces)
+    with Reader(archive) as db:
+        return bundle_reads.day_rows_by_rule(db, DAY)
 
 
 def _count_lines(path: Path) -> int:

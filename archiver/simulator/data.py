@@ -15,7 +15,7 @@ import json
 import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from threading import Lock
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -1002,7 +1002,3 @@ LATE_UPDATE_COLUMN: dict[str, str] = {
     "interactionSegments": "WRAP_UP_TIME",
     "workflowTrace": "HISTORYITEM_DURATION_MS",
 }
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

@@ -15,7 +15,6 @@ from archiver.api import (
     ApiError,
     AuthenticationError,
     BadRequestError,
-    CancelledError,
     ConnectionFailure,
     Credentials,
     CursorLoopError,
@@ -39,6 +38,7 @@ from archiver.api.pages import decode_next_link, parse_page, token_from_link
 from archiver.api.retry import RetryPolicy
 from archiver.api.tokens import refresh_margin
 from archiver.datasets import DATASET_NAMES, ENTITLEMENT_DETAIL
+from archiver.jobs import Cancel, Cancelled
 from tests.clock import ManualClock
 
 FAST = RetryPolicy(attempts=12, initial=0.001, max_delay=0.01, jitter=0.001)
@@ -479,12 +479,12 @@ def test_garbled_page_from_server_raises_with_bytes(sim_factory):
 
 def test_cancel_between_pages_and_during_waits(sim_factory):
     sim = sim_factory(accepted_first=3)
-    cancel = threading.Event()
+    cancel = Cancel()
     client = client_for(sim, not_ready=NotReadyPolicy(initial=60), cancel=cancel)
     gen = client.pages(Query("queue", START, END))
     assert isinstance(next(gen), NotReady)
     cancel.set()
-    with pytest.raises(CancelledError):
+    with pytest.raises(Cancelled):
         next(gen)  # the 60 s wait ends at once
 
 

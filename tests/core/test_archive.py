@@ -6,18 +6,17 @@ import csv
 import hashlib
 import json
 import sqlite3
-import subprocess
-import sys
 import zlib
 
 import pytest
 
-from archiver.archive import schema, values
+from archiver.archive import schema, triggers, values
 from archiver.archive.compact import sha8
 from archiver.archive.store import Archive
 from archiver.archive.verify import verify_archive
 from archiver.export.csvsafe import unescape_cell
 from archiver.export.warehouse import export_dataset
+from tests.clitools import run_cli
 from tests.pulltools import params, pull
 
 
@@ -36,15 +35,9 @@ def archive(sim, tmp_path):
     return arc
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "archiver", *args], capture_output=True, text=True, timeout=120
-    )
-
-
 def _tamper(arc, *sql: str) -> None:
     conn = sqlite3.connect(arc)
-    for table in schema.evidence_tables(conn):
+    for table in triggers.evidence_tables(conn):
         conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
         conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
     for s in sql:
@@ -65,7 +58,7 @@ def test_evidence_tables_refuse_update_and_delete(archive, table):
 
 
 def test_clean_archive_verifies(archive):
-    out = _cli("verify-archive", "--archive", str(archive))
+    out = run_cli("verify-archive", "--archive", str(archive))
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.startswith("OK: the archive is intact.")
     assert "Page chain head: " in out.stdout
@@ -86,7 +79,7 @@ def test_one_byte_changed_in_a_page_is_found(archive):
     c.close()
     rep = verify_archive(archive)
     assert not rep.ok and rep.problems[0].startswith("page 3 ") and "SHA-256" in rep.problems[0]
-    out = _cli("verify-archive", "--archive", str(archive))
+    out = run_cli("verify-archive", "--archive", str(archive))
     assert out.returncode == 1 and "FAILED: page 3 " in out.stdout
     assert "append-only triggers missing" in out.stdout
 
@@ -231,10 +224,10 @@ def test_migration_backs_up_first(tmp_path, monkeypatch):
 
 def test_backup_command_uses_backup_api(archive, tmp_path):
     out_file = tmp_path / "copy.sqlite3"
-    out = _cli("backup", "--archive", str(archive), "--out", str(out_file))
+    out = run_cli("backup", "--archive", str(archive), "--out", str(out_file))
     assert out.returncode == 0, out.stderr
     assert verify_archive(out_file).ok
-    assert _cli("backup", "--archive", str(archive), "--out", str(out_file)).returncode == 2
+    assert run_cli("backup", "--archive", str(archive), "--out", str(out_file)).returncode == 2
     events = [e for (e,) in sqlite3.connect(archive).execute("SELECT event FROM audit_log")]
     assert events[-1] == "backup"
 
@@ -296,7 +289,7 @@ def test_export_parquet_partitioned(archive, tmp_path):
 
 def test_export_dataset_cli(archive, tmp_path):
     out = tmp_path / "x.jsonl"
-    res = _cli(
+    res = run_cli(
         "export-dataset",
         "--archive",
         str(archive),
@@ -313,7 +306,7 @@ def test_export_dataset_cli(archive, tmp_path):
     )
     assert res.returncode == 0, res.stderr
     assert out.read_text().count("\n") > 0
-    res = _cli(
+    res = run_cli(
         "export-dataset",
         "--archive",
         str(archive),

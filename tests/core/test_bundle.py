@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
 import sys
-import threading
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -18,10 +18,9 @@ import pytest
 from pypdf import PdfReader
 
 from archiver.archive.auditlog import summarise
-from archiver.export import bag, bundlezip, keys
+from archiver.export import bag, bundlezip, csvsafe, keys
 from archiver.export.bundle import (
     BundleError,
-    ExportCancelled,
     export_bundle,
     publish,
     zip_path_for,
@@ -30,8 +29,9 @@ from archiver.export.csvsafe import escape_cell, unescape_cell
 from archiver.export.scope import Scope
 from archiver.export.trust import TrustPolicy
 from archiver.export.verify import _verify_pdf, verify_bundle
-from archiver.jobs import Cancel, drive
+from archiver.jobs import Cancel, Cancelled, drive
 from archiver.simulator import SimConfig, Simulator
+from tests.clitools import run_cli
 from tests.forgery import forge_record
 from tests.pulltools import params, pull
 from tests.tsatools import start_tsa
@@ -100,12 +100,6 @@ def _key_dir(ident: keys.SigningIdentity) -> Path:
 def _trusting(ident: keys.SigningIdentity) -> TrustPolicy:
     """The verifier's trust on the machine that holds ``ident``: its local signing key."""
     return TrustPolicy.local(_key_dir(ident))
-
-
-def _verify_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "archiver", "verify", *args], capture_output=True, text=True
-    )
 
 
 def _sh(cmd: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -198,8 +192,44 @@ def test_csv_equals_rows_apart_from_escaping(bundle, shared_archive):
             assert unescape_cell(cell) == values[c]
             if cell != values[c]:
                 escaped += 1
-                assert cell == "'" + values[c] and values[c][0] in "=+-@\t\r'"
+                assert cell == "'" + values[c] and values[c][0] in "=+-@\t\r'0"
     assert escaped > 0  # the simulator's notes start with = + - @
+    phones = [row[cols.index("SOURCE_PHONE_NUMBER")] for row in body]
+    assert any(phones) and all(p.startswith("'+") for p in phones if p)  # text, + kept
+
+
+def test_phone_numbers_read_back_exactly_from_the_csv(bundle, shared_archive):
+    """What a spreadsheet shows as text comes back as the exact API string: one leading
+    quote removed, nothing else."""
+    with (bundle.path / "data" / "interactionSegments.csv").open(
+        encoding="utf-8-sig", newline=""
+    ) as f:
+        rows = list(csv.DictReader(f))
+    got = sorted(unescape_cell(r["SOURCE_PHONE_NUMBER"]) for r in rows)
+    want = sorted(v["SOURCE_PHONE_NUMBER"] for v in _latest(shared_archive, "interactionSegments"))
+    assert got == want and any(w.startswith("+") for w in want)
+
+
+def test_a_bundle_escaped_by_the_earlier_rule_still_verifies(
+    archive, signing, tmp_path, monkeypatch
+):
+    """archiver 0.1.0 wrote phone numbers as they are: its bundles stay verifiable."""
+    from archiver.export import bundle as bundle_module
+
+    monkeypatch.setattr(
+        bundle_module, "escape_row", lambda values: [csvsafe._escape_0_1(v) for v in values]
+    )
+    result = _export(archive, Scope(DAY, DAY), tmp_path / "old", signing)
+    with (result.path / "data" / "interactionSegments.csv").open(encoding="utf-8-sig") as f:
+        assert any(r["SOURCE_PHONE_NUMBER"].startswith("+") for r in csv.DictReader(f))
+    assert verify_bundle(result.path, _trusting(signing)).ok
+
+
+def test_csv_cell_matches_either_rule_but_nothing_else():
+    assert csvsafe.matches("'+4930123", "+4930123") and csvsafe.matches("+4930123", "+4930123")
+    assert not csvsafe.matches("+4930123", "+4930124")
+    assert not csvsafe.matches("=1+1", "=1+1")  # a formula left bare matches no rule
+    assert not csvsafe.matches("''x", "'x'")
 
 
 def test_pdf_text_has_each_interaction_and_its_values(bundle, shared_archive):
@@ -221,13 +251,13 @@ def test_verify_clean_bundle_and_zip(bundle, signing, tmp_path):
     assert rep.ok, rep.summary()
     assert any("covers the entire file" in c for c in rep.checks)
     assert verify_bundle(bundle.zip_path, _trusting(signing)).ok
-    out = _verify_cli(str(bundle.path), "--key-dir", str(_key_dir(signing)))
+    out = run_cli("verify", str(bundle.path), "--key-dir", str(_key_dir(signing)))
     assert out.returncode == 0 and out.stdout.startswith("VERIFIED"), out.stdout
     assert "signed by the local signing key" in out.stdout
     # intact, but on a machine that does not know the signer: not VERIFIED
     rep = verify_bundle(bundle.path)
     assert rep.intact and not rep.ok and rep.state == "untrusted"
-    out = _verify_cli(str(bundle.zip_path), "--key-dir", str(tmp_path / "elsewhere"))
+    out = run_cli("verify", str(bundle.zip_path), "--key-dir", str(tmp_path / "elsewhere"))
     assert out.returncode == 3 and out.stdout.startswith("INTACT, BUT THE SIGNER IS NOT TRUSTED")
 
 
@@ -377,9 +407,7 @@ def test_deleted_and_added_files_are_found(bundle, tmp_path):
     (root2 / "notes.txt").write_text("x")
     rep = verify_bundle(root2)
     assert not rep.ok and "notes.txt" in rep.problems[0]
-    out = subprocess.run(
-        [sys.executable, "-m", "archiver", "verify", str(root2)], capture_output=True, text=True
-    )
+    out = run_cli("verify", root2)
     assert out.returncode == 1 and "FAILED: notes.txt" in out.stdout
 
 
@@ -429,9 +457,15 @@ def test_filters_and_gaps_are_stated(archive, signing, tmp_path):
     assert result.interactions == 1
     assert any("2025-02-02" in g for g in result.gaps)
     text = (result.path / "bag-info.txt").read_text()
-    assert "Archiver-Coverage-Gap: interactionSegments 2025-02-02 00:00" in text
+    # the next day's 00:00 came back as the pull's last `ending` (the simulator reads it
+    # inclusively): walked, and said so; the rest of the day was never requested
+    assert (
+        "Archiver-Coverage-Gap: interactionSegments 2025-02-02 00:15 – 23:45 UTC, last "
+        "interval included: never requested" in text
+    )
+    assert "Archiver-Walked-At-Previous-Ending: interactionSegments 2025-02-02 00:00 UTC" in text
     pdf_text = PdfReader(result.path / "data" / "report.pdf").pages[0].extract_text()
-    assert "gap(s)" in pdf_text and "2025-02-02" in pdf_text
+    assert re.search(r"\b[\d,]+ gaps?\b", pdf_text) and "2025-02-02" in pdf_text
 
 
 def test_export_refuses_a_non_empty_directory(archive, signing, tmp_path):
@@ -443,67 +477,48 @@ def test_export_refuses_a_non_empty_directory(archive, signing, tmp_path):
 
 def test_no_passphrase_says_how_to_provide_one(archive, tmp_path, monkeypatch):
     monkeypatch.delenv("ARCHIVER_KEY_PASSPHRASE", raising=False)
-    env = dict(os.environ, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
-    env.pop("ARCHIVER_KEY_PASSPHRASE", None)
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "archiver",
-            "export",
-            "--archive",
-            str(archive),
-            "--from",
-            "2025-02-01",
-            "--to",
-            "2025-02-01",
-            "--out",
-            str(tmp_path / "b"),
-            "--key-dir",
-            str(tmp_path / "k"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
+    out = run_cli(
+        "export",
+        "--archive",
+        archive,
+        "--from",
+        "2025-02-01",
+        "--to",
+        "2025-02-01",
+        "--out",
+        tmp_path / "b",
+        "--key-dir",
+        tmp_path / "k",
+        env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"},
     )
     assert out.returncode == 4 and "ARCHIVER_KEY_PASSPHRASE" in out.stderr
     assert not (tmp_path / "b").exists()
 
 
 def test_cli_export_prints_fingerprint_and_key_is_encrypted(archive, tmp_path):
-    env = dict(os.environ, ARCHIVER_KEY_PASSPHRASE="pw-123")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "archiver",
-            "export",
-            "--archive",
-            str(archive),
-            "--from",
-            "20250201",
-            "--to",
-            "20250201",
-            "--out",
-            str(tmp_path / "b"),
-            "--key-dir",
-            str(tmp_path / "k"),
-            "--redact",
-            "customer-pii",
-        ],
-        capture_output=True,
-        text=True,
+    env = {"ARCHIVER_KEY_PASSPHRASE": "pw-123"}
+    out = run_cli(
+        "export",
+        "--archive",
+        archive,
+        "--from",
+        "20250201",
+        "--to",
+        "20250201",
+        "--out",
+        tmp_path / "b",
+        "--key-dir",
+        tmp_path / "k",
+        "--redact",
+        "customer-pii",
         env=env,
     )
     assert out.returncode == 0, out.stderr
     assert "Signer certificate SHA-256:" in out.stdout
     pem = (tmp_path / "k" / "key.pem").read_text()
     assert "ENCRYPTED PRIVATE KEY" in pem and "pw-123" not in pem
-    show = subprocess.run(
-        [sys.executable, "-m", "archiver", "keys", "show", "--key-dir", str(tmp_path / "k")],
-        capture_output=True,
-        text=True,
-        env=env,
+    show = run_cli(
+        "keys", "show", "--key-dir", tmp_path / "k", env={"ARCHIVER_KEY_PASSPHRASE": None}
     )
     assert show.returncode == 0 and show.stdout.split("fingerprint: ")[1].split()[0] in out.stdout
 
@@ -534,7 +549,6 @@ def test_import_pkcs12(tmp_path, monkeypatch):
         ("\tx", "'\tx"),
         ("\rx", "'\rx"),
         ("-12", "-12"),
-        ("+3.5", "+3.5"),
         ("1e5", "1e5"),
         ("plain", "plain"),
         ("", ""),
@@ -544,7 +558,13 @@ def test_import_pkcs12(tmp_path, monkeypatch):
         ("''", "'''"),
         ("'", "''"),
         ("+44 20 7946 0000", "'+44 20 7946 0000"),
-        ("+447946000000", "+447946000000"),
+        ("+447946000000", "'+447946000000"),  # a phone number stays text, its + kept
+        ("+3.5", "'+3.5"),
+        ("0301234567", "'0301234567"),  # a leading zero a spreadsheet would drop
+        ("007", "'007"),
+        ("0", "0"),
+        ("0.5", "0.5"),
+        ("10", "10"),
         ("-5", "-5"),
         ("-5 apples", "'-5 apples"),
         ("-", "'-"),
@@ -579,13 +599,12 @@ def test_formula_escaping_is_one_to_one():
         assert unescape_cell(e) == v
 
 
-@pytest.mark.parametrize("token", [threading.Event, Cancel])
-def test_cancel_leaves_nothing_half_written(archive, signing, tmp_path, token):
-    cancel = token()
+def test_cancel_leaves_nothing_half_written(archive, signing, tmp_path):
+    cancel = Cancel()
     gen = export_bundle(archive, Scope(DAY, DAY), tmp_path / "cancelled", signing, cancel=cancel)
     assert next(gen).startswith("Selecting")
     cancel.set()
-    with pytest.raises(ExportCancelled):
+    with pytest.raises(Cancelled):
         for _ in gen:
             pass
     assert not (tmp_path / "cancelled").exists()
@@ -600,8 +619,9 @@ def test_custody_summaries_say_what_each_entry_records(bundle, shared_archive):
     conn.close()
     assert entries[-1][0] == "export" and entries[-1][1]["bundle_id"] == bundle.bundle_id
     assert summarise(*entries[-1]) == (
-        f"bundle {bundle.bundle_id} (ROW_DATE_UTC {DAY} to {DAY}, latest versions), "
-        f"redaction none; {bundle.segments:,} segment rows, {bundle.traces:,} trace rows "
+        f"bundle {bundle.bundle_id} ({DAY} 00:00 – 23:45 UTC, last interval included, latest "
+        f"versions), redaction none; {bundle.segments:,} interactionSegments latest records, "
+        f"{bundle.traces:,} workflowTrace latest records "
         f"→ {entries[-1][1]['out']}; signed by {entries[-1][1]['signer_fingerprint'][:23]}…"
     )
     entries = entries[:-1]  # the bundle's own export is recorded after its report was made
@@ -618,7 +638,7 @@ def test_custody_summaries_say_what_each_entry_records(bundle, shared_archive):
     assert "interactionSegments, workflowTrace 2025-02-01T00:00 → 2025-02-01T23:45" in started
     finished = summarise(*next(x for x in entries if x[0] == "pull finished"))
     assert finished.startswith("finished") and "rows received" in finished
-    assert "new row versions archived" in finished
+    assert "new records archived" in finished
 
 
 @pytest.mark.parametrize(
@@ -642,7 +662,7 @@ def test_custody_summaries_say_what_each_entry_records(bundle, shared_archive):
                 },
             },
             "finished (agent); not entitled, not archived: workflowTrace; "
-            "2,351 rows received, 2,000 new row versions archived",
+            "2,351 rows received, 2,000 new records archived",
         ),
         (
             "key fallback",
@@ -674,12 +694,13 @@ def test_custody_summaries_say_what_each_entry_records(bundle, shared_archive):
                 "from": "2025-02-01",
                 "to": None,
             },
-            "1,500 15-minute rows of queue (latest versions) as csv, 2025-02-01 to … → /x.csv",
+            "1,500 latest records (15-minute) of queue as csv, 2025-02-01 to … → /x.csv",
         ),
         (
             "export",
             {"bundle_id": "B1", "redaction": "customer-pii", "segments": 5, "traces": 9},
-            "bundle B1, redaction customer-pii; 5 segment rows, 9 trace rows",
+            "bundle B1, redaction customer-pii; 5 interactionSegments latest records, "
+            "9 workflowTrace latest records",
         ),
         (
             "export",
@@ -702,9 +723,10 @@ def test_custody_summaries_say_what_each_entry_records(bundle, shared_archive):
                 "traces": 3400,
                 "signer_fingerprint": "AB:CD:" * 16,
             },
-            "bundle B2 (ROW_DATE_UTC 2025-02-01 to 2025-02-03, interactions i1, i2, i3 and 1 "
+            "bundle B2 (2025-02-01 to 2025-02-03, interactions i1, i2, i3 and 1 "
             "more, agent u7, channel voice, all versions), redaction customer-pii (2 fields); "
-            "1,200 segment rows, 3,400 trace rows → /evidence/b2; signed by AB:CD:AB:CD:AB:CD:AB:CD…",
+            "1,200 interactionSegments records, 3,400 workflowTrace records → /evidence/b2; "
+            "signed by AB:CD:AB:CD:AB:CD:AB:CD…",
         ),
         (
             "export-dataset",
@@ -717,7 +739,7 @@ def test_custody_summaries_say_what_each_entry_records(bundle, shared_archive):
                 "rows": 7,
                 "all_versions": True,
             },
-            "7 daily rows of interactionSegments (all versions) as csv (formula cells: raw) → /w/s.csv",
+            "7 records (daily) of interactionSegments as csv (formula cells: raw) → /w/s.csv",
         ),
         (
             "archive lock taken over",
@@ -745,6 +767,26 @@ def test_custody_summaries_say_what_each_entry_records(bundle, shared_archive):
 )
 def test_audit_summary_rule(event, details, expect):
     assert summarise(event, details) == expect
+
+
+def test_a_custody_row_summarises_an_error_instead_of_pasting_it():
+    error = (
+        "24 chunks not archived; first: agentAux 202502030000: The API kept failing (HTTP 500: "
+        "An unexpected platform error occurred.) after 12 attempts. Nothing already received is "
+        "lost; run the same command again later to resume from this page. If it persists, "
+        "contact Avaya Support.\n" + "x" * 5000
+    )
+    details = {
+        "status": "failed",
+        "summary": {"datasets": {"agentAux": {"failed": 24}}, "error": error},
+    }
+    text = summarise("pull finished", details)
+    assert "24 chunks failed; first error: agentAux 202502030000: The API kept failing" in text
+    assert text.endswith("…") and "Avaya Support" not in text and "\n" not in text
+    assert len(text) < 200
+    assert summarise("pull finished", {"status": "failed", "summary": {"error": "Disk full."}}) == (
+        "failed; 0 rows received, 0 new records archived; error: Disk full."
+    )
 
 
 # -- signer trust: a forgery re-signed with another key --------------------------------------
@@ -779,36 +821,34 @@ def test_forged_bundle_signed_with_another_key_is_not_trusted(bundle, forged, si
     assert "''=Mallory Forger" in csv_text and "''+44 20 7946 0000" in csv_text
     assert verify_bundle(result.path).intact
     # on the genuine signer's machine: intact, but the signer is not trusted → 3
-    out = _verify_cli(str(result.path), "--key-dir", str(_key_dir(signing)))
+    out = run_cli("verify", str(result.path), "--key-dir", str(_key_dir(signing)))
     assert out.returncode == 3, out.stdout
     assert out.stdout.startswith("INTACT, BUT THE SIGNER IS NOT TRUSTED")
     assert f"Signer certificate SHA-256: {b}" in out.stdout
     assert f"--expect-fingerprint {b}" in out.stdout and "archiver trust add" in out.stdout
     assert "out of band" in out.stdout
     # pinned to the genuine signer: a failure, not merely untrusted → 1
-    out = _verify_cli(str(result.zip_path), "--expect-fingerprint", a, "--key-dir", str(tmp_path))
+    out = run_cli(
+        "verify", str(result.zip_path), "--expect-fingerprint", a, "--key-dir", str(tmp_path)
+    )
     assert out.returncode == 1 and out.stdout.startswith("FAILED: the signer's certificate is not")
     assert b in out.stdout and a in out.stdout
     # pinned to B (any spelling): the bundle is what B signed → 0
     pin_b = b.replace(":", "").lower()
-    out = _verify_cli(str(result.path), "--expect-fingerprint", pin_b, "--key-dir", str(tmp_path))
+    out = run_cli(
+        "verify", str(result.path), "--expect-fingerprint", pin_b, "--key-dir", str(tmp_path)
+    )
     assert out.returncode == 0 and out.stdout.startswith("VERIFIED"), out.stdout
     # the genuine bundle with the genuine pin, on a machine with no key → 0
-    out = _verify_cli(str(bundle.path), "--expect-fingerprint", a, "--key-dir", str(tmp_path))
+    out = run_cli("verify", str(bundle.path), "--expect-fingerprint", a, "--key-dir", str(tmp_path))
     assert out.returncode == 0 and out.stdout.startswith("VERIFIED"), out.stdout
 
 
 def test_expect_fingerprint_that_is_not_one_is_a_usage_error(bundle):
-    out = _verify_cli(str(bundle.path), "--expect-fingerprint", "12:34")
+    out = run_cli("verify", str(bundle.path), "--expect-fingerprint", "12:34")
     assert out.returncode == 2 and "not a SHA-256 fingerprint" in out.stderr
-    out = _verify_cli(str(bundle.path / "nothing-here"))
+    out = run_cli("verify", str(bundle.path / "nothing-here"))
     assert out.returncode == 2 and "no such file" in out.stderr
-
-
-def _keys_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "archiver", "keys", *args], capture_output=True, text=True
-    )
 
 
 def test_keys_create_refuses_to_replace_a_key_and_force_keeps_it_trusted(bundle, signing, tmp_path):
@@ -817,13 +857,13 @@ def test_keys_create_refuses_to_replace_a_key_and_force_keeps_it_trusted(bundle,
     for name in ("key.pem", "cert.pem"):  # the machine that signed the shared bundle
         shutil.copy(_key_dir(signing) / name, kd / name)
     before = (kd / "key.pem").read_bytes(), (kd / "cert.pem").read_bytes()
-    out = _keys_cli("create", "--key-dir", str(kd))
+    out = run_cli("keys", "create", "--key-dir", str(kd))
     assert out.returncode == 1 and "Refused to replace it" in out.stderr
     assert signing.fingerprint in out.stderr and "--force" in out.stderr
     assert ((kd / "key.pem").read_bytes(), (kd / "cert.pem").read_bytes()) == before
     with pytest.raises(keys.KeyExistsError):
         keys.create(kd)
-    out = _keys_cli("create", "--force", "--key-dir", str(kd))
+    out = run_cli("keys", "create", "--force", "--key-dir", str(kd))
     assert (
         out.returncode == 0
         and f"Retired (kept, still trusted for verification): {signing.fingerprint}" in out.stdout
@@ -832,9 +872,9 @@ def test_keys_create_refuses_to_replace_a_key_and_force_keeps_it_trusted(bundle,
     assert (kd / f"key-{stamp}.pem").read_bytes() == before[0]
     assert (kd / f"cert-{stamp}.pem").read_bytes() == before[1]
     assert keys.load(kd).fingerprint != signing.fingerprint
-    out = _verify_cli(str(bundle.path), "--key-dir", str(kd))
+    out = run_cli("verify", str(bundle.path), "--key-dir", str(kd))
     assert out.returncode == 0 and "a retired local signing key" in out.stdout.splitlines()[0]
-    show = _keys_cli("show", "--key-dir", str(kd))
+    show = run_cli("keys", "show", "--key-dir", str(kd))
     assert f"Retired: {signing.fingerprint}" in show.stdout
 
 
@@ -860,37 +900,33 @@ def test_keys_import_refuses_to_replace_a_key(signing, tmp_path):
     ]
 
 
-def _trust_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "archiver", "trust", *args], capture_output=True, text=True
-    )
-
-
 def test_trust_store_add_list_remove(bundle, forged, signing, tmp_path):
     result, key_b = forged
     kd = str(tmp_path / "auditor" / "signing")  # an auditor without a key of their own
-    assert _verify_cli(str(result.path), "--key-dir", kd).returncode == 3
-    out = _trust_cli("add", str(result.path / "signer.pem"), "--key-dir", kd)
+    assert run_cli("verify", str(result.path), "--key-dir", kd).returncode == 3
+    out = run_cli("trust", "add", str(result.path / "signer.pem"), "--key-dir", kd)
     assert out.returncode == 0 and key_b.fingerprint in out.stdout
-    assert _trust_cli("add", str(result.path), "--key-dir", kd).returncode == 1  # already
-    out = _verify_cli(str(result.path), "--key-dir", kd)
+    assert run_cli("trust", "add", str(result.path), "--key-dir", kd).returncode == 1  # already
+    out = run_cli("verify", str(result.path), "--key-dir", kd)
     assert out.returncode == 0 and "a certificate in the trust store" in out.stdout
-    assert _trust_cli("add", str(bundle.zip_path), "--key-dir", kd).returncode == 0  # from a zip
-    listed = _trust_cli("list", "--key-dir", kd).stdout
+    assert (
+        run_cli("trust", "add", str(bundle.zip_path), "--key-dir", kd).returncode == 0
+    )  # from a zip
+    listed = run_cli("trust", "list", "--key-dir", kd).stdout
     assert key_b.fingerprint in listed and signing.fingerprint in listed and "added 20" in listed
     assert "(no signing key yet)" in listed
     stored = sorted(p.name for p in (tmp_path / "auditor" / "trust").iterdir())
     assert stored == sorted(
         f"{fp.replace(':', '')}.pem" for fp in (key_b.fingerprint, signing.fingerprint)
     )
-    out = _trust_cli("remove", key_b.fingerprint.replace(":", "").lower(), "--key-dir", kd)
+    out = run_cli("trust", "remove", key_b.fingerprint.replace(":", "").lower(), "--key-dir", kd)
     assert out.returncode == 0 and "No longer trusted" in out.stdout
-    assert _verify_cli(str(result.path), "--key-dir", kd).returncode == 3
-    assert _verify_cli(str(bundle.path), "--key-dir", kd).returncode == 0
-    out = _trust_cli("remove", key_b.fingerprint, "--key-dir", kd)
+    assert run_cli("verify", str(result.path), "--key-dir", kd).returncode == 3
+    assert run_cli("verify", str(bundle.path), "--key-dir", kd).returncode == 0
+    out = run_cli("trust", "remove", key_b.fingerprint, "--key-dir", kd)
     assert out.returncode == 1 and "not in the trust store" in out.stderr
-    assert _trust_cli("remove", "xyz", "--key-dir", kd).returncode == 2
-    own = _trust_cli("remove", signing.fingerprint, "--key-dir", str(_key_dir(signing)))
+    assert run_cli("trust", "remove", "xyz", "--key-dir", kd).returncode == 2
+    own = run_cli("trust", "remove", signing.fingerprint, "--key-dir", str(_key_dir(signing)))
     assert own.returncode == 1 and "always trusted" in own.stderr
 
 
@@ -928,15 +964,17 @@ def test_timestamped_bundle(archive, signing, tsa, tmp_path):
     assert rep.state == "untrusted" and rep.signer_trusted, rep.summary()
     assert "timestamp authority" in rep.headline() and "Test TSA" in rep.headline()
     root_pem = tsa.root_pem(tmp_path / "root.pem")
-    out = _trust_cli("add", "--tsa", str(root_pem), "--key-dir", str(kd))
+    out = run_cli("trust", "add", "--tsa", str(root_pem), "--key-dir", str(kd))
     assert out.returncode == 0, out.stderr
-    out = _verify_cli(str(root), "--key-dir", str(kd))
+    out = run_cli("verify", str(root), "--key-dir", str(kd))
     assert out.returncode == 0, out.stdout
     assert "data/report.pdf has a document timestamp" in out.stdout
     assert "the signature of tagmanifest-sha256.txt was timestamped" in out.stdout
     # a TSA root never makes a signer trusted
     assert (
-        _verify_cli(str(root), "--key-dir", str(kd), "--expect-fingerprint", "00" * 32).returncode
+        run_cli(
+            "verify", str(root), "--key-dir", str(kd), "--expect-fingerprint", "00" * 32
+        ).returncode
         == 1
     )
     # the token removed from the signature (it is outside the manifests): found
@@ -1004,7 +1042,7 @@ def test_zip_bomb_is_refused_before_extraction(bundle, tmp_path):
     assert zip_path.stat().st_size < 2 * 2**20
     message = _refused(zip_path, tmp_path)
     assert "MAX_RATIO" in message and "zip bomb" in message
-    out = _verify_cli(str(zip_path))
+    out = run_cli("verify", str(zip_path))
     assert out.returncode == 1 and "MAX_RATIO" in out.stdout
 
 
@@ -1068,7 +1106,7 @@ def test_symlinked_payload_is_refused_before_hashing(bundle, tmp_path, monkeypat
     monkeypatch.setattr(bag, "sha256_file", lambda p: hashed.append(p) or real(p))
     rep = verify_bundle(root)
     assert not rep.intact and "symbolic link" in rep.problems[0] and not hashed
-    out = _verify_cli(str(root))
+    out = run_cli("verify", str(root))
     assert out.returncode == 1 and "is a symbolic link" in out.stdout
 
 
@@ -1085,7 +1123,7 @@ def test_names_from_a_bundle_are_printed_with_control_characters_escaped(bundle,
     root = tmp_path / "copy"
     shutil.copytree(bundle.path, root)
     (root / "data" / "\x1b[2J\x1b[32mVERIFIED\u202e.csv").write_text("x")
-    out = _verify_cli(str(root))
+    out = run_cli("verify", str(root))
     assert out.returncode == 1 and "\x1b" not in out.stdout and "\u202e" not in out.stdout
     assert "\\x1b[2J\\x1b[32mVERIFIED\\u202e.csv" in out.stdout
 

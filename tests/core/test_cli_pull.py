@@ -1,37 +1,20 @@
-"""`archiver pull` as a real subprocess: exit codes, JSON output, usage errors, secrets."""
+"""`archiver pull` through the command line (in-process): exit codes, JSON output, usage
+errors, secrets."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.clitools import run_cli
 from tests.pulltools import archived, archived_in_range, params, truth, walked_truth
 
 SECRET = "canary-Secret-9c1e77"
 
 
-def run_cli(
-    *args: str, secret: str = "demo-secret", extra_env: dict | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess:
-    env = dict(
-        os.environ,
-        ARCHIVER_CLIENT_ID="archiver-demo",
-        ARCHIVER_CLIENT_SECRET=secret,
-        **(extra_env or {}),
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "archiver", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        cwd=cwd,
-    )
+pytestmark = pytest.mark.usefixtures("demo_credentials")
 
 
 def pull_args(sim, arc: Path, *more: str) -> list[str]:
@@ -95,7 +78,16 @@ def test_pull_iso_bounds_and_daily(sim, tmp_path):
     arc = tmp_path / "a.sqlite3"
     out = run_cli(
         *pull_args(
-            sim, arc, "--dataset", "agent", "--daily", "--from", "20250201", "--to", "2025-02-02"
+            sim,
+            arc,
+            "--dataset",
+            "agent",
+            "--dataset-type",
+            "daily",
+            "--from",
+            "20250201",
+            "--to",
+            "2025-02-02",
         )
     )
     assert out.returncode == 0, out.stderr
@@ -155,32 +147,21 @@ def test_usage_errors_exit_2(sim, tmp_path, args, message):
 
 
 def test_missing_secret_says_how_to_provide_it(sim, tmp_path):
-    env = dict(
-        os.environ,
-        ARCHIVER_CLIENT_ID="archiver-demo",
-        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
-    )
-    env.pop("ARCHIVER_CLIENT_SECRET", None)
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "archiver",
-            *pull_args(
-                sim,
-                tmp_path / "a.sqlite3",
-                "--dataset",
-                "queue",
-                "--from",
-                "20250201",
-                "--to",
-                "20250201",
-            ),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
+    out = run_cli(
+        *pull_args(
+            sim,
+            tmp_path / "a.sqlite3",
+            "--dataset",
+            "queue",
+            "--from",
+            "20250201",
+            "--to",
+            "20250201",
+        ),
+        env={
+            "ARCHIVER_CLIENT_SECRET": None,
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        },
     )
     assert (
         out.returncode == 2
@@ -190,24 +171,15 @@ def test_missing_secret_says_how_to_provide_it(sim, tmp_path):
 
 
 def test_login_without_keyring_explains(tmp_path):
-    env = dict(os.environ, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "archiver",
-            "login",
-            "--base-url",
-            "http://127.0.0.1:9",
-            "--client-id",
-            "x",
-            "--secret-stdin",
-        ],
-        input="s3\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
+    out = run_cli(
+        "login",
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--client-id",
+        "x",
+        "--secret-stdin",
+        stdin="s3\n",
+        env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"},
     )
     assert out.returncode == 1
     assert "No OS keyring" in out.stderr and "ARCHIVER_CLIENT_SECRET" in out.stderr
@@ -225,7 +197,7 @@ def test_bad_secret_exits_4(sim, tmp_path):
             "--to",
             "20250201",
         ),
-        secret="wrong",
+        env={"ARCHIVER_CLIENT_SECRET": "wrong"},
     )
     assert out.returncode == 4 and "client id and secret" in out.stdout
 
@@ -288,6 +260,7 @@ def test_secret_never_written_anywhere(sim_factory, tmp_path):
         "XDG_DATA_HOME": str(home / "data"),
         "XDG_STATE_HOME": str(home / "state"),
         "XDG_CACHE_HOME": str(home / "cache"),
+        "ARCHIVER_CLIENT_SECRET": SECRET,
     }
     out = run_cli(
         *pull_args(
@@ -302,15 +275,13 @@ def test_secret_never_written_anywhere(sim_factory, tmp_path):
             "--page-size",
             "20",
         ),
-        secret=SECRET,
-        extra_env=env,
+        env=env,
         cwd=tmp_path,
     )
     assert out.returncode == 0, out.stdout + out.stderr
     bad = run_cli(
         *pull_args(sim, arc, "--dataset", "queue", "--from", "20250201", "--to", "20250201"),
-        secret=SECRET + "-wrong",
-        extra_env=env,
+        env={**env, "ARCHIVER_CLIENT_SECRET": SECRET + "-wrong"},
         cwd=tmp_path,
     )
     assert bad.returncode == 4

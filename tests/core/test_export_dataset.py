@@ -8,15 +8,14 @@ import csv
 import io
 import json
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 
-from archiver.archive import schema
+from archiver.archive import triggers
 from archiver.export.csvsafe import escape_cell, unescape_cell
 from archiver.export.warehouse import ExportError, _csv, export_dataset
 from archiver.simulator import SimConfig, Simulator
+from tests.clitools import run_cli
 from tests.pulltools import params, pull
 
 DS = "interactionSegments"
@@ -43,12 +42,6 @@ def archive(shared, tmp_path):
     src.close()
     dst.close()
     return arc
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "archiver", "export-dataset", *args], capture_output=True, text=True
-    )
 
 
 def _latest(arc) -> list[dict]:
@@ -96,10 +89,21 @@ def test_header_cells_are_escaped_too():
 
 def test_cli_csv_formulas_flag(archive, tmp_path):
     out = tmp_path / "x.csv"
-    res = _cli("--archive", str(archive), "--dataset", DS, "--format", "csv", "--out", str(out))
+    res = run_cli(
+        "export-dataset",
+        "--archive",
+        str(archive),
+        "--dataset",
+        DS,
+        "--format",
+        "csv",
+        "--out",
+        str(out),
+    )
     assert res.returncode == 0, res.stderr
     assert any(c.startswith(("'=", "'+", "'-", "'@")) for r in _read(out) for c in r)
-    res = _cli(
+    res = run_cli(
+        "export-dataset",
         "--archive",
         str(archive),
         "--dataset",
@@ -124,14 +128,32 @@ def test_cli_csv_formulas_flag(archive, tmp_path):
 
 def test_out_that_is_a_directory_or_an_existing_zip_is_refused(archive, tmp_path):
     for fmt in ("csv", "jsonl"):
-        res = _cli(
-            "--archive", str(archive), "--dataset", DS, "--format", fmt, "--out", str(tmp_path)
+        res = run_cli(
+            "export-dataset",
+            "--archive",
+            str(archive),
+            "--dataset",
+            DS,
+            "--format",
+            fmt,
+            "--out",
+            str(tmp_path),
         )
         assert res.returncode == 2 and "is a directory" in res.stderr, res.stderr
         assert "Traceback" not in res.stderr
     z = tmp_path / "b1.zip"
     z.write_bytes(b"PK\x05\x06" + b"\0" * 18)
-    res = _cli("--archive", str(archive), "--dataset", DS, "--format", "csv", "--out", str(z))
+    res = run_cli(
+        "export-dataset",
+        "--archive",
+        str(archive),
+        "--dataset",
+        DS,
+        "--format",
+        "csv",
+        "--out",
+        str(z),
+    )
     assert res.returncode == 2 and "existing zip" in res.stderr
     assert z.read_bytes() == b"PK\x05\x06" + b"\0" * 18
     (tmp_path / "f").write_text("x")
@@ -141,7 +163,7 @@ def test_out_that_is_a_directory_or_an_existing_zip_is_refused(archive, tmp_path
 
 def _tamper_dates(arc, *dates: str) -> None:
     conn = sqlite3.connect(arc)
-    for table in schema.EVIDENCE_TABLES:
+    for table in triggers.EVIDENCE_TABLES:
         conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
     ids = [
         r

@@ -1,8 +1,9 @@
 """Files private by default: what archiver creates is 0600 in 0700 folders (umask 077 at the
 start of each command), an old key file is tightened, and input limits say what is wrong.
 
-The commands run in-process through ``archiver.cli.main.main`` (as the process would: it
-sets the umask itself); the suite's umask (022) comes back after each test."""
+The commands run in-process through ``archiver.cli.main.main`` (tests/clitools.run_cli), as
+the process would: it sets the umask itself; the suite's umask (022) comes back after each
+test."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.cli.main import main
+from tests.clitools import CliResult, run_cli
 
 
 def mode(p: Path) -> int:
@@ -33,29 +34,27 @@ def env(monkeypatch, tmp_path):
     os.umask(0o022)  # what a user's shell usually has
 
 
-def pull(sim, arc: Path | None, *more: str) -> int:
+def pull(sim, arc: Path | None, *more: str) -> CliResult:
     args = ["pull", "--base-url", sim.base_url, "--retry-initial", "0.01"]
     args += ["--archive", str(arc)] if arc else []
-    return main(
-        [
-            *args,
-            "--dataset",
-            "interactionSegments",
-            "--dataset",
-            "workflowTrace",
-            *more,
-            "--from",
-            "2025-02-01",
-            "--to",
-            "2025-02-01",
-            "--json",
-        ]
+    return run_cli(
+        *args,
+        "--dataset",
+        "interactionSegments",
+        "--dataset",
+        "workflowTrace",
+        *more,
+        "--from",
+        "2025-02-01",
+        "--to",
+        "2025-02-01",
+        "--json",
     )
 
 
-def test_archive_backup_exports_bundle_and_keys_are_private(env, sim, tmp_path, capsys):
+def test_archive_backup_exports_bundle_and_keys_are_private(env, sim, tmp_path):
     arc = tmp_path / "a.sqlite3"
-    assert pull(sim, arc) == 0
+    assert pull(sim, arc).code == 0
     assert mode(arc) == 0o600
     conn = sqlite3.connect(arc)  # the test's umask is 022: -wal/-shm follow the archive
     conn.execute("PRAGMA journal_mode=WAL")
@@ -64,59 +63,36 @@ def test_archive_backup_exports_bundle_and_keys_are_private(env, sim, tmp_path, 
         assert mode(Path(f"{arc}{suffix}")) == 0o600, suffix
     conn.close()
 
-    assert main(["backup", "--archive", str(arc), "--out", str(tmp_path / "b.sqlite3")]) == 0
+    assert run_cli("backup", "--archive", arc, "--out", tmp_path / "b.sqlite3").code == 0
     assert mode(tmp_path / "b.sqlite3") == 0o600
     out = tmp_path / "x.csv"
-    assert (
-        main(
-            [
-                "export-dataset",
-                "--archive",
-                str(arc),
-                "--dataset",
-                "interactionSegments",
-                "--format",
-                "csv",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    exported = run_cli(
+        "export-dataset", "--archive", arc, "--dataset", "interactionSegments", "--format", "csv",
+        "--out", out,
+    )  # fmt: skip
+    assert exported.code == 0
     assert mode(out) == 0o600
 
     keys = tmp_path / "signing"
-    assert main(["keys", "create", "--key-dir", str(keys)]) == 0
+    assert run_cli("keys", "create", "--key-dir", keys).code == 0
     assert mode(keys) == 0o700 and mode(keys / "key.pem") == 0o600
     bundle = tmp_path / "bundle"
-    code = main(
-        [
-            "export",
-            "--archive",
-            str(arc),
-            "--from",
-            "2025-02-01",
-            "--to",
-            "2025-02-01",
-            "--key-dir",
-            str(keys),
-            "--out",
-            str(bundle),
-            "--zip",
-        ]
-    )
-    assert code == 0, capsys.readouterr().err
+    written = run_cli(
+        "export", "--archive", arc, "--from", "2025-02-01", "--to", "2025-02-01",
+        "--key-dir", keys, "--out", bundle, "--zip",
+    )  # fmt: skip
+    assert written.code == 0, written.stderr
     made = [bundle, *bundle.rglob("*"), Path(f"{bundle}.zip")]
     assert len(made) > 5
     wide = {str(p): oct(mode(p)) for p in made if mode(p) & 0o077}
     assert not wide, wide
 
 
-def test_an_old_key_file_is_tightened(env, tmp_path, capsys):
+def test_an_old_key_file_is_tightened(env, tmp_path):
     keys = tmp_path / "signing"
-    assert main(["keys", "create", "--key-dir", str(keys)]) == 0
+    assert run_cli("keys", "create", "--key-dir", keys).code == 0
     os.chmod(keys / "key.pem", 0o644)  # as an earlier version left it
-    assert main(["keys", "show", "--key-dir", str(keys)]) == 0
+    assert run_cli("keys", "show", "--key-dir", keys).code == 0
     assert mode(keys / "key.pem") == 0o600
 
 
@@ -124,7 +100,7 @@ def test_the_apps_own_folders_are_0700(env, sim, tmp_path):
     data = tmp_path / "xdg-data" / "archiver"
     data.mkdir(parents=True, mode=0o755)
     os.chmod(data, 0o755)  # as an earlier version left it
-    assert pull(sim, None) == 0  # the default archive
+    assert pull(sim, None).code == 0  # the default archive
     assert mode(data) == 0o700 and mode(data / "archive.sqlite3") == 0o600
 
 
@@ -143,30 +119,30 @@ def test_the_apps_own_folders_are_0700(env, sim, tmp_path):
         (["--request-deadline", "0", "--from", "2025-01-01", "--to", "2025-01-01"], "deadline"),
     ],
 )
-def test_input_limits_are_usage_errors(env, sim, tmp_path, capsys, more, says):
+def test_input_limits_are_usage_errors(env, sim, tmp_path, more, says):
     arc = tmp_path / "a.sqlite3"
     base = ["pull", "--base-url", sim.base_url, "--archive", str(arc), "--dataset", "queue"]
     if "--from" not in more and "--incremental" not in more:
         more = [*more, "--from", "2025-01-01", "--to", "2025-01-01"]
-    code = main([*base, *more])
-    err = capsys.readouterr().err
-    assert code == 2, err
+    refused = run_cli(*base, *more)
+    err = refused.stderr
+    assert refused.code == 2, err
     assert says in err and "unexpected error" not in err
 
 
-def test_a_missing_archive_folder_is_refused_unless_asked(env, sim, tmp_path, capsys):
+def test_a_missing_archive_folder_is_refused_unless_asked(env, sim, tmp_path):
     arc = tmp_path / "no" / "such" / "dir" / "x.sqlite3"
-    assert pull(sim, arc) == 2
-    assert "does not exist" in capsys.readouterr().err
+    refused = pull(sim, arc)
+    assert refused.code == 2 and "does not exist" in refused.stderr
     assert not (tmp_path / "no").exists()
-    assert pull(sim, arc, "--create-dirs") == 0
+    assert pull(sim, arc, "--create-dirs").code == 0
     assert mode(arc.parent) == 0o700 and mode(arc) == 0o600
 
 
 # -- the log files and the archive's lock (merged with the unattended work) ---------------
 def test_cli_log_lock_file_and_checkpoints_of_a_pull_are_private(env, sim, tmp_path):
     arc = tmp_path / "a.sqlite3"
-    assert pull(sim, arc) == 0
+    assert pull(sim, arc).code == 0
     lock = tmp_path / "a.sqlite3.lock"
     log = tmp_path / "xdg-state" / "archiver" / "log" / "archiver-cli.log"
     assert mode(lock) == 0o600 and mode(tmp_path / "a.sqlite3.checkpoints") == 0o600
@@ -178,7 +154,7 @@ def test_log_files_and_lock_are_private_whatever_the_umask(env, tmp_path):
     """Made 0600 (0700 folders) by archiver.logs and the lock themselves, not only by the
     umask the command sets: a test, a library caller or the app before its umask."""
     from archiver import logs
-    from archiver.services import lock as locks
+    from archiver.system import lock as locks
 
     os.umask(0o022)
     log_dir = tmp_path / "xdg-state" / "archiver" / "log"

@@ -29,6 +29,7 @@ from archiver.export.trust import TrustPolicy
 from archiver.export.verify import verify_bundle
 from archiver.jobs import drive
 from archiver.simulator import SimConfig, Simulator
+from tests.clitools import run_cli
 from tests.pulltools import params, pull
 
 DAY = date(2025, 2, 1)
@@ -179,7 +180,7 @@ def test_page_numbers_and_running_header(bundle, pdf):
             assert "Scope: 2025" not in text  # the cover carries no running header
         else:
             assert f"Audit bundle {bundle.bundle_id}" in text, i
-            assert "Scope: 2025-02-01 00:00 – 2025-02-02 00:00 UTC" in text, i
+            assert "Scope: 2025-02-01 00:00 – 23:45 UTC, last interval included" in text, i
 
 
 def test_outline_has_one_entry_per_day_and_per_interaction(bundle, pdf):
@@ -230,6 +231,60 @@ def test_contents_page_numbers(pdf):
             "Index of interactions",
         ):
             assert f"{title} {page + 1:,}" in contents, title
+
+
+def _links(reader: PdfReader, page: int) -> list[int]:
+    """The pages (0-based) the links of ``page`` go to, in drawing order; each must be a
+    go-to a named destination of the report."""
+    names = reader.named_destinations
+    out = []
+    for annot in reader.pages[page].get("/Annots") or []:
+        action = annot.get_object()["/A"]
+        assert action["/S"] == "/GoTo" and str(action["/D"]) in names, action
+        out.append(reader.get_destination_page_number(names[str(action["/D"])]))
+    return out
+
+
+def test_contents_entries_are_links(pdf):
+    reader, _texts = pdf
+    outline = {title: page for title, page, _ in _outline(reader)}
+    targets = _links(reader, 1)
+    # title and page number of each entry link to the same place
+    assert len(targets) >= 2 * 9 and targets[0::2] == targets[1::2]
+    wanted = [outline[t] for t in ("Summary", "How to read this report", "Chain of custody")]
+    wanted.append(outline["Index of interactions"])
+    assert set(wanted) <= set(targets)
+    assert outline[next(t for t in outline if t.startswith("Interactions ("))] in targets
+
+
+def test_index_entries_are_links_to_their_interaction(bundle, pdf):
+    reader, texts = pdf
+    index_at = next(p for t, p, _ in _outline(reader) if t == "Index of interactions")
+    targets = [x for page in range(index_at, len(texts)) for x in _links(reader, page)]
+    assert len(targets) == 2 * bundle.interactions  # the id and the page number of each
+    assert targets[0::2] == targets[1::2]
+    first = min(re.findall(r"\b(00ad[0-9a-f]{22})\b", texts[index_at]))
+    assert f"Interaction {first}" in texts[targets[0]]  # the first entry: the smallest id
+    assert all("Interaction 00ad" in texts[p] for p in set(targets))
+
+
+def test_index_pages_are_filled_alike(bundle, pdf):
+    """No last index page with a row or two: the entries are spread evenly."""
+    reader, texts = pdf
+    index_at = next(p for t, p, _ in _outline(reader) if t == "Index of interactions")
+    per_page = [len(re.findall(r"\b00ad[0-9a-f]{22}\b", text)) for text in texts[index_at:]]
+    assert len(per_page) >= 2 and sum(per_page) == bundle.interactions, per_page
+    assert max(per_page) - min(per_page) <= 1, per_page
+    capacity = report.pdf.index_rows_per_page() * report.pdf.INDEX_GROUPS
+    assert report.pdf.index_page_size(capacity + 2) == -(-(capacity + 2) // 2)  # two halves
+    assert report.pdf.index_page_size(5) == 5
+
+
+def test_the_cover_speaks_plain_words(pdf):
+    _reader, texts = pdf
+    cover = _flat(texts[0])
+    assert "`" not in cover and "walk" not in cover and "pyHanko" not in cover
+    assert "the 15-minute interval that starts at a request's end time" in cover
 
 
 def _hms(s: float) -> str:
@@ -306,24 +361,8 @@ def test_segment_start_and_durations_are_derived_and_labelled(bundle, pdf):
 
 
 # -- exact scope and empty selections (through the CLI) -----------------------------------------
-def _cli(archive: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, ARCHIVER_KEY_PASSPHRASE="pw", PYTHONPATH=str(ROOT))
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "archiver",
-            "export",
-            "--archive",
-            str(archive),
-            "--key-dir",
-            str(tmp_path / "k"),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+#: the passphrase of the throwaway key each export below makes in tmp_path / "k"
+KEY = {"ARCHIVER_KEY_PASSPHRASE": "pw"}
 
 
 @pytest.fixture
@@ -339,18 +378,22 @@ def archive_copy(archive, tmp_path):
 
 
 def test_one_hour_export_holds_only_that_hours_interactions(archive_copy, tmp_path):
-    out = _cli(
+    out = run_cli(
+        "export",
+        "--archive",
         archive_copy,
-        tmp_path,
+        "--key-dir",
+        tmp_path / "k",
         "--from",
         "202502010400",
         "--to",
         "2025-02-01T04:45Z",
         "--out",
-        str(tmp_path / "b"),
+        tmp_path / "b",
+        env=KEY,
     )
     assert out.returncode == 0, out.stderr
-    assert "2025-02-01 04:00 – 2025-02-01 05:00 UTC" in out.stderr  # said before it is done
+    assert "2025-02-01 04:00 – 04:45 UTC, last interval included" in out.stderr  # said first
     rows = [
         json.loads(x) for x in (tmp_path / "b" / "data" / "records.jsonl").read_text().splitlines()
     ]
@@ -368,17 +411,28 @@ def test_one_hour_export_holds_only_that_hours_interactions(archive_copy, tmp_pa
     conn.close()
     assert {s["INTERACTION_ID"] for s in segs} == want
     info = (tmp_path / "b" / "bag-info.txt").read_text()
-    assert "2025-02-01 04:00 – 2025-02-01 05:00 UTC (4 intervals" in info
+    assert "one of the 4 intervals 2025-02-01 04:00 – 04:45 UTC, last interval included" in info
     assert "Archiver-Coverage-Gaps: 0" in info
     cover = _flat(PdfReader(tmp_path / "b" / "data" / "report.pdf").pages[0].extract_text())
-    assert "2025-02-01 04:00 – 2025-02-01 05:00 UTC" in cover
+    assert "2025-02-01 04:00 – 04:45 UTC, last interval included" in cover
     assert verify_bundle(tmp_path / "b", TrustPolicy.local(tmp_path / "k")).ok
 
 
 @pytest.mark.parametrize("start", ["202502010407", "2025-02-01T04:00:30Z"])
 def test_a_time_off_the_15_minute_marks_is_refused(archive, tmp_path, start):
-    out = _cli(
-        archive, tmp_path, "--from", start, "--to", "202502010445", "--out", str(tmp_path / "b")
+    out = run_cli(
+        "export",
+        "--archive",
+        archive,
+        "--key-dir",
+        tmp_path / "k",
+        "--from",
+        start,
+        "--to",
+        "202502010445",
+        "--out",
+        tmp_path / "b",
+        env=KEY,
     )
     assert out.returncode == 2
     assert "15-minute mark" in out.stderr and "--from" in out.stderr
@@ -386,36 +440,50 @@ def test_a_time_off_the_15_minute_marks_is_refused(archive, tmp_path, start):
 
 
 def test_an_empty_selection_is_refused_unless_allowed(archive_copy, tmp_path):
-    out = _cli(
+    out = run_cli(
+        "export",
+        "--archive",
         archive_copy,
-        tmp_path,
+        "--key-dir",
+        tmp_path / "k",
         "--from",
         "20250305",
         "--to",
         "20250305",
         "--out",
-        str(tmp_path / "b"),
+        tmp_path / "b",
+        # no passphrase anywhere: an empty scope is still said first (3, not 4), and no
+        # key is made for it
+        env={
+            "ARCHIVER_KEY_PASSPHRASE": None,
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        },
     )
     assert out.returncode == 3, out.stderr
     assert "nothing archived is in scope" in out.stderr and "--allow-empty" in out.stderr
     assert not (tmp_path / "b").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".b.partial")]
-    out = _cli(
+    assert not (tmp_path / "k").exists()
+    out = run_cli(
+        "export",
+        "--archive",
         archive_copy,
-        tmp_path,
+        "--key-dir",
+        tmp_path / "k",
         "--from",
         "20250305",
         "--to",
         "20250305",
         "--allow-empty",
         "--out",
-        str(tmp_path / "b"),
+        tmp_path / "b",
+        env=KEY,
     )
     assert out.returncode == 0, out.stderr
-    assert "0 interactions" in out.stdout and "gap(s)" in out.stdout
+    assert "0 interactions" in out.stdout and re.search(r"\b[\d,]+ gaps?\b", out.stdout)
     assert verify_bundle(tmp_path / "b", TrustPolicy.local(tmp_path / "k")).ok
     text = _flat(PdfReader(tmp_path / "b" / "data" / "report.pdf").pages[0].extract_text())
-    assert "0 interactions" in text and "gap(s)" in text
+    assert "0 interactions" in text and re.search(r"\b[\d,]+ gaps?\b", text)
 
 
 def test_empty_selection_raises_before_anything_is_written(archive, signing, tmp_path):
@@ -445,11 +513,17 @@ def test_windows_are_whole_intervals_of_one_day():
 
 def test_scope_window_and_as_dict():
     s = Scope(datetime(2025, 2, 1, 4, 0, tzinfo=UTC), datetime(2025, 2, 1, 4, 45, tzinfo=UTC))
-    assert s.window() == "2025-02-01 04:00 – 2025-02-01 05:00 UTC" and s.intervals() == 4
+    assert s.window() == "2025-02-01 04:00 – 04:45 UTC, last interval included"
+    assert s.intervals() == 4
     assert s.as_dict()["first_interval"] == "202502010400"
     assert s.as_dict()["last_interval"] == "202502010445"
     whole = Scope(DAY, DAY)
-    assert whole.window() == "2025-02-01 00:00 – 2025-02-02 00:00 UTC" and whole.intervals() == 96
+    assert whole.window() == "2025-02-01 00:00 – 23:45 UTC, last interval included"
+    assert whole.intervals() == 96
+    two = Scope(datetime(2025, 2, 2, 22, 0, tzinfo=UTC), datetime(2025, 2, 3, 1, 45, tzinfo=UTC))
+    assert two.window() == "2025-02-02 22:00 – 2025-02-03 01:45 UTC, last interval included"
+    one = Scope(datetime(2025, 2, 2, 22, 0, tzinfo=UTC), datetime(2025, 2, 2, 22, 0, tzinfo=UTC))
+    assert one.window() == "2025-02-02 22:00 UTC, one interval"
 
 
 # -- layout: headings with their tables, continued tables, the joiner ---------------------------
@@ -568,13 +642,12 @@ def _render_workers() -> list[int]:
 
 
 def test_cancel_while_workers_render_leaves_nothing(archive, signing, tmp_path, monkeypatch):
-    from archiver.export.bundle import ExportCancelled
-    from archiver.jobs import Cancel
+    from archiver.jobs import Cancel, Cancelled
 
     monkeypatch.setattr(report, "PART_SIZE", 20)
     cancel = Cancel()
     gen = export_bundle(archive, Scope(DAY, DAY), tmp_path / "c", signing, cancel=cancel, workers=2)
-    with pytest.raises(ExportCancelled):
+    with pytest.raises(Cancelled):
         for line in gen:
             if line.startswith("Rendering the report:"):
                 cancel.set()
@@ -583,14 +656,13 @@ def test_cancel_while_workers_render_leaves_nothing(archive, signing, tmp_path, 
 
 
 def test_a_render_process_reports_its_failure(archive, tmp_path):
-    from archiver.archive.store import open_reader
+    from archiver.archive.queries.reader import Reader
     from archiver.export import pdf as rpdf
     from archiver.export.scope import iter_windows, measure
 
-    conn = open_reader(archive)
     scope = Scope(DAY, DAY)
-    day = next(iter_windows(conn, scope, measure(conn, scope)))
-    conn.close()
+    with Reader(archive) as db:
+        day = next(iter_windows(db, scope, measure(db, scope)))
     workers = report._Workers(1)
     try:
         good = rpdf.PartSpec(
@@ -617,3 +689,46 @@ def test_a_render_process_reports_its_failure(archive, tmp_path):
     finally:
         workers.close()
     assert _render_workers() == []
+
+
+def test_keys_create_subject_names_the_signer_everywhere(archive_copy, tmp_path):
+    """`keys create --subject` is the signer the cover, bag-info.txt and `archiver verify`
+    name (not `CN=Archiver audit signer (user@host)`); `keys show` reads it without the
+    key's passphrase."""
+    subject = "CN=Compliance Office,O=Example Ltd,C=GB"
+    kd = tmp_path / "k"
+    made = run_cli("keys", "create", "--subject", subject, "--key-dir", kd, env=KEY)
+    assert made.code == 0, made.stderr
+    assert f"Subject: {subject}" in made.stdout
+    no_passphrase = {
+        "ARCHIVER_KEY_PASSPHRASE": None,
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
+    shown = run_cli("keys", "show", "--key-dir", kd, env=no_passphrase)
+    assert shown.code == 0, shown.stderr
+    assert f"Subject: {subject}" in shown.stdout and "SHA-256 fingerprint: " in shown.stdout
+    out = run_cli(
+        "export", "--archive", archive_copy, "--key-dir", kd, "--from", "202502010400",
+        "--to", "202502010445", "--out", tmp_path / "b", env=KEY,
+    )  # fmt: skip
+    assert out.code == 0, out.stderr
+    cover = _flat(PdfReader(tmp_path / "b" / "data" / "report.pdf").pages[0].extract_text())
+    assert subject in cover and "Archiver audit signer" not in cover
+    assert f"Signer-Subject: {subject}" in (tmp_path / "b" / "bag-info.txt").read_text()
+    verified = run_cli("verify", tmp_path / "b", "--key-dir", kd)
+    assert verified.code == 0 and f"Signer: {subject}" in verified.stdout
+
+
+@pytest.mark.parametrize(
+    ("subject", "says"),
+    [
+        ("Compliance Office", "not a distinguished name"),
+        ("O=Example Ltd", "names no CN"),
+        ("CN=x,C=GBR", "not a distinguished name"),
+        ("CN=", "not a distinguished name"),
+    ],
+)
+def test_keys_create_refuses_a_subject_that_names_no_signer(tmp_path, subject, says):
+    out = run_cli("keys", "create", "--subject", subject, "--key-dir", tmp_path / "k", env=KEY)
+    assert out.code == 2 and says in out.stderr, out.stderr
+    assert not (tmp_path / "k").exists()

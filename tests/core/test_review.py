@@ -1,11 +1,13 @@
-"""archiver.review: the reads behind the lazy Audit tab and the Interactions empty state, and
-the browser's queries (every fast path gives exactly the answer of the plain one)."""
+"""The review screens' reads (archiver.archive.queries, through ArchiveReader): the lazy
+Audit tab, the Interactions empty state, and the browser's queries (every fast path gives
+exactly the answer of the plain one)."""
 
 from __future__ import annotations
 
 import requests
 
-from archiver.review import ArchiveReader
+from archiver.archive.queries import browse
+from archiver.archive.queries.review import ArchiveReader
 from tests.pulltools import params, pull
 
 
@@ -16,13 +18,13 @@ def test_audit_ids_newest_first_and_entries_by_id(sim, tmp_path):
     with ArchiveReader(arc) as r:
         ids = list(r.audit_ids())
         log = r.audit_log()
-        assert ids == [e["entry_id"] for e in log] and ids == sorted(ids, reverse=True)
+        assert ids == [e.entry_id for e in log] and ids == sorted(ids, reverse=True)
         some = ids[1:3]
         entries = r.audit_entries(some)
         assert set(entries) == set(some)
         for e in log:
-            if e["entry_id"] in entries:
-                assert tuple(entries[e["entry_id"]]) == tuple(e)
+            if e.entry_id in entries:
+                assert entries[e.entry_id] == e
         assert r.audit_entries([]) == {}
         assert r.has_records("queue") and not r.has_records("interactionSegments")
 
@@ -59,9 +61,10 @@ def test_a_first_window_is_the_start_of_the_whole_answer(sim, tmp_path):
 def test_a_single_stream_sort_equals_the_sort_through_records(sim, tmp_path, monkeypatch):
     arc = _archive(sim, tmp_path)
     with ArchiveReader(arc) as r:
-        assert r._streams_of("queue") == [r._stream("queue")]
+        assert browse._streams_of(r, "queue") == [browse._stream(r, "queue")]
         fast = list(r.record_ids("queue", sort="WAITTIME", latest_only=True))
-        monkeypatch.setattr(r, "_streams_of", lambda _d: [1, 2])  # as if daily rows shared it
+        # as if daily rows shared the values table
+        monkeypatch.setattr(browse, "_streams_of", lambda _db, _d: [1, 2])
         slow = list(r.record_ids("queue", sort="WAITTIME", latest_only=True))
         assert fast == slow and len(fast) < r.dataset_counts()["queue"]
         superseded = {x for (x,) in r.conn.execute("SELECT record_id FROM superseded")}

@@ -16,6 +16,7 @@ import requests
 from archiver.datasets import DATASET_NAMES, DATASETS, ENTITLEMENT_DETAIL
 from archiver.simulator import SimConfig
 from archiver.simulator.server import TOKEN_PATH
+from tests.clitools import run_cli
 from tests.clock import ManualClock
 from tests.conftest import api_get, get_token, utc, walk
 
@@ -774,13 +775,7 @@ def test_cli_reading_flags():
 
 @pytest.mark.parametrize("flags", [["--ending", "half-open"], ["--omit-row-id", "segments"]])
 def test_cli_rejects_bad_reading_flags(flags):
-    out = subprocess.run(
-        [sys.executable, "-m", "archiver", "simulate", "--port", "0", *flags],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=ROOT,
-    )
+    out = run_cli("simulate", "--port", "0", *flags)
     assert out.returncode == 2
     assert ("invalid choice" if "--ending" in flags else "Did you mean 'interactionSegments'") in (
         out.stderr

@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from archiver.api import Credentials, Tenant
 from archiver.archive import checkpoint as cp
-from archiver.archive import schema
+from archiver.archive import schema, triggers
 from archiver.archive.hashing import (
     CHAIN_BODY,
     CHAIN_BODY_META,
@@ -29,11 +26,13 @@ from archiver.archive.hashing import (
 from archiver.archive.store import Archive
 from archiver.archive.verify import verify_archive
 from archiver.export import keys
-from archiver.jobs import drive
+from archiver.jobs import Cancel, drive
+from archiver.pull.progress import Progress
 from archiver.services import archive as archive_service
 from archiver.services import checkpoints
 from archiver.services import pull as pulls
 from archiver.simulator import SimConfig, Simulator
+from tests.clitools import run_cli
 from tests.pulltools import FAST, QUICK_202, params
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,19 +49,17 @@ def _no_real_key(tmp_path, monkeypatch):
     monkeypatch.delenv("ARCHIVER_KEY_PASSPHRASE", raising=False)
 
 
-def _engine(sim: Simulator, arc: Path):
+def _job(sim: Simulator, arc: Path, what: pulls.What, cancel: Cancel | None = None):
+    """The pull job (as the CLI and the GUI run it): it writes a checkpoint."""
     creds = Credentials(sim.config.client_id, sim.config.client_secret)
-    opts = pulls.PullOptions(workers=1, retry=FAST, not_ready=QUICK_202)
-    eng = pulls.open_engine(arc, Tenant.from_base_url(sim.base_url), creds, opts)
-    eng.quarantine_retries = 20
-    return eng
+    opts = pulls.PullOptions(workers=1, retry=FAST, not_ready=QUICK_202, quarantine_retries=20)
+    return pulls.pull(arc, Tenant.from_base_url(sim.base_url), creds, what, opts, cancel)
 
 
 def _pull(sim: Simulator, arc: Path, datasets, days, page_size: int = 20):
-    """A pull through the use case (as the CLI and the GUI run it): it writes a checkpoint."""
-    eng = _engine(sim, arc)
+    """A range pull through the use case."""
     p = params(datasets, *days, page_size=page_size)
-    return drive(pulls.run(eng, pulls.plan_range(eng, p)), lambda _: None)
+    return drive(_job(sim, arc, pulls.Range(p)), lambda _: None)
 
 
 @pytest.fixture(scope="module")
@@ -90,28 +87,16 @@ def arc(base, tmp_path) -> Path:
     return out
 
 
-def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "archiver", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd or ROOT,
-        env=env,
-    )
-
-
 def _edit(arc: Path, *sql: str, params: tuple = ()) -> None:
     """Behind the archive's back: triggers dropped, the edit, triggers re-created."""
     conn = sqlite3.connect(arc)
-    for table in schema.evidence_tables(conn):
+    for table in triggers.evidence_tables(conn):
         conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
         conn.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
     for s in sql:
         conn.execute(s, params)
     conn.commit()
-    schema.create_triggers(conn)
+    triggers.create_triggers(conn)
     conn.commit()
     conn.close()
 
@@ -130,7 +115,7 @@ def _truncate(arc: Path, keep: int) -> None:
     from archiver.archive.compact import rebuild_superseded
 
     conn = sqlite3.connect(arc)
-    vals = [t for t in schema.evidence_tables(conn) if t.startswith("vals_")]
+    vals = [t for t in triggers.evidence_tables(conn) if t.startswith("vals_")]
     conn.close()
     gone = f"SELECT record_id FROM records WHERE page_id > {keep}"
     _edit(
@@ -165,11 +150,9 @@ def test_pulls_write_checkpoints_and_the_archive_verifies(arc):
     assert all(c["signature"] is None and c["unsigned"] == "no signing key" for c in logged)
     lines = cp.sidecar_path(arc).read_text().splitlines()
     assert [json.loads(x) for x in lines] == logged
-    out = _cli("verify-archive", "--archive", str(arc))
+    out = run_cli("verify-archive", "--archive", str(arc))
     assert out.returncode == 0, out.stdout + out.stderr
-    assert (
-        "2 unsigned" not in out.stdout and "checkpoint(s) unsigned (no signing key)" in out.stdout
-    )
+    assert "2 unsigned" not in out.stdout and "checkpoints unsigned (no signing key)" in out.stdout
 
 
 def test_outsider_recomputes_the_chain_with_the_documented_rules(arc):
@@ -208,7 +191,7 @@ def test_the_documented_python_check_passes(arc, tmp_path, which):
 def test_truncation_fails_naming_the_checkpoint(arc):
     pages = _count(arc, "SELECT count(*) FROM pages")
     _truncate(arc, pages - 10)
-    out = _cli("verify-archive", "--archive", str(arc))
+    out = run_cli("verify-archive", "--archive", str(arc))
     assert out.returncode == 1, out.stdout
     first = out.stdout.splitlines()[0]
     assert first.startswith(f"FAILED: checkpoint pages:{pages}:")
@@ -227,7 +210,7 @@ def test_sidecar_deleted_still_catches_truncation_and_says_so(arc):
     pages = _count(arc, "SELECT count(*) FROM pages")
     cp.sidecar_path(arc).unlink()
     _truncate(arc, pages - 10)
-    out = _cli("verify-archive", "--archive", str(arc))
+    out = run_cli("verify-archive", "--archive", str(arc))
     assert out.returncode == 1
     assert out.stdout.startswith(f"FAILED: checkpoint pages:{pages}:")
     assert "sidecar" not in out.stdout.splitlines()[0]
@@ -264,7 +247,7 @@ def test_truncating_the_audit_log_too_is_caught_by_the_sidecar_and_expect_head(a
     assert "sidecar line 2" in rep.problems[0]
     assert any("sidecar line 2: the audit entry it was written with" in p for p in rep.problems)
     side.unlink()
-    out = _cli(
+    out = run_cli(
         "verify-archive", "--archive", str(arc), "--expect-head", f"{kept.pages}:{kept.chain_head}"
     )
     assert out.returncode == 1
@@ -279,7 +262,7 @@ def test_metadata_edit_fails(arc):
         "UPDATE pages SET received_at='2019-06-01T00:00:00.000Z', url='http://elsewhere/', "
         "request_token='forged' WHERE page_id = 7",
     )
-    out = _cli("verify-archive", "--archive", str(arc))
+    out = run_cli("verify-archive", "--archive", str(arc))
     assert out.returncode == 1
     first = out.stdout.splitlines()[0]
     assert first.startswith("FAILED: page 7: hash chain broken") and "metadata" in first
@@ -366,23 +349,22 @@ def test_legitimate_variety_verifies(sim_factory, tmp_path):
     cursor the server no longer accepts: nothing fires on a legitimate archive."""
     sim = sim_factory(garble_rate=0.2)
     arc = tmp_path / "v.sqlite3"
-    eng = _engine(sim, arc)
-    p = params(["interactionSegments"], *DAY1, page_size=20)
-    drive(pulls.run(eng, pulls.plan_range(eng, p)), lambda _: None)
+    drive(_job(sim, arc, pulls.Range(params(["interactionSegments"], *DAY1, page_size=20))))
     sim.set_faults(garble_rate=0.0, accepted_first=1)
     res = _pull(sim, arc, ["queue"], DAY1)
     assert res.status == "partial"
     sim.set_faults(accepted_first=0)
-    eng = _engine(sim, arc)
-    drive(pulls.run(eng, pulls.plan_retry_pending(eng)), lambda _: None)
+    drive(_job(sim, arc, pulls.RetryPending()))
     sim.set_faults(latency_ms=10)
-    eng = _engine(sim, arc)
     q = params(["workflowTrace"], *DAY2, page_size=5)  # as _pull(..., page_size=5) below
-    gen = pulls.run(eng, pulls.plan_range(eng, q))
-    for prog in gen:
-        if prog.totals().pages >= 3:
-            eng.cancel()
-    assert eng.result.status == "interrupted"
+    cancel = Cancel()
+
+    def cancel_after_three_pages(p: object) -> None:
+        if isinstance(p, Progress) and p.totals().pages >= 3:
+            cancel.set()
+
+    res = drive(_job(sim, arc, pulls.Range(q), cancel), cancel_after_three_pages)
+    assert res.status == "interrupted"
     sim.set_faults(latency_ms=0)  # slow answers only so that the cancel lands mid-walk
     sim._token_secret = b"rotated"  # the saved cursor is refused: the chunk is walked again
     res = _pull(sim, arc, ["workflowTrace"], DAY2, page_size=5)
@@ -409,7 +391,7 @@ def test_expect_head(arc):
     assert given(f"{head.pages}:{head.chain_head}").ok
     assert given(head.short()).ok  # pages and audit
     wrong = f"{head.pages - 1}:{head.chain_head}"
-    out = _cli("verify-archive", "--archive", str(arc), "--read-only", "--expect-head", wrong)
+    out = run_cli("verify-archive", "--archive", str(arc), "--read-only", "--expect-head", wrong)
     assert out.returncode == 1
     assert out.stdout.startswith(f"FAILED: checkpoint pages:{head.pages - 1}:")
     assert "(--expect-head)" in out.stdout.splitlines()[0]
@@ -418,7 +400,7 @@ def test_expect_head(arc):
     assert not rep.ok and f"the archive holds {head.pages}" in rep.problems[0]
     rep = given(f"pages:{head.pages}:{head.chain_head}/audit:{head.audit_entries}:{'0' * 64}")
     assert not rep.ok and "the audit chain after entry" in rep.problems[0]
-    out = _cli("verify-archive", "--archive", str(arc), "--expect-head", "80:xyz")
+    out = run_cli("verify-archive", "--archive", str(arc), "--expect-head", "80:xyz")
     assert out.returncode == 2 and "N:HEX" in out.stderr
 
 
@@ -434,14 +416,14 @@ def test_parse_checkpoint_forms():
 def test_read_only_writes_nothing(arc):
     side = cp.sidecar_path(arc)
     before = (_sha(arc), _sha(side), sorted(p.name for p in arc.parent.iterdir()))
-    out = _cli("verify-archive", "--archive", str(arc), "--read-only")
+    out = run_cli("verify-archive", "--archive", str(arc), "--read-only")
     assert out.returncode == 0 and "Nothing was written (read-only verification)." in out.stdout
     assert _sha(arc) == before[0] and _sha(side) == before[1]
     # SQLite may leave its empty -wal/-shm companions of a WAL-mode file; nothing else
     extra = {p.name for p in arc.parent.iterdir()} - set(before[2])
     assert extra <= {arc.name + "-wal", arc.name + "-shm"}
     # the default records a verify-archive entry and a checkpoint, in the log and the sidecar
-    out = _cli("verify-archive", "--archive", str(arc))
+    out = run_cli("verify-archive", "--archive", str(arc))
     assert out.returncode == 0 and "Checkpoint recorded (unsigned: no signing key)" in out.stdout
     conn = sqlite3.connect(arc)
     events = [e for (e,) in conn.execute("SELECT event FROM audit_log ORDER BY entry_id")]
@@ -452,7 +434,7 @@ def test_read_only_writes_nothing(arc):
 
 def test_checkpoint_command_prints_and_writes_nothing(arc):
     before = _sha(arc)
-    out = _cli("checkpoint", "--archive", str(arc))
+    out = run_cli("checkpoint", "--archive", str(arc))
     assert out.returncode == 0
     short = out.stdout.splitlines()[0]
     got = cp.parse(short)
@@ -462,7 +444,7 @@ def test_checkpoint_command_prints_and_writes_nothing(arc):
         "unsigned: no signing key" in out.stdout
         and f"--expect-head {heads[0]}:{heads[1]}" in out.stdout
     )
-    js = _cli("checkpoint", "--archive", str(arc), "--json")
+    js = run_cli("checkpoint", "--archive", str(arc), "--json")
     doc = json.loads(js.stdout)
     assert doc["format"] == cp.FORMAT and doc["pages"] == heads[0] and doc["cause"] == "checkpoint"
     assert _sha(arc) == before
@@ -482,7 +464,7 @@ def test_checkpoints_are_signed_and_their_signatures_checked(arc, signing):
     assert cp.signature_ok(cp.Checkpoint.from_dict(line), signing.cert)
     rep = archive_service.verify(arc, via="test", read_only=True)
     assert rep.ok and any(
-        f"1 checkpoint signature(s) verified with the local signing certificate {signing.fingerprint}"
+        f"1 checkpoint signature verified with the local signing certificate {signing.fingerprint}"
         in n
         for n in rep.notes
     )
@@ -575,7 +557,7 @@ def test_odd_file_names_open_the_named_file(base, tmp_path, name):
     arc = tmp_path / name
     shutil.copy(base, arc)
     shutil.copy(cp.sidecar_path(base), cp.sidecar_path(arc))
-    out = _cli("verify-archive", "--archive", name, cwd=tmp_path)
+    out = run_cli("verify-archive", "--archive", name, cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(name)) == []
     assert len(cp.sidecar_path(arc).read_text().splitlines()) == 3
@@ -591,7 +573,7 @@ def test_hash_in_the_name_verifies_that_file_not_its_prefix(base, tmp_path):
     _edit(named, "UPDATE pages SET url='http://elsewhere/' WHERE page_id = 2")
     decoy = _sha(tmp_path / "evidence")
     entries = _count(named, "SELECT count(*) FROM audit_log")
-    out = _cli("verify-archive", "--archive", "evidence#2025.sqlite3", cwd=tmp_path)
+    out = run_cli("verify-archive", "--archive", "evidence#2025.sqlite3", cwd=tmp_path)
     assert out.returncode == 1 and out.stdout.startswith("FAILED: page 2: hash chain broken")
     assert _count(named, "SELECT count(*) FROM audit_log") == entries  # nothing appended
     assert _sha(tmp_path / "evidence") == decoy
@@ -660,7 +642,7 @@ def test_old_archive_read_only_finds_an_edit_and_writes_nothing(tmp_path):
     """An auditor's copy of a schema-2 archive, one value edited: --read-only checks a
     migrated copy, finds the edit, and leaves the file byte for byte as it was."""
     arc = Path(shutil.copy(V2, tmp_path / "old.sqlite3"))
-    out = _cli("verify-archive", "--archive", str(arc), "--read-only")
+    out = run_cli("verify-archive", "--archive", str(arc), "--read-only")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "schema version 2: it was checked as a temporary copy" in out.stdout
     _edit(
@@ -669,7 +651,7 @@ def test_old_archive_read_only_finds_an_edit_and_writes_nothing(tmp_path):
         "WHERE record_id = (SELECT max(record_id) FROM records)",
     )
     before = _sha(arc)
-    out = _cli("verify-archive", "--archive", str(arc), "--read-only")
+    out = run_cli("verify-archive", "--archive", str(arc), "--read-only")
     assert out.returncode == 1 and out.stdout.startswith("FAILED: record"), out.stdout
     assert _sha(arc) == before and not list(tmp_path.glob("*.bak"))
 

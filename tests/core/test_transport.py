@@ -37,7 +37,7 @@ from archiver.api.transport import (
     make_session,
     trust_context,
 )
-from archiver.cli.main import main
+from tests.clitools import run_cli
 from tests.conftest import NetworkGuardError
 
 CREDS = Credentials("client", "s3cret-canary")
@@ -90,61 +90,35 @@ def test_loopback_is_judged_without_resolving(socket_guard, monkeypatch):
     assert is_loopback_host("localhost") and not is_loopback_host("evil.example")
 
 
-def test_cli_refuses_http_before_any_network_use(socket_guard, capsys, tmp_path, monkeypatch):
+def test_cli_refuses_http_before_any_network_use(socket_guard, tmp_path, monkeypatch):
     """In-process, under the socket guard: the refusal comes before any lookup or connect
     (a lookup of example.com would be recorded by the guard and fail the test)."""
     monkeypatch.setenv("ARCHIVER_CLIENT_ID", "c")
     monkeypatch.setenv("ARCHIVER_CLIENT_SECRET", "s3cret-canary")
     arc = tmp_path / "a.sqlite3"
-    code = main(
-        [
-            "pull",
-            "--base-url",
-            "http://example.com",
-            "--archive",
-            str(arc),
-            "--dataset",
-            "queue",
-            "--from",
-            "2025-02-01",
-            "--to",
-            "2025-02-01",
-        ]
-    )
-    err = capsys.readouterr().err
-    assert code == 2
+    out = run_cli(
+        "pull", "--base-url", "http://example.com", "--archive", arc, "--dataset", "queue",
+        "--from", "2025-02-01", "--to", "2025-02-01",
+    )  # fmt: skip
+    err = out.stderr
+    assert out.code == 2
     assert "plain http to another machine" in err and "--allow-insecure-http" in err
     assert socket_guard.violations == [] and not arc.exists()
 
 
-def test_cli_allow_insecure_http_gets_as_far_as_the_network(
-    socket_guard, capsys, tmp_path, monkeypatch
-):
+def test_cli_allow_insecure_http_gets_as_far_as_the_network(socket_guard, tmp_path, monkeypatch):
     """With the opt-in, the pull really tries the host: the guard stops it at the lookup
     (proving the flag is what let it through)."""
     monkeypatch.setenv("ARCHIVER_CLIENT_ID", "c")
     monkeypatch.setenv("ARCHIVER_CLIENT_SECRET", "s3cret-canary")
     for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
-    code = main(
-        [
-            "pull",
-            "--base-url",
-            "http://example.com",
-            "--allow-insecure-http",
-            "--archive",
-            str(tmp_path / "a.sqlite3"),
-            "--dataset",
-            "queue",
-            "--from",
-            "2025-02-01",
-            "--to",
-            "2025-02-01",
-            "--retry-initial",
-            "0.001",
-        ]
-    )
-    assert code != 0
+    out = run_cli(
+        "pull", "--base-url", "http://example.com", "--allow-insecure-http",
+        "--archive", tmp_path / "a.sqlite3", "--dataset", "queue",
+        "--from", "2025-02-01", "--to", "2025-02-01", "--retry-initial", "0.001",
+    )  # fmt: skip
+    assert out.code != 0
     assert socket_guard.violations and "example.com" in socket_guard.violations[0]
     socket_guard.violations.clear()  # expected here, and stopped by the guard
 

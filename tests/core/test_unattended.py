@@ -15,17 +15,18 @@ from pathlib import Path
 import keyring
 import pytest
 
-from archiver.cli.main import main
 from archiver.credentials import store_secret
 from archiver.jobs import Cancel, Cancelled, drive
-from archiver.services import lock as locks
 from archiver.services import schedule as schedules
 from archiver.services import selftest
-from tests.core.test_cli_pull import pull_args, run_cli
+from archiver.system import lock as locks
+from tests.clitools import run_cli
+from tests.core.test_cli_pull import pull_args
 from tests.core.test_credentials import MemoryKeyring
 from tests.pulltools import archived, identities, params, walked_truth
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.usefixtures("demo_credentials")
 BUSY = re.compile(
     r"^archive busy: pull running since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(pid (\d+)\)$"
 )
@@ -149,7 +150,7 @@ def test_a_dead_holders_lock_is_taken_over_and_recorded(sim, tmp_path):
     locks.lock_path(arc).write_text(json.dumps(dead))
     assert locks.busy(arc) is None
     state = tmp_path / "state"
-    out = run_cli(*pull_args(sim, arc, *base), extra_env={"XDG_STATE_HOME": str(state)})
+    out = run_cli(*pull_args(sim, arc, *base), env={"XDG_STATE_HOME": str(state)})
     assert out.returncode == 0, out.stderr
     (entry,) = audit(arc, "archive lock taken over")
     assert entry["previous"] == dead and entry["by"]["command"].startswith("archiver pull")
@@ -161,9 +162,7 @@ def test_a_dead_holders_lock_is_taken_over_and_recorded(sim, tmp_path):
 
 
 def test_pull_help_and_readme_name_exit_code_6():
-    out = subprocess.run(
-        [sys.executable, "-m", "archiver", "pull", "--help"], capture_output=True, text=True
-    )
+    out = run_cli("pull", "--help")
     assert re.search(r"^\s+6\s+archive busy", out.stdout, re.M), out.stdout
     readme = (ROOT / "README.md").read_text()
     assert re.search(r"^\| 6 \| .*archive busy", readme, re.M)
@@ -172,16 +171,12 @@ def test_pull_help_and_readme_name_exit_code_6():
 # -- the self-test --------------------------------------------------------------------------
 def test_self_test_passes_and_touches_nothing_of_the_user(tmp_path):
     home = tmp_path / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARCHIVER_", "XDG_"))}
+    env: dict[str, str | None] = {
+        k: None for k in os.environ if k.startswith(("ARCHIVER_", "XDG_"))
+    }
     env["HOME"] = str(home)
     kept = tmp_path / "kept"
-    out = subprocess.run(
-        [sys.executable, "-m", "archiver", "self-test", "--keep", str(kept)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    out = run_cli("self-test", "--keep", kept, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.strip().splitlines()
     assert [line.split(":")[0] for line in lines[:6]] == [f"PASS  {s}" for s in selftest.STEPS]
@@ -195,7 +190,7 @@ def test_self_test_passes_and_touches_nothing_of_the_user(tmp_path):
     assert written == [".local/state/archiver/log/archiver-cli.log"], written
 
 
-def test_self_test_checks_can_fail(monkeypatch, capsys):
+def test_self_test_checks_can_fail(monkeypatch):
     """A source row the archive lacks fails the comparison; a bundle signed by another key
     than the throwaway one fails its verification; the steps after a failure are not run.
     --json says so in one document, exit code 1."""
@@ -205,14 +200,15 @@ def test_self_test_checks_can_fail(monkeypatch, capsys):
         return real_truth(sim, dataset) | {'{"ROW_ID": "invented"}'}
 
     monkeypatch.setattr(selftest, "_truth", one_more)
-    assert main(["self-test", "--json"]) == 1
-    doc = json.loads(capsys.readouterr().out)
+    out = run_cli("self-test", "--json")
+    assert out.code == 1
+    doc = json.loads(out.stdout)
     assert doc["command"] == "self-test" and doc["status"] == "failed" and not doc["ok"]
     assert doc["verdict"].startswith("FAIL: 4 of 6 steps failed")
     assert [s["step"] for s in doc["steps"]] == list(selftest.STEPS)
     assert [s["ok"] for s in doc["steps"]] == [True, True, False, False, False, False]
     assert (
-        doc["error"].startswith("archived rows equal the source's: ")
+        doc["error"].startswith("archived records equal the source's rows: ")
         and "1 missing" in doc["error"]
     )
     assert doc["steps"][3]["detail"] == "not run: an earlier step failed"
@@ -282,20 +278,16 @@ def systemd_verify(unit_dir: Path, tmp_path: Path) -> subprocess.CompletedProces
     )
 
 
-def test_schedule_install_writes_units_systemd_accepts(
-    sim, tmp_path, config_home, memory_keyring, capsys
-):
+def test_schedule_install_writes_units_systemd_accepts(sim, tmp_path, config_home, memory_keyring):
     arc = tmp_path / "my archive" / "a.sqlite3"
     store_secret(sim.base_url, "archiver-demo", "demo-secret")
-    code = main(
-        [
-            "schedule", "install", "--base-url", sim.base_url, "--client-id", "archiver-demo",
-            "--dataset", "queue", "--dataset", "agent", "--archive", str(arc),
-            "--from", "2025-02-01", "--at", "03:15", "--no-enable",
-        ]
+    res = run_cli(
+        "schedule", "install", "--base-url", sim.base_url, "--client-id", "archiver-demo",
+        "--dataset", "queue", "--dataset", "agent", "--archive", arc,
+        "--from", "2025-02-01", "--at", "03:15", "--no-enable",
     )  # fmt: skip
-    out = capsys.readouterr().out
-    assert code == 0, out
+    out = res.stdout
+    assert res.code == 0, out + res.stderr
     unit_dir = config_home / "systemd" / "user"
     service = (unit_dir / "archiver-pull.service").read_text()
     timer = (unit_dir / "archiver-pull.timer").read_text()
@@ -320,14 +312,15 @@ def test_schedule_install_writes_units_systemd_accepts(
     assert st.schedule.datasets == ("queue", "agent") and st.last_run is None
     assert st.summary().startswith("Daily archiving: installed")
 
-    assert main(["schedule", "remove", "--no-enable"]) == 0
+    removed = run_cli("schedule", "remove", "--no-enable")
+    assert removed.code == 0
     assert not any(unit_dir.iterdir())
-    assert "removed" in capsys.readouterr().out
+    assert "removed" in removed.stdout
     assert schedules.status(arc).summary() == "Daily archiving: not scheduled."
 
 
 def test_schedule_refuses_without_the_secret_in_the_keyring(
-    sim, tmp_path, config_home, memory_keyring, capsys
+    sim, tmp_path, config_home, memory_keyring
 ):
     args = ["schedule", "install", "--base-url", sim.base_url, "--client-id", "archiver-demo"]
     args += [
@@ -338,24 +331,25 @@ def test_schedule_refuses_without_the_secret_in_the_keyring(
         "2025-02-01",
         "--no-enable",
     ]
-    assert main(args) == 2
-    err = capsys.readouterr().err
+    res = run_cli(*args)
+    assert res.code == 2
+    err = res.stderr
     assert "holds no client secret" in err and "archiver login" in err
     assert not (config_home / "systemd").exists()
 
 
 def test_schedule_needs_from_until_the_archive_holds_the_datasets(
-    sim, tmp_path, config_home, memory_keyring, capsys
+    sim, tmp_path, config_home, memory_keyring
 ):
     store_secret(sim.base_url, "archiver-demo", "demo-secret")
     arc = tmp_path / "a.sqlite3"
     args = ["schedule", "install", "--base-url", sim.base_url, "--client-id", "archiver-demo"]
     args += ["--dataset", "queue", "--archive", str(arc), "--no-enable"]
-    assert main(args) == 2
-    assert "give --from START" in capsys.readouterr().err
+    res = run_cli(*args)
+    assert res.code == 2 and "give --from START" in res.stderr
     p = pull_args(sim, arc, "--dataset", "queue", "--from", "202502010000", "--to", "202502010045")
-    assert run_cli(*p).returncode == 0
-    assert main(args) == 0
+    assert run_cli(*p).returncode == 0  # the secret from the keyring
+    assert run_cli(*args).code == 0
 
 
 def test_schedule_status_shows_the_last_unattended_run(sim, tmp_path, config_home):
@@ -378,7 +372,7 @@ def test_schedule_status_shows_the_last_unattended_run(sim, tmp_path, config_hom
     assert f"{doc['status']} (exit code {doc['exit_code']})" in st.summary()
 
 
-def test_schedule_prints_the_other_platforms_entries(capsys, config_home):
+def test_schedule_prints_the_other_platforms_entries(config_home):
     base = [
         "schedule",
         "install",
@@ -389,13 +383,15 @@ def test_schedule_prints_the_other_platforms_entries(capsys, config_home):
         "--dataset",
         "queue",
     ]
-    assert main([*base, "--platform", "windows", "--archive", r"C:\Users\me\a.sqlite3"]) == 0
-    out = capsys.readouterr().out
+    res = run_cli(*base, "--platform", "windows", "--archive", r"C:\Users\me\a.sqlite3")
+    assert res.code == 0
+    out = res.stdout
     assert 'schtasks /Create /F /TN "archiver daily pull" /SC DAILY /ST 02:30 /TR' in out
     assert r"C:\path\to\archiver\archiver.exe pull --customer avaya1234" in out
     assert r"--archive C:\Users\me\a.sqlite3 --json --unattended" in out
-    assert main([*base, "--platform", "macos", "--at", "6:05"]) == 0
-    out = capsys.readouterr().out
+    res = run_cli(*base, "--platform", "macos", "--at", "6:05")
+    assert res.code == 0
+    out = res.stdout
     assert "<string>/Applications/Archiver.app/Contents/MacOS/archiver</string>" in out
     assert (
         "<key>Hour</key>\n    <integer>6</integer>" in out
@@ -406,11 +402,12 @@ def test_schedule_prints_the_other_platforms_entries(capsys, config_home):
     assert not (config_home / "systemd").exists()
 
 
-def test_schedule_dry_run_prints_and_says_it_would_refuse(sim, tmp_path, config_home, capsys):
+def test_schedule_dry_run_prints_and_says_it_would_refuse(sim, tmp_path, config_home):
     args = ["schedule", "install", "--base-url", sim.base_url, "--client-id", "archiver-demo"]
     args += ["--all", "--archive", str(tmp_path / "a.sqlite3"), "--from", "2025-02-01", "--dry-run"]
-    assert main(args) == 2  # the suite's keyring holds nothing
-    out, err = capsys.readouterr()
+    res = run_cli(*args)
+    assert res.code == 2  # the suite's keyring holds nothing
+    out, err = res.stdout, res.stderr
     assert f"ExecStart={sys.executable} -m archiver pull --base-url {sim.base_url}" in out
     assert "would refuse: the OS keyring holds no client secret" in err
     assert not (config_home / "systemd").exists()
@@ -428,7 +425,7 @@ def test_schedule_systemd_quoting():
         schedules.Schedule(Path("/a"), "c", customer="x", at="25:00").hour_minute()
 
 
-def test_schedule_carries_the_plain_http_opt_in(capsys, config_home):
+def test_schedule_carries_the_plain_http_opt_in(config_home):
     """A plain-http base URL to another machine needs --allow-insecure-http (transport); the
     schedule refuses it without, and passes the opt-in on to the daily pull with it."""
     url = "http://archive.example.internal:8080"
@@ -442,8 +439,9 @@ def test_schedule_carries_the_plain_http_opt_in(capsys, config_home):
     assert schedules.Schedule.from_dict(s.as_dict()) == s
     args = ["schedule", "install", "--base-url", url, "--allow-insecure-http", "--client-id"]
     args += ["me", "--dataset", "queue", "--platform", "windows", "--archive", r"C:\a.sqlite3"]
-    assert main(args) == 0
-    assert f"pull --base-url {url} --allow-insecure-http --client-id me" in capsys.readouterr().out
+    res = run_cli(*args)
+    assert res.code == 0
+    assert f"pull --base-url {url} --allow-insecure-http --client-id me" in res.stdout
 
 
 # -- monitoring JSON and the log --------------------------------------------------------------

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import importlib.metadata
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import archiver
+from tests.clitools import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,9 +24,7 @@ def test_pyproject_version_is_archiver_version_is_cli_version():
     assert archiver.__version__ == version, (
         "installed metadata differs from pyproject.toml: rerun `bash scripts/dev.sh setup`"
     )
-    out = subprocess.run(
-        [sys.executable, "-m", "archiver", "--version"], capture_output=True, text=True, timeout=60
-    )
+    out = run_cli("--version")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == f"archiver {version}"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
+from archiver.archive.queries.review import ArchiveReader
 from archiver.gui.audit import NO_ENTRIES, AuditModel
 from archiver.gui.download import status_line
 from archiver.gui.interactions import NO_SEGMENTS, NO_TRACE
@@ -19,7 +20,6 @@ from archiver.pull.outcome import (
     RunResult,
 )
 from archiver.pull.progress import Progress
-from archiver.review import ArchiveReader
 from archiver.services import archive as archive_service
 from tests.gui.conftest import set_range
 from tests.pulltools import params, pull
@@ -58,7 +58,7 @@ CASES = {
         ),
         [
             "Run R1: Finished: every chunk archived.",
-            "Archived agent, queue: 1,234 rows received, 1,134 new row versions.",
+            "Archived agent, queue: 1,234 rows received, 1,134 new records.",
         ],
     ),
     "not entitled": (
@@ -92,7 +92,7 @@ CASES = {
         _result(
             "failed",
             EXIT_PARTIAL,
-            "2 chunk(s) not archived",
+            "2 chunks not archived",
             queue={"done": 1, "failed": 1, "chunks": 2, "failures": ["queue 20250201: HTTP 500"]},
             agent={"unfinished": 1},
         ),
@@ -185,13 +185,15 @@ def test_audit_model_passes_qtmodeltester_and_reads_lazily(qtmodeltester, sim, t
         assert model.rowCount() == len(log) and model.columnCount() == 6
         assert not model._blocks  # ids only, until a row is shown
         events = [model.index(r, 2).data() for r in range(model.rowCount())]
-        assert events == [e["event"] for e in log] and len(model._blocks) == 1
-        assert model.index(0, 0).data(Qt.ItemDataRole.UserRole) == log[0]["entry_id"]
+        assert events == [e.event for e in log] and len(model._blocks) == 1
+        assert model.index(0, 0).data(Qt.ItemDataRole.UserRole) == log[0].entry_id
         # every row's details are the custody summary, never empty or the bare event
         details = [model.index(r, 5).data() for r in range(model.rowCount())]
         assert all(d and d != e for d, e in zip(details, events, strict=True))
         row = events.index("export-dataset")
-        assert "rows of queue (latest versions) as csv" in details[row] and "q.csv" in details[row]
+        assert (
+            "latest records (15-minute) of queue as csv" in details[row] and "q.csv" in details[row]
+        )
         assert '"format": "csv"' in model.index(row, 5).data(Qt.ItemDataRole.ToolTipRole)
         qtmodeltester.check(model, force_py=True)
     finally:
@@ -256,7 +258,9 @@ def test_interactions_tab_says_what_to_do_when_empty(sim, window_factory):
     assert w.findChild(object, "interactionsEmpty").isVisible()
     pull(sim, w.ctx.archive_path, params(["interactionSegments"], "202502010000", "202502010045"))
     w.refresh_views()
-    assert page.saying() == "" and w.interactions.hint.text() == NO_TRACE
+    assert page.saying() == "" and w.interactions.hint.text().endswith(NO_TRACE)
+    # the tab opened on the latest interactions, not on an empty list
+    assert w.interactions.results.count() > 0 and "latest first" in w.interactions.hint.text()
     w.interactions.query.setText("no such customer zzz")
     w.interactions.search()
     assert w.interactions.results.count() == 0

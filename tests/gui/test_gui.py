@@ -10,11 +10,11 @@ import requests
 from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtWidgets import QLabel
 
+from archiver.archive.queries.review import ArchiveReader
 from archiver.datasets import DATASETS
 from archiver.gui.browse import RecordsModel
 from archiver.gui.connection import ConnectionDialog
 from archiver.gui.workers import SyncRunner
-from archiver.review import ArchiveReader
 from tests.gui.conftest import set_range
 from tests.pulltools import archived, params, walked_truth
 
@@ -82,12 +82,12 @@ def test_download_two_datasets_and_browse(qtbot, sim, window_factory, tmp_path):
     # search runs in a worker, then the model shows ids
     w.browse.search.setText("Complaint")
     w.browse.apply_query()
-    qtbot.waitUntil(lambda: "rows match" in w.browse.count.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: " match" in w.browse.count.text(), timeout=10_000)
     n = int(w.browse.count.text().split()[0].replace(",", ""))
     assert n == model.rowCount() > 0
     # sort by a number column, descending
     model.sort(wait_col, Qt.SortOrder.DescendingOrder)
-    qtbot.waitUntil(lambda: "rows match" in w.browse.count.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: " match" in w.browse.count.text(), timeout=10_000)
     w.browse.raw.setChecked(True)
     values = [int(model.data(model.index(r, wait_col))) for r in range(min(50, model.rowCount()))]
     assert values == sorted(values, reverse=True)
@@ -180,7 +180,7 @@ def test_row_versions_after_late_update(qtbot, sim, window_factory):
     w.tabs.setCurrentWidget(w.browse)
     qtbot.waitUntil(lambda: w.browse.current_dataset() == "interactionSegments", timeout=10_000)
     w.browse.latest.setChecked(True)
-    qtbot.waitUntil(lambda: "rows match" in w.browse.count.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: " match" in w.browse.count.text(), timeout=10_000)
     row = next(r for r in range(w.browse.model.rowCount()) if w.browse.model.record_id(r) == rid)
     dlg = w.browse.open_row(w.browse.model.index(row, 0))
     qtbot.addWidget(dlg)
@@ -327,7 +327,7 @@ def test_a_query_shows_its_first_rows_then_grows_to_the_whole_answer(
     model.rowsInserted.connect(lambda _p, a, b: seen.append(("inserted", b - a + 1)))
     col = [c for c, _ in model.columns].index("WAITTIME")
     w.browse.view.sortByColumn(col, Qt.SortOrder.DescendingOrder)
-    qtbot.waitUntil(lambda: "rows match" in w.browse.count.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: " match" in w.browse.count.text(), timeout=10_000)
     with ArchiveReader(w.ctx.archive_path) as r:
         whole = r.record_ids("queue", sort="WAITTIME", descending=True)
         assert list(r.record_ids("queue", sort="WAITTIME", descending=True, limit=25)) == list(
@@ -337,7 +337,7 @@ def test_a_query_shows_its_first_rows_then_grows_to_the_whole_answer(
     # the first 25 came alone, then the rest was appended (no second reset)
     assert seen == [("reset", 25), ("inserted", len(whole) - 25)]
     assert [model.record_id(i) for i in range(model.rowCount())] == list(whole)
-    assert w.browse.count.text() == f"{len(whole):,} rows match."
+    assert w.browse.count.text() == f"{len(whole):,} records match."
     qtmodeltester.check(model, force_py=True)
 
 
@@ -373,7 +373,7 @@ def test_an_older_querys_answer_is_dropped(qtbot, sim, window_factory):
 
     w.browse._query_number += 1  # a newer query started since this answer was asked for
     w.browse._ids(w.browse._query_number - 1, "queue", array("q", [1, 2, 3]), complete=True)
-    assert w.browse.model._ids is None and "rows match" not in w.browse.count.text()
+    assert w.browse.model._ids is None and " match" not in w.browse.count.text()
 
 
 def test_window_restores_geometry_and_choices(qtbot, sim, window_factory):
@@ -425,19 +425,6 @@ def test_gui_stays_responsive_during_a_large_download(qtbot, sim_factory, window
     assert worst < 5000, f"no heartbeat for {worst:.0f} ms"
 
 
-def test_demo_context_uses_its_own_archive(qtbot):
-    from archiver.gui.app import demo_context
-
-    ctx, sim = demo_context(rows_per_interval=2)
-    try:
-        assert ctx.demo and ctx.archive_path.name == "demo-archive.sqlite3"
-        assert (
-            ctx.tenant().base_url == sim.base_url and ctx.credentials().client_id == "archiver-demo"
-        )
-    finally:
-        sim.stop()
-
-
 def test_qt_binding_keeps_none_refcount(qapp):
     """PySide6 6.12.0 drops a reference to None on every processEvents(); a long session
     then aborts the interpreter. Guard against any binding with that bug."""
@@ -463,14 +450,19 @@ def _export_dialog(qtbot, sim, window_factory, tmp_path, monkeypatch):
 
 
 def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeypatch):
-    from PySide6.QtCore import QDate
+    from PySide6.QtCore import QDate, QTime
 
     from archiver.gui.bundles import VerifyDialog
 
     w, dlg = _export_dialog(qtbot, sim, window_factory, tmp_path, monkeypatch)
     assert "will be created" in dlg.signer.text()
+    # the default range is the archived one: 00:00 through 02:45, and 03:00, which came
+    # back as the last chunk's `ending` (the simulator reads it inclusively)
+    assert dlg.range_text.text() == "2025-02-01 00:00 – 03:00 UTC, last interval included"
+    assert dlg.local_hint.text().startswith("Your local time")
     dlg.start.setDate(QDate(2025, 2, 1))
     dlg.end.setDate(QDate(2025, 2, 1))
+    dlg.end.setTime(QTime(23, 45))
     dlg.redact.setCurrentText("customer-pii")
     dlg.out.setText(str(tmp_path / "gui-bundle"))
     qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
@@ -524,7 +516,8 @@ def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeyp
     details = w.audit.model.index(1, 5).data()  # the custody details, as the report words them
     assert dlg.bundle_result.bundle_id in details and "redaction customer-pii" in details
     assert (
-        "ROW_DATE_UTC 2025-02-01T00:00Z to 2025-02-01T23:45Z" in details and "gui-bundle" in details
+        "2025-02-01 00:00 – 23:45 UTC, last interval included" in details
+        and "gui-bundle" in details
     )
 
 
@@ -547,7 +540,7 @@ def test_export_dialog_exact_times_and_empty_selection(
     qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
     assert dlg.bundle_result is not None and dlg.status.text().startswith("✓"), dlg.status.text()
     info = (tmp_path / "hour" / "bag-info.txt").read_text()
-    assert "2025-02-01 01:00 – 2025-02-01 02:00 UTC (4 intervals" in info
+    assert "one of the 4 intervals 2025-02-01 01:00 – 01:45 UTC, last interval included" in info
     # nothing archived in scope: refused with what to do, nothing written
     dlg.start.setDate(QDate(2025, 3, 5))
     dlg.start.setTime(QTime(0, 0))
@@ -614,13 +607,13 @@ def test_cancelled_export_says_so_and_leaves_nothing(
     qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
     assert dlg.busy() and dlg.status.text() == "Exporting…"
     with qtbot.waitSignal(dlg.job.ended, timeout=30_000):
-        qtbot.mouseClick(dlg.cancel_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(dlg.close_button, Qt.MouseButton.LeftButton)
         assert dlg.status.text() == "Cancelling…" and dlg.isVisible()
     assert dlg.status.text() == "Export cancelled; nothing was written."
     assert dlg.bundle_result is None and dlg.export_button.isEnabled() and dlg.isVisible()
     assert not out.exists() and not list(tmp_path.glob(".cancelled-bundle.partial-*"))
     with ArchiveReader(w.ctx.archive_path) as r:
-        assert "export" not in {e["event"] for e in r.audit_log()}
+        assert "export" not in {e.event for e in r.audit_log()}
 
 
 def test_export_errors_arrive_as_exceptions(qtbot, sim, window_factory, tmp_path, monkeypatch):
@@ -662,7 +655,7 @@ def test_verify_archive_that_cannot_run_shows_the_error(qtbot, sim, window_facto
     set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 0, 45))
     w.download.start_download()
 
-    def locked(path, *, via, progress=None):
+    def locked(path, *, via, progress=None, **_kw):
         raise PermissionError(f"{path.name} is locked <by another program>")
 
     monkeypatch.setattr(archive_service, "verify", locked)

@@ -10,10 +10,10 @@ from PySide6.QtCore import Qt, QTimer
 
 from archiver.gui.workers import SyncRunner
 from archiver.jobs import drive
-from archiver.services import lock as locks
 from archiver.services import pull as pulls
 from archiver.services import schedule as schedules
 from archiver.services import selftest
+from archiver.system import lock as locks
 from tests.gui.conftest import set_range
 from tests.pulltools import FAST, params
 
@@ -66,7 +66,9 @@ def test_a_pull_in_the_window_holds_the_archive(qtbot, sim_factory, window_facto
     w = window_factory(sim)
     w.download.picker.set_selected(["queue"])
     set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 23, 45))
-    sim.hold()  # the pull's first request waits, unanswered, until the lock is checked
+    # the pull job takes the lock in its own thread, before it plans or asks anything: its
+    # first request is held, unanswered, until the lock has been checked
+    sim.hold()
     try:
         with qtbot.waitSignal(w.download.run_finished, timeout=60_000):
             qtbot.mouseClick(w.download.download, Qt.MouseButton.LeftButton)
@@ -89,15 +91,14 @@ def test_download_tab_shows_the_schedule_and_the_last_unattended_run(
         line.objectName() == "scheduleStatus" and line.text() == "Daily archiving: not scheduled."
     )
     # an unattended run into the window's archive, and the schedule's units
-    engine = pulls.open_engine(
+    job = pulls.pull(
         w.ctx.archive_path,
         w.ctx.tenant(),
-        w.ctx.credentials(),
+        w.ctx.credentials,
+        pulls.Range(params(["queue"], "20250201", "20250201")),
         pulls.PullOptions(retry=FAST, unattended=True),
     )
-    result = drive(
-        pulls.run(engine, pulls.plan_range(engine, params(["queue"], "20250201", "20250201")))
-    )
+    result = drive(job)
     s = schedules.Schedule(
         w.ctx.archive_path, "archiver-demo", base_url=sim.base_url, datasets=("queue",)
     )

@@ -33,10 +33,6 @@ RULES = (ROW_ID, NATURAL, HASH)
 SEP = "\x1f"
 
 
-def rank(rule: str) -> int:
-    return RULES.index(rule)
-
-
 @dataclass(frozen=True)
 class Identity:
     """Everything the archive derives from one API record."""

@@ -9,7 +9,9 @@ the lock is the trace of a process that died: the next pull takes it over and re
 in the log and in the archive's audit log (``archive lock taken over``).
 
 The pull use case (:mod:`archiver.services.pull`) takes the lock, so a scheduled run, a
-manual ``archiver pull`` and the desktop app's Download tab exclude each other alike.
+manual ``archiver pull`` and the desktop app's Download tab exclude each other alike; it
+also records a takeover in the archive's audit log (this module only logs it: it knows
+files and processes, not archives).
 """
 
 from __future__ import annotations
@@ -18,17 +20,15 @@ import json
 import logging
 import os
 import socket
-import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from archiver.archive.store import Archive
 from archiver.jobs import Cancel, Cancelled
 
 log = logging.getLogger(__name__)
@@ -126,26 +126,25 @@ def _read(fd: int) -> str:
     return b"".join(chunks).decode("utf-8", "replace").strip("\0 \n")
 
 
-def read_holder(archive: Path) -> LockInfo | None:
-    """What the lock file says (its holder, or a dead one's trace); None when empty/absent."""
-    try:
-        text = lock_path(archive).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-    return LockInfo.parse(text.strip("\0 \n"))
-
-
 class ArchiveLock:
     """The lock of one archive, held from :meth:`acquire` until :meth:`release` (or the
     end of the process). Releasing twice is harmless."""
 
-    def __init__(self, archive: Path, command: str = "pull") -> None:
+    def __init__(
+        self,
+        archive: Path,
+        command: str = "pull",
+        on_takeover: Callable[[ArchiveLock, dict[str, Any]], None] | None = None,
+    ) -> None:
         self.archive = Path(archive)
         self.path = lock_path(self.archive)
         self.command = command
         self.info: LockInfo | None = None
         #: the trace of a dead holder this lock took over, if any
         self.taken_over: LockInfo | None = None
+        #: told of a takeover (with its details) once the lock is held: the pull use case
+        #: records it in the archive's audit log
+        self.on_takeover = on_takeover
         self._fd: int | None = None
         self._mutex = threading.Lock()
 
@@ -203,13 +202,8 @@ class ArchiveLock:
             self.archive,
             who,
         )
-        if not self.archive.exists():
-            return
-        try:
-            with Archive(self.archive) as a:
-                a.audit("archive lock taken over", details)
-        except (OSError, sqlite3.Error) as exc:
-            log.warning("could not record the lock takeover in %s: %s", self.archive, exc)
+        if self.on_takeover is not None:
+            self.on_takeover(self, details)
 
     def release(self) -> None:
         with self._mutex:
@@ -242,9 +236,14 @@ def _write(fd: int, text: str) -> None:
     os.fsync(fd)
 
 
-def acquire(archive: Path, command: str = "pull", seconds: float = ATTEMPT_SECONDS) -> ArchiveLock:
+def acquire(
+    archive: Path,
+    command: str = "pull",
+    seconds: float = ATTEMPT_SECONDS,
+    on_takeover: Callable[[ArchiveLock, dict[str, Any]], None] | None = None,
+) -> ArchiveLock:
     """Take the archive's lock, or raise :class:`ArchiveBusy` naming the pull that holds it."""
-    return ArchiveLock(archive, command).acquire(seconds)
+    return ArchiveLock(archive, command, on_takeover).acquire(seconds)
 
 
 def busy(archive: Path) -> LockInfo | None:

@@ -1,0 +1,251 @@
+"""What each command's exit codes mean, as its ``--help`` lists them.
+
+The numbers are archiver.exitcodes' (the code returns those names); the words are here, one
+table per command. Every command also lists the codes any command can end with (1 on an
+unexpected error, 2 on a usage error, 130 when interrupted) unless it says more about them.
+tests/core/test_docs.py checks the README against these tables, and the tests' in-process
+CLI helper checks every code a command returns against its table."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+
+from archiver.exitcodes import (
+    AUTH,
+    BUSY,
+    CANCELLED,
+    EMPTY,
+    FAILED,
+    KEY_UNUSABLE,
+    NOT_ENTITLED,
+    OK,
+    PARTIAL,
+    UNTRUSTED,
+    USAGE,
+)
+
+ANY_COMMAND: tuple[tuple[int, str], ...] = (
+    (FAILED, "an unexpected error: the message says what (--debug shows the traceback)"),
+    (USAGE, "usage error: the message names the argument"),
+    (CANCELLED, "interrupted (Ctrl-C)"),
+)
+
+
+@dataclass(frozen=True)
+class ExitCodes:
+    """One command's exit codes and what each means to it."""
+
+    own: tuple[tuple[int, str], ...]
+    #: codes of ANY_COMMAND this command cannot end with (simulate catches Ctrl-C: exit 0)
+    never: frozenset[int] = frozenset()
+
+    @property
+    def meanings(self) -> dict[int, str]:
+        found = dict(self.own)
+        for code, text in ANY_COMMAND:
+            if code not in self.never:
+                found.setdefault(code, text)
+        return dict(sorted(found.items()))
+
+    @property
+    def codes(self) -> frozenset[int]:
+        return frozenset(self.meanings)
+
+    def text(self, width: int = 78) -> str:
+        """The help's closing section: a hanging list, wrapped to ``width``, never mid-word."""
+        lines = ["exit codes:"]
+        for code, meaning in self.meanings.items():
+            lines += textwrap.wrap(
+                meaning,
+                width,
+                initial_indent=f"  {code:<4} ",
+                subsequent_indent=" " * 7,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        return "\n".join(lines)
+
+
+PULL = ExitCodes(
+    (
+        (OK, "every chunk archived"),
+        (
+            FAILED,
+            "error: no chunk could be archived (each failed chunk's reason is printed), or the "
+            "archive is not writable",
+        ),
+        (USAGE, "usage error: the message says which argument"),
+        (
+            PARTIAL,
+            "partial: some chunks archived, others pending (202) or failed; rerun the same "
+            "command (failed chunks) or use --retry-pending (pending ones)",
+        ),
+        (AUTH, "authentication failed: check the client id and secret"),
+        (NOT_ENTITLED, "finished, but some datasets are not entitled (403) for this tenant"),
+        (
+            BUSY,
+            "archive busy: another pull (a scheduled one, or the desktop app's) holds the "
+            'archive\'s lock; nothing was done ("archive busy: pull running since … (pid N)")',
+        ),
+        (CANCELLED, "cancelled (Ctrl-C); rerun the same command or use --resume"),
+    )
+)
+LOGIN = ExitCodes(
+    (
+        (OK, "the secret is stored in the OS keyring"),
+        (FAILED, "there is no usable OS keyring, or it refused the secret"),
+        (USAGE, "usage error, or no client id or secret entered (nothing stored)"),
+    )
+)
+VERIFY_ARCHIVE = ExitCodes(
+    (
+        (OK, "every checksum, chain, record and checkpoint agrees"),
+        (FAILED, "a mismatch: the first one is named"),
+        (USAGE, "the archive cannot be read, or a malformed --expect-head"),
+    )
+)
+CHECKPOINT = ExitCodes(
+    (
+        (OK, "the checkpoint is printed"),
+        (USAGE, "the archive cannot be read"),
+    )
+)
+BACKUP = ExitCodes(
+    (
+        (OK, "the backup is written"),
+        (USAGE, "the archive does not exist, or --out exists already"),
+    )
+)
+EXPORT_DATASET = ExitCodes(
+    (
+        (OK, "the file (or Parquet directory) is written"),
+        (
+            USAGE,
+            "usage error: a bad --from/--to, an --out that exists or is of the wrong kind, "
+            "an archive that cannot be read",
+        ),
+    )
+)
+COVERAGE = ExitCodes(
+    (
+        (OK, "the coverage is printed"),
+        (USAGE, "usage error: a bad --from/--to or dataset, an archive that cannot be read"),
+    )
+)
+EXPORT = ExitCodes(
+    (
+        (OK, "the bundle is written and signed"),
+        (
+            USAGE,
+            "usage error: a bad or inverted --from/--to, a time off the 15-minute marks, an "
+            "unknown profile, a non-empty --out directory or an existing DIR.zip, a timestamp "
+            "authority that fails, an archive that cannot be read",
+        ),
+        (
+            EMPTY,
+            "nothing archived is in scope: no bundle is written (--allow-empty writes one that "
+            "says so); said before any problem with the signing key",
+        ),
+        (
+            KEY_UNUSABLE,
+            "the signing key cannot be used (its passphrase: ARCHIVER_KEY_PASSPHRASE or the "
+            "OS keyring)",
+        ),
+        (CANCELLED, "cancelled (Ctrl-C): nothing is left behind"),
+    )
+)
+VERIFY = ExitCodes(
+    (
+        (OK, "verified, and the signer is trusted"),
+        (
+            FAILED,
+            "failed: changed, damaged, refused, or signed by another than the expected signer",
+        ),
+        (USAGE, "usage error, or no such bundle"),
+        (UNTRUSTED, "intact, but the signer (or a timestamp authority) is not trusted"),
+    )
+)
+TRUST_ADD = ExitCodes(
+    (
+        (OK, "the certificate is trusted"),
+        (FAILED, "refused: not a certificate, or not one that can be trusted as asked"),
+        (USAGE, "usage error: nothing or too much to add"),
+    )
+)
+TRUST_LIST = ExitCodes(((OK, "the trusted certificates are listed"),))
+TRUST_REMOVE = ExitCodes(
+    (
+        (OK, "the certificate is no longer trusted"),
+        (FAILED, "no trusted certificate has that fingerprint"),
+        (USAGE, "usage error: not a SHA-256 fingerprint"),
+    )
+)
+KEYS_SHOW = ExitCodes(
+    (
+        (OK, "the signing key's certificate is shown"),
+        (FAILED, "there is no signing key yet"),
+    )
+)
+KEYS_CREATE = ExitCodes(
+    (
+        (OK, "the key is created"),
+        (FAILED, "a signing key exists (--force replaces it and keeps the old one)"),
+        (USAGE, "usage error: a --subject that is not a distinguished name with a CN"),
+        (
+            KEY_UNUSABLE,
+            "no passphrase to protect the key with (no OS keyring, no ARCHIVER_KEY_PASSPHRASE)",
+        ),
+    )
+)
+KEYS_IMPORT = ExitCodes(
+    (
+        (OK, "the key is imported"),
+        (FAILED, "a signing key exists (--force replaces it and keeps the old one)"),
+        (USAGE, "usage error: no files named, a file that cannot be read"),
+        (
+            KEY_UNUSABLE,
+            "the file cannot be used (wrong password, a certificate of another key), or no "
+            "passphrase to protect the key with",
+        ),
+    )
+)
+SELF_TEST = ExitCodes(
+    (
+        (OK, "every step passed"),
+        (FAILED, "a step failed (named in its FAIL line)"),
+    )
+)
+SCHEDULE_INSTALL = ExitCodes(
+    (
+        (OK, "installed (or printed, for another platform or with --dry-run)"),
+        (FAILED, "systemctl failed (the message says what it answered)"),
+        (
+            USAGE,
+            "refused: no datasets, no tenant or client id, no secret in the OS keyring, no "
+            "--from for a dataset with nothing archived, a bad --at or --lookback",
+        ),
+    )
+)
+SCHEDULE_REMOVE = ExitCodes(
+    (
+        (OK, "removed (or there was nothing to remove)"),
+        (FAILED, "systemctl or deleting a unit failed"),
+    )
+)
+SCHEDULE_STATUS = ExitCodes(((OK, "the status is printed"),))
+GUI = ExitCodes(
+    (
+        (OK, "the app was closed"),
+        (FAILED, "the app cannot start here (no display, or Qt's system libraries missing)"),
+        (USAGE, "--demo with --archive (the demo keeps its simulated data in its own folder)"),
+    )
+)
+SIMULATE = ExitCodes(
+    (
+        (OK, "stopped with Ctrl-C"),
+        (FAILED, "cannot listen on --host/--port"),
+        (USAGE, "usage error: a bad --epoch or other argument"),
+    ),
+    never=frozenset({CANCELLED}),
+)

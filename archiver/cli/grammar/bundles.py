@@ -1,0 +1,118 @@
+"""The arguments of ``archiver export`` (a signed audit bundle) and ``archiver verify``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from archiver.cli import exits
+from archiver.cli.common import add_archive
+from archiver.cli.grammar.base import add_versions, handles
+from archiver.export.redact import PROFILES
+
+HANDLERS = "archiver.cli.bundle_cmds"
+
+
+def export(e: argparse.ArgumentParser) -> None:
+    from archiver.export.timestamps import ENV_TSA_URL  # only export's grammar shows it
+
+    handles(
+        e,
+        f"{HANDLERS}:run_export",
+        exits.EXPORT,
+        description="Export interactionSegments and workflowTrace rows in scope as a signed "
+        "BagIt bundle (PDF report, CSV, JSONL, raw pages) that can be verified without "
+        "archiver. A segment is in scope when its own 15-minute interval (from STARTTIME_UTC) "
+        "lies in --from … --to; its interaction's workflow trace comes with it.",
+    )
+    add_archive(e)
+    e.add_argument(
+        "--from",
+        dest="start",
+        required=True,
+        metavar="START",
+        help="the first 15-minute interval: YYYYMMDDHHmm or an ISO time on a 15-minute mark "
+        "(UTC unless it has an offset), or a day (YYYYMMDD, YYYY-MM-DD: from its 00:00)",
+    )
+    e.add_argument(
+        "--to",
+        dest="end",
+        required=True,
+        metavar="END",
+        help="the last 15-minute interval, inclusive, as for archiver pull (--to 202502010045 "
+        "ends at 01:00), or a day (through its last interval)",
+    )
+    e.add_argument(
+        "--interaction",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only this interaction (repeatable)",
+    )
+    e.add_argument("--agent", metavar="ID", help="only segments handled by this agent (USER_ID)")
+    e.add_argument("--queue", metavar="ID", help="only segments of this queue (QUEUE_ID)")
+    e.add_argument(
+        "--channel",
+        metavar="NAME",
+        help="only segments of this channel (COMM_TYPE: voice, chat, email, …)",
+    )
+    add_versions(e, "the latest version per row (default) or every archived version")
+    e.add_argument(
+        "--redact",
+        default="none",
+        choices=sorted(PROFILES),
+        metavar="PROFILE",
+        help=f"redaction profile: {', '.join(sorted(PROFILES))} (default none)",
+    )
+    e.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="write a bundle even when nothing archived is in scope (otherwise: exit 3)",
+    )
+    e.add_argument(
+        "--zip", action="store_true", help="also write DIR.zip (refused if that file exists)"
+    )
+    e.add_argument(
+        "--tsa-url",
+        metavar="URL",
+        default=None,
+        help="RFC 3161 timestamp authority for trusted time: a document timestamp on the "
+        "report and a timestamp token on the tag-manifest signature (default: "
+        f"${ENV_TSA_URL}, else none)",
+    )
+    e.add_argument("--key-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    e.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="the bundle directory to create"
+    )
+
+
+def _fingerprint(text: str) -> str:
+    from archiver.services.keys import parse_fingerprint  # only when the flag is given
+
+    try:
+        return parse_fingerprint(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def verify(v: argparse.ArgumentParser) -> None:
+    handles(
+        v,
+        f"{HANDLERS}:run_verify",
+        exits.VERIFY,
+        description="Check every file hash, the tag manifest, the CMS and PDF signatures (and "
+        "their RFC 3161 timestamps, if any), that CSV, JSONL and raw pages agree, and that the "
+        "signer is trusted: the local signing key (current or retired), a certificate of the "
+        "trust store (archiver trust), or the one given with --expect-fingerprint.",
+    )
+    v.add_argument(
+        "bundle", type=Path, metavar="BUNDLE", help="the bundle: its directory or its zip"
+    )
+    v.add_argument(
+        "--expect-fingerprint",
+        type=_fingerprint,
+        metavar="SHA256",
+        help="the signer certificate's SHA-256 fingerprint you obtained out of band (hex, colons "
+        "optional): trust only this signer for this check; another signer fails (exit 1)",
+    )
+    v.add_argument("--key-dir", type=Path, default=None, help=argparse.SUPPRESS)

@@ -1,0 +1,30 @@
+"""The exit codes of the ``archiver`` command, defined once: the code that returns them
+imports these names, every command's ``--help`` lists its own (archiver.cli.exits), and
+tests/core/test_docs.py checks the README's tables against both.
+
+0, 1, 2 and 130 mean the same to every command. 3 and 4 are shared by commands for which
+they mean different things, so each meaning has its own name (a name means one thing)."""
+
+from __future__ import annotations
+
+OK = 0
+#: the command's work failed (the message names the first problem), or an unexpected error
+FAILED = 1
+#: a bad argument; the message names it (argparse's own errors exit 2 too)
+USAGE = 2
+#: pull: some chunks archived, others pending (202) or failed
+PARTIAL = 3
+#: export: nothing archived is in scope, so no bundle was written
+EMPTY = 3
+#: verify: the bundle is intact, but its signer (or a timestamp authority) is not trusted
+UNTRUSTED = 3
+#: pull: the API refused the client id and secret
+AUTH = 4
+#: export, keys: the signing key cannot be used (no passphrase, or the wrong one)
+KEY_UNUSABLE = 4
+#: pull: finished, but some datasets are not entitled for this tenant (403)
+NOT_ENTITLED = 5
+#: pull: another pull holds the archive's lock; nothing was done
+BUSY = 6
+#: interrupted (Ctrl-C)
+CANCELLED = 130
