@@ -496,11 +496,13 @@ def test_checkpoint_without_a_loadable_key_is_unsigned_and_says_why(arc, signing
 
 
 def test_bundle_export_writes_a_checkpoint_signed_with_its_key(arc, signing, tmp_path):
-    from datetime import date
+    from datetime import UTC, datetime
 
     from archiver.services import bundles
 
-    scope = bundles.Scope(date(2025, 2, 1), date(2025, 2, 1))
+    # two hours: what the export records does not depend on how much the bundle holds
+    first, last = datetime(2025, 2, 1, 4, 0, tzinfo=UTC), datetime(2025, 2, 1, 5, 45, tzinfo=UTC)
+    scope = bundles.Scope(first, last)
     lines = []
     gen = bundles.export(arc, scope, tmp_path / "bundle", identity=signing)
     try:
