@@ -162,6 +162,11 @@ case "$cmd" in
     # one worker per core (pytest-xdist; tests of one xdist_group, such as the packaging
     # build, stay on one worker); "-n 0" after it runs in this process, "-m 'not slow'"
     # only the quick tests
+    # compiled bytecode is kept, under build/pycache rather than beside the sources, even
+    # where PYTHONDONTWRITEBYTECODE is set: each worker and each command a test starts would
+    # otherwise compile archiver and rewrite the tests' asserts again (seconds every time)
+    export PYTHONPYCACHEPREFIX="$ROOT/build/pycache"
+    unset PYTHONDONTWRITEBYTECODE
     say "pytest -n auto"
     exec "$VENV/bin/python" -m pytest -n auto --dist loadgroup "$@"
     ;;

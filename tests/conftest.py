@@ -34,6 +34,24 @@ DATA = "/api/analytics/v2/datasets/"
 atexit.register(shutil.rmtree, os.environ["XDG_STATE_HOME"], True)
 
 
+# -- order under pytest-xdist --------------------------------------------------------------
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker, the slow tests first: the long ones start at once, on every
+    worker, and the quick ones fill the end of the run, instead of one worker finishing a
+    kill -9 test alone while the other waits. Tests of an xdist_group (a module that builds
+    one bundle for all its tests) keep their place: the group is scheduled as one piece.
+    A run in one process keeps the files' order."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return
+
+    def quick(item: pytest.Item) -> bool:
+        return item.get_closest_marker("xdist_group") is not None or (
+            item.get_closest_marker("slow") is None
+        )
+
+    items.sort(key=quick)  # stable: within each kind, the files' order
+
+
 # -- the socket guard ---------------------------------------------------------------------
 class NetworkGuardError(OSError):
     """A test tried to look up or connect to something other than this machine."""

@@ -52,11 +52,13 @@ def assert_advice(out: subprocess.CompletedProcess, reason: str) -> None:
     assert "Reinstalling" not in out.stderr + out.stdout
 
 
+@pytest.mark.slow
 def test_no_display_at_all(tmp_path):
     out = run_gui(gui_env(tmp_path))
     assert_advice(out, "there is no display (DISPLAY and WAYLAND_DISPLAY are unset)")
 
 
+@pytest.mark.slow
 def test_display_that_does_not_exist(tmp_path):
     display = absent_display()
     out = run_gui(gui_env(tmp_path, DISPLAY=display))

@@ -20,6 +20,9 @@ import pytest
 
 from tests.hostile import ESCAPES, Hostile
 
+#: every attack runs the pull and verify-archive as processes, to measure their memory
+pytestmark = pytest.mark.slow
+
 RSS_LIMIT_MB = 300
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -26,6 +26,7 @@ from tests.pulltools import (
 )
 
 
+@pytest.mark.slow
 def test_pull_equals_ground_truth_row_for_row(sim, tmp_path):
     arc = tmp_path / "a.sqlite3"
     p = params(
@@ -76,6 +77,7 @@ def test_filtered_pull(sim, tmp_path):
     assert archived(arc, "queue") == walked_truth(sim, "queue", p) != []
 
 
+@pytest.mark.slow
 def test_repull_adds_nothing_and_late_updates_add_exactly_new_versions(sim, tmp_path):
     arc = tmp_path / "a.sqlite3"
     p = params(["interactionSegments", "queue"])
@@ -131,6 +133,7 @@ def test_same_key_and_commit_ts_with_other_content_is_a_conflict(sim, tmp_path):
     assert data  # module imported for the patch target
 
 
+@pytest.mark.slow
 def test_faults_500s_short_tokens_302_and_escaped_links(sim_factory, tmp_path):
     # the server's clock moves 0.05 s a page: its 2 s tokens expire every 40 pages, long
     # before the client's own (real) clock says so, and the expiry is answered with a 302
@@ -241,6 +244,7 @@ def test_dataset_without_entitlement(sim_factory, tmp_path):
     assert cov[("interactionSegments", "202502010000")] == "not_entitled"
 
 
+@pytest.mark.slow
 def test_cancel_then_resume(sim_factory, tmp_path):
     sim = sim_factory(latency_ms=20, rows_per_interval=20)
     arc = tmp_path / "a.sqlite3"

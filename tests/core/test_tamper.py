@@ -35,6 +35,10 @@ from archiver.simulator import SimConfig, Simulator
 from tests.clitools import run_cli
 from tests.pulltools import FAST, QUICK_202, params
 
+#: one pulled archive for the module's tests (the module fixture base):
+#: built once, so all on one pytest-xdist worker (dev.sh runs --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("tamper")
+
 ROOT = Path(__file__).resolve().parents[2]
 V2 = ROOT / "tests" / "data" / "archive-v2.sqlite3"
 V1 = ROOT / "tests" / "data" / "archive-v1.sqlite3"
@@ -344,6 +348,7 @@ def test_run_summary_claiming_more_than_the_archive_fails(arc):
     assert "new versions of queue" in rep.problems[0]
 
 
+@pytest.mark.slow
 def test_legitimate_variety_verifies(sim_factory, tmp_path):
     """Quarantined responses, 202s left pending and retried, a cancelled run resumed, a
     cursor the server no longer accepts: nothing fires on a legitimate archive."""
@@ -380,6 +385,7 @@ def test_legitimate_variety_verifies(sim_factory, tmp_path):
 
 
 # -- checkpoints given, printed, signed -------------------------------------------------
+@pytest.mark.slow
 def test_expect_head(arc):
     head = checkpoints.current(arc)
 
@@ -456,6 +462,7 @@ def signing(tmp_path, monkeypatch) -> keys.SigningIdentity:
     return keys.create()  # in the (temporary) default key directory
 
 
+@pytest.mark.slow
 def test_checkpoints_are_signed_and_their_signatures_checked(arc, signing):
     rep = archive_service.verify(arc, via="test")
     assert rep.ok

@@ -98,6 +98,7 @@ def test_wait_until_free_yields_the_holder_and_can_be_cancelled(tmp_path):
     assert drive(locks.wait_until_free(arc, Cancel(), poll=0.01)) is None
 
 
+@pytest.mark.slow
 def test_two_concurrent_pulls_one_exits_6_nothing_lost(sim_factory, tmp_path):
     # the simulator holds the first pull's first data request unanswered (the pull holds
     # the archive's lock from before it asks anything): the second pull starts while the
@@ -169,6 +170,7 @@ def test_pull_help_and_readme_name_exit_code_6():
 
 
 # -- the self-test --------------------------------------------------------------------------
+@pytest.mark.slow
 def test_self_test_passes_and_touches_nothing_of_the_user(tmp_path):
     home = tmp_path / "home"
     env: dict[str, str | None] = {
@@ -190,6 +192,7 @@ def test_self_test_passes_and_touches_nothing_of_the_user(tmp_path):
     assert written == [".local/state/archiver/log/archiver-cli.log"], written
 
 
+@pytest.mark.slow
 def test_self_test_checks_can_fail(monkeypatch):
     """A source row the archive lacks fails the comparison; a bundle signed by another key
     than the throwaway one fails its verification; the steps after a failure are not run.

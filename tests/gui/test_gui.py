@@ -93,6 +93,7 @@ def test_download_two_datasets_and_browse(qtbot, sim, window_factory, tmp_path):
     assert values == sorted(values, reverse=True)
 
 
+@pytest.mark.slow
 def test_cancel_midway_then_resume(qtbot, sim_factory, window_factory):
     sim = sim_factory(latency_ms=40, rows_per_interval=20)
     w = window_factory(sim)
@@ -292,6 +293,7 @@ def test_filter_syntax_checked_as_you_type(qtbot, sim, window_factory):
     assert f.filter() == "CHANNEL:ph*" and f.message.text() == "filter=CHANNEL:ph*"
 
 
+@pytest.mark.slow
 def test_records_model_passes_qtmodeltester(qtmodeltester, sim, tmp_path):
     from tests.pulltools import pull
 

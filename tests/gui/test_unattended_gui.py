@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 
+import pytest
 from PySide6.QtCore import Qt, QTimer
 
 from archiver.gui.workers import SyncRunner
@@ -114,6 +115,7 @@ def test_download_tab_shows_the_schedule_and_the_last_unattended_run(
     assert "Runs daily at 02:30: queue of" in line.toolTip()
 
 
+@pytest.mark.slow
 def test_help_menu_runs_the_self_test(qtbot, sim, window_factory):
     w = window_factory(sim)
     help_menu = next(a.menu() for a in w.menuBar().actions() if a.text() == "&Help")

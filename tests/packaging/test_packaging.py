@@ -102,6 +102,8 @@ def built() -> Iterator[Built]:
         out = subprocess.run(
             ["bash", "packaging/build.sh"],
             cwd=src,
+            # built as a release is: not from the bytecode cache of the test run (dev.sh)
+            env={k: v for k, v in os.environ.items() if k != "PYTHONPYCACHEPREFIX"},
             capture_output=True,
             text=True,
             timeout=1500,
