@@ -54,7 +54,14 @@ INTERACTIONS = Term(
     "distinct INTERACTION_ID values among interactionSegments records",
 )
 
-#: Every term, in the order the docs list them.
-TERMS = (ROWS_RECEIVED, RECORDS, LATEST, INTERACTIONS)
+HITS = Term(
+    "hit",
+    "hits",
+    "what a search found: an interaction (every matching record of it, in any dataset, is "
+    "one hit), or a matching record of a dataset without interactions",
+)
 
-__all__ = ["INTERACTIONS", "LATEST", "RECORDS", "ROWS_RECEIVED", "TERMS", "Term"]
+#: Every term, in the order the docs list them.
+TERMS = (ROWS_RECEIVED, RECORDS, LATEST, INTERACTIONS, HITS)
+
+__all__ = ["HITS", "INTERACTIONS", "LATEST", "RECORDS", "ROWS_RECEIVED", "TERMS", "Term"]

@@ -18,13 +18,21 @@ PARTIAL = 3
 EMPTY = 3
 #: verify: the bundle is intact, but its signer (or a timestamp authority) is not trusted
 UNTRUSTED = 3
+#: search: the query found nothing
+NO_HITS = 3
+#: case add: every interaction named or found is in the case already, or the search found
+#: none; the case is unchanged
+NOTHING_ADDED = 3
+#: verify: the bundle is intact, but its signer was revoked (and no trusted timestamp proves
+#: the signature older than the revocation)
+REVOKED = 3
 #: pull: the API refused the client id and secret
 AUTH = 4
 #: export, keys: the signing key cannot be used (no passphrase, or the wrong one)
 KEY_UNUSABLE = 4
 #: pull: finished, but some datasets are not entitled for this tenant (403)
 NOT_ENTITLED = 5
-#: pull: another pull holds the archive's lock; nothing was done
+#: pull, index rebuild: another pull (or a rebuild) holds the archive's lock; nothing was done
 BUSY = 6
 #: interrupted (Ctrl-C)
 CANCELLED = 130

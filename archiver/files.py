@@ -24,11 +24,15 @@ def private_umask() -> int:
 
 def tighten(path: Path, mode: int = PRIVATE_FILE) -> bool:
     """Remove group and other permissions from ``path`` (an app-owned file or folder);
-    True when it changed. A file we may not chmod (another owner) is left as it is."""
+    True when it changed. A file we may not chmod (another owner) is left as it is, and so
+    is a symbolic link (chmod would change its target) or a special file."""
     try:
-        current = stat.S_IMODE(path.stat().st_mode)
+        st = path.lstat()
     except OSError:
         return False
+    if stat.S_ISLNK(st.st_mode) or not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        return False  # never chmod through a link (its target is not ours) or a device
+    current = stat.S_IMODE(st.st_mode)
     if not current & 0o077:
         return False
     try:

@@ -9,7 +9,9 @@ Secrets never reach them: the code never logs a secret or a token, requests and 
 URLs (not headers or bodies), and a command line is logged through :func:`redact_argv`.
 
 They are private (``archiver.files``): the log directory is made 0700 and every log file,
-rotated ones too, 0600, whatever the process's umask. A server's words reach them (an API
+rotated ones too, 0600, whatever the process's umask. A log file is opened as an app file
+(``archiver.outputs.open_app_file``): never through a symbolic link, never a FIFO, a device,
+a hard link or a SQLite database (an archive given the log's name is never appended to). A server's words reach them (an API
 error, a failed chunk's reason), so every record is written through
 :func:`archiver.safetext.safe`: control characters are escaped, and a newline inside a
 message too, so a server cannot forge a log line or hide one with escape sequences
@@ -28,7 +30,8 @@ from pathlib import Path
 
 from platformdirs import user_log_path
 
-from archiver.files import PRIVATE_FILE, private_dir, tighten
+from archiver import outputs
+from archiver.files import private_dir, tighten
 from archiver.safetext import safe
 
 FILES = {"gui": "archiver.log", "cli": "archiver-cli.log"}
@@ -77,9 +80,17 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """A rotating log file created 0600 (the current one and each after a rotation)."""
 
     def _open(self) -> io.TextIOWrapper:
-        # made 0600 first (whatever the umask), then opened by the handler as usual
-        os.close(os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE))
-        return super()._open()
+        # made 0600 (whatever the umask), never through a link, never a FIFO, a device, a
+        # hard link or a SQLite file (an archive named like the log): outputs.open_app_file
+        fd = outputs.open_app_file(
+            Path(self.baseFilename),
+            os.O_RDWR | os.O_CREAT | os.O_APPEND,
+            what="the log file",
+            text_file=True,
+        )
+        stream = open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+        assert isinstance(stream, io.TextIOWrapper)
+        return stream
 
 
 def setup(kind: str, level: int = logging.INFO) -> Path | None:
@@ -96,7 +107,7 @@ def setup(kind: str, level: int = logging.INFO) -> Path | None:
         handler = PrivateRotatingFileHandler(
             path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
         )
-    except OSError:
+    except (OSError, outputs.Refused):
         return None
     for old in [path, *(path.with_name(f"{path.name}.{i}") for i in range(1, BACKUPS + 1))]:
         tighten(old)  # a log written before files were private

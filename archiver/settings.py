@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from platformdirs import user_config_path, user_data_path
 
+from archiver import outputs
 from archiver.api.query import BULK_PAGE_SIZE
 from archiver.credentials import (
     CredentialError,
@@ -105,8 +105,11 @@ class Settings:
         self._proxy_password: str | None = None
         if not session and self.path.exists():
             try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+                raw = outputs.read_app_file(self.path, what="the settings file")
+                data = json.loads(raw.decode("utf-8"))
+            except (OSError, ValueError):  # outputs.Refused too: a link, a FIFO, a device
+                data = {}
+            if not isinstance(data, dict):
                 data = {}
             for name, value in (data.get("values") or {}).items():
                 if name in _BY_NAME:
@@ -126,7 +129,7 @@ class Settings:
         try:
             self.save()
             log.info("moved the proxy password out of %s", self.path)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # outputs.Refused: a link, a FIFO, a device
             log.warning("could not rewrite %s without the proxy password: %s", self.path, exc)
 
     def get(self, name: str) -> Any:
@@ -180,9 +183,9 @@ class Settings:
             private_dir(self.path.parent)
         else:
             self.path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(json.dumps({"version": SETTINGS_VERSION, "values": self._values}, indent=2))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        text = json.dumps({"version": SETTINGS_VERSION, "values": self._values}, indent=2)
+        # beside it under a new name, renamed over the old file: never written through a
+        # link, a FIFO or a device (outputs.write_app_file refuses those)
+        outputs.write_app_file(
+            self.path, text.encode("utf-8"), what="the settings file", replace=True
+        )

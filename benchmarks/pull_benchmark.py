@@ -2,6 +2,8 @@
 
     python benchmarks/pull_benchmark.py            # 7 days of interactionSegments, 100 ms and 0 ms
     python benchmarks/pull_benchmark.py --growth   # peak RSS at 10k / 100k rows (add --big for 1M)
+    python benchmarks/pull_benchmark.py --index-cost [--dataset transcript]
+                                                   # a pull with the search index against one without
 
 Each variant runs in its own process (so peak RSS is its own) against a simulator in
 another process (``archiver simulate``). Prints rows/s, peak RSS and ratios; asserts nothing.
@@ -109,11 +111,23 @@ def ours(url: str, dataset: str, start: str, end: str, out: Path, workers: int) 
         "rows": summary["datasets"][dataset]["rows"],
         "seconds": seconds,
         "rss_mb": peak_rss_mb(),
+        "cpu_s": cpu_seconds(),
     }
+
+
+def cpu_seconds() -> float:
+    """CPU time this process used (every thread: workers, writer), user and system."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def child(args: argparse.Namespace) -> None:
     out = Path(args.out)
+    if args.variant.endswith("-noindex"):  # the same pull, its search index left out
+        from archiver.archive import searchindex
+
+        searchindex.SearchIndex.after_page = lambda *_a, **_k: None  # type: ignore[method-assign]
+        args.variant = args.variant.removesuffix("-noindex")
     if args.variant == "baseline":
         res = baseline(args.url, args.dataset, args.start, args.end, out)
     else:
@@ -238,6 +252,12 @@ def main() -> None:
         help="also run against simulators that generate rows while serving (CPU they share)",
     )
     ap.add_argument("--big", action="store_true", help="with --growth: include 1M rows")
+    ap.add_argument(
+        "--index-cost",
+        action="store_true",
+        help="a pull that keeps the search index against the same pull without it",
+    )
+    ap.add_argument("--rounds", type=int, default=3, help="with --index-cost: runs of each")
     args = ap.parse_args()
     if args.child:
         args.variant = args.child
@@ -245,6 +265,9 @@ def main() -> None:
         return
     if args.growth:
         growth(args.big)
+        return
+    if args.index_cost:
+        index_cost(args)
         return
     print(
         f"7 days of {args.dataset} ({args.start}–{args.end}), simulator in its own process, 2 cores"
@@ -277,6 +300,43 @@ def fresh_run(
         return run_variant(variant, sim.url, dataset, start, end)
     finally:
         sim.close()
+
+
+def index_cost(args: argparse.Namespace) -> None:
+    """The search index's cost to a pull: the same pull (4 workers, a simulator that
+    generated the range beforehand) with and without it, alternating, ``--rounds`` times
+    each, at each latency; the best and the median of each, and their ratio."""
+    import statistics
+
+    print(
+        f"search index cost: 7 days of {args.dataset} ({args.start}–{args.end}), 4 workers, "
+        "simulator in its own process (pre-generated), 2 cores"
+    )
+    for latency in [float(x) for x in args.latencies.split(",")]:
+        rates: dict[str, list[float]] = {"with index": [], "without": []}
+        cpu: dict[str, list[float]] = {"with index": [], "without": []}
+        rows = 0
+        for _ in range(args.rounds):
+            for name, variant in (("without", "workers-4-noindex"), ("with index", "workers-4")):
+                r = fresh_run(variant, latency, 75, args.dataset, args.start, args.end, True)
+                rows = r["rows"]
+                rates[name].append(r["rows"] / r["seconds"])
+                cpu[name].append(r["cpu_s"])
+        print(f"\nlatency {latency:.0f} ms per request: {rows:,} rows per run")
+        print(f"{'variant':<12}{'best rows/s':>13}{'median rows/s':>15}{'median CPU s':>14}")
+        for name, got in rates.items():
+            print(
+                f"{name:<12}{max(got):>13,.0f}{statistics.median(got):>15,.0f}"
+                f"{statistics.median(cpu[name]):>14.1f}"
+            )
+        best = max(rates["with index"]) / max(rates["without"])
+        med = statistics.median(rates["with index"]) / statistics.median(rates["without"])
+        work = statistics.median(cpu["with index"]) / statistics.median(cpu["without"])
+        print(
+            f"with index / without: rows/s best {best:.2f}, median {med:.2f} (a pull "
+            f"{1 / best - 1:+.0%} longer, best against best; {1 / med - 1:+.0%}, median); "
+            f"the pull's CPU time {work - 1:+.0%} (median). Target: ≤ +15 %."
+        )
 
 
 def growth(big: bool) -> None:

@@ -3,6 +3,7 @@ without the network, so its cost is visible on its own.
 
     python benchmarks/writer_benchmark.py                  # 1 day of interactionSegments
     python benchmarks/writer_benchmark.py --days 7 --profile
+    python benchmarks/writer_benchmark.py --index-cost [--dataset transcript]
 
 Pages are fetched once from an in-process simulator (the real client), then every page is
 stored into a fresh archive by the real ``Archive`` in chunk order, timed; ``--profile``
@@ -48,17 +49,45 @@ def capture(sim: Simulator, dataset: str, days: int) -> list[tuple[Chunk, Page, 
     return out
 
 
-def store(pages: list[tuple[Chunk, Page, dict]], path: Path) -> float:
+def store(pages: list[tuple[Chunk, Page, dict]], path: Path, group: int = 1) -> float:
+    """Seconds to store every page; ``group`` pages commit together, as the pull's writer
+    groups the pages waiting in its queue (archive/store.py ``Archive.group``)."""
     with Archive(path) as a:
         a.start_run("bench", "bench", {}, "0")
         t0 = time.perf_counter()
         begun = set()
-        for chunk, page, params in pages:
-            if chunk.start_key not in begun:
-                a.begin_chunk(chunk, "bench", None, params["interval"].split("ending:")[1])
-                begun.add(chunk.start_key)
-            a.store_page("bench", chunk, page, params)
+        for n in range(0, len(pages), group):
+            with a.group():
+                for chunk, page, params in pages[n : n + group]:
+                    if chunk.start_key not in begun:
+                        a.begin_chunk(chunk, "bench", None, params["interval"].split("ending:")[1])
+                        begun.add(chunk.start_key)
+                    a.store_page("bench", chunk, page, params)
         return time.perf_counter() - t0
+
+
+def index_cost(pages: list[tuple[Chunk, Page, dict]], rounds: int) -> None:
+    """The writer with and without the search index, alternating, one page a transaction
+    and 32 (the pull's writer groups up to 32): rows/s (best of ``rounds``) and ratio."""
+    from archiver.archive import searchindex
+
+    keep = searchindex.SearchIndex.after_page
+    rows = sum(len(p.records) for _, p, _ in pages)
+    for group in (1, 32):
+        best: dict[str, float] = {}
+        for _ in range(rounds):
+            for name, hook in (("without", lambda *_a, **_k: None), ("with index", keep)):
+                searchindex.SearchIndex.after_page = hook  # type: ignore[method-assign]
+                with tempfile.TemporaryDirectory() as tmp:
+                    took = store(pages, Path(tmp) / "w.sqlite3", group)
+                best[name] = max(best.get(name, 0.0), rows / took)
+        searchindex.SearchIndex.after_page = keep  # type: ignore[method-assign]
+        ratio = best["with index"] / best["without"]
+        print(
+            f"{group:>2} page(s) a transaction: without {best['without']:,.0f} rows/s, with the "
+            f"search index {best['with index']:,.0f} rows/s: {ratio:.2f} "
+            f"(storing takes {1 / ratio - 1:+.0%})"
+        )
 
 
 def main() -> None:
@@ -66,9 +95,17 @@ def main() -> None:
     ap.add_argument("--dataset", default="interactionSegments")
     ap.add_argument("--days", type=int, default=1)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--index-cost", action="store_true", help="with and without the search index")
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     with Simulator(SimConfig()) as sim:
         pages = capture(sim, args.dataset, args.days)
+    if args.index_cost:
+        print(
+            f"{args.dataset}, {args.days} day(s): {sum(len(p.records) for _, p, _ in pages):,} rows"
+        )
+        index_cost(pages, args.rounds)
+        return
     rows = sum(len(p.records) for _, p, _ in pages)
     raw = sum(len(p.raw) for _, p, _ in pages)
     with tempfile.TemporaryDirectory() as tmp:

@@ -49,13 +49,13 @@ def main() -> None:
     w.resize(1360, 860)
     w.show()
     d = w.download
-    d.picker.set_selected(["interactionSegments", "workflowTrace", "queue", "agent"])
+    d.picker.set_selected(["interactionSegments", "workflowTrace", "transcript", "queue", "agent"])
     d.range.set_range(datetime(2025, 2, 1, tzinfo=UTC), datetime(2025, 2, 3, 23, 45, tzinfo=UTC))
     sim.set_faults(accepted_first=1)  # agentAux's first answer: 202, not processed yet
     d.picker.set_selected(["agentAux"])
     d.start_download()
     sim.set_faults(accepted_first=0)
-    d.picker.set_selected(["interactionSegments", "workflowTrace", "queue", "agent"])
+    d.picker.set_selected(["interactionSegments", "workflowTrace", "transcript", "queue", "agent"])
     d.start_download()
     sim.late_update(["interactionSegments"], 0.3)
     d.start_download()  # re-pull: new versions of re-issued rows
@@ -82,7 +82,9 @@ def main() -> None:
         " AND row_key IN (SELECT row_key FROM records GROUP BY row_key HAVING count(*) > 1)"
     ).fetchone()[0]
     iid = conn.execute(
-        "SELECT INTERACTION_ID FROM vals_interactionSegments GROUP BY 1 HAVING count(*) >= 3 LIMIT 1"
+        """SELECT s.INTERACTION_ID FROM vals_interactionSegments s
+           WHERE s.INTERACTION_ID IN (SELECT INTERACTION_ID FROM vals_transcript)
+           GROUP BY 1 HAVING count(*) >= 3 LIMIT 1"""
     ).fetchone()[0]
     conn.close()
     w.browse.latest.setChecked(True)
@@ -92,6 +94,13 @@ def main() -> None:
     settle(app)
     dlg.grab().save(str(OUT / "row-history.png"))
     dlg.close()
+    w.tabs.setCurrentWidget(w.search)
+    w.search.query.setText('refund OR "anything else"')
+    w.search.search_now()
+    settle(app, 1.0)
+    w.search.view.setCurrentIndex(w.search.model.index(0, 0))
+    settle(app)
+    w.grab().save(str(OUT / "search.png"))
     w.tabs.setCurrentWidget(w.interactions)
     settle(app)
     if OUT != DOCS:  # what the tab shows on opening: the latest interactions
@@ -102,6 +111,46 @@ def main() -> None:
     w.interactions.show_interaction(iid)
     settle(app)
     w.grab().save(str(OUT / "interaction.png"))
+    # a case: interactions by hand and by a search, under legal hold
+    from archiver.services import cases as case_service
+
+    case_service.create(
+        ctx.archive_path, "Smith complaint", "Customer complaint about a refund", "CMP-2025-017"
+    )
+    conn = sqlite3.connect(ctx.archive_path)
+    (phone,) = conn.execute(
+        """SELECT SOURCE_PHONE_NUMBER FROM vals_interactionSegments
+           WHERE INTERACTION_ID = ? AND SOURCE_PHONE_NUMBER != ''
+           UNION ALL SELECT SOURCE_PHONE_NUMBER FROM vals_interactionSegments
+           WHERE SOURCE_PHONE_NUMBER != '' LIMIT 1""",
+        (iid,),
+    ).fetchone()
+    others = [
+        r[0]
+        for r in conn.execute(
+            """SELECT DISTINCT INTERACTION_ID FROM vals_interactionSegments
+               WHERE INTERACTION_ID != ? AND INTERACTION_SUBJECT = (SELECT INTERACTION_SUBJECT
+               FROM vals_interactionSegments WHERE INTERACTION_ID = ? LIMIT 1) LIMIT 3""",
+            (iid, iid),
+        )
+    ]
+    conn.close()
+    w.cases.refresh("Smith complaint")
+    w.cases.add_search(f"phone:{phone}", "Smith complaint")  # the customer's interactions
+    w.cases.add_ids(others)  # and, by hand, three of the same subject
+    w.cases.place_hold("Litigation hold requested by Legal (matter 4411)")
+    w.tabs.setCurrentWidget(w.cases)
+    w.cases.refresh("Smith complaint")
+    settle(app)
+    w.cases.members.selectRow(0)
+    settle(app)
+    w.grab().save(str(OUT / "cases.png"))
+    w.tabs.setCurrentWidget(w.interactions)
+    w.interactions.query.setText(phone)  # the customer's interactions, held
+    w.interactions.search()
+    w.interactions.results.setCurrentRow(0)
+    settle(app)
+    w.grab().save(str(OUT / "hold-badge.png"))
     w.tabs.setCurrentWidget(w.coverage)
     settle(app)
     w.grab().save(str(OUT / "coverage.png"))
@@ -114,6 +163,10 @@ def main() -> None:
     w.audit.run_verify()
     settle(app)
     w.grab().save(str(OUT / "audit.png"))
+    w.audit.filter(None, iid)  # who looked at this interaction, and when
+    settle(app)
+    w.grab().save(str(OUT / "audit-access.png"))
+    w.audit.filter(None, "")
     exp = w.open_export()
     from PySide6.QtCore import QDate, QTime
 
@@ -127,6 +180,15 @@ def main() -> None:
     settle(app)
     exp.grab().save(str(OUT / "export.png"))
     exp.close()
+    w.tabs.setCurrentWidget(w.cases)
+    prod = w.open_export(case="Smith complaint")
+    prod.out.setText(str(tmp / "case-production"))
+    prod.redact.setCurrentText("none")
+    prod.start_export()
+    settle(app)
+    prod.grab().save(str(OUT / "case-production-dialog.png"))
+    prod.close()
+    print(f"case production: {tmp / 'case-production'}")
     ver = w.open_verify_bundle()
     ver.path.setText(str(tmp / "audit-bundle"))
     ver.run()

@@ -9,6 +9,10 @@ Attacks:
   endless        200, real pages, each with a new nextPageToken, forever
   dup_columns    200, columnHeaders naming one column twice
   escape_400     400 whose detail carries terminal escape sequences
+  dup_records    200, a real page whose body names ``records`` twice (first: none, last: rows)
+  dup_header     200, a real page whose first column header names ``name`` twice
+  dup_pagination 200, a real page whose pagination names ``nextPageToken`` twice
+  dup_202        202 whose body names ``columnHeaders`` twice
   ok             a real, single page
 
 Nothing here reaches beyond 127.0.0.1; every loop ends when the client goes away.
@@ -40,6 +44,10 @@ ATTACKS = (
     "endless",
     "dup_columns",
     "escape_400",
+    "dup_records",
+    "dup_header",
+    "dup_pagination",
+    "dup_202",
     "ok",
 )
 
@@ -207,3 +215,26 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _escape_400(self) -> None:
         self._json({"title": "Bad Request", "detail": ESCAPES}, 400)
+
+    # -- bodies with two readings (json.dumps cannot write them: the text is edited) --------
+    def _text(self, text: str, status: int = 200) -> None:
+        raw = text.encode()
+        self._head(status, {"Content-Length": str(len(raw))})
+        self._write(raw)
+
+    def _dup_records(self) -> None:
+        text = json.dumps(self.server_state.page)
+        self._text('{"records": [], ' + text[1:])  # first reading: no rows; last: the rows
+
+    def _dup_header(self) -> None:
+        text = json.dumps(self.server_state.page)
+        first = json.dumps(self.server_state.page["columnHeaders"][0])
+        self._text(text.replace(first, first[:-1] + ', "name": "OTHER"}', 1))
+
+    def _dup_pagination(self) -> None:
+        text = json.dumps(self.server_state.page)
+        self._text(text.replace('"pagination": {', '"pagination": {"nextPageToken": "t2", ', 1))
+
+    def _dup_202(self) -> None:
+        headers = json.dumps(self.server_state.page["columnHeaders"])
+        self._text(f'{{"columnHeaders": {headers}, "columnHeaders": [], "records": []}}', 202)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import requests
 from tenacity import RetryCallState
@@ -19,12 +19,21 @@ from archiver.api.errors import (
     EntitlementError,
     LimitExceeded,
     PageLimitExceeded,
+    PageValidationError,
     ServerError,
     UnknownDatasetError,
 )
 from archiver.api.limits import Limits
-from archiver.api.pages import NotReady, NotReadyPolicy, Page, parse_page, parse_schema
+from archiver.api.pages import (
+    NotReady,
+    NotReadyPolicy,
+    Page,
+    load_json,
+    parse_page,
+    parse_schema,
+)
 from archiver.api.query import Query
+from archiver.api.redaction import Redacted
 from archiver.api.retry import RetryPolicy, Transient, parse_retry_after, retrying
 from archiver.api.tenant import Credentials, Tenant
 from archiver.api.tokens import TokenProvider
@@ -38,13 +47,15 @@ __all__ = ["HistoricalClient", "check_connection", "make_session"]
 
 
 def _detail(raw: bytes) -> str:
+    """What an error body says; a body with two readings (a member named twice) is shown as
+    the text it is, so both are seen."""
     try:
-        body = json.loads(raw)
+        body = load_json(raw)
         if isinstance(body, dict):
             return str(
                 body.get("detail") or body.get("error_description") or body.get("title") or ""
             )
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     return raw[:200].decode("utf-8", "replace").strip()
 
@@ -95,8 +106,14 @@ class HistoricalClient:
             raise Cancelled()
 
     # -- one request ----------------------------------------------------------------------
-    def _send_once(self, url: str, params: dict[str, str], token: str) -> tuple[int, bytes, str]:
+    def _send_once(
+        self, url: str, params: dict[str, str], token: str
+    ) -> tuple[int, bytes, str, Redacted | None]:
+        """One request. What the server sent enters archiver here, and only cleaned: every
+        credential of this process replaced by ``[redacted]`` (api/redaction.py) in the body
+        (also the evidence a limit keeps) and in the headers that are read."""
         self.stats["requests"] += 1
+        redactor = self.tokens.redactor
         try:
             resp, raw = bounded_request(
                 self.session,
@@ -109,6 +126,9 @@ class HistoricalClient:
                 timeout=self.timeout,
                 allow_redirects=False,
             )  # a short body raises ChunkedEncodingError; a limit, LimitExceeded (no retry)
+        except LimitExceeded as exc:
+            exc.raw, exc.redacted = redactor.clean(exc.raw)
+            raise
         except (
             requests.ConnectionError,
             requests.Timeout,
@@ -117,6 +137,7 @@ class HistoricalClient:
             OSError,
         ) as exc:
             raise Transient(type(exc).__name__) from None
+        raw, redacted = redactor.clean(raw)
         status = resp.status_code
         if status >= 500 or status == 429:
             raise Transient(
@@ -126,15 +147,17 @@ class HistoricalClient:
                 parse_retry_after(resp.headers.get("Retry-After")),
             )
         if 300 <= status < 400:
-            location = resp.headers.get("Location", "")
+            location = redactor.text(resp.headers.get("Location", ""))
             if not any(m in location.lower() for m in ("auth", "login", "openid", "signin", "sso")):
                 raise ApiError(
                     f"The API redirected to {location or 'nowhere'} (HTTP {status}) instead of answering. "
                     "Check the base URL (scheme, host and path) in the connection settings."
                 )
-        return status, raw, resp.url
+        return status, raw, resp.url, redacted
 
-    def _send(self, url: str, params: dict[str, str], token: str) -> tuple[int, bytes, str]:
+    def _send(
+        self, url: str, params: dict[str, str], token: str
+    ) -> tuple[int, bytes, str, Redacted | None]:
         """Send with retries at the same page token (never from page 1)."""
         try:
             for attempt in retrying(self.retry, self.sleep, self._count_retry):
@@ -155,8 +178,9 @@ class HistoricalClient:
 
     def fetch(
         self, query: Query, page_token: str | None = None
-    ) -> tuple[int, bytes, str, datetime]:
-        """One response for ``query`` at ``page_token``: (status, raw bytes, url, received).
+    ) -> tuple[int, bytes, str, datetime, Redacted | None]:
+        """One response for ``query`` at ``page_token``: (status, raw bytes, url, received,
+        what was received when our credentials were replaced in the bytes, else None).
 
         Only 200 and 202 come back; every other status becomes a clear ApiError.
         A 401 (or a 302 toward a login page, never followed) refreshes the token and
@@ -169,7 +193,7 @@ class HistoricalClient:
         for replay in (False, True):
             token = self.tokens.get()
             try:
-                status, raw, final_url = self._send(url, params, token)
+                status, raw, final_url, redacted = self._send(url, params, token)
             except LimitExceeded as exc:
                 exc.token = page_token
                 raise
@@ -187,7 +211,7 @@ class HistoricalClient:
             break
         received = datetime.now(UTC)
         if status in (200, 202):
-            return status, raw, final_url, received
+            return status, raw, final_url, received, redacted
         detail = _detail(raw)
         if status == 400:
             raise BadRequestError(detail, final_url)
@@ -213,21 +237,24 @@ class HistoricalClient:
         while True:
             if self.cancel.is_set:
                 raise Cancelled()
-            status, raw, url, received = self.fetch(query, token)
+            status, raw, url, received, redacted = self.fetch(query, token)
             if status == 202:
                 not_ready += 1
                 delay = self.not_ready.delay(not_ready) if self.not_ready else None
+                schema = _validated(parse_schema, redacted, raw, url, token)
                 yield NotReady(
-                    raw, status, url, received, parse_schema(raw), token, not_ready, delay
+                    raw, status, url, received, schema, token, not_ready, delay, redacted
                 )
                 if delay is None:
                     return
                 self.sleep(delay)
                 continue
             not_ready = 0
-            columns, records, next_token = parse_page(raw, url, status, token)
+            columns, records, next_token = _validated(parse_page, redacted, raw, url, status, token)
             number += 1
-            yield Page(raw, status, url, received, columns, token, records, next_token, number)
+            yield Page(
+                raw, status, url, received, columns, token, records, next_token, number, redacted
+            )
             if not next_token:
                 return
             if next_token in seen:
@@ -236,6 +263,16 @@ class HistoricalClient:
                 raise PageLimitExceeded(self.limits.max_pages_per_chunk, next_token)
             seen.add(next_token)
             token = next_token
+
+
+def _validated(parse: Callable[..., Any], redacted: Redacted | None, *args: Any) -> Any:
+    """``parse(*args)``; a PageValidationError says what was received when the bytes it
+    keeps for quarantine had our credentials replaced."""
+    try:
+        return parse(*args)
+    except PageValidationError as exc:
+        exc.redacted = redacted
+        raise
 
 
 #: Test connection tries twice, half a second apart: a person is waiting

@@ -5,7 +5,12 @@ No message ever contains a client secret or an access token.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from archiver.datasets import FILTERABLE_COLUMNS, UnknownDatasetError
+
+if TYPE_CHECKING:
+    from archiver.api.redaction import Redacted
 
 __all__ = [
     "ApiError",
@@ -120,6 +125,8 @@ class PageValidationError(ApiError):
     def __init__(self, reason: str, raw: bytes, url: str, status: int, token: str | None) -> None:
         self.reason = reason
         self.raw = raw
+        #: what was received when our credentials were replaced in ``raw`` (api/redaction)
+        self.redacted: Redacted | None = None
         self.url = url
         self.status = status
         self.token = token
@@ -161,6 +168,8 @@ class LimitExceeded(ApiError):
         self.url = url
         self.status = status
         self.token = token
+        #: what was received when our credentials were replaced in ``raw`` (api/redaction)
+        self.redacted: Redacted | None = None
         super().__init__(message)
 
     @property

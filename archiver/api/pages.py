@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from archiver.api.errors import PageValidationError
+from archiver.api.redaction import Redacted
 
 Headers = list[dict[str, str]]
 _STR_ONLY = {str}
@@ -33,6 +35,8 @@ class Page(Response):
     records: list[list[str]] = field(default_factory=list, repr=False)
     next_token: str = ""
     number: int = 0  # 1-based within this walk
+    #: set when our credentials were replaced in ``raw``: what was received (by hash)
+    redacted: Redacted | None = None
 
     @property
     def last(self) -> bool:
@@ -49,6 +53,8 @@ class NotReady(Response):
 
     attempt: int = 1
     retry_in: float | None = None  # seconds until the client retries; None: it will not
+    #: set when our credentials were replaced in ``raw``: what was received (by hash)
+    redacted: Redacted | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,74 @@ class _Invalid(ValueError):
     """Why a body is not a valid page (parse_page turns it into PageValidationError)."""
 
 
+class AmbiguousBody(_Invalid):
+    """A body that has more than one reading: a member name repeated in one object (one
+    parser keeps the first value, another the last), or a string that is not Unicode text
+    (an unpaired surrogate escape such as ``\\ud800``, which no UTF-8 store can hold)."""
+
+
+#: a JSON escape of a UTF-16 surrogate: only such a body can hold an unpaired one
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when it names a member twice (json's object_pairs_hook: one
+    call per object, and a page has few: the body, each column header, pagination, links;
+    its records are arrays)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise AmbiguousBody(
+                    f"an object repeats the member name {name!r}: one parser keeps the first "
+                    "value, another the last (two readings of one page)"
+                )
+            seen.add(name)
+    return obj
+
+
+def load_json(raw: bytes) -> Any:
+    """The one reading of a response body: strict JSON in UTF-8 whose objects name each
+    member once and whose strings are Unicode text. Raises ValueError (an
+    :class:`AmbiguousBody` for a repeated name or an unpaired surrogate; json's or
+    UTF-8's own errors otherwise). The writer (:func:`parse_page`) and every re-reading
+    of an archived page (verify-archive's replay) go through it."""
+    body = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_members)
+    if _SURROGATE_ESCAPE.search(raw):  # rare (a pair is one character): look closer
+        _check_text(body)
+    return body
+
+
+def _check_text(body: Any) -> None:
+    """Raise AmbiguousBody naming the first string that holds an unpaired surrogate. A
+    page's records (lists of strings) are joined and encoded at once, in C; the rest of the
+    body is small."""
+    rest = body
+    if isinstance(body, dict) and type(body.get("records")) is list:
+        try:
+            "".join(map("".join, body["records"])).encode("utf-8")
+            rest = {k: v for k, v in body.items() if k != "records"}
+        except (TypeError, UnicodeEncodeError):
+            pass  # not all strings, or one is not text: find it below
+    stack = [rest]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise AmbiguousBody(
+                    f"a string holds an unpaired surrogate escape ({item[:40]!r}), which is "
+                    "not Unicode text and cannot be stored as such"
+                ) from None
+
+
 def parse_page(
     raw: bytes, url: str, status: int, token: str | None
 ) -> tuple[Headers, list[list[str]], str]:
@@ -103,7 +177,7 @@ def parse_page(
 
 def _json_object(raw: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw.decode("utf-8"))
+        body = load_json(raw)
     except UnicodeDecodeError as exc:
         raise _Invalid(f"body is not UTF-8 at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
@@ -164,11 +238,15 @@ def _next_token(body: dict[str, Any]) -> str:
     return next_token
 
 
-def parse_schema(raw: bytes) -> Headers:
-    """columnHeaders of a 202 body (empty when unreadable: a 202 needs no schema to be useful)."""
+def parse_schema(raw: bytes, url: str = "", token: str | None = None) -> Headers:
+    """columnHeaders of a 202 body (empty when unreadable: a 202 needs no schema to be
+    useful). A body with two readings (:class:`AmbiguousBody`) is a malformed response all
+    the same: PageValidationError, so that it is quarantined, never archived."""
     try:
-        body = json.loads(raw.decode("utf-8"))
-        headers = body.get("columnHeaders") or []
-        return [h for h in headers if isinstance(h, dict)]
-    except (ValueError, AttributeError):
+        body = load_json(raw)
+    except AmbiguousBody as exc:
+        raise PageValidationError(str(exc), raw, url, 202, token) from None
+    except (ValueError, RecursionError):
         return []
+    headers = body.get("columnHeaders") if isinstance(body, dict) else None
+    return [h for h in headers if isinstance(h, dict)] if isinstance(headers, list) else []

@@ -15,6 +15,7 @@ import requests
 
 from archiver.api.errors import AuthenticationError, LimitExceeded, TokenEndpointUnreachable
 from archiver.api.limits import TOKEN_BODY_LIMIT, Limits
+from archiver.api.redaction import PROCESS, Redactor
 from archiver.api.retry import RetryPolicy, Transient, parse_retry_after, retrying
 from archiver.api.tenant import Credentials, Tenant
 from archiver.api.transport import bounded_request
@@ -40,7 +41,12 @@ class TokenProvider:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         limits: Limits | None = None,
+        redactor: Redactor = PROCESS,
     ) -> None:
+        #: the credentials to take out of server text: every token this provider is issued
+        #: and the client secret, in the process's one set (api/redaction.py)
+        self.redactor = redactor
+        redactor.remember(credentials.client_secret.reveal())
         self._limits = limits or Limits()
         self._retry = retry or RetryPolicy(attempts=5)
         self._sleep = sleep
@@ -133,6 +139,7 @@ class TokenProvider:
                 "The token endpoint answered without an access token. Check that the base "
                 "URL points at your Infinity tenant."
             ) from None
+        self.redactor.remember(token)
         self._token = token
         self._refresh_at = self._clock() + expires_in - refresh_margin(expires_in)
         self.refreshes += 1

@@ -2,6 +2,6 @@
 through :mod:`.queries`. SQL lives here and nowhere else; callers catch the archive's own
 failures, :data:`StorageError` and :data:`UnreadableArchive` (:mod:`.errors`)."""
 
-from archiver.archive.errors import StorageError, UnreadableArchive
+from archiver.archive.errors import NotAnArchive, StorageError, UnreadableArchive
 
-__all__ = ["StorageError", "UnreadableArchive"]
+__all__ = ["NotAnArchive", "StorageError", "UnreadableArchive"]

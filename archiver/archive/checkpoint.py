@@ -28,14 +28,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from archiver import outputs
 from archiver.archive.hashing import GENESIS, canonical_json
 from archiver.archive.store import Archive
-from archiver.files import PRIVATE_FILE
 from archiver.timerange import utc_now
 
 FORMAT = "archiver-checkpoint/1"
 EVENT = "checkpoint"
-SIDECAR_SUFFIX = ".checkpoints"
+SIDECAR_SUFFIX = outputs.SIDECAR_SUFFIX
 ECDSA = "ecdsa-sha256"
 RSA = "rsa-pkcs1v15-sha256"
 
@@ -242,25 +242,48 @@ def record(
 
 # -- the sidecar ------------------------------------------------------------------------
 def sidecar_path(archive: str | os.PathLike[str]) -> Path:
-    p = Path(archive)
-    return p.with_name(p.name + SIDECAR_SUFFIX)
+    """``<archive>.checkpoints`` beside the archive's resolved path (a pull through a link
+    appends to the sidecar of the file it writes)."""
+    return outputs.sidecar_path(archive)
+
+
+def _open_sidecar(path: Path, flags: int) -> int:
+    """The sidecar, opened as one of archiver's own files: never through a link, never a
+    FIFO, device, hard link, SQLite file or another member of its archive's set."""
+    archive = path.with_name(path.name[: -len(SIDECAR_SUFFIX)])
+    return outputs.open_app_file(
+        path,
+        flags,
+        what="the checkpoint sidecar",
+        archive=outputs.ArchiveSet.of(archive),
+        text_file=True,
+    )
 
 
 def append_sidecar(path: Path, cp: Checkpoint) -> str | None:
     """Append one JSON line (synced to disk); returns why it failed, or None. A new
     sidecar is created 0600 (private, like the archive), whatever the umask."""
-
-    def private(name: str, flags: int) -> int:
-        return os.open(name, flags, PRIVATE_FILE)
-
     try:
-        with open(path, "a", encoding="utf-8", newline="\n", opener=private) as f:
-            f.write(canonical_json(cp.as_dict()) + "\n")
+        fd = _open_sidecar(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+        with os.fdopen(fd, "ab") as f:
+            f.write((canonical_json(cp.as_dict()) + "\n").encode("utf-8"))
             f.flush()
             os.fsync(f.fileno())
+    except outputs.Refused as exc:
+        return str(exc)
     except OSError as exc:
         return f"{type(exc).__name__}: {exc.strerror or exc}"
     return None
+
+
+def sidecar_bytes(archive: str | os.PathLike[str]) -> bytes | None:
+    """The sidecar's bytes as they are now (None when there is none), read as an app file
+    (never through a link, a FIFO or a device): a backup copies them."""
+    try:
+        with os.fdopen(_open_sidecar(sidecar_path(archive), os.O_RDONLY), "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
 
 
 @dataclass
@@ -275,10 +298,11 @@ class Sidecar:
 def read_sidecar(archive: str | os.PathLike[str]) -> Sidecar:
     side = Sidecar(sidecar_path(archive))
     try:
-        text = side.path.read_text(encoding="utf-8")
+        with os.fdopen(_open_sidecar(side.path, os.O_RDONLY), "rb") as f:
+            text = f.read().decode("utf-8")
     except FileNotFoundError:
         return side
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, outputs.Refused) as exc:
         side.exists, side.error = True, str(exc)
         return side
     side.exists = True

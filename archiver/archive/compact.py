@@ -23,8 +23,8 @@ from archiver.archive.identity import HASH, NATURAL, ROW_ID, effective_key
 from archiver.archive.rekey import abandoned_rules
 from archiver.archive.values import (
     ValueWriter,
+    col,
     create_record_values_view,
-    quote,
     table,
     table_columns,
 )
@@ -104,7 +104,7 @@ def stream_id(
 
 def commit_ts_expr(conn: sqlite3.Connection, dataset: str) -> str:
     """SQL for a record's COMMIT_TS from its values table aliased ``v`` ('' without one)."""
-    return 'v."COMMIT_TS"' if "COMMIT_TS" in table_columns(conn, dataset) else "''"
+    return f"v.{col('COMMIT_TS')}" if "COMMIT_TS" in table_columns(conn, dataset) else "''"
 
 
 def rebuild_superseded(conn: sqlite3.Connection, stream: tuple[str, str] | None = None) -> None:
@@ -173,10 +173,10 @@ def _stream_rows(
     cols = table_columns(conn, dataset)
     if not cols:
         return
-    ts = 'v."COMMIT_TS"' if "COMMIT_TS" in cols else "''"
+    ts = f"v.{col('COMMIT_TS')}" if "COMMIT_TS" in cols else "''"
     ds = DATASETS.get(dataset)
     nat_cols = ds.key if ds and ds.key != ("ROW_ID",) and set(ds.key) <= set(cols) else ()
-    natural = " || char(31) || ".join(f"v.{quote(c)}" for c in nat_cols) if nat_cols else "''"
+    natural = " || char(31) || ".join(f"v.{col(c)}" for c in nat_cols) if nat_cols else "''"
     order = " ORDER BY r.row_key, r.key_kind" if ordered else ""
     for kind, key, nat, s8, commit, rid in conn.execute(
         f"""SELECT r.key_kind, r.row_key, {natural}, r.sha8, {ts}, r.record_id

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from archiver.archive.compact import rebuild_superseded, sha8, stream_id
 from archiver.archive.identity import HASH, Identity
-from archiver.archive.values import ValueWriter, quote, table, table_columns
+from archiver.archive.values import ValueWriter, col, table
 from archiver.timerange import Chunk, utc_now
 
 Versions = dict[tuple[str, str], list[tuple[int, str]]]
@@ -131,10 +131,10 @@ class RecordWriter:
         are found among them), and those still the latest of their row."""
         every: Versions = {}
         latest: Versions = {}
-        cols = table_columns(self.conn, dataset)
+        cols = self.values.columns(dataset)  # API name → column, cached by the writer
         if not cols:
             return every, latest
-        ts = 'v."COMMIT_TS"' if "COMMIT_TS" in cols else "''"
+        ts = f"v.{col('COMMIT_TS')}" if "COMMIT_TS" in cols else "''"
         part = list(keys)
         for n in range(0, len(part), 500):
             sub = part[n : n + 500]
@@ -167,4 +167,4 @@ def _join_row(
     return [(rid, newest_id)]
 
 
-__all__ = ["Inserted", "RecordWriter", "quote"]
+__all__ = ["Inserted", "RecordWriter"]

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from archiver.api.pages import load_json
 from archiver.archive.identity import (
     Fallback,
     Identity,
@@ -91,11 +92,12 @@ def replay(conn: sqlite3.Connection) -> Iterator[ReplayedPage]:
             yield rp
             continue
         try:
-            body = json.loads(rp.raw)
+            body = load_json(rp.raw)  # the writer's one reading: a repeated name is refused
             names = [c["name"] for c in body["columnHeaders"]]
             records = body["records"]
-        except (ValueError, KeyError, TypeError, RecursionError):
-            rp.error = "stored as valid but its body does not parse"
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            why = f" ({exc})" if isinstance(exc, ValueError) else ""
+            rp.error = f"stored as valid but its body does not parse{why}"
             yield rp
             continue
         stream = (page["dataset"], page["dataset_type"])

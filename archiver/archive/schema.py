@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from archiver import outputs
 from archiver.archive import auditlog, sqlitefile
 from archiver.archive.compact import migrate_to_4
 from archiver.archive.hashing import GENESIS, PAGE_META_FIELDS, chain_next, page_meta_digest
 from archiver.archive.rekey import rekey_from_v1
 from archiver.archive.triggers import create_triggers, drop_triggers
+from archiver.archive.values import migrate_to_5
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: Tables every version has (records and the latest view changed in version 2).
 _BASE = """
@@ -219,11 +222,12 @@ def _statements(script: str) -> list[str]:
 
 
 def _create_current(conn: sqlite3.Connection) -> None:
-    """A new file: the current schema at once (version 3's tables, then version 4's change
-    of them: one definition of the final tables)."""
+    """A new file: the current schema at once (version 3's tables, then version 4's and 5's
+    changes of them: one definition of the final tables)."""
     for stmt in _statements(_BASE + _V2 + _V3):
         conn.execute(stmt)
     migrate_to_4(conn, record=False)
+    _v5(conn)
 
 
 def _migrate_to_1(conn: sqlite3.Connection) -> None:
@@ -279,11 +283,24 @@ def _migrate_to_4(conn: sqlite3.Connection) -> None:
     migrate_to_4(conn)
 
 
+def _v5(conn: sqlite3.Connection) -> dict[str, object]:
+    """Version 5's tables and changes (shared by the branches of issue 18: each adds its
+    part here). Values columns are named by the archive, not the server, and mapped to
+    their API names in ``value_columns`` (archive/values.py)."""
+    return migrate_to_5(conn)
+
+
+def _migrate_to_5(conn: sqlite3.Connection) -> None:
+    done = _v5(conn)
+    auditlog.append(conn, "migrate", {"from": 4, "to": 5, **done}, None)
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_to_1,
     2: _migrate_to_2,
     3: _migrate_to_3,
     4: _migrate_to_4,
+    5: _migrate_to_5,
 }
 
 
@@ -303,8 +320,7 @@ def migrate(conn: sqlite3.Connection, path: Path | None) -> int:
     if version == SCHEMA_VERSION:
         return version
     if version > 0 and path is not None:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        backup_to(conn, path.with_name(f"{path.name}.v{version}-{stamp}.bak"))
+        _migration_backup(conn, path, version)
     steps: list[tuple[int, Callable[[sqlite3.Connection], None]]] = (
         [(SCHEMA_VERSION, _create_current)]
         if version == 0
@@ -324,11 +340,52 @@ def migrate(conn: sqlite3.Connection, path: Path | None) -> int:
     return SCHEMA_VERSION
 
 
-def backup_to(conn: sqlite3.Connection, dest: Path) -> None:
-    """A consistent copy through SQLite's online backup API (never a file copy)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    target = sqlitefile.connect(dest, "rwc")
+def _migration_backup(conn: sqlite3.Connection, path: Path, version: int) -> Path:
+    """``NAME.v<old>-<stamp>.bak`` beside the archive, a new file (``-2``, ``-3``… when two
+    migrations run in the same second)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    for n in range(1, 100):
+        more = f"-{n}" if n > 1 else ""
+        dest = path.with_name(f"{path.name}.v{version}-{stamp}{more}.bak")
+        try:
+            backup_to(conn, dest, flag="the migration's backup")
+            return dest
+        except outputs.Refused:
+            continue
+    raise outputs.Refused(f"no free name for the migration's backup beside {path}")
+
+
+def backup_to(
+    conn: sqlite3.Connection,
+    dest: Path,
+    *,
+    protect: Iterable[outputs.ArchiveSet] = (),
+    flag: str = "--out",
+) -> None:
+    """A consistent copy through SQLite's online backup API (never a file copy), made as a
+    new file: ``dest`` is checked (outputs.check_new: never a member of a ``protect``ed
+    archive set, an existing file, a link or a special file), the copy is written to a
+    temporary file in its folder and linked into place only where no file is."""
+    protect = list(protect)
+    outputs.check_new(dest, protect=protect, flag=flag)
+    for suffix in outputs.JOURNAL_SUFFIXES:  # a stale journal would be replayed into the copy
+        outputs.check_new(Path(f"{dest}{suffix}"), protect=protect, flag=flag)
+    dest.parent.mkdir(mode=outputs.PRIVATE_DIR, parents=True, exist_ok=True)
+    tmp = outputs.temp_name(dest)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    os.close(os.open(tmp, flags, outputs.PRIVATE_FILE))
     try:
-        conn.backup(target)
+        target = sqlitefile.connect(tmp, "rw")
+        try:
+            conn.backup(target)
+        finally:
+            target.close()
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        outputs.publish_file(tmp, dest, protect=protect, flag=flag)
     finally:
-        target.close()
+        for suffix in ("", *outputs.JOURNAL_SUFFIXES):
+            Path(f"{tmp}{suffix}").unlink(missing_ok=True)

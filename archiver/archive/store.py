@@ -10,15 +10,16 @@ import json
 import os
 import sqlite3
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from archiver import __version__
+from archiver import __version__, outputs
 from archiver.api.pages import NotReady, Page
+from archiver.api.redaction import Redacted
 from archiver.api.typed import schema_diff
-from archiver.archive import auditlog, sqlitefile
+from archiver.archive import auditlog, cases
 from archiver.archive.auditlog import os_user
 from archiver.archive.compact import ZLIB_LEVEL
 from archiver.archive.hashing import (
@@ -38,21 +39,10 @@ from archiver.archive.rekey import (
     query_ending,
 )
 from archiver.archive.schema import migrate
+from archiver.archive.searchindex import SearchIndex, rebuild
+from archiver.archive.sqlitefile import check_archive_file, open_reader
+from archiver.archive.sqlitefile import connect_archive as _connect
 from archiver.timerange import DAILY, Chunk, utc_now
-
-
-def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
-    """A connection to exactly ``path`` (by URI: see sqlitefile.py)."""
-    if readonly:
-        conn = sqlitefile.connect(path, "ro", check_same_thread=False)
-    else:
-        conn = sqlitefile.connect(path, "rwc", isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.row_factory = sqlite3.Row
-    return conn
 
 
 @dataclass(frozen=True)
@@ -85,30 +75,83 @@ class PageResult:
     conflicts: int
 
 
+def _new_archive(path: Path) -> None:
+    """Make a new archive at ``path``, where no file is: its schema and identity are written
+    to a temporary file in the same folder, which is then linked into place only if the
+    name is still free (outputs.link_new), so no half-made or 0-byte archive is ever seen
+    and nothing that appeared meanwhile is replaced (that file is opened, and checked,
+    instead)."""
+    tmp = outputs.temp_name(path, "new")
+    os.close(
+        os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    )
+    try:
+        conn = _connect(tmp, archive=False)
+        try:
+            migrate(conn, None)
+            conn.executemany(
+                "INSERT INTO meta(key, value) VALUES (?, ?)",
+                [
+                    ("archive_id", os.urandom(16).hex()),
+                    ("created_at", utc_now()),
+                    ("created_by", f"archiver {__version__}"),
+                ],
+            )
+            # into the file itself before it is linked: closing would checkpoint the WAL
+            # too, but silently, and a full disk would leave a damaged file under the name
+            busy, log, done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if busy or log != done:
+                raise sqlite3.OperationalError(f"the new archive {path} was not written whole")
+        finally:
+            conn.close()
+        try:
+            outputs.link_new(tmp, path)
+        except FileExistsError:
+            pass  # made meanwhile by another process: it is opened and checked as any other
+    finally:
+        for suffix in ("", *outputs.JOURNAL_SUFFIXES):
+            Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+
+
 class Archive:
-    """The writer side of an archive file. Use from one thread only."""
+    """The writer side of an archive file. Use from one thread only.
+
+    ``create``: make a new archive where no file is (the pull does); False for the use
+    cases that only record a custody entry in an existing one (FileNotFoundError when
+    there is none: an entry never conjures up an archive)."""
 
     def __init__(
-        self, path: str | os.PathLike[str], *, compress: bool = True, create_dirs: bool = False
+        self,
+        path: str | os.PathLike[str],
+        *,
+        compress: bool = True,
+        create_dirs: bool = False,
+        create: bool = True,
     ) -> None:
         self.path = Path(path)
-        if not self.path.parent.is_dir():  # a typo should not scatter archives
-            if not create_dirs:
-                raise FileNotFoundError(
-                    f"The folder {self.path.parent} does not exist: create it first "
-                    "(archiver pull --create-dirs does)."
-                )
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not self.path.exists():  # personal data: owner only (-wal/-shm follow its mode)
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        check_archive_file(self.path)
+        if not self.path.exists():
+            if not create:
+                raise FileNotFoundError(f"No archive at {self.path}.")
+            if not self.path.parent.is_dir():  # a typo should not scatter archives
+                if not create_dirs:
+                    raise FileNotFoundError(
+                        f"The folder {self.path.parent} does not exist: create it first "
+                        "(archiver pull --create-dirs does)."
+                    )
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # personal data: owner only (-wal/-shm follow its mode)
+            _new_archive(self.path)
         self.conn = _connect(self.path)
-        migrate(self.conn, self.path)
+        migrate(self.conn, outputs.resolved(self.path))
         #: page bodies zlib-compressed (their SHA-256 is over the bytes as received)
         self.compress = compress
         self.records = RecordWriter(self.conn)
+        #: the search index, kept as pages are stored (derived state: searchindex.py)
+        self.search = SearchIndex(self.conn)
         self._schemas: dict[str, str] = {}
         #: key rules each stream has given up (see keys.py); loaded once, kept in step
-        self._abandoned = abandoned_rules(self.conn)
+        self._abandoned: dict[tuple[str, str], set[str]] | None = None
         if not self.conn.execute("SELECT 1 FROM meta WHERE key='archive_id'").fetchone():
             with self.transaction():
                 self.conn.executemany(
@@ -131,6 +174,17 @@ class Archive:
 
     def reader(self) -> sqlite3.Connection:
         return open_reader(self.path)
+
+    def check_writable(self) -> None:
+        """Raise the storage error a write would meet now (a read-only file or medium, a
+        folder that refuses the -wal file), writing nothing: a command that must record a
+        custody entry learns before it makes anything that it could not."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('write check', '')")
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
 
     # -- transactions ---------------------------------------------------------------------
     def transaction(self) -> _Tx:
@@ -161,6 +215,28 @@ class Archive:
 
     def _audit(self, event: str, details: dict[str, Any], run_id: str | None) -> str:
         return auditlog.append(self.conn, event, details, run_id)
+
+    # -- cases and holds -------------------------------------------------------------------
+    def case_event(self, event: str, details: dict[str, Any]) -> cases.State:
+        """Record a change of a case or its hold: its custody entry and the case's rows made
+        again from its entries, in one transaction (archive/cases.py); CaseRefused, with
+        nothing written, when the change makes no sense (a closed case, a name used
+        twice, a hold in place…)."""
+        with self.transaction():
+            return cases.write(self.conn, event, details)
+
+    # -- the search index -------------------------------------------------------------------
+    def rebuild_search_index(self) -> Generator[tuple[str, int], None, None]:
+        """Recreate the search index from the records in one transaction (yields (dataset,
+        records) as each is done; closing the generator early undoes it all) and record it
+        in the audit log."""
+        done: dict[str, int] = {}
+        with self.transaction():
+            for dataset, n in rebuild(self.conn):
+                done[dataset] = n
+                yield dataset, n
+            self._audit("search index rebuilt", {"records": done}, None)
+        self.search = SearchIndex(self.conn)
 
     # -- runs -----------------------------------------------------------------------------
     def start_run(self, run_id: str, tenant: str, params: dict[str, Any], params_hash: str) -> None:
@@ -333,7 +409,30 @@ class Archive:
                 "chain_rule": CHAIN_BODY_META,
             },
         )
+        self._redacted(resp.redacted, chunk, resp.status, page_id=meta["page_id"])
         return int(meta["page_id"])
+
+    def _redacted(
+        self, redacted: Redacted | None, chunk: Chunk, status: int, **stored: int
+    ) -> None:
+        """A response that held our credentials is stored with them replaced: the audit log
+        (chained) records what was received, by SHA-256 and size, and where it is kept."""
+        if redacted is None:
+            return
+        self._audit(
+            "credentials redacted",
+            {
+                **stored,
+                "dataset": chunk.dataset,
+                "dataset_type": chunk.dataset_type,
+                "chunk_start": chunk.start_key,
+                "http_status": status,
+                "received_sha256": redacted.sha256,
+                "received_size": redacted.size,
+                "replaced": redacted.replaced,
+            },
+            None,
+        )
 
     def store_page(
         self,
@@ -349,6 +448,20 @@ class Archive:
         the compression, which releases the GIL, runs beside the writer)."""
         if prepared is None or prepared.compressed != self.compress:
             prepared = prepare(page, compress=self.compress)
+        try:
+            return self._store_page(run_id, chunk, page, query, prepared)
+        except BaseException:
+            self._forget()  # what the page created was rolled back: so is what is cached
+            raise
+
+    def _forget(self) -> None:
+        self.records = RecordWriter(self.conn)
+        self._schemas.clear()
+        self._abandoned = None
+
+    def _store_page(
+        self, run_id: str, chunk: Chunk, page: Page, query: dict[str, str], prepared: Prepared
+    ) -> PageResult:
         with self.transaction():
             page_id = self._insert_page(
                 run_id,
@@ -365,6 +478,7 @@ class Archive:
                 chunk, page.column_names, page.records, ids, page_id, regroup=fell_back
             )
             self._check_schema(chunk.dataset, page.columns, page_id)
+            self.search.after_page(chunk.dataset, page_id, page.column_names)
             at_end, outside = (0, 0)
             if not chunk.daily:
                 at_end, outside = ending_evidence(
@@ -398,6 +512,8 @@ class Archive:
         """Identities of the page's records; a key rule the page disproves is recorded and
         the stream's latest versions regrouped (keys.py)."""
         stream = (chunk.dataset, chunk.dataset_type)
+        if self._abandoned is None:
+            self._abandoned = abandoned_rules(self.conn)
         gone = self._abandoned.setdefault(stream, set())
         ids, _rule, fallbacks = page_identities(
             chunk.dataset, chunk.dataset_type, page.column_names, page.records, gone, canon
@@ -481,7 +597,10 @@ class Archive:
         status: int,
         token: str | None,
         error: str,
+        redacted: Redacted | None = None,
     ) -> int:
+        """Keep a response that could not be archived as a page (``raw``, with our
+        credentials already replaced: ``redacted`` says what was received)."""
         with self.transaction():
             cur = self.conn.execute(
                 """INSERT INTO quarantine(run_id, dataset, dataset_type, chunk_start, request_token, http_status, url,
@@ -505,7 +624,9 @@ class Archive:
                    WHERE dataset=? AND dataset_type=? AND filter=? AND chunk_start=?""",
                 (f"quarantined a malformed page: {error}", utc_now(), *_chunk_key(chunk)),
             )
-            return int(cur.lastrowid or 0)
+            quarantine_id = int(cur.lastrowid or 0)
+            self._redacted(redacted, chunk, status, quarantine_id=quarantine_id)
+            return quarantine_id
 
 
 def _chunk_key(chunk: Chunk) -> tuple[str, str, str, str]:
@@ -559,19 +680,13 @@ class _Group:
         return self.conn.in_transaction
 
 
-def open_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """A read-only connection (for browsing, reports, verification, exports)."""
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(
-            f"No archive at {p}. Pull data first (archiver pull … --archive {p})."
-        )
-    conn = _connect(p, readonly=True)
-    # browsing scans big tables: read them mapped and keep more of them cached
-    conn.execute("PRAGMA mmap_size=1073741824")
-    conn.execute("PRAGMA cache_size=-65536")
-    conn.row_factory = sqlite3.Row
-    return conn
-
-
-__all__ = ["DAILY", "Archive", "PageResult", "open_reader", "os_user", "page_body", "utc_now"]
+__all__ = [
+    "DAILY",
+    "Archive",
+    "PageResult",
+    "check_archive_file",
+    "open_reader",
+    "os_user",
+    "page_body",
+    "utc_now",
+]

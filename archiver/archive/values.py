@@ -8,6 +8,15 @@ sorting, filtering and lookups plain SQL (no JSON parsing per row) and store no 
 per row. The view ``record_values(record_id, values_json)`` gives a JSON object per record
 for readers that want one (outsiders, tests); the canonical form is
 :func:`canonical`, which verify-archive compares with the raw page.
+
+A column of a values table is named by us, not by the server (schema version 5): an API
+name that is a plain upper-case identifier (``INTERACTION_ID``: every column the guide
+names) is its own column name; any other (``row_id`` beside ``ROW_ID``, ``RECORD_ID``,
+``record_id``, a control character or NUL, a very long name) is stored in a column named
+``_`` and the SHA-256 of the name (:func:`stored_name`), so whatever a server calls a column
+never clashes with another, with ``record_id`` or with SQL. ``value_columns`` maps each
+dataset's API names to their columns; it is re-derived from the pages' columnHeaders by
+the same rule (:func:`replay_check`).
 """
 
 from __future__ import annotations
@@ -15,10 +24,13 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from hashlib import sha256
+from typing import Any
 
+from archiver.archive.errors import CannotHold
 from archiver.archive.hashing import canonical_record
-from archiver.archive.triggers import create_triggers
+from archiver.archive.triggers import create_triggers, is_values_table
 from archiver.datasets import DATASETS
 
 #: Columns looked up by value (an interaction's rows), indexed in their dataset's table.
@@ -30,6 +42,30 @@ LOOKUP_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+#: an API column name kept as its own column name: an upper-case identifier, at most 64
+_PLAIN = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+#: names SQLite or this table gives a meaning (compared without case, as SQLite does)
+_RESERVED = frozenset({"RECORD_ID", "ROWID", "OID", "_ROWID_"})
+
+#: The table that maps each dataset's API column names to their columns (schema 5).
+VALUE_COLUMNS_DDL = """CREATE TABLE IF NOT EXISTS value_columns (
+    dataset TEXT NOT NULL,
+    name    TEXT NOT NULL,   -- the API's column name, exactly as columnHeaders gave it
+    stored  TEXT NOT NULL,   -- the column of vals_<dataset> that holds it (stored_name)
+    PRIMARY KEY (dataset, stored)
+)"""
+
+#: How verify-archive's table registry (issue 18 §1) classifies the table this module adds.
+TABLES = {
+    "value_columns": (
+        "replayed",
+        "each dataset's API column names (from the pages' columnHeaders) and their columns "
+        "by stored_name; values.replay_check re-derives and compares it",
+    ),
+}
+
+#: json_object takes at most 127 arguments (SQLite's default): pairs per call in the view
+_PAIRS_PER_CALL = 60
 
 
 def table(dataset: str) -> str:
@@ -39,15 +75,65 @@ def table(dataset: str) -> str:
     return f"vals_{dataset}"
 
 
-def quote(column: str) -> str:
-    """A column name as an SQL identifier (API names are not always plain)."""
-    return '"' + column.replace('"', '""') + '"'
+def stored_name(name: str) -> str:
+    """The values-table column that holds the API column ``name``: the name itself when it
+    is a plain upper-case identifier that means nothing else to SQLite, else ``_`` and the
+    SHA-256 of its UTF-8 bytes (which no plain name can equal, whatever the case)."""
+    if _PLAIN.fullmatch(name) and name not in _RESERVED:
+        return name
+    return "_" + sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def col(name: str) -> str:
+    """The column holding API column ``name``, as an SQL identifier (``v.`` + this)."""
+    return f'"{stored_name(name)}"'
+
+
+def any_like(names: Sequence[str]) -> str:
+    """``(v.A LIKE ? OR v.B LIKE ? …)`` over the API columns ``names`` (one parameter
+    each), nested in groups so that two thousand columns stay within SQLite's limit on an
+    expression's depth (1,000)."""
+    terms = [f"v.{col(n)} LIKE ?" for n in names]
+    while len(terms) > 50:
+        terms = ["(" + " OR ".join(terms[i : i + 50]) + ")" for i in range(0, len(terms), 50)]
+    return "(" + " OR ".join(terms or ["0"]) + ")"
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def stored_columns(conn: sqlite3.Connection, dataset: str) -> list[str]:
+    """The columns of a dataset's values table, in order ([] when there is none yet)."""
+    rows = conn.execute(f"PRAGMA table_info({table(dataset)})").fetchall()
+    return [r[1] for r in rows if r[1] != "record_id"]
+
+
+def column_names(conn: sqlite3.Connection, dataset: str) -> dict[str, str]:
+    """The dataset's values columns, in table order: stored column → API name (a column
+    the mapping does not name is its own API name, as before schema version 5)."""
+    stored = stored_columns(conn, dataset)
+    if not stored:
+        return {}
+    try:
+        names = dict(
+            conn.execute("SELECT stored, name FROM value_columns WHERE dataset=?", (dataset,))
+        )
+    except sqlite3.OperationalError:  # no mapping yet (an archive being migrated)
+        names = {}
+    return {s: names.get(s, s) for s in stored}
 
 
 def table_columns(conn: sqlite3.Connection, dataset: str) -> list[str]:
-    """The value columns of a dataset's table, in order ([] when there is none yet)."""
-    rows = conn.execute(f"PRAGMA table_info({table(dataset)})").fetchall()
-    return [r[1] for r in rows if r[1] != "record_id"]
+    """The API names of the dataset's values columns, in table order ([] when none yet)."""
+    return list(column_names(conn, dataset).values())
+
+
+def stored_names(conn: sqlite3.Connection, dataset: str) -> dict[str, str]:
+    """API column name → the column of the dataset's values table that holds it. Code that
+    names a values column in SQL of its own (the search index) asks here, never spells the
+    API name itself."""
+    return {name: name for name in table_columns(conn, dataset)}
 
 
 def natural_columns(dataset: str) -> tuple[str, ...]:
@@ -63,43 +149,68 @@ class ValueWriter:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self._columns: dict[str, list[str]] = {}
+        #: dataset → {API name: stored column}, in table order
+        self._columns: dict[str, dict[str, str]] = {}
         self._sets: dict[tuple[str, str], int] = {}
 
-    def columns(self, dataset: str) -> list[str]:
+    def forget(self) -> None:
+        """Drop what is cached: a failed page rolled back what it had created."""
+        self._columns.clear()
+        self._sets.clear()
+
+    def columns(self, dataset: str) -> dict[str, str]:
         if dataset not in self._columns:
-            self._columns[dataset] = table_columns(self.conn, dataset)
+            names = column_names(self.conn, dataset)
+            self._columns[dataset] = {name: stored for stored, name in names.items()}
         return self._columns[dataset]
 
     def ensure(self, dataset: str, names: Sequence[str]) -> None:
-        """The dataset's table exists and has every column in ``names``."""
+        """The dataset's table exists and has a column for every API name in ``names``.
+        :class:`CannotHold` when the table would have more columns than SQLite allows."""
         have = self.columns(dataset)
-        missing = [n for n in dict.fromkeys(names) if n not in have]
+        missing = {n: stored_name(n) for n in dict.fromkeys(names) if n not in have}
         if not missing:
             return
+        limit = self.conn.getlimit(sqlite3.SQLITE_LIMIT_COLUMN)
+        total = len(have) + len(missing)
+        if total + 1 > limit:
+            what = (
+                f"{dataset} would have {total:,} columns ({len(missing):,} of them new on this "
+                "page)"
+                if have
+                else f"the page has {total:,} columns"
+            )
+            raise CannotHold(
+                f"{what}, more than one SQLite table can hold ({limit - 1:,} besides the record id)"
+            )
         t = table(dataset)
         if not have:
-            cols = ", ".join(f"{quote(n)} TEXT" for n in missing)
+            cols = ", ".join(f'"{s}" TEXT' for s in missing.values())
             self.conn.execute(f"CREATE TABLE {t} (record_id INTEGER PRIMARY KEY, {cols})")
             create_triggers(self.conn, [t])  # values are evidence: append-only
         else:
-            for n in missing:
-                self.conn.execute(f"ALTER TABLE {t} ADD COLUMN {quote(n)} TEXT")
-        have.extend(missing)
+            for s in missing.values():
+                self.conn.execute(f'ALTER TABLE {t} ADD COLUMN "{s}" TEXT')
+        self.conn.execute(VALUE_COLUMNS_DDL)  # (a file migrated to version 4 gets it here)
+        self.conn.executemany(
+            "INSERT INTO value_columns(dataset, name, stored) VALUES (?, ?, ?)",
+            [(dataset, n, s) for n, s in missing.items()],
+        )
+        have.update(missing)
         self._index(dataset)
         create_record_values_view(self.conn)
 
     def _index(self, dataset: str) -> None:
-        have = set(self.columns(dataset))
+        have = self.columns(dataset)
         t = table(dataset)
         wanted = [
             ("natural", natural_columns(dataset)),
             ("lookup", LOOKUP_COLUMNS.get(dataset, ())),
         ]
         for kind, cols in wanted:
-            if cols and set(cols) <= have:
+            if cols and set(cols) <= set(have):
                 self.conn.execute(
-                    f"CREATE INDEX IF NOT EXISTS {t}_{kind} ON {t}({', '.join(map(quote, cols))})"
+                    f"CREATE INDEX IF NOT EXISTS {t}_{kind} ON {t}({', '.join(map(col, cols))})"
                 )
 
     def column_set(self, dataset: str, names: Sequence[str]) -> int:
@@ -122,8 +233,8 @@ class ValueWriter:
     def insert(
         self, dataset: str, names: Sequence[str], rows: Iterable[tuple[int, Sequence[str]]]
     ) -> None:
-        """Insert ``(record_id, values)`` rows whose values follow ``names``."""
-        cols = ", ".join(map(quote, names))
+        """Insert ``(record_id, values)`` rows whose values follow ``names`` (API names)."""
+        cols = ", ".join(map(col, names))
         marks = ", ".join("?" * (len(names) + 1))
         self.conn.executemany(
             f"INSERT INTO {table(dataset)} (record_id, {cols}) VALUES ({marks})",
@@ -155,11 +266,12 @@ def fetch_strict(
     """As :func:`fetch`, but a value missing from the table (only an edit does that) is
     None: what verify-archive compares with the page."""
     out: dict[int, dict[str, str | None]] = {}
-    cols = table_columns(conn, dataset) if record_ids else []
-    if not cols:
+    names = column_names(conn, dataset) if record_ids else {}
+    if not names:
         return out
+    cols = list(names.values())
     sets = column_sets(conn, dataset)
-    select = ", ".join(f"v.{quote(c)}" for c in cols)
+    select = ", ".join(f'v."{s}"' for s in names)
     for n in range(0, len(record_ids), 500):
         part = list(record_ids[n : n + 500])
         marks = ",".join("?" * len(part))
@@ -184,20 +296,113 @@ def canonical(values: dict[str, str | None]) -> str | None:
 
 def create_record_values_view(conn: sqlite3.Connection) -> None:
     """``record_values(record_id, dataset, values_json)``: every record's values as a JSON
-    object (columns a record lacks left out) — for readers; not the canonical form."""
+    object keyed by API column names (columns a record lacks left out) — for readers; not
+    the canonical form."""
     conn.execute("DROP VIEW IF EXISTS record_values")
     parts = []
     for (name,) in conn.execute(
         "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'vals\\_%' ESCAPE '\\'"
     ).fetchall():
+        if not is_values_table(name):
+            continue  # a dataset's search index (archive/searchindex.py)
         dataset = name[len("vals_") :]
-        cols = table_columns(conn, dataset)
-        pairs = ", ".join(f"'{c.replace(chr(39), chr(39) * 2)}', {quote(c)}" for c in cols)
-        parts.append(
-            f"SELECT record_id, '{dataset}' AS dataset, "
-            f"json_patch('{{}}', json_object({pairs})) AS values_json FROM {name}"
-        )
+        pairs = [f"{_text(api)}, {_quote(s)}" for s, api in column_names(conn, dataset).items()]
+        obj = "'{}'"
+        for n in range(0, len(pairs), _PAIRS_PER_CALL):  # json_object's argument limit
+            obj = f"json_patch({obj}, json_object({', '.join(pairs[n : n + _PAIRS_PER_CALL])}))"
+        parts.append(f"SELECT record_id, '{dataset}' AS dataset, {obj} AS values_json FROM {name}")
     body = " UNION ALL ".join(parts) or (
         "SELECT NULL AS record_id, NULL AS dataset, NULL AS values_json WHERE 0"
     )
     conn.execute(f"CREATE VIEW record_values AS {body}")
+
+
+def _text(value: str) -> str:
+    """``value`` as an SQL string expression; a NUL (which no statement may hold) is
+    ``char(0)``."""
+    parts = ["'" + p.replace("'", "''") + "'" for p in value.split("\x00")]
+    return " || char(0) || ".join(parts)
+
+
+# -- schema version 5 and the replay ------------------------------------------------------
+def migrate_to_5(conn: sqlite3.Connection) -> dict[str, Any]:
+    """Version 4 → 5 (inside migrate()'s transaction, triggers dropped): every values
+    column gets its row in ``value_columns``; a column whose API name is not plain is
+    renamed to its stored name (values unchanged). Returns what the migration did."""
+    conn.execute(VALUE_COLUMNS_DDL)
+    conn.execute("DROP VIEW IF EXISTS record_values")
+    mapped = renamed = 0
+    for (t,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'vals\\_%' ESCAPE '\\'"
+    ).fetchall():
+        dataset = t[len("vals_") :]
+        known = {
+            s
+            for (s,) in conn.execute("SELECT stored FROM value_columns WHERE dataset=?", (dataset,))
+        }
+        for name in stored_columns(conn, dataset):
+            if name in known:
+                continue  # mapped by the writer of this version
+            stored = stored_name(name)
+            if stored != name:
+                conn.execute(f'ALTER TABLE {t} RENAME COLUMN {_quote(name)} TO "{stored}"')
+                renamed += 1
+            conn.execute(
+                "INSERT INTO value_columns(dataset, name, stored) VALUES (?, ?, ?)",
+                (dataset, name, stored),
+            )
+            mapped += 1
+    create_record_values_view(conn)
+    return {"value_columns": mapped, "renamed": renamed}
+
+
+def expected_columns(pages: Iterable[tuple[str, Sequence[str]]]) -> dict[str, set[str]]:
+    """The API column names each dataset's values table must hold: those of every archived
+    page with records ((dataset, columnHeaders names) of each, from the raw pages)."""
+    out: dict[str, set[str]] = {}
+    for dataset, names in pages:
+        out.setdefault(dataset, set()).update(names)
+    return out
+
+
+def compare_columns(conn: sqlite3.Connection, expected: Mapping[str, set[str]]) -> list[str]:
+    """Differences between ``value_columns`` (and the values tables' columns) and what the
+    pages re-derive: the dataset, the API name and what differs, first ones first."""
+    problems: list[str] = []
+    mapped: dict[str, dict[str, str]] = {}
+    for dataset, name, stored in conn.execute(
+        "SELECT dataset, name, stored FROM value_columns ORDER BY dataset, stored"
+    ):
+        mapped.setdefault(dataset, {})[stored] = name
+        if stored != stored_name(name):
+            problems.append(
+                f"value_columns: {dataset} column {name!r} is mapped to {stored!r}, "
+                f"the rule gives {stored_name(name)!r}"
+            )
+    for dataset in sorted(set(mapped) | set(expected)):
+        have = set(mapped.get(dataset, {}).values())
+        want = expected.get(dataset, set())
+        for name in sorted(want - have):
+            problems.append(
+                f"value_columns: {dataset} lacks column {name!r}, which its pages carry"
+            )
+        for name in sorted(have - want):
+            problems.append(f"value_columns: {dataset} column {name!r} is on no archived page")
+        table_cols = set(stored_columns(conn, dataset))
+        for stored in sorted(table_cols ^ set(mapped.get(dataset, {}))):
+            where = "vals_" + dataset if stored in table_cols else "value_columns"
+            problems.append(f"value_columns: {dataset} column {stored!r} is only in {where}")
+    return problems
+
+
+def replay_check(conn: sqlite3.Connection, entries: object = None) -> list[str]:
+    """verify-archive's check of ``value_columns``: re-derived from the columnHeaders of
+    every archived 200 page with records (``entries``, the custody entries, are not needed:
+    no person changes this table). Returns the differences found."""
+    pages = (
+        (dataset, [c["name"] for c in json.loads(columns)])
+        for dataset, columns in conn.execute(
+            "SELECT dataset, columns FROM pages WHERE http_status=200 AND record_count > 0"
+        )
+    )
+    return compare_columns(conn, expected_columns(pages))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from archiver.archive import history
+from archiver.archive import history, searchindex
 from archiver.archive.checkpoint import Checkpoint, Sidecar, read_sidecar
 from archiver.archive.compact import expected_superseded, sha8, stream_id, stream_ids
 from archiver.archive.hashing import (
@@ -38,9 +38,9 @@ from archiver.archive.hashing import (
 from archiver.archive.identity import Identity
 from archiver.archive.rekey import ReplayedPage, replay
 from archiver.archive.schema import SCHEMA_VERSION, ArchiveVersionError, migrate
-from archiver.archive.store import open_reader
+from archiver.archive.sqlitefile import open_reader
 from archiver.archive.triggers import evidence_tables
-from archiver.archive.values import canonical, fetch_strict, table
+from archiver.archive.values import canonical, fetch_strict, replay_check, table
 from archiver.plural import plural
 
 MAX_PROBLEMS = 50
@@ -170,6 +170,8 @@ def _verify(
     rep.checkpoints = history.check_checkpoints(past, rep.add)
     rep.checkpoint_sources = _sources(past.checkpoints)
     _check_records(conn, rep)
+    for problem in replay_check(conn):  # value_columns, re-derived from the pages
+        rep.add(problem)
     for q in conn.execute("SELECT quarantine_id, body, sha256 FROM quarantine"):
         rep.quarantined += 1
         if sha256_hex(bytes(q["body"])) != q["sha256"]:
@@ -179,7 +181,22 @@ def _verify(
     history.check_signatures(past, certs or {}, rep.add, rep.note)
     history.check_coverage(conn, past, rep.add)
     history.check_runs(conn, past, rep.add)
+    _check_search_index(conn, rep)
     return rep
+
+
+def _check_search_index(conn: sqlite3.Connection, rep: VerifyReport) -> None:
+    """The search index is derived state, not evidence (archive/searchindex.py), and is
+    compared with the records all the same: an index that left a record out would hide it
+    from every search an investigation relies on."""
+    for problem in searchindex.check(conn):
+        rep.add(f"{problem}: run `archiver index rebuild` (the index is derived from the records)")
+    missing = searchindex.unindexed(conn)
+    if missing:
+        rep.note(
+            f"not searchable yet (no search index): {', '.join(missing)}; "
+            "`archiver index rebuild` makes the index (searches refuse to run until then)"
+        )
 
 
 def _missing_triggers(conn: sqlite3.Connection) -> list[str]:

@@ -25,7 +25,15 @@ def run_self_test(args: argparse.Namespace) -> int:
         if not args.json:
             print(step.line(), flush=True)
 
-    result = drive(selftest.run(keep=args.keep), show)
+    try:
+        if args.keep:
+            selftest.check_keep(args.keep)
+        result = drive(selftest.run(keep=args.keep), show)
+    except selftest.Refused as exc:
+        print(f"archiver self-test: {exc}", file=sys.stderr)
+        if args.json:
+            monitor.emit(clock.doc("self-test", "usage error", USAGE, error=str(exc)))
+        return USAGE
     code = OK if result.ok else FAILED
     if args.json:
         failed = [f"{s.name}: {s.detail}" for s in result.steps if not s.ok]

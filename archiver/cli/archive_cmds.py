@@ -75,7 +75,7 @@ def run_backup(args: argparse.Namespace) -> int:
     path = common.archive_path(args)
     try:
         archive_service.backup(path, args.out)
-    except (FileNotFoundError, FileExistsError) as exc:
+    except (FileNotFoundError, FileExistsError, archive_service.Refused, UnreadableArchive) as exc:
         print(f"archiver backup: {exc}", file=sys.stderr)
         return USAGE
     print(f"Backed up {path} to {args.out}")
@@ -96,8 +96,9 @@ def run_export_dataset(args: argparse.Namespace) -> int:
             end=end,
             all_versions=args.versions == "all",
             csv_formulas=args.csv_formulas,
+            overwrite=args.overwrite,
         )
-    except (archive_service.ExportError, RangeError, FileNotFoundError) as exc:
+    except (archive_service.ExportError, RangeError, FileNotFoundError, UnreadableArchive) as exc:
         print(f"archiver export-dataset: {exc}", file=sys.stderr)
         return USAGE
     kind = "daily" if args.dataset_type == "daily" else "15-minute"
@@ -118,7 +119,7 @@ def run_coverage(args: argparse.Namespace) -> int:
         report = archive_service.coverage(
             common.archive_path(args), dataset=args.dataset, start=start, end=end
         )
-    except (RangeError, UnknownDatasetError, FileNotFoundError) as exc:
+    except (RangeError, UnknownDatasetError, FileNotFoundError, UnreadableArchive) as exc:
         print(f"archiver coverage: {exc}", file=sys.stderr)
         return USAGE
     if args.json:

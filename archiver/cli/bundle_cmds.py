@@ -6,15 +6,42 @@ import argparse
 import sys
 from pathlib import Path
 
+from archiver.archive import UnreadableArchive
 from archiver.cli import common
 from archiver.exitcodes import EMPTY, KEY_UNUSABLE, OK, USAGE
 from archiver.jobs import drive
-from archiver.services import bundles, keys
+from archiver.services import bundles, cases, keys
 from archiver.timerange import RangeError, parse_bound
 
 
-def _scope(args: argparse.Namespace) -> bundles.Scope:
-    """The scope the arguments name, exactly (15-minute marks, or refused)."""
+def _scope(args: argparse.Namespace) -> bundles.Scope | bundles.CaseScope:
+    """The scope the arguments name, exactly (15-minute marks, or refused); a case's."""
+    if args.case is not None:
+        given = [
+            flag
+            for flag, value in (
+                ("--from", args.start),
+                ("--to", args.end),
+                ("--interaction", args.interaction),
+                ("--agent", args.agent),
+                ("--queue", args.queue),
+                ("--channel", args.channel),
+            )
+            if value
+        ]
+        if given:
+            raise RangeError(
+                f"--case exports the case's interactions whatever their dates: leave out "
+                f"{', '.join(given)}"
+            )
+        return bundles.case_scope(
+            common.archive_path(args), args.case, versions=args.versions, redact=args.redact
+        )
+    if args.load_file:
+        raise RangeError("--load-file goes with --case (a case production)")
+    missing = [f for f, v in (("--from", args.start), ("--to", args.end)) if not v]
+    if missing:
+        raise RangeError(f"the range is needed: {' and '.join(missing)} (or --case NAME)")
     start = parse_bound(args.start, is_end=False, daily=False)
     end = parse_bound(args.end, is_end=True, daily=False)
     scope = bundles.Scope(
@@ -39,7 +66,7 @@ def run_export(args: argparse.Namespace) -> int:
     is loaded only once there is something to sign (services.bundles.export)."""
     try:
         scope = _scope(args)
-    except RangeError as exc:
+    except (RangeError, FileNotFoundError, UnreadableArchive, cases.CaseRefused) as exc:
         print(f"archiver export: {exc}", file=sys.stderr)
         return USAGE
     try:
@@ -52,10 +79,14 @@ def run_export(args: argparse.Namespace) -> int:
                 make_zip=args.zip,
                 allow_empty=args.allow_empty,
                 tsa=args.tsa_url,
+                load_file=args.load_file,
             ),
             lambda line: print(line, file=sys.stderr),
         )
     except bundles.EmptySelection as exc:
+        if args.case is not None:
+            print(f"archiver export: {exc}", file=sys.stderr)
+            return EMPTY
         print(
             f"archiver export: {exc}\n"
             "Check --from/--to and the filters (`archiver coverage` shows what is archived), "
@@ -67,7 +98,7 @@ def run_export(args: argparse.Namespace) -> int:
     except keys.SigningKeyError as exc:
         print(f"archiver export: {exc}", file=sys.stderr)
         return KEY_UNUSABLE
-    except (bundles.BundleError, FileNotFoundError) as exc:
+    except (bundles.BundleError, FileNotFoundError, UnreadableArchive) as exc:
         print(f"archiver export: {exc}", file=sys.stderr)
         return USAGE
     _print_result(result)
@@ -77,6 +108,8 @@ def run_export(args: argparse.Namespace) -> int:
 def _print_result(result: bundles.BundleResult) -> None:
     if result.demo:
         print(f"{bundles.DEMO}: the archive holds rows of the simulator; the bundle says so.")
+    if result.case is not None:
+        print(f"Case production of case {result.case!r}")
     print(
         f"Bundle {result.bundle_id} written to {result.path}"
         + (f" and {result.zip_path}" if result.zip_path else "")
@@ -103,6 +136,12 @@ def run_verify(args: argparse.Namespace) -> int:
     print(rep.summary())
     if rep.state == bundles.UNTRUSTED and not rep.signer_trusted:
         print(_pin_advice(args.bundle, rep.fingerprint))
+    elif rep.state == bundles.REVOKED:
+        print(
+            "The signer's certificate was revoked here (`archiver trust list` shows it): a "
+            "signature it made after the revocation, or one no trusted timestamp dates, "
+            "proves nothing."
+        )
     return rep.exit_code
 
 

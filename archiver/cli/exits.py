@@ -18,7 +18,9 @@ from archiver.exitcodes import (
     EMPTY,
     FAILED,
     KEY_UNUSABLE,
+    NO_HITS,
     NOT_ENTITLED,
+    NOTHING_ADDED,
     OK,
     PARTIAL,
     UNTRUSTED,
@@ -73,7 +75,10 @@ PULL = ExitCodes(
         (
             FAILED,
             "error: no chunk could be archived (each failed chunk's reason is printed), or the "
-            "archive is not writable",
+            "archive cannot be opened or written (not an archive: a FIFO, a device, an empty "
+            "or foreign file; a lock file that is not archiver's), or its disk is full, "
+            "read-only or not writable by you (the message names the path and what to do; "
+            "nothing archived is lost, a rerun resumes)",
         ),
         (USAGE, "usage error: the message says which argument"),
         (
@@ -111,19 +116,31 @@ CHECKPOINT = ExitCodes(
         (USAGE, "the archive cannot be read"),
     )
 )
+#: exit 1 of a command that writes an output and records it in the archive
+WRITE_REFUSED = (
+    "the disk of the output or of the archive is full, read-only or not writable by you (the "
+    "message names the path and what to do; nothing archived is lost, nothing is left "
+    "behind), or an unexpected error"
+)
 BACKUP = ExitCodes(
     (
         (OK, "the backup is written"),
-        (USAGE, "the archive does not exist, or --out exists already"),
+        (FAILED, WRITE_REFUSED),
+        (
+            USAGE,
+            "the archive does not exist or cannot be read, or --out is refused (it exists, is "
+            "one of the archive's files, a link, a FIFO or a device)",
+        ),
     )
 )
 EXPORT_DATASET = ExitCodes(
     (
         (OK, "the file (or Parquet directory) is written"),
+        (FAILED, WRITE_REFUSED),
         (
             USAGE,
-            "usage error: a bad --from/--to, an --out that exists or is of the wrong kind, "
-            "an archive that cannot be read",
+            "usage error: a bad --from/--to, an --out that exists (without --overwrite), is "
+            "of the wrong kind or one of the archive's files, an archive that cannot be read",
         ),
     )
 )
@@ -136,16 +153,20 @@ COVERAGE = ExitCodes(
 EXPORT = ExitCodes(
     (
         (OK, "the bundle is written and signed"),
+        (FAILED, WRITE_REFUSED),
         (
             USAGE,
             "usage error: a bad or inverted --from/--to, a time off the 15-minute marks, an "
-            "unknown profile, a non-empty --out directory or an existing DIR.zip, a timestamp "
-            "authority that fails, an archive that cannot be read",
+            "unknown profile, an --out or DIR.zip refused (a file, a non-empty folder, a link, "
+            "a FIFO, a device, one of the archive's files), a timestamp authority that fails, "
+            "an archive that cannot be read; --case with --from/--to or a filter, no such "
+            "case, --load-file without --case",
         ),
         (
             EMPTY,
-            "nothing archived is in scope: no bundle is written (--allow-empty writes one that "
-            "says so); said before any problem with the signing key",
+            "nothing archived is in scope (or the case holds no interaction): no bundle is "
+            "written (--allow-empty writes one that says so); said before any problem with the "
+            "signing key",
         ),
         (
             KEY_UNUSABLE,
@@ -163,7 +184,11 @@ VERIFY = ExitCodes(
             "failed: changed, damaged, refused, or signed by another than the expected signer",
         ),
         (USAGE, "usage error, or no such bundle"),
-        (UNTRUSTED, "intact, but the signer (or a timestamp authority) is not trusted"),
+        (
+            UNTRUSTED,
+            "intact, but the signer (or a timestamp authority) is not trusted, or the signer "
+            "was revoked (and no trusted timestamp proves the signature older)",
+        ),
     )
 )
 TRUST_ADD = ExitCodes(
@@ -179,6 +204,13 @@ TRUST_REMOVE = ExitCodes(
         (OK, "the certificate is no longer trusted"),
         (FAILED, "no trusted certificate has that fingerprint"),
         (USAGE, "usage error: not a SHA-256 fingerprint"),
+    )
+)
+TRUST_REVOKE = ExitCodes(
+    (
+        (OK, "the signer is revoked"),
+        (FAILED, "no signer known here has that fingerprint, or it is revoked already"),
+        (USAGE, "usage error: not a SHA-256 fingerprint, or no --reason"),
     )
 )
 KEYS_SHOW = ExitCodes(
@@ -210,10 +242,17 @@ KEYS_IMPORT = ExitCodes(
         ),
     )
 )
+KEYS_DESTROY_RETIRED = ExitCodes(
+    (
+        (OK, "the retired private keys are removed (or there were none)"),
+        (FAILED, "a retired key was kept: its certificate is missing, or it could not be removed"),
+    )
+)
 SELF_TEST = ExitCodes(
     (
         (OK, "every step passed"),
         (FAILED, "a step failed (named in its FAIL line)"),
+        (USAGE, "usage error, or a --keep that exists (or is a link, a FIFO, a device)"),
     )
 )
 SCHEDULE_INSTALL = ExitCodes(
@@ -234,6 +273,107 @@ SCHEDULE_REMOVE = ExitCodes(
     )
 )
 SCHEDULE_STATUS = ExitCodes(((OK, "the status is printed"),))
+SEARCH = ExitCodes(
+    (
+        (OK, "hits found and listed"),
+        (
+            FAILED,
+            "the search index does not cover the archive yet (run `archiver index rebuild`), "
+            "or the search could not be recorded in the archive's access log (nothing shown)",
+        ),
+        (
+            USAGE,
+            "a query that cannot be read (the message points at the position of the problem), "
+            "a bad --from/--to or --dataset, an archive that cannot be read",
+        ),
+        (NO_HITS, "the query found nothing"),
+    )
+)
+INDEX_REBUILD = ExitCodes(
+    (
+        (OK, "the search index is rebuilt"),
+        (FAILED, "the rebuild failed (the index stays as it was)"),
+        (USAGE, "the archive does not exist or cannot be read"),
+        (
+            BUSY,
+            "archive busy: a pull (or another rebuild) holds the archive's lock; nothing was done",
+        ),
+        (CANCELLED, "cancelled (Ctrl-C): the index stays as it was"),
+    )
+)
+#: refused by a case or hold command: the message says why and what to do
+_CASE_USAGE = (
+    USAGE,
+    "usage error: an empty name or reason, no such archive, an archive that cannot be read",
+)
+CASE_CREATE = ExitCodes(
+    (
+        (OK, "the case is created"),
+        (FAILED, "refused: a case of that name exists (names are one whatever their case)"),
+        _CASE_USAGE,
+    )
+)
+CASE_ADD = ExitCodes(
+    (
+        (OK, "interactions added"),
+        (
+            FAILED,
+            "refused: no such case, a closed case, interaction ids no archived record names "
+            "(each is named), or the search could not run (index not up to date, access log "
+            "not writable); nothing was added",
+        ),
+        (
+            USAGE,
+            "usage error: neither or both of --interaction and --search, a query that cannot be "
+            "read (its position is named), a bad --from/--to, no such archive",
+        ),
+        (
+            NOTHING_ADDED,
+            "nothing added: every interaction named or found is in the case already, or the "
+            "search found none",
+        ),
+    )
+)
+CASE_REMOVE = ExitCodes(
+    (
+        (OK, "the interaction is removed from the case"),
+        (
+            FAILED,
+            "refused: no such case, the interaction is not in it, the case is closed or under "
+            "legal hold",
+        ),
+        _CASE_USAGE,
+    )
+)
+CASE_LIST = ExitCodes(((OK, "the cases are listed"), _CASE_USAGE))
+CASE_SHOW = ExitCodes(
+    (
+        (OK, "the case is shown"),
+        (FAILED, "no such case, or the access log could not be written (nothing shown)"),
+        _CASE_USAGE,
+    )
+)
+CASE_CLOSE = ExitCodes(
+    (
+        (OK, "the case is closed"),
+        (FAILED, "refused: no such case, closed already, or under legal hold"),
+        _CASE_USAGE,
+    )
+)
+HOLD_PLACE = ExitCodes(
+    (
+        (OK, "the legal hold is placed"),
+        (FAILED, "refused: no such case, a closed case, or a hold in place already"),
+        _CASE_USAGE,
+    )
+)
+HOLD_RELEASE = ExitCodes(
+    (
+        (OK, "the legal hold is released"),
+        (FAILED, "refused: no such case, or no hold in place"),
+        _CASE_USAGE,
+    )
+)
 GUI = ExitCodes(
     (
         (OK, "the app was closed"),

@@ -74,16 +74,33 @@ def _dispatch(args: argparse.Namespace) -> int:
     except BrokenPipeError:  # `archiver … | head`: the reader has gone, nothing to say
         _discard_stdout()
         return FAILED
-    except Exception as exc:  # a clear message instead of a traceback (--debug shows it)
-        log.exception("archiver %s: unexpected error", command_name(args))
-        if args.debug:
-            raise
-        print(
-            f"archiver: unexpected error: {type(exc).__name__}: {exc}. Nothing already "
-            "archived is lost. Run again with --debug for details and report them.",
-            file=sys.stderr,
+    except OSError as exc:  # a full disk, a read-only medium, a refused permission: named
+        from archiver import iofailure
+
+        failure = (
+            iofailure.named(exc, exc.filename or "")
+            if exc.filename or isinstance(exc, iofailure.IOFailure)
+            else None
         )
+        if failure is None:
+            return _unexpected(args, exc)
+        log.error("archiver %s: %s", command_name(args), failure)
+        print(f"archiver {command_name(args)}: {failure}", file=sys.stderr)
         return FAILED
+    except Exception as exc:  # a clear message instead of a traceback (--debug shows it)
+        return _unexpected(args, exc)
+
+
+def _unexpected(args: argparse.Namespace, exc: Exception) -> int:
+    log.exception("archiver %s: unexpected error", command_name(args), exc_info=exc)
+    if args.debug:
+        raise exc
+    print(
+        f"archiver: unexpected error: {type(exc).__name__}: {exc}. Nothing already "
+        "archived is lost. Run again with --debug for details and report them.",
+        file=sys.stderr,
+    )
+    return FAILED
 
 
 def _discard_stdout() -> None:

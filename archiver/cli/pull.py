@@ -19,6 +19,7 @@ from archiver.cli import common, monitor
 from archiver.credentials import CredentialError, resolve
 from archiver.datasets import DATASET_NAMES, UnknownDatasetError, resolve_names
 from archiver.exitcodes import BUSY, FAILED, OK, USAGE
+from archiver.iofailure import IOFailure
 from archiver.jobs import Cancel, drive
 from archiver.pull.outcome import RunResult
 from archiver.pull.progress import Progress, format_eta
@@ -72,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     except pulls.ArchiveBusy as exc:
         holder = vars(exc.holder) if exc.holder else None
         return early.end(BUSY, "busy", str(exc), holder=holder)
+    except (pulls.NotAnArchive, pulls.Refused) as exc:  # not an archive, a lock not ours
+        return early.end(FAILED, "error", _cannot_open(args, exc))
     except (ValueError, RangeError) as exc:
         if driver.planned is not None:
             raise
@@ -94,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _cannot_open(args: argparse.Namespace, exc: Exception) -> str:
+    if isinstance(exc, IOFailure):
+        return str(exc)  # names the path, the cause and what to do
     return (
         f"cannot open the archive {common.archive_path(args)}: {exc}. "
         "Check the path and its permissions."

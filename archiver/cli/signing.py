@@ -1,5 +1,6 @@
-"""``archiver keys show|create|import`` (the signing key) and ``archiver trust
-add|list|remove`` (the certificates whose bundles ``archiver verify`` accepts)."""
+"""``archiver keys show|create|import|destroy-retired`` (the signing key) and ``archiver
+trust add|list|remove|revoke`` (the certificates whose bundles ``archiver verify``
+accepts)."""
 
 from __future__ import annotations
 
@@ -81,6 +82,21 @@ def run_keys_import(args: argparse.Namespace) -> int:
     return OK
 
 
+def run_keys_destroy_retired(args: argparse.Namespace) -> int:
+    removed, kept = keys.destroy_retired(args.key_dir, dry_run=args.dry_run)
+    verb = "Would remove" if args.dry_run else "Removed"
+    for r in removed:
+        print(
+            f"{verb} {r.key_path} (its certificate {r.cert_path.name} stays: bundles it "
+            "signed still verify)"
+        )
+    for r, why in kept:
+        print(f"Kept {r.key_path}: {why}", file=sys.stderr)
+    if not removed and not kept:
+        print("No retired private keys.")
+    return FAILED if kept else OK
+
+
 def _import(args: argparse.Namespace, password: str | None) -> keys.SigningIdentity:
     return keys.import_file(
         pkcs12=args.pkcs12,
@@ -133,6 +149,34 @@ def run_trust_list(args: argparse.Namespace) -> int:
         print(f"  {t.fingerprint}  {printable(t.subject)}  added {t.added or '?'}{kind}")
     if not store:
         print("  (empty: `archiver trust add CERT.pem` adds one)")
+    revoked, unreadable = keys.trust_revocations(args.key_dir)
+    if revoked or unreadable:
+        print("Revoked (not trusted for signatures made after):")
+    for r in revoked:
+        print(
+            f"  {r.fingerprint}  {printable(r.subject)}  revoked {r.when()}"
+            f"{' by ' + printable(r.by) if r.by else ''}: {printable(r.reason)}"
+        )
+    for path in unreadable:
+        print(f"  ! {path}: not a revocation archiver can read")
+    return OK
+
+
+def run_trust_revoke(args: argparse.Namespace) -> int:
+    try:
+        rev = keys.trust_revoke(args.fingerprint, args.reason, key_dir=args.key_dir)
+    except ValueError as exc:  # not a fingerprint, or no reason
+        print(f"archiver trust revoke: {exc}", file=sys.stderr)
+        return USAGE
+    except keys.TrustError as exc:
+        print(f"archiver trust revoke: {printable(str(exc))}", file=sys.stderr)
+        return FAILED
+    print(f"Revoked: {printable(rev.subject)} {rev.fingerprint}")
+    print(f"on {rev.when()}: {printable(rev.reason)}")
+    print(
+        "Its bundles now verify as INTACT, BUT THE SIGNER WAS REVOKED, unless a trusted "
+        "timestamp proves them older."
+    )
     return OK
 
 

@@ -28,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
         ending=args.ending,
         omit_row_id=tuple(dict.fromkeys(args.omit_row_id)),
         shared_ids=args.shared_ids,
+        extra_columns=tuple(args.extra_column),
+        extra_column_datasets=tuple(dict.fromkeys(args.extra_column_dataset)),
         latency_ms=args.latency_ms,
         fail_rate=args.fail_rate,
         accepted_first=args.accepted_first,
@@ -56,6 +58,11 @@ def run(args: argparse.Namespace) -> int:
         f"shared ids: {'on' if cfg.shared_ids else 'off'}",
         flush=True,
     )
+    if cfg.extra_columns:
+        names = ", ".join(repr(n) for n, _ in cfg.extra_columns[:10])
+        more = f" and {len(cfg.extra_columns) - 10:,} more" if len(cfg.extra_columns) > 10 else ""
+        where = ", ".join(cfg.extra_column_datasets) or "every dataset"
+        print(f"extra columns on {where}: {names}{more}", flush=True)
     print(
         "control API: POST /_simulator/late-updates, GET|POST /_simulator/faults, "
         "GET /_simulator/stats. Ctrl-C stops.",

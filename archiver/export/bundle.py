@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import uuid
 import zipfile
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,22 +33,25 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 
-from archiver import __version__
+from archiver import __version__, iofailure, outputs
 from archiver.archive.auditlog import summarise
 from archiver.archive.hashing import sha256_hex
 from archiver.archive.queries import audit
 from archiver.archive.queries import bundle as reads
+from archiver.archive.queries import cases as case_reads
 from archiver.archive.queries.reader import Reader, Source
 from archiver.archive.store import Archive
 from archiver.counts import INTERACTIONS, LATEST, RECORDS
-from archiver.export import bag, timestamps
+from archiver.export import bag, loadfile, pdf, production, timestamps
 from archiver.export.bag import DEMO, DEMO_WHY
 from archiver.export.csvsafe import escape_row
 from archiver.export.keys import SigningIdentity
 from archiver.export.pdf import Front, ReportMeta
+from archiver.export.production import CaseExtent, CaseScope
 from archiver.export.redact import PROFILES, redact
 from archiver.export.report import RenderError, Report
 from archiver.export.scope import (
+    CASE_DATASETS,
     SEGMENTS,
     TRACE,
     Extent,
@@ -65,6 +67,9 @@ from archiver.jobs import Cancel
 from archiver.plural import plural
 
 PROVENANCE_COLUMNS = ("_record_sha256", "_page_sha256", "_received_at")
+#: what a bundle's scope is: a window of intervals (with filters), or a case
+AnyScope = Scope | CaseScope
+LOAD_FILES = ("concordance",)
 
 
 class BundleError(Exception):
@@ -96,6 +101,14 @@ class BundleResult:
     fingerprint: str = ""
     #: rows of a simulated tenant: the bundle says DEMO (cover, bag-info.txt, verify)
     demo: bool = False
+    #: a case production's rows of its other datasets (transcript, mpccdr), by dataset
+    others: dict[str, int] = field(default_factory=dict)
+    case: str | None = None
+    #: the load file's DAT (a case production made with --load-file), and its documents
+    load_file: Path | None = None
+    documents: int = 0
+    #: interactions under a legal hold (marked on their pages)
+    held: int = 0
 
 
 def _audit_custody(db: Source) -> list[dict[str, str]]:
@@ -133,8 +146,7 @@ class _Payload:
         self.raw = data / "raw" if raw else None
         self.pages_done: set[int] = set()
         self.files = {
-            ds: (data / f"{ds}.csv").open("w", encoding="utf-8-sig", newline="")
-            for ds in (SEGMENTS, TRACE)
+            ds: (data / f"{ds}.csv").open("w", encoding="utf-8-sig", newline="") for ds in columns
         }
         self.csv = {ds: csv.writer(f, lineterminator="\r\n") for ds, f in self.files.items()}
         for ds, w in self.csv.items():
@@ -144,7 +156,8 @@ class _Payload:
             self.raw.mkdir()
 
     def write(self, db: Source, day: Window, redacted: set[str]) -> None:
-        for ds, rows in ((SEGMENTS, day.segments), (TRACE, day.traces)):
+        every = day.rows()
+        for ds, rows in every.items():
             w, columns = self.csv[ds], self.columns[ds]
             for r in rows:
                 w.writerow(
@@ -153,7 +166,8 @@ class _Payload:
                         + [r.sha256, r.page_sha256, r.received_at]
                     )
                 )
-        for r in day.segments + day.traces:
+        mine = [r for rows in every.values() for r in rows]
+        for r in mine:
             obj = {
                 "dataset": r.dataset,
                 "row_key": r.row_key,
@@ -167,7 +181,7 @@ class _Payload:
             }
             self.jsonl.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
         if self.raw:
-            new = sorted({r.page_id for r in day.segments + day.traces} - self.pages_done)
+            new = sorted({r.page_id for r in mine} - self.pages_done)
             _copy_raw_pages(db, new, self.raw)
             self.pages_done.update(new)
 
@@ -275,7 +289,7 @@ class BundlePlan:
     """What is being made and where: fixed before anything is read or written."""
 
     archive_path: Path
-    scope: Scope
+    scope: AnyScope
     out: Path
     ident: SigningIdentity
     make_zip: bool
@@ -285,12 +299,13 @@ class BundlePlan:
     allow_empty: bool = False
     workers: int | None = None  # report render processes (None: report.default_workers())
     tsa_url: str | None = None
+    load_file: str | None = None  # "concordance": a case production's eDiscovery load file
 
     @classmethod
     def new(
         cls,
         archive_path: Path,
-        scope: Scope,
+        scope: AnyScope,
         out: Path,
         ident: SigningIdentity,
         make_zip: bool,
@@ -298,21 +313,23 @@ class BundlePlan:
         allow_empty: bool = False,
         workers: int | None = None,
         tsa_url: str | None = None,
+        load_file: str | None = None,
     ) -> BundlePlan:
         """Refuse what check_request refuses, before any work."""
-        check_request(scope, out, make_zip)
+        check_request(scope, out, make_zip, archive_path, load_file)
         return cls(
             archive_path,
             scope,
             out,
             ident,
             make_zip,
-            work=out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}",
+            work=outputs.temp_name(out),
             bundle_id=f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}",
             created=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             allow_empty=allow_empty,
             workers=workers,
             tsa_url=tsa_url,
+            load_file=load_file,
         )
 
     @property
@@ -320,9 +337,22 @@ class BundlePlan:
         return self.work / "data"
 
 
-def check_request(scope: Scope, out: Path, make_zip: bool) -> None:
-    """Refuse an unknown redaction profile, a scope off the 15-minute marks or inverted,
-    a target that is a file or not empty, or a zip that exists already (BundleError)."""
+def check_request(
+    scope: AnyScope,
+    out: Path,
+    make_zip: bool,
+    archive: Path | None = None,
+    load_file: str | None = None,
+) -> None:
+    """Refuse an unknown redaction profile, a scope off the 15-minute marks or inverted, a
+    target that is not a new (or an empty) directory — a file, a link, a FIFO, a device, a
+    directory with anything in it, a file of the archive's set — or a zip whose name is
+    taken or must not be written, or a load file of an unknown format or not of a case
+    (BundleError)."""
+    if load_file is not None and load_file not in LOAD_FILES:
+        raise BundleError(f"unknown load file format {load_file!r}; choose {', '.join(LOAD_FILES)}")
+    if load_file is not None and not isinstance(scope, CaseScope):
+        raise BundleError("a load file is made for a case production (--case NAME)")
     if scope.redact not in PROFILES:
         raise BundleError(
             f"unknown redaction profile {scope.redact!r}; choose one of {', '.join(PROFILES)}"
@@ -331,32 +361,44 @@ def check_request(scope: Scope, out: Path, make_zip: bool) -> None:
         scope.check()
     except ScopeError as exc:
         raise BundleError(str(exc)) from None
-    if out.exists() and not out.is_dir():
-        raise BundleError(f"{out} exists and is not a directory: choose a new directory.")
-    if out.exists() and any(out.iterdir()):
+    protect = [outputs.ArchiveSet.of(archive)] if archive is not None else []
+    try:
+        if out.is_file() and not out.is_symlink() and not any(s.which(out) for s in protect):
+            raise BundleError(f"{out} exists and is not a directory: choose a new directory.")
+        if not _empty_directory(out):
+            outputs.check_new(out, protect=protect, directory=True)
+        if make_zip:
+            outputs.check_new(zip_path_for(out), protect=protect, flag="--zip")
+    except outputs.Refused as exc:
+        raise BundleError(f"{exc} (a bundle is written to a new or empty directory)") from None
+
+
+def _empty_directory(out: Path) -> bool:
+    """``out`` is an existing, empty directory of its own (not a link to one)."""
+    if out.is_symlink() or not out.is_dir():
+        return False
+    if any(out.iterdir()):
         raise BundleError(f"{out} exists and is not empty: choose a new directory.")
-    if make_zip and zip_path_for(out).exists():
-        raise BundleError(
-            f"{zip_path_for(out)} exists: choose another --out (the zip is named after it)."
-        )
+    return True
 
 
 def preflight(
     archive_path: Path,
-    scope: Scope,
+    scope: AnyScope,
     out: Path,
     *,
     make_zip: bool = False,
     allow_empty: bool = False,
+    load_file: str | None = None,
 ) -> None:
     """What export_bundle would refuse without a signing key (the request, an empty
     selection), checked before the key is loaded: a key that cannot be used then never
     hides that there was nothing to sign. Reads the archive; writes nothing."""
-    check_request(scope, out, make_zip)
+    check_request(scope, out, make_zip, archive_path, load_file)
     if allow_empty:
         return
     with Reader(archive_path) as db:
-        _refuse_empty(scope, measure(db, scope))
+        _refuse_empty(scope, _measure(db, scope))
 
 
 @dataclass
@@ -382,6 +424,14 @@ class Selected:
     conflicts: int = 0
     #: interactions with rows in a stated coverage gap (marked on their pages)
     marked: int = 0
+    #: interaction id → the legal holds covering it now, in words (the hold badge)
+    holds: dict[str, list[str]] = field(default_factory=dict)
+    #: interactions of the bundle under a legal hold
+    held: int = 0
+    #: a case production's rows of its other datasets, by dataset
+    others: dict[str, int] = field(default_factory=dict)
+    #: documents of the load file (a case production made with one)
+    documents: int = 0
 
     @property
     def tenant(self) -> str:
@@ -395,8 +445,16 @@ class Selected:
         self.interactions += len(day.interactions)
         self.segments += len(day.segments)
         self.traces += len(day.traces)
-        self.conflicts += sum(r.conflict for r in day.segments + day.traces)
+        for ds, rows in day.others.items():
+            self.others[ds] = self.others.get(ds, 0) + len(rows)
+        self.conflicts += sum(r.conflict for rows in day.rows().values() for r in rows)
         self.marked += sum(1 for it in day.interactions if it.gaps)
+        self.held += sum(1 for it in day.interactions if it.holds)
+
+    def mark_holds(self, day: Window) -> None:
+        """The hold badge of each held interaction of the window."""
+        for it in day.interactions:
+            it.holds = list(self.holds.get(it.id, []))
 
 
 def _cancel_check(cancel: Cancel | None) -> Callable[[], None]:
@@ -404,15 +462,27 @@ def _cancel_check(cancel: Cancel | None) -> Callable[[], None]:
     return cancel.check if cancel is not None else (lambda: None)
 
 
-def select_rows(db: Source, scope: Scope) -> Selected:
+def _measure(db: Source, scope: AnyScope) -> Extent:
+    return production.measure(db, scope) if isinstance(scope, CaseScope) else measure(db, scope)
+
+
+def _windows(db: Source, scope: AnyScope, extent: Extent) -> Iterator[Window]:
+    if isinstance(scope, CaseScope):
+        assert isinstance(extent, CaseExtent)
+        return production.iter_windows(db, scope, extent)
+    return iter_windows(db, scope, extent)
+
+
+def select_rows(db: Source, scope: AnyScope) -> Selected:
     """Select: count what the scope holds and gather the archive's facts (no rows loaded)."""
     head = audit.chain_head(db)
+    datasets = CASE_DATASETS if isinstance(scope, CaseScope) else (SEGMENTS, TRACE)
     return Selected(
-        extent=measure(db, scope),
-        names=Names.load(db, scope),
-        columns={
-            SEGMENTS: reads.columns(db, SEGMENTS),
-            TRACE: reads.columns(db, TRACE),
+        extent=_measure(db, scope),
+        names=Names.load(db, scope),  # type: ignore[arg-type]
+        columns={ds: reads.columns(db, ds) for ds in datasets},
+        holds={
+            iid: [h.describe() for h in hs] for iid, hs in case_reads.held_interactions(db).items()
         },
         custody=_audit_custody(db),
         archive_id=reads.archive_id(db),
@@ -429,9 +499,14 @@ def refuse_empty(plan: BundlePlan, chosen: Selected) -> None:
         _refuse_empty(plan.scope, chosen.extent)
 
 
-def _refuse_empty(scope: Scope, extent: Extent) -> None:
+def _refuse_empty(scope: AnyScope, extent: Extent) -> None:
     if extent.interactions:
         return
+    if isinstance(scope, CaseScope):
+        raise EmptySelection(
+            f"case {scope.case!r} holds no interaction with archived records: add some with "
+            "`archiver case add`. Nothing was written."
+        )
     why = [
         f"nothing archived is in scope: no interactionSegments record has its own interval in {scope.window()}"
     ]
@@ -459,20 +534,31 @@ def write_payload_and_report(
     )
     raw = plan.scope.redact == "none" or not PROFILES[plan.scope.redact]
     payload = _Payload(plan.data, chosen.columns, raw)
+    natives = _load_file(plan)
     try:
-        for day in iter_windows(db, plan.scope, chosen.extent):
+        for day in _windows(db, plan.scope, chosen.extent):
             check()
-            _redact_in_place(day.segments + day.traces, plan.scope.redact, chosen.redacted)
+            every = [r for rows in day.rows().values() for r in rows]
+            _redact_in_place(every, plan.scope.redact, chosen.redacted)
+            chosen.mark_holds(day)
             payload.write(db, day, chosen.redacted)
             chosen.count(day)
             yield from report.add(db, day)
+            if natives is not None:
+                yield from _natives(db, natives, day, chosen, check)
         payload.close()
         held = LATEST if plan.scope.versions == "latest" else RECORDS
         yield (
             f"CSV and JSONL written ({held.of(chosen.segments, 'interactionSegments')}, "
-            f"{held.of(chosen.traces, 'workflowTrace')})"
+            f"{held.of(chosen.traces, 'workflowTrace')}"
+            + "".join(f", {held.of(n, ds)}" for ds, n in chosen.others.items())
+            + ")"
             + (f", {len(payload.pages_done):,} raw pages copied" if raw else "")
         )
+        if natives is not None:
+            natives.close()
+            chosen.documents = natives.documents
+            yield f"Load file written ({natives.documents:,} documents, natives and text)"
         result = yield from report.finish(front_facts(chosen, meta))
         check()
         yield f"Report rendered ({result.pages:,} pages); signing it"
@@ -485,6 +571,30 @@ def write_payload_and_report(
     return result.pages
 
 
+def _load_file(plan: BundlePlan) -> loadfile.LoadFile | None:
+    """The load file being made, when the plan asks for one (a case production's)."""
+    if plan.load_file is None or not isinstance(plan.scope, CaseScope):
+        return None
+    return loadfile.LoadFile(
+        plan.data / "loadfile", plan.scope.case, plan.bundle_id, plan.scope.short()
+    )
+
+
+def _natives(
+    db: Source, natives: loadfile.LoadFile, day: Window, chosen: Selected, check: Callable[[], None]
+) -> Iterator[str]:
+    """Each interaction of the window: its native, text and DAT row (in report order)."""
+    agents = {s.values.get("USER_ID", "") for it in day.interactions for s in it.segments}
+    agents |= {r.values.get("AGENT_ID", "") for it in day.interactions for r in it.cdrs}
+    queues = {s.values.get("QUEUE_ID", "") for it in day.interactions for s in it.segments}
+    chosen.names.complete(db, agents, queues)
+    names = pdf.NameBook(dict(chosen.names.agents), dict(chosen.names.queues))
+    for it in day.interactions:
+        check()
+        natives.add(it, day.day, names)
+    yield f"Natives: {natives.documents:,} documents ({day.day:%Y-%m-%d})"
+
+
 def _copy_raw_pages(db: Source, page_ids: list[int], raw: Path) -> None:
     """The archived pages the rows came from, each checked against its SHA-256 on the way."""
     for sha, body in reads.raw_pages(db, page_ids):
@@ -495,8 +605,33 @@ def _copy_raw_pages(db: Source, page_ids: list[int], raw: Path) -> None:
         (raw / f"{sha}.json").write_bytes(body)
 
 
+def case_facts(scope: AnyScope) -> list[tuple[str, str]]:
+    """A case production's facts, as the cover and bag-info state them ([]: not a case)."""
+    if not isinstance(scope, CaseScope):
+        return []
+    searches = "; ".join(s.describe() for s in scope.searches) or "none"
+    if scope.added_by_hand:
+        searches += f"; {plural(scope.added_by_hand, 'interaction')} added by hand"
+    hold = scope.hold_text()
+    if scope.holds_before:
+        hold += "; released before: " + "; ".join(scope.holds_before)
+    return [
+        ("Case", f"{scope.case} ({scope.state})"),
+        ("Case reason", scope.reason),
+        ("Case reference", scope.reference or "none"),
+        ("Case searches", searches),
+        ("Legal hold", hold),
+    ]
+
+
 def report_meta(plan: BundlePlan, chosen: Selected) -> ReportMeta:
     """What the report's cover states (bag-info.txt states the same)."""
+    case = case_facts(plan.scope)
+    extra = (
+        {"case": case, "title": f"Case production: {plan.scope.case}"}
+        if isinstance(plan.scope, CaseScope)
+        else {}
+    )
     return ReportMeta(
         bundle_id=plan.bundle_id,
         tenant=chosen.tenant,
@@ -514,6 +649,7 @@ def report_meta(plan: BundlePlan, chosen: Selected) -> ReportMeta:
         scope_short=plan.scope.short(),
         versions=plan.scope.versions,
         demo=chosen.demo,
+        **extra,  # type: ignore[arg-type]
     )
 
 
@@ -535,6 +671,8 @@ def front_facts(chosen: Selected, meta: ReportMeta) -> Front:
         at_ending=list(chosen.extent.at_ending),
         segments_in_gaps=chosen.extent.segments_in_gaps,
         marked=chosen.marked,
+        others=dict(chosen.others),
+        held=chosen.held,
     )
 
 
@@ -575,19 +713,33 @@ def _bag_info(
 ) -> list[tuple[str, str]]:
     scope, gaps = plan.scope, chosen.gaps
     redacted = chosen.redacted
+    case = isinstance(scope, CaseScope)
     return [
         ("Source-Organization", meta.tenant),
         ("External-Identifier", plan.bundle_id),
         (
             "External-Description",
             (f"{DEMO}: " if chosen.demo else "")
-            + "Audit bundle of Avaya Infinity interactionSegments and workflowTrace rows with their raw API responses",
+            + (
+                f"Case production of Avaya Infinity {', '.join(CASE_DATASETS)} rows with their raw API responses"
+                if case
+                else "Audit bundle of Avaya Infinity interactionSegments and workflowTrace rows with their raw API responses"
+            ),
         ),
         *([(bag.DEMO_FIELD, "yes")] if chosen.demo else []),
         ("Bagging-Date", plan.created[:10]),
         ("Bag-Software-Agent", f"archiver {__version__}"),
         ("Archiver-Created", plan.created),
         ("Archiver-Scope", scope.describe()),
+        *[
+            (f"Archiver-{k.replace(' ', '-').title()}", v)
+            for k, v in case_facts(scope)
+            if k != "Case searches"  # one line per search below
+        ],
+        *[
+            ("Archiver-Case-Search", s.describe())
+            for s in (scope.searches if isinstance(scope, CaseScope) else ())
+        ],
         ("Archiver-Tenant", meta.tenant),
         (
             "Archiver-Time-Zone",
@@ -603,6 +755,18 @@ def _bag_info(
         ("Archiver-Interactions", str(chosen.interactions)),
         ("Archiver-Segment-Rows", str(chosen.segments)),
         ("Archiver-Trace-Rows", str(chosen.traces)),
+        *[(f"Archiver-{ds.title()}-Rows", str(n)) for ds, n in chosen.others.items()],
+        ("Archiver-Held-Interactions", str(chosen.held)),
+        *(
+            [
+                (
+                    "Archiver-Load-File",
+                    f"Concordance DAT {loadfile.FOLDER}/{loadfile.DAT} ({chosen.documents} documents)",
+                )
+            ]
+            if plan.load_file
+            else []
+        ),
         ("Archiver-Coverage-Gaps", str(len(gaps))),
         ("Archiver-Ending-Reading", chosen.extent.reading),
         *[("Archiver-Coverage-Gap", g) for g in gaps[:500]],
@@ -621,40 +785,55 @@ def zip_path_for(out: Path) -> Path:
     return out.with_name(out.name + ".zip")
 
 
-def publish(work: Path, out: Path, make_zip: bool) -> Path | None:
-    """Publish: move the finished bag into place in one rename; the zip (if asked for) is
-    made from the published directory under a temporary name, then linked into place
-    without replacing a file that appeared meanwhile. Returns the zip's path."""
-    if out.exists():
-        out.rmdir()
-    os.replace(work, out)
+def publish(work: Path, out: Path, make_zip: bool, archive: Path | None = None) -> Path | None:
+    """Publish: move the finished bag into place in one rename that never replaces anything
+    (outputs.publish_directory; an empty directory named as ``out`` is removed first, and
+    only while it is empty); the zip (if asked for) is made from the published directory
+    under a temporary name, then linked into place only where no file is. Returns the zip's
+    path."""
+    protect = [outputs.ArchiveSet.of(archive)] if archive is not None else []
+    try:
+        if _empty_directory(out):
+            out.rmdir()  # fails if anything was put in it meanwhile
+        outputs.publish_directory(work, out)
+    except (outputs.Refused, OSError) as exc:
+        raise BundleError(f"{out}: {exc}; nothing was replaced, no bundle was written") from None
     if not make_zip:
         return None
     zip_path = zip_path_for(out)
-    tmp = out.with_name(f".{zip_path.name}.partial-{uuid.uuid4().hex[:8]}")
     try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        with (
+            outputs.new_file(zip_path, protect=protect, flag="--zip") as f,
+            zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z,
+        ):
             for p in sorted(out.rglob("*")):
                 if p.is_file():
                     z.write(p, f"{out.name}/{p.relative_to(out).as_posix()}")
-        try:
-            os.link(tmp, zip_path)  # fails if the name is taken: nothing is overwritten
-        except FileExistsError:
-            raise BundleError(
-                f"{zip_path} appeared while the bundle was written; the bundle is in {out}, "
-                "no zip was made"
-            ) from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    except outputs.Refused as exc:
+        raise BundleError(
+            f"{exc}: the bundle is in {out}, no zip was made (the zip's name was taken "
+            "while the bundle was written)"
+        ) from None
     return zip_path
 
 
 def record_custody(plan: BundlePlan, chosen: Selected) -> None:
-    """Audit: the archive's custody entry for the bundle just published."""
-    with Archive(plan.archive_path) as a:
+    """Audit: the archive's custody entry for the bundle just published (a case production's
+    names the case and every interaction it holds: the access log)."""
+    case: dict[str, object] = {}
+    if isinstance(plan.scope, CaseScope):
+        case = {
+            "case": plan.scope.case,
+            "interactions": list(plan.scope.interactions),
+            "others": dict(chosen.others),
+            "load_file": plan.load_file,
+            "documents": chosen.documents,
+        }
+    with Archive(plan.archive_path, create=False) as a:
         a.audit(
             "export",
             {
+                **case,
                 "bundle_id": plan.bundle_id,
                 "out": str(plan.out.resolve()),
                 "scope": plan.scope.as_dict(),
@@ -668,9 +847,15 @@ def record_custody(plan: BundlePlan, chosen: Selected) -> None:
         )
 
 
+#: a bundle written but not recorded by the archive is removed: what the failure says
+_NOT_RECORDED = (
+    "nothing archived was lost; the bundle was removed, as the archive could not record it"
+)
+
+
 def export_bundle(
     archive_path: Path,
-    scope: Scope,
+    scope: AnyScope,
     out: Path,
     ident: SigningIdentity,
     *,
@@ -679,6 +864,7 @@ def export_bundle(
     allow_empty: bool = False,
     workers: int | None = None,
     tsa_url: str | None = None,
+    load_file: str | None = None,
 ) -> Generator[str, None, BundleResult]:
     """Write the bundle to ``out`` (a new directory); yields progress lines, returns a
     BundleResult. ``cancel`` stops it with :class:`~archiver.jobs.Cancelled`,
@@ -696,8 +882,10 @@ def export_bundle(
         allow_empty=allow_empty,
         workers=workers,
         tsa_url=tsa_url,
+        load_file=load_file,
     )
     db = Reader(archive_path)
+    published, zip_path = False, None
     try:
         yield f"Selecting rows in scope: {scope.window()}…"
         chosen = select_rows(db, scope)
@@ -714,14 +902,20 @@ def export_bundle(
             yield f"Timestamping with {tsa_url}"
         bag_and_sign(plan, chosen, meta)
         check()
-        zip_path = publish(plan.work, out, make_zip)
+        zip_path = publish(plan.work, out, make_zip, archive_path)
+        published = True
         yield "Bundle written and signed"
+        with iofailure.naming(plan.archive_path, done=_NOT_RECORDED):
+            record_custody(plan, chosen)
     except BaseException:
         shutil.rmtree(plan.work, ignore_errors=True)
+        if published:  # a bundle the archive does not record is not handed out
+            shutil.rmtree(out, ignore_errors=True)
+            if zip_path is not None:
+                zip_path.unlink(missing_ok=True)
         raise
     finally:
         db.close()
-    record_custody(plan, chosen)
     return BundleResult(
         out,
         plan.bundle_id,
@@ -736,6 +930,11 @@ def export_bundle(
         scope.versions,
         plan.ident.fingerprint,
         chosen.demo,
+        dict(chosen.others),
+        scope.case if isinstance(scope, CaseScope) else None,
+        out / loadfile.FOLDER / loadfile.DAT if plan.load_file else None,
+        chosen.documents,
+        chosen.held,
     )
 
 

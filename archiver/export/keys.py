@@ -1,6 +1,10 @@
 """The signing identity: an ECDSA P-256 key and a self-signed certificate (or an imported
 PKCS#12 / PEM pair). The private key is stored encrypted; its passphrase lives in the OS
-keyring, or comes from ARCHIVER_KEY_PASSPHRASE for headless use, and is never written."""
+keyring, or comes from ARCHIVER_KEY_PASSPHRASE for headless use, and is never written.
+
+Key and certificate files are app files (archiver.outputs): read and written never through
+a symbolic link, never a FIFO or a device, written as new files (a retired pair is renamed
+aside first, never replaced)."""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from platformdirs import user_data_path
 
+from archiver import outputs
 from archiver.credentials import ENV_PASSPHRASE, SERVICE, keyring_available
 from archiver.files import PRIVATE_DIR, private_dir, tighten
 
@@ -137,10 +142,18 @@ def _write_private(path: Path, key: ec.EllipticCurvePrivateKey, passphrase: byte
         serialization.PrivateFormat.PKCS8,
         serialization.BestAvailableEncryption(passphrase),
     )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    tighten(path)  # an existing key file keeps its mode through O_TRUNC
+    _write_new(path, data, "the signing key")
+
+
+def _write_new(path: Path, data: bytes, what: str) -> None:
+    """A key file written new (0600), never over a file, a link or a special file."""
+    try:
+        outputs.write_app_file(path, data, what=what)
+    except (FileExistsError, outputs.Refused) as exc:
+        raise SigningKeyError(
+            f"{what} {path} could not be written: {exc}. Nothing was replaced; move what is "
+            "there aside and try again."
+        ) from None
 
 
 def _key_dir(d: Path) -> None:
@@ -156,9 +169,11 @@ KEY_FILE, CERT_FILE = "key.pem", "cert.pem"
 
 
 def _read_cert(path: Path) -> x509.Certificate | None:
+    """The certificate in ``path`` (read as an app file: never through a link, a FIFO or a
+    device), or None."""
     try:
-        return x509.load_pem_x509_certificate(path.read_bytes())
-    except (OSError, ValueError):
+        return x509.load_pem_x509_certificate(outputs.read_app_file(path, what="the certificate"))
+    except (OSError, ValueError):  # outputs.Refused is a ValueError
         return None
 
 
@@ -187,8 +202,15 @@ def _retire(d: Path, force: bool) -> None:
     ``force`` the old key and certificate are kept as ``key-<FP>.pem`` / ``cert-<FP>.pem``
     (FP: the certificate's SHA-256 fingerprint), and stay trusted for verification."""
     key_path, cert_path = d / KEY_FILE, d / CERT_FILE
-    if not key_path.exists() and not cert_path.exists():
+    present = [p for p in (key_path, cert_path) if p.exists() or p.is_symlink()]
+    if not present:
         return
+    links = [p for p in present if p.is_symlink()]
+    if links and not force:
+        raise KeyExistsError(
+            f"{links[0]} is a symbolic link: archiver never writes a key through a link. "
+            "Remove it, or use --force (the link is then kept aside, renamed)."
+        )
     old = _read_cert(cert_path)
     fp = cert_fingerprint(old) if old is not None else "(certificate unreadable)"
     if not force:
@@ -203,8 +225,63 @@ def _retire(d: Path, force: bool) -> None:
         else f"unreadable-{datetime.datetime.now(datetime.UTC):%Y%m%dT%H%M%SZ}"
     )
     for path, prefix in ((key_path, "key"), (cert_path, "cert")):
-        if path.exists():
-            os.replace(path, d / f"{prefix}-{stamp}.pem")
+        if path.exists() or path.is_symlink():
+            _rename_aside(path, d, f"{prefix}-{stamp}")
+
+
+def _rename_aside(path: Path, d: Path, stem: str) -> Path:
+    """``path`` renamed to ``d/stem.pem`` (``stem-2.pem``… when that is taken): a retired
+    file never replaces another."""
+    for n in range(1, 100):
+        target = d / (f"{stem}.pem" if n == 1 else f"{stem}-{n}.pem")
+        try:
+            outputs.rename_noreplace(path, target)
+            return target
+        except FileExistsError:
+            continue
+    raise SigningKeyError(f"no free name to keep {path} aside in {d}")
+
+
+@dataclass(frozen=True)
+class RetiredKey:
+    """A retired private key file and the certificate it is kept with (None: missing or
+    unreadable, so the key is not destroyed: nothing else would say whose it was)."""
+
+    key_path: Path
+    cert_path: Path
+    cert: x509.Certificate | None
+
+
+def retired_keys(directory: Path | None = None) -> list[RetiredKey]:
+    """The retired private keys in the key folder (``key-<FP>.pem``), with their
+    certificates (``cert-<FP>.pem``)."""
+    d = directory or default_dir()
+    found = []
+    for path in sorted(d.glob("key-*.pem")) if d.is_dir() else []:
+        cert_path = d / ("cert-" + path.name[len("key-") :])
+        found.append(RetiredKey(path, cert_path, _read_cert(cert_path)))
+    return found
+
+
+def destroy_retired(
+    directory: Path | None = None, *, dry_run: bool = False
+) -> tuple[list[RetiredKey], list[tuple[RetiredKey, str]]]:
+    """Remove the retired private keys whose certificate is kept (so bundles they signed
+    still verify against it); returns those removed (or, ``dry_run``, those that would be)
+    and those kept, with why. The current key is never touched."""
+    removed, kept = [], []
+    for r in retired_keys(directory):
+        if r.cert is None:
+            kept.append((r, f"its certificate {r.cert_path.name} is missing or unreadable"))
+            continue
+        if not dry_run:
+            try:
+                r.key_path.unlink()
+            except OSError as exc:
+                kept.append((r, f"it could not be removed ({exc.strerror or exc})"))
+                continue
+        removed.append(r)
+    return removed, kept
 
 
 def parse_subject(text: str) -> x509.Name:
@@ -307,7 +384,7 @@ def _store(
     _retire(d, force)
     key_path, cert_path = d / KEY_FILE, d / CERT_FILE
     _write_private(key_path, key, passphrase)
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_new(cert_path, cert.public_bytes(serialization.Encoding.PEM), "the certificate")
     return SigningIdentity(key, cert, key_path, cert_path, given)
 
 
@@ -374,15 +451,19 @@ def load(directory: Path | None = None, passphrase: bytes | None = None) -> Sign
     tighten_files(d)
     given = passphrase
     try:
-        key = serialization.load_pem_private_key(
-            key_path.read_bytes(), given or _passphrase(create=False)
+        pem = outputs.read_app_file(key_path, what="the signing key")
+        cert = x509.load_pem_x509_certificate(
+            outputs.read_app_file(cert_path, what="the certificate")
         )
+    except outputs.Refused as exc:
+        raise SigningKeyError(str(exc)) from None
+    try:
+        key = serialization.load_pem_private_key(pem, given or _passphrase(create=False))
     except (ValueError, TypeError):
         where = "you typed" if given else f"given ({ENV_PASSPHRASE} or the keyring)"
         raise WrongPassphrase(
             f"The signing key in {d} cannot be decrypted with the passphrase {where}."
         ) from None
-    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     if not isinstance(key, ec.EllipticCurvePrivateKey) and not hasattr(key, "sign"):
         raise SigningKeyError("unsupported key type")
     return SigningIdentity(key, cert, key_path, cert_path, given)  # type: ignore[arg-type]

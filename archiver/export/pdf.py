@@ -51,8 +51,28 @@ BOTTOM = 14 * mm
 FRAME_WIDTH = PAGE[0] - 2 * MARGIN
 GREY = colors.HexColor("#546e7a")
 DEMO_RED = colors.HexColor("#c62828")
+HOLD_RED = colors.HexColor("#8e1b1b")
+#: the words of the hold badge, wherever a held interaction appears
+HOLD_BADGE = "LEGAL HOLD"
 HEAD_BLUE = colors.HexColor("#1f4e79")
 
+
+#: a case production's transcript messages and call detail records (the guide documents no
+#: transcript columns: these are the simulator's and a tenant's usual ones; a missing column
+#: is an empty cell)
+MESSAGE_COLUMNS = [("#", 8), ("Message", 194), ("Channel", 18), ("Language", 16), ("COMMIT_TS", 37)]
+CDR_COLUMNS = [
+    ("Start (UTC)", "START_TIME", 34),
+    ("Answered", "ANSWER_TIME", 34),
+    ("End", "END_TIME", 34),
+    ("Duration s", "DURATION", 16),
+    ("Direction", "DIRECTION", 18),
+    ("Calling", "CALLING_NUMBER", 28),
+    ("Called", "CALLED_NUMBER", 28),
+    ("Disconnect", "DISCONNECT_REASON", 20),
+    ("Trunk", "TRUNK_ID", 16),
+    ("COMMIT_TS", "COMMIT_TS", 37),
+]
 SUMMARY_COLUMNS = [
     ("Interactions", 21),
     ("Segments", 17),
@@ -145,6 +165,18 @@ def styles() -> dict[str, ParagraphStyle]:
             "gap", parent=base, fontName="DejaVu-Bold", fontSize=7.5, leading=9, textColor="#b71c1c"
         ),
         "toc": ParagraphStyle("toc", parent=base, fontSize=9, leading=12),
+        "hold": ParagraphStyle(
+            "hold",
+            parent=base,
+            fontName="DejaVu-Bold",
+            fontSize=8,
+            leading=10,
+            textColor=colors.white,
+            backColor=HOLD_RED,
+            borderPadding=(2, 4, 2, 4),
+            spaceBefore=2,
+            spaceAfter=3,
+        ),
     }
 
 
@@ -167,6 +199,9 @@ class ReportMeta:
     #: rows pulled from the embedded simulator: the cover and every page say DEMO
     demo: bool = False
     versions: str = "latest"  # latest | all: which records the bundle holds
+    #: a case production's facts for the cover, (label, text) in order ([]: not a case)
+    case: list[tuple[str, str]] = field(default_factory=list)
+    title: str = "Audit bundle: interaction segments and workflow traces"
 
 
 # -- cells and tables ---------------------------------------------------------------------------
@@ -474,6 +509,8 @@ def interaction_story(
         line(derive.interaction_line(segments, [t.values for t in it.steps], day), st["small"]),
     ]
     who = derive.interaction_people(segments)
+    for hold in it.holds:  # the hold badge: a held interaction shows it wherever it appears
+        head.append(Paragraph(rich(f"{HOLD_BADGE} · {hold}"), st["hold"]))
     for note in it.gaps:  # rows of a stated coverage gap: kept, and marked here
         head.append(Paragraph(rich("Coverage gap: " + note), st["gap"]))
     if who:
@@ -511,7 +548,70 @@ def interaction_story(
         )
     else:
         out.append(Paragraph("No workflow trace is archived for this interaction.", st["small"]))
+    out += case_sections(it)
     out.append(Spacer(1, 4 * mm))
+    return out
+
+
+def message_lines(messages: Sequence[Any]) -> list[tuple[int, Any, str]]:
+    """(number, row, text) per message: a transcript delivered as one row (its messages one
+    a line) is split into its lines, as a tenant that sends a row per message sends them."""
+    out: list[tuple[int, Any, str]] = []
+    for row in messages:
+        for text in (row.values.get("TRANSCRIPT_TEXT") or "").split("\n"):
+            out.append((len(out) + 1, row, text))
+    return out
+
+
+def case_sections(it: Interaction) -> list[Flowable]:
+    """A case production's transcript and call detail records of the interaction."""
+    st = styles()
+    out: list[Flowable] = []
+    if it.messages:
+        lines = message_lines(it.messages)
+        out.append(
+            HeadedTable(
+                [
+                    line(
+                        f"Transcript ({len(lines)} message{'s' if len(lines) != 1 else ''}, "
+                        "in the order the API delivered them)",
+                        st["h3"],
+                        f"  · interaction {it.id}",
+                    )
+                ],
+                _table(
+                    [c[0] for c in MESSAGE_COLUMNS],
+                    [
+                        [
+                            str(n),
+                            text,
+                            row.values.get("CHANNEL", ""),
+                            row.values.get("LANGUAGE", ""),
+                            row.commit_ts,
+                        ]
+                        for n, row, text in lines
+                    ],
+                    [c[1] for c in MESSAGE_COLUMNS],
+                ),
+            )
+        )
+    if it.cdrs:
+        out.append(
+            HeadedTable(
+                [
+                    line(
+                        f"Call detail records ({len(it.cdrs)})",
+                        st["h3"],
+                        f"  · interaction {it.id}",
+                    )
+                ],
+                _table(
+                    [c[0] for c in CDR_COLUMNS],
+                    [[r.values.get(col, "") for _, col, _ in CDR_COLUMNS] for r in it.cdrs],
+                    [c[2] for c in CDR_COLUMNS],
+                ),
+            )
+        )
     return out
 
 
@@ -645,6 +745,10 @@ class Front:
     #: segment records of the bundle in a stated gap, and the interactions marked for it
     segments_in_gaps: int = 0
     marked: int = 0
+    #: a case production's rows of its other datasets (transcript, mpccdr), by dataset
+    others: dict[str, int] = field(default_factory=dict)
+    #: interactions under a legal hold (their pages show the badge)
+    held: int = 0
     #: the server's reading in plain words (the cover says this one)
     reading_words: str = ""
 
@@ -680,7 +784,8 @@ def cover_rows(f: Front) -> list[tuple[str, str]]:
     meta = f.meta
     gaps = f.gaps
     coverage = (
-        "Complete: the archive's records show that every 15-minute interval of the scope was downloaded in full, for both datasets."
+        "Complete: the archive's records show that every 15-minute interval of the scope was downloaded in full, for "
+        + ("every dataset." if f.others else "both datasets.")
         if not gaps
         else f"{plural(len(gaps), 'gap')}: intervals of the scope that no finished download covers; data for these may be missing from this bundle (listed below)."
     )
@@ -698,22 +803,34 @@ def cover_rows(f: Front) -> list[tuple[str, str]]:
         )
     coverage += f" {f.reading_words}" if f.reading_words else ""
     held = LATEST if meta.versions == "latest" else RECORDS
+    contents = (
+        f"{INTERACTIONS.of(f.interactions)}; {held.of(f.segments, 'interactionSegments')}; "
+        f"{held.of(f.traces, 'workflowTrace')}"
+    )
+    for ds, n in f.others.items():
+        contents += f"; {held.of(n, ds)}"
     rows = [
         ("Bundle", meta.bundle_id),
         ("Generated", f"{meta.generated_at} (UTC) by archiver {meta.tool_version}"),
         ("Tenant", meta.tenant),
+        *meta.case,
         ("Scope", meta.scope),
-        (
-            "Contents",
-            f"{INTERACTIONS.of(f.interactions)}; {held.of(f.segments, 'interactionSegments')}; "
-            f"{held.of(f.traces, 'workflowTrace')}",
-        ),
+        ("Contents", contents),
         (
             "Time zone",
             "All times are UTC exactly as the Historical API delivered them (ending in Z), except values marked derived, computed as the notes say. STARTTIME values are the tenant's local time; ROW_DATE_UTC is the row's date in UTC.",
         ),
         ("Coverage", coverage),
     ]
+    if f.held and not meta.case:  # (a case production's cover states its hold itself)
+        rows.append(
+            (
+                "Legal hold",
+                f"{INTERACTIONS.of(f.held)} of this bundle "
+                f"{'is' if f.held == 1 else 'are'} under legal hold now: "
+                f"their pages are marked {HOLD_BADGE} with the case and the hold.",
+            )
+        )
     if f.unplaced:
         rows.append(
             (
@@ -839,7 +956,7 @@ def front_story(f: Front, sink: list[tuple[str, int, float]]) -> list[Flowable]:
     if f.meta.demo:
         out.append(demo_banner())
     out += [
-        Paragraph("Audit bundle: interaction segments and workflow traces", st["h1"]),
+        Paragraph(rich(f.meta.title), st["h1"]),
         _kv(cover_rows(f)),
     ]
     if f.gaps:

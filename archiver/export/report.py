@@ -33,6 +33,7 @@ from archiver.archive.queries.reader import Source
 from archiver.archive.scratch import ScratchTable
 from archiver.export import derive, pdf
 from archiver.export.pdfjoin import Joiner, Mark
+from archiver.export.production import CaseScope
 from archiver.export.scope import Interaction, Names, Scope, Window
 from archiver.plural import plural
 
@@ -162,7 +163,7 @@ class Report:
         self,
         work: Path,
         meta: pdf.ReportMeta,
-        scope: Scope,
+        scope: Scope | CaseScope,
         names: Names,
         expected: int,
         check: Callable[[], None],

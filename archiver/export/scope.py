@@ -23,6 +23,10 @@ from archiver.timerange import DAY, INTERVAL, STEP, api_format, format_range, pa
 
 WINDOW_ROWS = 2000  # segment rows per window read at once
 DATASETS = (SEGMENTS, TRACE)
+TRANSCRIPT, CDR = "transcript", "mpccdr"
+#: what a case production holds of each interaction: every row of these datasets
+CASE_DATASETS = (SEGMENTS, TRACE, TRANSCRIPT, CDR)
+CASE_WINDOW = 200  # interactions of a case production read at once
 AGENTS = "agent"
 QUEUES = "queue"
 
@@ -149,25 +153,35 @@ class Scope:
 
 @dataclass(slots=True)
 class Interaction:
-    """One interaction's rows in scope: segments by number, trace steps by start; ``gaps``:
-    what its page says about rows of it that lie in a stated coverage gap."""
+    """One interaction's rows in scope: segments by number, trace steps by start (and, in a
+    case production, its transcript messages in order and its call detail records);
+    ``gaps``: what its page says about rows of it that lie in a stated coverage gap;
+    ``holds``: the legal holds that cover it (its page shows the badge)."""
 
     id: str
     segments: list[Row]
     steps: list[Row]
     gaps: list[str] = field(default_factory=list)
+    messages: list[Row] = field(default_factory=list)
+    cdrs: list[Row] = field(default_factory=list)
+    holds: list[str] = field(default_factory=list)
 
 
 @dataclass
 class Window:
     """Consecutive intervals of one UTC day. ``segments`` and ``traces`` are in archive
     order (the CSV and JSONL order); ``interactions`` in report order (first segment's
-    STARTTIME_UTC, then id)."""
+    STARTTIME_UTC, then id). ``others``: a case production's transcript and mpccdr rows."""
 
     day: date
     segments: list[Row]
     traces: list[Row]
     interactions: list[Interaction]
+    others: dict[str, list[Row]] = field(default_factory=dict)
+
+    def rows(self) -> dict[str, list[Row]]:
+        """Every row of the window by dataset, in archive order."""
+        return {SEGMENTS: self.segments, TRACE: self.traces, **self.others}
 
 
 @dataclass
@@ -275,14 +289,25 @@ def group(
     return out
 
 
+ROW_WORDS = {
+    SEGMENTS: "segment",
+    TRACE: "workflow step",
+    TRANSCRIPT: "transcript message",
+    CDR: "call detail record",
+}
+
+
 def gap_notes(
-    segments: list[Row], steps: list[Row], gap_intervals: dict[str, dict[str, str]]
+    segments: list[Row],
+    steps: list[Row],
+    gap_intervals: dict[str, dict[str, str]],
+    others: dict[str, list[Row]] | None = None,
 ) -> list[str]:
     """What an interaction's page says about its rows that lie in a stated coverage gap:
     one line per dataset, interval and why. Such rows are real archived evidence and stay in
     the bundle; the mark says the archive may not hold every row of that interval."""
     found: dict[tuple[str, str, str], int] = {}
-    for ds, rows in ((SEGMENTS, segments), (TRACE, steps)):
+    for ds, rows in ((SEGMENTS, segments), (TRACE, steps), *(others or {}).items()):
         keys = gap_intervals.get(ds, {})
         for r in rows:
             if r.interval in keys:
@@ -290,7 +315,7 @@ def gap_notes(
                 found[k] = found.get(k, 0) + 1
     out = []
     for (ds, key, why), n in sorted(found.items()):
-        what = "segment" if ds == SEGMENTS else "workflow step"
+        what = ROW_WORDS.get(ds, "row")
         when = format_range(parse_api_bound(key), parse_api_bound(key))
         state = why.split(" (", 1)[0]  # the cover lists the whole reason
         out.append(

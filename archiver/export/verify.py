@@ -1,9 +1,11 @@
 """``archiver verify BUNDLE``: check a bundle (directory or zip) the way VERIFY.txt does,
 plus that the CSV, JSONL and raw pages agree, and whether its signer is trusted.
 
-Three outcomes: VERIFIED (intact, and signed by a trusted signer: exit 0), INTACT BUT NOT
+Four outcomes: VERIFIED (intact, and signed by a trusted signer: exit 0), INTACT BUT NOT
 TRUSTED (every check holds, but anyone could have made such a bundle with a key of their
-own: exit 3), FAILED (names the first problem: exit 1). Nothing the bundle names is read
+own: exit 3), INTACT, BUT THE SIGNER WAS REVOKED (its certificate was revoked here, and no
+trusted timestamp proves the signature older than the revocation: exit 3), FAILED (names the
+first problem: exit 1). Nothing the bundle names is read
 before its layout is checked: no symbolic link or special file, no manifest path outside the
 bag; a zip is checked entry by entry before anything is extracted (``bundlezip``).
 """
@@ -29,19 +31,26 @@ from cryptography.hazmat.primitives import serialization
 
 from archiver import exitcodes
 from archiver.archive.hashing import canonical_record, sha256_hex
-from archiver.export import bag, bundlezip, timestamps
+from archiver.export import bag, bundlezip, loadfile, timestamps
 from archiver.export.cms import CmsError, verify_detached
 from archiver.export.csvsafe import matches, unescape_cell
 from archiver.export.keys import cert_fingerprint
-from archiver.export.trust import TrustPolicy
+from archiver.export.trust import Revocation, TrustPolicy
 from archiver.safetext import safe
 
 ALLOWED_TOP = {*bag.TAG_FILES, bag.TAGMANIFEST, bag.SIGNATURE, "data"}
 TSA_FIELD = bag.TSA_FIELD
 PROVENANCE_COLUMNS = ("_record_sha256", "_page_sha256", "_received_at")
+#: datasets only a case production holds (each with its CSV file)
+CASE_ONLY = ("transcript", "mpccdr")
 
-VERIFIED, UNTRUSTED, FAILED = "verified", "untrusted", "failed"
-EXIT_CODES = {VERIFIED: exitcodes.OK, FAILED: exitcodes.FAILED, UNTRUSTED: exitcodes.UNTRUSTED}
+VERIFIED, UNTRUSTED, REVOKED, FAILED = "verified", "untrusted", "revoked", "failed"
+EXIT_CODES = {
+    VERIFIED: exitcodes.OK,
+    FAILED: exitcodes.FAILED,
+    UNTRUSTED: exitcodes.UNTRUSTED,
+    REVOKED: exitcodes.REVOKED,
+}
 
 
 def printable(text: str) -> str:
@@ -66,6 +75,8 @@ class BundleReport:
     signer_trusted: bool = False
     #: bag-info.txt marks the bundle as simulated data (Archiver-Demo: yes)
     demo: bool = False
+    #: the signer's certificate was revoked here, and nothing proves the signature older
+    revoked: Revocation | None = None
 
     @property
     def intact(self) -> bool:
@@ -75,6 +86,8 @@ class BundleReport:
     def state(self) -> str:
         if self.problems:
             return FAILED
+        if self.revoked is not None:
+            return REVOKED
         if not self.signer_trusted or self.untrusted:
             return UNTRUSTED
         return VERIFIED
@@ -98,6 +111,11 @@ class BundleReport:
             return f"VERIFIED: the bundle is intact and {self.trusted_by}."
         if state == FAILED:
             return f"FAILED: {self.problems[0]}"
+        if self.revoked is not None:
+            return (
+                f"INTACT, BUT THE SIGNER WAS REVOKED on {self.revoked.when()} "
+                f"({self.revoked.reason})"
+            )
         if not self.signer_trusted:
             return "INTACT, BUT THE SIGNER IS NOT TRUSTED: " + (
                 self.untrusted[0] if self.untrusted else "no trust was given for this check"
@@ -110,7 +128,8 @@ class BundleReport:
             lines.append(f"  ! {bag.DEMO}: {bag.DEMO_WHY}")
         lines += [f"  - {p}" for p in self.problems[1:10]]
         lines += [f"  ✓ {c}" for c in self.checks]
-        lines += [f"  ! {u}" for u in self.untrusted[1 if not self.problems else 0 :]]
+        said = 1 if self.state == UNTRUSTED and self.untrusted else 0  # in the headline
+        lines += [f"  ! {u}" for u in self.untrusted[said:]]
         if self.signer_subject:
             lines.append(f"Signer: {self.signer_subject}")
         if self.fingerprint:
@@ -174,6 +193,8 @@ class _Bundle:
     tagmanifest: dict[str, str] = field(default_factory=dict)
     cert: x509.Certificate | None = None
     info: dict[str, str] = field(default_factory=dict)
+    #: the timestamp of the tag-manifest signature (None: it has none)
+    signed_at: timestamps.TimestampStatus | None = None
 
 
 def _check_layout(b: _Bundle, rep: BundleReport) -> bool:
@@ -302,6 +323,7 @@ def _check_signature_timestamp(b: _Bundle, rep: BundleReport) -> bool:
                 f"bag-info.txt names a timestamp authority but {bag.SIGNATURE} carries no timestamp token (removed?)"
             )
         return True
+    b.signed_at = status
     what = f"the signature of {bag.TAGMANIFEST} was timestamped {status.describe()}"
     _timestamp_verdict(status, what, bag.SIGNATURE, rep)
     return True
@@ -354,6 +376,53 @@ def _check_copies_agree(b: _Bundle, rep: BundleReport) -> bool:
     return True
 
 
+def _check_load_file(b: _Bundle, rep: BundleReport) -> bool:
+    """A case production's load file (when there is one): the DAT reads back, each of its
+    documents' native and text is there, each native matches the SHA-256 the DAT states,
+    and no native or text file is left unnamed. (The manifest check has already shown
+    every file unchanged since the bundle was signed.)"""
+    folder = b.root / loadfile.FOLDER
+    declared = bool(b.info.get("Archiver-Load-File"))
+    if not folder.exists():
+        if declared:
+            rep.problems.append(f"bag-info.txt names a load file but {loadfile.FOLDER} is missing")
+        return True
+    try:
+        docs = loadfile.read_dat(folder / loadfile.DAT)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        rep.problems.append(f"{loadfile.FOLDER}/{loadfile.DAT}: {exc}")
+        return True
+    named: set[Path] = set()
+    for n, doc in enumerate(docs, 2):
+        for key in ("NATIVEPATH", "TEXTPATH"):
+            path = loadfile.local(folder, doc[key])
+            if folder not in path.resolve().parents or not path.is_file():
+                rep.problems.append(
+                    f"{loadfile.DAT} record {n} ({doc['BEGDOC']}): {key} {doc[key]} is missing"
+                )
+                return True
+            named.add(path.resolve())
+        if bag.sha256_file(loadfile.local(folder, doc["NATIVEPATH"])) != doc["SHA256"]:
+            rep.problems.append(
+                f"{loadfile.DAT} record {n} ({doc['BEGDOC']}): its native does not match SHA256"
+            )
+            return True
+    unnamed = sorted(
+        p.relative_to(b.root).as_posix()
+        for sub in (loadfile.NATIVES, loadfile.TEXT)
+        for p in (folder / sub).glob("*")
+        if p.resolve() not in named
+    )
+    if unnamed:
+        rep.problems.append(f"{unnamed[0]} is no document of {loadfile.DAT}")
+        return True
+    rep.checks.append(
+        f"{loadfile.FOLDER}/{loadfile.DAT} reads back: {len(docs):,} documents, each native "
+        "matching its SHA256 and each text present"
+    )
+    return True
+
+
 def _check_signer_trust(b: _Bundle, rep: BundleReport) -> bool:
     """Whom the signature is by: the local key, the trust store, or the pinned fingerprint
     (another signer than the pinned one is a failure)."""
@@ -366,6 +435,32 @@ def _check_signer_trust(b: _Bundle, rep: BundleReport) -> bool:
         rep.signer_trusted, rep.trusted_by = True, why
     else:
         rep.untrusted.insert(0, why)
+    return True
+
+
+def _check_revocation(b: _Bundle, rep: BundleReport) -> bool:
+    """A revoked signer's bundle is trusted only when a trusted timestamp proves its
+    signature older than the revocation (whoever holds the key now cannot backdate one)."""
+    rev = b.policy.revoked.get(rep.fingerprint) if rep.fingerprint else None
+    if rev is None:
+        return True
+    ts = b.signed_at
+    if ts is not None and ts.intact and ts.trusted and ts.time is not None and ts.time < rev.at:
+        rep.checks.append(
+            f"the signer's certificate was revoked on {rev.when()} ({rev.reason}), after this "
+            f"signature: a trusted timestamp proves it was made {ts.describe()}"
+        )
+        return True
+    rep.revoked = rev
+    if ts is None:
+        why = "no trusted timestamp proves the signature older than the revocation"
+    elif not (ts.intact and ts.trusted) or ts.time is None:
+        why = "its timestamp is not from a trusted authority, so it proves no time"
+    else:
+        why = f"its timestamp ({ts.describe()}) is not older than the revocation"
+    rep.untrusted.insert(
+        0, f"the signer's certificate was revoked on {rev.when()} ({rev.reason}); {why}"
+    )
     return True
 
 
@@ -382,7 +477,9 @@ CHECKS: tuple[Callable[[_Bundle, BundleReport], bool], ...] = (
     _check_bag_info,
     _check_report_pdf,
     _check_copies_agree,
+    _check_load_file,
     _check_signer_trust,
+    _check_revocation,
 )
 
 
@@ -499,7 +596,18 @@ def _verify_consistency(root: Path, rep: BundleReport) -> None:
     rows = _read_records(jsonl, rep)
     if rows is None:
         return
-    for ds in ("interactionSegments", "workflowTrace"):
+    datasets = [
+        "interactionSegments",
+        "workflowTrace",
+        *(ds for ds in CASE_ONLY if (root / "data" / f"{ds}.csv").is_file()),
+    ]
+    stray = sorted({r["dataset"] for r in rows} - set(datasets))
+    if stray:
+        rep.problems.append(
+            f"data/records.jsonl holds rows of {', '.join(stray)}, which have no CSV file"
+        )
+        return
+    for ds in datasets:
         _csv_agrees(root / "data" / f"{ds}.csv", ds, rows, rep)
     raw_dir = root / "data" / "raw"
     if raw_dir.is_dir():

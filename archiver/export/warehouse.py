@@ -14,24 +14,28 @@
   response can name a directory); a partition that is not a YYYY-MM-DD date stops the export.
 - ``--from``/``--to`` select rows by that UTC day.
 
-``out`` is checked before anything is written: a file for csv and jsonl (not a directory),
-a directory for parquet whose ``dataset=NAME`` part does not exist yet. A csv or jsonl file
-is written under a temporary name and renamed into place when complete.
+``out`` is checked before anything is written (archiver.outputs): a new file for csv and
+jsonl, never a file of the archive's set (the archive, its -wal/-shm/-journal, lock or
+sidecar, by resolved path or inode), a symbolic link, a FIFO, a device or a directory; an
+existing file only with ``overwrite``. For parquet a directory whose ``dataset=NAME`` part
+does not exist yet. A csv or jsonl file is written under a temporary name and linked into
+place when complete, only where no file is (``overwrite``: renamed over the old file); the
+Parquet directory likewise, renamed without replacing anything.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-import os
 import re
 import shutil
-import uuid
 from collections.abc import Callable, Generator, Iterator
 from datetime import date
 from pathlib import Path
 from typing import TextIO
 
+from archiver import outputs
 from archiver.archive.queries import warehouse as reads
 from archiver.archive.queries.reader import Reader
 from archiver.archive.queries.warehouse import ExportRow
@@ -70,21 +74,53 @@ def partition_date(value: object) -> str:
     )
 
 
-def check_out(fmt: str, dataset: str, out: Path) -> None:
-    """Refuse an ``--out`` that would fail or overwrite what it should not, before any work."""
+def check_out(
+    fmt: str,
+    dataset: str,
+    out: Path,
+    archive: str | Path | None = None,
+    overwrite: bool = False,
+) -> None:
+    """Refuse an ``--out`` that would fail or overwrite what it should not, before any work
+    (archiver.outputs.check_new: never a file of ``archive``'s set, a link, a FIFO or a
+    device; an existing file only with ``overwrite``, csv and jsonl only)."""
+    protect = [outputs.ArchiveSet.of(archive)] if archive is not None else []
     if fmt == "parquet":
-        if out.exists() and not out.is_dir():
-            raise ExportError(f"--out {out} is a file: parquet is written to a directory")
-        part = out / f"dataset={dataset}"
-        if part.exists():
-            raise ExportError(
-                f"{part} exists: choose another --out, or remove it to export {dataset} again"
-            )
+        _check_parquet_out(dataset, out, protect, overwrite)
         return
-    if out.is_dir():
+    if out.is_dir() and not out.is_symlink():
         raise ExportError(f"--out {out} is a directory: give the {fmt} file to write")
-    if out.suffix.lower() == ".zip" and out.exists():
+    if out.suffix.lower() == ".zip" and out.exists() and not out.is_symlink():
+        # a bundle's zip, most likely: never replaced, not even with --overwrite
         raise ExportError(f"--out {out} is an existing zip: give the {fmt} file to write")
+    try:
+        outputs.check_new(
+            out, protect=protect, overwrite=overwrite, hint=" (or add --overwrite to replace it)"
+        )
+    except outputs.Refused as exc:
+        raise ExportError(str(exc)) from None
+
+
+def _check_parquet_out(
+    dataset: str, out: Path, protect: list[outputs.ArchiveSet], overwrite: bool
+) -> None:
+    """``out`` is a folder (it may exist, or be a link to one: only ``dataset=NAME`` is
+    made in it), and ``dataset=NAME`` in it does not exist yet."""
+    if overwrite:
+        raise ExportError(
+            "--overwrite replaces a csv or jsonl file, never a Parquet directory: choose "
+            "another --out"
+        )
+    if out.exists() and not out.is_dir():
+        what = outputs.kind_of(out.stat().st_mode)
+        raise ExportError(f"--out {out} is {what}: parquet is written to a directory")
+    part = out / f"dataset={dataset}"
+    try:
+        if not out.exists():
+            outputs.check_new(out, protect=protect, directory=True)
+        outputs.check_new(part, protect=protect, directory=True)
+    except outputs.Refused as exc:
+        raise ExportError(f"{exc} (a Parquet export makes {part.name} new in --out)") from None
 
 
 def _provenance(row: ExportRow) -> dict[str, str]:
@@ -110,16 +146,18 @@ def export_dataset(
     all_versions: bool = False,
     dataset_type: str = "interval",
     csv_formulas: str = "escape",
+    overwrite: bool = False,
 ) -> int:
     """Write the export of one stream (15-minute or daily rows, never mixed); returns the
-    number of rows written. ``csv_formulas``: ``escape`` (the default) or ``raw``."""
+    number of rows written. ``csv_formulas``: ``escape`` (the default) or ``raw``;
+    ``overwrite``: an existing csv or jsonl file may be replaced (never the archive's)."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if dataset_type not in ("interval", "daily"):
         raise ExportError(f"unknown dataset type {dataset_type!r}; choose interval or daily")
     if csv_formulas not in csvsafe.MODES:
         raise ExportError(f"unknown --csv-formulas {csv_formulas!r}; choose escape or raw")
-    check_out(fmt, dataset, out)
+    check_out(fmt, dataset, out, archive, overwrite)
     db = Reader(archive)
     rows: Generator[ExportRow, None, None] | None = None
     try:
@@ -127,11 +165,13 @@ def export_dataset(
         if not cols:
             raise ExportError(f"The archive holds no {dataset} data yet.")
         rows = reads.iter_rows(db, dataset, start, end, all_versions, dataset_type)
-        out.parent.mkdir(parents=True, exist_ok=True)
+        out.parent.mkdir(mode=outputs.PRIVATE_DIR, parents=True, exist_ok=True)
+        target = _Target(out, [outputs.ArchiveSet.of(archive)], overwrite)
         if fmt == "jsonl":
-            return _atomic(out, lambda f: _jsonl(rows, f), newline="\n")
+            return _atomic(target, lambda f: _jsonl(rows, f), newline="\n")
         if fmt == "csv":
-            return _atomic(out, lambda f: _csv(rows, cols, f, csv_formulas == "escape"))
+            return _atomic(target, lambda f: _csv(rows, cols, f, csv_formulas == "escape"))
+        out.mkdir(mode=outputs.PRIVATE_DIR, exist_ok=True)
         return _parquet_dir(rows, cols, dataset, out)
     finally:
         if rows is not None:
@@ -139,16 +179,26 @@ def export_dataset(
         db.close()
 
 
-def _atomic(out: Path, write: Callable[[TextIO], int], newline: str = "") -> int:
-    """Write through ``write`` to a temporary file next to ``out``, then rename it into
-    place: ``out`` is complete or untouched."""
-    tmp = out.with_name(f".{out.name}.partial-{uuid.uuid4().hex[:8]}")
+class _Target:
+    """Where a csv or jsonl export goes, and what it must never replace."""
+
+    def __init__(self, out: Path, protect: list[outputs.ArchiveSet], overwrite: bool) -> None:
+        self.out, self.protect, self.overwrite = out, protect, overwrite
+
+
+def _atomic(target: _Target, write: Callable[[TextIO], int], newline: str = "") -> int:
+    """Write through ``write`` to a temporary file next to the target, then link it into
+    place where no file is (outputs.new_file): the target is complete or untouched."""
     try:
-        with tmp.open("x", encoding="utf-8", newline=newline) as f:
+        with outputs.new_file(
+            target.out, protect=target.protect, overwrite=target.overwrite
+        ) as raw:
+            f = io.TextIOWrapper(raw, encoding="utf-8", newline=newline)
             n = write(f)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+            f.flush()
+            f.detach()
+    except outputs.Refused as exc:
+        raise ExportError(str(exc)) from None
     return n
 
 
@@ -181,11 +231,14 @@ def _parquet_dir(rows: Iterator[ExportRow], cols: list[str], dataset: str, out: 
     """The partitions are written in a hidden directory (readers skip it) renamed to
     ``out/dataset=NAME`` when complete; a failure removes it."""
     final = out / f"dataset={dataset}"
-    work = out / f".dataset={dataset}.partial-{uuid.uuid4().hex[:8]}"
-    work.mkdir(parents=True)
+    work = outputs.temp_name(final)
+    work.mkdir(mode=outputs.PRIVATE_DIR)
     try:
         n = _parquet(rows, cols, work)
-        os.rename(work, final)  # fails rather than replace a directory that appeared
+        outputs.publish_directory(work, final)  # never replaces a directory that appeared
+    except outputs.Refused as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        raise ExportError(str(exc)) from None
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

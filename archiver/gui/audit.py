@@ -17,15 +17,17 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from archiver.archive.auditlog import summarise
+from archiver.archive.auditlog import KINDS, summarise
 from archiver.archive.queries.review import ArchiveReader, AuditEntry
 from archiver.gui.empty import Placeholder
 from archiver.gui.errors import describe
@@ -83,11 +85,18 @@ class AuditModel(QAbstractTableModel):
         self._ids: array[int] = array("q")
         self._blocks: OrderedDict[int, dict[int, tuple[tuple[str, ...], str]]] = OrderedDict()
 
-    def set_reader(self, reader: ArchiveReader | None) -> None:
-        """Show the log of ``reader``'s archive (None: nothing)."""
+    def set_reader(
+        self,
+        reader: ArchiveReader | None,
+        kinds: Sequence[str] | None = None,
+        about: str | None = None,
+    ) -> None:
+        """Show the log of ``reader``'s archive (None: nothing): every entry, or those of
+        the events ``kinds`` and those that mention ``about`` (an interaction id, a phone
+        number a search asked for, a case's name)."""
         self.beginResetModel()
         self.reader = reader
-        self._ids = reader.audit_ids() if reader is not None else array("q")
+        self._ids = reader.audit_ids(kinds, about) if reader is not None else array("q")
         self._blocks.clear()
         self.endResetModel()
 
@@ -171,6 +180,29 @@ class AuditPanel(QWidget):
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
         )
         self.log = Placeholder(self.table, "auditEmpty")
+        self.kind = QComboBox()
+        self.kind.setObjectName("auditKind")
+        self.kind.addItem("All kinds", None)
+        for label, events in KINDS.items():
+            self.kind.addItem(label, list(events))
+        self.about = QLineEdit()
+        self.about.setObjectName("auditAbout")
+        self.about.setClearButtonEnabled(True)
+        self.about.setPlaceholderText(
+            "Interaction id, phone number, case… (who looked at it, and when)"
+        )
+        self.about.setToolTip(
+            "Entries that mention it: searches that asked for it, interactions opened, the "
+            "exports that held it (a case production naming it, a date range holding one of "
+            "its segments), case entries naming it, and the changes and holds of every case "
+            "that held an interaction of that id"
+        )
+        self.shown = QLabel("")
+        self.shown.setObjectName("auditShown")
+        self.shown.setTextFormat(Qt.TextFormat.PlainText)
+        self.kind.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.about.returnPressed.connect(self.refresh)
+        self.about.textChanged.connect(lambda t: self.refresh() if not t else None)
         self.verify = QPushButton("Verify archive")
         self.verify.setObjectName("verifyButton")
         self.result = QLabel("")
@@ -179,8 +211,15 @@ class AuditPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.verify)
         row.addWidget(self.result, 1)
+        filters = QHBoxLayout()
+        filters.addWidget(QLabel("Kind"))
+        filters.addWidget(self.kind)
+        filters.addWidget(QLabel("About"))
+        filters.addWidget(self.about, 1)
+        filters.addWidget(self.shown)
         lay = QVBoxLayout(self)
         lay.addLayout(row)
+        lay.addLayout(filters)
         lay.addWidget(self.log, 1)
         self.verify.clicked.connect(self.run_verify)
 
@@ -192,8 +231,20 @@ class AuditPanel(QWidget):
             self.log.say(NO_ARCHIVE.format(path=path))
             return
         self.reader = ArchiveReader(path)
-        self.model.set_reader(self.reader)
+        kinds, about = self.kind.currentData(), self.about.text().strip() or None
+        self.model.set_reader(self.reader, kinds, about)
+        filtered = kinds is not None or about is not None
+        if filtered:
+            what = self.kind.currentText().lower() if kinds is not None else "entries"
+            self.shown.setText(
+                f"{self.model.rowCount():,} {what}" + (f" about “{about}”" if about else "")
+            )
+        else:
+            self.shown.setText("")
         if not self.model.rowCount():
+            if filtered:
+                self.log.show_content()
+                return
             self.log.say(NO_ENTRIES)
             return
         self.log.show_content()
@@ -206,6 +257,17 @@ class AuditPanel(QWidget):
         if self.reader is not None:
             self.reader.close()
             self.reader = None
+
+    def filter(self, kind: str | None = None, about: str = "") -> None:
+        """Show the entries of one kind (a label of auditlog.KINDS; None: all) that mention
+        ``about`` (an interaction id…; "": any)."""
+        self.kind.blockSignals(True)
+        self.kind.setCurrentIndex(0 if kind is None else self.kind.findText(kind))
+        self.kind.blockSignals(False)
+        self.about.blockSignals(True)
+        self.about.setText(about)
+        self.about.blockSignals(False)
+        self.refresh()
 
     def events(self) -> list[str]:
         """The events of the log, newest first (read through the model, as shown)."""

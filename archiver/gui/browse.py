@@ -33,13 +33,16 @@ from PySide6.QtWidgets import (
 )
 
 from archiver.api.typed import cast_value
+from archiver.archive.queries.interactions import INTERACTION_COLUMN
 from archiver.archive.queries.review import ArchiveReader, parse_stream
 from archiver.counts import LATEST, RECORDS
+from archiver.gui import holds
 from archiver.gui.errors import describe
 from archiver.gui.headers import fit_columns, friendly_label, header_tooltip, readable_header
 from archiver.gui.workers import Job, JobRunner
 from archiver.jobs import Cancel
 from archiver.plural import plural
+from archiver.safetext import safe
 
 BATCH = 500
 FIRST_BATCH = 100
@@ -69,6 +72,7 @@ _ROLES = frozenset(
         Qt.ItemDataRole.UserRole,
         Qt.ItemDataRole.TextAlignmentRole,
         Qt.ItemDataRole.BackgroundRole,
+        Qt.ItemDataRole.DecorationRole,
     }
 )
 
@@ -92,6 +96,10 @@ class RecordsModel(QAbstractTableModel):
         self._exhausted = True
         self._ids: array | None = None
         self._blocks: OrderedDict[int, dict[int, Any]] = OrderedDict()
+        #: interactions under a legal hold → their holds; the column that names a row's
+        #: interaction in this dataset (None: its rows belong to none)
+        self.held: holds.Held = {}
+        self.interaction_column: str | None = None
 
     # -- configuration --------------------------------------------------------------------
     def set_dataset(self, reader: ArchiveReader | None, dataset: str) -> None:
@@ -99,6 +107,9 @@ class RecordsModel(QAbstractTableModel):
         self.reader = reader
         self.dataset = dataset
         self.columns = reader.columns(dataset) if reader else []
+        self.interaction_column = (
+            INTERACTION_COLUMN.get(parse_stream(dataset)[0]) if dataset else None
+        )
         self._stream = []
         self._exhausted = reader is None
         self._ids = None
@@ -127,6 +138,20 @@ class RecordsModel(QAbstractTableModel):
             self._ids = ids
             self.endInsertRows()
         return True
+
+    def set_held(self, held: holds.Held) -> None:
+        """Rows of held interactions show the hold badge."""
+        self.held = held
+        if self.rowCount() and self.interaction_column:
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(self.rowCount() - 1, self.columnCount() - 1)
+            )
+
+    def held_by(self, values: dict[str, str]) -> list[Any]:
+        """The holds covering a row (none: [])."""
+        if not self.held or self.interaction_column is None:
+            return []
+        return self.held.get(values.get(self.interaction_column, ""), [])
 
     def set_raw(self, raw: bool) -> None:
         self.raw = raw
@@ -181,10 +206,10 @@ class RecordsModel(QAbstractTableModel):
             return None
         name, typ = self.columns[section]
         dataset = parse_stream(self.dataset)[0]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return friendly_label(dataset, name, typ) if self.friendly else name
+        if role == Qt.ItemDataRole.DisplayRole:  # (a server's name may hold control chars)
+            return safe(friendly_label(dataset, name, typ) if self.friendly else name, False)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return header_tooltip(dataset, name, typ)
+            return safe(header_tooltip(dataset, name, typ))
         return None
 
     def _row(self, row: int) -> tuple[int, dict[str, str], int] | None:
@@ -223,13 +248,19 @@ class RecordsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return raw if self.raw else display_value(raw, typ)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{name} ({typ}) raw API string: {json.dumps(raw, ensure_ascii=False)}"
+            held = self.held_by(values)
+            tip = f"{name} ({typ}) raw API string: {json.dumps(raw, ensure_ascii=False)}"
+            return f"{holds.describe(held)}\n{tip}" if held else tip
+        if role == Qt.ItemDataRole.DecorationRole:
+            return holds.icon() if index.column() == 0 and self.held_by(values) else None
         if role == Qt.ItemDataRole.UserRole:
             return rid
         if role == Qt.ItemDataRole.TextAlignmentRole and typ == "number" and not self.raw:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.BackgroundRole and conflict:
             return QBrush(QColor("#ffcdd2"))
+        if role == Qt.ItemDataRole.BackgroundRole and self.held_by(values):
+            return holds.row_brush()
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -344,6 +375,8 @@ class BrowsePanel(QWidget):
         self.search.setPlaceholderText("Search all values (Enter)")
         self.filter_column = QComboBox()
         self.filter_column.setObjectName("filterColumn")
+        # as wide as its longest name, up to a limit: a server may send a name of any length
+        self.filter_column.setMaximumWidth(280)
         self.filter_value = QLineEdit()
         self.filter_value.setObjectName("filterColumnValue")
         self.filter_value.setPlaceholderText("column contains… (Enter)")
@@ -417,6 +450,7 @@ class BrowsePanel(QWidget):
             self.count.setText("No archive yet: download something first.")
             return
         self.reader = ArchiveReader(path)
+        self._start(holds.job(path, self.model.set_held))
         # the names come at once (the streams table), so the first rows paint without
         # waiting for the counts, which scan every stream's index
         self._counts(self.reader.dataset_names(), current, counted=False)
@@ -479,7 +513,8 @@ class BrowsePanel(QWidget):
         self.view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.model.set_dataset(self.reader, name)
         self.filter_column.clear()
-        self.filter_column.addItems([c for c, _ in self.model.columns])
+        for c, _ in self.model.columns:  # shown escaped, filtered by the API's name itself
+            self.filter_column.addItem(safe(c, newlines=False), c)
         if self.model.canFetchMore(QModelIndex()):
             self.model.fetchMore(QModelIndex())
         fit_columns(self.view)
@@ -510,7 +545,7 @@ class BrowsePanel(QWidget):
             return
         search = self.search.text().strip() or None
         flt = (
-            (self.filter_column.currentText(), self.filter_value.text().strip())
+            (self.filter_column.currentData() or "", self.filter_value.text().strip())
             if self.filter_value.text().strip()
             else None
         )

@@ -99,6 +99,39 @@ def export_work(
     return work
 
 
+def case_export_work(
+    archive: Path,
+    case: str,
+    out: Path,
+    ident: keys.SigningIdentity,
+    make_zip: bool,
+    tsa: str | None = None,
+    *,
+    versions: str = "latest",
+    redact: str = "none",
+    load_file: str | None = None,
+) -> Callable[[Cancel], Generator[str, None, BundleResult]]:
+    """A case production as a job's work: the case's scope read in the job, then the
+    export (with its load file when asked)."""
+
+    def work(cancel: Cancel) -> Generator[str, None, BundleResult]:
+        scope = bundles.case_scope(archive, case, versions=versions, redact=redact)
+        return (
+            yield from bundles.export(
+                archive,
+                scope,
+                out,
+                identity=ident,
+                make_zip=make_zip,
+                cancel=cancel,
+                tsa=tsa,
+                load_file=load_file,
+            )
+        )
+
+    return work
+
+
 def open_folder(path: Path) -> bool:
     """Show ``path`` (a folder) in the desktop's file manager."""
     return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
@@ -125,12 +158,18 @@ class ExportDialog(QDialog):
         key_dir: Path | None = None,
         identity: keys.SigningIdentity | None = None,
         on_identity: Callable[[keys.SigningIdentity], None] | None = None,
+        case: str | None = None,
     ) -> None:
         """``identity``: the session's signing key (the demo's throwaway one, or one a
-        passphrase typed earlier unlocked); ``on_identity`` is told of a key unlocked here."""
+        passphrase typed earlier unlocked); ``on_identity`` is told of a key unlocked here.
+        ``case``: a case production of that case (its interactions, whatever their dates,
+        and optionally a Concordance load file) instead of a range."""
         super().__init__(parent)
         self.setObjectName("exportDialog")
-        self.setWindowTitle("Export audit bundle")
+        self.case = case
+        self.setWindowTitle(
+            f"Export case production: {case}" if case is not None else "Export audit bundle"
+        )
         self.setMinimumWidth(620)
         self.archive_path = archive_path
         self.key_dir = key_dir
@@ -202,6 +241,26 @@ class ExportDialog(QDialog):
         form.addRow("", self.zip)
         form.addRow("", self.allow_empty)
         form.addRow("Timestamp authority", self.tsa)
+        self.load_file = QCheckBox(
+            "Concordance load file (a DAT, and each interaction's native PDF and plain text)"
+        )
+        self.load_file.setObjectName("exportLoadFile")
+        self.load_file.setChecked(True)
+        if case is not None:  # the case's interactions, whatever their dates: no range
+            for row in (
+                self.start,
+                self.end,
+                self.range_text,
+                self.local_hint,
+                self.interactions,
+                self.agent,
+                self.queue,
+                self.channel,
+                self.allow_empty,
+            ):
+                form.setRowVisible(row, False)
+            form.insertRow(0, "Case", plain_label(case, "exportCase"))
+            form.addRow("", self.load_file)
         self.export_button = QPushButton("Export")
         self.export_button.setObjectName("exportButton")
         self.export_button.setDefault(True)
@@ -400,7 +459,8 @@ class ExportDialog(QDialog):
     def start_export(self) -> None:
         scope = self.scope()
         try:
-            scope.check()
+            if self.case is None:
+                scope.check()
         except ScopeError as exc:
             self.status.setText(f"✗ {str(exc)[:1].upper()}{str(exc)[1:]}")
             return
@@ -416,8 +476,20 @@ class ExportDialog(QDialog):
         self.open_folder_button.setVisible(False)
         self.close_button.setText("Cancel")
         self.status.setText("Exporting…")
-        job = Job(
-            export_work(
+        if self.case is not None:
+            work = case_export_work(
+                self.archive_path,
+                self.case,
+                out,
+                ident,
+                self.zip.isChecked(),
+                self.tsa.text().strip() or None,
+                versions=self.versions.currentText(),
+                redact=self.redact.currentText(),
+                load_file="concordance" if self.load_file.isChecked() else None,
+            )
+        else:
+            work = export_work(
                 self.archive_path,
                 scope,
                 out,
@@ -425,9 +497,8 @@ class ExportDialog(QDialog):
                 self.zip.isChecked(),
                 self.tsa.text().strip() or None,
                 allow_empty=self.allow_empty.isChecked(),
-            ),
-            name="export bundle",
-        )
+            )
+        job = Job(work, name="export bundle")
         job.yielded.connect(self.status.setText)
         job.done.connect(self._exported)
         job.failed.connect(self._failed)
@@ -456,6 +527,8 @@ class ExportDialog(QDialog):
             + (f" {self.keep_problem}" if self.keep_problem else "")
         )
         self.keep_problem = ""
+        if self.case is not None:
+            self.adjustSize()  # (fewer rows: the result's lines need the room)
 
     def _open_folder(self) -> None:
         if self.bundle_result is not None:
@@ -497,6 +570,7 @@ class ExportDialog(QDialog):
 VERDICTS = {
     bundles.VERIFIED: ("✓ VERIFIED AND TRUSTED", "#2e7d32"),
     bundles.UNTRUSTED: ("⚠ INTACT, BUT NOT TRUSTED", "#b26a00"),
+    bundles.REVOKED: ("⚠ INTACT, BUT THE SIGNER WAS REVOKED", "#ad1457"),
     bundles.FAILED: ("✗ FAILED", "#c62828"),
 }
 

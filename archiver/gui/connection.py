@@ -195,7 +195,11 @@ class ConnectionDialog(QDialog):
         s.set("proxy", self.proxy.text().strip())  # its password goes to the keyring
         s.set("allow_insecure_http", self.insecure.isChecked())
         if not self.ctx.demo:
-            s.save()
+            try:
+                s.save()
+            except (OSError, ValueError) as exc:  # a link, a FIFO at its path: outputs.Refused
+                self.status.setText(f"✗ The settings could not be saved: {exc}")
+                return
         if self.secret.text():
             self.status.setText(self.ctx.remember_secret(self.secret.text()))
         self.accept()

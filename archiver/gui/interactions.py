@@ -1,6 +1,6 @@
 """Interaction review: an interaction's segments and workflow trace on one timeline, shown
 the way a bundle's report shows them (:mod:`archiver.services.interactions`: the same
-columns, derived values and names with their ids)."""
+columns, derived values and names with their ids), and its transcript messages in order."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QPushButton,
     QSizePolicy,
     QSplitter,
     QTableWidget,
@@ -28,11 +29,13 @@ from PySide6.QtWidgets import (
 
 from archiver.archive.queries.review import ArchiveReader
 from archiver.counts import INTERACTIONS
+from archiver.gui import holds
 from archiver.gui.empty import Placeholder
 from archiver.gui.errors import describe
 from archiver.gui.workers import Job, JobRunner
 from archiver.jobs import Cancel
 from archiver.plural import plural
+from archiver.services import cases
 from archiver.services import interactions as review
 from archiver.services.interactions import InteractionView, Named
 
@@ -248,20 +251,30 @@ def _fill(t: QTableWidget, rows: Sequence[Sequence[str | Named]]) -> None:
 
 
 def _box(title: str, table: QTableWidget) -> QWidget:
+    return _titled(title, table)[0]
+
+
+def _titled(title: str, table: QTableWidget) -> tuple[QWidget, QLabel]:
+    """A table under its bold title (plain text), and the title's label."""
     box = QWidget()
     lay = QVBoxLayout(box)
     lay.setContentsMargins(0, 0, 0, 0)
     head = QLabel(title)
+    head.setTextFormat(Qt.TextFormat.PlainText)
     bold = QFont(head.font())
     bold.setBold(True)
     head.setFont(bold)
     lay.addWidget(head)
     lay.addWidget(table)
-    return box
+    return box, head
 
 
 class InteractionPanel(QWidget):
-    """The Interactions tab (archive only, offline)."""
+    """The Interactions tab (archive only, offline). Opening an interaction goes through
+    services.interactions.open_interaction, which records it in the access log first."""
+
+    #: "Add to case…": the interaction shown
+    add_to_case = Signal(list)
 
     def __init__(self, archive_path: Callable[[], Path], runner: JobRunner) -> None:
         super().__init__()
@@ -275,6 +288,11 @@ class InteractionPanel(QWidget):
         self.total = 0
         self.listed: tuple[str, int] = ("", -1)  # (search text, interactions listed)
         self._count_job: Job | None = None
+        #: interactions under a legal hold → their holds (the badge in the list and view)
+        self.held: holds.Held = {}
+        #: the interaction whose details are shown ("" before the first)
+        self.shown = ""
+        self._rows: tuple[str, list[tuple[str, str, int]]] = ("", [])
         self.query = QLineEdit()
         self.query.setObjectName("interactionSearch")
         self.query.setPlaceholderText("Interaction id, customer name, phone, queue… (Enter)")
@@ -291,6 +309,15 @@ class InteractionPanel(QWidget):
         bold = QFont(self.title.font())
         bold.setBold(True)
         self.title.setFont(bold)
+        #: the hold badge of the interaction shown (rich text: the case names escaped)
+        self.badge = QLabel("")
+        self.badge.setObjectName("interactionHoldBadge")
+        self.badge.setTextFormat(Qt.TextFormat.RichText)
+        self.badge.setVisible(False)
+        self.add_button = QPushButton("Add to case…")
+        self.add_button.setObjectName("interactionAddToCase")
+        self.add_button.setEnabled(False)
+        self.add_button.clicked.connect(lambda: self.add_to_case.emit([self.shown]))
         self.facts = QLabel("")
         self.facts.setObjectName("interactionFacts")
         self.facts.setTextFormat(Qt.TextFormat.PlainText)
@@ -299,6 +326,7 @@ class InteractionPanel(QWidget):
         self.timeline = Timeline()
         self.segments = _table(review.SEGMENT_COLUMNS, "segmentsTable")
         self.trace = _table(review.TRACE_COLUMNS, "traceTable")
+        self.transcript = _table(review.TRANSCRIPT_COLUMNS, "transcriptTable")
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
@@ -308,13 +336,20 @@ class InteractionPanel(QWidget):
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
-        rl.addWidget(self.title)
+        head = QHBoxLayout()
+        head.addWidget(self.title, 1)
+        head.addWidget(self.add_button, 0, Qt.AlignmentFlag.AlignTop)
+        rl.addLayout(head)
+        rl.addWidget(self.badge)
         rl.addWidget(self.facts)
         rl.addWidget(self.timeline)
         tables = QSplitter(Qt.Orientation.Vertical)
         tables.setChildrenCollapsible(False)
         tables.addWidget(_box("Segments", self.segments))
         tables.addWidget(_box("Workflow trace", self.trace))
+        transcript, self.transcript_title = _titled("Transcript", self.transcript)
+        self.transcript_title.setObjectName("transcriptTitle")
+        tables.addWidget(transcript)
         rl.addWidget(tables, 1)
         split = QSplitter()
         split.addWidget(left)
@@ -371,23 +406,23 @@ class InteractionPanel(QWidget):
             return
         text = self.query.text().strip()
 
-        def find(_cancel: Cancel) -> list[tuple[str, str, int]]:
+        def find(_cancel: Cancel) -> tuple[list[tuple[str, str, int]], holds.Held]:
             with ArchiveReader(path) as r:
-                return r.find_interactions(text)
+                return r.find_interactions(text), cases.held_interactions(path)
 
         job = Job(find, name="find interactions")
-        job.done.connect(lambda rows: self._found(text, rows))
+        job.done.connect(lambda found: self._found(text, *found))
         job.failed.connect(lambda exc: self.hint.setText(f"Search failed: {describe(exc)}"))
         self._job = job
         self.runner.start(job)
 
-    def _found(self, text: str, rows: list[tuple[str, str, int]]) -> None:
-        self.results.clear()
-        for iid, day, n in rows:
-            item = QListWidgetItem(f"{iid}\n  {day} · {plural(n, 'segment')}")
-            item.setToolTip(f"{plural(n, 'segment')}: its latest interactionSegments records")
-            item.setData(Qt.ItemDataRole.UserRole, iid)
-            self.results.addItem(item)
+    def _found(
+        self, text: str, rows: list[tuple[str, str, int]], held: holds.Held | None = None
+    ) -> None:
+        if held is not None:
+            self.held = held
+        self._rows = (text, rows)
+        self._fill_list(rows)
         self.listed = (text, len(rows))
         if not rows:
             self.hint.setText(no_match(text) if text else NO_SEGMENTS)
@@ -408,6 +443,23 @@ class InteractionPanel(QWidget):
         self._count_job = job
         self.runner.start(job)
 
+    def _fill_list(self, rows: list[tuple[str, str, int]]) -> None:
+        """The listed interactions, each held one with the hold badge."""
+        self.results.clear()
+        for iid, day, n in rows:
+            held = self.held.get(iid)
+            mark = f"{holds.BADGE} · " if held else ""
+            item = QListWidgetItem(f"{iid}\n  {mark}{day} · {plural(n, 'segment')}")
+            item.setToolTip(
+                f"{plural(n, 'segment')}: its latest interactionSegments records"
+                + (f"\n{holds.describe(held)}" if held else "")
+            )
+            item.setData(Qt.ItemDataRole.UserRole, iid)
+            if held:
+                item.setIcon(holds.icon())
+                item.setForeground(QColor(holds.RED))
+            self.results.addItem(item)
+
     def _counted(self, listed: int, total: int) -> None:
         """The listing's hint with the archive's interactions (archiver.counts)."""
         self.total = total
@@ -421,16 +473,20 @@ class InteractionPanel(QWidget):
         self.hint.setText(f"{found}\n\n{NO_TRACE}" if self._no_trace else found)
 
     def show_interaction(self, interaction_id: str | None) -> None:
-        """Load the interaction in a worker (the query scans the archive), then fill the views."""
+        """Open the interaction in a worker (recorded in the access log, then read), then
+        fill the views."""
         if not interaction_id:
             return
         path = self.archive_path()
         self.title.setText(f"Loading interaction {interaction_id}…")
         self.facts.setText("")
-        job = Job(lambda _cancel: review.load(path, interaction_id), name="load interaction")
+        job = Job(
+            lambda _cancel: review.open_interaction(path, interaction_id, via="gui"),
+            name="load interaction",
+        )
         job.done.connect(self._shown)
         job.failed.connect(
-            lambda exc: self.title.setText(f"Could not load the interaction: {describe(exc)}")
+            lambda exc: self.title.setText(f"Could not open the interaction: {describe(exc)}")
         )
         self._show_job = job
         self.runner.start(job)
@@ -445,7 +501,38 @@ class InteractionPanel(QWidget):
         self.facts.setText("\n".join(facts))
         _fill(self.segments, view.segment_rows)
         _fill(self.trace, view.step_rows)
+        _fill(self.transcript, view.message_rows)
+        self.transcript_title.setText(
+            f"Transcript ({plural(len(view.message_rows), 'message')}, in the order the API "
+            "delivered them)"
+            if view.message_rows
+            else "Transcript (none archived for this interaction)"
+        )
+        self.shown = view.id
+        self.add_button.setEnabled(True)
+        if view.holds:
+            self.held[view.id] = list(view.holds)
+        else:
+            self.held.pop(view.id, None)
+        self._show_badge()
         self.timeline.set_items(timeline_items(view.segments, view.steps))
+
+    def _show_badge(self) -> None:
+        held = self.held.get(self.shown) if self.shown else None
+        self.badge.setText(holds.badge_html(held) if held else "")
+        self.badge.setToolTip(holds.describe(held) if held else "")
+        self.badge.setVisible(bool(held))
+
+    def set_held(self, held: holds.Held) -> None:
+        """A case or hold changed: the badges follow (the list, and the interaction shown)."""
+        self.held = held
+        current = self.results.currentRow()
+        if self._rows[1]:
+            self.results.blockSignals(True)
+            self._fill_list(self._rows[1])
+            self.results.setCurrentRow(current)
+            self.results.blockSignals(False)
+        self._show_badge()
 
     def wait_jobs(self) -> None:
         for job in (self._job, self._show_job, self._check_job, self._count_job):

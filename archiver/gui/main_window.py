@@ -1,8 +1,10 @@
-"""The main window: tabs for Download, Browse, Interactions, Coverage and the Audit log."""
+"""The main window: tabs for Download, Browse, Search, Interactions, Cases, Coverage and the
+Audit log."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
@@ -10,16 +12,22 @@ from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QToolBar
 
 from archiver import __version__
+from archiver.archive.queries.review import ArchiveReader
+from archiver.counts import INTERACTIONS
+from archiver.gui import holds
 from archiver.gui.audit import AuditPanel
-from archiver.gui.browse import BrowsePanel
+from archiver.gui.browse import BrowsePanel, RowDetailDialog
 from archiver.gui.bundles import ExportDialog, VerifyDialog
+from archiver.gui.cases import CasePicker, CasesPanel, open_cases
 from archiver.gui.connection import ConnectionDialog
 from archiver.gui.context import AppContext
 from archiver.gui.coverage import CoveragePanel
 from archiver.gui.download import DownloadPanel
 from archiver.gui.errors import show_error
 from archiver.gui.interactions import InteractionPanel
+from archiver.gui.search import SearchPanel
 from archiver.gui.unattended import SelfTestDialog
+from archiver.gui.workers import Job
 from archiver.resources import resource
 from archiver.services.keys import SigningIdentity
 
@@ -49,7 +57,11 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("tabs")
         self.download = DownloadPanel(ctx, self.show_error)
         self.browse = BrowsePanel(lambda: self.ctx.archive_path, ctx.runner)
+        self.search = SearchPanel(lambda: self.ctx.archive_path, ctx.runner)
         self.interactions = InteractionPanel(lambda: self.ctx.archive_path, ctx.runner)
+        self.cases = CasesPanel(lambda: self.ctx.archive_path, ctx.runner)
+        self.picker: CasePicker | None = None
+        self._held_job: Job | None = None
         self.coverage = CoveragePanel(lambda: self.ctx.archive_path)
         self.audit = AuditPanel(
             lambda: self.ctx.archive_path,
@@ -59,7 +71,9 @@ class MainWindow(QMainWindow):
         for w, title in (
             (self.download, "&Download"),
             (self.browse, "&Browse"),
+            (self.search, "&Search"),
             (self.interactions, "&Interactions"),
+            (self.cases, "Cas&es"),
             (self.coverage, "C&overage"),
             (self.audit, "&Audit log"),
         ):
@@ -72,6 +86,15 @@ class MainWindow(QMainWindow):
         self._update_banner()
         self.tabs.currentChanged.connect(self._tab_changed)
         self.download.run_finished.connect(lambda _: self.refresh_views())
+        self.search.open_interaction.connect(self.open_interaction)
+        self.search.open_record.connect(self.open_record)
+        self.search.add_to_case.connect(self.add_to_case)
+        self.search.add_search_to_case.connect(self.add_search_to_case)
+        self.interactions.add_to_case.connect(self.add_to_case)
+        self.cases.open_interaction.connect(self.open_interaction)
+        self.cases.cases_changed.connect(self.refresh_held)
+        self.cases.export_case.connect(self.open_export)
+        self.cases.message.connect(lambda text: self.statusBar().showMessage(text, 15_000))
         self._restore()
         self.refresh_views()
         self.download.refresh_resumable()
@@ -93,7 +116,7 @@ class MainWindow(QMainWindow):
         self.verify_action.triggered.connect(self._verify)
         self.export_action = QAction("&Export audit bundle…", self)
         self.export_action.setShortcut(QKeySequence("Ctrl+E"))
-        self.export_action.triggered.connect(self.open_export)
+        self.export_action.triggered.connect(lambda _checked=False: self.open_export())
         self.verify_bundle_action = QAction("Verify a &bundle…", self)
         self.verify_bundle_action.triggered.connect(self.open_verify_bundle)
         self.self_test_action = QAction("&Self-test…", self)
@@ -125,7 +148,7 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self.self_test_action)
         help_menu.addAction(self.about_action)
-        for n in range(5):
+        for n in range(self.tabs.count()):
             act = QAction(self)
             act.setShortcut(QKeySequence(f"Alt+{n + 1}"))
             act.triggered.connect(lambda _=False, i=n: self.tabs.setCurrentIndex(i))
@@ -147,6 +170,71 @@ class MainWindow(QMainWindow):
             self.audit.refresh()
         elif w is self.interactions:
             self.interactions.refresh()
+        elif w is self.search:
+            self.search.refresh()
+            self.refresh_held()
+        elif w is self.cases:
+            self.cases.refresh()
+
+    def open_interaction(self, interaction_id: str) -> None:
+        """Show an interaction (a search hit) on the Interactions tab."""
+        self.tabs.setCurrentWidget(self.interactions)
+        self.interactions.show_interaction(interaction_id)
+
+    def add_to_case(self, ids: list[str], case: str | None = None) -> CasePicker | None:
+        """Add interactions (a search's selected hits, the interaction shown) to an open
+        case: the one named, or the one picked in a dialog."""
+        if case is not None:
+            self.cases.add_ids(ids, case)
+            return None
+        what = f"Add {INTERACTIONS.of(len(ids))} ({', '.join(ids[:3])}{' …' if len(ids) > 3 else ''}) to the case:"
+        return self._pick(what, lambda name: self.cases.add_ids(ids, name))
+
+    def add_search_to_case(
+        self, query: str, first: object, last: object, case: str | None = None
+    ) -> CasePicker | None:
+        """Add every interaction a search finds to an open case (the case records the
+        search with each)."""
+        if case is not None:
+            self.cases.add_search(query, case, first, last)
+            return None
+        return self._pick(
+            f"Add every interaction “{query}” finds to the case:",
+            lambda name: self.cases.add_search(query, name, first, last),
+        )
+
+    def _pick(self, what: str, then: Callable[[str], object]) -> CasePicker:
+        picker = CasePicker(open_cases(self.ctx.archive_path), what, self)
+        picker.accepted.connect(lambda: then(picker.case))
+        self.picker = picker
+        picker.open()
+        return picker
+
+    def refresh_held(self) -> None:
+        """Read which interactions are held, for every tab's hold badge."""
+        path = self.ctx.archive_path
+        if not path.exists():
+            return
+
+        def spread(held: holds.Held) -> None:
+            self.search.set_held(held)
+            self.interactions.set_held(held)
+            self.browse.model.set_held(held)
+
+        self._held_job = holds.job(path, spread)
+        self.ctx.runner.start(self._held_job)
+
+    def open_record(self, record_id: int) -> RowDetailDialog | None:
+        """Show a record of its own (a search hit of a dataset without interactions): its
+        row history."""
+        path = self.ctx.archive_path
+        if not path.exists():
+            return None
+        reader = ArchiveReader(path)
+        dlg = RowDetailDialog(reader, record_id, self)
+        dlg.finished.connect(lambda _r: reader.close())
+        dlg.open()
+        return dlg
 
     def refresh_views(self) -> None:
         """Reload what the archive shows. Coverage and the audit log reload when shown
@@ -155,6 +243,7 @@ class MainWindow(QMainWindow):
         self.download.refresh_schedule()
         self.browse.refresh()
         self.interactions.refresh()  # (its empty state: one index probe)
+        self.refresh_held()
         current = self.tabs.currentWidget()
         if current is self.coverage:
             self.coverage.refresh()
@@ -176,7 +265,8 @@ class MainWindow(QMainWindow):
         dlg.open()
         return dlg
 
-    def open_export(self) -> ExportDialog:
+    def open_export(self, case: str | None = None) -> ExportDialog:
+        """The Export dialog: a range's bundle, or (``case``) a case production."""
         dlg = ExportDialog(
             self.ctx.archive_path,
             self.ctx.runner,
@@ -184,6 +274,7 @@ class MainWindow(QMainWindow):
             key_dir=self.key_dir,
             identity=self.ctx.signing_identity,
             on_identity=self._keep_identity,
+            case=case,
         )
         dlg.finished.connect(lambda _: self.audit.refresh())
         dlg.open()
@@ -234,8 +325,10 @@ class MainWindow(QMainWindow):
         self.download.stop()
         if self.self_test is not None:
             self.self_test.stop()
-        for panel in (self.browse, self.interactions, self.audit):
+        for panel in (self.browse, self.search, self.interactions, self.cases, self.audit):
             panel.wait_jobs()
+        if self._held_job is not None:
+            self._held_job.wait()
         self.browse.close_reader()
         self.audit.close_reader()
         self.qsettings.setValue("geometry", self.saveGeometry())

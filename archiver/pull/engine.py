@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from archiver import iofailure
 from archiver.api import (
     ApiError,
     AuthenticationError,
@@ -227,7 +228,13 @@ class PullEngine:
                 if alive:  # the writer died early: stop the workers
                     self.cancel()
             elif kind == "fatal":
-                state.error = f"Could not write the archive {self.archive_path}: {payload}"
+                named = iofailure.named(payload, self.archive_path)
+                state.error = (
+                    str(named)
+                    if named
+                    else f"Could not write the archive {self.archive_path}: {payload}"
+                )
+                state.io_failed = named is not None
                 self.cancel()
             elif kind == "result":  # every earlier event is applied: adopt the archive's counts
                 adopt_counts(state.progress, payload.counts)
@@ -254,7 +261,7 @@ class PullEngine:
         return ("result", result)
 
     def _decide(self, state: _RunState, counts: dict[str, dict[str, Any]]) -> RunResult:
-        flags = Flags(state.error, state.auth_failed, self.cancelled)
+        flags = Flags(state.error, state.auth_failed, self.cancelled, state.io_failed)
         return decide(state.plan.run_id, state.progress, counts, flags)
 
     def _read_counts(self, state: _RunState) -> dict[str, dict[str, Any]]:
@@ -434,6 +441,8 @@ class _ChunkWalk:
         pending: tuple[Page, Future[Prepared]] | None = None
         try:
             for resp in self.client.pages(query, self.token):
+                if self.ops.broken(self.chunk):
+                    return True  # the archive could not hold a page of it: failed, stop
                 if isinstance(resp, NotReady):
                     self._hand_over(pending, qparams)
                     pending = None
@@ -508,7 +517,14 @@ class _ChunkWalk:
         self.bad_pages += 1
         self.token = exc.token
         self.submit(
-            self.ops.quarantine, self.chunk, exc.raw, exc.url, exc.status, exc.token, exc.reason
+            self.ops.quarantine,
+            self.chunk,
+            exc.raw,
+            exc.url,
+            exc.status,
+            exc.token,
+            exc.reason,
+            exc.redacted,
         )
         if self.bad_pages > self.engine.quarantine_retries:
             return self._fail(
@@ -532,6 +548,7 @@ class _ChunkWalk:
                 exc.status or 0,
                 exc.token,
                 str(exc),
+                exc.redacted,
             )
         return self._fail(str(exc))
 
@@ -551,6 +568,8 @@ class _RunState:
     preparer: ThreadPoolExecutor
     error: str | None = None
     auth_failed: bool = False
+    #: the archive's medium refused a write (full, read-only, permission): iofailure
+    io_failed: bool = False
     not_entitled: dict[str, str] = field(default_factory=dict)
     result: RunResult | None = None
     reading: str = coverage.UNKNOWN

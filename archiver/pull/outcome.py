@@ -34,6 +34,9 @@ class Flags:
     error: str | None = None  # a run-wide failure (token endpoint, archive not writable)
     auth_failed: bool = False
     cancelled: bool = False
+    #: the archive's disk is full, read-only or not ours to write (``error`` names it):
+    #: the run failed whatever it archived before (exit 1), and a rerun resumes it
+    io_failed: bool = False
 
 
 @dataclass
@@ -123,7 +126,7 @@ def _status(counts: dict[str, dict[str, Any]], flags: Flags) -> tuple[str, int]:
     bad = sum(c["failed"] + c["unfinished"] for c in counts.values())
     if flags.auth_failed:
         return "failed", EXIT_AUTH
-    if flags.error and not counts:
+    if flags.io_failed or (flags.error and not counts):
         return "failed", EXIT_ERROR
     if flags.cancelled and not flags.error:
         return "interrupted", EXIT_CANCELLED

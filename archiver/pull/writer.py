@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from archiver.api import NotReady, Page
+from archiver.api.redaction import Redacted
+from archiver.archive.errors import page_failure
 from archiver.archive.store import Archive, Prepared
 from archiver.timerange import Chunk
 
@@ -32,7 +34,9 @@ GROUP_SECONDS = 0.5
 #: (kind, payload): chunk_started, page, chunk_state, waiting, quarantined, overlap_dropped,
 #: result (the run's outcome), fatal (the writer failed), writer_done
 Event = tuple[str, Any]
-Job = tuple[Callable[..., "Event | None"], tuple[Any, ...]]
+#: what an operation returns: no event, one, or several in order
+Events = Event | list[Event] | None
+Job = tuple[Callable[..., Events], tuple[Any, ...]]
 
 
 class WriterStopped(RuntimeError):
@@ -53,7 +57,7 @@ class ArchiveWriter(threading.Thread):
         self.error: BaseException | None = None
         self.ready = threading.Event()
 
-    def submit(self, op: Callable[..., Event | None], *args: Any) -> None:
+    def submit(self, op: Callable[..., Events], *args: Any) -> None:
         """Queue ``op(archive, *args)``; blocks while the queue is full (bounded memory)."""
         while True:
             if self.error is not None:
@@ -107,7 +111,9 @@ class ArchiveWriter(threading.Thread):
                     except BaseException as exc:  # undone alone (its savepoint)
                         failed = exc
                         break
-                    if event is not None:
+                    if isinstance(event, list):
+                        events.extend(event)
+                    elif event is not None:
                         events.append(event)
                     if n == GROUP_OPS or time.monotonic() >= deadline:
                         break
@@ -133,15 +139,32 @@ class ArchiveWriter(threading.Thread):
         return None if stop else self.jobs.get()
 
 
+def _key(chunk: Chunk) -> tuple[str, str, str, str]:
+    return (chunk.dataset, chunk.dataset_type, chunk.filter, chunk.start_key)
+
+
 def _info(chunk: Chunk, **more: Any) -> dict[str, Any]:
     return {"dataset": chunk.dataset, "chunk": chunk.start_key, **more}
 
 
 class Ops:
-    """What a pull run asks of the archive; each method runs in the writer thread."""
+    """What a pull run asks of the archive; each method runs in the writer thread.
+
+    A page the archive cannot hold (more columns than a table can have, a value no column
+    takes: :func:`~archiver.archive.errors.page_failure`) is quarantined with the reason
+    and fails its chunk alone: the chunk is *broken* for the rest of the run (what its
+    walk still sends is not stored; its worker stops at the next page), and every other
+    chunk and dataset goes on. A failure of the medium (a full disk…) still stops the run."""
 
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
+        self._broken: set[tuple[str, str, str, str]] = set()
+        self._lock = threading.Lock()
+
+    def broken(self, chunk: Chunk) -> bool:
+        """Did the archive refuse a page of ``chunk`` in this run? (asked by workers)"""
+        with self._lock:
+            return _key(chunk) in self._broken
 
     def start_run(self, a: Archive, tenant: str, params: dict[str, Any], params_hash: str) -> None:
         a.start_run(self.run_id, tenant, params, params_hash)
@@ -163,8 +186,15 @@ class Ops:
         page: Page,
         query: dict[str, str],
         prepared: Prepared | None = None,
-    ) -> Event:
-        res = a.store_page(self.run_id, chunk, page, query, prepared)
+    ) -> Events:
+        if self.broken(chunk):
+            return None  # a page after one the archive could not hold: not stored
+        try:
+            res = a.store_page(self.run_id, chunk, page, query, prepared)
+        except BaseException as exc:
+            if not page_failure(exc):
+                raise  # the medium failed: the run stops
+            return self._cannot_hold(a, chunk, page, exc)
         return (
             "page",
             _info(
@@ -178,6 +208,37 @@ class Ops:
             ),
         )
 
+    def _cannot_hold(self, a: Archive, chunk: Chunk, page: Page, exc: BaseException) -> Events:
+        """Quarantine the page the archive refused, fail its chunk naming why."""
+        log.warning(
+            "%s %s page %d not stored: %s", chunk.dataset, chunk.start_key, page.number, exc
+        )
+        why = str(exc) or type(exc).__name__
+        reason = f"the archive cannot hold this page: {why}"
+        a.quarantine(
+            self.run_id,
+            chunk,
+            page.raw,
+            page.url,
+            page.status,
+            page.request_token,
+            reason,
+            page.redacted,
+        )
+        message = (
+            f"{chunk.dataset} {chunk.start_key}–{chunk.end_key}: page {page.number} was not "
+            f"stored, the archive cannot hold it ({why}); it is quarantined as evidence and "
+            "this chunk failed. Other chunks and datasets are not affected. Rerunning retries "
+            "from this page; if the API keeps sending it, report it to Avaya Support."
+        )
+        a.set_chunk_state(chunk, "failed", message, run_id=self.run_id)
+        with self._lock:
+            self._broken.add(_key(chunk))
+        return [
+            ("quarantined", _info(chunk)),
+            ("chunk_state", _info(chunk, state="failed", message=message)),
+        ]
+
     def store_not_ready(
         self,
         a: Archive,
@@ -186,8 +247,10 @@ class Ops:
         query: dict[str, str],
         retry_at: str | None,
         final: bool,
-    ) -> Event:
+    ) -> Events:
         """A 202: the chunk is pending (``final``), or the client waits and asks again."""
+        if self.broken(chunk):
+            return None  # its walk ended when a page could not be stored
         a.store_not_ready(self.run_id, chunk, resp, query, retry_at, mark_pending=final)
         if final:
             msg = "202: the API has not processed this interval yet"
@@ -199,9 +262,13 @@ class Ops:
 
     def archive_202(self, a: Archive, chunk: Chunk, resp: NotReady, query: dict[str, str]) -> None:
         """A 202 kept as evidence while the chunk is asked again at once (no state change)."""
+        if self.broken(chunk):
+            return None  # its walk ended when a page could not be stored
         a.store_not_ready(self.run_id, chunk, resp, query, None, mark_pending=False)
 
-    def drop_overlap(self, a: Archive, chunk: Chunk, request_end: str, why: str) -> Event:
+    def drop_overlap(self, a: Archive, chunk: Chunk, request_end: str, why: str) -> Events:
+        if self.broken(chunk):
+            return None  # its walk ended when a page could not be stored
         a.drop_overlap(chunk, request_end, why)
         return ("overlap_dropped", _info(chunk, message=why))
 
@@ -214,13 +281,18 @@ class Ops:
         status: int,
         token: str | None,
         reason: str,
-    ) -> Event:
-        a.quarantine(self.run_id, chunk, raw, url, status, token, reason)
+        redacted: Redacted | None = None,
+    ) -> Events:
+        if self.broken(chunk):
+            return None  # its walk ended when a page could not be stored
+        a.quarantine(self.run_id, chunk, raw, url, status, token, reason, redacted)
         return ("quarantined", _info(chunk))
 
     def set_state(
         self, a: Archive, chunk: Chunk, state: str, message: str, was_running: bool = True
-    ) -> Event:
+    ) -> Events:
+        if self.broken(chunk):
+            return None  # its walk ended when a page could not be stored
         a.set_chunk_state(chunk, state, message, run_id=self.run_id)
         return (
             "chunk_state",

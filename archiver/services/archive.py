@@ -6,22 +6,24 @@ whichever front-end called it; verify-archive and export-dataset also write a ch
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from archiver.archive.errors import StorageError
+from archiver import iofailure, outputs
+from archiver.archive.errors import NotAnArchive, StorageError
 from archiver.archive.queries import coverage as cov
 from archiver.archive.queries.reader import Reader
 from archiver.archive.schema import ArchiveVersionError
-from archiver.archive.store import Archive
+from archiver.archive.store import Archive, check_archive_file
 from archiver.archive.verify import VerifyReport, verify_archive
 from archiver.datasets import resolve_name
 from archiver.export import keys
 from archiver.export.csvsafe import MODES as CSV_FORMULA_MODES
-from archiver.export.warehouse import FORMATS, ExportError
+from archiver.export.warehouse import FORMATS, ExportError, check_out
 from archiver.export.warehouse import export_dataset as _export_dataset
 from archiver.services import checkpoints
 from archiver.timerange import format_range
@@ -30,6 +32,8 @@ AT_ENDING = cov.AT_ENDING
 NEVER_REQUESTED = cov.NEVER_REQUESTED
 STATE_WORDS = cov.STATE_WORDS
 DayCoverage = cov.DayCoverage
+#: a path a command will not write (the message says why): outputs.Refused
+Refused = outputs.Refused
 
 __all__ = [
     "AT_ENDING",
@@ -41,6 +45,8 @@ __all__ = [
     "CoverageReport",
     "DayCoverage",
     "ExportError",
+    "NotAnArchive",
+    "Refused",
     "VerifyReport",
     "backup",
     "coverage",
@@ -68,7 +74,15 @@ def verify(
     to the current one first (backed up, then migrated: the migration keeps every stored
     value as it was, so an edit is still found); with ``read_only`` a temporary migrated copy
     is checked instead and the file is left as it is. ``identity``: the key that signs the
-    checkpoint (None: the one in ``key_dir``, when it can be loaded)."""
+    checkpoint (None: the one in ``key_dir``, when it can be loaded).
+
+    Nothing but a real archive is opened: a FIFO, a device, an empty or non-SQLite file, a
+    SQLite database that is not an archive raise :class:`NotAnArchive` before anything is
+    read or written, and a path where no file is raises FileNotFoundError (verification
+    never makes an archive)."""
+    if not path.exists():
+        raise FileNotFoundError(f"No archive at {path}: nothing to verify.")
+    check_archive_file(path)
     if not read_only:
         _bring_up_to_date(path)
     report = verify_archive(path, progress, expect=expect, certs=checkpoints.certificates(key_dir))
@@ -86,10 +100,10 @@ def verify(
 
 def _bring_up_to_date(path: Path) -> None:
     """Open the archive once for writing: migrations run (with their backup) if it is old."""
-    if not path.exists():
-        return  # verify_archive says there is no archive
     try:
-        Archive(path).close()
+        Archive(path, create=False).close()
+    except NotAnArchive:
+        raise
     except (StorageError, OSError):
         pass  # a read-only medium: verify_archive checks a migrated copy
 
@@ -102,7 +116,7 @@ def _record_verified(
     identity: keys.SigningIdentity | None = None,
 ) -> None:
     try:
-        with Archive(path) as a:
+        with Archive(path, create=False) as a:
             a.audit(
                 "verify-archive",
                 {
@@ -128,20 +142,58 @@ def _record_verified(
 
 
 def backup(path: Path, out: Path) -> Path:
-    """A consistent copy through SQLite's backup API; refuses to overwrite a file. The
-    checkpoint sidecar is copied beside it first (so every line it holds is a prefix of the
-    copy, even while a pull appends)."""
-    with Reader(path) as db:
-        if out.exists():
-            raise FileExistsError(f"{out} exists; choose a new file name.")
-        side = checkpoints.sidecar_path(path)
-        if side.exists():
-            out.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(side, checkpoints.sidecar_path(out))
-        db.backup_to(out)
-    with Archive(path) as a:
-        a.audit("backup", {"to": str(out.resolve())})
+    """A consistent copy through SQLite's backup API, as a new file: never over a file of
+    the archive's set (by resolved path or inode), an existing file, a link, a FIFO or a
+    device (:class:`Refused`, before anything is written). The checkpoint sidecar is copied
+    beside it first, as a new file too (so every line it holds is a prefix of the copy, even
+    while a pull appends). A full disk, a read-only medium or a refused permission (of the
+    copy's place, or of the archive, which must record the backup) raises
+    :class:`~archiver.iofailure.IOFailure`, with nothing left behind."""
+    protect = [outputs.ArchiveSet.of(path)]
+    side_out = checkpoints.sidecar_path(out)
+    made: list[Path] = []
+    with iofailure.naming(path, done=NOTHING_WRITTEN):  # (a read-only medium, say)
+        db = Reader(path)
+    with db:
+        outputs.check_new(out, protect=protect)
+        outputs.check_new(side_out, protect=protect, flag="--out's sidecar")
+        check_custody(path)  # (after what refuses --out: a refusal changes nothing)
+        sidecar = checkpoints.sidecar_bytes(path)
+        with iofailure.naming(out, output=True, done=NOTHING_WRITTEN):
+            out.parent.mkdir(mode=outputs.PRIVATE_DIR, parents=True, exist_ok=True)
+            if sidecar is not None:
+                with outputs.new_file(side_out, protect=protect, flag="--out's sidecar") as f:
+                    f.write(sidecar)
+                made.append(side_out)
+            try:
+                db.backup_to(out)
+            except BaseException:
+                _remove(made)  # ours, made a moment ago
+                raise
+            made.append(out)
+    try:
+        with iofailure.naming(path, done=_NOT_RECORDED.format(what="the backup")):
+            with Archive(path, create=False) as a:
+                a.audit("backup", {"to": str(out.resolve())})
+    except iofailure.IOFailure:
+        _remove(made)
+        raise
     return out
+
+
+#: what a failed export or backup says instead of "nothing archived was lost"
+NOTHING_WRITTEN = "nothing archived was lost and nothing was written"
+_NOT_RECORDED = "nothing archived was lost; {what} was removed, as the archive could not record it"
+
+
+def check_custody(path: Path) -> None:
+    """Before making anything that the archive must record (an export, a backup): can it
+    record it? A read-only or refused archive is said at once, with nothing written."""
+    if not path.exists():
+        return  # the reader says there is no archive
+    with iofailure.naming(path, done=NOTHING_WRITTEN):
+        with Archive(path, create=False) as a:
+            a.check_writable()
 
 
 def export_dataset(
@@ -155,22 +207,75 @@ def export_dataset(
     end: date | None = None,
     all_versions: bool = False,
     csv_formulas: str = "escape",
+    overwrite: bool = False,
 ) -> int:
     """Rows of one dataset stream for a data warehouse; returns how many were written.
-    ``csv_formulas``: ``escape`` (default: formula cells neutralised, reversibly) or ``raw``."""
+    ``csv_formulas``: ``escape`` (default: formula cells neutralised, reversibly) or ``raw``.
+    ``out`` must be new (never a file of the archive's set, a link or a special file);
+    ``overwrite`` lets a csv or jsonl export replace an existing file."""
     dataset = resolve_name(dataset)
-    n = _export_dataset(
-        path,
-        dataset,
-        fmt,
-        out,
-        start=start,
-        end=end,
-        all_versions=all_versions,
-        dataset_type=dataset_type,
-        csv_formulas=csv_formulas,
-    )
-    with Archive(path) as a:
+    if fmt in FORMATS:  # what refuses --out first: a refusal changes nothing
+        check_out(fmt, dataset, out, path, overwrite)
+    check_custody(path)
+    with iofailure.naming(out, output=True, done=NOTHING_WRITTEN):
+        n = _export_dataset(
+            path,
+            dataset,
+            fmt,
+            out,
+            start=start,
+            end=end,
+            all_versions=all_versions,
+            dataset_type=dataset_type,
+            csv_formulas=csv_formulas,
+            overwrite=overwrite,
+        )
+    try:
+        with iofailure.naming(path, done=_NOT_RECORDED.format(what="the export")):
+            _record_export(
+                path,
+                dataset,
+                fmt,
+                out,
+                n,
+                (dataset_type, all_versions, csv_formulas, overwrite),
+                (start, end),
+            )
+    except iofailure.IOFailure:
+        _remove_export(fmt, dataset, out)
+        raise
+    return n
+
+
+def _remove(paths: list[Path]) -> None:
+    """Remove files this command made a moment ago (a read-only disk refuses even that)."""
+    for p in paths:
+        with contextlib.suppress(OSError):
+            p.unlink()
+
+
+def _remove_export(fmt: str, dataset: str, out: Path) -> None:
+    """Remove what a finished export-dataset wrote (its file, or its dataset= directory)."""
+    if fmt == "parquet":
+        shutil.rmtree(out / f"dataset={dataset}", ignore_errors=True)
+    else:
+        _remove([out])
+
+
+def _record_export(
+    path: Path,
+    dataset: str,
+    fmt: str,
+    out: Path,
+    n: int,
+    how: tuple[str, bool, str, bool],
+    days: tuple[date | None, date | None],
+) -> None:
+    """The export's custody entry and checkpoint (``how``: dataset type, all versions, CSV
+    formula mode, overwrite; ``days``: from and to)."""
+    dataset_type, all_versions, csv_formulas, overwrite = how
+    start, end = days
+    with Archive(path, create=False) as a:
         a.audit(
             "export-dataset",
             {
@@ -180,13 +285,13 @@ def export_dataset(
                 "out": str(out.resolve()),
                 "rows": n,
                 "all_versions": all_versions,
+                **({"overwrite": True} if overwrite else {}),
                 **({"csv_formulas": csv_formulas} if fmt == "csv" else {}),
                 "from": start.isoformat() if start else None,
                 "to": end.isoformat() if end else None,
             },
         )
         checkpoints.record(path, "export-dataset", archive=a)
-    return n
 
 
 @dataclass

@@ -19,12 +19,14 @@ from archiver.archive.queries import audit
 from archiver.archive.queries.reader import Reader
 from archiver.archive.store import Archive
 from archiver.export import keys
+from archiver.export.trust import revocations
 
 Checkpoint = cp.Checkpoint
 CheckpointError = cp.CheckpointError
 Recorded = cp.Recorded
 parse = cp.parse
 sidecar_path = cp.sidecar_path
+sidecar_bytes = cp.sidecar_bytes
 
 __all__ = [
     "Checkpoint",
@@ -35,6 +37,7 @@ __all__ = [
     "describe",
     "parse",
     "record",
+    "sidecar_bytes",
     "sidecar_path",
     "signer",
 ]
@@ -51,6 +54,9 @@ def signer(
             return None, "no signing key"
         except (keys.SigningKeyError, ValueError, OSError) as exc:
             return None, f"the signing key could not be loaded: {exc}"
+    rev = revocations(identity.key_path.parent).get(identity.fingerprint)
+    if rev is not None:
+        return None, f"the signing key was revoked on {rev.when()}"
     if not isinstance(identity.key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
         return None, f"the signing key ({type(identity.key).__name__}) cannot sign checkpoints"
     return cp.KeySigner(identity.key, identity.fingerprint), ""
@@ -59,10 +65,8 @@ def signer(
 def certificates(key_dir: Path | None = None) -> dict[str, x509.Certificate]:
     """Certificates checkpoint signatures are checked with, by fingerprint: the local
     signing certificate (no passphrase needed to read it)."""
-    path = (key_dir or keys.default_dir()) / "cert.pem"
-    try:
-        cert = x509.load_pem_x509_certificate(path.read_bytes())
-    except (OSError, ValueError):
+    cert = keys.current_certificate(key_dir)
+    if cert is None:
         return {}
     return {keys.cert_fingerprint(cert): cert}
 
@@ -80,7 +84,7 @@ def record(
     sign, why = signer(identity, key_dir)
     if archive is not None:
         return cp.record(archive, cause, sign, why)
-    with Archive(path) as a:
+    with Archive(path, create=False) as a:
         return cp.record(a, cause, sign, why)
 
 

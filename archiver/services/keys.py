@@ -16,6 +16,7 @@ from archiver.export.keys import (
     KeyExistsError,
     PassphraseNeeded,
     PassphraseSource,
+    RetiredKey,
     SigningIdentity,
     SigningKeyError,
     WrongPassphrase,
@@ -34,7 +35,8 @@ from archiver.export.keys import (
     tighten_files,
 )
 from archiver.export.keys import create as _create
-from archiver.export.trust import SIGNER, TSA, TrustedCert, TrustError
+from archiver.export.keys import destroy_retired as _destroy_retired
+from archiver.export.trust import SIGNER, TSA, Revocation, TrustedCert, TrustError
 
 __all__ = [
     "SIGNER",
@@ -43,6 +45,8 @@ __all__ = [
     "KeyInfo",
     "PassphraseNeeded",
     "PassphraseSource",
+    "RetiredKey",
+    "Revocation",
     "SigningIdentity",
     "SigningKeyError",
     "TrustError",
@@ -51,6 +55,7 @@ __all__ = [
     "cert_fingerprint",
     "create",
     "current_certificate",
+    "destroy_retired",
     "import_file",
     "load",
     "load_or_create",
@@ -65,6 +70,8 @@ __all__ = [
     "trust_add_certificate",
     "trust_list",
     "trust_remove",
+    "trust_revocations",
+    "trust_revoke",
     "trust_store_dir",
 ]
 
@@ -173,3 +180,29 @@ def trust_list(key_dir: Path | None = None) -> tuple[list[TrustedCert], list[Tru
 
 def trust_remove(fingerprint: str, *, key_dir: Path | None = None) -> list[TrustedCert]:
     return trust.remove(fingerprint, key_dir)
+
+
+def trust_revoke(fingerprint: str, reason: str, *, key_dir: Path | None = None) -> Revocation:
+    """Revoke a signer known here (the trust store's, or a local key's, retired or current):
+    its bundles verify as INTACT, BUT THE SIGNER WAS REVOKED unless a trusted timestamp
+    proves them older. ValueError: not a fingerprint, or no reason; TrustError: not known
+    here, or revoked already. Kept with the trust store (per user, not per archive)."""
+    return trust.revoke(fingerprint, reason, key_dir)
+
+
+def trust_revocations(
+    key_dir: Path | None = None,
+) -> tuple[list[Revocation], list[Path]]:
+    """The revocations, oldest first, and the files of the revoked folder that cannot be
+    read as one."""
+    revs = sorted(trust.revocations(key_dir).values(), key=lambda r: r.at)
+    return revs, trust.unreadable_revocations(key_dir)
+
+
+def destroy_retired(
+    directory: Path | None = None, *, dry_run: bool = False
+) -> tuple[list[RetiredKey], list[tuple[RetiredKey, str]]]:
+    """Remove the retired private keys (``key-<FP>.pem``); their certificates stay, so the
+    bundles they signed still verify. A key whose certificate is missing is kept (and said
+    why). Returns the removed (``dry_run``: to be removed) and the kept."""
+    return _destroy_retired(directory, dry_run=dry_run)

@@ -26,13 +26,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from archiver import iofailure, outputs
 from archiver.api import Credentials, NotReadyPolicy, Query, Tenant
 from archiver.api.client import check_connection as _check_connection
 from archiver.api.limits import MAX_WORKERS, Limits
 from archiver.api.query import BULK_PAGE_SIZE, MAX_PAGE_SIZE
 from archiver.api.retry import RetryPolicy
-from archiver.archive.errors import StorageError
-from archiver.archive.store import Archive
+from archiver.archive.errors import NotAnArchive, StorageError
+from archiver.archive.store import Archive, check_archive_file
 from archiver.datasets import resolve_names
 from archiver.jobs import Cancel
 from archiver.pull.engine import PullEngine
@@ -48,6 +49,8 @@ from archiver.timerange import RangeError, parse_bound, parse_lookback
 #: The longest range one command may plan (about 3,650 day chunks per dataset).
 MAX_RANGE = timedelta(days=3653)
 MAX_RANGE_TEXT = "10 years"
+#: the lock file is not archiver's (a link, a FIFO, a hard link): nothing was done
+Refused = outputs.Refused
 
 __all__ = [
     "EXIT_BUSY",
@@ -56,9 +59,11 @@ __all__ = [
     "ArchiveBusy",
     "Incremental",
     "LockInfo",
+    "NotAnArchive",
     "Planned",
     "PullOptions",
     "Range",
+    "Refused",
     "Resume",
     "RetryPending",
     "RunResult",
@@ -177,9 +182,11 @@ def pull(
     the run's page size (default: the plan's)."""
     token = cancel or Cancel()
     creds = credentials() if callable(credentials) else credentials
-    engine = _open_engine(archive, tenant, creds, options, token, command, create_dirs)
+    with iofailure.naming(archive):  # the lock file, beside the archive
+        engine = _open_engine(archive, tenant, creds, options, token, command, create_dirs)
     try:
-        plan = _plan(engine, what)
+        with iofailure.naming(archive):
+            plan = _plan(engine, what)
         if plan is None or not (plan.items or run_empty):
             return None
         yield Planned(plan, engine.archive_path)
@@ -229,6 +236,7 @@ def _open_engine(
     if not 1 <= o.workers <= MAX_WORKERS:
         raise ValueError(f"the number of workers must be between 1 and {MAX_WORKERS}")
     archive = Path(archive)
+    check_archive_file(archive)  # a FIFO, a device, an empty or foreign file: before the lock
     folder = archive.parent
     if not folder.is_dir():
         if folder.exists() or not create_dirs:
@@ -291,7 +299,7 @@ def _record_takeover(lock: ArchiveLock, details: dict[str, Any]) -> None:
     if not lock.archive.exists():
         return
     try:
-        with Archive(lock.archive) as a:
+        with Archive(lock.archive, create=False) as a:
             a.audit("archive lock taken over", details)
     except (OSError, StorageError) as exc:
         log.warning("could not record the lock takeover in %s: %s", lock.archive, exc)

@@ -95,8 +95,13 @@ def _never_pulled(s: Schedule) -> list[str]:
 
 
 def install(s: Schedule, *, enable: bool = True) -> Changes:
-    """Check, write the two units, and (``enable``) reload systemd and enable the timer."""
+    """Check, write the two units, and (``enable``) reload systemd and enable the timer.
+    A unit at their paths that archiver did not write (or a link, a FIFO, a device there)
+    is never replaced: ScheduleError says which."""
     check(s)
+    foreign = system.not_ours()
+    if foreign:
+        raise ScheduleError(f"{foreign[0]}; nothing was installed")
     return system.install_units(s, enable=enable)
 
 

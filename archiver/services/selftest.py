@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from archiver import outputs
 from archiver.api import Credentials, NotReadyPolicy, Tenant
 from archiver.api.retry import RetryPolicy
 from archiver.api.tenant import Secret
@@ -98,6 +99,16 @@ class SelfTestResult:
         )
 
 
+#: ``keep`` names a path the self-test will not make its folder at (the message says why)
+Refused = outputs.Refused
+
+
+def check_keep(keep: Path) -> None:
+    """Refuse a ``--keep`` folder that exists, or is a link, a FIFO, a device (Refused);
+    makes nothing."""
+    outputs.check_new(keep, directory=True, flag="--keep")
+
+
 class _Failed(Exception):
     """A step's check did not hold: the message says what was found."""
 
@@ -155,8 +166,7 @@ def _run_step(
 @contextmanager
 def _workdir(keep: Path | None) -> Iterator[Path]:
     if keep is not None:
-        keep.mkdir(parents=True, exist_ok=False)
-        yield keep
+        yield outputs.new_directory(keep, flag="--keep")
         return
     with tempfile.TemporaryDirectory(prefix="archiver-self-test-") as tmp:
         yield Path(tmp)

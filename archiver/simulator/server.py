@@ -72,6 +72,11 @@ class SimConfig:
     #: Transcripts as one row per message (shared TRANSCRIPT_ID) and one cxAgentLoginLogout
     #: ID per login session: ids that repeat within a response.
     shared_ids: bool = False
+    #: (name, value) columns added after the registry's to every page (and 202) of the
+    #: datasets in ``extra_column_datasets`` (empty: of every dataset), each row carrying
+    #: ``value``: columns a server adds without notice, whatever their names.
+    extra_columns: tuple[tuple[str, str], ...] = ()
+    extra_column_datasets: tuple[str, ...] = ()
     # fault knobs
     latency_ms: float = 0.0
     fail_rate: float = 0.0
@@ -85,11 +90,14 @@ class SimConfig:
 
     def __post_init__(self) -> None:
         self.omit_row_id = tuple(self.omit_row_id)
-        for name in self.omit_row_id:
-            if name not in DATASETS:
-                raise ValueError(
-                    f"omit_row_id: unknown dataset {name!r}; valid: {', '.join(DATASET_NAMES)}"
-                )
+        self.extra_columns = tuple((str(n), str(v)) for n, v in self.extra_columns)
+        self.extra_column_datasets = tuple(self.extra_column_datasets)
+        for field_name in ("omit_row_id", "extra_column_datasets"):
+            for name in getattr(self, field_name):
+                if name not in DATASETS:
+                    raise ValueError(
+                        f"{field_name}: unknown dataset {name!r}; valid: {', '.join(DATASET_NAMES)}"
+                    )
         _check_ending(self.ending)
 
     def __repr__(self) -> str:  # never show the secret, even a simulator's
@@ -260,20 +268,34 @@ class Simulator:
 
     # -- ground truth ---------------------------------------------------------------------
     def columns(self, dataset: Dataset) -> list[tuple[str, str]]:
-        """The columns served for ``dataset``: the registry's, less ROW_ID if omitted."""
+        """The columns served for ``dataset``: the registry's, less ROW_ID if omitted, then
+        the extra columns configured for it."""
+        cols = list(dataset.columns)
         if dataset.name in self.config.omit_row_id:
-            return [c for c in dataset.columns if c[0] != "ROW_ID"]
-        return list(dataset.columns)
+            cols = [c for c in cols if c[0] != "ROW_ID"]
+        return cols + [(n, "string") for n, _ in self._extras(dataset)]
+
+    def _extras(self, dataset: Dataset) -> tuple[tuple[str, str], ...]:
+        cfg = self.config
+        wanted = not cfg.extra_column_datasets or dataset.name in cfg.extra_column_datasets
+        return cfg.extra_columns if wanted else ()
+
+    def _served(self, dataset: Dataset) -> Callable[[dict[str, str]], list[str]]:
+        """How one generated row is served: its values in served column order."""
+        names = [n for n, _ in self.columns(dataset)]
+        extras = [v for _, v in self._extras(dataset)]
+        own = names[: len(names) - len(extras)]
+        return lambda row: [row[c] for c in own] + extras
 
     def _records(self, query: Query, first: datetime, last: datetime) -> list[list[str]]:
         """Served records of the buckets ``first``..``last`` that match the query's filter."""
         step, minutes = bucket_length(query)
-        cols = [n for n, _ in self.columns(query.dataset)]
+        served = self._served(query.dataset)
         out = []
         for b in iter_buckets(first, last, step):
             for row in self.model.bucket_rows(query.dataset, b, minutes):
                 if query.matches(row):
-                    out.append([row[c] for c in cols])
+                    out.append(served(row))
         return out
 
     def rows(self, dataset: str, params: dict[str, str]) -> list[list[str]]:
@@ -335,7 +357,7 @@ class Simulator:
             offset = 0
             if token:
                 first, offset = decode_token(self._token_secret, query, token)
-            cols = [n for n, _ in served]
+            row_values = self._served(query.dataset)
             records = body["records"]
             for b in iter_buckets(first, last, step):
                 rows = [
@@ -345,7 +367,7 @@ class Simulator:
                     if len(records) == query.page_size:
                         next_token = encode_token(self._token_secret, query, b, offset)
                         break
-                    records.append([rows[offset][c] for c in cols])
+                    records.append(row_values(rows[offset]))
                     offset += 1
                 if next_token:
                     break

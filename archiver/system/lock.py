@@ -8,6 +8,12 @@ waits for; a clean release empties it. A file that still names a holder while no
 the lock is the trace of a process that died: the next pull takes it over and records that
 in the log and in the archive's audit log (``archive lock taken over``).
 
+The lock file is named from the archive's resolved path (:func:`archiver.outputs.lock_path`):
+a pull through a symbolic link and a pull of the real path take the same lock. It is opened
+as an app file (:func:`archiver.outputs.open_app_file`): never through a link, never a FIFO
+or device, never a file with a second name (a hard link to the archive would be emptied by a
+clean release), never a member of the archive set but itself.
+
 The pull use case (:mod:`archiver.services.pull`) takes the lock, so a scheduled run, a
 manual ``archiver pull`` and the desktop app's Download tab exclude each other alike; it
 also records a takeover in the archive's audit log (this module only logs it: it knows
@@ -29,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from archiver import outputs
 from archiver.jobs import Cancel, Cancelled
 
 log = logging.getLogger(__name__)
@@ -38,6 +45,8 @@ _WIN_LOCK_OFFSET = 1 << 20
 #: how long an attempt keeps trying before the archive counts as busy (another process may
 #: be looking at the lock for a moment, see :func:`wait_until_free`)
 ATTEMPT_SECONDS = 0.5
+#: a lock file holds one line of JSON; anything much larger is not one archiver made
+MAX_LOCK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -62,8 +71,12 @@ class LockInfo:
             return None
 
 
+#: what the lock file says ``archiver index rebuild`` is (it holds the lock as a pull does)
+INDEX_REBUILD = "index rebuild"
+
+
 class ArchiveBusy(Exception):
-    """Another pull holds the archive's lock."""
+    """Another pull (or a search index rebuild) holds the archive's lock."""
 
     def __init__(self, archive: Path, holder: LockInfo | None) -> None:
         self.archive = archive
@@ -71,12 +84,27 @@ class ArchiveBusy(Exception):
         if holder is None:
             text = "archive busy: pull running since an unknown time (pid unknown)"
         else:
-            text = f"archive busy: pull running since {holder.when()} (pid {holder.pid})"
+            what = "search index rebuild" if holder.command == INDEX_REBUILD else "pull"
+            text = f"archive busy: {what} running since {holder.when()} (pid {holder.pid})"
         super().__init__(text)
 
 
 def lock_path(archive: Path) -> Path:
-    return archive.with_name(archive.name + ".lock")
+    """``<archive>.lock``, beside the archive's resolved path."""
+    return outputs.lock_path(archive)
+
+
+def _open(archive: Path, flags: int) -> int:
+    """The lock file, opened as one of archiver's own files (:class:`outputs.Refused` for a
+    link, a special file, a hard link, a file that is not a lock file)."""
+    return outputs.open_app_file(
+        lock_path(archive),
+        flags,
+        what="the lock file",
+        archive=outputs.ArchiveSet.of(archive),
+        text_file=True,
+        max_bytes=MAX_LOCK_BYTES,
+    )
 
 
 def _now() -> str:
@@ -161,7 +189,7 @@ class ArchiveLock:
             if self._fd is not None:
                 return self
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)  # private, as every file
+            fd = _open(self.archive, os.O_RDWR | os.O_CREAT)  # private (0600), as every file
             try:
                 deadline = time.monotonic() + seconds
                 while not _try_lock(fd):
@@ -249,10 +277,9 @@ def acquire(
 def busy(archive: Path) -> LockInfo | None:
     """The holder when the archive is being pulled now; None when it is free. Looks without
     taking part: the lock is tried and let go at once (an acquirer retries meanwhile)."""
-    path = lock_path(Path(archive))
     try:
-        fd = os.open(path, os.O_RDWR)
-    except OSError:  # no lock file (never pulled), or not ours to look at
+        fd = _open(Path(archive), os.O_RDWR)
+    except (OSError, outputs.Refused):  # no lock file (never pulled), or not ours to look at
         return None
     try:
         if _try_lock(fd):

@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
+from archiver import outputs
 from archiver.api.tenant import Tenant
 from archiver.datasets import DATASET_NAMES, resolve_name
 from archiver.timerange import parse_bound, parse_lookback
@@ -44,6 +45,8 @@ LAUNCHD_LABEL = "com.example.archiver.pull"
 TASK_NAME = "archiver daily pull"
 #: the first line of the service unit: what was installed, for `status` and the app
 MARK = "# archiver-schedule: "
+#: every unit archiver writes says so: only such a file is replaced or removed
+WRITTEN_BY = "# Written by `archiver schedule install`"
 PLATFORMS = ("linux", "windows", "macos")
 _SAFE = re.compile(r"^[A-Za-z0-9_@+=:,./-]+$")
 
@@ -186,7 +189,7 @@ def systemd_units(s: Schedule, exe: list[str] | None = None) -> dict[str, str]:
     service = "\n".join(
         [
             MARK + json.dumps(s.as_dict(), sort_keys=True),
-            "# Written by `archiver schedule install`; `archiver schedule remove` deletes it.",
+            f"{WRITTEN_BY}; `archiver schedule remove` deletes it.",
             "[Unit]",
             f"Description=archiver: incremental pull into {str(s.archive).replace('%', '%%')}",
             "",
@@ -206,7 +209,7 @@ def systemd_units(s: Schedule, exe: list[str] | None = None) -> dict[str, str]:
     )
     timer = "\n".join(
         [
-            "# Written by `archiver schedule install`; `archiver schedule remove` deletes it.",
+            f"{WRITTEN_BY}; `archiver schedule remove` deletes it.",
             "[Unit]",
             f"Description=archiver: daily incremental pull at {hour:02d}:{minute:02d}",
             "",
@@ -354,17 +357,52 @@ class Changes:
         self.ok = False
 
 
+def _read_unit(path: Path) -> str | None:
+    """A unit file's text, read as an app file (never through a link, never a FIFO or a
+    device): None when there is none; :class:`outputs.Refused` when it is not a file."""
+    try:
+        data = outputs.read_app_file(path, what="the unit")
+    except FileNotFoundError:
+        return None
+    return data.decode("utf-8", "replace")
+
+
+def not_ours(where: Path | None = None) -> list[str]:
+    """Why a unit at the schedule's paths is not archiver's to replace or remove: a link, a
+    FIFO, a device, or a file archiver did not write (it says so in its own lines)."""
+    d = where or unit_dir()
+    found = []
+    for name in (SERVICE, TIMER):
+        try:
+            text = _read_unit(d / name)
+        except (outputs.Refused, OSError) as exc:
+            found.append(str(exc))
+            continue
+        if text is not None and WRITTEN_BY not in text:
+            found.append(
+                f"{d / name} was not written by archiver: remove or rename it yourself first"
+            )
+    return found
+
+
 def install_units(s: Schedule, *, enable: bool = True) -> Changes:
     """Write the two units, and (``enable``) reload systemd and enable the timer. The use
-    case (:func:`archiver.services.schedule.install`) checks the schedule first."""
+    case (:func:`archiver.services.schedule.install`) checks the schedule first. A unit
+    archiver did not write (or a link, a FIFO, a device at its path) is never replaced."""
     done = Changes()
     where = unit_dir()
     where.mkdir(parents=True, exist_ok=True)
+    for why in not_ours(where):
+        done.fail(f"not installed: {why}")
+    if not done.ok:
+        return done
     for name, text in systemd_units(s).items():
         path = where / name
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        try:
+            outputs.write_app_file(path, text.encode("utf-8"), what="the unit", replace=True)
+        except (outputs.Refused, OSError) as exc:
+            done.fail(f"not written: {exc}")
+            return done
         done.files[str(path)] = text
         done.say(f"wrote {path}")
     if enable:
@@ -434,8 +472,11 @@ def remove(*, enable: bool = True) -> Changes:
         (done.say if ok else done.fail)(
             f"disabled {TIMER}" if ok else f"systemctl --user disable --now {TIMER}: {text}"
         )
+    refused = not_ours(where)
+    for why in refused:
+        done.fail(f"not removed: {why}")
     for p in paths:
-        if p.exists():
+        if p.exists() and not any(str(p) in why for why in refused):
             p.unlink()
             done.say(f"removed {p}")
     if enable:
@@ -538,8 +579,8 @@ def installed_schedule() -> Schedule | None:
     """What the installed service runs, from its first line (None when not installed)."""
     path = unit_dir() / SERVICE
     try:
-        first = path.read_text(encoding="utf-8").splitlines()[0]
-    except (OSError, IndexError):
+        first = (_read_unit(path) or "").splitlines()[0]
+    except (OSError, IndexError, outputs.Refused):
         return None
     if not first.startswith(MARK):
         return None

@@ -315,6 +315,6 @@ def test_export_dataset_cli(archive, tmp_path):
         "--format",
         "csv",
         "--out",
-        str(out),
+        str(tmp_path / "x.csv"),
     )
     assert res.returncode == 2 and "no queue data" in res.stderr

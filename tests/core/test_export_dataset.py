@@ -114,6 +114,7 @@ def test_cli_csv_formulas_flag(archive, tmp_path):
         "raw",
         "--out",
         str(out),
+        "--overwrite",  # the same file again: said by name
     )
     assert res.returncode == 0, res.stderr
     notes = [r for r in _latest(archive) if r["INTERACTION_NOTES"].startswith("=")]

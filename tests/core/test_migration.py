@@ -78,7 +78,7 @@ def test_v1_archive_migrates_keeps_every_record_and_verifies(tmp_path):
     # pages are stored compressed now; their SHA-256 is still over the bytes as received
     assert conn.execute("SELECT DISTINCT encoding FROM pages").fetchall() == [("zlib",)]
     events = [e for (e,) in conn.execute("SELECT event FROM audit_log WHERE event='migrate'")]
-    assert len(events) == 2  # 2 → 3 and 3 → 4 each leave their entry
+    assert len(events) == 3  # 2 → 3, 3 → 4 and 4 → 5 each leave their entry
     # what the old chunks asked and got back at `ending` (inclusive: rows came back)
     cov = conn.execute(
         "SELECT count(*), sum(ending_rows > 0), sum(request_end = chunk_end) FROM coverage WHERE dataset_type='interval'"

@@ -114,9 +114,10 @@ def _count(arc: Path, sql: str) -> int:
 
 
 def _truncate(arc: Path, keep: int) -> None:
-    """Remove every page after ``keep``, its records and their values; "latest" made to
-    agree (an attacker who knows the format)."""
+    """Remove every page after ``keep``, its records and their values; "latest" and the
+    search index made to agree (an attacker who knows the format)."""
     from archiver.archive.compact import rebuild_superseded
+    from archiver.archive.searchindex import rebuild
 
     conn = sqlite3.connect(arc)
     vals = [t for t in triggers.evidence_tables(conn) if t.startswith("vals_")]
@@ -131,6 +132,10 @@ def _truncate(arc: Path, keep: int) -> None:
     )
     conn = sqlite3.connect(arc)
     rebuild_superseded(conn)
+    conn.commit()
+    conn.execute("BEGIN")
+    for _ in rebuild(conn):
+        pass
     conn.commit()
     conn.close()
 
@@ -616,7 +621,7 @@ def test_v2_archive_migrates_keeps_its_chain_and_verifies(sim, tmp_path):
     assert rep.ok, rep.summary()
     assert len(list(tmp_path.glob("old.sqlite3.v2-*.bak"))) == 1
     conn = sqlite3.connect(arc)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 5
     assert conn.execute("SELECT page_id, chain FROM pages ORDER BY page_id").fetchall() == chains
     assert {r for (r,) in conn.execute("SELECT DISTINCT chain_rule FROM pages")} == {CHAIN_BODY}
     mig = json.loads(

@@ -240,6 +240,6 @@ def test_one_archive_gives_the_same_figures_everywhere(
 
 def test_every_term_is_defined_once():
     words = [t.plural for t in TERMS]
-    assert words == ["rows received", "records", "latest records", "interactions"]
+    assert words == ["rows received", "records", "latest records", "interactions", "hits"]
     assert all(t.definition and "\n" not in t.definition for t in TERMS)
     assert TERMS[1].of(1) == "1 record" and TERMS[2].of(1_890) == "1,890 latest records"

@@ -678,6 +678,8 @@ QT_OVERRIDES = {  # Qt virtuals these classes implement on purpose
     "sort",
     "done",
     "paintEvent",
+    "paint",
+    "sizeHint",
     "closeEvent",
     "keyPressEvent",
     "staticMetaObject",

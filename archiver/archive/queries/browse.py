@@ -175,15 +175,15 @@ def record_ids(
     if latest_only:  # superseded is small (re-issued rows): one in-memory set, probed
         where.append(f"{rid} NOT IN (SELECT record_id FROM superseded)")
     if column_filter and column_filter[1] and column_filter[0] in cols:
-        where.append(f"v.{values.quote(column_filter[0])} LIKE ?")
+        where.append(f"v.{values.col(column_filter[0])} LIKE ?")
         params.append(f"%{column_filter[1]}%")
     if search:
-        where.append("(" + " OR ".join(f"v.{values.quote(c)} LIKE ?" for c in cols) + ")")
+        where.append(values.any_like(cols))
         params += [f"%{search}%"] * len(cols)
     order = f"r.interval_start, {rid}"
     if sort and sorted_by_value:
         typ = dict(columns(db, stream)).get(sort, "string")
-        expr = f"v.{values.quote(sort)}"
+        expr = f"v.{values.col(sort)}"
         if typ == "number":
             expr = f"CAST(NULLIF({expr}, '') AS REAL)"
         order = f"{expr} {'DESC' if descending else 'ASC'}, {rid}"
@@ -244,7 +244,7 @@ def versions(db: Source, record_id: int) -> list[Version]:
     mine = values.fetch(db.conn, dataset, [record_id]).get(record_id, {})
     natural = values.natural_columns(dataset)
     if natural and all(mine.get(c) for c in natural):
-        cond = " AND ".join(f"v.{values.quote(c)} = ?" for c in natural)
+        cond = " AND ".join(f"v.{values.col(c)} = ?" for c in natural)
         ids = [
             r[0]
             for r in db.conn.execute(

@@ -92,7 +92,7 @@ def _filters(scope: BundleScope) -> tuple[str, list[Any]]:
         ("COMM_TYPE", scope.channel),
     ):
         if value:
-            where += f" AND v.{values.quote(col)} = ?"
+            where += f" AND v.{values.col(col)} = ?"
             params.append(value)
     if scope.interactions:
         where += ' AND v."INTERACTION_ID" IN (SELECT value FROM json_each(?))'
@@ -221,6 +221,22 @@ def traces(db: Source, scope: BundleScope, ids: list[str]) -> list[Row]:
     )
 
 
+def interaction_rows(
+    db: Source, dataset: str, column: str, ids: list[str], versions: str
+) -> list[Row]:
+    """Every record of ``dataset`` whose ``column`` names one of these interactions (a case
+    production: whatever their dates), latest versions or all, in archive order."""
+    if not ids or not _has(db.conn, dataset, column):
+        return []
+    source = "latest" if versions == "latest" else "records_view"
+    sql = f"""SELECT {_COLUMNS} FROM {values.table(dataset)} v
+              JOIN {source} r ON r.record_id = v.record_id
+              JOIN pages p ON p.page_id = r.page_id
+              WHERE v.{values.quote(column)} IN (SELECT value FROM json_each(?))
+              AND r.dataset = ? AND r.dataset_type = 'interval'"""
+    return _rows(db.conn, dataset, sql, [json.dumps(ids), dataset])
+
+
 def names(
     db: Source,
     dataset: str,
@@ -242,9 +258,9 @@ def names(
         where += " AND r.interval_start >= ? AND r.interval_start < ?"
         params += [first, after]
     if ids is not None:
-        where += f" AND v.{values.quote(id_col)} IN (SELECT value FROM json_each(?))"
+        where += f" AND v.{values.col(id_col)} IN (SELECT value FROM json_each(?))"
         params.append(json.dumps(ids))
-    sql = f"""SELECT v.{values.quote(id_col)} AS id, v.{values.quote(name_col)} AS name,
+    sql = f"""SELECT v.{values.col(id_col)} AS id, v.{values.col(name_col)} AS name,
                      max({commit_ts_expr(conn, dataset)})
               FROM records_view r JOIN {values.table(dataset)} v ON v.record_id = r.record_id
               WHERE r.dataset = ? {where} GROUP BY id"""

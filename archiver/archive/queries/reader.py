@@ -7,8 +7,9 @@ import sqlite3
 from pathlib import Path
 from typing import Protocol, Self
 
+from archiver import outputs
 from archiver.archive.schema import backup_to
-from archiver.archive.store import open_reader
+from archiver.archive.sqlitefile import open_reader
 
 
 class Source(Protocol):
@@ -32,10 +33,11 @@ class Reader:
     def close(self) -> None:
         self.conn.close()
 
-    def backup_to(self, dest: Path) -> None:
+    def backup_to(self, dest: Path, *, flag: str = "--out") -> None:
         """A consistent copy of the archive at ``dest``, through SQLite's online backup API
-        (never a file copy: a pull may be writing meanwhile)."""
-        backup_to(self.conn, dest)
+        (never a file copy: a pull may be writing meanwhile), as a new file that is never a
+        file of this archive's set (archive/schema.backup_to)."""
+        backup_to(self.conn, dest, protect=[outputs.ArchiveSet.of(self.path)], flag=flag)
 
     def __enter__(self) -> Self:
         return self

@@ -9,7 +9,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Sequence
 
-from archiver.archive.queries import audit, browse, interactions, pulls
+from archiver.archive.queries import audit, browse, cases, interactions, pulls
 from archiver.archive.queries.audit import AuditEntry, ChainHead
 from archiver.archive.queries.browse import RecordRow, Version, parse_stream, stream_name
 from archiver.archive.queries.pulls import RunRecord
@@ -99,14 +99,24 @@ class ArchiveReader(Reader):
         """(segments by SEGMENT_NUMBER, workflow trace steps by start time), latest versions."""
         return interactions.interaction(self, interaction_id)
 
+    def transcript(self, interaction_id: str) -> list[dict[str, str]]:
+        """The interaction's transcript messages in order (latest versions)."""
+        return interactions.transcript(self, interaction_id)
+
     # -- audit ---------------------------------------------------------------------------
     def audit_log(self) -> list[AuditEntry]:
         """Every audit entry, newest first."""
         return audit.audit_log(self)
 
-    def audit_ids(self) -> array[int]:
-        """Ids of every audit entry, newest first (the Audit tab holds these, and reads
-        the entries it shows with :meth:`audit_entries`)."""
+    def audit_ids(self, kinds: Sequence[str] | None = None, about: str | None = None) -> array[int]:
+        """Ids of the audit entries, newest first (the Audit tab holds these, and reads
+        the entries it shows with :meth:`audit_entries`): every one, or those of the events
+        ``kinds`` and those that mention ``about`` (an interaction id: also the case and
+        hold entries of the cases that held it; :func:`.cases.entries_about`)."""
+        if about:
+            return array("q", cases.entries_about(self, about, kinds))
+        if kinds is not None:
+            return array("q", cases.entry_ids(self, kinds))
         return audit.audit_ids(self)
 
     def audit_entries(self, ids: Sequence[int]) -> dict[int, AuditEntry]:

@@ -55,6 +55,18 @@ COMMANDS: tuple[Command, ...] = (
         "archive:coverage",
     ),
     Command("login", "store a client secret in the OS keyring", "archive:login"),
+    Command(
+        "search",
+        "search the archive's records (full text, grouped by interaction)",
+        "search:search",
+    ),
+    Command("index", "the archive's search index (rebuild)", "search:index"),
+    Command(
+        "case",
+        "cases: gather the interactions of an investigation (create, add, show, …)",
+        "cases:case",
+    ),
+    Command("hold", "legal holds on cases (place, release)", "cases:hold"),
     Command("export", "write a signed audit bundle of interactions", "bundles:export"),
     Command(
         "verify",
@@ -62,7 +74,7 @@ COMMANDS: tuple[Command, ...] = (
         "bundles:verify",
     ),
     Command("trust", "the certificates whose bundles `archiver verify` trusts", "signing:trust"),
-    Command("keys", "show, create or import the signing key", "signing:keys"),
+    Command("keys", "show, create or import the signing key; destroy retired ones", "signing:keys"),
     Command(
         "self-test",
         "check the whole evidence path offline, in a temporary directory",

@@ -35,7 +35,10 @@ def self_test(t: argparse.ArgumentParser) -> None:
     )
     t.add_argument("--json", action="store_true", help="print only one JSON document")
     t.add_argument(
-        "--keep", type=Path, metavar="DIR", help="work in DIR (must not exist) and keep it"
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="work in DIR (new: nothing may have that name, not even a link) and keep it",
     )
 
 

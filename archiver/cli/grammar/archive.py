@@ -71,7 +71,12 @@ def backup(b: argparse.ArgumentParser) -> None:
     )
     add_archive(b)
     b.add_argument(
-        "--out", type=Path, required=True, metavar="PATH", help="backup file to write (new)"
+        "--out",
+        type=Path,
+        required=True,
+        metavar="PATH",
+        help="the backup file to write: a new file (never the archive or one of its files, a "
+        "link, a FIFO or a device); its sidecar PATH.checkpoints is made beside it",
     )
 
 
@@ -133,8 +138,14 @@ def export_dataset(e: argparse.ArgumentParser) -> None:
         type=Path,
         required=True,
         metavar="PATH",
-        help="file (csv, jsonl; not a directory) or directory (parquet: dataset=NAME/ must not "
-        "exist in it yet)",
+        help="a new file (csv, jsonl) or a directory (parquet: dataset=NAME/ must not exist in "
+        "it yet); never the archive or one of its files, a link, a FIFO or a device",
+    )
+    e.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="csv, jsonl: replace an existing file at --out (never one of the archive's "
+        "files, a link or a special file)",
     )
 
 

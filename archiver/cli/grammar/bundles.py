@@ -23,24 +23,41 @@ def export(e: argparse.ArgumentParser) -> None:
         description="Export interactionSegments and workflowTrace rows in scope as a signed "
         "BagIt bundle (PDF report, CSV, JSONL, raw pages) that can be verified without "
         "archiver. A segment is in scope when its own 15-minute interval (from STARTTIME_UTC) "
-        "lies in --from … --to; its interaction's workflow trace comes with it.",
+        "lies in --from … --to; its interaction's workflow trace comes with it.\n\n"
+        "With --case NAME instead: a case production, the same signed bundle of the case's "
+        "interactions, every interactionSegments, workflowTrace, transcript and mpccdr row of "
+        "each whatever its date, the case's name, reason, reference, searches and legal hold "
+        "on the cover and in bag-info.txt, and the coverage gaps of the intervals they span; "
+        "--load-file concordance adds an eDiscovery load file (docs/cases.md).",
     )
     add_archive(e)
     e.add_argument(
+        "--case",
+        metavar="NAME",
+        help="a case production: the case's interactions, whatever their dates (instead of "
+        "--from/--to and the filters)",
+    )
+    e.add_argument(
+        "--load-file",
+        choices=("concordance",),
+        metavar="FORMAT",
+        help="with --case: add an eDiscovery load file: concordance (a Concordance DAT, one "
+        "document per interaction, with each interaction's native PDF and plain text)",
+    )
+    e.add_argument(
         "--from",
         dest="start",
-        required=True,
         metavar="START",
         help="the first 15-minute interval: YYYYMMDDHHmm or an ISO time on a 15-minute mark "
-        "(UTC unless it has an offset), or a day (YYYYMMDD, YYYY-MM-DD: from its 00:00)",
+        "(UTC unless it has an offset), or a day (YYYYMMDD, YYYY-MM-DD: from its 00:00); "
+        "required unless --case",
     )
     e.add_argument(
         "--to",
         dest="end",
-        required=True,
         metavar="END",
         help="the last 15-minute interval, inclusive, as for archiver pull (--to 202502010045 "
-        "ends at 01:00), or a day (through its last interval)",
+        "ends at 01:00), or a day (through its last interval); required unless --case",
     )
     e.add_argument(
         "--interaction",
@@ -70,7 +87,9 @@ def export(e: argparse.ArgumentParser) -> None:
         help="write a bundle even when nothing archived is in scope (otherwise: exit 3)",
     )
     e.add_argument(
-        "--zip", action="store_true", help="also write DIR.zip (refused if that file exists)"
+        "--zip",
+        action="store_true",
+        help="also write DIR.zip (refused if anything has that name: a file, a link, a FIFO)",
     )
     e.add_argument(
         "--tsa-url",
@@ -82,7 +101,12 @@ def export(e: argparse.ArgumentParser) -> None:
     )
     e.add_argument("--key-dir", type=Path, default=None, help=argparse.SUPPRESS)
     e.add_argument(
-        "--out", type=Path, required=True, metavar="DIR", help="the bundle directory to create"
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="the bundle directory to create: new, or an empty folder (never a file, a link, "
+        "a FIFO, a device or one of the archive's files)",
     )
 
 

@@ -1,5 +1,6 @@
-"""The arguments of ``archiver keys show|create|import`` (the signing key) and ``archiver
-trust add|list|remove`` (whose signatures ``archiver verify`` accepts)."""
+"""The arguments of ``archiver keys show|create|import|destroy-retired`` (the signing key)
+and ``archiver trust add|list|remove|revoke`` (whose signatures ``archiver verify``
+accepts)."""
 
 from __future__ import annotations
 
@@ -82,13 +83,31 @@ def keys(k: argparse.ArgumentParser) -> None:
     _force(imp)
     _key_dir(imp)
 
+    destroy = command(
+        sub, "destroy-retired", "remove the retired private keys (their certificates stay)"
+    )
+    handles(
+        destroy,
+        f"{HANDLERS}:run_keys_destroy_retired",
+        exits.KEYS_DESTROY_RETIRED,
+        description="Remove the private keys retired by `keys create --force` or `keys "
+        "import --force` (key-<FINGERPRINT>.pem). Their certificates are kept, so bundles "
+        "they signed still verify; nothing can be signed with them any more. A retired key "
+        "whose certificate is missing is kept. The current key is never touched. To stop "
+        "trusting what a leaked key signed, revoke it: `archiver trust revoke`.",
+    )
+    destroy.add_argument(
+        "--dry-run", action="store_true", help="list what would be removed, remove nothing"
+    )
+    _key_dir(destroy)
+
 
 def trust(t: argparse.ArgumentParser) -> None:
     sub = actions(
         t,
         "The trust store: the certificates whose bundles `archiver verify` accepts besides "
-        "the local signing key's (current and retired: always trusted), and the root "
-        "certificates timestamp authorities must chain to.",
+        "the local signing key's (current and retired: trusted unless revoked), the root "
+        "certificates timestamp authorities must chain to, and the revoked signers.",
     )
     add = command(sub, "add", "trust a signer's certificate (or a timestamp authority's root)")
     handles(
@@ -120,7 +139,8 @@ def trust(t: argparse.ArgumentParser) -> None:
         f"{HANDLERS}:run_trust_list",
         exits.TRUST_LIST,
         description="List the local signing key's certificates and the trust store's: "
-        "subject, SHA-256 fingerprint and the date each was added.",
+        "subject, SHA-256 fingerprint and the date each was added; then the revoked signers: "
+        "when, why and by whom.",
     )
     _key_dir(ls)
 
@@ -139,3 +159,29 @@ def trust(t: argparse.ArgumentParser) -> None:
         help="the certificate's SHA-256 fingerprint (hex, colons optional, any case)",
     )
     _key_dir(rm)
+
+    rv = command(sub, "revoke", "stop trusting a signer from now on (any signer, local keys too)")
+    handles(
+        rv,
+        f"{HANDLERS}:run_trust_revoke",
+        exits.TRUST_REVOKE,
+        description="Revoke the signer with this SHA-256 fingerprint: a certificate of the "
+        "trust store, or of the local signing key (current or retired). Its bundles then "
+        "verify as INTACT, BUT THE SIGNER WAS REVOKED on DATE (reason), exit 3, unless a "
+        "trusted RFC 3161 timestamp (its authority added with `trust add --tsa`) proves the "
+        "signature older than the revocation. A revoked local key signs nothing more. "
+        "Revocations are kept with the trust store (per user, for every bundle verified "
+        "here), listed by `archiver trust list`, and cannot be undone by archiver.",
+    )
+    rv.add_argument(
+        "fingerprint",
+        metavar="FINGERPRINT",
+        help="the certificate's SHA-256 fingerprint (hex, colons optional, any case)",
+    )
+    rv.add_argument(
+        "--reason",
+        required=True,
+        metavar="TEXT",
+        help='why it is revoked ("key leaked", "left the company"): shown with every verdict',
+    )
+    _key_dir(rv)

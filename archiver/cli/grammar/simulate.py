@@ -9,6 +9,14 @@ from archiver.cli.common import dataset_name
 from archiver.cli.grammar.base import handles
 
 
+def extra_column(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` (split at the first ``=``; NAME must not be empty)."""
+    name, eq, value = text.partition("=")
+    if not eq or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+    return name, value
+
+
 def simulate(p: argparse.ArgumentParser) -> None:
     # the simulator's defaults live with it; only this grammar imports it
     from archiver.simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
@@ -66,6 +74,24 @@ def simulate(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="ids that repeat within a response: transcripts as one row per message "
         "(shared TRANSCRIPT_ID), cxAgentLoginLogout statuses sharing their session's ID",
+    )
+    p.add_argument(
+        "--extra-column",
+        action="append",
+        default=[],
+        type=extra_column,
+        metavar="NAME=VALUE",
+        help="add a column NAME (any text: RECORD_ID, row_id, …) to every page, every row "
+        "holding VALUE (repeatable)",
+    )
+    p.add_argument(
+        "--extra-column-dataset",
+        action="append",
+        default=[],
+        type=dataset_name,
+        metavar="DATASET",
+        help="add the --extra-column columns to DATASET's pages only (repeatable; default: "
+        "every dataset)",
     )
     p.add_argument("--latency-ms", type=float, default=0.0, help="delay per data request")
     p.add_argument(
