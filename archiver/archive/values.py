@@ -99,7 +99,8 @@ def any_like(names: Sequence[str]) -> str:
     return "(" + " OR ".join(terms or ["0"]) + ")"
 
 
-def _quote(identifier: str) -> str:
+def quote(identifier: str) -> str:
+    """An identifier (a stored column, an index table) as SQL: double-quoted, quotes doubled."""
     return '"' + identifier.replace('"', '""') + '"'
 
 
@@ -133,7 +134,7 @@ def stored_names(conn: sqlite3.Connection, dataset: str) -> dict[str, str]:
     """API column name → the column of the dataset's values table that holds it. Code that
     names a values column in SQL of its own (the search index) asks here, never spells the
     API name itself."""
-    return {name: name for name in table_columns(conn, dataset)}
+    return {name: stored for stored, name in column_names(conn, dataset).items()}
 
 
 def natural_columns(dataset: str) -> tuple[str, ...]:
@@ -306,7 +307,7 @@ def create_record_values_view(conn: sqlite3.Connection) -> None:
         if not is_values_table(name):
             continue  # a dataset's search index (archive/searchindex.py)
         dataset = name[len("vals_") :]
-        pairs = [f"{_text(api)}, {_quote(s)}" for s, api in column_names(conn, dataset).items()]
+        pairs = [f"{_text(api)}, {quote(s)}" for s, api in column_names(conn, dataset).items()]
         obj = "'{}'"
         for n in range(0, len(pairs), _PAIRS_PER_CALL):  # json_object's argument limit
             obj = f"json_patch({obj}, json_object({', '.join(pairs[n : n + _PAIRS_PER_CALL])}))"
@@ -335,6 +336,8 @@ def migrate_to_5(conn: sqlite3.Connection) -> dict[str, Any]:
     for (t,) in conn.execute(
         "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'vals\\_%' ESCAPE '\\'"
     ).fetchall():
+        if not is_values_table(t):
+            continue  # a dataset's search index (archive/searchindex.py), not values
         dataset = t[len("vals_") :]
         known = {
             s
@@ -345,7 +348,7 @@ def migrate_to_5(conn: sqlite3.Connection) -> dict[str, Any]:
                 continue  # mapped by the writer of this version
             stored = stored_name(name)
             if stored != name:
-                conn.execute(f'ALTER TABLE {t} RENAME COLUMN {_quote(name)} TO "{stored}"')
+                conn.execute(f'ALTER TABLE {t} RENAME COLUMN {quote(name)} TO "{stored}"')
                 renamed += 1
             conn.execute(
                 "INSERT INTO value_columns(dataset, name, stored) VALUES (?, ?, ?)",
