@@ -319,9 +319,15 @@ def _staff_column(name: str) -> bool:
 
 
 def _bookkeeping() -> frozenset[str]:
-    from archiver.archive.searchfields import BOOKKEEPING
+    """The guide's common columns (ROW_ID, COMMIT_TS, ACCOUNT_ID…): never erased."""
+    from archiver.datasets import COMMON_COLUMNS
 
-    return BOOKKEEPING
+    return frozenset(name for name, _ in COMMON_COLUMNS)
+
+
+def fts_table(dataset: str) -> str:
+    """The search index table of a dataset's values (archive/searchindex.fts_table)."""
+    return values.table(dataset) + "_fts"
 
 
 def _like(text: str) -> str:
@@ -465,8 +471,6 @@ def _customers_own(
 
 def _index_hits(conn: sqlite3.Connection, ds: str, subjects: Sequence[Subject]) -> set[int] | None:
     """Records of ``ds`` the search index finds for the subjects (None: no index)."""
-    from archiver.archive.searchindex import fts_table
-
     t = fts_table(ds)
     if not conn.execute("SELECT 1 FROM sqlite_master WHERE name=?", (t,)).fetchone():
         return None
@@ -725,7 +729,6 @@ def apply(
     details (the entry is appended here)."""
     from archiver.api.pages import load_json
     from archiver.archive.rekey import page_body
-    from archiver.archive.searchindex import fts_table
     from archiver.archive.triggers import create_triggers, drop_triggers
 
     subjects = [s for s in plan.subjects if s.kind != "customer"]

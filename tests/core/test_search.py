@@ -30,6 +30,9 @@ from archiver.timerange import Chunk
 from tests.clitools import run_cli
 from tests.pulltools import params, pull
 
+#: its module fixtures are built once, on one xdist worker
+pytestmark = pytest.mark.xdist_group("search")
+
 HOUR = ("202502010000", "202502010045")
 
 
@@ -457,7 +460,6 @@ def test_a_page_that_brings_a_column_gets_it_decided_and_indexed(tmp_path):
     chunk = Chunk("transcript", "interval", "", start, start)
     with Archive(arc) as a:
         a.start_run("r", "t", {}, "h")
-        a.begin_chunk(chunk, "r", None, "202502010215")
         a.store_page("r", chunk, page, {"interval": "x"})
     conn = sqlite3.connect(arc)
     decided = {d.column: d.field for d in searchindex.decisions(conn, "transcript")}
@@ -781,7 +783,6 @@ def test_transcript_messages_follow_a_sequence_column_where_there_is_one(tmp_pat
     chunk = Chunk("transcript", "interval", "", start, start)
     with Archive(arc) as a:
         a.start_run("r", "t", {}, "h")
-        a.begin_chunk(chunk, "r", None, "202502010215")
         a.store_page("r", chunk, page, {"interval": "x"})
     with ArchiveReader(arc) as r:
         shown = [m["TRANSCRIPT_TEXT"] for m in r.transcript("00ad" + "e" * 22)]
