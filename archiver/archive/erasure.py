@@ -934,7 +934,10 @@ def check(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -> Proof
     found_entries = entries(conn) if found is None else entries_of(found)
     proof = Proof([], erased={})
     if not _has_tables(conn):
-        proof.add("record_commitments: the per-record commitments are missing (schema 6 has them)")
+        proof.add(
+            "record_commitments (every page): the per-record commitments are missing "
+            "(schema 6 has them)"
+        )
         return proof
     gone = erased_rows(found_entries)
     mig = commitments.migration_chain(migrate_entries(conn) if found is None else plain(found))
@@ -953,13 +956,14 @@ def check(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -> Proof
     if mig is not None:
         if tuple(legacy) != mig:
             proof.add(
-                f"the commitment roots of the {mig[0]:,} pages stored before version 6 differ "
-                "from what the migration to version 6 recorded"
+                f"record_commitments (pages stored before version 6): the commitment roots of "
+                f"those {mig[0]:,} pages differ from what the migration to version 6 recorded"
             )
     elif legacy[0]:
         proof.add(
-            f"{legacy[0]:,} pages follow a chain rule without their commitment root, and no "
-            "migration to version 6 records their roots"
+            f"record_commitments (pages stored before version 6): {legacy[0]:,} pages follow "
+            "a chain rule without their commitment root, and no migration to version 6 records "
+            "their roots"
         )
     return proof
 
@@ -1021,13 +1025,14 @@ def _check_page(
     want = count if status == 200 else 0
     if [r[0] for r in rows] != list(range(want)):
         proof.add(
-            f"page {pid}: has commitments for {len(rows):,} rows, the page has {want:,} records"
+            f"record_commitments (page {pid}): {len(rows):,} rows have commitments, the page "
+            f"has {want:,} records"
         )
     again = commitments.root(bytes(r[2]) for r in rows)
     if again != stored_root:
         proof.add(
-            f"page {pid}: its record commitments do not give its commitment root "
-            f"(stored {str(stored_root)[:16]}…, recomputed {again[:16]}…)"
+            f"record_commitments (page {pid}): the page's commitments do not give its "
+            f"commitment root (stored {str(stored_root)[:16]}…, recomputed {again[:16]}…)"
         )
     if not rows or enc == DISPOSED:
         # a disposed page has no body to prove its rows from: its root still holds its
@@ -1039,7 +1044,7 @@ def _check_page(
     except Exception:
         parsed = None
     if parsed is None:
-        proof.add(f"page {pid}: its body cannot be read to prove its records")
+        proof.add(f"record_commitments (page {pid}): its body cannot be read to prove its rows")
         return
     names, recs = parsed
     try:  # every row's canonical form at once (hashing.canonical_records: the definition)
@@ -1077,11 +1082,14 @@ def _prove_row(
     gone: Mapping[Any, Erased],
 ) -> None:
     pid, i, rid = where
-    at = f"page {pid}, row {i} (record {rid})"
+    at = f"page {pid}, row {i}, record {rid}"
     mark = gone.get((pid, i))
     if salt is None:
         if mark is None:
-            proof.add(f"{at}: its salt is missing, and no `erasure applied` entry names it")
+            proof.add(
+                f"record_salts ({at}): missing, and no `erasure applied` entry names the row: "
+                "it cannot be proven"
+            )
             return
         key = (mark.request_id, mark.certificate)
         assert proof.erased is not None
@@ -1090,19 +1098,22 @@ def _prove_row(
         for f in mark.fields:
             if MARK not in str(row.get(f, "")):
                 proof.add(
-                    f"{at}: {f} was erased under request {mark.request_id}, but the page does "
-                    f"not say {MARK}"
+                    f"record_commitments ({at}): {f} was erased under request "
+                    f"{mark.request_id}, but the page does not say {MARK}"
                 )
         return
     if mark is not None:
-        proof.add(f"{at}: erased under request {mark.request_id}, but its salt was not destroyed")
+        proof.add(
+            f"record_salts ({at}): erased under request {mark.request_id}, but its salt was "
+            "not destroyed"
+        )
     if canon is None:
-        proof.add(f"{at}: not a record of its page's column headers")
+        proof.add(f"record_commitments ({at}): not a record of its page's column headers")
         return
     if commitments.commitment(bytes(salt), canon) != com:
         proof.add(
-            f"{at}: does not prove against its commitment (the page's row was changed since "
-            "its commitment was made)"
+            f"record_commitments ({at}): the row does not prove against its commitment (the "
+            "page's row, its salt or its commitment was changed since it was made)"
         )
         return
     stored = values.get(rid)
@@ -1113,7 +1124,7 @@ def _prove_row(
     # canonical form (compared as lists: no JSON made again per record)
     if stored is None or stored[0] != names or stored[1] != list(rec):
         proof.add(
-            f"record {rid} (page {pid}, row {i}): its stored values differ from the committed row"
+            f"record_commitments ({at}): the record's stored values differ from the committed row"
         )
         return
     proof.proved += 1

@@ -44,6 +44,8 @@ class ReplayContext:
     findings: Findings
     #: what a check computed once for several tables (the case tables' replay)
     memo: dict[str, list[str]] = field(default_factory=dict)
+    #: what a check found beyond its problems, for the report (erasure.Proof)
+    proofs: dict[str, Any] = field(default_factory=dict)
 
 
 Check = Callable[[ReplayContext, str], Iterable[str]]
@@ -297,6 +299,28 @@ def _case_entries(ctx: ReplayContext) -> Iterable[str]:
     return [p for p in _case_problems(ctx) if not any(p.startswith(f"{t} (") for t in cases.TABLES)]
 
 
+def _retention(ctx: ReplayContext, name: str) -> Iterable[str]:
+    """The retention tables made again from their entries (archive/retention.py)."""
+    if "retention" not in ctx.memo:
+        ctx.memo["retention"] = retention.replay_check(ctx.conn, ctx.custody.facts)
+    found = ctx.memo["retention"]
+    mine = [p for p in found if p.startswith(f"{name} (")]
+    if name == min(retention.TABLES):  # what is no one table's row, said once
+        mine += [p for p in found if not any(p.startswith(f"{t} (") for t in retention.TABLES)]
+    return mine
+
+
+def _commitments(ctx: ReplayContext, name: str) -> Iterable[str]:
+    """Every row proven against its page's commitment root, a row without its salt only
+    where an erasure entry names it (archive/erasure.py): one pass for both tables, each
+    table's problems under its name; the proof is kept for the report."""
+    if "commitments" not in ctx.memo:
+        proof = erasure.check(ctx.conn, ctx.custody.facts)
+        ctx.proofs["commitments"] = proof
+        ctx.memo["commitments"] = proof.problems
+    return [p for p in ctx.memo["commitments"] if p.startswith(f"{name} (")]
+
+
 _DATASET_PASS = "re-derived from the raw pages, in archive order (archive/replay.py)"
 
 #: Tables and views by name.
@@ -341,11 +365,14 @@ TABLES: dict[str, Table] = {
         for name, (kind, reason) in cases.TABLES.items()
         if kind == REPLAYED
     },
-    # checked by verify-archive itself after the replay (their notes are the report's):
-    # retention.replay_check and removal.check; erasure.replay_check (archive/verify.py)
     **{
-        name: Table(REPLAYED, reason)
-        for name, (kind, reason) in {**retention.TABLES, **erasure.TABLES}.items()
+        name: Table(REPLAYED, reason, _retention)
+        for name, (kind, reason) in retention.TABLES.items()
+        if kind == REPLAYED
+    },
+    **{
+        name: Table(REPLAYED, reason, _commitments)
+        for name, (kind, reason) in erasure.TABLES.items()
         if kind == REPLAYED
     },
 }

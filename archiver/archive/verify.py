@@ -265,6 +265,8 @@ def _verify(
         for problem in value_columns_check(conn):  # the pages' columnHeaders, by the rule
             rep.add(problem)
         _check_search_index(conn, rep)
+        for problem in retention.replay_check(conn, None):
+            rep.add(problem)
         _check_removals(conn, rep)
         return rep
     facts = custody.read(conn)
@@ -273,15 +275,12 @@ def _verify(
     _replay(conn, rep, facts, _scaled(progress, total, span))
     _check_search_index(conn, rep)
     _check_removals(conn, rep)
-    _check_commitments(conn, rep, past.entries)
     return rep
 
 
 def _check_removals(conn: sqlite3.Connection, rep: VerifyReport) -> None:
-    """Retention's tables from their entries, and each disposition's own checks
-    (archive/retention.py, archive/removal.py)."""
-    for problem in retention.replay_check(conn, None):
-        rep.add(problem)
+    """Each disposition's own checks (archive/removal.py: its signature, its records rows,
+    no values back, the holds it honoured); its notes are the report's."""
     problems, notes = removal.check(conn)
     for problem in problems:
         rep.add(problem)
@@ -289,14 +288,10 @@ def _check_removals(conn: sqlite3.Connection, rep: VerifyReport) -> None:
         rep.note(note)
 
 
-def _check_commitments(
-    conn: sqlite3.Connection, rep: VerifyReport, entries: list[sqlite3.Row]
-) -> None:
-    """Every record proven against its page's commitment root (archive/erasure.py), the
-    erased ones reported with the request and certificate that erased them."""
-    proof = erasure.check(conn, entries)
-    for problem in proof.problems:
-        rep.add(problem)
+def _note_proof(rep: VerifyReport, proof: erasure.Proof) -> None:
+    """What the proof of every record against its page's commitment root found (the replay's
+    registry ran it: archive/tables.py), the erased rows with the request and certificate
+    that erased them."""
     rep.note(
         f"proved {plural(proof.proved, 'page row')} against {'its' if proof.pages == 1 else 'their'} "
         f"page's commitment root ({plural(proof.pages, 'page')})"
@@ -326,8 +321,12 @@ def _replay(
     # the pages themselves (chained evidence): bytes, and what the body says of itself
     for problem in found.differences.get("pages", []):
         rep.add(problem)
-    for problem in tables.check_all(tables.ReplayContext(conn, facts, found)):
+    ctx = tables.ReplayContext(conn, facts, found)
+    for problem in tables.check_all(ctx):
         rep.add(problem)
+    proof = ctx.proofs.get("commitments")
+    if proof is not None:
+        _note_proof(rep, proof)
 
 
 def _scaled(
@@ -537,7 +536,7 @@ def _check_page(
     go on from. ``rewritten``: the SHA-256 an erasure entry states for the page's rewritten
     body (its stored SHA-256 stays that of the body as received)."""
     pid = page["page_id"]
-    if page["encoding"] == DISPOSED and bytes(page["body"] or b""):
+    if page["encoding"] == DISPOSED and "body" in page.keys() and bytes(page["body"] or b""):
         rep.add(f"page {pid}: marked disposed, but it holds bytes")
     if bodies:
         try:

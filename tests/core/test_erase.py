@@ -157,14 +157,18 @@ def test_a_changed_commitment_root_or_salt_fails(archive):
     _edit(archive, "UPDATE pages SET commit_root = ? WHERE page_id = 3", args=("0" * 64,))
     rep = verify_archive(archive, sidecar=False)
     assert any("page 3: hash chain broken" in p for p in rep.problems), rep.problems
-    assert any("page 3: its record commitments do not give" in p for p in rep.problems)
+    assert any(
+        p.startswith("record_commitments (page 3): the page's commitments do not give")
+        for p in rep.problems
+    ), rep.problems
 
 
 def test_a_deleted_salt_without_an_erasure_fails(archive):
     _edit(archive, "DELETE FROM record_salts WHERE page_id = 4 AND row_index = 1")
     rep = verify_archive(archive, sidecar=False)
     assert any(
-        "page 4, row 1" in p and "no `erasure applied` entry names it" in p for p in rep.problems
+        p.startswith("record_salts (page 4, row 1,") and "no `erasure applied` entry" in p
+        for p in rep.problems
     ), rep.problems
 
 
@@ -530,7 +534,9 @@ def test_a_version_5_archive_gets_its_commitments_at_migration(tmp_path, monkeyp
     # a root of an old page changed afterwards: the migration's chain over them finds it
     _edit(arc, "UPDATE pages SET commit_root = ? WHERE page_id = 2", args=(commitments.EMPTY_ROOT,))
     rep = verify_archive(arc, sidecar=False)
-    assert any("before version 6 differ from what the migration" in p for p in rep.problems)
+    assert any("differ from what the migration to version 6 recorded" in p for p in rep.problems), (
+        rep.problems
+    )
 
 
 def test_a_customers_name_is_erased_only_in_their_own_interactions(archive):

@@ -126,6 +126,8 @@ def used(tmp_path_factory) -> Path:
                 "202502070045",
             )
             pull(echo, arc, echoed, retry=ONCE)
+        # a retention schedule (the retention tables), per-record commitments (every page)
+        assert run_cli("retention", "set", "queue", "6y", "--archive", str(arc)).code == 0
         assert run_cli("index", "rebuild", "--archive", str(arc)).code == 0
         assert run_cli("search", "dataset:interactionSegments", "--archive", str(arc)).code == 0
         (one,) = (
@@ -301,6 +303,36 @@ EDITS = {
         "case_searches (",
     ),
     "case_holds": (["UPDATE case_holds SET reason = 'none'"], "case_holds ("),
+    "record_commitments": (
+        [
+            "UPDATE record_commitments SET commitment = zeroblob(32) WHERE page_id = "
+            "(SELECT min(page_id) FROM record_commitments) AND row_index = 0"
+        ],
+        "record_commitments (",
+    ),
+    "record_salts": (
+        [
+            "DELETE FROM record_salts WHERE page_id = (SELECT min(page_id) FROM record_salts) "
+            "AND row_index = 0"
+        ],
+        "record_salts (",
+    ),
+    "retention_schedules": (
+        ["UPDATE retention_schedules SET period = '1d'"],
+        "retention_schedules (",
+    ),
+    "dispositions": (
+        [
+            "INSERT INTO dispositions VALUES (999, 'p', 'D-x', '2030-01-01', '', 'mallory', 'x', "
+            "1, 1, 1, 1, '')"
+        ],
+        "dispositions (",
+    ),
+    "disposed_pages": (["INSERT INTO disposed_pages VALUES (1, 999)"], "disposed_pages ("),
+    "disposed_intervals": (
+        ["INSERT INTO disposed_intervals VALUES ('queue', 'interval', '202502010000', 999, 'x')"],
+        "disposed_intervals (",
+    ),
     "chain_head": (
         [
             "DROP VIEW chain_head",
