@@ -336,6 +336,8 @@ def migrate_to_5(conn: sqlite3.Connection) -> dict[str, Any]:
     for (t,) in conn.execute(
         "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'vals\\_%' ESCAPE '\\'"
     ).fetchall():
+        if not is_values_table(t):
+            continue  # a dataset's search index (archive/searchindex.py), not values
         dataset = t[len("vals_") :]
         known = {
             s

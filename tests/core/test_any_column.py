@@ -319,3 +319,21 @@ def test_value_columns_are_replayed_from_the_pages(sim_factory, tmp_path):
     conn.close()
     report = verify_archive(arc)
     assert not report.ok and "value_columns: queue column 'ROW_ID2'" in report.summary()
+
+
+def test_search_finds_words_of_a_column_stored_under_another_name(sim_factory, tmp_path):
+    """The search index reads values columns by their stored names (values.stored_names):
+    words the server sent in a column whose API name is not plain are found, and the
+    index checks out in verify-archive."""
+    name = "customer note"  # stored as _<sha256>: a space is not plain
+    sim = sim_factory(rows_per_interval=4, extra_columns=((name, "zebracrossing ahead"),))
+    arc = tmp_path / "a.sqlite3"
+    assert pull(sim, arc, "interactionSegments").code == 0
+    conn = sqlite3.connect(arc)
+    stored = values.stored_names(conn, "interactionSegments")[name]
+    conn.close()
+    assert stored == values.stored_name(name) != name
+    res = run_cli("search", "zebracrossing", "--archive", arc, "--json")
+    assert res.code == 0, res.out + res.err
+    assert json.loads(res.out)["hits"]
+    assert run_cli("verify-archive", "--archive", arc, "--read-only").code == 0

@@ -136,7 +136,7 @@ def test_pull_json_names_the_full_disk(sim_factory, env):
 
 def test_pull_into_an_archive_on_read_only_media(archive, sim_factory, env):
     sim = sim_factory(rows_per_interval=4)
-    with small_disk("8m") as disk:
+    with small_disk("32m") as disk:
         arc = disk / "a.sqlite3"
         shutil.copy(archive, arc)
         remount(disk, "ro")
