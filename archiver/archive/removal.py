@@ -87,6 +87,11 @@ def check(
         if every is None
         else [cases.entry_of(e) for e in every if cases.entry_of(e).event in cases.EVENTS]
     )
+    for (pid,) in conn.execute(
+        "SELECT page_id FROM pages WHERE encoding=? AND length(body) > 0 LIMIT 5",
+        (retention.DISPOSED,),
+    ):
+        problems.append(f"page {pid}: marked disposed, but it holds bytes")
     for e in state.dispositions:
         d = e.details
         name = f"disposition of audit entry {e.entry_id} (certificate {d.get('certificate_id')})"
