@@ -57,6 +57,27 @@ def removals(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -> di
     return {pid: Removal(DISPOSED, e) for pid, e in state.pages.items()}
 
 
+def ending_evidence(found: Iterable[Any]) -> dict[int, tuple[int, int]]:
+    """page id → (rows at its request's `ending`, rows outside it) of each disposed page, as
+    its disposition entry states them (read from the body before it went): what a replay
+    folds into the page's coverage instead of the body (``found``: the audit entries)."""
+    state, _ = retention.fold(found)
+    out: dict[int, tuple[int, int]] = {}
+    for e in state.dispositions:
+        stated = e.details.get("ending_evidence")
+        if not isinstance(stated, dict):
+            continue
+        for pid, pair in stated.items():
+            if (
+                isinstance(pair, list)
+                and len(pair) == 2
+                and all(isinstance(n, int) for n in pair)
+                and str(pid).isdigit()
+            ):
+                out[int(pid)] = (pair[0], pair[1])
+    return out
+
+
 def body_state(conn: sqlite3.Connection, page_id: int) -> str:
     """``kept`` | ``disposed`` | ``erased``: what the custody entries say of the page's body."""
     found = removals(conn).get(page_id)
@@ -87,6 +108,11 @@ def check(
         if every is None
         else [cases.entry_of(e) for e in every if cases.entry_of(e).event in cases.EVENTS]
     )
+    for (pid,) in conn.execute(
+        "SELECT page_id FROM pages WHERE encoding=? AND length(body) > 0 LIMIT 5",
+        (retention.DISPOSED,),
+    ):
+        problems.append(f"page {pid}: marked disposed, but it holds bytes")
     for e in state.dispositions:
         d = e.details
         name = f"disposition of audit entry {e.entry_id} (certificate {d.get('certificate_id')})"

@@ -358,10 +358,15 @@ class DatasetPass:
         pid, dtype = p["page_id"], p["dataset_type"]
         stream = self._stream(dtype)
         headers = json.loads(p["columns"] or "[]")
-        names = [h.get("name") for h in headers if isinstance(h, dict)]
-        rows = self.plain().execute(
-            "SELECT sha8, row_key, interval_start, conflict FROM records WHERE page_id=?", (pid,)
-        ).fetchall()
+        names = [str(h.get("name")) for h in headers if isinstance(h, dict)]
+        rows = (
+            self.plain()
+            .execute(
+                "SELECT sha8, row_key, interval_start, conflict FROM records WHERE page_id=?",
+                (pid,),
+            )
+            .fetchall()
+        )
         for gone_rule in self.conn.execute(
             "SELECT dataset_type, rule, fallback, page_id, reason, detected_at FROM key_rules "
             "WHERE dataset=? AND page_id=? ORDER BY change_id",
@@ -384,7 +389,21 @@ class DatasetPass:
                 stream.intervals.add(interval)
                 if stream is self.tally.stream:
                     self.tally.arrived(interval)
+        # the integrity conflicts its records were found in when received: as recorded (the
+        # conflicts table is evidence; neither version's values are left to compare)
+        for key, ts, p1, i1, p2, i2, at in self.conn.execute(
+            """SELECT c.row_key, c.commit_ts, r1.page_id, r1.row_index, r2.page_id, r2.row_index,
+                      c.detected_at FROM conflicts c JOIN records r1 ON r1.record_id = c.record_id
+               LEFT JOIN records r2 ON r2.record_id = c.earlier_id
+               WHERE c.dataset=? AND r1.page_id=? ORDER BY c.conflict_id""",
+            (self.dataset, pid),
+        ).fetchall():
+            self.conflicts.append((key, ts, ref_of(p1, i1), ref_of(p2 or 0, i2 or 0), at))
         self.found.records += len(rows)
+        # met as the disposition states them (their digest: archive/removal.check)
+        self.found.counts["records matched"] = self.found.counts.get("records matched", 0) + len(
+            rows
+        )
         at_end, outside = self.custody_evidence.get(pid, (0, 0))
         self._fold(
             p,

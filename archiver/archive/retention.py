@@ -486,6 +486,33 @@ def records_digest(conn: sqlite3.Connection, page_ids: Sequence[int]) -> tuple[i
     return n, h.hexdigest()
 
 
+def page_evidence(conn: sqlite3.Connection, page_ids: Sequence[int]) -> dict[str, list[int]]:
+    """page id → [rows at its request's `ending`, rows outside its request] of each disposed
+    15-minute page with any (the evidence of the server's reading of `ending` its coverage
+    row counts), read from the bodies before they go: what a replay can no longer derive."""
+    from archiver.api.pages import load_json
+    from archiver.archive.identity import page_identities
+    from archiver.archive.chunks import ending_evidence, query_ending
+    from archiver.archive.rekey import page_body
+
+    out: dict[str, list[int]] = {}
+    for pid in page_ids:
+        row = conn.execute(
+            """SELECT dataset, dataset_type, chunk_start, query, encoding, body FROM pages
+               WHERE page_id=? AND http_status=200""",
+            (pid,),
+        ).fetchone()
+        if row is None or row[1] != INTERVAL or row[4] == DISPOSED:
+            continue
+        body = load_json(page_body(row[4], row[5]))
+        names = [c["name"] for c in body["columnHeaders"]]
+        ids, _rule, _fallbacks = page_identities(row[0], row[1], names, body["records"], set())
+        at_end, outside = ending_evidence(ids, row[2], query_ending(row[3]))
+        if at_end or outside:
+            out[str(pid)] = [at_end, outside]
+    return out
+
+
 def signed_content(details: Mapping[str, Any]) -> bytes:
     """What a disposition entry's signature is over: its details without the signature."""
     return canonical_json({k: v for k, v in details.items() if k != "signature"}).encode()

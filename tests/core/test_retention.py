@@ -444,6 +444,7 @@ def _remove_body(pid: int) -> tuple:
         ("change a disposed record's row", "records of its"),
         ("put a disposed body back", "still (or again) in the archive"),
         ("edit the disposed intervals", "disposed_intervals"),
+        ("hide bytes in a disposed body", "marked disposed, but it holds bytes"),
     ],
 )
 def test_a_disposed_archive_passes_and_any_other_removal_fails(archive, key_dir, attack, words):
@@ -504,6 +505,8 @@ def test_a_disposed_archive_passes_and_any_other_removal_fails(archive, key_dir,
                 (zlib.compress(b"{}"), gone),
             ),
         )
+    elif attack == "hide bytes in a disposed body":
+        _tamper(archive, ("UPDATE pages SET body=X'00' WHERE page_id=?", (gone,)))
     else:
         _tamper(
             archive,
