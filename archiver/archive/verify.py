@@ -311,6 +311,8 @@ class _PageWalk:
             )
         if rp.disposed:
             self.chain = _chain_only(rep, rp, self.chain, rule, meta)
+            for r in gone.key_rules(pid) if gone else []:  # as its disposition states them
+                self.fallbacks[(pid, str(r[1]))] = str(r[2])
             return
         self.chain = _check_page(self.conn, rep, rp, self.chain, rule, meta)
         for f in rp.fallbacks:
