@@ -43,6 +43,15 @@ class Removal:
             if isinstance(s, dict)
         )
 
+    def key_rules(self, page_id: int) -> list[list[Any]]:
+        """The key fallbacks its entry states were recorded at this page."""
+        found = self.entry.details.get("key_rules")
+        return [
+            r
+            for r in (found if isinstance(found, list) else [])
+            if isinstance(r, list) and len(r) == 6 and r[3] == page_id
+        ]
+
     def describe(self) -> str:
         """``disposed on 2026-12-07 under schedule transcript 6y (certificate D-…)``"""
         return (
@@ -121,17 +130,19 @@ def check(
             problems.append(f"{name}: {why}")
         pages = retention.expand(d.get("pages"))
         n, digest = retention.records_digest(conn, pages)
+        cert = d.get("certificate_id")
         if (n, digest) != (d.get("records"), d.get("records_digest")):
             problems.append(
-                f"{name}: the records of its {len(pages):,} pages are not the "
-                f"{d.get('records')} rows it states (now {n:,}; their rows were changed, added "
-                "or removed after the disposition)"
+                f"records (the {len(pages):,} pages disposed under certificate {cert}): their "
+                f"records rows are not the {d.get('records')} rows its entry ({e.entry_id}) "
+                f"states (now {n:,}: changed, added or removed after the disposition)"
             )
         with_values = _records_with_values(conn, pages)
         if with_values:
             problems.append(
-                f"{name}: {with_values:,} of its records have values again (a disposed "
-                "record's values were removed; they were put back behind the archive's back)"
+                f"values (the pages disposed under certificate {cert}): {with_values:,} of their "
+                "records have values again (a disposed record's values were removed; they "
+                "were put back behind the archive's back)"
             )
         before = [c for c in case_entries if c.entry_id < e.entry_id]
         held_then = _held_at(before)

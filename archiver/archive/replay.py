@@ -238,6 +238,8 @@ class DatasetPass:
         self.run_stats: runs.Counts = {}
         #: disposed page → the ending evidence its disposition entry states (archive/removal.py)
         self.custody_evidence = removal.ending_evidence(custody.facts)
+        #: disposed page → the key fallbacks its disposition's entry states were shown by it
+        self.stated_rules = removal.stated_key_rules(custody.facts)
 
     def release(self) -> None:
         """Drop the identities held for the pass (what it derived for the tables stays)."""
@@ -367,13 +369,9 @@ class DatasetPass:
             )
             .fetchall()
         )
-        for gone_rule in self.conn.execute(
-            "SELECT dataset_type, rule, fallback, page_id, reason, detected_at FROM key_rules "
-            "WHERE dataset=? AND page_id=? ORDER BY change_id",
-            (self.dataset, pid),
-        ).fetchall():
-            self.key_rules.append(tuple(gone_rule))
-            stream.gone.add(gone_rule[1])
+        for stated in self.stated_rules.get(pid, []):  # as its disposition's entry states them
+            self.key_rules.append(tuple(stated))
+            stream.gone.add(str(stated[1]))
         change = schema_change(self.schema_prev, headers)
         if change is not None:
             self.schema_changes.append(

@@ -513,6 +513,20 @@ def page_evidence(conn: sqlite3.Connection, page_ids: Sequence[int]) -> dict[str
     return out
 
 
+def key_rules_at(conn: sqlite3.Connection, page_ids: Sequence[int]) -> list[list[Any]]:
+    """The key fallbacks recorded at these pages ([dataset_type, rule, fallback, page_id,
+    reason, detected_at], in order): what their bodies showed, stated in the disposition's
+    entry since no replay can read it from them again."""
+    return [
+        list(r)
+        for r in conn.execute(
+            """SELECT dataset_type, rule, fallback, page_id, reason, detected_at FROM key_rules
+               WHERE page_id IN (SELECT value FROM json_each(?)) ORDER BY change_id""",
+            (json.dumps(list(page_ids)),),
+        )
+    ]
+
+
 def signed_content(details: Mapping[str, Any]) -> bytes:
     """What a disposition entry's signature is over: its details without the signature."""
     return canonical_json({k: v for k, v in details.items() if k != "signature"}).encode()

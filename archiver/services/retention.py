@@ -353,6 +353,7 @@ def _apply_locked(
             "records": n,
             "records_digest": digest,
             "ending_evidence": store.page_evidence(conn, p.pages),
+            "key_rules": store.key_rules_at(conn, p.pages),
             "bytes": p.bytes,
             "held": content["held"],
             "kept": [k.as_dict() | {"page_ids": store.runs(k.pages)} for k in p.kept],
