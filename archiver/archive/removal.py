@@ -87,6 +87,19 @@ def ending_evidence(found: Iterable[Any]) -> dict[int, tuple[int, int]]:
     return out
 
 
+def stated_key_rules(found: Iterable[Any]) -> dict[int, list[list[Any]]]:
+    """page id → the key fallbacks ([dataset_type, rule, fallback, page_id, reason,
+    detected_at]) its disposition entry states the page showed (``found``: the audit
+    entries): what a replay takes instead of the body."""
+    state, _ = retention.fold(found)
+    out: dict[int, list[list[Any]]] = {}
+    for pid, e in state.pages.items():
+        rules = Removal(DISPOSED, e).key_rules(pid)
+        if rules:
+            out[pid] = rules
+    return out
+
+
 def body_state(conn: sqlite3.Connection, page_id: int) -> str:
     """``kept`` | ``disposed`` | ``erased``: what the custody entries say of the page's body."""
     found = removals(conn).get(page_id)
