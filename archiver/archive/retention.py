@@ -491,8 +491,8 @@ def page_evidence(conn: sqlite3.Connection, page_ids: Sequence[int]) -> dict[str
     15-minute page with any (the evidence of the server's reading of `ending` its coverage
     row counts), read from the bodies before they go: what a replay can no longer derive."""
     from archiver.api.pages import load_json
-    from archiver.archive.identity import page_identities
     from archiver.archive.chunks import ending_evidence, query_ending
+    from archiver.archive.identity import page_identities
     from archiver.archive.rekey import page_body
 
     out: dict[str, list[int]] = {}
