@@ -2,6 +2,7 @@
 # Set up everything archiver needs, then start the app or run the tests.
 #   bash scripts/dev.sh start [ARGS...]   set up, then start the app on its embedded demo
 #   bash scripts/dev.sh test  [PYTEST ARGS...]   set up, then lint and run the whole suite headless
+#                               (in parallel; -m 'not slow': the quick set, before a commit)
 #   bash scripts/dev.sh setup   only set up
 #   bash scripts/dev.sh lock    re-resolve requirements.lock from pyproject.toml (an upgrade:
 #                               run the suite before committing the new lock)
@@ -158,8 +159,16 @@ case "$cmd" in
     "$VENV/bin/ruff" format --check .
     say "mypy"
     "$VENV/bin/mypy"
-    say "pytest"
-    exec "$VENV/bin/python" -m pytest "$@"
+    # one worker per core (pytest-xdist; tests of one xdist_group, such as the packaging
+    # build, stay on one worker); "-n 0" after it runs in this process, "-m 'not slow'"
+    # only the quick tests
+    # compiled bytecode is kept, under build/pycache rather than beside the sources, even
+    # where PYTHONDONTWRITEBYTECODE is set: each worker and each command a test starts would
+    # otherwise compile archiver and rewrite the tests' asserts again (seconds every time)
+    export PYTHONPYCACHEPREFIX="$ROOT/build/pycache"
+    unset PYTHONDONTWRITEBYTECODE
+    say "pytest -n auto"
+    exec "$VENV/bin/python" -m pytest -n auto --dist loadgroup "$@"
     ;;
   *)
     echo "usage: bash scripts/dev.sh start|test|setup|lock [ARGS...]" >&2

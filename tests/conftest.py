@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import shutil
 import tempfile
@@ -17,6 +18,8 @@ os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="archiver-tests-state-")
 
 import logging
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -30,6 +33,32 @@ from archiver.simulator.server import TOKEN_PATH
 DATA = "/api/analytics/v2/datasets/"
 
 atexit.register(shutil.rmtree, os.environ["XDG_STATE_HOME"], True)
+
+
+# -- garbage collection ------------------------------------------------------------------------
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What is alive once every test module is imported (Qt, pyHanko, reportlab, the tests
+    themselves: some 130,000 objects the collector tracks) lives until the end: kept out of
+    every later garbage collection, which then only walks what the tests made since."""
+    gc.freeze()
+
+
+# -- order under pytest-xdist --------------------------------------------------------------
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker, the slow tests first: the long ones start at once, on every
+    worker, and the quick ones fill the end of the run, instead of one worker finishing a
+    kill -9 test alone while the other waits. Tests of an xdist_group (a module that builds
+    one bundle for all its tests) keep their place: the group is scheduled as one piece.
+    A run in one process keeps the files' order."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return
+
+    def quick(item: pytest.Item) -> bool:
+        return item.get_closest_marker("xdist_group") is not None or (
+            item.get_closest_marker("slow") is None
+        )
+
+    items.sort(key=quick)  # stable: within each kind, the files' order
 
 
 # -- the socket guard ---------------------------------------------------------------------
@@ -102,6 +131,40 @@ class SocketGuard:
         monkeypatch.setattr(socket.socket, "connect", connect)
         monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
         monkeypatch.setattr(socket, "create_connection", create_connection)
+
+
+#: how long a test's threads get, once it has ended, to finish on their own
+THREAD_GRACE_S = 5.0
+
+
+def _threads_left(before: set[threading.Thread], grace: float) -> list[threading.Thread]:
+    """Threads started since ``before`` that are still running ``grace`` seconds from now.
+    Threads of foreign code that merely called into Python (Qt's, _DummyThread) are left to
+    the GUI suite's own check (tests/gui/conftest.py: no_leaked_threads)."""
+    deadline = time.monotonic() + grace
+    left = []
+    for t in threading.enumerate():
+        if t in before or isinstance(t, threading._DummyThread) or t is threading.main_thread():
+            continue
+        t.join(max(0.0, deadline - time.monotonic()))
+        if t.is_alive():
+            left.append(t)
+    return left
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running() -> Iterator[None]:
+    """A test ends with every thread it started finished: a simulator, a pull worker, a
+    writer or a server left running would serve, write or hold files into the next test.
+    Threads of wider-scoped fixtures started before the test are not its own. Defined
+    before the other autouse fixtures (and so torn down after them and after the test's
+    own fixtures, such as sim_factory, which stop what they started)."""
+    before = set(threading.enumerate())
+    yield
+    left = _threads_left(before, THREAD_GRACE_S)
+    assert not left, "threads left running after the test: " + ", ".join(
+        f"{t.name} (daemon)" if t.daemon else t.name for t in left
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -270,14 +270,23 @@ def _validated(parse: Callable[..., Any], redacted: Redacted | None, *args: Any)
         raise
 
 
-def check_connection(tenant: Tenant, credentials: Credentials, timeout: float = 15.0) -> str:
+#: Test connection tries twice, half a second apart: a person is waiting
+CHECK_RETRY = RetryPolicy(attempts=2, initial=0.5, max_delay=1, jitter=0.2)
+
+
+def check_connection(
+    tenant: Tenant,
+    credentials: Credentials,
+    timeout: float = 15.0,
+    retry: RetryPolicy = CHECK_RETRY,
+) -> str:
     """Get a token: returns a success line, or raises an ApiError saying exactly why not."""
     provider = TokenProvider(
         tenant,
         credentials,
         make_session(tenant, 1),
         timeout=(timeout, timeout),
-        retry=RetryPolicy(attempts=2, initial=0.5, max_delay=1, jitter=0.2),
+        retry=retry,
         limits=Limits(request_deadline=max(timeout, 1.0)),
     )
     provider.get()

@@ -491,8 +491,8 @@ def page_evidence(conn: sqlite3.Connection, page_ids: Sequence[int]) -> dict[str
     15-minute page with any (the evidence of the server's reading of `ending` its coverage
     row counts), read from the bodies before they go: what a replay can no longer derive."""
     from archiver.api.pages import load_json
-    from archiver.archive.chunks import ending_evidence, query_ending
-    from archiver.archive.identity import page_identities
+    from archiver.archive.chunks import query_ending
+    from archiver.archive.identity import PageKeyer
     from archiver.archive.rekey import page_body
 
     out: dict[str, list[int]] = {}
@@ -506,8 +506,10 @@ def page_evidence(conn: sqlite3.Connection, page_ids: Sequence[int]) -> dict[str
             continue
         body = load_json(page_body(row[4], row[5]))
         names = [c["name"] for c in body["columnHeaders"]]
-        ids, _rule, _fallbacks = page_identities(row[0], row[1], names, body["records"], set())
-        at_end, outside = ending_evidence(ids, row[2], query_ending(row[3]))
+        keyer = PageKeyer(row[0], row[1], names)  # only each row's interval is needed
+        at_end, outside = _evidence(
+            [keyer.interval(values) for values in body["records"]], row[2], query_ending(row[3])
+        )
         if at_end or outside:
             out[str(pid)] = [at_end, outside]
     return out
@@ -525,6 +527,16 @@ def key_rules_at(conn: sqlite3.Connection, page_ids: Sequence[int]) -> list[list
             (json.dumps(list(page_ids)),),
         )
     ]
+
+
+def _evidence(intervals: list[str], chunk_start: str, ending: str) -> tuple[int, int]:
+    """(rows at the request's `ending`, rows outside the request), as the writer counts them
+    (rekey.ending_evidence, over the rows' intervals)."""
+    if not ending or len(ending) != 12:
+        return 0, 0
+    at_end = sum(1 for i in intervals if i == ending)
+    outside = sum(1 for i in intervals if i and i != ending and not chunk_start <= i < ending)
+    return at_end, outside
 
 
 def signed_content(details: Mapping[str, Any]) -> bytes:

@@ -96,8 +96,9 @@ def _unexpected(args: argparse.Namespace, exc: Exception) -> int:
     if args.debug:
         raise exc
     print(
-        f"archiver: unexpected error: {type(exc).__name__}: {exc}. Nothing already "
-        "archived is lost. Run again with --debug for details and report them.",
+        f"archiver: unexpected error: {type(exc).__name__}: {exc}. Each page is stored in "
+        "a transaction of its own: `archiver verify-archive` checks what is archived. Run "
+        "again with --debug for details and report them.",
         file=sys.stderr,
     )
     return FAILED

@@ -62,7 +62,9 @@ def install_excepthook(parent_getter) -> None:
         show_error(
             parent_getter(),
             "Unexpected error",
-            f"{kind.__name__}: {exc}\n\nNothing already archived is lost. Details are in the log file.",
+            f"{kind.__name__}: {exc}\n\nEach page is stored in a transaction of its own, so what "
+            "was stored before stays stored; Verify archive (Audit tab) checks it. Details "
+            "are in the log file.",
         )
 
     sys.excepthook = hook

@@ -199,6 +199,41 @@ class LateUpdate:
     at: datetime
 
 
+class _GeneratedBuckets:
+    """Generated buckets shared by every DataModel of the process, the least recently used
+    dropped beyond ``max_rows`` rows. A bucket's rows are a pure function of the key (seed,
+    rows per interval, time zone, shared ids, dataset, bucket), so simulators started one
+    after another (every test starts its own) generate each bucket once. Rows are never
+    changed in place (a late update copies the row), so sharing them is safe."""
+
+    def __init__(self, max_rows: int) -> None:
+        self.max_rows = max_rows
+        self._rows = 0
+        self._buckets: OrderedDict[tuple[object, ...], list[dict[str, str]]] = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, key: tuple[object, ...]) -> list[dict[str, str]] | None:
+        with self._lock:
+            rows = self._buckets.get(key)
+            if rows is not None:
+                self._buckets.move_to_end(key)
+            return rows
+
+    def put(self, key: tuple[object, ...], rows: list[dict[str, str]]) -> None:
+        with self._lock:
+            if key in self._buckets or len(rows) > self.max_rows:
+                return
+            self._buckets[key] = rows
+            self._rows += len(rows)
+            while self._rows > self.max_rows:
+                _, dropped = self._buckets.popitem(last=False)
+                self._rows -= len(dropped)
+
+
+#: about 1.8 kB a row: at most some 70 MB
+_GENERATED = _GeneratedBuckets(max_rows=40_000)
+
+
 class DataModel:
     """All synthetic data of one seed. Thread-safe; caches recently generated buckets."""
 
@@ -308,8 +343,20 @@ class DataModel:
         }
 
     def _generate(self, ds: Dataset, start: datetime, minutes: int) -> list[dict[str, str]]:
-        gen = getattr(self, "_gen_" + ds.name)
-        rows: list[dict[str, str]] = gen(ds, start, minutes)
+        key = (
+            self.seed,
+            self.rows_per_interval,
+            self.tz.key,
+            self.shared_ids,
+            ds.name,
+            start.isoformat(),
+            minutes,
+        )
+        rows = _GENERATED.get(key)
+        if rows is None:
+            gen = getattr(self, "_gen_" + ds.name)
+            rows = gen(ds, start, minutes)
+            _GENERATED.put(key, rows)
         return rows
 
     def _count(self, rnd: random.Random, cap: int) -> int:

@@ -7,16 +7,18 @@ control API under ``/_simulator/`` that no real client would call.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
 import secrets
+import socket
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
@@ -141,7 +143,12 @@ def go_json(obj: Any) -> bytes:
 
 
 class Simulator:
-    """The simulated API. ``with Simulator(cfg) as sim: sim.base_url`` serves on loopback."""
+    """The simulated API. ``with Simulator(cfg) as sim: sim.base_url`` serves on loopback.
+
+    ``clock`` is the server's one notion of now (aware UTC): which intervals are ready and
+    when an access token expires are both judged on it, so a test moves time forward by
+    advancing its clock instead of sleeping.
+    """
 
     def __init__(
         self, config: SimConfig | None = None, clock: Callable[[], datetime] | None = None
@@ -156,13 +163,17 @@ class Simulator:
             shared_ids=self.config.shared_ids,
         )
         self._token_secret = secrets.token_bytes(32)
-        self._tokens: dict[str, float] = {}
+        #: access token -> its expiry on ``clock``
+        self._tokens: dict[str, datetime] = {}
         self._lock = threading.Lock()
         self._rng = random.Random(self.config.seed)
         self._query_hits: Counter[str] = Counter()
         self.stats: Counter[str] = Counter()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._answering = threading.Event()  # cleared while data requests are held
+        self._answering.set()
+        self._holding = threading.Event()  # a data request is waiting to be answered
 
     # -- lifecycle ------------------------------------------------------------------------
     def bind(self) -> str:
@@ -193,6 +204,7 @@ class Simulator:
             self._server = None
 
     def stop(self) -> None:
+        self.release()
         if self._server:
             self._server.shutdown()
             self._server.server_close()
@@ -228,6 +240,26 @@ class Simulator:
             current = getattr(self.config, name)
             setattr(self.config, name, type(current)(value))
 
+    def hold(self) -> None:
+        """Keep every data request that arrives from now on waiting, unanswered, until
+        :meth:`release`: a client stays in the middle of a request for exactly as long as
+        a test needs (instead of a latency guessed long enough)."""
+        self._holding.clear()
+        self._answering.clear()
+
+    def release(self) -> None:
+        """Answer the held data requests, and the next ones at once."""
+        self._answering.set()
+
+    def wait_until_holding(self, timeout: float) -> bool:
+        """Wait until a data request is held (True), or ``timeout`` seconds (False)."""
+        return self._holding.wait(timeout)
+
+    def _held(self) -> None:
+        if not self._answering.is_set():
+            self._holding.set()
+            self._answering.wait()
+
     def late_update(self, datasets: list[str] | None = None, share: float = 0.1) -> int:
         """Re-issue ``share`` of the rows committed so far with a newer COMMIT_TS."""
         for name in datasets or ():
@@ -237,15 +269,16 @@ class Simulator:
 
     def issue_token(self) -> tuple[str, int]:
         token = "eyJ" + secrets.token_urlsafe(32)
+        expiry = self.clock() + timedelta(seconds=self.config.token_ttl)
         with self._lock:
-            self._tokens[token] = time.monotonic() + self.config.token_ttl
+            self._tokens[token] = expiry
             self.stats["tokens_issued"] += 1
         return token, int(self.config.token_ttl)
 
     def token_valid(self, token: str) -> bool:
         with self._lock:
             expiry = self._tokens.get(token)
-        return expiry is not None and time.monotonic() < expiry
+        return expiry is not None and self.clock() < expiry
 
     # -- ground truth ---------------------------------------------------------------------
     def columns(self, dataset: Dataset) -> list[tuple[str, str]]:
@@ -401,10 +434,46 @@ class Simulator:
 
 
 class _Server(ThreadingHTTPServer):
+    """One thread per connection; closing the server also ends the connections a client
+    keeps alive (their threads would otherwise wait for its next request for ever)."""
+
     daemon_threads = True
     #: listen backlog: socketserver's default of 5 refuses connections when many workers
     #: (or test processes) connect at once on a loaded machine
     request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        self._open: dict[Any, threading.Thread] = {}
+        self._open_lock = threading.Lock()
+        super().__init__(address, handler)  # closes the server when the port is taken
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name="simulator-connection",
+            daemon=True,
+        )
+        with self._open_lock:
+            self._open[request] = thread
+        thread.start()
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.pop(request, None)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        """Stop listening, end every open connection and wait (briefly) for its thread."""
+        super().server_close()
+        with self._open_lock:
+            still_open = list(self._open.items())
+        for request, _ in still_open:
+            with contextlib.suppress(OSError):  # the client hung up meanwhile
+                request.shutdown(socket.SHUT_RDWR)
+        for _, thread in still_open:
+            if thread is not threading.current_thread():
+                thread.join(timeout=5)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up (killed, timed out) is normal here: log, don't print."""
@@ -542,6 +611,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dataset(self, name: str, qs: str) -> None:
         sim = self.sim
         sim.stats["data_requests"] += 1
+        sim._held()
         if sim.config.latency_ms:
             self._answer_at = time.monotonic() + sim.config.latency_ms / 1000
         auth = self.headers.get("Authorization", "")

@@ -39,6 +39,7 @@ from archiver.api.retry import RetryPolicy
 from archiver.api.tokens import refresh_margin
 from archiver.datasets import DATASET_NAMES, ENTITLEMENT_DETAIL
 from archiver.jobs import Cancel, Cancelled
+from tests.clock import ManualClock
 
 FAST = RetryPolicy(attempts=12, initial=0.001, max_delay=0.01, jitter=0.001)
 START = datetime(2025, 2, 1, 4, 0, tzinfo=UTC)
@@ -339,18 +340,29 @@ def test_202_policy_is_bounded():
 
 # -- tokens -------------------------------------------------------------------------------
 def test_token_refreshed_before_expiry_mid_walk(sim_factory):
-    sim = sim_factory(token_ttl=1, latency_ms=40, rows_per_interval=40)
+    """Server and client share one clock that the test moves 0.3 s per page: the 1 s token
+    is refreshed at its 0.8 s mark (20 % margin), so every third page, and the server never
+    sees an expired one."""
+    clock = ManualClock()
+    sim = sim_factory(token_ttl=1, rows_per_interval=40, clock=clock)
     q = Query("interactionSegments", START, datetime(2025, 2, 1, 8, 0, tzinfo=UTC), page_size=10)
-    client = client_for(sim)
-    t0 = datetime.now(UTC)
-    _, records = walk(client, q)
-    elapsed = (datetime.now(UTC) - t0).total_seconds()
+    tenant = Tenant.from_base_url(sim.base_url)
+    creds = Credentials(sim.config.client_id, Secret(sim.config.client_secret))
+    tokens = TokenProvider(tenant, creds, make_session(tenant, 1), clock=clock.monotonic)
+    client = HistoricalClient(tenant, tokens=tokens, retry=FAST)
+    pages, records = 0, []
+    for page in client.pages(q):
+        assert isinstance(page, Page)
+        pages += 1
+        records.extend(page.records)
+        clock.advance(0.3)
     assert records == truth(sim, q)
-    assert elapsed > 2, "the walk must outlive at least two token lifetimes"
+    assert clock.monotonic() > 2, "the walk must outlive at least two token lifetimes"
     assert sim.stats["unauthorized"] == 0  # never sent an expired token
     assert client.stats["auth_replays"] == 0
-    lifetime = 1 - refresh_margin(1)
-    assert client.tokens.refreshes <= elapsed / lifetime + 2
+    assert refresh_margin(1) == pytest.approx(0.2)
+    # tokens at 0, 0.9, 1.8, …: at 0.6 s one lives 0.4 s more, at 0.9 s it is past 0.8 s
+    assert tokens.refreshes == -(-pages // 3) >= 3
 
 
 def test_401_replayed_once_with_fresh_token(sim):

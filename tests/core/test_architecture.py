@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -66,6 +68,7 @@ def test_resources_found_in_a_checkout_without_install(monkeypatch):
         resources.resource_dir.cache_clear()
 
 
+@pytest.mark.slow
 def test_core_tests_collect_without_qt():
     """tests/core runs where Qt cannot load: PySide6 blocked, the suite still collects."""
     code = (

@@ -11,7 +11,8 @@ import sqlite3
 import subprocess
 import sys
 import zipfile
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,14 @@ from tests.forgery import forge_record
 from tests.pulltools import params, pull
 from tests.tsatools import start_tsa
 
+#: one archive, key and bundle for the module's tests (module fixtures):
+#: built once, so all on one pytest-xdist worker (dev.sh runs --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("bundle")
+
 DAY = date(2025, 2, 1)
+#: two hours of DAY: a bundle whose size does not matter to the test is made (and verified:
+#: pyHanko checks a timestamped PDF object by object) in a fraction of a day's time
+TWO_HOURS = Scope(datetime(2025, 2, 1, 4, 0, tzinfo=UTC), datetime(2025, 2, 1, 5, 45, tzinfo=UTC))
 
 
 PASSPHRASE = "correct horse battery staple"
@@ -232,6 +240,7 @@ def test_csv_cell_matches_either_rule_but_nothing_else():
     assert not csvsafe.matches("''x", "'x'")
 
 
+@pytest.mark.slow
 def test_pdf_text_has_each_interaction_and_its_values(bundle, shared_archive):
     text = "\n".join(
         page.extract_text() for page in PdfReader(bundle.path / "data" / "report.pdf").pages
@@ -344,6 +353,7 @@ def test_one_flipped_byte_is_found(bundle, tmp_path, target):
     assert any(checks), f"no standard check noticed a change to {target}"
 
 
+@pytest.mark.slow
 def test_incremental_update_appended_to_the_pdf_is_found(bundle, tmp_path):
     from pyhanko.pdf_utils.generic import pdf_name, pdf_string
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -422,7 +432,8 @@ def test_redaction_applies_to_the_copy_only(archive, signing, tmp_path):
         for s in _latest(archive, "interactionSegments")
         if s["FIRST_LAST_NAME"]
     }
-    result = _export(archive, Scope(DAY, DAY, redact="customer-pii"), tmp_path / "red", signing)
+    redacted = replace(TWO_HOURS, redact="customer-pii")  # every name of it, everywhere
+    result = _export(archive, redacted, tmp_path / "red", signing)
     root = result.path
     assert not (root / "data" / "raw").exists()
     for f in ("records.jsonl", "interactionSegments.csv", "workflowTrace.csv"):
@@ -947,7 +958,7 @@ def tsa():
 
 
 def test_timestamped_bundle(archive, signing, tsa, tmp_path):
-    result = _export(archive, Scope(DAY, DAY), tmp_path / "ts", signing, tsa_url=tsa.url)
+    result = _export(archive, TWO_HOURS, tmp_path / "ts", signing, tsa_url=tsa.url)
     root = result.path
     assert f"Archiver-Timestamp-Authority: {tsa.url}" in (root / "bag-info.txt").read_text()
     assert "Trusted time (RFC 3161" in (root / "VERIFY.txt").read_text()

@@ -163,6 +163,7 @@ def test_the_field_case_under_either_reading(tmp_path, signing, ending):
     assert verify_bundle(bundle, TrustPolicy.local(signing.cert_path.parent)).ok
 
 
+@pytest.mark.slow
 def test_rows_of_a_failed_chunk_are_kept_and_marked(tmp_path, signing, monkeypatch):
     """A chunk that failed after two pages: the interval its pages reached is a stated gap
     (failed), yet its rows are archived evidence. They stay in the bundle, and the pages of

@@ -29,6 +29,9 @@ from archiver.timerange import parse_api_bound
 from tests.clitools import run_cli
 from tests.pulltools import params, pull
 
+#: its module fixtures are built once, on one xdist worker
+pytestmark = pytest.mark.xdist_group("case_production")
+
 PASSPHRASE = "correct horse battery staple"
 COLUMN = interactions.INTERACTION_COLUMN
 DAY1 = ("202502010000", "202502010045")  # every dataset

@@ -26,6 +26,9 @@ from archiver.simulator import SimConfig, Simulator
 from tests.clitools import run_cli
 from tests.pulltools import params, pull
 
+#: its module fixtures are built once, on one xdist worker
+pytestmark = pytest.mark.xdist_group("cases")
+
 HOUR = ("202502010000", "202502010045")
 
 

@@ -74,6 +74,7 @@ def test_simulate_reports_a_busy_port():
         proc.stdout.close()
 
 
+@pytest.mark.slow
 def test_gui_demo_starts_and_closes(tmp_path):
     import os
 

@@ -38,6 +38,11 @@ RANGES = (
     ("3 days", "20250201", "20250203"),
     ("17 days", "20250201", "20250217"),
 )
+#: the 3- and 17-day walks take seconds each
+CASES = [
+    pytest.param(*r, id=r[0], marks=[pytest.mark.slow] if r[0] in ("3 days", "17 days") else [])
+    for r in RANGES
+]
 
 
 def _audit_rows(arc) -> list[dict]:
@@ -54,7 +59,7 @@ def _audit_rows(arc) -> list[dict]:
 
 
 @pytest.mark.parametrize("ending", READINGS)
-@pytest.mark.parametrize("name,start,end", RANGES, ids=[r[0] for r in RANGES])
+@pytest.mark.parametrize("name,start,end", CASES)
 def test_pull_equals_ground_truth_under_either_reading(
     sim_factory, tmp_path, ending, name, start, end
 ):
@@ -166,6 +171,7 @@ def test_unproven_last_interval_is_a_stated_gap(sim_factory, tmp_path):
     assert gaps and "reading of `ending` is not shown" in gaps[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("omit", [False, True])
 def test_repeated_ids_lose_nothing_from_latest(sim_factory, tmp_path, omit):
     datasets = ["transcript", "cxAgentLoginLogout"]

@@ -9,12 +9,15 @@ import re
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from archiver.counts import TERMS
 from tests.clitools import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_self_test_figures_name_their_counts_and_agree_with_its_archive(tmp_path):
     keep = tmp_path / "kept"
     res = run_cli("self-test", "--keep", keep)

@@ -52,11 +52,13 @@ def assert_advice(out: subprocess.CompletedProcess, reason: str) -> None:
     assert "Reinstalling" not in out.stderr + out.stdout
 
 
+@pytest.mark.slow
 def test_no_display_at_all(tmp_path):
     out = run_gui(gui_env(tmp_path))
     assert_advice(out, "there is no display (DISPLAY and WAYLAND_DISPLAY are unset)")
 
 
+@pytest.mark.slow
 def test_display_that_does_not_exist(tmp_path):
     display = absent_display()
     out = run_gui(gui_env(tmp_path, DISPLAY=display))
@@ -113,40 +115,37 @@ def test_socket_probe_where_libxcb_is_missing(monkeypatch):
 
 @pytest.fixture
 def xvfb(tmp_path):
-    """A private X server on a free display, with a cookie only this test knows."""
+    """A private X server on a display it picks itself (-displayfd: no race with another
+    test process choosing the same number), with a cookie only this test knows."""
+    import os
     import secrets
+    import select
     import shutil
-    import time
 
     if not (shutil.which("Xvfb") and shutil.which("xauth")):
         pytest.skip("Xvfb and xauth are not installed")
-    n = next(
-        (
-            n
-            for n in range(817, 899)
-            if not Path(f"/tmp/.X{n}-lock").exists() and display_problem({"DISPLAY": f":{n}"})
-        ),
-        None,
-    )
-    if n is None:
-        pytest.skip("no free X display number")
     auth = tmp_path / "Xauthority"
-    subprocess.run(
-        ["xauth", "-f", str(auth), "add", f":{n}", ".", secrets.token_hex(16)], check=True
-    )
+    cookie = secrets.token_hex(16)
+    # the server accepts every cookie of its -auth file, whatever display an entry names;
+    # the entry for the display it picks is added below, for the clients
+    subprocess.run(["xauth", "-f", str(auth), "add", ":65535", ".", cookie], check=True)
+    read_end, write_end = os.pipe()
     proc = subprocess.Popen(
-        ["Xvfb", f":{n}", "-nolisten", "tcp", "-auth", str(auth)],
+        ["Xvfb", "-displayfd", str(write_end), "-nolisten", "tcp", "-auth", str(auth)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        pass_fds=(write_end,),
     )
+    os.close(write_end)
     try:
-        deadline = time.monotonic() + 20
-        while not Path(f"/tmp/.X11-unix/X{n}").exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.skip(f"Xvfb :{n} did not start")
-            time.sleep(0.1)
-        yield f":{n}", auth
+        ready, _, _ = select.select([read_end], [], [], 20)
+        number = os.read(read_end, 64).decode().strip() if ready else ""
+        if not number.isdigit():
+            pytest.skip("Xvfb did not start")
+        subprocess.run(["xauth", "-f", str(auth), "add", f":{number}", ".", cookie], check=True)
+        yield f":{number}", auth
     finally:
+        os.close(read_end)
         proc.terminate()
         proc.wait(timeout=10)
 

@@ -20,6 +20,9 @@ import pytest
 
 from tests.hostile import ESCAPES, Hostile
 
+#: every attack runs the pull and verify-archive as processes, to measure their memory
+pytestmark = pytest.mark.slow
+
 RSS_LIMIT_MB = 300
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -168,13 +171,14 @@ def test_a_lower_body_limit_is_honoured(tmp_path):
 
 
 def test_trickle_is_stopped_by_the_request_deadline(tmp_path):
-    # one byte a second: the per-read timeout (60 s) never fires; the deadline does
-    with Hostile("trickle", trickle_every=1.0) as server:
-        o, arc = pull(server, tmp_path, "--request-deadline", "4")
+    # five bytes a second: the per-read timeout (60 s) never fires; the deadline (its
+    # shortest allowed, 1 s) does
+    with Hostile("trickle", trickle_every=0.2) as server:
+        o, arc = pull(server, tmp_path, "--request-deadline", "1")
     msg = failed_message(arc)
-    report("trickle (1 byte/s, --request-deadline 4)", o, msg)
+    report("trickle (5 bytes/s, --request-deadline 1)", o, msg)
     assert o.code == 1, o.stderr
-    assert "4 s request deadline" in msg and "--request-deadline" in msg
+    assert "1 s request deadline" in msg and "--request-deadline" in msg
     assert o.seconds < 30
     assert o.rss_mb < RSS_LIMIT_MB
     [(status, size, _)] = quarantined(arc)

@@ -12,6 +12,7 @@ import requests
 from archiver.archive.verify import verify_archive
 from archiver.pull.engine import EXIT_CANCELLED, EXIT_ENTITLEMENT, EXIT_OK, EXIT_PARTIAL
 from archiver.timerange import split
+from tests.clock import ManualClock
 from tests.pulltools import (
     archived,
     archived_in_range,
@@ -25,6 +26,7 @@ from tests.pulltools import (
 )
 
 
+@pytest.mark.slow
 def test_pull_equals_ground_truth_row_for_row(sim, tmp_path):
     arc = tmp_path / "a.sqlite3"
     p = params(
@@ -75,6 +77,7 @@ def test_filtered_pull(sim, tmp_path):
     assert archived(arc, "queue") == walked_truth(sim, "queue", p) != []
 
 
+@pytest.mark.slow
 def test_repull_adds_nothing_and_late_updates_add_exactly_new_versions(sim, tmp_path):
     arc = tmp_path / "a.sqlite3"
     p = params(["interactionSegments", "queue"])
@@ -130,17 +133,24 @@ def test_same_key_and_commit_ts_with_other_content_is_a_conflict(sim, tmp_path):
     assert data  # module imported for the patch target
 
 
+@pytest.mark.slow
 def test_faults_500s_short_tokens_302_and_escaped_links(sim_factory, tmp_path):
+    # the server's clock moves 0.05 s a page: its 2 s tokens expire every 40 pages, long
+    # before the client's own (real) clock says so, and the expiry is answered with a 302
+    clock = ManualClock()
     sim = sim_factory(
-        fail_rate=0.2, token_ttl=2, redirect_401=True, escaped_links=True, latency_ms=5
+        fail_rate=0.2, token_ttl=2, redirect_401=True, escaped_links=True, clock=clock
     )
     arc = tmp_path / "a.sqlite3"
     p = params(["interactionSegments", "queue"], "20250201", "20250202", page_size=20)
-    res = pull(sim, arc, p, workers=3)
-    assert res.exit_code == EXIT_OK
+    eng = engine_for(sim, arc, workers=3)
+    for _ in eng.run(eng.plan(p)):
+        clock.advance(0.05)
+    assert eng.result.exit_code == EXIT_OK, eng.result.summary()
     for ds in p.datasets:
         assert archived(arc, ds) == walked_truth(sim, ds, p)
     assert sim.stats["status_500"] > 0
+    assert sim.stats["status_302"] > 0 and sim.stats["tokens_issued"] > 2
     assert verify_archive(arc).ok
 
 
@@ -234,6 +244,7 @@ def test_dataset_without_entitlement(sim_factory, tmp_path):
     assert cov[("interactionSegments", "202502010000")] == "not_entitled"
 
 
+@pytest.mark.slow
 def test_cancel_then_resume(sim_factory, tmp_path):
     sim = sim_factory(latency_ms=20, rows_per_interval=20)
     arc = tmp_path / "a.sqlite3"
@@ -246,6 +257,7 @@ def test_cancel_then_resume(sim_factory, tmp_path):
     assert res.exit_code == EXIT_CANCELLED and res.status == "interrupted"
     partial = identities(arc)
     assert partial
+    sim.set_faults(latency_ms=0)  # slow answers only so that the cancel lands mid-walk
     eng2 = engine_for(sim, arc)
     plan = eng2.plan(p)
     assert plan.resumed and plan.run_id == res.run_id
@@ -266,6 +278,7 @@ def test_resume_with_a_token_the_server_rejects_restarts_the_chunk(sim_factory, 
     for prog in eng.run(eng.plan(p)):
         if prog.totals().pages >= 3:
             eng.cancel()
+    sim.set_faults(latency_ms=0)  # slow answers only so that the cancel lands mid-walk
     sim._token_secret = b"rotated"  # the server no longer knows the saved cursor
     res = pull(sim, arc, p)
     assert res.exit_code == EXIT_OK

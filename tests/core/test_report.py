@@ -32,6 +32,10 @@ from archiver.simulator import SimConfig, Simulator
 from tests.clitools import run_cli
 from tests.pulltools import params, pull
 
+#: one archive, key and day's bundle for the module's tests (module fixtures):
+#: built once, so all on one pytest-xdist worker (dev.sh runs --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("report")
+
 DAY = date(2025, 2, 1)
 PASSPHRASE = "report tests"
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,6 +139,7 @@ def test_rendered_in_parts_with_progress(bundle):
     assert any(x.startswith("Joining") for x in bundle.lines)
 
 
+@pytest.mark.slow
 def test_bundle_verifies_and_pdf_signature_is_valid(bundle, signing):
     rep = verify_bundle(bundle.path, TrustPolicy.local(signing.cert_path.parent))
     assert rep.ok, rep.summary()
@@ -641,6 +646,7 @@ def _render_workers() -> list[int]:
     return out
 
 
+@pytest.mark.slow
 def test_cancel_while_workers_render_leaves_nothing(archive, signing, tmp_path, monkeypatch):
     from archiver.jobs import Cancel, Cancelled
 

@@ -21,6 +21,9 @@ from tests.clitools import run_cli
 from tests.pulltools import params, pull
 from tests.tsatools import start_tsa
 
+#: its module fixtures are built once, on one xdist worker
+pytestmark = pytest.mark.xdist_group("revocation")
+
 PASSPHRASE = "correct horse battery staple"
 DAY = date(2025, 2, 1)
 REVOKED = re.compile(

@@ -30,6 +30,9 @@ from archiver.timerange import Chunk
 from tests.clitools import run_cli
 from tests.pulltools import params, pull
 
+#: its module fixtures are built once, on one xdist worker
+pytestmark = pytest.mark.xdist_group("search")
+
 HOUR = ("202502010000", "202502010045")
 
 

@@ -17,6 +17,7 @@ from archiver.datasets import DATASET_NAMES, DATASETS, ENTITLEMENT_DETAIL
 from archiver.simulator import SimConfig
 from archiver.simulator.server import TOKEN_PATH
 from tests.clitools import run_cli
+from tests.clock import ManualClock
 from tests.conftest import api_get, get_token, utc, walk
 
 ONE_HOUR = {"interval": "starting:202502010400,ending:202502010445"}
@@ -222,11 +223,15 @@ def test_401_as_302_redirect(sim_factory):
 
 
 def test_token_expires_after_ttl(sim_factory):
-    sim = sim_factory(token_ttl=0.5)
+    clock = ManualClock()
+    sim = sim_factory(token_ttl=0.5, clock=clock)
     token = get_token(sim)
     assert api_get(sim, "queue", token, **ONE_HOUR).status_code == 200
-    time.sleep(0.6)
+    clock.advance(0.49)
+    assert api_get(sim, "queue", token, **ONE_HOUR).status_code == 200
+    clock.advance(0.02)
     assert api_get(sim, "queue", token, **ONE_HOUR).status_code == 401
+    assert api_get(sim, "queue", get_token(sim), **ONE_HOUR).status_code == 200
 
 
 def test_403_without_analytics_insights(sim_factory):
@@ -775,3 +780,54 @@ def test_cli_rejects_bad_reading_flags(flags):
     assert ("invalid choice" if "--ending" in flags else "Did you mean 'interactionSegments'") in (
         out.stderr
     )
+
+
+def test_generated_buckets_are_shared_between_models_of_one_seed(monkeypatch):
+    """Simulators started one after another share what they generated (the suite starts
+    hundreds), and what a model gets from the shared buckets equals what it would generate."""
+    from archiver.simulator import data
+
+    buckets = [utc(2025, 2, 1, 4, 0), utc(2025, 2, 1, 4, 15), utc(2025, 2, 2, 23, 45)]
+    names = ["queue", "interactionSegments", "transcript", "cxAgentLoginLogout"]
+
+    def rows(model):
+        return [model.bucket_rows(DATASETS[n], b, 15) for n in names for b in buckets]
+
+    def same_objects(a, b):
+        return [x is y for ra, rb in zip(a, b, strict=True) for x, y in zip(ra, rb, strict=True)]
+
+    monkeypatch.setattr(data, "_GENERATED", data._GeneratedBuckets(max_rows=0))
+    fresh = rows(data.DataModel(seed=5, rows_per_interval=3, shared_ids=True))
+
+    shared = data._GeneratedBuckets(max_rows=10_000)
+    monkeypatch.setattr(data, "_GENERATED", shared)
+    first = rows(data.DataModel(seed=5, rows_per_interval=3, shared_ids=True))
+    second = rows(data.DataModel(seed=5, rows_per_interval=3, shared_ids=True))
+    assert first == second == fresh and len(same_objects(first, second)) > 20
+    assert all(same_objects(first, second))  # generated once
+    for other in (
+        data.DataModel(seed=6, rows_per_interval=3, shared_ids=True),
+        data.DataModel(seed=5, rows_per_interval=4, shared_ids=True),
+        data.DataModel(seed=5, rows_per_interval=3, shared_ids=False),
+        data.DataModel(seed=5, rows_per_interval=3, shared_ids=True, timezone="Asia/Tokyo"),
+    ):
+        assert not any(
+            x is y for a, b in zip(first, rows(other), strict=True) for x in a for y in b
+        )
+    # a late update of one model copies its rows: the shared ones stay as generated
+    late = data.DataModel(seed=5, rows_per_interval=3, shared_ids=True)
+    late.add_late_update(None, 1.0, utc(2025, 3, 1))
+    assert rows(late) != fresh and rows(data.DataModel(5, 3, shared_ids=True)) == fresh
+
+
+def test_shared_buckets_stay_within_their_row_budget():
+    from archiver.simulator.data import _GeneratedBuckets
+
+    cache = _GeneratedBuckets(max_rows=5)
+    cache.put(("a",), [{}] * 3)
+    cache.put(("b",), [{}] * 2)
+    assert cache.get(("a",)) is not None  # now the most recently used
+    cache.put(("c",), [{}] * 2)
+    assert cache.get(("b",)) is None and cache.get(("a",)) and cache.get(("c",))
+    cache.put(("huge",), [{}] * 6)
+    assert cache.get(("huge",)) is None and cache.get(("c",))

@@ -35,6 +35,10 @@ from archiver.simulator import SimConfig, Simulator
 from tests.clitools import run_cli
 from tests.pulltools import FAST, QUICK_202, params
 
+#: one pulled archive for the module's tests (the module fixture base):
+#: built once, so all on one pytest-xdist worker (dev.sh runs --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("tamper")
+
 ROOT = Path(__file__).resolve().parents[2]
 V2 = ROOT / "tests" / "data" / "archive-v2.sqlite3"
 V1 = ROOT / "tests" / "data" / "archive-v1.sqlite3"
@@ -356,6 +360,7 @@ def test_run_summary_claiming_more_than_the_archive_fails(arc):
     ), rep.problems
 
 
+@pytest.mark.slow
 def test_legitimate_variety_verifies(sim_factory, tmp_path):
     """Quarantined responses, 202s left pending and retried, a cancelled run resumed, a
     cursor the server no longer accepts: nothing fires on a legitimate archive."""
@@ -377,6 +382,7 @@ def test_legitimate_variety_verifies(sim_factory, tmp_path):
 
     res = drive(_job(sim, arc, pulls.Range(q), cancel), cancel_after_three_pages)
     assert res.status == "interrupted"
+    sim.set_faults(latency_ms=0)  # slow answers only so that the cancel lands mid-walk
     sim._token_secret = b"rotated"  # the saved cursor is refused: the chunk is walked again
     res = _pull(sim, arc, ["workflowTrace"], DAY2, page_size=5)
     assert res.exit_code == 0
@@ -391,6 +397,7 @@ def test_legitimate_variety_verifies(sim_factory, tmp_path):
 
 
 # -- checkpoints given, printed, signed -------------------------------------------------
+@pytest.mark.slow
 def test_expect_head(arc):
     head = checkpoints.current(arc)
 
@@ -467,6 +474,7 @@ def signing(tmp_path, monkeypatch) -> keys.SigningIdentity:
     return keys.create()  # in the (temporary) default key directory
 
 
+@pytest.mark.slow
 def test_checkpoints_are_signed_and_their_signatures_checked(arc, signing):
     rep = archive_service.verify(arc, via="test")
     assert rep.ok
@@ -507,11 +515,13 @@ def test_checkpoint_without_a_loadable_key_is_unsigned_and_says_why(arc, signing
 
 
 def test_bundle_export_writes_a_checkpoint_signed_with_its_key(arc, signing, tmp_path):
-    from datetime import date
+    from datetime import UTC, datetime
 
     from archiver.services import bundles
 
-    scope = bundles.Scope(date(2025, 2, 1), date(2025, 2, 1))
+    # two hours: what the export records does not depend on how much the bundle holds
+    first, last = datetime(2025, 2, 1, 4, 0, tzinfo=UTC), datetime(2025, 2, 1, 5, 45, tzinfo=UTC)
+    scope = bundles.Scope(first, last)
     lines = []
     gen = bundles.export(arc, scope, tmp_path / "bundle", identity=signing)
     try:

@@ -30,6 +30,7 @@ from archiver.api.errors import (
     TokenEndpointUnreachable,
 )
 from archiver.api.limits import Limits
+from archiver.api.retry import RetryPolicy
 from archiver.api.tenant import is_loopback_host
 from archiver.api.transport import (
     bounded_request,
@@ -41,6 +42,8 @@ from tests.clitools import run_cli
 from tests.conftest import NetworkGuardError
 
 CREDS = Credentials("client", "s3cret-canary")
+#: Test connection's two tries without its half-second wait between them
+NO_WAIT = RetryPolicy(attempts=2, initial=0, max_delay=0, jitter=0)
 
 
 # -- plain http ---------------------------------------------------------------------------
@@ -234,7 +237,7 @@ def test_without_the_ca_bundle_verification_fails(tls_server, monkeypatch):
     for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
         monkeypatch.setenv(var, str(ca))
     with pytest.raises(TokenEndpointUnreachable, match="SSLError"):
-        check_connection(Tenant.from_base_url(url), CREDS)
+        check_connection(Tenant.from_base_url(url), CREDS, retry=NO_WAIT)
 
 
 def test_ca_bundle_wins_over_the_environment(tls_server, tmp_path, monkeypatch):

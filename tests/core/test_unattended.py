@@ -10,7 +10,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import keyring
@@ -99,35 +98,34 @@ def test_wait_until_free_yields_the_holder_and_can_be_cancelled(tmp_path):
     assert drive(locks.wait_until_free(arc, Cancel(), poll=0.01)) is None
 
 
+@pytest.mark.slow
 def test_two_concurrent_pulls_one_exits_6_nothing_lost(sim_factory, tmp_path):
-    # one worker and slow answers keep the first pull busy for seconds; the second
-    # starts only once the first holds the lock, so neither can finish first by luck
-    sim = sim_factory(latency_ms=300)
+    # the simulator holds the first pull's first data request unanswered (the pull holds
+    # the archive's lock from before it asks anything): the second pull starts while the
+    # first is certainly running, and the first finishes only once the second has given up
+    sim = sim_factory()
     arc = tmp_path / "a.sqlite3"
     what = ["--dataset", "queue", "--from", "20250201", "--to", "20250201"]
     args = pull_args(sim, arc, *what, "--workers", "1")
+    sim.hold()
     first = popen_cli(*args, "--json")
-    deadline = time.monotonic() + 120
-    while locks.busy(arc) is None:
-        assert first.poll() is None, first.communicate()
-        assert time.monotonic() < deadline, "the first pull never took the lock"
-        time.sleep(0.05)
-    procs = [first, popen_cli(*args, "--json")]
-    outs = [p.communicate(timeout=300) for p in procs]
-    codes = sorted(p.returncode for p in procs)
-    assert codes == [0, 6], [o[1][-2000:] for o in outs]
-    (winner,) = [i for i, p in enumerate(procs) if p.returncode == 0]
-    loser = 1 - winner
-    stderr = outs[loser][1].strip().splitlines()
+    try:
+        while not sim.wait_until_holding(0.1):
+            assert first.poll() is None, first.communicate()
+        holder = locks.busy(arc)
+        assert holder is not None and holder.pid == first.pid
+        second = popen_cli(*args, "--json")
+        lost = second.communicate(timeout=60)  # a busy pull gives up at once
+    finally:
+        sim.release()
+    won = first.communicate(timeout=300)
+    assert (first.returncode, second.returncode) == (0, 6), [won[1][-2000:], lost[1][-2000:]]
+    stderr = lost[1].strip().splitlines()
     m = BUSY.match(stderr[0])
-    assert m and int(m.group(1)) == procs[winner].pid, stderr
-    doc = json.loads(outs[loser][0])
-    assert (
-        doc["status"] == "busy"
-        and doc["exit_code"] == 6
-        and doc["holder"]["pid"] == procs[winner].pid
-    )
-    assert json.loads(outs[winner][0])["status"] == "finished"
+    assert m and int(m.group(1)) == first.pid, stderr
+    doc = json.loads(lost[0])
+    assert doc["status"] == "busy" and doc["exit_code"] == 6 and doc["holder"]["pid"] == first.pid
+    assert json.loads(won[0])["status"] == "finished"
     # nothing lost: the archive holds what one pull alone archives
     ref = tmp_path / "ref.sqlite3"
     assert run_cli(*pull_args(sim, ref, *what)).returncode == 0
@@ -172,6 +170,7 @@ def test_pull_help_and_readme_name_exit_code_6():
 
 
 # -- the self-test --------------------------------------------------------------------------
+@pytest.mark.slow
 def test_self_test_passes_and_touches_nothing_of_the_user(tmp_path):
     home = tmp_path / "home"
     env: dict[str, str | None] = {
@@ -193,6 +192,7 @@ def test_self_test_passes_and_touches_nothing_of_the_user(tmp_path):
     assert written == [".local/state/archiver/log/archiver-cli.log"], written
 
 
+@pytest.mark.slow
 def test_self_test_checks_can_fail(monkeypatch):
     """A source row the archive lacks fails the comparison; a bundle signed by another key
     than the throwaway one fails its verification; the steps after a failure are not run.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from datetime import UTC, datetime
 
@@ -29,6 +30,23 @@ def make_ctx(
         retry=FAST,
         runner=runner or ThreadRunner(),
     )
+
+
+@pytest.fixture(autouse=True)
+def _qt_garbage_collected_on_the_main_thread():
+    """No automatic garbage collection during a GUI test; the cyclic garbage it leaves is
+    collected at its end, on the main thread (all it allocated is still in the youngest
+    generation, so collecting that one is enough, and quick). Otherwise whichever thread
+    allocates next (the simulator's, a pull worker's) may collect a Qt object: its
+    destructor, holding Qt's lock, waits for the GIL while the main thread, holding the GIL,
+    waits for that lock, a hang that no timeout can interrupt (seen in `QObject::~QObject`
+    on the simulator thread against `QObject::connectImpl` on the main thread)."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.collect(0)
+        gc.enable()
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ import re
 import sqlite3
 from datetime import UTC, datetime
 
+import pytest
 import requests
 from pypdf import PdfReader
 
@@ -81,6 +82,7 @@ def _truth(arc) -> dict[str, int]:
     return out
 
 
+@pytest.mark.slow
 def test_one_archive_gives_the_same_figures_everywhere(
     qtbot, sim, window_factory, tmp_path, monkeypatch
 ):

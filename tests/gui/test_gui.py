@@ -94,6 +94,7 @@ def test_download_two_datasets_and_browse(qtbot, sim, window_factory, tmp_path):
     assert values == sorted(values, reverse=True)
 
 
+@pytest.mark.slow
 def test_cancel_midway_then_resume(qtbot, sim_factory, window_factory):
     sim = sim_factory(latency_ms=40, rows_per_interval=20)
     w = window_factory(sim)
@@ -113,6 +114,7 @@ def test_cancel_midway_then_resume(qtbot, sim_factory, window_factory):
     assert blocker.args[0].status == "interrupted"
     assert "cancelled" in {w.download.jobs.dataset_state(n) for n in w.download.jobs.rows}
     assert w.download.resume.isVisible() and "can be resumed" in w.download.resume_banner.text()
+    sim.set_faults(latency_ms=0)  # slow answers only so that Cancel lands mid-walk
     with qtbot.waitSignal(w.download.run_finished, timeout=60_000) as blocker:
         qtbot.mouseClick(w.download.resume, Qt.MouseButton.LeftButton)
     assert blocker.args[0].status == "finished"
@@ -135,6 +137,7 @@ def test_resume_offered_after_restart(qtbot, sim_factory, window_factory):
     w.close()
     w2 = window_factory(sim, ini="ui2.ini")
     assert w2.download.resume.isVisible()
+    sim.set_faults(latency_ms=0)  # slow answers only so that the cancel lands mid-walk
     with qtbot.waitSignal(w2.download.run_finished, timeout=60_000) as blocker:
         qtbot.mouseClick(w2.download.resume, Qt.MouseButton.LeftButton)
     assert blocker.args[0].status == "finished"
@@ -302,6 +305,7 @@ def test_filter_syntax_checked_as_you_type(qtbot, sim, window_factory):
     assert f.filter() == "CHANNEL:ph*" and f.message.text() == "filter=CHANNEL:ph*"
 
 
+@pytest.mark.slow
 def test_records_model_passes_qtmodeltester(qtmodeltester, sim, tmp_path):
     from tests.pulltools import pull
 

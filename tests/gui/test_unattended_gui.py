@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 
+import pytest
 from PySide6.QtCore import Qt, QTimer
 
 from archiver.gui.workers import SyncRunner
@@ -62,16 +63,22 @@ def test_waiting_for_a_busy_archive_can_be_cancelled(qtbot, sim, window_factory)
 
 def test_a_pull_in_the_window_holds_the_archive(qtbot, sim_factory, window_factory):
     """While the window pulls, another pull on the same archive is refused."""
-    sim = sim_factory(latency_ms=30)
+    sim = sim_factory()
     w = window_factory(sim)
     w.download.picker.set_selected(["queue"])
     set_range(w, (2025, 2, 1, 0, 0), (2025, 2, 1, 23, 45))
-    with qtbot.waitSignal(w.download.run_finished, timeout=60_000):
-        qtbot.mouseClick(w.download.download, Qt.MouseButton.LeftButton)
-        # the pull job takes the lock in its own thread, before it plans
-        qtbot.waitUntil(lambda: locks.busy(w.ctx.archive_path) is not None, timeout=10_000)
-        holder = locks.busy(w.ctx.archive_path)
-        assert holder is not None and holder.pid == os.getpid()
+    # the pull job takes the lock in its own thread, before it plans or asks anything: its
+    # first request is held, unanswered, until the lock has been checked
+    sim.hold()
+    try:
+        with qtbot.waitSignal(w.download.run_finished, timeout=60_000):
+            qtbot.mouseClick(w.download.download, Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(lambda: sim.wait_until_holding(0), timeout=20_000)
+            holder = locks.busy(w.ctx.archive_path)
+            assert holder is not None and holder.pid == os.getpid()
+            sim.release()
+    finally:
+        sim.release()
     assert locks.busy(w.ctx.archive_path) is None
 
 
@@ -108,6 +115,7 @@ def test_download_tab_shows_the_schedule_and_the_last_unattended_run(
     assert "Runs daily at 02:30: queue of" in line.toolTip()
 
 
+@pytest.mark.slow
 def test_help_menu_runs_the_self_test(qtbot, sim, window_factory):
     w = window_factory(sim)
     help_menu = next(a.menu() for a in w.menuBar().actions() if a.text() == "&Help")

@@ -39,6 +39,8 @@ pytestmark = [
     ),
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="build.sh builds for Linux"),
     pytest.mark.timeout(1800),
+    # one build for the module: its tests stay on one xdist worker (dev.sh: --dist loadgroup)
+    pytest.mark.xdist_group("packaging"),
 ]
 
 #: Far above today's ~95 MB: catches a dependency pulled into the app by mistake (pyarrow alone
@@ -100,6 +102,8 @@ def built() -> Iterator[Built]:
         out = subprocess.run(
             ["bash", "packaging/build.sh"],
             cwd=src,
+            # built as a release is: not from the bytecode cache of the test run (dev.sh)
+            env={k: v for k, v in os.environ.items() if k != "PYTHONPYCACHEPREFIX"},
             capture_output=True,
             text=True,
             timeout=1500,
