@@ -235,7 +235,7 @@ def interaction_rows(
     sql = f"""SELECT {_COLUMNS} FROM {values.table(dataset)} v
               JOIN {source} r ON r.record_id = v.record_id
               JOIN pages p ON p.page_id = r.page_id
-              WHERE v.{values.quote(column)} IN (SELECT value FROM json_each(?))
+              WHERE v.{values.col(column)} IN (SELECT value FROM json_each(?))
               AND r.dataset = ? AND r.dataset_type = 'interval'"""
     return _rows(db.conn, dataset, sql, [json.dumps(ids), dataset])
 
