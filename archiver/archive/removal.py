@@ -52,6 +52,15 @@ class Removal:
                 return str(p.get("sha256") or "")
         return None
 
+    def key_rules(self, page_id: int) -> list[list[Any]]:
+        """The key fallbacks its entry states were recorded at this page."""
+        found = self.entry.details.get("key_rules")
+        return [
+            r
+            for r in (found if isinstance(found, list) else [])
+            if isinstance(r, list) and len(r) == 6 and r[3] == page_id
+        ]
+
     def describe(self) -> str:
         """``disposed on 2026-12-07 under schedule transcript 6y (certificate D-…)``;
         ``erased on 2026-12-07 under request R (certificate E-…)``"""
@@ -79,6 +88,40 @@ def removals(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -> di
             out[pid] = Removal(ERASED, cases.entry_of(e), pid)
     state, _ = retention.fold(retention.entries(conn) if every is None else every)
     out.update({pid: Removal(DISPOSED, e, pid) for pid, e in state.pages.items()})
+    return out
+
+
+def ending_evidence(found: Iterable[Any]) -> dict[int, tuple[int, int]]:
+    """page id → (rows at its request's `ending`, rows outside it) of each disposed page, as
+    its disposition entry states them (read from the body before it went): what a replay
+    folds into the page's coverage instead of the body (``found``: the audit entries)."""
+    state, _ = retention.fold(found)
+    out: dict[int, tuple[int, int]] = {}
+    for e in state.dispositions:
+        stated = e.details.get("ending_evidence")
+        if not isinstance(stated, dict):
+            continue
+        for pid, pair in stated.items():
+            if (
+                isinstance(pair, list)
+                and len(pair) == 2
+                and all(isinstance(n, int) for n in pair)
+                and str(pid).isdigit()
+            ):
+                out[int(pid)] = (pair[0], pair[1])
+    return out
+
+
+def stated_key_rules(found: Iterable[Any]) -> dict[int, list[list[Any]]]:
+    """page id → the key fallbacks ([dataset_type, rule, fallback, page_id, reason,
+    detected_at]) its disposition entry states the page showed (``found``: the audit
+    entries): what a replay takes instead of the body."""
+    state, _ = retention.fold(found)
+    out: dict[int, list[list[Any]]] = {}
+    for pid, e in state.pages.items():
+        rules = Removal(DISPOSED, e).key_rules(pid)
+        if rules:
+            out[pid] = rules
     return out
 
 
@@ -112,6 +155,11 @@ def check(
         if every is None
         else [cases.entry_of(e) for e in every if cases.entry_of(e).event in cases.EVENTS]
     )
+    for (pid,) in conn.execute(
+        "SELECT page_id FROM pages WHERE encoding=? AND length(body) > 0 LIMIT 5",
+        (retention.DISPOSED,),
+    ):
+        problems.append(f"page {pid}: marked disposed, but it holds bytes")
     for e in state.dispositions:
         d = e.details
         name = f"disposition of audit entry {e.entry_id} (certificate {d.get('certificate_id')})"
@@ -120,17 +168,19 @@ def check(
             problems.append(f"{name}: {why}")
         pages = retention.expand(d.get("pages"))
         n, digest = retention.records_digest(conn, pages)
+        cert = d.get("certificate_id")
         if (n, digest) != (d.get("records"), d.get("records_digest")):
             problems.append(
-                f"{name}: the records of its {len(pages):,} pages are not the "
-                f"{d.get('records')} rows it states (now {n:,}; their rows were changed, added "
-                "or removed after the disposition)"
+                f"records (the {len(pages):,} pages disposed under certificate {cert}): their "
+                f"records rows are not the {d.get('records')} rows its entry ({e.entry_id}) "
+                f"states (now {n:,}: changed, added or removed after the disposition)"
             )
         with_values = _records_with_values(conn, pages)
         if with_values:
             problems.append(
-                f"{name}: {with_values:,} of its records have values again (a disposed "
-                "record's values were removed; they were put back behind the archive's back)"
+                f"values (the pages disposed under certificate {cert}): {with_values:,} of their "
+                "records have values again (a disposed record's values were removed; they "
+                "were put back behind the archive's back)"
             )
         before = [c for c in case_entries if c.entry_id < e.entry_id]
         held_then = _held_at(before)

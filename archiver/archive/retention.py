@@ -486,6 +486,59 @@ def records_digest(conn: sqlite3.Connection, page_ids: Sequence[int]) -> tuple[i
     return n, h.hexdigest()
 
 
+def page_evidence(conn: sqlite3.Connection, page_ids: Sequence[int]) -> dict[str, list[int]]:
+    """page id → [rows at its request's `ending`, rows outside its request] of each disposed
+    15-minute page with any (the evidence of the server's reading of `ending` its coverage
+    row counts), read from the bodies before they go: what a replay can no longer derive."""
+    from archiver.api.pages import load_json
+    from archiver.archive.chunks import query_ending
+    from archiver.archive.identity import PageKeyer
+    from archiver.archive.rekey import page_body
+
+    out: dict[str, list[int]] = {}
+    for pid in page_ids:
+        row = conn.execute(
+            """SELECT dataset, dataset_type, chunk_start, query, encoding, body FROM pages
+               WHERE page_id=? AND http_status=200""",
+            (pid,),
+        ).fetchone()
+        if row is None or row[1] != INTERVAL or row[4] == DISPOSED:
+            continue
+        body = load_json(page_body(row[4], row[5]))
+        names = [c["name"] for c in body["columnHeaders"]]
+        keyer = PageKeyer(row[0], row[1], names)  # only each row's interval is needed
+        at_end, outside = _evidence(
+            [keyer.interval(values) for values in body["records"]], row[2], query_ending(row[3])
+        )
+        if at_end or outside:
+            out[str(pid)] = [at_end, outside]
+    return out
+
+
+def key_rules_at(conn: sqlite3.Connection, page_ids: Sequence[int]) -> list[list[Any]]:
+    """The key fallbacks recorded at these pages ([dataset_type, rule, fallback, page_id,
+    reason, detected_at], in order): what their bodies showed, stated in the disposition's
+    entry since no replay can read it from them again."""
+    return [
+        list(r)
+        for r in conn.execute(
+            """SELECT dataset_type, rule, fallback, page_id, reason, detected_at FROM key_rules
+               WHERE page_id IN (SELECT value FROM json_each(?)) ORDER BY change_id""",
+            (json.dumps(list(page_ids)),),
+        )
+    ]
+
+
+def _evidence(intervals: list[str], chunk_start: str, ending: str) -> tuple[int, int]:
+    """(rows at the request's `ending`, rows outside the request), as the writer counts them
+    (rekey.ending_evidence, over the rows' intervals)."""
+    if not ending or len(ending) != 12:
+        return 0, 0
+    at_end = sum(1 for i in intervals if i == ending)
+    outside = sum(1 for i in intervals if i and i != ending and not chunk_start <= i < ending)
+    return at_end, outside
+
+
 def signed_content(details: Mapping[str, Any]) -> bytes:
     """What a disposition entry's signature is over: its details without the signature."""
     return canonical_json({k: v for k, v in details.items() if k != "signature"}).encode()

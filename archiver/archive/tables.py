@@ -293,21 +293,32 @@ def _case_problems(ctx: ReplayContext) -> list[str]:
     return ctx.memo["cases"]
 
 
+def _retention(ctx: ReplayContext, name: str) -> Iterable[str]:
+    """The retention tables made again from the schedule and disposition entries
+    (archive/retention.py)."""
+    return [p for p in _retention_problems(ctx) if p.startswith(f"{name} (")]
+
+
+def _retention_problems(ctx: ReplayContext) -> list[str]:
+    if "retention" not in ctx.memo:
+        ctx.memo["retention"] = retention.replay_check(ctx.conn, ctx.custody.facts)
+    return ctx.memo["retention"]
+
+
+def _retention_entries(ctx: ReplayContext) -> Iterable[str]:
+    """What the retention replay finds that is no one table's row (entries the rule
+    refuses, tables missing while entries state them)."""
+    return [
+        p
+        for p in _retention_problems(ctx)
+        if not any(p.startswith(f"{t} (") for t in retention.TABLES)
+    ]
+
+
 def _case_entries(ctx: ReplayContext) -> Iterable[str]:
     """What the case replay finds that is no one table's row: entries the rule refuses,
     tables missing while entries state them."""
     return [p for p in _case_problems(ctx) if not any(p.startswith(f"{t} (") for t in cases.TABLES)]
-
-
-def _retention(ctx: ReplayContext, name: str) -> Iterable[str]:
-    """The retention tables made again from their entries (archive/retention.py)."""
-    if "retention" not in ctx.memo:
-        ctx.memo["retention"] = retention.replay_check(ctx.conn, ctx.custody.facts)
-    found = ctx.memo["retention"]
-    mine = [p for p in found if p.startswith(f"{name} (")]
-    if name == min(retention.TABLES):  # what is no one table's row, said once
-        mine += [p for p in found if not any(p.startswith(f"{t} (") for t in retention.TABLES)]
-    return mine
 
 
 def _commitments(ctx: ReplayContext, name: str) -> Iterable[str]:
@@ -422,4 +433,5 @@ def check_all(ctx: ReplayContext) -> Iterable[str]:
             yield from entry.check(ctx, name)
     # what custody entries state that no one table's check covers, whatever tables exist
     yield from _case_entries(ctx)
+    yield from _retention_entries(ctx)
     yield from _redactions(ctx)

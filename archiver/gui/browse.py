@@ -246,10 +246,13 @@ class RecordsModel(QAbstractTableModel):
         row = self._row(index.row())
         if row is None:
             return None
-        rid, values, conflict, disposed = row
-        if disposed:
-            return self._disposed(index.column(), role, rid, disposed)
-        name, typ = self.columns[index.column()]
+        if row[3]:
+            return self._disposed(index.column(), role, row[0], row[3])
+        return self._cell(index.column(), role, row)
+
+    def _cell(self, column: int, role: int, row: tuple[int, dict[str, str], int, str]) -> Any:
+        rid, values, conflict, _disposed = row
+        name, typ = self.columns[column]
         raw = values.get(name, "")
         if role == Qt.ItemDataRole.DisplayRole:
             return raw if self.raw else display_value(raw, typ)
@@ -260,7 +263,7 @@ class RecordsModel(QAbstractTableModel):
                 return QBrush(QColor(_NOT_A_TIME_COLOUR))
             return None
         if role == Qt.ItemDataRole.DecorationRole:
-            return holds.icon() if index.column() == 0 and self.held_by(values) else None
+            return holds.icon() if column == 0 and self.held_by(values) else None
         if role == Qt.ItemDataRole.UserRole:
             return rid
         if role == Qt.ItemDataRole.TextAlignmentRole and typ == "number" and not self.raw:

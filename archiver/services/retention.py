@@ -352,6 +352,8 @@ def _apply_locked(
             "intervals": content["intervals"],
             "records": n,
             "records_digest": digest,
+            "ending_evidence": store.page_evidence(conn, p.pages),
+            "key_rules": store.key_rules_at(conn, p.pages),
             "bytes": p.bytes,
             "held": content["held"],
             "kept": [k.as_dict() | {"page_ids": store.runs(k.pages)} for k in p.kept],

@@ -126,8 +126,6 @@ def used(tmp_path_factory) -> Path:
                 "202502070045",
             )
             pull(echo, arc, echoed, retry=ONCE)
-        # a retention schedule (the retention tables), per-record commitments (every page)
-        assert run_cli("retention", "set", "queue", "6y", "--archive", str(arc)).code == 0
         assert run_cli("index", "rebuild", "--archive", str(arc)).code == 0
         assert run_cli("search", "dataset:interactionSegments", "--archive", str(arc)).code == 0
         (one,) = (
@@ -142,6 +140,14 @@ def used(tmp_path_factory) -> Path:
         ident = keys.load_or_create(d / "signing")
         drive(export_bundle(arc, Scope(date(2025, 2, 1), date(2025, 2, 1)), d / "bundle", ident))
         archive_service.export_dataset(arc, "queue", "csv", d / "queue.csv")
+        # a disposition: 2025-02-01 past a 6y schedule
+        for ds in ("agent", "transcript"):  # daily rows, a 202 retried, hash keys
+            assert run_cli("retention", "set", ds, "6y", *case).code == 0
+        as_of = ["--as-of", "2031-02-02"]
+        plan = json.loads(run_cli("retention", "plan", *as_of, "--json", *case).out)
+        assert plan["pages"]
+        apply = ["--plan", plan["plan_id"], "--reason", "annual", "--key-dir", str(d / "signing")]
+        assert run_cli("retention", "apply", *apply, *as_of, *case).code == 0
         assert archive_service.verify(arc, via="test").ok
     return arc
 
@@ -321,16 +327,16 @@ EDITS = {
         ["UPDATE retention_schedules SET period = '1d'"],
         "retention_schedules (",
     ),
-    "dispositions": (
-        [
-            "INSERT INTO dispositions VALUES (999, 'p', 'D-x', '2030-01-01', '', 'mallory', 'x', "
-            "1, 1, 1, 1, '')"
-        ],
-        "dispositions (",
+    "dispositions": (["UPDATE dispositions SET reason = 'other'"], "dispositions ("),
+    "disposed_pages": (
+        ["DELETE FROM disposed_pages WHERE page_id = (SELECT min(page_id) FROM disposed_pages)"],
+        "disposed_pages (",
     ),
-    "disposed_pages": (["INSERT INTO disposed_pages VALUES (1, 999)"], "disposed_pages ("),
     "disposed_intervals": (
-        ["INSERT INTO disposed_intervals VALUES ('queue', 'interval', '202502010000', 999, 'x')"],
+        [
+            "DELETE FROM disposed_intervals WHERE interval_start = "
+            "(SELECT min(interval_start) FROM disposed_intervals)"
+        ],
         "disposed_intervals (",
     ),
     "chain_head": (

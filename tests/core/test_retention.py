@@ -441,9 +441,10 @@ def _remove_body(pid: int) -> tuple:
         ("forge a disposition entry", "signature does not verify"),
         ("dispose a held page by SQL", "no disposition entry covers it"),
         ("put a disposed record's values back", "have values again"),
-        ("change a disposed record's row", "records of its"),
+        ("change a disposed record's row", "records (the "),
         ("put a disposed body back", "still (or again) in the archive"),
         ("edit the disposed intervals", "disposed_intervals"),
+        ("hide bytes in a disposed body", "marked disposed, but it holds bytes"),
     ],
 )
 def test_a_disposed_archive_passes_and_any_other_removal_fails(archive, key_dir, attack, words):
@@ -504,6 +505,8 @@ def test_a_disposed_archive_passes_and_any_other_removal_fails(archive, key_dir,
                 (zlib.compress(b"{}"), gone),
             ),
         )
+    elif attack == "hide bytes in a disposed body":
+        _tamper(archive, ("UPDATE pages SET body=X'00' WHERE page_id=?", (gone,)))
     else:
         _tamper(
             archive,
@@ -587,3 +590,26 @@ def test_the_retention_tables_are_only_those_the_registry_names(archive, key_dir
     assert store.replay_check(conn) == []
     conn.close()
     assert after - before == set(store.TABLES)
+
+
+def test_a_key_fallback_shown_by_a_disposed_page_still_replays(tmp_path, key_dir, monkeypatch):
+    """Key fallbacks a disposed page showed are stated in its disposition's entry: the pages
+    after it are read under the same rules, and an edit of the recorded fallback is found."""
+    monkeypatch.setenv("ARCHIVER_KEY_PASSPHRASE", PASSPHRASE)
+    arc = tmp_path / "k.sqlite3"
+    with Simulator(
+        SimConfig(rows_per_interval=3, omit_row_id=("transcript",), shared_ids=True)
+    ) as sim:
+        pull(sim, arc, params(["transcript"], "20250201", "20250202", page_size=40))
+    rules = _q(arc, "SELECT page_id, rule, fallback FROM key_rules")
+    assert rules, "the simulator's shared ids make a key fallback"
+    _ret(arc, "set", "transcript", "6y")
+    p = _plan(arc)
+    assert _apply(arc, key_dir, p["plan_id"]).code == 0
+    gone = {r[0] for r in _q(arc, "SELECT page_id FROM pages WHERE encoding='disposed'")}
+    assert {pid for pid, _r, _f in rules} & gone, "a fallback shown by a disposed page"
+    assert _verify(arc).code == 0
+    (details,) = _q(arc, "SELECT details FROM audit_log WHERE event=?", (store.APPLIED,))[0]
+    assert json.loads(details)["key_rules"]
+    _tamper(arc, "UPDATE key_rules SET fallback = 'natural' WHERE fallback != 'natural'")
+    assert _verify(arc).code == 1

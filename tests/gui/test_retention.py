@@ -116,6 +116,10 @@ def test_the_tab_sets_schedules_shows_what_is_due_and_disposes_after_asking_why(
     # the plan shown afterwards: nothing left due but what the hold keeps
     assert not panel.apply_button.isEnabled()
     assert run_cli("verify-archive", "--archive", w.ctx.archive_path).code == 0
+    # the Coverage tab shows the day disposed
+    w.tabs.setCurrentWidget(w.coverage)
+    assert "disposed" in w.coverage.state("interactionSegments", "2025-02-01")
+    assert "disposed" not in w.coverage.state("workflowTrace", "2025-02-01")
     # Browse says why a disposed row has no values
     w.tabs.setCurrentWidget(w.browse)
     w.browse.select_dataset("interactionSegments")
