@@ -928,8 +928,8 @@ class Proof:
 
 def check(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -> Proof:
     """Every page's commitments against its root, every row that keeps its salt proven from
-    the page's row (its canonical form) and its record's stored values, every row without a
-    salt named by an ``erasure applied`` entry; the roots of pages stored before version 6
+    the page's row (its canonical form; the replay compares the records' stored values with
+    the same rows), every row without a salt named by an ``erasure applied`` entry; the roots of pages stored before version 6
     against the chain the migration recorded. ``found``: the audit entries (read when None)."""
     found_entries = entries(conn) if found is None else entries_of(found)
     proof = Proof([], erased={})
@@ -946,13 +946,12 @@ def check(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -> Proof
         "SELECT page_id, dataset, http_status, record_count, commit_root, chain_rule, encoding, "
         "body FROM pages ORDER BY page_id"
     )
-    stored = _Stored(conn)
     for page in cur:
         proof.pages += 1
         if page[5] is not None and page[5] < 3:
             legacy[0] += 1
             legacy[1] = chain_next(legacy[1], page[4] or commitments.EMPTY_ROOT)
-        _check_page(conn, proof, page, gone, stored)
+        _check_page(conn, proof, page, gone)
     if mig is not None:
         if tuple(legacy) != mig:
             proof.add(
@@ -968,54 +967,15 @@ def check(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -> Proof
     return proof
 
 
-class _Stored:
-    """Records' stored values as (column names, values) in each record's own column order,
-    with each dataset's columns and column sets read once (verify reads every record)."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-        self._cols: dict[str, tuple[list[str], dict[int, tuple[list[str], list[int]]]]] = {}
-
-    def _layout(self, ds: str) -> tuple[list[str], dict[int, tuple[list[str], list[int]]]]:
-        if ds not in self._cols:
-            stored = values.column_names(self.conn, ds)  # stored column → API name
-            at = {api: i for i, api in enumerate(stored.values())}
-            sets = {
-                cid: (names, [at.get(n, -1) for n in names])
-                for cid, names in values.column_sets(self.conn, ds).items()
-            }
-            self._cols[ds] = (list(stored), sets)
-        return self._cols[ds]
-
-    def rows(self, ds: str, record_ids: Sequence[int]) -> dict[int, Any]:
-        cols, sets = self._layout(ds)
-        if not record_ids or not cols:
-            return {}
-        select = ", ".join(f"v.{values.quote(c)}" for c in cols)
-        out: dict[int, Any] = {}
-        for n in range(0, len(record_ids), 500):
-            part = list(record_ids[n : n + 500])
-            for row in self.conn.execute(
-                f"SELECT r.record_id, r.columns_id, {select} FROM {values.table(ds)} v "
-                f"JOIN records r ON r.record_id = v.record_id "
-                f"WHERE v.record_id IN ({','.join('?' * len(part))})",
-                part,
-            ):
-                names, idx = sets.get(row[1], ([], []))
-                out[row[0]] = (names, [row[2 + k] if k >= 0 else None for k in idx])
-        return out
-
-
 def _check_page(
     conn: sqlite3.Connection,
     proof: Proof,
     page: Sequence[Any],
     gone: Mapping[Any, Erased],
-    stored: _Stored,
 ) -> None:
     from archiver.archive.rekey import DISPOSED, page_body
 
-    pid, ds, status, count, stored_root, _rule, enc, body = page
+    pid, _ds, status, count, stored_root, _rule, enc, body = page
     rows = conn.execute(
         "SELECT c.row_index, c.record_id, c.commitment, s.salt FROM record_commitments c "
         "LEFT JOIN record_salts s ON s.page_id = c.page_id AND s.row_index = c.row_index "
@@ -1051,23 +1011,10 @@ def _check_page(
         canons: list[str | None] = list(canonical_records(names, recs))
     except (TypeError, ValueError):
         canons = [None] * len(recs)
-    wanted = sorted({int(r[1]) for r in rows if r[3] is not None})
-    values: dict[int, Any] = stored.rows(ds, wanted)
-    missing = [r for r in wanted if r not in values]
-    if missing:  # a record first archived by a page since disposed has no values left
-        marks = ",".join("?" * len(missing))
-        for rid in conn.execute(
-            f"SELECT r.record_id FROM records r JOIN pages p ON p.page_id = r.page_id "
-            f"WHERE p.encoding = ? AND r.record_id IN ({marks})",
-            (DISPOSED, *missing),
-        ):
-            values[int(rid[0])] = DISPOSED
     for i, rid, com, salt in rows:
         if i >= len(recs):
             break
-        _prove_row(
-            proof, (pid, i, int(rid)), names, recs[i], canons[i], bytes(com), salt, values, gone
-        )
+        _prove_row(proof, (pid, i, int(rid)), names, recs[i], canons[i], bytes(com), salt, gone)
 
 
 def _prove_row(
@@ -1078,7 +1025,6 @@ def _prove_row(
     canon: str | None,
     com: bytes,
     salt: bytes | None,
-    values: Mapping[int, Any],
     gone: Mapping[Any, Erased],
 ) -> None:
     pid, i, rid = where
@@ -1116,17 +1062,7 @@ def _prove_row(
             "page's row, its salt or its commitment was changed since it was made)"
         )
         return
-    stored = values.get(rid)
-    if stored == "disposed":  # the row proves; its record's values went with a disposition
-        proof.proved += 1
-        return
-    # the stored values, in the record's column order, are the page's row: the same
-    # canonical form (compared as lists: no JSON made again per record)
-    if stored is None or stored[0] != names or stored[1] != list(rec):
-        proof.add(
-            f"record_commitments ({at}): the record's stored values differ from the committed row"
-        )
-        return
+    # (the record's stored values are the page's row: the replay compares them, vals_<dataset>)
     proof.proved += 1
 
 

@@ -318,8 +318,8 @@ EDITS = {
     ),
     "record_salts": (
         [
-            "DELETE FROM record_salts WHERE page_id = (SELECT min(page_id) FROM record_salts) "
-            "AND row_index = 0"
+            "DELETE FROM record_salts WHERE row_index = 0 AND page_id = (SELECT min(s.page_id) "
+            "FROM record_salts s JOIN pages p USING (page_id) WHERE p.encoding != 'disposed')"
         ],
         "record_salts (",
     ),
