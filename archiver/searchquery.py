@@ -41,6 +41,9 @@ OPERATORS = ("AND", "OR", "NOT")
 #: own parser has a small fixed stack (a query nested some 20 levels deep overflowed it, an
 #: SQLite error), and Python's recursion a larger one. No real search comes near it.
 MAX_NESTING = 10
+#: The longest query, as a case's reason (services.cases): the query is kept whole in the
+#: access log, and printed in the chain of custody of every later bundle.
+MAX_LENGTH = 2000
 
 
 class QueryError(ValueError):
@@ -205,6 +208,8 @@ def _unknown_field(name: str) -> str:
 class _Parser:
     def __init__(self, query: str) -> None:
         self.query = query
+        if len(query) > MAX_LENGTH:
+            raise self.error(f"a query has at most {MAX_LENGTH} characters", MAX_LENGTH)
         self.tokens = _lex(query)
         self.at = 0
         self.first: datetime | None = None
