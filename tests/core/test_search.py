@@ -187,7 +187,7 @@ def test_a_deeply_nested_query_is_our_error_never_the_indexs(archive):
         "NOT {}",
     ]
     for shape in shapes:
-        for depth in (30, 400, 5000):
+        for depth in (MAX_NESTING + 1, 30, 60):
             text = "request " + _nest(shape, depth)
             with pytest.raises(QueryError) as caught:
                 parse(text)
@@ -203,6 +203,8 @@ def test_a_deeply_nested_query_is_our_error_never_the_indexs(archive):
     ):
         with Reader(archive) as r:
             q.search(r, parse(text))
+    with pytest.raises(QueryError, match="nested"):
+        parse("(" * 990 + "x" + ")" * 990)  # as deep as the longest query can be
     out = run_cli("search", "(" * 300 + "refund" + ")" * 300, "--archive", archive)
     assert out.code == 2 and "nested" in out.err and "fts5" not in out.err, out.err
 
