@@ -453,3 +453,18 @@ def test_verify_archive_fails_an_edited_case_or_hold_table(archive, edit, words)
     out = run_cli("verify-archive", "--archive", archive)
     assert out.code == 1, out.out + out.err
     assert words in out.out + out.err
+
+
+def test_json_commands_print_one_json_document_when_they_fail_too(archive, tmp_path):
+    """`case show --json` and `case list --json` print one JSON document whatever happens,
+    as `archiver search --json` does: a script reading stdout gets the error and the code."""
+    for args, code in (
+        (("case", "show", "Nobody", "--json", "--archive", archive), 1),
+        (("case", "show", "", "--json", "--archive", archive), 2),
+        (("case", "list", "--json", "--archive", tmp_path / "none.sqlite3"), 2),
+    ):
+        out = run_cli(*args)
+        assert out.code == code, out.err
+        doc = json.loads(out.out)
+        assert doc["exit_code"] == code and doc["ok"] is False and doc["error"], doc
+        assert doc["error"] in out.err
