@@ -29,9 +29,7 @@ def _fail(command: str, code: int, message: str, args: argparse.Namespace | None
     return code
 
 
-def _guarded(
-    command: str, run: Callable[[], int], args: argparse.Namespace | None = None
-) -> int:
+def _guarded(command: str, run: Callable[[], int], args: argparse.Namespace | None = None) -> int:
     """The failures every case and hold command shares, each with its exit code."""
     try:
         return run()
