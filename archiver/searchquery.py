@@ -379,15 +379,11 @@ def _check_positive(expr: Node, parser: _Parser) -> None:
         )
     if isinstance(expr, And):
         kept = [i for i in expr.items if not isinstance(i, Not)]
-        if not kept:
-            first = expr.items[0]
-            assert isinstance(first, Not)
-            _check_positive(first, parser)
-        for item in kept:
+        for item in kept or expr.items[:1]:  # all NOT: the first is refused
             _check_positive(item, parser)
     if isinstance(expr, Or):
-        for item in expr.items:
-            _check_positive(item, parser)
+        for alternative in expr.items:
+            _check_positive(alternative, parser)
 
 
 def parse(query: str) -> Query:
