@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 STEP = timedelta(minutes=15)
 DAY = timedelta(days=1)
@@ -146,6 +147,7 @@ def interval_key(dt: datetime) -> str:
 _UTC_STAMP = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::\d\d(?:\.\d+)?)?Z?$")
 
 
+@lru_cache(maxsize=8192)
 def row_interval(value: str) -> str:
     """The 15-minute interval (YYYYMMDDHHmm, UTC) a row's own time column puts it in.
 

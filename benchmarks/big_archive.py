@@ -265,7 +265,6 @@ def build(out: Path, per_interval: int, processes: int, weeks: int) -> None:
                     "interval": f"starting:{chunk.start:%Y%m%d%H%M},ending:{chunk.end:%Y%m%d%H%M}"
                 }
                 with a.group():
-                    a.begin_chunk(chunk, "big", None, f"{chunk.end:%Y%m%d%H%M}")
                     for page, prepared in walk:
                         a.store_page("big", chunk, page, params, prepared)
                         written += len(page.records)

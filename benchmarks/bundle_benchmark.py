@@ -43,21 +43,16 @@ class _Builder:
 
     def store(self, name: str, day: date, rows: list[dict]) -> None:
         from archiver.api.pages import Page
+        from archiver.api.query import Query
         from archiver.datasets import DATASETS
         from archiver.simulator.data import INTERVAL
-        from archiver.timerange import DAY, Chunk, api_format
+        from archiver.timerange import DAY, Chunk
 
         ds = DATASETS[name]
         key = (name, day)
         if key not in self.chunks:
             start = datetime.combine(day, datetime.min.time(), UTC)
             self.chunks[key] = Chunk(name, "interval", "", start, start + DAY - INTERVAL)
-            self.a.begin_chunk(
-                self.chunks[key],
-                "bench",
-                None,
-                api_format(self.chunks[key].request_end, "interval"),
-            )
         cols = [{"name": n, "type": ty} for n, ty in ds.columns]
         for s in range(0, len(rows), 200):
             recs = [[r[c] for c in ds.column_names] for r in rows[s : s + 200]]
@@ -72,11 +67,12 @@ class _Builder:
             page = Page(
                 raw, 200, "https://example.invalid", datetime.now(UTC), cols, None, recs, "", 1
             )
-            self.a.store_page("bench", self.chunks[key], page, {})
+            chunk = self.chunks[key]
+            query = Query(name, chunk.start, chunk.request_end, "interval", None, 200)
+            self.a.store_page("bench", chunk, page, query.params())
 
     def finish(self) -> None:
-        for c in self.chunks.values():
-            self.a.set_chunk_state(c, "done")
+        """Each page was a whole walk (no next token): every chunk is done already."""
 
 
 def build(

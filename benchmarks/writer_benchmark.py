@@ -55,13 +55,9 @@ def store(pages: list[tuple[Chunk, Page, dict]], path: Path, group: int = 1) -> 
     with Archive(path) as a:
         a.start_run("bench", "bench", {}, "0")
         t0 = time.perf_counter()
-        begun = set()
         for n in range(0, len(pages), group):
             with a.group():
                 for chunk, page, params in pages[n : n + group]:
-                    if chunk.start_key not in begun:
-                        a.begin_chunk(chunk, "bench", None, params["interval"].split("ending:")[1])
-                        begun.add(chunk.start_key)
                     a.store_page("bench", chunk, page, params)
         return time.perf_counter() - t0
 

@@ -160,7 +160,7 @@ def main() -> None:
         day.grab().save(str(OUT / "coverage-day.png"))
         day.close()
     w.tabs.setCurrentWidget(w.audit)
-    w.audit.run_verify()
+    w.audit.run_verify().close()  # its verdict stays on the Audit tab
     settle(app)
     w.grab().save(str(OUT / "audit.png"))
     w.audit.filter(None, iid)  # who looked at this interaction, and when
@@ -195,6 +195,12 @@ def main() -> None:
     settle(app)
     ver.grab().save(str(OUT / "verify-bundle.png"))
     ver.close()
+    va = w.audit.open_verify()  # the bundle just handed out, as a witness
+    va.add_witness(tmp / "audit-bundle")
+    va.run()
+    settle(app)
+    va.grab().save(str(OUT / "verify-archive.png"))
+    va.close()
     conn_dlg = ConnectionDialog(ctx, w)
     conn_dlg.show()
     conn_dlg.test_connection()

@@ -28,7 +28,8 @@ from archiver.api.pages import (
     NotReady,
     NotReadyPolicy,
     Page,
-    load_json,
+    Refused,
+    detail,
     parse_page,
     parse_schema,
 )
@@ -46,18 +47,9 @@ log = logging.getLogger(__name__)
 __all__ = ["HistoricalClient", "check_connection", "make_session"]
 
 
-def _detail(raw: bytes) -> str:
-    """What an error body says; a body with two readings (a member named twice) is shown as
-    the text it is, so both are seen."""
-    try:
-        body = load_json(raw)
-        if isinstance(body, dict):
-            return str(
-                body.get("detail") or body.get("error_description") or body.get("title") or ""
-            )
-    except (ValueError, RecursionError):
-        pass
-    return raw[:200].decode("utf-8", "replace").strip()
+#: what an error body says (one reading: a body with a member named twice is shown as the
+#: text it is); the 403's message verify-archive derives goes through the same function
+_detail = detail
 
 
 class HistoricalClient:
@@ -217,7 +209,10 @@ class HistoricalClient:
             raise BadRequestError(detail, final_url)
         if status == 403:
             ds = get_dataset(query.dataset)
-            raise EntitlementError(query.dataset, detail, ds.needs_analytics_insights)
+            refused = Refused(raw, status, final_url, received, [], page_token, redacted)
+            raise EntitlementError(
+                query.dataset, detail, ds.needs_analytics_insights, response=refused
+            )
         if status == 404:
             raise UnknownDatasetError(query.dataset)
         raise ApiError(f"Unexpected HTTP {status} from the API for {query.dataset}: {detail}")

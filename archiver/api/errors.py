@@ -5,7 +5,7 @@ No message ever contains a client secret or an access token.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from archiver.datasets import FILTERABLE_COLUMNS, UnknownDatasetError
 
@@ -67,13 +67,17 @@ class BadRequestError(ApiError):
 
 
 class EntitlementError(ApiError):
-    """403: the tenant may not read this dataset."""
+    """403: the tenant may not read this dataset. ``response``: the 403 as received (an
+    :class:`archiver.api.pages.Refused`, archived as the evidence of the refusal)."""
 
     status = 403
 
-    def __init__(self, dataset: str, detail: str, analytics_insights: bool) -> None:
+    def __init__(
+        self, dataset: str, detail: str, analytics_insights: bool, response: Any = None
+    ) -> None:
         self.dataset = dataset
         self.detail = detail
+        self.response = response
         if analytics_insights:
             advice = (
                 f"{dataset} is an Analytics Insights dataset: ask your Avaya administrator to "

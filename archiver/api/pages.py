@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from archiver.api.errors import PageValidationError
+from archiver.api.errors import EntitlementError, PageValidationError
 from archiver.api.redaction import Redacted
+from archiver.datasets import DATASETS
 
 Headers = list[dict[str, str]]
 _STR_ONLY = {str}
@@ -53,6 +54,14 @@ class NotReady(Response):
 
     attempt: int = 1
     retry_in: float | None = None  # seconds until the client retries; None: it will not
+    #: set when our credentials were replaced in ``raw``: what was received (by hash)
+    redacted: Redacted | None = None
+
+
+@dataclass(frozen=True)
+class Refused(Response):
+    """A 403: the tenant may not read the dataset (archived as the refusal's evidence)."""
+
     #: set when our credentials were replaced in ``raw``: what was received (by hash)
     redacted: Redacted | None = None
 
@@ -127,6 +136,28 @@ def load_json(raw: bytes) -> Any:
     if _SURROGATE_ESCAPE.search(raw):  # rare (a pair is one character): look closer
         _check_text(body)
     return body
+
+
+def detail(raw: bytes) -> str:
+    """What an error response says: its JSON ``detail`` (or ``error_description``,
+    ``title``), else the start of its body (also when the body has two readings: a member
+    named twice is shown as the text it is, so both are seen)."""
+    try:
+        body = load_json(raw)
+        if isinstance(body, dict):
+            return str(
+                body.get("detail") or body.get("error_description") or body.get("title") or ""
+            )
+    except (ValueError, RecursionError):
+        pass
+    return raw[:200].decode("utf-8", "replace").strip()
+
+
+def refusal_message(dataset: str, raw: bytes) -> str:
+    """The message of a 403 for ``dataset`` with body ``raw``: what the pull says and what a
+    chunk's coverage row states (verify-archive derives it from the archived response)."""
+    ds = DATASETS.get(dataset)
+    return str(EntitlementError(dataset, detail(raw), bool(ds and ds.needs_analytics_insights)))
 
 
 def _check_text(body: Any) -> None:

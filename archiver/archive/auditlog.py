@@ -29,11 +29,16 @@ def os_user() -> str:
 
 
 def append(
-    conn: sqlite3.Connection, event: str, details: dict[str, Any], run_id: str | None
+    conn: sqlite3.Connection,
+    event: str,
+    details: dict[str, Any],
+    run_id: str | None,
+    at: str | None = None,
 ) -> str:
-    """Append a chained audit entry inside the caller's transaction; returns its chain."""
+    """Append a chained audit entry inside the caller's transaction; returns its chain.
+    ``at``: its time (default now), when a table row states the same time."""
     entry = {
-        "at": utc_now(),
+        "at": at or utc_now(),
         "event": event,
         "os_user": os_user(),
         "tool_version": __version__,
@@ -144,7 +149,39 @@ def _key_fallback(d: Details) -> str:
     return text + (f": {brief(d['reason'])}" if d.get("reason") else "")
 
 
+#: What an OK cannot prove without a checkpoint kept outside the archive.
+NO_EXTERNAL = (
+    "a consistent rebuild by someone holding this archive, its sidecar and the signing key "
+    "would also pass: compare with --expect-head or --witness"
+)
+
+
+def verified_words(
+    *, replayed: bool, pages: int, records: int, audit_entries: int, external: int
+) -> str:
+    """What a passed verification proved, in the words verify-archive prints, the app's
+    Verify archive dialog shows and the ``verify-archive`` entry is summarised with."""
+    ext = f"chains extend {external:,} external checkpoint{'s' if external != 1 else ''}"
+    if replayed:
+        text = f"OK: replayed {pages:,} pages into {records:,} records; {ext}"
+    else:
+        text = (
+            f"OK (quick: chains and checksums only, nothing was replayed): {pages:,} pages, "
+            f"{audit_entries:,} audit entries; {ext}"
+        )
+    return text + (f"; {NO_EXTERNAL}." if not external else ".")
+
+
 def _verify_archive(d: Details) -> str:
+    if d.get("result") == "ok" and "replayed" in d:
+        text = verified_words(
+            replayed=bool(d.get("replayed")),
+            pages=int(d.get("pages") or 0),
+            records=int(d.get("records") or 0),
+            audit_entries=int(d.get("audit_entries") or 0),
+            external=int(d.get("external_checkpoints") or 0),
+        )
+        return text + (f" (via {d['via']})" if d.get("via") else "")
     text = f"{d.get('result', '?')}: {_n(d.get('pages', 0))} pages, {_n(d.get('records', 0))} records checked"
     if d.get("chain_head"):
         text += f"; chain head {str(d['chain_head'])[:16]}…"
@@ -235,8 +272,47 @@ def _checkpoint(d: Details) -> str:
     return text + f"; unsigned ({d.get('unsigned') or 'no signing key'})"
 
 
+def _archive_created(d: Details) -> str:
+    return (
+        f"archive {d.get('archive_id', '?')} created {d.get('created_at', '?')} by "
+        f"{d.get('created_by', '?')}"
+    )
+
+
+def _chunk(d: Details) -> str:
+    text = (
+        f"{d.get('dataset', '?')} ({d.get('dataset_type', '?')}) chunk {d.get('chunk_start', '?')}"
+    )
+    if d.get("chunk_end"):
+        text += f"–{d['chunk_end']}"
+    return text + (f" filter {d['filter']}" if d.get("filter") else "")
+
+
+def _chunk_failed(d: Details) -> str:
+    return f"{_chunk(d)}: {d.get('message') or 'failed'}"
+
+
+def _quarantined(d: Details) -> str:
+    return (
+        f"{_chunk(d)}: response of {_n(d.get('size', 0))} bytes (HTTP {d.get('http_status', '?')}) "
+        f"kept aside: {d.get('error') or 'malformed'}; SHA-256 {str(d.get('sha256') or '')[:16]}…"
+    )
+
+
 def _migrate(d: Details) -> str:
     text = f"schema {d.get('from', '?')} → {d.get('to', '?')}"
+    if isinstance(d.get("rederived"), Mapping):
+        changed = [f"{k} {_n(v)}" for k, v in d["rederived"].items() if v]
+        text += "; re-derived: " + (", ".join(changed) if changed else "nothing changed")
+    if isinstance(d.get("outcomes"), list) and d["outcomes"]:
+        text += (
+            f"; {plural(len(d['outcomes']), 'chunk outcome')} no archived response explains, "
+            "stated as found"
+        )
+    if isinstance(d.get("value_columns"), int):
+        text += f"; {plural(d['value_columns'], 'values column')} mapped to a stored name"
+        if d.get("renamed"):
+            text += f" ({_n(d['renamed'])} renamed)"
     if d.get("chain_rule_1_pages") is not None:
         text += (
             f"; the {_n(d['chain_rule_1_pages'])} pages stored before keep their chain "
@@ -356,6 +432,9 @@ _BY_EVENT: dict[str, Callable[[Details], str]] = {
     "checkpoint": _checkpoint,
     "migrate": _migrate,
     "archive lock taken over": _lock_taken_over,
+    "archive created": _archive_created,
+    "chunk failed": _chunk_failed,
+    "quarantined": _quarantined,
     "credentials redacted": _credentials_redacted,
 }
 
@@ -384,9 +463,17 @@ KINDS: dict[str, tuple[str, ...]] = {
         "pull resumed",
         "pull finished",
         "key fallback",
+        "chunk failed",
+        "quarantined",
+        "credentials redacted",
         "archive lock taken over",
     ),
-    "Verification and checkpoints": ("verify-archive", "checkpoint", "migrate"),
+    "Verification and checkpoints": (
+        "verify-archive",
+        "checkpoint",
+        "migrate",
+        "archive created",
+    ),
     "Search index": ("search index rebuilt",),
 }
 

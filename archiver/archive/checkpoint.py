@@ -64,19 +64,20 @@ class Checkpoint:
 
     def short(self) -> str:
         parts = []
-        if self.pages is not None:
-            parts.append(f"pages:{self.pages}:{self.chain_head}")
-        if self.audit_entries is not None:
-            parts.append(f"audit:{self.audit_entries}:{self.audit_head}")
+        if self.pages is not None or self.chain_head:
+            parts.append(f"pages:{_count(self.pages)}:{self.chain_head}")
+        if self.audit_entries is not None or self.audit_head:
+            parts.append(f"audit:{_count(self.audit_entries)}:{self.audit_head}")
         return "/".join(parts)
 
     def brief(self) -> str:
-        """The short form with abbreviated heads, for messages."""
+        """The short form with abbreviated heads, for messages (``?``: a head named
+        without its count, as bundles made before counts were added name it)."""
         parts = []
-        if self.pages is not None:
-            parts.append(f"pages:{self.pages}:{(self.chain_head or '')[:12]}…")
-        if self.audit_entries is not None:
-            parts.append(f"audit:{self.audit_entries}:{(self.audit_head or '')[:12]}…")
+        if self.pages is not None or self.chain_head:
+            parts.append(f"pages:{_count(self.pages)}:{(self.chain_head or '')[:12]}…")
+        if self.audit_entries is not None or self.audit_head:
+            parts.append(f"audit:{_count(self.audit_entries)}:{(self.audit_head or '')[:12]}…")
         return "/".join(parts)
 
     @property
@@ -119,6 +120,10 @@ class Checkpoint:
         names = ("archive_id", "at", "cause", "signer", "alg", "signature", "unsigned")
         more = {k: d.get(k) if isinstance(d.get(k), str) else None for k in names}
         return cls(pages, d["chain_head"], audit, d.get("audit_head"), **more, source=source)
+
+
+def _count(n: int | None) -> str:
+    return "?" if n is None else str(n)
 
 
 def _is_hex(value: Any) -> bool:

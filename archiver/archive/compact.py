@@ -19,7 +19,8 @@ import zlib
 from collections.abc import Iterator
 
 from archiver.archive import auditlog
-from archiver.archive.identity import HASH, NATURAL, ROW_ID, effective_key
+from archiver.archive.derive import Member, group_of, replaced, sha8
+from archiver.archive.identity import NATURAL, ROW_ID
 from archiver.archive.rekey import abandoned_rules
 from archiver.archive.values import (
     ValueWriter,
@@ -77,11 +78,6 @@ CREATE VIEW latest AS
 """
 
 
-def sha8(hex_digest: str) -> int:
-    """The first 8 bytes of a SHA-256 (hex) as a signed 64-bit integer."""
-    return int.from_bytes(bytes.fromhex(hex_digest[:16]), "big", signed=True)
-
-
 def stream_ids(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
     return {(d, t): sid for sid, d, t in conn.execute("SELECT * FROM streams")}
 
@@ -127,49 +123,37 @@ def rebuild_superseded(conn: sqlite3.Connection, stream: tuple[str, str] | None 
 def expected_superseded(
     conn: sqlite3.Connection, stream: tuple[str, str]
 ) -> Iterator[tuple[int, int]]:
-    """(record_id, newest record_id of its row) for every version a newer one replaced.
-
-    A row is a (key kind, key) group; after a key fallback, records stored under the rule
-    the stream gave up are regrouped by the rule that holds (keys.effective_key). Streams
-    without a fallback are read in key order, one row at a time (memory stays flat)."""
+    """(record_id, newest record_id of its group) for every version a newer one replaced:
+    the stream's records grouped and ordered by archive/derive.py's rules (a group is a
+    (key rule, key) under the rules the stream still holds; the newest is the greatest
+    COMMIT_TS as a time, then receipt). Streams without a fallback are read in key order,
+    one row at a time (memory stays flat)."""
     sid = stream_ids(conn).get(stream)
     if sid is None:
         return
     gone = abandoned_rules(conn).get(stream, set())
     rows = _stream_rows(conn, stream[0], sid, ordered=not gone)
     if gone:
-        groups: dict[tuple[str, str], list[tuple[str, int]]] = {}
-        for kind, key, natural, token, ts, rid in rows:
-            groups.setdefault(effective_key(gone, kind, key, natural, token), []).append((ts, rid))
+        groups: dict[tuple[str, str], list[Member]] = {}
+        for kind, key, natural, s8, member in rows:
+            groups.setdefault(group_of(gone, kind, key, natural, s8), []).append(member)
         for members in groups.values():
-            yield from _replaced(members)
+            yield from replaced(members)
         return
     current: tuple[str, str] | None = None
-    run: list[tuple[str, int]] = []
-    for kind, key, _natural, _token, ts, rid in rows:
+    run: list[Member] = []
+    for kind, key, _natural, _s8, member in rows:
         if (kind, key) != current:
-            yield from _replaced(run)
+            yield from replaced(run)
             current, run = (kind, key), []
-        run.append((ts, rid))
-    yield from _replaced(run)
-
-
-def _replaced(members: list[tuple[str, int]]) -> Iterator[tuple[int, int]]:
-    if len(members) < 2:
-        return
-    newest = max(members)[1]
-    for _, rid in members:
-        if rid != newest:
-            yield rid, newest
+        run.append(member)
+    yield from replaced(run)
 
 
 def _stream_rows(
     conn: sqlite3.Connection, dataset: str, sid: int, *, ordered: bool
-) -> Iterator[tuple[str, str, str, str, str, int]]:
-    """(kind, key, natural key, hash token, COMMIT_TS, record_id) of a stream's records.
-
-    The hash token of a hash-keyed record is its key; a record of another rule that a
-    fallback regroups by hash uses its own sha8 (unique in the stream)."""
+) -> Iterator[tuple[str, str, str, int, Member]]:
+    """(kind, key, natural key, sha8, the version) of each of a stream's records."""
     cols = table_columns(conn, dataset)
     if not cols:
         return
@@ -178,13 +162,20 @@ def _stream_rows(
     nat_cols = ds.key if ds and ds.key != ("ROW_ID",) and set(ds.key) <= set(cols) else ()
     natural = " || char(31) || ".join(f"v.{col(c)}" for c in nat_cols) if nat_cols else "''"
     order = " ORDER BY r.row_key, r.key_kind" if ordered else ""
-    for kind, key, nat, s8, commit, rid in conn.execute(
-        f"""SELECT r.key_kind, r.row_key, {natural}, r.sha8, {ts}, r.record_id
+    for kind, key, nat, s8, commit, rid, pid, ri in conn.execute(
+        f"""SELECT r.key_kind, r.row_key, {natural}, r.sha8, {ts}, r.record_id, r.page_id,
+                   r.row_index
             FROM records r JOIN {table(dataset)} v ON v.record_id = r.record_id
             WHERE r.stream_id = ?{order}""",
         (sid,),
     ):
-        yield kind, key, nat or "", key if kind == HASH else str(s8), commit or "", rid
+        yield (
+            kind,
+            key,
+            nat or "",
+            s8,
+            Member(rid, (pid, ri), commit or "", s8, kind, key, nat or ""),
+        )
 
 
 def migrate_to_4(conn: sqlite3.Connection, *, record: bool = True) -> None:

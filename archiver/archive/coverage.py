@@ -10,7 +10,7 @@ own time column (records.interval_start), not from what was asked.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -114,18 +114,39 @@ class Reading:
         return f"Not yet known whether the server includes {where} (none held rows)."
 
 
+def reading_of(
+    dataset_type: str,
+    state: str,
+    request_end: str | None,
+    ending_rows: int,
+    has_rows: Callable[[str], bool],
+) -> str:
+    """What one chunk's walk showed about the server's reading of ``ending`` (the one
+    definition: verify-archive's replay tallies it the same way): a finished interval walk
+    that got rows at its ``ending`` interval shows an inclusive server; one that got none
+    although the archive holds rows of that interval, an exclusive one."""
+    if dataset_type != INTERVAL or state != "done" or not request_end:
+        return UNKNOWN
+    if ending_rows:
+        return INCLUSIVE
+    return EXCLUSIVE if has_rows(request_end) else UNKNOWN
+
+
 def chunk_reading(conn: sqlite3.Connection, row: sqlite3.Row) -> str:
     """What one finished interval chunk's walk showed about the server's reading."""
-    if row["dataset_type"] != INTERVAL or row["state"] != "done" or not row["request_end"]:
-        return UNKNOWN
-    if row["ending_rows"]:
-        return INCLUSIVE
-    has_rows = conn.execute(
-        """SELECT 1 FROM records WHERE stream_id=(SELECT stream_id FROM streams
-               WHERE dataset=? AND dataset_type=?) AND interval_start=? LIMIT 1""",
-        (row["dataset"], INTERVAL, row["request_end"]),
-    ).fetchone()
-    return EXCLUSIVE if has_rows else UNKNOWN
+
+    def has_rows(interval: str) -> bool:
+        return bool(
+            conn.execute(
+                """SELECT 1 FROM records WHERE stream_id=(SELECT stream_id FROM streams
+                       WHERE dataset=? AND dataset_type=?) AND interval_start=? LIMIT 1""",
+                (row["dataset"], INTERVAL, interval),
+            ).fetchone()
+        )
+
+    return reading_of(
+        row["dataset_type"], row["state"], row["request_end"], row["ending_rows"], has_rows
+    )
 
 
 def server_reading(conn: sqlite3.Connection, dataset: str | None = None) -> Reading:

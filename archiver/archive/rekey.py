@@ -7,13 +7,13 @@ key fallbacks included, exactly as the writer did when the page arrived.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from archiver.api.pages import load_json
+from archiver.archive.chunks import ending_evidence, query_ending
 from archiver.archive.identity import (
     Fallback,
     Identity,
@@ -34,36 +34,6 @@ def page_body(encoding: str, body: bytes) -> bytes:
     if encoding == "zlib":
         return zlib.decompress(body)
     raise ValueError(f"unknown page encoding {encoding!r}")
-
-
-def query_ending(query_json: str) -> str:
-    """The ``ending`` bound a stored page's request sent ('' when none)."""
-    try:
-        interval = json.loads(query_json).get("interval", "")
-    except (ValueError, AttributeError):
-        return ""
-    for part in str(interval).split(","):
-        name, _, value = part.partition(":")
-        if name.strip() == "ending":
-            return value.strip()
-    return ""
-
-
-def ending_evidence(ids: list[Identity], chunk_start: str, ending: str) -> tuple[int, int]:
-    """(rows whose own interval is the request's ``ending``, rows outside the request).
-
-    Rows at ``ending`` came back only if the server reads an interval ``ending`` as
-    inclusive: this is how the archive learns which reading the server follows.
-    """
-    if not ending or len(ending) != 12:
-        return 0, 0
-    at_end = outside = 0
-    for ident in ids:
-        if ident.interval == ending:
-            at_end += 1
-        elif ident.interval and not (chunk_start <= ident.interval < ending):
-            outside += 1
-    return at_end, outside
 
 
 @dataclass

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from archiver import outputs
 from archiver.archive import auditlog, sqlitefile
-from archiver.archive.compact import migrate_to_4
+from archiver.archive.compact import V4_AFTER, migrate_to_4
 from archiver.archive.hashing import GENESIS, PAGE_META_FIELDS, chain_next, page_meta_digest
 from archiver.archive.rekey import rekey_from_v1
 from archiver.archive.triggers import create_triggers, drop_triggers
-from archiver.archive.values import migrate_to_5
+from archiver.archive.values import migrate_to_5 as values_migrate_to_5
 
 SCHEMA_VERSION = 5
 
@@ -227,7 +227,7 @@ def _create_current(conn: sqlite3.Connection) -> None:
     for stmt in _statements(_BASE + _V2 + _V3):
         conn.execute(stmt)
     migrate_to_4(conn, record=False)
-    _v5(conn)
+    values_migrate_to_5(conn)  # value_columns (nothing to re-derive in an empty archive)
 
 
 def _migrate_to_1(conn: sqlite3.Connection) -> None:
@@ -284,15 +284,20 @@ def _migrate_to_4(conn: sqlite3.Connection) -> None:
 
 
 def _v5(conn: sqlite3.Connection) -> dict[str, object]:
-    """Version 5's tables and changes (shared by the branches of issue 18: each adds its
-    part here). Values columns are named by the archive, not the server, and mapped to
-    their API names in ``value_columns`` (archive/values.py)."""
-    return migrate_to_5(conn)
+    """Version 5's changes, both parts of issue 18 in one step: values columns named by the
+    archive, not the server, and mapped to their API names in ``value_columns``
+    (archive/values.py) — first, as the replay reads values through that mapping; then
+    everything the archive states re-derivable: versions ordered by COMMIT_TS as a time, the
+    replayed tables re-derived, what no response explains stated (archive/migrate5.py).
+    Returns what the step did, for its one ``migrate`` entry."""
+    from archiver.archive.migrate5 import migrate_to_5 as rederive
+
+    columns = values_migrate_to_5(conn)
+    return {**rederive(conn), **columns}
 
 
 def _migrate_to_5(conn: sqlite3.Connection) -> None:
-    done = _v5(conn)
-    auditlog.append(conn, "migrate", {"from": 4, "to": 5, **done}, None)
+    auditlog.append(conn, "migrate", {"from": 4, "to": 5, **_v5(conn)}, None)
 
 
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
@@ -302,6 +307,19 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     4: _migrate_to_4,
     5: _migrate_to_5,
 }
+
+
+def expected_views(conn: sqlite3.Connection) -> dict[str, str]:
+    """The definition of every view archiver creates (verify-archive compares the stored
+    ones with them: a view rewritten to hide rows fails)."""
+    from archiver.archive.values import record_values_sql
+
+    out = {}
+    for stmt in _statements(_BASE) + _statements(V4_AFTER):
+        if stmt.startswith("CREATE VIEW"):
+            out[stmt.split()[2]] = stmt
+    out["record_values"] = record_values_sql(conn)
+    return out
 
 
 class ArchiveVersionError(Exception):

@@ -16,12 +16,26 @@ from pathlib import Path
 from typing import Any
 
 from archiver import __version__, outputs
-from archiver.api.pages import NotReady, Page
+from archiver.api.pages import NotReady, Page, Refused, Response, refusal_message
 from archiver.api.redaction import Redacted
-from archiver.api.typed import schema_diff
 from archiver.archive import auditlog, cases
 from archiver.archive.auditlog import os_user
+from archiver.archive.chunks import (
+    BOOKKEEPING,
+    DERIVED,
+    ChunkRow,
+    cannot_hold,
+    chunk_key,
+    ending_evidence,
+    on_failure,
+    on_page,
+    on_refused,
+    query_ending,
+)
+from archiver.archive.chunks import Response as Answer
 from archiver.archive.compact import ZLIB_LEVEL
+from archiver.archive.custody import QUARANTINE_FIELDS
+from archiver.archive.derive import page_records, schema_change
 from archiver.archive.hashing import (
     CHAIN_BODY_META,
     GENESIS,
@@ -30,14 +44,9 @@ from archiver.archive.hashing import (
     page_meta_digest,
     sha256_hex,
 )
-from archiver.archive.identity import Identity, canon_and_digests, page_identities
+from archiver.archive.identity import Fallback, canon_and_digests
 from archiver.archive.records import RecordWriter
-from archiver.archive.rekey import (
-    abandoned_rules,
-    ending_evidence,
-    page_body,
-    query_ending,
-)
+from archiver.archive.rekey import abandoned_rules, page_body
 from archiver.archive.schema import migrate
 from archiver.archive.searchindex import SearchIndex, rebuild
 from archiver.archive.sqlitefile import check_archive_file, open_reader
@@ -75,6 +84,18 @@ class PageResult:
     conflicts: int
 
 
+def _identity(conn: sqlite3.Connection) -> None:
+    """A new archive's identity: the meta table and the ``archive created`` entry it is
+    replayed from (archive/tables.py), in the caller's transaction."""
+    meta = {
+        "archive_id": os.urandom(16).hex(),
+        "created_at": utc_now(),
+        "created_by": f"archiver {__version__}",
+    }
+    conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", meta.items())
+    auditlog.append(conn, "archive created", meta, None)
+
+
 def _new_archive(path: Path) -> None:
     """Make a new archive at ``path``, where no file is: its schema and identity are written
     to a temporary file in the same folder, which is then linked into place only if the
@@ -89,14 +110,9 @@ def _new_archive(path: Path) -> None:
         conn = _connect(tmp, archive=False)
         try:
             migrate(conn, None)
-            conn.executemany(
-                "INSERT INTO meta(key, value) VALUES (?, ?)",
-                [
-                    ("archive_id", os.urandom(16).hex()),
-                    ("created_at", utc_now()),
-                    ("created_by", f"archiver {__version__}"),
-                ],
-            )
+            conn.execute("BEGIN IMMEDIATE")
+            _identity(conn)
+            conn.execute("COMMIT")
             # into the file itself before it is linked: closing would checkpoint the WAL
             # too, but silently, and a full disk would leave a damaged file under the name
             busy, log, done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
@@ -153,15 +169,8 @@ class Archive:
         #: key rules each stream has given up (see keys.py); loaded once, kept in step
         self._abandoned: dict[tuple[str, str], set[str]] | None = None
         if not self.conn.execute("SELECT 1 FROM meta WHERE key='archive_id'").fetchone():
-            with self.transaction():
-                self.conn.executemany(
-                    "INSERT INTO meta(key, value) VALUES (?, ?)",
-                    [
-                        ("archive_id", os.urandom(16).hex()),
-                        ("created_at", utc_now()),
-                        ("created_by", f"archiver {__version__}"),
-                    ],
-                )
+            with self.transaction():  # (a new archive has its identity already)
+                _identity(self.conn)
 
     def close(self) -> None:
         self.conn.close()
@@ -239,13 +248,24 @@ class Archive:
         self.search = SearchIndex(self.conn)
 
     # -- runs -----------------------------------------------------------------------------
-    def start_run(self, run_id: str, tenant: str, params: dict[str, Any], params_hash: str) -> None:
+    def start_run(
+        self,
+        run_id: str,
+        tenant: str,
+        params: dict[str, Any],
+        params_hash: str,
+        plan: dict[str, Any] | None = None,
+    ) -> None:
+        """A run begins: its row and its ``pull started`` entry (the row is replayed from the
+        entry: the same time, user and version). ``plan``: its chunks
+        (archive/chunks.py splits_record / chunks_record), which say where each chunk ends."""
+        at = utc_now()
         with self.transaction():
             self.conn.execute(
                 "INSERT INTO runs(run_id, started_at, status, os_user, tool_version, tenant, params, params_hash) VALUES (?,?,?,?,?,?,?,?)",
                 (
                     run_id,
-                    utc_now(),
+                    at,
                     "running",
                     os_user(),
                     __version__,
@@ -254,7 +274,10 @@ class Archive:
                     params_hash,
                 ),
             )
-            self._audit("pull started", {"tenant": tenant, "params": params}, run_id)
+            details = {"tenant": tenant, "params": params, "params_hash": params_hash}
+            if plan is not None:
+                details["plan"] = plan
+            auditlog.append(self.conn, "pull started", details, run_id, at)
 
     def resume_run(self, run_id: str) -> None:
         with self.transaction():
@@ -263,109 +286,112 @@ class Archive:
             )
             self._audit("pull resumed", {}, run_id)
 
-    def finish_run(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        summary: dict[str, Any],
+        flags: dict[str, Any] | None = None,
+    ) -> None:
+        """A run ends: its row and its ``pull finished`` entry, which says after which page
+        it was written and the run's own flags (cancelled, a run-wide error), so that
+        verify-archive re-derives the summary from the archive as it stood then."""
+        at = utc_now()
+        details: dict[str, Any] = {"status": status, "summary": summary}
+        if flags is not None:
+            details["flags"] = flags
+            details["after_page"] = self._last_page()
         with self.transaction():
             self.conn.execute(
                 "UPDATE runs SET status=?, finished_at=?, summary=? WHERE run_id=?",
-                (status, utc_now(), json.dumps(summary), run_id),
+                (status, at, json.dumps(summary), run_id),
             )
-            self._audit("pull finished", {"status": status, "summary": summary}, run_id)
+            auditlog.append(self.conn, "pull finished", details, run_id, at)
 
-    # -- coverage -------------------------------------------------------------------------
-    def begin_chunk(
-        self, chunk: Chunk, run_id: str, resume_token: str | None, request_end: str
-    ) -> None:
-        """Mark a chunk in progress; a fresh start resets its counters, token and evidence.
+    def _last_page(self) -> int:
+        return int(self.conn.execute("SELECT max(page_id) FROM pages").fetchone()[0] or 0)
 
-        ``request_end``: the ``ending`` its requests send (API form), so that a resumed
-        walk asks exactly the query its saved page token belongs to.
-        """
-        with self.transaction():
-            self.conn.execute(
-                """INSERT INTO coverage(dataset, dataset_type, filter, chunk_start, chunk_end, state, run_id,
-                       next_token, updated_at, request_end) VALUES (?,?,?,?,?,'in_progress',?,?,?,?)
-                   ON CONFLICT(dataset, dataset_type, filter, chunk_start) DO UPDATE SET
-                       chunk_end=excluded.chunk_end, state='in_progress', run_id=excluded.run_id,
-                       next_token=excluded.next_token, updated_at=excluded.updated_at,
-                       message=NULL, next_retry_at=NULL, request_end=excluded.request_end,
-                       overlap_dropped=CASE WHEN excluded.next_token IS NULL THEN 0 ELSE overlap_dropped END,
-                       ending_rows=CASE WHEN excluded.next_token IS NULL THEN 0 ELSE ending_rows END,
-                       outside_rows=CASE WHEN excluded.next_token IS NULL THEN 0 ELSE outside_rows END,
-                       pages=CASE WHEN excluded.next_token IS NULL THEN 0 ELSE pages END,
-                       rows=CASE WHEN excluded.next_token IS NULL THEN 0 ELSE rows END""",
-                (
-                    chunk.dataset,
-                    chunk.dataset_type,
-                    chunk.filter,
-                    chunk.start_key,
-                    chunk.end_key,
-                    run_id,
-                    resume_token,
-                    utc_now(),
-                    request_end,
-                ),
-            )
+    # -- coverage: every change is derived (archive/chunks.py) from what is archived -------
+    def _chunk_row(self, key: tuple[str, str, str, str]) -> ChunkRow | None:
+        row = self.conn.execute(
+            f"SELECT {', '.join(DERIVED)} FROM coverage WHERE dataset=? AND dataset_type=? AND filter=? AND chunk_start=?",
+            key,
+        ).fetchone()
+        return None if row is None else ChunkRow(*row)
 
-    def drop_overlap(self, chunk: Chunk, request_end: str, why: str) -> None:
-        """The chunk is walked without its one-interval overlap from now on (and says so)."""
-        with self.transaction():
-            self.conn.execute(
-                """UPDATE coverage SET request_end=?, overlap_dropped=1, message=?, updated_at=?
-                   WHERE dataset=? AND dataset_type=? AND filter=? AND chunk_start=?""",
-                (request_end, why, utc_now(), *_chunk_key(chunk)),
-            )
-
-    def set_chunk_state(
-        self,
-        chunk: Chunk,
-        state: str,
-        message: str | None = None,
-        next_retry_at: str | None = None,
-        run_id: str | None = None,
-    ) -> None:
-        with self.transaction():
-            self._set_state(chunk, state, message, next_retry_at, run_id)
-
-    def _set_state(
-        self,
-        chunk: Chunk,
-        state: str,
-        message: str | None,
-        next_retry_at: str | None,
-        run_id: str | None,
-    ) -> None:
-        cur = self.conn.execute(
-            """UPDATE coverage SET state=?, message=?, next_retry_at=?, updated_at=?, run_id=coalesce(?, run_id)
-               WHERE dataset=? AND dataset_type=? AND filter=? AND chunk_start=?""",
-            (state, message, next_retry_at, utc_now(), run_id, *_chunk_key(chunk)),
+    def _save_chunk(self, row: ChunkRow, *, attempts: int = 0, **retry: str | None) -> None:
+        """Store a derived row, with the bookkeeping: ``attempts`` added, ``next_retry_at``
+        (when given) set."""
+        values: dict[str, Any] = {**row.values(), "updated_at": utc_now(), "attempts": attempts}
+        cols = [*DERIVED, "updated_at", "attempts"]
+        if "next_retry_at" in retry:
+            values["next_retry_at"] = retry["next_retry_at"]
+            cols.append("next_retry_at")
+        assert set(cols) <= {*DERIVED, *BOOKKEEPING}
+        sets = [f"{c}=excluded.{c}" for c in cols if c not in _KEY and c != "attempts"]
+        self.conn.execute(
+            f"""INSERT INTO coverage({", ".join(cols)}) VALUES ({", ".join(":" + c for c in cols)})
+                ON CONFLICT(dataset, dataset_type, filter, chunk_start) DO UPDATE SET
+                {", ".join(sets)}, attempts = coverage.attempts + excluded.attempts""",
+            values,
         )
-        if cur.rowcount == 0:
-            self.conn.execute(
-                """INSERT INTO coverage(dataset, dataset_type, filter, chunk_start, chunk_end, state, run_id,
-                       message, next_retry_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)""",
-                (
-                    *_chunk_key(chunk),
-                    chunk.end_key,
-                    state,
-                    run_id or "",
-                    message,
-                    next_retry_at,
-                    utc_now(),
-                ),
+
+    def chunk_failed(self, run_id: str, chunk: Chunk, message: str, **cause: int) -> None:
+        """A walk stopped on an error: the ``chunk failed`` entry is the outcome's evidence
+        (no response explains it) and the row is derived from it. ``cause``: the quarantine
+        row and page number of a page the archive could not hold (:meth:`cannot_hold`)."""
+        with self.transaction():
+            key = chunk_key(chunk)
+            self._audit(
+                "chunk failed",
+                {
+                    "dataset": chunk.dataset,
+                    "dataset_type": chunk.dataset_type,
+                    "filter": chunk.filter,
+                    "chunk_start": chunk.start_key,
+                    "chunk_end": chunk.end_key,
+                    "message": message,
+                    "after_page": self._last_page(),
+                    **cause,
+                },
+                run_id,
             )
+            self._save_chunk(on_failure(self._chunk_row(key), key, run_id, chunk.end_key, message))
+
+    def cannot_hold(self, run_id: str, chunk: Chunk, page: Page, why: str) -> str:
+        """A page the archive cannot hold (``why``): quarantined, and its chunk failed, in
+        one transaction: the ``quarantined`` entry, then the ``chunk failed`` entry naming
+        the quarantine row and the page (archive/chunks.py cannot_hold words both, and the
+        replay derives them again). Returns the failure's message."""
+        key = chunk_key(chunk)
+        reason, message = cannot_hold(key, chunk.end_key, page.number, why)
+        with self.transaction():
+            qid = self.quarantine(
+                run_id,
+                chunk,
+                page.raw,
+                page.url,
+                page.status,
+                page.request_token,
+                reason,
+                page.redacted,
+            )
+            self.chunk_failed(run_id, chunk, message, quarantine_id=qid, page_number=page.number)
+        return message
 
     # -- pages ----------------------------------------------------------------------------
     def _insert_page(
         self,
         run_id: str,
         chunk: Chunk,
-        resp: Page | NotReady,
+        resp: Response,
         query: dict[str, str],
         page_number: int,
         next_token: str,
         record_count: int,
         stored: tuple[bytes, str] | None = None,
-    ) -> int:
+    ) -> tuple[int, str]:
+        """Insert one response; returns its page id and received time (as stored)."""
         last = self.conn.execute(
             "SELECT page_id, chain FROM pages ORDER BY page_id DESC LIMIT 1"
         ).fetchone()
@@ -409,8 +435,10 @@ class Archive:
                 "chain_rule": CHAIN_BODY_META,
             },
         )
-        self._redacted(resp.redacted, chunk, resp.status, page_id=meta["page_id"])
-        return int(meta["page_id"])
+        self._redacted(
+            getattr(resp, "redacted", None), chunk, resp.status, page_id=int(meta["page_id"])
+        )
+        return int(meta["page_id"]), str(meta["received_at"])
 
     def _redacted(
         self, redacted: Redacted | None, chunk: Chunk, status: int, **stored: int
@@ -462,8 +490,12 @@ class Archive:
     def _store_page(
         self, run_id: str, chunk: Chunk, page: Page, query: dict[str, str], prepared: Prepared
     ) -> PageResult:
+        stream = (chunk.dataset, chunk.dataset_type)
+        if self._abandoned is None:
+            self._abandoned = abandoned_rules(self.conn)
+        gone = self._abandoned.setdefault(stream, set())
         with self.transaction():
-            page_id = self._insert_page(
+            page_id, received = self._insert_page(
                 run_id,
                 chunk,
                 page,
@@ -473,51 +505,47 @@ class Archive:
                 len(page.records),
                 prepared.body,
             )
-            ids, fell_back = self._derive(chunk, page, page_id, prepared.canon)
-            done = self.records.insert(
-                chunk, page.column_names, page.records, ids, page_id, regroup=fell_back
+            derived = page_records(
+                self.records.known(chunk, gone),
+                gone,
+                chunk.dataset,
+                chunk.dataset_type,
+                page_id,
+                page.column_names,
+                page.records,
+                _sequential(self.records.next_id()),
+                prepared.canon,
             )
-            self._check_schema(chunk.dataset, page.columns, page_id)
+            self._record_fallbacks(chunk, page_id, received, derived.fallbacks)
+            done = self.records.insert(
+                chunk, page.column_names, page.records, derived, page_id, received
+            )
+            self._check_schema(chunk.dataset, page.columns, page_id, received)
             self.search.after_page(chunk.dataset, page_id, page.column_names)
             at_end, outside = (0, 0)
+            q = canonical_json(query)
             if not chunk.daily:
-                at_end, outside = ending_evidence(
-                    ids, chunk.start_key, query_ending(canonical_json(query))
-                )
-            self.conn.execute(
-                """UPDATE coverage SET next_token=?, pages=pages+1, rows=rows+?, state=?, updated_at=?,
-                       message=CASE WHEN overlap_dropped THEN message END, next_retry_at=NULL, run_id=?,
-                       ending_rows=ending_rows+?, outside_rows=outside_rows+?
-                   WHERE dataset=? AND dataset_type=? AND filter=? AND chunk_start=?""",
-                (
-                    page.next_token or None,
-                    len(page.records),
-                    "done" if page.last else "in_progress",
-                    utc_now(),
-                    run_id,
-                    at_end,
-                    outside,
-                    *_chunk_key(chunk),
-                ),
+                at_end, outside = ending_evidence(derived.ids, chunk.start_key, query_ending(q))
+            answer = Answer(
+                run_id,
+                q,
+                page.request_token or "",
+                page.next_token,
+                200,
+                len(page.records),
+                at_end,
+                outside,
             )
+            key = chunk_key(chunk)
+            row = on_page(self._chunk_row(key), key, answer, chunk.end_key)
+            self._save_chunk(row, next_retry_at=None)
         return PageResult(page_id, done.new, done.duplicates, done.conflicts)
 
-    def _derive(
-        self,
-        chunk: Chunk,
-        page: Page,
-        page_id: int,
-        canon: tuple[list[str], list[str]] | None = None,
-    ) -> tuple[list[Identity], bool]:
-        """Identities of the page's records; a key rule the page disproves is recorded and
-        the stream's latest versions regrouped (keys.py)."""
-        stream = (chunk.dataset, chunk.dataset_type)
-        if self._abandoned is None:
-            self._abandoned = abandoned_rules(self.conn)
-        gone = self._abandoned.setdefault(stream, set())
-        ids, _rule, fallbacks = page_identities(
-            chunk.dataset, chunk.dataset_type, page.column_names, page.records, gone, canon
-        )
+    def _record_fallbacks(
+        self, chunk: Chunk, page_id: int, received: str, fallbacks: list[Fallback]
+    ) -> None:
+        """A key rule the page disproves: its key_rules row (replayed from the page) and a
+        ``key fallback`` custody entry."""
         for f in fallbacks:
             self.conn.execute(
                 "INSERT INTO key_rules(dataset, dataset_type, rule, fallback, page_id, reason, detected_at) VALUES (?,?,?,?,?,?,?)",
@@ -528,7 +556,7 @@ class Archive:
                     f.fallback,
                     page_id,
                     f.reason,
-                    utc_now(),
+                    received,
                 ),
             )
             self._audit(
@@ -543,11 +571,10 @@ class Archive:
                 },
                 None,
             )
-            gone.add(f.rule)
-        return ids, bool(fallbacks)
 
-    def _check_schema(self, dataset: str, columns: list[dict[str, str]], page_id: int) -> None:
-        current = canonical_json(columns)
+    def _check_schema(
+        self, dataset: str, columns: list[dict[str, str]], page_id: int, received: str
+    ) -> None:
         previous = self._schemas.get(dataset)
         if previous is None:
             row = self.conn.execute(
@@ -555,15 +582,13 @@ class Archive:
                 (dataset,),
             ).fetchone()
             previous = row[0] if row else ""
-        if previous != current:
-            change = schema_diff(json.loads(previous), columns) if previous else None
-            desc = "first seen" if not previous else (change.describe() if change else "changed")
-            desc = desc or "changed"
+        change = schema_change(previous, columns)
+        if change is not None:
             self.conn.execute(
                 "INSERT INTO schema_changes(dataset, page_id, previous, current, description, detected_at) VALUES (?,?,?,?,?,?)",
-                (dataset, page_id, previous, current, desc, utc_now()),
+                (dataset, page_id, change.previous, change.current, change.description, received),
             )
-        self._schemas[dataset] = current
+        self._schemas[dataset] = change.current if change else previous
 
     def store_not_ready(
         self,
@@ -575,18 +600,43 @@ class Archive:
         *,
         mark_pending: bool = True,
     ) -> int:
-        """Archive a 202; mark the chunk pending unless the caller retries it at once."""
+        """Archive a 202: the chunk is pending until a page of it arrives (``mark_pending``:
+        the pull will not ask again at once, a backoff attempt is counted)."""
         with self.transaction():
-            page_id = self._insert_page(run_id, chunk, resp, query, 0, "", 0)
-            if mark_pending:
-                self.conn.execute(
-                    """UPDATE coverage SET state='pending', attempts=attempts+1, next_retry_at=?, updated_at=?,
-                           message='202 Accepted: the API has not processed this interval yet', run_id=?,
-                           next_token=?
-                       WHERE dataset=? AND dataset_type=? AND filter=? AND chunk_start=?""",
-                    (next_retry_at, utc_now(), run_id, resp.request_token, *_chunk_key(chunk)),
-                )
+            page_id, _received = self._insert_page(run_id, chunk, resp, query, 0, "", 0)
+            key = chunk_key(chunk)
+            answer = Answer(run_id, canonical_json(query), resp.request_token or "", "", 202)
+            row = on_page(self._chunk_row(key), key, answer, chunk.end_key)
+            self._save_chunk(row, next_retry_at=next_retry_at, attempts=int(mark_pending))
         return page_id
+
+    def store_refused(
+        self,
+        run_id: str,
+        chunk: Chunk,
+        resp: Refused,
+        query: dict[str, str],
+        planned: list[Chunk],
+    ) -> str:
+        """Archive a 403: the chunk is not entitled, and so is every chunk of the run's plan
+        of that dataset (``planned``) the run has not walked yet (the pull stops asking for
+        it). Returns the refusal's message (api.pages.refusal_message of the body)."""
+        message = refusal_message(chunk.dataset, resp.raw)
+        with self.transaction():
+            self._insert_page(run_id, chunk, resp, query, 0, "", 0)
+            key = chunk_key(chunk)
+            answer = Answer(
+                run_id, canonical_json(query), resp.request_token or "", "", 403, message=message
+            )
+            self._save_chunk(on_page(self._chunk_row(key), key, answer, chunk.end_key))
+            for other in planned:
+                okey = chunk_key(other)
+                if other.dataset != chunk.dataset or okey == key:
+                    continue
+                row = on_refused(self._chunk_row(okey), okey, run_id, other.end_key, message)
+                if row is not None:
+                    self._save_chunk(row)
+        return message
 
     def quarantine(
         self,
@@ -619,19 +669,36 @@ class Archive:
                     sha256_hex(raw),
                 ),
             )
+            qid = int(cur.lastrowid or 0)
+            # quarantine rows are not chained themselves: this entry chains what each holds
+            self._audit("quarantined", quarantine_statement(self.conn, qid), run_id)
             self.conn.execute(
-                """UPDATE coverage SET attempts=attempts+1, message=?, updated_at=?
+                """UPDATE coverage SET attempts=attempts+1, updated_at=?
                    WHERE dataset=? AND dataset_type=? AND filter=? AND chunk_start=?""",
-                (f"quarantined a malformed page: {error}", utc_now(), *_chunk_key(chunk)),
+                (utc_now(), *chunk_key(chunk)),
             )
-            quarantine_id = int(cur.lastrowid or 0)
-            self._redacted(redacted, chunk, status, quarantine_id=quarantine_id)
-            return quarantine_id
+            self._redacted(redacted, chunk, status, quarantine_id=qid)
+            return qid
 
 
-def _chunk_key(chunk: Chunk) -> tuple[str, str, str, str]:
-    """The coverage table's primary key of a chunk."""
-    return (chunk.dataset, chunk.dataset_type, chunk.filter, chunk.start_key)
+def _sequential(first: int) -> Callable[[int, int], int]:
+    """Record ids in order of arrival: the page's n-th new record gets ``first + n``."""
+    return lambda n, _row: first + n
+
+
+#: The coverage table's key.
+_KEY = ("dataset", "dataset_type", "filter", "chunk_start")
+
+
+def quarantine_statement(conn: sqlite3.Connection, qid: int) -> dict[str, Any]:
+    """What a quarantine row holds, as its ``quarantined`` entry states it."""
+    row = conn.execute(
+        f"SELECT {', '.join(QUARANTINE_FIELDS)}, length(body) FROM quarantine WHERE quarantine_id=?",
+        (qid,),
+    ).fetchone()
+    out = dict(zip(QUARANTINE_FIELDS, row[:-1], strict=True))
+    out["size"] = row[-1]
+    return out
 
 
 class _Tx:

@@ -300,6 +300,12 @@ def create_record_values_view(conn: sqlite3.Connection) -> None:
     object keyed by API column names (columns a record lacks left out) — for readers; not
     the canonical form."""
     conn.execute("DROP VIEW IF EXISTS record_values")
+    conn.execute(record_values_sql(conn))
+
+
+def record_values_sql(conn: sqlite3.Connection) -> str:
+    """The definition of the view ``record_values`` over the values tables the archive has
+    (verify-archive compares the stored one with it)."""
     parts = []
     for (name,) in conn.execute(
         "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'vals\\_%' ESCAPE '\\'"
@@ -315,7 +321,7 @@ def create_record_values_view(conn: sqlite3.Connection) -> None:
     body = " UNION ALL ".join(parts) or (
         "SELECT NULL AS record_id, NULL AS dataset, NULL AS values_json WHERE 0"
     )
-    conn.execute(f"CREATE VIEW record_values AS {body}")
+    return f"CREATE VIEW record_values AS {body}"
 
 
 def _text(value: str) -> str:

@@ -1,13 +1,15 @@
-"""``archiver verify-archive``: recompute every checksum and chain, re-derive every record,
-and prove the past.
+"""``archiver verify-archive``: recompute every checksum and chain, prove the past, and
+replay everything the archive states.
 
-Finds a page or record edited, added or deleted behind the archive's back (even with the
-append-only triggers dropped), a page's metadata edited (its chain covers it), and names
-the first thing that does not match. Records are re-derived from the raw pages by the same
-code the writer uses (archive/identity.py through archive/rekey.py), key fallbacks included, and
-the latest-version table is re-checked. What the archive recorded before (checkpoints in the
-audit log and the sidecar, checkpoints given, coverage, run summaries) must still hold:
-archive/history.py.
+Two passes. The chain pass recomputes every page's SHA-256 and the page chain (its
+metadata included), the audit chain, the quarantined responses' checksums, and checks that
+every checkpoint known — the audit log's, the sidecar's, those given with ``--expect-head``
+and the witnesses' (bundles) — is a prefix of the chains (archive/history.py). The replay
+(archive/replay.py) then re-derives, from the raw pages and the custody entries alone and by
+the code the writer uses, every table the archive states (archive/tables.py: records and
+their values, versions, conflicts, columns, key rules, coverage, runs and their summaries,
+quarantine, meta, the views) and names the first difference of each. ``quick`` runs the
+chain pass only, and says so.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from pathlib import Path
 
 from cryptography import x509
 
-from archiver.archive import cases, history, searchindex
+from archiver.archive import custody, history, searchindex, tables
+from archiver.archive.auditlog import verified_words
 from archiver.archive.checkpoint import Checkpoint, Sidecar, read_sidecar
-from archiver.archive.compact import expected_superseded, sha8, stream_id, stream_ids
+from archiver.archive.errors import NotAnArchive
 from archiver.archive.hashing import (
     CHAIN_BODY,
     CHAIN_BODY_META,
@@ -35,15 +38,37 @@ from archiver.archive.hashing import (
     page_meta_digest,
     sha256_hex,
 )
-from archiver.archive.identity import Identity
-from archiver.archive.rekey import ReplayedPage, replay
+from archiver.archive.rekey import page_body
+from archiver.archive.replay import replay
 from archiver.archive.schema import SCHEMA_VERSION, ArchiveVersionError, migrate
-from archiver.archive.sqlitefile import open_reader
+from archiver.archive.sqlitefile import check_archive_file, connect
 from archiver.archive.triggers import evidence_tables
-from archiver.archive.values import canonical, fetch_strict, replay_check, table
-from archiver.plural import plural
+from archiver.archive.values import replay_check as value_columns_check
 
 MAX_PROBLEMS = 50
+#: the pages columns the chain pass reads (the body only when it hashes it)
+_PAGE_COLUMNS = (
+    "page_id",
+    "run_id",
+    "dataset",
+    "dataset_type",
+    "chunk_start",
+    "query",
+    "page_number",
+    "request_token",
+    "next_token",
+    "http_status",
+    "url",
+    "received_at",
+    "size",
+    "record_count",
+    "columns",
+    "sha256",
+    "chain",
+    "chain_rule",
+    "encoding",
+    "body",
+)
 _META_WORDS = "run, dataset, chunk, query, tokens, URL, HTTP status, received time, counts"
 
 
@@ -60,6 +85,10 @@ class VerifyReport:
     #: distinct checkpoints checked, and where they came from
     checkpoints: int = 0
     checkpoint_sources: dict[str, int] = field(default_factory=dict)
+    #: distinct checkpoints kept outside the archive (--expect-head, witnesses) compared
+    external: int = 0
+    #: whether the replay ran (not --quick), and what it re-derived
+    replayed: bool = False
     #: what the reader should know that is not a failure (a missing sidecar, signatures)
     notes: list[str] = field(default_factory=list)
     #: what the verification left behind (written by the use case)
@@ -76,28 +105,38 @@ class VerifyReport:
     def note(self, text: str) -> None:
         self.notes.append(text)
 
+    def verdict(self) -> str:
+        """The first line: what the verification proved, or the first problem. The app's
+        Verify archive dialog and the ``verify-archive`` audit entry say the same."""
+        if not self.ok:
+            return f"FAILED: {self.problems[0]}"
+        return verified_words(
+            replayed=self.replayed,
+            pages=self.pages,
+            records=self.records,
+            audit_entries=self.audit_entries,
+            external=self.external,
+        )
+
     def summary(self) -> str:
-        lines = []
-        if self.ok:
-            lines.append("OK: the archive is intact.")
-        else:
-            lines.append(f"FAILED: {self.problems[0]}")
-            if len(self.problems) > 1:
-                lines.append(
-                    f"({len(self.problems) - 1}{'+' if len(self.problems) == MAX_PROBLEMS else ''} more problems:)"
-                )
-                lines.extend("  - " + p for p in self.problems[1:])
+        lines = [self.verdict()]
+        if len(self.problems) > 1:
+            lines.append(
+                f"({len(self.problems) - 1}{'+' if len(self.problems) == MAX_PROBLEMS else ''} more problems:)"
+            )
+            lines.extend("  - " + p for p in self.problems[1:])
         lines.append(
-            f"Checked {self.pages:,} pages, {self.records:,} records, {self.audit_entries:,} audit entries, "
-            f"{self.quarantined:,} quarantined responses, {self.checkpoints:,} distinct checkpoints"
+            f"Checked {self.pages:,} pages, {self.records:,} records, "
+            f"{self.audit_entries:,} audit entries, {self.quarantined:,} quarantined responses, "
+            f"{self.checkpoints:,} distinct checkpoints"
             + (
                 " (" + ", ".join(f"{n:,} {k}" for k, n in self.checkpoint_sources.items()) + ")."
                 if self.checkpoint_sources
                 else "."
             )
         )
-        lines.append(f"Page chain head: {self.chain_head}")
-        lines.append(f"Audit chain head: {self.audit_head}")
+        lines.append(f"Page chain head: {self.chain_head} ({self.pages:,} pages)")
+        lines.append(f"Audit chain head: {self.audit_head} ({self.audit_entries:,} entries)")
         if self.missing_triggers:
             lines.append(
                 "Warning: append-only triggers missing: " + ", ".join(self.missing_triggers)
@@ -114,16 +153,18 @@ def verify_archive(
     expect: Iterable[Checkpoint] = (),
     certs: Mapping[str, x509.Certificate] | None = None,
     sidecar: bool = True,
+    quick: bool = False,
 ) -> VerifyReport:
-    """Verify the archive at ``path``; ``expect``: checkpoints kept elsewhere that must be
-    prefixes of its chains; ``certs``: certificates (by SHA-256 fingerprint) to check
-    checkpoint signatures with; ``sidecar``: read ``<archive>.checkpoints`` too."""
-    conn = open_reader(path)
+    """Verify the archive at ``path``; ``expect``: checkpoints kept elsewhere (given, or a
+    witness bundle's heads) that must be prefixes of its chains; ``certs``: certificates (by
+    SHA-256 fingerprint) to check checkpoint signatures with; ``sidecar``: read
+    ``<archive>.checkpoints`` too; ``quick``: the chain pass only (nothing replayed)."""
+    conn = open_verifier(path)
     try:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         side = read_sidecar(path) if sidecar else None
         if version == SCHEMA_VERSION:
-            return _verify(conn, progress, list(expect), side, certs or {})
+            return _verify(conn, progress, list(expect), side, certs or {}, quick)
         if version > SCHEMA_VERSION:
             raise ArchiveVersionError(
                 f"This archive has schema version {version}, newer than this archiver "
@@ -132,7 +173,7 @@ def verify_archive(
         with tempfile.TemporaryDirectory(prefix="archiver-verify-") as tmp:
             copy = _migrated_copy(conn, Path(tmp) / "copy.sqlite3")
             try:
-                rep = _verify(copy, progress, list(expect), side, certs or {})
+                rep = _verify(copy, progress, list(expect), side, certs or {}, quick)
             finally:
                 copy.close()
         rep.missing_triggers = _missing_triggers(conn)  # the file's, not the copy's
@@ -144,6 +185,29 @@ def verify_archive(
         return rep
     finally:
         conn.close()
+
+
+def open_verifier(path: str | Path) -> sqlite3.Connection:
+    """A read-only connection for verification: no memory-mapped reads (the replay streams
+    the whole file: mapped pages would count as the process's memory) and a modest cache."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(
+            f"No archive at {p}. Pull data first (archiver pull … --archive {p})."
+        )
+    check_archive_file(p)
+    conn = connect(p, "ro", check_same_thread=False)
+    if int(conn.execute("PRAGMA user_version").fetchone()[0]) == 0:
+        conn.close()
+        raise NotAnArchive(
+            f"{p} is a SQLite database, but not an archive (it has no archive schema): "
+            "archiver neither reads nor changes it; name an archive"
+        )
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA mmap_size=0")
+    conn.execute("PRAGMA cache_size=-16384")
+    conn.row_factory = sqlite3.Row
+    return conn
 
 
 def _migrated_copy(conn: sqlite3.Connection, dest: Path) -> sqlite3.Connection:
@@ -162,16 +226,18 @@ def _verify(
     expect: list[Checkpoint] | None = None,
     side: Sidecar | None = None,
     certs: Mapping[str, x509.Certificate] | None = None,
+    quick: bool = False,
 ) -> VerifyReport:
     rep = VerifyReport()
     rep.missing_triggers = _missing_triggers(conn)
     past = history.collect(conn, expect or [], side)
-    _check_pages(conn, rep, progress, past)
+    total = int(conn.execute("SELECT count(*) FROM pages").fetchone()[0])
+    span = total if quick else 2 * total
+    # the replay decompresses and hashes every body itself: the chain pass need not
+    _check_pages(conn, rep, _scaled(progress, 0, span), past, bodies=quick)
     rep.checkpoints = history.check_checkpoints(past, rep.add)
     rep.checkpoint_sources = _sources(past.checkpoints)
-    _check_records(conn, rep)
-    for problem in replay_check(conn):  # value_columns, re-derived from the pages
-        rep.add(problem)
+    rep.external = len({cp.key for cp in past.checkpoints if _external(cp)})
     for q in conn.execute("SELECT quarantine_id, body, sha256 FROM quarantine"):
         rep.quarantined += 1
         if sha256_hex(bytes(q["body"])) != q["sha256"]:
@@ -179,19 +245,50 @@ def _verify(
     _check_audit(past.entries, rep)
     history.check_sidecar(past, rep.add, rep.note)
     history.check_signatures(past, certs or {}, rep.add, rep.note)
-    history.check_coverage(conn, past, rep.add)
-    history.check_runs(conn, past, rep.add)
-    _check_cases(conn, rep)
+    rep.records = int(conn.execute("SELECT count(*) FROM records").fetchone()[0])
+    if quick:  # what can be checked without replaying: nothing claims more than is there
+        history.check_coverage(conn, past, rep.add)
+        history.check_runs(conn, past, rep.add)
+        for problem in value_columns_check(conn):  # the pages' columnHeaders, by the rule
+            rep.add(problem)
+        _check_search_index(conn, rep)
+        return rep
+    facts = custody.read(conn)
+    # summaries recorded before version 5 cannot be re-derived exactly: checked as bounds
+    history.check_runs(conn, past, rep.add, skip={f.run_id for f in facts.finishes})
+    _replay(conn, rep, facts, _scaled(progress, total, span))
     _check_search_index(conn, rep)
     return rep
 
 
-def _check_cases(conn: sqlite3.Connection, rep: VerifyReport) -> None:
-    """The case and hold tables are made from their audit entries (archive/cases.py): a
-    hold released, or an interaction taken out of a case, by editing them would let the
-    retention work dispose of held evidence, so each row is made again and compared."""
-    for problem in cases.replay_check(conn):
-        rep.add(f"{problem} (the case tables are made from the audit log's case entries)")
+def _replay(
+    conn: sqlite3.Connection,
+    rep: VerifyReport,
+    facts: custody.Custody,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Every table the archive states, re-derived and compared (archive/tables.py)."""
+    found = replay(conn, facts, progress)
+    rep.replayed = True
+    rep.records = found.records
+    # the pages themselves (chained evidence): bytes, and what the body says of itself
+    for problem in found.differences.get("pages", []):
+        rep.add(problem)
+    for problem in tables.check_all(tables.ReplayContext(conn, facts, found)):
+        rep.add(problem)
+
+
+def _scaled(
+    progress: Callable[[int, int], None] | None, offset: int, total: int
+) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+    return lambda n, _of: progress(offset + n, total)
+
+
+def _external(cp: Checkpoint) -> bool:
+    """A checkpoint kept outside the archive: given, or a witness bundle's heads."""
+    return cp.source.startswith(("--expect-head", "given", "witness"))
 
 
 def _check_search_index(conn: sqlite3.Connection, rep: VerifyReport) -> None:
@@ -222,13 +319,14 @@ def _sources(checkpoints: list[Checkpoint]) -> dict[str, int]:
     """How many checkpoints came from where (before merging those that claim the same)."""
     out: dict[str, int] = {}
     for cp in checkpoints:
-        kind = (
-            "in the audit log"
-            if cp.source.startswith("audit entry")
-            else "in the sidecar"
-            if cp.source.startswith("sidecar")
-            else "given"
-        )
+        if cp.source.startswith("audit entry"):
+            kind = "in the audit log"
+        elif cp.source.startswith("sidecar"):
+            kind = "in the sidecar"
+        elif cp.source.startswith("witness"):
+            kind = "from witnesses"
+        else:
+            kind = "given"
         out[kind] = out.get(kind, 0) + 1
     return out
 
@@ -238,42 +336,43 @@ def _check_pages(
     rep: VerifyReport,
     progress: Callable[[int, int], None] | None,
     past: history.Past,
+    *,
+    bodies: bool = True,
 ) -> None:
-    """Every page's bytes, chain rule, metadata and chain, each page's records re-derived
-    from it; the chain values the checkpoints name and the tallies the counters need."""
+    """Every page's chain rule, metadata and chain, and (``bodies``) its bytes against its
+    SHA-256; the chain values the checkpoints name and the tallies the counters need (no
+    body is parsed: that is the replay's, which also checks the bytes)."""
     total = conn.execute("SELECT count(*) FROM pages").fetchone()[0]
-    walk = _PageWalk(conn, rep, past)
-    for n, rp in enumerate(replay(conn), 1):
-        walk.page(n, rp)
+    walk = _PageWalk(rep, past, bodies)
+    cols = "*" if bodies else ", ".join(c for c in _PAGE_COLUMNS if c not in ("body",))
+    for n, page in enumerate(conn.execute(f"SELECT {cols} FROM pages ORDER BY page_id"), 1):
+        walk.page(n, page)
         if progress and n % 200 == 0:
             progress(n, total)
     rep.chain_head = walk.chain
     past.pages = rep.pages
     walk.finish()
-    _check_key_rules(conn, rep, walk.fallbacks)
 
 
 class _PageWalk:
     """The page pass: one page at a time, in page_id order."""
 
-    def __init__(self, conn: sqlite3.Connection, rep: VerifyReport, past: history.Past) -> None:
-        self.conn, self.rep, self.past = conn, rep, past
-        #: schema 3 records each page's chain rule; before it every page follows rule 1
-        self.has_rule = conn.execute("PRAGMA user_version").fetchone()[0] >= 3
+    def __init__(self, rep: VerifyReport, past: history.Past, bodies: bool = True) -> None:
+        self.rep, self.past, self.bodies = rep, past, bodies
         mig = past.migration
-        self.rule1_pages = mig.rule1_pages if mig else (None if self.has_rule else -1)
+        self.rule1_pages = mig.rule1_pages if mig else None
         self.wanted = past.wanted
+        self.heads = past.wanted_heads
         self.chain = GENESIS  # resumes from a stored value after a break, to find more
         self.pure = GENESIS  # never resumed: the chain as recomputed from page 1
         self.legacy_meta = GENESIS  # chain of the rule-1 pages' metadata digests
         self.legacy_pages = 0
         self.expected_id: int | None = None
-        self.fallbacks: dict[tuple[int, str], str] = {}
         if 0 in self.wanted:
             past.page_chain[0] = GENESIS
 
-    def page(self, n: int, rp: ReplayedPage) -> None:
-        page, rep = rp.page, self.rep
+    def page(self, n: int, page: sqlite3.Row) -> None:
+        rep = self.rep
         rep.pages += 1
         pid = page["page_id"]
         if self.expected_id is not None and pid != self.expected_id + 1:
@@ -290,15 +389,13 @@ class _PageWalk:
         self.pure = page_chain_next(self.pure, rule, page["sha256"], meta)
         if n in self.wanted:
             self.past.page_chain[n] = self.pure
-        self.chain = _check_page(self.conn, rep, rp, self.chain, rule, meta)
-        for f in rp.fallbacks:
-            self.fallbacks[(pid, f.rule)] = f.fallback
+        if self.pure in self.heads:
+            self.past.head_at.setdefault(self.pure, n)
+        self.chain = _check_page(rep, page, self.chain, rule, meta, self.bodies)
 
     def _rule(self, n: int, page: sqlite3.Row) -> int:
         """The page's chain rule, checked against where rule 1 ends (the migration to
         schema 3 records it; an archive created at schema 3 has no rule-1 page)."""
-        if not self.has_rule:
-            return CHAIN_BODY
         rule = page["chain_rule"]
         limit = self.rule1_pages
         allowed = CHAIN_BODY if limit is not None and n <= limit else CHAIN_BODY_META
@@ -332,22 +429,21 @@ class _PageWalk:
 
 
 def _check_page(
-    conn: sqlite3.Connection,
-    rep: VerifyReport,
-    rp: ReplayedPage,
-    chain: str,
-    rule: int = CHAIN_BODY,
-    meta: str = GENESIS,
+    rep: VerifyReport, page: sqlite3.Row, chain: str, rule: int, meta: str, bodies: bool
 ) -> str:
-    """One page against its checksum and the chain; returns the chain value to go on from."""
-    page, pid = rp.page, rp.page["page_id"]
-    if rp.raw is None:
-        rep.add(f"page {pid}: {rp.error}")
-        return chain
-    if sha256_hex(rp.raw) != page["sha256"] or len(rp.raw) != page["size"]:
-        rep.add(
-            f"page {pid} ({page['dataset']} {page['chunk_start']} page {page['page_number']}): its bytes do not match its SHA-256"
-        )
+    """One page against its checksum (``bodies``) and the chain; returns the chain value to
+    go on from."""
+    pid = page["page_id"]
+    if bodies:
+        try:
+            raw = page_body(page["encoding"], page["body"])
+        except Exception as exc:
+            rep.add(f"page {pid}: body cannot be decoded ({exc})")
+            return chain
+        if sha256_hex(raw) != page["sha256"] or len(raw) != page["size"]:
+            rep.add(
+                f"page {pid} ({page['dataset']} {page['chunk_start']} page {page['page_number']}): its bytes do not match its SHA-256"
+            )
     chain = page_chain_next(chain, rule, page["sha256"], meta)
     if chain != page["chain"]:
         covered = "" if rule == CHAIN_BODY else f", or its metadata ({_META_WORDS}),"
@@ -356,52 +452,7 @@ def _check_page(
             f"its bytes and SHA-256{covered} were changed"
         )
         chain = page["chain"]  # continue from the stored value to find further breaks
-    if page["http_status"] == 200:
-        if rp.error:
-            rep.add(f"page {pid}: {rp.error}")
-        else:
-            _rederive(conn, rep, rp)
     return chain
-
-
-def _check_records(conn: sqlite3.Connection, rep: VerifyReport) -> None:
-    """No record without a page; every record's checksum; the latest-version table."""
-    orphans = conn.execute(
-        """SELECT r.record_id FROM records r LEFT JOIN pages p ON p.page_id = r.page_id
-           WHERE p.page_id IS NULL OR r.row_index >= p.record_count OR p.http_status != 200 LIMIT 5"""
-    ).fetchall()
-    for (rid,) in orphans:
-        rep.add(
-            f"record {rid} does not come from any archived page (added behind the archive's back)"
-        )
-    check_latest(conn, rep)
-    rep.records = conn.execute("SELECT count(*) FROM records").fetchone()[0]
-    strays = conn.execute(
-        "SELECT count(*) FROM superseded x WHERE x.by_id NOT IN (SELECT record_id FROM records)"
-    ).fetchone()[0]
-    if strays:
-        rep.add(f"{strays} superseded entries name a newer version that is not archived")
-    _check_value_rows(conn, rep)
-    twice = conn.execute(
-        """SELECT count(*) FROM (SELECT 1 FROM records GROUP BY stream_id, sha8, row_key
-           HAVING count(*) > 1)"""
-    ).fetchone()[0]
-    if twice:
-        rep.add(f"{twice} records are stored more than once (identical content, same key)")
-
-
-def _check_value_rows(conn: sqlite3.Connection, rep: VerifyReport) -> None:
-    """Every values row belongs to a record of its dataset (none added behind its back)."""
-    for dataset, _type in {(d, t) for d, t in stream_ids(conn)}:
-        t = table(dataset)
-        stray = conn.execute(
-            f"""SELECT v.record_id FROM {t} v LEFT JOIN records r ON r.record_id = v.record_id
-                LEFT JOIN streams s ON s.stream_id = r.stream_id
-                WHERE r.record_id IS NULL OR s.dataset != ? LIMIT 5""",
-            (dataset,),
-        ).fetchall()
-        for (rid,) in stray:
-            rep.add(f"{t} holds values for record {rid}, which is no {dataset} record")
 
 
 def _check_audit(entries: list[sqlite3.Row], rep: VerifyReport) -> None:
@@ -422,108 +473,3 @@ def _check_audit(entries: list[sqlite3.Row], rep: VerifyReport) -> None:
             rep.add(f"audit entry {e['entry_id']}: audit chain broken")
             achain = e["chain"]
     rep.audit_head = achain
-
-
-def _rederive(conn: sqlite3.Connection, rep: VerifyReport, rp: ReplayedPage) -> None:
-    """Every record of the page is archived, and every archived record from it matches it:
-    its stream, key, interval, column set and values (the canonical JSON of its stored
-    values must be the page row's)."""
-    page = rp.page
-    pid = page["page_id"]
-    if len(rp.ids) != page["record_count"]:
-        rep.add(f"page {pid}: holds {len(rp.ids)} records, the archive says {page['record_count']}")
-    ds, dtype = page["dataset"], page["dataset_type"]
-    sid = stream_id(conn, ds, dtype, create=False)
-    stored: dict[int, sqlite3.Row] = {}
-    for r in conn.execute("SELECT * FROM records WHERE page_id=? ORDER BY record_id", (pid,)):
-        if r["row_index"] in stored:
-            rep.add(
-                f"record {r['record_id']} claims page {pid} row {r['row_index']}, which record "
-                f"{stored[r['row_index']]['record_id']} already holds (added behind the archive's back)"
-            )
-            continue
-        stored[r["row_index"]] = r
-    values = fetch_strict(conn, ds, [r["record_id"] for r in stored.values()])
-    for i, ident in enumerate(rp.ids):
-        mine = stored.pop(i, None)
-        if mine is not None:
-            if not _matches(mine, values.get(mine["record_id"]), ident, sid):
-                rep.add(
-                    f"record {mine['record_id']} (page {pid}, row {i}, key {ident.key[:40]}): differs from the archived page"
-                )
-            continue
-        hit = conn.execute(
-            "SELECT 1 FROM records WHERE stream_id=? AND sha8=? AND row_key=?",
-            (sid, sha8(ident.sha256), ident.key),
-        ).fetchone()
-        if hit is None:
-            rep.add(
-                f"page {pid}, row {i} ({ds} key {ident.key[:40]}, COMMIT_TS {ident.commit_ts}): its record is missing from the archive"
-            )
-    for i, extra in stored.items():
-        rep.add(
-            f"record {extra['record_id']} claims page {pid} row {i}, which the page does not have"
-        )
-
-
-def _matches(
-    row: sqlite3.Row, values: dict[str, str | None] | None, ident: Identity, sid: int | None
-) -> bool:
-    return bool(
-        values is not None
-        and canonical(values) == ident.canon
-        and row["sha8"] == sha8(ident.sha256)
-        and row["row_key"] == ident.key
-        and row["key_kind"] == ident.kind
-        and row["interval_start"] == ident.interval
-        and row["stream_id"] == sid
-    )
-
-
-def _check_key_rules(
-    conn: sqlite3.Connection, rep: VerifyReport, derived: dict[tuple[int, str], str]
-) -> None:
-    """The key fallbacks the archive records are exactly those its pages show."""
-    stored = {
-        (r["page_id"], r["rule"]): r["fallback"]
-        for r in conn.execute("SELECT page_id, rule, fallback FROM key_rules")
-    }
-    for (pid, rule), fallback in derived.items():
-        if stored.get((pid, rule)) != fallback:
-            rep.add(
-                f"page {pid} shows that {rule} is not a key (it repeats with different content), "
-                "but the archive's key_rules do not record that fallback"
-            )
-    for pid, rule in stored.keys() - derived.keys():
-        rep.add(
-            f"key_rules records a fallback from {rule} at page {pid} that the page does not show"
-        )
-
-
-def check_latest(conn: sqlite3.Connection, rep: VerifyReport) -> None:
-    """``superseded`` lists exactly the versions a newer version of their row replaced
-    (what 'latest only' browsing, exports and bundles leave out), so no version can be
-    hidden, nor an old one shown as the latest, by editing it."""
-    stored: dict[int, int] = dict(conn.execute("SELECT record_id, by_id FROM superseded"))
-    for stream in stream_ids(conn):
-        want = dict(expected_superseded(conn, stream))
-        sid = stream_ids(conn)[stream]
-        have = {
-            rid: by
-            for rid, by in conn.execute(
-                "SELECT x.record_id, x.by_id FROM superseded x JOIN records r ON r.record_id = x.record_id WHERE r.stream_id=?",
-                (sid,),
-            )
-        }
-        for rid in have:
-            stored.pop(rid, None)
-        if want != have:
-            hidden = len(have.keys() - want.keys())
-            shown = len(want.keys() - have.keys())
-            rep.add(
-                f"{stream[0]} ({stream[1]}): the latest-version bookkeeping differs from the "
-                f"records: {plural(hidden, 'version')} hidden that {'is' if hidden == 1 else 'are'} the newest of their row, "
-                f"{plural(shown, 'older version')} shown as the latest"
-            )
-    if stored:
-        rep.add(f"{len(stored)} superseded entries name no record")

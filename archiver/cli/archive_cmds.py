@@ -29,7 +29,14 @@ def run_verify(args: argparse.Namespace) -> int:
     path = common.archive_path(args)
     try:
         expect = [checkpoints.parse(text, source="--expect-head") for text in args.expect_head]
-        report = archive_service.verify(path, via="cli", read_only=args.read_only, expect=expect)
+        report = archive_service.verify(
+            path,
+            via="cli",
+            read_only=args.read_only,
+            expect=expect,
+            quick=args.quick,
+            witnesses=args.witness,
+        )
     except (
         FileNotFoundError,
         UnreadableArchive,

@@ -105,8 +105,11 @@ LOGIN = ExitCodes(
 )
 VERIFY_ARCHIVE = ExitCodes(
     (
-        (OK, "every checksum, chain, record and checkpoint agrees"),
-        (FAILED, "a mismatch: the first one is named"),
+        (
+            OK,
+            "every checksum, chain and checkpoint agrees, and the replay derives what the archive states",
+        ),
+        (FAILED, "a mismatch, or a witness that cannot vouch: the first one is named"),
         (USAGE, "the archive cannot be read, or a malformed --expect-head"),
     )
 )

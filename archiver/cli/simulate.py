@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
         client_secret=args.client_secret,
         epoch=epoch,
         ending=args.ending,
+        commit_ts=args.commit_ts,
         omit_row_id=tuple(dict.fromkeys(args.omit_row_id)),
         shared_ids=args.shared_ids,
         extra_columns=tuple(args.extra_column),
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     omitted = ", ".join(cfg.omit_row_id) or "none"
     print(
         f"readings: ending {cfg.ending}; ROW_ID omitted from: {omitted}; "
-        f"shared ids: {'on' if cfg.shared_ids else 'off'}",
+        f"shared ids: {'on' if cfg.shared_ids else 'off'}; COMMIT_TS form: {cfg.commit_ts}",
         flush=True,
     )
     if cfg.extra_columns:

@@ -418,6 +418,9 @@ class Selected:
     #: a run of the archive pulled from the simulator (see :func:`simulated_runs`)
     demo: bool = False
     redacted: set[str] = field(default_factory=set)
+    #: how many pages and audit entries the chain heads cover (a witness's counts)
+    chain_pages: int = 0
+    audit_entries: int = 0
     interactions: int = 0
     segments: int = 0
     traces: int = 0
@@ -489,6 +492,8 @@ def select_rows(db: Source, scope: AnyScope) -> Selected:
         chain_head=head.pages_chain,
         audit_head=head.audit_chain,
         tenants=reads.tenants(db),
+        chain_pages=head.pages,
+        audit_entries=head.audit_entries,
         demo=reads.simulated_runs(db) > 0,
     )
 
@@ -640,6 +645,8 @@ def report_meta(plan: BundlePlan, chosen: Selected) -> ReportMeta:
         archive_id=chosen.archive_id,
         chain_head=chosen.chain_head,
         audit_head=chosen.audit_head,
+        chain_pages=chosen.chain_pages,
+        audit_entries=chosen.audit_entries,
         fingerprint=plan.ident.fingerprint,
         signer=plan.ident.subject,
         redaction=plan.scope.redact,
@@ -747,7 +754,9 @@ def _bag_info(
         ),
         ("Archiver-Archive-Id", chosen.archive_id),
         ("Archiver-Chain-Head", meta.chain_head),
+        ("Archiver-Chain-Length", str(meta.chain_pages)),
         ("Archiver-Audit-Chain-Head", meta.audit_head),
+        ("Archiver-Audit-Chain-Length", str(meta.audit_entries)),
         (
             "Archiver-Redaction-Profile",
             scope.redact + (f" ({', '.join(sorted(redacted))})" if redacted else ""),

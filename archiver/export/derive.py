@@ -121,7 +121,7 @@ def newest(segments: Iterable[Row]) -> list[Row]:
     best: dict[str, Row] = {}
     for s in segments:
         cur = best.get(s.row_key)
-        if cur is None or (s.commit_ts, s.record_id) > (cur.commit_ts, cur.record_id):
+        if cur is None or s.order > cur.order:
             best[s.row_key] = s
     return list(best.values())
 

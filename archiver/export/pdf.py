@@ -199,6 +199,8 @@ class ReportMeta:
     #: rows pulled from the embedded simulator: the cover and every page say DEMO
     demo: bool = False
     versions: str = "latest"  # latest | all: which records the bundle holds
+    chain_pages: int = 0  # pages the page chain head covers
+    audit_entries: int = 0  # entries the audit chain head covers
     #: a case production's facts for the cover, (label, text) in order ([]: not a case)
     case: list[tuple[str, str]] = field(default_factory=list)
     title: str = "Audit bundle: interaction segments and workflow traces"
@@ -859,7 +861,11 @@ def cover_rows(f: Front) -> list[tuple[str, str]]:
         ),
         (
             "Archive",
-            f"id {meta.archive_id}; the hash chain of its stored responses ends in {meta.chain_head}, that of its audit log in {meta.audit_head} (archiver verify-archive checks both)",
+            f"id {meta.archive_id}; the hash chain of its stored responses ends in "
+            f"{meta.chain_head} after {plural(meta.chain_pages, 'page')}, that of its audit log "
+            f"in {meta.audit_head} after {plural(meta.audit_entries, 'entry')} (archiver "
+            "verify-archive checks both; with --witness BUNDLE it checks the archive still "
+            "begins with them)",
         ),
         ("Signer", f"{meta.signer}; certificate SHA-256 fingerprint {meta.fingerprint}"),
         (

@@ -279,10 +279,10 @@ def group(
         segs.setdefault(s.values.get("INTERACTION_ID", ""), []).append(s)
     out = []
     for iid, rows in segs.items():
-        rows.sort(key=lambda r: (_number(r), r.commit_ts))
+        rows.sort(key=lambda r: (_number(r), r.order))
         st = sorted(
             steps.get(iid, []),
-            key=lambda r: (r.values.get("UPDATEHISTORYITEM_STARTTIME", ""), r.commit_ts),
+            key=lambda r: (r.values.get("UPDATEHISTORYITEM_STARTTIME", ""), r.order),
         )
         out.append(Interaction(iid, rows, st, gap_notes(rows, st, gap_intervals or {})))
     out.sort(key=lambda x: (x.segments[0].values.get("STARTTIME_UTC", ""), x.id))

@@ -73,6 +73,8 @@ class BundleReport:
     #: how the signer is trusted ("" when it is not)
     trusted_by: str = ""
     signer_trusted: bool = False
+    #: bag-info.txt as read (covered by the tag manifest and its signature)
+    info: dict[str, str] = field(default_factory=dict)
     #: bag-info.txt marks the bundle as simulated data (Archiver-Demo: yes)
     demo: bool = False
     #: the signer's certificate was revoked here, and nothing proves the signature older
@@ -489,6 +491,7 @@ def _checks(root: Path, policy: TrustPolicy) -> BundleReport:
     for check in CHECKS:
         if not check(b, rep):
             break
+    rep.info = dict(b.info)
     return rep
 
 

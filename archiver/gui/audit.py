@@ -1,5 +1,6 @@
-"""The audit log, and "Verify archive" run in the background (through
-:func:`archiver.services.archive.verify`, which records the custody entry itself).
+"""The audit log, and "Verify archive" (the dialog of gui/verify_archive.py, run in the
+background through :func:`archiver.services.archive.verify`, which records the custody
+entry itself; the verdict is shown here too).
 
 The log is shown through a lazy model: it holds the entries' ids (newest first) and reads
 the entries it shows block by block, so a year of entries opens at once."""
@@ -32,11 +33,10 @@ from archiver.archive.queries.review import ArchiveReader, AuditEntry
 from archiver.gui.empty import Placeholder
 from archiver.gui.errors import describe
 from archiver.gui.headers import bound_measuring
-from archiver.gui.workers import Job, JobRunner
+from archiver.gui.verify_archive import Signing, VerifyArchiveDialog
+from archiver.gui.workers import JobRunner
 from archiver.plural import plural
-from archiver.services import archive as archive_service
 from archiver.services.archive import VerifyReport
-from archiver.services.keys import SigningIdentity
 
 BLOCK = 256
 #: blocks of shown entries kept in memory
@@ -156,15 +156,16 @@ class AuditPanel(QWidget):
         self,
         archive_path: Callable[[], Path],
         runner: JobRunner,
-        signing: Callable[[], tuple[Path | None, SigningIdentity | None]] = lambda: (None, None),
+        signing: Signing = lambda: (None, None),
     ) -> None:
         """``signing``: the signing key's folder and the session's key (the checkpoint of a
-        verification is signed with it, its certificate checks earlier checkpoints)."""
+        verification is signed with it, its certificate checks earlier checkpoints, and the
+        witnesses' signers are trusted as the key's folder says)."""
         super().__init__()
         self.archive_path = archive_path
         self.runner = runner
         self.signing = signing
-        self.job: Job | None = None
+        self.dialog: VerifyArchiveDialog | None = None
         self.reader: ArchiveReader | None = None
         self.model = AuditModel(self)
         self.table = QTableView()
@@ -221,7 +222,7 @@ class AuditPanel(QWidget):
         lay.addLayout(row)
         lay.addLayout(filters)
         lay.addWidget(self.log, 1)
-        self.verify.clicked.connect(self.run_verify)
+        self.verify.clicked.connect(self.open_verify)
 
     def refresh(self) -> None:
         """Reopen the archive and show its log (the entries are read as they are shown)."""
@@ -273,44 +274,37 @@ class AuditPanel(QWidget):
         """The events of the log, newest first (read through the model, as shown)."""
         return [self.model.index(r, 2).data() for r in range(self.model.rowCount())]
 
-    def run_verify(self) -> None:
-        path = self.archive_path()
-        if not path.exists():
-            self.result.setText("No archive yet.")
-            return
-        self.verify.setEnabled(False)
-        self.result.setText("Verifying every checksum and both chains…")
-        key_dir, identity = self.signing()
-        job = Job(
-            lambda _cancel: archive_service.verify(
-                path, via="gui", key_dir=key_dir, identity=identity
-            ),
-            name="verify archive",
-        )
-        job.done.connect(self._verified)
-        job.failed.connect(self._not_verified)
-        self.job = job
-        self.runner.start(job)
+    def open_verify(self) -> VerifyArchiveDialog:
+        """The Verify archive dialog (witnesses, quick); its verdict is shown here too."""
+        if self.dialog is None:
+            dlg = VerifyArchiveDialog(self.archive_path, self.runner, self, signing=self.signing)
+            dlg.verified.connect(self._verified)
+            dlg.not_run.connect(self._not_verified)
+            self.dialog = dlg
+        self.dialog.show()
+        self.dialog.raise_()
+        return self.dialog
+
+    def run_verify(self) -> VerifyArchiveDialog:
+        """Open the dialog and verify at once, with the witnesses it lists."""
+        dlg = self.open_verify()
+        dlg.run()
+        return dlg
 
     def _not_verified(self, exc: BaseException) -> None:
-        self.verify.setEnabled(True)
         self.result.setText(
             f"<span style='color:#c62828'>Verification could not run: {escape(describe(exc))}</span>"
         )
         self.refresh()
 
     def _verified(self, rep: VerifyReport) -> None:
-        self.verify.setEnabled(True)
-        if rep.ok:
-            self.result.setText(
-                f"<span style='color:#2e7d32'><b>✓ Intact.</b></span> {rep.pages:,} pages, {rep.records:,} records, {rep.audit_entries:,} audit entries checked. Chain head {rep.chain_head[:16]}…"
-            )
-        else:
-            self.result.setText(
-                f"<span style='color:#c62828'><b>✗ FAILED:</b> {escape(rep.problems[0])}</span> ({plural(len(rep.problems), 'problem')})"
-            )
+        colour, mark = ("#2e7d32", "✓") if rep.ok else ("#c62828", "✗")
+        text = escape(rep.verdict())
+        if len(rep.problems) > 1:
+            text += f" ({plural(len(rep.problems), 'problem')})"
+        self.result.setText(f"<span style='color:{colour}'><b>{mark}</b> {text}</span>")
         self.refresh()
 
     def wait_jobs(self) -> None:
-        if self.job:
-            self.job.wait()
+        if self.dialog is not None:
+            self.dialog.wait()

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from archiver.api.typed import cast_value
 from archiver.archive.queries.interactions import INTERACTION_COLUMN
 from archiver.archive.queries.review import ArchiveReader, parse_stream
+from archiver.archive.versions import NOT_A_TIME, is_time
 from archiver.counts import LATEST, RECORDS
 from archiver.gui import holds
 from archiver.gui.errors import describe
@@ -72,9 +73,12 @@ _ROLES = frozenset(
         Qt.ItemDataRole.UserRole,
         Qt.ItemDataRole.TextAlignmentRole,
         Qt.ItemDataRole.BackgroundRole,
+        Qt.ItemDataRole.ForegroundRole,
         Qt.ItemDataRole.DecorationRole,
     }
 )
+#: A COMMIT_TS that is not a time (archive/versions.py) is drawn in this colour.
+_NOT_A_TIME_COLOUR = "#e65100"
 
 
 class RecordsModel(QAbstractTableModel):
@@ -248,9 +252,11 @@ class RecordsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return raw if self.raw else display_value(raw, typ)
         if role == Qt.ItemDataRole.ToolTipRole:
-            held = self.held_by(values)
-            tip = f"{name} ({typ}) raw API string: {json.dumps(raw, ensure_ascii=False)}"
-            return f"{holds.describe(held)}\n{tip}" if held else tip
+            return self._tooltip(name, typ, raw, values)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if name == "COMMIT_TS" and raw and not is_time(raw):
+                return QBrush(QColor(_NOT_A_TIME_COLOUR))
+            return None
         if role == Qt.ItemDataRole.DecorationRole:
             return holds.icon() if index.column() == 0 and self.held_by(values) else None
         if role == Qt.ItemDataRole.UserRole:
@@ -262,6 +268,14 @@ class RecordsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.BackgroundRole and self.held_by(values):
             return holds.row_brush()
         return None
+
+    def _tooltip(self, name: str, typ: str, raw: str, values: dict[str, str]) -> str:
+        """The raw API string; a COMMIT_TS that is not a time says so; a held row, its hold."""
+        held = self.held_by(values)
+        tip = f"{name} ({typ}) raw API string: {json.dumps(raw, ensure_ascii=False)}"
+        if name == "COMMIT_TS" and raw and not is_time(raw):
+            tip += f"\nCOMMIT_TS {NOT_A_TIME}"
+        return f"{holds.describe(held)}\n{tip}" if held else tip
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if 0 <= column < len(self.columns):
@@ -305,7 +319,7 @@ class RowDetailDialog(QDialog):
         self.table.setVerticalHeaderLabels(names)
         self.table.setHorizontalHeaderLabels(
             [
-                f"COMMIT_TS {v.commit_ts}" + (" ⚠ conflict" if v.conflict else "")
+                f"COMMIT_TS {v.commit_text}" + (" ⚠ conflict" if v.conflict else "")
                 for v in self.versions
             ]
         )
@@ -342,7 +356,7 @@ class RowDetailDialog(QDialog):
         lines = []
         for v in self.versions:
             lines.append(
-                f"COMMIT_TS {v.commit_ts}{'  ⚠ INTEGRITY CONFLICT' if v.conflict else ''}\n"
+                f"COMMIT_TS {v.commit_text}{'  ⚠ INTEGRITY CONFLICT' if v.conflict else ''}\n"
                 f"  record {v.record_id}, SHA-256 {v.sha256}\n"
                 f"  page {v.page_id} row {v.row_index}, received {v.received_at}, run {v.run_id}\n"
                 f"  page SHA-256 {v.page_sha256}\n  chain position {v.page_id}: {v.chain}\n  {v.url}"

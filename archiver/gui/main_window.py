@@ -252,7 +252,7 @@ class MainWindow(QMainWindow):
 
     def _verify(self) -> None:
         self.tabs.setCurrentWidget(self.audit)
-        self.audit.run_verify()
+        self.audit.open_verify()
 
     def show_error(self, title: str, message: str) -> None:
         self.last_error = (title, message)

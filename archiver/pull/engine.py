@@ -44,6 +44,7 @@ from archiver.api.errors import LimitExceeded, TokenEndpointUnreachable
 from archiver.api.limits import Limits
 from archiver.api.retry import RetryPolicy
 from archiver.archive import coverage
+from archiver.archive.chunks import NO_OVERLAP, NO_OVERLAP_AFTER_202
 from archiver.archive.errors import StorageError
 from archiver.archive.queries import coverage as coverage_q
 from archiver.archive.queries.pulls import run_counts
@@ -66,7 +67,7 @@ from archiver.pull.outcome import (
 from archiver.pull.plan import Plan, Planner, PullParams, WorkItem
 from archiver.pull.progress import DatasetProgress, Progress
 from archiver.pull.writer import ArchiveWriter, Event, Ops, WriterStopped
-from archiver.timerange import Chunk, api_format, last_servable
+from archiver.timerange import Chunk, last_servable
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ class PullEngine:
             plan,
             page_size or plan.page_size,
             writer,
-            Ops(plan.run_id),
+            Ops(plan.run_id, plan.chunks()),
             _progress(plan),
             ThreadPoolExecutor(self.workers, thread_name_prefix="pull-prepare"),
             reading=self.planner.reading(),
@@ -194,7 +195,9 @@ class PullEngine:
         else:
             params, params_hash = plan.record()
             params = {**params, **self.run_labels}
-            state.writer.submit(state.ops.start_run, self.tenant.label, params, params_hash)
+            state.writer.submit(
+                state.ops.start_run, self.tenant.label, params, params_hash, plan.chunk_layout()
+            )
 
     def _start_workers(self, state: _RunState) -> list[threading.Thread]:
         work: queue.Queue[WorkItem] = queue.Queue()
@@ -254,10 +257,10 @@ class PullEngine:
         state.writer.stop()
 
     def _record_end(self, a: Archive, state: _RunState) -> Event:
-        counts = run_counts(a, state.plan.run_id, [i.chunk for i in state.plan.items])
+        counts = run_counts(a, state.plan.run_id, state.ops.planned)
         result = self._decide(state, counts)
         result.reading = coverage_q.server_reading(a).describe()
-        a.finish_run(state.plan.run_id, result.status, result.summary())
+        a.finish_run(state.plan.run_id, result.status, result.summary(), result.flags.as_dict())
         return ("result", result)
 
     def _decide(self, state: _RunState, counts: dict[str, dict[str, Any]]) -> RunResult:
@@ -271,7 +274,7 @@ class PullEngine:
         except (OSError, StorageError):
             return {}
         try:
-            return run_counts(db, state.plan.run_id, [i.chunk for i in state.plan.items])
+            return run_counts(db, state.plan.run_id, state.ops.planned)
         except StorageError:
             return {}
         finally:
@@ -314,7 +317,7 @@ class PullEngine:
             # every other chunk would fail the same way: fail this one, stop the run
             state.error = str(exc)
             state.auth_failed = isinstance(exc, AuthenticationError)
-            state.writer.submit(state.ops.set_state, chunk, "failed", str(exc))
+            state.writer.submit(state.ops.fail, chunk, str(exc))
             self.cancel()
             return False
         except BaseException as exc:  # anything else: this chunk failed, the others go on
@@ -326,7 +329,7 @@ class PullEngine:
                 "rerun the same command to retry this chunk."
             )
             try:
-                state.writer.submit(state.ops.set_state, chunk, "failed", msg)
+                state.writer.submit(state.ops.fail, chunk, msg)
             except WriterStopped:
                 return False
             return True
@@ -341,10 +344,7 @@ class PullEngine:
             return chunk.end, ""
         newest = last_servable(self.now(), daily=False)
         if chunk.request_end > newest and state.reading == coverage.INCLUSIVE:
-            return chunk.end, (
-                "asked without the one-interval overlap (the interval after this chunk is not "
-                "ready yet); earlier walks of this archive show the server's `ending` is inclusive"
-            )
+            return chunk.end, NO_OVERLAP
         return chunk.request_end, ""
 
     def overlap_may_be_unready(self, req_end: datetime) -> bool:
@@ -374,19 +374,14 @@ class _ChunkWalk:
         self.req_end, note = engine.request_end(state, item)
         self.note = note
 
-    @property
-    def rkey(self) -> str:
-        return api_format(self.req_end, self.chunk.dataset_type)
-
     def run(self) -> None:
         chunk, state = self.chunk, self.state
         if chunk.dataset in state.not_entitled:
-            msg = state.not_entitled[chunk.dataset]
-            self.submit(self.ops.set_state, chunk, "not_entitled", msg, False)
+            self.submit(self.ops.skip, chunk, state.not_entitled[chunk.dataset])
             return
-        self.submit(self.ops.begin_chunk, chunk, self.token, self.rkey)
+        self.submit(self.ops.begin_chunk, chunk)
         if self.note:
-            self.submit(self.ops.drop_overlap, chunk, self.rkey, self.note)
+            self.submit(self.ops.drop_overlap, chunk, self.note)
         while not self._attempt():
             pass
 
@@ -417,12 +412,13 @@ class _ChunkWalk:
                 # identical records dedupe, so nothing is archived twice
                 self.restarted = True
                 self.token = None
-                self.submit(self.ops.restart_chunk, self.chunk, self.rkey)
                 return False
             return self._fail(str(exc))
         except EntitlementError as exc:
             self.state.not_entitled[self.chunk.dataset] = str(exc)
-            self.submit(self.ops.set_state, self.chunk, "not_entitled", str(exc))
+            if exc.response is None:  # no response to archive: the outcome is recorded
+                return self._fail(str(exc))
+            self.submit(self.ops.store_refused, self.chunk, exc.response, self._query().params())
             return True
         except (AuthenticationError, TokenEndpointUnreachable):
             raise
@@ -486,13 +482,7 @@ class _ChunkWalk:
         self.submit(self.ops.archive_202, self.chunk, resp, qparams)
         self.state.mark_overlap_tried(self.chunk)
         self.req_end = self.chunk.end
-        self.submit(
-            self.ops.drop_overlap,
-            self.chunk,
-            self.rkey,
-            "asked without the one-interval overlap: the API answered 202 (not processed yet) "
-            "for the interval after this chunk",
-        )
+        self.submit(self.ops.drop_overlap, self.chunk, NO_OVERLAP_AFTER_202)
         return True
 
     def _store_202(self, resp: NotReady, qparams: dict[str, str]) -> bool:
@@ -553,7 +543,7 @@ class _ChunkWalk:
         return self._fail(str(exc))
 
     def _fail(self, message: str) -> bool:
-        self.submit(self.ops.set_state, self.chunk, "failed", message)
+        self.submit(self.ops.fail, self.chunk, message)
         return True
 
 

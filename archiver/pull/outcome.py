@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archiver import exitcodes
-from archiver.plural import plural
+from archiver.archive import runs
 from archiver.pull.progress import DatasetProgress, Progress
 
 # the command line's codes (archiver.exitcodes), under the names the engine has used
@@ -27,16 +27,7 @@ EXIT_BUSY = exitcodes.BUSY
 EXIT_CANCELLED = exitcodes.CANCELLED
 
 
-@dataclass(frozen=True)
-class Flags:
-    """What the run itself knows besides the archive's counts."""
-
-    error: str | None = None  # a run-wide failure (token endpoint, archive not writable)
-    auth_failed: bool = False
-    cancelled: bool = False
-    #: the archive's disk is full, read-only or not ours to write (``error`` names it):
-    #: the run failed whatever it archived before (exit 1), and a rerun resumes it
-    io_failed: bool = False
+Flags = runs.Flags
 
 
 @dataclass
@@ -52,38 +43,13 @@ class RunResult:
     reading: str = ""
     #: the checkpoint written after the run (the job services.pull.pull), in words
     checkpoint: str = ""
+    #: the run's own flags (recorded in its `pull finished` entry)
+    flags: Flags = field(default_factory=Flags)
 
     def summary(self) -> dict[str, Any]:
-        """The custody record of the run: built from the archive's counts only."""
-        tallies = Progress({})
-        adopt_counts(tallies, self.counts)
-        return {
-            "run_id": self.run_id,
-            "status": self.status,
-            "exit_code": self.exit_code,
-            "error": self.error,
-            "ending_reading": self.reading,
-            "datasets": {
-                name: {
-                    "state": d.state,
-                    "chunks": d.chunks_total,
-                    "chunks_done": d.chunks_done,
-                    "pending": d.pending,
-                    "failed": d.failed,
-                    "unfinished": self.counts[name]["unfinished"],
-                    "not_entitled": d.not_entitled,
-                    "pages": d.pages,
-                    "rows": d.rows,
-                    "new_versions": d.new_rows,
-                    "duplicates": d.duplicates,
-                    "conflicts": d.conflicts,
-                    "quarantined": d.quarantined,
-                    "overlap_dropped": self.counts[name]["overlap_dropped"],
-                    "message": d.message,
-                }
-                for name, d in sorted(tallies.datasets.items())
-            },
-        }
+        """The custody record of the run: built from the archive's counts only
+        (archive/runs.py: verify-archive re-derives it the same way)."""
+        return runs.summary(self.run_id, self.counts, self.flags, self.reading)
 
 
 def decide(
@@ -92,13 +58,8 @@ def decide(
     """Status and exit code from the archive's counts. ``progress`` is not changed here (the
     writer thread decides while the engine's loop may still apply earlier events to it);
     the loop adopts the counts once it has applied every event before the result."""
-    status, code = _status(counts, flags)
-    bad = sum(c["failed"] + c["unfinished"] for c in counts.values())
-    error = flags.error
-    if error is None and bad:
-        first = next((m for c in counts.values() for m in c["failures"]), "")
-        error = f"{plural(bad, 'chunk')} not archived" + (f"; first: {first}" if first else "")
-    return RunResult(run_id, status, code, progress, error, counts)
+    status, code = runs.status(counts, flags)
+    return RunResult(run_id, status, code, progress, runs.error(counts, flags), counts, flags=flags)
 
 
 def adopt_counts(progress: Progress, counts: dict[str, dict[str, Any]]) -> None:
@@ -119,21 +80,3 @@ def adopt_counts(progress: Progress, counts: dict[str, dict[str, Any]]) -> None:
         if c["messages"]:
             d.message = c["messages"][-1]
         d.running = 0
-
-
-def _status(counts: dict[str, dict[str, Any]], flags: Flags) -> tuple[str, int]:
-    done = sum(c["done"] for c in counts.values())
-    bad = sum(c["failed"] + c["unfinished"] for c in counts.values())
-    if flags.auth_failed:
-        return "failed", EXIT_AUTH
-    if flags.io_failed or (flags.error and not counts):
-        return "failed", EXIT_ERROR
-    if flags.cancelled and not flags.error:
-        return "interrupted", EXIT_CANCELLED
-    if bad or flags.error:
-        return "failed", EXIT_PARTIAL if done else EXIT_ERROR
-    if any(c["pending"] for c in counts.values()):
-        return "partial", EXIT_PARTIAL
-    if any(c["not_entitled"] for c in counts.values()):
-        return "finished", EXIT_ENTITLEMENT
-    return "finished", EXIT_OK

@@ -14,6 +14,7 @@ from typing import Any
 
 from archiver.api.query import BULK_PAGE_SIZE
 from archiver.archive import coverage
+from archiver.archive.chunks import chunks_record, plan_chunks, splits_record
 from archiver.archive.errors import StorageError
 from archiver.archive.hashing import canonical_json
 from archiver.archive.queries import coverage as coverage_q
@@ -85,6 +86,22 @@ class Plan:
     resumed: bool = False
     skipped_done: int = 0
     description: str = ""
+    #: the run's chunks as its `pull started` entry records them (archive/chunks.py): the
+    #: ranges split into them, or the chunks named; None: the parameters' range
+    layout: dict[str, Any] | None = None
+
+    def chunk_layout(self) -> dict[str, Any]:
+        """The run's chunks, as recorded (every chunk of the plan, resumed ones included)."""
+        if self.layout is not None:
+            return self.layout
+        p = self.params
+        if p is None:
+            return chunks_record(i.chunk for i in self.items)
+        return splits_record((ds, p.start, p.end, p.daily, p.filter) for ds in p.datasets)
+
+    def chunks(self) -> list[Chunk]:
+        """Every chunk of the run (what archive/chunks.plan_chunks makes of its layout)."""
+        return plan_chunks(self.chunk_layout())
 
     def record(self) -> tuple[dict[str, Any], str]:
         """(parameters, their hash) as the run is recorded in the archive."""
@@ -162,7 +179,13 @@ class Planner:
         items = [
             resume_item(r.chunk, r) for r in rows if not datasets or r.chunk.dataset in datasets
         ]
-        return Plan(new_run_id(), None, items, description="retry pending chunks")
+        return Plan(
+            new_run_id(),
+            None,
+            items,
+            description="retry pending chunks",
+            layout=chunks_record(i.chunk for i in items),
+        )
 
     def incremental(
         self,
@@ -178,6 +201,7 @@ class Planner:
         the newest interval the API can serve."""
         end = last_servable(self.now(), daily)
         items: list[WorkItem] = []
+        ranges: list[tuple[str, datetime, datetime, bool, str | None]] = []
         with self._reader() as db:
             for ds in datasets:
                 last = coverage_q.last_done_end(db, ds, DAILY if daily else INTERVAL, filter or "")
@@ -191,6 +215,7 @@ class Planner:
                     )
                 if begin > end:
                     continue
+                ranges.append((ds, begin, end, daily, filter))
                 items.extend(WorkItem(c) for c in split(ds, begin, end, daily=daily, filter=filter))
         params = PullParams(
             tuple(datasets),
@@ -200,7 +225,9 @@ class Planner:
             filter,
             page_size,
         )
-        return Plan(new_run_id(), params, items, description="incremental")
+        return Plan(
+            new_run_id(), params, items, description="incremental", layout=splits_record(ranges)
+        )
 
     def reading(self) -> str:
         """The server's reading of `ending` as this archive's earlier walks showed it."""

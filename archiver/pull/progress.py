@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from archiver.archive.runs import dataset_state
+
 
 @dataclass
 class DatasetProgress:
@@ -31,17 +33,15 @@ class DatasetProgress:
 
     @property
     def state(self) -> str:
-        if self.not_entitled:
-            return "not entitled"
-        if self.finished_chunks >= self.chunks_total:
-            if self.failed:
-                return "failed"
-            if self.pending:
-                return "waiting for data"
-            return "done"
-        if self.running or self.pages:
-            return "running"
-        return "queued"
+        return dataset_state(
+            self.chunks_total,
+            self.chunks_done,
+            self.pending,
+            self.failed,
+            self.not_entitled,
+            self.pages,
+            self.running,
+        )
 
     def rate(self) -> float:
         elapsed = time.monotonic() - self.started

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver.api import NotReady, Page
+from archiver.api.pages import Refused
 from archiver.api.redaction import Redacted
 from archiver.archive.errors import page_failure
 from archiver.archive.store import Archive, Prepared
@@ -150,14 +151,22 @@ def _info(chunk: Chunk, **more: Any) -> dict[str, Any]:
 class Ops:
     """What a pull run asks of the archive; each method runs in the writer thread.
 
+
     A page the archive cannot hold (more columns than a table can have, a value no column
     takes: :func:`~archiver.archive.errors.page_failure`) is quarantined with the reason
-    and fails its chunk alone: the chunk is *broken* for the rest of the run (what its
-    walk still sends is not stored; its worker stops at the next page), and every other
-    chunk and dataset goes on. A failure of the medium (a full disk…) still stops the run."""
+    and fails its chunk alone (one transaction: its ``quarantined`` and ``chunk failed``
+    entries, the message from archive/chunks.py, which the replay derives the same way):
+    the chunk is *broken* for the rest of the run (what its walk still sends is not stored;
+    its worker stops at the next page), and every other chunk and dataset goes on. A
+    failure of the medium (a full disk…) still stops the run.
 
-    def __init__(self, run_id: str) -> None:
+    Coverage rows change only with what is archived (archive/chunks.py): a walk starting or
+    dropping its overlap is an event for the progress, not a write."""
+
+    def __init__(self, run_id: str, planned: list[Chunk] | None = None) -> None:
         self.run_id = run_id
+        #: every chunk of the run's plan (a 403 marks those of its dataset not walked yet)
+        self.planned = planned or []
         self._broken: set[tuple[str, str, str, str]] = set()
         self._lock = threading.Lock()
 
@@ -166,18 +175,21 @@ class Ops:
         with self._lock:
             return _key(chunk) in self._broken
 
-    def start_run(self, a: Archive, tenant: str, params: dict[str, Any], params_hash: str) -> None:
-        a.start_run(self.run_id, tenant, params, params_hash)
+    def start_run(
+        self,
+        a: Archive,
+        tenant: str,
+        params: dict[str, Any],
+        params_hash: str,
+        layout: dict[str, Any] | None = None,
+    ) -> None:
+        a.start_run(self.run_id, tenant, params, params_hash, layout)
 
     def resume_run(self, a: Archive) -> None:
         a.resume_run(self.run_id)
 
-    def begin_chunk(self, a: Archive, chunk: Chunk, token: str | None, request_end: str) -> Event:
-        a.begin_chunk(chunk, self.run_id, token, request_end)
+    def begin_chunk(self, a: Archive, chunk: Chunk) -> Event:
         return ("chunk_started", _info(chunk))
-
-    def restart_chunk(self, a: Archive, chunk: Chunk, request_end: str) -> None:
-        a.begin_chunk(chunk, self.run_id, None, request_end)
 
     def store_page(
         self,
@@ -213,25 +225,7 @@ class Ops:
         log.warning(
             "%s %s page %d not stored: %s", chunk.dataset, chunk.start_key, page.number, exc
         )
-        why = str(exc) or type(exc).__name__
-        reason = f"the archive cannot hold this page: {why}"
-        a.quarantine(
-            self.run_id,
-            chunk,
-            page.raw,
-            page.url,
-            page.status,
-            page.request_token,
-            reason,
-            page.redacted,
-        )
-        message = (
-            f"{chunk.dataset} {chunk.start_key}–{chunk.end_key}: page {page.number} was not "
-            f"stored, the archive cannot hold it ({why}); it is quarantined as evidence and "
-            "this chunk failed. Other chunks and datasets are not affected. Rerunning retries "
-            "from this page; if the API keeps sending it, report it to Avaya Support."
-        )
-        a.set_chunk_state(chunk, "failed", message, run_id=self.run_id)
+        message = a.cannot_hold(self.run_id, chunk, page, str(exc) or type(exc).__name__)
         with self._lock:
             self._broken.add(_key(chunk))
         return [
@@ -261,15 +255,24 @@ class Ops:
         return ("waiting", _info(chunk, next_retry_at=retry_at))
 
     def archive_202(self, a: Archive, chunk: Chunk, resp: NotReady, query: dict[str, str]) -> None:
-        """A 202 kept as evidence while the chunk is asked again at once (no state change)."""
+        """A 202 kept as evidence while the chunk is asked again at once."""
         if self.broken(chunk):
             return None  # its walk ended when a page could not be stored
         a.store_not_ready(self.run_id, chunk, resp, query, None, mark_pending=False)
 
-    def drop_overlap(self, a: Archive, chunk: Chunk, request_end: str, why: str) -> Events:
+    def store_refused(
+        self, a: Archive, chunk: Chunk, resp: Refused, query: dict[str, str]
+    ) -> Events:
+        """A 403: archived; the chunk and the run's other chunks of the dataset are not
+        entitled."""
         if self.broken(chunk):
             return None  # its walk ended when a page could not be stored
-        a.drop_overlap(chunk, request_end, why)
+        message = a.store_refused(self.run_id, chunk, resp, query, self.planned)
+        return ("chunk_state", _info(chunk, state="not_entitled", message=message))
+
+    def drop_overlap(self, a: Archive, chunk: Chunk, why: str) -> Events:
+        if self.broken(chunk):
+            return None  # its walk ended when a page could not be stored
         return ("overlap_dropped", _info(chunk, message=why))
 
     def quarantine(
@@ -288,13 +291,17 @@ class Ops:
         a.quarantine(self.run_id, chunk, raw, url, status, token, reason, redacted)
         return ("quarantined", _info(chunk))
 
-    def set_state(
-        self, a: Archive, chunk: Chunk, state: str, message: str, was_running: bool = True
-    ) -> Events:
+    def fail(self, a: Archive, chunk: Chunk, message: str) -> Events:
+        """The chunk's walk stopped on an error (a ``chunk failed`` entry)."""
         if self.broken(chunk):
-            return None  # its walk ended when a page could not be stored
-        a.set_chunk_state(chunk, state, message, run_id=self.run_id)
+            return None  # it failed already: a page could not be stored
+        a.chunk_failed(self.run_id, chunk, message)
+        return ("chunk_state", _info(chunk, state="failed", message=message))
+
+    def skip(self, a: Archive, chunk: Chunk, message: str) -> Event:
+        """A chunk not asked for: its dataset was refused (403) earlier in the run (the
+        refusal marked it not entitled)."""
         return (
             "chunk_state",
-            _info(chunk, state=state, message=message, was_running=was_running),
+            _info(chunk, state="not_entitled", message=message, was_running=False),
         )

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from archiver import iofailure, outputs
 from archiver.archive.errors import NotAnArchive, StorageError
+from archiver.archive.queries import bundle as bundle_q
 from archiver.archive.queries import coverage as cov
 from archiver.archive.queries.reader import Reader
 from archiver.archive.schema import ArchiveVersionError
@@ -25,7 +26,7 @@ from archiver.export import keys
 from archiver.export.csvsafe import MODES as CSV_FORMULA_MODES
 from archiver.export.warehouse import FORMATS, ExportError, check_out
 from archiver.export.warehouse import export_dataset as _export_dataset
-from archiver.services import checkpoints
+from archiver.services import checkpoints, witnesses
 from archiver.timerange import format_range
 
 AT_ENDING = cov.AT_ENDING
@@ -64,6 +65,8 @@ def verify(
     expect: Iterable[checkpoints.Checkpoint] = (),
     key_dir: Path | None = None,
     identity: keys.SigningIdentity | None = None,
+    quick: bool = False,
+    witnesses: Iterable[Path] = (),
 ) -> VerifyReport:
     """Recompute every checksum and chain and prove the past: every checkpoint recorded
     (audit log, sidecar) or given (``expect``) must be a prefix of the chains.
@@ -76,6 +79,11 @@ def verify(
     is checked instead and the file is left as it is. ``identity``: the key that signs the
     checkpoint (None: the one in ``key_dir``, when it can be loaded).
 
+    ``witnesses``: bundles handed out earlier (a zip, a bundle folder, a folder of bundles):
+    each is verified, then the archive's chains must extend the heads it carries
+    (services/witnesses.py). ``quick``: chains, checksums and checkpoints only; nothing is
+    replayed (the report says so).
+
     Nothing but a real archive is opened: a FIFO, a device, an empty or non-SQLite file, a
     SQLite database that is not an archive raise :class:`NotAnArchive` before anything is
     read or written, and a path where no file is raises FileNotFoundError (verification
@@ -85,7 +93,17 @@ def verify(
     check_archive_file(path)
     if not read_only:
         _bring_up_to_date(path)
-    report = verify_archive(path, progress, expect=expect, certs=checkpoints.certificates(key_dir))
+    seen = _witnesses(path, list(witnesses), key_dir)
+    report = verify_archive(
+        path,
+        progress,
+        expect=[*expect, *seen.checkpoints],
+        certs=checkpoints.certificates(key_dir),
+        quick=quick,
+    )
+    for problem in seen.problems:
+        report.add(problem)
+    report.notes.extend(seen.notes)
     if read_only:
         report.recorded.append("Nothing was written (read-only verification).")
     elif report.ok:
@@ -96,6 +114,14 @@ def verify(
             "entry and no checkpoint."
         )
     return report
+
+
+def _witnesses(path: Path, paths: list[Path], key_dir: Path | None) -> witnesses.Witnesses:
+    if not paths:
+        return witnesses.Witnesses()
+    with Reader(path) as db:
+        archive_id = bundle_q.archive_id(db)
+    return witnesses.read(paths, archive_id, key_dir)
 
 
 def _bring_up_to_date(path: Path) -> None:
@@ -127,6 +153,8 @@ def _record_verified(
                     "chain_head": report.chain_head,
                     "audit_head": report.audit_head,
                     "checkpoints": report.checkpoints,
+                    "replayed": report.replayed,
+                    "external_checkpoints": report.external,
                     "via": via,
                 },
             )

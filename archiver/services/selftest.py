@@ -241,8 +241,8 @@ def _verify_archive(state: _State) -> str:
     if not report.ok:
         raise _Failed(report.summary().splitlines()[0])
     return (
-        f"{report.pages:,} pages and {RECORDS.of(report.records)} (the whole archive) checked, "
-        "both hash chains intact"
+        f"both hash chains intact; {report.pages:,} pages replayed into "
+        f"{RECORDS.of(report.records)} (the whole archive), everything it states re-derived"
     )
 
 

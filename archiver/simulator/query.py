@@ -23,6 +23,23 @@ READY_AFTER = timedelta(minutes=30)
 MAX_PAGE_SIZE = 200
 #: Readings of ``ending:X`` the simulator can serve (the guide does not say which is real).
 ENDINGS: tuple[str, ...] = ("inclusive", "exclusive")
+#: How COMMIT_TS is written (the guide says only "datetime"): ``ms``, three fraction digits
+#: and ``Z``; ``nano``, Go's RFC 3339 "nano" form (trailing zeros of the fraction trimmed, no
+#: fraction on a whole second: ``…:58Z``, ``…:58.5Z``); ``offset``, ``+00:00`` for ``Z``.
+COMMIT_TS_FORMS: tuple[str, ...] = ("ms", "nano", "offset")
+
+
+def commit_ts_form(value: str, form: str) -> str:
+    """A COMMIT_TS as generated (``YYYY-MM-DDTHH:MM:SS.mmmZ``) in the served ``form``."""
+    if form == "ms" or not value.endswith("Z"):
+        return value
+    if form == "offset":
+        return value[:-1] + "+00:00"
+    head, _, frac = value[:-1].partition(".")
+    frac = frac.rstrip("0")
+    return f"{head}.{frac}Z" if frac else f"{head}Z"
+
+
 DEFAULT_PAGE_SIZE = 20
 
 

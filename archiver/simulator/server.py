@@ -26,10 +26,12 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from archiver.datasets import DATASET_NAMES, DATASETS, ENTITLEMENT_DETAIL, Dataset
 from archiver.simulator.data import DAY, INTERVAL, DataModel, iso_z
 from archiver.simulator.query import (
+    COMMIT_TS_FORMS,
     ENDINGS,
     BadRequest,
     Query,
     bucket_length,
+    commit_ts_form,
     decode_token,
     encode_token,
     iter_buckets,
@@ -72,6 +74,9 @@ class SimConfig:
     #: Transcripts as one row per message (shared TRANSCRIPT_ID) and one cxAgentLoginLogout
     #: ID per login session: ids that repeat within a response.
     shared_ids: bool = False
+    #: How COMMIT_TS is written: "ms" (…:58.500Z), "nano" (Go's RFC 3339 nano: …:58.5Z,
+    #: …:58Z) or "offset" (…:58.500+00:00); a run-time knob too (COMMIT_TS_FORMS).
+    commit_ts: str = "ms"
     #: (name, value) columns added after the registry's to every page (and 202) of the
     #: datasets in ``extra_column_datasets`` (empty: of every dataset), each row carrying
     #: ``value``: columns a server adds without notice, whatever their names.
@@ -99,9 +104,15 @@ class SimConfig:
                         f"{field_name}: unknown dataset {name!r}; valid: {', '.join(DATASET_NAMES)}"
                     )
         _check_ending(self.ending)
+        _check_commit_ts(self.commit_ts)
 
     def __repr__(self) -> str:  # never show the secret, even a simulator's
         return f"SimConfig(host={self.host!r}, port={self.port}, seed={self.seed})"
+
+
+def _check_commit_ts(value: object) -> None:
+    if value not in COMMIT_TS_FORMS:
+        raise ValueError(f"commit_ts must be one of {', '.join(COMMIT_TS_FORMS)}, not {value!r}")
 
 
 def _check_ending(value: object) -> None:
@@ -111,6 +122,7 @@ def _check_ending(value: object) -> None:
 
 FAULT_KNOBS = (
     "ending",
+    "commit_ts",
     "latency_ms",
     "fail_rate",
     "accepted_first",
@@ -222,6 +234,8 @@ class Simulator:
                 raise ValueError(f"unknown fault knob {name!r}; known: {', '.join(FAULT_KNOBS)}")
         if "ending" in knobs:
             _check_ending(knobs["ending"])
+        if "commit_ts" in knobs:
+            _check_commit_ts(knobs["commit_ts"])
         for name, value in knobs.items():
             current = getattr(self.config, name)
             setattr(self.config, name, type(current)(value))
@@ -285,7 +299,17 @@ class Simulator:
         names = [n for n, _ in self.columns(dataset)]
         extras = [v for _, v in self._extras(dataset)]
         own = names[: len(names) - len(extras)]
-        return lambda row: [row[c] for c in own] + extras
+        form = self.config.commit_ts
+        if form == "ms" or "COMMIT_TS" not in own:
+            return lambda row: [row[c] for c in own] + extras
+        at = own.index("COMMIT_TS")
+
+        def formed(row: dict[str, str]) -> list[str]:
+            values = [row[c] for c in own]
+            values[at] = commit_ts_form(values[at], form)
+            return values + extras
+
+        return formed
 
     def _records(self, query: Query, first: datetime, last: datetime) -> list[list[str]]:
         """Served records of the buckets ``first``..``last`` that match the query's filter."""

@@ -34,7 +34,7 @@ def test_self_test_figures_name_their_counts_and_agree_with_its_archive(tmp_path
     assert received > all_records > day_records  # three different figures, each named
     assert f"{received:,} rows received of interactionSegments and workflowTrace" in out
     assert f"{day_records:,} records whose own interval lies on 2025-02-01" in out
-    assert f"{all_records:,} records (the whole archive) checked" in out
+    assert f"replayed into {all_records:,} records (the whole archive)" in out
     bundle = keep / "bundle" / "data" / "records.jsonl"
     rows = [json.loads(x) for x in bundle.read_text().splitlines()]
     segments = sum(r["dataset"] == "interactionSegments" for r in rows)

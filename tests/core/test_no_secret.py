@@ -165,7 +165,8 @@ def test_no_credential_reaches_a_file_or_the_screen(echo, tmp_path):
         json.loads(d)
         for (d,) in conn.execute("SELECT details FROM audit_log WHERE event='credentials redacted'")
     ]
-    assert {e["http_status"] for e in entries} == {200, 202}
+    # 403s are archived (the refusal's evidence, issue 18 §1): the agentAux one held them too
+    assert {e["http_status"] for e in entries} == {200, 202, 403}
     assert all(len(e["received_sha256"]) == 64 and e["replaced"] >= 2 for e in entries), entries
     assert any("quarantine_id" in e for e in entries)  # the garbled page, kept redacted
     pages_202 = conn.execute(

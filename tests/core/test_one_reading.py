@@ -118,7 +118,6 @@ def test_verify_archive_rereads_an_archived_page_the_same_way(tmp_path):
     chunk = Chunk("queue", "interval", "", start, end)
     with Archive(arc) as a:
         a.start_run("r1", "t", {}, "h")
-        a.begin_chunk(chunk, "r1", None, "202502010100")
         a.store_page("r1", chunk, page, {"interval": "starting:202502010000,ending:202502010100"})
     r = run_cli("verify-archive", "--archive", arc)
     assert r.code == 1

@@ -519,7 +519,6 @@ def test_a_page_that_brings_a_column_gets_it_decided_and_indexed(tmp_path):
     chunk = Chunk("transcript", "interval", "", start, start)
     with Archive(arc) as a:
         a.start_run("r", "t", {}, "h")
-        a.begin_chunk(chunk, "r", None, "202502010215")
         a.store_page("r", chunk, page, {"interval": "x"})
     conn = sqlite3.connect(arc)
     decided = {d.column: d.field for d in searchindex.decisions(conn, "transcript")}
@@ -843,7 +842,6 @@ def test_transcript_messages_follow_a_sequence_column_where_there_is_one(tmp_pat
     chunk = Chunk("transcript", "interval", "", start, start)
     with Archive(arc) as a:
         a.start_run("r", "t", {}, "h")
-        a.begin_chunk(chunk, "r", None, "202502010215")
         a.store_page("r", chunk, page, {"interval": "x"})
     with ArchiveReader(arc) as r:
         shown = [m["TRANSCRIPT_TEXT"] for m in r.transcript("00ad" + "e" * 22)]

@@ -3,6 +3,8 @@ that say what to do, custody details on every audit row, the lazy audit model.""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from PySide6.QtCore import Qt
 
@@ -215,12 +217,14 @@ def test_audit_tab_reads_only_the_entries_it_shows(qtbot, tmp_path):
     panel.show()
     panel.refresh()
     model = panel.model
-    assert model.rowCount() == 3 * BLOCK and set(model._blocks) == {0}
+    # the archive's first entry is its creation (meta is replayed from it)
+    assert model.rowCount() == 3 * BLOCK + 1 and set(model._blocks) == {0}
     assert model.index(0, 5).data() == f"copy written to /b/{3 * BLOCK - 1}.sqlite3"
     panel.table.scrollToBottom()
     qtbot.wait(10)
     assert model.index(3 * BLOCK - 1, 5).data() == "copy written to /b/0.sqlite3"
-    assert 2 in model._blocks and 1 not in model._blocks
+    assert model.index(3 * BLOCK, 2).data() == "archive created"
+    assert 3 in model._blocks and 1 not in model._blocks
     panel.close_reader()
 
 
@@ -230,11 +234,19 @@ def test_audit_tab_says_what_to_do_when_empty(sim, window_factory):
     text = w.audit.log.saying()
     assert "No archive yet" in text and "Download tab" in text
     assert w.findChild(object, "auditEmpty").isVisible()
-    # an archive whose log is empty
+    # an archive whose log is empty (a file of an older archiver: a new archive's log begins
+    # with its creation)
     from archiver.archive.store import Archive
 
     with Archive(w.ctx.archive_path):
         pass
+    w.audit.refresh()
+    assert w.audit.events() == ["archive created"]
+    conn = sqlite3.connect(w.ctx.archive_path)
+    conn.execute("DROP TRIGGER audit_log_no_delete")
+    conn.execute("DELETE FROM audit_log")
+    conn.commit()
+    conn.close()
     w.audit.refresh()
     assert w.audit.log.saying() == NO_ENTRIES
     w.download.picker.set_selected(["queue"])

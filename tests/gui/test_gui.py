@@ -8,13 +8,14 @@ import time
 import pytest
 import requests
 from PySide6.QtCore import QModelIndex, Qt, QTimer
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QPushButton
 
 from archiver.archive.queries.review import ArchiveReader
 from archiver.datasets import DATASETS
 from archiver.gui.browse import RecordsModel
 from archiver.gui.connection import ConnectionDialog
 from archiver.gui.workers import SyncRunner
+from tests.clitools import run_cli
 from tests.gui.conftest import set_range
 from tests.pulltools import archived, params, walked_truth
 
@@ -258,10 +259,21 @@ def test_verify_archive_action(qtbot, sim, window_factory):
     w.download.start_download()
     w.verify_action.trigger()
     assert w.tabs.currentWidget() is w.audit
-    assert "Intact" in w.audit.result.text()
+    dlg = w.audit.dialog
+    assert dlg is not None and dlg.isVisible() and not dlg.witness_paths()
+    qtbot.mouseClick(dlg.verify_button, Qt.MouseButton.LeftButton)
+    verdict = dlg.verdict.text()
+    assert (
+        verdict.startswith("OK: replayed ") and "compare with --expect-head or --witness" in verdict
+    )
+    assert verdict in w.audit.result.text()
     events = w.audit.events()
     # newest first: the verification, then the checkpoint it wrote, are on top
     assert events[:2] == ["checkpoint", "verify-archive"] and "pull started" in events
+    # the same words: the dialog, the audit entry's summary, the command line
+    assert w.audit.model.index(1, 5).data().startswith(verdict)
+    out = run_cli("verify-archive", "--archive", str(w.ctx.archive_path), "--read-only")
+    assert out.stdout.splitlines()[0] == verdict
 
 
 def test_unreachable_server_shows_an_error_not_a_traceback(qtbot, sim, window_factory):
@@ -449,6 +461,37 @@ def _export_dialog(qtbot, sim, window_factory, tmp_path, monkeypatch):
     dlg = w.open_export()
     qtbot.addWidget(dlg)
     return w, dlg
+
+
+def test_verify_archive_dialog_takes_witnesses(qtbot, sim, window_factory, tmp_path, monkeypatch):
+    from PySide6.QtCore import QDate, QTime
+
+    w, dlg = _export_dialog(qtbot, sim, window_factory, tmp_path, monkeypatch)
+    dlg.start.setDate(QDate(2025, 2, 1))
+    dlg.end.setDate(QDate(2025, 2, 1))
+    dlg.end.setTime(QTime(2, 45))
+    dlg.out.setText(str(tmp_path / "handed-out"))
+    qtbot.mouseClick(dlg.export_button, Qt.MouseButton.LeftButton)
+    assert dlg.bundle_result is not None and dlg.status.text().startswith("✓")
+    w.verify_action.trigger()
+    v = w.audit.dialog
+    v.add_witness(tmp_path / "handed-out")
+    v.add_witness(tmp_path / "handed-out")  # listed once
+    assert v.witness_paths() == [tmp_path / "handed-out"]
+    qtbot.mouseClick(v.verify_button, Qt.MouseButton.LeftButton)
+    assert v.state.text() == "✓ Verified"
+    assert v.verdict.text().startswith("OK: replayed ")
+    assert v.verdict.text().endswith("chains extend 1 external checkpoint.")
+    assert "from witnesses" in v.details.toPlainText()
+    v.quick.setChecked(True)
+    v.witnesses.item(0).setSelected(True)
+    v.findChild(QPushButton, "removeWitness").click()
+    assert v.witness_paths() == []
+    qtbot.mouseClick(v.verify_button, Qt.MouseButton.LeftButton)
+    assert v.verdict.text().startswith(
+        "OK (quick: chains and checksums only, nothing was replayed)"
+    )
+    assert v.verdict.text() in w.audit.result.text()
 
 
 def test_export_and_verify_dialogs(qtbot, sim, window_factory, tmp_path, monkeypatch):
@@ -662,10 +705,14 @@ def test_verify_archive_that_cannot_run_shows_the_error(qtbot, sim, window_facto
 
     monkeypatch.setattr(archive_service, "verify", locked)
     w.verify_action.trigger()
+    qtbot.mouseClick(w.audit.dialog.verify_button, Qt.MouseButton.LeftButton)
     assert "Verification could not run: archive.sqlite3 is locked &lt;by another program&gt;" in (
         w.audit.result.text()
     )
-    assert w.audit.verify.isEnabled()
+    assert w.audit.dialog.verdict.text() == (
+        "Verification could not run: archive.sqlite3 is locked <by another program>"
+    )
+    assert w.audit.verify.isEnabled() and w.audit.dialog.verify_button.isEnabled()
 
 
 QT_OVERRIDES = {  # Qt virtuals these classes implement on purpose

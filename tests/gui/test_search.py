@@ -107,7 +107,6 @@ def test_archived_text_is_shown_as_text_only_our_marks_highlight(qtbot, sim, win
     chunk = Chunk("transcript", "interval", "", start, start)
     with Archive(w.ctx.archive_path) as a:
         a.start_run("r", "t", {}, "h")
-        a.begin_chunk(chunk, "r", None, "202502010315")
         a.store_page("r", chunk, page, {"interval": "x"})
     panel = w.search
     panel.query.setText("zeppelin")

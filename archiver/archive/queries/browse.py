@@ -14,6 +14,8 @@ from archiver.archive.columns import dataset_columns
 from archiver.archive.compact import stream_id
 from archiver.archive.hashing import canonical_record, sha256_hex
 from archiver.archive.queries.reader import Source
+from archiver.archive.versions import describe as describe_commit
+from archiver.archive.versions import order_key
 from archiver.datasets import DATASETS
 from archiver.timerange import DAILY, INTERVAL
 
@@ -58,6 +60,12 @@ class Version:
     changed: frozenset[str] = field(
         default_factory=frozenset
     )  # fields that differ from the previous version
+
+    @property
+    def commit_text(self) -> str:
+        """Its COMMIT_TS as shown: as received, marked when it is not a time (ordered
+        before the timed versions, by receipt)."""
+        return describe_commit(self.commit_ts)
 
 
 # -- datasets -----------------------------------------------------------------------------
@@ -278,7 +286,13 @@ def _versions(db: Source, dataset: str, ids: list[int]) -> list[Version]:
             ids,
         )
     }
-    order = sorted(ids, key=lambda i: (vals.get(i, {}).get("COMMIT_TS", ""), i))
+    # COMMIT_TS as a time, then receipt (archive/versions.py): never as text
+    order = sorted(
+        ids,
+        key=lambda i: order_key(
+            vals.get(i, {}).get("COMMIT_TS", ""), (rows[i]["page_id"], rows[i]["row_index"])
+        ),
+    )
     out: list[Version] = []
     prev: dict[str, str] | None = None
     for rid in order:

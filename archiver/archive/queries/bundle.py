@@ -21,6 +21,7 @@ from archiver.archive.compact import commit_ts_expr
 from archiver.archive.hashing import canonical_record, sha256_hex
 from archiver.archive.queries.reader import Source
 from archiver.archive.store import page_body
+from archiver.archive.versions import OrderKey, order_key
 from archiver.timerange import api_format
 
 SEGMENTS = "interactionSegments"
@@ -65,6 +66,13 @@ class Row:
     received_at: str
     conflict: bool
     interval: str = ""  # its own interval (YYYYMMDDHHmm)
+    row_index: int = 0  # its position in its page
+
+    @property
+    def order(self) -> OrderKey:
+        """Where it stands among its row's versions (archive/versions.py: COMMIT_TS as a
+        time, then receipt)."""
+        return order_key(self.commit_ts, (self.page_id, self.row_index))
 
 
 @dataclass
@@ -144,7 +152,7 @@ def segment_counts(db: Source, scope: BundleScope) -> SegmentCounts:
     return SegmentCounts(n_int, unplaced, [(k, n) for k, n in intervals])
 
 
-_COLUMNS = """r.record_id, r.row_key, r.page_id, r.conflict, r.interval_start,
+_COLUMNS = """r.record_id, r.row_key, r.page_id, r.conflict, r.interval_start, r.row_index,
               p.sha256 AS page_sha256, p.received_at"""
 
 
@@ -172,16 +180,10 @@ def _rows(conn: sqlite3.Connection, dataset: str, sql: str, params: list[Any]) -
                 r["received_at"],
                 bool(r["conflict"]),
                 r["interval_start"],
+                r["row_index"],
             )
         )
-    out.sort(
-        key=lambda row: (
-            row.values.get("ROW_DATE_UTC", ""),
-            row.row_key,
-            row.commit_ts,
-            row.record_id,
-        )
-    )
+    out.sort(key=lambda row: (row.values.get("ROW_DATE_UTC", ""), row.row_key, row.order))
     return out
 
 
@@ -232,7 +234,7 @@ def interaction_rows(
     sql = f"""SELECT {_COLUMNS} FROM {values.table(dataset)} v
               JOIN {source} r ON r.record_id = v.record_id
               JOIN pages p ON p.page_id = r.page_id
-              WHERE v.{values.quote(column)} IN (SELECT value FROM json_each(?))
+              WHERE v.{values.col(column)} IN (SELECT value FROM json_each(?))
               AND r.dataset = ? AND r.dataset_type = 'interval'"""
     return _rows(db.conn, dataset, sql, [json.dumps(ids), dataset])
 
@@ -261,10 +263,17 @@ def names(
         where += f" AND v.{values.col(id_col)} IN (SELECT value FROM json_each(?))"
         params.append(json.dumps(ids))
     sql = f"""SELECT v.{values.col(id_col)} AS id, v.{values.col(name_col)} AS name,
-                     max({commit_ts_expr(conn, dataset)})
+                     {commit_ts_expr(conn, dataset)}, r.page_id, r.row_index
               FROM records_view r JOIN {values.table(dataset)} v ON v.record_id = r.record_id
-              WHERE r.dataset = ? {where} GROUP BY id"""
-    return {i: n for i, n, _ in conn.execute(sql, params) if i and n}
+              WHERE r.dataset = ? {where}"""
+    best: dict[str, tuple[OrderKey, str]] = {}
+    for i, n, ts, pid, ri in conn.execute(sql, params):
+        if not (i and n):
+            continue
+        key = order_key(ts, (pid, ri))  # COMMIT_TS as a time, never as text
+        if i not in best or key > best[i][0]:
+            best[i] = (key, n)
+    return {i: n for i, (_, n) in best.items()}
 
 
 # -- the archive's facts ------------------------------------------------------------------

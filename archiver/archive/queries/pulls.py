@@ -8,7 +8,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from archiver.archive import coverage
+from archiver.archive import coverage, runs
+from archiver.archive.chunks import DERIVED, ChunkRow
 from archiver.archive.queries.reader import Source
 from archiver.timerange import Chunk
 
@@ -87,67 +88,34 @@ def unfinished_runs(db: Source) -> list[RunRecord]:
 
 
 def run_counts(db: Source, run_id: str, chunks: list[Chunk]) -> dict[str, dict[str, Any]]:
-    """Per dataset: what this run stored and where each of its chunks stands, from the archive."""
-    out: dict[str, dict[str, Any]] = {}
-
-    def entry(ds: str) -> dict[str, Any]:
-        return out.setdefault(
-            ds,
-            {
-                "chunks": 0,
-                "done": 0,
-                "pending": 0,
-                "failed": 0,
-                "not_entitled": 0,
-                "unfinished": 0,
-                "overlap_dropped": 0,
-                "pages": 0,
-                "rows": 0,
-                "new_versions": 0,
-                "conflicts": 0,
-                "quarantined": 0,
-                "not_ready": 0,
-                "messages": [],
-                "failures": [],
-            },
-        )
-
+    """Per dataset: what this run stored and where each of its chunks stands, from the
+    archive (archive/runs.py counts; verify-archive's replay counts the same way)."""
     conn = db.conn
-    for chunk in chunks:
-        e = entry(chunk.dataset)
-        e["chunks"] += 1
-        row = coverage.chunk_row(conn, chunk)
-        st = row["state"] if row is not None and row["run_id"] == run_id else None
-        if st in ("done", "pending", "failed", "not_entitled"):
-            e[st] += 1
-        else:
-            e["unfinished"] += 1
-            e["failures"].append(f"{chunk.dataset} {chunk.start_key}: never finished")
-        if row is not None and row["run_id"] == run_id:
-            e["overlap_dropped"] += int(row["overlap_dropped"] or 0)
-            if st == "failed" and row["message"]:
-                e["failures"].append(f"{chunk.dataset} {chunk.start_key}: {row['message']}")
-            if row["message"] and st != "done" and row["message"] not in e["messages"]:
-                e["messages"].append(row["message"])
+
+    def row_of(key: tuple[str, str, str, str]) -> ChunkRow | None:
+        row = conn.execute(
+            f"SELECT {', '.join(DERIVED)} FROM coverage WHERE dataset=? AND dataset_type=? AND filter=? AND chunk_start=?",
+            key,
+        ).fetchone()
+        return None if row is None else ChunkRow(*row)
+
+    out = runs.count_chunks(run_id, chunks, row_of)
     for ds, status, pages, rows in conn.execute(
         "SELECT dataset, http_status, count(*), coalesce(sum(record_count), 0) FROM pages WHERE run_id=? GROUP BY dataset, http_status",
         (run_id,),
     ):
-        e = entry(ds)
         if status == 200:
-            e["pages"] += pages
-            e["rows"] += rows
-        else:
-            e["not_ready"] += pages
+            runs.add_counts(out, ds, pages=pages, rows=rows)
+        elif status == 202:
+            runs.add_counts(out, ds, not_ready=pages)
     for ds, n, conflicts in conn.execute(
         """SELECT p.dataset, count(r.record_id), coalesce(sum(r.conflict), 0)
            FROM pages p JOIN records r ON r.page_id = p.page_id WHERE p.run_id=? GROUP BY p.dataset""",
         (run_id,),
     ):
-        entry(ds)["new_versions"] += n
-        entry(ds)["conflicts"] += conflicts
+        runs.add_counts(out, ds, new_versions=n, conflicts=conflicts)
     for ds, n in conn.execute(
         "SELECT dataset, count(*) FROM quarantine WHERE run_id=? GROUP BY dataset", (run_id,)
     ):
-        entry(ds)["quarantined"] += n
+        runs.add_counts(out, ds, quarantined=n)
     return out

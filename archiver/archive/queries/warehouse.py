@@ -56,7 +56,7 @@ def iter_rows(
     if end:
         sql += " AND r.interval_start < ?"
         params.append((end + timedelta(days=1)).strftime("%Y%m%d"))
-    sql += " ORDER BY r.interval_start, r.row_key, r.record_id"
+    sql += " ORDER BY r.interval_start, r.row_key, r.page_id, r.row_index"  # versions: as received
     cur = conn.execute(sql, params)
     while batch := cur.fetchmany(1000):
         vals = values.fetch(conn, dataset, [r[0] for r in batch])

@@ -21,12 +21,15 @@ def verify_archive(v: argparse.ArgumentParser) -> None:
         v,
         f"{HANDLERS}:run_verify",
         exits.VERIFY_ARCHIVE,
-        description="Recompute every page and record checksum and both hash chains (a page's "
-        "chain covers its metadata too), and re-derive every record from its raw page. Every "
-        "checkpoint the audit log and the sidecar (ARCHIVE.checkpoints) record, and every "
-        "--expect-head given, must be a prefix of the chains; coverage and run summaries must "
-        "not claim more than the pages present. Exits 1 on any mismatch, naming the first. "
-        "On success it records a verify-archive entry and a checkpoint, unless --read-only.",
+        description="Recompute every page checksum and both hash chains (a page's chain covers "
+        "its metadata too); every checkpoint the audit log and the sidecar (ARCHIVE.checkpoints) "
+        "record, every --expect-head and every --witness bundle's chain heads must be a prefix "
+        "of the chains. Then replay: everything the archive states (records and their values, "
+        "latest versions, conflicts, columns, key rules, coverage, runs and their summaries, "
+        "quarantine, the views) is re-derived from the raw pages and the custody entries and "
+        "compared. Exits 1 on any difference, naming the table, the key and the first field "
+        "that differs. On success it records a verify-archive entry and a checkpoint, unless "
+        "--read-only.",
     )
     add_archive(v)
     v.add_argument(
@@ -42,6 +45,22 @@ def verify_archive(v: argparse.ArgumentParser) -> None:
         help="a checkpoint kept elsewhere (page count and page-chain head, as `archiver "
         "checkpoint` prints it; or pages:N:HEX/audit:M:HEX) that must be a prefix of the "
         "archive's chains (repeatable)",
+    )
+    v.add_argument(
+        "--witness",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="BUNDLE",
+        help="an audit bundle handed out earlier (a .zip, a bundle folder, or a folder of "
+        "bundles): its signature is verified, then the archive's chains must extend the chain "
+        "heads it carries (repeatable)",
+    )
+    v.add_argument(
+        "--quick",
+        action="store_true",
+        help="chains and checksums only (and the checkpoints and witnesses): nothing is "
+        "replayed, and the result says so",
     )
     v.add_argument("--json", action="store_true", help="print only one JSON document")
 

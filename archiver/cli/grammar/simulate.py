@@ -20,7 +20,7 @@ def extra_column(text: str) -> tuple[str, str]:
 def simulate(p: argparse.ArgumentParser) -> None:
     # the simulator's defaults live with it; only this grammar imports it
     from archiver.simulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-    from archiver.simulator.query import ENDINGS
+    from archiver.simulator.query import COMMIT_TS_FORMS, ENDINGS
 
     handles(
         p,
@@ -60,6 +60,14 @@ def simulate(p: argparse.ArgumentParser) -> None:
         default="inclusive",
         help="reading of interval=...,ending:X for interval queries: inclusive serves X, "
         "exclusive stops before X (default inclusive; daily queries are always inclusive)",
+    )
+    p.add_argument(
+        "--commit-ts",
+        choices=COMMIT_TS_FORMS,
+        default="ms",
+        help="how COMMIT_TS is written: ms (2025-11-25T00:26:58.500Z, the default), nano (Go's "
+        "RFC 3339 nano form: 00:26:58.5Z, a whole second as 00:26:58Z) or offset "
+        "(00:26:58.500+00:00)",
     )
     p.add_argument(
         "--omit-row-id",
