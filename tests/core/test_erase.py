@@ -27,6 +27,9 @@ from archiver.simulator import SimConfig, Simulator
 from tests.clitools import run_cli
 from tests.pulltools import params, pull
 
+#: the module's archive and key are built once: its tests stay on one xdist worker
+pytestmark = pytest.mark.xdist_group("erase")
+
 PASSPHRASE = "correct horse battery staple"
 HOUR = ("202502010000", "202502010045")
 ROOT = Path(__file__).resolve().parents[2]
@@ -369,6 +372,7 @@ def test_nothing_names_the_subject(archive):
     assert bad.code == 2 and "phone, email, name, customer" in bad.stderr
 
 
+@pytest.mark.slow
 def test_the_exact_scan_finds_what_the_index_misses(tmp_path, signing):
     """The number written another way in a note the server adds to one dataset's rows: the
     index's words (285, 385, 5594) do not match the number, the exact scan does."""
@@ -499,6 +503,7 @@ def test_a_bundle_made_before_the_erasure_still_verifies(archive, signing, tmp_p
 
 
 # -- the migration to version 6 -----------------------------------------------------------
+@pytest.mark.slow
 def test_a_version_5_archive_gets_its_commitments_at_migration(tmp_path, monkeypatch, signing):
     arc = shutil.copy(V2, tmp_path / "old.sqlite3")
     with monkeypatch.context() as mp:  # a genuine version-5 file, by the real migrations
