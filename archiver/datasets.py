@@ -543,3 +543,15 @@ def column_description(dataset: str, column: str) -> str:
     guide's common fields); "" when the guide does not describe it."""
     own = COLUMN_DOCS.get(dataset, {})
     return own.get(column) or COMMON_COLUMN_DOCS.get(column, "")
+
+
+#: The column that names a record's interaction, per dataset (archive/queries/interactions.py
+#: and the search index's rule read it): an interaction is an
+#: INTERACTION_ID (interactionSegments, mpccdr, transcript) or a
+#: WORKFLOWSESSION_INTERACTIONID (workflowTrace). Every other dataset's records stand alone.
+INTERACTION_COLUMN: dict[str, str] = {
+    "interactionSegments": "INTERACTION_ID",
+    "workflowTrace": "WORKFLOWSESSION_INTERACTIONID",
+    "mpccdr": "INTERACTION_ID",
+    "transcript": "INTERACTION_ID",
+}

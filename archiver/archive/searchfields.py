@@ -16,8 +16,7 @@ import re
 from collections.abc import Sequence
 
 from archiver.archive.hashing import ERASED
-from archiver.archive.queries.interactions import INTERACTION_COLUMN
-from archiver.datasets import COMMON_COLUMNS
+from archiver.datasets import COMMON_COLUMNS, INTERACTION_COLUMN
 
 #: Raise when the rule below changes: an index made by another rule is rebuilt.
 RULE_VERSION = 2

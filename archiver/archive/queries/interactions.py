@@ -13,19 +13,10 @@ from typing import TYPE_CHECKING
 
 from archiver.archive import values
 from archiver.archive.compact import stream_id
+from archiver.datasets import INTERACTION_COLUMN as INTERACTION_COLUMN
 
 if TYPE_CHECKING:  # (the writer's search index reads INTERACTION_COLUMN: no import circle)
     from archiver.archive.queries.reader import Source
-
-#: The column that names a record's interaction, per dataset: an interaction is an
-#: INTERACTION_ID (interactionSegments, mpccdr, transcript) or a
-#: WORKFLOWSESSION_INTERACTIONID (workflowTrace). Every other dataset's records stand alone.
-INTERACTION_COLUMN: dict[str, str] = {
-    "interactionSegments": "INTERACTION_ID",
-    "workflowTrace": "WORKFLOWSESSION_INTERACTIONID",
-    "mpccdr": "INTERACTION_ID",
-    "transcript": "INTERACTION_ID",
-}
 
 
 def has_records(db: Source, dataset: str) -> bool:
