@@ -37,6 +37,13 @@ FIELDS: dict[str, str] = {
 #: ``date:FIRST..LAST`` (or ``date:DAY``) limits the whole query to a UTC range.
 DATE_FIELD = "date"
 OPERATORS = ("AND", "OR", "NOT")
+#: How deep parentheses and NOT may nest (each ``(`` and each NOT is a level): the index's
+#: own parser has a small fixed stack (a query nested some 20 levels deep overflowed it, an
+#: SQLite error), and Python's recursion a larger one. No real search comes near it.
+MAX_NESTING = 10
+#: The longest query, as a case's reason (services.cases): the query is kept whole in the
+#: access log, and printed in the chain of custody of every later bundle.
+MAX_LENGTH = 2000
 
 
 class QueryError(ValueError):
@@ -201,11 +208,14 @@ def _unknown_field(name: str) -> str:
 class _Parser:
     def __init__(self, query: str) -> None:
         self.query = query
+        if len(query) > MAX_LENGTH:
+            raise self.error(f"a query has at most {MAX_LENGTH} characters", MAX_LENGTH)
         self.tokens = _lex(query)
         self.at = 0
         self.first: datetime | None = None
         self.last: datetime | None = None
         self.depth = 0  # inside OR or NOT: date: applies to the whole query only
+        self.nesting = 0  # inside how many ( and NOT: at most MAX_NESTING
 
     def error(self, message: str, position: int) -> QueryError:
         return QueryError(message, self.query, position)
@@ -265,6 +275,16 @@ class _Parser:
             return None
         return kept[0] if len(kept) == 1 else And(tuple(kept))
 
+    def nest(self, tok: _Token) -> None:
+        """One more level of ( or NOT, refused beyond MAX_NESTING."""
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise self.error(
+                f"parentheses and NOT are nested too deeply here (at most {MAX_NESTING} "
+                "levels): write the query flatter",
+                tok.position,
+            )
+
     def unary(self) -> Node | None:
         tok = self.tokens[self.at]
         if tok.kind == "op" and tok.text == "NOT":
@@ -272,15 +292,19 @@ class _Parser:
             nxt = self.peek()
             if nxt is None or nxt.kind == ")" or nxt.text in ("AND", "OR"):
                 raise self.error("NOT has nothing on its right", tok.position)
+            self.nest(tok)
             self.depth += 1
             item = self.unary()
             self.depth -= 1
+            self.nesting -= 1
             if item is None:
                 raise self.error("date: cannot be negated: give the range you want", tok.position)
             return Not(item, tok.position)
         if tok.kind == "(":
             self.at += 1
+            self.nest(tok)
             inner = self.or_expr()
+            self.nesting -= 1
             close = self.peek()
             if close is None or close.kind != ")":
                 raise self.error("this ( is not closed", tok.position)
@@ -347,20 +371,19 @@ class _Parser:
 
 
 def _check_positive(expr: Node, parser: _Parser) -> None:
-    """A query must look for something: a query made only of NOT … would list everything."""
+    """A query must look for something: a query made only of NOT … would list everything,
+    and so would an OR with a NOT in it, or a group of NOTs, however deep in the query."""
     if isinstance(expr, Not):
         raise parser.error(
             "NOT only takes away: add a term to look for (refund NOT cancel)", expr.position
         )
-    if isinstance(expr, And) and all(isinstance(i, Not) for i in expr.items):
-        first = expr.items[0]
-        assert isinstance(first, Not)
-        raise parser.error(
-            "NOT only takes away: add a term to look for (refund NOT cancel)", first.position
-        )
-    if isinstance(expr, Or):
-        for item in expr.items:
+    if isinstance(expr, And):
+        kept = [i for i in expr.items if not isinstance(i, Not)]
+        for item in kept or expr.items[:1]:  # all NOT: the first is refused
             _check_positive(item, parser)
+    if isinstance(expr, Or):
+        for alternative in expr.items:
+            _check_positive(alternative, parser)
 
 
 def parse(query: str) -> Query:

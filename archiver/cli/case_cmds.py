@@ -18,23 +18,30 @@ from archiver.services import search as searching
 from archiver.timerange import RangeError, floor_interval, parse_bound
 
 
-def _fail(command: str, code: int, message: str) -> int:
+def _fail(command: str, code: int, message: str, args: argparse.Namespace | None = None) -> int:
+    """The message on stderr; with --json, also the one JSON document stdout promises."""
     print(f"archiver {command}: {message}", file=sys.stderr)
+    if args is not None and getattr(args, "json", False):
+        doc = monitor.Clock().doc(
+            command, "error", code, archive=common.archive_path(args), error=message
+        )
+        monitor.emit(doc)
     return code
 
 
-def _guarded(command: str, run: Callable[[], int]) -> int:
+def _guarded(command: str, run: Callable[[], int], args: argparse.Namespace | None = None) -> int:
     """The failures every case and hold command shares, each with its exit code."""
     try:
         return run()
     except cases.CaseInputError as exc:
-        return _fail(command, USAGE, str(exc))
+        return _fail(command, USAGE, str(exc), args)
     except (FileNotFoundError, UnreadableArchive) as exc:
-        return _fail(command, USAGE, str(exc))
+        return _fail(command, USAGE, str(exc), args)
     except cases.CaseRefused as exc:
-        return _fail(command, FAILED, f"refused: {exc}")
+        return _fail(command, FAILED, f"refused: {exc}", args)
     except cases.StorageError as exc:
-        return _fail(command, FAILED, f"the archive could not be written ({exc}); nothing changed")
+        message = f"the archive could not be written ({exc}); nothing changed"
+        return _fail(command, FAILED, message, args)
 
 
 def _when(at: str | None) -> str:
@@ -204,7 +211,7 @@ def run_list(args: argparse.Namespace) -> int:
                 print(f"  {_hold_text(c.hold)}")
         return OK
 
-    return _guarded("case list", run)
+    return _guarded("case list", run, args)
 
 
 def _member_line(m: cases.Member) -> str:
@@ -330,7 +337,7 @@ def run_show(args: argparse.Namespace) -> int:
             print(f"  #{e.entry_id} {_when(e.at)}  {e.event}  {e.os_user}")
         return OK
 
-    return _guarded("case show", run)
+    return _guarded("case show", run, args)
 
 
 def run_hold_place(args: argparse.Namespace) -> int:

@@ -272,6 +272,9 @@ def _table(
         hAlign="LEFT",
         # never a header alone, nor a lone row, at either side of a page break
         rowSplitRange=(3, n - 2) if n >= 5 else None,
+        # a row taller than a page (a long typed query in the chain of custody, a long
+        # transcript message) continues on the next page instead of failing the report
+        splitInRow=1,
     )
     cmds: list[tuple[Any, ...]] = [
         ("BACKGROUND", (0, 0), (-1, 0), HEAD_BLUE),
@@ -298,7 +301,7 @@ def _kv(rows: list[tuple[str, str]], key_mm: float = 48, val_mm: float = 220) ->
         [Paragraph(f"<b>{escape(k)}</b>", st["base"]), Paragraph(rich(v), st["base"])]
         for k, v in rows
     ]
-    t = Table(data, colWidths=[key_mm * mm, val_mm * mm], hAlign="LEFT")
+    t = Table(data, colWidths=[key_mm * mm, val_mm * mm], hAlign="LEFT", splitInRow=1)
     t.setStyle(
         TableStyle(
             [

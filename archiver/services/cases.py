@@ -118,6 +118,12 @@ def _name(name: str) -> str:
     return text
 
 
+def _named(name: str) -> None:
+    """An empty name is a usage error (exit 2), not a case that is not found."""
+    if not name.strip():
+        raise CaseInputError("a case needs a name")
+
+
 def _text(value: str | None, what: str, required: bool = True) -> str:
     text = (value or "").strip()
     if required and not text:
@@ -133,6 +139,7 @@ def _exists(path: Path) -> None:
 
 
 def _case(path: Path, name: str) -> CaseSummary:
+    _named(name)
     _exists(path)
     with Reader(path) as r:
         found = q.find_case(r, name)
@@ -312,6 +319,7 @@ def list_cases(path: Path) -> list[CaseSummary]:
 def detail(path: Path, name: str) -> CaseDetail:
     """The case whole (NoSuchCase): what the Cases tab shows of it. A read: no interaction's
     rows are shown, so nothing is logged."""
+    _named(name)
     _exists(path)
     with Reader(path) as r:
         found = q.case_detail(r, name)

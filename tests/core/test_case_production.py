@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from archiver.archive import auditlog
 from archiver.archive.queries import cases as q
 from archiver.archive.queries import coverage, interactions
 from archiver.archive.queries.reader import Reader
@@ -447,3 +448,38 @@ def test_docs_list_the_load_files_fields():
         if line.startswith("| ") and "---" not in line
     ]
     assert [(r[0][2:], r[1].rstrip(" |")) for r in rows] == list(loadfile.FIELDS)
+
+
+def test_long_typed_text_never_stops_an_export(shared, signing, tmp_path):
+    """A query has at most 2000 characters, as a reason does; an archive whose log holds a
+    longer one (an earlier archiver took any length) still exports: an audit entry's line
+    (chain of custody) or a cover fact taller than a page is split across pages, not a
+    LayoutError that stopped every later export of the archive."""
+    arc = _copy(shared, tmp_path / "a.sqlite3")
+    a = ("--archive", arc)
+    long_query = "refund " * 3000
+    refused = run_cli("search", long_query, *a)
+    assert refused.code == 2 and "at most 2000 characters" in refused.err
+    conn = sqlite3.connect(arc, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    auditlog.append(conn, "search", {"query": long_query, "hits": 1, "records": 1}, None)
+    conn.execute("COMMIT")
+    conn.close()
+    ids = _case_ids(arc)[:1]
+    reason = ("The customer wrote again about it. " * 60)[:2000]
+    assert run_cli("case", "create", "Long", "--reason", reason, *a).code == 0
+    assert run_cli("case", "add", "Long", "--interaction", ids[0], *a).code == 0
+    assert run_cli("hold", "place", "Long", "--reason", reason, *a).code == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ARCHIVER_KEY_PASSPHRASE", PASSPHRASE)
+        for name, scope in (
+            ("case", ("--case", "Long", "--load-file", "concordance")),
+            ("range", ("--from", DAY1[0], "--to", DAY1[1])),
+        ):
+            res = run_cli("export", *scope, "--out", tmp_path / name, "--key-dir", signing, *a)
+            assert res.code == 0, res.err
+            assert run_cli("verify", tmp_path / name, "--key-dir", signing).code == 0
+            text = "".join(
+                p.extract_text() for p in PdfReader(tmp_path / name / "data" / "report.pdf").pages
+            )
+            assert text.count("refund") >= 3000, name  # the whole query, on as many pages

@@ -420,3 +420,51 @@ def test_the_audit_summaries_say_what_each_case_entry_did(archive):
     assert any("found by the search 'Bonjour'" in x for x in lines)
     assert "legal hold on case 'Replayed' released: done" in lines
     assert "case 'Closed' closed" in lines
+
+
+@pytest.mark.parametrize(
+    "edit,words",
+    [
+        ("UPDATE case_holds SET released_entry = NULL", "released_entry"),
+        (
+            "UPDATE case_holds SET released_entry = NULL, released_at = NULL, "
+            "released_by = NULL, released_reason = NULL",
+            "case_holds",
+        ),
+        ("DELETE FROM case_holds", "case_holds"),
+        (
+            "DELETE FROM case_interactions WHERE rowid = (SELECT min(rowid) FROM case_interactions)",
+            "missing (its audit entries state it)",
+        ),
+        ("DROP TABLE case_holds", "the case tables are missing"),
+        ("UPDATE cases SET name = 'Other' WHERE name = 'Closed'", "cases"),
+    ],
+)
+def test_verify_archive_fails_an_edited_case_or_hold_table(archive, edit, words):
+    """verify-archive itself (not only the replay function) re-derives the case tables from
+    the audit entries: a hold released or removed by SQL, a member taken out, fails it."""
+    _busy_case(archive)
+    run_cli("hold", "place", "Replayed", "--reason", "again", "--archive", archive)
+    assert run_cli("verify-archive", "--archive", archive).code == 0
+    conn = sqlite3.connect(archive)
+    conn.executescript(edit)
+    conn.commit()
+    conn.close()
+    out = run_cli("verify-archive", "--archive", archive)
+    assert out.code == 1, out.out + out.err
+    assert words in out.out + out.err
+
+
+def test_json_commands_print_one_json_document_when_they_fail_too(archive, tmp_path):
+    """`case show --json` and `case list --json` print one JSON document whatever happens,
+    as `archiver search --json` does: a script reading stdout gets the error and the code."""
+    for args, code in (
+        (("case", "show", "Nobody", "--json", "--archive", archive), 1),
+        (("case", "show", "", "--json", "--archive", archive), 2),
+        (("case", "list", "--json", "--archive", tmp_path / "none.sqlite3"), 2),
+    ):
+        out = run_cli(*args)
+        assert out.code == code, out.err
+        doc = json.loads(out.out)
+        assert doc["exit_code"] == code and doc["ok"] is False and doc["error"], doc
+        assert doc["error"] in out.err

@@ -22,7 +22,7 @@ from archiver.archive.queries.reader import Reader
 from archiver.archive.searchfields import BOOKKEEPING, classify
 from archiver.archive.store import Archive
 from archiver.datasets import DATASET_NAMES, DATASETS
-from archiver.searchquery import And, Not, Or, QueryError, Term, parse
+from archiver.searchquery import MAX_NESTING, And, Not, Or, QueryError, Term, parse
 from archiver.services import search as searching
 from archiver.simulator import SimConfig, Simulator
 from archiver.system import lock as locks
@@ -172,6 +172,65 @@ def test_user_text_never_reaches_the_index_raw(archive):
             continue
         with Reader(archive) as r:
             q.search(r, query)  # no sqlite3.Error escapes
+
+
+def test_a_deeply_nested_query_is_our_error_never_the_indexs(archive):
+    """Parentheses and NOT nest only so deep: deeper is our error at the level too deep,
+    never FTS5's "parser stack overflow" (an SQLite error passed to the user) nor a
+    RecursionError; every query as deep as allowed runs in the index."""
+    shapes = [
+        "(refund OR {})",
+        "(refund {})",
+        "(refund NOT {})",
+        "(refund NOT (Bonjour OR {}))",
+        "(text:refund OR agent:x* {})",
+        "NOT {}",
+    ]
+    for shape in shapes:
+        for depth in (MAX_NESTING + 1, 30, 60):
+            text = "request " + _nest(shape, depth)
+            with pytest.raises(QueryError) as caught:
+                parse(text)
+            assert "nested" in caught.value.message
+            assert text[caught.value.position] in "(N"
+        levels = shape.count("(") + shape.count("NOT")
+        deepest = "request " + _nest(shape, MAX_NESTING // levels)
+        with Reader(archive) as r:
+            q.search(r, parse(deepest))  # no sqlite3.Error escapes
+    for text in (
+        "refund " + "NOT " * MAX_NESTING + "cancel",
+        "(" * MAX_NESTING + "x" + ")" * MAX_NESTING,
+    ):
+        with Reader(archive) as r:
+            q.search(r, parse(text))
+    with pytest.raises(QueryError, match="nested"):
+        parse("(" * 990 + "x" + ")" * 990)  # as deep as the longest query can be
+    out = run_cli("search", "(" * 300 + "refund" + ")" * 300, "--archive", archive)
+    assert out.code == 2 and "nested" in out.err and "fts5" not in out.err, out.err
+
+
+def _nest(shape: str, depth: int) -> str:
+    text = "x"
+    for _ in range(depth):
+        text = shape.format(text)
+    return text
+
+
+def test_a_query_of_only_nots_is_refused_however_grouped():
+    """'NOT a (NOT b NOT c)' looks for nothing, as 'NOT a NOT b' does: refused, not a list
+    of nearly everything."""
+    for text, position in (
+        ("NOT refund (NOT cancel NOT x)", 12),
+        ("(NOT refund) (NOT cancel)", 1),
+        ("NOT a (NOT b OR NOT c)", 7),
+        ("(x OR NOT y) NOT z", 6),
+    ):
+        with pytest.raises(QueryError) as caught:
+            parse(text)
+        assert "NOT only takes away" in caught.value.message
+        assert caught.value.position == position, (text, caught.value.position)
+    for text in ("NOT a (b NOT c)", "(a OR b) NOT c", "NOT a (b OR (c NOT d))"):
+        parse(text)
 
 
 # -- which columns are indexed, and as what -----------------------------------------------
