@@ -18,7 +18,7 @@ from typing import Any
 from archiver import __version__, outputs
 from archiver.api.pages import NotReady, Page, Refused, Response, refusal_message
 from archiver.api.redaction import Redacted
-from archiver.archive import auditlog, cases, commitments, retention
+from archiver.archive import auditlog, cases, commitments, disposal, retention
 from archiver.archive.auditlog import os_user
 from archiver.archive.chunks import (
     BOOKKEEPING,
@@ -253,7 +253,7 @@ class Archive:
         and index entries removed. Returns (entry id, its chain, details, what was removed)."""
         with self.transaction():
             details, pages = make(self.conn)
-            entry_id, chain, removed = retention.write_disposition(self.conn, details, pages)
+            entry_id, chain, removed = disposal.write_disposition(self.conn, details, pages)
             return entry_id, chain, details, removed
 
     def vacuum(self) -> None:

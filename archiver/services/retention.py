@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from archiver import outputs
+from archiver.archive import disposal
 from archiver.archive import retention as store
 from archiver.archive.errors import StorageError, UnreadableArchive
 from archiver.archive.queries import cases as cq
@@ -352,8 +353,8 @@ def _apply_locked(
             "intervals": content["intervals"],
             "records": n,
             "records_digest": digest,
-            "ending_evidence": store.page_evidence(conn, p.pages),
-            "key_rules": store.key_rules_at(conn, p.pages),
+            "ending_evidence": disposal.page_evidence(conn, p.pages),
+            "key_rules": disposal.key_rules_at(conn, p.pages),
             "bytes": p.bytes,
             "held": content["held"],
             "kept": [k.as_dict() | {"page_ids": store.runs(k.pages)} for k in p.kept],
