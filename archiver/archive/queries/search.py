@@ -307,8 +307,7 @@ def _newest_first(
         (n,) = db.conn.execute(
             f"SELECT count(*) FROM {t.fts} WHERE {t.fts} MATCH ?", (t.plan.expr,)
         ).fetchone()
-        lo, hi = db.conn.execute(f"SELECT min(record_id), max(record_id) FROM {t.vals}").fetchone()
-        span = (hi - lo + 1) if lo is not None else 0  # at least the dataset's records
+        span = id_span(db, t.vals)  # at least the dataset's records
         if n * n * READ_COST <= WALK_RECORDS * span * WALK_COST:
             rows = [(iv or "", rid, iid) for rid, iv, iid in _matches(db, t, first, last)]
             yield from sorted(rows, reverse=True)
@@ -319,6 +318,20 @@ def _newest_first(
         if d == t.dataset
     ]
     yield from heapq.merge(*walks, reverse=True)
+
+
+def id_span_sql(table: str) -> str:
+    """The SQL of :func:`id_span`: min and max as two subqueries, each one step down the
+    rowid b-tree. (``SELECT min(record_id), max(record_id)`` in one select reads the whole
+    table, or a covering index of it: SQLite only takes the shortcut for a lone min or max.
+    On a 5.8 GB archive that cost two seconds a search, hit or no hit.)"""
+    return f"SELECT (SELECT min(record_id) FROM {table}), (SELECT max(record_id) FROM {table})"
+
+
+def id_span(db: Source, table: str) -> int:
+    """max - min + 1 of the record ids of the values table ``table`` (0 when empty)."""
+    lo, hi = db.conn.execute(id_span_sql(table)).fetchone()
+    return int(hi - lo + 1) if lo is not None else 0
 
 
 def _walk(
