@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable
@@ -326,6 +327,40 @@ class ArchiveVersionError(Exception):
     pass
 
 
+def lowered_version(conn: sqlite3.Connection) -> str | None:
+    """Why the file's schema version (``PRAGMA user_version``, which no chain covers) is
+    lower than its own audit log shows it reached, or None. Migrating such a file would
+    re-derive its tables and restate what it found (meta, quarantine, outcomes) as custody
+    evidence, hiding an edit: it is neither migrated nor verified as older."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version <= 0 or version >= SCHEMA_VERSION:
+        return None
+    try:
+        rows = conn.execute(
+            "SELECT entry_id, event, details FROM audit_log"
+            " WHERE event IN ('archive created', 'migrate') ORDER BY entry_id"
+        ).fetchall()
+    except sqlite3.DatabaseError:
+        return None  # no audit log (version 1): nothing states a later version
+    for entry_id, event, details in rows:
+        reached = 5 if event == "archive created" else None  # (an entry of version 5 on)
+        if event == "migrate":
+            try:
+                to = json.loads(details).get("to")
+            except (ValueError, AttributeError):
+                continue
+            reached = to if isinstance(to, int) else None
+        if reached is not None and reached > version:
+            return (
+                f"the archive says it has schema version {version} (PRAGMA user_version), but "
+                f"its audit entry {entry_id} ({event}) shows it reached version {reached}: the "
+                "version was lowered outside archiver, which would re-derive and restate what "
+                "it holds; archiver neither migrates nor changes it. Restore the archive from "
+                "a backup or a copy you trust"
+            )
+    return None
+
+
 def migrate(conn: sqlite3.Connection, path: Path | None) -> int:
     """Bring the schema to SCHEMA_VERSION, in one transaction per step; an archive that
     has data is backed up first (``NAME.v<old>-<stamp>.bak``)."""
@@ -337,6 +372,9 @@ def migrate(conn: sqlite3.Connection, path: Path | None) -> int:
         )
     if version == SCHEMA_VERSION:
         return version
+    lowered = lowered_version(conn)
+    if lowered is not None:
+        raise ArchiveVersionError(lowered)
     if version > 0 and path is not None:
         _migration_backup(conn, path, version)
     steps: list[tuple[int, Callable[[sqlite3.Connection], None]]] = (

@@ -40,7 +40,7 @@ from archiver.archive.hashing import (
 )
 from archiver.archive.rekey import page_body
 from archiver.archive.replay import replay
-from archiver.archive.schema import SCHEMA_VERSION, ArchiveVersionError, migrate
+from archiver.archive.schema import SCHEMA_VERSION, ArchiveVersionError, lowered_version, migrate
 from archiver.archive.sqlitefile import check_archive_file, connect
 from archiver.archive.triggers import evidence_tables
 from archiver.archive.values import replay_check as value_columns_check
@@ -170,6 +170,11 @@ def verify_archive(
                 f"This archive has schema version {version}, newer than this archiver "
                 f"checks ({SCHEMA_VERSION}). Upgrade archiver; the file was not changed."
             )
+        lowered = lowered_version(conn)
+        if lowered is not None:  # migrating it would hide what was edited
+            rep = VerifyReport()
+            rep.add(lowered)
+            return rep
         with tempfile.TemporaryDirectory(prefix="archiver-verify-") as tmp:
             copy = _migrated_copy(conn, Path(tmp) / "copy.sqlite3")
             try:

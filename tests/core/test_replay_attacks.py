@@ -1,0 +1,77 @@
+"""Attacks on verify-archive's replay by an insider with SQL access to the archive file
+(the attack pass on issue 18): each edit below once passed verify-archive."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from archiver.archive.verify import verify_archive
+from tests.clitools import run_cli
+from tests.pulltools import params, pull
+
+
+@pytest.fixture(autouse=True)
+def _no_real_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("ARCHIVER_KEY_PASSPHRASE", raising=False)
+
+
+@pytest.fixture
+def small(sim_factory, tmp_path) -> Path:
+    sim = sim_factory(rows_per_interval=3)
+    arc = tmp_path / "small.sqlite3"
+    assert pull(sim, arc, params(["queue"], "202511250000", "202511250045")).exit_code == 0
+    return arc
+
+
+def _edit(arc: Path, *sql: str) -> None:
+    """Behind the archive's back: each trigger dropped and re-created by its saved SQL."""
+    conn = sqlite3.connect(arc)
+    saved = conn.execute("SELECT name, sql FROM sqlite_master WHERE type='trigger'").fetchall()
+    for name, _ in saved:
+        conn.execute(f'DROP TRIGGER "{name}"')
+    for s in sql:
+        conn.execute(s)
+    for _, text in saved:
+        conn.execute(text)
+    conn.commit()
+    conn.close()
+
+
+def _state(arc: Path) -> tuple[int, int, str]:
+    conn = sqlite3.connect(arc)
+    try:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        (entries,) = conn.execute("SELECT count(*) FROM audit_log").fetchone()
+        (by,) = conn.execute("SELECT value FROM meta WHERE key='created_by'").fetchone()
+    finally:
+        conn.close()
+    return version, entries, by
+
+
+def test_a_lowered_schema_version_is_found_and_nothing_is_migrated(small):
+    """PRAGMA user_version lowered to 4 on a version-5 archive: the migration to version 5
+    would re-derive the tables (hiding their edits) and restate the meta table as found (a
+    forged creator), and verify-archive ran it, on the file itself, and said OK."""
+    arc = small
+    _edit(
+        arc,
+        "UPDATE meta SET value='archiver 9.9 (forged)' WHERE key='created_by'",
+        "PRAGMA user_version = 4",
+    )
+    before = _state(arc)
+    res = run_cli("verify-archive", "--archive", str(arc))
+    assert res.code == 1, res.out + res.err
+    assert "FAILED" in res.out
+    assert "schema version 4" in res.out and "lowered" in res.out, res.out
+    assert _state(arc) == before  # not migrated, nothing recorded
+    assert not list(arc.parent.glob("*.bak"))
+    rep = verify_archive(arc, sidecar=False)
+    assert not rep.ok and "lowered" in rep.problems[0]
+    # nor does any writer migrate it
+    res = run_cli("index", "rebuild", "--archive", str(arc))
+    assert res.code != 0 and "lowered" in res.err, res.out + res.err
+    assert _state(arc) == before
