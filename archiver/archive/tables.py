@@ -87,6 +87,11 @@ def _meta(ctx: ReplayContext, name: str) -> Iterable[str]:
         yield "meta: no custody entry states it (archive created, or the migration to version 5)"
         return
     fact, want = stated
+    for f in ctx.custody.restated:
+        yield (
+            f"meta: audit entry {f.entry_id} ({f.event}) states the archive's identity again "
+            f"(audit entry {fact.entry_id} stated it): an identity is stated once"
+        )
     want = {k: want.get(k) for k in ("archive_id", "created_at", "created_by")}
     text = differ("meta", f"as audit entry {fact.entry_id} states it", have, want, "the entry says")
     if text:

@@ -75,3 +75,31 @@ def test_a_lowered_schema_version_is_found_and_nothing_is_migrated(small):
     res = run_cli("index", "rebuild", "--archive", str(arc))
     assert res.code != 0 and "lowered" in res.err, res.out + res.err
     assert _state(arc) == before
+
+
+@pytest.mark.parametrize("event", ["migrate", "archive created"])
+def test_a_second_statement_of_the_archive_identity_is_refused(small, event):
+    """The audit chain is extended by anyone holding the file (no key needed, and every
+    checkpoint and witness stays a prefix): an appended ``migrate`` to version 5 or a second
+    ``archive created`` restated the meta table (a back-dated creation) and the replay took
+    the last statement as true."""
+    from archiver.archive import auditlog
+
+    arc = small
+    conn = sqlite3.connect(arc, isolation_level=None)
+    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    meta["created_at"] = "2020-01-01T00:00:00.000Z"
+    conn.execute("BEGIN")
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'created_at'", (meta["created_at"],))
+    details = (
+        {"from": 4, "to": 5, "pages": 0, "meta": meta, "rederived": {}, "outcomes": []}
+        if event == "migrate"
+        else meta
+    )
+    auditlog.append(conn, event, details, None)
+    conn.execute("COMMIT")
+    conn.close()
+    rep = verify_archive(arc)
+    assert not rep.ok, "the restated identity was taken"
+    text = " ".join(rep.problems)
+    assert "meta" in text and "states the archive's identity again" in text, rep.problems
