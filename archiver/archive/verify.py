@@ -42,7 +42,7 @@ from archiver.archive.rekey import page_body
 from archiver.archive.replay import replay
 from archiver.archive.schema import SCHEMA_VERSION, ArchiveVersionError, lowered_version, migrate
 from archiver.archive.sqlitefile import check_archive_file, connect
-from archiver.archive.triggers import evidence_tables
+from archiver.archive.triggers import evidence_tables, foreign_triggers
 from archiver.archive.values import replay_check as value_columns_check
 
 MAX_PROBLEMS = 50
@@ -164,7 +164,10 @@ def verify_archive(
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         side = read_sidecar(path) if sidecar else None
         if version == SCHEMA_VERSION:
-            return _verify(conn, progress, list(expect), side, certs or {}, quick)
+            rep = _verify(conn, progress, list(expect), side, certs or {}, quick)
+            for problem in foreign_triggers(conn):
+                rep.add(problem)
+            return rep
         if version > SCHEMA_VERSION:
             raise ArchiveVersionError(
                 f"This archive has schema version {version}, newer than this archiver "
@@ -182,6 +185,8 @@ def verify_archive(
             finally:
                 copy.close()
         rep.missing_triggers = _missing_triggers(conn)  # the file's, not the copy's
+        for problem in foreign_triggers(conn):
+            rep.add(problem)
         rep.note(
             f"the archive has schema version {version}: it was checked as a temporary copy "
             f"brought to version {SCHEMA_VERSION} (the migration keeps every stored value as "
