@@ -30,6 +30,7 @@ from archiver.archive import cases, searchindex, values
 from archiver.archive.chunks import CANNOT_HOLD, cannot_hold
 from archiver.archive.custody import QUARANTINE_FIELDS, Custody, quarantine_chain, runs_rows
 from archiver.archive.rekey import page_body
+from archiver.archive.triggers import is_values_table
 from archiver.archive.replay import Findings, differ, summaries
 
 CHAINED, REPLAYED, LOCAL = "chained", "replayed", "local"
@@ -229,6 +230,29 @@ def _cannot_hold(ctx: ReplayContext) -> Iterable[str]:
         )
 
 
+def _values(ctx: ReplayContext, name: str) -> Iterable[str]:
+    """A dataset's values table: the replay compared the values of every record (``_found``);
+    here, that it is one (a table, of a dataset of the registry) and that each of its rows
+    belongs to a record of that dataset. A row no record owns is read by nothing the replay
+    compares, yet holds the id the next record gets: every later pull of the dataset would
+    fail each page as one the archive cannot hold."""
+    (kind,) = ctx.conn.execute("SELECT type FROM sqlite_master WHERE name=?", (name,)).fetchone()
+    if kind != "table" or not is_values_table(name):
+        yield f"{name} ({kind}): not the values table of a dataset"
+        return
+    yield from _found(ctx, name)
+    dataset = name[len("vals_") :]
+    orphans = ctx.conn.execute(
+        f"""SELECT v.record_id FROM {values.quote(name)} v WHERE NOT EXISTS (
+                SELECT 1 FROM records r JOIN streams s ON s.stream_id = r.stream_id
+                WHERE r.record_id = v.record_id AND s.dataset = ?)
+            ORDER BY v.record_id LIMIT 20""",
+        (dataset,),
+    ).fetchall()
+    for (rid,) in orphans:
+        yield f"{name} (record {rid}): no record of {dataset} owns this row"
+
+
 def _redactions(ctx: ReplayContext) -> Iterable[str]:
     """Each ``credentials redacted`` entry names a stored response of its chunk and status
     that holds the ``[redacted]`` mark at least as often as the entry says it was put."""
@@ -356,7 +380,9 @@ SEARCH_INDEX = Table(
 )
 #: Tables named by a prefix (a dataset's values table, SQLite's own).
 PREFIXES: dict[str, Table] = {
-    "vals_": Table(REPLAYED, f"{_DATASET_PASS}: every value of every record", _found),
+    "vals_": Table(
+        REPLAYED, f"{_DATASET_PASS}: every value of every record, and no row of no record", _values
+    ),
     "sqlite_stat": Table(LOCAL, "SQLite's query-planner statistics (ANALYZE): no content"),
 }
 

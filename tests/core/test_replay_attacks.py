@@ -103,3 +103,59 @@ def test_a_second_statement_of_the_archive_identity_is_refused(small, event):
     assert not rep.ok, "the restated identity was taken"
     text = " ".join(rep.problems)
     assert "meta" in text and "states the archive's identity again" in text, rep.problems
+
+
+def test_a_trigger_archiver_did_not_create_fails(small, sim_factory):
+    """A trigger is code the archive runs on archiver's next write: one that silently drops
+    every seventh value row of later pulls (RAISE(IGNORE)), or an append-only trigger
+    re-created to do nothing, passed verify-archive (only missing names were noticed)."""
+    arc = small
+    conn = sqlite3.connect(arc)
+    conn.execute(
+        "CREATE TRIGGER keep BEFORE INSERT ON vals_queue WHEN NEW.rowid % 7 = 0 "
+        "BEGIN SELECT RAISE(IGNORE); END"
+    )
+    conn.execute("DROP TRIGGER records_no_update")
+    conn.execute(
+        "CREATE TRIGGER records_no_update BEFORE UPDATE ON records WHEN 0 "
+        "BEGIN SELECT RAISE(ABORT, 'records is evidence: append-only'); END"
+    )
+    conn.commit()
+    conn.close()
+    res = run_cli("verify-archive", "--archive", str(arc))
+    assert res.code == 1, res.out
+    assert "trigger keep (on vals_queue): not one archiver creates" in res.out, res.out
+    assert "trigger records_no_update (on records): its definition is not" in res.out, res.out
+    rep = verify_archive(arc, sidecar=False, quick=True)  # a chain-level fact: quick says it too
+    assert not rep.ok
+
+
+def test_a_value_row_of_no_record_fails(small, sim_factory):
+    """A values row no record owns is read by nothing the replay compared, so it passed; it
+    takes the id of the next record, and every later pull of the dataset then failed every
+    page as one "the archive cannot hold" (blaming the API), for ever."""
+    arc = small
+    conn = sqlite3.connect(arc)
+    (last,) = conn.execute("SELECT max(record_id) FROM records").fetchone()
+    conn.execute(
+        'INSERT INTO vals_queue(record_id, "ROW_ID") VALUES (?, ?)', (last + 1, "planted")
+    )
+    conn.commit()
+    conn.close()
+    assert run_cli("index", "rebuild", "--archive", str(arc)).code == 0  # the index agrees
+    problems = " ".join(_problems(arc))
+    assert f"vals_queue (record {last + 1}): no record of queue owns this row" in problems
+
+
+def test_a_values_table_or_view_of_no_dataset_fails(small):
+    """The ``vals_`` prefix classified any table or view as a dataset's values."""
+    _edit(small, "CREATE TABLE vals_notes (x TEXT)", "CREATE VIEW vals_shown AS SELECT 1 AS x")
+    problems = " ".join(_problems(small))
+    assert "vals_notes (table): not the values table of a dataset" in problems, problems
+    assert "vals_shown (view): not the values table of a dataset" in problems, problems
+
+
+def _problems(arc: Path) -> list[str]:
+    rep = verify_archive(arc, sidecar=False)
+    assert not rep.ok, "the edit was not found"
+    return rep.problems
