@@ -253,6 +253,19 @@ def _values(ctx: ReplayContext, name: str) -> Iterable[str]:
         yield f"{name} (record {rid}): no record of {dataset} owns this row"
 
 
+def _superseded(ctx: ReplayContext, name: str) -> Iterable[str]:
+    """The dataset passes compare the rows of their records (``_found``); a row naming no
+    record is no dataset's, yet hides the record that gets its id from "latest"."""
+    yield from _found(ctx, name)
+    for rid, by in ctx.conn.execute(
+        """SELECT s.record_id, s.by_id FROM superseded s
+           WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.record_id = s.record_id)
+              OR NOT EXISTS (SELECT 1 FROM records r WHERE r.record_id = s.by_id)
+           ORDER BY s.record_id LIMIT 20"""
+    ):
+        yield f"superseded (record {rid}, by {by}): no such record"
+
+
 def _redactions(ctx: ReplayContext) -> Iterable[str]:
     """Each ``credentials redacted`` entry names a stored response of its chunk and status
     that holds the ``[redacted]`` mark at least as often as the entry says it was put."""
@@ -335,7 +348,9 @@ TABLES: dict[str, Table] = {
     "records": Table(REPLAYED, f"{_DATASET_PASS}: identity, key, interval, conflict", _found),
     "streams": Table(REPLAYED, f"{_DATASET_PASS}: the streams with a 200 page", _found),
     "column_sets": Table(REPLAYED, f"{_DATASET_PASS}: the column lists of new records", _found),
-    "superseded": Table(REPLAYED, f"{_DATASET_PASS}: versions a newer one replaced", _found),
+    "superseded": Table(
+        REPLAYED, f"{_DATASET_PASS}: versions a newer one replaced", _superseded
+    ),
     "conflicts": Table(REPLAYED, f"{_DATASET_PASS}: same key and COMMIT_TS, other content", _found),
     "schema_changes": Table(REPLAYED, f"{_DATASET_PASS}: columnHeaders as they change", _found),
     "key_rules": Table(REPLAYED, f"{_DATASET_PASS}: key fallbacks the pages show", _found),

@@ -155,6 +155,20 @@ def test_a_values_table_or_view_of_no_dataset_fails(small):
     assert "vals_shown (view): not the values table of a dataset" in problems, problems
 
 
+def test_a_superseded_row_of_no_record_fails(small):
+    """superseded was read joined with the records it names: a row naming the id the next
+    record will get passed, and would hide that record from "latest" (export-dataset,
+    Browse) once a pull stores it."""
+    arc = small
+    conn = sqlite3.connect(arc)
+    (last,) = conn.execute("SELECT max(record_id) FROM records").fetchone()
+    conn.execute("INSERT INTO superseded(record_id, by_id) VALUES (?, 1)", (last + 1,))
+    conn.commit()
+    conn.close()
+    problems = " ".join(_problems(arc))
+    assert f"superseded (record {last + 1}, by 1): no such record" in problems, problems
+
+
 def _problems(arc: Path) -> list[str]:
     rep = verify_archive(arc, sidecar=False)
     assert not rep.ok, "the edit was not found"
