@@ -16,6 +16,8 @@ from archiver.archive.hashing import GENESIS, PAGE_META_FIELDS, chain_next, page
 from archiver.archive.rekey import rekey_from_v1
 from archiver.archive.triggers import create_triggers, drop_triggers
 from archiver.archive.values import migrate_to_5 as values_migrate_to_5
+from archiver.archive.values import value_index_sql, value_indexes
+from archiver.datasets import DATASETS
 
 SCHEMA_VERSION = 5
 
@@ -321,6 +323,54 @@ def expected_views(conn: sqlite3.Connection) -> dict[str, str]:
             out[stmt.split()[2]] = stmt
     out["record_values"] = record_values_sql(conn)
     return out
+
+
+def foreign_indexes(conn: sqlite3.Connection) -> list[str]:
+    """Each index that is not one archiver creates, or whose definition is not archiver's:
+    an index changes no answer, but a unique one (or one whose expression fails) refuses
+    the rows of later pulls, each page then failing as one the archive cannot hold."""
+    from archiver.archive import cases
+    from archiver.archive.values import table
+
+    ref = sqlite3.connect(":memory:")
+    try:
+        _create_current(ref)
+        for stmt in cases.DDL:
+            ref.execute(stmt)
+        want = {
+            n: _one_line(s)
+            for n, s in ref.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type='index' AND sql IS NOT NULL"
+            )
+        }
+    finally:
+        ref.close()
+    tables = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    for dataset in DATASETS:
+        t = table(dataset)
+        if t in tables:
+            for kind, cols in value_indexes(dataset):
+                want[f"{t}_{kind}"] = _one_line(value_index_sql(t, kind, cols))
+    out = []
+    for name, on, sql in conn.execute(
+        "SELECT name, tbl_name, sql FROM sqlite_master"
+        " WHERE type='index' AND sql IS NOT NULL ORDER BY name"
+    ):
+        if name not in want:
+            out.append(
+                f"index {name} (on {on}): not one archiver creates (a unique index refuses "
+                "the rows of later pulls)"
+            )
+        elif _one_line(sql) != want[name]:
+            out.append(
+                f"index {name} (on {on}): its definition is not the one archiver creates: "
+                f"{_one_line(sql)[:160]!r}"
+            )
+    return out
+
+
+def _one_line(sql: str) -> str:
+    return " ".join(str(sql).replace("IF NOT EXISTS ", "").split()).rstrip(";")
 
 
 class ArchiveVersionError(Exception):

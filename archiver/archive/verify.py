@@ -40,7 +40,13 @@ from archiver.archive.hashing import (
 )
 from archiver.archive.rekey import page_body
 from archiver.archive.replay import replay
-from archiver.archive.schema import SCHEMA_VERSION, ArchiveVersionError, lowered_version, migrate
+from archiver.archive.schema import (
+    SCHEMA_VERSION,
+    ArchiveVersionError,
+    foreign_indexes,
+    lowered_version,
+    migrate,
+)
 from archiver.archive.sqlitefile import check_archive_file, connect
 from archiver.archive.triggers import evidence_tables, foreign_triggers
 from archiver.archive.values import replay_check as value_columns_check
@@ -165,7 +171,7 @@ def verify_archive(
         side = read_sidecar(path) if sidecar else None
         if version == SCHEMA_VERSION:
             rep = _verify(conn, progress, list(expect), side, certs or {}, quick)
-            for problem in foreign_triggers(conn):
+            for problem in [*foreign_triggers(conn), *foreign_indexes(conn)]:
                 rep.add(problem)
             return rep
         if version > SCHEMA_VERSION:

@@ -169,6 +169,25 @@ def test_a_superseded_row_of_no_record_fails(small):
     assert f"superseded (record {last + 1}, by 1): no such record" in problems, problems
 
 
+def test_an_index_archiver_did_not_create_fails(small):
+    """A unique index over later rows only (``WHERE record_id > N``) passed, then made every
+    later pull of the dataset fail each page as one "the archive cannot hold"."""
+    arc = small
+    conn = sqlite3.connect(arc)
+    (last,) = conn.execute("SELECT max(record_id) FROM records").fetchone()
+    conn.execute(
+        f'CREATE UNIQUE INDEX vals_queue_once ON vals_queue("QUEUE_ID") WHERE record_id > {last}'
+    )
+    conn.execute("DROP INDEX records_key")
+    conn.execute("CREATE UNIQUE INDEX records_key ON records(stream_id, row_key)")
+    conn.commit()
+    conn.close()
+    res = run_cli("verify-archive", "--archive", str(arc))
+    assert res.code == 1, res.out
+    assert "index vals_queue_once (on vals_queue): not one archiver creates" in res.out, res.out
+    assert "index records_key (on records): its definition is not" in res.out, res.out
+
+
 def _problems(arc: Path) -> list[str]:
     rep = verify_archive(arc, sidecar=False)
     assert not rep.ok, "the edit was not found"
