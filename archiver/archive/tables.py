@@ -30,8 +30,8 @@ from archiver.archive import cases, searchindex, values
 from archiver.archive.chunks import CANNOT_HOLD, cannot_hold
 from archiver.archive.custody import QUARANTINE_FIELDS, Custody, quarantine_chain, runs_rows
 from archiver.archive.rekey import page_body
-from archiver.archive.triggers import is_values_table
 from archiver.archive.replay import Findings, differ, summaries
+from archiver.archive.triggers import is_values_table
 
 CHAINED, REPLAYED, LOCAL = "chained", "replayed", "local"
 
@@ -348,9 +348,7 @@ TABLES: dict[str, Table] = {
     "records": Table(REPLAYED, f"{_DATASET_PASS}: identity, key, interval, conflict", _found),
     "streams": Table(REPLAYED, f"{_DATASET_PASS}: the streams with a 200 page", _found),
     "column_sets": Table(REPLAYED, f"{_DATASET_PASS}: the column lists of new records", _found),
-    "superseded": Table(
-        REPLAYED, f"{_DATASET_PASS}: versions a newer one replaced", _superseded
-    ),
+    "superseded": Table(REPLAYED, f"{_DATASET_PASS}: versions a newer one replaced", _superseded),
     "conflicts": Table(REPLAYED, f"{_DATASET_PASS}: same key and COMMIT_TS, other content", _found),
     "schema_changes": Table(REPLAYED, f"{_DATASET_PASS}: columnHeaders as they change", _found),
     "key_rules": Table(REPLAYED, f"{_DATASET_PASS}: key fallbacks the pages show", _found),

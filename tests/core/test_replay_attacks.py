@@ -137,9 +137,7 @@ def test_a_value_row_of_no_record_fails(small, sim_factory):
     arc = small
     conn = sqlite3.connect(arc)
     (last,) = conn.execute("SELECT max(record_id) FROM records").fetchone()
-    conn.execute(
-        'INSERT INTO vals_queue(record_id, "ROW_ID") VALUES (?, ?)', (last + 1, "planted")
-    )
+    conn.execute('INSERT INTO vals_queue(record_id, "ROW_ID") VALUES (?, ?)', (last + 1, "planted"))
     conn.commit()
     conn.close()
     assert run_cli("index", "rebuild", "--archive", str(arc)).code == 0  # the index agrees
