@@ -32,7 +32,11 @@ AUTH = 4
 KEY_UNUSABLE = 4
 #: pull: finished, but some datasets are not entitled for this tenant (403)
 NOT_ENTITLED = 5
-#: pull, index rebuild: another pull (or a rebuild) holds the archive's lock; nothing was done
+#: pull, index rebuild, retention apply: another pull (or a rebuild) holds the archive's lock; nothing was done
 BUSY = 6
+#: retention plan / apply: nothing is past retention (no schedule, or nothing due yet)
+NOTHING_DUE = 3
+#: retention apply: the archive changed since the plan was made (its id is stale): plan again
+STALE_PLAN = 7
 #: interrupted (Ctrl-C)
 CANCELLED = 130

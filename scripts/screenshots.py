@@ -214,9 +214,27 @@ def main() -> None:
         settle(app)
         headless.grab().save(str(OUT / "export-passphrase.png"))
         headless.close()
+    retention_screens(app, w, OUT)  # last: a disposition removes what the others show
     w.close()
     sim.stop()
     print("\n".join(str(p) for p in sorted(OUT.glob("*.png"))))
+
+
+def retention_screens(app: QApplication, w: MainWindow, out: Path) -> None:
+    """The Retention tab after one disposition (2025-02-01 past a 6y schedule as of
+    2031-02-02, the held case's pages kept), showing what is due a day later."""
+    from PySide6.QtCore import QDate
+
+    panel = w.retention
+    w.tabs.setCurrentWidget(panel)
+    panel.set_schedule("interactionSegments", "6y", reason="SEC 17a-4 / FINRA 4511")
+    panel.set_schedule("workflowTrace", "6y", reason="SEC 17a-4 / FINRA 4511")
+    panel.set_schedule("transcript", "90d", "interval", reason="data minimisation")
+    panel.as_of.setDate(QDate(2031, 2, 2))
+    panel.apply_plan("Annual disposition 2031 (records management policy RM-7)")
+    panel.as_of.setDate(QDate(2031, 2, 3))
+    settle(app)
+    w.grab().save(str(out / "retention.png"))
 
 
 if __name__ == "__main__":

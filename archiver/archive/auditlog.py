@@ -412,7 +412,40 @@ def _credentials_redacted(d: Details) -> str:
     )
 
 
+def _retention_set(d: Details) -> str:
+    kind = f" ({d.get('dataset_type')} rows)" if d.get("dataset_type") else ""
+    why = f": {d.get('reason')}" if d.get("reason") else ""
+    return f"retention of {d.get('dataset', '?')}{kind} set to {d.get('period', '?')}{why}"
+
+
+def _retention_cleared(d: Details) -> str:
+    kind = f" ({d.get('dataset_type')} rows)" if d.get("dataset_type") else ""
+    return f"retention schedule of {d.get('dataset', '?')}{kind} cleared: kept forever"
+
+
+def _disposition(d: Details) -> str:
+    pages = d.get("pages")
+    n = sum(b - a + 1 for a, b in pages) if isinstance(pages, list) else 0
+    records = d.get("records") if isinstance(d.get("records"), int) else 0
+    return (
+        f"disposition {d.get('certificate_id', '?')} (plan {d.get('plan_id', '?')}, as of "
+        f"{d.get('as_of', '?')}): {plural(n, 'page')}, {_counted(RECORDS, records)} disposed of: "
+        f"{d.get('reason') or '?'}"
+    )
+
+
+def _certificate(d: Details) -> str:
+    return (
+        f"disposition certificate {d.get('certificate_id', '?')} written: {d.get('pdf', '?')} "
+        f"(JSON SHA-256 {str(d.get('json_sha256', ''))[:16]}…)"
+    )
+
+
 _BY_EVENT: dict[str, Callable[[Details], str]] = {
+    "retention set": _retention_set,
+    "retention cleared": _retention_cleared,
+    "disposition applied": _disposition,
+    "disposition certificate written": _certificate,
     "search": _search,
     "search index rebuilt": _index_rebuilt,
     "case created": _case_created,
@@ -475,6 +508,12 @@ KINDS: dict[str, tuple[str, ...]] = {
         "archive created",
     ),
     "Search index": ("search index rebuilt",),
+    "Retention and dispositions": (
+        "retention set",
+        "retention cleared",
+        "disposition applied",
+        "disposition certificate written",
+    ),
 }
 
 

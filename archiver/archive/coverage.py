@@ -221,7 +221,9 @@ def interval_counts(
 
 #: Interval (or day) states, worst first: a day shows the worst of its intervals.
 NEVER_REQUESTED = "never_requested"
-DAY_STATES = ("failed", "not_entitled", "pending", "in_progress", NEVER_REQUESTED, "done")
+#: walked, then disposed of under a retention schedule (archive/retention.py)
+DISPOSED = "disposed"
+DAY_STATES = ("failed", "not_entitled", "pending", "in_progress", NEVER_REQUESTED, DISPOSED, "done")
 #: How each state is written on every screen, in the CLI and its JSON.
 STATE_WORDS = {
     "done": "done",
@@ -230,6 +232,7 @@ STATE_WORDS = {
     "not_entitled": "not entitled",
     "failed": "failed",
     NEVER_REQUESTED: "never requested",
+    DISPOSED: "disposed",
 }
 
 
@@ -252,6 +255,8 @@ class DayCoverage:
     never_requested: int = 0
     #: walked intervals received as the previous chunk's `ending` (:data:`AT_ENDING`)
     at_ending: int = 0
+    #: walked intervals whose evidence was disposed of since (counted as walked too)
+    disposed: int = 0
     with_rows: int = 0
     empty: int = 0
     #: records (every version) whose own interval lies on the day's counted intervals
@@ -270,6 +275,7 @@ class DayCoverage:
             ("pending", self.pending),
             ("in_progress", self.unfinished),
             (NEVER_REQUESTED, self.never_requested),
+            (DISPOSED, self.disposed),
         ):
             if n:
                 return st
@@ -281,10 +287,14 @@ class DayCoverage:
 
     def count(self, when: datetime, state: str, why: str, records: int, detail: bool) -> None:
         """Add one interval (or day) of the range in ``state`` with ``records`` archived."""
+        shown = state
         if state == NEVER_REQUESTED:
             self.never_requested += 1
         else:
             self.requested += 1
+        if state == DISPOSED:
+            self.disposed += 1
+            state = "done"
         if state == "done":
             self.walked += 1
             self.at_ending += why == AT_ENDING
@@ -298,7 +308,7 @@ class DayCoverage:
         self.records += records
         if detail:
             key = when.strftime("%H:%M") if self.dataset_type != DAILY else "day"
-            self.intervals[key] = (state, records, why)
+            self.intervals[key] = (shown, records, why)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -314,6 +324,7 @@ class DayCoverage:
             "failed": self.failed,
             "unfinished": self.unfinished,
             "never_requested": self.never_requested,
+            "disposed": self.disposed,
             "intervals_with_rows": self.with_rows,
             "intervals_empty": self.empty,
             "records": self.records,
@@ -386,7 +397,38 @@ def interval_states(
             key = (row["dataset"], row["dataset_type"], chunk_of(row).day)
             if row["message"] not in messages.setdefault(key, []):
                 messages[key].append(row["message"])
+    for stream, per in states.items():
+        _mark_disposed(per, disposed_intervals(conn, *stream), stream[1])
     return states, messages
+
+
+def _mark_disposed(per: States, gone: dict[str, str], dataset_type: str) -> None:
+    """Walked intervals a disposition disposed of are ``disposed``, with why."""
+    for t, (state, _why) in list(per.items()):
+        why = gone.get(api_format(t, dataset_type))
+        if why is not None and state == "done":
+            per[t] = (DISPOSED, why)
+
+
+def disposed_intervals(conn: sqlite3.Connection, dataset: str, dataset_type: str) -> dict[str, str]:
+    """Interval key → why it was disposed of (``disposed on DATE under schedule S
+    (certificate C)``), from the retention tables (archive/retention.py) when there are any."""
+    if (
+        conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='disposed_intervals'"
+        ).fetchone()
+        is None
+    ):
+        return {}
+    return {
+        key: f"disposed on {at[:10]} under schedule {sched} (certificate {cid})"
+        for key, at, sched, cid in conn.execute(
+            """SELECT i.interval_start, d.applied_at, i.schedule, d.certificate_id
+               FROM disposed_intervals i JOIN dispositions d ON d.entry_id = i.entry_id
+               WHERE i.dataset=? AND i.dataset_type=?""",
+            (dataset, dataset_type),
+        )
+    }
 
 
 def _not_walked(row: sqlite3.Row) -> tuple[str, str]:
@@ -533,6 +575,7 @@ __all__ = [
     "CONTRADICTORY",
     "DAY",
     "DAY_STATES",
+    "DISPOSED",
     "EXCLUSIVE",
     "INCLUSIVE",
     "NEVER_REQUESTED",
@@ -546,6 +589,7 @@ __all__ = [
     "chunk_reading",
     "chunk_row",
     "day_coverage",
+    "disposed_intervals",
     "gap_intervals",
     "gaps",
     "interval_counts",

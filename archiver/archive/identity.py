@@ -134,6 +134,14 @@ class PageKeyer:
                 return f"{col} value {k[:60]!r} repeats with different content in one response"
         return None
 
+    def interval(self, values: Sequence[str]) -> str:
+        """A row's own interval alone, as :meth:`identity` finds it (no key, no hashing)."""
+        when = values[self._time] if self._time is not None else ""
+        if self.dataset_type == "daily":
+            day = values[self._date][:10] if self._date is not None else ""
+            return (day or when[:10]).replace("-", "")[:8]
+        return row_interval(when) if when else ""
+
     def identity(self, values: Sequence[str], rule: str, canon: str, digest: str) -> Identity:
         key = digest if rule == HASH else self._key(values, rule)
         when = values[self._time] if self._time is not None else ""

@@ -25,6 +25,10 @@ from archiver.timerange import DAILY, utc_now
 Stream = tuple[str, str]  # (dataset, dataset_type)
 
 
+#: a page whose body a disposition removed (archive/retention.py)
+DISPOSED = "disposed"
+
+
 def page_body(encoding: str, body: bytes) -> bytes:
     """The exact response bytes of a stored page."""
     import zlib
@@ -44,6 +48,9 @@ class ReplayedPage:
     rule: str = ""
     fallbacks: list[Fallback] = field(default_factory=list)
     error: str | None = None  # the body could not be decoded or parsed
+    #: the body was removed by a disposition (encoding ``disposed``): verify-archive asks
+    #: archive/removal.py whether an entry covers it
+    disposed: bool = False
 
 
 def replay(conn: sqlite3.Connection) -> Iterator[ReplayedPage]:
@@ -52,6 +59,19 @@ def replay(conn: sqlite3.Connection) -> Iterator[ReplayedPage]:
     cur = conn.execute("SELECT * FROM pages ORDER BY page_id")
     for page in cur:
         rp = ReplayedPage(page)
+        if page["encoding"] == DISPOSED:
+            # no body to re-derive from: the key fallbacks it showed are the archive's own
+            # record of them (key_rules, evidence), so the pages after it read as before
+            rp.disposed = True
+            stream = (page["dataset"], page["dataset_type"])
+            abandoned.setdefault(stream, set()).update(
+                r[0]
+                for r in conn.execute(
+                    "SELECT rule FROM key_rules WHERE page_id=?", (page["page_id"],)
+                )
+            )
+            yield rp
+            continue
         try:
             rp.raw = page_body(page["encoding"], page["body"])
         except Exception as exc:

@@ -25,7 +25,7 @@ from typing import Any
 
 from archiver.api.errors import PageValidationError
 from archiver.api.pages import parse_page, parse_schema, refusal_message
-from archiver.archive import runs
+from archiver.archive import removal, runs
 from archiver.archive.chunks import (
     DERIVED,
     ChunkKey,
@@ -52,7 +52,7 @@ from archiver.archive.derive import (
     schema_change,
 )
 from archiver.archive.hashing import canonical_json, sha256_hex
-from archiver.archive.rekey import page_body
+from archiver.archive.rekey import DISPOSED, page_body
 from archiver.archive.values import compare_columns, table, table_columns
 from archiver.timerange import INTERVAL
 
@@ -236,6 +236,10 @@ class DatasetPass:
         self._getters: dict[tuple[str, ...], tuple[Callable[..., Any], list[int]]] = {}
         #: per run: what its pages of this dataset held so far
         self.run_stats: runs.Counts = {}
+        #: disposed page → the ending evidence its disposition entry states (archive/removal.py)
+        self.custody_evidence = removal.ending_evidence(custody.facts)
+        #: disposed page → the key fallbacks its disposition's entry states were shown by it
+        self.stated_rules = removal.stated_key_rules(custody.facts)
 
     def release(self) -> None:
         """Drop the identities held for the pass (what it derived for the tables stays)."""
@@ -312,6 +316,9 @@ class DatasetPass:
             (pid,),
         ).fetchone()
         self.found.pages += 1
+        if p["encoding"] == DISPOSED:
+            self._page_disposed(p)  # (whether an entry covers it: verify's page pass)
+            return
         try:
             raw = page_body(p["encoding"], p["body"])
         except Exception as exc:
@@ -341,6 +348,82 @@ class DatasetPass:
             self._refused(p, raw)
         else:
             self.found.add("pages", f"pages (page {pid}): HTTP status {status} is never archived")
+
+    def _page_disposed(self, p: sqlite3.Row) -> None:
+        """A page whose body a disposition removed (archive/retention.py): what the body can
+        no longer show is taken from what is chained or signed instead — its metadata
+        (columnHeaders, next token, record count), its records rows (their identities:
+        checked against the disposition's digest by archive/removal.py), the key fallbacks
+        recorded at it, and the ending evidence its disposition entry states. Its records
+        have no values: they take no part in versions or conflicts, as the writer's and the
+        disposition's own derivations leave them out."""
+        pid, dtype = p["page_id"], p["dataset_type"]
+        stream = self._stream(dtype)
+        headers = json.loads(p["columns"] or "[]")
+        names = [str(h.get("name")) for h in headers if isinstance(h, dict)]
+        rows = (
+            self.plain()
+            .execute(
+                "SELECT sha8, row_key, interval_start, conflict FROM records WHERE page_id=?",
+                (pid,),
+            )
+            .fetchall()
+        )
+        for stated in self.stated_rules.get(pid, []):  # as its disposition's entry states them
+            self.key_rules.append(tuple(stated))
+            stream.gone.add(str(stated[1]))
+        change = schema_change(self.schema_prev, headers)
+        if change is not None:
+            self.schema_changes.append(
+                (pid, change.previous, change.current, change.description, p["received_at"])
+            )
+            self.schema_prev = change.current
+        if rows:
+            self.columns += missing_columns(self.columns, names)
+            self.column_sets.add(column_set_text(names))
+        for sha8, key, interval, _conflict in rows:
+            stream.marks.add((sha8, key))
+            if interval and interval not in stream.intervals:
+                stream.intervals.add(interval)
+                if stream is self.tally.stream:
+                    self.tally.arrived(interval)
+        # the integrity conflicts its records were found in when received: as recorded (the
+        # conflicts table is evidence; neither version's values are left to compare)
+        for key, ts, p1, i1, p2, i2, at in self.conn.execute(
+            """SELECT c.row_key, c.commit_ts, r1.page_id, r1.row_index, r2.page_id, r2.row_index,
+                      c.detected_at FROM conflicts c JOIN records r1 ON r1.record_id = c.record_id
+               LEFT JOIN records r2 ON r2.record_id = c.earlier_id
+               WHERE c.dataset=? AND r1.page_id=? ORDER BY c.conflict_id""",
+            (self.dataset, pid),
+        ).fetchall():
+            self.conflicts.append((key, ts, ref_of(p1, i1), ref_of(p2 or 0, i2 or 0), at))
+        self.found.records += len(rows)
+        # met as the disposition states them (their digest: archive/removal.check)
+        self.found.counts["records matched"] = self.found.counts.get("records matched", 0) + len(
+            rows
+        )
+        at_end, outside = self.custody_evidence.get(pid, (0, 0))
+        self._fold(
+            p,
+            Response(
+                p["run_id"],
+                p["query"],
+                p["request_token"] or "",
+                p["next_token"],
+                200,
+                int(p["record_count"]),
+                at_end,
+                outside,
+            ),
+        )
+        runs.add_counts(
+            self.run_stats,
+            p["run_id"],
+            pages=1,
+            rows=int(p["record_count"]),
+            new_versions=len(rows),
+            conflicts=sum(int(r[3]) for r in rows),
+        )
 
     def _check_meta(self, p: sqlite3.Row, columns: str, next_token: str, count: int) -> None:
         derived = {"columns": columns, "next_token": next_token, "record_count": count}

@@ -118,11 +118,17 @@ def _decide_from_page(
 
 def first_pages(conn: sqlite3.Connection, dataset: str) -> dict[str, int]:
     """Each column of the dataset → the page whose stored records first carried it (the
-    dataset's pages in order, until every column set has been seen)."""
+    dataset's pages in order, until every column set has been seen; a disposed page, whose
+    values are gone, only for a column no other page carried)."""
     sets = values.column_sets(conn, dataset)
     pending = set(sets)
     out: dict[str, int] = {}
-    pages = conn.execute("SELECT page_id FROM pages WHERE dataset=? ORDER BY page_id", (dataset,))
+    pages = conn.execute(
+        # a page whose body a disposition removed has no values left to decide from: the
+        # pages that still have theirs first, then (for a column only they carried) those
+        "SELECT page_id FROM pages WHERE dataset=? ORDER BY encoding = 'disposed', page_id",
+        (dataset,),
+    )
     for (page_id,) in pages:
         for (cid,) in conn.execute(
             "SELECT DISTINCT columns_id FROM records WHERE page_id=?", (page_id,)
@@ -196,6 +202,11 @@ def _fts_columns(conn: sqlite3.Connection, dataset: str) -> list[str] | None:
     if not _has_table(conn, fts_table(dataset)):
         return None
     return [r[1] for r in conn.execute(f"PRAGMA table_info({values.quote(fts_table(dataset))})")]
+
+
+def fts_columns(conn: sqlite3.Connection, dataset: str) -> list[str]:
+    """The columns the dataset's index table holds ([] when it has none)."""
+    return _fts_columns(conn, dataset) or []
 
 
 def _triggers_present(conn: sqlite3.Connection, dataset: str) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 from archiver import __version__, outputs
 from archiver.api.pages import NotReady, Page, Refused, Response, refusal_message
 from archiver.api.redaction import Redacted
-from archiver.archive import auditlog, cases
+from archiver.archive import auditlog, cases, disposal, retention
 from archiver.archive.auditlog import os_user
 from archiver.archive.chunks import (
     BOOKKEEPING,
@@ -233,6 +233,31 @@ class Archive:
         twice, a hold in place…)."""
         with self.transaction():
             return cases.write(self.conn, event, details)
+
+    # -- retention and disposition ----------------------------------------------------------
+    def retention_event(self, event: str, details: dict[str, Any]) -> retention.State:
+        """Record a schedule set or cleared: its custody entry and the retention tables made
+        again from the entries, in one transaction (archive/retention.py)."""
+        with self.transaction():
+            return retention.write_schedule(self.conn, event, details)
+
+    def dispose(
+        self, make: Callable[[sqlite3.Connection], tuple[dict[str, Any], list[int]]]
+    ) -> tuple[int, str, dict[str, Any], dict[str, int]]:
+        """One disposition in one transaction: ``make`` reads the archive inside it (the
+        plan made again, compared with the one approved: nothing can come between them) and
+        returns the entry's details and the pages; the entry is appended, the bodies, values
+        and index entries removed. Returns (entry id, its chain, details, what was removed)."""
+        with self.transaction():
+            details, pages = make(self.conn)
+            entry_id, chain, removed = disposal.write_disposition(self.conn, details, pages)
+            return entry_id, chain, details, removed
+
+    def vacuum(self) -> None:
+        """Give the space of removed bodies and values back to the file system (VACUUM, then
+        a WAL checkpoint that truncates the log). The caller holds the archive's lock."""
+        self.conn.execute("VACUUM")
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- the search index -------------------------------------------------------------------
     def rebuild_search_index(self) -> Generator[tuple[str, int], None, None]:

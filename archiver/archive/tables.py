@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archiver.api.redaction import MARK
-from archiver.archive import cases, searchindex, values
+from archiver.archive import cases, retention, searchindex, values
 from archiver.archive.chunks import CANNOT_HOLD, cannot_hold
 from archiver.archive.custody import QUARANTINE_FIELDS, Custody, quarantine_chain, runs_rows
 from archiver.archive.rekey import page_body
@@ -333,6 +333,28 @@ def _case_problems(ctx: ReplayContext) -> list[str]:
     return ctx.memo["cases"]
 
 
+def _retention(ctx: ReplayContext, name: str) -> Iterable[str]:
+    """The retention tables made again from the schedule and disposition entries
+    (archive/retention.py)."""
+    return [p for p in _retention_problems(ctx) if p.startswith(f"{name} (")]
+
+
+def _retention_problems(ctx: ReplayContext) -> list[str]:
+    if "retention" not in ctx.memo:
+        ctx.memo["retention"] = retention.replay_check(ctx.conn, ctx.custody.facts)
+    return ctx.memo["retention"]
+
+
+def _retention_entries(ctx: ReplayContext) -> Iterable[str]:
+    """What the retention replay finds that is no one table's row (entries the rule
+    refuses, tables missing while entries state them)."""
+    return [
+        p
+        for p in _retention_problems(ctx)
+        if not any(p.startswith(f"{t} (") for t in retention.TABLES)
+    ]
+
+
 def _case_entries(ctx: ReplayContext) -> Iterable[str]:
     """What the case replay finds that is no one table's row: entries the rule refuses,
     tables missing while entries state them."""
@@ -381,6 +403,11 @@ TABLES: dict[str, Table] = {
     **{
         name: Table(REPLAYED, reason, _cases)
         for name, (kind, reason) in cases.TABLES.items()
+        if kind == REPLAYED
+    },
+    **{
+        name: Table(REPLAYED, reason, _retention)
+        for name, (kind, reason) in retention.TABLES.items()
         if kind == REPLAYED
     },
 }
@@ -432,4 +459,5 @@ def check_all(ctx: ReplayContext) -> Iterable[str]:
             yield from entry.check(ctx, name)
     # what custody entries state that no one table's check covers, whatever tables exist
     yield from _case_entries(ctx)
+    yield from _retention_entries(ctx)
     yield from _redactions(ctx)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from archiver.archive import custody, history, searchindex, tables
+from archiver.archive import custody, history, removal, searchindex, tables
 from archiver.archive.auditlog import verified_words
 from archiver.archive.checkpoint import Checkpoint, Sidecar, read_sidecar
 from archiver.archive.errors import NotAnArchive
@@ -38,7 +38,7 @@ from archiver.archive.hashing import (
     page_meta_digest,
     sha256_hex,
 )
-from archiver.archive.rekey import page_body
+from archiver.archive.rekey import DISPOSED, page_body
 from archiver.archive.replay import replay
 from archiver.archive.schema import (
     SCHEMA_VERSION,
@@ -250,7 +250,8 @@ def _verify(
     total = int(conn.execute("SELECT count(*) FROM pages").fetchone()[0])
     span = total if quick else 2 * total
     # the replay decompresses and hashes every body itself: the chain pass need not
-    _check_pages(conn, rep, _scaled(progress, 0, span), past, bodies=quick)
+    removed = removal.removals(conn)
+    _check_pages(conn, rep, _scaled(progress, 0, span), past, bodies=quick, removed=removed)
     rep.checkpoints = history.check_checkpoints(past, rep.add)
     rep.checkpoint_sources = _sources(past.checkpoints)
     rep.external = len({cp.key for cp in past.checkpoints if _external(cp)})
@@ -262,6 +263,7 @@ def _verify(
     history.check_sidecar(past, rep.add, rep.note)
     history.check_signatures(past, certs or {}, rep.add, rep.note)
     rep.records = int(conn.execute("SELECT count(*) FROM records").fetchone()[0])
+    _check_removals(conn, rep)
     if quick:  # what can be checked without replaying: nothing claims more than is there
         history.check_coverage(conn, past, rep.add)
         history.check_runs(conn, past, rep.add)
@@ -354,12 +356,15 @@ def _check_pages(
     past: history.Past,
     *,
     bodies: bool = True,
+    removed: Mapping[int, removal.Removal] | None = None,
 ) -> None:
     """Every page's chain rule, metadata and chain, and (``bodies``) its bytes against its
     SHA-256; the chain values the checkpoints name and the tallies the counters need (no
-    body is parsed: that is the replay's, which also checks the bytes)."""
+    body is parsed: that is the replay's, which also checks the bytes). A page whose body is
+    gone is accepted only where a disposition entry covers it (``removed``,
+    archive/removal.py): its stored SHA-256 and metadata still chain."""
     total = conn.execute("SELECT count(*) FROM pages").fetchone()[0]
-    walk = _PageWalk(rep, past, bodies)
+    walk = _PageWalk(rep, past, bodies, removed or {})
     cols = "*" if bodies else ", ".join(c for c in _PAGE_COLUMNS if c not in ("body",))
     for n, page in enumerate(conn.execute(f"SELECT {cols} FROM pages ORDER BY page_id"), 1):
         walk.page(n, page)
@@ -373,8 +378,15 @@ def _check_pages(
 class _PageWalk:
     """The page pass: one page at a time, in page_id order."""
 
-    def __init__(self, rep: VerifyReport, past: history.Past, bodies: bool = True) -> None:
+    def __init__(
+        self,
+        rep: VerifyReport,
+        past: history.Past,
+        bodies: bool = True,
+        removed: Mapping[int, removal.Removal] | None = None,
+    ) -> None:
         self.rep, self.past, self.bodies = rep, past, bodies
+        self.removed = removed or {}
         mig = past.migration
         self.rule1_pages = mig.rule1_pages if mig else None
         self.wanted = past.wanted
@@ -407,7 +419,18 @@ class _PageWalk:
             self.past.page_chain[n] = self.pure
         if self.pure in self.heads:
             self.past.head_at.setdefault(self.pure, n)
-        self.chain = _check_page(rep, page, self.chain, rule, meta, self.bodies)
+        disposed = page["encoding"] == DISPOSED
+        gone = self.removed.get(pid)
+        if disposed and gone is None:
+            rep.add(
+                f"page {pid} ({page['dataset']} {page['chunk_start']} page {page['page_number']}): "
+                "its body was removed, but no disposition entry covers it"
+            )
+        elif gone is not None and not disposed:
+            rep.add(
+                f"page {pid}: {gone.describe()}, but its body is still (or again) in the archive"
+            )
+        self.chain = _check_page(rep, page, self.chain, rule, meta, self.bodies and not disposed)
 
     def _rule(self, n: int, page: sqlite3.Row) -> int:
         """The page's chain rule, checked against where rule 1 ends (the migration to
@@ -469,6 +492,17 @@ def _check_page(
         )
         chain = page["chain"]  # continue from the stored value to find further breaks
     return chain
+
+
+def _check_removals(conn: sqlite3.Connection, rep: VerifyReport) -> None:
+    """Each disposition entry: signed, its pages' records rows as it states them, none of
+    their values back, the holds it honoured those in place (archive/removal.py); and what
+    it disposed of, said."""
+    problems, notes = removal.check(conn)
+    for problem in problems:
+        rep.add(problem)
+    for note in notes:
+        rep.note(note)
 
 
 def _check_audit(entries: list[sqlite3.Row], rep: VerifyReport) -> None:

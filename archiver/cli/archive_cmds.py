@@ -160,6 +160,7 @@ _COVERAGE_HEAD = (
     "failed",
     "unfinished",
     "never requested",
+    "disposed",
     "with rows",
     "empty",
     "records",
@@ -174,7 +175,7 @@ def _print_coverage(report: archive_service.CoverageReport) -> None:
     table: list[tuple[str, ...]] = [_COVERAGE_HEAD]
     for d in report.days:
         counts = (d.requested, d.walked, d.pending, d.not_entitled, d.failed, d.unfinished)
-        more = (d.never_requested, d.with_rows, d.empty, d.records)
+        more = (d.never_requested, d.disposed, d.with_rows, d.empty, d.records)
         table.append(
             (d.dataset, d.dataset_type, d.day, d.state_words, *(f"{n:,}" for n in counts + more))
         )

@@ -21,8 +21,10 @@ from archiver.exitcodes import (
     NO_HITS,
     NOT_ENTITLED,
     NOTHING_ADDED,
+    NOTHING_DUE,
     OK,
     PARTIAL,
+    STALE_PLAN,
     UNTRUSTED,
     USAGE,
 )
@@ -391,4 +393,64 @@ SIMULATE = ExitCodes(
         (USAGE, "usage error: a bad --epoch or other argument"),
     ),
     never=frozenset({CANCELLED}),
+)
+
+_RETENTION_USAGE = (
+    USAGE,
+    "usage error: an unknown dataset or type, a malformed period, date or plan id, an empty "
+    "--reason, or an archive that does not exist or cannot be read",
+)
+RETENTION_SET = ExitCodes(
+    (
+        (OK, "the schedule is recorded (a custody entry)"),
+        (FAILED, "the archive could not be written; nothing changed"),
+        _RETENTION_USAGE,
+    )
+)
+RETENTION_SHOW = ExitCodes(
+    (
+        (OK, "the schedules (and past dispositions) are listed"),
+        _RETENTION_USAGE,
+    )
+)
+RETENTION_CLEAR = ExitCodes(
+    (
+        (OK, "the schedule is cleared: the dataset is kept forever (a custody entry)"),
+        (FAILED, "refused: the dataset has no such schedule, or the archive could not be written"),
+        _RETENTION_USAGE,
+    )
+)
+RETENTION_PLAN = ExitCodes(
+    (
+        (OK, "the plan is printed with its id: something is past retention"),
+        _RETENTION_USAGE,
+        (NOTHING_DUE, "nothing is past retention (no schedule, or nothing due yet)"),
+    )
+)
+RETENTION_APPLY = ExitCodes(
+    (
+        (OK, "the plan is disposed of, its certificate written beside the archive"),
+        (
+            FAILED,
+            "the archive could not be written (nothing was disposed), or the certificate could "
+            "not be written (the disposition is recorded; the message says so)",
+        ),
+        _RETENTION_USAGE,
+        (NOTHING_DUE, "the plan disposes of nothing: nothing was done"),
+        (KEY_UNUSABLE, "the signing key cannot be used (no passphrase, the wrong one, revoked)"),
+        (BUSY, "a pull (or another disposition) holds the archive's lock; nothing was done"),
+        (
+            STALE_PLAN,
+            "the plan is stale: the archive changed since it was made; plan again and apply "
+            "the new id",
+        ),
+    )
+)
+VERIFY_CERTIFICATE = ExitCodes(
+    (
+        (OK, "verified: JSON, CMS signature and signed PDF agree, and the signer is trusted"),
+        (FAILED, "failed: a file was changed, is missing, or was signed by another key"),
+        (USAGE, "usage error, or not a certificate file"),
+        (UNTRUSTED, "intact, but the signer is not trusted here, or was revoked"),
+    )
 )

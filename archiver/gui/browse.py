@@ -96,7 +96,7 @@ class RecordsModel(QAbstractTableModel):
         self.raw = False
         #: headers show friendly labels ("Wait time (s)") instead of the API's names
         self.friendly = False
-        self._stream: list[tuple[int, str, dict[str, str], int]] = []
+        self._stream: list[tuple[int, str, dict[str, str], int, str]] = []
         self._exhausted = True
         self._ids: array | None = None
         self._blocks: OrderedDict[int, dict[int, Any]] = OrderedDict()
@@ -193,7 +193,7 @@ class RecordsModel(QAbstractTableModel):
             first = len(self._stream)
             self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
             self._stream.extend(
-                (r.record_id, r.interval_start, r.values, int(r.conflict)) for r in rows
+                (r.record_id, r.interval_start, r.values, int(r.conflict), r.disposed) for r in rows
             )
             self.endInsertRows()
 
@@ -216,12 +216,12 @@ class RecordsModel(QAbstractTableModel):
             return safe(header_tooltip(dataset, name, typ))
         return None
 
-    def _row(self, row: int) -> tuple[int, dict[str, str], int] | None:
+    def _row(self, row: int) -> tuple[int, dict[str, str], int, str] | None:
         if self._ids is None:
             if not 0 <= row < len(self._stream):
                 return None
-            rid, _, values, conflict = self._stream[row]
-            return rid, values, conflict
+            rid, _, values, conflict, disposed = self._stream[row]
+            return rid, values, conflict, disposed
         if not 0 <= row < len(self._ids) or self.reader is None:
             return None
         block = row // BLOCK
@@ -238,7 +238,7 @@ class RecordsModel(QAbstractTableModel):
         rec = data.get(rid)
         if rec is None:
             return None
-        return rid, rec.values, int(rec.conflict)
+        return rid, rec.values, int(rec.conflict), rec.disposed
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role not in _ROLES or not index.isValid() or not 0 <= index.column() < len(self.columns):
@@ -246,8 +246,13 @@ class RecordsModel(QAbstractTableModel):
         row = self._row(index.row())
         if row is None:
             return None
-        rid, values, conflict = row
-        name, typ = self.columns[index.column()]
+        if row[3]:
+            return self._disposed(index.column(), role, row[0], row[3])
+        return self._cell(index.column(), role, row)
+
+    def _cell(self, column: int, role: int, row: tuple[int, dict[str, str], int, str]) -> Any:
+        rid, values, conflict, _disposed = row
+        name, typ = self.columns[column]
         raw = values.get(name, "")
         if role == Qt.ItemDataRole.DisplayRole:
             return raw if self.raw else display_value(raw, typ)
@@ -258,7 +263,7 @@ class RecordsModel(QAbstractTableModel):
                 return QBrush(QColor(_NOT_A_TIME_COLOUR))
             return None
         if role == Qt.ItemDataRole.DecorationRole:
-            return holds.icon() if index.column() == 0 and self.held_by(values) else None
+            return holds.icon() if column == 0 and self.held_by(values) else None
         if role == Qt.ItemDataRole.UserRole:
             return rid
         if role == Qt.ItemDataRole.TextAlignmentRole and typ == "number" and not self.raw:
@@ -267,6 +272,21 @@ class RecordsModel(QAbstractTableModel):
             return QBrush(QColor("#ffcdd2"))
         if role == Qt.ItemDataRole.BackgroundRole and self.held_by(values):
             return holds.row_brush()
+        return None
+
+    def _disposed(self, column: int, role: int, rid: int, why: str) -> Any:
+        """A record whose values a disposition removed: says so, and why."""
+        if role == Qt.ItemDataRole.DisplayRole:
+            return "(disposed: no values)" if column == 0 else ""
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return (
+                f"No values: {why}. The record's identity and hash, and its page's SHA-256, "
+                "metadata and chain, are kept; its values were removed with the page's body."
+            )
+        if role == Qt.ItemDataRole.UserRole:
+            return rid
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return QBrush(QColor("#d7ccc8"))
         return None
 
     def _tooltip(self, name: str, typ: str, raw: str, values: dict[str, str]) -> str:

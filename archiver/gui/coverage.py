@@ -33,6 +33,7 @@ CELL_COLORS = {
     "not_entitled": ("#e1bee7", STATE_WORDS["not_entitled"]),
     "failed": ("#ffcdd2", STATE_WORDS["failed"]),
     NEVER_REQUESTED: ("#eeeeee", STATE_WORDS[NEVER_REQUESTED]),
+    "disposed": ("#d7ccc8", STATE_WORDS["disposed"]),
 }
 EMPTY_COLOR = "#f1f8e9"  # walked, no rows came back
 
@@ -42,7 +43,7 @@ def _tooltip(c: DayCoverage) -> str:
         f"{stream_name(c.dataset, c.dataset_type)} {c.day} (UTC): {c.state_words}",
         f"requested {c.requested}, walked {c.walked}, pending {c.pending}, "
         f"not entitled {c.not_entitled}, failed {c.failed}, unfinished {c.unfinished}, "
-        f"never requested {c.never_requested}",
+        f"never requested {c.never_requested}, disposed {c.disposed}",
         f"intervals with rows {c.with_rows}, came back empty {c.empty}; "
         f"{RECORDS.of(c.records)} whose own interval lies on the day",
     ]
@@ -58,6 +59,8 @@ def cell_text(c: DayCoverage) -> str:
     and how much of the day is walked when only part of it is (the colour: its state)."""
     if c.state == "done":
         return f"{c.records:,}"
+    if c.state == "disposed":
+        return f"{c.records:,} · {c.disposed}/{c.requested + c.never_requested} disposed"
     if c.walked:
         return f"{c.records:,} · {c.walked}/{c.requested + c.never_requested} walked"
     return CELL_COLORS.get(c.state, ("", c.state_words))[1]

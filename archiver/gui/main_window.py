@@ -25,6 +25,7 @@ from archiver.gui.coverage import CoveragePanel
 from archiver.gui.download import DownloadPanel
 from archiver.gui.errors import show_error
 from archiver.gui.interactions import InteractionPanel
+from archiver.gui.retention import RetentionPanel
 from archiver.gui.search import SearchPanel
 from archiver.gui.unattended import SelfTestDialog
 from archiver.gui.workers import Job
@@ -68,6 +69,11 @@ class MainWindow(QMainWindow):
             ctx.runner,
             lambda: (self.key_dir, self.ctx.signing_identity),
         )
+        self.retention = RetentionPanel(
+            lambda: self.ctx.archive_path,
+            ctx.runner,
+            lambda: (self.key_dir, self.ctx.signing_identity),
+        )
         for w, title in (
             (self.download, "&Download"),
             (self.browse, "&Browse"),
@@ -75,6 +81,7 @@ class MainWindow(QMainWindow):
             (self.interactions, "&Interactions"),
             (self.cases, "Cas&es"),
             (self.coverage, "C&overage"),
+            (self.retention, "&Retention"),
             (self.audit, "&Audit log"),
         ):
             self.tabs.addTab(w, title)
@@ -95,6 +102,8 @@ class MainWindow(QMainWindow):
         self.cases.cases_changed.connect(self.refresh_held)
         self.cases.export_case.connect(self.open_export)
         self.cases.message.connect(lambda text: self.statusBar().showMessage(text, 15_000))
+        self.retention.message.connect(lambda text: self.statusBar().showMessage(text, 15_000))
+        self.retention.disposed.connect(self.refresh_views)
         self._restore()
         self.refresh_views()
         self.download.refresh_resumable()
@@ -168,6 +177,8 @@ class MainWindow(QMainWindow):
             self.coverage.refresh()
         elif w is self.audit:
             self.audit.refresh()
+        elif w is self.retention:
+            self.retention.refresh()
         elif w is self.interactions:
             self.interactions.refresh()
         elif w is self.search:
@@ -249,6 +260,8 @@ class MainWindow(QMainWindow):
             self.coverage.refresh()
         elif current is self.audit:
             self.audit.refresh()
+        elif current is self.retention:
+            self.retention.refresh()
 
     def _verify(self) -> None:
         self.tabs.setCurrentWidget(self.audit)

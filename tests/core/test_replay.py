@@ -140,6 +140,14 @@ def used(tmp_path_factory) -> Path:
         ident = keys.load_or_create(d / "signing")
         drive(export_bundle(arc, Scope(date(2025, 2, 1), date(2025, 2, 1)), d / "bundle", ident))
         archive_service.export_dataset(arc, "queue", "csv", d / "queue.csv")
+        # a disposition: 2025-02-01 past a 6y schedule
+        for ds in ("agent", "transcript"):  # daily rows, a 202 retried, hash keys
+            assert run_cli("retention", "set", ds, "6y", *case).code == 0
+        as_of = ["--as-of", "2031-02-02"]
+        plan = json.loads(run_cli("retention", "plan", *as_of, "--json", *case).out)
+        assert plan["pages"]
+        apply = ["--plan", plan["plan_id"], "--reason", "annual", "--key-dir", str(d / "signing")]
+        assert run_cli("retention", "apply", *apply, *as_of, *case).code == 0
         assert archive_service.verify(arc, via="test").ok
     return arc
 
@@ -301,6 +309,22 @@ EDITS = {
         "case_searches (",
     ),
     "case_holds": (["UPDATE case_holds SET reason = 'none'"], "case_holds ("),
+    "retention_schedules": (
+        ["UPDATE retention_schedules SET period = '1d'"],
+        "retention_schedules (",
+    ),
+    "dispositions": (["UPDATE dispositions SET reason = 'other'"], "dispositions ("),
+    "disposed_pages": (
+        ["DELETE FROM disposed_pages WHERE page_id = (SELECT min(page_id) FROM disposed_pages)"],
+        "disposed_pages (",
+    ),
+    "disposed_intervals": (
+        [
+            "DELETE FROM disposed_intervals WHERE interval_start = "
+            "(SELECT min(interval_start) FROM disposed_intervals)"
+        ],
+        "disposed_intervals (",
+    ),
     "chain_head": (
         [
             "DROP VIEW chain_head",

@@ -41,6 +41,9 @@ class RecordRow:
     interval_start: str
     values: dict[str, str]
     conflict: bool
+    #: why it has no values: ``disposed on DATE under schedule S (certificate C)`` ('' when
+    #: it has them)
+    disposed: str = ""
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,35 @@ def first_records(
 def _with_values(db: Source, stream: str, rows: Sequence[Sequence[Any]]) -> list[RecordRow]:
     dataset, _ = parse_stream(stream)
     vals = values.fetch(db.conn, dataset, [r[0] for r in rows])
-    return [RecordRow(r[0], r[1], vals.get(r[0], {}), bool(r[2])) for r in rows]
+    missing = [r[0] for r in rows if r[0] not in vals]
+    why = disposed_reasons(db, missing) if missing else {}
+    return [RecordRow(r[0], r[1], vals.get(r[0], {}), bool(r[2]), why.get(r[0], "")) for r in rows]
+
+
+def disposed_reasons(db: Source, record_ids: Sequence[int]) -> dict[int, str]:
+    """Of these records, those whose values a disposition removed → why (its date, schedule
+    and certificate)."""
+    if (
+        not record_ids
+        or db.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='disposed_pages'"
+        ).fetchone()
+        is None
+    ):
+        return {}
+    return {
+        rid: f"disposed on {at[:10]} under schedule {sched} (certificate {cid})"
+        for rid, at, sched, cid in db.conn.execute(
+            """SELECT r.record_id, d.applied_at, coalesce(i.schedule, d.schedules), d.certificate_id
+               FROM records r JOIN disposed_pages p ON p.page_id = r.page_id
+               JOIN dispositions d ON d.entry_id = p.entry_id
+               JOIN streams s ON s.stream_id = r.stream_id
+               LEFT JOIN disposed_intervals i ON i.dataset = s.dataset
+                    AND i.dataset_type = s.dataset_type AND i.interval_start = r.interval_start
+               WHERE r.record_id IN (SELECT value FROM json_each(?))""",
+            (json.dumps(list(record_ids)),),
+        )
+    }
 
 
 def record_ids(

@@ -20,6 +20,7 @@ from archiver.archive.columns import dataset_columns
 from archiver.archive.compact import commit_ts_expr
 from archiver.archive.hashing import canonical_record, sha256_hex
 from archiver.archive.queries.reader import Source
+from archiver.archive.rekey import DISPOSED
 from archiver.archive.store import page_body
 from archiver.archive.versions import OrderKey, order_key
 from archiver.timerange import api_format
@@ -314,6 +315,8 @@ def raw_pages(db: Source, page_ids: list[int]) -> Iterator[tuple[str, bytes]]:
             f"SELECT sha256, encoding, body FROM pages WHERE page_id IN ({','.join('?' * len(part))})",
             part,
         ):
+            if encoding == DISPOSED:
+                continue  # its body was disposed of (archive/retention.py): nothing to copy
             yield sha, page_body(encoding, body)
 
 

@@ -67,11 +67,21 @@ COMMANDS: tuple[Command, ...] = (
         "cases:case",
     ),
     Command("hold", "legal holds on cases (place, release)", "cases:hold"),
+    Command(
+        "retention",
+        "retention schedules and defensible disposition (set, show, clear, plan, apply)",
+        "retention:retention",
+    ),
     Command("export", "write a signed audit bundle of interactions", "bundles:export"),
     Command(
         "verify",
         "verify an audit bundle (directory or zip) and that its signer is trusted",
         "bundles:verify",
+    ),
+    Command(
+        "verify-certificate",
+        "verify a disposition certificate (its JSON, CMS signature and signed PDF)",
+        "retention:verify_certificate",
     ),
     Command("trust", "the certificates whose bundles `archiver verify` trusts", "signing:trust"),
     Command("keys", "show, create or import the signing key; destroy retired ones", "signing:keys"),
