@@ -445,6 +445,8 @@ def _remove_body(pid: int) -> tuple:
         ("put a disposed body back", "still (or again) in the archive"),
         ("edit the disposed intervals", "disposed_intervals"),
         ("hide bytes in a disposed body", "marked disposed, but it holds bytes"),
+        ("delete a kept row's salt", "no `erasure applied` entry names the row"),
+        ("put a disposed row's salt back", "its salt was destroyed with the disposition"),
     ],
 )
 def test_a_disposed_archive_passes_and_any_other_removal_fails(archive, key_dir, attack, words):
@@ -507,6 +509,18 @@ def test_a_disposed_archive_passes_and_any_other_removal_fails(archive, key_dir,
         )
     elif attack == "hide bytes in a disposed body":
         _tamper(archive, ("UPDATE pages SET body=X'00' WHERE page_id=?", (gone,)))
+    elif attack == "delete a kept row's salt":
+        _tamper(archive, ("DELETE FROM record_salts WHERE page_id=? AND row_index=0", (kept,)))
+    elif attack == "put a disposed row's salt back":
+        _tamper(
+            archive,
+            (
+                "INSERT INTO record_salts(page_id, row_index, salt) SELECT page_id, row_index, "
+                "randomblob(32) FROM record_commitments WHERE page_id IN (SELECT page_id FROM "
+                "pages WHERE encoding='disposed') ORDER BY page_id, row_index LIMIT 1",
+                (),
+            ),
+        )
     else:
         _tamper(
             archive,
@@ -516,6 +530,38 @@ def test_a_disposed_archive_passes_and_any_other_removal_fails(archive, key_dir,
     r = _verify(archive)
     assert r.code == 1, r.out
     assert words in r.out, r.out
+
+
+def test_a_disposition_destroys_the_salts_of_the_rows_it_disposes(archive, key_dir):
+    """With a disposed row's salt and its kept commitment anyone could confirm a guess of
+    what was disposed: the salts go with the values, and no byte of them stays in the file."""
+    salts = {(r[0], r[1]): bytes(r[2]) for r in _q(archive, "SELECT * FROM record_salts")}
+    p = _dispose(archive, key_dir)
+    gone = {r[0] for r in _q(archive, "SELECT page_id FROM pages WHERE encoding='disposed'")}
+    destroyed = {k: v for k, v in salts.items() if k[0] in gone}
+    assert len(destroyed) >= p["records"] > 0
+    left = {(r[0], r[1]) for r in _q(archive, "SELECT page_id, row_index FROM record_salts")}
+    assert left == set(salts) - set(destroyed)  # exactly the disposed rows' salts went
+    # their commitments stay (the pages' roots still hold)
+    (n,) = _q(
+        archive,
+        "SELECT count(*) FROM record_commitments WHERE page_id IN "
+        "(SELECT page_id FROM pages WHERE encoding='disposed')",
+    )[0]
+    assert n == len(destroyed)
+    raw = archive.read_bytes() + (
+        Path(f"{archive}-wal").read_bytes() if Path(f"{archive}-wal").exists() else b""
+    )
+    assert not [k for k, v in destroyed.items() if v in raw]
+    assert all(v in raw for k, v in list(salts.items()) if k not in destroyed)
+    (d,) = _q(archive, "SELECT details FROM audit_log WHERE event=?", (store.APPLIED,))[0]
+    assert json.loads(d)["salts_destroyed"] == len(destroyed)
+    js = next(archive.parent.glob("a.sqlite3.disposition-certificate-*.json"))
+    st = json.loads(js.read_bytes())["statement"]
+    assert st["disposition"]["salts_destroyed"] == len(destroyed)
+    assert f"{len(destroyed):,} record salts destroyed" in json.dumps(st["summary"])
+    r = _verify(archive)
+    assert r.code == 0, r.out
 
 
 def test_coverage_search_browse_and_bundles_say_disposed(archive, key_dir, tmp_path):
