@@ -246,9 +246,9 @@ class Applied:
             f"Disposed {plural(len(p.pages), 'page')} ({plural(p.records, 'record')}, "
             f"{plural(p.intervals, 'interval')}, {size_words(p.bytes)} of page bodies) under "
             f"plan {p.plan_id}: audit entry {self.entry_id}, certificate {self.certificate_id}.",
+            f"Kept under legal hold: {plural(sum(len(k.pages) for k in p.kept), 'page')}.",
             f"Destroyed {plural(self.removed.get('salts', 0), 'record salt')} with the values: "
             "the kept commitments confirm no guess of what was disposed.",
-            f"Kept under legal hold: {plural(sum(len(k.pages) for k in p.kept), 'page')}.",
         ]
         if self.json_path and self.pdf_path:
             out.append(f"Certificate: {self.json_path} (+ .p7s) and {self.pdf_path}")

@@ -562,6 +562,37 @@ def test_a_disposition_destroys_the_salts_of_the_rows_it_disposes(archive, key_d
     assert f"{len(destroyed):,} record salts destroyed" in json.dumps(st["summary"])
     r = _verify(archive)
     assert r.code == 0, r.out
+    assert "their bodies, values and salts are gone" in r.out
+
+
+def test_a_disposition_made_before_salts_were_destroyed_still_verifies(
+    archive, key_dir, monkeypatch
+):
+    """A disposition recorded before dispositions destroyed salts (its signed entry states no
+    `salts_destroyed`) kept them: that is what it did, not a fault."""
+    from archiver.archive import disposal
+
+    sign = store.sign
+    monkeypatch.setattr(disposal, "_has_salts", lambda conn: False)
+    monkeypatch.setattr(
+        store,
+        "sign",
+        lambda d, key, cert: sign(
+            {k: v for k, v in d.items() if k != "salts_destroyed"}, key, cert
+        ),
+    )
+    _dispose(archive, key_dir)
+    monkeypatch.undo()
+    (d,) = _q(archive, "SELECT details FROM audit_log WHERE event=?", (store.APPLIED,))[0]
+    assert "salts_destroyed" not in json.loads(d)
+    assert _q(
+        archive,
+        "SELECT count(*) FROM record_salts WHERE page_id IN "
+        "(SELECT page_id FROM pages WHERE encoding='disposed')",
+    )[0][0]
+    r = _verify(archive)
+    assert r.code == 0, r.out
+    assert "their bodies and values are gone" in r.out
 
 
 def test_coverage_search_browse_and_bundles_say_disposed(archive, key_dir, tmp_path):
