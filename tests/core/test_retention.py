@@ -447,6 +447,7 @@ def _remove_body(pid: int) -> tuple:
         ("hide bytes in a disposed body", "marked disposed, but it holds bytes"),
         ("delete a kept row's salt", "no `erasure applied` entry names the row"),
         ("put a disposed row's salt back", "its salt was destroyed with the disposition"),
+        ("add a salt of no committed row", "salts belong to no committed row"),
     ],
 )
 def test_a_disposed_archive_passes_and_any_other_removal_fails(archive, key_dir, attack, words):
@@ -511,6 +512,14 @@ def test_a_disposed_archive_passes_and_any_other_removal_fails(archive, key_dir,
         _tamper(archive, ("UPDATE pages SET body=X'00' WHERE page_id=?", (gone,)))
     elif attack == "delete a kept row's salt":
         _tamper(archive, ("DELETE FROM record_salts WHERE page_id=? AND row_index=0", (kept,)))
+    elif attack == "add a salt of no committed row":
+        _tamper(
+            archive,
+            (
+                "INSERT INTO record_salts(page_id, row_index, salt) VALUES (?, 9999, randomblob(32))",
+                (kept,),
+            ),
+        )
     elif attack == "put a disposed row's salt back":
         _tamper(
             archive,
