@@ -948,8 +948,8 @@ def check(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -> Proof
     ).fetchone()
     if orphans:
         proof.add(
-            f"record_salts: {orphans:,} salts belong to no committed row (added behind the "
-            "archive's back)"
+            f"record_salts (every page): {orphans:,} salts belong to no committed row (added "
+            "behind the archive's back)"
         )
     mig = commitments.migration_chain(migrate_entries(conn) if found is None else plain(found))
     legacy: list[Any] = [0, GENESIS]  # pages stored before version 6, the chain of their roots

@@ -445,9 +445,6 @@ def _remove_body(pid: int) -> tuple:
         ("put a disposed body back", "still (or again) in the archive"),
         ("edit the disposed intervals", "disposed_intervals"),
         ("hide bytes in a disposed body", "marked disposed, but it holds bytes"),
-        ("delete a kept row's salt", "no `erasure applied` entry names the row"),
-        ("put a disposed row's salt back", "its salt was destroyed with the disposition"),
-        ("add a salt of no committed row", "salts belong to no committed row"),
     ],
 )
 def test_a_disposed_archive_passes_and_any_other_removal_fails(archive, key_dir, attack, words):
@@ -510,32 +507,45 @@ def test_a_disposed_archive_passes_and_any_other_removal_fails(archive, key_dir,
         )
     elif attack == "hide bytes in a disposed body":
         _tamper(archive, ("UPDATE pages SET body=X'00' WHERE page_id=?", (gone,)))
-    elif attack == "delete a kept row's salt":
-        _tamper(archive, ("DELETE FROM record_salts WHERE page_id=? AND row_index=0", (kept,)))
-    elif attack == "add a salt of no committed row":
-        _tamper(
-            archive,
-            (
-                "INSERT INTO record_salts(page_id, row_index, salt) VALUES (?, 9999, randomblob(32))",
-                (kept,),
-            ),
-        )
-    elif attack == "put a disposed row's salt back":
-        _tamper(
-            archive,
-            (
-                "INSERT INTO record_salts(page_id, row_index, salt) SELECT page_id, row_index, "
-                "randomblob(32) FROM record_commitments WHERE page_id IN (SELECT page_id FROM "
-                "pages WHERE encoding='disposed') ORDER BY page_id, row_index LIMIT 1",
-                (),
-            ),
-        )
     else:
         _tamper(
             archive,
             "DELETE FROM disposed_intervals WHERE interval_start = "
             "(SELECT min(interval_start) FROM disposed_intervals)",
         )
+    r = _verify(archive)
+    assert r.code == 1, r.out
+    assert words in r.out, r.out
+
+
+_SALT_ATTACKS = {
+    "delete a kept row's salt": (
+        "DELETE FROM record_salts WHERE page_id = (SELECT max(page_id) FROM record_salts) "
+        "AND row_index = 0",
+        "no `erasure applied` entry names the row nor a `disposition applied` entry its page",
+    ),
+    "put a disposed row's salt back": (
+        "INSERT INTO record_salts(page_id, row_index, salt) SELECT page_id, row_index, "
+        "randomblob(32) FROM record_commitments WHERE page_id IN (SELECT page_id FROM "
+        "pages WHERE encoding='disposed') ORDER BY page_id, row_index LIMIT 1",
+        "its salt was destroyed with the disposition under certificate D-",
+    ),
+    "add a salt of no committed row": (
+        "INSERT INTO record_salts(page_id, row_index, salt) VALUES "
+        "((SELECT max(page_id) FROM record_salts), 9999, randomblob(32))",
+        "salts belong to no committed row",
+    ),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(_SALT_ATTACKS))
+def test_a_salt_removed_kept_or_added_behind_the_archives_back_fails(archive, key_dir, attack):
+    """After a disposition a row lacks its salt only where a disposition entry names its
+    page (or an erasure entry the row), and a disposed page's rows have none."""
+    _dispose(archive, key_dir)
+    assert _verify(archive).code == 0
+    sql, words = _SALT_ATTACKS[attack]
+    _tamper(archive, sql)
     r = _verify(archive)
     assert r.code == 1, r.out
     assert words in r.out, r.out
