@@ -102,6 +102,9 @@ class Custody:
     #: the migration to version 5: quarantine rows it found (count, digest chain)
     legacy_quarantine: tuple[int, str] | None = None
     meta: tuple[Fact, Mapping[str, Any]] | None = None
+    #: entries that state the archive's identity after it was stated (``archive created``
+    #: or the migration to version 5 again): refused, never taken (tables.py names them)
+    restated: list[Fact] = field(default_factory=list)
     #: pages archived when the migration to version 5 ran (0: created at version 5)
     migrated_at: int | None = None
 
@@ -149,10 +152,20 @@ def _take(out: Custody, f: Fact) -> None:
         _outcome(out, f, d, "failed", d.get("after_page"))
     elif f.event == "quarantined" and isinstance(d.get("quarantine_id"), int):
         out.quarantined[d["quarantine_id"]] = (f, d)
-    elif f.event == "archive created":
-        out.meta = (f, d)
-    elif f.event == "migrate" and d.get("to") == 5:
-        _migration(out, f, d)
+    elif f.event == "archive created" or (f.event == "migrate" and d.get("to") == 5):
+        # stated once: anyone holding the file can append an entry (every checkpoint stays a
+        # prefix), so a later statement is refused, not taken. (A version-4 archive without
+        # an identity gets its ``archive created`` entry after the migration's.)
+        if out.meta is not None and (
+            out.meta[0].event == "archive created"
+            or f.event == "migrate"
+            or out.meta[1].get("archive_id") is not None
+        ):
+            out.restated.append(f)
+        elif f.event == "archive created":
+            out.meta = (f, d)
+        else:
+            _migration(out, f, d)
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

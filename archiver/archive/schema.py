@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable
@@ -15,6 +16,8 @@ from archiver.archive.hashing import GENESIS, PAGE_META_FIELDS, chain_next, page
 from archiver.archive.rekey import rekey_from_v1
 from archiver.archive.triggers import create_triggers, drop_triggers
 from archiver.archive.values import migrate_to_5 as values_migrate_to_5
+from archiver.archive.values import value_index_sql, value_indexes
+from archiver.datasets import DATASETS
 
 SCHEMA_VERSION = 6
 
@@ -336,8 +339,90 @@ def expected_views(conn: sqlite3.Connection) -> dict[str, str]:
     return out
 
 
+def foreign_indexes(conn: sqlite3.Connection) -> list[str]:
+    """Each index that is not one archiver creates, or whose definition is not archiver's:
+    an index changes no answer, but a unique one (or one whose expression fails) refuses
+    the rows of later pulls, each page then failing as one the archive cannot hold."""
+    from archiver.archive import cases
+    from archiver.archive.values import table
+
+    ref = sqlite3.connect(":memory:")
+    try:
+        _create_current(ref)
+        for stmt in cases.DDL:
+            ref.execute(stmt)
+        want = {
+            n: _one_line(s)
+            for n, s in ref.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type='index' AND sql IS NOT NULL"
+            )
+        }
+    finally:
+        ref.close()
+    tables = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    for dataset in DATASETS:
+        t = table(dataset)
+        if t in tables:
+            for kind, cols in value_indexes(dataset):
+                want[f"{t}_{kind}"] = _one_line(value_index_sql(t, kind, cols))
+    out = []
+    for name, on, sql in conn.execute(
+        "SELECT name, tbl_name, sql FROM sqlite_master"
+        " WHERE type='index' AND sql IS NOT NULL ORDER BY name"
+    ):
+        if name not in want:
+            out.append(
+                f"index {name} (on {on}): not one archiver creates (a unique index refuses "
+                "the rows of later pulls)"
+            )
+        elif _one_line(sql) != want[name]:
+            out.append(
+                f"index {name} (on {on}): its definition is not the one archiver creates: "
+                f"{_one_line(sql)[:160]!r}"
+            )
+    return out
+
+
+def _one_line(sql: str) -> str:
+    return " ".join(str(sql).replace("IF NOT EXISTS ", "").split()).rstrip(";")
+
+
 class ArchiveVersionError(Exception):
     pass
+
+
+def lowered_version(conn: sqlite3.Connection) -> str | None:
+    """Why the file's schema version (``PRAGMA user_version``, which no chain covers) is
+    lower than its own audit log shows it reached, or None. Migrating such a file would
+    re-derive its tables and restate what it found (meta, quarantine, outcomes) as custody
+    evidence, hiding an edit: it is neither migrated nor verified as older."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version <= 0 or version >= SCHEMA_VERSION:
+        return None
+    try:
+        rows = conn.execute(
+            "SELECT entry_id, event, details FROM audit_log"
+            " WHERE event IN ('archive created', 'migrate') ORDER BY entry_id"
+        ).fetchall()
+    except sqlite3.DatabaseError:
+        return None  # no audit log (version 1): nothing states a later version
+    for entry_id, event, details in rows:
+        reached = 5 if event == "archive created" else None  # (an entry of version 5 on)
+        if event == "migrate":
+            try:
+                to = json.loads(details).get("to")
+            except (ValueError, AttributeError):
+                continue
+            reached = to if isinstance(to, int) else None
+        if reached is not None and reached > version:
+            return (
+                f"the archive says it has schema version {version} (PRAGMA user_version), but "
+                f"its audit entry {entry_id} ({event}) shows it reached version {reached}: the "
+                "version was lowered outside archiver, which would re-derive and restate what "
+                "it holds; archiver neither migrates nor changes it. Restore the archive from "
+                "a backup or a copy you trust"
+            )
+    return None
 
 
 def migrate(conn: sqlite3.Connection, path: Path | None) -> int:
@@ -351,6 +436,9 @@ def migrate(conn: sqlite3.Connection, path: Path | None) -> int:
         )
     if version == SCHEMA_VERSION:
         return version
+    lowered = lowered_version(conn)
+    if lowered is not None:
+        raise ArchiveVersionError(lowered)
     if version > 0 and path is not None:
         _migration_backup(conn, path, version)
     steps: list[tuple[int, Callable[[sqlite3.Connection], None]]] = (

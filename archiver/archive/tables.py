@@ -31,6 +31,7 @@ from archiver.archive.chunks import CANNOT_HOLD, cannot_hold
 from archiver.archive.custody import QUARANTINE_FIELDS, Custody, quarantine_chain, runs_rows
 from archiver.archive.rekey import page_body
 from archiver.archive.replay import Findings, differ, summaries
+from archiver.archive.triggers import is_values_table
 
 CHAINED, REPLAYED, LOCAL = "chained", "replayed", "local"
 
@@ -89,6 +90,11 @@ def _meta(ctx: ReplayContext, name: str) -> Iterable[str]:
         yield "meta: no custody entry states it (archive created, or the migration to version 5)"
         return
     fact, want = stated
+    for f in ctx.custody.restated:
+        yield (
+            f"meta: audit entry {f.entry_id} ({f.event}) states the archive's identity again "
+            f"(audit entry {fact.entry_id} stated it): an identity is stated once"
+        )
     want = {k: want.get(k) for k in ("archive_id", "created_at", "created_by")}
     text = differ("meta", f"as audit entry {fact.entry_id} states it", have, want, "the entry says")
     if text:
@@ -226,6 +232,42 @@ def _cannot_hold(ctx: ReplayContext) -> Iterable[str]:
         )
 
 
+def _values(ctx: ReplayContext, name: str) -> Iterable[str]:
+    """A dataset's values table: the replay compared the values of every record (``_found``);
+    here, that it is one (a table, of a dataset of the registry) and that each of its rows
+    belongs to a record of that dataset. A row no record owns is read by nothing the replay
+    compares, yet holds the id the next record gets: every later pull of the dataset would
+    fail each page as one the archive cannot hold."""
+    (kind,) = ctx.conn.execute("SELECT type FROM sqlite_master WHERE name=?", (name,)).fetchone()
+    if kind != "table" or not is_values_table(name):
+        yield f"{name} ({kind}): not the values table of a dataset"
+        return
+    yield from _found(ctx, name)
+    dataset = name[len("vals_") :]
+    orphans = ctx.conn.execute(
+        f"""SELECT v.record_id FROM {values.quote(name)} v WHERE NOT EXISTS (
+                SELECT 1 FROM records r JOIN streams s ON s.stream_id = r.stream_id
+                WHERE r.record_id = v.record_id AND s.dataset = ?)
+            ORDER BY v.record_id LIMIT 20""",
+        (dataset,),
+    ).fetchall()
+    for (rid,) in orphans:
+        yield f"{name} (record {rid}): no record of {dataset} owns this row"
+
+
+def _superseded(ctx: ReplayContext, name: str) -> Iterable[str]:
+    """The dataset passes compare the rows of their records (``_found``); a row naming no
+    record is no dataset's, yet hides the record that gets its id from "latest"."""
+    yield from _found(ctx, name)
+    for rid, by in ctx.conn.execute(
+        """SELECT s.record_id, s.by_id FROM superseded s
+           WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.record_id = s.record_id)
+              OR NOT EXISTS (SELECT 1 FROM records r WHERE r.record_id = s.by_id)
+           ORDER BY s.record_id LIMIT 20"""
+    ):
+        yield f"superseded (record {rid}, by {by}): no such record"
+
+
 def _redactions(ctx: ReplayContext) -> Iterable[str]:
     """Each ``credentials redacted`` entry names a stored response of its chunk and status
     that holds the ``[redacted]`` mark at least as often as the entry says it was put."""
@@ -342,7 +384,7 @@ TABLES: dict[str, Table] = {
     "records": Table(REPLAYED, f"{_DATASET_PASS}: identity, key, interval, conflict", _found),
     "streams": Table(REPLAYED, f"{_DATASET_PASS}: the streams with a 200 page", _found),
     "column_sets": Table(REPLAYED, f"{_DATASET_PASS}: the column lists of new records", _found),
-    "superseded": Table(REPLAYED, f"{_DATASET_PASS}: versions a newer one replaced", _found),
+    "superseded": Table(REPLAYED, f"{_DATASET_PASS}: versions a newer one replaced", _superseded),
     "conflicts": Table(REPLAYED, f"{_DATASET_PASS}: same key and COMMIT_TS, other content", _found),
     "schema_changes": Table(REPLAYED, f"{_DATASET_PASS}: columnHeaders as they change", _found),
     "key_rules": Table(REPLAYED, f"{_DATASET_PASS}: key fallbacks the pages show", _found),
@@ -397,7 +439,9 @@ SEARCH_INDEX = Table(
 )
 #: Tables named by a prefix (a dataset's values table, SQLite's own).
 PREFIXES: dict[str, Table] = {
-    "vals_": Table(REPLAYED, f"{_DATASET_PASS}: every value of every record", _found),
+    "vals_": Table(
+        REPLAYED, f"{_DATASET_PASS}: every value of every record, and no row of no record", _values
+    ),
     "sqlite_stat": Table(LOCAL, "SQLite's query-planner statistics (ANALYZE): no content"),
 }
 

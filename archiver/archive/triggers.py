@@ -41,13 +41,44 @@ def evidence_tables(conn: sqlite3.Connection) -> list[str]:
     return [t for t in EVIDENCE_TABLES if t in names] + dynamic
 
 
+def _trigger_sql(table: str, op: str, if_not_exists: bool = False) -> str:
+    maybe = "IF NOT EXISTS " if if_not_exists else ""
+    return (
+        f"CREATE TRIGGER {maybe}{table}_no_{op.lower()} BEFORE {op} ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is evidence: append-only'); END"
+    )
+
+
 def create_triggers(conn: sqlite3.Connection, tables: list[str] | None = None) -> None:
     for table in tables if tables is not None else evidence_tables(conn):
         for op in ("UPDATE", "DELETE"):
-            conn.execute(
-                f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{table} is evidence: append-only'); END"
+            conn.execute(_trigger_sql(table, op, if_not_exists=True))
+
+
+def foreign_triggers(conn: sqlite3.Connection) -> list[str]:
+    """Each trigger that is not one archiver creates, or whose definition is not archiver's
+    (the append-only ones only): a trigger is code the archive runs on archiver's next
+    write, e.g. one that silently drops rows of later pulls (RAISE(IGNORE))."""
+    want = {
+        f"{t}_no_{op.lower()}": _trigger_sql(t, op)
+        for t in evidence_tables(conn)
+        for op in ("UPDATE", "DELETE")
+    }
+    out = []
+    for name, table, sql in conn.execute(
+        "SELECT name, tbl_name, sql FROM sqlite_master WHERE type='trigger' ORDER BY name"
+    ):
+        if name not in want:
+            out.append(
+                f"trigger {name} (on {table}): not one archiver creates (a trigger runs on "
+                "archiver's next write and can change or drop what it stores)"
             )
+        elif " ".join(str(sql).split()) != want[name]:
+            out.append(
+                f"trigger {name} (on {table}): its definition is not the one archiver "
+                f"creates: {' '.join(str(sql).split())[:160]!r}"
+            )
+    return out
 
 
 def drop_triggers(conn: sqlite3.Connection) -> None:

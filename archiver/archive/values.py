@@ -204,15 +204,9 @@ class ValueWriter:
     def _index(self, dataset: str) -> None:
         have = self.columns(dataset)
         t = table(dataset)
-        wanted = [
-            ("natural", natural_columns(dataset)),
-            ("lookup", LOOKUP_COLUMNS.get(dataset, ())),
-        ]
-        for kind, cols in wanted:
-            if cols and set(cols) <= set(have):
-                self.conn.execute(
-                    f"CREATE INDEX IF NOT EXISTS {t}_{kind} ON {t}({', '.join(map(col, cols))})"
-                )
+        for kind, cols in value_indexes(dataset):
+            if set(cols) <= set(have):
+                self.conn.execute(value_index_sql(t, kind, cols, if_not_exists=True))
 
     def column_set(self, dataset: str, names: Sequence[str]) -> int:
         """The id of this ordered list of columns (one row per distinct list)."""
@@ -241,6 +235,20 @@ class ValueWriter:
             f"INSERT INTO {table(dataset)} (record_id, {cols}) VALUES ({marks})",
             ((rid, *values) for rid, values in rows),
         )
+
+
+def value_indexes(dataset: str) -> list[tuple[str, tuple[str, ...]]]:
+    """The indexes of a dataset's values table: (kind, API columns), when it has them."""
+    wanted = [
+        ("natural", natural_columns(dataset)),
+        ("lookup", LOOKUP_COLUMNS.get(dataset, ())),
+    ]
+    return [(kind, tuple(cols)) for kind, cols in wanted if cols]
+
+
+def value_index_sql(t: str, kind: str, cols: Sequence[str], if_not_exists: bool = False) -> str:
+    maybe = "IF NOT EXISTS " if if_not_exists else ""
+    return f"CREATE INDEX {maybe}{t}_{kind} ON {t}({', '.join(map(col, cols))})"
 
 
 def column_sets(conn: sqlite3.Connection, dataset: str | None = None) -> dict[int, list[str]]:

@@ -49,9 +49,15 @@ from archiver.archive.hashing import (
 )
 from archiver.archive.rekey import DISPOSED, page_body
 from archiver.archive.replay import replay
-from archiver.archive.schema import SCHEMA_VERSION, ArchiveVersionError, migrate
+from archiver.archive.schema import (
+    SCHEMA_VERSION,
+    ArchiveVersionError,
+    foreign_indexes,
+    lowered_version,
+    migrate,
+)
 from archiver.archive.sqlitefile import check_archive_file, connect
-from archiver.archive.triggers import evidence_tables
+from archiver.archive.triggers import evidence_tables, foreign_triggers
 from archiver.archive.values import replay_check as value_columns_check
 from archiver.plural import plural
 
@@ -175,12 +181,20 @@ def verify_archive(
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         side = read_sidecar(path) if sidecar else None
         if version == SCHEMA_VERSION:
-            return _verify(conn, progress, list(expect), side, certs or {}, quick)
+            rep = _verify(conn, progress, list(expect), side, certs or {}, quick)
+            for problem in [*foreign_triggers(conn), *foreign_indexes(conn)]:
+                rep.add(problem)
+            return rep
         if version > SCHEMA_VERSION:
             raise ArchiveVersionError(
                 f"This archive has schema version {version}, newer than this archiver "
                 f"checks ({SCHEMA_VERSION}). Upgrade archiver; the file was not changed."
             )
+        lowered = lowered_version(conn)
+        if lowered is not None:  # migrating it would hide what was edited
+            rep = VerifyReport()
+            rep.add(lowered)
+            return rep
         with tempfile.TemporaryDirectory(prefix="archiver-verify-") as tmp:
             copy = _migrated_copy(conn, Path(tmp) / "copy.sqlite3")
             try:
@@ -188,6 +202,8 @@ def verify_archive(
             finally:
                 copy.close()
         rep.missing_triggers = _missing_triggers(conn)  # the file's, not the copy's
+        for problem in foreign_triggers(conn):
+            rep.add(problem)
         rep.note(
             f"the archive has schema version {version}: it was checked as a temporary copy "
             f"brought to version {SCHEMA_VERSION} (the migration keeps every stored value as "

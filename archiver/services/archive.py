@@ -132,6 +132,8 @@ def _bring_up_to_date(path: Path) -> None:
         raise
     except (StorageError, OSError):
         pass  # a read-only medium: verify_archive checks a migrated copy
+    except ArchiveVersionError:
+        pass  # newer, or lowered: verify_archive says which, and the file stays as it is
 
 
 def _record_verified(

@@ -273,6 +273,30 @@ def test_simulate_takes_extra_columns(tmp_path):
         build_parser(["simulate"]).parse_args(["simulate", "--extra-column", "novalue"])
 
 
+def _audit_log_of_version_4(conn: sqlite3.Connection) -> None:
+    """The audit log as version 4 wrote it: no `archive created` entry (version 5 writes it,
+    and a version-4 archive holding one was lowered: schema.lowered_version), and no
+    checkpoint entries (they name audit heads this rewrite changes); the chain recomputed."""
+    from archiver.archive.hashing import GENESIS, audit_entry_digest, chain_next
+
+    fields = ("at", "event", "os_user", "tool_version", "run_id", "details")
+    rows = conn.execute(
+        f"SELECT {', '.join(fields)} FROM audit_log"
+        " WHERE event NOT IN ('archive created', 'checkpoint') ORDER BY entry_id"
+    ).fetchall()
+    conn.execute("DELETE FROM audit_log")
+    chain = GENESIS
+    for row in rows:
+        entry = dict(zip(fields, row, strict=True))
+        entry["details"] = json.loads(entry["details"])
+        digest = audit_entry_digest(entry)
+        chain = chain_next(chain, digest)
+        conn.execute(
+            f"INSERT INTO audit_log({', '.join(fields)}, sha256, chain) VALUES (?,?,?,?,?,?,?,?)",
+            (*row, digest, chain),
+        )
+
+
 def test_an_older_archive_keeps_working(sim_factory, tmp_path):
     """A version-4 archive whose values columns are named by the API (a mixed-case name
     stored as itself) is migrated to version 5: the column renamed to its stored name,
@@ -287,8 +311,10 @@ def test_an_older_archive_keeps_working(sim_factory, tmp_path):
     conn.execute("DROP VIEW record_values")
     conn.execute(f'ALTER TABLE vals_queue RENAME COLUMN "{stored}" TO "Mixed_Case"')
     conn.execute("DROP TABLE value_columns")
+    _audit_log_of_version_4(conn)
     conn.execute("PRAGMA user_version = 4")
     conn.close()
+    Path(f"{arc}.checkpoints").unlink()  # (its lines name the audit heads rewritten above)
     with pytest.MonkeyPatch.context() as mp:  # the step this test is about: 4 → 5
         mp.setattr(schema, "SCHEMA_VERSION", 5)
         Archive(arc).close()  # migrates
