@@ -17,8 +17,9 @@ A flat hash over the ordered list, not a Merkle tree: verification always holds 
 commitment of the page (they are kept, an erased record's too), so a per-record inclusion
 proof would buy nothing, and a flat hash is one line to re-check with any tool.
 
-An erasure destroys the erased rows' salts: their commitments stay (the root still holds),
-and without the salt a commitment confirms no guess of what was erased. Pages stored before
+An erasure destroys the erased rows' salts, and a disposition the salts of every row of the
+pages it disposes of: their commitments stay (the root still holds), and without the salt a
+commitment confirms no guess of what was erased or disposed. Pages stored before
 schema 6 get their commitments at the migration, and the migration's ``migrate`` entry
 records that (and a chain over those roots): they prove the records as they were then, not
 at receipt.
@@ -50,7 +51,8 @@ TABLES: dict[str, tuple[str, str]] = {
     "record_salts": (
         "replayed",
         "with the page's row, each salt gives the row's commitment; a salt is missing only "
-        "where an `erasure applied` entry names the row (archive/erasure.replay_check)",
+        "where an `erasure applied` entry names the row or a `disposition applied` entry its "
+        "page, and a disposed page keeps none (archive/erasure.replay_check)",
     ),
 }
 

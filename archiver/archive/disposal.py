@@ -1,5 +1,5 @@
 """A disposition's writer side: what its entry states that only the bodies can tell (read
-before they go), and the removal itself — bodies, values, search index entries — in the
+before they go), and the removal itself — bodies, values, salts, search index entries — in the
 caller's transaction (archive/retention.py holds the entries, the tables and the rules;
 this module is apart from it because it drives the search index and the version
 bookkeeping, which verification reaches through the replay)."""
@@ -72,6 +72,27 @@ def key_rules_at(conn: sqlite3.Connection, page_ids: Sequence[int]) -> list[list
     ]
 
 
+def salts_on(conn: sqlite3.Connection, page_ids: Sequence[int]) -> int:
+    """How many record salts the rows of these pages still have: what the disposition will
+    destroy (an erased row's salt is gone already), stated in its entry."""
+    if not _has_salts(conn):
+        return 0
+    (n,) = conn.execute(
+        "SELECT count(*) FROM record_salts WHERE page_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(page_ids)),),
+    ).fetchone()
+    return int(n)
+
+
+def _has_salts(conn: sqlite3.Connection) -> bool:
+    return (
+        conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='record_salts'"
+        ).fetchone()
+        is not None
+    )
+
+
 def _evidence(intervals: list[str], chunk_start: str, ending: str) -> tuple[int, int]:
     """(rows at the request's `ending`, rows outside the request), as the writer counts them
     (rekey.ending_evidence, over the rows' intervals)."""
@@ -83,9 +104,12 @@ def _evidence(intervals: list[str], chunk_start: str, ending: str) -> tuple[int,
 
 
 def dispose(conn: sqlite3.Connection, page_ids: Sequence[int]) -> dict[str, int]:
-    """Remove the bodies of these pages, their records' values and their search index
-    entries, in the caller's transaction (the append-only triggers of the tables touched are
-    lifted for it and made again before it commits); returns what was removed."""
+    """Remove the bodies of these pages, their records' values, their rows' salts and their
+    search index entries, in the caller's transaction (the append-only triggers of the
+    tables touched are lifted for it and made again before it commits); returns what was
+    removed. The salts go because, with a salt and the kept commitment, anyone could confirm
+    a guess of a disposed value (archive/commitments.py): without them the commitments keep
+    the pages' roots whole and confirm nothing."""
     conn.execute("DROP TABLE IF EXISTS temp.disposal_pages")
     conn.execute("CREATE TEMP TABLE disposal_pages(page_id INTEGER PRIMARY KEY)")
     conn.executemany("INSERT INTO temp.disposal_pages VALUES (?)", [(p,) for p in page_ids])
@@ -96,7 +120,7 @@ def dispose(conn: sqlite3.Connection, page_ids: Sequence[int]) -> dict[str, int]
                WHERE page_id IN (SELECT page_id FROM temp.disposal_pages)"""
         )
     ]
-    removed = {"values": 0, "index": 0}
+    removed = {"values": 0, "index": 0, "salts": 0}
     lifted = ["pages"]
     for ds in sorted({d for d, _ in touched}):
         t = values.table(ds)
@@ -136,6 +160,11 @@ def dispose(conn: sqlite3.Connection, page_ids: Sequence[int]) -> dict[str, int]
         "UPDATE pages SET body = X'', encoding = ? WHERE page_id IN (SELECT page_id FROM temp.disposal_pages)",
         (DISPOSED,),
     )
+    if _has_salts(conn):
+        cur = conn.execute(
+            "DELETE FROM record_salts WHERE page_id IN (SELECT page_id FROM temp.disposal_pages)"
+        )
+        removed["salts"] = max(cur.rowcount, 0)
     create_triggers(conn, lifted)
     for stream in touched:
         rebuild_superseded(conn, stream)
@@ -153,8 +182,8 @@ def dispose(conn: sqlite3.Connection, page_ids: Sequence[int]) -> dict[str, int]
 def write_disposition(
     conn: sqlite3.Connection, details: dict[str, Any], page_ids: Sequence[int]
 ) -> tuple[int, str, dict[str, int]]:
-    """The disposition in the caller's transaction: its entry appended, the bodies, values
-    and index entries removed, the tables made again. Returns (entry id, its chain, what was
+    """The disposition in the caller's transaction: its entry appended, the bodies, values,
+    salts and index entries removed, the tables made again. Returns (entry id, its chain, what was
     removed)."""
     ensure_tables(conn)
     before, _ = fold(entries(conn))
@@ -164,5 +193,12 @@ def write_disposition(
     chain = auditlog.append(conn, APPLIED, details, None)
     (entry_id,) = conn.execute("SELECT max(entry_id) FROM audit_log").fetchone()
     removed = dispose(conn, page_ids)
+    stated = details.get("salts_destroyed")
+    if stated is not None and stated != removed["salts"]:
+        # the entry would state what was not done: nothing is committed
+        raise RetentionRefused(
+            f"the disposition states {stated} record salts destroyed, but {removed['salts']} "
+            "were: plan again"
+        )
     rewrite(conn, fold(entries(conn))[0])
     return int(entry_id), chain, removed

@@ -929,7 +929,8 @@ class Proof:
 def check(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -> Proof:
     """Every page's commitments against its root, every row that keeps its salt proven from
     the page's row (its canonical form; the replay compares the records' stored values with
-    the same rows), every row without a salt named by an ``erasure applied`` entry; the roots of pages stored before version 6
+    the same rows), every row without a salt named by an ``erasure applied`` entry or on a
+    page a ``disposition applied`` entry disposed of (whose rows keep no salt); the roots of pages stored before version 6
     against the chain the migration recorded. ``found``: the audit entries (read when None)."""
     found_entries = entries(conn) if found is None else entries_of(found)
     proof = Proof([], erased={})
@@ -940,6 +941,16 @@ def check(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -> Proof
         )
         return proof
     gone = erased_rows(found_entries)
+    disposed = disposed_pages(conn, found)
+    (orphans,) = conn.execute(
+        "SELECT count(*) FROM record_salts s LEFT JOIN record_commitments c "
+        "ON c.page_id = s.page_id AND c.row_index = s.row_index WHERE c.page_id IS NULL"
+    ).fetchone()
+    if orphans:
+        proof.add(
+            f"record_salts (every page): {orphans:,} salts belong to no committed row (added "
+            "behind the archive's back)"
+        )
     mig = commitments.migration_chain(migrate_entries(conn) if found is None else plain(found))
     legacy: list[Any] = [0, GENESIS]  # pages stored before version 6, the chain of their roots
     cur = conn.execute(
@@ -951,7 +962,7 @@ def check(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -> Proof
         if page[5] is not None and page[5] < 3:
             legacy[0] += 1
             legacy[1] = chain_next(legacy[1], page[4] or commitments.EMPTY_ROOT)
-        _check_page(conn, proof, page, gone)
+        _check_page(conn, proof, page, gone, disposed)
     if mig is not None:
         if tuple(legacy) != mig:
             proof.add(
@@ -967,11 +978,21 @@ def check(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -> Proof
     return proof
 
 
+def disposed_pages(conn: sqlite3.Connection, found: Iterable[Any] | None) -> dict[int, Any]:
+    """page id → the ``disposition applied`` entry that disposed of it (``found``: the audit
+    entries; read when None)."""
+    from archiver.archive import retention
+
+    state, _ = retention.fold(retention.entries(conn) if found is None else found)
+    return dict(state.pages)
+
+
 def _check_page(
     conn: sqlite3.Connection,
     proof: Proof,
     page: Sequence[Any],
     gone: Mapping[Any, Erased],
+    disposed: Mapping[int, Any],
 ) -> None:
     from archiver.archive.rekey import DISPOSED, page_body
 
@@ -994,10 +1015,14 @@ def _check_page(
             f"record_commitments (page {pid}): the page's commitments do not give its "
             f"commitment root (stored {str(stored_root)[:16]}…, recomputed {again[:16]}…)"
         )
-    if not rows or enc == DISPOSED:
+    by = disposed.get(pid)
+    if by is not None or enc == DISPOSED:
         # a disposed page has no body to prove its rows from: its root still holds its
         # commitments, and the page pass checks its disposition entry (archive/removal.py)
         proof.disposed += len(rows) if enc == DISPOSED else 0
+        _check_disposed_salts(proof, pid, rows, by)
+        return
+    if not rows:
         return
     try:
         parsed = _rows_of(page_body(enc, body))
@@ -1017,6 +1042,35 @@ def _check_page(
         _prove_row(proof, (pid, i, int(rid)), names, recs[i], canons[i], bytes(com), salt, gone)
 
 
+def _check_disposed_salts(proof: Proof, pid: int, rows: Sequence[Any], by: Any) -> None:
+    """A disposition destroys its pages' salts (archive/disposal.py): a disposed row has none
+    (a salt there was kept or put back, and would confirm a guess of the disposed value),
+    and a row whose salt is missing is disposed only where a disposition entry names its
+    page. A disposition recorded before dispositions destroyed salts (its entry states no
+    ``salts_destroyed``) kept them: those are not a fault."""
+    if by is None:
+        for i, rid, _com, salt in rows:
+            if salt is None:
+                proof.add(
+                    f"record_salts (page {pid}, row {i}, record {rid}): missing, and no "
+                    "`erasure applied` entry names the row nor a `disposition applied` entry "
+                    "its page: it cannot be proven"
+                )
+        return
+    if "salts_destroyed" not in by.details:
+        return
+    kept = [r for r in rows if r[3] is not None]
+    if kept:
+        i, rid = kept[0][0], kept[0][1]
+        more = f" (and {len(kept) - 1:,} more rows of the page)" if len(kept) > 1 else ""
+        proof.add(
+            f"record_salts (page {pid}, row {i}, record {rid}){more}: a salt is stored, but "
+            f"its salt was destroyed with the disposition under certificate "
+            f"{by.details.get('certificate_id')} (audit entry {by.entry_id}): it was kept or "
+            "put back, and with the kept commitment it would confirm a guess of what was disposed"
+        )
+
+
 def _prove_row(
     proof: Proof,
     where: tuple[int, int, int],
@@ -1033,8 +1087,8 @@ def _prove_row(
     if salt is None:
         if mark is None:
             proof.add(
-                f"record_salts ({at}): missing, and no `erasure applied` entry names the row: "
-                "it cannot be proven"
+                f"record_salts ({at}): missing, and no `erasure applied` entry names the row "
+                "nor a `disposition applied` entry its page: it cannot be proven"
             )
             return
         key = (mark.request_id, mark.certificate)

@@ -199,8 +199,9 @@ def check(
             problems.append(f"{name}: it disposed of pages it says it kept for a legal hold")
         notes.append(
             f"{len(pages):,} pages disposed under certificate {d.get('certificate_id')} "
-            f"(audit entry {e.entry_id}, {e.at[:10]}, plan {d.get('plan_id')}): their bodies "
-            "and values are gone; their hashes, metadata, chain and records rows were checked"
+            f"(audit entry {e.entry_id}, {e.at[:10]}, plan {d.get('plan_id')}): their "
+            f"{'bodies, values and salts' if 'salts_destroyed' in d else 'bodies and values'} "
+            "are gone; their hashes, metadata, chain and records rows were checked"
         )
     return problems, notes
 

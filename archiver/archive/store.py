@@ -250,7 +250,10 @@ class Archive:
         """One disposition in one transaction: ``make`` reads the archive inside it (the
         plan made again, compared with the one approved: nothing can come between them) and
         returns the entry's details and the pages; the entry is appended, the bodies, values
-        and index entries removed. Returns (entry id, its chain, details, what was removed)."""
+        and index entries removed. Returns (entry id, its chain, details, what was removed).
+        Written with ``secure_delete`` (as an erasure is): what is removed, the salts above
+        all, is overwritten in the file, not only unlinked, before the VACUUM after it."""
+        self.conn.execute("PRAGMA secure_delete = ON")
         with self.transaction():
             details, pages = make(self.conn)
             entry_id, chain, removed = disposal.write_disposition(self.conn, details, pages)

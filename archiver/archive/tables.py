@@ -365,7 +365,8 @@ def _case_entries(ctx: ReplayContext) -> Iterable[str]:
 
 def _commitments(ctx: ReplayContext, name: str) -> Iterable[str]:
     """Every row proven against its page's commitment root, a row without its salt only
-    where an erasure entry names it (archive/erasure.py): one pass for both tables, each
+    where an erasure entry names it or a disposition entry its page, and no salt on a page a
+    disposition disposed of (archive/erasure.py): one pass for both tables, each
     table's problems under its name; the proof is kept for the report."""
     if "commitments" not in ctx.memo:
         proof = erasure.check(ctx.conn, ctx.custody.facts)

@@ -247,6 +247,8 @@ class Applied:
             f"{plural(p.intervals, 'interval')}, {size_words(p.bytes)} of page bodies) under "
             f"plan {p.plan_id}: audit entry {self.entry_id}, certificate {self.certificate_id}.",
             f"Kept under legal hold: {plural(sum(len(k.pages) for k in p.kept), 'page')}.",
+            f"Destroyed {plural(self.removed.get('salts', 0), 'record salt')} with the values: "
+            "the kept commitments confirm no guess of what was disposed.",
         ]
         if self.json_path and self.pdf_path:
             out.append(f"Certificate: {self.json_path} (+ .p7s) and {self.pdf_path}")
@@ -355,6 +357,9 @@ def _apply_locked(
             "records_digest": digest,
             "ending_evidence": disposal.page_evidence(conn, p.pages),
             "key_rules": disposal.key_rules_at(conn, p.pages),
+            # destroyed with the values: with a salt and its kept commitment anyone could
+            # confirm a guess of a disposed value
+            "salts_destroyed": disposal.salts_on(conn, p.pages),
             "bytes": p.bytes,
             "held": content["held"],
             "kept": [k.as_dict() | {"page_ids": store.runs(k.pages)} for k in p.kept],
@@ -415,8 +420,10 @@ def _certify(
     statement = {
         "headline": (
             f"{plural(len(p.pages), 'page')} of evidence past retention were disposed of from "
-            f"archive {path.name}: their bodies and their records' values removed; each page's "
-            "row, SHA-256, metadata and chain, and each record's identity and hash, were kept."
+            f"archive {path.name}: their bodies, their records' values and their rows' salts "
+            "removed; each page's row, SHA-256, metadata and chain, and each record's identity, "
+            "hash and commitment, were kept (without its salt a commitment confirms no guess "
+            "of what was disposed)."
         ),
         "summary": [
             ["Archive", str(outputs.resolved(path))],
@@ -427,7 +434,8 @@ def _certify(
             [
                 "Disposed",
                 f"{plural(len(p.pages), 'page')}, {plural(p.records, 'record')}, "
-                f"{plural(p.intervals, 'interval')}, {p.bytes:,} bytes of page bodies",
+                f"{plural(p.intervals, 'interval')}, {p.bytes:,} bytes of page bodies; "
+                f"{plural(int(details.get('salts_destroyed') or 0), 'record salt')} destroyed",
             ],
             [
                 "Datasets",

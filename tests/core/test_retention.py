@@ -518,6 +518,102 @@ def test_a_disposed_archive_passes_and_any_other_removal_fails(archive, key_dir,
     assert words in r.out, r.out
 
 
+_SALT_ATTACKS = {
+    "delete a kept row's salt": (
+        "DELETE FROM record_salts WHERE page_id = (SELECT max(page_id) FROM record_salts) "
+        "AND row_index = 0",
+        "no `erasure applied` entry names the row nor a `disposition applied` entry its page",
+    ),
+    "put a disposed row's salt back": (
+        "INSERT INTO record_salts(page_id, row_index, salt) SELECT page_id, row_index, "
+        "randomblob(32) FROM record_commitments WHERE page_id IN (SELECT page_id FROM "
+        "pages WHERE encoding='disposed') ORDER BY page_id, row_index LIMIT 1",
+        "its salt was destroyed with the disposition under certificate D-",
+    ),
+    "add a salt of no committed row": (
+        "INSERT INTO record_salts(page_id, row_index, salt) VALUES "
+        "((SELECT max(page_id) FROM record_salts), 9999, randomblob(32))",
+        "salts belong to no committed row",
+    ),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(_SALT_ATTACKS))
+def test_a_salt_removed_kept_or_added_behind_the_archives_back_fails(archive, key_dir, attack):
+    """After a disposition a row lacks its salt only where a disposition entry names its
+    page (or an erasure entry the row), and a disposed page's rows have none."""
+    _dispose(archive, key_dir)
+    assert _verify(archive).code == 0
+    sql, words = _SALT_ATTACKS[attack]
+    _tamper(archive, sql)
+    r = _verify(archive)
+    assert r.code == 1, r.out
+    assert words in r.out, r.out
+
+
+def test_a_disposition_destroys_the_salts_of_the_rows_it_disposes(archive, key_dir):
+    """With a disposed row's salt and its kept commitment anyone could confirm a guess of
+    what was disposed: the salts go with the values, and no byte of them stays in the file."""
+    salts = {(r[0], r[1]): bytes(r[2]) for r in _q(archive, "SELECT * FROM record_salts")}
+    p = _dispose(archive, key_dir)
+    gone = {r[0] for r in _q(archive, "SELECT page_id FROM pages WHERE encoding='disposed'")}
+    destroyed = {k: v for k, v in salts.items() if k[0] in gone}
+    assert len(destroyed) >= p["records"] > 0
+    left = {(r[0], r[1]) for r in _q(archive, "SELECT page_id, row_index FROM record_salts")}
+    assert left == set(salts) - set(destroyed)  # exactly the disposed rows' salts went
+    # their commitments stay (the pages' roots still hold)
+    (n,) = _q(
+        archive,
+        "SELECT count(*) FROM record_commitments WHERE page_id IN "
+        "(SELECT page_id FROM pages WHERE encoding='disposed')",
+    )[0]
+    assert n == len(destroyed)
+    raw = archive.read_bytes() + (
+        Path(f"{archive}-wal").read_bytes() if Path(f"{archive}-wal").exists() else b""
+    )
+    assert not [k for k, v in destroyed.items() if v in raw]
+    assert all(v in raw for k, v in list(salts.items()) if k not in destroyed)
+    (d,) = _q(archive, "SELECT details FROM audit_log WHERE event=?", (store.APPLIED,))[0]
+    assert json.loads(d)["salts_destroyed"] == len(destroyed)
+    js = next(archive.parent.glob("a.sqlite3.disposition-certificate-*.json"))
+    st = json.loads(js.read_bytes())["statement"]
+    assert st["disposition"]["salts_destroyed"] == len(destroyed)
+    assert f"{len(destroyed):,} record salts destroyed" in json.dumps(st["summary"])
+    r = _verify(archive)
+    assert r.code == 0, r.out
+    assert "their bodies, values and salts are gone" in r.out
+
+
+def test_a_disposition_made_before_salts_were_destroyed_still_verifies(
+    archive, key_dir, monkeypatch
+):
+    """A disposition recorded before dispositions destroyed salts (its signed entry states no
+    `salts_destroyed`) kept them: that is what it did, not a fault."""
+    from archiver.archive import disposal
+
+    sign = store.sign
+    monkeypatch.setattr(disposal, "_has_salts", lambda conn: False)
+    monkeypatch.setattr(
+        store,
+        "sign",
+        lambda d, key, cert: sign(
+            {k: v for k, v in d.items() if k != "salts_destroyed"}, key, cert
+        ),
+    )
+    _dispose(archive, key_dir)
+    monkeypatch.undo()
+    (d,) = _q(archive, "SELECT details FROM audit_log WHERE event=?", (store.APPLIED,))[0]
+    assert "salts_destroyed" not in json.loads(d)
+    assert _q(
+        archive,
+        "SELECT count(*) FROM record_salts WHERE page_id IN "
+        "(SELECT page_id FROM pages WHERE encoding='disposed')",
+    )[0][0]
+    r = _verify(archive)
+    assert r.code == 0, r.out
+    assert "their bodies and values are gone" in r.out
+
+
 def test_coverage_search_browse_and_bundles_say_disposed(archive, key_dir, tmp_path):
     # a word of a record that will be disposed is found before
     (rid, text) = _q(
