@@ -501,14 +501,20 @@ def replay_check(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -
             )
         return problems
     for table, cols in COLUMNS.items():
-        problems += _compare(conn, table, cols, want[table])
+        problems += compare_rows(conn, table, cols, KEYS[table], want[table])
     return problems
 
 
-def _compare(
-    conn: sqlite3.Connection, table: str, cols: tuple[str, ...], want: list[tuple[Any, ...]]
+def compare_rows(
+    conn: sqlite3.Connection,
+    table: str,
+    cols: tuple[str, ...],
+    key_cols: tuple[str, ...],
+    want: list[tuple[Any, ...]],
 ) -> list[str]:
-    key_cols = KEYS[table]
+    """A table made from custody entries against the rows its entries state (``want``,
+    in ``cols`` order, keyed by ``key_cols``): the first MAX_DIFFERENCES differences, each
+    naming the table, the key and the first differing column (cases, retention)."""
     index = [cols.index(k) for k in key_cols]
 
     def key(row: tuple[Any, ...]) -> tuple[Any, ...]:

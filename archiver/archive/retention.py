@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from archiver.archive import auditlog
-from archiver.archive.cases import Entry, entry_of
+from archiver.archive.cases import Entry, compare_rows, entry_of
 from archiver.archive.hashing import canonical_json
 from archiver.archive.rekey import DISPOSED as DISPOSED
 from archiver.datasets import DATASETS
@@ -491,9 +491,6 @@ def signed_content(details: Mapping[str, Any]) -> bytes:
 
 
 # -- the replay ----------------------------------------------------------------------------
-MAX_DIFFERENCES = 20
-
-
 def replay_check(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -> list[str]:
     """verify-archive's replay of the retention tables: every row made again from the
     entries (``found``: the audit entries, oldest first; read from ``conn`` when None) and
@@ -508,34 +505,8 @@ def replay_check(conn: sqlite3.Connection, found: Iterable[Any] | None = None) -
             )
         return problems
     for table, cols in COLUMNS.items():
-        problems += _compare(conn, table, cols, want[table])
+        problems += compare_rows(conn, table, cols, KEYS[table], want[table])
     return problems
-
-
-def _compare(
-    conn: sqlite3.Connection, table: str, cols: tuple[str, ...], want: list[tuple[Any, ...]]
-) -> list[str]:
-    index = [cols.index(k) for k in KEYS[table]]
-
-    def key(row: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(row[i] for i in index)
-
-    have = {key(r): tuple(r) for r in conn.execute(f"SELECT {', '.join(cols)} FROM {table}")}
-    wanted = {key(r): r for r in want}
-    out: list[str] = []
-    for k in sorted(have.keys() | wanted.keys(), key=repr):
-        name = f"{table} ({', '.join(map(str, k))})"
-        if k not in wanted:
-            out.append(f"{name}: no audit entry states this row")
-        elif k not in have:
-            out.append(f"{name}: missing (its audit entries state it)")
-        elif have[k] != wanted[k]:
-            col = next(c for c, a, b in zip(cols, have[k], wanted[k], strict=True) if a != b)
-            i = cols.index(col)
-            out.append(f"{name}: {col} is {have[k][i]!r}, its audit entries say {wanted[k][i]!r}")
-        if len(out) >= MAX_DIFFERENCES:
-            break
-    return out
 
 
 # -- the entry's signature -------------------------------------------------------------------
