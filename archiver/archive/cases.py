@@ -197,9 +197,11 @@ class Entry:
 
 def entry_of(obj: Any) -> Entry:
     """An :class:`Entry` from what a caller holds: an Entry, an object with the audit
-    entry's fields (details a dict or its JSON), or a mapping of them."""
+    entry's fields (details a dict or its JSON), a mapping of them, or an audit row."""
     if isinstance(obj, Entry):
         return obj
+    if isinstance(obj, sqlite3.Row):
+        obj = dict(obj)
 
     def get(key: str) -> Any:
         return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key, None)

@@ -28,6 +28,7 @@ from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
 from archiver.archive import auditlog, commitments, values
+from archiver.archive.cases import Entry, entry_of
 from archiver.archive.compact import ZLIB_LEVEL, sha8
 from archiver.archive.hashing import (
     ERASED,
@@ -607,46 +608,12 @@ class Erased:
     fields: list[str]
 
 
-@dataclass(frozen=True)
-class Entry:
-    entry_id: int
-    event: str
-    at: str
-    os_user: str
-    details: Mapping[str, Any]
-
-
-def _entry(obj: Any) -> Entry:
-    """An entry from an audit row, a mapping, or an object with the entry's fields."""
-    if isinstance(obj, Entry):
-        return obj
-    if isinstance(obj, sqlite3.Row):
-        obj = dict(obj)
-
-    def get(key: str) -> Any:
-        return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key, None)
-
-    details = get("details")
-    if isinstance(details, str):
-        try:
-            details = json.loads(details)
-        except ValueError:
-            details = {}
-    return Entry(
-        int(get("entry_id") or 0),
-        str(get("event") or ""),
-        str(get("at") or ""),
-        str(get("os_user") or ""),
-        details if isinstance(details, Mapping) else {},
-    )
-
-
 def plain(found: Iterable[Any]) -> list[dict[str, Any]]:
-    return [{"event": e.event, "details": e.details} for e in map(_entry, found)]
+    return [{"event": e.event, "details": e.details} for e in map(entry_of, found)]
 
 
 def entries_of(found: Iterable[Any]) -> list[Entry]:
-    return [e for e in map(_entry, found) if e.event == EVENT]
+    return [e for e in map(entry_of, found) if e.event == EVENT]
 
 
 _ENTRY_FIELDS = ("entry_id", "event", "at", "os_user", "details")
