@@ -508,9 +508,7 @@ class BrowsePanel(QWidget):
         self._start(job)
 
     def _start(self, job: Job) -> None:
-        self._jobs = [j for j in self._jobs if not j.finished]
-        self._jobs.append(job)
-        self.runner.start(job)
+        self.runner.start_held(self._jobs, job)
 
     def _counts(self, counts: dict[str, int], current: str | None, counted: bool = True) -> None:
         """Fill the dataset list. ``counted`` False: ``counts`` only says which streams hold

@@ -206,9 +206,7 @@ class CasesPanel(QWidget):
         job = Job(work, name=name)
         job.done.connect(done)
         job.failed.connect(self._failed)
-        self._jobs = [j for j in self._jobs if not j.finished]
-        self._jobs.append(job)
-        self.runner.start(job)
+        self.runner.start_held(self._jobs, job)
         return job
 
     def refresh(self, select: str | None = None) -> None:
@@ -388,9 +386,7 @@ class CasesPanel(QWidget):
         job = Job(lambda _c: work(path), name="case change")
         job.done.connect(finished)
         job.failed.connect(refused)
-        self._jobs = [j for j in self._jobs if not j.finished]
-        self._jobs.append(job)
-        self.runner.start(job)
+        self.runner.start_held(self._jobs, job)
         return job
 
     def create_case(self, name: str, reason: str, reference: str = "") -> Job:

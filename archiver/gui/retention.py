@@ -233,9 +233,7 @@ class RetentionPanel(QWidget):
         job = Job(work, name=name)
         job.done.connect(done)
         job.failed.connect(self._failed)
-        self._jobs = [j for j in self._jobs if not j.finished]
-        self._jobs.append(job)
-        self.runner.start(job)
+        self.runner.start_held(self._jobs, job)
         return job
 
     def as_of_date(self) -> date:

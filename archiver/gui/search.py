@@ -452,9 +452,7 @@ class SearchPanel(QWidget):
         return edit_value(self.first), edit_value(self.last)
 
     def _start(self, job: Job) -> None:
-        self._jobs = [j for j in self._jobs if not j.finished]
-        self._jobs.append(job)
-        self.runner.start(job)
+        self.runner.start_held(self._jobs, job)
 
     def _first(self, number: int, top: searching.FirstResults, marks: tuple[str, str]) -> None:
         if number != self._number:

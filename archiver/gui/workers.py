@@ -132,6 +132,13 @@ class JobRunner(ABC):
     def start(self, job: Job) -> Job:
         """Start ``job``; its signals report the outcome. Returns the job."""
 
+    def start_held(self, held: list[Job], job: Job) -> Job:
+        """Start ``job`` and keep it in ``held`` (a panel's list of its jobs, which holds
+        each until it ends, so its signals still reach the panel), dropping those ended."""
+        held[:] = [j for j in held if not j.finished]
+        held.append(job)
+        return self.start(job)
+
 
 class SyncRunner(JobRunner):
     """Runs each job to its end on the calling thread, emitting the same signals as a
