@@ -20,6 +20,7 @@ from archiver.export.certificate import (
     write_certificate,
 )
 from archiver.export.trust import TrustPolicy
+from tests.certtools import openssl_cms_verify, pdf_signature_status
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -70,72 +71,24 @@ def test_three_files_named_by_the_id_and_the_json_is_canonical(written, signing)
 
 
 def test_openssl_cms_verifies_the_json(written, signing, tmp_path):
-    folder, js, _pdf, _cid = written
+    _folder, js, _pdf, _cid = written
     pem = tmp_path / "signer.pem"
     pem.write_bytes(signing.cert_pem())
-    ok = _sh(
-        [
-            "openssl",
-            "cms",
-            "-verify",
-            "-binary",
-            "-inform",
-            "DER",
-            "-in",
-            f"{js}.p7s",
-            "-content",
-            str(js),
-            "-CAfile",
-            str(pem),
-            "-purpose",
-            "any",
-            "-out",
-            "/dev/null",
-        ],
-        folder,
-    )
+    ok = openssl_cms_verify(f"{js}.p7s", js, pem)
     assert ok.returncode == 0, ok.stderr
     changed = tmp_path / js.name
     changed.write_bytes(js.read_bytes().replace(b'"pages":[1,2,3]', b'"pages":[1,2]'))
-    bad = _sh(
-        [
-            "openssl",
-            "cms",
-            "-verify",
-            "-binary",
-            "-inform",
-            "DER",
-            "-in",
-            f"{js}.p7s",
-            "-content",
-            str(changed),
-            "-CAfile",
-            str(pem),
-            "-purpose",
-            "any",
-            "-out",
-            "/dev/null",
-        ],
-        folder,
-    )
+    bad = openssl_cms_verify(f"{js}.p7s", changed, pem)
     assert bad.returncode != 0
 
 
 def test_pyhanko_validates_the_pdf(written, signing, tmp_path):
-    from pyhanko.keys import load_cert_from_pemder
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko.sign.validation.status import SignatureCoverageLevel
-    from pyhanko_certvalidator import ValidationContext
 
     _folder, _js, pdf, _cid = written
     pem = tmp_path / "signer.pem"
     pem.write_bytes(signing.cert_pem())
-    with pdf.open("rb") as f:
-        sig = PdfFileReader(f).embedded_signatures[0]
-        status = validate_pdf_signature(
-            sig, ValidationContext(trust_roots=[load_cert_from_pemder(str(pem))])
-        )
+    status = pdf_signature_status(pdf, pem)
     assert status.intact and status.valid and status.trusted
     assert status.coverage == SignatureCoverageLevel.ENTIRE_FILE
     text = _sh(["pdftotext", str(pdf), "-"], pdf.parent).stdout

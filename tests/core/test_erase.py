@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import subprocess
 import zlib
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from archiver.export import keys
 from archiver.export.certificate import verify_certificate
 from archiver.export.trust import TrustPolicy
 from archiver.simulator import SimConfig, Simulator
+from tests.certtools import openssl_cms_verify, pdf_signature_status
 from tests.clitools import run_cli
 from tests.pulltools import params, pull
 
@@ -433,39 +433,9 @@ def test_the_certificate_verifies_with_openssl_and_pyhanko(archive, signing, tmp
     assert js.parent == archive.parent and js.name.startswith("a.sqlite3.erasure-certificate-")
     pem = tmp_path / "signer.pem"
     pem.write_bytes(signing.cert_pem())
-    ok = subprocess.run(
-        [
-            "openssl",
-            "cms",
-            "-verify",
-            "-binary",
-            "-inform",
-            "DER",
-            "-in",
-            f"{js}.p7s",
-            "-content",
-            str(js),
-            "-CAfile",
-            str(pem),
-            "-purpose",
-            "any",
-            "-out",
-            "/dev/null",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    ok = openssl_cms_verify(f"{js}.p7s", js, pem)
     assert ok.returncode == 0, ok.stderr
-    from pyhanko.keys import load_cert_from_pemder
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko_certvalidator import ValidationContext
-
-    with pdf.open("rb") as f:
-        sig = PdfFileReader(f).embedded_signatures[0]
-        status = validate_pdf_signature(
-            sig, ValidationContext(trust_roots=[load_cert_from_pemder(str(pem))])
-        )
+    status = pdf_signature_status(pdf, pem)
     assert status.intact and status.valid and status.trusted
     doc = json.loads(js.read_bytes())
     st = doc["statement"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 import zlib
 from datetime import date
 from pathlib import Path
@@ -25,6 +24,7 @@ from archiver.export import keys
 from archiver.services import retention
 from archiver.simulator import SimConfig, Simulator
 from archiver.system import lock as locks
+from tests.certtools import openssl_cms_verify, pdf_signature_status
 from tests.clitools import run_cli
 from tests.pulltools import params, pull
 
@@ -364,39 +364,9 @@ def test_the_certificate_is_signed_recorded_and_verifies(archive, key_dir, tmp_p
     pem = tmp_path / "signer.pem"
     pem.write_bytes((key_dir / "cert.pem").read_bytes())
     assert doc["signer"]["certificate_pem"].encode() == pem.read_bytes()
-    ok = subprocess.run(
-        [
-            "openssl",
-            "cms",
-            "-verify",
-            "-binary",
-            "-inform",
-            "DER",
-            "-in",
-            str(files[2]),
-            "-content",
-            str(js),
-            "-CAfile",
-            str(pem),
-            "-purpose",
-            "any",
-            "-out",
-            "/dev/null",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    ok = openssl_cms_verify(files[2], js, pem)
     assert ok.returncode == 0, ok.stderr
-    from pyhanko.keys import load_cert_from_pemder
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko_certvalidator import ValidationContext
-
-    with files[1].open("rb") as f:
-        status = validate_pdf_signature(
-            PdfFileReader(f).embedded_signatures[0],
-            ValidationContext(trust_roots=[load_cert_from_pemder(str(pem))]),
-        )
+    status = pdf_signature_status(files[1], pem)
     assert status.intact and status.valid and status.trusted
     # a changed certificate fails
     js.write_bytes(js.read_bytes().replace(b'"reason":"annual"', b'"reason":"other!"'))
